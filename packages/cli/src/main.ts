@@ -1,0 +1,44 @@
+import yargs from 'yargs';
+import { exitCodeFor, isShrinkError } from '@shrink/core';
+import { commands } from './commands/index.js';
+
+/** Runs the CLI and resolves to its exit code; never throws. */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  let usageError: string | undefined;
+  const cli = yargs(argv)
+    .scriptName('shrink')
+    .usage('$0 <command> [options]')
+    .option('verbose', { type: 'boolean', describe: 'Print stack traces and debug logs' })
+    .option('json', { type: 'boolean', describe: 'Machine-readable output on stdout (no progress)' })
+    .strict()
+    .demandCommand(1, 'Name a command; `shrink --help` lists them.')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    });
+  for (const c of commands) cli.command(c);
+  try {
+    await cli.parseAsync();
+    if (usageError !== undefined) {
+      process.stderr.write(`shrink: ${usageError} (see \`shrink --help\`)\n`);
+      return 2;
+    }
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    process.stderr.write(`shrink: ${describe(e)}\n`);
+    if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return exitCodeFor(e);
+  }
+}
+
+function describe(e: unknown): string {
+  if (isShrinkError(e)) return e.message;
+  if (e instanceof Error) return `unexpected error: ${e.message}`;
+  return `unexpected error: ${String(e)}`;
+}

@@ -1,0 +1,2 @@
+// Node-only: files, external data, atomic writes.
+export {};

@@ -1,0 +1,2 @@
+// Node-only: onnxruntime-node sessions and the measurements that need them.
+export {};

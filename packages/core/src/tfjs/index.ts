@@ -1,0 +1,2 @@
+// TensorFlow.js: backend choice, training presets, tfjs model directories, tfjs <-> ONNX conversion.
+export {};
