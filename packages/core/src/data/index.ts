@@ -1,2 +1,2 @@
 // Node-only: dataset loaders (digits, IDX, CSV, JSON, synthetic) and the --data resolver.
-export {};
+export * from "./dataset.js";

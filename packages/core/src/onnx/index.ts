@@ -1,1 +1,5 @@
-export {};
+export * from './proto.js';
+export * from './codec.js';
+export * from './tensor.js';
+export * from './builder.js';
+export * from './graph.js';
