@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { ShrinkError, type ShrinkErrorCode } from './errors.js';
+
+/**
+ * Every pass and command declares its options once as a zod object schema. The same schema
+ * validates library calls, drives the CLI's flags and help text, and (later) the config file's schema,
+ * so the three can never disagree.
+ */
+export type OptionsSchema = z.ZodObject<z.ZodRawShape>;
+
+/**
+ * Validates `input` against `schema`; the first problem becomes one ShrinkError line naming the key
+ * (as `where.key`) and what would be valid.
+ */
+export function parseOptions<S extends OptionsSchema>(
+  schema: S,
+  input: unknown,
+  where = 'options',
+  code: ShrinkErrorCode = 'INVALID_ARGUMENT',
+): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new ShrinkError(code, `${where}${formatPath(issue.path)}: ${describeIssue(issue, schema)}`);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+}
+
+function describeIssue(issue: z.core.$ZodIssue, schema: OptionsSchema): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}; valid keys: ${Object.keys(schema.shape).join(', ')}`;
+    case 'too_small':
+      return `must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
+    case 'invalid_type':
+      return `expected ${issue.expected}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** JSON Schema of an options schema (drives CLI flags and config-file validation). */
+export function optionsJsonSchema(schema: OptionsSchema): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+}
