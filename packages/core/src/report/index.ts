@@ -1,1 +1,5 @@
-export {};
+// Portable: the report model and its renderers.
+export * from './report.js';
+export * from './format.js';
+export * from './table.js';
+export * from './json.js';

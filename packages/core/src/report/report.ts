@@ -1,0 +1,180 @@
+/**
+ * The report model: one object that every renderer (table, JSON, later Markdown/HTML) and every gate
+ * reads. Plain data only, so it serializes as is and can be built in a browser.
+ */
+import { ShrinkError } from '../errors.js';
+
+export const REPORT_SCHEMA = 'shrink.report/v1';
+
+export type Better = 'lower' | 'higher';
+
+/**
+ * Units the renderers know how to humanize. `fraction` is a 0..1 share shown as a percentage
+ * (accuracy, agreement, sparsity); its deltas are shown in percentage points. Any other string is
+ * printed verbatim after the number.
+ */
+export type KnownUnit = 'bytes' | 'count' | 'ms' | 'samples/s' | 'fraction' | '%' | 'J' | 'kWh' | 'gCO2e' | 'x' | '';
+export type Unit = KnownUnit | (string & {});
+
+/** One metric of one candidate against the baseline. */
+export interface MetricValue {
+  baseline?: number;
+  candidate?: number;
+  /** candidate - baseline, when both are known. */
+  delta?: number;
+  /** candidate / baseline, when both are known and the baseline is not 0; or a paired ratio measured directly. */
+  ratio?: number;
+  unit: Unit;
+  better: Better;
+  /** How the number was produced, e.g. "interleaved A/B, 50 pairs, batch 1" or "cpu-power-model, 85 W/socket". */
+  method?: string;
+}
+
+export interface ModelRef {
+  name: string;
+  path?: string;
+}
+
+export interface CandidateReport extends ModelRef {
+  /** Metric key (see METRICS for the common ones) -> row. */
+  metrics: Record<string, MetricValue>;
+  notes?: string[];
+}
+
+/** Where the numbers were measured; free-form beyond the common fields. */
+export interface Environment {
+  shrink?: string;
+  node?: string;
+  platform?: string;
+  arch?: string;
+  cpuModel?: string;
+  logicalCores?: number;
+  /** Intra-op threads the sessions used. */
+  threads?: number;
+  onnxruntime?: string;
+  [key: string]: string | number | boolean | undefined;
+}
+
+export interface Report {
+  schema: typeof REPORT_SCHEMA;
+  /** ISO 8601 time the report was built. */
+  createdAt: string;
+  baseline: ModelRef;
+  candidates: CandidateReport[];
+  environment: Environment;
+  notes: string[];
+}
+
+function finiteOrUndefined(v: number | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isFinite(v)) throw new ShrinkError('INVALID_ARGUMENT', `metric ${what} is ${v}; a report holds finite numbers or nothing`);
+  return v;
+}
+
+/**
+ * A metric row with delta and ratio computed from baseline and candidate. Either side may be missing
+ * (then delta and ratio are too); a 0 baseline leaves the ratio undefined rather than Infinity or NaN.
+ * `opts.ratio` replaces the computed ratio when a better estimate exists (e.g. a paired latency ratio).
+ */
+export function metricRow(
+  baseline: number | undefined,
+  candidate: number | undefined,
+  unit: Unit,
+  better: Better,
+  opts: { method?: string; ratio?: number } = {},
+): MetricValue {
+  const b = finiteOrUndefined(baseline, 'baseline');
+  const c = finiteOrUndefined(candidate, 'candidate');
+  const row: MetricValue = { unit, better };
+  if (b !== undefined) row.baseline = b;
+  if (c !== undefined) row.candidate = c;
+  if (b !== undefined && c !== undefined) {
+    row.delta = c - b;
+    if (b !== 0) row.ratio = c / b;
+  }
+  const r = finiteOrUndefined(opts.ratio, 'ratio');
+  if (r !== undefined) row.ratio = r;
+  if (opts.method !== undefined) row.method = opts.method;
+  return row;
+}
+
+export type Verdict = 'better' | 'worse' | 'same';
+
+/** Whether the candidate improved on the baseline for this metric; undefined when either side is missing. */
+export function verdict(m: MetricValue): Verdict | undefined {
+  if (m.delta === undefined) return undefined;
+  if (m.delta === 0) return 'same';
+  return (m.delta < 0) === (m.better === 'lower') ? 'better' : 'worse';
+}
+
+export interface MetricDef {
+  readonly label: string;
+  readonly unit: Unit;
+  readonly better: Better;
+}
+
+/**
+ * The metric keys Shrink itself reports, in display order. Passes, the CLI and gates use these keys so a
+ * gate like `latency.p50: { maxRatio: 0.8 }` means the same thing everywhere.
+ */
+export const METRICS = {
+  'size.bytes': { label: 'Size', unit: 'bytes', better: 'lower' },
+  'size.gzipBytes': { label: 'Size (gzip)', unit: 'bytes', better: 'lower' },
+  params: { label: 'Parameters', unit: 'count', better: 'lower' },
+  'params.nonzero': { label: 'Non-zero parameters', unit: 'count', better: 'lower' },
+  macs: { label: 'MACs / sample', unit: 'count', better: 'lower' },
+  'latency.p50': { label: 'Latency p50', unit: 'ms', better: 'lower' },
+  'latency.p90': { label: 'Latency p90', unit: 'ms', better: 'lower' },
+  'latency.p99': { label: 'Latency p99', unit: 'ms', better: 'lower' },
+  throughput: { label: 'Throughput', unit: 'samples/s', better: 'higher' },
+  accuracy: { label: 'Accuracy (top-1)', unit: 'fraction', better: 'higher' },
+  mse: { label: 'MSE', unit: '', better: 'lower' },
+  mae: { label: 'MAE', unit: '', better: 'lower' },
+  'fidelity.top1Agreement': { label: 'Top-1 agreement', unit: 'fraction', better: 'higher' },
+  'fidelity.maxAbsError': { label: 'Max abs error', unit: '', better: 'lower' },
+  'fidelity.meanAbsError': { label: 'Mean abs error', unit: '', better: 'lower' },
+  'fidelity.cosineSimilarity': { label: 'Cosine similarity', unit: '', better: 'higher' },
+  'energy.perInference': { label: 'Energy / inference', unit: 'J', better: 'lower' },
+  'energy.kWhPerMillion': { label: 'Energy / 1M inferences', unit: 'kWh', better: 'lower' },
+  'co2e.perMillion': { label: 'CO2e / 1M inferences', unit: 'gCO2e', better: 'lower' },
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricKey = keyof typeof METRICS;
+
+/** `metricRow` for a key of METRICS, taking its unit and direction from there. */
+export function metric(
+  key: MetricKey,
+  baseline: number | undefined,
+  candidate: number | undefined,
+  opts: { method?: string; ratio?: number } = {},
+): MetricValue {
+  const def: MetricDef = METRICS[key];
+  return metricRow(baseline, candidate, def.unit, def.better, opts);
+}
+
+/** Metric keys in display order: the METRICS order first, then any others alphabetically. */
+export function orderedMetricKeys(metrics: Readonly<Record<string, unknown>>): string[] {
+  const known = Object.keys(METRICS).filter((k) => k in metrics);
+  const rest = Object.keys(metrics)
+    .filter((k) => !(k in METRICS))
+    .sort();
+  return [...known, ...rest];
+}
+
+export function createReport(init: {
+  baseline: ModelRef;
+  candidates?: CandidateReport[];
+  environment?: Environment;
+  notes?: string[];
+  createdAt?: Date | string;
+}): Report {
+  const at = init.createdAt ?? new Date();
+  return {
+    schema: REPORT_SCHEMA,
+    createdAt: typeof at === 'string' ? at : at.toISOString(),
+    baseline: { ...init.baseline },
+    candidates: init.candidates ?? [],
+    environment: init.environment ?? {},
+    notes: init.notes ?? [],
+  };
+}
