@@ -17,11 +17,12 @@ export function parseOptions<S extends OptionsSchema>(
   input: unknown,
   where = 'options',
   code: ShrinkErrorCode = 'INVALID_ARGUMENT',
+  formatKey: (where: string, path: readonly PropertyKey[]) => string = (w, p) => `${w}${formatPath(p)}`,
 ): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  throw new ShrinkError(code, `${where}${formatPath(issue.path)}: ${describeIssue(issue, schema)}`);
+  throw new ShrinkError(code, `${formatKey(where, issue.path)}: ${describeIssue(issue, schema)}`);
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

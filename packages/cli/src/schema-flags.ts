@@ -1,0 +1,58 @@
+import type { Argv, Options } from 'yargs';
+import { optionsJsonSchema, parseOptions, type OptionsSchema } from '@shrink/core';
+import type { z } from 'zod';
+
+interface JsonProp {
+  type?: string | string[];
+  enum?: unknown[];
+  default?: unknown;
+  description?: string;
+  anyOf?: JsonProp[];
+  items?: JsonProp;
+}
+
+/** Flag names are the schema's keys in kebab-case (`calibMethod` -> `--calib-method`). */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * Declares one yargs option per schema key, with type, choices and help text taken from the schema.
+ * Defaults are shown in help but applied by the schema, so library and CLI share them.
+ */
+export function flagsFromSchema<T>(y: Argv<T>, schema: OptionsSchema, skip: readonly string[] = []): Argv<T> {
+  const props = (optionsJsonSchema(schema)['properties'] ?? {}) as Record<string, JsonProp>;
+  let out = y;
+  for (const [key, prop] of Object.entries(props)) {
+    if (skip.includes(key)) continue;
+    out = out.option(flagName(key), toYargs(prop));
+  }
+  return out;
+}
+
+function toYargs(p: JsonProp): Options {
+  const base = p.anyOf?.find((a) => a.type !== 'null') ?? p;
+  const type = Array.isArray(base.type) ? base.type[0] : base.type;
+  const o: Options = { describe: p.description ?? base.description ?? '' };
+  if (base.enum) o.choices = base.enum as string[];
+  if (type === 'boolean') o.type = 'boolean';
+  else if (type === 'number' || type === 'integer') o.type = 'number';
+  else if (type === 'array') o.type = base.items?.type === 'number' ? 'array' : 'string';
+  else o.type = 'string';
+  if (type === 'array') o.array = true;
+  if (p.default !== undefined) o.defaultDescription = JSON.stringify(p.default);
+  return o;
+}
+
+/** Picks the schema's keys out of parsed argv (yargs adds camelCase aliases) and validates them. */
+export function optionsFromArgv<S extends OptionsSchema>(schema: S, argv: Record<string, unknown>, where: string): z.output<S> {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = argv[key];
+    if (v !== undefined) picked[key] = v;
+  }
+  // Name the flag the user typed, not the schema path.
+  return parseOptions(schema, picked, where, 'INVALID_ARGUMENT', (w, path) =>
+    path.length > 0 ? `${w} --${flagName(String(path[0]))}` : w,
+  );
+}
