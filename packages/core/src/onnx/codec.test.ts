@@ -110,22 +110,23 @@ test('decode(encode(m)) keeps every node, attribute, opset, metadata entry, valu
   const bytes = encodeModel(m);
   const back = decodeModel(bytes, 'rich.onnx');
   assert.deepEqual(plain(back), plain(m));
+  const g = back.graph as onnx.GraphProto; // decoded messages are class instances all the way down
   // Spot checks in case toObject's view hid something.
-  assert.equal(back.graph!.node[0]!.attribute.length, 12);
-  assert.equal(back.graph!.node[0]!.attribute[11]!.refAttrName, 'alpha');
-  assert.deepEqual(Array.from(back.graph!.initializer[0]!.rawData), Array.from(bytesOf([1.5, -2])));
-  assert.equal(String(back.graph!.initializer[2]!.int64Data[1]), String(2 ** 40));
+  assert.equal((g.node[0] as onnx.NodeProto).attribute.length, 12);
+  assert.equal((g.node[0] as onnx.NodeProto).attribute[11]!.refAttrName, 'alpha');
+  assert.deepEqual(Array.from((g.initializer[0] as onnx.TensorProto).rawData), Array.from(bytesOf([1.5, -2])));
+  assert.equal(String((g.initializer[2] as onnx.TensorProto).int64Data[1]), String(2 ** 40));
   assert.deepEqual(back.metadataProps.map((e) => `${e.key}=${e.value}`), ['author=me', 'license=MIT']);
   assert.deepEqual(back.opsetImport.map((o) => `${o.domain}:${String(o.version)}`), [':17', 'com.microsoft:1', 'local:1']);
-  assert.equal(back.functions[0]!.node[0]!.opType, 'Relu');
-  assert.equal(back.graph!.valueInfo[0]!.type!.tensorType!.shape!.dim[0]!.dimParam, 'batch');
+  assert.equal((back.functions[0] as onnx.FunctionProto).node[0]!.opType, 'Relu');
+  assert.equal(g.valueInfo[0]!.type!.tensorType!.shape!.dim![0]!.dimParam, 'batch');
   // And the bytes are stable from the first re-encode on.
   assert.deepEqual(encodeModel(back), bytes);
 });
 
 test('decodeModel keeps raw_data as views on the input, not copies', () => {
   const bytes = encodeModel(richModel());
-  const w = decodeModel(bytes).graph!.initializer[0]!.rawData;
+  const w = (decodeModel(bytes).graph as onnx.GraphProto).initializer[0]!.rawData!;
   assert.equal(w.buffer, bytes.buffer);
 });
 

@@ -132,7 +132,7 @@ const metaOf = (raw: Uint8Array[] | undefined): string[] =>
 
 test('fields newer than IR 8 are kept on the message they belong to', () => {
   const m = onnx.ModelProto.decode(ir10Model());
-  const g = m.graph!;
+  const g = m.graph as onnx.GraphProto;
   assert.deepEqual(metaOf(g.node[0]!.$unknown), ['node.meta=a', 'node.meta2=b']);
   assert.equal(g.node[1]!.$unknown?.length, 1); // overload
   assert.deepEqual(metaOf(g.initializer[0]!.$unknown), ['tensor.meta=c']);
@@ -141,7 +141,7 @@ test('fields newer than IR 8 are kept on the message they belong to', () => {
   assert.deepEqual(metaOf(g.$unknown), ['graph.meta=e']);
   assert.equal(m.functions[0]!.$unknown?.length, 3);
   assert.equal(m.$unknown, undefined);
-  assert.deepEqual(Array.from(new Float32Array(new Uint8Array(g.initializer[0]!.rawData).buffer)), Array.from(W_VALUES));
+  assert.deepEqual(Array.from(new Float32Array(new Uint8Array(g.initializer[0]!.rawData!).buffer)), Array.from(W_VALUES));
 });
 
 test('encode(decode(b)) reproduces canonical IR 10/11 bytes exactly, groups and fixed widths included', () => {
@@ -156,12 +156,13 @@ test('encode(decode(b)) reproduces canonical IR 10/11 bytes exactly, groups and 
 
 test('unknown fields survive spread-and-create edits and fromObject', () => {
   const m = onnx.ModelProto.decode(ir10Model());
-  const node = m.graph!.node[0]!;
+  const g = m.graph as onnx.GraphProto;
+  const node = g.node[0]!;
   const edited = onnx.NodeProto.create({ ...node, name: 'renamed' });
   const back = onnx.NodeProto.decode(onnx.NodeProto.encode(edited).finish());
   assert.equal(back.name, 'renamed');
   assert.deepEqual(metaOf(back.$unknown), ['node.meta=a', 'node.meta2=b']);
-  const viaObject = onnx.ValueInfoProto.fromObject({ name: 'X', $unknown: m.graph!.input[0]!.$unknown });
+  const viaObject = onnx.ValueInfoProto.fromObject({ name: 'X', $unknown: g.input[0]!.$unknown });
   assert.deepEqual(metaOf(viaObject.$unknown), ['vi.meta=d']);
   assert.throws(() => onnx.NodeProto.encode({ $unknown: ['x' as unknown as Uint8Array] }), /\$unknown must be an array of Uint8Array/);
 });
