@@ -1,2 +1,12 @@
 // Node-only: files, external data, atomic writes.
-export {};
+export { writeFileAtomic, writeChunksAtomic, MAX_IO_CHUNK } from './atomic-write.js';
+export { resolveInside } from './safe-path.js';
+export { loadModel, readModelFile, resolveExternalData, type LoadOptions } from './load-model.js';
+export {
+  saveModel,
+  defaultExternalDataName,
+  type SaveOptions,
+  type SaveResult,
+  type ExternalDataOptions,
+} from './save-model.js';
+export { fileSizes, type ModelFileSizes } from './file-sizes.js';

@@ -1,0 +1,173 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ShrinkError } from '../errors.js';
+import { prepareEncode } from '../onnx/codec.js';
+import { PROTOBUF_MAX_BYTES, onnx } from '../onnx/proto.js';
+import { writeChunksAtomic, writeFileAtomic } from './atomic-write.js';
+import { forEachTensor, isExternal } from './model-tensors.js';
+import { resolveInside } from './safe-path.js';
+
+export interface ExternalDataOptions {
+  /** File name beside the model; default `<name>.onnx_data` for `<name>.onnx` (transformers.js' naming). */
+  location?: string;
+  /** Tensors with at least this many raw_data bytes go to the file; default 1024 (onnx's size_threshold). */
+  threshold?: number;
+}
+
+export interface SaveOptions {
+  /** Store large initializers in an external data file. Used anyway when the model would pass 2 GiB. */
+  externalData?: boolean | ExternalDataOptions;
+  /** Allow overwriting a file listed in `inputs`. */
+  force?: boolean;
+  /** The files the model was made from (models, their external data): never overwritten unless `force`. */
+  inputs?: readonly string[];
+  /**
+   * Encoded size above which external data is used even when not asked for; default and maximum is
+   * protobuf's limit (2 GiB - 1). Lower it for runtimes with smaller limits, or to test that path.
+   */
+  inlineLimit?: number;
+}
+
+export interface SaveResult {
+  path: string;
+  /** Size of the .onnx file. */
+  bytes: number;
+  externalDataPath?: string;
+  externalDataBytes?: number;
+  /** Why external data was written: asked for, or the inline model would exceed protobuf's 2 GiB (`inlineLimit`). */
+  externalDataReason?: 'requested' | 'over-limit';
+}
+
+const DEFAULT_THRESHOLD = 1024;
+// Tensors of 1 MiB and more start on a page boundary, so runtimes can memory-map them (onnxruntime's
+// own writer uses the same kind of threshold); smaller ones on 64 bytes, which suits SIMD loads and keeps
+// padding negligible for models with many small tensors.
+const PAGE_ALIGN = 4096;
+const PAGE_ALIGN_FROM = 1 << 20;
+const SMALL_ALIGN = 64;
+
+/** onnx's convention: `model.onnx` -> `model.onnx_data`. */
+export function defaultExternalDataName(modelPath: string): string {
+  const base = path.basename(modelPath);
+  return `${base.endsWith('.onnx') ? base.slice(0, -'.onnx'.length) : base}.onnx_data`;
+}
+
+/**
+ * Writes `model` to `file` atomically, optionally with an external data file beside it. The model
+ * object is not changed: tensors moved to external data are replaced in a shallow copy.
+ */
+export async function saveModel(model: onnx.IModelProto, file: string, opts: SaveOptions = {}): Promise<SaveResult> {
+  const abs = path.resolve(file);
+  forEachTensor(model, (t, label) => {
+    if (isExternal(t)) {
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `cannot save to ${file}: ${label} still refers to external data of another file; load the model with loadModel so its data is read in`,
+      );
+    }
+  });
+  const ext = opts.externalData;
+  const extOpts: ExternalDataOptions = typeof ext === 'object' && ext !== null ? ext : {};
+  let reason: SaveResult['externalDataReason'] = ext ? 'requested' : undefined;
+  if (reason === undefined) {
+    const prepared = prepareEncode(model);
+    if (prepared.byteLength <= Math.min(opts.inlineLimit ?? PROTOBUF_MAX_BYTES, PROTOBUF_MAX_BYTES)) {
+      await refuseInputs([abs], opts);
+      return { path: abs, bytes: await writeFileAtomic(abs, prepared.finish()) };
+    }
+    reason = 'over-limit';
+  }
+
+  const threshold = extOpts.threshold ?? DEFAULT_THRESHOLD;
+  if (!Number.isInteger(threshold) || threshold < 0) {
+    throw new ShrinkError('INVALID_ARGUMENT', `externalData.threshold is ${threshold}; expected a non-negative integer number of bytes`);
+  }
+  const location = extOpts.location ?? defaultExternalDataName(abs);
+  const dataPath = resolveInside(path.dirname(abs), location, `externalData.location '${location}'`);
+  await refuseInputs([abs, dataPath], opts);
+
+  const placed: Placed[] = [];
+  let end = 0;
+  const out = externalize(model, threshold, (t) => {
+    const raw = t.rawData!;
+    const offset = alignUp(end, raw.length >= PAGE_ALIGN_FROM ? PAGE_ALIGN : SMALL_ALIGN);
+    placed.push({ raw, offset });
+    end = offset + raw.length;
+    return {
+      ...t,
+      rawData: undefined,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(raw.length) },
+      ],
+    };
+  });
+  const prepared = prepareEncode(out);
+  if (prepared.byteLength > PROTOBUF_MAX_BYTES) {
+    throw new ShrinkError(
+      'UNSUPPORTED_MODEL',
+      `cannot save to ${file}: even with initializers of ${threshold}+ bytes in external data the model encodes to ${prepared.byteLength} bytes, over protobuf's 2 GiB limit`,
+    );
+  }
+  if (placed.length === 0) {
+    // Nothing reached the threshold: no data file, and no external reference in the model.
+    return { path: abs, bytes: await writeFileAtomic(abs, prepared.finish()) };
+  }
+  const externalDataBytes = await writeChunksAtomic(dataPath, layout(placed));
+  const bytes = await writeFileAtomic(abs, prepared.finish());
+  return { path: abs, bytes, externalDataPath: dataPath, externalDataBytes, externalDataReason: reason };
+}
+
+interface Placed {
+  raw: Uint8Array;
+  offset: number;
+}
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+function* layout(placed: readonly Placed[]): Generator<Uint8Array> {
+  const zeros = new Uint8Array(PAGE_ALIGN);
+  let pos = 0;
+  for (const { raw, offset } of placed) {
+    if (offset > pos) yield zeros.subarray(0, offset - pos);
+    yield raw;
+    pos = offset + raw.length;
+  }
+}
+
+/**
+ * Copies the model along the paths to initializers with raw_data of at least `threshold` bytes
+ * (in the main graph and subgraphs, as onnx's convert_model_to_external_data does by default),
+ * replacing each with `replace(t)`; everything else is shared with the input.
+ */
+function externalize(model: onnx.IModelProto, threshold: number, replace: (t: onnx.ITensorProto) => onnx.ITensorProto): onnx.IModelProto {
+  const graph = (g: onnx.IGraphProto): onnx.IGraphProto => ({
+    ...g,
+    initializer: (g.initializer ?? []).map((t) => ((t.rawData?.length ?? 0) >= threshold && (t.rawData?.length ?? 0) > 0 ? replace(t) : t)),
+    node: (g.node ?? []).map((n) =>
+      (n.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0)
+        ? { ...n, attribute: (n.attribute ?? []).map((a) => ({ ...a, g: a.g ? graph(a.g) : a.g, graphs: a.graphs?.map(graph) })) }
+        : n,
+    ),
+  });
+  return { ...model, graph: model.graph ? graph(model.graph) : model.graph };
+}
+
+/** Throws IO if a target is one of the inputs (same path, or same file through a link), unless `force`. */
+async function refuseInputs(targets: readonly string[], opts: SaveOptions): Promise<void> {
+  if (opts.force || !opts.inputs?.length) return;
+  for (const target of targets) {
+    const t = await stat(target).catch(() => null);
+    for (const input of opts.inputs) {
+      const i = await stat(input).catch(() => null);
+      const same = t && i ? t.dev === i.dev && t.ino === i.ino : path.resolve(input) === target;
+      if (same) {
+        throw new ShrinkError('IO', `refusing to overwrite input file ${input} with ${target}; choose another output path or use --force`);
+      }
+    }
+  }
+}
