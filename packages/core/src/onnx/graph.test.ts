@@ -54,6 +54,11 @@ function sample(): onnx.ModelProto {
   return model;
 }
 
+/** The graph of a model built here: always set and made of message instances. */
+function graphOf(m: onnx.IModelProto): onnx.GraphProto {
+  return m.graph as onnx.GraphProto;
+}
+
 function snapshot(m: onnx.ModelProto): { bytes: Uint8Array; obj: unknown } {
   return {
     bytes: onnx.ModelProto.encode(m).finish().slice(),
@@ -104,7 +109,7 @@ test('setInitializer replaces the TensorProto and never writes into the shared b
   const before = snapshot(model);
   const g = Graph.from(model);
   const original = g.initializer('w')!;
-  assert.equal(original.rawData.buffer, model.graph!.initializer[0]!.rawData.buffer, 'tensor bytes are shared');
+  assert.equal(original.rawData.buffer, graphOf(model).initializer[0]!.rawData!.buffer, 'tensor bytes are shared');
   g.setInitializer('w', 'float16', [2], [3, 4]);
   assert.equal(g.dtypeOf('w'), 'float16');
   assert.deepEqual([...g.readInitializer('w').data], [0x4200, 0x4400]);
@@ -113,7 +118,7 @@ test('setInitializer replaces the TensorProto and never writes into the shared b
   assert.deepEqual([...g.readInitializer('extra').data], [5n, 6n]);
   g.removeInitializer('junk');
   assert.equal(g.initializer('junk'), undefined);
-  assert.deepEqual([...readTensor(model.graph!.initializer[0]!).data], [1, 2]);
+  assert.deepEqual([...readTensor(graphOf(model).initializer[0]!).data], [1, 2]);
   assert.deepEqual(snapshot(model), before);
 });
 
@@ -224,7 +229,7 @@ test('edits: add/replace/remove nodes, replaceAllUses (with except, into subgrap
 
 test('the input model is never mutated; toModel keeps functions, metadata, subgraphs and $unknown', () => {
   const model = sample();
-  model.graph!.node[0]!.$unknown = [new Uint8Array([0x42, 0x01, 0x7a])];
+  graphOf(model).node[0]!.$unknown = [new Uint8Array([0x42, 0x01, 0x7a])];
   model.$unknown = [new Uint8Array([0xd2, 0x01, 0x00])];
   const before = snapshot(model);
   const g = Graph.from(model);
@@ -241,19 +246,19 @@ test('the input model is never mutated; toModel keeps functions, metadata, subgr
   const out = g.toModel();
   assert.ok(out instanceof onnx.ModelProto);
   assert.notEqual(out.graph, model.graph);
-  assert.deepEqual(out.graph!.node[0]!.$unknown, [new Uint8Array([0x42, 0x01, 0x7a])]);
+  assert.deepEqual(graphOf(out).node[0]!.$unknown, [new Uint8Array([0x42, 0x01, 0x7a])]);
   assert.deepEqual(out.$unknown, [new Uint8Array([0xd2, 0x01, 0x00])]);
   assert.equal(out.functions[0]!.name, 'f');
   assert.deepEqual(out.metadataProps.map((p) => [p.key, p.value]), [['author', 'changed']]);
-  assert.ok(out.graph!.node.some((n) => n.opType === 'If' && n.attribute.some((a) => a.g?.name === 'else')));
+  assert.ok((graphOf(out).node as onnx.NodeProto[]).some((n) => n.opType === 'If' && n.attribute.some((a) => a.g?.name === 'else')));
   // Later edits to the view do not reach a model already returned.
   g.removeNode('relu');
-  assert.ok(out.graph!.node.some((n) => n.name === 'relu'));
+  assert.ok(graphOf(out).node.some((n) => n.name === 'relu'));
 
   const c = cloneModel(model);
   assert.deepEqual(snapshot(c), before);
-  assert.notEqual(c.graph!.node, model.graph!.node);
-  assert.equal(c.graph!.initializer[0]!.rawData, model.graph!.initializer[0]!.rawData);
+  assert.notEqual(graphOf(c).node, graphOf(model).node);
+  assert.equal(graphOf(c).initializer[0]!.rawData, graphOf(model).initializer[0]!.rawData);
 });
 
 test('an edited graph runs in onnxruntime', async () => {

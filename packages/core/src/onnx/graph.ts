@@ -1,5 +1,5 @@
 import { ShrinkError } from '../errors.js';
-import { onnx } from './proto.js';
+import { onnx, toNumber, type Long } from './proto.js';
 import {
   dtypeFromOnnx,
   makeTensor,
@@ -50,13 +50,8 @@ export function cloneModel(model: onnx.IModelProto): onnx.ModelProto {
   return c instanceof onnx.ModelProto ? c : onnx.ModelProto.create(c);
 }
 
-function int64(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (v && typeof v === 'object' && 'low' in v && 'high' in v) {
-    const l = v as { low: number; high: number; unsigned: boolean };
-    return (l.unsigned ? l.high >>> 0 : l.high) * 2 ** 32 + (l.low >>> 0);
-  }
-  return 0;
+function int64(v: number | Long | null | undefined): number {
+  return toNumber(v);
 }
 
 function subgraphsOf(node: onnx.INodeProto): onnx.IGraphProto[] {

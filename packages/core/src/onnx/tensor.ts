@@ -1,23 +1,5 @@
 import { ShrinkError } from '../errors.js';
-import { onnx } from './proto.js';
-
-/** How int64 proto fields decode when they are not plain numbers (protobufjs `Long`). */
-interface Long {
-  low: number;
-  high: number;
-  unsigned: boolean;
-}
-
-/** An int64 field as a number; refuses values past 2^53 rather than round them. */
-function int64(v: number | Long | null | undefined, what: string): number {
-  if (v === null || v === undefined) return 0;
-  if (typeof v === 'number') return v;
-  const n = (v.unsigned ? v.high >>> 0 : v.high) * 2 ** 32 + (v.low >>> 0);
-  if (!Number.isSafeInteger(n)) {
-    throw new ShrinkError('UNSUPPORTED_MODEL', `${what} does not fit a JS number exactly (|v| > 2^53)`);
-  }
-  return n;
-}
+import { onnx, toNumber, type Long } from './proto.js';
 
 /**
  * Element types Shrink reads and writes. float16 and bfloat16 travel as Uint16Array of raw bits,
@@ -289,7 +271,7 @@ export function isExternalTensor(t: onnx.ITensorProto): boolean {
 }
 
 export function tensorDims(t: onnx.ITensorProto): number[] {
-  return (t.dims ?? []).map((d) => int64(d as number | Long, `dim of tensor '${t.name ?? ''}'`));
+  return (t.dims ?? []).map((d) => toNumber(d as number | Long, `dim of tensor '${t.name ?? ''}'`));
 }
 
 function countMismatch(t: onnx.ITensorProto, field: string, got: number, numel: number): ShrinkError {
