@@ -1,9 +1,10 @@
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import { prepareEncode } from '../onnx/codec.js';
 import { PROTOBUF_MAX_BYTES, onnx } from '../onnx/proto.js';
 import { writeChunksAtomic, writeFileAtomic } from './atomic-write.js';
+import { fsError } from './fs-error.js';
 import { forEachTensor, isExternal } from './model-tensors.js';
 import { resolveInside } from './safe-path.js';
 
@@ -83,7 +84,11 @@ export async function saveModel(model: onnx.IModelProto, file: string, opts: Sav
     throw new ShrinkError('INVALID_ARGUMENT', `externalData.threshold is ${threshold}; expected a non-negative integer number of bytes`);
   }
   const location = extOpts.location ?? defaultExternalDataName(abs);
-  const dataPath = resolveInside(path.dirname(abs), location, `externalData.location '${location}'`);
+  const dir = path.dirname(abs);
+  if (!(await stat(dir).catch(() => null))?.isDirectory()) {
+    throw new ShrinkError('IO', `cannot write ${abs}: folder ${dir} does not exist; create it first or choose another output path`);
+  }
+  const dataPath = resolveInside(dir, location, `externalData.location '${location}'`);
   await refuseInputs([abs, dataPath], opts);
 
   const placed: Placed[] = [];
@@ -115,6 +120,10 @@ export async function saveModel(model: onnx.IModelProto, file: string, opts: Sav
     // Nothing reached the threshold: no data file, and no external reference in the model.
     return { path: abs, bytes: await writeFileAtomic(abs, prepared.finish()) };
   }
+  // A location in a subfolder (inside the model's folder, checked above) gets that folder made.
+  await mkdir(path.dirname(dataPath), { recursive: true }).catch((e: unknown) => {
+    throw fsError(e, 'create folder for', dataPath);
+  });
   const externalDataBytes = await writeChunksAtomic(dataPath, layout(placed));
   const bytes = await writeFileAtomic(abs, prepared.finish());
   return { path: abs, bytes, externalDataPath: dataPath, externalDataBytes, externalDataReason: reason };
