@@ -1,2 +1,10 @@
 // Node-only: onnxruntime-node sessions and the measurements that need them.
-export {};
+export * from './session.js';
+export * from './tensors.js';
+export * from './intermediates.js';
+export * from './feeds.js';
+export * from './evaluate.js';
+export * from './fidelity.js';
+export * from './latency.js';
+export * from './energy.js';
+export * from './environment.js';

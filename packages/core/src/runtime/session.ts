@@ -1,0 +1,278 @@
+/**
+ * onnxruntime-node sessions behind one small interface: load from a ModelProto, bytes or a path; feed
+ * plain `{ data, dims }` or ort tensors; get errors that name the model and the input at fault.
+ *
+ * Models over 2 GiB must be loaded from a path: protobuf (and so onnxruntime, reading from memory)
+ * stops at 2 GiB - 1, while a file with external data (`<name>.onnx_data`) has no such limit.
+ */
+import { statSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import type { Ctx } from '../context.js';
+import { ShrinkError } from '../errors.js';
+import { prepareEncode } from '../onnx/codec.js';
+import { PROTOBUF_MAX_BYTES, type onnx } from '../onnx/proto.js';
+import { isExternalTensor } from '../onnx/tensor.js';
+
+export type ModelSource = onnx.IModelProto | Uint8Array | string;
+export type TensorType = ort.Tensor.Type;
+
+export interface SessionOptions {
+  /** Intra-op threads; onnxruntime's default (one per physical core) when unset. Falls back to ctx.threads. */
+  threads?: number;
+  interOpThreads?: number;
+  optimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  executionMode?: 'sequential' | 'parallel';
+  /** onnxruntime log severity: 0 verbose .. 4 fatal; 4 by default: ort's errors come back as ShrinkErrors, printing them too would say it twice. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** How errors name the model when it is not a path (e.g. "baseline"). */
+  label?: string;
+}
+
+/** What onnxruntime says about an input or output. `shape`: numbers are fixed dims, strings symbolic ('' = unnamed). */
+export interface ValueMeta {
+  readonly name: string;
+  readonly isTensor: boolean;
+  readonly type?: TensorType;
+  readonly shape?: readonly (number | string)[];
+}
+
+export type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/** A tensor as plain data; `type` defaults to the model input's type, then to what the array holds. */
+export interface FeedTensor {
+  readonly data: TypedArray;
+  readonly dims: readonly number[];
+  readonly type?: TensorType;
+}
+
+export type Feeds = Readonly<Record<string, ort.Tensor | FeedTensor>>;
+export type Outputs = Record<string, ort.Tensor>;
+
+export interface Session {
+  /** The path, or the label / "<in-memory model>" used in messages. */
+  readonly source: string;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputs: readonly ValueMeta[];
+  readonly outputs: readonly ValueMeta[];
+  /** Intra-op threads asked for (undefined = onnxruntime's default). */
+  readonly threads: number | undefined;
+  /** The underlying onnxruntime session, for callers that time raw runs. */
+  readonly ort: ort.InferenceSession;
+  /** Checks feeds against the model's inputs and turns them into ort tensors. */
+  toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor>;
+  run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs>;
+  release(): Promise<void>;
+}
+
+const TYPE_OF_ARRAY: ReadonlyArray<readonly [new (n: number) => TypedArray, TensorType]> = [
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [Int8Array, 'int8'],
+  [Uint8Array, 'uint8'],
+  [Int16Array, 'int16'],
+  [Uint16Array, 'uint16'],
+  [Int32Array, 'int32'],
+  [Uint32Array, 'uint32'],
+  [BigInt64Array, 'int64'],
+  [BigUint64Array, 'uint64'],
+];
+
+function typeOfArray(data: TypedArray): TensorType | undefined {
+  return TYPE_OF_ARRAY.find(([C]) => data instanceof C)?.[1];
+}
+
+export function formatShape(shape: readonly (number | string)[] | undefined): string {
+  if (shape === undefined) return '[?]';
+  return `[${shape.map((d) => (typeof d === 'number' ? String(d) : d === '' ? '?' : d)).join(', ')}]`;
+}
+
+export function describeValue(m: ValueMeta): string {
+  return m.isTensor ? `'${m.name}' (${m.type ?? '?'} ${formatShape(m.shape)})` : `'${m.name}' (not a tensor)`;
+}
+
+/** One line of an onnxruntime message: ort's errors span lines and repeat the file path. */
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function toMeta(m: ort.InferenceSession.ValueMetadata): ValueMeta {
+  return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false };
+}
+
+class OrtSession implements Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputs: readonly ValueMeta[];
+  readonly outputs: readonly ValueMeta[];
+
+  constructor(
+    readonly ort: ort.InferenceSession,
+    readonly source: string,
+    readonly threads: number | undefined,
+  ) {
+    this.inputNames = [...ort.inputNames];
+    this.outputNames = [...ort.outputNames];
+    this.inputs = ort.inputMetadata.map(toMeta);
+    this.outputs = ort.outputMetadata.map(toMeta);
+  }
+
+  private bad(message: string): ShrinkError {
+    return new ShrinkError('INVALID_ARGUMENT', `${this.source}: ${message}`);
+  }
+
+  toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
+    const out: Record<string, ort.Tensor> = {};
+    const expected = this.inputs.map(describeValue).join(', ');
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputNames.includes(name)) throw this.bad(`feed '${name}' is not a model input; inputs: ${expected}`);
+    }
+    for (const meta of this.inputs) {
+      const f = feeds[meta.name];
+      if (f === undefined) throw this.bad(`input ${describeValue(meta)} is missing from the feeds`);
+      let t: ort.Tensor;
+      if (f instanceof ort.Tensor) {
+        t = f;
+      } else {
+        const type = f.type ?? meta.type ?? typeOfArray(f.data);
+        if (type === undefined) throw this.bad(`input '${meta.name}': cannot tell the element type of its data`);
+        const numel = f.dims.reduce((a, b) => a * b, 1);
+        if (numel !== f.data.length) {
+          throw this.bad(`input '${meta.name}': dims ${formatShape(f.dims)} need ${numel} values but the data holds ${f.data.length}`);
+        }
+        try {
+          t = new ort.Tensor(type, f.data as ort.Tensor.DataTypeMap[typeof type], f.dims);
+        } catch (e) {
+          throw this.bad(`input '${meta.name}': ${oneLine(e)} (model wants ${describeValue(meta)})`);
+        }
+      }
+      if (meta.isTensor && meta.type !== undefined && t.type !== meta.type) {
+        throw this.bad(`input '${meta.name}' is ${t.type} but the model wants ${describeValue(meta)}`);
+      }
+      const shape = meta.shape;
+      // ort reports [] both for scalars and for unknown shapes, so only a non-empty shape can be checked.
+      if (shape !== undefined && shape.length > 0) {
+        const fits = t.dims.length === shape.length && shape.every((d, i) => typeof d !== 'number' || d < 0 || d === t.dims[i]);
+        if (!fits) throw this.bad(`input '${meta.name}' has dims ${formatShape(t.dims)} but the model wants ${describeValue(meta)}`);
+      }
+      out[meta.name] = t;
+    }
+    return out;
+  }
+
+  async run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {
+    const ortFeeds = this.toOrtFeeds(feeds);
+    for (const n of outputNames ?? []) {
+      if (!this.outputNames.includes(n)) throw this.bad(`'${n}' is not a model output; outputs: ${this.outputNames.join(', ')}`);
+    }
+    try {
+      const r = outputNames === undefined ? await this.ort.run(ortFeeds) : await this.ort.run(ortFeeds, outputNames);
+      return r as Outputs;
+    } catch (e) {
+      const shapes = Object.entries(ortFeeds).map(([k, v]) => `${k} ${v.type} ${formatShape(v.dims)}`).join(', ');
+      throw new ShrinkError('RUNTIME', `${this.source}: onnxruntime failed to run on ${shapes}: ${oneLine(e)}`, { cause: e });
+    }
+  }
+
+  release(): Promise<void> {
+    return this.ort.release();
+  }
+}
+
+function loadError(source: string, e: unknown): ShrinkError {
+  const msg = oneLine(e);
+  const code = /is not a registered function\/op|Could not find an implementation|not implemented/i.test(msg)
+    ? 'UNSUPPORTED_OP'
+    : /File doesn't exist|No such file/i.test(msg)
+      ? 'NOT_FOUND'
+      : 'INVALID_MODEL';
+  return new ShrinkError(code, `${source}: onnxruntime cannot load the model: ${msg}`, { cause: e });
+}
+
+function tooLarge(source: string, bytes: string): ShrinkError {
+  return new ShrinkError(
+    'UNSUPPORTED_MODEL',
+    `${source}: the encoded model is ${bytes}; onnxruntime loads at most 2 GiB from memory — save it with external data and load it from its path`,
+  );
+}
+
+function modelBytes(model: onnx.IModelProto, source: string): Uint8Array {
+  for (const t of model.graph?.initializer ?? []) {
+    if (isExternalTensor(t)) {
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `${source}: initializer '${t.name ?? ''}' lives in an external data file; create the session from the model's path so onnxruntime finds it`,
+      );
+    }
+  }
+  // The size is known before the tensor bytes are copied, so a > 2 GiB model is refused cheaply.
+  const enc = prepareEncode(model);
+  if (enc.byteLength > PROTOBUF_MAX_BYTES) throw tooLarge(source, `${enc.byteLength} bytes`);
+  return enc.finish();
+}
+
+/** An onnxruntime-node session on the CPU provider. Release it when done: it holds native memory. */
+export async function createSession(model: ModelSource, opts: SessionOptions = {}, ctx?: Ctx): Promise<Session> {
+  const threads = opts.threads ?? ctx?.threads;
+  const ortOpts: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    logSeverityLevel: opts.logSeverityLevel ?? 4,
+  };
+  if (threads !== undefined) {
+    if (!Number.isInteger(threads) || threads < 1) throw new ShrinkError('INVALID_ARGUMENT', `threads must be a positive integer, got ${threads}`);
+    ortOpts.intraOpNumThreads = threads;
+  }
+  if (opts.interOpThreads !== undefined) ortOpts.interOpNumThreads = opts.interOpThreads;
+  if (opts.optimizationLevel !== undefined) ortOpts.graphOptimizationLevel = opts.optimizationLevel;
+  if (opts.executionMode !== undefined) ortOpts.executionMode = opts.executionMode;
+
+  if (typeof model === 'string') {
+    const source = opts.label ?? model;
+    let isFile = false;
+    try {
+      isFile = statSync(model).isFile();
+    } catch {
+      throw new ShrinkError('NOT_FOUND', `model file ${model} does not exist`);
+    }
+    if (!isFile) throw new ShrinkError('INVALID_ARGUMENT', `model path ${model} is not a file`);
+    try {
+      return new OrtSession(await ort.InferenceSession.create(model, ortOpts), source, threads);
+    } catch (e) {
+      throw loadError(source, e);
+    }
+  }
+  const source = opts.label ?? '<in-memory model>';
+  let bytes: Uint8Array;
+  if (model instanceof Uint8Array) {
+    if (model.length > PROTOBUF_MAX_BYTES) throw tooLarge(source, `${model.length} bytes`);
+    bytes = model;
+  } else {
+    bytes = modelBytes(model, source);
+  }
+  try {
+    return new OrtSession(await ort.InferenceSession.create(bytes, ortOpts), source, threads);
+  } catch (e) {
+    throw loadError(source, e);
+  }
+}
+
+/** Runs `fn` with a session and releases the session afterwards, also when `fn` throws. */
+export async function withSession<T>(model: ModelSource, opts: SessionOptions, fn: (s: Session) => Promise<T>, ctx?: Ctx): Promise<T> {
+  const s = await createSession(model, opts, ctx);
+  try {
+    return await fn(s);
+  } finally {
+    await s.release();
+  }
+}
