@@ -2,13 +2,19 @@
  * Dense transpose of a row-major array: output dim i is input dim perm[i] (numpy/ONNX Transpose semantics).
  * Weights are converted with this in plain JS so conversion does not depend on a tfjs backend.
  */
-export function permute(data: ArrayLike<number>, dims: readonly number[], perm: readonly number[]): Float32Array {
+export function permute(data: ArrayLike<number>, dims: readonly number[], perm: readonly number[]): Float32Array;
+export function permute<T extends Float32Array | Int32Array>(data: ArrayLike<number>, dims: readonly number[], perm: readonly number[], out: T): T;
+export function permute(
+  data: ArrayLike<number>,
+  dims: readonly number[],
+  perm: readonly number[],
+  out: Float32Array | Int32Array = new Float32Array(data.length),
+): Float32Array | Int32Array {
   const rank = dims.length;
   const outDims = perm.map((p) => dims[p]!);
   const inStrides = stridesOf(dims);
   const outStrides = stridesOf(outDims);
-  const size = dims.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(size);
+  const size = data.length;
   // Stride of each output axis measured in the input, so the inner loop is a single add.
   const step = perm.map((p) => inStrides[p]!);
   for (let o = 0; o < size; o++) {

@@ -1,0 +1,130 @@
+import type * as tfjs from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { ShrinkError } from '../errors.js';
+import { parseOptions } from '../options.js';
+import { Graph } from '../onnx/graph.js';
+import type { onnx } from '../onnx/proto.js';
+import { ACTIVATION_OPS } from './convert/import-activations.js';
+import { describeNode, identityPerm, ImportBuilder, samePerm, type Tf } from './convert/import-builder.js';
+import { OP_IMPORTERS } from './convert/import-ops.js';
+import { intsAttr } from './convert/onnx-attrs.js';
+import { NHWC_TO_NCHW } from './convert/permute.js';
+
+export const importOptionsSchema = z
+  .object({
+    /**
+     * What rank-4 graph inputs hold. 'nchw': images in PyTorch layout, so the tfjs model takes them NHWC;
+     * 'nhwc': taken as they are; 'auto' (default): NHWC when the input only reaches a Transpose to NCHW
+     * (graphs Shrink exported from tfjs), NCHW otherwise.
+     */
+    inputLayout: z.enum(['auto', 'nchw', 'nhwc']).default('auto'),
+  })
+  .strict();
+
+export type ImportOptions = z.input<typeof importOptionsSchema>;
+
+export interface ImportReport {
+  /** How each graph input is fed to the tfjs model: 'nchw' inputs must be transposed to NHWC first. */
+  inputs: Array<{ name: string; layout: 'nchw' | 'as-is'; tfjsShape: (number | null)[] }>;
+  /**
+   * Every node with the tfjs layers it became; [] for nodes that need no layer (Transpose, Identity,
+   * Dropout, Constant). A node fused into a neighbour (an activation, a bias Add) lists that neighbour's
+   * layers and names it in `fusedInto`.
+   */
+  nodes: Array<{ name: string; opType: string; layers: string[]; fusedInto?: string }>;
+}
+
+export const IMPORTABLE_OPS: readonly string[] = [...OP_IMPORTERS.keys()];
+
+/** Ops that act on each element alike, so an input's layout can be traced through them. */
+const ELEMENTWISE: readonly string[] = ['Identity', 'Dropout', ...ACTIVATION_OPS.filter((op) => !op.endsWith('Softmax'))];
+
+/** Whether every path from `value` through elementwise ops ends in a Transpose to NCHW (an NHWC input). */
+function onlyTransposedToNchw(graph: Graph, value: string): boolean {
+  const consumers = graph.consumers(value);
+  return (
+    consumers.length > 0 &&
+    consumers.every((c) => {
+      if (c.opType === 'Transpose') {
+        return samePerm(intsAttr(c, 'perm') ?? [], NHWC_TO_NCHW);
+      }
+      return ELEMENTWISE.includes(c.opType) && onlyTransposedToNchw(graph, c.output[0]!);
+    })
+  );
+}
+
+/**
+ * An ONNX model (float32, default domain) as a tfjs LayersModel computing the same outputs, for the
+ * layer-style ops in IMPORTABLE_OPS. Layout: rank-4 inputs judged NCHW (see `inputLayout`) become NHWC
+ * inputs of the tfjs model — transpose NCHW images with [0, 2, 3, 1] before `predict` — and the
+ * first Dense after a Flatten of NCHW features gets its kernel rows permuted, so no transposes are
+ * added to the tfjs graph; outputs have exactly the ONNX outputs' shapes and order.
+ * Throws UNSUPPORTED_OP naming the first node it cannot convert.
+ */
+export function importFromOnnx(
+  model: onnx.IModelProto,
+  tf: Tf,
+  options: ImportOptions = {},
+): { model: tfjs.LayersModel; report: ImportReport } {
+  const opts = parseOptions(importOptionsSchema, options, 'importFromOnnx options');
+  const graph = Graph.from(model);
+  graph.topoSort();
+  const opset = graph.opsetVersion('');
+  if (opset === undefined) throw new ShrinkError('INVALID_MODEL', `model '${graph.name}' imports no default-domain opset; expected opset_import with domain ''`);
+  const b = new ImportBuilder(tf, graph, opset);
+  const report: ImportReport = { inputs: [], nodes: [] };
+
+  const inputs = graph.feedInputs.map((vi) => {
+    const shape = graph.shapeOf(vi.name);
+    const dtype = graph.dtypeOf(vi.name);
+    if (!shape || shape.length < 2 || dtype !== 'float32') {
+      throw new ShrinkError(
+        'UNSUPPORTED_MODEL',
+        `graph input '${vi.name}' is ${dtype ?? 'untyped'} of shape ${shape ? `[${shape.join(', ')}]` : 'unknown'}; a float32 tensor with a batch axis first is needed`,
+      );
+    }
+    const rank = shape.length;
+    const nchw = rank === 4 && (opts.inputLayout === 'nchw' || (opts.inputLayout === 'auto' && !onlyTransposedToNchw(graph, vi.name)));
+    const dims = (nchw ? [shape[2], shape[3], shape[1]] : shape.slice(1)).map((d) => (typeof d === 'number' ? d : null));
+    const t = tf.input({ shape: dims, name: b.freshName(vi.name), dtype: 'float32' });
+    b.values.set(vi.name, { t, perm: nchw ? NHWC_TO_NCHW : identityPerm(rank) });
+    report.inputs.push({ name: vi.name, layout: nchw ? 'nchw' : 'as-is', tfjsShape: [null, ...dims] });
+    return t;
+  });
+
+  const layersOf = new Map<onnx.INodeProto, string[]>();
+  graph.nodes.forEach((node, i) => {
+    const owner = b.absorbed.get(node);
+    if (owner) {
+      report.nodes.push({ name: node.name, opType: node.opType, layers: layersOf.get(owner) ?? [], fusedInto: owner.name });
+      return;
+    }
+    const importer = node.domain && node.domain !== 'ai.onnx' ? undefined : OP_IMPORTERS.get(node.opType);
+    if (!importer) {
+      throw new ShrinkError(
+        'UNSUPPORTED_OP',
+        `${describeNode(node)}${node.domain ? ` in domain '${node.domain}'` : ''} has no tfjs import; supported ops: ${IMPORTABLE_OPS.join(', ')}`,
+      );
+    }
+    b.begin(node, i);
+    importer(b, node);
+    const layers = b.end();
+    layersOf.set(node, layers);
+    report.nodes.push({ name: node.name, opType: node.opType, layers });
+  });
+
+  const outputs = graph.outputs.map((vo) => {
+    const v = b.values.get(vo.name);
+    if (!v) throw new ShrinkError('UNSUPPORTED_MODEL', `graph output '${vo.name}' is not computed from the graph inputs; constant outputs are not imported`);
+    const producer = graph.producer(vo.name);
+    if (producer) b.begin(producer, graph.nodeIndex(producer));
+    const t = b.inPerm(producer ?? { name: vo.name, opType: 'graph output' }, v, identityPerm(v.perm.length));
+    const extra = b.end();
+    const entry = report.nodes.find((n) => producer && n.name === producer.name && n.opType === producer.opType);
+    entry?.layers.push(...extra);
+    return t;
+  });
+
+  const tfModel = tf.model({ inputs, outputs, name: b.freshName(graph.name || 'imported') });
+  return { model: tfModel, report };
+}
