@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { onnx } from '../onnx/proto.js';
+import { encodeModel } from '../onnx/codec.js';
 import { ShrinkError } from '../errors.js';
 import { exportToOnnx } from './export.js';
 import { permute } from './convert/permute.js';
@@ -18,7 +19,7 @@ function randomInput(shape: number[], seed: number): tf.Tensor {
 }
 
 async function runOnnx(model: onnx.ModelProto, feeds: Record<string, tf.Tensor>): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
+  const session = await ort.InferenceSession.create(encodeModel(model));
   const ortFeeds: Record<string, ort.Tensor> = {};
   for (const [k, t] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
   const out = await session.run(ortFeeds);

@@ -192,6 +192,31 @@ test('export -> import round trip gives the same outputs as the original tfjs mo
   );
 });
 
+test('round trip of a functional model (depthwise, padding, merges, activations) and of an NCHW-input export', async () => {
+  const input = tf.input({ shape: [8, 8, 3] });
+  const padded = tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]] }).apply(input) as tf.SymbolicTensor;
+  const dw = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, activation: 'relu6' }).apply(padded) as tf.SymbolicTensor;
+  const a = tf.layers.conv2d({ filters: 6, kernelSize: 1, activation: 'swish' }).apply(dw) as tf.SymbolicTensor;
+  const b = tf.layers.leakyReLU({ alpha: 0.2 }).apply(dw) as tf.SymbolicTensor;
+  const sum = tf.layers.add().apply([a, b]) as tf.SymbolicTensor;
+  const cat = tf.layers.concatenate().apply([sum, tf.layers.reLU({ maxValue: 1.5 }).apply(a) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  const soft = tf.layers.softmax({ axis: -1 }).apply(cat) as tf.SymbolicTensor;
+  const pooled = tf.layers.globalMaxPooling2d({}).apply(soft) as tf.SymbolicTensor;
+  const d1 = tf.layers.dense({ units: 5, activation: 'mish' }).apply(pooled) as tf.SymbolicTensor;
+  const bn = tf.layers.batchNormalization().apply(d1) as tf.SymbolicTensor;
+  const out = tf.layers.activation({ activation: 'selu' }).apply(bn) as tf.SymbolicTensor;
+  const original = tf.model({ inputs: input, outputs: out });
+  const x = tf.randomUniform([3, 8, 8, 3], -2, 2, 'float32', 11);
+  const want = (original.predict(x) as tf.Tensor).dataSync();
+  for (const inputLayout of ['nhwc', 'nchw'] as const) {
+    const { model: back, report } = importFromOnnx(exportToOnnx(original, { inputLayout }).model, tf);
+    // Either way the imported model takes the NHWC tensors the original takes.
+    assert.equal(report.inputs[0]!.layout, inputLayout === 'nchw' ? 'nchw' : 'as-is');
+    const d = maxAbsDiff((back.predict(x) as tf.Tensor).dataSync(), want);
+    assert.ok(d <= 1e-5, `${inputLayout}: round trip max diff ${d}`);
+  }
+});
+
 test('unsupported nodes are refused naming the node, its op type and the supported ops', () => {
   const model = modelOf(
     [makeNode('Gemm', ['x', 'w'], ['h'], { transB: 1 }, { name: 'fc' }), makeNode('Sin', ['h'], ['y'], {}, { name: 'weird_sin' })],
