@@ -1,1 +1,5 @@
-export {};
+export * from './params.js';
+export * from './shapes.js';
+export * from './macs.js';
+export * from './size.js';
+export * from './stats.js';

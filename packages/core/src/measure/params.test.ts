@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { onnx } from '../onnx/proto.js';
+import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
+import { makeTensor, type DType } from '../onnx/tensor.js';
+import { countParams } from './params.js';
+
+function filled(name: string, dtype: DType, dims: number[], f: (i: number) => number): onnx.TensorProto {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return makeTensor(name, dtype, dims, Array.from({ length: n }, (_, i) => f(i)));
+}
+
+function model(inits: onnx.TensorProto[], nodes: onnx.NodeProto[] = []): onnx.ModelProto {
+  return makeModel(makeGraph({ nodes, inputs: [makeValueInfo('x', 'float32', [1])], outputs: [], initializers: inits }));
+}
+
+test('MLP 784-512-256-10 float32: params = weights + biases, nonZero skips zeros, bytes = 4 per element', () => {
+  const sizes = [784, 512, 256, 10];
+  const inits: onnx.TensorProto[] = [];
+  for (let l = 0; l < 3; l++) {
+    // Every 4th weight is zero (as after pruning); biases are all zero.
+    inits.push(filled(`w${l}`, 'float32', [sizes[l]!, sizes[l + 1]!], (i) => (i % 4 === 0 ? 0 : 0.5)));
+    inits.push(filled(`b${l}`, 'float32', [sizes[l + 1]!], () => 0));
+  }
+  const weights = 784 * 512 + 512 * 256 + 256 * 10;
+  const biases = 512 + 256 + 10;
+  const r = countParams(model(inits));
+  assert.equal(r.params, weights + biases);
+  assert.equal(r.nonZero, weights - weights / 4);
+  assert.equal(r.quantized, 0);
+  assert.deepEqual(r.byDtype, { float32: weights + biases });
+  assert.deepEqual(r.bytesByDtype, { float32: 4 * (weights + biases) });
+});
+
+test('float16, bfloat16 and float64 count as params (±0 bits are zeros); int64 shapes only in byDtype', () => {
+  const r = countParams(
+    model([
+      makeTensor('h', 'float16', [4], new Uint16Array([0x0000, 0x8000, 0x3c00, 0x0001])),
+      makeTensor('b', 'bfloat16', [2], new Uint16Array([0x8000, 0x3f80])),
+      makeTensor('d', 'float64', [3], [0, -0, 1e-300]),
+      makeTensor('shape', 'int64', [2], [1, -1]),
+    ]),
+  );
+  assert.equal(r.params, 9);
+  assert.equal(r.nonZero, 2 + 1 + 1);
+  assert.deepEqual(r.byDtype, { float16: 4, bfloat16: 2, float64: 3, int64: 2 });
+  assert.deepEqual(r.bytesByDtype, { float16: 8, bfloat16: 4, float64: 24, int64: 16 });
+});
+
+test('int8 weights and MatMulNBits 4-bit codes are counted as quantized elements, not bytes', () => {
+  const K = 64;
+  const N = 32;
+  const block = 32;
+  const blocks = K / block;
+  const nodes = [
+    makeNode('DequantizeLinear', ['wq', 'ws', 'wz'], ['w']),
+    makeNode('MatMulNBits', ['x', 'nb', 'nbs', 'nbz'], ['y'], { K, N, bits: 4, block_size: block }, { domain: 'com.microsoft' }),
+  ];
+  const r = countParams(
+    model(
+      [
+        filled('wq', 'int8', [10, 20], (i) => (i % 7) - 3),
+        makeTensor('ws', 'float32', [], [0.02]),
+        makeTensor('wz', 'int8', [], [0]),
+        filled('nb', 'uint8', [N, blocks, block / 2], (i) => i % 256),
+        filled('nbs', 'float32', [N * blocks], () => 0.1),
+        filled('nbz', 'uint8', [N * Math.ceil(blocks / 2)], () => 0x88),
+      ],
+      nodes,
+    ),
+  );
+  assert.equal(r.params, 1 + N * blocks, 'only the float scales are params');
+  assert.equal(r.quantized, 200 + 1 + K * N + N * blocks);
+  assert.deepEqual(r.byDtype, { int8: 201, float32: 1 + N * blocks, int4: K * N + N * blocks });
+  assert.deepEqual(r.bytesByDtype, { int8: 201, float32: 4 * (1 + N * blocks), int4: (K * N) / 2 + N * Math.ceil(blocks / 2) });
+});
+
+test('Constant values, subgraph initializers, typed-field tensors and INT4 tensors are counted', () => {
+  const body = makeGraph({
+    nodes: [makeNode('Add', ['x', 'inner'], ['o'])],
+    inputs: [],
+    outputs: [makeValueInfo('o', 'float32')],
+    initializers: [makeTensor('inner', 'float32', [3], [1, 0, 2])],
+  });
+  const typed = onnx.TensorProto.create({ name: 't', dataType: onnx.TensorProto.DataType.FLOAT, dims: [2], floatData: [0, 5] });
+  const int4 = onnx.TensorProto.create({ name: 'q4', dataType: 22, dims: [5], rawData: new Uint8Array(3) });
+  const r = countParams(
+    model(
+      [typed, int4],
+      [
+        makeNode('Constant', [], ['c'], { value: attr.tensor(makeTensor('', 'float32', [2, 2], [1, 1, 0, 1])) }),
+        makeNode('If', ['cond'], ['y'], { then_branch: body, else_branch: body }),
+      ],
+    ),
+  );
+  // `inner` sits in both branches: each branch stores its own copy.
+  assert.equal(r.params, 2 + 4 + 3 + 3);
+  assert.equal(r.nonZero, 1 + 3 + 2 + 2);
+  assert.equal(r.quantized, 5);
+  assert.deepEqual(r.byDtype, { float32: 12, int4: 5 });
+  assert.deepEqual(r.bytesByDtype, { float32: 48, int4: 3 });
+});
