@@ -131,7 +131,7 @@ test('models onnxruntime cannot load: INVALID_MODEL, UNSUPPORTED_OP, NOT_FOUND, 
   await assert.rejects(createSession(dangling), isCode('INVALID_MODEL', /'q'/));
   await assert.rejects(createSession(path.join(os.tmpdir(), 'shrink-no-such-model.onnx')), isCode('NOT_FOUND', /does not exist/));
   const ext = mlp();
-  ext.graph!.initializer[0] = onnx.TensorProto.create({
+  ext.graph!.initializer![0] = onnx.TensorProto.create({
     name: 'W1',
     dataType: 1,
     dims: [4, 3],
@@ -148,7 +148,7 @@ test('exposeIntermediates adds every float node output, leaves the input model a
   const exposed = exposeIntermediates(model);
   assert.deepEqual(Buffer.from(encodeModel(model)), Buffer.from(before), 'input model unchanged');
   assert.deepEqual(
-    exposed.graph!.output.map((o) => o.name),
+    exposed.graph!.output!.map((o) => o.name),
     ['y', 'mm1', 'pre', 'h'],
     'float intermediates added once each; the int64 Shape output left out',
   );

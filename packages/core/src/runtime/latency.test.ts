@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ShrinkError } from '../errors.js';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../onnx/builder.js';
+import { withSession } from './session.js';
+import { compareLatency, measureLatency } from './latency.js';
+
+function dense(k: number) {
+  return makeModel(
+    makeGraph({
+      nodes: [makeNode('MatMul', ['x', 'W'], ['y'])],
+      inputs: [makeValueInfo('x', 'float32', ['N', k])],
+      outputs: [makeValueInfo('y', 'float32', ['N', k])],
+      initializers: [makeTensor('W', 'float32', [k, k], new Float32Array(k * k).fill(0.01))],
+    }),
+  );
+}
+const feeds = (k: number, n = 4) => ({ x: { data: new Float32Array(n * k).fill(1), dims: [n, k] } });
+
+// No timing assertions: only that the statistics are consistent and the runs are counted.
+test('measureLatency: runs counted, percentiles ordered, throughput from batch and mean', async () => {
+  await withSession(dense(16), { threads: 1 }, async (s) => {
+    let ticks = 0;
+    const r = await measureLatency(s, feeds(16), { warmup: 2, runs: 7 }, { progress: { start() {}, tick: () => void ticks++, stop() {} } });
+    assert.equal(r.runs, 7);
+    assert.equal(ticks, 9, 'warm-up and timed runs all ticked');
+    assert.equal(r.batch, 4, 'batch read from the feed');
+    assert.ok(r.min > 0 && r.min <= r.p50 && r.p50 <= r.p90 && r.p90 <= r.p99 && r.p99 <= r.max);
+    assert.ok(r.mean >= r.min && r.mean <= r.max && r.stdev >= 0);
+    assert.ok(Math.abs(r.throughputPerSec - (4 * 1000) / r.mean) < 1e-9);
+    assert.match(r.method, /1 intra-op thread, batch 4, 2 warm-up \+ 7 timed runs/);
+    const budget = await measureLatency(s, feeds(16), { warmup: 0, runs: 1000, maxTimeMs: 1e-6, minRuns: 3 });
+    assert.equal(budget.runs, 3, 'a spent time budget stops after minRuns');
+    assert.equal((await measureLatency(s, feeds(16), { warmup: 0, runs: 2, batch: 32 })).batch, 32);
+  });
+});
+
+test('compareLatency: interleaved pairs, both summaries and ratio percentiles', async () => {
+  await withSession(dense(8), { label: 'small' }, async (a) => {
+    await withSession(dense(64), { label: 'big' }, async (b) => {
+      const c = await compareLatency(a, b, feeds(8), feeds(64), { warmup: 1, runs: 6 });
+      assert.equal(c.pairs, 6);
+      assert.equal(c.a.runs, 6);
+      assert.equal(c.b.runs, 6);
+      assert.ok(c.ratio.p10 > 0 && c.ratio.p10 <= c.ratio.p50 && c.ratio.p50 <= c.ratio.p90);
+      assert.match(c.method, /^interleaved A\/B/);
+      await assert.rejects(compareLatency(a, b, feeds(8)), (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /big: input 'x' has dims \[4, 8\]/.test(e.message));
+    });
+  });
+});
+
+test('latency options are validated', async () => {
+  await withSession(dense(4), {}, async (s) => {
+    for (const bad of [{ runs: 0 }, { warmup: -1 }, { maxTimeMs: 0 }, { batch: 0 }, { runs: 1.5 }]) {
+      await assert.rejects(measureLatency(s, feeds(4), bad), (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT', JSON.stringify(bad));
+    }
+  });
+});
