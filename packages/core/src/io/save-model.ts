@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import { prepareEncode } from '../onnx/codec.js';
 import { PROTOBUF_MAX_BYTES, onnx } from '../onnx/proto.js';
-import { writeChunksAtomic, writeFileAtomic } from './atomic-write.js';
+import { writeChunksAtomic } from './atomic-write.js';
 import { fsError } from './fs-error.js';
 import { forEachTensor, isExternal } from './model-tensors.js';
 import { resolveInside } from './safe-path.js';
@@ -74,7 +74,7 @@ export async function saveModel(model: onnx.IModelProto, file: string, opts: Sav
     const prepared = prepareEncode(model);
     if (prepared.byteLength <= Math.min(opts.inlineLimit ?? PROTOBUF_MAX_BYTES, PROTOBUF_MAX_BYTES)) {
       await refuseInputs([abs], opts);
-      return { path: abs, bytes: await writeFileAtomic(abs, prepared.finish()) };
+      return { path: abs, bytes: await writeChunksAtomic(abs, prepared.chunks()) };
     }
     reason = 'over-limit';
   }
@@ -118,14 +118,14 @@ export async function saveModel(model: onnx.IModelProto, file: string, opts: Sav
   }
   if (placed.length === 0) {
     // Nothing reached the threshold: no data file, and no external reference in the model.
-    return { path: abs, bytes: await writeFileAtomic(abs, prepared.finish()) };
+    return { path: abs, bytes: await writeChunksAtomic(abs, prepared.chunks()) };
   }
   // A location in a subfolder (inside the model's folder, checked above) gets that folder made.
   await mkdir(path.dirname(dataPath), { recursive: true }).catch((e: unknown) => {
     throw fsError(e, 'create folder for', dataPath);
   });
   const externalDataBytes = await writeChunksAtomic(dataPath, layout(placed));
-  const bytes = await writeFileAtomic(abs, prepared.finish());
+  const bytes = await writeChunksAtomic(abs, prepared.chunks());
   return { path: abs, bytes, externalDataPath: dataPath, externalDataBytes, externalDataReason: reason };
 }
 

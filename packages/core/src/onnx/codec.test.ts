@@ -165,9 +165,21 @@ test('messages that decode but are no model are refused: no graph, no opset_impo
   invalid(encodeModel({ ...base, irVersion: -2 }), /ir_version -2 is not positive/);
 });
 
-test('prepareEncode reports the size before producing bytes, once', () => {
-  const p = prepareEncode(richModel());
-  const bytes = p.finish();
-  assert.equal(p.byteLength, bytes.length);
-  assert.throws(() => p.finish(), /already called/);
+test('prepareEncode reports the size first; finish() and chunks() give the same bytes, once', () => {
+  const big = richModel();
+  // Tensor data past the direct-yield size, a string past the staging size, many small fields.
+  big.graph!.initializer!.push({ name: 'BIG', dims: [50_000], dataType: T.FLOAT, rawData: bytesOf(Array.from({ length: 50_000 }, (_, i) => i)) });
+  big.docString = 'd'.repeat(1_500_000);
+  big.metadataProps.push(...Array.from({ length: 5000 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(i % 300) })));
+  for (const m of [richModel(), big]) {
+    const a = prepareEncode(m);
+    const whole = a.finish();
+    assert.equal(a.byteLength, whole.length);
+    assert.throws(() => a.finish(), /already taken/);
+    const b = prepareEncode(m);
+    const pieces = [...b.chunks()];
+    assert.ok(Buffer.concat(pieces).equals(whole));
+    assert.throws(() => b.chunks(), /already taken/);
+    if (m === big) assert.ok(pieces.length > 3);
+  }
 });

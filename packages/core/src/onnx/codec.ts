@@ -34,10 +34,74 @@ export function decodeModel(bytes: Uint8Array, source = 'model bytes'): onnx.Mod
   return model;
 }
 
-/** An encoding whose size is known before the bytes are produced (`finish` may be called once). */
+/** An encoding whose size is known before the bytes are produced; use `finish` or `chunks`, once. */
 export interface PreparedEncoding {
   readonly byteLength: number;
+  /** The whole encoding in one buffer (throws UNSUPPORTED_MODEL past 2 GiB). */
   finish(): Uint8Array;
+  /**
+   * The encoding as consecutive pieces, for streaming to a file without building one big buffer:
+   * large byte fields (tensor data) are yielded as the model's own arrays, the rest is packed into
+   * fresh small buffers.
+   */
+  chunks(): Generator<Uint8Array>;
+}
+
+// protobufjs 6 Writer internals: a linked list of deferred writes that `finish` runs into one buffer.
+interface WriterOp {
+  fn(val: unknown, buf: Uint8Array, pos: number): void;
+  len: number;
+  val: unknown;
+  next: WriterOp | null | undefined;
+}
+interface WriterInternals {
+  head: WriterOp;
+  constructor: { alloc(size: number): Uint8Array };
+}
+
+const STAGING_BYTES = 1 << 20;
+const DIRECT_BYTES = 64 << 10;
+
+function* streamOps(writer: WriterInternals, total: number): Generator<Uint8Array> {
+  let staging = writer.constructor.alloc(STAGING_BYTES);
+  let used = 0;
+  let emitted = 0;
+  for (let op = writer.head.next; op; op = op.next) {
+    // Byte fields copy `val` verbatim (writeBytes*), so they can be yielded instead of copied.
+    if (op.len >= DIRECT_BYTES && op.val instanceof Uint8Array && op.val.length === op.len) {
+      if (used > 0) {
+        yield staging.subarray(0, used);
+        emitted += used;
+        staging = writer.constructor.alloc(STAGING_BYTES);
+        used = 0;
+      }
+      yield op.val;
+      emitted += op.len;
+      continue;
+    }
+    if (used + op.len > STAGING_BYTES) {
+      if (used > 0) {
+        yield staging.subarray(0, used);
+        emitted += used;
+        staging = writer.constructor.alloc(STAGING_BYTES);
+        used = 0;
+      }
+      if (op.len > STAGING_BYTES) {
+        const own = writer.constructor.alloc(op.len);
+        op.fn(op.val, own, 0);
+        yield own;
+        emitted += op.len;
+        continue;
+      }
+    }
+    op.fn(op.val, staging, used);
+    used += op.len;
+  }
+  if (used > 0) {
+    yield staging.subarray(0, used);
+    emitted += used;
+  }
+  if (emitted !== total) throw new Error(`streamed ${emitted} of ${total} bytes`);
 }
 
 /**
@@ -54,19 +118,24 @@ export function prepareEncode(model: onnx.IModelProto): PreparedEncoding {
     throw new ShrinkError('INVALID_MODEL', `cannot encode model: ${msg}; expected onnx.ModelProto fields of the schema's types`, { cause: e });
   }
   const byteLength = writer.len;
+  const take = (): ReturnType<typeof onnx.ModelProto.encode> => {
+    if (writer === null) throw new ShrinkError('INVALID_ARGUMENT', 'prepareEncode: the encoding was already taken');
+    if (byteLength > PROTOBUF_MAX_BYTES) {
+      throw new ShrinkError(
+        'UNSUPPORTED_MODEL',
+        `model encodes to ${byteLength} bytes, over protobuf's 2 GiB limit; save it with external data (saveModel with externalData)`,
+      );
+    }
+    const w = writer;
+    writer = null;
+    return w;
+  };
   return {
     byteLength,
-    finish(): Uint8Array {
-      if (writer === null) throw new ShrinkError('INVALID_ARGUMENT', 'prepareEncode: finish() was already called');
-      if (byteLength > PROTOBUF_MAX_BYTES) {
-        throw new ShrinkError(
-          'UNSUPPORTED_MODEL',
-          `model encodes to ${byteLength} bytes, over protobuf's 2 GiB limit; save it with external data (saveModel with externalData)`,
-        );
-      }
-      const bytes = writer.finish();
-      writer = null;
-      return bytes;
+    finish: () => take().finish(),
+    chunks(): Generator<Uint8Array> {
+      const w = take() as unknown as WriterInternals;
+      return streamOps(w, byteLength);
     },
   };
 }
