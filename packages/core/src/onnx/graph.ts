@@ -165,6 +165,10 @@ export class Graph {
   private readonly takenValues = new Set<string>();
   private readonly takenNodes = new Set<string>();
   private typeCache: Map<string, onnx.IValueInfoProto> | undefined;
+  /** Node -> index in graph order; dropped whenever the node list changes. */
+  private positions: Map<onnx.NodeProto, number> | undefined;
+  /** Names more than one node writes (invalid, but seen): the only ones needing a producer rescan. */
+  private readonly multiProduced = new Set<string>();
 
   private constructor(model: onnx.ModelProto) {
     this.model = model;
@@ -211,7 +215,9 @@ export class Graph {
     this.consumersOf.clear();
     this.indexed.clear();
     this.initByName.clear();
+    this.multiProduced.clear();
     this.typeCache = undefined;
+    this.positions = undefined;
     for (const t of this.initArr) {
       this.initByName.set(t.name, t);
       this.takenValues.add(t.name);
@@ -237,6 +243,7 @@ export class Graph {
     this.indexed.set(n, { uses, outputs });
     for (const o of outputs) {
       if (!this.producerOf.has(o)) this.producerOf.set(o, n);
+      else if (this.producerOf.get(o) !== n) this.multiProduced.add(o);
       this.takenValues.add(o);
     }
     for (const u of uses) {
@@ -256,7 +263,9 @@ export class Graph {
       if (this.producerOf.get(o) === n) {
         this.producerOf.delete(o);
         // Another node may also write this name (an invalid model); keep it findable.
-        const other = this.nodeArr.find((m) => m !== n && this.indexed.get(m)?.outputs.includes(o));
+        const other = this.multiProduced.has(o)
+          ? this.nodeArr.find((m) => m !== n && this.indexed.get(m)?.outputs.includes(o))
+          : undefined;
         if (other) this.producerOf.set(o, other);
       }
     }
@@ -302,7 +311,7 @@ export class Graph {
   consumers(value: string): onnx.NodeProto[] {
     const list = this.consumersOf.get(value);
     if (!list) return [];
-    const order = new Map(this.nodeArr.map((n, i) => [n, i]));
+    const order = (this.positions ??= new Map(this.nodeArr.map((n, i) => [n, i])));
     return [...list].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
   }
   node(name: string): onnx.NodeProto | undefined {
@@ -494,6 +503,7 @@ export class Graph {
     if (at?.before !== undefined) index = this.resolve(at.before, 'addNodes').index;
     else if (at?.after !== undefined) index = this.resolve(at.after, 'addNodes').index + 1;
     this.nodeArr.splice(index, 0, ...protos);
+    this.positions = undefined;
     for (const n of protos) this.indexNode(n);
     return protos;
   }
@@ -504,6 +514,7 @@ export class Graph {
   removeNode(ref: NodeRef): void {
     const { node, index } = this.resolve(ref, 'removeNode');
     this.nodeArr.splice(index, 1);
+    this.positions = undefined;
     this.unindexNode(node);
   }
 
@@ -512,6 +523,7 @@ export class Graph {
     const { node, index } = this.resolve(ref, 'replaceNode');
     const list = Array.isArray(replacement) ? (replacement as readonly onnx.INodeProto[]) : [replacement as onnx.INodeProto];
     this.nodeArr.splice(index, 1);
+    this.positions = undefined;
     this.unindexNode(node);
     const at = this.nodeArr[index];
     return this.addNodes(list, at ? { before: at } : undefined);
@@ -597,6 +609,7 @@ export class Graph {
       }
     }
     this.g.node = order;
+    this.positions = undefined;
   }
 
   /**
@@ -621,6 +634,7 @@ export class Graph {
     const dead = this.nodeArr.filter((n) => !live.has(n));
     for (const n of dead) this.unindexNode(n);
     this.g.node = this.nodeArr.filter((n) => live.has(n));
+    this.positions = undefined;
     let inits = 0;
     for (const t of [...this.initArr]) {
       if (!this.consumersOf.has(t.name) && !this.isGraphOutput(t.name)) {
