@@ -16,13 +16,13 @@ test('power model and per-million arithmetic: known answers', () => {
   assert.equal(cpuPowerWatts({ threads: 1, logicalCores: 2 }), 42.5);
   assert.equal(cpuPowerWatts({ threads: 8, logicalCores: 4, tdpWatts: 65, sockets: 2 }), 130, 'threads beyond the cores count as all cores');
   // 3.6 J per inference x 1e6 = 3.6e6 J = 1 kWh
-  assert.deepEqual(perMillion(3.6, 100), { kWhPerMillion: 1, co2eGramsPerMillion: 100 });
+  assert.deepEqual(perMillion(3.6, 100), { kWhPerMillion: 1, gCO2ePerMillion: 100 });
   // 42.5 W x 2 ms per run / 4 samples = 0.02125 J; x 1e6 / 3.6e6 = 0.0059027.. kWh; x 475 g/kWh
   const e = modelEnergy({ mean: 2, batch: 4 }, { threads: 1, logicalCores: 2 });
   assert.equal(e.method, 'cpu-power-model');
   rel(e.joulesPerInference, 0.02125);
   rel(e.kWhPerMillion, 0.02125 / 3.6);
-  rel(e.co2eGramsPerMillion, (0.02125 / 3.6) * 475);
+  rel(e.gCO2ePerMillion, (0.02125 / 3.6) * 475);
   assert.equal(e.watts, 42.5);
   assert.match(e.note, /85 W TDP per socket \(CodeCarbon's default for an unknown CPU\) × 1 socket\(s\) × 1\/2 logical cores busy = 42\.5 W/);
   assert.match(e.note, /475 g\/kWh/);
@@ -77,7 +77,7 @@ test('measureEnergy without RAPL uses the power model on a measured latency and 
     assert.equal(e.watts, 42.5, 'one of two logical cores at 85 W');
     assert.equal(e.gridIntensity, 100);
     assert.ok(e.joulesPerInference > 0);
-    rel(e.co2eGramsPerMillion, e.kWhPerMillion * 100);
+    rel(e.gCO2ePerMillion, e.kWhPerMillion * 100);
     assert.match(e.note, /^cpu-power-model \(no RAPL: .* does not exist\)/);
   });
 });

@@ -93,7 +93,7 @@ export function cpuPowerWatts(m: PowerModel): number {
 
 export interface PerMillion {
   readonly kWhPerMillion: number;
-  readonly co2eGramsPerMillion: number;
+  readonly gCO2ePerMillion: number;
 }
 
 /** kWh and g CO2e for a million inferences of `joulesPerInference` at `gridIntensity` g/kWh. */
@@ -102,7 +102,7 @@ export function perMillion(joulesPerInference: number, gridIntensity = DEFAULT_G
     throw new ShrinkError('INVALID_ARGUMENT', `grid intensity must be a number of g CO2e/kWh >= 0, got ${gridIntensity}`);
   }
   const kWhPerMillion = (joulesPerInference * 1e6) / J_PER_KWH;
-  return { kWhPerMillion, co2eGramsPerMillion: kWhPerMillion * gridIntensity };
+  return { kWhPerMillion, gCO2ePerMillion: kWhPerMillion * gridIntensity };
 }
 
 export interface EnergyResult extends PerMillion {

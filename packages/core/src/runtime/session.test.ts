@@ -162,10 +162,11 @@ test('exposeIntermediates adds every float node output, leaves the input model a
   }
 });
 
-test('exposeIntermediates by name: untyped values are typed by onnxruntime; non-float values convert; unknown names refused', async () => {
+test('exposeIntermediates by name: untyped values are typed by onnxruntime; non-float values and graph inputs convert; unknown names refused', async () => {
   const model = mlp();
-  const values = await runWithIntermediates(model, { x: { data: new Float32Array(X), dims: [2, 4] } }, { names: ['pre', 'h_shape'] });
-  assert.deepEqual([...values.keys()], ['pre', 'h_shape']);
+  const values = await runWithIntermediates(model, { x: { data: new Float32Array(X), dims: [2, 4] } }, { names: ['pre', 'h_shape', 'x'] });
+  assert.deepEqual([...values.keys()], ['pre', 'h_shape', 'x']);
+  close(values.get('x')!.data, X);
   close(values.get('pre')!.data, reference(X, 2).pre);
   close(values.get('h_shape')!.data, [2, 3]);
   assert.throws(() => exposeIntermediates(model, ['nope']), isCode('NOT_FOUND', /'nope'/));
