@@ -27,14 +27,22 @@ export interface Rng {
 
 export function createRng(seed: number): Rng {
   const next = mulberry32(seed);
+  // Box-Muller gives two independent normals per draw; keep the second for the next call.
+  let spare: number | undefined;
   return {
     next,
     int: (n) => Math.floor(next() * n),
     normal: () => {
+      if (spare !== undefined) {
+        const s = spare;
+        spare = undefined;
+        return s;
+      }
       // 1 - u keeps the log argument in (0, 1].
-      const u = 1 - next();
-      const v = next();
-      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+      const r = Math.sqrt(-2 * Math.log(1 - next()));
+      const t = 2 * Math.PI * next();
+      spare = r * Math.sin(t);
+      return r * Math.cos(t);
     },
   };
 }

@@ -7,7 +7,7 @@ import { createRng, deriveSeed } from './rng.js';
 export const SEED_INPUTS = 1000;
 
 export interface SeedDataOptions {
-  /** Samples to make. Default 5000. */
+  /** Samples to make. Default 20000: with fewer, the 220k-parameter seed MLP mostly memorises (val MSE 0.56 at 5000 vs 0.15 at 20000). */
   n?: number;
   /** Draws the true function, the inputs and the noise. Default 0. */
   seed?: number;
@@ -54,7 +54,7 @@ export function seedTrueFunction(seed = 0, inputs = SEED_INPUTS): SeedFunction {
 
 /** Regression data for the `seed` preset: samples [inputs], one target. */
 export function makeSeedData(opts: SeedDataOptions = {}): Dataset {
-  const n = opts.n ?? 5000;
+  const n = opts.n ?? 20000;
   const seed = opts.seed ?? 0;
   const noise = opts.noise ?? 0.1;
   const inputs = opts.inputs ?? SEED_INPUTS;
