@@ -4,7 +4,8 @@
  * and normalization are not counted. Results are for the input shapes used: batch 1 per sample
  * unless the caller gives shapes.
  */
-import { onnx, toNumber } from '../onnx/proto.js';
+import type { onnx } from '../onnx/proto.js';
+import { attrInt, attrString } from '../onnx/graph.js';
 import { inferShapes, matmulShape, type Shape } from './shapes.js';
 
 export interface NodeMacs {
@@ -167,19 +168,12 @@ export function countMacs(
     }
     const ins = node.input ?? [];
     const outs = node.output ?? [];
-    const attrs = new Map((node.attribute ?? []).map((a) => [a.name ?? '', a]));
     const macs = rule({
       node,
       shape: (i) => (ins[i] ? (known.get(ins[i]!) as Shape | undefined) : undefined),
       outShape: (i) => (outs[i] ? (known.get(outs[i]!) as Shape | undefined) : undefined),
-      int: (key, dflt) => {
-        const a = attrs.get(key);
-        return a && Object.prototype.hasOwnProperty.call(a, 'i') ? toNumber(a.i) : dflt;
-      },
-      string: (key, dflt) => {
-        const s = attrs.get(key)?.s;
-        return s && s.length > 0 ? new TextDecoder().decode(s) : dflt;
-      },
+      int: (key, dflt) => attrInt(node, key, dflt),
+      string: (key, dflt) => attrString(node, key, dflt),
     });
     if (macs === undefined || !Number.isFinite(macs)) {
       result.unknown.push(name);

@@ -14,7 +14,8 @@
  * - `byDtype` / `bytesByDtype`: elements and stored bytes per element type, for every counted tensor
  *   (int64 shape constants and int32 biases included). Packed codes appear under `int<bits>`.
  */
-import { onnx, toNumber } from '../onnx/proto.js';
+import type { onnx } from '../onnx/proto.js';
+import { attrInt } from '../onnx/graph.js';
 import {
   bytesPerElement,
   dtypeFromOnnx,
@@ -44,11 +45,6 @@ interface Packed {
   bits: number;
   /** Logical element count when the op's attributes say it; otherwise derived from the bytes. */
   elements?: number;
-}
-
-function attrInt(node: onnx.INodeProto, name: string, dflt: number): number {
-  const a = (node.attribute ?? []).find((x) => x.name === name);
-  return a && Object.prototype.hasOwnProperty.call(a, 'i') ? toNumber(a.i) : dflt;
 }
 
 /** Tensors holding packed sub-byte codes, by name, from the ops that read them. */

@@ -6,15 +6,14 @@
  * Concat, Unsqueeze, arithmetic ...) so that exporter-made Reshape targets resolve.
  */
 import { ShrinkError } from '../errors.js';
-import { onnx, toNumber, type Long } from '../onnx/proto.js';
+import { onnx, toNumber } from '../onnx/proto.js';
+import { attrFloats, attrInt, attrInts, attrString, opsetVersionOf, typeShape } from '../onnx/graph.js';
 import { isExternalTensor, readTensor, tensorDims } from '../onnx/tensor.js';
 
 export type Shape = number[];
 
 /** Largest int tensor whose values are tracked (shape vectors are tiny; this keeps it cheap). */
 const MAX_TRACKED_VALUES = 1024;
-
-type AttrMap = ReadonlyMap<string, onnx.IAttributeProto>;
 
 /** What a shape rule sees of one node. */
 export interface ShapeRuleInput {
@@ -34,10 +33,6 @@ export interface ShapeRuleInput {
 
 /** Output shapes of one node, by output index; `undefined` where unknown. */
 export type ShapeRule = (n: ShapeRuleInput) => (Shape | undefined)[];
-
-function int64(v: number | Long | null | undefined): number {
-  return toNumber(v);
-}
 
 function numel(s: readonly number[]): number {
   let n = 1;
@@ -463,15 +458,10 @@ const resize: ShapeRule = (n) => {
   const sizes = n.opset >= 11 && inputs[3] ? n.value(3) : undefined;
   if (sizes && sizes.length === x.length) return [[...sizes]];
   const scalesIndex = n.opset >= 11 ? 2 : 1;
-  const scales = inputs[scalesIndex] ? n.floats(scalesIndex) : n.node.opType === 'Upsample' ? floatsAttr(n.node, 'scales') : undefined;
+  const scales = inputs[scalesIndex] ? n.floats(scalesIndex) : n.node.opType === 'Upsample' ? attrFloats(n.node, 'scales') : undefined;
   if (!scales || scales.length !== x.length) return [undefined];
   return [x.map((d, i) => Math.floor(d * scales[i]!))];
 };
-
-function floatsAttr(node: onnx.INodeProto, name: string): number[] | undefined {
-  const a = (node.attribute ?? []).find((x) => x.name === name);
-  return a?.floats && a.floats.length > 0 ? [...a.floats] : undefined;
-}
 
 const constantOp: ShapeRule = (n) => {
   const a = (n.node.attribute ?? [])[0];
@@ -483,10 +473,10 @@ const constantOp: ShapeRule = (n) => {
     case 'value_float':
       return [[]];
     case 'value_int':
-      n.setValue(0, [int64(a.i)]);
+      n.setValue(0, [toNumber(a.i)]);
       return [[]];
     case 'value_ints':
-      n.setValue(0, (a.ints ?? []).map(int64));
+      n.setValue(0, (a.ints ?? []).map((v) => toNumber(v)));
       return [[(a.ints ?? []).length]];
     case 'value_floats':
       return [[(a.floats ?? []).length]];
@@ -608,29 +598,6 @@ function constantTensorOf(node: onnx.INodeProto): onnx.ITensorProto | undefined 
   return a?.name === 'value' && a.t ? a.t : undefined;
 }
 
-function attrMap(node: onnx.INodeProto): AttrMap {
-  return new Map((node.attribute ?? []).map((a) => [a.name ?? '', a]));
-}
-
-function declaredDims(t: onnx.ITypeProto | null | undefined): (number | string | null)[] | undefined {
-  const shape = t?.tensorType?.shape;
-  if (!shape) return undefined;
-  return (shape.dim ?? []).map((d) => {
-    if (Object.prototype.hasOwnProperty.call(d, 'dimValue') && d.dimValue !== null && d.dimValue !== undefined) {
-      return int64(d.dimValue);
-    }
-    return d.dimParam ? d.dimParam : null;
-  });
-}
-
-function opsetOf(model: onnx.IModelProto, domain: string): number {
-  for (const o of model.opsetImport ?? []) {
-    const d = o.domain === 'ai.onnx' ? '' : (o.domain ?? '');
-    if (d === domain) return int64(o.version);
-  }
-  return 1;
-}
-
 /**
  * Static shapes of the values of `model`'s main graph. Graph inputs take `inputShapes[name]` when
  * given; otherwise their declared shape, with every symbolic or unknown dim set to the value given
@@ -669,7 +636,7 @@ export function inferShapes(model: onnx.IModelProto, inputShapes?: Readonly<Reco
   const symbols = new Map<string, number>();
   for (const v of inputs) {
     const want = given[v.name ?? ''];
-    const decl = declaredDims(v.type);
+    const decl = typeShape(v.type);
     if (!want) continue;
     if (want.some((d) => !Number.isInteger(d) || d < 0)) {
       throw new ShrinkError('INVALID_ARGUMENT', `inputShapes['${v.name}'] = [${want.join(', ')}] must hold non-negative integers`);
@@ -692,14 +659,14 @@ export function inferShapes(model: onnx.IModelProto, inputShapes?: Readonly<Reco
     const want = given[name];
     if (want) shapes.set(name, [...want]);
     else {
-      const decl = declaredDims(v.type);
+      const decl = typeShape(v.type);
       if (decl) shapes.set(name, decl.map((d) => (typeof d === 'number' ? d : typeof d === 'string' ? (symbols.get(d) ?? 1) : 1)));
     }
   }
   // Declared shapes of intermediate values, used when no rule computes one.
   const declared = new Map<string, (number | string | null)[]>();
   for (const v of [...(g.valueInfo ?? []), ...(g.output ?? [])]) {
-    const d = declaredDims(v.type);
+    const d = typeShape(v.type);
     if (d && v.name) declared.set(v.name, d);
   }
   const resolveDeclared = (name: string): Shape | undefined => {
@@ -716,29 +683,19 @@ export function inferShapes(model: onnx.IModelProto, inputShapes?: Readonly<Reco
 
   for (const node of g.node ?? []) {
     const ins = node.input ?? [];
-    const attrs = attrMap(node);
     const outValues: (number[] | undefined)[] = [];
     const rule = SHAPE_RULES.get(node.opType ?? '');
     let result: (Shape | undefined)[] = [];
     if (rule) {
       const input: ShapeRuleInput = {
         node,
-        opset: opsetOf(model, node.domain === 'ai.onnx' ? '' : (node.domain ?? '')),
+        opset: opsetVersionOf(model, node.domain ?? '') ?? 1,
         shape: (i) => (ins[i] ? shapes.get(ins[i]!) : undefined),
         value: (i) => (ins[i] ? values.get(ins[i]!) : undefined),
         floats: (i) => (ins[i] ? floatValues.get(ins[i]!) : undefined),
-        int: (name, dflt) => {
-          const a = attrs.get(name);
-          return a && a.i !== null && a.i !== undefined && Object.prototype.hasOwnProperty.call(a, 'i') ? int64(a.i) : dflt;
-        },
-        ints: (name) => {
-          const a = attrs.get(name);
-          return a?.ints && a.ints.length > 0 ? a.ints.map(int64) : undefined;
-        },
-        string: (name, dflt) => {
-          const s = attrs.get(name)?.s;
-          return s && s.length > 0 ? new TextDecoder().decode(s) : dflt;
-        },
+        int: (name, dflt) => attrInt(node, name, dflt),
+        ints: (name) => attrInts(node, name),
+        string: (name, dflt) => attrString(node, name, dflt),
         setValue: (i, v) => {
           if (v.length <= MAX_TRACKED_VALUES) outValues[i] = v;
         },

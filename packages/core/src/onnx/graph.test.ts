@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { onnx } from './proto.js';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from './builder.js';
 import { makeTensor, readTensor } from './tensor.js';
-import { Graph, cloneModel, nodeUses } from './graph.js';
+import { Graph, attrFloat, attrFloats, attrInt, attrInts, attrString, cloneModel, nodeUses, opsetVersionOf, typeShape } from './graph.js';
 
 function codeOf(e: unknown): string | undefined {
   return (e as { code?: string }).code;
@@ -287,4 +287,23 @@ test('an edited graph runs in onnxruntime', async () => {
   } finally {
     await session.release();
   }
+});
+
+test('attribute, type and opset readers handle decoded defaults (absent vs explicit zero)', () => {
+  const built = makeNode('Conv', ['x', 'w'], ['y'], { group: 0, pads: [1, 1, 1, 1], auto_pad: 'VALID', alpha: attr.float(0), scales: attr.floats([2, 3]) });
+  // Through the wire: unset scalars then come from prototype defaults, which must read as absent.
+  const node = onnx.NodeProto.decode(onnx.NodeProto.encode(built).finish());
+  assert.equal(attrInt(node, 'group', 1), 0);
+  assert.equal(attrInt(node, 'missing', 7), 7);
+  assert.deepEqual(attrInts(node, 'pads'), [1, 1, 1, 1]);
+  assert.equal(attrInts(node, 'strides'), undefined);
+  assert.equal(attrString(node, 'auto_pad', 'NOTSET'), 'VALID');
+  assert.equal(attrString(node, 'mode', 'nearest'), 'nearest');
+  assert.equal(attrFloat(node, 'alpha', 1), 0);
+  assert.deepEqual(attrFloats(node, 'scales'), [2, 3]);
+  const vi = onnx.ValueInfoProto.decode(onnx.ValueInfoProto.encode(makeValueInfo('v', 'float32', [0, 'n', null])).finish());
+  assert.deepEqual(typeShape(vi.type), [0, 'n', null]);
+  const m = onnx.ModelProto.decode(onnx.ModelProto.encode(sample()).finish());
+  assert.equal(opsetVersionOf(m), 17);
+  assert.equal(opsetVersionOf(m, 'com.microsoft'), undefined);
 });

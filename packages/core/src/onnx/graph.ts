@@ -103,27 +103,70 @@ function describe(node: onnx.INodeProto): string {
   return node.name ? `node '${node.name}' (${node.opType ?? '?'})` : `${node.opType ?? '?'} node producing '${(node.output ?? [])[0] ?? ''}'`;
 }
 
-function shapeFromType(t: onnx.ITypeProto | null | undefined): { dtype?: DType; shape?: Dim[] } {
-  const tt = t?.tensorType;
-  if (!tt) return {};
-  const out: { dtype?: DType; shape?: Dim[] } = {};
-  if (tt.elemType) {
-    try {
-      out.dtype = dtypeFromOnnx(tt.elemType);
-    } catch {
-      // Element types Shrink does not carry are reported as unknown rather than failing a lookup.
+/** Element type of a tensor TypeProto; undefined when unset or a type Shrink does not carry. */
+export function typeDtype(t: onnx.ITypeProto | null | undefined): DType | undefined {
+  const code = t?.tensorType?.elemType;
+  if (!code) return undefined;
+  try {
+    return dtypeFromOnnx(code);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Dims of a tensor TypeProto (number, dim_param name, or null); undefined = unknown rank. */
+export function typeShape(t: onnx.ITypeProto | null | undefined): Dim[] | undefined {
+  const shape = t?.tensorType?.shape;
+  if (!shape) return undefined;
+  return (shape.dim ?? []).map((d) => {
+    // protobufjs keeps a default dim_value (Long 0) on the prototype: only an own one is real.
+    if (Object.prototype.hasOwnProperty.call(d, 'dimValue') && d.dimValue !== null && d.dimValue !== undefined) {
+      return int64(d.dimValue);
     }
-  }
-  if (tt.shape) {
-    out.shape = (tt.shape.dim ?? []).map((d) => {
-      // protobufjs keeps a default dim_value (Long 0) on the prototype: only an own one is real.
-      if (Object.prototype.hasOwnProperty.call(d, 'dimValue') && d.dimValue !== null && d.dimValue !== undefined) {
-        return int64(d.dimValue);
-      }
-      return d.dimParam ? d.dimParam : null;
-    });
-  }
-  return out;
+    return d.dimParam ? d.dimParam : null;
+  });
+}
+
+/** Imported opset version of a domain ('' and 'ai.onnx' are the same); undefined if not imported. */
+export function opsetVersionOf(model: onnx.IModelProto, domain = ''): number | undefined {
+  const want = domain === 'ai.onnx' ? '' : domain;
+  const e = (model.opsetImport ?? []).find((o) => (o.domain === 'ai.onnx' ? '' : (o.domain ?? '')) === want);
+  return e ? int64(e.version) : undefined;
+}
+
+// --- attribute readers (absent attribute -> the default, as ONNX specifies) ------------------------
+
+const AT = onnx.AttributeProto.AttributeType;
+
+export function findAttr(node: onnx.INodeProto, name: string): onnx.IAttributeProto | undefined {
+  return (node.attribute ?? []).find((a) => a.name === name);
+}
+
+function has(a: onnx.IAttributeProto, field: string, type: number): boolean {
+  // Decoded messages keep unset scalars as prototype defaults; an own field or a matching type is set.
+  return Object.prototype.hasOwnProperty.call(a, field) || a.type === type;
+}
+
+export function attrInt(node: onnx.INodeProto, name: string, dflt: number): number {
+  const a = findAttr(node, name);
+  return a && has(a, 'i', AT.INT) ? int64(a.i) : dflt;
+}
+export function attrFloat(node: onnx.INodeProto, name: string, dflt: number): number {
+  const a = findAttr(node, name);
+  return a && has(a, 'f', AT.FLOAT) ? (a.f ?? 0) : dflt;
+}
+export function attrString(node: onnx.INodeProto, name: string, dflt: string): string {
+  const a = findAttr(node, name);
+  return a && has(a, 's', AT.STRING) ? new TextDecoder().decode(a.s ?? new Uint8Array(0)) : dflt;
+}
+/** INTS attribute; undefined when absent (an empty list reads as absent, as protobuf cannot tell). */
+export function attrInts(node: onnx.INodeProto, name: string): number[] | undefined {
+  const v = findAttr(node, name)?.ints;
+  return v && v.length > 0 ? v.map(int64) : undefined;
+}
+export function attrFloats(node: onnx.INodeProto, name: string): number[] | undefined {
+  const v = findAttr(node, name)?.floats;
+  return v && v.length > 0 ? [...v] : undefined;
 }
 
 function constantTensor(node: onnx.INodeProto): onnx.ITensorProto | undefined {
@@ -407,14 +450,14 @@ export class Graph {
   dtypeOf(name: string): DType | undefined {
     const t = this.initByName.get(name) ?? this.constantProto(name);
     if (t) return dtypeFromOnnx(t.dataType ?? 0);
-    return shapeFromType(this.typeInfo(name)?.type).dtype;
+    return typeDtype(this.typeInfo(name)?.type);
   }
 
   /** Declared shape (initializer dims, Constant value, inputs/outputs/value_info); undefined = unknown rank. */
   shapeOf(name: string): Dim[] | undefined {
     const t = this.initByName.get(name) ?? this.constantProto(name);
     if (t) return tensorDims(t);
-    return shapeFromType(this.typeInfo(name)?.type).shape;
+    return typeShape(this.typeInfo(name)?.type);
   }
 
   private constantProto(name: string): onnx.ITensorProto | undefined {
@@ -447,9 +490,7 @@ export class Graph {
 
   /** Imported opset version of a domain ('' and 'ai.onnx' are the same); undefined if not imported. */
   opsetVersion(domain = ''): number | undefined {
-    const want = domain === 'ai.onnx' ? '' : domain;
-    const e = this.model.opsetImport.find((o) => (o.domain === 'ai.onnx' ? '' : (o.domain ?? '')) === want);
-    return e ? int64(e.version) : undefined;
+    return opsetVersionOf(this.model, domain);
   }
   setOpset(domain: string, version: number): void {
     const want = domain === 'ai.onnx' ? '' : domain;
