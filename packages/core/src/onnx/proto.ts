@@ -121,6 +121,8 @@ interface Tracked {
   /** Where the last `uint32` (for a skipped field: its tag) started. */
   lastUint32Start: number;
   skipping: boolean;
+  /** The reader's own `uint32`/`skipType` properties before instrumenting (normally none). */
+  restore: [string, PropertyDescriptor][];
 }
 
 const tracked = new WeakMap<protobuf.Reader, Tracked>();
@@ -132,7 +134,11 @@ if (protobuf.roots['default'] !== (onnxProto as unknown)) {
 }
 
 function instrument(reader: protobuf.Reader): Tracked {
-  const state: Tracked = { stack: [], lastUint32Start: 0, skipping: false };
+  const restore = ['uint32', 'skipType'].flatMap((k): [string, PropertyDescriptor][] => {
+    const d = Object.getOwnPropertyDescriptor(reader, k);
+    return d ? [[k, d]] : [];
+  });
+  const state: Tracked = { stack: [], lastUint32Start: 0, skipping: false, restore };
   const baseUint32 = reader.uint32;
   const baseSkipType = reader.skipType;
   reader.uint32 = function uint32(this: protobuf.Reader): number {
@@ -157,10 +163,11 @@ function instrument(reader: protobuf.Reader): Tracked {
   return state;
 }
 
-function uninstrument(reader: protobuf.Reader): void {
-  // Own properties shadow the prototype's methods; removing them restores the caller's reader.
+function uninstrument(reader: protobuf.Reader, state: Tracked): void {
+  // The instrumentation lives in own properties shadowing the prototype's methods; put back what was there.
   Reflect.deleteProperty(reader, 'uint32');
   Reflect.deleteProperty(reader, 'skipType');
+  for (const [k, d] of state.restore) Object.defineProperty(reader, k, d);
   tracked.delete(reader);
 }
 
@@ -204,7 +211,7 @@ function wrap(type: MessageType): void {
       // Unwinds even when decode throws, so a caller's reader is left as it was given.
       frame = state.stack[depth - 1] ?? null;
       state.stack.length = depth - 1;
-      if (outermost) uninstrument(reader);
+      if (outermost) uninstrument(reader, state);
     }
     if (frame !== null) message.$unknown = frame;
     return message;
