@@ -1,5 +1,20 @@
 import type { CommandModule } from 'yargs';
+import { trainCommand } from './train.js';
+import { infoCommand } from './info.js';
+import { benchCommand } from './bench.js';
+import { evalCommand } from './eval.js';
+import { compareCommand } from './compare.js';
+import { convertCommand } from './convert.js';
+import { demoCommand } from './demo.js';
 
 // Every command module; main.ts registers them in this order (the order `--help` shows).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [];
+export const commands: CommandModule<any, any>[] = [
+  demoCommand,
+  trainCommand,
+  infoCommand,
+  benchCommand,
+  evalCommand,
+  compareCommand,
+  convertCommand,
+];

@@ -3,3 +3,4 @@ export * from './shapes.js';
 export * from './macs.js';
 export * from './size.js';
 export * from './stats.js';
+export * from './ops.js';

@@ -8,3 +8,4 @@ export * from './fidelity.js';
 export * from './latency.js';
 export * from './energy.js';
 export * from './environment.js';
+export * from './profile.js';

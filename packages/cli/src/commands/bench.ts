@@ -1,0 +1,61 @@
+import type { CommandModule } from 'yargs';
+import Table from 'cli-table3';
+import { formatValue } from '@shrink/core';
+import { createSession, latencyFeeds, measureEnergy, measureLatency } from '@shrink/core/runtime';
+import { resolveData } from '@shrink/core/data';
+import { loadModelInput } from '../model-input.js';
+import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { dataFlag, runFlags, type RunArgs } from './common-flags.js';
+import { checkRunArgs } from './check-run-args.js';
+
+interface Args extends GlobalArgs, RunArgs {
+  model: string;
+}
+
+export const benchCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'bench <model>',
+  describe: 'Latency (p50/p90/p99), throughput and energy per inference in onnxruntime',
+  builder: (y) => dataFlag(runFlags(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })), false) as never,
+  handler: async (argv) => {
+    checkRunArgs(argv);
+    const ctx = ctxFromArgs(argv);
+    const input = await loadModelInput(argv.model, ctx);
+    const data = argv.data !== undefined ? await resolveData(argv.data, { split: 'test' }) : undefined;
+    const session = await createSession(input.onnxPath ?? input.model, { ...(argv.threads !== undefined ? { threads: argv.threads } : {}), label: argv.model }, ctx);
+    try {
+      const feeds = latencyFeeds(session, argv.batch, data);
+      const latency = await measureLatency(session, feeds, { batch: argv.batch, runs: argv.runs, warmup: argv.warmup }, ctx);
+      const energy = await measureEnergy(session, feeds, { latency, ...(argv.gridIntensity !== undefined ? { gridIntensity: argv.gridIntensity } : {}) }, ctx);
+      const { p50, p90, p99, mean, stdev, min, max } = latency;
+      const out = {
+        path: input.path,
+        batch: latency.batch,
+        threads: argv.threads ?? null,
+        latencyMs: { p50, p90, p99, mean, stdev, min, max },
+        runs: latency.runs,
+        throughputPerSec: latency.throughputPerSec,
+        method: latency.method,
+        energy: {
+          joulesPerInference: energy.joulesPerInference,
+          kWhPerMillion: energy.kWhPerMillion,
+          gCO2ePerMillion: energy.gCO2ePerMillion,
+          method: energy.method,
+          note: energy.note,
+        },
+      };
+      emit(argv, out, () => {
+        const t = new Table({ head: ['', 'value'], style: { head: [], border: [] } });
+        t.push(
+          ['latency p50 / p90 / p99', `${formatValue(p50, 'ms')} / ${formatValue(p90, 'ms')} / ${formatValue(p99, 'ms')}`],
+          ['mean ± stdev', `${formatValue(mean, 'ms')} ± ${formatValue(stdev, 'ms')}`],
+          ['throughput', formatValue(latency.throughputPerSec, 'samples/s')],
+          ['energy / inference', formatValue(energy.joulesPerInference, 'J')],
+          ['per 1M inferences', `${formatValue(energy.kWhPerMillion, 'kWh')}, ${formatValue(energy.gCO2ePerMillion, 'gCO2e')}`],
+        );
+        return `${t.toString()}\n${latency.method}\n${energy.note}`;
+      });
+    } finally {
+      await session.release();
+    }
+  },
+};

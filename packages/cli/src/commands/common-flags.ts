@@ -1,0 +1,25 @@
+import type { Argv } from 'yargs';
+import { DATA_SPEC_HELP } from '@shrink/core/data';
+
+/** Flags shared by every command that runs a model. */
+export function runFlags<T>(y: Argv<T>) {
+  return y
+    .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: one per physical core)' })
+    .option('batch', { type: 'number', default: 1, describe: 'Samples per latency run' })
+    .option('runs', { type: 'number', default: 50, describe: 'Timed runs (pairs, when comparing)' })
+    .option('warmup', { type: 'number', default: 5, describe: 'Untimed runs before timing' })
+    .option('grid-intensity', { type: 'number', describe: 'gCO2e per kWh for CO2e figures (default 475, the world average)' });
+}
+
+export function dataFlag<T>(y: Argv<T>, required: boolean) {
+  return y.option('data', { type: 'string', demandOption: required, describe: `Evaluation data: ${DATA_SPEC_HELP}` });
+}
+
+export interface RunArgs {
+  threads?: number;
+  batch: number;
+  runs: number;
+  warmup: number;
+  gridIntensity?: number;
+  data?: string;
+}

@@ -1,0 +1,41 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { fileSizes, loadModel, type ModelFileSizes } from '@shrink/core/io';
+
+export interface ModelInput {
+  model: onnx.ModelProto;
+  /** The path the user gave (an .onnx file, or a tfjs model folder / model.json). */
+  path: string;
+  format: 'onnx' | 'tfjs';
+  /** Files the model was read from: outputs must never overwrite them. */
+  inputs: string[];
+  /** An .onnx file onnxruntime can load directly (large models must load from a path); absent for tfjs. */
+  onnxPath?: string;
+  /** On-disk bytes of the .onnx file and its external data; absent for tfjs input. */
+  sizes?: ModelFileSizes;
+}
+
+/**
+ * Every MODEL argument: an .onnx file, or a tfjs layers-model folder (or its model.json), which is
+ * exported to ONNX in memory so every command measures the same kind of graph.
+ */
+export async function loadModelInput(arg: string, ctx: Ctx = {}): Promise<ModelInput> {
+  const abs = path.resolve(arg);
+  const st = await stat(abs).catch(() => undefined);
+  if (!st) throw new ShrinkError('NOT_FOUND', `${arg}: no such file or folder; expected an .onnx file or a tfjs model folder with model.json`);
+  const tfjsDir = st.isDirectory() ? abs : path.basename(abs) === 'model.json' ? path.dirname(abs) : undefined;
+  if (tfjsDir === undefined) {
+    const sizes = await fileSizes(abs);
+    const model = await loadModel(abs);
+    return { model, path: arg, format: 'onnx', inputs: [abs, ...sizes.externalFiles], onnxPath: abs, sizes };
+  }
+  const hasJson = await stat(path.join(tfjsDir, 'model.json')).catch(() => undefined);
+  if (!hasJson) throw new ShrinkError('NOT_FOUND', `${arg}: folder has no model.json; expected a tfjs layers-model folder or an .onnx file`);
+  const { initTf, loadLayersModel, exportToOnnx } = await import('@shrink/core/tfjs');
+  await initTf(ctx);
+  const layers = await loadLayersModel(tfjsDir);
+  const { model } = exportToOnnx(layers);
+  layers.dispose();
+  return { model, path: arg, format: 'tfjs', inputs: [tfjsDir] };
+}

@@ -1,0 +1,212 @@
+import { ShrinkError } from '../errors.js';
+import type { Ctx } from '../context.js';
+import type { Dataset } from '../data/dataset.js';
+import { createRng } from '../data/rng.js';
+import type { onnx } from '../onnx/proto.js';
+import { countParams, type ParamCount } from '../measure/params.js';
+import { countMacs, type MacCount } from '../measure/macs.js';
+import { countOps } from '../measure/ops.js';
+import { modelSizes } from '../measure/size.js';
+import { createReport, metric, type CandidateReport, type MetricValue, type Report } from '../report/report.js';
+import { createSession, type Feeds, type Session, type TypedArray } from './session.js';
+import { feedsFor } from './feeds.js';
+import { measureLatency, compareLatency, type LatencyResult, type LatencyComparison } from './latency.js';
+import { measureEnergy, type EnergyResult } from './energy.js';
+import { evaluate, type EvaluateResult } from './evaluate.js';
+import { fidelity, type FidelityResult } from './fidelity.js';
+import { collectEnvironment } from './environment.js';
+
+/** A model to measure: in memory, plus the file it came from when there is one. */
+export interface ModelUnderTest {
+  name: string;
+  model: onnx.IModelProto;
+  /** .onnx path: sessions load from it (needed past 2 GB) and its size counts external data. */
+  path?: string;
+  /** Bytes on disk (model + external data); the encoded size is used when absent. */
+  diskBytes?: number;
+}
+
+export interface ProfileOptions {
+  /** Evaluation data: accuracy/MSE, and latency feeds taken from its first samples. */
+  data?: Dataset;
+  /** Samples per latency run (1). */
+  batch?: number;
+  /** Samples per evaluation run (64). */
+  evalBatch?: number;
+  threads?: number;
+  warmup?: number;
+  runs?: number;
+  gridIntensity?: number;
+  /** Seed of the synthetic latency feeds used when there is no data (0). */
+  seed?: number;
+}
+
+export interface ModelProfile {
+  name: string;
+  path?: string;
+  bytes: number;
+  gzipBytes: number;
+  params: ParamCount;
+  macs: MacCount;
+  ops: Record<string, number>;
+  latency: LatencyResult;
+  energy: EnergyResult;
+  quality?: EvaluateResult;
+}
+
+/**
+ * Feeds for a latency run of `batch` samples: real samples when data is given, otherwise seeded
+ * uniform [0, 1) floats (zeros for integer inputs). Symbolic dims become `batch` on axis 0 and 1 elsewhere.
+ */
+export function latencyFeeds(session: Session, batch: number, data?: Dataset, seed = 0): Feeds {
+  if (data) return feedsFor(session, data, 0, Math.min(batch, data.n)).feeds;
+  const rng = createRng(seed);
+  const feeds: Record<string, { data: TypedArray; dims: number[] }> = {};
+  for (const meta of session.inputs) {
+    const dims = (meta.shape ?? []).map((d, i) => (typeof d === 'number' && d >= 0 ? d : i === 0 ? batch : 1));
+    const n = dims.reduce((a, b) => a * b, 1);
+    switch (meta.type) {
+      case 'float32': {
+        const x = new Float32Array(n);
+        for (let i = 0; i < n; i++) x[i] = rng.next();
+        feeds[meta.name] = { data: x, dims };
+        break;
+      }
+      case 'int64':
+        feeds[meta.name] = { data: new BigInt64Array(n), dims };
+        break;
+      case 'int32':
+        feeds[meta.name] = { data: new Int32Array(n), dims };
+        break;
+      default:
+        throw new ShrinkError(
+          'UNSUPPORTED_MODEL',
+          `${session.source}: input '${meta.name}' is ${meta.type ?? 'not a tensor'}; synthetic feeds are made for float32, int32 and int64 inputs — pass --data`,
+        );
+    }
+  }
+  return feeds;
+}
+
+async function open(m: ModelUnderTest, threads: number | undefined, ctx?: Ctx): Promise<Session> {
+  return createSession(m.path ?? m.model, { ...(threads !== undefined ? { threads } : {}), label: m.name }, ctx);
+}
+
+function staticFacts(m: ModelUnderTest) {
+  const sizes = modelSizes(m.model);
+  return {
+    bytes: m.diskBytes ?? sizes.bytes,
+    gzipBytes: sizes.gzipBytes,
+    params: countParams(m.model),
+    macs: countMacs(m.model),
+    ops: countOps(m.model),
+  };
+}
+
+/** Everything Shrink measures about one model, in one session. */
+export async function profileModel(m: ModelUnderTest, opts: ProfileOptions = {}, ctx?: Ctx): Promise<ModelProfile> {
+  const threads = opts.threads ?? ctx?.threads;
+  const batch = opts.batch ?? 1;
+  const session = await open(m, threads, ctx);
+  try {
+    const feeds = latencyFeeds(session, batch, opts.data, opts.seed);
+    const latency = await measureLatency(session, feeds, latencyOpts(opts, batch), ctx);
+    const energy = await measureEnergy(session, feeds, { latency, ...(opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {}) }, ctx);
+    const quality = opts.data ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+    return { name: m.name, ...(m.path ? { path: m.path } : {}), ...staticFacts(m), latency, energy, ...(quality ? { quality } : {}) };
+  } finally {
+    await session.release();
+  }
+}
+
+function latencyOpts(opts: ProfileOptions, batch: number) {
+  return { batch, ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}), ...(opts.runs !== undefined ? { runs: opts.runs } : {}) };
+}
+
+/** The report rows of a profile (baseline column only), e.g. for `shrink demo` before any compression. */
+export function profileMetrics(p: ModelProfile, vs?: ModelProfile, paired?: LatencyComparison): Record<string, MetricValue> {
+  const latencyMethod = paired?.method ?? p.latency.method;
+  const rows: Record<string, MetricValue> = {
+    'size.bytes': metric('size.bytes', vs?.bytes, p.bytes),
+    'size.gzipBytes': metric('size.gzipBytes', vs?.gzipBytes, p.gzipBytes, { method: 'gzip level 9 of the ONNX encoding' }),
+    params: metric('params', vs?.params.params, p.params.params, { method: 'elements of floating-point initializers' }),
+    'params.nonzero': metric('params.nonzero', vs?.params.nonZero, p.params.nonZero),
+    macs: metric('macs', vs?.macs.total, p.macs.total, {
+      method: `MatMul/Gemm/Conv per sample from static shapes${p.macs.unknown.length ? `; not counted: ${p.macs.unknown.join(', ')}` : ''}`,
+    }),
+    'latency.p50': metric('latency.p50', vs?.latency.p50, p.latency.p50, { method: latencyMethod, ...(paired ? { ratio: paired.ratio.p50 } : {}) }),
+    'latency.p90': metric('latency.p90', vs?.latency.p90, p.latency.p90, { method: latencyMethod }),
+    throughput: metric('throughput', vs?.latency.throughputPerSec, p.latency.throughputPerSec, { method: latencyMethod }),
+    'energy.perInference': metric('energy.perInference', vs?.energy.joulesPerInference, p.energy.joulesPerInference, { method: p.energy.note }),
+    'energy.kWhPerMillion': metric('energy.kWhPerMillion', vs?.energy.kWhPerMillion, p.energy.kWhPerMillion, { method: p.energy.method }),
+    'co2e.perMillion': metric('co2e.perMillion', vs?.energy.gCO2ePerMillion, p.energy.gCO2ePerMillion, {
+      method: `energy x ${p.energy.gridIntensity} gCO2e/kWh`,
+    }),
+  };
+  const q = p.quality;
+  const vq = vs?.quality;
+  if (q?.task === 'classification') {
+    rows['accuracy'] = metric('accuracy', vq?.task === 'classification' ? vq.accuracy : undefined, q.accuracy, { method: `top-1 on ${q.n} samples` });
+  } else if (q?.task === 'regression') {
+    rows['mse'] = metric('mse', vq?.task === 'regression' ? vq.mse : undefined, q.mse, { method: `on ${q.n} samples` });
+    rows['mae'] = metric('mae', vq?.task === 'regression' ? vq.mae : undefined, q.mae, { method: `on ${q.n} samples` });
+  }
+  return rows;
+}
+
+export interface Comparison {
+  report: Report;
+  baseline: ModelProfile;
+  candidates: Array<{ profile: ModelProfile; latency: LatencyComparison; fidelity?: FidelityResult }>;
+}
+
+/**
+ * Baseline against each candidate: static facts, quality and fidelity on the data, and latency measured
+ * interleaved with the baseline in one run (the paired ratio is what the report's latency ratio says).
+ */
+export async function compareModels(
+  baseline: ModelUnderTest,
+  candidates: readonly ModelUnderTest[],
+  opts: ProfileOptions = {},
+  ctx?: Ctx,
+): Promise<Comparison> {
+  const threads = opts.threads ?? ctx?.threads;
+  const batch = opts.batch ?? 1;
+  const base = await profileModel(baseline, opts, ctx);
+  const baseSession = await open(baseline, threads, ctx);
+  const out: Comparison['candidates'] = [];
+  const reports: CandidateReport[] = [];
+  try {
+    const feeds = latencyFeeds(baseSession, batch, opts.data, opts.seed);
+    for (const c of candidates) {
+      const session = await open(c, threads, ctx);
+      try {
+        const candFeeds = latencyFeeds(session, batch, opts.data, opts.seed);
+        const latency = await compareLatency(baseSession, session, feeds, candFeeds, latencyOpts(opts, batch), ctx);
+        const energy = await measureEnergy(session, candFeeds, { latency: latency.b, ...(opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {}) }, ctx);
+        const quality = opts.data ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+        const fid = opts.data ? await fidelity(baseSession, session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+        const profile: ModelProfile = { name: c.name, ...(c.path ? { path: c.path } : {}), ...staticFacts(c), latency: latency.b, energy, ...(quality ? { quality } : {}) };
+        const metrics = profileMetrics(profile, { ...base, latency: latency.a }, latency);
+        if (fid) {
+          if (fid.top1Agreement !== undefined) metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
+          metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, { method: `vs baseline on ${fid.n} samples` });
+          metrics['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity);
+        }
+        out.push({ profile, latency, ...(fid ? { fidelity: fid } : {}) });
+        reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics });
+      } finally {
+        await session.release();
+      }
+    }
+  } finally {
+    await baseSession.release();
+  }
+  const report = createReport({
+    baseline: { name: baseline.name, ...(baseline.path ? { path: baseline.path } : {}) },
+    candidates: reports,
+    environment: collectEnvironment(threads !== undefined ? { threads } : {}),
+    notes: opts.data ? [`data: ${opts.data.name} (${opts.data.n} samples)`] : ['no data given: latency on synthetic inputs, no accuracy'],
+  });
+  return { report, baseline: base, candidates: out };
+}
