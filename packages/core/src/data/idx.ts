@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ShrinkError } from '../errors.js';
+import { fsError } from '../io/fs-error.js';
 import type { Dataset, Split } from './dataset.js';
 import { createDataset } from './dataset-ops.js';
 import { readDataFile } from './read-data-file.js';
@@ -113,8 +114,7 @@ export async function findIdxFiles(dir: string): Promise<Partial<Record<IdxPart,
   try {
     names = (await readdir(dir)).sort();
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ShrinkError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot list data folder ${dir}: ${(e as Error).message}`, { cause: e });
+    throw fsError(e, 'list data folder', dir);
   }
   const found: Partial<Record<IdxPart, Partial<IdxFiles>>> = {};
   for (const name of names) {

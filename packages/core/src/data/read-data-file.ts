@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { ShrinkError } from '../errors.js';
+import { fsError } from '../io/fs-error.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -14,9 +15,7 @@ export async function readDataFile(file: string): Promise<Buffer> {
   try {
     raw = await readFile(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ShrinkError('NOT_FOUND', `data file ${file} does not exist`, { cause: e });
-    throw new ShrinkError('IO', `cannot read data file ${file}: ${(e as Error).message}`, { cause: e });
+    throw fsError(e, 'read data file', file);
   }
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {

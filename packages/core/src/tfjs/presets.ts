@@ -86,6 +86,7 @@ const digitsMlp: TfPreset = {
   task: 'classification',
   inputShape: [64],
   outputs: 10,
+  // Under a second per epoch; ~94% test accuracy after 3 epochs, ~97% after 20.
   epochs: 20,
   batchSize: 32,
   lr: 0.001,
@@ -106,7 +107,8 @@ const fashionMlp: TfPreset = {
   task: 'classification',
   inputShape: [28, 28, 1],
   outputs: 10,
-  epochs: 5,
+  // About 90 s per epoch over the 54k training images on wasm (2 cores).
+  epochs: 3,
   batchSize: 64,
   lr: 0.001,
   loss: 'categoricalCrossentropy',
@@ -127,6 +129,7 @@ const fashionCnn: TfPreset = {
   task: 'classification',
   inputShape: [28, 28, 1],
   outputs: 10,
+  // About 90 s per epoch on wasm (2 cores); 784->26x26x16->13x13->11x11x32->5x5x32->64->10.
   epochs: 3,
   batchSize: 64,
   lr: 0.001,
