@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import protobuf from 'protobufjs/minimal.js';
 import * as ort from 'onnxruntime-node';
+import { loadModel, saveModel } from '../io/index.js';
+import { encodeModel } from './codec.js';
 import { onnx, toNumber } from './proto.js';
 
 // Hand-written wire bytes, independent of onnx-proto's encoders: fields in number order, repeated
@@ -190,6 +195,29 @@ test('onnxruntime runs the re-encoded IR 10 model like the original', async () =
   // Relu(X + W) = Relu([1.5, -0.25, -1]); exact in float32.
   assert.deepEqual(Array.from(outputs[0]!), [1.5, 0, 0]);
   assert.deepEqual(Array.from(outputs[1]!), Array.from(outputs[0]!));
+});
+
+test('IR 10 fields survive loadModel -> saveModel (inline and external data) -> loadModel through files', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-'));
+  try {
+    const original = ir10Model();
+    const input = path.join(dir, 'in.onnx');
+    fs.writeFileSync(input, original);
+    const loaded = await loadModel(input);
+    await saveModel(loaded, path.join(dir, 'inline.onnx'), { inputs: [input] });
+    assert.ok(eq(fs.readFileSync(path.join(dir, 'inline.onnx')), original));
+    const res = await saveModel(loaded, path.join(dir, 'ext.onnx'), { externalData: { threshold: 1 } });
+    assert.ok(res.externalDataPath);
+    const back = await loadModel(path.join(dir, 'ext.onnx'));
+    assert.deepEqual(metaOf((back.graph as onnx.GraphProto).initializer[0]!.$unknown), ['tensor.meta=c']);
+    assert.ok(eq(encodeModel(back), original));
+    const session = await ort.InferenceSession.create(path.join(dir, 'ext.onnx'));
+    const { Z } = await session.run({ X: new ort.Tensor('float32', new Float32Array([1, 1, -3]), [3]) });
+    await session.release();
+    assert.deepEqual(Array.from(Z!.data as Float32Array), [1.5, 0, 0]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('toNumber converts Longs and refuses values a number would round', () => {
