@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { saveModel } from '@shrink/core/io';
@@ -23,7 +24,9 @@ export const convertCommand: CommandModule<GlobalArgs, Args> = {
   handler: async (argv) => {
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.input, ctx);
-    const saved = await saveModel(input.model, path.resolve(argv.output), {
+    const target = path.resolve(argv.output);
+    await mkdir(path.dirname(target), { recursive: true });
+    const saved = await saveModel(input.model, target, {
       externalData: argv.externalData === true,
       force: argv.force === true,
       inputs: input.inputs,

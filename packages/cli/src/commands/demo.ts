@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { z } from 'zod';
-import { createReport, formatValue, renderJson, renderTable, ShrinkError, type Report } from '@shrink/core';
+import { createReport, formatValue, renderJson, ShrinkError, type Report } from '@shrink/core';
 import { collectEnvironment, profileMetrics, profileModel } from '@shrink/core/runtime';
 import { findFashionMnist, resolveData } from '@shrink/core/data';
 import { loadModel, writeFileAtomic } from '@shrink/core/io';
@@ -86,7 +86,7 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       });
       await writeFileAtomic(path.join(dir, 'report.json'), renderJson(report));
       entries.push({ preset, train, report });
-      if (argv.json !== true) log.info(renderTable(report));
+      log.info(`${preset}: ${train.test.accuracy !== undefined ? `accuracy ${(train.test.accuracy * 100).toFixed(2)}%` : `MSE ${train.test.mse?.toPrecision(4)}`}, p50 ${(b1.latency.p50 * 1000).toFixed(1)} µs at batch 1; report in ${path.join(dir, 'report.json')}`);
     }
     const summary = { schema: 'shrink.demo/v1', output: out, presets: entries };
     await writeFileAtomic(path.join(out, 'report.json'), `${JSON.stringify(summary, null, 2)}\n`);

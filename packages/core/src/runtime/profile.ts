@@ -183,11 +183,14 @@ export async function compareModels(
       try {
         const candFeeds = latencyFeeds(session, batch, opts.data, opts.seed);
         const latency = await compareLatency(baseSession, session, feeds, candFeeds, latencyOpts(opts, batch), ctx);
-        const energy = await measureEnergy(session, candFeeds, { latency: latency.b, ...(opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {}) }, ctx);
+        // Both energies from the same interleaved run, so their ratio is as fair as the latency ratio.
+        const grid = opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {};
+        const energy = await measureEnergy(session, candFeeds, { latency: latency.b, ...grid }, ctx);
+        const baseEnergy = await measureEnergy(baseSession, feeds, { latency: latency.a, ...grid }, ctx);
         const quality = opts.data ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
         const fid = opts.data ? await fidelity(baseSession, session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
         const profile: ModelProfile = { name: c.name, ...(c.path ? { path: c.path } : {}), ...staticFacts(c), latency: latency.b, energy, ...(quality ? { quality } : {}) };
-        const metrics = profileMetrics(profile, { ...base, latency: latency.a }, latency);
+        const metrics = profileMetrics(profile, { ...base, latency: latency.a, energy: baseEnergy }, latency);
         if (fid) {
           if (fid.top1Agreement !== undefined) metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
           metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, { method: `vs baseline on ${fid.n} samples` });

@@ -1,0 +1,142 @@
+// End-to-end: the real `shrink` process, real files, real onnxruntime and tfjs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, encodeModel, attr } from '@shrink/core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+const bin = path.join(here, 'bin.ts');
+
+function shrink(...args: string[]) {
+  const r = spawnSync(tsx, ['--conditions=@shrink/source', bin, ...args], { encoding: 'utf8', cwd: dir, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+function json(...args: string[]): Record<string, unknown> {
+  const r = shrink(...args, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+/** Bad input: exit 2 and exactly one line on stderr, no stack trace. */
+function assertOneLineError(r: ReturnType<typeof shrink>, pattern: RegExp) {
+  assert.equal(r.code, 2, `expected exit 2, got ${r.code}: ${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^shrink: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+let dir: string;
+let trained: string;
+// 4 -> 3 -> 2 MLP with known weights: 4*3 + 3*2 = 18 MACs, 12 + 3 + 6 + 2 = 23 params.
+let tiny: string;
+
+before(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-cli-'));
+  const g = makeGraph({
+    nodes: [
+      makeNode('Gemm', ['x', 'w1', 'b1'], ['h'], { transB: 1 }),
+      makeNode('Relu', ['h'], ['r']),
+      makeNode('Gemm', ['r', 'w2', 'b2'], ['y'], { alpha: attr.float(1) }),
+    ],
+    inputs: [makeValueInfo('x', 'float32', ['batch', 4])],
+    outputs: [makeValueInfo('y', 'float32', ['batch', 2])],
+    initializers: [
+      makeTensor('w1', 'float32', [3, 4], Array.from({ length: 12 }, (_, i) => (i - 6) / 10)),
+      makeTensor('b1', 'float32', [3], [0.1, 0, -0.1]),
+      makeTensor('w2', 'float32', [3, 2], [1, 0, 0, 1, 0.5, 0.5]),
+      makeTensor('b2', 'float32', [2], [0, 0]),
+    ],
+  });
+  tiny = path.join(dir, 'tiny.onnx');
+  writeFileSync(tiny, encodeModel(makeModel(g)));
+  trained = path.join(dir, 'digits');
+  const r = shrink('train', '--preset', 'digits-mlp', '--epochs', '3', '-o', trained);
+  assert.equal(r.code, 0, r.stderr);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('--help lists every command and exits 0', () => {
+  const r = shrink('--help');
+  assert.equal(r.code, 0);
+  for (const c of ['demo', 'train', 'info', 'bench', 'eval', 'compare', 'convert']) assert.match(r.stdout, new RegExp(`shrink ${c}`));
+});
+
+test('info --json: known params, MACs, ops and size of a builder-made model', () => {
+  const info = json('info', tiny);
+  assert.equal(info['params'], 23);
+  assert.equal(info['macs'], 18);
+  assert.deepEqual(info['ops'], { Gemm: 2, Relu: 1 });
+  assert.equal(info['sizeBytes'], readFileSync(tiny).length);
+  assert.deepEqual((info['inputs'] as unknown[])[0], { name: 'x', dtype: 'float32', shape: ['batch', 4] });
+});
+
+test('train wrote model.onnx and tfjs/ that agree; eval scores it in onnxruntime', () => {
+  assert.ok(existsSync(path.join(trained, 'model.onnx')));
+  assert.ok(existsSync(path.join(trained, 'tfjs', 'model.json')));
+  const ev = json('eval', path.join(trained, 'model.onnx'), '--data', 'digits');
+  assert.equal(ev['n'], 359);
+  assert.ok((ev['accuracy'] as number) > 0.85, `accuracy ${ev['accuracy']}`);
+  const evTfjs = json('eval', path.join(trained, 'tfjs'), '--data', 'digits');
+  assert.equal(evTfjs['accuracy'], ev['accuracy']);
+});
+
+test('bench --json reports latency percentiles and energy', () => {
+  const b = json('bench', tiny, '--runs', '10', '--batch', '4');
+  const lat = b['latencyMs'] as Record<string, number>;
+  assert.ok(lat['p50']! > 0 && lat['p50']! <= lat['p99']!);
+  assert.equal(b['batch'], 4);
+  assert.ok(((b['energy'] as Record<string, number>)['joulesPerInference'] ?? 0) > 0);
+});
+
+test('compare --json: a model against its own tfjs folder agrees on every sample', () => {
+  const c = json('compare', path.join(trained, 'model.onnx'), path.join(trained, 'tfjs'), '--data', 'digits:100', '--runs', '5');
+  const fid = c['fidelity'] as Record<string, number>;
+  assert.equal(fid['top1Agreement'], 1);
+  assert.ok(fid['maxAbsError']! < 1e-5);
+  const report = c['report'] as { schema: string; candidates: Array<{ metrics: Record<string, { ratio?: number }> }> };
+  assert.equal(report.schema, 'shrink.report/v1');
+  assert.equal(report.candidates[0]!.metrics['params']!.ratio, 1);
+});
+
+test('convert --external-data writes model + .onnx_data that load back with the same numbers', () => {
+  const out = path.join(dir, 'ext', 'model.onnx');
+  const r = json('convert', path.join(trained, 'model.onnx'), '-o', out, '--external-data');
+  assert.ok(existsSync(`${out}_data`));
+  assert.ok((r['externalDataBytes'] as number) > 200_000);
+  const a = json('info', path.join(trained, 'model.onnx'));
+  const b = json('info', out);
+  assert.equal(b['params'], a['params']);
+  assert.ok((b['sizeBytes'] as number) >= (a['sizeBytes'] as number));
+  const ev = json('eval', out, '--data', 'digits');
+  assert.ok((ev['accuracy'] as number) > 0.85);
+  assert.deepEqual(readdirSync(path.dirname(out)).sort(), ['model.onnx', 'model.onnx_data']);
+});
+
+test('bad input: one clear line and exit 2', () => {
+  assertOneLineError(shrink('info', path.join(dir, 'missing.onnx')), /missing\.onnx: no such file/);
+  const junk = path.join(dir, 'junk.onnx');
+  writeFileSync(junk, 'this is not a model');
+  assertOneLineError(shrink('info', junk), /junk\.onnx: not an ONNX model/);
+  const truncated = path.join(dir, 'truncated.onnx');
+  writeFileSync(truncated, readFileSync(tiny).subarray(0, 100));
+  assertOneLineError(shrink('bench', truncated), /truncated\.onnx/);
+  assertOneLineError(shrink('train', '--preset', 'nope', '-o', dir), /--preset: must be one of "seed", "digits-mlp"/);
+  assertOneLineError(shrink('bench', tiny, '--batch', '0'), /--batch: must be an integer >= 1/);
+  assertOneLineError(shrink('eval', tiny, '--data', 'nowhere.csv'), /nowhere\.csv/);
+  assertOneLineError(shrink('eval', tiny, '--data', 'digits'), /wants \[batch, 4\].*\[64\]/);
+  assertOneLineError(shrink('frobnicate'), /Unknown argument: frobnicate/);
+  assertOneLineError(shrink('convert', tiny, '-o', tiny), /refusing to overwrite input/);
+});
+
+test('--verbose adds the stack trace to the one line', () => {
+  const r = shrink('info', path.join(dir, 'missing.onnx'), '--verbose');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /\n\s+at /);
+});
