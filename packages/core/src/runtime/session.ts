@@ -11,7 +11,7 @@ import type { Ctx } from '../context.js';
 import { ShrinkError } from '../errors.js';
 import { prepareEncode } from '../onnx/codec.js';
 import { PROTOBUF_MAX_BYTES, type onnx } from '../onnx/proto.js';
-import { isExternalTensor } from '../onnx/tensor.js';
+import { isExternalTensor, type TensorData } from '../onnx/tensor.js';
 
 export type ModelSource = onnx.IModelProto | Uint8Array | string;
 export type TensorType = ort.Tensor.Type;
@@ -36,17 +36,8 @@ export interface ValueMeta {
   readonly shape?: readonly (number | string)[];
 }
 
-export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
+/** The typed arrays a feed may hold: the same set the tensor codec reads and writes. */
+export type TypedArray = TensorData;
 
 /** A tensor as plain data; `type` defaults to the model input's type, then to what the array holds. */
 export interface FeedTensor {
