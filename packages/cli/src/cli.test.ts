@@ -140,3 +140,15 @@ test('--verbose adds the stack trace to the one line', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /\n\s+at /);
 });
+
+test('convert --to tfjs imports an ONNX model into a tfjs folder that predicts the same', () => {
+  const out = path.join(dir, 'imported');
+  const r = json('convert', path.join(trained, 'model.onnx'), '--to', 'tfjs', '-o', out);
+  assert.equal(r['to'], 'tfjs');
+  assert.ok(existsSync(path.join(out, 'model.json')));
+  const c = json('compare', path.join(trained, 'model.onnx'), out, '--data', 'digits:100', '--runs', '3');
+  const fid = c['fidelity'] as Record<string, number>;
+  assert.equal(fid['top1Agreement'], 1);
+  assert.ok(fid['maxAbsError']! < 1e-5, `max abs error ${fid['maxAbsError']}`);
+  assertOneLineError(shrink('convert', out, '--to', 'tfjs', '-o', out), /refusing to overwrite input/);
+});

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
+import { ShrinkError } from '@shrink/core';
 import { saveModel } from '@shrink/core/io';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
@@ -8,34 +9,61 @@ import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 interface Args extends GlobalArgs {
   input: string;
   output: string;
+  to: 'onnx' | 'tfjs';
   externalData?: boolean;
   force?: boolean;
 }
 
 export const convertCommand: CommandModule<GlobalArgs, Args> = {
   command: 'convert <input>',
-  describe: 'Re-save an ONNX model (optionally with external data), or export a tfjs model folder to ONNX',
+  describe: 'Re-save ONNX (optionally with external data), export a tfjs model folder to ONNX, or import ONNX into a tfjs folder',
   builder: (y) =>
     y
       .positional('input', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })
-      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output .onnx path' })
+      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output .onnx path, or folder with --to tfjs' })
+      .option('to', { choices: ['onnx', 'tfjs'] as const, default: 'onnx' as const, describe: 'Output format' })
       .option('external-data', { type: 'boolean', describe: 'Store initializers >= 1 KiB in <output>_data beside the model' })
-      .option('force', { type: 'boolean', describe: 'Allow overwriting an input file' }),
+      .option('force', { type: 'boolean', describe: 'Allow overwriting an input file' }) as never,
   handler: async (argv) => {
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.input, ctx);
     const target = path.resolve(argv.output);
+    if (argv.to === 'tfjs') {
+      if (input.inputs.includes(target) && argv.force !== true) {
+        throw new ShrinkError('IO', `refusing to overwrite input ${argv.input} with --to tfjs output ${target}; choose another folder or use --force`);
+      }
+      // ONNX models made elsewhere (PyTorch exports) become tfjs models that can be fine-tuned and distilled.
+      const { initTf, importFromOnnx, saveLayersModel } = await import('@shrink/core/tfjs');
+      const { tf } = await initTf(ctx);
+      const { model, report } = importFromOnnx(input.model, tf);
+      try {
+        await saveLayersModel(model, target);
+      } finally {
+        model.dispose();
+      }
+      const nchw = report.inputs.filter((i) => i.layout === 'nchw').map((i) => i.name);
+      emit(argv, { input: argv.input, format: input.format, output: target, to: 'tfjs', inputs: report.inputs }, () =>
+        [
+          `wrote tfjs model ${target}/ (model.json + weights)`,
+          ...(nchw.length ? [`NCHW inputs ${nchw.join(', ')} became NHWC in tfjs: transpose images with [0, 2, 3, 1]`] : []),
+        ].join('\n'),
+      );
+      return;
+    }
     await mkdir(path.dirname(target), { recursive: true });
     const saved = await saveModel(input.model, target, {
       externalData: argv.externalData === true,
       force: argv.force === true,
       inputs: input.inputs,
     });
-    emit(argv, { input: argv.input, format: input.format, output: saved.path, bytes: saved.bytes, externalDataPath: saved.externalDataPath, externalDataBytes: saved.externalDataBytes }, () =>
-      [
-        `wrote ${saved.path} (${saved.bytes} bytes)`,
-        ...(saved.externalDataPath ? [`external data ${saved.externalDataPath} (${saved.externalDataBytes} bytes)`] : []),
-      ].join('\n'),
+    emit(
+      argv,
+      { input: argv.input, format: input.format, output: saved.path, to: 'onnx', bytes: saved.bytes, externalDataPath: saved.externalDataPath, externalDataBytes: saved.externalDataBytes },
+      () =>
+        [
+          `wrote ${saved.path} (${saved.bytes} bytes)`,
+          ...(saved.externalDataPath ? [`external data ${saved.externalDataPath} (${saved.externalDataBytes} bytes)`] : []),
+        ].join('\n'),
     );
   },
 };

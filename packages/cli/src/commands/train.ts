@@ -23,6 +23,8 @@ export type TrainArgs = z.output<typeof trainSchema>;
 
 export interface TrainOutcome {
   preset: string;
+  /** The --data spec trained and tested on. */
+  data: string;
   backend: string;
   epochs: number;
   seconds: number;
@@ -58,11 +60,13 @@ export async function trainToDir(opts: TrainArgs, dir: string, ctx: ReturnType<t
     const onnxPath = path.join(dir, 'model.onnx');
     await saveModel(model, onnxPath, { inputs });
     const maxAbsDiff = await exportMaxAbsDiff(tf, r.model, model);
-    const testData = await resolveData(opts.data ?? r.preset.data, { split: 'test' });
+    const dataSpec = opts.data ?? r.preset.data;
+    const testData = await resolveData(dataSpec, { split: 'test' });
     const session = await createSession(onnxPath, { label: onnxPath }, ctx);
     const q = await evaluate(session, testData, {}, ctx).finally(() => session.release());
     return {
       preset: opts.preset,
+      data: dataSpec,
       backend: r.backend,
       epochs: r.history.length,
       seconds: r.seconds,
