@@ -4,6 +4,7 @@
  * Only on request (`pnpm bench large`): it writes ~2.4 GB to the temp folder.
  */
 import { mkdtempSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { open, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -18,7 +19,7 @@ import {
   saveModel,
   type onnx,
 } from './core.js';
-import { PeakRss, collectGarbage, fmtBytes, fmtMs, mdTable, nowMs, summarize, type Bench, type BenchContext } from './lib.js';
+import { PeakRss, fmtBytes, fmtMs, mdTable, nowMs, summarize, settleAndCollect, type Bench, type BenchContext } from './lib.js';
 
 const TENSORS = 9;
 /** 256 MiB of float32 each: 9 of them make 2.25 GiB, past the 2 GiB - 1 protobuf limit. */
@@ -76,7 +77,47 @@ interface Phase {
   ms: number;
   rssBefore: number;
   peak: number;
+  after: { anon: number; file: number } | undefined;
   note: string;
+}
+
+/** The baseline for saveModel: the same tensor bytes written to one file and flushed, no codec, no rename. */
+async function plainWrite(file: string, parts: readonly Uint8Array[]): Promise<number> {
+  const fh = await open(file, 'w');
+  let bytes = 0;
+  try {
+    for (const p of parts) {
+      for (let off = 0; off < p.length; ) off += (await fh.write(p, off, p.length - off)).bytesWritten;
+      bytes += p.length;
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  return bytes;
+}
+
+/** The baseline for loadModel: the same file read back into fresh buffers of the tensors' sizes. */
+async function plainRead(file: string, sizes: readonly number[]): Promise<Buffer[]> {
+  const fh = await open(file, 'r');
+  let bytes = 0;
+  // Kept until the end, as loadModel keeps every tensor, so the peak RSS compares too.
+  const bufs: Buffer[] = [];
+  try {
+    for (const size of sizes) {
+      const buf = Buffer.allocUnsafeSlow(size);
+      bufs.push(buf);
+      for (let off = 0; off < size; ) {
+        const { bytesRead } = await fh.read(buf, off, size - off, bytes + off);
+        if (bytesRead === 0) throw new Error(`${file} ended at byte ${bytes + off}`);
+        off += bytesRead;
+      }
+      bytes += size;
+    }
+  } finally {
+    await fh.close();
+  }
+  return bufs;
 }
 
 export const largeModelBench: Bench = {
@@ -94,13 +135,13 @@ export const largeModelBench: Bench = {
     const phases: Phase[] = [];
     const phase = async <T>(name: string, fn: () => Promise<T> | T, note: (r: T) => string): Promise<T> => {
       ctx.log(`large: ${name}`);
-      collectGarbage();
+      await settleAndCollect();
       const rssBefore = process.memoryUsage.rss();
       rss.reset();
       const t0 = nowMs();
       const r = await fn();
       const ms = nowMs() - t0;
-      phases.push({ name, ms, rssBefore, peak: rss.peak(), note: note(r) });
+      phases.push({ name, ms, rssBefore, peak: rss.peak(), after: rss.breakdown(), note: note(r) });
       return r;
     };
 
@@ -112,11 +153,24 @@ export const largeModelBench: Bench = {
         const bytes = (m.graph?.initializer ?? []).reduce((n, t) => n + (t.rawData?.length ?? 0), 0);
         return `${TENSORS} float32 initializers of ${ELEMS.toLocaleString('en-US')} values, ${bytes} B raw in total`;
       });
+      const plainFile = path.join(dir, 'plain.bin');
+      const rawParts = (model.graph?.initializer ?? []).map((t) => t.rawData ?? new Uint8Array(0));
+      // The baselines run before and after Shrink's step, so drift in disk speed (writeback, other
+      // work on the machine) shows as a gap between them instead of skewing one comparison.
+      const writeBase = (): Promise<number> => plainWrite(plainFile, rawParts);
+      await phase('baseline write #1: plain write + fsync of the raw bytes', writeBase, (n) => `${n} B to a fresh file`);
       const saved = await phase('saveModel (no options)', () => saveModel(model!, file), (r) => `externalDataReason '${r.externalDataReason ?? 'none'}'`);
+      await unlink(plainFile); // a fresh file again, as saveModel's temp file is
+      await phase('baseline write #2', writeBase, (n) => `${n} B to a fresh file`);
       if (saved.externalDataReason !== 'over-limit' || saved.externalDataPath === undefined) {
         throw new Error(`saveModel should have switched to external data ('over-limit'), got ${JSON.stringify(saved)}`);
       }
       model = undefined;
+      rawParts.length = 0;
+
+      const readBase = (): Promise<Buffer[]> => plainRead(plainFile, Array<number>(TENSORS).fill(ELEMS * 4));
+      const readNote = (b: Buffer[]): string => `${b.reduce((n, x) => n + x.length, 0)} B into ${b.length} buffers, all kept to the end`;
+      await phase('baseline read #1: plain read into 9 fresh 256 MiB buffers', readBase, readNote);
 
       // The loaded model is only checked, then dropped, so the session phase starts without it.
       await phase('loadModel (reads external data)', () => loadModel(file), (m) => {
@@ -135,6 +189,8 @@ export const largeModelBench: Bench = {
         });
         return `${checked} spot-checked values equal to the saved ones`;
       });
+      await phase('baseline read #2', readBase, readNote);
+      await unlink(plainFile);
 
       const session = await phase('createSession(path) (onnxruntime)', () => createSession(file, { threads: ORT_THREADS }), () => `${ORT_THREADS} intra-op threads`);
       let runSummary: string;
@@ -163,6 +219,12 @@ export const largeModelBench: Bench = {
         await session.release();
       }
 
+      const ms = (name: string): number => phases.find((p) => p.name.startsWith(name))!.ms;
+      const meanOf = (a: string, b: string): number => (ms(a) + ms(b)) / 2;
+      const ratioLine =
+        `saveModel / mean of the two plain writes: ${(ms('saveModel') / meanOf('baseline write #1', 'baseline write #2')).toFixed(2)}×; ` +
+        `loadModel / mean of the two plain reads: ${(ms('loadModel') / meanOf('baseline read #1', 'baseline read #2')).toFixed(2)}× ` +
+        `(one run of each step: a rough guide, the io benchmark has the repeated measurement).`;
       const onnxBytes = statSync(file).size;
       const dataBytes = statSync(saved.externalDataPath).size;
       return [
@@ -180,12 +242,22 @@ export const largeModelBench: Bench = {
         ),
         '',
         mdTable(
-          ['phase', 'time', 'RSS at start', 'peak RSS', 'peak − start', 'note'],
-          phases.map((p) => [p.name, fmtMs(p.ms), fmtBytes(p.rssBefore), fmtBytes(p.peak), fmtBytes(Math.max(0, p.peak - p.rssBefore)), p.note]),
-          [false, true, true, true, true, false],
+          ['phase', 'time', 'RSS at start', 'peak RSS', 'peak − start', 'RSS at end: anon / file-backed', 'note'],
+          phases.map((p) => [
+            p.name,
+            fmtMs(p.ms),
+            fmtBytes(p.rssBefore),
+            fmtBytes(p.peak),
+            fmtBytes(Math.max(0, p.peak - p.rssBefore)),
+            p.after ? `${fmtBytes(p.after.anon)} / ${fmtBytes(p.after.file)}` : 'n/a',
+            p.note,
+          ]),
+          [false, true, true, true, true, true, false],
         ),
         '',
         runSummary,
+        '',
+        ratioLine,
         '',
         `Peak RSS: ${rss.method}. Each phase starts after a GC; the previous phase's model is dropped first (the session phase holds no JS copy of the weights).`,
       ].join('\n');

@@ -32,6 +32,15 @@ export function collectGarbage(): void {
   gcFn();
 }
 
+/**
+ * GC after the current task ends: a value an `await` just produced can stay referenced by the
+ * suspended caller until the next macrotask, so a synchronous gc() right away would not free it.
+ */
+export async function settleAndCollect(): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  collectGarbage();
+}
+
 export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
@@ -77,6 +86,14 @@ export class PeakRss {
     return process.resourceUsage().maxRSS * 1024;
   }
 
+  /** Current anonymous and file-backed resident bytes (mmapped files count as file-backed). */
+  breakdown(): { anon: number; file: number } | undefined {
+    if (!this.exact) return undefined;
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile') };
+  }
+
   get method(): string {
     return this.exact
       ? 'peak RSS per phase from /proc/self/status VmHWM, reset through /proc/self/clear_refs before each phase'
@@ -113,7 +130,7 @@ export async function interleave(
     const warm = r < opts.warmupRounds;
     for (let i = 0; i < variants.length; i++) {
       const v = variants[(i + r) % variants.length]!;
-      collectGarbage();
+      await settleAndCollect();
       const before = process.memoryUsage.rss();
       opts.rss?.reset();
       const ms = await v.run();
