@@ -1,2 +1,4 @@
-// @shrink/quantize: passes arrive with their own issue; this package builds and is wired into the workspace.
-export const packageName = '@shrink/quantize';
+// @shrink/quantize: portable passes (graph rewriting and quantization math only). Calibration, which
+// runs models in onnxruntime, and the tfjs-folder quantizer live in '@shrink/quantize/node'.
+export * from './options.js';
+export * from './types.js';

@@ -1,0 +1,2 @@
+// Node-only parts of @shrink/quantize: calibration through onnxruntime, tfjs model folders.
+export {};

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+/** transformers.js dtype words; each maps to one method and one default output name. */
+export const DTYPES = ['q8', 'int8', 'uint8', 'q4', 'q4f16', 'fp16'] as const;
+export type QuantDtype = (typeof DTYPES)[number];
+
+/** Output file names transformers.js looks for, beside the input when no -o is given. */
+export const OUTPUT_NAMES: Readonly<Record<QuantDtype, string>> = {
+  q8: 'model_quantized.onnx',
+  int8: 'model_int8.onnx',
+  uint8: 'model_uint8.onnx',
+  q4: 'model_q4.onnx',
+  q4f16: 'model_q4f16.onnx',
+  fp16: 'model_fp16.onnx',
+};
+
+/**
+ * Options of the ONNX quantization pass. The same schema validates library calls, makes the CLI's
+ * flags (`shrink quantize`), and the `quantize:` step of a pipeline config.
+ */
+export const quantizeOptionsSchema = z.strictObject({
+  dtype: z.enum(DTYPES).default('q8').describe('q8/int8/uint8: 8-bit integer; q4/q4f16: 4-bit weight-only (MatMulNBits); fp16: half precision'),
+  mode: z.enum(['dynamic', 'static']).default('dynamic').describe('8-bit only: dynamic (activations quantized at run time) or static (QDQ with calibration)'),
+  perChannel: z.boolean().default(false).describe('One scale per output channel of each weight instead of one per tensor'),
+  calibData: z.string().optional().describe('Static mode: calibration data (anything --data accepts, or random:N for a smoke test)'),
+  calibMethod: z.enum(['minmax', 'percentile', 'entropy']).default('minmax').describe('Static mode: how activation ranges are chosen'),
+  percentile: z.number().gt(50).lte(100).default(99.99).describe('Static mode, percentile method: the percentile of |x| kept'),
+  calibSamples: z.number().int().positive().default(256).describe('Static mode: calibration samples used at most'),
+  blockSize: z.union([z.literal(16), z.literal(32), z.literal(64), z.literal(128), z.literal(256)]).default(32).describe('q4/q4f16 (and 8-bit weight-only): weights per quantization block'),
+  symmetric: z.boolean().default(true).describe('q4/q4f16: symmetric blocks (no zero points); false stores a zero point per block'),
+  accuracyLevel: z.number().int().min(0).max(4).default(4).describe('MatMulNBits accuracy_level: 4 = int8 compute (fast on CPU), 0 = unset'),
+  include: z.array(z.string()).optional().describe('Only quantize nodes whose name or op type is listed'),
+  exclude: z.array(z.string()).optional().describe('Never quantize nodes whose name or op type is listed'),
+  keepFloat32: z.array(z.string()).optional().describe('fp16: op types that stay float32 (added to the built-in block list)'),
+});
+
+export type QuantizeOptions = z.input<typeof quantizeOptionsSchema>;
+export type ResolvedQuantizeOptions = z.output<typeof quantizeOptionsSchema>;
