@@ -153,7 +153,7 @@ export function ratios(a: readonly number[], b: readonly number[]): number[] {
 
 export const fmtMs = (x: number): string => formatValue(x, 'ms');
 export const fmtBytes = (x: number): string => formatValue(x, 'bytes');
-export const fmtX = (x: number): string => `${x.toFixed(2)}×`;
+export const fmtX = (x: number): string => formatValue(x, 'x');
 export const fmtMiB = (x: number): string => `${(x / 2 ** 20).toFixed(0)} MiB`;
 
 /** "p50 (p10–p90)" of a summary, in ms. */
