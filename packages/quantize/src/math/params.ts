@@ -1,0 +1,170 @@
+import { ShrinkError } from '@shrink/core';
+import { roundHalfEven } from './round.js';
+
+export type IntType = 'int8' | 'uint8' | 'int4' | 'uint4';
+
+const RANGES: Readonly<Record<IntType, { qmin: number; qmax: number }>> = {
+  int8: { qmin: -128, qmax: 127 },
+  uint8: { qmin: 0, qmax: 255 },
+  int4: { qmin: -8, qmax: 7 },
+  uint4: { qmin: 0, qmax: 15 },
+};
+
+/**
+ * Code range of a type. With `symmetric`, int8 drops -128 so the grid is symmetric around 0, as
+ * onnxruntime's quantizer does. uint8 keeps [0, 255] and so zero point 128 (this package's contract;
+ * recent onnxruntime releases narrow symmetric uint8 to [0, 254], zero point 127).
+ */
+export function intRange(t: IntType, symmetric = false): { qmin: number; qmax: number } {
+  if (symmetric && t === 'int8') return { qmin: -127, qmax: 127 };
+  return RANGES[t];
+}
+
+const f32 = Math.fround;
+const FLOAT32_TINY = 1.1754943508222875e-38; // numpy.finfo(float32).tiny
+
+/**
+ * Scale and zero point for values in [min, max], with onnxruntime's semantics (quant_utils.compute_scale_zp): the range is widened to include 0, so 0 is exactly representable; symmetric uses
+ * [-max|x|, max|x|], which gives zero point 0 (int8, int4) or the mid code 128 (uint8) / 8 (uint4) and
+ * scale = max|x| / ((qmax - qmin) / 2). A zero range gives scale 1 (never 0, which would divide by zero
+ * in QuantizeLinear).
+ */
+export function chooseParams(min: number, max: number, type: IntType, symmetric: boolean): { scale: number; zeroPoint: number } {
+  if (!Number.isFinite(min) || !Number.isFinite(max) || min > max) {
+    throw new ShrinkError('INVALID_ARGUMENT', `quantization range [${min}, ${max}] must be finite with min <= max`);
+  }
+  const { qmin, qmax } = intRange(type, symmetric);
+  let rmin = f32(Math.min(min, 0));
+  let rmax = f32(Math.max(max, 0));
+  if (symmetric) {
+    const absmax = Math.max(Math.abs(rmin), Math.abs(rmax));
+    rmin = -absmax;
+    rmax = absmax;
+  }
+  // As onnxruntime: the range difference in float32, the division in float64, the scale stored as float32.
+  const scale64 = f32(rmax - rmin) / (qmax - qmin);
+  if (scale64 < FLOAT32_TINY) {
+    // onnxruntime writes zero point 0 here; symmetric keeps its mid code so every channel of a
+    // symmetric tensor shares one zero point.
+    return { scale: 1, zeroPoint: symmetric ? midCode(qmin, qmax) : 0 };
+  }
+  // Symmetric: the mid code whatever the scale, so all channels share it (kernels such as per-channel
+  // QLinearConv want that); float rounding of -rmin / scale could otherwise land one code off.
+  const zeroPoint = symmetric ? midCode(qmin, qmax) : roundHalfEven(qmin - rmin / scale64);
+  return { scale: f32(scale64), zeroPoint: Math.min(qmax, Math.max(qmin, zeroPoint)) };
+}
+
+function midCode(qmin: number, qmax: number): number {
+  return roundHalfEven((qmin + qmax) / 2);
+}
+
+type Codes = Int8Array | Uint8Array;
+
+function codeArray(type: IntType, n: number): Codes {
+  return type === 'int8' || type === 'int4' ? new Int8Array(n) : new Uint8Array(n);
+}
+
+/** Splits `dims` at `axis` into (outer, channels, inner) so element (o, c, i) is at (o*C + c)*inner + i. */
+function split(dims: readonly number[], axis: number): { outer: number; channels: number; inner: number } {
+  let outer = 1;
+  let inner = 1;
+  for (let d = 0; d < axis; d++) outer *= dims[d]!;
+  for (let d = axis + 1; d < dims.length; d++) inner *= dims[d]!;
+  return { outer, channels: dims[axis]!, inner };
+}
+
+function normAxis(axis: number, rank: number, what: string): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) {
+    throw new ShrinkError('INVALID_ARGUMENT', `${what}: axis ${axis} is out of range for rank ${rank}; expected -${rank}..${rank - 1}`);
+  }
+  return a;
+}
+
+function numel(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Quantizes a float tensor per tensor (`axis` undefined) or per channel along `axis`, like
+ * onnxruntime's quantize_data / quantize_weight_per_channel: code = clamp(round(x / scale) + zp).
+ * int4/uint4 codes come one per byte (unpacked). NaN or infinite weights are refused (INVALID_MODEL,
+ * naming `opts.name`): a NaN would poison the range and be written as a silent garbage code.
+ */
+export function quantizeTensor(
+  data: Float32Array,
+  dims: readonly number[],
+  opts: { type: IntType; symmetric: boolean; axis?: number; name?: string },
+): { q: Int8Array | Uint8Array; scale: Float32Array; zeroPoint: Int8Array | Uint8Array; axis?: number } {
+  const label = opts.name ? `tensor '${opts.name}'` : 'weight tensor';
+  if (numel(dims) !== data.length) {
+    throw new ShrinkError('INVALID_ARGUMENT', `${label}: dims [${dims.join(', ')}] hold ${numel(dims)} values but ${data.length} were given`);
+  }
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new ShrinkError('INVALID_MODEL', `${label} holds a non-finite value (${data[i]}) at flat index ${i}; only finite weights can be quantized`);
+    }
+  }
+  const axis = opts.axis === undefined ? undefined : normAxis(opts.axis, dims.length, label);
+  const { outer, channels, inner } = axis === undefined ? { outer: 1, channels: 1, inner: data.length } : split(dims, axis);
+  const { qmin, qmax } = intRange(opts.type, opts.symmetric);
+  const q = codeArray(opts.type, data.length);
+  const scale = new Float32Array(channels);
+  const zeroPoint = codeArray(opts.type, channels);
+  for (let c = 0; c < channels; c++) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let o = 0; o < outer; o++) {
+      const base = (o * channels + c) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = data[base + i]!;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    if (lo > hi) lo = hi = 0; // an empty channel
+    const p = chooseParams(lo, hi, opts.type, opts.symmetric);
+    scale[c] = p.scale;
+    zeroPoint[c] = p.zeroPoint;
+    const s = scale[c]!; // the float32 value actually stored
+    for (let o = 0; o < outer; o++) {
+      const base = (o * channels + c) * inner;
+      for (let i = 0; i < inner; i++) {
+        const code = roundHalfEven(f32(data[base + i]! / s)) + p.zeroPoint;
+        q[base + i] = code < qmin ? qmin : code > qmax ? qmax : code;
+      }
+    }
+  }
+  return axis === undefined ? { q, scale, zeroPoint } : { q, scale, zeroPoint, axis };
+}
+
+/** (q - zeroPoint) * scale in float32, as DequantizeLinear computes it; per tensor or per channel along `axis`. */
+export function dequantizeTensor(
+  q: Int8Array | Uint8Array,
+  dims: readonly number[],
+  scale: Float32Array,
+  zeroPoint: ArrayLike<number>,
+  axis?: number,
+): Float32Array {
+  if (numel(dims) !== q.length) {
+    throw new ShrinkError('INVALID_ARGUMENT', `dequantizeTensor: dims [${dims.join(', ')}] hold ${numel(dims)} values but ${q.length} codes were given`);
+  }
+  const a = axis === undefined ? undefined : normAxis(axis, dims.length, 'dequantizeTensor');
+  const { outer, channels, inner } = a === undefined ? { outer: 1, channels: 1, inner: q.length } : split(dims, a);
+  if (scale.length !== channels || zeroPoint.length !== channels) {
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `dequantizeTensor: ${channels} channel(s) need as many scales and zero points; got ${scale.length} and ${zeroPoint.length}`,
+    );
+  }
+  const out = new Float32Array(q.length);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      const s = scale[c]!;
+      const z = zeroPoint[c]!;
+      const base = (o * channels + c) * inner;
+      for (let i = 0; i < inner; i++) out[base + i] = (q[base + i]! - z) * s;
+    }
+  }
+  return out;
+}
