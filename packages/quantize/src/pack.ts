@@ -7,22 +7,35 @@ import { ShrinkError } from '@shrink/core';
  * the last high nibble as `pad`.
  */
 export function packInt4(codes: ArrayLike<number>, pad = 0): Uint8Array {
-  checkNibble(pad, 'pad');
   const out = new Uint8Array(Math.ceil(codes.length / 2));
+  packInt4Into(codes, out, 0, pad);
+  return out;
+}
+
+/** packInt4 writing into `out` from byte `offset` (which must be zeroed), for callers packing many blocks into one buffer. */
+export function packInt4Into(codes: ArrayLike<number>, out: Uint8Array, offset = 0, pad = 0): void {
+  checkNibble(pad, 'pad');
+  if (offset + Math.ceil(codes.length / 2) > out.length) {
+    throw new ShrinkError('INVALID_ARGUMENT', `packInt4: ${codes.length} codes at byte ${offset} overrun a ${out.length}-byte buffer`);
+  }
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i]!;
     checkNibble(c, `code ${i}`);
-    out[i >> 1]! |= (c & 0xf) << ((i & 1) * 4);
+    out[offset + (i >> 1)]! |= (c & 0xf) << ((i & 1) * 4);
   }
-  if (codes.length % 2 === 1) out[out.length - 1]! |= (pad & 0xf) << 4;
-  return out;
+  if (codes.length % 2 === 1) out[offset + (codes.length >> 1)]! |= (pad & 0xf) << 4;
+}
+
+/** Unsigned 4-bit code `i` of `packed` (low nibble first). */
+export function nibbleAt(packed: Uint8Array, i: number): number {
+  return (packed[i >> 1]! >> ((i & 1) * 4)) & 0xf;
 }
 
 /** The first `count` unsigned codes (0..15) of `packed`, low nibble first. */
 export function unpackUint4(packed: Uint8Array, count: number): Uint8Array {
   checkCount(packed, count);
   const out = new Uint8Array(count);
-  for (let i = 0; i < count; i++) out[i] = (packed[i >> 1]! >> ((i & 1) * 4)) & 0xf;
+  for (let i = 0; i < count; i++) out[i] = nibbleAt(packed, i);
   return out;
 }
 
@@ -31,7 +44,7 @@ export function unpackInt4(packed: Uint8Array, count: number): Int8Array {
   checkCount(packed, count);
   const out = new Int8Array(count);
   for (let i = 0; i < count; i++) {
-    const n = (packed[i >> 1]! >> ((i & 1) * 4)) & 0xf;
+    const n = nibbleAt(packed, i);
     out[i] = n >= 8 ? n - 16 : n;
   }
   return out;
