@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { quantizeWeights, type TfjsWeightSpec } from './tfjs-weights.js';
+import { quantizeTfjsWeights, type TfjsWeightSpec } from './tfjs-weights.js';
 
 type Weight = { name: string; values: Float32Array | Int32Array | Uint8Array; shape?: number[] };
 
@@ -38,7 +38,7 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 test('uint8 known answer: scale 2^-7, zero nudged onto code 128, halves round to even', () => {
   // max - min = 255/128, so scale = 2^-7 and every step below is exact.
   const x = Float32Array.from([-1, 0, 0.5, 0.9921875, 2 ** -8, 3 * 2 ** -8]);
-  const r = quantizeWeights(manifest([{ name: 'w', values: x }]), { dtype: 'uint8' });
+  const r = quantizeTfjsWeights(manifest([{ name: 'w', values: x }]), { dtype: 'uint8' });
   assert.deepEqual(r.weightSpecs[0], { name: 'w', shape: [6], dtype: 'float32', quantization: { dtype: 'uint8', scale: 2 ** -7, min: -1, original_dtype: 'float32' } });
   assert.deepEqual([...new Uint8Array(r.weightData)], [0, 128, 192, 255, 128, 130]);
   assert.equal(r.report.weights[0]!.maxAbsError, 2 ** -8);
@@ -53,7 +53,7 @@ test('uint8 known answer: scale 2^-7, zero nudged onto code 128, halves round to
 
 test("uint8 matches tensorflowjs_converter's documented example [0, -0.1, 1.2] -> [20, 0, 255]", () => {
   // write_weights.py _quantize_entry docstring: min -0.10196078817, scale 0.00509803940852.
-  const r = quantizeWeights(manifest([{ name: 'w', values: Float32Array.from([0, -0.1, 1.2]) }]), { dtype: 'uint8' });
+  const r = quantizeTfjsWeights(manifest([{ name: 'w', values: Float32Array.from([0, -0.1, 1.2]) }]), { dtype: 'uint8' });
   assert.deepEqual([...new Uint8Array(r.weightData)], [20, 0, 255]);
   const q = r.weightSpecs[0]!.quantization!;
   assert.ok(Math.abs(q.min! - -0.10196078817) < 1e-10, `min ${q.min}`);
@@ -72,7 +72,7 @@ test('uint8/uint16 on random weights: tfjs decodes within scale/2 of the origina
   x[17] = 0;
   const pos = Float32Array.from(x, (v) => Math.abs(v) + 0.25); // range without 0: no nudging
   for (const dtype of ['uint8', 'uint16'] as const) {
-    const r = quantizeWeights(manifest([{ name: 'a', values: x, shape: [50, 100] }, { name: 'b', values: pos }]), { dtype });
+    const r = quantizeTfjsWeights(manifest([{ name: 'a', values: x, shape: [50, 100] }, { name: 'b', values: pos }]), { dtype });
     const got = decode(r.weightData, r.weightSpecs);
     assert.equal(r.weightData.byteLength, 2 * n * (dtype === 'uint8' ? 1 : 2));
     for (const [i, name] of ['a', 'b'].entries()) {
@@ -92,7 +92,7 @@ test('uint8/uint16 on random weights: tfjs decodes within scale/2 of the origina
 });
 
 test('constant tensors store zeros with scale 1 and min = the value, and decode exactly', () => {
-  const r = quantizeWeights(manifest([{ name: 'c', values: new Float32Array(4).fill(0.7) }, { name: 'z', values: new Float32Array(3) }]), { dtype: 'uint16' });
+  const r = quantizeTfjsWeights(manifest([{ name: 'c', values: new Float32Array(4).fill(0.7) }, { name: 'z', values: new Float32Array(3) }]), { dtype: 'uint16' });
   assert.deepEqual(r.weightSpecs.map((s) => s.quantization), [
     { dtype: 'uint16', scale: 1, min: Math.fround(0.7), original_dtype: 'float32' },
     { dtype: 'uint16', scale: 1, min: 0, original_dtype: 'float32' },
@@ -106,14 +106,14 @@ test('constant tensors store zeros with scale 1 and min = the value, and decode 
 
 test('float16: IEEE half bits, {dtype, original_dtype} block, overflow refused naming the weight', () => {
   const x = Float32Array.from([1, 1 / 3, -65504, 2 ** -24, 0]);
-  const r = quantizeWeights(manifest([{ name: 'h', values: x }]), { dtype: 'float16' });
+  const r = quantizeTfjsWeights(manifest([{ name: 'h', values: x }]), { dtype: 'float16' });
   assert.deepEqual(r.weightSpecs[0]!.quantization, { dtype: 'float16', original_dtype: 'float32' });
   assert.deepEqual([...new Uint16Array(r.weightData)], [0x3c00, 0x3555, 0xfbff, 0x0001, 0]);
   const got = decode(r.weightData, r.weightSpecs).h!;
   assert.equal(got[1], 0.333251953125);
   assert.equal(r.report.weights[0]!.maxAbsError, maxAbsDiff(got, x));
   assert.ok(Math.abs(r.report.weights[0]!.maxAbsError - (1 / 3 - 0.333251953125)) < 1e-8, `error ${r.report.weights[0]!.maxAbsError}`);
-  assert.throws(() => quantizeWeights(manifest([{ name: 'big/kernel', values: Float32Array.from([1, 70000]) }]), { dtype: 'float16' }), {
+  assert.throws(() => quantizeTfjsWeights(manifest([{ name: 'big/kernel', values: Float32Array.from([1, 70000]) }]), { dtype: 'float16' }), {
     code: 'INVALID_ARGUMENT',
     message: /weight 'big\/kernel' element 1 is 70000, beyond float16/,
   });
@@ -124,7 +124,7 @@ test('non-float32 and already-quantized weights pass through byte for byte, unal
   const w = Float32Array.from([-2, 0, 2, 1]);
   const ids = Int32Array.from([7, -9]);
   const m = manifest([{ name: 'flags', values: flags }, { name: 'w', values: w }, { name: 'ids', values: ids }]);
-  const once = quantizeWeights(m, { dtype: 'uint8' });
+  const once = quantizeTfjsWeights(m, { dtype: 'uint8' });
   assert.deepEqual(once.report.skipped, [
     { name: 'flags', reason: 'bool weights are kept (only float32 is quantized)' },
     { name: 'ids', reason: 'int32 weights are kept (only float32 is quantized)' },
@@ -139,7 +139,7 @@ test('non-float32 and already-quantized weights pass through byte for byte, unal
   assert.ok(err <= 4 / 255 / 2 + 2 ** -23, `error ${err}`);
   Object.values(got).forEach((t) => t.dispose());
   // A second pass leaves the quantized weight alone.
-  const twice = quantizeWeights(once, { dtype: 'float16' });
+  const twice = quantizeTfjsWeights(once, { dtype: 'float16' });
   assert.deepEqual(twice.weightSpecs, once.weightSpecs);
   assert.deepEqual(new Uint8Array(twice.weightData), new Uint8Array(once.weightData));
   assert.equal(twice.report.skipped[1]!.reason, 'already stored as uint8');
@@ -153,12 +153,12 @@ test('include/exclude by name, layer or glob; minElements keeps small tensors; u
     { name: 'fc2/kernel', values: f(12) },
     { name: 'fc2/bias', values: f(3) },
   ]);
-  const done = (o: Parameters<typeof quantizeWeights>[1]) => quantizeWeights(m, o).report.weights.map((w) => w.name);
+  const done = (o: Parameters<typeof quantizeTfjsWeights>[1]) => quantizeTfjsWeights(m, o).report.weights.map((w) => w.name);
   assert.deepEqual(done({ include: ['fc1'] }), ['fc1/kernel', 'fc1/bias']);
   assert.deepEqual(done({ include: ['*/kernel'] }), ['fc1/kernel', 'fc2/kernel']);
   assert.deepEqual(done({ exclude: ['fc2/bias', 'fc?/kernel'] }), ['fc1/bias']);
   assert.deepEqual(done({ minElements: 4 }), ['fc1/kernel', 'fc2/kernel']);
-  assert.deepEqual(quantizeWeights(m, { minElements: 4 }).report.skipped[0], { name: 'fc1/bias', reason: '3 elements < minElements 4' });
+  assert.deepEqual(quantizeTfjsWeights(m, { minElements: 4 }).report.skipped[0], { name: 'fc1/bias', reason: '3 elements < minElements 4' });
   assert.throws(() => done({ exclude: ['fc3'] }), {
     code: 'INVALID_ARGUMENT',
     message: /quantize\.exclude: no weight named or matching 'fc3'; weights are 'fc1\/kernel', 'fc1\/bias'/,
@@ -169,24 +169,24 @@ test('include/exclude by name, layer or glob; minElements keeps small tensors; u
 test('NaN/Inf weights are INVALID_MODEL naming the weight (unless excluded); short data is INVALID_MODEL', () => {
   const bad = manifest([{ name: 'ok', values: Float32Array.from([1, 2]) }, { name: 'dense/kernel', values: Float32Array.from([1, Number.NaN]) }]);
   for (const dtype of ['uint8', 'float16'] as const) {
-    assert.throws(() => quantizeWeights(bad, { dtype }), { code: 'INVALID_MODEL', message: /weight 'dense\/kernel' element 1 is NaN/ });
+    assert.throws(() => quantizeTfjsWeights(bad, { dtype }), { code: 'INVALID_MODEL', message: /weight 'dense\/kernel' element 1 is NaN/ });
   }
   const inf = manifest([{ name: 'k', values: Float32Array.from([-Infinity]) }]);
-  assert.throws(() => quantizeWeights(inf), { code: 'INVALID_MODEL', message: /weight 'k' element 0 is -Infinity/ });
-  const kept = quantizeWeights(bad, { exclude: ['dense'] });
+  assert.throws(() => quantizeTfjsWeights(inf), { code: 'INVALID_MODEL', message: /weight 'k' element 0 is -Infinity/ });
+  const kept = quantizeTfjsWeights(bad, { exclude: ['dense'] });
   assert.deepEqual([...new Float32Array(kept.weightData.slice(2))], [1, Number.NaN], 'the excluded weight keeps its float32 bytes');
   const short = { weightSpecs: bad.weightSpecs, weightData: bad.weightData.slice(0, 12) };
-  assert.throws(() => quantizeWeights(short), { code: 'INVALID_MODEL', message: /weight 'dense\/kernel' needs bytes 8\.\.16 of the weight data, which holds 12/ });
+  assert.throws(() => quantizeTfjsWeights(short), { code: 'INVALID_MODEL', message: /weight 'dense\/kernel' needs bytes 8\.\.16 of the weight data, which holds 12/ });
 });
 
 test('inputs are not mutated; several weight buffers are read as one', () => {
   const m = manifest([{ name: 'a', values: Float32Array.from([0.1, -0.4, 3]) }, { name: 'b', values: Float32Array.from([5, 6]) }]);
   const specsBefore = JSON.stringify(m.weightSpecs);
   const bytesBefore = new Uint8Array(m.weightData.slice(0));
-  const whole = quantizeWeights(m, { dtype: 'uint8' });
+  const whole = quantizeTfjsWeights(m, { dtype: 'uint8' });
   assert.equal(JSON.stringify(m.weightSpecs), specsBefore);
   assert.deepEqual(new Uint8Array(m.weightData), bytesBefore);
-  const split = quantizeWeights({ weightSpecs: m.weightSpecs, weightData: [m.weightData.slice(0, 7), m.weightData.slice(7)] }, { dtype: 'uint8' });
+  const split = quantizeTfjsWeights({ weightSpecs: m.weightSpecs, weightData: [m.weightData.slice(0, 7), m.weightData.slice(7)] }, { dtype: 'uint8' });
   assert.deepEqual(new Uint8Array(split.weightData), new Uint8Array(whole.weightData));
   assert.notEqual(whole.weightSpecs[0], m.weightSpecs[0]);
 });

@@ -70,7 +70,7 @@ const FLOAT16_MAX = 65504;
  * inputs are not touched) and a per-weight report. Non-finite weights -> INVALID_MODEL; float16 overflow
  * -> INVALID_ARGUMENT; include/exclude entries that match no weight -> INVALID_ARGUMENT.
  */
-export function quantizeWeights(
+export function quantizeTfjsWeights(
   artifacts: { weightSpecs: readonly TfjsWeightSpec[]; weightData: ArrayBuffer | readonly ArrayBuffer[] },
   options: TfjsQuantizeOptions = {},
 ): TfjsWeightsResult {
