@@ -1,0 +1,251 @@
+/**
+ * float32 -> float16 conversion of a whole model (the fp16 dtype, and the second half of q4f16).
+ * Float32 initializers, Constant values and the values computed by converted ops become float16; the
+ * model's inputs and outputs stay float32, with Casts at the edges, so callers feed and read what they
+ * did before. Ops on the block list (and ops of other domains, and nodes with subgraphs) stay float32,
+ * with Casts where they meet float16 tensors.
+ */
+import {
+  findAttr,
+  float32ToFloat16,
+  Graph,
+  makeNode,
+  makeTensor,
+  nodeUses,
+  onnx,
+  readTensor,
+  toFloat32,
+  type DType,
+} from '@shrink/core';
+import type { ResolvedQuantizeOptions } from './options.js';
+import { selectNodes } from './select.js';
+import type { NodeOutcome, PassResult } from './types.js';
+import { inferDtypes } from './ops/fp16-types.js';
+
+/**
+ * Ops kept in float32: onnxconverter-common's float16 DEFAULT_OP_BLOCK_LIST (ops without float16
+ * kernels or that lose too much in half precision: ML-domain ops, TopK, NonMaxSuppression, RoiAlign,
+ * Resize, Range, CumSum, Min, Max, Upsample, RandomUniformLike), plus the quantization ops, whose scales
+ * and float inputs are float32 by their schema (QLinear* ops are kept too).
+ */
+export const FP16_BLOCK_LIST: readonly string[] = [
+  'ArrayFeatureExtractor', 'Binarizer', 'CastMap', 'CategoryMapper', 'DictVectorizer', 'FeatureVectorizer',
+  'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder',
+  'RandomUniformLike', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier',
+  'TreeEnsembleRegressor', 'ZipMap', 'NonMaxSuppression', 'TopK', 'RoiAlign', 'Resize', 'Range', 'CumSum',
+  'Min', 'Max', 'Upsample',
+  'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger',
+  'DynamicQuantizeMatMul', 'MatMulIntegerToFloat',
+];
+
+/** Largest finite float16. */
+export const FLOAT16_MAX = 65504;
+
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
+/** Ops whose output type is an attribute: when they are converted, the attribute says float16. */
+const DTYPE_ATTR: Readonly<Record<string, string>> = {
+  Cast: 'to',
+  EyeLike: 'dtype',
+  RandomNormal: 'dtype',
+  RandomUniform: 'dtype',
+  RandomNormalLike: 'dtype',
+  Bernoulli: 'dtype',
+};
+
+interface Counts {
+  clamped: number;
+  flushed: number;
+}
+
+/**
+ * float32 values -> float16 bits. Finite values beyond ±65504 are clamped to it (they would become
+ * infinities); infinities and NaN stay what they are. Counts the clamped values and the nonzero
+ * values that flush to ±0 (below half the smallest float16 subnormal, ~3e-8).
+ */
+export function toFloat16Clamped(data: Float32Array, counts: Counts): Uint16Array {
+  const src = new Float32Array(data);
+  for (let i = 0; i < src.length; i++) {
+    const x = src[i]!;
+    if (x > FLOAT16_MAX && x !== Infinity) {
+      src[i] = FLOAT16_MAX;
+      counts.clamped++;
+    } else if (x < -FLOAT16_MAX && x !== -Infinity) {
+      src[i] = -FLOAT16_MAX;
+      counts.clamped++;
+    }
+  }
+  const half = float32ToFloat16(src);
+  for (let i = 0; i < src.length; i++) if (src[i] !== 0 && (half[i]! & 0x7fff) === 0) counts.flushed++;
+  return half;
+}
+
+function halfTensor(t: onnx.ITensorProto, name: string, counts: Counts): onnx.TensorProto {
+  const v = readTensor(t);
+  return makeTensor(name, 'float16', v.dims, toFloat16Clamped(toFloat32(v), counts));
+}
+
+function domainOf(node: onnx.INodeProto): string {
+  return node.domain === 'ai.onnx' ? '' : (node.domain ?? '');
+}
+
+function hasSubgraph(node: onnx.INodeProto): boolean {
+  return (node.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0);
+}
+
+/**
+ * Converts float32 tensors and ops to float16; inputs and outputs stay float32. `keepFloat32` adds op
+ * types to FP16_BLOCK_LIST; --exclude'd nodes (and nodes outside --include) stay float32 too.
+ */
+export function convertToFloat16(
+  model: onnx.IModelProto,
+  options: Pick<ResolvedQuantizeOptions, 'keepFloat32' | 'include' | 'exclude'>,
+): PassResult {
+  const graph = Graph.from(model);
+  graph.topoSort();
+  const selector = selectNodes(graph, options);
+  const block = new Set([...FP16_BLOCK_LIST, ...(options.keepFloat32 ?? [])]);
+  const old = inferDtypes(graph);
+  const isF32 = (v: string): boolean => old.get(v) === 'float32';
+
+  // 1. Which nodes stay float32, and why.
+  const kept = new Map<onnx.NodeProto, string>();
+  const unhandled: Record<string, number> = {};
+  for (const node of graph.nodes) {
+    const domain = domainOf(node);
+    let reason: string | undefined;
+    if (domain !== '' && domain !== 'com.microsoft') {
+      reason = `ops of domain '${domain}' stay float32`;
+      const key = `${domain}:${node.opType}`;
+      unhandled[key] = (unhandled[key] ?? 0) + 1;
+    } else if (hasSubgraph(node)) reason = 'has subgraphs, which stay float32';
+    else if (block.has(node.opType) || node.opType.startsWith('QLinear')) {
+      reason = (options.keepFloat32 ?? []).includes(node.opType) ? `--keep-float32 ${node.opType}` : `${node.opType} is on the float32 block list`;
+    } else {
+      const sel = selector.isSelected(node);
+      if (!sel.ok) reason = sel.reason;
+    }
+    if (reason !== undefined) kept.set(node, reason);
+  }
+  const converts = (n: onnx.NodeProto): boolean => !kept.has(n);
+
+  // 2. Which float32 values become float16: what converted nodes compute, and constants they read.
+  const half = new Set<string>();
+  const outputs = new Set(graph.outputs.map((o) => o.name));
+  for (const t of graph.initializers) {
+    if (isF32(t.name) && !outputs.has(t.name) && graph.consumers(t.name).some(converts)) half.add(t.name);
+  }
+  for (const node of graph.nodes) {
+    if (!converts(node)) continue;
+    const constant = node.opType === 'Constant' && domainOf(node) === '';
+    for (const o of node.output) {
+      if (!o || !isF32(o) || graph.isInitializer(o)) continue;
+      // A Constant only read by float32 ops is better left float32.
+      if (constant && !graph.consumers(o).some(converts) && !outputs.has(o)) continue;
+      half.add(o);
+    }
+  }
+
+  // 3. Graph outputs keep their name and float32 type: the producer writes `<name>_fp16`, a Cast writes the name.
+  let casts = 0;
+  for (const out of graph.outputs.map((o) => o.name)) {
+    if (!half.has(out)) continue;
+    const producer = graph.producer(out)!;
+    const inner = graph.uniqueName(`${out}_fp16`);
+    graph.editNode(producer, (n) => {
+      n.output = n.output.map((o) => (o === out ? inner : o));
+    });
+    graph.replaceAllUses(out, inner);
+    half.delete(out);
+    half.add(inner);
+    old.set(inner, 'float32');
+    graph.addNode(makeNode('Cast', [inner], [out], { to: FLOAT }, { name: graph.uniqueNodeName(`${out}_to_float32`) }), { after: producer });
+    casts++;
+  }
+
+  // 4. Casts where a float32 value meets a float16 op, or a float16 value a float32 op (subgraph reads included).
+  const castOf = new Map<string, string>();
+  for (const node of [...graph.nodes]) {
+    const want: DType = converts(node) ? 'float16' : 'float32';
+    for (const u of nodeUses(node)) {
+      if (!isF32(u)) continue;
+      const have: DType = half.has(u) ? 'float16' : 'float32';
+      if (have === want) continue;
+      const key = `${u}>${want}`;
+      let cast = castOf.get(key);
+      if (cast === undefined) {
+        cast = graph.uniqueName(`${u}_${want === 'float16' ? 'fp16' : 'fp32'}`);
+        const to = want === 'float16' ? FLOAT16 : FLOAT;
+        graph.addNode(makeNode('Cast', [u], [cast], { to }, { name: graph.uniqueNodeName(`${u}_to_${want}`) }), { before: node });
+        castOf.set(key, cast);
+        casts++;
+      }
+      graph.replaceAllUses(u, cast, { except: graph.consumers(u).filter((n) => n !== node) });
+    }
+  }
+
+  // 5. Rewrite the tensors and type attributes that say float32.
+  const counts: Counts = { clamped: 0, flushed: 0 };
+  const weightsOf = new Map<string, { name: string; dtype: string; elements: number; bytes: number }>();
+  for (const t of [...graph.initializers]) {
+    if (!half.has(t.name)) continue;
+    const h = graph.setInitializer(halfTensor(t, t.name, counts));
+    weightsOf.set(t.name, { name: t.name, dtype: 'float16', elements: h.rawData.length / 2, bytes: h.rawData.length });
+  }
+  for (const node of [...graph.nodes]) {
+    if (!converts(node) || domainOf(node) !== '' || !node.output.some((o) => half.has(o))) continue;
+    if (node.opType === 'Constant') {
+      const a = node.attribute[0]!;
+      const floats = a.name === 'value_float' ? [a.f ?? 0] : (a.floats ?? []);
+      const value = a.name === 'value' && a.t ? a.t : makeTensor(node.output[0]!, 'float32', a.name === 'value_float' ? [] : [floats.length], floats);
+      const t = halfTensor(value, value.name ?? '', counts);
+      graph.editNode(node, (n) => {
+        n.attribute = [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t })];
+      });
+    } else if (node.opType === 'ConstantOfShape') {
+      const a = findAttr(node, 'value');
+      if (a?.t) a.t = halfTensor(a.t, a.t.name ?? '', counts);
+      else node.attribute.push(onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: makeTensor('value', 'float16', [1], [0]) }));
+    } else {
+      const attrName = DTYPE_ATTR[node.opType];
+      const a = attrName ? findAttr(node, attrName) : undefined;
+      if (a && Number(a.i) === FLOAT) a.i = FLOAT16;
+      else if (attrName && !a && node.opType.startsWith('Random')) {
+        node.attribute.push(onnx.AttributeProto.create({ name: attrName, type: onnx.AttributeProto.AttributeType.INT, i: FLOAT16 }));
+      }
+    }
+  }
+
+  // 6. Declared types of the values that changed.
+  for (const vi of [...graph.valueInfo]) {
+    if (half.has(vi.name) && vi.type?.tensorType?.elemType === FLOAT) {
+      graph.setValueInfo(onnx.ValueInfoProto.create({ ...vi, type: { ...vi.type, tensorType: { ...vi.type.tensorType, elemType: FLOAT16 } } }));
+    }
+  }
+  graph.topoSort();
+  graph.removeDeadNodes();
+
+  // 7. The report: every node that reads or writes float32 tensors.
+  const nodes: NodeOutcome[] = [];
+  const listed = new Set<string>();
+  for (const [node, reason] of kept) {
+    if (node.output.some(isF32) || node.input.some(isF32)) nodes.push({ name: node.name, opType: node.opType, action: 'kept-float', reason });
+  }
+  for (const node of graph.nodes) {
+    if (!converts(node) || kept.has(node) || !node.output.some((o) => half.has(o))) continue;
+    const weights = node.input.filter((i) => weightsOf.has(i) && !listed.has(i)).map((i) => (listed.add(i), weightsOf.get(i)!));
+    nodes.push({ name: node.name, opType: node.opType, action: 'quantized', ...(weights.length > 0 ? { weights } : {}) });
+  }
+  const converted = [...weightsOf.values()];
+  const notes = [
+    `${converted.length} float32 initializer(s) -> float16 (${converted.reduce((s, w) => s + w.bytes, 0)} bytes); inputs and outputs stay float32 (${casts} Cast node(s) inserted)`,
+  ];
+  if (counts.clamped > 0) notes.push(`${counts.clamped} value(s) beyond ±${FLOAT16_MAX} were clamped to the largest float16`);
+  if (counts.flushed > 0) notes.push(`${counts.flushed} nonzero value(s) below float16's smallest subnormal (~6e-8) became 0`);
+  if (kept.size > 0) notes.push(`${kept.size} node(s) stay float32 (block list, other domains, subgraphs or --include/--exclude)`);
+  notes.push("onnxruntime's CPU provider lacks float16 kernels for some ops and runs those in float32 behind its own Casts; float16 mainly halves the file");
+  return {
+    model: graph.toModel(),
+    report: { dtype: 'fp16', mode: 'fp16', nodes, unhandled, clamped: counts.clamped, notes },
+  };
+}
