@@ -20,7 +20,10 @@ export const OUTPUT_NAMES: Readonly<Record<QuantDtype, string>> = {
  */
 export const quantizeOptionsSchema = z.strictObject({
   dtype: z.enum(DTYPES).default('q8').describe('q8/int8/uint8: 8-bit integer; q4/q4f16: 4-bit weight-only (MatMulNBits); fp16: half precision'),
-  mode: z.enum(['dynamic', 'static']).default('dynamic').describe('8-bit only: dynamic (activations quantized at run time) or static (QDQ with calibration)'),
+  mode: z
+    .enum(['dynamic', 'static', 'weight-only'])
+    .default('dynamic')
+    .describe('8-bit only: dynamic (activations quantized at run time), static (QDQ with calibration) or weight-only (MatMulNBits, 8 bits)'),
   perChannel: z.boolean().default(false).describe('One scale per output channel of each weight instead of one per tensor'),
   calibData: z.string().optional().describe('Static mode: calibration data (anything --data accepts, or random:N for a smoke test)'),
   calibMethod: z.enum(['minmax', 'percentile', 'entropy']).default('minmax').describe('Static mode: how activation ranges are chosen'),

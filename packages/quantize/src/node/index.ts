@@ -1,2 +1,4 @@
-// Node-only parts of @shrink/quantize: calibration through onnxruntime, tfjs model folders.
-export {};
+// Node-only parts of @shrink/quantize: calibration through onnxruntime, the quantize dispatch, tfjs folders.
+export * from './calibrate.js';
+export * from './quantize-model.js';
+export * from './tfjs-folder.js';

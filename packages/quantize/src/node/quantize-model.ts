@@ -1,0 +1,68 @@
+import { parseOptions, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { resolveData, type Dataset } from '@shrink/core/data';
+import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
+import type { PassResult } from '../types.js';
+import { quantizeDynamic } from '../dynamic.js';
+import { quantizeStatic } from '../static.js';
+import { quantizeWeightOnly } from '../nbits.js';
+import { convertToFloat16 } from '../fp16.js';
+import { calibrate, randomCalibration } from './calibrate.js';
+
+export interface QuantizeEnv {
+  /** Static mode: the calibration set (see resolveCalibration); required there, ignored otherwise. */
+  calibration?: Dataset;
+}
+
+const RANDOM_SPEC = /^random:(\d+)$/;
+
+/**
+ * The calibration set for `--calib-data`: anything `--data` accepts (its training part), or `random:N`,
+ * N seeded uniform [0, 1) samples shaped for the model input — a smoke test, labelled as such.
+ */
+export async function resolveCalibration(spec: string, model: onnx.IModelProto, opts: { cwd?: string } = {}): Promise<Dataset> {
+  const m = RANDOM_SPEC.exec(spec);
+  if (m) {
+    const n = Number(m[1]);
+    if (n < 1) throw new ShrinkError('CALIBRATION_EMPTY', `--calib-data ${spec}: random calibration needs at least one sample, e.g. random:64`);
+    return randomCalibration(model, n);
+  }
+  return resolveData(spec, { split: 'train', ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+}
+
+/** Checks that dtype and mode go together, so the dispatch below never guesses. */
+function checkCombination(o: ResolvedQuantizeOptions): void {
+  const eightBit = o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8';
+  if (!eightBit && o.mode !== 'dynamic') {
+    throw new ShrinkError('INVALID_ARGUMENT', `--mode ${o.mode} applies to 8-bit dtypes (q8, int8, uint8); ${o.dtype} has one method — drop --mode`);
+  }
+}
+
+/**
+ * The quantization pass behind `shrink quantize`: picks the method from dtype and mode, calibrates when
+ * the method is static, and returns the new model with its report. The input model is never modified.
+ */
+export async function quantizeModel(model: onnx.IModelProto, options: QuantizeOptions, env: QuantizeEnv = {}, ctx?: Ctx): Promise<PassResult> {
+  const o = parseOptions(quantizeOptionsSchema, options, 'quantize');
+  checkCombination(o);
+  switch (o.dtype) {
+    case 'q4':
+      return quantizeWeightOnly(model, { ...o, bits: 4 });
+    case 'q4f16':
+      return quantizeWeightOnly(model, { ...o, bits: 4, float16: true });
+    case 'fp16':
+      return convertToFloat16(model, o);
+    default:
+      break;
+  }
+  if (o.mode === 'dynamic') return quantizeDynamic(model, o);
+  if (o.mode === 'weight-only') return quantizeWeightOnly(model, { ...o, bits: 8 });
+  if (!env.calibration) {
+    throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data: pass --calib-data (a --data spec, or random:64 for a smoke test)');
+  }
+  const cal = await calibrate(model, env.calibration, { method: o.calibMethod, percentile: o.percentile, samples: o.calibSamples }, ctx);
+  const result = quantizeStatic(model, o, cal.ranges, { method: cal.method, samples: cal.samples, data: cal.data });
+  if (env.calibration.name.startsWith('random')) {
+    result.report.notes.push('calibrated on random inputs (smoke test): activation ranges do not reflect real data');
+  }
+  return result;
+}
