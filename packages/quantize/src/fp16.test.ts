@@ -174,6 +174,8 @@ test('Cast(to=float), Constant and ConstantOfShape inside the converted region b
   );
   const feeds = { x: { data: new Float32Array([1.5, -3]), dims: [2] } };
   const r = convertToFloat16(model, opts());
+  // Shape reads the float32 input itself: no Cast in front of it.
+  assert.equal(r.model.graph!.node!.find((n) => n.opType === 'Shape')!.input![0], 'x');
   const nodes = r.model.graph!.node!;
   assert.equal(attrInt(nodes.find((n) => n.output![0] === 'sf')!, 'to', 0), FLOAT16);
   assert.equal(nodes.find((n) => n.opType === 'Constant')!.attribute![0]!.t!.dataType, FLOAT16);

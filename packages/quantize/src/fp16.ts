@@ -53,6 +53,9 @@ const DTYPE_ATTR: Readonly<Record<string, string>> = {
   Bernoulli: 'dtype',
 };
 
+/** Ops that read any element type: a Cast in front of them would only lose precision (e.g. float -> int64 of 2049). */
+const ANY_INPUT_TYPE = new Set(['Cast', 'Shape', 'Size']);
+
 interface Counts {
   clamped: number;
   flushed: number;
@@ -166,6 +169,7 @@ export function convertToFloat16(
   // 4. Casts where a float32 value meets a float16 op, or a float16 value a float32 op (subgraph reads included).
   const castOf = new Map<string, string>();
   for (const node of [...graph.nodes]) {
+    if (ANY_INPUT_TYPE.has(node.opType) && domainOf(node) === '') continue;
     const want: DType = converts(node) ? 'float16' : 'float32';
     for (const u of nodeUses(node)) {
       if (!isF32(u)) continue;

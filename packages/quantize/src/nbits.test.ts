@@ -266,6 +266,11 @@ test('q4f16: float16 scales, bias and activations, float32 inputs/outputs; runs 
   assert.ok(e < 0.2, `q4f16 relative RMS error ${e}`);
   const q4 = encodeModel(quantizeWeightOnly(model, opts({ bits: 4 })).model).length;
   assert.ok(encodeModel(r.model).length < q4, 'float16 scales make it smaller than q4');
+  // --include picks the 4-bit nodes; the rest of the model still goes to float16.
+  const some = quantizeWeightOnly(model, opts({ bits: 4, float16: true, include: ['fc1'] }));
+  assert.deepEqual(some.report.nodes.map((n) => [n.name, n.action]), [['fc1', 'quantized'], ['fc2', 'skipped'], ['fc3', 'skipped']]);
+  assert.equal(some.model.graph!.initializer!.find((t) => t.name === 'W3')!.dataType, 10, 'W3 float16');
+  assert.ok(relRms(await run(some.model, x, D), want) < 0.2);
 });
 
 test('trained digits-mlp: q4 (block 32) accuracy within 2 points of float on the digits test set', async () => {

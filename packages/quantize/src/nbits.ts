@@ -62,7 +62,8 @@ export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyO
     report: { dtype, mode: 'weight-only', nodes, unhandled, notes },
   };
   if (options.float16) {
-    const half = convertToFloat16(result.model, options);
+    // --include/--exclude chose the MatMuls above (whose nodes are renamed now); the float16 step covers the whole model.
+    const half = convertToFloat16(result.model, { keepFloat32: options.keepFloat32 });
     result = {
       model: half.model,
       report: {
