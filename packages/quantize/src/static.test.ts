@@ -296,3 +296,34 @@ test('calibrationTensors: data inputs and outputs of the handled ops, no constan
   assert.deepEqual(calibrationTensors(convNet(1)).sort(), ['c1', 'c2', 'f', 'logits', 'p1', 'r1', 'r2', 'x']);
   assert.deepEqual(calibrationTensors(mlp(1)).sort(), ['a1', 'm1', 'm2', 'r1', 'r2', 'x', 'y']);
 });
+
+test('Clip folds into the producer only when its bounds hold 0; report lists nodes in graph order', () => {
+  const build = (lo: number) =>
+    makeModel(
+      makeGraph({
+        nodes: [
+          makeNode('MatMul', ['x', 'w'], ['m'], {}, { name: 'mm' }),
+          makeNode('Clip', ['m', 'lo', 'hi'], ['y'], {}, { name: 'clip' }),
+        ],
+        inputs: [makeValueInfo('x', 'float32', ['n', 2])],
+        outputs: [makeValueInfo('y', 'float32', ['n', 2])],
+        initializers: [makeTensor('w', 'float32', [2, 2], [1, 2, 3, 4]), makeTensor('lo', 'float32', [], [lo]), makeTensor('hi', 'float32', [], [6])],
+      }),
+      { opset: 13 },
+    );
+  const ranges = new Map<string, [number, number]>([
+    ['x', [-1, 1]],
+    ['m', [-7, 7]],
+    ['y', [0, 6]],
+  ]);
+  const relu6 = quantizeStatic(build(0), opts(), ranges);
+  assert.deepEqual(relu6.report.nodes.map((n) => [n.name, n.action]), [['mm', 'quantized'], ['clip', 'quantized']]);
+  const g = Graph.from(relu6.model);
+  assert.equal(count(g.nodes.map((n) => n.opType), 'Clip'), 0);
+  assert.equal(g.isInitializer('lo') || g.isInitializer('hi'), false, 'bounds of the folded Clip removed');
+  const shifted = quantizeStatic(build(1), opts(), new Map([...ranges, ['y', [1, 6]]]));
+  const ops = Graph.from(shifted.model).nodes.map((n) => n.opType);
+  // The uint8 range always holds 0, so a lower bound of 1 must still be applied by the Clip itself.
+  assert.equal(count(ops, 'Clip'), 1);
+  assert.equal(count(ops, 'QuantizeLinear'), 3); // x, m, y
+});

@@ -70,6 +70,8 @@ export function calibrationTensors(model: onnx.IModelProto): string[] {
 interface Decided {
   node: onnx.NodeProto;
   plan: QdqPlan;
+  /** Position in graph order (for the report). */
+  at: number;
 }
 
 /**
@@ -109,7 +111,8 @@ export function quantizeStatic(
   // --- decide, node by node in topological order (later handlers see earlier marks) ---------------
   const marks = new Map<string, TensorMark>();
   const usedRanges = new Map<string, [number, number]>();
-  const outcomes: NodeOutcome[] = [];
+  // Outcomes by position in graph order, so the report lists nodes as the model has them.
+  const outcomeAt: NodeOutcome[] = [];
   const decided: Decided[] = [];
   const view: QdqView = { graph, perChannel, opset, mark: (n) => marks.get(n) };
 
@@ -122,18 +125,18 @@ export function quantizeStatic(
     return [r[0], r[1]];
   };
 
-  for (const node of [...graph.nodes]) {
+  for (const [at, node] of [...graph.nodes].entries()) {
     const op = isDefaultDomain(node) ? QDQ_OPS.get(node.opType) : undefined;
     if (!op) continue;
     const base = { name: node.name, opType: node.opType };
     const sel = selector.isSelected(node);
     if (!sel.ok) {
-      outcomes.push({ ...base, action: 'skipped', reason: sel.reason });
+      outcomeAt[at] = { ...base, action: 'skipped', reason: sel.reason };
       continue;
     }
     const d = op.decide(node, view);
     if (d.kind === 'skip') {
-      outcomes.push({ ...base, action: 'kept-float', reason: d.reason });
+      outcomeAt[at] = { ...base, action: 'kept-float', reason: d.reason };
       continue;
     }
     if (d.kind === 'fold') {
@@ -141,7 +144,7 @@ export function quantizeStatic(
       const y = node.output[0]!;
       const r = rangeOf(y);
       if (typeof r === 'string') {
-        outcomes.push({ ...base, action: 'kept-float', reason: r });
+        outcomeAt[at] = { ...base, action: 'kept-float', reason: r };
         continue;
       }
       const producer = graph.producer(x)!;
@@ -156,19 +159,21 @@ export function quantizeStatic(
       usedRanges.delete(x);
       marks.set(y, { asOutput: true });
       usedRanges.set(y, r);
-      outcomes.push({
+      // Clip's bound inputs are read by nothing else, usually.
+      for (const extra of node.input.slice(1)) if (extra) dropUnused(graph, extra);
+      outcomeAt[at] = {
         ...base,
         action: 'quantized',
         reason: `folded into '${producer.name || producer.opType}': its uint8 output range [${fmt(r[0])}, ${fmt(r[1])}] clamps as ${node.opType} does`,
         replacedBy: [],
-      });
+      };
       continue;
     }
     const plan = d.plan;
     const own = [...plan.activations.filter((a) => !marks.has(a)), ...plan.outputs.filter((o) => !o.sameAs).map((o) => o.name)];
     const problems = own.map(rangeOf).filter((r): r is string => typeof r === 'string');
     if (problems.length > 0) {
-      outcomes.push({ ...base, action: 'kept-float', reason: problems.join('; ') });
+      outcomeAt[at] = { ...base, action: 'kept-float', reason: problems.join('; ') };
       continue;
     }
     for (const a of plan.activations) {
@@ -183,7 +188,7 @@ export function quantizeStatic(
         usedRanges.set(o.name, rangeOf(o.name) as [number, number]);
       }
     }
-    decided.push({ node, plan });
+    decided.push({ node, plan, at });
   }
 
   // --- place Q/DQ pairs, one per marked tensor --------------------------------------------------
@@ -215,7 +220,7 @@ export function quantizeStatic(
   // --- weights and biases -----------------------------------------------------------------------
   const weightCache = new Map<string, WrittenWeight>();
   const replaced = new Set<string>();
-  for (const { node, plan } of decided) {
+  for (const { node, plan, at } of decided) {
     const written: NonNullable<NodeOutcome['weights']> = [];
     const replacedBy: string[] = [];
     const byInput = new Map<number, WrittenWeight>();
@@ -246,18 +251,11 @@ export function quantizeStatic(
     for (const a of plan.activations) replacedBy.unshift(pairs.get(a)!.dq);
     replacedBy.push(node.name || node.opType);
     for (const o of plan.outputs) replacedBy.push(pairs.get(o.name)!.q);
-    outcomes.push({ name: node.name, opType: node.opType, action: 'quantized', replacedBy, ...(written.length ? { weights: written } : {}) });
+    outcomeAt[at] = { name: node.name, opType: node.opType, action: 'quantized', replacedBy, ...(written.length ? { weights: written } : {}) };
   }
-  // Float weights nothing reads any more.
-  for (const name of replaced) {
-    if (graph.consumers(name).length > 0 || graph.isGraphOutput(name)) continue;
-    if (graph.isInitializer(name)) graph.removeInitializer(name);
-    else {
-      const p = graph.producer(name);
-      if (p && p.opType === 'Constant') graph.removeNode(p);
-    }
-  }
+  for (const name of replaced) dropUnused(graph, name);
   graph.topoSort();
+  const outcomes = outcomeAt.filter((o): o is NodeOutcome => o !== undefined);
 
   const quantized = outcomes.filter((o) => o.action === 'quantized' && QDQ_COMPUTE.has(o.opType)).length;
   const compute = outcomes.filter((o) => QDQ_COMPUTE.has(o.opType)).length;
@@ -305,9 +303,16 @@ function rootOf(name: string, marks: ReadonlyMap<string, TensorMark>): string {
   return n;
 }
 
-function nodeLabel(graph: Graph, base: string): string {
-  return graph.uniqueNodeName(base);
+/** Removes a constant (initializer or Constant node) nothing reads any more. */
+function dropUnused(graph: Graph, name: string): void {
+  if (graph.consumers(name).length > 0 || graph.isGraphOutput(name)) return;
+  if (graph.isInitializer(name)) graph.removeInitializer(name);
+  else {
+    const p = graph.producer(name);
+    if (p && p.opType === 'Constant') graph.removeNode(p);
+  }
 }
+
 
 /**
  * QuantizeLinear -> DequantizeLinear on `name`; every reader then reads the DequantizeLinear output.
@@ -315,8 +320,8 @@ function nodeLabel(graph: Graph, base: string): string {
  */
 function addQdqPair(graph: Graph, name: string, inits: { scale: string; zeroPoint: string }): { q: string; dq: string } {
   const quantized = graph.uniqueName(`${name}_quantized`);
-  const qName = nodeLabel(graph, `${name}_QuantizeLinear`);
-  const dqName = nodeLabel(graph, `${name}_DequantizeLinear`);
+  const qName = graph.uniqueNodeName(`${name}_QuantizeLinear`);
+  const dqName = graph.uniqueNodeName(`${name}_DequantizeLinear`);
   const producer = graph.producer(name);
   if (graph.isGraphOutput(name) && producer) {
     const pre = graph.uniqueName(`${name}_float`);
@@ -374,7 +379,7 @@ function writeWeight(
   const scale = graph.uniqueName(`${name}_scale`);
   const zp = graph.uniqueName(`${name}_zero_point`);
   const output = graph.uniqueName(`${name}_dequantized`);
-  const nodeName = nodeLabel(graph, `${name}_DequantizeLinear`);
+  const nodeName = graph.uniqueNodeName(`${name}_DequantizeLinear`);
   const pdims = perChannel ? [q.scale.length] : [];
   graph.setInitializer(codes, type, v.dims, q.q);
   graph.setInitializer(scale, 'float32', pdims, q.scale);
@@ -420,7 +425,7 @@ function writeBias(
   const scaleName = graph.uniqueName(`${name}_scale`);
   const zp = graph.uniqueName(`${name}_zero_point`);
   const output = graph.uniqueName(`${name}_dequantized`);
-  const nodeName = nodeLabel(graph, `${name}_DequantizeLinear`);
+  const nodeName = graph.uniqueNodeName(`${name}_DequantizeLinear`);
   const pdims = perChannel ? [n] : [];
   graph.setInitializer(codes, 'int32', [n], q);
   graph.setInitializer(scaleName, 'float32', pdims, scale);
