@@ -227,9 +227,9 @@ export async function explainQuantization(
     if (!s || s.problem) {
       return { ...r.base, sqnrDb: NaN, relError: NaN, maxAbsError: NaN, comparable: false, reason: r.reason ?? s!.problem! };
     }
-    const inner = r.inputs.filter((i) => !fg.isGraphInput(i));
-    const known = inner.every((i) => sums.has(i) && !sums.get(i)!.problem);
-    const inputSqnrDb = known ? Math.min(Infinity, ...inner.map((i) => sqnr(sums.get(i)!))) : undefined;
+    const read = r.inputs.filter((i) => !fg.isGraphInput(i));
+    const known = read.every((i) => sums.has(i) && !sums.get(i)!.problem);
+    const inputSqnrDb = known ? Math.min(Infinity, ...read.map((i) => sqnr(sums.get(i)!))) : undefined;
     const local = typeof r.local === 'string' ? { localNote: r.local } : r.local.sums.problem ? { localNote: r.local.sums.problem } : { localSqnrDb: sqnr(r.local.sums) };
     return {
       ...r.base,
