@@ -11,6 +11,8 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 <command> [options]')
     .option('verbose', { type: 'boolean', describe: 'Print stack traces and debug logs' })
     .option('json', { type: 'boolean', describe: 'Machine-readable output on stdout (no progress)' })
+    // A flag given twice means the last one, not an array a string option never expects.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .strict()
     .demandCommand(1, 'Name a command; `shrink --help` lists them.')
     .recommendCommands()

@@ -22,20 +22,28 @@ export interface ModelInput {
  */
 export async function loadModelInput(arg: string, ctx: Ctx = {}): Promise<ModelInput> {
   const abs = path.resolve(arg);
-  const st = await stat(abs).catch(() => undefined);
-  if (!st) throw new ShrinkError('NOT_FOUND', `${arg}: no such file or folder; expected an .onnx file or a tfjs model folder with model.json`);
-  const tfjsDir = st.isDirectory() ? abs : path.basename(abs) === 'model.json' ? path.dirname(abs) : undefined;
+  const tfjsDir = await tfjsFolderOf(arg);
   if (tfjsDir === undefined) {
     const sizes = await fileSizes(abs);
     const model = await loadModel(abs);
     return { model, path: arg, format: 'onnx', inputs: [abs, ...sizes.externalFiles], onnxPath: abs, sizes };
   }
-  const hasJson = await stat(path.join(tfjsDir, 'model.json')).catch(() => undefined);
-  if (!hasJson) throw new ShrinkError('NOT_FOUND', `${arg}: folder has no model.json; expected a tfjs layers-model folder or an .onnx file`);
   const { initTf, loadLayersModel, exportToOnnx } = await import('@shrink/core/tfjs');
   await initTf(ctx);
   const layers = await loadLayersModel(tfjsDir);
   const { model } = exportToOnnx(layers);
   layers.dispose();
   return { model, path: arg, format: 'tfjs', inputs: [tfjsDir] };
+}
+
+/** The tfjs layers-model folder `arg` names (a folder with model.json, or the model.json), or undefined for a file. */
+export async function tfjsFolderOf(arg: string): Promise<string | undefined> {
+  const abs = path.resolve(arg);
+  const st = await stat(abs).catch(() => undefined);
+  if (!st) throw new ShrinkError('NOT_FOUND', `${arg}: no such file or folder; expected an .onnx file or a tfjs model folder with model.json`);
+  const dir = st.isDirectory() ? abs : path.basename(abs) === 'model.json' ? path.dirname(abs) : undefined;
+  if (dir !== undefined && !(await stat(path.join(dir, 'model.json')).catch(() => undefined))) {
+    throw new ShrinkError('NOT_FOUND', `${arg}: folder has no model.json; expected a tfjs layers-model folder or an .onnx file`);
+  }
+  return dir;
 }

@@ -6,6 +6,7 @@ import { evalCommand } from './eval.js';
 import { compareCommand } from './compare.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
+import { quantizeCommand } from './quantize.js';
 
 // Every command module; main.ts registers them in this order (the order `--help` shows).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -17,4 +18,5 @@ export const commands: CommandModule<any, any>[] = [
   evalCommand,
   compareCommand,
   convertCommand,
+  quantizeCommand,
 ];

@@ -123,14 +123,18 @@ function latencyOpts(opts: ProfileOptions, batch: number) {
   return { batch, ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}), ...(opts.runs !== undefined ? { runs: opts.runs } : {}) };
 }
 
+// A quantized model has the same weights in another dtype: count them, or "parameters" would fall 99 %.
+const weightCount = (p: ModelProfile) => p.params.params + p.params.quantized;
+const nonZeroCount = (p: ModelProfile) => p.params.nonZero + p.params.quantized;
+
 /** The report rows of a profile (baseline column only), e.g. for `shrink demo` before any compression. */
 export function profileMetrics(p: ModelProfile, vs?: ModelProfile, paired?: LatencyComparison): Record<string, MetricValue> {
   const latencyMethod = paired?.method ?? p.latency.method;
   const rows: Record<string, MetricValue> = {
     'size.bytes': metric('size.bytes', vs?.bytes, p.bytes),
     'size.gzipBytes': metric('size.gzipBytes', vs?.gzipBytes, p.gzipBytes, { method: 'gzip level 9 of the ONNX encoding' }),
-    params: metric('params', vs?.params.params, p.params.params, { method: 'elements of floating-point initializers' }),
-    'params.nonzero': metric('params.nonzero', vs?.params.nonZero, p.params.nonZero),
+    params: metric('params', vs ? weightCount(vs) : undefined, weightCount(p), { method: 'elements of float initializers plus quantized weight codes' }),
+    'params.nonzero': metric('params.nonzero', vs ? nonZeroCount(vs) : undefined, nonZeroCount(p), { method: 'non-zero float elements; quantized codes counted as non-zero' }),
     macs: metric('macs', vs?.macs.total, p.macs.total, {
       method: `MatMul/Gemm/Conv per sample from static shapes${p.macs.unknown.length ? `; not counted: ${p.macs.unknown.join(', ')}` : ''}`,
     }),

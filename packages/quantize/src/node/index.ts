@@ -2,3 +2,5 @@
 export * from './calibrate.js';
 export * from './quantize-model.js';
 export * from './tfjs-folder.js';
+export * from './explain.js';
+export * from './fallback.js';
