@@ -1,11 +1,10 @@
 import yargs from 'yargs';
-import { exitCodeFor, isShrinkError } from '@shrink/core';
+import { exitCodeFor, isShrinkError, ShrinkError } from '@shrink/core';
 import { commands } from './commands/index.js';
 
 /** Runs the CLI and resolves to its exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
-  let usageError: string | undefined;
   const cli = yargs(argv)
     .scriptName('shrink')
     .usage('$0 <command> [options]')
@@ -20,20 +19,17 @@ export async function main(argv: string[]): Promise<number> {
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
+    // Throwing stops yargs before the command runs: a mistyped flag must not train for an hour first.
     .fail((msg, err) => {
       if (err) throw err;
-      usageError = msg;
+      throw new ShrinkError('INVALID_ARGUMENT', `${msg} (see \`shrink <command> --help\`)`);
     });
   for (const c of commands) cli.command(c);
   try {
     await cli.parseAsync();
-    if (usageError !== undefined) {
-      process.stderr.write(`shrink: ${usageError} (see \`shrink --help\`)\n`);
-      return 2;
-    }
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    process.stderr.write(`shrink: ${describe(e)}\n`);
+    process.stderr.write(`shrink: ${oneLine(describe(e))}\n`);
     if (verbose && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     return exitCodeFor(e);
   }
@@ -43,4 +39,9 @@ function describe(e: unknown): string {
   if (isShrinkError(e)) return e.message;
   if (e instanceof Error) return `unexpected error: ${e.message}`;
   return `unexpected error: ${String(e)}`;
+}
+
+/** Errors from libraries (tfjs, yargs) can span lines; the CLI promises one. */
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import { fileSizes, loadModel, type ModelFileSizes } from '@shrink/core/io';
@@ -14,6 +14,8 @@ export interface ModelInput {
   onnxPath?: string;
   /** On-disk bytes of the .onnx file and its external data; absent for tfjs input. */
   sizes?: ModelFileSizes;
+  /** Bytes on disk: .onnx plus external data, or every file of the tfjs folder. */
+  diskBytes: number;
 }
 
 /**
@@ -26,14 +28,17 @@ export async function loadModelInput(arg: string, ctx: Ctx = {}): Promise<ModelI
   if (tfjsDir === undefined) {
     const sizes = await fileSizes(abs);
     const model = await loadModel(abs);
-    return { model, path: arg, format: 'onnx', inputs: [abs, ...sizes.externalFiles], onnxPath: abs, sizes };
+    return { model, path: arg, format: 'onnx', inputs: [abs, ...sizes.externalFiles], onnxPath: abs, sizes, diskBytes: sizes.totalBytes };
   }
   const { initTf, loadLayersModel, exportToOnnx } = await import('@shrink/core/tfjs');
   await initTf(ctx);
   const layers = await loadLayersModel(tfjsDir);
   const { model } = exportToOnnx(layers);
   layers.dispose();
-  return { model, path: arg, format: 'tfjs', inputs: [tfjsDir] };
+  // The folder and every file in it (model.json, weight shards) are inputs no output may replace.
+  const files = (await readdir(tfjsDir, { withFileTypes: true })).filter((f) => f.isFile()).map((f) => path.join(tfjsDir, f.name));
+  const diskBytes = (await Promise.all(files.map(async (f) => (await stat(f)).size))).reduce((a, b) => a + b, 0);
+  return { model, path: arg, format: 'tfjs', inputs: [tfjsDir, ...files], diskBytes };
 }
 
 /** The tfjs layers-model folder `arg` names (a folder with model.json, or the model.json), or undefined for a file. */

@@ -2,9 +2,9 @@ import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { formatValue } from '@shrink/core';
 import { createSession, latencyFeeds, measureEnergy, measureLatency } from '@shrink/core/runtime';
-import { resolveData } from '@shrink/core/data';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { evalData } from '../data-arg.js';
 import { dataFlag, runFlags, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
 
@@ -20,7 +20,7 @@ export const benchCommand: CommandModule<GlobalArgs, Args> = {
     checkRunArgs(argv);
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.model, ctx);
-    const data = argv.data !== undefined ? await resolveData(argv.data, { split: 'test' }) : undefined;
+    const data = argv.data !== undefined ? await evalData(argv.data, argv.split) : undefined;
     const session = await createSession(input.onnxPath ?? input.model, { ...(argv.threads !== undefined ? { threads: argv.threads } : {}), label: argv.model }, ctx);
     try {
       const feeds = latencyFeeds(session, argv.batch, data);

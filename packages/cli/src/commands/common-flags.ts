@@ -12,7 +12,12 @@ export function runFlags<T>(y: Argv<T>) {
 }
 
 export function dataFlag<T>(y: Argv<T>, required: boolean) {
-  return y.option('data', { type: 'string', demandOption: required, describe: `Evaluation data: ${DATA_SPEC_HELP}` });
+  return y
+    .option('data', { type: 'string', demandOption: required, describe: `Evaluation data: ${DATA_SPEC_HELP}` })
+    .option('split', {
+      choices: ['train', 'test', 'all'] as const,
+      describe: 'Part of --data to use (default: test for presets and IDX folders, all rows of a CSV/JSON file)',
+    });
 }
 
 export interface RunArgs {
@@ -22,4 +27,5 @@ export interface RunArgs {
   warmup: number;
   gridIntensity?: number;
   data?: string;
+  split?: 'train' | 'test' | 'all';
 }

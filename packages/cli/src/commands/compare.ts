@@ -1,9 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { renderTable } from '@shrink/core';
 import { compareModels } from '@shrink/core/runtime';
-import { resolveData } from '@shrink/core/data';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { evalData } from '../data-arg.js';
 import { dataFlag, runFlags, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
 
@@ -28,12 +28,12 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
     checkRunArgs(argv);
     const ctx = ctxFromArgs(argv);
     const [a, b] = [await loadModelInput(argv.a, ctx), await loadModelInput(argv.b, ctx)];
-    const data = argv.data !== undefined ? await resolveData(argv.data, { split: 'test' }) : undefined;
+    const data = argv.data !== undefined ? await evalData(argv.data, argv.split) : undefined;
     const asTest = (m: typeof a) => ({
       name: m.path,
       model: m.model,
       ...(m.onnxPath ? { path: m.onnxPath } : {}),
-      ...(m.sizes ? { diskBytes: m.sizes.totalBytes } : {}),
+      diskBytes: m.diskBytes,
     });
     const cmp = await compareModels(
       asTest(a),

@@ -1,10 +1,10 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ShrinkError } from '@shrink/core';
 import { saveModel } from '@shrink/core/io';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ensureDir, outputPath } from '../paths.js';
 
 interface Args extends GlobalArgs {
   input: string;
@@ -27,7 +27,7 @@ export const convertCommand: CommandModule<GlobalArgs, Args> = {
   handler: async (argv) => {
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.input, ctx);
-    const target = path.resolve(argv.output);
+    const target = outputPath(argv.output);
     if (argv.to === 'tfjs') {
       if (input.inputs.includes(target) && argv.force !== true) {
         throw new ShrinkError('IO', `refusing to overwrite input ${argv.input} with --to tfjs output ${target}; choose another folder or use --force`);
@@ -50,7 +50,7 @@ export const convertCommand: CommandModule<GlobalArgs, Args> = {
       );
       return;
     }
-    await mkdir(path.dirname(target), { recursive: true });
+    await ensureDir(path.dirname(target));
     const saved = await saveModel(input.model, target, {
       externalData: argv.externalData === true,
       force: argv.force === true,
@@ -58,7 +58,7 @@ export const convertCommand: CommandModule<GlobalArgs, Args> = {
     });
     emit(
       argv,
-      { input: argv.input, format: input.format, output: saved.path, to: 'onnx', bytes: saved.bytes, externalDataPath: saved.externalDataPath, externalDataBytes: saved.externalDataBytes },
+      { input: argv.input, format: input.format, output: saved.path, to: 'onnx', bytes: saved.bytes, externalDataPath: saved.externalDataPath ?? null, externalDataBytes: saved.externalDataBytes ?? null },
       () =>
         [
           `wrote ${saved.path} (${saved.bytes} bytes)`,

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
@@ -8,6 +7,7 @@ import { collectEnvironment, profileMetrics, profileModel } from '@shrink/core/r
 import { findFashionMnist, resolveData } from '@shrink/core/data';
 import { loadModel, writeFileAtomic } from '@shrink/core/io';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ensureDir, outputPath } from '../paths.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { PRESET_NAMES, trainToDir, type TrainOutcome } from './train.js';
 
@@ -56,7 +56,7 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
     const opts = optionsFromArgv(demoSchema, argv, 'demo');
     const ctx = ctxFromArgs(argv);
     const log = ctx.logger!;
-    const out = path.resolve(argv.output);
+    const out = outputPath(argv.output);
     const fashion = await findFashionMnist(['train', 'test']).then(
       () => ({ found: true, why: '' }),
       (e: unknown) => ({ found: false, why: e instanceof Error ? e.message : String(e) }),
@@ -69,7 +69,7 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       throw new ShrinkError('NOT_FOUND', `--presets: ${fashion.why}`);
     }
     presets = [...new Set(presets)];
-    await mkdir(out, { recursive: true });
+    await ensureDir(out);
     const entries: DemoEntry[] = [];
     for (const preset of presets) {
       const dir = path.join(out, preset);

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { createSession, evaluate } from '@shrink/core/runtime';
-import { resolveData } from '@shrink/core/data';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { evalData } from '../data-arg.js';
 import { dataFlag } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
 
@@ -11,7 +11,7 @@ interface Args extends GlobalArgs {
   data: string;
   batch: number;
   threads?: number;
-  split: 'train' | 'test' | 'all';
+  split?: 'train' | 'test' | 'all';
 }
 
 export const evalCommand: CommandModule<GlobalArgs, Args> = {
@@ -20,13 +20,12 @@ export const evalCommand: CommandModule<GlobalArgs, Args> = {
   builder: (y) =>
     dataFlag(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), true)
       .option('batch', { type: 'number', default: 64, describe: 'Samples per run' })
-      .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads' })
-      .option('split', { choices: ['train', 'test', 'all'] as const, default: 'test' as const, describe: 'Which part of the data to score' }) as never,
+      .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads' }) as never,
   handler: async (argv) => {
     checkRunArgs({ batch: argv.batch, runs: 1, warmup: 0, ...(argv.threads !== undefined ? { threads: argv.threads } : {}) });
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.model, ctx);
-    const data = await resolveData(argv.data, { split: argv.split });
+    const data = await evalData(argv.data, argv.split);
     const session = await createSession(input.onnxPath ?? input.model, { ...(argv.threads !== undefined ? { threads: argv.threads } : {}), label: argv.model }, ctx);
     const r = await evaluate(session, data, { batch: argv.batch }, ctx).finally(() => session.release());
     emit(argv, { path: input.path, data: data.name, ...r }, () =>

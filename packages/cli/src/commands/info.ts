@@ -35,7 +35,7 @@ export const infoCommand: CommandModule<GlobalArgs, Args> = {
       params: params.params,
       nonZeroParams: params.nonZero,
       paramsByDtype: params.byDtype,
-      sizeBytes: input.sizes?.totalBytes ?? encoded.length,
+      sizeBytes: input.diskBytes,
       gzipBytes: gzipSize(encoded),
       ops: countOps(m),
       nodes: m.graph?.node?.length ?? 0,

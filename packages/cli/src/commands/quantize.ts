@@ -1,10 +1,11 @@
-import { mkdir, stat, readdir } from 'node:fs/promises';
+import { stat, readdir } from 'node:fs/promises';
+import { ensureDir, outputPath } from '../paths.js';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { formatValue, renderTable, ShrinkError, type Ctx, type Report } from '@shrink/core';
 import { saveModel } from '@shrink/core/io';
-import { resolveData, type Dataset } from '@shrink/core/data';
+import type { Dataset } from '@shrink/core/data';
 import { compareModels } from '@shrink/core/runtime';
 import { OUTPUT_NAMES, quantizeOptionsSchema, type PassResult, type QuantizeReport, type TfjsWeightDtype } from '@shrink/quantize';
 import {
@@ -18,6 +19,7 @@ import {
 } from '@shrink/quantize/node';
 import { loadModelInput, tfjsFolderOf } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { evalData } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { dataFlag, runFlags, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
@@ -68,13 +70,13 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
     if (argv.maxAccuracyDrop !== undefined && argv.data === undefined) {
       throw new ShrinkError('INVALID_ARGUMENT', '--max-accuracy-drop needs --data to measure accuracy on');
     }
-    const data = argv.data !== undefined ? await resolveData(argv.data, { split: 'test' }) : undefined;
+    const data = argv.data !== undefined ? await evalData(argv.data, argv.split) : undefined;
     const calibration = options.calibData !== undefined ? await resolveCalibration(options.calibData, model) : undefined;
     if (options.mode === 'static' && !calibration) {
       throw new ShrinkError('CALIBRATION_EMPTY', '--mode static needs --calib-data (a --data spec such as digits, or random:64 for a smoke test)');
     }
     const env = calibration ? { calibration } : {};
-    const target = path.resolve(argv.output ?? path.join(path.dirname(path.resolve(input.path)), OUTPUT_NAMES[options.dtype]));
+    const target = argv.output !== undefined ? outputPath(argv.output) : path.join(path.dirname(path.resolve(input.path)), OUTPUT_NAMES[options.dtype]);
     await refuseExisting(target, argv.force === true);
 
     let result: PassResult;
@@ -86,7 +88,7 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
     } else {
       result = await quantizeModel(model, options, env, ctx);
     }
-    await mkdir(path.dirname(target), { recursive: true });
+    await ensureDir(path.dirname(target));
     const saved = await saveModel(result.model, target, { externalData: argv.externalData === true, force: argv.force === true, inputs: input.inputs });
 
     const explainData: Dataset | undefined = data ?? calibration;
@@ -97,7 +99,7 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
     }
 
     const cmp = await compareModels(
-      { name: path.basename(input.path), model, ...(input.onnxPath ? { path: input.onnxPath } : {}), ...(input.sizes ? { diskBytes: input.sizes.totalBytes } : {}) },
+      { name: path.basename(input.path), model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes },
       [{ name: path.basename(saved.path), model: result.model, path: saved.path, diskBytes: saved.bytes + (saved.externalDataBytes ?? 0) }],
       {
         batch: argv.batch,
@@ -172,13 +174,13 @@ async function quantizeTfjs(argv: Args, inDir: string, dtype: string, ctx: Ctx):
   if (!tfjsDtype) {
     throw new ShrinkError('INVALID_ARGUMENT', `--dtype ${dtype}: a tfjs folder stores uint8, uint16 or float16 weights; use --dtype q8|uint8|fp16 or --tfjs-dtype`);
   }
-  const outDir = path.resolve(argv.output ?? `${inDir.replace(/[\\/]+$/, '')}_${tfjsDtype}`);
+  const outDir = argv.output !== undefined ? outputPath(argv.output) : `${inDir.replace(/[\\/]+$/, '')}_${tfjsDtype}`;
   const { report } = await quantizeTfjsFolder(inDir, outDir, { dtype: tfjsDtype, ...(argv.force ? { force: true } : {}) }, ctx);
   const files = async (d: string) => (await Promise.all((await readdir(d)).map(async (f) => (await stat(path.join(d, f))).size))).reduce((a, b) => a + b, 0);
   const [before, after] = [await files(inDir), await files(outDir)];
   let quality: { baseline: number; candidate: number; metric: string } | undefined;
   if (argv.data !== undefined) {
-    const data = await resolveData(argv.data, { split: 'test' });
+    const data = await evalData(argv.data, argv.split);
     const [a, b] = [await loadModelInput(inDir, ctx), await loadModelInput(outDir, ctx)];
     const cmp = await compareModels({ name: 'float', model: a.model }, [{ name: tfjsDtype, model: b.model }], { data, runs: 5, warmup: 1 }, ctx);
     const m = cmp.report.candidates[0]!.metrics;

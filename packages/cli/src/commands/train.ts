@@ -5,6 +5,7 @@ import { resolveData } from '@shrink/core/data';
 import { createSession, evaluate } from '@shrink/core/runtime';
 import { saveModel } from '@shrink/core/io';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ensureDir, outputPath } from '../paths.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { exportMaxAbsDiff } from '../export-check.js';
 
@@ -94,11 +95,14 @@ export const trainCommand: CommandModule<GlobalArgs, Args> = {
   handler: async (argv) => {
     const opts = optionsFromArgv(trainSchema, argv, 'train');
     const ctx = ctxFromArgs(argv);
-    const out = await trainToDir(opts, path.resolve(argv.output), ctx);
+    // Check the output folder before spending minutes on training.
+    const dir = outputPath(argv.output);
+    await ensureDir(dir);
+    const out = await trainToDir(opts, dir, ctx);
     emit(argv, out, () => {
       const q = out.test.accuracy !== undefined ? `test accuracy ${(out.test.accuracy * 100).toFixed(2)}%` : `test MSE ${out.test.mse?.toPrecision(4)}`;
       return [
-        `trained ${out.preset} on ${out.backend} in ${out.seconds.toFixed(1)} s (${out.epochs} epochs${out.stoppedEarly ? ', stopped early' : ''}); ${q} (onnxruntime, ${out.test.n} samples)`,
+        `trained ${out.preset} on ${out.backend} in ${out.seconds.toFixed(1)} s (${out.epochs} epoch${out.epochs === 1 ? '' : 's'}${out.stoppedEarly ? ', stopped early' : ''}); ${q} (onnxruntime, ${out.test.n} samples)`,
         `wrote ${out.onnx} and ${out.tfjs}/ (export max abs diff vs tfjs ${out.maxAbsDiff.toExponential(2)})`,
       ].join('\n');
     });

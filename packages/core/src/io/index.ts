@@ -10,3 +10,4 @@ export {
   type ExternalDataOptions,
 } from './save-model.js';
 export { fileSizes, type ModelFileSizes } from './file-sizes.js';
+export { fsError } from './fs-error.js';

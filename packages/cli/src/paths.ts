@@ -1,0 +1,23 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { ShrinkError } from '@shrink/core';
+import { fsError } from '@shrink/core/io';
+
+/** `-o` as an absolute path; an empty value would silently mean the current folder. */
+export function outputPath(arg: string | undefined, flag = '-o'): string {
+  if (arg === undefined || arg.trim() === '') throw new ShrinkError('INVALID_ARGUMENT', `${flag}: needs a path, got an empty value`);
+  return path.resolve(arg);
+}
+
+/** Creates a folder (and parents) or says in one line why it cannot (a file in the way, no permission). */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    const errno = (e as { code?: string }).code;
+    if (errno === 'EEXIST' || errno === 'ENOTDIR') {
+      throw new ShrinkError('IO', `cannot create folder ${dir}: a file is in the way; choose another output folder`);
+    }
+    throw fsError(e, 'create folder', dir);
+  }
+}
