@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { renderTable } from '@shrink/core';
+import { renderTable } from '@shrink/core/terminal';
 import { compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';

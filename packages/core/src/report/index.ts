@@ -1,5 +1,4 @@
 // Portable: the report model and its renderers.
 export * from './report.js';
 export * from './format.js';
-export * from './table.js';
 export * from './json.js';
