@@ -1,4 +1,4 @@
-import { float16ToFloat32, float32ToFloat16, parseOptions, ShrinkError } from '@shrink/core';
+import { float16ToFloat32, float32ToFloat16, parseOptions, ShrinkError, tensorNumel } from '@shrink/core';
 import { z } from 'zod';
 import { roundHalfEven } from './math/round.js';
 
@@ -256,7 +256,7 @@ function elementCount(spec: TfjsWeightSpec): number {
   if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ShrinkError('INVALID_MODEL', `weight '${spec.name}' has shape ${JSON.stringify(spec.shape)}; expected non-negative integers`);
   }
-  return spec.shape.reduce((a, b) => a * b, 1);
+  return tensorNumel(spec.shape);
 }
 
 function byteSize(dtype: string, name: string): number {

@@ -1,9 +1,10 @@
 import { ShrinkError } from '../errors.js';
+import { tensorNumel } from '../onnx/tensor.js';
 import type { Dataset, Task } from './dataset.js';
 
 /** Values in one sample: the product of `sampleShape`. */
 export function sampleSize(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
+  return tensorNumel(shape);
 }
 
 /** Values per sample in `y`: 1 for classification, `targetSize` (default 1) for regression. */

@@ -2,8 +2,9 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import { fsError } from '../io/fs-error.js';
+import { tensorNumel } from '../onnx/tensor.js';
 import type { Dataset, Split } from './dataset.js';
-import { createDataset } from './dataset-ops.js';
+import { createDataset, sampleSize } from './dataset-ops.js';
 import { readDataFile } from './read-data-file.js';
 
 /** A parsed IDX file (the MNIST format): big-endian dims, then unsigned bytes. */
@@ -36,13 +37,8 @@ export function parseIdx(buf: Uint8Array, file: string): IdxArray {
   const headerSize = 4 + 4 * ndims;
   if (buf.length < headerSize) throw new ShrinkError('INVALID_DATA', `${file}: truncated IDX header (${buf.length} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const dims: number[] = [];
-  let count = 1;
-  for (let i = 0; i < ndims; i++) {
-    const d = view.getUint32(4 + 4 * i, false);
-    dims.push(d);
-    count *= d;
-  }
+  const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const count = tensorNumel(dims);
   const have = buf.length - headerSize;
   if (have !== count) {
     throw new ShrinkError(
@@ -83,7 +79,7 @@ export async function loadIdxPair(imagesFile: string, labelsFile: string, opts: 
   }
   const take = opts.limit === undefined ? n : Math.min(n, opts.limit);
   const sampleShape = rest.length === 2 ? [...rest, 1] : rest;
-  const per = rest.reduce((a, b) => a * b, 1);
+  const per = sampleSize(rest);
   const x = new Float32Array(take * per);
   for (let i = 0; i < x.length; i++) x[i] = (images.data[i] as number) / 255;
   const y = Int32Array.from(labels.data.subarray(0, take));

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { onnx } from '../onnx/proto.js';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
-import { makeTensor } from '../onnx/tensor.js';
+import { makeTensor, tensorNumel } from '../onnx/tensor.js';
 import { countMacs } from './macs.js';
 import { inferShapes } from './shapes.js';
 
 function zeros(name: string, dims: number[], dtype: 'float32' | 'int8' | 'uint8' = 'float32'): onnx.TensorProto {
-  return makeTensor(name, dtype, dims, new Array(dims.reduce((a, b) => a * b, 1)).fill(0));
+  return makeTensor(name, dtype, dims, new Array(tensorNumel(dims)).fill(0));
 }
 
 /** A 784-512-256-10 MLP; `gemm` picks Gemm nodes, otherwise MatMul + Add. */

@@ -6,6 +6,7 @@
  */
 import type { onnx } from '../onnx/proto.js';
 import { attrInt, attrString } from '../onnx/graph.js';
+import { tensorNumel } from '../onnx/tensor.js';
 import { inferShapes, matmulShape, type Shape } from './shapes.js';
 
 export interface NodeMacs {
@@ -32,19 +33,13 @@ interface MacInput {
 
 type MacRule = (n: MacInput) => number | undefined;
 
-function numel(s: readonly number[]): number {
-  let n = 1;
-  for (const d of s) n *= d;
-  return n;
-}
-
 function matmul(ia: number, ib: number): MacRule {
   return (n) => {
     const a = n.shape(ia);
     const b = n.shape(ib);
     if (!a || !b) return undefined;
     const out = matmulShape(a, b);
-    return out ? numel(out) * a[a.length - 1]! : undefined;
+    return out ? tensorNumel(out) * a[a.length - 1]! : undefined;
   };
 }
 
@@ -65,7 +60,7 @@ function conv(iw: number): MacRule {
     const w = n.shape(iw);
     const y = n.outShape(0);
     if (!w || !y || w.length < 3) return undefined;
-    return numel(y) * numel(w.slice(1));
+    return tensorNumel(y) * tensorNumel(w.slice(1));
   };
 }
 
@@ -74,7 +69,7 @@ const convTranspose: MacRule = (n) => {
   const x = n.shape(0);
   const w = n.shape(1);
   if (!x || !w || w.length < 3) return undefined;
-  return numel(x) * numel(w.slice(1));
+  return tensorNumel(x) * tensorNumel(w.slice(1));
 };
 
 const matMulNBits: MacRule = (n) => {
@@ -82,7 +77,7 @@ const matMulNBits: MacRule = (n) => {
   const K = n.int('K', 0);
   const N = n.int('N', 0);
   if (!a || K <= 0 || N <= 0) return undefined;
-  return (numel(a) / K) * K * N;
+  return (tensorNumel(a) / K) * K * N;
 };
 
 /** Recurrent layers: per step and direction, `gates` matmuls of [batch, input + hidden] x [.., hidden]. */

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { onnx } from '../onnx/proto.js';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
-import { makeTensor, type DType } from '../onnx/tensor.js';
+import { makeTensor, tensorNumel, type DType } from '../onnx/tensor.js';
 import { countParams } from './params.js';
 
 function filled(name: string, dtype: DType, dims: number[], f: (i: number) => number): onnx.TensorProto {
-  const n = dims.reduce((a, b) => a * b, 1);
+  const n = tensorNumel(dims);
   return makeTensor(name, dtype, dims, Array.from({ length: n }, (_, i) => f(i)));
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { onnx } from '../onnx/proto.js';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
-import { makeTensor } from '../onnx/tensor.js';
+import { makeTensor, tensorNumel } from '../onnx/tensor.js';
 import { broadcastShapes, inferShapes, matmulShape } from './shapes.js';
 
 function codeOf(e: unknown): string | undefined {
@@ -11,7 +11,7 @@ function codeOf(e: unknown): string | undefined {
 }
 
 function weights(name: string, dims: number[], seed = 1): onnx.TensorProto {
-  const n = dims.reduce((a, b) => a * b, 1);
+  const n = tensorNumel(dims);
   return makeTensor(name, 'float32', dims, Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * seed) * 0.5));
 }
 

@@ -8,7 +8,7 @@
 import { ShrinkError } from '../errors.js';
 import { onnx, toNumber } from '../onnx/proto.js';
 import { attrFloats, attrInt, attrInts, attrString, opsetVersionOf, typeShape } from '../onnx/graph.js';
-import { isExternalTensor, readTensor, tensorDims } from '../onnx/tensor.js';
+import { isExternalTensor, readTensor, tensorDims, tensorNumel } from '../onnx/tensor.js';
 
 export type Shape = number[];
 
@@ -33,12 +33,6 @@ export interface ShapeRuleInput {
 
 /** Output shapes of one node, by output index; `undefined` where unknown. */
 export type ShapeRule = (n: ShapeRuleInput) => (Shape | undefined)[];
-
-function numel(s: readonly number[]): number {
-  let n = 1;
-  for (const d of s) n *= d;
-  return n;
-}
 
 /** numpy-style multidirectional broadcasting; undefined when the shapes do not broadcast. */
 export function broadcastShapes(...shapes: readonly (readonly number[])[]): Shape | undefined {
@@ -211,7 +205,7 @@ const flatten: ShapeRule = (n) => {
   const x = n.shape(0);
   if (!x) return [undefined];
   const axis = normAxis(n.int('axis', 1), x.length);
-  return [[numel(x.slice(0, axis)), numel(x.slice(axis))]];
+  return [[tensorNumel(x.slice(0, axis)), tensorNumel(x.slice(axis))]];
 };
 
 const reshape: ShapeRule = (n) => {
@@ -224,9 +218,9 @@ const reshape: ShapeRule = (n) => {
   const minus = out.indexOf(-1);
   if (minus >= 0) {
     if (!x) return [undefined];
-    const known = numel(out.filter((_, i) => i !== minus));
+    const known = tensorNumel(out.filter((_, i) => i !== minus));
     if (known === 0) return [undefined];
-    out[minus] = numel(x) / known;
+    out[minus] = tensorNumel(x) / known;
     if (!Number.isInteger(out[minus])) return [undefined];
   }
   passValue(n);
@@ -312,7 +306,7 @@ const shapeOp: ShapeRule = (n) => {
 
 const size: ShapeRule = (n) => {
   const x = n.shape(0);
-  if (x) n.setValue(0, [numel(x)]);
+  if (x) n.setValue(0, [tensorNumel(x)]);
   return [[]];
 };
 
@@ -582,7 +576,7 @@ function smallValues(t: onnx.ITensorProto): { ints?: number[]; floats?: number[]
   const dt = t.dataType ?? 0;
   const isInt = dt === DT.INT32 || dt === DT.INT64;
   const isFloat = dt === DT.FLOAT || dt === DT.DOUBLE;
-  if ((!isInt && !isFloat) || isExternalTensor(t) || numel(tensorDims(t)) > MAX_TRACKED_VALUES) return {};
+  if ((!isInt && !isFloat) || isExternalTensor(t) || tensorNumel(tensorDims(t)) > MAX_TRACKED_VALUES) return {};
   try {
     const v = Array.from(readTensor(t).data as ArrayLike<number | bigint>, (x) => Number(x));
     return isInt ? { ints: v } : { floats: v };

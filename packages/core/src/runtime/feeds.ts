@@ -4,7 +4,7 @@
  */
 import { ShrinkError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
-import { float32ToFloat16 } from '../onnx/tensor.js';
+import { float32ToFloat16, tensorNumel } from '../onnx/tensor.js';
 import { formatShape, type Feeds, type Session, type TensorType, type TypedArray, type ValueMeta } from './session.js';
 
 /** How a sample is laid out for the model: as stored, reshaped (same order), or NHWC -> NCHW. */
@@ -20,7 +20,6 @@ export interface InputPlan {
   readonly fixedBatch?: number;
 }
 
-const prod = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const squeeze = (dims: readonly number[]) => dims.filter((d) => d !== 1);
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 /** Model dims against concrete dims: symbolic or unknown model dims match anything. */
@@ -66,12 +65,12 @@ export function planInput(session: Session, dataset: Dataset, input?: string): I
     const [h, w, c] = s as [number, number, number];
     if (fits(m, [c, h, w])) return { ...base, ...fixedBatch, sampleDims: [c, h, w], mode: c === 1 ? 'reshape' : 'nhwc-to-nchw' };
   }
-  if (m.length === 1 && (typeof m[0] !== 'number' || m[0] < 0 || m[0] === prod(s))) {
-    return { ...base, ...fixedBatch, sampleDims: [prod(s)], mode: 'reshape' };
+  if (m.length === 1 && (typeof m[0] !== 'number' || m[0] < 0 || m[0] === tensorNumel(s))) {
+    return { ...base, ...fixedBatch, sampleDims: [tensorNumel(s)], mode: 'reshape' };
   }
   if (m.every((d) => typeof d === 'number' && d > 0)) {
     const md = m as number[];
-    if (prod(md) === prod(s) && (s.length === 1 || sameDims(squeeze(md), squeeze(s)))) {
+    if (tensorNumel(md) === tensorNumel(s) && (s.length === 1 || sameDims(squeeze(md), squeeze(s)))) {
       return { ...base, ...fixedBatch, sampleDims: md, mode: 'reshape' };
     }
   }
@@ -117,7 +116,7 @@ export function feedsFor(target: Session | InputPlan, dataset: Dataset, start: n
   if (count > rows) {
     throw new ShrinkError('INVALID_ARGUMENT', `feedsFor: batch of ${count} but input '${plan.input}' takes exactly ${rows} samples per run`);
   }
-  const per = prod(dataset.sampleShape);
+  const per = tensorNumel(dataset.sampleShape);
   const src = dataset.x.subarray(start * per, (start + count) * per);
   let x: Float32Array;
   if (plan.mode === 'nhwc-to-nchw') {

@@ -11,7 +11,7 @@ import type { Ctx } from '../context.js';
 import { ShrinkError } from '../errors.js';
 import { prepareEncode } from '../onnx/codec.js';
 import { PROTOBUF_MAX_BYTES, type onnx } from '../onnx/proto.js';
-import { isExternalTensor, type TensorData } from '../onnx/tensor.js';
+import { isExternalTensor, tensorNumel, type TensorData } from '../onnx/tensor.js';
 
 export type ModelSource = onnx.IModelProto | Uint8Array | string;
 export type TensorType = ort.Tensor.Type;
@@ -138,7 +138,7 @@ class OrtSession implements Session {
       } else {
         const type = f.type ?? meta.type ?? typeOfArray(f.data);
         if (type === undefined) throw this.bad(`input '${meta.name}': cannot tell the element type of its data`);
-        const numel = f.dims.reduce((a, b) => a * b, 1);
+        const numel = tensorNumel(f.dims);
         if (numel !== f.data.length) {
           throw this.bad(`input '${meta.name}': dims ${formatShape(f.dims)} need ${numel} values but the data holds ${f.data.length}`);
         }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import type * as tfjs from '@tensorflow/tfjs';
+import { tensorNumel } from '../onnx/tensor.js';
 import { initTf } from './backend.js';
 import { loadLayersModel, MODEL_JSON, readLayersModelDir, saveLayersModel, WEIGHTS_FILE, writeLayersModelDir } from './layers-io.js';
 import { getPreset } from './presets.js';
@@ -77,7 +78,7 @@ test('manifests with uint8 quantization blocks load (tfjs dequantizes); raw arti
   const qspecs = [];
   let off = 0;
   for (const s of specs) {
-    const count = s.shape.reduce((a, b) => a * b, 1);
+    const count = tensorNumel(s.shape);
     const w = floats.subarray(off, off + count);
     off += count;
     const min = Math.min(...w);

@@ -6,6 +6,7 @@ import { ShrinkError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { errnoOf, fsError } from '../io/fs-error.js';
 import { resolveInside } from '../io/safe-path.js';
+import { tensorNumel } from '../onnx/tensor.js';
 
 /**
  * tfjs layers-model folders (model.json + binary weight shards) without tfjs-node, whose `file://`
@@ -36,7 +37,7 @@ function entryBytes(spec: tfjs.io.WeightsManifestEntry, where: string): number |
   if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ShrinkError('INVALID_MODEL', `${where}: weight '${spec.name}' has shape ${JSON.stringify(spec.shape)}; expected non-negative integers`);
   }
-  return spec.shape.reduce((a, b) => a * b, 1) * per;
+  return tensorNumel(spec.shape) * per;
 }
 
 async function readJson(file: string): Promise<tfjs.io.ModelJSON> {

@@ -1,4 +1,4 @@
-import { ShrinkError } from '@shrink/core';
+import { ShrinkError, tensorNumel } from '@shrink/core';
 import { roundHalfEven } from './round.js';
 
 export type IntType = 'int8' | 'uint8' | 'int4' | 'uint4';
@@ -81,10 +81,6 @@ function normAxis(axis: number, rank: number, what: string): number {
   return a;
 }
 
-function numel(dims: readonly number[]): number {
-  return dims.reduce((a, b) => a * b, 1);
-}
-
 /**
  * Quantizes a float tensor per tensor (`axis` undefined) or per channel along `axis`, like
  * onnxruntime's quantize_data / quantize_weight_per_channel: code = clamp(round(x / scale) + zp).
@@ -97,8 +93,8 @@ export function quantizeTensor(
   opts: { type: IntType; symmetric: boolean; axis?: number; name?: string },
 ): { q: Int8Array | Uint8Array; scale: Float32Array; zeroPoint: Int8Array | Uint8Array; axis?: number } {
   const label = opts.name ? `tensor '${opts.name}'` : 'weight tensor';
-  if (numel(dims) !== data.length) {
-    throw new ShrinkError('INVALID_ARGUMENT', `${label}: dims [${dims.join(', ')}] hold ${numel(dims)} values but ${data.length} were given`);
+  if (tensorNumel(dims) !== data.length) {
+    throw new ShrinkError('INVALID_ARGUMENT', `${label}: dims [${dims.join(', ')}] hold ${tensorNumel(dims)} values but ${data.length} were given`);
   }
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) {
@@ -146,8 +142,8 @@ export function dequantizeTensor(
   zeroPoint: ArrayLike<number>,
   axis?: number,
 ): Float32Array {
-  if (numel(dims) !== q.length) {
-    throw new ShrinkError('INVALID_ARGUMENT', `dequantizeTensor: dims [${dims.join(', ')}] hold ${numel(dims)} values but ${q.length} codes were given`);
+  if (tensorNumel(dims) !== q.length) {
+    throw new ShrinkError('INVALID_ARGUMENT', `dequantizeTensor: dims [${dims.join(', ')}] hold ${tensorNumel(dims)} values but ${q.length} codes were given`);
   }
   const a = axis === undefined ? undefined : normAxis(axis, dims.length, 'dequantizeTensor');
   const { outer, channels, inner } = a === undefined ? { outer: 1, channels: 1, inner: q.length } : split(dims, a);

@@ -2,7 +2,7 @@
  * Calibration for static quantization: runs the float model in onnxruntime over a calibration set with
  * the activations the QDQ pass needs exposed as outputs, and summarizes each into a [min, max] range.
  */
-import { loggerOf, progressOf, ShrinkError, typeShape, type Ctx, type onnx } from '@shrink/core';
+import { loggerOf, progressOf, ShrinkError, tensorNumel, typeShape, type Ctx, type onnx } from '@shrink/core';
 import { createDataset, createRng, type Dataset } from '@shrink/core/data';
 import { createSession, exposeIntermediates, feedsFor, planInput, type SessionOptions } from '@shrink/core/runtime';
 import { createCollector, type CalibrationMethod, type Ranges } from '../calibration/collector.js';
@@ -111,7 +111,7 @@ export function randomCalibration(model: onnx.IModelProto, n: number, seed = 0):
     throw new ShrinkError('INVALID_ARGUMENT', `random:${n} needs fixed sample dims after the batch dim; input '${input.name}' is [${shown}]`);
   }
   const shape = sample as number[];
-  const per = shape.reduce((a, b) => a * b, 1);
+  const per = tensorNumel(shape);
   const rng = createRng(seed);
   const x = new Float32Array(n * per);
   for (let i = 0; i < x.length; i++) x[i] = rng.next();

@@ -7,6 +7,7 @@ import {
   attrInt,
   float32ToFloat16,
   makeNode,
+  tensorNumel,
   toFloat32,
   type Graph,
   type TensorValue,
@@ -141,7 +142,7 @@ export const quantizeGemmNBits: OpQuantizer<NBitsExtra> = (graph, node, options,
     if (!cv) return skipped(node, `bias '${c}' is computed at run time; MatMulNBits takes a constant bias of N values`);
     if (cv.dtype !== 'float32' && cv.dtype !== 'float16') return skipped(node, `bias '${c}' is ${cv.dtype}, not float`);
     const n = bv?.dims.length === 2 ? bv.dims[transB ? 0 : 1]! : -1;
-    const cells = cv.dims.reduce((x, y) => x * y, 1);
+    const cells = tensorNumel(cv.dims);
     const rowVector = cv.dims.every((d, i) => i === cv.dims.length - 1 || d === 1);
     if (!rowVector || (cells !== n && cells !== 1)) {
       return skipped(node, `bias '${c}' has shape [${cv.dims.join(', ')}]; MatMulNBits takes a bias of N=${n} values`);
