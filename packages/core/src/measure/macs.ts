@@ -7,6 +7,7 @@
 import type { onnx } from '../onnx/proto.js';
 import { attrInt, attrString } from '../onnx/graph.js';
 import { tensorNumel } from '../onnx/tensor.js';
+import { COMPUTE_OPS, type ComputeFamily, type ComputeOperands } from './compute-ops.js';
 import { inferShapes, matmulShape, type Shape } from './shapes.js';
 
 export interface NodeMacs {
@@ -92,21 +93,16 @@ function recurrent(gates: number): MacRule {
   };
 }
 
+const COMPUTE_MACS: Readonly<Record<ComputeFamily, (o: ComputeOperands) => MacRule>> = {
+  matmul: (o) => matmul(o.a, o.b),
+  gemm: (o) => gemm(o.a, o.b),
+  conv: (o) => conv(o.b),
+};
+
 /** MAC rules by op type. */
 export const MAC_RULES: ReadonlyMap<string, MacRule> = new Map<string, MacRule>([
-  ['MatMul', matmul(0, 1)],
-  ['MatMulInteger', matmul(0, 1)],
-  ['FusedMatMul', matmul(0, 1)],
-  ['DynamicQuantizeMatMul', matmul(0, 1)],
-  ['MatMulIntegerToFloat', matmul(0, 1)],
-  ['QLinearMatMul', matmul(0, 3)],
+  ...[...COMPUTE_OPS].map(([op, o]) => [op, COMPUTE_MACS[o.family](o)] as const),
   ['MatMulNBits', matMulNBits],
-  ['Gemm', gemm(0, 1)],
-  ['QGemm', gemm(0, 3)],
-  ['Conv', conv(1)],
-  ['FusedConv', conv(1)],
-  ['ConvInteger', conv(1)],
-  ['QLinearConv', conv(3)],
   ['ConvTranspose', convTranspose],
   ['LSTM', recurrent(4)],
   ['GRU', recurrent(3)],

@@ -9,6 +9,7 @@ import { ShrinkError } from '../errors.js';
 import { onnx, toNumber } from '../onnx/proto.js';
 import { attrFloats, attrInt, attrInts, attrString, opsetVersionOf, typeShape } from '../onnx/graph.js';
 import { isExternalTensor, readTensor, tensorDims, tensorNumel } from '../onnx/tensor.js';
+import { COMPUTE_OPS, type ComputeFamily, type ComputeOperands } from './compute-ops.js';
 
 export type Shape = number[];
 
@@ -501,6 +502,12 @@ const BROADCAST = [
   'And', 'Or', 'Xor', 'Where', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor',
 ] as const;
 
+const COMPUTE_SHAPES: Readonly<Record<ComputeFamily, (o: ComputeOperands) => ShapeRule>> = {
+  matmul: (o) => matmulOf(o.a, o.b),
+  gemm: (o) => gemmOf(o.a, o.b),
+  conv: (o) => convOf(o.a, o.b),
+};
+
 /** The shape rules by op type (domain-agnostic: com.microsoft ops share names with no standard op). */
 export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map<string, ShapeRule>([
   ...UNARY.map((op) => [op, same] as const),
@@ -511,19 +518,8 @@ export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map<string, Shape
   ['Sub', arith((a, b) => a - b)],
   ['Mul', arith((a, b) => a * b)],
   ['Div', arith((a, b) => Math.trunc(a / b))],
-  ['MatMul', matmulOf(0, 1)],
-  ['MatMulInteger', matmulOf(0, 1)],
-  ['FusedMatMul', matmulOf(0, 1)],
-  ['QLinearMatMul', matmulOf(0, 3)],
+  ...[...COMPUTE_OPS].map(([op, o]) => [op, COMPUTE_SHAPES[o.family](o)] as const),
   ['MatMulNBits', matMulNBits],
-  ['Gemm', gemmOf(0, 1)],
-  ['QGemm', gemmOf(0, 3)],
-  ['DynamicQuantizeMatMul', matmulOf(0, 1)],
-  ['MatMulIntegerToFloat', matmulOf(0, 1)],
-  ['Conv', convOf(0, 1)],
-  ['FusedConv', convOf(0, 1)],
-  ['ConvInteger', convOf(0, 1)],
-  ['QLinearConv', convOf(0, 3)],
   ['ConvTranspose', convTranspose],
   ['MaxPool', pool],
   ['AveragePool', pool],
