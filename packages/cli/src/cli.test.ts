@@ -36,6 +36,7 @@ let dir: string;
 let trained: string;
 // 4 -> 3 -> 2 MLP with known weights: 4*3 + 3*2 = 18 MACs, 12 + 3 + 6 + 2 = 23 params.
 let tiny: string;
+let trainOut: Record<string, unknown>;
 
 before(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-cli-'));
@@ -57,8 +58,9 @@ before(() => {
   tiny = path.join(dir, 'tiny.onnx');
   writeFileSync(tiny, encodeModel(makeModel(g)));
   trained = path.join(dir, 'digits');
-  const r = shrink('train', '--preset', 'digits-mlp', '--epochs', '3', '-o', trained);
+  const r = shrink('train', '--preset', 'digits-mlp', '--epochs', '3', '-o', trained, '--json');
   assert.equal(r.code, 0, r.stderr);
+  trainOut = JSON.parse(r.stdout) as Record<string, unknown>;
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -78,6 +80,9 @@ test('info --json: known params, MACs, ops and size of a builder-made model', ()
 });
 
 test('train wrote model.onnx and tfjs/ that agree; eval scores it in onnxruntime', () => {
+  // The exported ONNX model computes what the trained tfjs model does (the issue's bar: 1e-4).
+  assert.ok((trainOut['maxAbsDiff'] as number) < 1e-4, `export max abs diff ${trainOut['maxAbsDiff']}`);
+  assert.equal(trainOut['backend'], 'wasm');
   assert.ok(existsSync(path.join(trained, 'model.onnx')));
   assert.ok(existsSync(path.join(trained, 'tfjs', 'model.json')));
   const ev = json('eval', path.join(trained, 'model.onnx'), '--data', 'digits');
@@ -151,4 +156,34 @@ test('convert --to tfjs imports an ONNX model into a tfjs folder that predicts t
   assert.equal(fid['top1Agreement'], 1);
   assert.ok(fid['maxAbsError']! < 1e-5, `max abs error ${fid['maxAbsError']}`);
   assertOneLineError(shrink('convert', out, '--to', 'tfjs', '-o', out), /refusing to overwrite input/);
+});
+
+test('usage errors stop before any work: no file written, one line, exit 2', () => {
+  const out = path.join(dir, 'typo');
+  assertOneLineError(shrink('train', '--preset', 'digits-mlp', '--epoch', '1', '-o', out), /Unknown argument: epoch/);
+  assert.equal(existsSync(out), false);
+  assertOneLineError(shrink('convert', tiny, '-o', path.join(dir, 'c.onnx'), '--to', 'pytorch'), /Invalid values.*to.*pytorch/);
+  assert.equal(existsSync(path.join(dir, 'c.onnx')), false);
+  assertOneLineError(shrink('info'), /Not enough non-option arguments/);
+  assertOneLineError(shrink('eval', tiny), /Missing required argument: data/);
+  assertOneLineError(shrink('train', '--preset', 'seed', '-o', ''), /-o: needs a path/);
+  assertOneLineError(shrink('train', '--preset', 'digits-mlp', '-o', tiny), /a file is in the way/);
+  const r = shrink('info', tiny, '--json', '--bogus');
+  assert.equal(r.stdout, '');
+});
+
+test('compare without --data still reports fidelity, on seeded synthetic inputs', () => {
+  const c = json('compare', tiny, tiny, '--runs', '3');
+  const fid = c['fidelity'] as Record<string, number>;
+  assert.equal(fid['top1Agreement'], 1);
+  assert.equal(fid['maxAbsError'], 0);
+});
+
+test('eval scores every row of a CSV file unless --split says otherwise', () => {
+  const csv = path.join(dir, 'four.csv');
+  // 4 features then a label in {0, 1}; 10 rows.
+  const rows = Array.from({ length: 10 }, (_, i) => [i / 10, 1 - i / 10, 0.5, (i % 3) / 3, i % 2].join(','));
+  writeFileSync(csv, `${rows.join('\n')}\n`);
+  assert.equal(json('eval', tiny, '--data', csv)['n'], 10);
+  assert.equal(json('eval', tiny, '--data', csv, '--split', 'test')['n'], 2);
 });

@@ -2,6 +2,7 @@ import { ShrinkError } from '../errors.js';
 import type { Ctx } from '../context.js';
 import type { Dataset } from '../data/dataset.js';
 import { createRng } from '../data/rng.js';
+import { createDataset } from '../data/dataset-ops.js';
 import type { onnx } from '../onnx/proto.js';
 import { countParams, type ParamCount } from '../measure/params.js';
 import { countMacs, type MacCount } from '../measure/macs.js';
@@ -86,6 +87,29 @@ export function latencyFeeds(session: Session, batch: number, data?: Dataset, se
     }
   }
   return feeds;
+}
+
+/**
+ * Seeded uniform [0, 1) samples shaped for the model's only input, for fidelity when the user gave no
+ * data: two models can still be compared output for output. Outputs wider than one value per sample
+ * are treated as class scores, so top-1 agreement is reported too.
+ */
+export function syntheticDataset(session: Session, n = 64, seed = 0): Dataset {
+  const meta = session.inputs[0];
+  if (session.inputs.length !== 1 || !meta || meta.type !== 'float32') {
+    throw new ShrinkError('INVALID_DATA', `${session.source}: synthetic comparison data needs exactly one float32 input; pass --data`);
+  }
+  const sampleShape = (meta.shape ?? []).slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+  const per = sampleShape.reduce((a, b) => a * b, 1);
+  const rng = createRng(seed);
+  const x = new Float32Array(n * per);
+  for (let i = 0; i < x.length; i++) x[i] = rng.next();
+  const outShape = session.outputs[0]?.shape ?? [];
+  const width = outShape.slice(1).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
+  const name = `synthetic: ${n} seeded uniform [0,1) inputs`;
+  return width > 1
+    ? createDataset({ name, task: 'classification', sampleShape, x, y: new Int32Array(n), numClasses: width })
+    : createDataset({ name, task: 'regression', sampleShape, x, y: new Float32Array(n), targetSize: 1 });
 }
 
 async function open(m: ModelUnderTest, threads: number | undefined, ctx?: Ctx): Promise<Session> {
@@ -192,15 +216,17 @@ export async function compareModels(
         const energy = await measureEnergy(session, candFeeds, { latency: latency.b, ...grid }, ctx);
         const baseEnergy = await measureEnergy(baseSession, feeds, { latency: latency.a, ...grid }, ctx);
         const quality = opts.data ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
-        const fid = opts.data ? await fidelity(baseSession, session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+        const fid = await fidelity(baseSession, session, opts.data ?? syntheticDataset(baseSession, 64, opts.seed), { batch: opts.evalBatch ?? 64 }, ctx);
         const profile: ModelProfile = { name: c.name, ...(c.path ? { path: c.path } : {}), ...staticFacts(c), latency: latency.b, energy, ...(quality ? { quality } : {}) };
         const metrics = profileMetrics(profile, { ...base, latency: latency.a, energy: baseEnergy }, latency);
-        if (fid) {
+        {
           if (fid.top1Agreement !== undefined) metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
-          metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, { method: `vs baseline on ${fid.n} samples` });
+          metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, {
+            method: `vs baseline on ${opts.data ? `${fid.n} samples of ${opts.data.name}` : `${fid.n} synthetic inputs`}`,
+          });
           metrics['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity);
         }
-        out.push({ profile, latency, ...(fid ? { fidelity: fid } : {}) });
+        out.push({ profile, latency, fidelity: fid });
         reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics });
       } finally {
         await session.release();
@@ -213,7 +239,9 @@ export async function compareModels(
     baseline: { name: baseline.name, ...(baseline.path ? { path: baseline.path } : {}) },
     candidates: reports,
     environment: collectEnvironment(threads !== undefined ? { threads } : {}),
-    notes: opts.data ? [`data: ${opts.data.name} (${opts.data.n} samples)`] : ['no data given: latency on synthetic inputs, no accuracy'],
+    notes: opts.data
+      ? [`data: ${opts.data.name} (${opts.data.n} samples)`]
+      : ['no data given: latency and fidelity on seeded synthetic inputs, no accuracy'],
   });
   return { report, baseline: base, candidates: out };
 }
