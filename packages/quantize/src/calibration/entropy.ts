@@ -1,6 +1,6 @@
 import { ShrinkError } from '@shrink/core';
-import type { RangeCollector, Ranges } from './collector.js';
-import { assertFinite, Histogram } from './histogram.js';
+import type { RangeCollector } from './collector.js';
+import { Histogram, HistogramCollector } from './histogram.js';
 
 const EPS = 0.0001;
 
@@ -91,25 +91,17 @@ export function entropyRange(h: Histogram, quantizedBins = 128): [number, number
   return [Math.max(-t, h.min), Math.min(t, h.max)];
 }
 
-export class EntropyCollector implements RangeCollector {
+export class EntropyCollector extends HistogramCollector implements RangeCollector {
   readonly method = 'entropy' as const;
-  private readonly hists = new Map<string, Histogram>();
 
   constructor(
-    readonly bins = 2048,
+    bins = 2048,
     readonly quantizedBins = 128,
-  ) {}
-
-  collect(name: string, values: Float32Array): void {
-    assertFinite(name, values);
-    let h = this.hists.get(name);
-    if (!h) this.hists.set(name, (h = new Histogram(this.bins, true)));
-    h.add(values);
+  ) {
+    super(bins, true);
   }
 
-  ranges(): Ranges {
-    const out: Ranges = new Map();
-    for (const [name, h] of this.hists) out.set(name, entropyRange(h, this.quantizedBins));
-    return out;
+  protected override rangeOf(h: Histogram): [number, number] {
+    return entropyRange(h, this.quantizedBins);
   }
 }

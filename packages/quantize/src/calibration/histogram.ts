@@ -1,4 +1,5 @@
 import { ShrinkError } from '@shrink/core';
+import type { Ranges } from './collector.js';
 
 /** Refuses NaN and infinities: one would stretch or poison every range computed from the batch. */
 export function assertFinite(name: string, values: Float32Array): void {
@@ -11,6 +12,18 @@ export function assertFinite(name: string, values: Float32Array): void {
     'INVALID_DATA',
     `calibration: tensor '${name}' holds a non-finite value (${values[at]}) at flat index ${at}; ranges need finite activations — check the calibration data and the model`,
   );
+}
+
+/** Smallest and largest value in one pass; [Infinity, -Infinity] when `values` is empty. */
+export function valueRange(values: Float32Array): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
 }
 
 /**
@@ -50,13 +63,7 @@ export class Histogram {
   }
 
   add(values: Float32Array): void {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
+    const [lo, hi] = valueRange(values);
     if (values.length === 0) return;
     this.min = Math.min(this.min, lo);
     this.max = Math.max(this.max, hi);
@@ -95,4 +102,32 @@ export class Histogram {
     c.set(merged);
     this.width *= 2;
   }
+}
+
+/**
+ * One histogram per tensor, turned into a range by the subclass's rule: the part the percentile and
+ * entropy collectors share.
+ */
+export abstract class HistogramCollector {
+  private readonly hists = new Map<string, Histogram>();
+
+  constructor(
+    readonly bins: number,
+    private readonly signed: boolean,
+  ) {}
+
+  collect(name: string, values: Float32Array): void {
+    assertFinite(name, values);
+    let h = this.hists.get(name);
+    if (!h) this.hists.set(name, (h = new Histogram(this.bins, this.signed)));
+    h.add(values);
+  }
+
+  ranges(): Ranges {
+    const out: Ranges = new Map();
+    for (const [name, h] of this.hists) out.set(name, this.rangeOf(h));
+    return out;
+  }
+
+  protected abstract rangeOf(h: Histogram): [number, number];
 }

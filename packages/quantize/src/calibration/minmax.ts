@@ -1,5 +1,5 @@
 import type { RangeCollector, Ranges } from './collector.js';
-import { assertFinite } from './histogram.js';
+import { assertFinite, valueRange } from './histogram.js';
 
 /** Running min and max of every value seen: onnxruntime's MinMaxCalibrater without moving average. */
 export class MinMaxCollector implements RangeCollector {
@@ -8,13 +8,7 @@ export class MinMaxCollector implements RangeCollector {
 
   collect(name: string, values: Float32Array): void {
     assertFinite(name, values);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
+    const [lo, hi] = valueRange(values);
     const r = this.seen.get(name);
     this.seen.set(name, r ? [Math.min(r[0], lo), Math.max(r[1], hi)] : [lo, hi]);
   }

@@ -1,6 +1,6 @@
 import { ShrinkError } from '@shrink/core';
-import type { RangeCollector, Ranges } from './collector.js';
-import { assertFinite, Histogram } from './histogram.js';
+import type { RangeCollector } from './collector.js';
+import { Histogram, HistogramCollector } from './histogram.js';
 
 /**
  * The symmetric range [-t, t] where t is the `percentile` of |x|, clipped to the values' own [min, max]
@@ -26,29 +26,20 @@ export function percentileRange(h: Histogram, percentile: number): [number, numb
   return [Math.max(-t, h.min), Math.min(t, h.max)];
 }
 
-export class PercentileCollector implements RangeCollector {
+export class PercentileCollector extends HistogramCollector implements RangeCollector {
   readonly method = 'percentile' as const;
-  private readonly hists = new Map<string, Histogram>();
 
   constructor(
     readonly percentile: number,
-    readonly bins = 2048,
+    bins = 2048,
   ) {
+    super(bins, false);
     if (!(percentile > 0 && percentile <= 100)) {
       throw new ShrinkError('INVALID_ARGUMENT', `percentile ${percentile} must be in (0, 100], e.g. 99.99`);
     }
   }
 
-  collect(name: string, values: Float32Array): void {
-    assertFinite(name, values);
-    let h = this.hists.get(name);
-    if (!h) this.hists.set(name, (h = new Histogram(this.bins, false)));
-    h.add(values);
-  }
-
-  ranges(): Ranges {
-    const out: Ranges = new Map();
-    for (const [name, h] of this.hists) out.set(name, percentileRange(h, this.percentile));
-    return out;
+  protected override rangeOf(h: Histogram): [number, number] {
+    return percentileRange(h, this.percentile);
   }
 }
