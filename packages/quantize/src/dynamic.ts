@@ -1,6 +1,6 @@
 import { Graph, ShrinkError, type onnx } from '@shrink/core';
 import { quantizeConvDynamic } from './ops/dynamic-conv.js';
-import type { DynamicState } from './ops/dynamic-common.js';
+import { skipped, type DynamicState } from './ops/dynamic-common.js';
 import { quantizeGatherDynamic } from './ops/dynamic-gather.js';
 import { quantizeGemmDynamic, quantizeMatMulDynamic } from './ops/dynamic-matmul.js';
 import type { ResolvedQuantizeOptions } from './options.js';
@@ -58,7 +58,7 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
   for (const node of candidates) {
     const sel = select.isSelected(node);
     if (!sel.ok) {
-      nodes.push({ name: node.name || node.output[0] || '', opType: node.opType, action: 'skipped', reason: sel.reason });
+      nodes.push(skipped(node, sel.reason));
       continue;
     }
     const inputs = [...node.input];

@@ -9,7 +9,7 @@ import type { ResolvedQuantizeOptions } from './options.js';
 import { countUnhandled, selectNodes } from './select.js';
 import type { NodeOutcome, OpQuantizer, PassResult } from './types.js';
 import type { NBits } from './ops/nbits-blocks.js';
-import { MS_DOMAIN, quantizeGemmNBits, quantizeMatMulNBits, type NBitsExtra } from './ops/nbits-matmul.js';
+import { MS_DOMAIN, quantizeGemmNBits, quantizeMatMulNBits, skipped, type NBitsExtra } from './ops/nbits-matmul.js';
 
 export type WeightOnlyOptions = ResolvedQuantizeOptions & {
   bits: NBits;
@@ -36,7 +36,7 @@ export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyO
     if (!handler) continue;
     const sel = selector.isSelected(node);
     if (!sel.ok) {
-      nodes.push({ name: node.name, opType: node.opType, action: 'skipped', reason: sel.reason });
+      nodes.push(skipped(node, sel.reason));
       continue;
     }
     nodes.push(handler(graph, node, options, extra));

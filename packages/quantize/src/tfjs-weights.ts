@@ -1,5 +1,6 @@
 import { float16ToFloat32, float32ToFloat16, parseOptions, ShrinkError, tensorNumel } from '@shrink/core';
 import { z } from 'zod';
+import { FLOAT16_MAX } from './fp16.js';
 import { roundHalfEven } from './math/round.js';
 
 /**
@@ -63,7 +64,6 @@ export interface TfjsWeightsResult {
 
 const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
 const QMAX = { uint8: 255, uint16: 65535 } as const;
-const FLOAT16_MAX = 65504;
 
 /**
  * Quantizes the float32 weights of a tfjs manifest to `options.dtype`. Returns new specs and bytes (the

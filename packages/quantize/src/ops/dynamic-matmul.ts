@@ -1,4 +1,5 @@
 import { attrFloat, attrInt, makeNode, type Graph, type onnx } from '@shrink/core';
+import { transpose } from '../math/transpose.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
 import type { NodeOutcome, OpQuantizer } from '../types.js';
 import {
@@ -68,12 +69,6 @@ export const quantizeMatMulDynamic: OpQuantizer<DynamicState> = (graph, node, _o
     undefined,
   );
 };
-
-function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
-  return out;
-}
 
 /**
  * Gemm: Y = alpha * A x B' + beta * C. transB is folded into the stored weight (transposed once,

@@ -13,6 +13,7 @@ import {
   type TensorValue,
   type onnx,
 } from '@shrink/core';
+import { transpose } from '../math/transpose.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
 import type { NodeOutcome, OpQuantizer } from '../types.js';
 import { quantizeBlockwise, zeroPointBytes, type NBits } from './nbits-blocks.js';
@@ -28,14 +29,9 @@ export interface NBitsExtra {
 
 type Weights = NonNullable<NodeOutcome['weights']>;
 
-function skipped(node: onnx.NodeProto, reason: string): NodeOutcome {
+/** Labelled by the node's own name, as the rest of the weight-only report. */
+export function skipped(node: onnx.NodeProto, reason: string): NodeOutcome {
   return { name: node.name, opType: node.opType, action: 'skipped', reason };
-}
-
-function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
-  return out;
 }
 
 /**
