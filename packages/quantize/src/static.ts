@@ -7,7 +7,7 @@
  * the Q is there (without it the graph runs float kernels plus conversions, slower than the original).
  * Portable: graph rewriting and math only.
  */
-import { Graph as GraphView, makeNode, ShrinkError, type Graph, type onnx } from '@shrink/core';
+import { Graph as GraphView, makeNode, ShrinkError, type DType, type Graph, type onnx, type TensorData } from '@shrink/core';
 import { chooseParams, quantizeTensor, type IntType } from './math/params.js';
 import { roundHalfEven } from './math/round.js';
 import type { ResolvedQuantizeOptions } from './options.js';
@@ -358,6 +358,31 @@ interface WrittenWeight {
   fresh: boolean;
 }
 
+/**
+ * Codes, scale and zero point as initializers named after `name`, and the DequantizeLinear that reads
+ * them (per channel along `axis` when given, per tensor otherwise).
+ */
+function addDequantized(
+  graph: Graph,
+  name: string,
+  codes: { dtype: DType; dims: readonly number[]; data: TensorData },
+  scale: Float32Array,
+  zeroPoint: TensorData,
+  axis: number | undefined,
+): { output: string; node: string; codes: string } {
+  const codesName = graph.uniqueName(`${name}_quantized`);
+  const scaleName = graph.uniqueName(`${name}_scale`);
+  const zp = graph.uniqueName(`${name}_zero_point`);
+  const output = graph.uniqueName(`${name}_dequantized`);
+  const node = graph.uniqueNodeName(`${name}_DequantizeLinear`);
+  const pdims = axis !== undefined ? [scale.length] : [];
+  graph.setInitializer(codesName, codes.dtype, codes.dims, codes.data);
+  graph.setInitializer(scaleName, 'float32', pdims, scale);
+  graph.setInitializer(zp, codes.dtype, pdims, zeroPoint);
+  graph.addNode(makeNode('DequantizeLinear', [codesName, scaleName, zp], [output], axis !== undefined ? { axis } : undefined, { name: node }));
+  return { output, node, codes: codesName };
+}
+
 /** Stores a constant as 8-bit codes + DequantizeLinear once per (name, axis, multiplier). */
 function writeWeight(
   graph: Graph,
@@ -374,23 +399,13 @@ function writeWeight(
   if (typeof v === 'string') throw new ShrinkError('INVALID_MODEL', v); // handlers checked this already
   const data = w.multiplier === undefined ? v.data : v.data.map((x) => x * w.multiplier!);
   const q = quantizeTensor(data, v.dims, { type, symmetric, ...(w.axis !== undefined ? { axis: w.axis } : {}), name });
-  const perChannel = q.axis !== undefined;
-  const codes = graph.uniqueName(`${name}_quantized`);
-  const scale = graph.uniqueName(`${name}_scale`);
-  const zp = graph.uniqueName(`${name}_zero_point`);
-  const output = graph.uniqueName(`${name}_dequantized`);
-  const nodeName = graph.uniqueNodeName(`${name}_DequantizeLinear`);
-  const pdims = perChannel ? [q.scale.length] : [];
-  graph.setInitializer(codes, type, v.dims, q.q);
-  graph.setInitializer(scale, 'float32', pdims, q.scale);
-  graph.setInitializer(zp, type, pdims, q.zeroPoint);
-  graph.addNode(makeNode('DequantizeLinear', [codes, scale, zp], [output], perChannel ? { axis: q.axis! } : undefined, { name: nodeName }));
+  const dq = addDequantized(graph, name, { dtype: type, dims: v.dims, data: q.q }, q.scale, q.zeroPoint, q.axis);
   const ww: WrittenWeight = {
-    output,
-    node: nodeName,
+    output: dq.output,
+    node: dq.node,
     scale: q.scale,
-    ...(perChannel ? { axis: q.axis! } : {}),
-    info: { name: codes, dtype: type, elements: q.q.length, bytes: q.q.length },
+    ...(q.axis !== undefined ? { axis: q.axis } : {}),
+    info: { name: dq.codes, dtype: type, elements: q.q.length, bytes: q.q.length },
     fresh: true,
   };
   cache.set(key, ww);
@@ -421,15 +436,6 @@ function writeBias(
     if (code < INT32_MIN || code > INT32_MAX) clamped++;
     q[c] = Math.min(INT32_MAX, Math.max(INT32_MIN, code));
   }
-  const codes = graph.uniqueName(`${name}_quantized`);
-  const scaleName = graph.uniqueName(`${name}_scale`);
-  const zp = graph.uniqueName(`${name}_zero_point`);
-  const output = graph.uniqueName(`${name}_dequantized`);
-  const nodeName = graph.uniqueNodeName(`${name}_DequantizeLinear`);
-  const pdims = perChannel ? [n] : [];
-  graph.setInitializer(codes, 'int32', [n], q);
-  graph.setInitializer(scaleName, 'float32', pdims, scale);
-  graph.setInitializer(zp, 'int32', pdims, new Int32Array(scale.length));
-  graph.addNode(makeNode('DequantizeLinear', [codes, scaleName, zp], [output], perChannel ? { axis: 0 } : undefined, { name: nodeName }));
-  return { output, node: nodeName, clamped, info: { name: codes, dtype: 'int32', elements: n, bytes: 4 * n } };
+  const dq = addDequantized(graph, name, { dtype: 'int32', dims: [n], data: q }, scale, new Int32Array(scale.length), perChannel ? 0 : undefined);
+  return { output: dq.output, node: dq.node, clamped, info: { name: dq.codes, dtype: 'int32', elements: n, bytes: 4 * n } };
 }
