@@ -315,15 +315,17 @@ function dropUnused(graph: Graph, name: string): void {
 
 
 /**
- * QuantizeLinear -> DequantizeLinear on `name`; every reader then reads the DequantizeLinear output.
- * A graph output keeps its name: its producer writes `<name>_float` and the DequantizeLinear writes `name`.
+ * QuantizeLinear -> DequantizeLinear on `name`. A computed value keeps its name on the DequantizeLinear
+ * output (its producer now writes `<name>_float`), so readers, graph outputs and --explain all see the
+ * value as the quantized model really carries it. A graph input cannot be renamed: its readers move to
+ * `<name>_dequantized` instead.
  */
 function addQdqPair(graph: Graph, name: string, inits: { scale: string; zeroPoint: string }): { q: string; dq: string } {
   const quantized = graph.uniqueName(`${name}_quantized`);
   const qName = graph.uniqueNodeName(`${name}_QuantizeLinear`);
   const dqName = graph.uniqueNodeName(`${name}_DequantizeLinear`);
   const producer = graph.producer(name);
-  if (graph.isGraphOutput(name) && producer) {
+  if (producer) {
     const pre = graph.uniqueName(`${name}_float`);
     graph.editNode(producer, (p) => {
       p.output = p.output.map((o) => (o === name ? pre : o));
