@@ -66,26 +66,27 @@ function* streamOps(writer: WriterInternals, total: number): Generator<Uint8Arra
   let staging = writer.constructor.alloc(STAGING_BYTES);
   let used = 0;
   let emitted = 0;
+  // The staged bytes, if any; staging goes on in a fresh buffer because the consumer may keep the view.
+  const takeStaged = (): Uint8Array | undefined => {
+    if (used === 0) return undefined;
+    const out = staging.subarray(0, used);
+    emitted += used;
+    staging = writer.constructor.alloc(STAGING_BYTES);
+    used = 0;
+    return out;
+  };
   for (let op = writer.head.next; op; op = op.next) {
     // Byte fields copy `val` verbatim (writeBytes*), so they can be yielded instead of copied.
     if (op.len >= DIRECT_BYTES && op.val instanceof Uint8Array && op.val.length === op.len) {
-      if (used > 0) {
-        yield staging.subarray(0, used);
-        emitted += used;
-        staging = writer.constructor.alloc(STAGING_BYTES);
-        used = 0;
-      }
+      const staged = takeStaged();
+      if (staged) yield staged;
       yield op.val;
       emitted += op.len;
       continue;
     }
     if (used + op.len > STAGING_BYTES) {
-      if (used > 0) {
-        yield staging.subarray(0, used);
-        emitted += used;
-        staging = writer.constructor.alloc(STAGING_BYTES);
-        used = 0;
-      }
+      const staged = takeStaged();
+      if (staged) yield staged;
       if (op.len > STAGING_BYTES) {
         const own = writer.constructor.alloc(op.len);
         op.fn(op.val, own, 0);
