@@ -240,3 +240,139 @@ test('unsupported nodes are refused naming the node, its op type and the support
   );
   assert.throws(() => importFromOnnx(grouped, tf), /node 'grouped' \(Conv\) has group=2 on 4 input channels/);
 });
+
+/**
+ * PyTorch's `x.view(x.size(0), -1)`: Shape -> Gather(0) -> Unsqueeze -> Concat(with [-1]) -> Reshape.
+ * Opset 13+ takes Unsqueeze axes as an input, older opsets as an attribute.
+ */
+function torchFlatten(x: string, out: string, prefix: string, opset: number): { nodes: onnx.NodeProto[]; inits: onnx.TensorProto[] } {
+  const n = (s: string): string => `${prefix}_${s}`;
+  const unsqueeze =
+    opset >= 13
+      ? makeNode('Unsqueeze', [n('n'), n('axes')], [n('n1')], {}, { name: `/${prefix}/Unsqueeze` })
+      : makeNode('Unsqueeze', [n('n')], [n('n1')], { axes: [0] }, { name: `/${prefix}/Unsqueeze` });
+  return {
+    nodes: [
+      makeNode('Shape', [x], [n('shape')], {}, { name: `/${prefix}/Shape` }),
+      makeNode('Gather', [n('shape'), n('zero')], [n('n')], { axis: 0 }, { name: `/${prefix}/Gather` }),
+      unsqueeze,
+      makeNode('Constant', [], [n('minus1')], { value: makeTensor('', 'int64', [1], [-1]) }, { name: `/${prefix}/Constant` }),
+      makeNode('Concat', [n('n1'), n('minus1')], [n('target')], { axis: 0 }, { name: `/${prefix}/Concat` }),
+      makeNode('Reshape', [x, n('target')], [out], {}, { name: `/${prefix}/Reshape` }),
+    ],
+    inits: [makeTensor(n('zero'), 'int64', [], [0]), ...(opset >= 13 ? [int64(n('axes'), [0])] : [])],
+  };
+}
+
+test('PyTorch CNN flattening with x.view(x.size(0), -1) imports: the shape subgraph becomes no layer, Dense rows absorb NCHW order', async () => {
+  const flat = torchFlatten('p1', 'f', 'flat', 17);
+  const model = modelOf(
+    [
+      makeNode('Conv', ['x', 'c1.w', 'c1.b'], ['c1'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: '/conv1/Conv' }),
+      makeNode('Relu', ['c1'], ['r1'], {}, { name: '/relu1/Relu' }),
+      makeNode('MaxPool', ['r1'], ['p1'], { kernel_shape: [2, 2], strides: [2, 2] }, { name: '/pool1/MaxPool' }),
+      ...flat.nodes,
+      makeNode('Gemm', ['f', 'fc1.w', 'fc1.b'], ['h'], { transB: 1 }, { name: '/fc1/Gemm' }),
+      makeNode('Relu', ['h'], ['hr'], {}, { name: '/relu2/Relu' }),
+      makeNode('Gemm', ['hr', 'fc2.w', 'fc2.b'], ['y'], { transB: 1 }, { name: '/fc2/Gemm' }),
+    ],
+    [makeValueInfo('x', 'float32', ['batch', 3, 8, 6])],
+    makeValueInfo('y', 'float32', ['batch', 4]),
+    [
+      weight('c1.w', [5, 3, 3, 3]),
+      weight('c1.b', [5]),
+      ...flat.inits,
+      weight('fc1.w', [10, 5 * 4 * 3]),
+      weight('fc1.b', [10]),
+      weight('fc2.w', [4, 10]),
+      weight('fc2.b', [4]),
+    ],
+  );
+  // Two batch sizes: the batch stays symbolic although static inference resolved the target shape.
+  await expectImportMatches(model, [1, 3, 8, 6], 20);
+  const { model: m, report } = await expectImportMatches(model, [5, 3, 8, 6], 21);
+  assert.deepEqual(report.inputs[0]!.tfjsShape, [null, 8, 6, 3]);
+  assert.deepEqual(classNames(m), ['InputLayer', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'Dense']);
+  const shapeOnly = report.nodes.filter((n) => n.shapeOnly).map((n) => n.opType);
+  assert.deepEqual(shapeOnly, ['Shape', 'Gather', 'Unsqueeze', 'Constant', 'Concat']);
+  assert.ok(report.nodes.filter((n) => n.shapeOnly).every((n) => n.layers.length === 0));
+});
+
+test('PyTorch MLP with the view flatten (opset 11), Unsqueeze/Squeeze around Gemm and Identity imports with equal outputs', async () => {
+  const flat = torchFlatten('x', 'f', 'view', 11);
+  const model = modelOf(
+    [
+      ...flat.nodes,
+      makeNode('Gemm', ['f', 'w1', 'b1'], ['h1'], { transB: 1 }, { name: '/fc1/Gemm' }),
+      makeNode('Unsqueeze', ['h1'], ['u'], { axes: [1] }, { name: '/unsqueeze' }),
+      makeNode('Tanh', ['u'], ['ut'], {}, { name: '/tanh' }),
+      makeNode('Squeeze', ['ut'], ['s'], { axes: [1] }, { name: '/squeeze' }),
+      makeNode('Gemm', ['s', 'w2', 'b2'], ['h2'], { transB: 1 }, { name: '/fc2/Gemm' }),
+      makeNode('Identity', ['h2'], ['y'], {}, { name: '/identity' }),
+    ],
+    [makeValueInfo('x', 'float32', ['N', 2, 3, 5])],
+    makeValueInfo('y', 'float32', ['N', 3]),
+    [...flat.inits, weight('w1', [8, 30]), weight('b1', [8]), weight('w2', [3, 8]), weight('b2', [3])],
+    11,
+  );
+  const { model: m, report } = await expectImportMatches(model, [4, 2, 3, 5], 22);
+  assert.equal(report.inputs[0]!.layout, 'nchw');
+  assert.ok(!classNames(m).includes('Permute'), `unexpected Permute in ${classNames(m).join(', ')}`);
+  assert.equal(report.nodes.filter((n) => n.shapeOnly).length, 5);
+});
+
+test('Reshape by a Constant node, Slice/Cast shape subgraphs and Squeeze after global pooling import with equal outputs', async () => {
+  const model = modelOf(
+    [
+      makeNode('Constant', [], ['to_image'], { value: makeTensor('', 'int64', [4], [-1, 2, 3, 4]) }, { name: '/Constant' }),
+      makeNode('Reshape', ['x', 'to_image'], ['img'], {}, { name: '/to_image/Reshape' }),
+      makeNode('Conv', ['img', 'c.w', 'c.b'], ['c'], { kernel_shape: [1, 1] }, { name: '/conv/Conv' }),
+      makeNode('Relu', ['c'], ['cr'], {}, { name: '/relu' }),
+      // [N, 5, 3, 4] -> [N, 5, 12] from Shape -> Slice -> Cast -> Concat.
+      makeNode('Shape', ['cr'], ['cs'], {}, { name: '/shape' }),
+      makeNode('Slice', ['cs', 's0', 's2'], ['nc'], {}, { name: '/slice' }),
+      makeNode('Cast', ['nc'], ['nc64'], { to: onnx.TensorProto.DataType.INT64 }, { name: '/cast' }),
+      makeNode('Concat', ['nc64', 'm1'], ['rows'], { axis: 0 }, { name: '/concat' }),
+      makeNode('Reshape', ['cr', 'rows'], ['r'], {}, { name: '/rows/Reshape' }),
+      makeNode('Unsqueeze', ['r', 'ax3'], ['r4'], {}, { name: '/unsqueeze' }),
+      makeNode('GlobalMaxPool', ['r4'], ['g'], {}, { name: '/gmp' }),
+      makeNode('Squeeze', ['g', 'ax23'], ['gs'], {}, { name: '/squeeze' }),
+      makeNode('Gemm', ['gs', 'fc.w', 'fc.b'], ['y'], { transB: 1 }, { name: '/fc/Gemm' }),
+    ],
+    [makeValueInfo('x', 'float32', ['N', 24])],
+    makeValueInfo('y', 'float32', ['N', 2]),
+    [
+      weight('c.w', [5, 2, 1, 1]),
+      weight('c.b', [5]),
+      int64('s0', [0]),
+      int64('s2', [2]),
+      int64('m1', [-1]),
+      int64('ax3', [3]),
+      int64('ax23', [2, 3]),
+      weight('fc.w', [2, 5]),
+      weight('fc.b', [2]),
+    ],
+  );
+  const { model: m, report } = await expectImportMatches(model, [3, 24], 23);
+  assert.deepEqual(report.nodes.filter((n) => n.shapeOnly).map((n) => n.name), ['/Constant', '/shape', '/slice', '/cast', '/concat']);
+  assert.ok(classNames(m).includes('GlobalMaxPooling2D'));
+  // The Squeeze after global pooling needs no layer of its own.
+  assert.deepEqual(report.nodes.find((n) => n.name === '/squeeze')?.fusedInto, '/gmp');
+});
+
+test('a Reshape that merges the batch into other dims is refused naming the node and the static shapes', () => {
+  const model = modelOf(
+    [makeNode('Gemm', ['x', 'w'], ['h'], { transB: 1 }, { name: 'fc' }), makeNode('Reshape', ['h', 'pairs'], ['y'], {}, { name: 'pairs' })],
+    [makeValueInfo('x', 'float32', ['N', 4])],
+    makeValueInfo('y', 'float32', [null, 3]),
+    [weight('w', [6, 4]), int64('pairs', [-1, 3])],
+  );
+  assert.throws(
+    () => importFromOnnx(model, tf),
+    (e: unknown) =>
+      e instanceof ShrinkError &&
+      e.code === 'UNSUPPORTED_OP' &&
+      e.message.startsWith("node 'pairs' (Reshape) does not keep the batch axis first") &&
+      e.message.includes('[2, 6] -> [4, 3]'),
+  );
+});

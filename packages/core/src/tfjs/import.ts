@@ -7,6 +7,7 @@ import type { onnx } from '../onnx/proto.js';
 import { ACTIVATION_OPS } from './convert/import-activations.js';
 import { describeNode, identityPerm, ImportBuilder, samePerm, type Tf } from './convert/import-builder.js';
 import { OP_IMPORTERS } from './convert/import-ops.js';
+import { shapeComputations, staticShapes } from './convert/import-static.js';
 import { intsAttr } from './convert/onnx-attrs.js';
 import { NHWC_TO_NCHW } from './convert/permute.js';
 
@@ -28,10 +29,12 @@ export interface ImportReport {
   inputs: Array<{ name: string; layout: 'nchw' | 'as-is'; tfjsShape: (number | null)[] }>;
   /**
    * Every node with the tfjs layers it became; [] for nodes that need no layer (Transpose, Identity,
-   * Dropout, Constant). A node fused into a neighbour (an activation, a bias Add) lists that neighbour's
-   * layers and names it in `fusedInto`.
+   * Dropout, Constant, shape-keeping Reshape). A node fused into a neighbour (an activation, a bias Add)
+   * lists that neighbour's layers and names it in `fusedInto`. Nodes that only compute shapes for
+   * Reshape and the like (Shape -> Gather -> Concat ...) have `shapeOnly: true`: their results were
+   * worked out by static shape inference.
    */
-  nodes: Array<{ name: string; opType: string; layers: string[]; fusedInto?: string }>;
+  nodes: Array<{ name: string; opType: string; layers: string[]; fusedInto?: string; shapeOnly?: true }>;
 }
 
 export const IMPORTABLE_OPS: readonly string[] = [...OP_IMPORTERS.keys()];
@@ -40,15 +43,15 @@ export const IMPORTABLE_OPS: readonly string[] = [...OP_IMPORTERS.keys()];
 const ELEMENTWISE: readonly string[] = ['Identity', 'Dropout', ...ACTIVATION_OPS.filter((op) => !op.endsWith('Softmax'))];
 
 /** Whether every path from `value` through elementwise ops ends in a Transpose to NCHW (an NHWC input). */
-function onlyTransposedToNchw(graph: Graph, value: string): boolean {
-  const consumers = graph.consumers(value);
+function onlyTransposedToNchw(b: ImportBuilder, value: string): boolean {
+  const consumers = b.consumers(value);
   return (
     consumers.length > 0 &&
     consumers.every((c) => {
       if (c.opType === 'Transpose') {
         return samePerm(intsAttr(c, 'perm') ?? [], NHWC_TO_NCHW);
       }
-      return ELEMENTWISE.includes(c.opType) && onlyTransposedToNchw(graph, c.output[0]!);
+      return ELEMENTWISE.includes(c.opType) && onlyTransposedToNchw(b, c.output[0]!);
     })
   );
 }
@@ -58,7 +61,9 @@ function onlyTransposedToNchw(graph: Graph, value: string): boolean {
  * layer-style ops in IMPORTABLE_OPS. Layout: rank-4 inputs judged NCHW (see `inputLayout`) become NHWC
  * inputs of the tfjs model — transpose NCHW images with [0, 2, 3, 1] before `predict` — and the
  * first Dense after a Flatten of NCHW features gets its kernel rows permuted, so no transposes are
- * added to the tfjs graph; outputs have exactly the ONNX outputs' shapes and order.
+ * added to the tfjs graph; outputs have exactly the ONNX outputs' shapes and order. Subgraphs that only
+ * compute shapes (PyTorch's `x.view(x.size(0), -1)`) become no layers: static shape inference, run at
+ * two batch sizes so the batch stays symbolic, gives their consumers' target shapes.
  * Throws UNSUPPORTED_OP naming the first node it cannot convert.
  */
 export function importFromOnnx(
@@ -71,7 +76,7 @@ export function importFromOnnx(
   graph.topoSort();
   const opset = graph.opsetVersion('');
   if (opset === undefined) throw new ShrinkError('INVALID_MODEL', `model '${graph.name}' imports no default-domain opset; expected opset_import with domain ''`);
-  const b = new ImportBuilder(tf, graph, opset);
+  const b = new ImportBuilder(tf, graph, opset, staticShapes(graph), shapeComputations(graph));
   const report: ImportReport = { inputs: [], nodes: [] };
 
   const inputs = graph.feedInputs.map((vi) => {
@@ -84,7 +89,7 @@ export function importFromOnnx(
       );
     }
     const rank = shape.length;
-    const nchw = rank === 4 && (opts.inputLayout === 'nchw' || (opts.inputLayout === 'auto' && !onlyTransposedToNchw(graph, vi.name)));
+    const nchw = rank === 4 && (opts.inputLayout === 'nchw' || (opts.inputLayout === 'auto' && !onlyTransposedToNchw(b, vi.name)));
     const dims = (nchw ? [shape[2], shape[3], shape[1]] : shape.slice(1)).map((d) => (typeof d === 'number' ? d : null));
     const t = tf.input({ shape: dims, name: b.freshName(vi.name), dtype: 'float32' });
     b.values.set(vi.name, { t, perm: nchw ? NHWC_TO_NCHW : identityPerm(rank) });
@@ -94,6 +99,10 @@ export function importFromOnnx(
 
   const layersOf = new Map<onnx.INodeProto, string[]>();
   graph.nodes.forEach((node, i) => {
+    if (b.shapeNodes.has(node)) {
+      report.nodes.push({ name: node.name, opType: node.opType, layers: [], shapeOnly: true });
+      return;
+    }
     const owner = b.absorbed.get(node);
     if (owner) {
       report.nodes.push({ name: node.name, opType: node.opType, layers: layersOf.get(owner) ?? [], fusedInto: owner.name });

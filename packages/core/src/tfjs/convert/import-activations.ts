@@ -118,7 +118,7 @@ export function fuseActivation(
   value: string,
   perm: readonly number[],
 ): { activation: string; output: string; nonNegative: boolean } | undefined {
-  const consumers = b.graph.consumers(value);
+  const consumers = b.consumers(value);
   const next = consumers[0];
   if (consumers.length !== 1 || !next || b.graph.isGraphOutput(value) || next.input[0] !== value) return undefined;
   if (!ACTIVATION_OPS.includes(next.opType)) return undefined;

@@ -3,6 +3,7 @@ import { ShrinkError } from '../../errors.js';
 import type { Graph } from '../../onnx/graph.js';
 import type { onnx } from '../../onnx/proto.js';
 import { toFloat32, type TensorValue } from '../../onnx/tensor.js';
+import type { StaticShapes } from './import-static.js';
 
 export type Tf = typeof tfjs;
 
@@ -47,7 +48,16 @@ export class ImportBuilder {
     readonly tf: Tf,
     readonly graph: Graph,
     readonly opset: number,
+    /** ONNX shapes of values at two batch sizes (see import-static.ts). */
+    readonly staticShapes: StaticShapes,
+    /** Nodes that only compute shapes: they become no layer and do not count as readers of data. */
+    readonly shapeNodes: ReadonlySet<onnx.NodeProto>,
   ) {}
+
+  /** The nodes that read `value` as data (shape computations, which only look at its dims, left out). */
+  consumers(value: string): onnx.NodeProto[] {
+    return this.graph.consumers(value).filter((c) => !this.shapeNodes.has(c));
+  }
 
   unsupported(node: onnx.INodeProto, why: string): ShrinkError {
     return new ShrinkError('UNSUPPORTED_OP', `${describeNode(node)} ${why}`);
@@ -121,7 +131,7 @@ export class ImportBuilder {
     const name = node.input[i];
     if (!name) return undefined;
     const c: TensorValue | undefined = this.graph.constantValue(name);
-    if (!c) throw this.unsupported(node, `computes its input ${i} ('${name}') at run time; it must be an initializer or Constant`);
+    if (!c) throw this.unsupported(node, `computes its input ${i} ('${name}') at run time; it must be an initializer or a Constant node`);
     return Array.from(c.data as ArrayLike<number | bigint>, (v) => Number(v));
   }
 

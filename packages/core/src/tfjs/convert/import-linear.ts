@@ -67,7 +67,7 @@ export function importMatMul(b: ImportBuilder, node: onnx.NodeProto): void {
   const [k, n] = matrix(b, node, w);
   let out = node.output[0]!;
   let bias: Float32Array | undefined;
-  const consumers = b.graph.consumers(out);
+  const consumers = b.consumers(out);
   const add = consumers[0];
   if (consumers.length === 1 && add?.opType === 'Add' && !b.graph.isGraphOutput(out)) {
     const other = add.input[0] === out ? add.input[1] : add.input[0];

@@ -5,10 +5,10 @@ import { importBatchNorm, importGemm, importMatMul } from './import-linear.js';
 import {
   importConcat,
   importConstant,
-  importFlatten,
   importIdentity,
   importMerge,
   importReshape,
+  RESHAPE_OPS,
   importTranspose,
 } from './import-shape.js';
 import { importConv, importGlobalPool, importPad, importPool } from './import-spatial.js';
@@ -27,8 +27,7 @@ export const OP_IMPORTERS: ReadonlyMap<string, OpImporter> = new Map<string, OpI
   ['GlobalAveragePool', importGlobalPool],
   ['GlobalMaxPool', importGlobalPool],
   ['Pad', importPad],
-  ['Flatten', importFlatten],
-  ['Reshape', importReshape],
+  ...RESHAPE_OPS.map((op): [string, OpImporter] => [op, importReshape]),
   ['Transpose', importTranspose],
   ['Identity', importIdentity],
   ['Dropout', importIdentity],

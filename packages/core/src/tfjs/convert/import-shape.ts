@@ -17,7 +17,7 @@ const ORDER_KEEPING: readonly string[] = ['Identity', 'Dropout', 'BatchNormaliza
  * then a flattened NCHW tensor can stay in tfjs (NHWC) order and the Dense kernels absorb the order.
  */
 function feedsOnlyDense(b: ImportBuilder, value: string): boolean {
-  const consumers = b.graph.consumers(value);
+  const consumers = b.consumers(value);
   if (consumers.length === 0 || b.graph.isGraphOutput(value)) return false;
   return consumers.every((c) => {
     if (c.input[0] !== value || c.input.indexOf(value, 1) > 0) return false;
@@ -26,22 +26,47 @@ function feedsOnlyDense(b: ImportBuilder, value: string): boolean {
   });
 }
 
-/**
- * Whether `node` turns an ONNX tensor of shape `inShape` into [batch, everything else]: Flatten with
- * axis 1, or a Reshape to [0 | -1 | batch, -1 | product].
- */
-export function flattensBatch(b: ImportBuilder, node: onnx.NodeProto, inShape: Dims): boolean {
+const sameDims = (a: Dims, b: Dims): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** The reshape a constant Reshape shape or a Flatten asks for, per sample; undefined when it moves the batch. */
+function declaredTarget(b: ImportBuilder, node: onnx.NodeProto, inShape: Dims): Dims | undefined {
   const rank = inShape.length;
-  if (node.opType === 'Flatten') return rank >= 2 && (intAttr(node, 'axis', 1) + rank) % rank === 1;
-  if (node.opType !== 'Reshape') return false;
+  const rest = inShape.slice(1);
+  if (node.opType === 'Flatten') return rank >= 2 && (intAttr(node, 'axis', 1) + rank) % rank === 1 ? [product(rest)] : undefined;
   const name = node.input[1];
-  const c = name ? b.graph.constantValue(name) : undefined;
-  if (!c || c.data.length !== 2) return false;
-  const [s0, s1] = Array.from(c.data as ArrayLike<number | bigint>, Number) as [number, number];
-  const features = product(inShape.slice(1));
-  const batchOk = s0 === 0 || s0 === -1 || (s0 > 0 && s0 === inShape[0]);
-  const featuresOk = s1 === -1 ? s0 !== -1 : features != null && s1 === features;
-  return batchOk && featuresOk;
+  const c = node.opType === 'Reshape' && name ? b.graph.constantValue(name) : undefined;
+  if (!c) return undefined;
+  const [s0, ...given] = Array.from(c.data as ArrayLike<number | bigint>, Number);
+  const allowZero = intAttr(node, 'allowzero', 0) !== 0;
+  const target = given.map((s, i) => (s === 0 && !allowZero ? (rest[i] ?? null) : s));
+  if (target.some((d) => d == null)) return undefined;
+  if (s0 === -1) {
+    // Only a per-sample size equal to the input's keeps the batch where it was.
+    const features = product(rest);
+    return !target.includes(-1) && features != null && product(target) === features ? target : undefined;
+  }
+  const keepsBatch = (s0 === 0 && !allowZero) || (s0 !== undefined && s0 > 0 && s0 === inShape[0]);
+  return keepsBatch ? target : undefined;
+}
+
+/** Ops that only rearrange a tensor's dims, imported by `importReshape`. */
+export const RESHAPE_OPS: readonly string[] = ['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze'];
+
+/**
+ * The per-sample ONNX shape a Reshape / Flatten / Squeeze / Unsqueeze gives its data input (of ONNX
+ * shape `inShape`, batch first), or undefined when it does not keep the batch axis first. Static shape
+ * inference at two batch sizes decides first — it resolves targets computed by shape subgraphs, and
+ * PyTorch's [N, -1] — then a constant target or Flatten's axis; -1 or null may remain for tfjs to fill.
+ */
+export function reshapeTarget(b: ImportBuilder, node: onnx.NodeProto, inShape: Dims): Dims | undefined {
+  if (!RESHAPE_OPS.includes(node.opType)) return undefined;
+  const ins = b.staticShapes(node.input[0] ?? '');
+  const outs = b.staticShapes(node.output[0] ?? '');
+  if (ins && outs) {
+    const [[ia, ib], [oa, ob]] = [ins, outs];
+    if (oa.length > 0 && oa[0] === ia[0] && ob[0] === ib[0] && sameDims(oa.slice(1), ob.slice(1))) return oa.slice(1);
+  }
+  return declaredTarget(b, node, inShape);
 }
 
 /** Flattens `x` to [batch, features] the way ONNX orders features, keeping tfjs order when Dense layers can absorb it. */
@@ -70,33 +95,40 @@ function flatten(b: ImportBuilder, node: onnx.NodeProto, x: TfValue, out: string
   b.values.set(out, { t, perm: [0, 1], nonNegative: x.nonNegative });
 }
 
-export function importFlatten(b: ImportBuilder, node: onnx.NodeProto): void {
-  const x = b.input(node, 0);
-  if (!flattensBatch(b, node, b.onnxShape(x))) {
-    throw b.unsupported(node, `flattens from axis ${intAttr(node, 'axis', 1)}; only axis 1 (keep the batch) is imported`);
-  }
-  flatten(b, node, x, node.output[0]!);
-}
-
-/** Reshape by a constant shape keeping the batch axis -> Flatten or a tfjs Reshape. */
+/**
+ * Reshape, Flatten, Squeeze and Unsqueeze keeping the batch axis first: nothing when the shape stays,
+ * a Flatten when one feature axis remains, else a tfjs Reshape of the non-batch dims.
+ */
 export function importReshape(b: ImportBuilder, node: onnx.NodeProto): void {
   const x = b.input(node, 0);
   const inShape = b.onnxShape(x);
-  if (flattensBatch(b, node, inShape)) {
-    flatten(b, node, x, node.output[0]!);
+  const target = reshapeTarget(b, node, inShape);
+  const out = node.output[0]!;
+  if (!target) {
+    const ins = b.staticShapes(node.input[0] ?? '');
+    const outs = b.staticShapes(out);
+    const shapeInput = node.opType === 'Reshape' ? node.input[1] : undefined;
+    if (!(ins && outs) && shapeInput && !b.graph.constantValue(shapeInput)) {
+      throw b.unsupported(node, `takes its shape '${shapeInput}' from a computation static shape inference could not resolve; the input shapes must be declared`);
+    }
+    const seen = ins && outs ? ` (static shapes [${ins[0].join(', ')}] -> [${outs[0].join(', ')}] at batch ${ins[0][0]})` : '';
+    throw b.unsupported(
+      node,
+      `does not keep the batch axis first with fixed other dims${seen}; only reshapes to [batch, ...] whose other dims are constant or follow from a constant shape are imported`,
+    );
+  }
+  if (target.every((d) => d != null && d >= 0) && sameDims(target, inShape.slice(1))) {
+    b.values.set(out, x);
     return;
   }
-  const shape = b.integers(node, 1)!;
-  const allowZero = intAttr(node, 'allowzero', 0) !== 0;
-  const [s0, ...rest] = shape;
-  const keepsBatch = (s0 === 0 && !allowZero) || s0 === -1 || (s0 !== undefined && s0 > 0 && s0 === inShape[0]);
-  const target = rest.map((s, i) => (s === 0 && !allowZero ? inShape[i + 1] : s));
-  if (!keepsBatch || target.some((d) => d == null) || (s0 === -1 && target.includes(-1))) {
-    throw b.unsupported(node, `reshapes to [${shape.join(', ')}]; only shapes that keep the batch axis first (0, -1 or its size) are imported`);
+  if (target.length === 1) {
+    flatten(b, node, x, out);
+    return;
   }
+  if (target.some((d) => d == null)) throw b.unsupported(node, `reshapes to dims [${target.join(', ')}] not known before run time`);
   const layer = b.tf.layers.reshape({ targetShape: target as number[], name: b.layerName() });
   const t = b.apply(layer, b.inPerm(node, x, identityPerm(x.perm.length)));
-  b.values.set(node.output[0]!, { t, perm: identityPerm(shape.length), nonNegative: x.nonNegative });
+  b.values.set(out, { t, perm: identityPerm(target.length + 1), nonNegative: x.nonNegative });
 }
 
 /** Transpose costs no layer: the value just records its new axis order. */

@@ -2,7 +2,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import type { onnx } from '../../onnx/proto.js';
 import { fuseActivation } from './import-activations.js';
 import type { ImportBuilder, TfValue, Weight } from './import-builder.js';
-import { flattensBatch } from './import-shape.js';
+import { reshapeTarget } from './import-shape.js';
 import { floatAttr, intAttr, intsAttr, stringAttr } from './onnx-attrs.js';
 import { samePads } from './padding.js';
 import { NHWC_TO_NCHW, permute } from './permute.js';
@@ -127,7 +127,7 @@ export function importPool(b: ImportBuilder, node: onnx.NodeProto): void {
 
 /**
  * GlobalAveragePool / GlobalMaxPool -> GlobalAveragePooling2D / GlobalMaxPooling2D. ONNX keeps [N, C, 1, 1];
- * a Flatten (or flattening Reshape) right after is absorbed, otherwise the result is reshaped to [1, 1, C].
+ * a Flatten (or flattening Reshape / Squeeze) right after is absorbed, otherwise the result is reshaped to [1, 1, C].
  */
 export function importGlobalPool(b: ImportBuilder, node: onnx.NodeProto): void {
   const x = b.input(node, 0);
@@ -136,9 +136,9 @@ export function importGlobalPool(b: ImportBuilder, node: onnx.NodeProto): void {
   const layer = node.opType === 'GlobalMaxPool' ? b.tf.layers.globalMaxPooling2d({ name }) : b.tf.layers.globalAveragePooling2d({ name });
   const pooled = b.apply(layer, b.inPerm(node, x, NHWC_TO_NCHW));
   const out = node.output[0]!;
-  const consumers = b.graph.consumers(out);
+  const consumers = b.consumers(out);
   const next = consumers[0];
-  if (consumers.length === 1 && next && !b.graph.isGraphOutput(out) && flattensBatch(b, next, [null, pooled.shape[1] ?? null, 1, 1])) {
+  if (consumers.length === 1 && next && !b.graph.isGraphOutput(out) && reshapeTarget(b, next, [null, pooled.shape[1] ?? null, 1, 1])?.length === 1) {
     b.absorbed.set(next, node);
     b.values.set(next.output[0]!, { t: pooled, perm: [0, 1], nonNegative: x.nonNegative });
     return;
