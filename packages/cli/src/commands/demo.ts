@@ -2,10 +2,12 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { z } from 'zod';
-import { createReport, formatValue, renderJson, ShrinkError, type Report } from '@shrink/core';
-import { collectEnvironment, profileMetrics, profileModel } from '@shrink/core/runtime';
+import { formatValue, renderJson, ShrinkError, type Report } from '@shrink/core';
+import { compareModels } from '@shrink/core/runtime';
+import { quantizeModel } from '@shrink/quantize/node';
+import type { QuantizeOptions } from '@shrink/quantize';
 import { findFashionMnist, resolveData } from '@shrink/core/data';
-import { loadModel, writeFileAtomic } from '@shrink/core/io';
+import { loadModel, saveModel, writeFileAtomic } from '@shrink/core/io';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath } from '../paths.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
@@ -32,6 +34,14 @@ const QUICK_PLAN: Readonly<Record<string, { epochs?: number; data?: string }>> =
   'fashion-mlp': { epochs: 2, data: 'fashion-mnist:20000' },
   'fashion-cnn': { epochs: 1, data: 'fashion-mnist:20000' },
 };
+
+/** The compressed variants every preset gets, with transformers.js' file names. */
+const VARIANTS: ReadonlyArray<{ label: string; file: string; options: QuantizeOptions }> = [
+  { label: 'q8 dynamic', file: 'model_quantized.onnx', options: { dtype: 'q8' } },
+  { label: 'int8 static', file: 'model_int8.onnx', options: { dtype: 'int8', mode: 'static', perChannel: true } },
+  { label: 'q4', file: 'model_q4.onnx', options: { dtype: 'q4' } },
+  { label: 'fp16', file: 'model_fp16.onnx', options: { dtype: 'fp16' } },
+];
 
 interface Args extends GlobalArgs {
   output: string;
@@ -82,27 +92,31 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       );
       const model = await loadModel(train.onnx);
       const data = await resolveData(train.data, { split: 'test' });
-      const common = { data, runs: opts.runs, seed: opts.seed, ...(opts.threads ? { threads: opts.threads } : {}) };
-      const mut = { name: `${preset} (fp32 ONNX)`, model, path: train.onnx };
-      const b1 = await profileModel(mut, { ...common, batch: 1 }, ctx);
-      const b32 = await profileModel(mut, { ...common, batch: 32 }, ctx);
-      const metrics = profileMetrics(b1);
-      metrics['latency.p50@32'] = { candidate: b32.latency.p50, unit: 'ms', better: 'lower', method: b32.latency.method };
-      metrics['throughput@32'] = { candidate: b32.latency.throughputPerSec, unit: 'samples/s', better: 'higher', method: b32.latency.method };
-      metrics['export.maxAbsDiff'] = { candidate: train.maxAbsDiff, unit: '', better: 'lower', method: 'ONNX (onnxruntime) vs tfjs on 32 seeded random inputs' };
-      const report = createReport({
-        baseline: { name: mut.name, path: train.onnx },
-        candidates: [{ name: mut.name, path: train.onnx, metrics }],
-        environment: collectEnvironment(opts.threads ? { threads: opts.threads } : {}),
-        notes: [
-          `trained ${train.epochs} epochs on ${train.backend} in ${train.seconds.toFixed(1)} s`,
-          `evaluated on ${data.name} (${data.n} samples)`,
-          'compressed variants are added as candidates by the quantize, prune and distill passes',
-        ],
-      });
+      const calibration = await resolveData(train.data, { split: 'train', limit: 2000 });
+      const candidates = [];
+      for (const v of VARIANTS) {
+        const q = await quantizeModel(model, v.options, { calibration }, ctx);
+        const file = path.join(dir, v.file);
+        const saved = await saveModel(q.model, file, { force: true, inputs: [train.onnx] });
+        candidates.push({ name: v.label, model: q.model, path: file, diskBytes: saved.bytes });
+      }
+      const cmp = await compareModels(
+        { name: 'fp32', model, path: train.onnx },
+        candidates,
+        { data, runs: opts.runs, seed: opts.seed, ...(opts.threads ? { threads: opts.threads } : {}) },
+        ctx,
+      );
+      const report = cmp.report;
+      report.baseline.name = `${preset} fp32 (exported from tfjs, max abs diff ${train.maxAbsDiff.toExponential(1)})`;
+      report.notes.push(`trained ${train.epochs} epoch${train.epochs === 1 ? '' : 's'} on ${train.backend} in ${train.seconds.toFixed(1)} s`);
+      report.notes.push('static int8 is calibrated on up to 2,000 training samples; q4 is MatMulNBits (block 32, accuracy_level 4)');
+      for (const c of report.candidates) {
+        const r = c.metrics['latency.p50']?.ratio;
+        if (r !== undefined && r > 1) (c.notes ??= []).push(`slower than fp32 here (latency p50 ${r.toFixed(2)}x)`);
+      }
       await writeFileAtomic(path.join(dir, 'report.json'), renderJson(report));
       entries.push({ preset, train, report });
-      log.info(`${preset}: ${train.test.accuracy !== undefined ? `accuracy ${(train.test.accuracy * 100).toFixed(2)}%` : `MSE ${train.test.mse?.toPrecision(4)}`}, p50 ${(b1.latency.p50 * 1000).toFixed(1)} µs at batch 1; report in ${path.join(dir, 'report.json')}`);
+      log.info(`${preset}: ${train.test.accuracy !== undefined ? `accuracy ${(train.test.accuracy * 100).toFixed(2)}%` : `MSE ${train.test.mse?.toPrecision(4)}`}; report in ${path.join(dir, 'report.json')}`);
     }
     const summary = { schema: 'shrink.demo/v1', output: out, presets: entries };
     await writeFileAtomic(path.join(out, 'report.json'), `${JSON.stringify(summary, null, 2)}\n`);
@@ -112,25 +126,34 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
 
 function summaryTable(entries: DemoEntry[], out: string): string {
   const t = new Table({
-    head: ['preset', 'quality (test)', 'params', 'size', 'MACs', 'p50 b1', 'p50 b32', 'J / inference', 'gCO2e / 1M', 'export diff'],
+    head: ['preset', 'variant', 'quality (test)', 'size', 'size x', 'p50 b1', 'p50 x', 'J / inference', 'gCO2e / 1M'],
     style: { head: [], border: [] },
   });
   for (const e of entries) {
-    const m = e.report.candidates[0]!.metrics;
-    const v = (k: string) => m[k]?.candidate;
-    const q = v('accuracy') !== undefined ? `${((v('accuracy') ?? 0) * 100).toFixed(2)}% acc` : `MSE ${v('mse')?.toPrecision(3)}`;
-    t.push([
-      e.preset,
-      q,
-      formatValue(v('params') ?? 0, 'count'),
-      formatValue(v('size.bytes') ?? 0, 'bytes'),
-      formatValue(v('macs') ?? 0, 'count'),
-      formatValue(v('latency.p50') ?? 0, 'ms'),
-      formatValue(v('latency.p50@32') ?? 0, 'ms'),
-      formatValue(v('energy.perInference') ?? 0, 'J'),
-      formatValue(v('co2e.perMillion') ?? 0, 'gCO2e'),
-      (v('export.maxAbsDiff') ?? 0).toExponential(1),
-    ]);
+    const rows: Array<[string, (k: string) => number | undefined, (k: string) => number | undefined]> = [
+      ['fp32', (k) => e.report.candidates[0]?.metrics[k]?.baseline, () => undefined],
+      ...e.report.candidates.map((c): [string, (k: string) => number | undefined, (k: string) => number | undefined] => [
+        c.name,
+        (k) => c.metrics[k]?.candidate,
+        (k) => c.metrics[k]?.ratio,
+      ]),
+    ];
+    for (const [name, v, ratio] of rows) {
+      const acc = v('accuracy');
+      const quality = acc !== undefined ? `${(acc * 100).toFixed(2)}% acc` : `MSE ${v('mse')?.toPrecision(3)}`;
+      const x = (k: string) => (ratio(k) !== undefined ? `${ratio(k)!.toFixed(2)}x` : '');
+      t.push([
+        name === 'fp32' ? e.preset : '',
+        name,
+        quality,
+        formatValue(v('size.bytes') ?? 0, 'bytes'),
+        x('size.bytes'),
+        formatValue(v('latency.p50') ?? 0, 'ms'),
+        x('latency.p50'),
+        formatValue(v('energy.perInference') ?? 0, 'J'),
+        formatValue(v('co2e.perMillion') ?? 0, 'gCO2e'),
+      ]);
+    }
   }
-  return `${t.toString()}\nreports and models in ${out}/ (report.json; <preset>/model.onnx, tfjs/, report.json)`;
+  return `${t.toString()}\nratios (x) against fp32 in the same run; latency interleaved pair by pair\nreports and models in ${out}/ (report.json; <preset>/model*.onnx, tfjs/, report.json)`;
 }

@@ -17,8 +17,8 @@ test('power model and per-million arithmetic: known answers', () => {
   assert.equal(cpuPowerWatts({ threads: 8, logicalCores: 4, tdpWatts: 65, sockets: 2 }), 130, 'threads beyond the cores count as all cores');
   // 3.6 J per inference x 1e6 = 3.6e6 J = 1 kWh
   assert.deepEqual(perMillion(3.6, 100), { kWhPerMillion: 1, gCO2ePerMillion: 100 });
-  // 42.5 W x 2 ms per run / 4 samples = 0.02125 J; x 1e6 / 3.6e6 = 0.0059027.. kWh; x 475 g/kWh
-  const e = modelEnergy({ mean: 2, batch: 4 }, { threads: 1, logicalCores: 2 });
+  // 42.5 W x 2 ms per (median) run / 4 samples = 0.02125 J; x 1e6 / 3.6e6 = 0.0059027.. kWh; x 475 g/kWh
+  const e = modelEnergy({ p50: 2, batch: 4 }, { threads: 1, logicalCores: 2 });
   assert.equal(e.method, 'cpu-power-model');
   rel(e.joulesPerInference, 0.02125);
   rel(e.kWhPerMillion, 0.02125 / 3.6);

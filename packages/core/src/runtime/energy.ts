@@ -117,19 +117,21 @@ export interface EnergyResult extends PerMillion {
 
 /** Energy from the power model for a measured latency (ms per run of `batch` samples). */
 export function modelEnergy(
-  latency: Pick<LatencyResult, 'mean' | 'batch'>,
+  latency: Pick<LatencyResult, 'p50' | 'batch'>,
   model: PowerModel,
   gridIntensity = DEFAULT_GRID_INTENSITY,
   why = '',
 ): EnergyResult {
   const watts = cpuPowerWatts(model);
-  const joulesPerInference = (watts * latency.mean) / 1000 / latency.batch;
+  // The median run, not the mean: on a shared machine a few preempted runs would otherwise decide the
+  // figure, and comparisons would follow the noise instead of the models.
+  const joulesPerInference = (watts * latency.p50) / 1000 / latency.batch;
   const tdp = model.tdpWatts ?? DEFAULT_TDP_WATTS;
   const sockets = model.sockets ?? 1;
   const note =
     `cpu-power-model${why}: ${tdp} W TDP per socket${model.tdpWatts === undefined ? " (CodeCarbon's default for an unknown CPU)" : ''} × ${sockets} socket(s) × ` +
     `${Math.min(model.threads, model.logicalCores)}/${model.logicalCores} logical cores busy = ${watts.toPrecision(3)} W; ` +
-    `energy = power × mean latency per sample; CO2e at ${gridIntensity} g/kWh. Upper-bound estimate: CodeCarbon's constant mode ` +
+    `energy = power × median (p50) latency per sample; CO2e at ${gridIntensity} g/kWh. Upper-bound estimate: CodeCarbon's constant mode ` +
     'assumes 50 % of TDP for an unknown load, here the busy threads are counted at full TDP share.';
   return { method: 'cpu-power-model', joulesPerInference, watts, gridIntensity, note, ...perMillion(joulesPerInference, gridIntensity) };
 }
