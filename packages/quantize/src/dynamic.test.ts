@@ -19,25 +19,16 @@ import {
   ShrinkError,
   type onnx,
 } from '@shrink/core';
-import { resolveSplit } from '@shrink/core/data';
+import { mulberry32, resolveSplit } from '@shrink/core/data';
 import { createSession, evaluate } from '@shrink/core/runtime';
 import { exportToOnnx, trainPreset } from '@shrink/core/tfjs';
 import { quantizeDynamic } from './dynamic.js';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
+import { relError } from './test-data.fixture.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 /** Roughly normal values (sum of uniforms), scaled. */
 function randn(r: () => number, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (r() + r() + r() - 1.5) * 2 * scale);
@@ -55,22 +46,11 @@ async function run(model: onnx.IModelProto, feeds: Record<string, { data: Float3
   }
 }
 
-/** ||a - b|| / ||b||. */
-function relL2(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
-
 const opTypes = (m: onnx.IModelProto) => (m.graph?.node ?? []).map((n) => n.opType);
 
 /** x[B,16] -> fc1 (16x32) + b1 -> Relu -> fc2 (32x8) + b2, as MatMul+Add or as Gemm (transB=1). */
 function mlp(kind: 'matmul' | 'gemm', seed = 1, colScales?: Float32Array): onnx.ModelProto {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const w1 = randn(r, 16 * 32, 0.3);
   const w2 = randn(r, 32 * 8, 0.3);
   if (colScales) for (let i = 0; i < w1.length; i++) w1[i]! *= colScales[i % 32]!;
@@ -105,7 +85,7 @@ function mlp(kind: 'matmul' | 'gemm', seed = 1, colScales?: Float32Array): onnx.
   );
 }
 
-const X = { data: randn(rng(99), 64 * 16), dims: [64, 16] };
+const X = { data: randn(mulberry32(99), 64 * 16), dims: [64, 16] };
 
 // 8-bit dynamic quantization of a small random MLP: measured ~0.3-0.6% relative L2 error.
 const REL_TOL = 0.02;
@@ -130,7 +110,7 @@ for (const kind of ['matmul', 'gemm'] as const) {
         assert.deepEqual(g.shapeOf('w1_scale'), perChannel ? [32] : []);
         if (dtype === 'q8') assert.ok([...g.readInitializer('w1_zero_point').data].every((z) => z === 0), 'symmetric int8: zero point 0');
 
-        const rel = relL2(await run(q, { x: X }), await run(model, { x: X }));
+        const rel = relError(await run(q, { x: X }), await run(model, { x: X }));
         assert.ok(rel < REL_TOL, `relative L2 error ${rel}`);
 
         assert.equal(report.mode, 'dynamic');
@@ -155,8 +135,8 @@ test('per-channel error <= per-tensor error when weight columns have very differ
   const scales = Float32Array.from({ length: 32 }, (_, j) => 10 ** ((j % 8) / 2 - 2)); // 0.01 .. 31.6
   const model = mlp('matmul', 5, scales);
   const ref = await run(model, { x: X });
-  const tensor = relL2(await run(quantizeDynamic(model, opts({ perChannel: false })).model, { x: X }), ref);
-  const channel = relL2(await run(quantizeDynamic(model, opts({ perChannel: true })).model, { x: X }), ref);
+  const tensor = relError(await run(quantizeDynamic(model, opts({ perChannel: false })).model, { x: X }), ref);
+  const channel = relError(await run(quantizeDynamic(model, opts({ perChannel: true })).model, { x: X }), ref);
   assert.ok(channel <= tensor, `per channel ${channel} vs per tensor ${tensor}`);
   assert.ok(channel < REL_TOL, `per channel ${channel}`);
 });
@@ -186,14 +166,14 @@ test('include / exclude: skipped nodes stay float and say why', async () => {
     const g = Graph.from(q);
     assert.equal(opTypes(q).filter((t) => t === 'MatMul').length, 1);
     assert.ok(g.isInitializer(skippedNode.name === 'fc1' ? 'w1' : 'w2'), 'the skipped node keeps its float weight');
-    assert.ok(relL2(await run(q, { x: X }), await run(model, { x: X })) < REL_TOL);
+    assert.ok(relError(await run(q, { x: X }), await run(model, { x: X })) < REL_TOL);
   }
   assert.throws(() => quantizeDynamic(model, opts({ include: ['fc9'] })), /--include: no node or op type named 'fc9'/);
 });
 
 /** x[1,3,8,8] -> Conv 3->4 (3x3, pad 1, bias) -> Relu -> Conv 4->2 (3x3, stride 2, no bias). */
 function convNet(): onnx.ModelProto {
-  const r = rng(3);
+  const r = mulberry32(3);
   return makeModel(
     makeGraph({
       nodes: [
@@ -215,7 +195,7 @@ function convNet(): onnx.ModelProto {
 test('Conv net: ConvInteger with uint8 weights (also for q8), bias after the scale, within tolerance', async () => {
   const model = convNet();
   const before = encodeModel(model);
-  const xc = { data: randn(rng(8), 2 * 3 * 64), dims: [2, 3, 8, 8] };
+  const xc = { data: randn(mulberry32(8), 2 * 3 * 64), dims: [2, 3, 8, 8] };
   const ref = await run(model, { x: xc });
   for (const perChannel of [false, true]) {
     const { model: q, report } = quantizeDynamic(model, opts({ dtype: 'q8', perChannel }));
@@ -228,14 +208,14 @@ test('Conv net: ConvInteger with uint8 weights (also for q8), bias after the sca
     assert.deepEqual(g.shapeOf('cw1_scale'), [], 'per tensor: ConvInteger refuses per-channel zero points');
     assert.ok(report.notes.some((n) => n.includes('uint8')));
     assert.equal(report.notes.some((n) => n.includes('per tensor even with perChannel')), perChannel);
-    const rel = relL2(await run(q, { x: xc }), ref);
+    const rel = relError(await run(q, { x: xc }), ref);
     assert.ok(rel < REL_TOL, `relative L2 error ${rel}`);
   }
   assert.deepEqual(encodeModel(model), before);
 });
 
 test('Gather over a constant table: codes gathered, rows dequantized; per column with perChannel', async () => {
-  const r = rng(4);
+  const r = mulberry32(4);
   const table = randn(r, 50 * 16, 1);
   for (let i = 0; i < 50 * 16; i++) table[i]! *= 1 + (i % 16); // columns of very different ranges
   const model = makeModel(
@@ -254,7 +234,7 @@ test('Gather over a constant table: codes gathered, rows dequantized; per column
     assert.deepEqual(opTypes(q), ['Gather', 'DequantizeLinear', 'Relu']);
     assert.equal(report.nodes[0]!.action, 'quantized');
     assert.ok(!Graph.from(q).isInitializer('emb'));
-    const err = relL2(await run(q, { ids }), ref);
+    const err = relError(await run(q, { ids }), ref);
     assert.ok(err < REL_TOL, `relative L2 error ${err}`);
     errs.push(err);
   }
@@ -262,7 +242,7 @@ test('Gather over a constant table: codes gathered, rows dequantized; per column
 });
 
 test('Gemm with a computed C, alpha and beta; MatMul over a Constant-node weight (the Constant is dropped)', async () => {
-  const r = rng(6);
+  const r = mulberry32(6);
   const model = makeModel(
     makeGraph({
       nodes: [
@@ -279,7 +259,7 @@ test('Gemm with a computed C, alpha and beta; MatMul over a Constant-node weight
   const { model: q, report } = quantizeDynamic(model, opts());
   assert.deepEqual(report.nodes.map((n) => n.action), ['quantized', 'quantized']);
   assert.ok(!opTypes(q).includes('Constant'), opTypes(q).join(','));
-  const rel = relL2(await run(q, feeds), await run(model, feeds));
+  const rel = relError(await run(q, feeds), await run(model, feeds));
   assert.ok(rel < REL_TOL, `relative L2 error ${rel}`);
   const transA = Graph.from(model);
   transA.editNode('gemm', (n) => n.attribute.push(makeAttribute('transA', 1)));

@@ -16,17 +16,10 @@ import {
 import { createSession, type Feeds } from '@shrink/core/runtime';
 import { convertToFloat16, FP16_BLOCK_LIST, toFloat16Clamped } from './fp16.js';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
+import { lcgValues } from './test-data.fixture.js';
 
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
-
-function values(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 31 - 1) * scale;
-  });
-}
 
 const opts = (o: QuantizeOptions = {}) => parseOptions(quantizeOptionsSchema, { dtype: 'fp16', ...o });
 
@@ -64,10 +57,10 @@ function mlp(D: number, H: number, C: number): onnx.ModelProto {
       outputs: [makeValueInfo('y', 'float32', ['batch', C])],
       valueInfo: [makeValueInfo('h', 'float32', ['batch', H]), makeValueInfo('a', 'float32', ['batch', H])],
       initializers: [
-        makeTensor('W1', 'float32', [D, H], values(D * H, 1, Math.sqrt(6 / (D + H)))),
-        makeTensor('b1', 'float32', [H], values(H, 2, 0.1)),
-        makeTensor('W2', 'float32', [H, C], values(H * C, 3, Math.sqrt(6 / (H + C)))),
-        makeTensor('b2', 'float32', [C], values(C, 4, 0.1)),
+        makeTensor('W1', 'float32', [D, H], lcgValues(D * H, 1, Math.sqrt(6 / (D + H)))),
+        makeTensor('b1', 'float32', [H], lcgValues(H, 2, 0.1)),
+        makeTensor('W2', 'float32', [H, C], lcgValues(H * C, 3, Math.sqrt(6 / (H + C)))),
+        makeTensor('b2', 'float32', [C], lcgValues(C, 4, 0.1)),
       ],
     }),
   );
@@ -75,7 +68,7 @@ function mlp(D: number, H: number, C: number): onnx.ModelProto {
 
 test('fp16 MLP: float16 weights and values, float32 inputs/outputs, half the bytes, outputs within 1e-2 relative', async () => {
   const model = mlp(256, 512, 10);
-  const x = values(8 * 256, 5);
+  const x = lcgValues(8 * 256, 5);
   const feeds = { x: { data: x, dims: [8, 256] } };
   const want = await run(model, feeds);
   const r = convertToFloat16(model, opts());
@@ -134,11 +127,11 @@ test('block-listed ops and --keep-float32 ops stay float32 behind Casts, and the
       ],
       inputs: [makeValueInfo('x', 'float32', [3, 16])],
       outputs: [makeValueInfo('y', 'float32', [3, 4]), makeValueInfo('idx', 'int64', [3, 4])],
-      initializers: [makeTensor('W', 'float32', [16, 8], values(128, 1)), makeTensor('m', 'float32', [8], values(8, 2, 0.2)), makeTensor('k', 'int64', [1], [4])],
+      initializers: [makeTensor('W', 'float32', [16, 8], lcgValues(128, 1)), makeTensor('m', 'float32', [8], lcgValues(8, 2, 0.2)), makeTensor('k', 'int64', [1], [4])],
     }),
   );
   assert.ok(FP16_BLOCK_LIST.includes('TopK') && FP16_BLOCK_LIST.includes('Max'));
-  const feeds = { x: { data: values(48, 3), dims: [3, 16] } };
+  const feeds = { x: { data: lcgValues(48, 3), dims: [3, 16] } };
   const want = await run(model, feeds);
   const r = convertToFloat16(model, opts({ keepFloat32: ['Relu'] }));
   const byOp = Object.fromEntries(r.report.nodes.map((n) => [n.opType, n]));
@@ -215,18 +208,18 @@ test('fp16 CNN (Conv, BatchNormalization, MaxPool, GlobalAveragePool, Flatten, G
       inputs: [makeValueInfo('x', 'float32', [2, 3, 8, 8])],
       outputs: [makeValueInfo('y', 'float32', [2, 5])],
       initializers: [
-        makeTensor('Wc', 'float32', [6, 3, 3, 3], values(162, 1, 0.3)),
-        makeTensor('bc', 'float32', [6], values(6, 2, 0.1)),
-        makeTensor('g', 'float32', [6], values(6, 3, 0.2).map((v) => 1 + v)),
-        makeTensor('beta', 'float32', [6], values(6, 4, 0.1)),
-        makeTensor('mean', 'float32', [6], values(6, 5, 0.1)),
-        makeTensor('var', 'float32', [6], values(6, 6, 0.2).map((v) => 1 + v)),
-        makeTensor('Wf', 'float32', [5, 6], values(30, 7)),
-        makeTensor('bf', 'float32', [5], values(5, 8, 0.1)),
+        makeTensor('Wc', 'float32', [6, 3, 3, 3], lcgValues(162, 1, 0.3)),
+        makeTensor('bc', 'float32', [6], lcgValues(6, 2, 0.1)),
+        makeTensor('g', 'float32', [6], lcgValues(6, 3, 0.2).map((v) => 1 + v)),
+        makeTensor('beta', 'float32', [6], lcgValues(6, 4, 0.1)),
+        makeTensor('mean', 'float32', [6], lcgValues(6, 5, 0.1)),
+        makeTensor('var', 'float32', [6], lcgValues(6, 6, 0.2).map((v) => 1 + v)),
+        makeTensor('Wf', 'float32', [5, 6], lcgValues(30, 7)),
+        makeTensor('bf', 'float32', [5], lcgValues(5, 8, 0.1)),
       ],
     }),
   );
-  const feeds = { x: { data: values(2 * 3 * 64, 9), dims: [2, 3, 8, 8] } };
+  const feeds = { x: { data: lcgValues(2 * 3 * 64, 9), dims: [2, 3, 8, 8] } };
   const r = convertToFloat16(model, opts());
   assert.ok(r.report.nodes.every((n) => n.action === 'quantized'));
   const e = relMax(await run(r.model, feeds), await run(model, feeds));

@@ -20,14 +20,7 @@ import { exportToOnnx, trainPreset } from '@shrink/core/tfjs';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
 import { quantizeWeightOnly } from './nbits.js';
 import { dequantizeBlockwise, type NBits } from './ops/nbits-blocks.js';
-
-function values(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 31 - 1) * scale;
-  });
-}
+import { lcgValues, relError } from './test-data.fixture.js';
 
 function opts(o: QuantizeOptions & { bits: NBits; float16?: boolean }) {
   const { bits, float16, ...rest } = o;
@@ -54,11 +47,11 @@ function mlp(D: number, H: number, H2: number, C: number): onnx.ModelProto {
       inputs: [makeValueInfo('x', 'float32', ['batch', D])],
       outputs: [makeValueInfo('y', 'float32', ['batch', C])],
       initializers: [
-        makeTensor('W1', 'float32', [D, H], values(D * H, 1, glorot(D, H))),
-        makeTensor('b1', 'float32', [H], values(H, 2, 0.1)),
-        makeTensor('W2', 'float32', [H2, H], values(H2 * H, 3, 2 * glorot(H, H2))),
-        makeTensor('b2', 'float32', [H2], values(H2, 4, 0.05)),
-        makeTensor('W3', 'float32', [H2, C], values(H2 * C, 5, glorot(H2, C))),
+        makeTensor('W1', 'float32', [D, H], lcgValues(D * H, 1, glorot(D, H))),
+        makeTensor('b1', 'float32', [H], lcgValues(H, 2, 0.1)),
+        makeTensor('W2', 'float32', [H2, H], lcgValues(H2 * H, 3, 2 * glorot(H, H2))),
+        makeTensor('b2', 'float32', [H2], lcgValues(H2, 4, 0.05)),
+        makeTensor('W3', 'float32', [H2, C], lcgValues(H2 * C, 5, glorot(H2, C))),
       ],
     }),
   );
@@ -71,17 +64,6 @@ async function run(model: onnx.IModelProto, x: Float32Array, D: number): Promise
   } finally {
     await s.release();
   }
-}
-
-/** sqrt(mean squared error) / sqrt(mean square of the reference). */
-function relRms(got: Float32Array, want: Float32Array): number {
-  let e = 0;
-  let r = 0;
-  for (let i = 0; i < want.length; i++) {
-    e += (got[i]! - want[i]!) ** 2;
-    r += want[i]! ** 2;
-  }
-  return Math.sqrt(e / r);
 }
 
 const D = 96;
@@ -129,7 +111,7 @@ function dequantizedModel(model: onnx.ModelProto): onnx.ModelProto {
 
 test('q4 MLP: MatMul and Gemm -> MatMulNBits with the original output names, equal to the dequantized float model', async () => {
   const model = mlp(D, H, H2, C);
-  const x = values(16 * D, 9);
+  const x = lcgValues(16 * D, 9);
   const want = await run(model, x, D);
   const q4 = quantizeWeightOnly(model, opts({ dtype: 'q4', bits: 4 }));
   const nodes = q4.model.graph!.node!;
@@ -150,10 +132,10 @@ test('q4 MLP: MatMul and Gemm -> MatMulNBits with the original output names, equ
 
   // Random uniform weights lose ~6% per layer at 4 bits (step/sqrt(12) vs the weights' spread), three layers
   // ~11%, and accuracy_level 4 adds int8 activations: 20% RMS bounds it. 8 bits: 16x finer steps.
-  const e4 = relRms(await run(q4.model, x, D), want);
+  const e4 = relError(await run(q4.model, x, D), want);
   assert.ok(e4 < 0.2, `q4 relative RMS error ${e4}`);
   const q8 = quantizeWeightOnly(model, opts({ bits: 8, symmetric: false }));
-  const e8 = relRms(await run(q8.model, x, D), want);
+  const e8 = relError(await run(q8.model, x, D), want);
   assert.ok(e8 < 0.02, `8-bit relative RMS error ${e8}`);
   assert.ok(e8 < e4 / 4, `8-bit (${e8}) is far closer than 4-bit (${e4})`);
 
@@ -162,7 +144,7 @@ test('q4 MLP: MatMul and Gemm -> MatMulNBits with the original output names, equ
   for (const o of [{ bits: 4, symmetric: true }, { bits: 4, symmetric: false, blockSize: 64 }, { bits: 8, symmetric: false, blockSize: 128 }] as const) {
     const q = quantizeWeightOnly(model, opts({ ...o, accuracyLevel: 0 }));
     assert.equal(attrInt(q.model.graph!.node![0]!, 'accuracy_level', -1), -1, 'level 0 is left out');
-    const e = relRms(await run(q.model, x, D), await run(dequantizedModel(q.model), x, D));
+    const e = relError(await run(q.model, x, D), await run(dequantizedModel(q.model), x, D));
     assert.ok(e < 1e-5, `${JSON.stringify(o)}: vs dequantized model ${e}`);
   }
 });
@@ -206,10 +188,10 @@ test('skips what MatMulNBits cannot take, with reasons; --exclude; a shared weig
         makeValueInfo('h', 'float32', [2, 2, N]),
       ],
       initializers: [
-        makeTensor('W', 'float32', [K, N], values(K * N, 1)),
-        makeTensor('cb', 'float32', [2, N], values(2 * N, 2)),
+        makeTensor('W', 'float32', [K, N], lcgValues(K * N, 1)),
+        makeTensor('cb', 'float32', [2, N], lcgValues(2 * N, 2)),
         makeTensor('Wi', 'int32', [K, N], new Int32Array(K * N)),
-        makeTensor('W3d', 'float32', [2, K, N], values(2 * K * N, 3)),
+        makeTensor('W3d', 'float32', [2, K, N], lcgValues(2 * K * N, 3)),
       ],
     }),
   );
@@ -234,7 +216,7 @@ test('skips what MatMulNBits cannot take, with reasons; --exclude; a shared weig
 });
 
 test('non-finite weights are refused, naming the tensor', () => {
-  const w = values(32 * 4, 1);
+  const w = lcgValues(32 * 4, 1);
   w[7] = Infinity;
   const model = makeModel(
     makeGraph({
@@ -249,7 +231,7 @@ test('non-finite weights are refused, naming the tensor', () => {
 
 test('q4f16: float16 scales, bias and activations, float32 inputs/outputs; runs in onnxruntime within 20% RMS (as q4)', async () => {
   const model = mlp(D, H, H2, C);
-  const x = values(16 * D, 9);
+  const x = lcgValues(16 * D, 9);
   const want = await run(model, x, D);
   const r = quantizeWeightOnly(model, opts({ dtype: 'q4f16', bits: 4, float16: true }));
   assert.equal(r.report.dtype, 'q4f16');
@@ -262,7 +244,7 @@ test('q4f16: float16 scales, bias and activations, float32 inputs/outputs; runs 
   assert.equal(g.input![0]!.type!.tensorType!.elemType, 1, 'input stays float32');
   assert.equal(g.output![0]!.type!.tensorType!.elemType, 1, 'output stays float32');
   assert.ok(r.report.notes.some((n) => /float16/.test(n)));
-  const e = relRms(await run(r.model, x, D), want);
+  const e = relError(await run(r.model, x, D), want);
   assert.ok(e < 0.2, `q4f16 relative RMS error ${e}`);
   const q4 = encodeModel(quantizeWeightOnly(model, opts({ bits: 4 })).model).length;
   assert.ok(encodeModel(r.model).length < q4, 'float16 scales make it smaller than q4');
@@ -270,7 +252,7 @@ test('q4f16: float16 scales, bias and activations, float32 inputs/outputs; runs 
   const some = quantizeWeightOnly(model, opts({ bits: 4, float16: true, include: ['fc1'] }));
   assert.deepEqual(some.report.nodes.map((n) => [n.name, n.action]), [['fc1', 'quantized'], ['fc2', 'skipped'], ['fc3', 'skipped']]);
   assert.equal(some.model.graph!.initializer!.find((t) => t.name === 'W3')!.dataType, 10, 'W3 float16');
-  assert.ok(relRms(await run(some.model, x, D), want) < 0.2);
+  assert.ok(relError(await run(some.model, x, D), want) < 0.2);
 });
 
 test('trained digits-mlp: q4 (block 32) accuracy within 2 points of float on the digits test set', async () => {

@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, ShrinkError } from '@shrink/core';
+import { mulberry32 } from '@shrink/core/data';
 import { createSession } from '@shrink/core/runtime';
 import { chooseParams, dequantizeTensor, intRange, quantizeTensor, type IntType } from './params.js';
 
 const f32 = Math.fround;
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('intRange: 8- and 4-bit ranges; symmetric int8 drops -128 as onnxruntime does', () => {
   assert.deepEqual(intRange('int8'), { qmin: -128, qmax: 127 });
@@ -92,7 +82,7 @@ test('quantizeTensor: per channel along axis 0 and 1 (known answers with exact s
 });
 
 test('quantizeTensor: per channel equals quantizing each channel slice alone (rank 4, every axis, all types)', () => {
-  const rnd = seeded(7);
+  const rnd = mulberry32(7);
   const dims = [3, 4, 2, 5];
   const data = new Float32Array(3 * 4 * 2 * 5).map(() => (rnd() - 0.3) * 4);
   const strides = [40, 10, 5, 1];
@@ -115,7 +105,7 @@ test('quantizeTensor: per channel equals quantizing each channel slice alone (ra
 });
 
 test('dequantizeTensor inverts quantizeTensor within half a step, per tensor and per channel', () => {
-  const rnd = seeded(3);
+  const rnd = mulberry32(3);
   const dims = [6, 5];
   const data = new Float32Array(30).map((_, i) => (rnd() - 0.5) * (1 + (i % 5) * 10));
   for (const type of ['int8', 'uint8', 'int4', 'uint4'] as IntType[]) {
@@ -143,7 +133,7 @@ test('quantizeTensor refuses NaN and Inf weights, naming the tensor', () => {
 });
 
 test("codes match onnxruntime's QuantizeLinear bit for bit (random data, per tensor and per channel)", async () => {
-  const rnd = seeded(11);
+  const rnd = mulberry32(11);
   const dims = [16, 8];
   const data = new Float32Array(128).map(() => (rnd() - 0.4) * 3);
   // With max|x| = 127 the symmetric int8 scale is 1, so these land exactly on half steps (the tie rule).

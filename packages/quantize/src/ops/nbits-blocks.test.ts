@@ -2,16 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { float16ToFloat32, float32ToFloat16, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, ShrinkError } from '@shrink/core';
 import { createSession } from '@shrink/core/runtime';
+import { lcgValues } from '../test-data.fixture.js';
 import { dequantizeBlockwise, quantizeBlockwise, zeroPointBytes, type BlockwiseWeights, type NBits } from './nbits-blocks.js';
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
 
 test('4-bit symmetric block: scale = -(largest magnitude, signed) / 8, codes k (known answer)', () => {
   // One column of 16 values -8..7: the largest magnitude is -8, so scale = 1 and code = x + 8.
@@ -86,7 +78,7 @@ async function ortError(
 ): Promise<number> {
   const { K, N } = w;
   const M = opts.M ?? 5;
-  const a = values(M * K, 3);
+  const a = lcgValues(M * K, 3);
   const ft = opts.float16 ? 'float16' : 'float32';
   const float = (name: string, dims: number[], data: Float32Array) =>
     opts.float16 ? makeTensor(name, 'float16', dims, float32ToFloat16(data)) : makeTensor(name, 'float32', dims, data);
@@ -134,7 +126,7 @@ const N = 24;
 for (const bits of [4, 8] as NBits[]) {
   for (const symmetric of [true, false]) {
     test(`MatMulNBits in onnxruntime = MatMul with the dequantized weights (${bits}-bit, ${symmetric ? 'symmetric' : 'zero points'}, blocks 32/64/128, K=${K}), within 1e-5 relative`, async () => {
-      const b = values(K * N, 7);
+      const b = lcgValues(K * N, 7);
       for (const blockSize of [32, 64, 128]) {
         const w = quantizeBlockwise(b, K, N, { bits, blockSize, symmetric });
         // accuracy_level 0: float32 compute, so any difference is the layout, not rounding of A.
@@ -146,7 +138,7 @@ for (const bits of [4, 8] as NBits[]) {
 }
 
 test('the equivalence check catches a wrong layout (nibbles swapped, or scales in [n_blocks, N] order)', async () => {
-  const w = quantizeBlockwise(values(K * N, 7), K, N, { bits: 4, blockSize: 32, symmetric: false });
+  const w = quantizeBlockwise(lcgValues(K * N, 7), K, N, { bits: 4, blockSize: 32, symmetric: false });
   const swapped = w.packed.map((x) => ((x & 0xf) << 4) | (x >> 4));
   const e1 = await ortError({ ...w, packed: swapped }, { accuracyLevel: 0 }, w);
   assert.ok(e1 > 0.05, `swapped nibbles: ${e1}`);
@@ -156,8 +148,8 @@ test('the equivalence check catches a wrong layout (nibbles swapped, or scales i
 });
 
 test('bias input, accuracy_level 4 (int8 activations) and float16 A/scales/bias run on onnxruntime CPU', async () => {
-  const b = values(K * N, 9);
-  const bias = values(N, 11);
+  const b = lcgValues(K * N, 9);
+  const bias = lcgValues(N, 11);
   const w4 = quantizeBlockwise(b, K, N, { bits: 4, blockSize: 32, symmetric: true });
   assert.ok((await ortError(w4, { accuracyLevel: 0, bias })) < 1e-5, 'bias, float32');
   // accuracy_level 4 quantizes A to int8 per block inside the kernel: measured ~4e-3 here.

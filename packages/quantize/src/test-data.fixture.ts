@@ -1,0 +1,21 @@
+// Test support shared by the pass tests: seeded weights and inputs, and the error measure they are judged by.
+
+/** Deterministic values in [-scale, scale), from a 32-bit linear congruential generator. */
+export function lcgValues(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 31 - 1) * scale;
+  });
+}
+
+/** ||got - want|| / ||want||: the relative L2 (equally, RMS) error against a reference output. */
+export function relError(got: Float32Array, want: Float32Array): number {
+  let e = 0;
+  let r = 0;
+  for (let i = 0; i < want.length; i++) {
+    e += (got[i]! - want[i]!) ** 2;
+    r += want[i]! ** 2;
+  }
+  return Math.sqrt(e / r);
+}
