@@ -488,6 +488,13 @@ const matMulNBits: ShapeRule = (n) => {
 
 const dynamicQuantize: ShapeRule = (n) => [n.shape(0), [], []];
 
+/** com.microsoft QLinearAdd / QLinearMul: A at input 0, B at input 3 (after A's scale and zero point). */
+const qlinearBinary: ShapeRule = (n) => {
+  const a = n.shape(0);
+  const b = n.shape(3);
+  return [a && b ? broadcastShapes(a, b) : undefined];
+};
+
 const UNARY = [
   'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Softmax', 'LogSoftmax', 'Hardmax',
   'Exp', 'Log', 'Sqrt', 'Abs', 'Neg', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Tan', 'Erf',
@@ -554,16 +561,8 @@ export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map<string, Shape
   ['Upsample', resize],
   ['Constant', constantOp],
   ['DynamicQuantizeLinear', dynamicQuantize],
-  ['QLinearAdd', (n) => {
-    const a = n.shape(0);
-    const b = n.shape(3);
-    return [a && b ? broadcastShapes(a, b) : undefined];
-  }],
-  ['QLinearMul', (n) => {
-    const a = n.shape(0);
-    const b = n.shape(3);
-    return [a && b ? broadcastShapes(a, b) : undefined];
-  }],
+  ['QLinearAdd', qlinearBinary],
+  ['QLinearMul', qlinearBinary],
 ]);
 
 /** Values of a small int or float tensor (for shape math and Resize scales); undefined otherwise. */
