@@ -20,11 +20,11 @@ import {
   type onnx,
 } from '@shrink/core';
 import { mulberry32, resolveSplit } from '@shrink/core/data';
-import { createSession, evaluate } from '@shrink/core/runtime';
+import { createSession } from '@shrink/core/runtime';
 import { exportToOnnx, trainPreset } from '@shrink/core/tfjs';
 import { quantizeDynamic } from './dynamic.js';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
-import { relError } from './test-data.fixture.js';
+import { accuracyOf, relError } from './test-data.fixture.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -324,17 +324,7 @@ test('trained digits-mlp: 8-bit dynamic keeps test accuracy within 1 point, mode
   const { test: ds } = await resolveSplit('digits');
   const { model: q, report } = quantizeDynamic(model, opts());
   assert.ok(report.nodes.length > 0 && report.nodes.every((n) => n.action === 'quantized'), JSON.stringify(report.nodes));
-  const acc = async (m: onnx.IModelProto) => {
-    const s = await createSession(encodeModel(m));
-    try {
-      const r = await evaluate(s, ds);
-      assert.equal(r.task, 'classification');
-      return r.task === 'classification' ? r.accuracy : NaN;
-    } finally {
-      await s.release();
-    }
-  };
-  const [a0, a1] = [await acc(model), await acc(q)];
+  const [a0, a1] = [await accuracyOf(model, ds), await accuracyOf(q, ds)];
   assert.ok(a0 > 0.85, `float accuracy ${a0}`);
   assert.ok(a0 - a1 <= 0.01, `accuracy ${a0} -> ${a1}`);
   const ratio = encodeModel(q).length / encodeModel(model).length;

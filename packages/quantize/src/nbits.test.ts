@@ -14,13 +14,13 @@ import {
   ShrinkError,
   type onnx,
 } from '@shrink/core';
-import { createSession, evaluate } from '@shrink/core/runtime';
+import { createSession } from '@shrink/core/runtime';
 import { resolveData } from '@shrink/core/data';
 import { exportToOnnx, trainPreset } from '@shrink/core/tfjs';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
 import { quantizeWeightOnly } from './nbits.js';
 import { dequantizeBlockwise, type NBits } from './ops/nbits-blocks.js';
-import { lcgValues, relError } from './test-data.fixture.js';
+import { accuracyOf, lcgValues, relError } from './test-data.fixture.js';
 
 function opts(o: QuantizeOptions & { bits: NBits; float16?: boolean }) {
   const { bits, float16, ...rest } = o;
@@ -260,22 +260,12 @@ test('trained digits-mlp: q4 (block 32) accuracy within 2 points of float on the
   const model = exportToOnnx(trained.model).model;
   trained.model.dispose();
   const data = await resolveData('digits', { split: 'test' });
-  const accuracy = async (m: onnx.IModelProto): Promise<number> => {
-    const s = await createSession(encodeModel(m));
-    try {
-      const r = await evaluate(s, data);
-      assert.equal(r.task, 'classification');
-      return r.task === 'classification' ? r.accuracy : NaN;
-    } finally {
-      await s.release();
-    }
-  };
-  const float = await accuracy(model);
+  const float = await accuracyOf(model, data);
   const q = quantizeWeightOnly(model, opts({ dtype: 'q4', bits: 4 }));
   assert.ok(q.report.nodes.filter((n) => n.action === 'quantized').length >= 3, 'fc1, fc2 and logits quantized');
-  const q4 = await accuracy(q.model);
+  const q4 = await accuracyOf(q.model, data);
   assert.ok(float > 0.8, `float accuracy ${float}`);
   assert.ok(Math.abs(float - q4) <= 0.02, `float ${float} vs q4 ${q4}`);
-  const q4f16 = await accuracy(quantizeWeightOnly(model, opts({ dtype: 'q4f16', bits: 4, float16: true })).model);
+  const q4f16 = await accuracyOf(quantizeWeightOnly(model, opts({ dtype: 'q4f16', bits: 4, float16: true })).model, data);
   assert.ok(Math.abs(float - q4f16) <= 0.02, `float ${float} vs q4f16 ${q4f16}`);
 });

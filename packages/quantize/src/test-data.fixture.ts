@@ -1,4 +1,8 @@
-// Test support shared by the pass tests: seeded weights and inputs, and the error measure they are judged by.
+// Test support shared by the pass tests: seeded weights and inputs, and the measures they are judged by.
+import assert from 'node:assert/strict';
+import { encodeModel, type onnx } from '@shrink/core';
+import type { Dataset } from '@shrink/core/data';
+import { createSession, evaluate } from '@shrink/core/runtime';
 
 /** Deterministic values in [-scale, scale), from a 32-bit linear congruential generator. */
 export function lcgValues(n: number, seed: number, scale = 1): Float32Array {
@@ -18,4 +22,16 @@ export function relError(got: Float32Array, want: Float32Array): number {
     r += want[i]! ** 2;
   }
   return Math.sqrt(e / r);
+}
+
+/** Accuracy of `model` (run in onnxruntime) on a classification dataset. */
+export async function accuracyOf(model: onnx.IModelProto, data: Dataset): Promise<number> {
+  const s = await createSession(encodeModel(model));
+  try {
+    const r = await evaluate(s, data);
+    assert.equal(r.task, 'classification');
+    return r.task === 'classification' ? r.accuracy : NaN;
+  } finally {
+    await s.release();
+  }
 }
