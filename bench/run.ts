@@ -10,8 +10,9 @@ import { largeModelBench } from './large-model.bench.js';
 import { fmtBytes, load1, nowMs, type Bench } from './lib.js';
 import { onnxIoBench } from './onnx-io.bench.js';
 import { presetsLatencyBench } from './presets-latency.bench.js';
+import { quantizeBench } from './quantize.bench.js';
 
-const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, largeModelBench];
+const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, largeModelBench];
 
 function usage(): string {
   return `usage: pnpm bench [${BENCHES.map((b) => b.name).join('] [')}] [all]; default: ${BENCHES.filter((b) => b.inDefaultSet)
