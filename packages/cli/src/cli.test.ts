@@ -1,35 +1,17 @@
 // End-to-end: the real `shrink` process, real files, real onnxruntime and tfjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assertOneLineError, runJson, runShrink } from './cli.fixture.js';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, encodeModel, attr } from '@shrink/core';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../../..');
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-const bin = path.join(here, 'bin.ts');
-
 function shrink(...args: string[]) {
-  const r = spawnSync(tsx, ['--conditions=@shrink/source', bin, ...args], { encoding: 'utf8', cwd: dir, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runShrink(dir, args, 120_000);
 }
 function json(...args: string[]): Record<string, unknown> {
-  const r = shrink(...args, '--json');
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
-}
-/** Bad input: exit 2 and exactly one line on stderr, no stack trace. */
-function assertOneLineError(r: ReturnType<typeof shrink>, pattern: RegExp) {
-  assert.equal(r.code, 2, `expected exit 2, got ${r.code}: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `expected one line, got:\n${r.stderr}`);
-  assert.match(lines[0]!, /^shrink: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  return runJson(dir, args);
 }
 
 let dir: string;

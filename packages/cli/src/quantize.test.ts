@@ -1,33 +1,17 @@
 // `shrink quantize` end to end: the real process, a really trained model, onnxruntime, tfjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, statSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const tsx = path.resolve(here, '../../../node_modules/.bin/tsx');
-const bin = path.join(here, 'bin.ts');
+import { assertOneLineError, runJson, runShrink } from './cli.fixture.js';
 
 let dir: string;
 let model: string;
 
-function shrink(...args: string[]) {
-  const r = spawnSync(tsx, ['--conditions=@shrink/source', bin, ...args], { encoding: 'utf8', cwd: dir, timeout: 180_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function json(...args: string[]): Record<string, any> {
-  const r = shrink(...args, '--json');
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as Record<string, any>;
-}
-function oneLineExit2(r: ReturnType<typeof shrink>, pattern: RegExp) {
-  assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, pattern);
-}
+const shrink = (...args: string[]) => runShrink(dir, args);
+const json = (...args: string[]) => runJson(dir, args);
+const oneLineExit2 = assertOneLineError;
 const metric = (out: Record<string, any>, key: string) => out['report'].candidates[0].metrics[key];
 
 before(() => {

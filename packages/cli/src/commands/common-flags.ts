@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { DATA_SPEC_HELP } from '@shrink/core/data';
+import { DATA_SPEC_HELP, type Dataset } from '@shrink/core/data';
+import type { ProfileOptions } from '@shrink/core/runtime';
 
 /** Flags shared by every command that runs a model. */
 export function runFlags<T>(y: Argv<T>) {
@@ -28,4 +29,16 @@ export interface RunArgs {
   gridIntensity?: number;
   data?: string;
   split?: 'train' | 'test' | 'all';
+}
+
+/** The measurement settings the run flags ask for, as core's profile/compare functions take them. */
+export function profileOptions(a: RunArgs, data: Dataset | undefined): ProfileOptions {
+  return {
+    batch: a.batch,
+    runs: a.runs,
+    warmup: a.warmup,
+    ...(a.threads !== undefined ? { threads: a.threads } : {}),
+    ...(a.gridIntensity !== undefined ? { gridIntensity: a.gridIntensity } : {}),
+    ...(data ? { data } : {}),
+  };
 }

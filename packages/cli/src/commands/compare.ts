@@ -4,7 +4,7 @@ import { compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { evalData } from '../data-arg.js';
-import { dataFlag, runFlags, type RunArgs } from './common-flags.js';
+import { dataFlag, profileOptions, runFlags, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
 
 interface Args extends GlobalArgs, RunArgs {
@@ -38,14 +38,7 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
     const cmp = await compareModels(
       asTest(a),
       [asTest(b)],
-      {
-        batch: argv.batch,
-        runs: argv.runs,
-        warmup: argv.warmup,
-        ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
-        ...(argv.gridIntensity !== undefined ? { gridIntensity: argv.gridIntensity } : {}),
-        ...(data ? { data } : {}),
-      },
+      profileOptions(argv, data),
       ctx,
     );
     const fid = cmp.candidates[0]?.fidelity;

@@ -22,7 +22,7 @@ import { loadModelInput, tfjsFolderOf } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { evalData } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
-import { dataFlag, runFlags, type RunArgs } from './common-flags.js';
+import { dataFlag, profileOptions, runFlags, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
 
 interface Args extends GlobalArgs, RunArgs {
@@ -102,14 +102,7 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
     const cmp = await compareModels(
       { name: path.basename(input.path), model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes },
       [{ name: path.basename(saved.path), model: result.model, path: saved.path, diskBytes: saved.bytes + (saved.externalDataBytes ?? 0) }],
-      {
-        batch: argv.batch,
-        runs: argv.runs,
-        warmup: argv.warmup,
-        ...(argv.threads !== undefined ? { threads: argv.threads } : {}),
-        ...(argv.gridIntensity !== undefined ? { gridIntensity: argv.gridIntensity } : {}),
-        ...(data ? { data } : {}),
-      },
+      profileOptions(argv, data),
       ctx,
     );
     addQuantizationNotes(cmp.report, result.report, cmp.baseline.params.byDtype, cmp.candidates[0]!.profile.params.byDtype, cmp.candidates[0]!.latency.ratio.p10);
