@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  compareLatency,
   createSession,
   encodeModel,
   evaluate,
@@ -17,20 +18,25 @@ import {
   resolveCalibration,
   resolveData,
   saveModel,
+  ShrinkError,
+  tensorNumel,
   trainPreset,
   type Dataset,
+  type FeedTensor,
+  type LatencyComparison,
   type onnx,
   type QuantizeOptions,
   type QuantizeReport,
   type Session,
 } from './core.js';
 import { buildMlp } from './onnx-io.bench.js';
-import { fmtBytes, fmtMs, fmtX, mdTable, nowMs, rotateRounds, summarize, xSpread, type Bench, type BenchContext } from './lib.js';
+import { fmtBytes, fmtMs, fmtX, mdTable, nowMs, type Bench, type BenchContext } from './lib.js';
 
 const ORT_THREADS = 2;
 const BATCHES = [1, 32] as const;
 const MLP_WIDTHS = [784, 2048, 2048, 10] as const;
-const ROUNDS = { warmupRounds: 20, minRounds: 30, maxRounds: 2000, budgetMs: 6000 } as const;
+/** Per comparison: warm-up pairs, then pairs until `runs` or `maxTimeMs` (at least `minRuns`). */
+const PAIRS = { warmup: 20, runs: 2000, minRuns: 30, maxTimeMs: 3000 } as const;
 /** Trained models are kept here between runs: training is the slow part and not what is measured. */
 const CACHE_DIR = path.join(os.tmpdir(), 'shrink-bench-cache');
 
@@ -58,29 +64,30 @@ function quantizedCount(v: Variant): string {
 }
 
 interface Latency {
-  /** ms per timed round, per variant (same order as the variants). */
-  readonly times: readonly number[][];
   readonly batch: number;
+  /** One interleaved fp32-vs-variant comparison per variant; undefined for fp32 itself. */
+  readonly cmp: ReadonlyArray<LatencyComparison | undefined>;
 }
 
-/** Every variant once per round, order rotated; the per-round ratio to variant 0 (fp32) is what counts. */
-async function latencies(ctx: BenchContext, label: string, variants: readonly Variant[], inputOf: (batch: number) => { data: Float32Array; dims: number[] }): Promise<Latency[]> {
+/**
+ * Each variant against fp32 in its own interleaved A/B series (core's compareLatency, the method
+ * `shrink quantize` reports): pairs in alternating order, so a ratio compares two runs made back to back.
+ */
+async function latencies(ctx: BenchContext, label: string, variants: readonly Variant[], inputOf: (batch: number) => FeedTensor): Promise<Latency[]> {
   const sessions: Session[] = [];
   try {
     for (const v of variants) sessions.push(await createSession(v.model, { threads: ORT_THREADS, label: `${label} ${v.name}` }));
     const out: Latency[] = [];
     for (const batch of BATCHES) {
-      ctx.log(`quantize: ${label} latency, batch ${batch}`);
-      const input = inputOf(batch);
-      const steps = sessions.map((s) => {
-        const feeds = s.toOrtFeeds({ [s.inputNames[0]!]: input });
-        return async (): Promise<number> => {
-          const t0 = process.hrtime.bigint();
-          await s.ort.run(feeds);
-          return Number(process.hrtime.bigint() - t0) / 1e6;
-        };
-      });
-      out.push({ times: await rotateRounds(steps, ROUNDS), batch });
+      const cmp: Array<LatencyComparison | undefined> = [undefined];
+      for (let i = 1; i < sessions.length; i++) {
+        ctx.log(`quantize: ${label} latency, batch ${batch}: fp32 vs ${variants[i]!.name}`);
+        const a = sessions[0]!;
+        const b = sessions[i]!;
+        const input = inputOf(batch);
+        cmp.push(await compareLatency(a, b, { [a.inputNames[0]!]: input }, { [b.inputNames[0]!]: input }, PAIRS));
+      }
+      out.push({ batch, cmp });
     }
     return out;
   } finally {
@@ -88,23 +95,24 @@ async function latencies(ctx: BenchContext, label: string, variants: readonly Va
   }
 }
 
-function ratioSummary(l: Latency, i: number) {
-  return summarize(l.times[i]!.map((t, k) => t / l.times[0]![k]!), 'latency ratio');
-}
-
 function latencyTable(variants: readonly Variant[], lats: readonly Latency[]): string {
   const rows: string[][] = [];
   for (const l of lats) {
     variants.forEach((v, i) => {
-      const s = summarize(l.times[i]!, v.name);
-      rows.push([v.name, String(l.batch), `${fmtMs(s.p50)} (${fmtMs(s.p10)}–${fmtMs(s.p90)})`, i === 0 ? '1 (reference)' : xSpread(ratioSummary(l, i)), String(s.n)]);
+      const c = l.cmp[i];
+      if (!c) return;
+      rows.push([v.name, String(l.batch), fmtMs(c.a.p50), fmtMs(c.b.p50), `${fmtX(c.ratio.p50)} (${fmtX(c.ratio.p10)}–${fmtX(c.ratio.p90)})`, String(c.pairs)]);
     });
   }
-  return mdTable(['variant', 'batch', 'p50 (p10–p90)', 'per-round ratio to fp32, median (p10–p90)', 'rounds'], rows, [false, true, true, true, true]);
+  return mdTable(
+    ['variant', 'batch', 'fp32 p50', 'variant p50', 'per-pair ratio variant / fp32, median (p10–p90)', 'pairs'],
+    rows,
+    [false, true, true, true, true, true],
+  );
 }
 
 /** ‖y − y_ref‖₂ / ‖y_ref‖₂ over a batch, from onnxruntime. */
-async function outputError(ref: onnx.ModelProto, model: onnx.ModelProto, input: { data: Float32Array; dims: number[] }): Promise<number> {
+async function outputError(ref: onnx.ModelProto, model: onnx.ModelProto, input: FeedTensor): Promise<number> {
   const run = async (m: onnx.ModelProto): Promise<Float32Array> => {
     const s = await createSession(m, { threads: ORT_THREADS });
     try {
@@ -163,7 +171,7 @@ interface Goal {
 
 /** "batch 1: 0.2×, batch 32: 0.3×" and whether every batch is within `limit`. */
 function latencyGoal(lats: readonly Latency[], i: number, limit: number): { result: string; met: string } {
-  const med = lats.map((l) => ({ batch: l.batch, r: ratioSummary(l, i).p50 }));
+  const med = lats.map((l) => ({ batch: l.batch, r: l.cmp[i]!.ratio.p50 }));
   const ok = med.filter((m) => m.r <= limit);
   return {
     result: med.map((m) => `batch ${m.batch}: ${fmtX(m.r)}`).join(', '),
@@ -252,7 +260,7 @@ async function cnnSection(ctx: BenchContext, goals: Goal[], test: Dataset): Prom
   ctx.log('quantize: fashion-cnn accuracy on the test set');
   const acc: number[] = [];
   for (const v of variants) acc.push(await accuracy(v.model, test, `fashion-cnn ${v.name}`));
-  const per = test.sampleShape.reduce((a, b) => a * b, 1);
+  const per = tensorNumel(test.sampleShape);
   const lats = await latencies(ctx, 'fashion-cnn', variants, (b) => ({ data: test.x.slice(0, b * per), dims: [b, ...test.sampleShape] }));
   for (let i = 1; i < variants.length; i++) {
     goals.push({ goal: `fashion-cnn ${variants[i]!.name}: latency ≤ 0.6× fp32`, ...latencyGoal(lats, i, 0.6) });
@@ -292,8 +300,8 @@ async function accuracySection(ctx: BenchContext, goals: Goal[], test: Dataset):
   const bytes = variants.map((v) => encodeModel(v.model).length);
   const drop = (i: number): number => acc[0]! - acc[i]!;
   goals.push(
-    { goal: 'fashion-mlp q8 accuracy drop ≤ 0.5 point', result: `${(100 * drop(1)).toFixed(2)} points`, met: yesNo(drop(1) <= 0.005) },
-    { goal: 'fashion-mlp q4 accuracy drop ≤ 1.5 points', result: `${(100 * drop(2)).toFixed(2)} points`, met: yesNo(drop(2) <= 0.015) },
+    { goal: 'fashion-mlp q8 accuracy drop ≤ 0.5 point', result: `${pct(acc[1]!)} vs ${pct(acc[0]!)}: ${points(-drop(1))} points`, met: yesNo(drop(1) <= 0.005) },
+    { goal: 'fashion-mlp q4 accuracy drop ≤ 1.5 points', result: `${pct(acc[2]!)} vs ${pct(acc[0]!)}: ${points(-drop(2))} points`, met: yesNo(drop(2) <= 0.015) },
   );
   return [
     '### fashion-mlp: accuracy cost',
@@ -315,17 +323,25 @@ export const quantizeBench: Bench = {
   inDefaultSet: true,
   async run(ctx: BenchContext): Promise<string> {
     const goals: Goal[] = [];
-    const test = await resolveData('fashion-mnist', { split: 'test' });
     const mlp = await mlpSection(ctx, goals);
-    const cnn = await cnnSection(ctx, goals, test);
-    const acc = await accuracySection(ctx, goals, test);
+    let test: Dataset | undefined;
+    let missing = '';
+    try {
+      test = await resolveData('fashion-mnist', { split: 'test' });
+    } catch (e) {
+      if (!(e instanceof ShrinkError && e.code === 'NOT_FOUND')) throw e;
+      missing = `Skipped the fashion-cnn and fashion-mlp parts: ${e.message}`;
+    }
+    const cnn = test ? await cnnSection(ctx, goals, test) : missing;
+    const acc = test ? await accuracySection(ctx, goals, test) : '';
     return [
       `onnxruntime-node CPU execution provider, ${ORT_THREADS} intra-op threads, default graph optimizations (which fuse the quantized patterns). ` +
-        `Latency: all variants of a model run once per round, in an order rotated every round; ${ROUNDS.warmupRounds} warm-up rounds, ` +
-        `then rounds until ${ROUNDS.maxRounds} or ${ROUNDS.budgetMs / 1000} s (at least ${ROUNDS.minRounds}). ` +
-        `Timed: \`session.run(feeds)\` with feeds converted beforehand. A ratio is variant / fp32 **within one round**, summarized by its median (p10–p90); below 1 is faster.`,
+        `Latency: each variant against fp32 in its own interleaved A/B series (\`compareLatency\` from @shrink/core, what \`shrink quantize\` reports): ` +
+        `${PAIRS.warmup} warm-up pairs, then pairs in alternating order (fp32 first, then the variant first, ...) until ${PAIRS.runs} pairs or ` +
+        `${PAIRS.maxTimeMs / 1000} s (at least ${PAIRS.minRuns}). Timed: \`session.run(feeds)\` with feeds converted beforehand. ` +
+        `A ratio is variant / fp32 **within one pair**, summarized by its median (p10–p90); below 1 is faster.`,
       '',
-      mdTable(['goal (issue #3)', 'result (per-round median ratios)', 'met'], goals.map((g) => [g.goal, g.result, g.met])),
+      mdTable(['goal (issue #3)', 'result (latency: per-pair median ratios)', 'met'], goals.map((g) => [g.goal, g.result, g.met])),
       '',
       mlp,
       '',

@@ -1,8 +1,8 @@
 /**
- * `pnpm bench [io] [presets] [large] [all]`: runs the chosen benchmarks one after another and prints
- * one Markdown document (machine facts, the command, a section per benchmark) on stdout; progress
- * goes to stderr. With no names it runs the default set (io, presets); `large` writes > 2 GiB to the
- * temp folder and runs only when named.
+ * `pnpm bench [io] [presets] [quantize] [large] [quantize-large] [all]`: runs the chosen benchmarks one
+ * after another and prints one Markdown document (machine facts, the command, a section per benchmark)
+ * on stdout; progress goes to stderr. With no names it runs the default set (io, presets, quantize);
+ * `large` and `quantize-large` write gigabytes to the temp folder and run only when named.
  */
 import { availableParallelism, cpus, platform, release, totalmem } from 'node:os';
 import { collectEnvironment } from './core.js';
@@ -11,8 +11,9 @@ import { fmtBytes, load1, nowMs, type Bench } from './lib.js';
 import { onnxIoBench } from './onnx-io.bench.js';
 import { presetsLatencyBench } from './presets-latency.bench.js';
 import { quantizeBench } from './quantize.bench.js';
+import { quantizeLargeBench } from './quantize-large.bench.js';
 
-const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, largeModelBench];
+const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, largeModelBench, quantizeLargeBench];
 
 function usage(): string {
   return `usage: pnpm bench [${BENCHES.map((b) => b.name).join('] [')}] [all]; default: ${BENCHES.filter((b) => b.inDefaultSet)
