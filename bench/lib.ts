@@ -145,37 +145,6 @@ export async function interleave(
   return { times, rss, rounds: opts.rounds };
 }
 
-export interface RoundsOptions {
-  /** Untimed rounds first (allocation, caches, lazy init). */
-  readonly warmupRounds: number;
-  /** Timed rounds run at least this many, budget or not. */
-  readonly minRounds: number;
-  readonly maxRounds: number;
-  /** Timed rounds stop once this much wall time has passed since the warm-up ended (after minRounds). */
-  readonly budgetMs: number;
-}
-
-/**
- * For cheap steps (one inference each): runs every step once per round, in an order rotated every
- * round so no step always follows the same other one, without the GC that `interleave` puts between
- * heavier steps. Returns each step's milliseconds, one per timed round, in the order of `steps`.
- */
-export async function rotateRounds(steps: readonly (() => Promise<number>)[], opts: RoundsOptions): Promise<number[][]> {
-  const times: number[][] = steps.map(() => []);
-  let start = nowMs();
-  for (let r = 0; ; r++) {
-    const timed = r - opts.warmupRounds;
-    if (timed === 0) start = nowMs();
-    if (timed >= opts.maxRounds || (timed >= opts.minRounds && nowMs() - start > opts.budgetMs)) break;
-    for (let k = 0; k < steps.length; k++) {
-      const j = (k + r) % steps.length;
-      const ms = await steps[j]!();
-      if (timed >= 0) times[j]!.push(ms);
-    }
-  }
-  return times;
-}
-
 /** Per-round a/b ratios. */
 export function ratios(a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length) throw new Error(`ratios: ${a.length} vs ${b.length} samples`);

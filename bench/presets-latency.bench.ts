@@ -3,7 +3,7 @@
  * against TensorFlow.js on the same (untrained, seed 0) layers model, interleaved run by run.
  */
 import { TF_PRESETS, createSession, exportToOnnx, initTf, mulberry32, type Session, type TfHandle } from './core.js';
-import { fmtMs, fmtX, mdTable, msSpread, rotateRounds, summarize, xSpread, type Bench, type BenchContext } from './lib.js';
+import { fmtMs, fmtX, mdTable, msSpread, summarize, xSpread, type Bench, type BenchContext } from './lib.js';
 
 // tfjs types through core's handle: @tensorflow/tfjs is core's dependency, not resolvable from bench/.
 type Tensor = ReturnType<TfHandle['tf']['tensor']>;
@@ -95,12 +95,19 @@ export const presetsLatencyBench: Bench = {
             y.dispose();
             return ms;
           };
-          const times = await rotateRounds([ortStep(session), ortStep(single), tfStep], {
-            warmupRounds: WARMUP_ROUNDS,
-            minRounds: MIN_ROUNDS,
-            maxRounds: MAX_ROUNDS,
-            budgetMs: BUDGET_MS,
-          });
+          const steps = [ortStep(session), ortStep(single), tfStep];
+          const times: number[][] = steps.map(() => []);
+          const start = process.hrtime.bigint();
+          for (let r = 0; ; r++) {
+            const timed = r - WARMUP_ROUNDS;
+            if (timed >= MAX_ROUNDS || (timed >= MIN_ROUNDS && elapsedMs(start) > BUDGET_MS)) break;
+            // Rotate the order every round, so no step always runs right after the same other one.
+            for (let k = 0; k < steps.length; k++) {
+              const j = (k + r) % steps.length;
+              const ms = await steps[j]!();
+              if (timed >= 0) times[j]!.push(ms);
+            }
+          }
           x.dispose();
           rows.push({ preset: preset.name, params: model.countParams(), batch, ort: times[0]!, ort1: times[1]!, tf: times[2]!, maxAbsDiff });
         }
