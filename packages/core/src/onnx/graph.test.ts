@@ -122,6 +122,16 @@ test('setInitializer replaces the TensorProto and never writes into the shared b
   assert.deepEqual(snapshot(model), before);
 });
 
+test('setInitializer with { copy: false } stores the given codes without copying them', () => {
+  const g = Graph.from(sample());
+  const codes = new Uint8Array([7, 8]);
+  const t = g.setInitializer('w', 'uint8', [2], codes, { copy: false });
+  assert.equal(t.rawData.buffer, codes.buffer);
+  assert.equal(g.initializer('w'), t);
+  assert.deepEqual([...g.readInitializer('w').data], [7, 8]);
+  assert.notEqual(g.setInitializer('w', 'uint8', [2], codes).rawData.buffer, codes.buffer, 'the default copies');
+});
+
 test('unique names never collide with existing names (subgraphs included) or with each other', () => {
   const g = Graph.from(sample());
   assert.equal(g.uniqueName('fresh'), 'fresh');

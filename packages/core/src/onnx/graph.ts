@@ -6,6 +6,7 @@ import {
   readTensor,
   tensorDims,
   type DType,
+  type MakeTensorOptions,
   type TensorData,
   type TensorValue,
 } from './tensor.js';
@@ -399,18 +400,26 @@ export class Graph {
 
   /**
    * Adds or replaces an initializer (a replacement keeps its position). A graph input of the same name
-   * (IR < 4 style) gets the new type; a stale value_info entry for it is dropped.
+   * (IR < 4 style) gets the new type; a stale value_info entry for it is dropped. With
+   * `{ copy: false }` the initializer takes ownership of a typed-array `data` (see makeTensor).
    */
   setInitializer(tensor: onnx.ITensorProto): onnx.TensorProto;
-  setInitializer(name: string, dtype: DType, dims: readonly number[], data: TensorData | readonly number[]): onnx.TensorProto;
+  setInitializer(
+    name: string,
+    dtype: DType,
+    dims: readonly number[],
+    data: TensorData | readonly number[],
+    opts?: MakeTensorOptions,
+  ): onnx.TensorProto;
   setInitializer(
     a: onnx.ITensorProto | string,
     dtype?: DType,
     dims?: readonly number[],
     data?: TensorData | readonly number[],
+    opts?: MakeTensorOptions,
   ): onnx.TensorProto {
     let t: onnx.TensorProto;
-    if (typeof a === 'string') t = makeTensor(a, dtype!, dims!, data!);
+    if (typeof a === 'string') t = makeTensor(a, dtype!, dims!, data!, opts);
     else t = a instanceof onnx.TensorProto ? a : onnx.TensorProto.create(a);
     if (!t.name) throw new ShrinkError('INVALID_ARGUMENT', `setInitializer: the tensor needs a name`);
     const old = this.initByName.get(t.name);

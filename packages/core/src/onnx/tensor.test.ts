@@ -76,9 +76,56 @@ test('makeTensor -> wire -> readTensor round-trips every numeric dtype (raw_data
     assert.deepEqual(v.dims, [2, 3]);
     assert.equal(v.data.constructor, data.constructor, dtype);
     assert.deepEqual([...v.data], [...data], dtype);
-    // The decoded array owns its memory: it does not alias the message bytes.
-    assert.notEqual(v.data.buffer, t.rawData.buffer);
+    // Aligned raw_data is viewed in place, unaligned raw_data copied.
+    const aligned = t.rawData.byteOffset % bytesPerElement(dtype) === 0;
+    assert.equal(v.data.buffer === t.rawData.buffer, aligned, dtype);
   }
+});
+
+test('readTensor views aligned raw_data in place (read-only, shared) and copies unaligned raw_data', () => {
+  const values = new Float32Array([1.5, -2, 3.25, 0]);
+  const src = new Uint8Array(values.buffer);
+  const buf = new Uint8Array(4 + src.length + 1);
+  for (const offset of [4, 1]) {
+    buf.set(src, offset);
+    const raw = buf.subarray(offset, offset + src.length);
+    const t = onnx.TensorProto.create({ name: 'w', dataType: dtypeToOnnx('float32'), dims: [4], rawData: raw });
+    const v = readTensor(t);
+    assert.ok(v.data instanceof Float32Array);
+    assert.deepEqual([...v.data], [...values], `offset ${offset}`);
+    if (offset === 4) {
+      assert.equal(v.data.buffer, buf.buffer, 'an aligned tensor is a view');
+      assert.equal(v.data.byteOffset, 4);
+      buf[offset + 3] ^= 0x80; // flips the sign of element 0 in the model's bytes: the view sees it
+      assert.equal(v.data[0], -1.5);
+    } else {
+      assert.notEqual(v.data.buffer, buf.buffer, 'an unaligned tensor is a copy');
+      assert.equal(v.data.byteOffset, 0);
+    }
+  }
+  // 1-byte elements are always aligned; 8-byte ones need offset % 8 === 0.
+  const bytes = new Uint8Array(17);
+  const i8 = readTensor(onnx.TensorProto.create({ dataType: dtypeToOnnx('int8'), dims: [3], rawData: bytes.subarray(3, 6) }));
+  assert.equal(i8.data.buffer, bytes.buffer);
+  const f64 = readTensor(onnx.TensorProto.create({ dataType: dtypeToOnnx('float64'), dims: [1], rawData: bytes.subarray(4, 12) }));
+  assert.notEqual(f64.data.buffer, bytes.buffer);
+});
+
+test('makeTensor with { copy: false } takes the array over: raw_data is a view of its bytes', () => {
+  const codes = new Int8Array([-128, 0, 5, 127]);
+  const t = makeTensor('q', 'int8', [2, 2], codes, { copy: false });
+  assert.equal(t.rawData.buffer, codes.buffer);
+  assert.equal(t.rawData.byteOffset, codes.byteOffset);
+  assert.equal(t.rawData.byteLength, codes.byteLength);
+  const scales = new Float32Array([0.5, 1, 2]).subarray(1);
+  const s = makeTensor('s', 'float32', [2], scales, { copy: false });
+  assert.equal(s.rawData.byteOffset, 4);
+  assert.deepEqual([...readTensor(viaWire(s)).data], [1, 2]);
+  assert.deepEqual([...readTensor(viaWire(t)).data], [-128, 0, 5, 127]);
+  // The default still copies; so does copy: true.
+  assert.notEqual(makeTensor('c', 'int8', [4], codes).rawData.buffer, codes.buffer);
+  assert.notEqual(makeTensor('c', 'int8', [4], codes, { copy: true }).rawData.buffer, codes.buffer);
+  assert.throws(() => makeTensor('q', 'int8', [3], codes, { copy: false }), (e) => codeOf(e) === 'INVALID_ARGUMENT');
 });
 
 test('makeTensor converts plain numbers (float16 values to bits) and checks its arguments', () => {

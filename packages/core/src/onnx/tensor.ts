@@ -209,15 +209,27 @@ function fromNumbers(name: string, dtype: Exclude<DType, 'string'>, values: read
   }
 }
 
+export interface MakeTensorOptions {
+  /**
+   * false: the tensor takes ownership of a typed-array `data` — raw_data becomes a byte view over
+   * `data`'s memory instead of a copy, so the caller must not touch `data` afterwards. Only on
+   * little-endian hosts (raw_data is little-endian); elsewhere it is copied and byte-swapped anyway.
+   * Default true.
+   */
+  copy?: boolean;
+}
+
 /**
- * A TensorProto with little-endian raw_data (a copy of `data`). Plain numbers are converted to
- * `dtype`; typed arrays must already be the array type of `dtype` (Uint16Array bits for float16).
+ * A TensorProto with little-endian raw_data (a copy of `data`, unless `opts.copy` is false). Plain
+ * numbers are converted to `dtype`; typed arrays must already be the array type of `dtype`
+ * (Uint16Array bits for float16).
  */
 export function makeTensor(
   name: string,
   dtype: DType,
   dims: readonly number[],
   data: TensorData | readonly number[],
+  opts: MakeTensorOptions = {},
 ): onnx.TensorProto {
   if (dtype === 'string') {
     throw new ShrinkError('INVALID_ARGUMENT', `makeTensor '${name}': use makeStringTensor for dtype 'string'`);
@@ -245,9 +257,15 @@ export function makeTensor(
       `makeTensor '${name}': dims [${dims.join(', ')}] hold ${numel} elements but data has ${typed.length}`,
     );
   }
-  const raw = new Uint8Array(typed.byteLength);
-  raw.set(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
-  if (!LITTLE_ENDIAN_HOST) swapBytes(raw, BYTES[dtype]);
+  const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  // Numbers were converted into a fresh array above, so that one is owned already.
+  const owned = opts.copy === false || typed !== data;
+  let raw = bytes;
+  if (!owned || !LITTLE_ENDIAN_HOST) {
+    raw = new Uint8Array(typed.byteLength);
+    raw.set(bytes);
+    if (!LITTLE_ENDIAN_HOST) swapBytes(raw, BYTES[dtype]);
+  }
   return onnx.TensorProto.create({ name, dataType: ONNX_CODE[dtype], dims: [...dims], rawData: raw });
 }
 
@@ -282,8 +300,13 @@ function countMismatch(t: onnx.ITensorProto, field: string, got: number, numel: 
 }
 
 /**
- * Decodes a TensorProto into a typed array that owns its memory (raw_data may be an unaligned view
- * into the model file, so it is copied). Reads raw_data or whichever typed field the dtype uses.
+ * Decodes a TensorProto into a typed array. Reads raw_data or whichever typed field the dtype uses.
+ *
+ * Treat the returned `data` as READ-ONLY: when raw_data sits at an offset aligned for the element
+ * type (and the host is little-endian, as raw_data is), `data` is a view over raw_data's bytes,
+ * shared with the model, so writing into it would change the model. Copying every weight out cost
+ * as much time and memory as the rest of a quantization pass. Unaligned raw_data (e.g. a view into
+ * a decoded model file) is copied. Callers that need to modify the values must copy them first.
  */
 export function readTensor(t: onnx.ITensorProto): TensorValue {
   const name = t.name ?? '';
@@ -311,6 +334,9 @@ export function readTensor(t: onnx.ITensorProto): TensorValue {
         'INVALID_MODEL',
         `tensor '${name}': raw_data has ${raw.length} bytes but ${dtype} dims [${dims.join(', ')}] need ${numel * width}`,
       );
+    }
+    if (LITTLE_ENDIAN_HOST && raw.byteOffset % width === 0) {
+      return { name, dtype, dims, data: new Ctor(raw.buffer, raw.byteOffset, numel) };
     }
     const copy = new Uint8Array(raw.length);
     copy.set(raw);
@@ -354,7 +380,10 @@ export function readTensor(t: onnx.ITensorProto): TensorValue {
   return { name, dtype, dims, data: out };
 }
 
-/** Float values of any numeric tensor as float32 (float16/bfloat16 bits are decoded). */
+/**
+ * Float values of any numeric tensor as float32 (float16/bfloat16 bits are decoded). A float32
+ * tensor's own `data` is returned, so it is read-only whenever readTensor's data is.
+ */
 export function toFloat32(v: TensorValue): Float32Array {
   switch (v.dtype) {
     case 'float32':

@@ -81,6 +81,22 @@ function normAxis(axis: number, rank: number, what: string): number {
   return a;
 }
 
+/** 1.5 * 2^52: adding and subtracting it rounds a double to an integer, ties to even (the FPU's mode). */
+const ROUND_MAGIC = 6755399441055744;
+
+/**
+ * roundHalfEven for the hot loop, without its call and `%`: exact for |x| < 2^51. Beyond that it
+ * stays huge with x's sign, so the clamp to [qmin, qmax] after it gives the same code. Never -0.
+ */
+function roundHalfEvenSmall(x: number): number {
+  return x + ROUND_MAGIC - ROUND_MAGIC;
+}
+
+function nonFinite(data: Float32Array, label: string): ShrinkError {
+  const i = data.findIndex((v) => !Number.isFinite(v));
+  return new ShrinkError('INVALID_MODEL', `${label} holds a non-finite value (${data[i]}) at flat index ${i}; only finite weights can be quantized`);
+}
+
 /**
  * Quantizes a float tensor per tensor (`axis` undefined) or per channel along `axis`, like
  * onnxruntime's quantize_data / quantize_weight_per_channel: code = clamp(round(x / scale) + zp).
@@ -96,38 +112,44 @@ export function quantizeTensor(
   if (tensorNumel(dims) !== data.length) {
     throw new ShrinkError('INVALID_ARGUMENT', `${label}: dims [${dims.join(', ')}] hold ${tensorNumel(dims)} values but ${data.length} were given`);
   }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) {
-      throw new ShrinkError('INVALID_MODEL', `${label} holds a non-finite value (${data[i]}) at flat index ${i}; only finite weights can be quantized`);
-    }
-  }
   const axis = opts.axis === undefined ? undefined : normAxis(opts.axis, dims.length, label);
   const { outer, channels, inner } = axis === undefined ? { outer: 1, channels: 1, inner: data.length } : split(dims, axis);
   const { qmin, qmax } = intRange(opts.type, opts.symmetric);
+  // Both passes walk the data in memory order (o, c, i), whatever the axis: for a per-column [K, N]
+  // weight a channel-by-channel walk would stride through memory and miss the cache on every element.
+  const lo = new Float64Array(channels).fill(Infinity);
+  const hi = new Float64Array(channels).fill(-Infinity);
+  for (let o = 0, k = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      let l = lo[c]!;
+      let h = hi[c]!;
+      for (let end = k + inner; k < end; k++) {
+        const v = data[k]!;
+        // v - v is NaN for NaN and ±Infinity, 0 otherwise.
+        if (v - v !== 0) throw nonFinite(data, label);
+        if (v < l) l = v;
+        if (v > h) h = v;
+      }
+      lo[c] = l;
+      hi[c] = h;
+    }
+  }
   const q = codeArray(opts.type, data.length);
   const scale = new Float32Array(channels);
   const zeroPoint = codeArray(opts.type, channels);
   for (let c = 0; c < channels; c++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let o = 0; o < outer; o++) {
-      const base = (o * channels + c) * inner;
-      for (let i = 0; i < inner; i++) {
-        const v = data[base + i]!;
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
-    }
-    if (lo > hi) lo = hi = 0; // an empty channel
-    const p = chooseParams(lo, hi, opts.type, opts.symmetric);
-    scale[c] = p.scale;
+    const empty = lo[c]! > hi[c]!;
+    const p = chooseParams(empty ? 0 : lo[c]!, empty ? 0 : hi[c]!, opts.type, opts.symmetric);
+    scale[c] = p.scale; // the float32 value actually stored is what the codes divide by
     zeroPoint[c] = p.zeroPoint;
-    const s = scale[c]!; // the float32 value actually stored
-    for (let o = 0; o < outer; o++) {
-      const base = (o * channels + c) * inner;
-      for (let i = 0; i < inner; i++) {
-        const code = roundHalfEven(f32(data[base + i]! / s)) + p.zeroPoint;
-        q[base + i] = code < qmin ? qmin : code > qmax ? qmax : code;
+  }
+  for (let o = 0, k = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      const s = scale[c]!;
+      const zp = zeroPoint[c]!;
+      for (let end = k + inner; k < end; k++) {
+        const code = roundHalfEvenSmall(f32(data[k]! / s)) + zp;
+        q[k] = code < qmin ? qmin : code > qmax ? qmax : code;
       }
     }
   }

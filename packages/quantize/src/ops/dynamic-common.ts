@@ -113,9 +113,11 @@ export function storeWeight(
     zeroPoint: graph.uniqueName(`${base}_zero_point`),
     ...(perChannel ? { axis: r.axis } : {}),
   };
-  graph.setInitializer(weight.q, opts.type, dims, r.q);
-  graph.setInitializer(weight.scale, 'float32', perChannel ? (opts.scaleDims ?? [r.scale.length]) : [], r.scale);
-  graph.setInitializer(weight.zeroPoint, opts.type, perChannel ? [r.zeroPoint.length] : [], r.zeroPoint);
+  // quantizeTensor's arrays are fresh and written once: the initializers take them over uncopied.
+  const own = { copy: false };
+  graph.setInitializer(weight.q, opts.type, dims, r.q, own);
+  graph.setInitializer(weight.scale, 'float32', perChannel ? (opts.scaleDims ?? [r.scale.length]) : [], r.scale, own);
+  graph.setInitializer(weight.zeroPoint, opts.type, perChannel ? [r.zeroPoint.length] : [], r.zeroPoint, own);
   state.weights.set(key, weight);
   const written: WeightEntry[] = [
     { name: weight.q, dtype: opts.type, elements: r.q.length, bytes: r.q.length },
