@@ -96,7 +96,7 @@ test('readTensor views aligned raw_data in place (read-only, shared) and copies 
     if (offset === 4) {
       assert.equal(v.data.buffer, buf.buffer, 'an aligned tensor is a view');
       assert.equal(v.data.byteOffset, 4);
-      buf[offset + 3] ^= 0x80; // flips the sign of element 0 in the model's bytes: the view sees it
+      buf[offset + 3]! ^= 0x80; // flips the sign of element 0 in the model's bytes: the view sees it
       assert.equal(v.data[0], -1.5);
     } else {
       assert.notEqual(v.data.buffer, buf.buffer, 'an unaligned tensor is a copy');
