@@ -25,7 +25,7 @@ import { chooseParams, quantizeTensor } from './math/params.js';
 import { roundHalfEven } from './math/round.js';
 import { calibrate, randomCalibration } from './node/calibrate.js';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
-import { calibrationTensors, quantizeStatic } from './static.js';
+import { calibrationTensors, MIN_QDQ_REDUCTION, quantizeStatic } from './static.js';
 
 const opts = (o: QuantizeOptions = {}) => parseOptions(quantizeOptionsSchema, { mode: 'static', ...o });
 
@@ -33,8 +33,8 @@ function weights(n: number, scale: number, rng: ReturnType<typeof createRng>): F
   return Float32Array.from({ length: n }, () => rng.normal() * scale);
 }
 
-/** x [b,1,8,8] -> Conv -> Relu -> MaxPool -> Conv -> Relu -> Flatten -> Gemm -> logits [b,10]. */
-function convNet(seed: number): onnx.ModelProto {
+/** x [b,c,8,8] -> Conv -> Relu -> MaxPool -> Conv -> Relu -> Flatten -> Gemm -> logits [b,10]; c = 2 keeps conv1 at K = 18. */
+function convNet(seed: number, c = 2): onnx.ModelProto {
   const rng = createRng(seed);
   return makeModel(
     makeGraph({
@@ -48,10 +48,10 @@ function convNet(seed: number): onnx.ModelProto {
         makeNode('Flatten', ['r2'], ['f'], { axis: 1 }, { name: 'flatten' }),
         makeNode('Gemm', ['f', 'w3', 'b3'], ['logits'], { transB: 1 }, { name: 'fc' }),
       ],
-      inputs: [makeValueInfo('x', 'float32', ['batch', 1, 8, 8])],
+      inputs: [makeValueInfo('x', 'float32', ['batch', c, 8, 8])],
       outputs: [makeValueInfo('logits', 'float32', ['batch', 10])],
       initializers: [
-        makeTensor('w1', 'float32', [4, 1, 3, 3], weights(36, 0.5, rng)),
+        makeTensor('w1', 'float32', [4, c, 3, 3], weights(36 * c, 0.5, rng)),
         makeTensor('b1', 'float32', [4], weights(4, 0.1, rng)),
         makeTensor('w2', 'float32', [8, 4, 3, 3], weights(288, 0.3, rng)),
         makeTensor('b2', 'float32', [8], weights(8, 0.1, rng)),
@@ -123,6 +123,11 @@ function compare(a: { data: Float32Array; width: number }, b: { data: Float32Arr
 
 /** Op types of the graph onnxruntime runs after its optimizations (level 'all'). */
 async function optimizedOps(model: onnx.IModelProto): Promise<string[]> {
+  return (await optimizedGraph(model)).nodes.map((n) => n.opType);
+}
+
+/** The graph onnxruntime runs after its optimizations (level 'all'). */
+async function optimizedGraph(model: onnx.IModelProto): Promise<Graph> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-'));
   try {
     const file = path.join(dir, 'optimized.onnx');
@@ -133,7 +138,7 @@ async function optimizedOps(model: onnx.IModelProto): Promise<string[]> {
       intraOpNumThreads: 1,
     });
     await s.release();
-    return Graph.from(decodeModel(fs.readFileSync(file))).nodes.map((n) => n.opType);
+    return Graph.from(decodeModel(fs.readFileSync(file)));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -166,7 +171,7 @@ for (const perChannel of [false, true]) {
     const byName = new Map(report.nodes.map((n) => [n.name, n]));
     for (const n of ['conv1', 'conv2', 'fc', 'pool1', 'flatten', 'relu1', 'relu2']) assert.equal(byName.get(n)?.action, 'quantized', n);
     assert.match(byName.get('relu1')!.reason!, /folded into 'conv1'/);
-    assert.equal(byName.get('conv1')!.weights!.find((w) => w.dtype === 'int8')!.elements, 36);
+    assert.equal(byName.get('conv1')!.weights!.find((w) => w.dtype === 'int8')!.elements, 72);
     assert.deepEqual(Object.keys(report.unhandled), []);
     assert.equal(report.mode, 'static');
     assert.equal(report.calibration!.samples, 128);
@@ -218,7 +223,8 @@ test('Gemm known answer: int8 weights, int32 bias at input x weight scale, alpha
     ['g', [-3, 3]],
     ['y', [0, 2]],
   ]);
-  const { model: q, report } = quantizeStatic(model, opts(), ranges);
+  // K = 3 is below MIN_QDQ_REDUCTION: naming the node in --include forces it.
+  const { model: q, report } = quantizeStatic(model, opts({ include: ['fc', 'act'] }), ranges);
   assert.deepEqual(encodeModel(model), before);
   const g = Graph.from(q);
   assert.deepEqual(g.nodes.map((n) => n.opType).sort(), ['DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'Gemm', 'QuantizeLinear', 'QuantizeLinear']);
@@ -316,14 +322,72 @@ test('Clip folds into the producer only when its bounds hold 0; report lists nod
     ['m', [-7, 7]],
     ['y', [0, 6]],
   ]);
-  const relu6 = quantizeStatic(build(0), opts(), ranges);
+  const forced = opts({ include: ['mm', 'clip'] }); // K = 2: forced past the reduction rule
+  const relu6 = quantizeStatic(build(0), forced, ranges);
   assert.deepEqual(relu6.report.nodes.map((n) => [n.name, n.action]), [['mm', 'quantized'], ['clip', 'quantized']]);
   const g = Graph.from(relu6.model);
   assert.equal(count(g.nodes.map((n) => n.opType), 'Clip'), 0);
   assert.equal(g.isInitializer('lo') || g.isInitializer('hi'), false, 'bounds of the folded Clip removed');
-  const shifted = quantizeStatic(build(1), opts(), new Map([...ranges, ['y', [1, 6]]]));
+  const shifted = quantizeStatic(build(1), forced, new Map([...ranges, ['y', [1, 6]]]));
   const ops = Graph.from(shifted.model).nodes.map((n) => n.opType);
   // The uint8 range always holds 0, so a lower bound of 1 must still be applied by the Clip itself.
   assert.equal(count(ops, 'Clip'), 1);
   assert.equal(count(ops, 'QuantizeLinear'), 3); // x, m, y
+});
+
+test('a Conv summing fewer than MIN_QDQ_REDUCTION values stays float with the reason; --include of its name forces it', async () => {
+  const model = convNet(1, 1); // conv1: C_in 1 x 3 x 3 = 9 values per output
+  const cal = await calibrate(model, randomCalibration(model, 64, 2), { method: 'minmax' });
+  const auto = quantizeStatic(model, opts(), cal.ranges, cal);
+  const conv1 = auto.report.nodes.find((n) => n.name === 'conv1')!;
+  assert.equal(conv1.action, 'kept-float');
+  assert.match(conv1.reason!, /reduction of 9 values is too small for int8 kernels to pay off/);
+  assert.ok(MIN_QDQ_REDUCTION > 9 && MIN_QDQ_REDUCTION <= 4 * 9, `threshold ${MIN_QDQ_REDUCTION}`); // conv2 (K = 36) is above it
+  assert.equal(Graph.from(auto.model).producer('c1')?.opType, 'Conv', 'conv1 writes float directly');
+  assert.equal(auto.report.nodes.find((n) => n.name === 'fc')!.action, 'quantized');
+
+  const forced = quantizeStatic(model, opts({ include: ['conv1', 'relu1', 'pool1', 'conv2', 'relu2', 'flatten', 'fc'] }), cal.ranges, cal);
+  assert.deepEqual(forced.report.nodes.filter((n) => n.action !== 'quantized'), []);
+  assert.equal(count(await optimizedOps(forced.model), 'QLinearConv'), 2);
+});
+
+test('MaxPool after a float producer runs float: the QuantizeLinear goes after it, and onnxruntime cannot move it above', async () => {
+  const model = convNet(1);
+  const cal = await calibrate(model, randomCalibration(model, 64, 2), { method: 'minmax' });
+  const { model: q, report } = quantizeStatic(model, opts({ exclude: ['conv1'] }), cal.ranges, cal);
+  const byName = new Map(report.nodes.map((n) => [n.name, n]));
+  assert.equal(byName.get('pool1')!.action, 'kept-float');
+  // conv2 would read pool1 through a Q that onnxruntime's QDQ propagation lifts above the MaxPool.
+  assert.equal(byName.get('conv2')!.action, 'kept-float');
+  assert.match(byName.get('conv2')!.reason!, /through MaxPool 'pool1'.*QDQ propagation/);
+  assert.equal(byName.get('fc')!.action, 'quantized');
+  const g = Graph.from(q);
+  const quants = g.nodes.filter((n) => n.opType === 'QuantizeLinear');
+  // One Q on fc's input (after the float Flatten, so after the MaxPool) and one on its output.
+  assert.deepEqual(quants.map((n) => g.producer(n.input[0]!)?.opType).sort(), ['Flatten', 'Gemm']);
+  assert.equal(g.producer('p1')?.opType, 'MaxPool');
+  assert.equal(g.dtypeOf(g.producer('p1')!.input[0]!) ?? 'float32', 'float32');
+
+  // What onnxruntime runs: no QuantizeLinear above any MaxPool (Flatten stops its backward propagation).
+  const opt = await optimizedGraph(q);
+  const above = (name: string, seen = new Set<string>()): string[] => {
+    const p = opt.producer(name);
+    if (!p || seen.has(p.name ?? '')) return [];
+    seen.add(p.name ?? '');
+    return [p.opType, ...p.input.filter(Boolean).flatMap((i) => above(i, seen))];
+  };
+  for (const pool of opt.nodes.filter((n) => n.opType.includes('MaxPool'))) {
+    assert.ok(!above(pool.input[0]!).includes('QuantizeLinear'), `${pool.opType} reads quantized data`);
+  }
+  assert.equal(count(opt.nodes.map((n) => n.opType), 'QuantizeLinear'), 1);
+  assert.equal(count(opt.nodes.map((n) => n.opType), 'QGemm'), 1);
+});
+
+test('a Conv -> Relu -> MaxPool chain with the Conv quantized keeps the MaxPool on uint8 (fused for onnxruntime)', async () => {
+  const model = convNet(1);
+  const cal = await calibrate(model, randomCalibration(model, 64, 2), { method: 'minmax' });
+  const { model: q, report } = quantizeStatic(model, opts(), cal.ranges, cal);
+  assert.equal(report.nodes.find((n) => n.name === 'pool1')!.action, 'quantized');
+  const g = Graph.from(q);
+  assert.equal(g.producer(g.producer('p1_float')!.input[0]!)?.opType, 'DequantizeLinear');
 });

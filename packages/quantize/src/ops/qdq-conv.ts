@@ -17,6 +17,7 @@ function decideConv(node: onnx.NodeProto, view: QdqView): QdqDecision {
       activations: [x],
       weights: [view.perChannel ? { input: 1, axis: 0 } : { input: 1 }],
       outputs: [{ name: y }],
+      reduction: weight.dims.slice(1).reduce((a, d) => a * d, 1),
     },
   };
   if (b) {

@@ -23,7 +23,19 @@ function decideMatMul(node: onnx.NodeProto, view: QdqView): QdqDecision {
     plan.weights.push(perColumn ? { input: 1, axis: 1 } : { input: i });
   }
   if (plan.activations.length === 0) return skip('both inputs are constants');
+  const k = innerDim(view, a, b);
+  if (k !== undefined) plan.reduction = k;
   return { kind: 'plan', plan };
+}
+
+/** K of A [.., M, K] x B [.., K, N], from B's dims or A's inferred shape; undefined when unknown. */
+function innerDim(view: QdqView, a: string, b: string): number | undefined {
+  const bd = view.graph.constantValue(b)?.dims ?? view.graph.shapeOf(b);
+  const fromB = bd && bd.length > 0 ? bd[bd.length >= 2 ? bd.length - 2 : 0] : undefined;
+  if (typeof fromB === 'number') return fromB;
+  const ad = view.graph.constantValue(a)?.dims ?? view.graph.shapeOf(a);
+  const fromA = ad?.[ad.length - 1];
+  return typeof fromA === 'number' ? fromA : undefined;
 }
 
 function decideGemm(node: onnx.NodeProto, view: QdqView): QdqDecision {
@@ -43,6 +55,7 @@ function decideGemm(node: onnx.NodeProto, view: QdqView): QdqDecision {
     weights: [{ input: 1, ...(view.perChannel ? { axis: transB ? 0 : 1 } : {}), ...(alpha !== 1 ? { multiplier: alpha } : {}) }],
     outputs: [{ name: y }],
     dropAttrs: ['alpha', 'beta'],
+    reduction: transB ? w.dims[1]! : w.dims[0]!,
   };
   if (c) {
     const bias = constFloat(view.graph, c, 'bias');

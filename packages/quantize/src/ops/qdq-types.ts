@@ -41,6 +41,8 @@ export interface QdqPlan {
   outputs: QdqOutput[];
   /** Attributes removed because their effect was folded into weights (Gemm alpha/beta). */
   dropAttrs?: string[];
+  /** Values summed into each output (C_in/group x kernel for Conv, K for MatMul/Gemm), when known. */
+  reduction?: number;
 }
 
 export type QdqDecision =
