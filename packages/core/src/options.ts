@@ -22,7 +22,19 @@ export function parseOptions<S extends OptionsSchema>(
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  throw new ShrinkError(code, `${formatKey(where, issue.path)}: ${describeIssue(issue, schema)}`);
+  const given = issue.code === 'unrecognized_keys' ? undefined : valueAt(input, issue.path);
+  const got = given === undefined ? '' : `, got ${JSON.stringify(given)}`;
+  throw new ShrinkError(code, `${formatKey(where, issue.path)}: ${describeIssue(issue, schema)}${got}`);
+}
+
+/** The offending value, so the message can show what was given next to what is valid. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { ShrinkError } from '../errors.js';
 import { fashionMnistCandidates, findFashionMnist, loadFashionMnist } from './fashion-mnist.js';
 import { loadIdxFolder, parseIdx } from './idx.js';
 import { resolveData, resolveSplit } from './resolve.js';
@@ -59,11 +60,13 @@ test('IDX validation: magic, type, truncation and count mismatch name the file',
 });
 
 test('fashion-mnist: search order, and NOT_FOUND listing the places and the install hint', async () => {
-  const places = fashionMnistCandidates({ env: { SHRINK_FASHION_MNIST: 'fm' }, cwd: '/x/main' });
-  assert.equal(places[0], '/x/main/fm');
+  const cwd = path.dirname(dir);
+  const places = fashionMnistCandidates({ env: { SHRINK_FASHION_MNIST: path.basename(dir) }, cwd });
+  const besideCwd = path.resolve(cwd, '..', 'shared', 'data', 'fashion-mnist');
+  assert.equal(places[0], dir);
   assert.equal(places[1], '/usr/share/datasets/fashion-mnist');
-  assert.equal(places.at(-1), '/x/shared/data/fashion-mnist');
-  assert.ok(places.some((p) => p.endsWith(path.join('shared', 'data', 'fashion-mnist')) && p !== '/x/shared/data/fashion-mnist'));
+  assert.equal(places.at(-1), besideCwd);
+  assert.ok(places.some((p) => p.endsWith(path.join('shared', 'data', 'fashion-mnist')) && p !== besideCwd));
   const missing = [path.join(dir, 'missing'), path.join(dir, 'also-missing')];
   await assert.rejects(findFashionMnist(['test'], { places: missing }), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'NOT_FOUND');
@@ -94,4 +97,11 @@ test('fashion-mnist test set (real data when present)', async (t) => {
   const small = await resolveData('fashion-mnist:100', { env: {} });
   assert.equal(small.n, 100);
   assert.equal(small.name, 'fashion-mnist:test');
+});
+
+test('SHRINK_FASHION_MNIST naming a missing folder is an error, not a silent fallback', () => {
+  assert.throws(
+    () => fashionMnistCandidates({ env: { SHRINK_FASHION_MNIST: '/nonexistent/fashion' } }),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'NOT_FOUND' && /SHRINK_FASHION_MNIST=\/nonexistent\/fashion: no such folder/.test(e.message),
+  );
 });
