@@ -1,2 +1,4 @@
-// @shrink/prune: passes arrive with their own issue; this package builds and is wired into the workspace.
-export const packageName = '@shrink/prune';
+// @shrink/prune: portable pruning passes (graph rewriting and weight math only). Fine-tuning with
+// TensorFlow.js lives in '@shrink/prune/node'.
+export * from './options.js';
+export * from './types.js';

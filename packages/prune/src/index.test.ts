@@ -1,9 +1,0 @@
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { packageName } from './index.js';
-import { ShrinkError } from '@shrink/core';
-
-test('@shrink/prune resolves and sees @shrink/core', () => {
-  assert.equal(packageName, '@shrink/prune');
-  assert.equal(new ShrinkError('IO', 'x').code, 'IO');
-});
