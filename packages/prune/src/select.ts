@@ -1,0 +1,63 @@
+import { ShrinkError, type Graph, type onnx } from '@shrink/core';
+// A local copy of the quantize package's filter: method packages never import each other.
+import type { ResolvedPruneOptions } from './options.js';
+
+export type Selection = { ok: true } | { ok: false; reason: string };
+
+export interface NodeSelector {
+  /** Whether --include / --exclude let this node be pruned, and why not. */
+  isSelected(node: onnx.INodeProto): Selection;
+}
+
+function suggest(graph: Graph): string {
+  const ops = [...new Set(graph.nodes.map((n) => n.opType))].sort();
+  const names = graph.nodes.map((n) => n.name).filter((n) => n !== '');
+  const few = (list: string[]): string => list.slice(0, 5).map((s) => `'${s}'`).join(', ') + (list.length > 5 ? ', ...' : '');
+  return `op types in the model: ${few(ops) || 'none'}${names.length > 0 ? `; node names: ${few(names)}` : ''}`;
+}
+
+/**
+ * The --include / --exclude filter: each entry is a node name or an op type. An entry matching
+ * neither is refused up front (a typo would otherwise silently prune everything or nothing).
+ * Exclude wins over include.
+ */
+export function selectNodes(graph: Graph, options: Pick<ResolvedPruneOptions, 'include' | 'exclude'>): NodeSelector {
+  const names = new Set(graph.nodes.map((n) => n.name).filter((n) => n !== ''));
+  const ops = new Set(graph.nodes.map((n) => n.opType));
+  for (const [flag, list] of [['--include', options.include], ['--exclude', options.exclude]] as const) {
+    for (const entry of list ?? []) {
+      if (!names.has(entry) && !ops.has(entry)) {
+        throw new ShrinkError('INVALID_ARGUMENT', `${flag}: no node or op type named '${entry}'; ${suggest(graph)}`);
+      }
+    }
+  }
+  const include = options.include && options.include.length > 0 ? new Set(options.include) : undefined;
+  const exclude = new Set(options.exclude ?? []);
+  return {
+    isSelected(node) {
+      const name = node.name ?? '';
+      const op = node.opType ?? '';
+      if (name !== '' && exclude.has(name)) return { ok: false, reason: `excluded by --exclude '${name}'` };
+      if (exclude.has(op)) return { ok: false, reason: `excluded by --exclude '${op}'` };
+      if (include && !(name !== '' && include.has(name)) && !include.has(op)) {
+        return { ok: false, reason: 'not listed in --include' };
+      }
+      return { ok: true };
+    },
+  };
+}
+
+/**
+ * Op types with no handler in a pass, with their node counts, for report.unhandled. Ops of other
+ * domains are keyed `domain:opType`, since a handler table only knows the default domain.
+ */
+export function countUnhandled(graph: Graph, handled: ReadonlySet<string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of graph.nodes) {
+    const domain = n.domain === 'ai.onnx' ? '' : (n.domain ?? '');
+    if (domain === '' && handled.has(n.opType)) continue;
+    const key = domain === '' ? n.opType : `${domain}:${n.opType}`;
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
