@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ShrinkError } from '@shrink/core';
 import { fsError } from '@shrink/core/io';
@@ -20,4 +20,10 @@ export async function ensureDir(dir: string): Promise<void> {
     }
     throw fsError(e, 'create folder', dir);
   }
+}
+
+/** Outputs never replace an existing file silently: a rerun must not lose yesterday's model. */
+export async function refuseExisting(target: string, force: boolean): Promise<void> {
+  const st = await stat(target).catch(() => undefined);
+  if (st && !force) throw new ShrinkError('IO', `${target} exists; choose another -o or pass --force to replace it`);
 }

@@ -1,5 +1,5 @@
 import { stat, readdir } from 'node:fs/promises';
-import { ensureDir, outputPath } from '../paths.js';
+import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
@@ -124,11 +124,6 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
     );
   },
 };
-
-async function refuseExisting(target: string, force: boolean): Promise<void> {
-  const st = await stat(target).catch(() => undefined);
-  if (st && !force) throw new ShrinkError('IO', `${target} exists; choose another -o or pass --force to replace it`);
-}
 
 function addQuantizationNotes(report: Report, q: QuantizeReport, before: Record<string, number>, after: Record<string, number>, ratioP10: number): void {
   const fmt = (m: Record<string, number>) =>
