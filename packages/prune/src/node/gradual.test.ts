@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type * as tfjs from '@tensorflow/tfjs';
 import { encodeModel, readTensor, ShrinkError } from '@shrink/core';
-import { resolveSplit } from '@shrink/core/data';
+import { reshapeDataset, resolveSplit } from '@shrink/core/data';
 import { createSession, evaluate } from '@shrink/core/runtime';
 import { evaluateModel, exportToOnnx, initTf, trainPreset } from '@shrink/core/tfjs';
 import { fineTunePruned, pruneGradually, pruneOnnxGradually } from './gradual.js';
@@ -103,4 +103,20 @@ test('bad options get one clear error', async () => {
     await assert.rejects(pruneGradually(model, small.train, small.test, opts), (e: unknown) => e instanceof ShrinkError && e.code === code && re.test(e.message));
   }
   model.dispose();
+});
+
+test('Conv2D kernels are pruned too (constant schedule), biases untouched', async () => {
+  const img = { train: reshapeDataset(split.train, [8, 8, 1]), test: reshapeDataset(split.test, [8, 8, 1]) };
+  const m = tf.sequential({ name: 'tiny_cnn' });
+  m.add(tf.layers.conv2d({ name: 'conv', inputShape: [8, 8, 1], filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  m.add(tf.layers.flatten({ name: 'flat' }));
+  m.add(tf.layers.dense({ name: 'out', units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+  const r = await pruneGradually(m, img.train, img.test, { schedule: 'constant', finalSparsity: 0.6, epochs: 2, frequency: 7, lr: 0.01, seed: 6 });
+  assert.deepEqual(r.masks.map((x) => [x.layer, x.weight, x.elements, x.zeros]), [
+    ['conv', 'conv/kernel', 72, Math.round(0.6 * 72)],
+    ['out', 'out/kernel', 2880, Math.round(0.6 * 2880)],
+  ]);
+  assert.equal(zerosOf(m.getLayer('conv').getWeights()[1]!.dataSync()), 0, 'conv bias untouched');
+  assert.ok(r.test.accuracy! > 0.7, `accuracy ${r.test.accuracy}`);
+  m.dispose();
 });
