@@ -1,5 +1,5 @@
-import { ShrinkError, type Graph, type onnx } from '@shrink/core';
 // A local copy of the quantize package's filter: method packages never import each other.
+import { ShrinkError, type Graph, type onnx } from '@shrink/core';
 import type { ResolvedPruneOptions } from './options.js';
 
 export type Selection = { ok: true } | { ok: false; reason: string };
