@@ -98,6 +98,7 @@ test('bad options get one clear error', async () => {
     [{ schedule: 'cubic', finalSparsity: 0.5, epochs: 1, frequency: 1, layers: ['fc9'] }, 'INVALID_ARGUMENT', /no layer 'fc9' with a kernel; layers with one: fc1, fc2, logits/],
     [{ schedule: 'cubic', finalSparsity: 1, epochs: 1, frequency: 1 }, 'INVALID_ARGUMENT', /finalSparsity/],
     [{ schedule: 'cubic', finalSparsity: 0.5, epochs: 1, frequency: 5 }, 'INVALID_ARGUMENT', /frequency 5 must be at most 0/],
+    [{ schedule: 'cubic', initialSparsity: 0.6, finalSparsity: 0.5, epochs: 1, frequency: 1 }, 'INVALID_ARGUMENT', /initialSparsity 0.6 must be at most finalSparsity 0.5/],
   ];
   for (const [opts, code, re] of cases) {
     await assert.rejects(pruneGradually(model, small.train, small.test, opts), (e: unknown) => e instanceof ShrinkError && e.code === code && re.test(e.message));

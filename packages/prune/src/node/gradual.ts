@@ -260,6 +260,9 @@ function stepsPerEpoch(n: number, batchSize: number): number {
 /** The schedule in optimizer steps: cubic starts at step 0 and reaches s_f at `pruningEnd` of training. */
 function planSchedule(opts: z.output<typeof gradualOptionsSchema>, totalSteps: number): SparsitySchedule {
   if (opts.schedule === 'constant') return { kind: 'constant', sparsity: opts.finalSparsity, frequency: opts.frequency };
+  if (opts.initialSparsity > opts.finalSparsity) {
+    throw new ShrinkError('INVALID_ARGUMENT', `initialSparsity ${opts.initialSparsity} must be at most finalSparsity ${opts.finalSparsity}`);
+  }
   const endStep = Math.floor(opts.pruningEnd * (totalSteps - 1));
   if (opts.frequency > endStep) {
     throw new ShrinkError(
