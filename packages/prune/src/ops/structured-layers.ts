@@ -1,4 +1,4 @@
-import { attrInt, type Graph, type onnx } from '@shrink/core';
+import { attrInt, isExternalTensor, type Graph, type onnx } from '@shrink/core';
 import type { UnitSlice } from './structured-tensor.js';
 
 export type Found<T> = T | { skip: string };
@@ -27,6 +27,7 @@ function ownWeight(graph: Graph, node: onnx.NodeProto, input: number, rank?: num
   const name = node.input[input] ?? '';
   const where = `${node.opType} '${node.name}'`;
   if (name === '' || !graph.isInitializer(name)) return { skip: `${where}: input ${input} is not a constant initializer` };
+  if (isExternalTensor(graph.initializer(name)!)) return { skip: `${where}: weight '${name}' is stored as external data (not loaded)` };
   if (graph.dtypeOf(name) !== 'float32') return { skip: `${where}: weight '${name}' is ${graph.dtypeOf(name)}, only float32 is pruned` };
   const users = graph.consumers(name).length;
   if (users !== 1) return { skip: `${where}: weight '${name}' is shared by ${users} nodes` };

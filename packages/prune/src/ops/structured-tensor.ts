@@ -19,6 +19,11 @@ export function gatherAxis(data: Float32Array, dims: readonly number[], axis: nu
   const n = dims[axis]!;
   const inner = product(dims, axis + 1, dims.length);
   const out = new Float32Array(outer * keep.length * inner);
+  if (inner === 1) {
+    // Column selection (MatMul [K, N] axis 1): one element per unit, so skip the per-slice subarray.
+    for (let o = 0, d = 0; o < outer; o++) for (const src of keep) out[d++] = data[o * n + src]!;
+    return out;
+  }
   for (let o = 0; o < outer; o++) {
     keep.forEach((src, k) => {
       const at = (o * n + src) * inner;

@@ -1,4 +1,4 @@
-import { attrInt, type Graph, type onnx } from '@shrink/core';
+import { attrInt, isExternalTensor, type Graph, type onnx } from '@shrink/core';
 import type { Found } from './structured-layers.js';
 import type { UnitSlice } from './structured-tensor.js';
 
@@ -35,6 +35,16 @@ const unary: ThroughRule = (_graph, node, value) => {
   return { slices: [] };
 };
 
+/** Why a per-unit constant cannot be resized with the units, if it cannot. */
+function notOwnConstant(graph: Graph, node: onnx.NodeProto, name: string): string | undefined {
+  const t = graph.initializer(name);
+  if (!t) return `${where(node)}: '${name}' is not a constant`;
+  if (isExternalTensor(t)) return `${where(node)}: '${name}' is stored as external data (not loaded)`;
+  if (graph.dtypeOf(name) !== 'float32') return `${where(node)}: per-unit constant '${name}' is not float32`;
+  if (graph.consumers(name).length !== 1) return `${where(node)}: per-unit constant '${name}' is shared`;
+  return undefined;
+}
+
 /** A constant operand: broadcast along the unit axis (no change) or one entry per unit (sliced). */
 function unitConstant(graph: Graph, node: onnx.NodeProto, name: string, state: UnitAxisState): Found<UnitSlice[]> {
   if (!graph.isInitializer(name)) {
@@ -45,8 +55,8 @@ function unitConstant(graph: Graph, node: onnx.NodeProto, name: string, state: U
   const size = state.units * state.expand;
   if (axis < 0 || dims[axis] === 1) return [];
   if (dims[axis] !== size) return { skip: `${where(node)}: constant '${name}' [${dims.join(', ')}] does not match ${size} units` };
-  if (graph.dtypeOf(name) !== 'float32') return { skip: `${where(node)}: per-unit constant '${name}' is not float32` };
-  if (graph.consumers(name).length !== 1) return { skip: `${where(node)}: per-unit constant '${name}' is shared` };
+  const bad = notOwnConstant(graph, node, name);
+  if (bad) return { skip: bad };
   return [{ tensor: name, axis, expand: state.expand }];
 }
 
@@ -79,9 +89,8 @@ const batchNorm: ThroughRule = (graph, node, value, state) => {
   if (state.expand !== 1) return { skip: `${where(node)} follows a Flatten` };
   const slices: UnitSlice[] = [];
   for (const name of node.input.slice(1, 5)) {
-    if (!graph.isInitializer(name)) return { skip: `${where(node)}: '${name}' is not a constant` };
-    if (graph.consumers(name).length !== 1) return { skip: `${where(node)}: parameter '${name}' is shared` };
-    if (graph.dtypeOf(name) !== 'float32') return { skip: `${where(node)}: parameter '${name}' is not float32` };
+    const bad = notOwnConstant(graph, node, name);
+    if (bad) return { skip: bad };
     slices.push({ tensor: name, axis: 0, expand: 1 });
   }
   return { slices };
