@@ -7,6 +7,7 @@ import { compareCommand } from './compare.js';
 import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { quantizeCommand } from './quantize.js';
+import { pruneCommand } from './prune.js';
 
 // Every command module; main.ts registers them in this order (the order `--help` shows).
 // Each module types its own argv; the list only needs them to be commands.
@@ -19,4 +20,5 @@ export const commands: CommandModule<any, any>[] = [
   compareCommand,
   convertCommand,
   quantizeCommand,
+  pruneCommand,
 ];

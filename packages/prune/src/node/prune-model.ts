@@ -1,0 +1,82 @@
+import { parseOptions, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import type { Dataset } from '@shrink/core/data';
+import { exportToOnnx, importFromOnnx, initTf } from '@shrink/core/tfjs';
+import { pruneOptionsSchema, type PruneOptions } from '../options.js';
+import type { PruneResult } from '../types.js';
+import { pruneMagnitude } from '../magnitude.js';
+import { pruneNM } from '../nm.js';
+import { pruneStructured } from '../structured.js';
+import { fineTunePruned, pruneOnnxGradually } from './gradual.js';
+
+/** Training for `shrink prune --schedule/--finetune`: the data and how long. */
+export interface FineTuneSettings {
+  train: Dataset;
+  test: Dataset;
+  epochs: number;
+  /** Prune gradually while training (magnitude only); without it, prune once and fine-tune with fixed zeros. */
+  schedule?: 'cubic' | 'constant';
+  batchSize?: number;
+  lr?: number;
+}
+
+/**
+ * The pruning pass behind `shrink prune`: one-shot magnitude / N:M / structured pruning of the ONNX
+ * graph, or gradual magnitude pruning during fine-tuning in TensorFlow.js, or one-shot then fine-tune.
+ * The input model is never modified.
+ */
+export async function pruneModel(model: onnx.IModelProto, options: PruneOptions, fineTune?: FineTuneSettings, ctx?: Ctx): Promise<PruneResult> {
+  const o = parseOptions(pruneOptionsSchema, options, 'prune');
+  if (fineTune?.schedule) {
+    if (o.method !== 'magnitude') {
+      throw new ShrinkError('INVALID_ARGUMENT', `--schedule prunes by magnitude while training; --method ${o.method} has no schedule (drop --schedule, or use --finetune after one-shot pruning)`);
+    }
+    const batchSize = fineTune.batchSize ?? 32;
+    const steps = Math.ceil(fineTune.train.n / batchSize);
+    const r = await pruneOnnxGradually(
+      model,
+      { train: fineTune.train, test: fineTune.test },
+      {
+        schedule: fineTune.schedule,
+        finalSparsity: o.sparsity,
+        epochs: fineTune.epochs,
+        batchSize,
+        ...(fineTune.lr !== undefined ? { lr: fineTune.lr } : {}),
+        // Four mask updates per epoch: smooth enough for the cubic ramp, cheap on small data.
+        frequency: Math.max(1, Math.floor(steps / 4)),
+      },
+      ctx,
+    );
+    const zeros = r.masks.reduce((a, m) => a + m.zeros, 0);
+    const elements = r.masks.reduce((a, m) => a + m.elements, 0);
+    return {
+      model: r.model,
+      report: {
+        method: `magnitude, ${fineTune.schedule} schedule during ${fineTune.epochs} epoch(s) of fine-tuning`,
+        targetSparsity: o.sparsity,
+        layers: r.masks.map((m) => ({ name: m.layer, opType: 'tfjs kernel', action: 'pruned', weight: m.weight, elementsBefore: m.elements, elementsAfter: m.elements, sparsity: m.sparsity })),
+        unhandled: {},
+        sparsity: elements ? zeros / elements : 0,
+        notes: [
+          `trained on ${fineTune.train.name} (${fineTune.train.n} samples) in TensorFlow.js; masks re-applied after every optimizer step`,
+          'the model went through tfjs: value names are tfjs layer names now',
+        ],
+      },
+    };
+  }
+  const once = o.method === 'magnitude' ? pruneMagnitude(model, o) : o.method === 'nm' ? pruneNM(model, o) : pruneStructured(model, o);
+  if (!fineTune) return once;
+  const { tf } = await initTf(ctx);
+  const imported = importFromOnnx(once.model, tf).model;
+  try {
+    const r = await fineTunePruned(imported, fineTune.train, fineTune.test, { epochs: fineTune.epochs, ...(fineTune.batchSize ? { batchSize: fineTune.batchSize } : {}), ...(fineTune.lr ? { lr: fineTune.lr } : {}) }, ctx);
+    const model2 = exportToOnnx(imported).model;
+    const last = r.history.at(-1);
+    once.report.notes.push(
+      `fine-tuned ${fineTune.epochs} epoch(s) on ${fineTune.train.name} with the zeros kept fixed${last?.valAccuracy !== undefined ? `; validation accuracy ${(last.valAccuracy * 100).toFixed(2)}%` : ''}`,
+      'the model went through tfjs: value names are tfjs layer names now',
+    );
+    return { model: model2, report: once.report };
+  } finally {
+    imported.dispose();
+  }
+}
