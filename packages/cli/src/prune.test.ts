@@ -1,0 +1,56 @@
+// `shrink prune` end to end: the real process, a trained digits model, onnxruntime and tfjs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { assertOneLineError, runJson, runShrink } from './cli.fixture.js';
+
+let dir: string;
+let model: string;
+const shrink = (...args: string[]) => runShrink(dir, args);
+const json = (...args: string[]) => runJson(dir, args);
+const metric = (out: Record<string, any>, key: string) => out['report'].candidates[0].metrics[key];
+
+before(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-p-'));
+  const r = shrink('train', '--preset', 'digits-mlp', '--epochs', '5', '-o', path.join(dir, 'digits'));
+  assert.equal(r.code, 0, r.stderr);
+  model = path.join(dir, 'digits', 'model.onnx');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('magnitude 80 %: same size and MACs, a fifth of the non-zeros, smaller gzip; named model_pruned.onnx', () => {
+  const out = json('prune', model, '--sparsity', '0.8', '--runs', '3', '--data', 'digits');
+  assert.equal(out['output'], path.join(dir, 'digits', 'model_pruned.onnx'));
+  assert.equal(metric(out, 'macs').ratio, 1);
+  const nz = metric(out, 'params.nonzero').ratio;
+  assert.ok(nz > 0.19 && nz < 0.22, `non-zero ratio ${nz}`);
+  assert.ok(metric(out, 'size.gzipBytes').ratio < 0.4, `gzip ratio ${metric(out, 'size.gzipBytes').ratio}`);
+  for (const l of out['pruning'].layers) assert.ok(Math.abs(l.sparsity - 0.8) < 1e-3, `${l.name}: ${l.sparsity}`);
+});
+
+test('structured 50 %: fewer parameters and MACs for real, runs in onnxruntime; fine-tuning recovers accuracy', () => {
+  const once = json('prune', model, '--method', 'structured', '--sparsity', '0.5', '-o', path.join(dir, 's.onnx'), '--runs', '3', '--data', 'digits');
+  assert.ok(metric(once, 'macs').ratio < 0.4, `MACs ratio ${metric(once, 'macs').ratio}`);
+  assert.ok(metric(once, 'size.bytes').ratio < 0.4);
+  const tuned = json('prune', model, '--method', 'structured', '--sparsity', '0.5', '--finetune', '--epochs', '3', '-o', path.join(dir, 'st.onnx'), '--runs', '3', '--data', 'digits');
+  assert.ok(metric(tuned, 'accuracy').candidate > metric(once, 'accuracy').candidate, `${metric(once, 'accuracy').candidate} -> ${metric(tuned, 'accuracy').candidate}`);
+  assert.ok(metric(tuned, 'accuracy').delta > -0.03, JSON.stringify(metric(tuned, 'accuracy')));
+  assert.equal(metric(tuned, 'macs').candidate, metric(once, 'macs').candidate);
+});
+
+test('N:M 2:4 halves the non-zeros of every pruned layer', () => {
+  const out = json('prune', model, '--method', 'nm', '--n', '2', '--m', '4', '-o', path.join(dir, 'nm.onnx'), '--runs', '3');
+  for (const l of out['pruning'].layers.filter((x: { action: string }) => x.action === 'pruned')) assert.ok(Math.abs(l.sparsity - 0.5) < 1e-9, `${l.name}: ${l.sparsity}`);
+});
+
+test('bad prune input: one line, exit 2, nothing written', () => {
+  const out = path.join(dir, 'bad.onnx');
+  assertOneLineError(shrink('prune', model, '--sparsity', '1', '-o', out), /--sparsity: must be < 1, got 1/);
+  assertOneLineError(shrink('prune', model, '--method', 'nm', '--n', '5', '--m', '4', '-o', out), /need whole numbers 1 <= n <= m, got n=5, m=4/);
+  assertOneLineError(shrink('prune', model, '--include', 'nope', '-o', out), /nope/);
+  assertOneLineError(shrink('prune', model, '--schedule', 'cubic', '-o', out), /--schedule needs --data/);
+  assertOneLineError(shrink('prune', model, '--method', 'nm', '--schedule', 'cubic', '--data', 'digits', '-o', out), /--method nm has no schedule/);
+  assert.equal(existsSync(out), false);
+});
