@@ -1,5 +1,5 @@
 /**
- * @shrink/core and @shrink/quantize for the benchmarks. The repository root is not a workspace
+ * @shrink/core, @shrink/quantize and @shrink/prune for the benchmarks. The repository root is not a workspace
  * package depending on them, so `import '@shrink/core'` does not resolve from bench/; these are the
  * files the packages' `exports` map to under the `@shrink/source` condition that `pnpm bench` runs with.
  * Third-party modules (onnxruntime-node, tfjs) are reached through core for the same reason.
@@ -14,3 +14,6 @@ export * from '../packages/quantize/src/node/index.js';
 // Both packages export a DTYPES list (ONNX tensor types; quantization dtype words): name each one.
 export { DTYPES } from '../packages/core/src/index.js';
 export { DTYPES as QUANT_DTYPES } from '../packages/quantize/src/index.js';
+// @shrink/prune: named, since its select helpers share names with @shrink/quantize's.
+export { pruneMagnitude, pruneStructured, type PruneOptions, type PruneReport, type PruneResult } from '../packages/prune/src/index.js';
+export { fineTunePruned, pruneModel, type FineTuneSettings } from '../packages/prune/src/node/index.js';

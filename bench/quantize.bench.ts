@@ -32,17 +32,17 @@ import {
 import { buildMlp } from './onnx-io.bench.js';
 import { fmtBytes, fmtMs, fmtX, mdTable, nowMs, type Bench, type BenchContext } from './lib.js';
 
-const ORT_THREADS = 2;
-const BATCHES = [1, 32] as const;
-const MLP_WIDTHS = [784, 2048, 2048, 10] as const;
+export const ORT_THREADS = 2;
+export const BATCHES = [1, 32] as const;
+export const MLP_WIDTHS = [784, 2048, 2048, 10] as const;
 /** Per comparison: warm-up pairs, then pairs until `runs` or `maxTimeMs` (at least `minRuns`). */
-const PAIRS = { warmup: 20, runs: 2000, minRuns: 30, maxTimeMs: 3000 } as const;
+export const PAIRS = { warmup: 20, runs: 2000, minRuns: 30, maxTimeMs: 3000 } as const;
 /** Trained models are kept here between runs: training is the slow part and not what is measured. */
 const CACHE_DIR = path.join(os.tmpdir(), 'shrink-bench-cache');
 
-interface Variant {
+export interface Variant {
   readonly name: string;
-  /** What `shrink quantize` flags would make it. */
+  /** What CLI flags would make it. */
   readonly how: string;
   readonly model: onnx.ModelProto;
   readonly report?: QuantizeReport;
@@ -63,7 +63,7 @@ function quantizedCount(v: Variant): string {
   return `${nodes.filter((n) => n.action === 'quantized').length} of ${nodes.length}`;
 }
 
-interface Latency {
+export interface Latency {
   readonly batch: number;
   /** One interleaved fp32-vs-variant comparison per variant; undefined for fp32 itself. */
   readonly cmp: ReadonlyArray<LatencyComparison | undefined>;
@@ -73,7 +73,7 @@ interface Latency {
  * Each variant against fp32 in its own interleaved A/B series (core's compareLatency, the method
  * `shrink quantize` reports): pairs in alternating order, so a ratio compares two runs made back to back.
  */
-async function latencies(ctx: BenchContext, label: string, variants: readonly Variant[], inputOf: (batch: number) => FeedTensor): Promise<Latency[]> {
+export async function latencies(ctx: BenchContext, label: string, variants: readonly Variant[], inputOf: (batch: number) => FeedTensor): Promise<Latency[]> {
   const sessions: Session[] = [];
   try {
     for (const v of variants) sessions.push(await createSession(v.model, { threads: ORT_THREADS, label: `${label} ${v.name}` }));
@@ -81,7 +81,7 @@ async function latencies(ctx: BenchContext, label: string, variants: readonly Va
     for (const batch of BATCHES) {
       const cmp: Array<LatencyComparison | undefined> = [undefined];
       for (let i = 1; i < sessions.length; i++) {
-        ctx.log(`quantize: ${label} latency, batch ${batch}: fp32 vs ${variants[i]!.name}`);
+        ctx.log(`${label} latency, batch ${batch}: fp32 vs ${variants[i]!.name}`);
         const a = sessions[0]!;
         const b = sessions[i]!;
         const input = inputOf(batch);
@@ -95,7 +95,7 @@ async function latencies(ctx: BenchContext, label: string, variants: readonly Va
   }
 }
 
-function latencyTable(variants: readonly Variant[], lats: readonly Latency[]): string {
+export function latencyTable(variants: readonly Variant[], lats: readonly Latency[]): string {
   const rows: string[][] = [];
   for (const l of lats) {
     variants.forEach((v, i) => {
@@ -135,10 +135,10 @@ async function outputError(ref: onnx.ModelProto, model: onnx.ModelProto, input: 
 }
 
 /** A trained, exported preset from the cache, or trained now (and cached). */
-async function trainedModel(ctx: BenchContext, preset: string, epochs: number, data: string): Promise<{ model: onnx.ModelProto; how: string }> {
+export async function trainedModel(ctx: BenchContext, preset: string, epochs: number, data: string): Promise<{ model: onnx.ModelProto; how: string }> {
   const file = path.join(CACHE_DIR, `${preset}-e${epochs}-${data.replace(/[^a-z0-9]+/gi, '-')}-seed0.onnx`);
   if (existsSync(file)) return { model: await loadModel(file), how: `loaded from the cache ${file} (trained by an earlier run; delete it to retrain)` };
-  ctx.log(`quantize: training ${preset} (${epochs} epoch(s) on ${data}); cached in ${CACHE_DIR} for later runs`);
+  ctx.log(`training ${preset} (${epochs} epoch(s) on ${data}); cached in ${CACHE_DIR} for later runs`);
   const t0 = nowMs();
   const r = await trainPreset(preset, { epochs, data });
   const model = exportToOnnx(r.model).model;
@@ -148,7 +148,7 @@ async function trainedModel(ctx: BenchContext, preset: string, epochs: number, d
   return { model, how: `trained in this run (${((nowMs() - t0) / 1000).toFixed(0)} s, tfjs ${r.backend}) and cached as ${file}` };
 }
 
-async function accuracy(model: onnx.ModelProto, test: Dataset, label: string): Promise<number> {
+export async function accuracy(model: onnx.ModelProto, test: Dataset, label: string): Promise<number> {
   const s = await createSession(model, { threads: ORT_THREADS, label });
   try {
     const r = await evaluate(s, test);
@@ -159,18 +159,18 @@ async function accuracy(model: onnx.ModelProto, test: Dataset, label: string): P
   }
 }
 
-const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-const points = (d: number): string => `${d >= 0 ? '+' : '−'}${Math.abs(100 * d).toFixed(2)}`;
-const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
+export const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+export const points = (d: number): string => `${d >= 0 ? '+' : '−'}${Math.abs(100 * d).toFixed(2)}`;
+export const yesNo = (ok: boolean): string => (ok ? 'yes' : 'no');
 
-interface Goal {
+export interface Goal {
   goal: string;
   result: string;
   met: string;
 }
 
 /** "batch 1: 0.2×, batch 32: 0.3×" and whether every batch is within `limit`. */
-function latencyGoal(lats: readonly Latency[], i: number, limit: number): { result: string; met: string } {
+export function latencyGoal(lats: readonly Latency[], i: number, limit: number): { result: string; met: string } {
   const med = lats.map((l) => ({ batch: l.batch, r: l.cmp[i]!.ratio.p50 }));
   const ok = med.filter((m) => m.r <= limit);
   return {

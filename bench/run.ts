@@ -1,7 +1,7 @@
 /**
- * `pnpm bench [io] [presets] [quantize] [large] [quantize-large] [all]`: runs the chosen benchmarks one
+ * `pnpm bench [io] [presets] [quantize] [prune] [large] [quantize-large] [all]`: runs the chosen benchmarks one
  * after another and prints one Markdown document (machine facts, the command, a section per benchmark)
- * on stdout; progress goes to stderr. With no names it runs the default set (io, presets, quantize);
+ * on stdout; progress goes to stderr. With no names it runs the default set (io, presets, quantize, prune);
  * `large` and `quantize-large` write gigabytes to the temp folder and run only when named.
  */
 import { availableParallelism, cpus, platform, release, totalmem } from 'node:os';
@@ -10,10 +10,11 @@ import { largeModelBench } from './large-model.bench.js';
 import { fmtBytes, load1, nowMs, type Bench } from './lib.js';
 import { onnxIoBench } from './onnx-io.bench.js';
 import { presetsLatencyBench } from './presets-latency.bench.js';
+import { pruneBench } from './prune.bench.js';
 import { quantizeBench } from './quantize.bench.js';
 import { quantizeLargeBench } from './quantize-large.bench.js';
 
-const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, largeModelBench, quantizeLargeBench];
+const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, pruneBench, largeModelBench, quantizeLargeBench];
 
 function usage(): string {
   return `usage: pnpm bench [${BENCHES.map((b) => b.name).join('] [')}] [all]; default: ${BENCHES.filter((b) => b.inDefaultSet)
