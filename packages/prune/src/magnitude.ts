@@ -2,7 +2,7 @@ import { Graph, ShrinkError, type onnx } from '@shrink/core';
 import type { ResolvedPruneOptions } from './options.js';
 import { countUnhandled, selectNodes } from './select.js';
 import type { LayerOutcome, PruneResult } from './types.js';
-import { collectTargets, countZeros, WEIGHT_OPS, writeBack, type PrunableTensor, type WeightTarget } from './ops/weights.js';
+import { collectTargets, countZeros, HANDLED_OPS, writeBack, type PrunableTensor, type WeightTarget } from './ops/weights.js';
 
 export const UNSTRUCTURED_NOTE =
   'unstructured sparsity does not make dense onnxruntime kernels faster or the tensors smaller: the zeros pay off in the compressed (gzip) size of the model file, or with a sparse runtime';
@@ -86,14 +86,27 @@ export function runUnstructured(
   const elements = written.reduce((s, x) => s + x.values.length, 0);
   const zeros = written.reduce((s, x) => s + countZeros(x.values), 0);
   const notes = [...head.notes];
-  if (targets.length === 0) notes.push('no weights were pruned: no selected MatMul, Gemm, Conv or ConvTranspose has a float32 initializer weight');
+  if (targets.length === 0) {
+    notes.push(
+      'no weights were pruned: no selected MatMul, Gemm, Conv or ConvTranspose has a float32 initializer weight or 8-bit codes (DequantizeLinear), and no MatMulInteger or ConvInteger has 8-bit initializer codes',
+    );
+  }
+  if (targets.some((t) => t.weight.quant)) {
+    notes.push('8-bit quantized weights: ranked by |q - zero point| * scale; pruned codes are set to the zero point, so they dequantize to exactly 0');
+  }
+  const unscaled = targets.filter((t) => t.weight.quant && !t.weight.quant.scaled).map((t) => `'${t.weight.name}'`);
+  if (unscaled.length > 0) {
+    notes.push(
+      `no weight scale found for ${unscaled.join(', ')} (expected int result -> Cast -> Mul by Mul(A_scale, constant W_scale)): ranked by |q - zero point| within the tensor, so a per-column scale is ignored there`,
+    );
+  }
   return {
     model: graph.toModel(),
     report: {
       method: head.method,
       targetSparsity: head.targetSparsity,
       layers,
-      unhandled: countUnhandled(graph, new Set(WEIGHT_OPS.keys())),
+      unhandled: countUnhandled(graph, HANDLED_OPS),
       sparsity: elements === 0 ? 0 : zeros / elements,
       notes,
     },
@@ -113,6 +126,12 @@ export function runUnstructured(
  * Add right after a MatMul) is pruned with its layer (per layer: to the same sparsity, on its own;
  * global: into the same pool) and the layer's report row counts weight and bias together.
  * Tensor sizes do not change; the input model is not mutated.
+ *
+ * Quantized models are pruned too (after quantization): the 8-bit codes of MatMulInteger /
+ * ConvInteger (dynamic) and of a DequantizeLinear feeding a weight (static QDQ) are ranked by the
+ * real magnitude |q - zp| * scale and pruned codes set to the zero point (ops/weights.ts). Where the
+ * scale is not found the ranking uses |q - zp| and global scope prunes that layer on its own.
+ * MatMulNBits (packed 4-bit) is skipped.
  */
 export function pruneMagnitude(model: onnx.IModelProto, options: ResolvedPruneOptions): PruneResult {
   checkSparsity(options.sparsity);
@@ -123,12 +142,19 @@ export function pruneMagnitude(model: onnx.IModelProto, options: ResolvedPruneOp
     options,
     options.pruneBias,
     (targets) => {
-      if (options.scope === 'global') {
-        const all = targets.flatMap((t) => tensorsOf(t).map((x) => x.values));
-        zeroSmallest(all, targetZeros(all.reduce((s, a) => s + a.length, 0), options.sparsity));
-        return;
+      const perLayer = (list: WeightTarget[]): void => {
+        for (const t of list) for (const x of tensorsOf(t)) zeroSmallest([x.values], targetZeros(x.values.length, options.sparsity));
+      };
+      if (options.scope !== 'global') return perLayer(targets);
+      // Codes whose scale is unknown have no real magnitude to compare across layers.
+      const unscaled = targets.filter((t) => t.weight.quant && !t.weight.quant.scaled);
+      const pooled = targets.filter((t) => !unscaled.includes(t));
+      const all = pooled.flatMap((t) => tensorsOf(t).map((x) => x.values));
+      zeroSmallest(all, targetZeros(all.reduce((s, a) => s + a.length, 0), options.sparsity));
+      if (unscaled.length > 0) {
+        notes.push(`global scope: ${unscaled.map((t) => `'${t.label}'`).join(', ')} pruned per layer instead (weight scale not found)`);
+        perLayer(unscaled);
       }
-      for (const t of targets) for (const x of tensorsOf(t)) zeroSmallest([x.values], targetZeros(x.values.length, options.sparsity));
     },
     { method: 'magnitude', targetSparsity: options.sparsity, notes },
   );

@@ -42,7 +42,9 @@ export function pruneNMTensor(values: Float32Array, dims: readonly number[], axi
  * k per column; Gemm B [N, K] (transB=1) along its last axis, [K, N] along the first; Conv W
  * [O, I, kh, kw] along I at each (o, kh, kw); ConvTranspose W [I, O, kh, kw] along I. Ranking is by
  * |w|; biases are never touched (N:M is a property of the weight matrix). `sparsity`, `scope` and
- * `pruneBias` do not apply; the target sparsity is 1 - N/M.
+ * `pruneBias` do not apply; the target sparsity is 1 - N/M. 8-bit quantized weights (MatMulInteger,
+ * ConvInteger, DequantizeLinear codes) are ranked by |q - zp| * scale and pruned to their zero point,
+ * with the same groups; MatMulNBits (packed 4-bit) is skipped.
  */
 export function pruneNM(model: onnx.IModelProto, options: ResolvedPruneOptions): PruneResult {
   const { n, m } = options;
