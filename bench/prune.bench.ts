@@ -8,11 +8,7 @@ import {
   countMacs,
   countParams,
   encodeModel,
-  exportToOnnx,
-  fineTunePruned,
   gzipSize,
-  importFromOnnx,
-  initTf,
   mulberry32,
   pruneModel,
   pruneStructured,
@@ -69,23 +65,6 @@ function sizes(model: onnx.ModelProto): Sizes {
   return { bytes: bytes.length, gzip: gzipSize(bytes), params: p.params, nonZero: p.nonZero, macs: countMacs(model).total };
 }
 
-/**
- * What `pruneModel(model, opts, { train, test, epochs })` does after one-shot pruning, with the tfjs
- * import told the input is NHWC. pruneModel leaves importFromOnnx on inputLayout 'auto', which takes
- * fashion-mlp's [batch, 28, 28, 1] input (a Flatten, no Transpose after it) for NCHW images, so the tfjs
- * model expects [28, 1, 28] samples and training on the dataset's [28, 28, 1] samples is refused.
- */
-async function fineTuneNhwc(pruned: onnx.ModelProto, train: Dataset, test: Dataset, epochs: number): Promise<onnx.ModelProto> {
-  const { tf } = await initTf();
-  const imported = importFromOnnx(pruned, tf, { inputLayout: 'nhwc' }).model;
-  try {
-    await fineTunePruned(imported, train, test, { epochs });
-    return exportToOnnx(imported).model;
-  } finally {
-    imported.dispose();
-  }
-}
-
 const count = (n: number): string => n.toLocaleString('en-US');
 
 function sizeTable(variants: readonly Timed[], s: readonly Sizes[], acc?: readonly number[]): string {
@@ -122,7 +101,7 @@ async function magnitudeSection(ctx: BenchContext, goals: Goal[], test: Dataset)
   const variants: Timed[] = [
     { name: 'fp32', how: '—', model: base },
     await timed(ctx, '90% global magnitude, one-shot', flags, async () => (await pruneModel(base, opts)).model),
-    await timed(ctx, '90% global magnitude + fine-tune 2 epochs', `${flags} --finetune --epochs 2 --data ${data}`, async () => fineTuneNhwc((await pruneModel(base, opts)).model, train, test, 2)),
+    await timed(ctx, '90% global magnitude + fine-tune 2 epochs', `${flags} --finetune --epochs 2 --data ${data}`, async () => (await pruneModel(base, opts, { train, test, epochs: 2 })).model),
   ];
   ctx.log('prune: fashion-mlp accuracy on the test set');
   const acc: number[] = [];
@@ -139,8 +118,7 @@ async function magnitudeSection(ctx: BenchContext, goals: Goal[], test: Dataset)
     '',
     `Model: preset \`fashion-mlp\` (784-512-256-10) trained ${epochs} epochs on \`${data}\` (seed 0), exported with exportToOnnx: ${how}. ` +
       `Pruning: \`pruneModel(fp32, ${JSON.stringify(opts)})\` (one threshold over all MatMul/Gemm weights, biases untouched); fine-tuning: ` +
-      `what \`pruneModel(..., { train, test, epochs: 2 })\` does, with the import told the input is NHWC (see the notes): \`importFromOnnx(pruned, tf, { inputLayout: 'nhwc' })\`, ` +
-      `\`fineTunePruned\`: ${ft} epochs of Adam (lr 0.001, batch 32) on the ` +
+      `\`pruneModel(fp32, opts, { train, test, epochs: 2 })\` (import to tfjs, \`fineTunePruned\`: ${ft} epochs of Adam (lr 0.001, batch 32) on the ` +
       `${count(train.n)}-sample train split of \`${data}\` with the zeros held at zero after every step, export back to ONNX. ` +
       `Accuracy: \`evaluate()\` in onnxruntime on the ${count(test.n)}-image Fashion-MNIST test set. ` +
       `gzip: \`gzipSize\` (core, deflate level 9 via fflate) of the encoded model; the file itself does not shrink (zeros are stored).`,

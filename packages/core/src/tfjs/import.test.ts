@@ -316,7 +316,8 @@ test('PyTorch MLP with the view flatten (opset 11), Unsqueeze/Squeeze around Gem
     11,
   );
   const { model: m, report } = await expectImportMatches(model, [4, 2, 3, 5], 22);
-  assert.equal(report.inputs[0]!.layout, 'nchw');
+  // The input only reaches a flatten: no channel axis to move, so the tfjs model takes it as it is.
+  assert.equal(report.inputs[0]!.layout, 'as-is');
   assert.ok(!classNames(m).includes('Permute'), `unexpected Permute in ${classNames(m).join(', ')}`);
   assert.equal(report.nodes.filter((n) => n.shapeOnly).length, 5);
 });
@@ -375,4 +376,24 @@ test('a Reshape that merges the batch into other dims is refused naming the node
       e.message.startsWith("node 'pairs' (Reshape) does not keep the batch axis first") &&
       e.message.includes('[2, 6] -> [4, 3]'),
   );
+});
+
+test('a rank-4 input that only feeds Flatten (an MLP over image pixels) keeps its layout', async () => {
+  const w = Array.from({ length: 12 * 3 }, (_, i) => Math.sin(i));
+  const model = makeModel(
+    makeGraph({
+      nodes: [makeNode('Flatten', ['x'], ['f'], { axis: 1 }), makeNode('Gemm', ['f', 'w'], ['y'])],
+      inputs: [makeValueInfo('x', 'float32', ['N', 2, 3, 2])],
+      outputs: [makeValueInfo('y', 'float32', ['N', 3])],
+      initializers: [makeTensor('w', 'float32', [12, 3], w)],
+    }),
+  );
+  const { model: m, report } = importFromOnnx(model, tf);
+  assert.equal(report.inputs[0]!.layout, 'as-is');
+  const x = Float32Array.from({ length: 2 * 12 }, (_, i) => Math.cos(i));
+  const got = (m.predict(tf.tensor(x, [2, 2, 3, 2])) as import('@tensorflow/tfjs').Tensor).dataSync();
+  const session = await ort.InferenceSession.create(encodeModel(model));
+  const want = (await session.run({ x: new ort.Tensor('float32', x, [2, 2, 3, 2]) }))['y']!.data as Float32Array;
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) < 1e-4, `${i}: ${got[i]} vs ${want[i]}`);
+  m.dispose();
 });

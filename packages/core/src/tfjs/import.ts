@@ -15,8 +15,9 @@ export const importOptionsSchema = z
   .object({
     /**
      * What rank-4 graph inputs hold. 'nchw': images in PyTorch layout, so the tfjs model takes them NHWC;
-     * 'nhwc': taken as they are; 'auto' (default): NHWC when the input only reaches a Transpose to NCHW
-     * (graphs Shrink exported from tfjs), NCHW otherwise.
+     * 'nhwc': taken as they are; 'auto' (default): as they are when the input only reaches a Transpose to NCHW
+     * (graphs Shrink exported from tfjs) or never reaches a spatial op (Conv, pools, BatchNormalization,
+     * Pad: an MLP over image pixels); NCHW otherwise.
      */
     inputLayout: z.enum(['auto', 'nchw', 'nhwc']).default('auto'),
   })
@@ -56,6 +57,17 @@ function onlyTransposedToNchw(b: ImportBuilder, value: string): boolean {
   );
 }
 
+/** Ops for which axis 1 of a rank-4 tensor means channels: only inputs reaching them have a layout. */
+const SPATIAL = new Set(['Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization', 'Pad']);
+
+/**
+ * Whether a rank-4 input is read as an image at all. One that goes straight to Flatten/Reshape (an MLP
+ * over [N, 28, 28, 1] pixels) has no channel axis to move: taking it as it is keeps the flatten order.
+ */
+function reachesSpatial(b: ImportBuilder, value: string): boolean {
+  return b.consumers(value).some((c) => SPATIAL.has(c.opType) || (ELEMENTWISE.includes(c.opType) && reachesSpatial(b, c.output[0]!)));
+}
+
 /**
  * An ONNX model (float32, default domain) as a tfjs LayersModel computing the same outputs, for the
  * layer-style ops in IMPORTABLE_OPS. Layout: rank-4 inputs judged NCHW (see `inputLayout`) become NHWC
@@ -89,7 +101,9 @@ export function importFromOnnx(
       );
     }
     const rank = shape.length;
-    const nchw = rank === 4 && (opts.inputLayout === 'nchw' || (opts.inputLayout === 'auto' && !onlyTransposedToNchw(b, vi.name)));
+    const nchw =
+      rank === 4 &&
+      (opts.inputLayout === 'nchw' || (opts.inputLayout === 'auto' && !onlyTransposedToNchw(b, vi.name) && reachesSpatial(b, vi.name)));
     const dims = (nchw ? [shape[2], shape[3], shape[1]] : shape.slice(1)).map((d) => (typeof d === 'number' ? d : null));
     const t = tf.input({ shape: dims, name: b.freshName(vi.name), dtype: 'float32' });
     b.values.set(vi.name, { t, perm: nchw ? NHWC_TO_NCHW : identityPerm(rank) });
