@@ -126,6 +126,14 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       report.notes.push(`trained ${train.epochs} epoch${train.epochs === 1 ? '' : 's'} on ${train.backend} in ${train.seconds.toFixed(1)} s`);
       report.notes.push('static int8 is calibrated on up to 2,000 training samples; q4 is MatMulNBits (block 32, accuracy_level 4)');
       report.notes.push('magnitude pruning keeps tensor sizes (its gain is the gzip size); structured pruning removes half the hidden units/channels, then 1 epoch of fine-tuning and q8');
+      // The chain's candidate says what each step did, so the one row can be read step by step.
+      const chain = report.candidates.find((c) => c.name === '50% units + fine-tune + q8');
+      if (chain) {
+        chain.notes = [
+          ...structured.report.notes.map((n) => `step 1-2 (structured 50% + fine-tune): ${n}`),
+          `step 3 (q8 dynamic): ${deep.report.nodes.filter((n) => n.action === 'quantized').length} of ${deep.report.nodes.length} nodes quantized`,
+        ];
+      }
       for (const c of report.candidates) {
         const r = c.metrics['latency.p50']?.ratio;
         if (r !== undefined && r > 1) (c.notes ??= []).push(`slower than fp32 here (latency p50 ${r.toFixed(2)}x)`);
