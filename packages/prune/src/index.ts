@@ -2,7 +2,6 @@
 // TensorFlow.js and the dispatch that uses it live in '@shrink/prune/node'.
 export * from './options.js';
 export * from './types.js';
-export * from './select.js';
 export { pruneMagnitude, zeroSmallest, targetZeros, checkSparsity, UNSTRUCTURED_NOTE } from './magnitude.js';
 export * from './nm.js';
 export * from './structured.js';

@@ -1,6 +1,5 @@
-import { Graph, ShrinkError, type onnx } from '@shrink/core';
+import { Graph, ShrinkError, type onnx, countUnhandled, selectNodes } from '@shrink/core';
 import type { ResolvedPruneOptions } from './options.js';
-import { countUnhandled, selectNodes } from './select.js';
 import type { LayerOutcome, PruneResult } from './types.js';
 import { collectTargets, countZeros, HANDLED_OPS, writeBack, type PrunableTensor, type WeightTarget } from './ops/weights.js';
 

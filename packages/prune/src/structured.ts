@@ -7,10 +7,8 @@ import {
   parseOptions,
   tensorDims,
   tensorNumel,
-  type onnx,
-} from '@shrink/core';
+  type onnx, countUnhandled, selectNodes } from '@shrink/core';
 import { pruneOptionsSchema, type PruneOptions } from './options.js';
-import { countUnhandled, selectNodes } from './select.js';
 import type { LayerOutcome, PruneResult } from './types.js';
 import { CONSUMERS, isSkip, PRODUCERS, type Found, type ProducerPlan } from './ops/structured-layers.js';
 import { THROUGH, type UnitAxisState } from './ops/structured-through.js';

@@ -1,10 +1,9 @@
-import { Graph, ShrinkError, type onnx } from '@shrink/core';
+import { Graph, ShrinkError, type onnx, countUnhandled, selectNodes } from '@shrink/core';
 import { quantizeConvDynamic } from './ops/dynamic-conv.js';
 import { skipped, type DynamicState } from './ops/dynamic-common.js';
 import { quantizeGatherDynamic } from './ops/dynamic-gather.js';
 import { quantizeGemmDynamic, quantizeMatMulDynamic } from './ops/dynamic-matmul.js';
 import type { ResolvedQuantizeOptions } from './options.js';
-import { countUnhandled, selectNodes } from './select.js';
 import type { NodeOutcome, OpQuantizer, PassResult } from './types.js';
 
 /** Op types dynamic quantization rewrites, each to its onnxruntime integer form. */

@@ -15,10 +15,8 @@ import {
   onnx,
   readTensor,
   toFloat32,
-  type DType,
-} from '@shrink/core';
+  type DType, selectNodes } from '@shrink/core';
 import type { ResolvedQuantizeOptions } from './options.js';
-import { selectNodes } from './select.js';
 import type { NodeOutcome, PassResult } from './types.js';
 import { inferDtypes } from './ops/fp16-types.js';
 

@@ -4,7 +4,6 @@ export * from './options.js';
 export * from './types.js';
 export * from './math/round.js';
 export * from './math/params.js';
-export * from './select.js';
 export * from './dynamic.js';
 export * from './static.js';
 export * from './calibration/index.js';

@@ -3,10 +3,9 @@
  * com.microsoft MatMulNBits, which onnxruntime's CPU provider runs from the packed weights directly.
  * Activations stay float; only weights shrink (4-bit: ~1/7 of float32 with block 32 scales).
  */
-import { Graph, type onnx } from '@shrink/core';
+import { Graph, type onnx, countUnhandled, selectNodes } from '@shrink/core';
 import { convertToFloat16 } from './fp16.js';
 import type { ResolvedQuantizeOptions } from './options.js';
-import { countUnhandled, selectNodes } from './select.js';
 import type { NodeOutcome, OpQuantizer, PassResult } from './types.js';
 import type { NBits } from './ops/nbits-blocks.js';
 import { MS_DOMAIN, quantizeGemmNBits, quantizeMatMulNBits, skipped, type NBitsExtra } from './ops/nbits-matmul.js';

@@ -7,11 +7,10 @@
  * the Q is there (without it the graph runs float kernels plus conversions, slower than the original).
  * Portable: graph rewriting and math only.
  */
-import { Graph as GraphView, makeNode, ShrinkError, type DType, type Graph, type onnx, type TensorData } from '@shrink/core';
+import { Graph as GraphView, makeNode, ShrinkError, type DType, type Graph, type onnx, type TensorData, countUnhandled, selectNodes } from '@shrink/core';
 import { chooseParams, quantizeTensor, type IntType } from './math/params.js';
 import { roundHalfEven } from './math/round.js';
 import type { ResolvedQuantizeOptions } from './options.js';
-import { countUnhandled, selectNodes } from './select.js';
 import type { NodeOutcome, PassResult, QuantizeReport } from './types.js';
 import { QDQ_ACTIVATION_OPS } from './ops/qdq-activation.js';
 import { QDQ_CONV_OPS } from './ops/qdq-conv.js';

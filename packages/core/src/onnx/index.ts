@@ -3,3 +3,4 @@ export * from './codec.js';
 export * from './tensor.js';
 export * from './builder.js';
 export * from './graph.js';
+export * from './select.js';

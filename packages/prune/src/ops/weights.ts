@@ -1,6 +1,6 @@
 import { attrInt, dtypeFromOnnx, isExternalTensor, type Graph, type onnx, type TensorValue } from '@shrink/core';
 import type { LayerOutcome } from '../types.js';
-import type { NodeSelector } from '../select.js';
+import type { NodeSelector } from '@shrink/core';
 
 /** Where a weight-bearing op keeps its weight, and along which axis of it the op sums. */
 export interface WeightOp {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { Graph, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, ShrinkError } from '@shrink/core';
+import { ShrinkError } from '../errors.js';
+import { Graph } from './graph.js';
+import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './builder.js';
 import { countUnhandled, selectNodes } from './select.js';
 
 function graph(): Graph {

@@ -1,10 +1,18 @@
-import { ShrinkError, type Graph, type onnx } from '@shrink/core';
-import type { ResolvedQuantizeOptions } from './options.js';
+// Shared by every pass (quantize, prune, ...): which nodes the user let it touch, and what it passed over.
+import { ShrinkError } from '../errors.js';
+import type { Graph } from './graph.js';
+import type { onnx } from './proto.js';
+
+/** The --include / --exclude options every pass takes. */
+export interface NodeFilter {
+  include?: readonly string[] | undefined;
+  exclude?: readonly string[] | undefined;
+}
 
 export type Selection = { ok: true } | { ok: false; reason: string };
 
 export interface NodeSelector {
-  /** Whether --include / --exclude let this node be quantized, and why not. */
+  /** Whether --include / --exclude let a pass rewrite this node, and why not. */
   isSelected(node: onnx.INodeProto): Selection;
 }
 
@@ -17,10 +25,10 @@ function suggest(graph: Graph): string {
 
 /**
  * The --include / --exclude filter: each entry is a node name or an op type. An entry matching
- * neither is refused up front (a typo would otherwise silently quantize everything or nothing).
+ * neither is refused up front (a typo would otherwise silently rewrite everything or nothing).
  * Exclude wins over include.
  */
-export function selectNodes(graph: Graph, options: Pick<ResolvedQuantizeOptions, 'include' | 'exclude'>): NodeSelector {
+export function selectNodes(graph: Graph, options: NodeFilter): NodeSelector {
   const names = new Set(graph.nodes.map((n) => n.name).filter((n) => n !== ''));
   const ops = new Set(graph.nodes.map((n) => n.opType));
   for (const [flag, list] of [['--include', options.include], ['--exclude', options.exclude]] as const) {
