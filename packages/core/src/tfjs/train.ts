@@ -67,6 +67,20 @@ export interface TrainModelResult {
   seconds: number;
 }
 
+/**
+ * The epoch's samples in a seeded order: tfjs's own `shuffle` is not seeded, so training (and every
+ * fine-tuning loop built on it) shuffles here and passes shuffle: false. The caller disposes both.
+ */
+export function shuffledEpoch(tf: Tf, all: { x: tfjs.Tensor; y: tfjs.Tensor }, seed: number, epoch: number): { xs: tfjs.Tensor; ys: tfjs.Tensor } {
+  const n = all.x.shape[0]!;
+  const order = tf.tensor1d(permutation(n, createRng(deriveSeed(seed, epoch))), 'int32');
+  try {
+    return { xs: tf.gather(all.x, order), ys: tf.gather(all.y, order) };
+  } finally {
+    order.dispose();
+  }
+}
+
 /** x as [n, ...sampleShape] and y as one-hot [n, classes] or [n, targetSize] tensors. */
 export function datasetTensors(tf: Tf, ds: Dataset): { x: tfjs.Tensor; y: tfjs.Tensor } {
   return tf.tidy(() => {
@@ -172,10 +186,7 @@ export async function trainModel(
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       ctx?.signal?.throwIfAborted();
       const t0 = performance.now();
-      const order = tf.tensor1d(permutation(train.n, createRng(deriveSeed(seed, epoch))), 'int32');
-      const xs = tf.gather(all.x, order);
-      const ys = tf.gather(all.y, order);
-      order.dispose();
+      const { xs, ys } = shuffledEpoch(tf, all, seed, epoch);
       let h: tfjs.History;
       try {
         h = await model.fit(xs, ys, { epochs: 1, batchSize: opts.batchSize, shuffle: false, verbose: 0 });

@@ -1,8 +1,8 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { loggerOf, parseOptions, progressOf, ShrinkError, type Ctx, type onnx } from '@shrink/core';
-import { createRng, deriveSeed, permutation, type Dataset, type Split } from '@shrink/core/data';
-import { datasetTensors, evaluateModel, exportToOnnx, importFromOnnx, initTf, type EvalMetrics } from '@shrink/core/tfjs';
+import type { Dataset, Split } from '@shrink/core/data';
+import { datasetTensors, evaluateModel, exportToOnnx, importFromOnnx, initTf, shuffledEpoch, type EvalMetrics } from '@shrink/core/tfjs';
 import { isPruningStep, sparsityAt, type SparsitySchedule } from '../schedule.js';
 
 type Tf = typeof tfjs;
@@ -191,10 +191,7 @@ async function trainMasked(
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       ctx?.signal?.throwIfAborted();
       const t0 = performance.now();
-      const order = tf.tensor1d(permutation(train.n, createRng(deriveSeed(seed, epoch))), 'int32');
-      const xs = tf.gather(all.x, order);
-      const ys = tf.gather(all.y, order);
-      order.dispose();
+      const { xs, ys } = shuffledEpoch(tf, all, seed, epoch);
       let lossSum = 0;
       let batches = 0;
       try {
