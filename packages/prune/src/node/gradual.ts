@@ -192,25 +192,28 @@ async function trainMasked(
       ctx?.signal?.throwIfAborted();
       const t0 = performance.now();
       const { xs, ys } = shuffledEpoch(tf, all, seed, epoch);
+      // model.fit with per-batch callbacks rather than trainOnBatch: trainOnBatch re-validates its inputs
+      // and syncs the loss on every call, several times slower on many small batches.
       let lossSum = 0;
       let batches = 0;
       try {
-        for (let start = 0; start < train.n; start += opts.batchSize) {
-          const size = Math.min(opts.batchSize, train.n - start);
-          beforeStep(step);
-          const xb = xs.slice(start, size);
-          const yb = ys.slice(start, size);
-          try {
-            const out = await model.trainOnBatch(xb, yb);
-            lossSum += Array.isArray(out) ? (out[0] ?? Number.NaN) : out;
-          } finally {
-            xb.dispose();
-            yb.dispose();
-          }
-          applyMasks(tf, masks);
-          batches++;
-          step++;
-        }
+        await model.fit(xs, ys, {
+          epochs: 1,
+          batchSize: opts.batchSize,
+          shuffle: false,
+          verbose: 0,
+          callbacks: {
+            onBatchBegin: async () => {
+              beforeStep(step);
+            },
+            onBatchEnd: async (_batch, logs) => {
+              lossSum += logs?.['loss'] ?? Number.NaN;
+              applyMasks(tf, masks);
+              batches++;
+              step++;
+            },
+          },
+        });
       } finally {
         xs.dispose();
         ys.dispose();
