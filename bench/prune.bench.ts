@@ -14,7 +14,6 @@ import {
   pruneStructured,
   quantizeModel,
   resolveData,
-  ShrinkError,
   tensorNumel,
   type Dataset,
   type onnx,
@@ -25,6 +24,7 @@ import { fmtBytes, fmtMs, fmtX, mdTable, nowMs, type Bench, type BenchContext } 
 import {
   accuracy,
   BATCHES,
+  fashionTestSet,
   latencies,
   latencyGoal,
   latencyTable,
@@ -203,14 +203,7 @@ export const pruneBench: Bench = {
   async run(ctx: BenchContext): Promise<string> {
     const goals: Goal[] = [];
     const mlp = await mlpSection(ctx, goals);
-    let test: Dataset | undefined;
-    let missing = '';
-    try {
-      test = await resolveData('fashion-mnist', { split: 'test' });
-    } catch (e) {
-      if (!(e instanceof ShrinkError && e.code === 'NOT_FOUND')) throw e;
-      missing = `Skipped the fashion-mlp and fashion-cnn parts: ${e.message}`;
-    }
+    const { test, missing } = await fashionTestSet('fashion-mlp and fashion-cnn');
     const mag = test ? await magnitudeSection(ctx, goals, test) : missing;
     const cnn = test ? await cnnSection(ctx, goals, test) : '';
     return [

@@ -317,6 +317,16 @@ async function accuracySection(ctx: BenchContext, goals: Goal[], test: Dataset):
   ].join('\n');
 }
 
+/** The Fashion-MNIST test set, or why the sections that need it are skipped (the data is optional here). */
+export async function fashionTestSet(parts: string): Promise<{ test?: Dataset; missing: string }> {
+  try {
+    return { test: await resolveData('fashion-mnist', { split: 'test' }), missing: '' };
+  } catch (e) {
+    if (!(e instanceof ShrinkError && e.code === 'NOT_FOUND')) throw e;
+    return { missing: `Skipped the ${parts} parts: ${e.message}` };
+  }
+}
+
 export const quantizeBench: Bench = {
   name: 'quantize',
   title: 'Quantization: size, latency and accuracy vs fp32',
@@ -324,14 +334,7 @@ export const quantizeBench: Bench = {
   async run(ctx: BenchContext): Promise<string> {
     const goals: Goal[] = [];
     const mlp = await mlpSection(ctx, goals);
-    let test: Dataset | undefined;
-    let missing = '';
-    try {
-      test = await resolveData('fashion-mnist', { split: 'test' });
-    } catch (e) {
-      if (!(e instanceof ShrinkError && e.code === 'NOT_FOUND')) throw e;
-      missing = `Skipped the fashion-cnn and fashion-mlp parts: ${e.message}`;
-    }
+    const { test, missing } = await fashionTestSet('fashion-cnn and fashion-mlp');
     const cnn = test ? await cnnSection(ctx, goals, test) : missing;
     const acc = test ? await accuracySection(ctx, goals, test) : '';
     return [
