@@ -1,7 +1,7 @@
 // `shrink quantize` end to end: the real process, a really trained model, onnxruntime, tfjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, statSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, statSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { assertOneLineError, runJson, runShrink } from './cli.fixture.js';
@@ -75,7 +75,10 @@ test('bad quantize input: one line, exit 2', () => {
   oneLineExit2(shrink('quantize', model, '--mode', 'static', '-o', path.join(dir, 'x.onnx')), /--mode static needs --calib-data/);
   oneLineExit2(shrink('quantize', model, '--dtype', 'q4', '--mode', 'static', '--calib-data', 'digits', '-o', path.join(dir, 'x.onnx')), /--mode static applies to 8-bit/);
   oneLineExit2(shrink('quantize', model, '--dtype', 'int3'), /Argument: dtype, Given: "int3", Choices: "q8"/);
-  oneLineExit2(shrink('quantize', model, '--mode', 'static', '--calib-data', 'fashion-mnist:50', '-o', path.join(dir, 'x.onnx')), /\[28, 28, 1\]|28, 28/);
+  // Calibration samples of the wrong shape (3 values for a 64-input model), from a file the test writes.
+  const wrong = path.join(dir, 'wrong-shape.json');
+  writeFileSync(wrong, JSON.stringify({ x: Array.from({ length: 10 }, (_, i) => [i / 10, 0.5, 1 - i / 10]), y: Array.from({ length: 10 }, (_, i) => i % 2) }));
+  oneLineExit2(shrink('quantize', model, '--mode', 'static', '--calib-data', wrong, '-o', path.join(dir, 'x.onnx')), /wants \[batch, 64\].*\[3\]/);
   oneLineExit2(shrink('quantize', model, '--exclude', 'no_such_node', '-o', path.join(dir, 'x.onnx')), /no_such_node/);
   oneLineExit2(shrink('quantize', model, '--max-accuracy-drop', '0.01', '-o', path.join(dir, 'x.onnx')), /needs --data/);
   assert.equal(existsSync(path.join(dir, 'x.onnx')), false);
