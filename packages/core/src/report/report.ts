@@ -39,6 +39,68 @@ export interface CandidateReport extends ModelRef {
   /** Metric key (see METRICS for the common ones) -> row. */
   metrics: Record<string, MetricValue>;
   notes?: string[];
+  /** The passes that made this candidate, in order (pipelines). */
+  steps?: StepRecord[];
+  /** Per-layer detail for charts: quantization error, sparsity, what a pass did to each layer. */
+  layers?: LayerDetail[];
+}
+
+/** One pass of a pipeline as it ran. */
+export interface StepRecord {
+  /** 'quantize' | 'prune' | 'distill' (or any later pass). */
+  kind: string;
+  /** Options as given (after defaults). */
+  options: Record<string, unknown>;
+  seconds: number;
+  notes: string[];
+  /** Energy of the step itself (training/distillation runs), with the method that estimated it. */
+  energy?: { joules: number; kWh: number; gCO2e: number; method: string };
+}
+
+export interface LayerDetail {
+  name: string;
+  opType?: string;
+  /** Signal-to-quantization-noise ratio of this layer's output vs the float model, dB. */
+  sqnrDb?: number;
+  /** Share of zero weights, 0..1. */
+  sparsity?: number;
+  /** What the pass did ('quantized', 'pruned', 'skipped: reason', ...). */
+  action?: string;
+}
+
+/** One gate expression evaluated against one candidate. */
+export interface GateResult {
+  expression: string;
+  candidate: string;
+  passed: boolean;
+  /** The metric values the expression read, by name (e.g. 'accuracy.delta' -> -0.004). */
+  values: Record<string, number | null>;
+  /** Why it could not be evaluated (a missing metric); such a gate fails. */
+  error?: string;
+}
+
+/** One trial of an accuracy-aware search. */
+export interface TrialRecord {
+  name: string;
+  /** The steps tried, as in a config file. */
+  config: Record<string, unknown>[];
+  metrics: Record<string, MetricValue>;
+  passed: boolean;
+  failedGates: string[];
+  seconds: number;
+  error?: string;
+}
+
+export interface SearchRecord {
+  /** What "best" means, e.g. 'smallest size.bytes among trials passing every gate'. */
+  objective: string;
+  trials: TrialRecord[];
+  /** Name of the chosen trial, if any passed. */
+  best?: string;
+  /** Trial names on the Pareto front, per pair of axes, e.g. { 'size.bytes/accuracy': [...] }. */
+  pareto: Record<string, string[]>;
+  workers: number;
+  seconds: number;
 }
 
 /** Where the numbers were measured; free-form beyond the common fields. */
@@ -63,6 +125,10 @@ export interface Report {
   candidates: CandidateReport[];
   environment: Environment;
   notes: string[];
+  /** Gate results (pipelines); absent when no gates were given. */
+  gates?: GateResult[];
+  /** Accuracy-aware search trials (pipelines with a search block / `shrink search`). */
+  search?: SearchRecord;
 }
 
 function finiteOrUndefined(v: number | undefined, what: string): number | undefined {
@@ -134,6 +200,7 @@ export const METRICS = {
   'fidelity.maxAbsError': { label: 'Max abs error', unit: '', better: 'lower' },
   'fidelity.meanAbsError': { label: 'Mean abs error', unit: '', better: 'lower' },
   'fidelity.cosineSimilarity': { label: 'Cosine similarity', unit: '', better: 'higher' },
+  'fidelity.meanKL': { label: 'Mean KL(baseline || candidate)', unit: 'nats', better: 'lower' },
   'energy.perInference': { label: 'Energy / inference', unit: 'J', better: 'lower' },
   'energy.kWhPerMillion': { label: 'Energy / 1M inferences', unit: 'kWh', better: 'lower' },
   'co2e.perMillion': { label: 'CO2e / 1M inferences', unit: 'gCO2e', better: 'lower' },
