@@ -1,2 +1,2 @@
-// @shrink/distill: passes arrive with their own issue; this package builds and is wired into the workspace.
 export const packageName = '@shrink/distill';
+export * from './options.js';

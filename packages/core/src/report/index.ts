@@ -2,3 +2,5 @@
 export * from './report.js';
 export * from './format.js';
 export * from './json.js';
+export * from './markdown.js';
+export * from './html.js';
