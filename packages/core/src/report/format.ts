@@ -1,5 +1,5 @@
 /** Human-readable numbers for the table and Markdown renderers. Sizes use SI prefixes (1 KB = 1000 B). */
-import type { MetricValue, Unit } from './report.js';
+import { METRICS, type Environment, type MetricDef, type MetricValue, type Unit } from './report.js';
 
 /** 3 significant digits without exponent for |x| in [1e-3, 1e6); exponent notation outside. */
 function sig(x: number, digits = 3): string {
@@ -77,4 +77,18 @@ export function formatChange(m: MetricValue): string {
 
 export function formatRatio(r: number): string {
   return `${sig(r)}×`;
+}
+
+/** The display label of a metric key: METRICS' label, or the key itself for metrics Shrink does not define. */
+export function metricLabel(key: string): string {
+  return (METRICS as Record<string, MetricDef>)[key]?.label ?? key;
+}
+
+const ENV_ORDER = ['shrink', 'node', 'platform', 'arch', 'cpuModel', 'logicalCores', 'threads', 'onnxruntime'] as const;
+
+/** Environment entries in display order: the common fields first, then the rest alphabetically; undefined left out. */
+export function environmentEntries(env: Environment): Array<[string, string | number | boolean]> {
+  const common: readonly string[] = ENV_ORDER;
+  const keys = [...ENV_ORDER.filter((k) => env[k] !== undefined), ...Object.keys(env).filter((k) => !common.includes(k) && env[k] !== undefined).sort()];
+  return keys.map((k) => [k, env[k]!]);
 }

@@ -1,7 +1,7 @@
 /** Terminal rendering of a report: one table per candidate, footnotes for how each number was measured. */
 import Table from 'cli-table3';
-import { formatChange, formatRatio, formatValue } from './format.js';
-import { METRICS, orderedMetricKeys, verdict, type CandidateReport, type Environment, type MetricDef, type Report } from './report.js';
+import { environmentEntries, formatChange, formatRatio, formatValue, metricLabel } from './format.js';
+import { orderedMetricKeys, verdict, type CandidateReport, type Environment, type Report } from './report.js';
 
 export interface TableOptions {
   /** ANSI colors for headers and verdicts; off by default so output is stable in logs and tests. */
@@ -11,10 +11,6 @@ export interface TableOptions {
 const GREEN = (s: string) => `\u001b[32m${s}\u001b[39m`;
 const RED = (s: string) => `\u001b[31m${s}\u001b[39m`;
 const BOLD = (s: string) => `\u001b[1m${s}\u001b[22m`;
-
-function label(key: string): string {
-  return (METRICS as Record<string, MetricDef>)[key]?.label ?? key;
-}
 
 function candidateTable(c: CandidateReport, opts: TableOptions): string {
   const table = new Table({
@@ -26,7 +22,7 @@ function candidateTable(c: CandidateReport, opts: TableOptions): string {
   const methods: string[] = [];
   for (const key of orderedMetricKeys(c.metrics)) {
     const m = c.metrics[key]!;
-    let name = label(key);
+    let name = metricLabel(key);
     if (m.method !== undefined) {
       let i = methods.indexOf(m.method);
       if (i < 0) i = methods.push(m.method) - 1;
@@ -49,11 +45,10 @@ function candidateTable(c: CandidateReport, opts: TableOptions): string {
   return lines.join('\n');
 }
 
-const ENV_ORDER = ['shrink', 'node', 'platform', 'arch', 'cpuModel', 'logicalCores', 'threads', 'onnxruntime'] as const;
-
 export function formatEnvironment(env: Environment): string {
-  const keys = [...ENV_ORDER.filter((k) => env[k] !== undefined), ...Object.keys(env).filter((k) => !(ENV_ORDER as readonly string[]).includes(k) && env[k] !== undefined).sort()];
-  return keys.map((k) => `${k} ${String(env[k])}`).join(', ');
+  return environmentEntries(env)
+    .map(([k, v]) => `${k} ${String(v)}`)
+    .join(', ');
 }
 
 /** The report as text for a terminal: header, one table per candidate, environment and notes. */
