@@ -1,2 +1,3 @@
 export const packageName = '@shrink/distill';
 export * from './options.js';
+export * from './student-spec.js';

@@ -4,3 +4,4 @@ export * from './macs.js';
 export * from './size.js';
 export * from './stats.js';
 export * from './ops.js';
+export * from './divergence.js';

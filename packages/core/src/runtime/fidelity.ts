@@ -9,6 +9,7 @@ import { batchSize, pickOutput } from './evaluate.js';
 import { feedsFor, planInput } from './feeds.js';
 import type { Session } from './session.js';
 import { argmaxRow, outputRows } from './tensors.js';
+import { asDistribution, klDivergence } from '../measure/divergence.js';
 
 export interface FidelityOptions {
   batch?: number;
@@ -26,6 +27,11 @@ export interface FidelityResult {
   readonly meanAbsError: number;
   /** Cosine similarity of the two output vectors, averaged over samples (1 when both are all zeros). */
   readonly cosineSimilarity: number;
+  /**
+   * Mean KL(baseline || candidate) in nats over samples, classification only: rows that are already
+   * distributions are used as they are, others (logits) go through a softmax first.
+   */
+  readonly meanKL?: number;
 }
 
 const pair = <T>(v: T | readonly [T, T] | undefined): [T | undefined, T | undefined] =>
@@ -53,6 +59,7 @@ export async function fidelity(
   let sumAbs = 0;
   let values = 0;
   let cosSum = 0;
+  let klSum = 0;
   progress.start(`fidelity on ${dataset.name}`, dataset.n);
   try {
     for (let start = 0; start < dataset.n; start += batch) {
@@ -88,7 +95,10 @@ export async function fidelity(
         }
         values += w;
         cosSum += na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
-        if (classify && argmaxRow(a.data, o, w) === argmaxRow(b.data, o, w)) agree++;
+        if (classify) {
+          if (argmaxRow(a.data, o, w) === argmaxRow(b.data, o, w)) agree++;
+          klSum += klDivergence(asDistribution(a.data.subarray(o, o + w)), asDistribution(b.data.subarray(o, o + w)));
+        }
       }
       progress.tick(count);
     }
@@ -98,7 +108,7 @@ export async function fidelity(
   const n = dataset.n;
   return {
     n,
-    ...(classify ? { top1Agreement: agree / n } : {}),
+    ...(classify ? { top1Agreement: agree / n, meanKL: klSum / n } : {}),
     maxAbsError: maxAbs,
     meanAbsError: sumAbs / values,
     cosineSimilarity: cosSum / n,

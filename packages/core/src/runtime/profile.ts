@@ -225,6 +225,9 @@ export async function compareModels(
             method: `vs baseline on ${opts.data ? `${fid.n} samples of ${opts.data.name}` : `${fid.n} synthetic inputs`}`,
           });
           metrics['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity);
+          if (fid.meanKL !== undefined) {
+            metrics['fidelity.meanKL'] = metric('fidelity.meanKL', undefined, fid.meanKL, { method: 'mean over samples of KL(baseline || candidate); logits go through a softmax first' });
+          }
         }
         out.push({ profile, latency, fidelity: fid });
         reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics });
