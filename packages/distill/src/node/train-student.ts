@@ -3,7 +3,7 @@ import { progressOf, ShrinkError, type Ctx } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { argmaxRow } from '@shrink/core/runtime';
 import { shuffledEpoch } from '@shrink/core/tfjs';
-import { distillLoss, targetWidth, type LossLayout } from './losses.js';
+import { distillLoss, outputWidth, targetWidth, type LossLayout } from './losses.js';
 import type { Student } from './student.js';
 
 type Tf = typeof tfjs;
@@ -80,7 +80,11 @@ function trainingModel(tf: Tf, student: Student, opts: TrainStudentOptions): tfj
     });
     parts.push(proj.apply(h) as tfjs.SymbolicTensor);
   });
-  const out = parts.length === 1 ? parts[0]! : (tf.layers.concatenate({ axis: -1, name: 'distill_concat' }).apply(parts) as tfjs.SymbolicTensor);
+  // tfjs insists that targets and outputs have the same shape even for a custom loss: pad the output
+  // with constant zeros (a frozen zero Dense) up to the packed targets' width; the loss never reads them.
+  const pad = targetWidth(opts.layout) - outputWidth(opts.layout);
+  parts.push(tf.layers.dense({ name: 'distill_pad', units: pad, useBias: false, kernelInitializer: 'zeros', trainable: false }).apply(student.logits) as tfjs.SymbolicTensor);
+  const out = tf.layers.concatenate({ axis: -1, name: 'distill_concat' }).apply(parts) as tfjs.SymbolicTensor;
   return tf.model({ inputs: student.model.inputs, outputs: out, name: `${student.model.name}_distill` });
 }
 

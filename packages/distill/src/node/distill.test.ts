@@ -1,0 +1,176 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { cloneModel, makeNode, type onnx } from '@shrink/core';
+import { resolveSplit, type Dataset } from '@shrink/core/data';
+import { createSession, evaluate, fidelity } from '@shrink/core/runtime';
+import { exportToOnnx, initTf, trainPreset } from '@shrink/core/tfjs';
+import { distillModel } from './distill-model.js';
+import { teacherOutputs } from './teacher.js';
+
+// A digits-mlp teacher (64-256-128-10, ~50k parameters) trained briefly; students have ~1/50 of that.
+let teacher: onnx.ModelProto;
+let train: Dataset;
+let testSet: Dataset;
+let teacherAccuracy: number;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'shrink-distill-'));
+  const split = await resolveSplit('digits');
+  train = split.train;
+  testSet = split.test;
+  const r = await trainPreset('digits-mlp', { epochs: 8, seed: 1, validationFraction: 0 });
+  teacher = exportToOnnx(r.model).model;
+  r.model.dispose();
+  const s = await createSession(teacher);
+  const e = await evaluate(s, testSet);
+  await s.release();
+  assert.equal(e.task, 'classification');
+  teacherAccuracy = e.task === 'classification' ? e.accuracy : 0;
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a 64-16-10 student learns from the teacher: far above chance, agrees with it on most samples; the cache is hit on the second run', async () => {
+  const cacheDir = path.join(dir, 'cache');
+  const opts = { student: '64-16-10', epochs: 12, batch: 32, lr: 0.005, seed: 3 };
+  const r = await distillModel(teacher, opts, { train, test: testSet }, { cacheDir });
+  try {
+    assert.equal(r.report.teacher.cache, 'miss');
+    assert.match(r.report.teacher.detectedBy, /Softmax node/);
+    assert.equal(r.report.teacher.kind, 'logits');
+    assert.equal(r.report.training.history.length, 12);
+    const acc = r.report.training.test?.accuracy ?? 0;
+    const agree = r.report.training.test?.agreement ?? 0;
+    // Chance is 10 %; the teacher scores ~95 %.
+    assert.ok(acc > 0.85, `student accuracy ${acc} (teacher ${teacherAccuracy})`);
+    assert.ok(agree > 0.85, `agreement ${agree}`);
+    assert.equal(r.report.student.params, 64 * 16 + 16 + 16 * 10 + 10);
+    // The exported ONNX student computes the same thing as the tfjs one: same accuracy in onnxruntime,
+    // and it agrees with the teacher there too.
+    const ss = await createSession(r.model);
+    const ts = await createSession(teacher);
+    const e = await evaluate(ss, testSet);
+    const f = await fidelity(ts, ss, testSet);
+    await ss.release();
+    await ts.release();
+    assert.equal(e.task, 'classification');
+    if (e.task === 'classification') assert.ok(Math.abs(e.accuracy - acc) < 1e-9, `${e.accuracy} vs ${acc}`);
+    assert.ok(Math.abs((f.top1Agreement ?? 0) - agree) < 1e-9);
+    assert.ok((f.meanKL ?? Infinity) < 0.5, `mean KL ${f.meanKL}`);
+    const files = await readdir(path.join(cacheDir, 'teacher'));
+    assert.equal(files.filter((f) => f.endsWith('.json')).length, 2, files.join(', ')); // train and test outputs
+  } finally {
+    r.student.dispose();
+  }
+  const again = await distillModel(teacher, { ...opts, epochs: 1 }, { train, test: testSet }, { cacheDir });
+  again.student.dispose();
+  assert.equal(again.report.teacher.cache, 'hit');
+});
+
+test('pure soft targets on unlabeled data: labels are never read', async () => {
+  // Every label says class 0: a student that read them would learn nothing useful.
+  const wrong: Dataset = { ...train, y: new Int32Array(train.n) };
+  const r = await distillModel(teacher, { student: '64-16-10', epochs: 12, batch: 32, lr: 0.005, alpha: 0.5 }, { train: wrong, test: testSet }, { cacheDir: false, unlabeled: true });
+  r.student.dispose();
+  assert.ok(r.report.notes.some((n) => /alpha 0.5 -> 1/.test(n)));
+  assert.ok((r.report.training.test?.agreement ?? 0) > 0.85, `agreement ${r.report.training.test?.agreement}`);
+  assert.equal(r.report.teacher.cache, 'off');
+});
+
+test('a teacher giving probabilities without a final Softmax node is detected from its rows, or declared', async () => {
+  const m = cloneModel(teacher);
+  const out = m.graph.output[0]!;
+  m.graph.node.push(makeNode('Identity', [out.name], ['probs_copy']));
+  out.name = 'probs_copy';
+  const auto = await teacherOutputs(m, testSet, { output: 'auto', hidden: [], cacheDir: false });
+  assert.equal(auto.kind, 'log-probabilities');
+  assert.match(auto.detectedBy, /sums to 1/);
+  const declared = await teacherOutputs(m, testSet, { output: 'logits', hidden: [], cacheDir: false });
+  assert.equal(declared.kind, 'logits');
+  // Logs of the probabilities differ from the true logits by one constant per row: same softmax.
+  const viaSoftmax = await teacherOutputs(teacher, testSet, { output: 'auto', hidden: [], cacheDir: false });
+  for (const i of [0, 7, 100]) {
+    const a = auto.values.subarray(i * 10, i * 10 + 10);
+    const b = viaSoftmax.values.subarray(i * 10, i * 10 + 10);
+    const shift = a[0]! - b[0]!;
+    for (let j = 1; j < 10; j++) if (a[j]! > -15) assert.ok(Math.abs(a[j]! - b[j]! - shift) < 1e-3);
+  }
+});
+
+test('hidden-layer matching trains through a learned projection and keeps the student exportable', async () => {
+  const hiddenName = teacher.graph.node.find((n) => n.opType === 'Relu')?.output[0];
+  assert.ok(hiddenName, 'the teacher has a Relu output to match');
+  const r = await distillModel(teacher, { student: '64-32-10', epochs: 6, lr: 0.005, hiddenMatch: [`${hiddenName}:fc1`], hiddenWeight: 0.1 }, { train, test: testSet }, { cacheDir: false });
+  try {
+    assert.match(r.report.loss, /hidden pair/);
+    assert.ok(r.report.training.history.every((h) => Number.isFinite(h.loss)));
+    // The projection is training-only: the exported student has no extra layer.
+    assert.ok(!r.student.layers.some((l) => l.name.startsWith('distill_')));
+    assert.ok((r.report.training.test?.accuracy ?? 0) > 0.8, `accuracy ${r.report.training.test?.accuracy}`);
+  } finally {
+    r.student.dispose();
+  }
+});
+
+test('regression: a student of a regression teacher matches its outputs (MSE to the teacher falls well below the output variance)', async () => {
+  const { tf } = await initTf();
+  const t = tf.sequential();
+  t.add(tf.layers.dense({ inputShape: [20], units: 64, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  t.add(tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+  const regTeacher = exportToOnnx(t).model;
+  t.dispose();
+  const base = await resolveSplit('seed:600');
+  // The seed data has 1000 features; take the first 20 of each sample.
+  const cut = (d: Dataset): Dataset => {
+    const x = new Float32Array(d.n * 20);
+    for (let i = 0; i < d.n; i++) x.set(d.x.subarray(i * 1000, i * 1000 + 20), i * 20);
+    return { ...d, x, sampleShape: [20] };
+  };
+  const tr = cut(base.train);
+  const te = cut(base.test);
+  const r = await distillModel(regTeacher, { student: '20-16-1', epochs: 30, batch: 32, lr: 0.01, alpha: 1 }, { train: tr, test: te }, { cacheDir: false });
+  r.student.dispose();
+  assert.equal(r.report.teacher.kind, 'regression');
+  const out = await teacherOutputs(regTeacher, te, { output: 'auto', hidden: [], cacheDir: false });
+  const mean = out.values.reduce((a, b) => a + b, 0) / out.values.length;
+  const variance = out.values.reduce((a, b) => a + (b - mean) ** 2, 0) / out.values.length;
+  const mse = r.report.training.test?.mseToTeacher ?? Infinity;
+  assert.ok(mse < 0.2 * variance, `MSE to teacher ${mse} vs teacher output variance ${variance}`);
+});
+
+test('bad input: temperature, alpha, student outputs, teacher input shape, hidden pairs — one clear error each', async () => {
+  const run = (o: Record<string, unknown>, data: Dataset = train) =>
+    distillModel(teacher, { student: '64-16-10', epochs: 1, ...o }, { train: data }, { cacheDir: false });
+  await assert.rejects(run({ temperature: 0 }), /distill\.temperature: .*> ?0|too small/i);
+  await assert.rejects(run({ alpha: 1.5 }), /distill\.alpha/);
+  await assert.rejects(run({ student: '64-16-5' }), /has 5 outputs but the teacher gives 10/);
+  await assert.rejects(run({ student: '63-16-10' }), /takes 63 inputs but the data's samples have 64 values.*write 64-16-10/);
+  await assert.rejects(run({ student: 'no-such-preset' }), /not a layer spec .* a preset/);
+  await assert.rejects(run({ hiddenMatch: ['nonsense'] }), /--hidden-match nonsense: expected "teacherValue:studentLayer"/);
+  const narrow: Dataset = { ...train, sampleShape: [32], x: train.x.subarray(0, train.n * 32) };
+  await assert.rejects(run({}, narrow), (e: Error) => /teacher: input '.*' wants \[.*64\] but dataset/.test(e.message));
+});
+
+test('students from a conv spec (8x8 digit images) and from a preset initialised with the teacher\'s layers', async () => {
+  const asImages = (d: Dataset): Dataset => ({ ...d, sampleShape: [8, 8, 1] });
+  const conv = await distillModel(teacher, { student: 'c8-16-10', epochs: 4, lr: 0.005 }, { train: asImages(train), test: asImages(testSet) }, { cacheDir: false });
+  try {
+    assert.match(conv.report.student.description, /CNN c8-16-10/);
+    assert.ok((conv.report.training.test?.accuracy ?? 0) > 0.7, `conv accuracy ${conv.report.training.test?.accuracy}`);
+    assert.ok(conv.model.graph.node.some((n) => n.opType === 'Conv'));
+  } finally {
+    conv.student.dispose();
+  }
+  // Same architecture as the teacher: every layer is copied, so one epoch at a tiny learning rate keeps its accuracy.
+  const same = await distillModel(teacher, { student: 'digits-mlp', epochs: 1, lr: 1e-6, initFromTeacher: true }, { train, test: testSet }, { cacheDir: false });
+  same.student.dispose();
+  assert.equal(same.report.student.initialised.length, 3, same.report.notes.join('; '));
+  assert.ok(Math.abs((same.report.training.test?.accuracy ?? 0) - teacherAccuracy) < 0.01, `${same.report.training.test?.accuracy} vs ${teacherAccuracy}`);
+  assert.ok((same.report.training.test?.agreement ?? 0) > 0.98);
+});
