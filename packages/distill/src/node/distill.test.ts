@@ -85,8 +85,8 @@ test('pure soft targets on unlabeled data: labels are never read', async () => {
 
 test('a teacher giving probabilities without a final Softmax node is detected from its rows, or declared', async () => {
   const m = cloneModel(teacher);
-  const out = m.graph.output[0]!;
-  m.graph.node.push(makeNode('Identity', [out.name], ['probs_copy']));
+  const out = m.graph!.output![0]!;
+  m.graph!.node!.push(makeNode('Identity', [out.name!], ['probs_copy']));
   out.name = 'probs_copy';
   const auto = await teacherOutputs(m, testSet, { output: 'auto', hidden: [], cacheDir: false });
   assert.equal(auto.kind, 'log-probabilities');
@@ -104,7 +104,7 @@ test('a teacher giving probabilities without a final Softmax node is detected fr
 });
 
 test('hidden-layer matching trains through a learned projection and keeps the student exportable', async () => {
-  const hiddenName = teacher.graph.node.find((n) => n.opType === 'Relu')?.output[0];
+  const hiddenName = teacher.graph?.node?.find((n) => n.opType === 'Relu')?.output?.[0];
   assert.ok(hiddenName, 'the teacher has a Relu output to match');
   const r = await distillModel(teacher, { student: '64-32-10', epochs: 6, lr: 0.005, hiddenMatch: [`${hiddenName}:fc1`], hiddenWeight: 0.1 }, { train, test: testSet }, { cacheDir: false });
   try {
@@ -163,7 +163,7 @@ test('students from a conv spec (8x8 digit images) and from a preset initialised
   try {
     assert.match(conv.report.student.description, /CNN c8-16-10/);
     assert.ok((conv.report.training.test?.accuracy ?? 0) > 0.7, `conv accuracy ${conv.report.training.test?.accuracy}`);
-    assert.ok(conv.model.graph.node.some((n) => n.opType === 'Conv'));
+    assert.ok(conv.model.graph?.node?.some((n) => n.opType === 'Conv'));
   } finally {
     conv.student.dispose();
   }
