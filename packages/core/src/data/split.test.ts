@@ -66,3 +66,13 @@ test('splitDataset on regression shuffles all samples', () => {
   // Each sample keeps its x pair and its y together.
   for (let i = 0; i < s.test.n; i++) assert.equal(s.test.x[2 * i]! / 4, s.test.y[i]);
 });
+
+test('splitDataset with a huge class index (a typo in a data file) is as fast as with small ones', () => {
+  // Found by the fuzz suite: label 1e9 made a sparse per-class array whose 1e9 holes took ~45 s to walk.
+  const y = Int32Array.from({ length: 12 }, (_, i) => (i === 8 ? 1e9 : i % 3));
+  const ds = createDataset({ name: 'big-label', task: 'classification', sampleShape: [1], x: Float32Array.from(y, (_, i) => i), y, numClasses: 1e9 + 1 });
+  const t0 = performance.now();
+  const s = splitDataset(ds, { testFraction: 0.25, seed: 1 });
+  assert.ok(performance.now() - t0 < 1000, `took ${performance.now() - t0} ms`);
+  assert.equal(s.train.n + s.test.n, 12);
+});

@@ -21,18 +21,23 @@ export function splitDataset(ds: Dataset, opts: SplitOptions = {}): Split {
     throw new ShrinkError('INVALID_ARGUMENT', `testFraction ${testFraction} must be between 0 and 1 (exclusive)`);
   }
   const rng = createRng(opts.seed ?? 0);
-  const groups: number[][] = [];
+  let groups: number[][];
   if (ds.task === 'classification') {
+    // A Map, not an array indexed by label: a label like 1e9 would make a sparse array whose holes
+    // the loop below walks one by one (a minute per split). Ascending labels keep the old order.
+    const byClass = new Map<number, number[]>();
     for (let i = 0; i < ds.n; i++) {
       const c = ds.y[i] as number;
-      (groups[c] ??= []).push(i);
+      const g = byClass.get(c);
+      if (g) g.push(i);
+      else byClass.set(c, [i]);
     }
+    groups = [...byClass.keys()].sort((a, b) => a - b).map((c) => byClass.get(c)!);
   } else {
-    groups.push(Array.from({ length: ds.n }, (_, i) => i));
+    groups = [Array.from({ length: ds.n }, (_, i) => i)];
   }
   const isTest = new Uint8Array(ds.n);
   for (const g of groups) {
-    if (!g) continue;
     shuffleInPlace(g, rng);
     const k = Math.round(g.length * testFraction);
     for (let j = 0; j < k; j++) isTest[g[j] as number] = 1;
