@@ -4,9 +4,10 @@
  * comment limit: long trial lists are cut first, anything still too long is cut with a line saying so.
  */
 import { energySummary } from './energy-summary.js';
-import { environmentEntries, formatChange, formatRatio, formatValue, metricLabel } from './format.js';
+import { environmentEntries, formatValue, metricLabel } from './format.js';
 import { formatGateValues, gateVerdict } from './gate-values.js';
-import { orderedMetricKeys, verdict, type CandidateReport, type MetricValue, type Report, type SearchRecord, type StepRecord } from './report.js';
+import { metricGrid, type GridRow } from './metric-grid.js';
+import { orderedMetricKeys, type CandidateReport, type Report, type SearchRecord, type StepRecord } from './report.js';
 
 /** GitHub refuses comments longer than this many characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -56,58 +57,26 @@ function tableHead(cells: string[], align: Array<'l' | 'r'>): string[] {
 
 const MARK = { better: '🟢', worse: '🔴', same: '⚪' } as const;
 
-function mark(m: MetricValue): string {
-  const v = verdict(m);
-  return v === undefined ? '' : `${MARK[v]} ${v}`;
-}
-
-function value(x: number | undefined, m: MetricValue): string {
-  return x === undefined ? '–' : formatValue(x, m.unit);
-}
-
-/** Footnote numbers for methods, shared by every candidate of the table. */
-class Methods {
-  readonly list: string[] = [];
-  ref(methods: Array<string | undefined>): string {
-    const ids = new Set<number>();
-    for (const m of methods) {
-      if (m === undefined) continue;
-      let i = this.list.indexOf(m);
-      if (i < 0) i = this.list.push(m) - 1;
-      ids.add(i + 1);
-    }
-    return ids.size === 0 ? '' : ` <sup>${[...ids].join(',')}</sup>`;
-  }
-}
-
 function metricsTable(report: Report): string[] {
   const cands = report.candidates;
   if (cands.length === 0) return ['No candidates.'];
-  const union: Record<string, true> = {};
-  for (const c of cands) for (const k of Object.keys(c.metrics)) union[k] = true;
-  const methods = new Methods();
+  const grid = metricGrid(report);
+  const label = (r: GridRow) => text(r.label) + (r.methodRefs.length > 0 ? ` <sup>${r.methodRefs.join(',')}</sup>` : '');
   const out: string[] = [];
   if (cands.length === 1) {
-    const c = cands[0]!;
-    out.push(...tableHead(['Metric', `Baseline: ${text(report.baseline.name)}`, text(c.name), 'Change', 'Ratio', ''], ['l', 'r', 'r', 'r', 'r', 'l']));
-    for (const key of orderedMetricKeys(c.metrics)) {
-      const m = c.metrics[key]!;
-      out.push(row([text(metricLabel(key)) + methods.ref([m.method]), value(m.baseline, m), value(m.candidate, m), formatChange(m), m.ratio === undefined ? '' : formatRatio(m.ratio), mark(m)]));
+    out.push(...tableHead(['Metric', `Baseline: ${text(report.baseline.name)}`, text(cands[0]!.name), 'Change', 'Ratio', ''], ['l', 'r', 'r', 'r', 'r', 'l']));
+    for (const r of grid.rows) {
+      const c = r.cells[0]!;
+      out.push(row([label(r), r.baseline ?? '–', c.value ?? '–', c.change, c.ratio ?? '', c.verdict ? `${MARK[c.verdict]} ${c.verdict}` : '']));
     }
   } else {
     out.push(...tableHead(['Metric', `Baseline: ${text(report.baseline.name)}`, ...cands.map((c) => text(c.name))], ['l', 'r', ...cands.map(() => 'r' as const)]));
-    for (const key of orderedMetricKeys(union)) {
-      const rows = cands.map((c) => c.metrics[key]);
-      const first = rows.find((m) => m?.baseline !== undefined) ?? rows.find((m) => m !== undefined)!;
-      const cells = rows.map((m) => {
-        if (m === undefined || m.candidate === undefined) return '–';
-        const v = verdict(m);
-        return [formatValue(m.candidate, m.unit), m.ratio === undefined ? '' : `(${formatRatio(m.ratio)})`, v === undefined ? '' : MARK[v]].filter((s) => s !== '').join(' ');
-      });
-      out.push(row([text(metricLabel(key)) + methods.ref(rows.map((m) => m?.method)), value(first.baseline, first), ...cells]));
+    for (const r of grid.rows) {
+      const cells = r.cells.map((c) => (c?.value === undefined ? '–' : [c.value, c.ratio !== undefined ? `(${c.ratio})` : '', c.verdict ? MARK[c.verdict] : ''].filter((s) => s !== '').join(' ')));
+      out.push(row([label(r), r.baseline ?? '–', ...cells]));
     }
   }
-  if (methods.list.length > 0) out.push('', ...methods.list.map((m, i) => `<sup>${i + 1}</sup> ${text(m)}  `));
+  if (grid.methods.length > 0) out.push('', ...grid.methods.map((m, i) => `<sup>${i + 1}</sup> ${text(m)}  `));
   return out;
 }
 

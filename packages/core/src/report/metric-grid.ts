@@ -1,0 +1,58 @@
+/**
+ * The metrics of a report as one grid: a row per metric key (orderedMetricKeys over every candidate), a
+ * cell per candidate, humanized; methods numbered once for the whole grid. Markdown and HTML render it.
+ */
+import { formatChange, formatRatio, formatValue, metricLabel } from './format.js';
+import { orderedMetricKeys, verdict, type Report, type Verdict } from './report.js';
+
+export interface GridCell {
+  value?: string;
+  /** The delta and relative change, e.g. "-750 KB (-75.0 %)"; '' when unknown. */
+  change: string;
+  ratio?: string;
+  verdict?: Verdict;
+}
+
+export interface GridRow {
+  key: string;
+  label: string;
+  /** 1-based indexes into `methods`. */
+  methodRefs: number[];
+  baseline?: string;
+  /** One per candidate, undefined where that candidate lacks the metric. */
+  cells: Array<GridCell | undefined>;
+}
+
+export interface MetricGrid {
+  rows: GridRow[];
+  methods: string[];
+}
+
+export function metricGrid(report: Report): MetricGrid {
+  const union: Record<string, true> = {};
+  for (const c of report.candidates) for (const k of Object.keys(c.metrics)) union[k] = true;
+  const methods: string[] = [];
+  const rows = orderedMetricKeys(union).map((key): GridRow => {
+    const ms = report.candidates.map((c) => c.metrics[key]);
+    const refs = new Set<number>();
+    for (const m of ms) {
+      if (m?.method === undefined) continue;
+      let i = methods.indexOf(m.method);
+      if (i < 0) i = methods.push(m.method) - 1;
+      refs.add(i + 1);
+    }
+    const withBase = ms.find((m) => m?.baseline !== undefined);
+    const cells = ms.map((m): GridCell | undefined => {
+      if (m === undefined) return undefined;
+      const v = verdict(m);
+      return {
+        ...(m.candidate !== undefined ? { value: formatValue(m.candidate, m.unit) } : {}),
+        change: formatChange(m),
+        ...(m.ratio !== undefined ? { ratio: formatRatio(m.ratio) } : {}),
+        ...(v !== undefined ? { verdict: v } : {}),
+      };
+    });
+    return { key, label: metricLabel(key), methodRefs: [...refs], ...(withBase ? { baseline: formatValue(withBase.baseline!, withBase.unit) } : {}), cells };
+  });
+  return { rows, methods };
+}
