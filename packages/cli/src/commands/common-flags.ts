@@ -4,9 +4,13 @@ import type { ProfileOptions } from '@shrink/core/runtime';
 
 /** Flags shared by every command that runs a model. */
 export function runFlags<T>(y: Argv<T>) {
+  return measureFlags(y.option('batch', { type: 'number', default: 1, describe: 'Samples per latency run' }));
+}
+
+/** The measurement flags without --batch, for commands whose --batch means something else (distill trains with it). */
+export function measureFlags<T>(y: Argv<T>) {
   return y
     .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: one per physical core)' })
-    .option('batch', { type: 'number', default: 1, describe: 'Samples per latency run' })
     .option('runs', { type: 'number', default: 50, describe: 'Timed runs (pairs, when comparing)' })
     .option('warmup', { type: 'number', default: 5, describe: 'Untimed runs before timing' })
     .option('grid-intensity', { type: 'number', describe: 'gCO2e per kWh for CO2e figures (default 475, the world average)' });

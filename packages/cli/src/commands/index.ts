@@ -8,6 +8,7 @@ import { convertCommand } from './convert.js';
 import { demoCommand } from './demo.js';
 import { quantizeCommand } from './quantize.js';
 import { pruneCommand } from './prune.js';
+import { distillCommand } from './distill.js';
 
 // Every command module; main.ts registers them in this order (the order `--help` shows).
 // Each module types its own argv; the list only needs them to be commands.
@@ -21,4 +22,5 @@ export const commands: CommandModule<any, any>[] = [
   convertCommand,
   quantizeCommand,
   pruneCommand,
+  distillCommand,
 ];

@@ -1,0 +1,117 @@
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { ShrinkError, renderJson, type Report } from '@shrink/core';
+import { renderTable } from '@shrink/core/terminal';
+import { saveModel, writeFileAtomic } from '@shrink/core/io';
+import { resolveSplit } from '@shrink/core/data';
+import { compareModels, type ModelUnderTest } from '@shrink/core/runtime';
+import { distillOptionsSchema } from '@shrink/distill';
+import { defaultCacheDir, distillModel, type DistillReport, type TrainingRun } from '@shrink/distill/node';
+import { loadModelInput } from '../model-input.js';
+import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ensureDir, outputPath, refuseExisting } from '../paths.js';
+import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
+import { exportMaxAbsDiff } from '../export-check.js';
+import { measureFlags, profileOptions, type RunArgs } from './common-flags.js';
+import { checkRunArgs } from './check-run-args.js';
+
+interface Args extends GlobalArgs, Omit<RunArgs, 'batch' | 'split'> {
+  teacher: string;
+  data: string;
+  batch?: number;
+  output: string;
+  force?: boolean;
+  baselineScratch?: boolean;
+  unlabeled?: boolean;
+  cache: boolean;
+  cacheDir?: string;
+}
+
+/** Files a distill run writes into its output folder. */
+const FILES = { student: 'student.onnx', studentTfjs: 'student-tfjs', scratch: 'scratch.onnx', scratchTfjs: 'scratch-tfjs', report: 'report.json', distillation: 'distillation.json' } as const;
+
+const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(2)}%`);
+
+function runLine(label: string, r: TrainingRun): string {
+  const t = r.test;
+  const score = t?.accuracy !== undefined ? `test accuracy ${pct(t.accuracy)}, agreement with the teacher ${pct(t.agreement)}` : t?.mse !== undefined ? `test MSE ${t.mse.toPrecision(4)}, MSE to the teacher ${t.mseToTeacher?.toPrecision(4)}` : 'no held-out data';
+  return `${label}: ${r.history.length} epoch(s) in ${r.seconds.toFixed(1)} s (${r.secondsPerEpoch.toFixed(2)} s/epoch); ${score}`;
+}
+
+function summary(d: DistillReport): string[] {
+  const lines = [
+    `student ${d.student.description}: ${d.student.params} parameters`,
+    `loss: ${d.loss}`,
+    runLine('distilled', d.training),
+  ];
+  if (d.scratch) {
+    lines.push(runLine('from scratch', d.scratch));
+    const kd = d.training.test?.accuracy;
+    const sc = d.scratch.test?.accuracy;
+    if (kd !== undefined && sc !== undefined) lines.push(`distillation vs scratch: ${((kd - sc) * 100 >= 0 ? '+' : '') + ((kd - sc) * 100).toFixed(2)} points of test accuracy (same student, seed, epochs, data)`);
+  }
+  return [...lines, ...d.notes];
+}
+
+export const distillCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'distill',
+  describe: 'Train a small student from a teacher model (knowledge distillation); compare teacher, student and optionally the same student from scratch',
+  builder: (y) =>
+    measureFlags(
+      flagsFromSchema(y, distillOptionsSchema)
+        .option('teacher', { type: 'string', demandOption: true, describe: 'Teacher: .onnx file or tfjs model folder' })
+        .option('data', { type: 'string', demandOption: true, describe: 'Training data (its test part scores the models): digits, seed, fashion-mnist[:N], a .csv/.json file or an IDX folder' })
+        .option('baseline-scratch', { type: 'boolean', describe: 'Also train the same student on the labels alone, to measure what distillation adds' })
+        .option('unlabeled', { type: 'boolean', describe: "Never read the data's labels: pure soft-target distillation (alpha 1)" })
+        .option('cache', { type: 'boolean', default: true, describe: 'Cache teacher outputs on disk (--no-cache to recompute)' })
+        .option('cache-dir', { type: 'string', describe: `Teacher-output cache folder (default $SHRINK_CACHE_DIR, else ~/.cache/shrink)` })
+        .option('output', { alias: 'o', type: 'string', default: 'shrink-out/distill', describe: `Output folder: ${Object.values(FILES).join(', ')}` })
+        .option('force', { type: 'boolean', describe: 'Allow replacing existing output files' }),
+    ) as never,
+  handler: async (argv) => {
+    checkRunArgs({ ...argv, batch: 1 });
+    const options = optionsFromArgv(distillOptionsSchema, argv, 'distill');
+    const ctx = ctxFromArgs(argv);
+    const force = argv.force === true;
+    const dir = outputPath(argv.output);
+    const target = (f: string) => path.join(dir, f);
+    const wanted = [FILES.student, FILES.studentTfjs, FILES.report, FILES.distillation, ...(argv.baselineScratch ? [FILES.scratch, FILES.scratchTfjs] : [])];
+    for (const f of wanted) await refuseExisting(target(f), force);
+    if (argv.cacheDir !== undefined && argv.cacheDir.trim() === '') throw new ShrinkError('INVALID_ARGUMENT', '--cache-dir: needs a folder, got an empty value');
+    const cacheDir = argv.cache === false ? false : argv.cacheDir !== undefined ? path.resolve(argv.cacheDir) : defaultCacheDir();
+    const teacher = await loadModelInput(argv.teacher, ctx);
+    const split = await resolveSplit(argv.data);
+    await ensureDir(dir);
+    const r = await distillModel(teacher.model, options, { train: split.train, test: split.test }, { cacheDir, baselineScratch: argv.baselineScratch === true, unlabeled: argv.unlabeled === true }, ctx);
+    try {
+      const { initTf, saveLayersModel } = await import('@shrink/core/tfjs');
+      const { tf } = await initTf(ctx);
+      const save = async (onnxFile: string, tfjsDir: string, m: typeof r.model, layers: typeof r.student): Promise<ModelUnderTest> => {
+        const saved = await saveModel(m, target(onnxFile), { force, inputs: teacher.inputs });
+        await saveLayersModel(layers, target(tfjsDir));
+        const diff = await exportMaxAbsDiff(tf, layers, m);
+        if (!(diff <= 1e-4)) throw new ShrinkError('RUNTIME', `${onnxFile}: the ONNX export differs from the tfjs student by ${diff}; please report this`);
+        return { name: onnxFile, model: m, path: saved.path, diskBytes: saved.bytes };
+      };
+      const candidates = [await save(FILES.student, FILES.studentTfjs, r.model, r.student)];
+      if (r.scratch) candidates.push(await save(FILES.scratch, FILES.scratchTfjs, r.scratch.model, r.scratch.student));
+      const cmp = await compareModels(
+        { name: path.basename(teacher.path), model: teacher.model, ...(teacher.onnxPath ? { path: teacher.onnxPath } : {}), diskBytes: teacher.diskBytes },
+        candidates,
+        { ...profileOptions({ ...argv, batch: 1 }, split.test) },
+        ctx,
+      );
+      const report: Report = cmp.report;
+      const lines = summary(r.report);
+      report.candidates[0]!.notes = [...(report.candidates[0]!.notes ?? []), `distilled: ${r.report.loss}`];
+      if (report.candidates[1]) report.candidates[1].notes = [...(report.candidates[1].notes ?? []), 'the same student trained from scratch on the labels'];
+      report.notes.push(...lines);
+      await writeFileAtomic(target(FILES.report), renderJson(report));
+      await writeFileAtomic(target(FILES.distillation), `${JSON.stringify(r.report, null, 2)}\n`);
+      emit(argv, { output: dir, distillation: r.report, report }, () => [renderTable(report), `wrote ${wanted.map((f) => target(f)).join(', ')}`].join('\n\n'));
+    } finally {
+      r.student.dispose();
+      r.scratch?.student.dispose();
+    }
+  },
+};
