@@ -1,0 +1,170 @@
+/**
+ * Case generation: case i of seed s is a pure function of (corpus, s, i), so any failing case can be
+ * re-run alone (`scripts/fuzz.mjs --seed s --only i`) and a run is the same on every machine.
+ */
+import { createRng, deriveSeed, type Rng } from '@shrink/core/data';
+import type { Corpus } from './corpus.js';
+import { mutateBytes } from './mutate-bytes.js';
+import { mutateOnnx } from './mutate-onnx.js';
+import { mutateCsv, mutateDataJson, mutateModelJson } from './mutate-json.js';
+
+export interface CaseFile {
+  /** Relative to the case folder. */
+  path: string;
+  data: Uint8Array | string;
+}
+
+export interface FuzzCase {
+  index: number;
+  /** Command, seed file and mutation, for the failure report. */
+  label: string;
+  files: CaseFile[];
+  /** argv for main(); `{dir}` stands for the case folder (absolute paths: workers cannot chdir). */
+  argv: string[];
+  /** Files the command may create (relative); anything else new in the folder is a leftover. */
+  outputs: string[];
+}
+
+const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
+// Measuring is not what is fuzzed: one untimed-free run keeps quantize/prune/compare cheap.
+const QUICK = ['--runs', '1', '--warmup', '0', '--json'];
+
+/** The mutated model (or, 1 time in 25, the seed itself, so the exit-0 path is fuzzed too). */
+function mutatedModel(rng: Rng, corpus: Corpus, names: readonly string[]): { name: string; bytes: Uint8Array; how: string } {
+  const name = pick(rng, names);
+  const bytes = corpus.onnx.get(name)!;
+  const r = rng.next();
+  if (r < 0.04) return { name, bytes, how: 'unchanged' };
+  if (r < 0.55) {
+    const m = mutateOnnx(rng, bytes);
+    return { name, bytes: m.bytes, how: m.name };
+  }
+  const other = corpus.onnx.get(pick(rng, [...corpus.onnx.keys()]))!;
+  const m = mutateBytes(rng, bytes, other);
+  return { name, bytes: m.bytes, how: m.name };
+}
+
+type Maker = (rng: Rng, corpus: Corpus) => Omit<FuzzCase, 'index'>;
+
+const onnxCase =
+  (command: string, flags: (rng: Rng) => string[], filter: (name: string) => boolean = () => true, output = true): Maker =>
+  (rng, corpus) => {
+    const m = mutatedModel(rng, corpus, [...corpus.onnx.keys()].filter(filter));
+    const f = flags(rng);
+    return {
+      label: `${command} ${f.join(' ')} on ${m.name} (${m.how})`,
+      files: [
+        { path: 'model.onnx', data: m.bytes },
+        { path: 'data.json', data: corpus.data.json },
+      ],
+      argv: [command, '{dir}/model.onnx', ...f, ...(output ? ['-o', '{dir}/out.onnx'] : [])],
+      outputs: output ? ['out.onnx', 'out.onnx_data'] : [],
+    };
+  };
+
+const tfjsCase =
+  (command: string[], output?: string): Maker =>
+  (rng, corpus) => {
+    let modelJson = corpus.tfjs.modelJson;
+    let weights = corpus.tfjs.weights;
+    let how: string;
+    const r = rng.next();
+    if (r < 0.6) {
+      const m = mutateModelJson(rng, modelJson);
+      modelJson = m.text;
+      how = `model.json: ${m.name}`;
+    } else if (r < 0.95) {
+      const m = mutateBytes(rng, weights, corpus.onnx.get('mlp.onnx')!);
+      weights = m.bytes;
+      how = `weights: ${m.name}`;
+    } else how = 'unchanged';
+    return {
+      label: `${command.join(' ')} on tfjs (${how})`,
+      files: [
+        { path: 'tfjs/model.json', data: modelJson },
+        { path: `tfjs/${corpus.tfjs.weightsName}`, data: weights },
+        // A file beside the folder that a `..` weight path would reach.
+        { path: corpus.tfjs.weightsName, data: corpus.tfjs.weights },
+      ],
+      argv: [...command.map((a) => a.replace('{model}', '{dir}/tfjs')), ...(output ? ['-o', `{dir}/${output}`] : [])],
+      outputs: output ? [output] : [],
+    };
+  };
+
+const dataCase =
+  (kind: 'json' | 'csv', command: (file: string) => string[]): Maker =>
+  (rng, corpus) => {
+    const m = kind === 'json' ? mutateDataJson(rng, corpus.data.json) : mutateCsv(rng, corpus.data.csv);
+    const file = `data.${kind}`;
+    const model = pick(rng, ['mlp.onnx', 'conv.onnx', 'mlp_q8.onnx']);
+    const argv = command(file).map((a) => a.replace('{model}', '{dir}/model.onnx'));
+    return {
+      label: `${argv.join(' ')} with ${model} (data ${m.name})`,
+      files: [
+        { path: 'model.onnx', data: corpus.onnx.get(model)! },
+        { path: file, data: m.text },
+      ],
+      argv,
+      outputs: ['out.onnx'],
+    };
+  };
+
+/** A mutated model against its seed: both are loaded and run side by side. */
+const compareCase: Maker = (rng, corpus) => {
+  const m = mutatedModel(rng, corpus, [...corpus.onnx.keys()]);
+  return {
+    label: `compare ${m.name} with itself (${m.how})`,
+    files: [
+      { path: 'model.onnx', data: m.bytes },
+      { path: 'base.onnx', data: corpus.onnx.get(m.name)! },
+    ],
+    argv: ['compare', '{dir}/base.onnx', '{dir}/model.onnx', ...QUICK],
+    outputs: [],
+  };
+};
+
+const quantFlags = (rng: Rng): string[] =>
+  pick(rng, [
+    ['--dtype', 'q8', ...QUICK],
+    ['--dtype', 'q8', '--per-channel', ...QUICK],
+    ['--dtype', 'int8', '--mode', 'static', '--calib-data', '{dir}/data.json', ...QUICK],
+    ['--dtype', 'q4', ...QUICK],
+    ['--dtype', 'fp16', ...QUICK],
+  ]);
+
+/** Weighted makers: the cheap commands carry the bulk, every command is reached. */
+const MAKERS: ReadonlyArray<readonly [number, Maker]> = [
+  [40, onnxCase('info', () => ['--json'], undefined, false)],
+  [22, onnxCase('quantize', () => ['--dtype', 'q8', ...QUICK])],
+  [6, onnxCase('quantize', (rng) => quantFlags(rng))],
+  [
+    5,
+    onnxCase('prune', (rng) =>
+      pick(rng, [
+        ['--method', 'magnitude', '--sparsity', '0.5', ...QUICK],
+        ['--method', 'structured', '--sparsity', '0.5', ...QUICK],
+        ['--method', 'nm', ...QUICK],
+      ]),
+    ),
+  ],
+  [4, onnxCase('convert', (rng) => (rng.next() < 0.5 ? ['--json'] : ['--external-data', '--json']))],
+  [3, onnxCase('eval', () => ['--data', '{dir}/data.json', '--json'], undefined, false)],
+  [2, compareCase],
+  [6, tfjsCase(['info', '{model}', '--json'])],
+  [2, tfjsCase(['quantize', '{model}', '--dtype', 'q8', '--json'], 'out_tfjs')],
+  [2, tfjsCase(['convert', '{model}', '--json'], 'out.onnx')],
+  [3, dataCase('json', (f) => ['eval', '{model}', '--data', `{dir}/${f}`, '--json'])],
+  [3, dataCase('csv', (f) => ['eval', '{model}', '--data', `{dir}/${f}`, '--json'])],
+  [2, dataCase('json', (f) => ['quantize', '{model}', '--dtype', 'int8', '--mode', 'static', '--calib-data', `{dir}/${f}`, '-o', '{dir}/out.onnx', ...QUICK])],
+];
+const TOTAL = MAKERS.reduce((a, [w]) => a + w, 0);
+
+export function makeCase(corpus: Corpus, seed: number, index: number): FuzzCase {
+  const rng = createRng(deriveSeed(seed, index));
+  let r = rng.int(TOTAL);
+  for (const [w, make] of MAKERS) {
+    if (r < w) return { index, ...make(rng, corpus) };
+    r -= w;
+  }
+  throw new Error('unreachable');
+}
