@@ -41,12 +41,25 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
 }
 
+/** The object schema at `path` (through arrays, optionals, nullables, defaults), so a nested unknown key lists its own siblings. */
+function objectAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodObject | undefined {
+  let s: z.ZodType | undefined = schema;
+  for (let i = 0; s !== undefined; ) {
+    if (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+    else if (i === path.length) return s instanceof z.ZodObject ? s : undefined;
+    else if (s instanceof z.ZodObject) s = s.shape[String(path[i++])] as z.ZodType | undefined;
+    else if (s instanceof z.ZodArray) (s = s.element as z.ZodType), i++;
+    else return undefined;
+  }
+  return undefined;
+}
+
 function describeIssue(issue: z.core.$ZodIssue, schema: OptionsSchema): string {
   switch (issue.code) {
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'unrecognized_keys':
-      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}; valid keys: ${Object.keys(schema.shape).join(', ')}`;
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}; valid keys: ${Object.keys(objectAt(schema, issue.path)?.shape ?? {}).join(', ')}`;
     case 'too_small':
       return `must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
     case 'too_big':

@@ -9,6 +9,8 @@ import { demoCommand } from './demo.js';
 import { quantizeCommand } from './quantize.js';
 import { pruneCommand } from './prune.js';
 import { distillCommand } from './distill.js';
+import { runCommand } from './run.js';
+import { searchCommand } from './search.js';
 
 // Every command module; main.ts registers them in this order (the order `--help` shows).
 // Each module types its own argv; the list only needs them to be commands.
@@ -23,4 +25,6 @@ export const commands: CommandModule<any, any>[] = [
   quantizeCommand,
   pruneCommand,
   distillCommand,
+  runCommand,
+  searchCommand,
 ];

@@ -22,6 +22,8 @@ function canonical(report: Report): unknown {
     ...ref(c),
     metrics: Object.fromEntries(orderedMetricKeys(c.metrics).map((k) => [k, pick(c.metrics[k]!, METRIC_FIELDS)])),
     ...(c.notes !== undefined ? { notes: c.notes } : {}),
+    ...(c.steps !== undefined ? { steps: c.steps } : {}),
+    ...(c.layers !== undefined ? { layers: c.layers } : {}),
   });
   const env: Environment = {};
   for (const k of Object.keys(report.environment).sort()) if (report.environment[k] !== undefined) env[k] = report.environment[k];
@@ -32,6 +34,8 @@ function canonical(report: Report): unknown {
     candidates: report.candidates.map(candidate),
     environment: env,
     notes: report.notes,
+    ...(report.gates !== undefined ? { gates: report.gates } : {}),
+    ...(report.search !== undefined ? { search: report.search } : {}),
   };
 }
 

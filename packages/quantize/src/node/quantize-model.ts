@@ -29,8 +29,8 @@ export async function resolveCalibration(spec: string, model: onnx.IModelProto, 
   return resolveData(spec, { split: 'train', ...(opts.cwd ? { cwd: opts.cwd } : {}) });
 }
 
-/** Checks that dtype and mode go together, so the dispatch below never guesses. */
-function checkCombination(o: ResolvedQuantizeOptions): void {
+/** Checks that dtype and mode go together, so the dispatch below never guesses (and a pipeline config fails before running). */
+export function checkCombination(o: ResolvedQuantizeOptions): void {
   const eightBit = o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8';
   if (!eightBit && o.mode !== 'dynamic') {
     throw new ShrinkError('INVALID_ARGUMENT', `--mode ${o.mode} applies to 8-bit dtypes (q8, int8, uint8); ${o.dtype} has one method — drop --mode`);

@@ -1,0 +1,106 @@
+/**
+ * The pipeline config (`shrink run`, `shrink search`): one zod schema composed from the passes' own
+ * option schemas, so a step in a config accepts exactly what the pass accepts on the CLI, plus the few
+ * settings a step needs around the pass (fine-tuning, per-layer explain).
+ */
+import { z } from 'zod';
+import { quantizeOptionsSchema } from '@shrink/quantize';
+import { pruneOptionsSchema } from '@shrink/prune';
+import { distillOptionsSchema } from '@shrink/distill';
+
+export const quantizeStepSchema = quantizeOptionsSchema.extend({
+  explain: z.boolean().default(true).describe('Per-layer SQNR of the quantized model vs its input, on up to 64 eval (or calibration) samples'),
+});
+
+export const pruneStepSchema = pruneOptionsSchema.extend({
+  epochs: z.number().int().positive().optional().describe('Fine-tuning epochs on data.train (default 3 when finetune or schedule is set)'),
+  finetune: z.boolean().default(false).describe('One-shot prune, then fine-tune on data.train with the zeros kept fixed'),
+  schedule: z.enum(['cubic', 'constant']).optional().describe('Prune gradually while fine-tuning on data.train (magnitude only)'),
+  batchSize: z.number().int().positive().optional().describe('Fine-tuning samples per step (default 32)'),
+  lr: z.number().positive().optional().describe('Fine-tuning learning rate'),
+});
+
+export const distillStepSchema = distillOptionsSchema;
+
+export const STEP_KINDS = ['quantize', 'prune', 'distill'] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+/** A step is a one-key map; three optional keys and a check give errors that name the pass's own keys. */
+export const stepSchema = z
+  .strictObject({
+    quantize: quantizeStepSchema.optional(),
+    prune: pruneStepSchema.optional(),
+    distill: distillStepSchema.optional(),
+  })
+  .refine((s) => Object.keys(s).length === 1, { message: `must have exactly one key, one of ${STEP_KINDS.join(', ')}` })
+  .meta({ minProperties: 1, maxProperties: 1 });
+
+export type StepInput = z.input<typeof stepSchema>;
+export type Step =
+  | { kind: 'quantize'; options: z.output<typeof quantizeStepSchema> }
+  | { kind: 'prune'; options: z.output<typeof pruneStepSchema> }
+  | { kind: 'distill'; options: z.output<typeof distillStepSchema> };
+
+const dataSpec = z.string().min(1);
+
+export const dataSchema = z.strictObject({
+  eval: dataSpec.optional().describe('Evaluation data (accuracy, fidelity, latency feeds): anything --data accepts; presets and IDX folders use their test part'),
+  calibration: dataSpec.optional().describe('Calibration data for static quantization (its train part); default: data.train, else data.eval'),
+  train: dataSpec.optional().describe('Training data for fine-tuning and distillation (its train/test parts)'),
+});
+
+export const evaluationSchema = z.strictObject({
+  batch: z.number().int().positive().default(1).describe('Samples per latency run'),
+  evalBatch: z.number().int().positive().default(64).describe('Samples per accuracy/fidelity run'),
+  threads: z.number().int().positive().optional().describe('onnxruntime intra-op threads (default: one per physical core)'),
+  runs: z.number().int().positive().default(50).describe('Timed latency pairs (baseline and candidate interleaved)'),
+  warmup: z.number().int().min(0).default(5).describe('Untimed runs before timing'),
+  gridIntensity: z.number().min(0).optional().describe('g CO2e per kWh for the CO2e figures (default 475, the world average)'),
+  region: z.string().optional().describe('Region code for the grid intensity instead of a number, e.g. FR, DE, US, WORLD (see docs/pipelines.md)'),
+});
+
+export const OBJECTIVES = ['size', 'latency'] as const;
+
+export const searchSchema = z.strictObject({
+  objective: z.enum(OBJECTIVES).default('size').describe('Best trial: the smallest (size.bytes) or fastest (latency.p50) passing every gate'),
+  workers: z.number().int().positive().optional().describe('Trials run in parallel worker threads (default min(2, cores))'),
+  space: z
+    .strictObject({
+      distill: z.array(distillStepSchema.nullable()).min(1).optional().describe('Student variants; null = no distillation'),
+      prune: z.array(pruneStepSchema.nullable()).min(1).optional().describe('Pruning variants; null = no pruning'),
+      quantize: z.array(quantizeStepSchema.nullable()).min(1).optional().describe('Quantization variants; null = no quantization'),
+    })
+    .optional()
+    .describe('Variants per pass; the trials are every combination, applied distill -> prune -> quantize (default: a built-in space)'),
+  remeasure: z.boolean().default(true).describe('Measure the latency of the trials again in the main thread, interleaved with the baseline, after the parallel trials'),
+});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional().describe('JSON Schema of this file, for editors'),
+  model: z.string().min(1).describe('Input model: .onnx file or tfjs model folder, relative to this file'),
+  data: dataSchema.default({}),
+  steps: z.array(stepSchema).optional().describe('Passes in order, each a one-key map {quantize|prune|distill: options}'),
+  evaluation: evaluationSchema.default({ batch: 1, evalBatch: 64, runs: 50, warmup: 5 }),
+  gates: z.array(z.string().min(1)).default([]).describe('Expressions over metrics that must all hold, e.g. "accuracy.delta >= -0.01", "size.ratio <= 0.3"'),
+  output: z.string().min(1).default('shrink-out').describe('Output folder for the models and reports, relative to this file'),
+  search: searchSchema.optional().describe('Accuracy-aware search instead of (or besides) the fixed steps'),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type Evaluation = z.output<typeof evaluationSchema>;
+export type SearchSettings = z.output<typeof searchSchema>;
+
+/** The step of a parsed one-key map as a tagged value. */
+export function stepOf(s: z.output<typeof stepSchema>): Step {
+  if (s.quantize) return { kind: 'quantize', options: s.quantize };
+  if (s.prune) return { kind: 'prune', options: s.prune };
+  if (s.distill) return { kind: 'distill', options: s.distill };
+  throw new Error('unreachable: the schema checks that a step has one key');
+}
+
+/** JSON Schema of the config file (`shrink run --print-schema`, docs/config.schema.json). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...schema, title: 'Shrink pipeline config' };
+}

@@ -1,0 +1,140 @@
+/**
+ * Reads and validates a pipeline config completely before anything runs: the schema (unknown keys, types,
+ * choices, with their path), the gates (parsed and checked), and the combinations the passes would only
+ * refuse later (static quantization without calibration data, fine-tuning without training data).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { isShrinkError, parseOptions, ShrinkError } from '@shrink/core';
+import { fsError } from '@shrink/core/io';
+import { checkCombination } from '@shrink/quantize/node';
+import { configSchema, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
+import { compileGates, type CompiledGate } from './gates.js';
+import { gridIntensityOf } from './grid-intensity.js';
+
+export interface PipelineData {
+  eval?: string;
+  calibration?: string;
+  train?: string;
+  /** Base folder of relative data paths: the config file's folder. */
+  cwd: string;
+}
+
+export interface PipelineConfig {
+  /** The config file (absolute), or '<inline>'. */
+  file: string;
+  /** Absolute path of the input model. */
+  model: string;
+  data: PipelineData;
+  steps: Step[];
+  evaluation: Evaluation;
+  /** g CO2e/kWh from evaluation.gridIntensity or .region, and where it came from. */
+  grid: { value?: number; source?: string };
+  gates: CompiledGate[];
+  /** Absolute output folder. */
+  output: string;
+  search?: SearchSettings;
+  /** The config as parsed (defaults applied), for the report. */
+  parsed: ParsedConfig;
+}
+
+function pathOf(p: readonly PropertyKey[]): string {
+  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('');
+}
+
+/** Text of a config file as a plain value: YAML (a superset of JSON) unless the name ends in .json. */
+export function parseConfigText(text: string, file: string): unknown {
+  if (file.toLowerCase().endsWith('.json')) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new ShrinkError('INVALID_CONFIG', `${file}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err) {
+    const at = err.linePos?.[0];
+    throw new ShrinkError('INVALID_CONFIG', `${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML (${err.message.split('\n')[0]})`);
+  }
+  return doc.toJS();
+}
+
+export async function loadConfig(file: string, overrides: { output?: string } = {}): Promise<PipelineConfig> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (e) {
+    throw fsError(e, 'read config', abs);
+  }
+  return validateConfig(parseConfigText(text, file), { file, dir: path.dirname(abs), ...overrides });
+}
+
+/**
+ * Validates a config value; `dir` is where its relative paths start (the config file's folder), `file`
+ * names it in errors. `output` (relative to the current folder) replaces the config's output folder.
+ */
+export async function validateConfig(raw: unknown, where: { file: string; dir: string; output?: string }): Promise<PipelineConfig> {
+  const w = `${where.file}: `;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ShrinkError('INVALID_CONFIG', `${where.file}: expected a mapping with model, data, steps, evaluation, gates, output; got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}`);
+  }
+  const parsed = parseOptions(configSchema, raw, where.file, 'INVALID_CONFIG', (_, p) => `${w}${p.length ? pathOf(p) : '(top level)'}`);
+  const steps = (parsed.steps ?? []).map(stepOf);
+  if (steps.length === 0 && !parsed.search) {
+    throw new ShrinkError('INVALID_CONFIG', `${w}steps: give at least one step ({quantize|prune|distill: options}) or a search block`);
+  }
+  const data = parsed.data;
+  for (const [i, s] of steps.entries()) checkStep(s, data, `${w}steps[${i}].${s.kind}`);
+  for (const [kind, variants] of Object.entries(parsed.search?.space ?? {})) {
+    for (const [i, v] of (variants ?? []).entries()) {
+      if (v !== null) checkStep({ kind, options: v } as Step, data, `${w}search.space.${kind}[${i}]`);
+    }
+  }
+  const grid = gridIntensityOf(parsed.evaluation, w);
+  const gates = await compileGates(parsed.gates, w);
+  return {
+    file: path.resolve(where.dir, path.basename(where.file)),
+    model: path.resolve(where.dir, parsed.model),
+    data: { ...data, cwd: where.dir },
+    steps,
+    evaluation: parsed.evaluation,
+    grid,
+    gates,
+    output: where.output !== undefined ? path.resolve(where.output) : path.resolve(where.dir, parsed.output),
+    ...(parsed.search ? { search: parsed.search } : {}),
+    parsed,
+  };
+}
+
+/** What a pass would refuse only after the steps before it ran for minutes. */
+function checkStep(s: Step, data: ParsedConfig['data'], where: string): void {
+  switch (s.kind) {
+    case 'quantize': {
+      try {
+        checkCombination(s.options);
+      } catch (e) {
+        if (isShrinkError(e)) throw new ShrinkError('INVALID_CONFIG', `${where}.mode: ${e.message.replace(/--/g, '')}`);
+        throw e;
+      }
+      if (s.options.mode === 'static' && s.options.calibData === undefined && !data.calibration && !data.train && !data.eval) {
+        throw new ShrinkError('INVALID_CONFIG', `${where}.mode: static quantization needs calibration data; set data.calibration (or data.train, or calibData in the step)`);
+      }
+      return;
+    }
+    case 'prune': {
+      const training = s.options.finetune || s.options.schedule !== undefined;
+      if (training && !data.train) throw new ShrinkError('INVALID_CONFIG', `${where}.${s.options.schedule ? 'schedule' : 'finetune'}: fine-tuning needs data.train`);
+      if (s.options.epochs !== undefined && !training) throw new ShrinkError('INVALID_CONFIG', `${where}.epochs: fine-tuning epochs need finetune: true or a schedule`);
+      if (s.options.schedule !== undefined && s.options.method !== 'magnitude') {
+        throw new ShrinkError('INVALID_CONFIG', `${where}.schedule: gradual pruning is by magnitude; method ${s.options.method} has no schedule (use finetune: true)`);
+      }
+      return;
+    }
+    case 'distill':
+      if (!data.train) throw new ShrinkError('INVALID_CONFIG', `${where}: distillation needs data.train (the samples the student learns from)`);
+      return;
+  }
+}

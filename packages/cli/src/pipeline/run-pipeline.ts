@@ -1,0 +1,83 @@
+/**
+ * `shrink run`: the input model through the config's steps, baseline vs final candidate measured with
+ * the evaluation settings, gates evaluated, and every model and report written to the output folder.
+ */
+import path from 'node:path';
+import { loggerOf, type Ctx, type GateResult, type Report } from '@shrink/core';
+import type { Dataset } from '@shrink/core/data';
+import { compareModels, type ProfileOptions } from '@shrink/core/runtime';
+import { loadModelInput, type ModelInput } from '../model-input.js';
+import { ensureDir } from '../paths.js';
+import { evaluateGates } from './gates.js';
+import type { PipelineConfig } from './load-config.js';
+import { PipelineDatasets, runSteps } from './run-steps.js';
+import { writeReports } from './write-reports.js';
+
+export interface PipelineResult {
+  report: Report;
+  /** Gates that did not hold (empty when all passed or none were given). */
+  failed: GateResult[];
+  /** Reports written (json, md, html, txt). */
+  files: string[];
+}
+
+/** The measurement settings of a config, as core's compare/profile functions take them. */
+export function profileOptionsOf(config: PipelineConfig, data: Dataset | undefined, overrides: Partial<ProfileOptions> = {}): ProfileOptions {
+  const e = config.evaluation;
+  return {
+    batch: e.batch,
+    evalBatch: e.evalBatch,
+    runs: e.runs,
+    warmup: e.warmup,
+    ...(e.threads !== undefined ? { threads: e.threads } : {}),
+    ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}),
+    ...(data ? { data } : {}),
+    ...overrides,
+  };
+}
+
+/** Baseline as compareModels takes it. */
+export function baselineUnderTest(input: ModelInput) {
+  return { name: path.basename(input.path), model: input.model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes };
+}
+
+/** Notes every pipeline report carries: where the config and the grid intensity came from. */
+export function configNotes(config: PipelineConfig): string[] {
+  return [`config: ${config.file}`, ...(config.grid.source ? [`grid intensity: ${config.grid.source}`] : [])];
+}
+
+export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promise<PipelineResult> {
+  if (config.search) {
+    const { runSearch } = await import('./search.js');
+    return runSearch(config, ctx);
+  }
+  const log = loggerOf(ctx);
+  await ensureDir(config.output);
+  const input = await loadModelInput(config.model, ctx);
+  const datasets = new PipelineDatasets(config.data);
+  const evalSet = await datasets.eval();
+  const run = await runSteps(input.model, config.steps, datasets, { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) }, ctx);
+  log.info('measuring baseline vs candidate');
+  const cmp = await compareModels(
+    baselineUnderTest(input),
+    [{ name: path.basename(run.path), model: run.model, path: run.path, diskBytes: run.diskBytes }],
+    profileOptionsOf(config, evalSet),
+    ctx,
+  );
+  const report = cmp.report;
+  const cand = report.candidates[0]!;
+  cand.steps = run.steps;
+  if (run.layers.length > 0) cand.layers = run.layers;
+  cand.notes = [`${config.steps.map((s) => s.kind).join(' -> ')}`, ...run.steps.flatMap((s) => s.notes.map((n) => `${s.kind}: ${n}`))];
+  report.notes.push(...configNotes(config));
+  return finish(report, config);
+}
+
+/** Gates against the first candidate, then the four report files. */
+export async function finish(report: Report, config: PipelineConfig): Promise<PipelineResult> {
+  const cand = report.candidates[0];
+  if (config.gates.length > 0) report.gates = cand ? evaluateGates(config.gates, cand) : [];
+  const failed = (report.gates ?? []).filter((g) => !g.passed);
+  const files = await writeReports(report, config.output);
+  return { report, failed, files };
+}

@@ -1,0 +1,172 @@
+/**
+ * Applies a list of steps to a model, saving each step's model into the output folder: the part of a
+ * pipeline shared by `shrink run` and every trial of `shrink search` (which runs it in a worker thread).
+ */
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { loggerOf, type Ctx, type LayerDetail, type onnx, type StepRecord } from '@shrink/core';
+import { saveModel } from '@shrink/core/io';
+import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
+import { cpuPowerWatts, DEFAULT_GRID_INTENSITY, DEFAULT_TDP_WATTS } from '@shrink/core/runtime';
+import type { Step } from './config-schema.js';
+import type { PipelineData } from './load-config.js';
+import { evalData } from '../data-arg.js';
+
+/** Datasets a pipeline reads, each loaded once on first use. */
+export class PipelineDatasets {
+  private evalSet?: Promise<Dataset | undefined>;
+  private trainSplit?: Promise<Split>;
+
+  constructor(readonly data: PipelineData) {}
+
+  eval(): Promise<Dataset | undefined> {
+    this.evalSet ??= this.data.eval !== undefined ? evalData(this.data.eval, undefined, this.data.cwd) : Promise.resolve(undefined);
+    return this.evalSet;
+  }
+
+  train(): Promise<Split> {
+    // load-config refuses training steps without data.train.
+    this.trainSplit ??= resolveSplit(this.data.train!, { cwd: this.data.cwd });
+    return this.trainSplit;
+  }
+
+  /** Calibration spec for static quantization: the step's own, else data.calibration, data.train, data.eval. */
+  calibrationSpec(step?: string): string | undefined {
+    return step ?? this.data.calibration ?? this.data.train ?? this.data.eval;
+  }
+}
+
+export interface StepsRun {
+  model: onnx.ModelProto;
+  /** The last step's saved model. */
+  path: string;
+  diskBytes: number;
+  steps: StepRecord[];
+  layers: LayerDetail[];
+}
+
+export interface RunStepsOptions {
+  /** Folder the step models go to. */
+  outDir: string;
+  /** File name prefix: `<prefix><n>-<kind>.onnx`. */
+  prefix?: string;
+  /** Files no output may replace (the input model and its data). */
+  inputs: readonly string[];
+  gridIntensity?: number;
+}
+
+/**
+ * Energy of a training run by the CPU power model (TensorFlow.js keeps every core busy while training):
+ * the same constants as the inference figures, times the wall time.
+ */
+export function trainingEnergy(seconds: number, gridIntensity = DEFAULT_GRID_INTENSITY): NonNullable<StepRecord['energy']> {
+  const cores = availableParallelism();
+  const watts = cpuPowerWatts({ threads: cores, logicalCores: cores });
+  const joules = watts * seconds;
+  const kWh = joules / 3.6e6;
+  return {
+    joules,
+    kWh,
+    gCO2e: kWh * gridIntensity,
+    method: `cpu-power-model: ${DEFAULT_TDP_WATTS} W TDP × ${cores}/${cores} logical cores busy × ${seconds.toFixed(1)} s wall time; CO2e at ${gridIntensity} g/kWh (upper bound, as for inference)`,
+  };
+}
+
+function mergeLayers(into: Map<string, LayerDetail>, layers: readonly LayerDetail[]): void {
+  for (const l of layers) into.set(l.name, { ...into.get(l.name), ...l });
+}
+
+export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], datasets: PipelineDatasets, opts: RunStepsOptions, ctx: Ctx = {}): Promise<StepsRun> {
+  const log = loggerOf(ctx);
+  const records: StepRecord[] = [];
+  const layers = new Map<string, LayerDetail>();
+  let current = model;
+  let saved: { path: string; bytes: number } | undefined;
+  for (const [i, step] of steps.entries()) {
+    log.info(`step ${i + 1}/${steps.length}: ${step.kind}`);
+    const t0 = performance.now();
+    const out = await applyStep(current, step, datasets, ctx);
+    const seconds = (performance.now() - t0) / 1000;
+    const file = path.join(opts.outDir, `${opts.prefix ?? 'step'}${i + 1}-${step.kind}.onnx`);
+    const s = await saveModel(out.model, file, { inputs: opts.inputs });
+    saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0) };
+    mergeLayers(layers, out.layers);
+    records.push({
+      kind: step.kind,
+      options: step.options as Record<string, unknown>,
+      seconds,
+      notes: [...out.notes, `saved ${path.basename(s.path)}`],
+      ...(out.trained ? { energy: trainingEnergy(seconds, opts.gridIntensity) } : {}),
+    });
+    current = out.model;
+  }
+  if (!saved) throw new Error('runSteps needs at least one step');
+  return { model: current, path: saved.path, diskBytes: saved.bytes, steps: records, layers: [...layers.values()] };
+}
+
+interface StepOutput {
+  model: onnx.ModelProto;
+  notes: string[];
+  layers: LayerDetail[];
+  /** The step trained a model (fine-tuning, distillation): its energy is reported. */
+  trained: boolean;
+}
+
+async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineDatasets, ctx: Ctx): Promise<StepOutput> {
+  switch (step.kind) {
+    case 'quantize': {
+      const { quantizeModel, resolveCalibration, explainQuantization } = await import('@shrink/quantize/node');
+      const { explain, ...options } = step.options;
+      const calibSpec = options.mode === 'static' ? datasets.calibrationSpec(options.calibData) : undefined;
+      const calibration = calibSpec !== undefined ? await resolveCalibration(calibSpec, model, { cwd: datasets.data.cwd }) : undefined;
+      const r = await quantizeModel(model, options, calibration ? { calibration } : {}, ctx);
+      const quantized = r.report.nodes.filter((n) => n.action === 'quantized').length;
+      const notes = [`${r.report.dtype} ${r.report.mode}: ${quantized} of ${r.report.nodes.length} candidate nodes quantized`, ...r.report.notes];
+      const byNode = new Map<string, LayerDetail>(
+        r.report.nodes.map((n) => [n.name, { name: n.name, opType: n.opType, action: n.action === 'quantized' ? 'quantized' : `${n.action}${n.reason ? `: ${n.reason}` : ''}` }]),
+      );
+      const sample = (await datasets.eval()) ?? calibration;
+      if (explain && sample) {
+        try {
+          for (const e of await explainQuantization(model, r.model, r.report, sample, { samples: 64 }, ctx)) {
+            const row = byNode.get(e.node) ?? { name: e.node, opType: e.opType };
+            // Infinity (identical outputs) has no JSON form; the action says the layer is there.
+            if (Number.isFinite(e.sqnrDb)) row.sqnrDb = e.sqnrDb;
+            byNode.set(e.node, row);
+          }
+        } catch (e) {
+          notes.push(`per-layer SQNR not measured: ${(e as Error).message}`);
+        }
+      }
+      return { model: r.model, notes, layers: [...byNode.values()], trained: false };
+    }
+    case 'prune': {
+      const { pruneModel } = await import('@shrink/prune/node');
+      const { epochs, finetune, schedule, batchSize, lr, ...options } = step.options;
+      const training = finetune || schedule !== undefined;
+      const fineTune = training
+        ? { ...(await datasets.train()), epochs: epochs ?? 3, ...(schedule ? { schedule } : {}), ...(batchSize ? { batchSize } : {}), ...(lr ? { lr } : {}) }
+        : undefined;
+      const r = await pruneModel(model, options, fineTune, ctx);
+      const layers: LayerDetail[] = r.report.layers.map((l) => ({
+        name: l.name,
+        opType: l.opType,
+        ...(l.sparsity !== undefined ? { sparsity: l.sparsity } : {}),
+        action: l.action === 'pruned' ? (l.unitsRemoved !== undefined ? `pruned: ${l.unitsRemoved} units removed, ${l.unitsKept} kept` : 'pruned') : `skipped${l.reason ? `: ${l.reason}` : ''}`,
+      }));
+      return {
+        model: r.model,
+        notes: [`${r.report.method}: target sparsity ${r.report.targetSparsity}, reached ${(r.report.sparsity * 100).toFixed(1)}% over the pruned layers`, ...r.report.notes],
+        layers,
+        trained: training,
+      };
+    }
+    case 'distill': {
+      const { distillModel } = await import('@shrink/distill/node');
+      const split = await datasets.train();
+      const r = await distillModel(model, step.options, { train: split.train, test: split.test }, {}, ctx);
+      r.student.dispose();
+      return { model: r.model, notes: r.report.notes, layers: [], trained: true };
+    }
+  }
+}
