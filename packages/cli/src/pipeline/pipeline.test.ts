@@ -1,0 +1,195 @@
+// Pipeline configs and gates in-process: validation with paths and choices, the locked-down gate
+// language, the JSON Schema in docs/, the search space and Pareto fronts, and the distill step wired.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isShrinkError, metric, type CandidateReport } from '@shrink/core';
+import { loadModel } from '@shrink/core/io';
+import { configJsonSchema } from './config-schema.js';
+import { compileGates, evaluateGates, describeFailedGate } from './gates.js';
+import { loadConfig, validateConfig } from './load-config.js';
+import { paretoFront } from './pareto.js';
+import { expandTrials } from './search-space.js';
+import { PipelineDatasets, runSteps } from './run-steps.js';
+import { digitsModel } from './pipeline.fixture.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+let dir: string;
+before(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-pl-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const validate = (raw: unknown) => validateConfig(raw, { file: 'c.yaml', dir: '/cfg' });
+
+async function refused(raw: unknown, pattern: RegExp): Promise<void> {
+  await assert.rejects(validate(raw), (e: unknown) => {
+    assert.ok(isShrinkError(e), String(e));
+    assert.equal(e.code, 'INVALID_CONFIG');
+    assert.doesNotMatch(e.message, /\n/);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+const base = { model: 'm.onnx', data: { eval: 'digits', train: 'digits' }, steps: [{ quantize: { dtype: 'q8' } }] };
+
+test('a good YAML config: defaults applied, paths relative to the config file, steps tagged, region resolved', async () => {
+  const cfgDir = path.join(dir, 'cfg');
+  const file = path.join(cfgDir, 'shrink.config.yaml');
+  await import('node:fs/promises').then((fs) => fs.mkdir(cfgDir, { recursive: true }));
+  writeFileSync(
+    file,
+    [
+      'model: models/classifier.onnx',
+      'data: { eval: data/test.json, train: digits }',
+      'steps:',
+      '  - prune: { method: magnitude, sparsity: 0.5, finetune: true, epochs: 1 }',
+      '  - quantize: { dtype: q8 }',
+      'evaluation: { runs: 10, region: fr }',
+      'gates:',
+      '  - accuracy.delta >= -0.01',
+      '  - size.ratio <= 0.3',
+    ].join('\n'),
+  );
+  const c = await loadConfig(file);
+  assert.equal(c.model, path.join(cfgDir, 'models', 'classifier.onnx'));
+  assert.equal(c.output, path.join(cfgDir, 'shrink-out'));
+  assert.equal(c.data.cwd, cfgDir);
+  assert.deepEqual(c.steps.map((s) => s.kind), ['prune', 'quantize']);
+  assert.equal(c.steps[1]!.kind === 'quantize' && c.steps[1]!.options.mode, 'dynamic');
+  assert.equal(c.evaluation.runs, 10);
+  assert.equal(c.evaluation.warmup, 5);
+  assert.equal(c.grid.value, 56);
+  assert.deepEqual(c.gates.map((g) => g.names), [['accuracy.delta'], ['size.bytes.ratio']]);
+  assert.equal((await loadConfig(file, { output: 'elsewhere' })).output, path.resolve('elsewhere'));
+  // JSON works the same.
+  writeFileSync(path.join(cfgDir, 'c.json'), JSON.stringify(base));
+  assert.equal((await loadConfig(path.join(cfgDir, 'c.json'))).model, path.join(cfgDir, 'm.onnx'));
+});
+
+test('schema errors name the path and the valid choices', async () => {
+  await refused({ ...base, steps: [{ prune: {} }, { quantize: { dtype: 'q9' } }] }, /^c\.yaml: steps\[1\]\.quantize\.dtype: must be one of "q8", "int8", "uint8", "q4", "q4f16", "fp16", got "q9"$/);
+  await refused({ ...base, steps: [{ quantize: { dtyp: 'q8' } }] }, /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, perChannel/);
+  await refused({ ...base, modle: 'x' }, /\(top level\): unknown key modle; valid keys: \$schema, model, data, steps, evaluation, gates, output, search/);
+  await refused({ ...base, steps: [{ squash: {} }] }, /steps\[0\]: unknown key squash; valid keys: quantize, prune, distill/);
+  await refused({ ...base, steps: [{ prune: {}, quantize: {} }] }, /steps\[0\]: must have exactly one key, one of quantize, prune, distill/);
+  await refused({ ...base, evaluation: { runs: 'many' } }, /evaluation\.runs: expected number, got "many"/);
+  await refused({ ...base, data: { eval: 'digits', test: 'x' } }, /data: unknown key test; valid keys: eval, calibration, train/);
+  await refused({ ...base, evaluation: { region: 'ATLANTIS' } }, /evaluation\.region: unknown region "ATLANTIS"; known: WORLD, EU, US/);
+  await refused({ ...base, steps: [] }, /steps: give at least one step/);
+  await refused('model: x', /expected a mapping/);
+});
+
+test('combinations the passes would refuse only later are refused up front', async () => {
+  await refused({ ...base, steps: [{ quantize: { dtype: 'q4', mode: 'static' } }] }, /steps\[0\]\.quantize\.mode: mode static applies to 8-bit dtypes/);
+  await refused({ model: 'm.onnx', steps: [{ quantize: { mode: 'static' } }] }, /static quantization needs calibration data/);
+  await refused({ model: 'm.onnx', data: { eval: 'digits' }, steps: [{ prune: { finetune: true } }] }, /steps\[0\]\.prune\.finetune: fine-tuning needs data\.train/);
+  await refused({ ...base, steps: [{ prune: { method: 'nm', schedule: 'cubic' } }] }, /schedule: gradual pruning is by magnitude/);
+  await refused({ model: 'm.onnx', steps: [{ distill: { student: '64-16-10' } }] }, /distillation needs data\.train/);
+  await refused({ ...base, search: { space: { quantize: [{ dtype: 'q4', mode: 'static' }] } } }, /search\.space\.quantize\[0\]\.mode/);
+});
+
+test('bad gate syntax and hostile gates are refused at validation, one line each', async () => {
+  await refused({ ...base, gates: ['accuracy.delta >='] }, /gates\[0\] "accuracy\.delta >=": not a valid expression/);
+  await refused({ ...base, gates: ['size.ratio <= 0.3', 'accuracy.delta'] }, /gates\[1\] "accuracy\.delta": gives a number, not true\/false/);
+  await refused({ ...base, gates: ['accuracy >= 0.9'] }, /accuracy needs a field: accuracy\.baseline, accuracy\.candidate/);
+  await refused({ ...base, gates: ['size.ratio <= 1 cm'] }, /cm is not a metric/);
+  const hostile: Array<[string, RegExp]> = [
+    ['f(x)=x', /function definitions are not allowed/],
+    ['import({}, {})', /calling import is not allowed/],
+    ['evaluate("1")', /calling evaluate is not allowed/],
+    ['a = 1', /assignments .* are not allowed/],
+    ['constructor', /constructor is not a metric/],
+    ['__proto__', /__proto__ is not a metric/],
+    ['accuracy.constructor', /accuracy\.constructor is not a metric/],
+    ['accuracy.delta.constructor > 0', /accuracy\.delta\.constructor is not a metric/],
+    ['cos.constructor("return process")()', /gates\[0\]/],
+    ['accuracy["__proto__"] > 1', /only dot notation/],
+    ['parse("1") == 1', /calling parse is not allowed/],
+    ['"x" == "x"', /constant "x" is not allowed/],
+    ['[1] == [1]', /ArrayNode is not allowed/],
+    ['{a: 1}.a == 1', /gates\[0\]/],
+    ['accuracy.delta > 0; f(x) = x', /BlockNode is not allowed/],
+  ];
+  for (const [expr, pattern] of hostile) await refused({ ...base, gates: [expr] }, pattern);
+});
+
+const cand = (metrics: CandidateReport['metrics']): Pick<CandidateReport, 'name' | 'metrics'> => ({ name: 'c', metrics });
+
+test('gates evaluate over every field and alias; a missing metric fails with the reason', async () => {
+  const gates = await compileGates(
+    ['accuracy.delta >= -0.01', 'size.ratio <= 0.3 and latency.p50.ratio < 1', 'abs(accuracy.delta) < 0.005 or params.ratio < 0.5', 'energy.ratio <= 1', 'accuracy.candidate > accuracy.baseline - 0.02'],
+    '',
+  );
+  const metrics = {
+    accuracy: metric('accuracy', 0.95, 0.945),
+    'size.bytes': metric('size.bytes', 1000, 250),
+    'latency.p50': metric('latency.p50', 1, 0.6, { ratio: 0.62 }),
+    params: metric('params', 100, 100),
+  };
+  const r = evaluateGates(gates, cand(metrics));
+  assert.deepEqual(r.map((g) => g.passed), [true, true, false, false, true]);
+  assert.ok(Math.abs(r[1]!.values['latency.p50.ratio']! - 0.62) < 1e-12, 'the paired ratio, not candidate/baseline');
+  assert.deepEqual(r[3]!.values, { 'energy.perInference.ratio': null });
+  assert.match(r[3]!.error!, /energy\.perInference\.ratio not measured/);
+  assert.match(describeFailedGate(r[2]!), /^gate failed: abs\(accuracy\.delta\) < 0\.005 or params\.ratio < 0\.5 \[c\] \(accuracy\.delta = -0\.005\d*, params\.ratio = 1\)$/);
+  const noAcc = evaluateGates(gates.slice(0, 1), cand({ 'size.bytes': metrics['size.bytes'] }));
+  assert.equal(noAcc[0]!.passed, false);
+  assert.match(noAcc[0]!.error!, /accuracy needs data\.eval/);
+});
+
+test('docs/config.schema.json is the schema `shrink run --print-schema` prints', () => {
+  const schema = configJsonSchema();
+  const file = path.resolve(here, '../../../../docs/config.schema.json');
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), schema, 'regenerate docs/config.schema.json with `pnpm shrink run --print-schema`');
+  const step = (schema['properties'] as any).steps.items;
+  assert.deepEqual(Object.keys(step.properties), ['quantize', 'prune', 'distill']);
+  assert.equal(step.maxProperties, 1);
+  assert.deepEqual(step.properties.quantize.properties.dtype.enum, ['q8', 'int8', 'uint8', 'q4', 'q4f16', 'fp16']);
+});
+
+test('search space: every combination in distill -> prune -> quantize order, none-only left out; default space', async () => {
+  const c = await validate({ model: 'm.onnx', data: { eval: 'digits' }, steps: [{ quantize: {} }], search: { space: { quantize: [null, { dtype: 'q8' }, { dtype: 'q4' }], prune: [null, { method: 'structured', sparsity: 0.5 }] } } });
+  const trials = expandTrials(c);
+  assert.deepEqual(trials.map((t) => t.name), ['t1-q8', 't2-q4', 't3-prune-structured0.5', 't4-prune-structured0.5+q8', 't5-prune-structured0.5+q4', 't6-q8']);
+  assert.deepEqual(trials[4]!.steps.map((s) => s.kind), ['prune', 'quantize']);
+  const d = expandTrials({ data: { cwd: '/', eval: 'digits' }, steps: [], search: { objective: 'size', remeasure: true } });
+  assert.equal(d.length, 3 * 6 - 1);
+  assert.ok(d.some((t) => t.name.includes('q8-static')));
+});
+
+test('Pareto front: nothing on it is beaten on both axes', () => {
+  const front = paretoFront([
+    { name: 'a', cost: 1, quality: 0.9 },
+    { name: 'b', cost: 2, quality: 0.95 },
+    { name: 'c', cost: 2, quality: 0.9 },
+    { name: 'd', cost: 3, quality: 0.95 },
+    { name: 'e', cost: 0.5, quality: 0.5 },
+    { name: 'f', cost: NaN, quality: 1 },
+  ]);
+  assert.deepEqual(front, ['e', 'a', 'b']);
+});
+
+test('distill step: runs through distillModel (skipped while the pass is not implemented)', async (t) => {
+  const model = await digitsModel(dir, 1);
+  const out = path.join(dir, 'distill-out');
+  await import('node:fs/promises').then((fs) => fs.mkdir(out, { recursive: true }));
+  const datasets = new PipelineDatasets({ train: 'digits:400', eval: 'digits:400', cwd: dir });
+  try {
+    const run = await runSteps(await loadModel(model), [{ kind: 'distill', options: { student: '64-16-10', temperature: 4, alpha: 0.7, epochs: 1, batch: 64, lr: 0.001, hiddenWeight: 1, teacherOutput: 'auto', initFromTeacher: false, seed: 0 } }], datasets, { outDir: out, inputs: [model] });
+    assert.equal(run.steps[0]!.kind, 'distill');
+    assert.ok(run.steps[0]!.energy!.joules > 0);
+    assert.match(run.steps[0]!.energy!.method, /cpu-power-model/);
+    assert.equal(path.basename(run.path), 'step1-distill.onnx');
+  } catch (e) {
+    if (isShrinkError(e) && e.code === 'UNSUPPORTED_MODEL' && /not implemented/.test(e.message)) {
+      t.skip('distillModel is not implemented yet');
+      return;
+    }
+    throw e;
+  }
+});

@@ -1,0 +1,68 @@
+// `shrink run` end to end: the real process on a trained digits model; exit 0 (gates hold, all four
+// reports written), 1 (a gate fails: listed on stderr, table still on stdout), 2 (bad config, nothing run).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { assertOneLineError, runShrink } from './cli.fixture.js';
+import { digitsModel } from './pipeline/pipeline.fixture.js';
+
+let dir: string;
+before(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-run-'));
+  await digitsModel(dir);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function config(name: string, lines: string[]): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, ['model: model.onnx', 'evaluation: { runs: 5, warmup: 1 }', ...lines].join('\n'));
+  return file;
+}
+
+test('prune -> quantize with gates that hold: exit 0, step models and report.json/md/html/txt in the output folder', () => {
+  const file = config('ok.yaml', [
+    'data: { eval: digits, train: digits }',
+    'steps:',
+    '  - prune: { method: magnitude, sparsity: 0.5, finetune: true, epochs: 1 }',
+    '  - quantize: { dtype: q8 }',
+    'gates:',
+    '  - accuracy.delta >= -0.05',
+    '  - size.ratio <= 0.3',
+    'output: out-ok',
+  ]);
+  const r = runShrink(path.join(dir, '..'), ['run', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = path.join(dir, 'out-ok');
+  for (const f of ['report.json', 'report.md', 'report.html', 'report.txt', 'step1-prune.onnx', 'step2-quantize.onnx']) assert.ok(existsSync(path.join(out, f)), f);
+  assert.match(r.stdout, /Accuracy \(top-1\)/);
+  assert.match(r.stdout, /PASS {2}size\.ratio <= 0\.3/);
+  const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+  assert.deepEqual(report.gates.map((g: { passed: boolean }) => g.passed), [true, true]);
+  const cand = report.candidates[0];
+  assert.deepEqual(cand.steps.map((s: { kind: string }) => s.kind), ['prune', 'quantize']);
+  assert.ok(cand.steps[0].energy.joules > 0, 'the fine-tuning step has an energy figure');
+  assert.equal(cand.steps[1].energy, undefined);
+  assert.ok(cand.layers.some((l: { sparsity?: number }) => l.sparsity === 0.5));
+  assert.ok(cand.layers.some((l: { sqnrDb?: number }) => typeof l.sqnrDb === 'number' && l.sqnrDb > 20));
+  assert.ok(cand.metrics['size.bytes'].ratio < 0.3);
+  assert.ok(readFileSync(path.join(out, 'report.md'), 'utf8').length > 0);
+});
+
+test('a gate that fails: exit 1, each failed gate with the values it saw on stderr, the table on stdout', () => {
+  const file = config('fail.yaml', ['data: { eval: digits }', 'steps: [{ quantize: { dtype: q8, explain: false } }]', 'gates: ["size.ratio <= 0.01", "accuracy.delta >= -0.5"]', 'output: out-fail']);
+  const r = runShrink(dir, ['run', file]);
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.match(lines.at(-2)!, /^gate failed: size\.ratio <= 0\.01 \[step1-quantize\.onnx\] \(size\.bytes\.ratio = 0\.2\d+\)$/);
+  assert.match(lines.at(-1)!, /^shrink: 1 of 2 gate\(s\) failed; report in .*out-fail$/);
+  assert.match(r.stdout, /FAIL {2}size\.ratio <= 0\.01/);
+  assert.ok(existsSync(path.join(dir, 'out-fail', 'report.html')));
+});
+
+test('a bad config: exit 2, one line naming the gate, nothing run or written', () => {
+  const file = config('bad.yaml', ['data: { eval: digits }', 'steps: [{ quantize: { dtype: q8 } }]', 'gates: ["size.ratio <= 0.3", "cos.constructor(1) > 0"]', 'output: out-bad']);
+  assertOneLineError(runShrink(dir, ['run', file]), /bad\.yaml: gates\[1\] "cos\.constructor\(1\) > 0": calling an expression is not allowed/);
+  assert.equal(existsSync(path.join(dir, 'out-bad')), false);
+});
