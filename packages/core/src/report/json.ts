@@ -4,8 +4,21 @@
  */
 import { z } from 'zod';
 import { ShrinkError } from '../errors.js';
-import { parseOptions } from '../options.js';
-import { REPORT_SCHEMA, orderedMetricKeys, type CandidateReport, type Environment, type MetricValue, type ModelRef, type Report } from './report.js';
+import { optionsJsonSchema, parseOptions } from '../options.js';
+import {
+  REPORT_SCHEMA,
+  orderedMetricKeys,
+  type CandidateReport,
+  type Environment,
+  type GateResult,
+  type LayerDetail,
+  type MetricValue,
+  type ModelRef,
+  type Report,
+  type SearchRecord,
+  type StepRecord,
+  type TrialRecord,
+} from './report.js';
 
 /** Copies `keys` of `obj` in that order, leaving out undefined values. */
 function pick<T extends object>(obj: T, keys: ReadonlyArray<keyof T>): Partial<T> {
@@ -16,14 +29,24 @@ function pick<T extends object>(obj: T, keys: ReadonlyArray<keyof T>): Partial<T
 
 const METRIC_FIELDS = ['baseline', 'candidate', 'delta', 'ratio', 'unit', 'better', 'method'] as const satisfies ReadonlyArray<keyof MetricValue>;
 
+const metrics = (ms: Record<string, MetricValue>) => Object.fromEntries(orderedMetricKeys(ms).map((k) => [k, pick(ms[k]!, METRIC_FIELDS)]));
+const step = (s: StepRecord) => ({
+  ...pick(s, ['kind', 'options', 'seconds', 'notes']),
+  ...(s.energy !== undefined ? { energy: pick(s.energy, ['joules', 'kWh', 'gCO2e', 'method']) } : {}),
+});
+const layer = (l: LayerDetail) => pick(l, ['name', 'opType', 'sqnrDb', 'sparsity', 'action']);
+const gate = (g: GateResult) => pick(g, ['expression', 'candidate', 'passed', 'values', 'error']);
+const trial = (t: TrialRecord) => ({ ...pick(t, ['name', 'config']), metrics: metrics(t.metrics), ...pick(t, ['passed', 'failedGates', 'seconds', 'error']) });
+const search = (s: SearchRecord) => ({ ...pick(s, ['objective']), trials: s.trials.map(trial), ...pick(s, ['best', 'pareto', 'workers', 'seconds']) });
+
 function canonical(report: Report): unknown {
   const ref = (r: ModelRef) => pick(r, ['name', 'path']);
   const candidate = (c: CandidateReport) => ({
     ...ref(c),
-    metrics: Object.fromEntries(orderedMetricKeys(c.metrics).map((k) => [k, pick(c.metrics[k]!, METRIC_FIELDS)])),
+    metrics: metrics(c.metrics),
     ...(c.notes !== undefined ? { notes: c.notes } : {}),
-    ...(c.steps !== undefined ? { steps: c.steps } : {}),
-    ...(c.layers !== undefined ? { layers: c.layers } : {}),
+    ...(c.steps !== undefined ? { steps: c.steps.map(step) } : {}),
+    ...(c.layers !== undefined ? { layers: c.layers.map(layer) } : {}),
   });
   const env: Environment = {};
   for (const k of Object.keys(report.environment).sort()) if (report.environment[k] !== undefined) env[k] = report.environment[k];
@@ -34,8 +57,9 @@ function canonical(report: Report): unknown {
     candidates: report.candidates.map(candidate),
     environment: env,
     notes: report.notes,
-    ...(report.gates !== undefined ? { gates: report.gates } : {}),
-    ...(report.search !== undefined ? { search: report.search } : {}),
+    // Pipeline fields: present only when the run had gates or a search, so plain comparisons keep their shape.
+    ...(report.gates !== undefined ? { gates: report.gates.map(gate) } : {}),
+    ...(report.search !== undefined ? { search: search(report.search) } : {}),
   };
 }
 
@@ -54,14 +78,46 @@ const metricSchema = z.object({
   method: z.string().optional(),
 });
 const refShape = { name: z.string(), path: z.string().optional() };
+const metricsSchema = z.record(z.string(), metricSchema);
+const energySchema = z.object({ joules: finite, kWh: finite, gCO2e: finite, method: z.string() });
+const stepSchema = z.object({ kind: z.string(), options: z.record(z.string(), z.unknown()), seconds: finite, notes: z.array(z.string()), energy: energySchema.optional() });
+const layerSchema = z.object({ name: z.string(), opType: z.string().optional(), sqnrDb: finite.optional(), sparsity: finite.optional(), action: z.string().optional() });
+const gateSchema = z.object({ expression: z.string(), candidate: z.string(), passed: z.boolean(), values: z.record(z.string(), finite.nullable()), error: z.string().optional() });
+const trialSchema = z.object({
+  name: z.string(),
+  config: z.array(z.record(z.string(), z.unknown())),
+  metrics: metricsSchema,
+  passed: z.boolean(),
+  failedGates: z.array(z.string()),
+  seconds: finite,
+  error: z.string().optional(),
+});
+const searchSchema = z.object({
+  objective: z.string(),
+  trials: z.array(trialSchema),
+  best: z.string().optional(),
+  pareto: z.record(z.string(), z.array(z.string())),
+  workers: z.number().int(),
+  seconds: finite,
+});
 const reportSchema = z.object({
   schema: z.literal(REPORT_SCHEMA),
   createdAt: z.string(),
   baseline: z.object(refShape),
-  candidates: z.array(z.object({ ...refShape, metrics: z.record(z.string(), metricSchema), notes: z.array(z.string()).optional() })),
+  candidates: z.array(
+    z.object({ ...refShape, metrics: metricsSchema, notes: z.array(z.string()).optional(), steps: z.array(stepSchema).optional(), layers: z.array(layerSchema).optional() }),
+  ),
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
   notes: z.array(z.string()),
+  gates: z.array(gateSchema).optional(),
+  search: searchSchema.optional(),
 });
+
+/** JSON Schema (draft 2020-12) of a `shrink.report/v1` document, from the same zod schema parseReport uses (docs/report.schema.json). */
+export function reportJsonSchema(): Record<string, unknown> {
+  const { $schema, ...rest } = optionsJsonSchema(reportSchema);
+  return { $schema, title: `Shrink report (${REPORT_SCHEMA})`, ...rest };
+}
 
 /** Reads a report from JSON text or an already parsed object; `where` names the source in errors (a file path). */
 export function parseReport(input: string | unknown, where = 'report'): Report {
