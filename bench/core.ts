@@ -17,3 +17,5 @@ export { DTYPES as QUANT_DTYPES } from '../packages/quantize/src/index.js';
 // @shrink/prune: named, since its select helpers share names with @shrink/quantize's.
 export { pruneMagnitude, pruneStructured, type PruneOptions, type PruneReport, type PruneResult } from '../packages/prune/src/index.js';
 export { fineTunePruned, pruneModel, type FineTuneSettings } from '../packages/prune/src/node/index.js';
+export * from '../packages/distill/src/index.js';
+export * from '../packages/distill/src/node/index.js';

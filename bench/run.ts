@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [io] [presets] [quantize] [prune] [large] [quantize-large] [all]`: runs the chosen benchmarks one
+ * `pnpm bench [io] [presets] [quantize] [prune] [distill] [large] [quantize-large] [all]`: runs the chosen benchmarks one
  * after another and prints one Markdown document (machine facts, the command, a section per benchmark)
  * on stdout; progress goes to stderr. With no names it runs the default set (io, presets, quantize, prune);
  * `large` and `quantize-large` write gigabytes to the temp folder and run only when named.
@@ -11,10 +11,11 @@ import { fmtBytes, load1, nowMs, type Bench } from './lib.js';
 import { onnxIoBench } from './onnx-io.bench.js';
 import { presetsLatencyBench } from './presets-latency.bench.js';
 import { pruneBench } from './prune.bench.js';
+import { distillBench } from './distill.bench.js';
 import { quantizeBench } from './quantize.bench.js';
 import { quantizeLargeBench } from './quantize-large.bench.js';
 
-const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, pruneBench, largeModelBench, quantizeLargeBench];
+const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, pruneBench, distillBench, largeModelBench, quantizeLargeBench];
 
 function usage(): string {
   return `usage: pnpm bench [${BENCHES.map((b) => b.name).join('] [')}] [all]; default: ${BENCHES.filter((b) => b.inDefaultSet)

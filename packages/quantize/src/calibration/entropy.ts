@@ -1,4 +1,4 @@
-import { ShrinkError } from '@shrink/core';
+import { klDivergence, ShrinkError } from '@shrink/core';
 import type { RangeCollector } from './collector.js';
 import { Histogram, HistogramCollector } from './histogram.js';
 
@@ -23,20 +23,12 @@ function smooth(d: Float64Array): Float64Array | undefined {
   return out;
 }
 
-/** KL(p || q) of two unnormalized positive distributions (as scipy.stats.entropy normalizes them). */
-export function klDivergence(p: Float64Array, q: Float64Array): number {
-  let sp = 0;
-  let sq = 0;
-  for (let i = 0; i < p.length; i++) {
-    sp += p[i]!;
-    sq += q[i]!;
-  }
-  let kl = 0;
-  for (let i = 0; i < p.length; i++) {
-    const pi = p[i]! / sp;
-    if (pi > 0) kl += pi * Math.log(pi / (q[i]! / sq));
-  }
-  return kl;
+/** KL(p || q) of two unnormalized positive histograms, normalized first (as scipy.stats.entropy does). */
+function histogramKl(p: Float64Array, q: Float64Array): number {
+  const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
+  const sp = sum(p);
+  const sq = sum(q);
+  return klDivergence(p.map((v) => v / sp), q.map((v) => v / sq));
 }
 
 /**
@@ -81,7 +73,7 @@ export function entropyRange(h: Histogram, quantizedBins = 128): [number, number
     }
     const ps = smooth(p);
     const qs = smooth(q);
-    const kl = ps && qs ? klDivergence(ps, qs) : Infinity;
+    const kl = ps && qs ? histogramKl(ps, qs) : Infinity;
     if (kl < best) {
       best = kl;
       bestHalf = half;
