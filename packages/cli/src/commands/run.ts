@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { ShrinkError } from '@shrink/core';
+import Table from 'cli-table3';
+import { formatChange, formatRatio, ShrinkError, type SearchRecord } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { ctxFromArgs, type GlobalArgs } from '../output.js';
 import { configJsonSchema } from '../pipeline/config-schema.js';
@@ -33,6 +34,24 @@ export const runCommand: CommandModule<GlobalArgs, Args> = {
   },
 };
 
+function searchSummary(s: SearchRecord): string {
+  const t = new Table({ head: ['trial', 'verdict', 'size ratio', 'latency ratio', 'accuracy change', 'seconds'], style: { head: [], border: [] } });
+  const ratio = (v: number | undefined) => (v === undefined ? '-' : formatRatio(v));
+  for (const r of s.trials) {
+    const acc = r.metrics['accuracy'];
+    t.push([
+      r.name === s.best ? `${r.name} (best)` : r.name,
+      r.error !== undefined ? `error: ${r.error.slice(0, 60)}` : r.passed ? 'pass' : `fails ${r.failedGates.join('; ')}`,
+      ratio(r.metrics['size.bytes']?.ratio),
+      ratio(r.metrics['latency.p50']?.ratio),
+      acc?.delta !== undefined ? formatChange(acc) : '-',
+      r.seconds.toFixed(1),
+    ]);
+  }
+  const front = Object.entries(s.pareto).map(([k, v]) => `Pareto ${k}: ${v.join(', ') || '-'}`);
+  return [`search: ${s.trials.length} trials on ${s.workers} worker(s) in ${s.seconds.toFixed(1)} s; ${s.objective}: ${s.best ?? 'none passed'}`, t.toString(), ...front].join('\n');
+}
+
 /**
  * Prints the outcome of a pipeline or search: the table (or JSON) on stdout, each failed gate on stderr,
  * and exit status 1 when any gate failed (the table is still printed: CI logs want both).
@@ -43,7 +62,8 @@ export function reportOutcome(argv: GlobalArgs, config: PipelineConfig, result: 
     process.stdout.write(`${JSON.stringify({ output: config.output, files: result.files, report }, null, 2)}\n`);
   } else {
     const gates = (report.gates ?? []).map((g) => `${g.passed ? 'PASS' : 'FAIL'}  ${g.expression}`);
-    process.stdout.write([renderTable(report), ...(gates.length ? [gates.join('\n')] : []), `wrote ${result.files.map((f) => f).join(', ')}`].join('\n\n') + '\n');
+    const search = report.search ? [searchSummary(report.search)] : [];
+    process.stdout.write([renderTable(report), ...search, ...(gates.length ? [gates.join('\n')] : []), `wrote ${result.files.join(', ')}`].join('\n\n') + '\n');
   }
   if (failed.length === 0) return;
   for (const g of failed) process.stderr.write(`${describeFailedGate(g)}\n`);

@@ -41,5 +41,6 @@ export function gridIntensityOf(e: { gridIntensity?: number | undefined; region?
   if (v === undefined) {
     throw new ShrinkError('INVALID_CONFIG', `${where}evaluation.region: unknown region ${JSON.stringify(e.region)}; known: ${Object.keys(GRID_INTENSITY_BY_REGION).join(', ')} (or set evaluation.gridIntensity in g CO2e/kWh)`);
   }
-  return { value: v, source: `${v} g CO2e/kWh for region ${code} (annual average, Ember/OWID 2023, rounded)` };
+  const from = code === 'WORLD' ? "CodeCarbon's world average" : 'annual average, Ember/OWID 2023, rounded';
+  return { value: v, source: `${v} g CO2e/kWh for region ${code} (${from})` };
 }

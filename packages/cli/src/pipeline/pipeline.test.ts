@@ -71,6 +71,12 @@ test('a good YAML config: defaults applied, paths relative to the config file, s
   assert.equal((await loadConfig(path.join(cfgDir, 'c.json'))).model, path.join(cfgDir, 'm.onnx'));
 });
 
+test('examples/shrink.config.yaml is a valid config', async () => {
+  const c = await loadConfig(path.resolve(here, '../../../../examples/shrink.config.yaml'));
+  assert.deepEqual(c.steps.map((s) => s.kind), ['prune', 'quantize']);
+  assert.match(c.model, /examples[\\/]models[\\/]digits-mlp[\\/]model\.onnx$/);
+});
+
 test('schema errors name the path and the valid choices', async () => {
   await refused({ ...base, steps: [{ prune: {} }, { quantize: { dtype: 'q9' } }] }, /^c\.yaml: steps\[1\]\.quantize\.dtype: must be one of "q8", "int8", "uint8", "q4", "q4f16", "fp16", got "q9"$/);
   await refused({ ...base, steps: [{ quantize: { dtyp: 'q8' } }] }, /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, perChannel/);
