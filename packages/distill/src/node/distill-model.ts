@@ -79,6 +79,21 @@ function checkOutputs(t: TeacherOutputs, data: Dataset): void {
   }
 }
 
+/**
+ * tfjs makes input names unique within a process (input, input_1, ...): the exported student's input is
+ * always `input`, so the same seed gives the same file in any process.
+ */
+function exported(student: tfjs.LayersModel): onnx.ModelProto {
+  const model = exportToOnnx(student).model;
+  const g = model.graph;
+  const v = g?.input?.[0];
+  if (!g || !v?.name || v.name === 'input') return model;
+  const from = v.name;
+  v.name = 'input';
+  for (const n of g.node ?? []) n.input = (n.input ?? []).map((i) => (i === from ? 'input' : i));
+  return model;
+}
+
 function lossText(l: LossLayout, labelled: boolean): string {
   const hidden = l.hiddenDims.length ? ` + ${l.hiddenWeight} x MSE(projection, teacher activation) for ${l.hiddenDims.length} hidden pair(s)` : '';
   if (l.task === 'regression') return `${l.alpha} x MSE(student, teacher)${labelled && l.alpha < 1 ? ` + ${1 - l.alpha} x MSE(student, label)` : ''}${hidden}`;
@@ -125,7 +140,7 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
       notes.push(init.note);
     }
     const training = await run(student, layout, pairs.map((p) => p.student), 'student', labelled);
-    const model = exportToOnnx(student.model).model;
+    const model = exported(student.model);
     let scratch: DistillResult['scratch'];
     let scratchRun: TrainingRun | undefined;
     if (settings.baselineScratch) {
@@ -133,7 +148,7 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
       const s = await buildStudent(tf, o.student, shape, o.seed);
       try {
         scratchRun = await run(s, { ...layout, alpha: 0, hiddenDims: [] }, [], 'scratch', true);
-        scratch = { model: exportToOnnx(s.model).model, student: s.model };
+        scratch = { model: exported(s.model), student: s.model };
       } catch (e) {
         s.model.dispose();
         throw e;

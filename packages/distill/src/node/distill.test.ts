@@ -1,9 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { mkdtemp, rm, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cloneModel, makeNode, type onnx } from '@shrink/core';
+import { cloneModel, encodeModel, makeNode, type onnx } from '@shrink/core';
 import { resolveSplit, type Dataset } from '@shrink/core/data';
 import { createSession, evaluate, fidelity } from '@shrink/core/runtime';
 import { exportToOnnx, initTf, trainPreset } from '@shrink/core/tfjs';
@@ -173,4 +173,29 @@ test('students from a conv spec (8x8 digit images) and from a preset initialised
   assert.equal(same.report.student.initialised.length, 3, same.report.notes.join('; '));
   assert.ok(Math.abs((same.report.training.test?.accuracy ?? 0) - teacherAccuracy) < 0.01, `${same.report.training.test?.accuracy} vs ${teacherAccuracy}`);
   assert.ok((same.report.training.test?.agreement ?? 0) > 0.98);
+});
+
+test('seeded and repeatable: the same seed gives the same student byte for byte, another seed a different one', async () => {
+  const run = async (seed: number) => {
+    const r = await distillModel(teacher, { student: '64-8-10', epochs: 2, seed }, { train }, { cacheDir: false });
+    r.student.dispose();
+    return Buffer.from(encodeModel(r.model)).toString('base64');
+  };
+  const a = await run(5);
+  assert.equal(await run(5), a);
+  assert.notEqual(await run(6), a);
+});
+
+test('the teacher cache: a damaged entry is recomputed, never trusted', async () => {
+  const cacheDir = path.join(dir, 'cache-damaged');
+  const first = await teacherOutputs(teacher, testSet, { output: 'auto', hidden: [], cacheDir });
+  assert.equal(first.cache, 'miss');
+  const bin = (await readdir(path.join(cacheDir, 'teacher'))).find((f) => f.endsWith('.bin'))!;
+  await writeFile(path.join(cacheDir, 'teacher', bin), new Uint8Array(12));
+  const second = await teacherOutputs(teacher, testSet, { output: 'auto', hidden: [], cacheDir });
+  assert.equal(second.cache, 'miss');
+  assert.deepEqual(second.values, first.values);
+  const third = await teacherOutputs(teacher, testSet, { output: 'auto', hidden: [], cacheDir });
+  assert.equal(third.cache, 'hit');
+  assert.deepEqual(third.values, first.values);
 });
