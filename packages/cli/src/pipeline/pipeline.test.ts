@@ -180,6 +180,23 @@ test('Pareto front: nothing on it is beaten on both axes', () => {
   assert.deepEqual(front, ['e', 'a', 'b']);
 });
 
+test('runSteps with a memo: a prefix run before is reused, not recomputed', async () => {
+  const model = await loadModel(await digitsModel(path.join(dir), 1));
+  const out = path.join(dir, 'memo-out');
+  await import('node:fs/promises').then((fs) => fs.mkdir(out, { recursive: true }));
+  const datasets = new PipelineDatasets({ eval: 'digits:100', cwd: dir });
+  const memo = new Map();
+  const prune = { kind: 'prune' as const, options: { method: 'magnitude' as const, sparsity: 0.5, scope: 'layer' as const, norm: 'l1' as const, n: 2, m: 4, pruneBias: false, finetune: false } };
+  const q = (dtype: 'q8' | 'q4') => ({ kind: 'quantize' as const, options: { dtype, mode: 'dynamic' as const, perChannel: false, calibMethod: 'minmax' as const, percentile: 99.99, calibSamples: 8, blockSize: 32 as const, symmetric: true, accuracyLevel: 4, explain: false } });
+  const a = await runSteps(model, [prune, q('q8')], datasets, { outDir: out, prefix: 'a-', inputs: [], memo, label: 'a' });
+  const b = await runSteps(model, [prune, q('q4')], datasets, { outDir: out, prefix: 'b-', inputs: [], memo, label: 'b' });
+  assert.doesNotMatch(a.steps[0]!.notes.join(' '), /reused/);
+  assert.match(b.steps[0]!.notes.join(' '), /computed once for a and reused/);
+  assert.doesNotMatch(b.steps[1]!.notes.join(' '), /reused/);
+  assert.equal(path.basename(b.path), 'b-2-quantize.onnx');
+  assert.equal(memo.size, 3);
+});
+
 test('distill step: runs through distillModel (skipped while the pass is not implemented)', async (t) => {
   const model = await digitsModel(dir, 1);
   const out = path.join(dir, 'distill-out');

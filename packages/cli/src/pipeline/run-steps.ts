@@ -53,6 +53,19 @@ export interface RunStepsOptions {
   /** Files no output may replace (the input model and its data). */
   inputs: readonly string[];
   gridIntensity?: number;
+  /**
+   * Results of step prefixes already run in this thread, by the steps' JSON: a search's trials share
+   * prefixes (the same fine-tuned pruning under q8, q4, fp16...), and the passes are deterministic, so
+   * the prefix is computed once. `label` names this run in the reused steps' notes.
+   */
+  memo?: Map<string, StepMemo>;
+  label?: string;
+}
+
+export interface StepMemo {
+  out: StepOutput;
+  record: StepRecord;
+  label: string;
 }
 
 /**
@@ -83,28 +96,40 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
   let current = model;
   let saved: { path: string; bytes: number } | undefined;
   for (const [i, step] of steps.entries()) {
-    log.info(`step ${i + 1}/${steps.length}: ${step.kind}`);
-    const t0 = performance.now();
-    const out = await applyStep(current, step, datasets, ctx);
-    const seconds = (performance.now() - t0) / 1000;
     const file = path.join(opts.outDir, `${opts.prefix ?? 'step'}${i + 1}-${step.kind}.onnx`);
+    const key = JSON.stringify(steps.slice(0, i + 1));
+    const memo = opts.memo?.get(key);
+    let out: StepOutput;
+    let record: StepRecord;
+    if (memo) {
+      log.info(`step ${i + 1}/${steps.length}: ${step.kind} (same as in ${memo.label}, reused)`);
+      out = memo.out;
+      record = { ...memo.record, notes: [...memo.record.notes, `computed once for ${memo.label} and reused (same steps so far)`] };
+    } else {
+      log.info(`step ${i + 1}/${steps.length}: ${step.kind}`);
+      const t0 = performance.now();
+      out = await applyStep(current, step, datasets, ctx);
+      const seconds = (performance.now() - t0) / 1000;
+      record = {
+        kind: step.kind,
+        options: step.options as Record<string, unknown>,
+        seconds,
+        notes: out.notes,
+        ...(out.trained ? { energy: trainingEnergy(seconds, opts.gridIntensity) } : {}),
+      };
+      opts.memo?.set(key, { out, record, label: opts.label ?? 'an earlier run' });
+    }
     const s = await saveModel(out.model, file, { inputs: opts.inputs });
     saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0) };
     mergeLayers(layers, out.layers);
-    records.push({
-      kind: step.kind,
-      options: step.options as Record<string, unknown>,
-      seconds,
-      notes: [...out.notes, `saved ${path.basename(s.path)}`],
-      ...(out.trained ? { energy: trainingEnergy(seconds, opts.gridIntensity) } : {}),
-    });
+    records.push({ ...record, notes: [...record.notes, `saved ${path.basename(s.path)}`] });
     current = out.model;
   }
   if (!saved) throw new Error('runSteps needs at least one step');
   return { model: current, path: saved.path, diskBytes: saved.bytes, steps: records, layers: [...layers.values()] };
 }
 
-interface StepOutput {
+export interface StepOutput {
   model: onnx.ModelProto;
   notes: string[];
   layers: LayerDetail[];

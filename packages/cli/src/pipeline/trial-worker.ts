@@ -10,7 +10,7 @@ import { compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import type { Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
-import { PipelineDatasets, runSteps } from './run-steps.js';
+import { PipelineDatasets, runSteps, type StepMemo } from './run-steps.js';
 
 export interface WorkerSetup {
   model: string;
@@ -51,11 +51,12 @@ const ctx: Ctx = {
 const input = await loadModelInput(setup.model, ctx);
 const datasets = new PipelineDatasets(setup.data);
 const evalSet = await datasets.eval();
+const memo = new Map<string, StepMemo>();
 
 async function runTrial(job: TrialJob): Promise<TrialOutcome> {
   const t0 = performance.now();
   try {
-    const run = await runSteps(input.model, job.steps, datasets, { outDir: setup.outDir, prefix: `${job.name}-step`, inputs: input.inputs, ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}) }, ctx);
+    const run = await runSteps(input.model, job.steps, datasets, { outDir: setup.outDir, prefix: `${job.name}-step`, inputs: input.inputs, memo, label: job.name, ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}) }, ctx);
     // Few latency runs: these numbers are replaced by the main thread's interleaved measurement.
     const cmp = await compareModels(
       { name: path.basename(input.path), model: input.model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes },
