@@ -70,14 +70,33 @@ async function openTemp(target: string): Promise<{ fh: FileHandle; tmp: string }
   }
 }
 
+/** A complete, flushed temp file beside its target, not yet renamed over it. */
+export interface StagedFile {
+  readonly target: string;
+  readonly bytes: number;
+  /** Renames the temp file over the target. */
+  commit(): Promise<void>;
+  /** Removes the temp file (the target is untouched). */
+  discard(): Promise<void>;
+}
+
+async function failWrite(e: unknown, abs: string): Promise<never> {
+  if (errnoOf(e) === 'EISDIR' || (errnoOf(e) === 'ENOTEMPTY' && (await isDir(abs)))) {
+    throw new ShrinkError('IO', `cannot write ${abs}: it is a folder; expected a file path`, { cause: e });
+  }
+  throw fsError(e, 'write', abs);
+}
+
 /**
- * Writes a sequence of chunks to `target` atomically; returns the bytes written. Chunks may be views
- * of any size (> 2 GiB is split). The iterable may be async, and may throw to abort the write.
+ * Writes the chunks to a temp file beside `target` and flushes it, without renaming: files that belong
+ * together (a model and its external data) are staged first and committed back to back, so a crash
+ * leaves the old pair or the new pair except in the instant between the two renames.
  */
-export async function writeChunksAtomic(target: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<number> {
+export async function stageChunks(target: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<StagedFile> {
   const abs = path.resolve(target);
   const { fh, tmp } = await openTemp(abs);
   let closed = false;
+  let bytes: number;
   try {
     const writer = new ChunkWriter(fh);
     for await (const chunk of chunks) await writer.write(chunk);
@@ -85,16 +104,35 @@ export async function writeChunksAtomic(target: string, chunks: Iterable<Uint8Ar
     await fh.sync();
     closed = true;
     await fh.close();
-    await rename(tmp, abs);
-    return writer.bytes;
+    bytes = writer.bytes;
   } catch (e) {
     if (!closed) await fh.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
-    if (errnoOf(e) === 'EISDIR' || (errnoOf(e) === 'ENOTEMPTY' && (await isDir(abs)))) {
-      throw new ShrinkError('IO', `cannot write ${abs}: it is a folder; expected a file path`, { cause: e });
-    }
-    throw fsError(e, 'write', abs);
+    return failWrite(e, abs);
   }
+  return {
+    target: abs,
+    bytes,
+    commit: async () => {
+      try {
+        await rename(tmp, abs);
+      } catch (e) {
+        await unlink(tmp).catch(() => undefined);
+        await failWrite(e, abs);
+      }
+    },
+    discard: () => unlink(tmp).catch(() => undefined),
+  };
+}
+
+/**
+ * Writes a sequence of chunks to `target` atomically; returns the bytes written. Chunks may be views
+ * of any size (> 2 GiB is split). The iterable may be async, and may throw to abort the write.
+ */
+export async function writeChunksAtomic(target: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<number> {
+  const staged = await stageChunks(target, chunks);
+  await staged.commit();
+  return staged.bytes;
 }
 
 async function isDir(p: string): Promise<boolean> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import { prepareEncode } from '../onnx/codec.js';
 import { PROTOBUF_MAX_BYTES, onnx } from '../onnx/proto.js';
-import { writeChunksAtomic } from './atomic-write.js';
+import { stageChunks, writeChunksAtomic, type StagedFile } from './atomic-write.js';
 import { fsError } from './fs-error.js';
 import { forEachTensor, isExternal } from './model-tensors.js';
 import { resolveInside } from './safe-path.js';
@@ -124,8 +124,20 @@ export async function saveModel(model: onnx.IModelProto, file: string, opts: Sav
   await mkdir(path.dirname(dataPath), { recursive: true }).catch((e: unknown) => {
     throw fsError(e, 'create folder for', dataPath);
   });
-  const externalDataBytes = await writeChunksAtomic(dataPath, layout(placed));
-  const bytes = await writeChunksAtomic(abs, prepared.chunks());
+  // Both files are complete on disk before either replaces an old one: a run killed while writing
+  // leaves the old model with its old data, not an old .onnx reading a new data file's offsets.
+  const data = await stageChunks(dataPath, layout(placed));
+  let onnxFile: StagedFile;
+  try {
+    onnxFile = await stageChunks(abs, prepared.chunks());
+  } catch (e) {
+    await data.discard();
+    throw e;
+  }
+  await data.commit();
+  await onnxFile.commit();
+  const externalDataBytes = data.bytes;
+  const bytes = onnxFile.bytes;
   return { path: abs, bytes, externalDataPath: dataPath, externalDataBytes, externalDataReason: reason };
 }
 
