@@ -144,3 +144,16 @@ test('barChart and scatterChart: axes from round ticks, negative bars from zero,
   assert.match(f, /<p class="chart-note">120 of 200 layers not shown \(those with the highest SQNR\)\.<\/p>/);
   assert.ok(!f.includes('>59.00 dB<'), 'the best layers are the ones left out');
 });
+
+test('scatterChart: points at the same spot share one label; labels stay inside the plot', () => {
+  const pts = [
+    { label: 'a', x: 1, y: 1, kind: 'front' as const, tip: 'a' },
+    { label: 'b', x: 1, y: 1, kind: 'front' as const, tip: 'b' },
+    { label: 'c', x: 2, y: 3, kind: 'other' as const, tip: 'c' },
+  ];
+  const svg = scatterChart({ id: 's', title: 'T', xLabel: 'x', yLabel: 'y', points: pts, xTick: String, yTick: String, emptyText: '' });
+  const labels = [...svg.matchAll(/<text class="pt-label" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)<\/text>/g)];
+  assert.deepEqual(labels.map((m) => m[3]).sort(), ['a, b', 'c']);
+  for (const m of labels) assert.ok(Number(m[1]) >= 70 && Number(m[1]) <= 640 - 24 && Number(m[2]) >= 14 && Number(m[2]) <= 14 + 280 + 2, `label at ${m[1]},${m[2]}`);
+  assert.equal((svg.match(/<circle /g) ?? []).length, 3, 'every point is still drawn');
+});

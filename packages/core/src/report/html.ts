@@ -9,7 +9,8 @@ import { environmentEntries, formatValue, metricLabel } from './format.js';
 import { formatGateValues, gateVerdict } from './gate-values.js';
 import { metricGrid } from './metric-grid.js';
 import { modelSeries, seriesUnit } from './model-series.js';
-import { orderedMetricKeys, type CandidateReport, type LayerDetail, type Report, type SearchRecord } from './report.js';
+import { trialColumns } from './trial-columns.js';
+import { type CandidateReport, type LayerDetail, type Report, type SearchRecord } from './report.js';
 import { barChart, noData, scatterChart, scatterLegend, type Bar, type ScatterPoint } from './svg-charts.js';
 
 const CSS = `
@@ -27,6 +28,7 @@ th:first-child,td:first-child,td.l,th.l{text-align:left}
 th{background:var(--panel)}
 .better{color:var(--good)}.worse{color:var(--bad)}.same{color:var(--muted)}
 .ratio,.change{color:var(--muted);font-size:12px;display:block}
+td.config{min-width:280px}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--panel);padding:1px 4px;border-radius:4px;word-break:break-word}
 ul.gates{list-style:none;padding:0}ul.gates li{margin:4px 0}
 .pass-mark{color:var(--good);font-weight:700}.fail-mark{color:var(--bad);font-weight:700}
@@ -58,6 +60,12 @@ const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 function code(s: string): string {
   return `<code>${esc(s)}</code>`;
+}
+
+/** A trial's steps as compact JSON, clipped; the whole of it in the hover title. */
+function configCode(config: unknown): string {
+  const json = JSON.stringify(config);
+  return json.length <= 160 ? code(json) : `<code title="${esc(json)}">${esc(json.slice(0, 159))}…</code>`;
 }
 
 function seconds(s: number): string {
@@ -180,17 +188,18 @@ function tradeOffs(report: Report): string {
   return `<h2>Trade-offs</h2>${legend}<div class="charts">${charts.join('')}</div>${s ? searchTable(s) : ''}`;
 }
 
+// Wider tables stop being readable; the JSON report has every metric of every trial.
+const MAX_TRIAL_METRICS = 8;
+
 function searchTable(s: SearchRecord): string {
   const passed = s.trials.filter((t) => t.passed).length;
   const front = new Set(Object.values(s.pareto).flat());
-  const union: Record<string, true> = {};
-  for (const t of s.trials) for (const k of Object.keys(t.metrics)) union[k] = true;
-  const keys = orderedMetricKeys(union);
+  const keys = trialColumns(s, MAX_TRIAL_METRICS);
   const rows = s.trials.map((t) => {
     const badges = `${t.name === s.best ? ' ★ best' : ''}${front.has(t.name) ? ' ◆ front' : ''}`;
     const failed = [...t.failedGates.map(code), ...(t.error !== undefined ? [`error: ${esc(t.error)}`] : [])].join('<br>');
     return (
-      `<tr><td>${esc(t.name)}${badges}</td><td class="l ${t.passed ? 'better' : 'worse'}">${t.passed ? '✓' : '✗'}</td><td class="l">${code(JSON.stringify(t.config))}</td>` +
+      `<tr><td>${esc(t.name)}${badges}</td><td class="l ${t.passed ? 'better' : 'worse'}">${t.passed ? '✓' : '✗'}</td><td class="l config">${configCode(t.config)}</td>` +
       keys.map((k) => {
         const m = t.metrics[k];
         return `<td>${m?.candidate === undefined ? '–' : esc(formatValue(m.candidate, m.unit))}</td>`;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GITHUB_COMMENT_LIMIT, renderMarkdown } from './markdown.js';
 import { bigSearchReport, fullReport, HOSTILE, plainReport } from './report.fixture.js';
+import { metricRow } from './report.js';
 
 /** The cells of the Markdown table row whose first cell starts with `first`. */
 function rowCells(md: string, first: string): string[] {
@@ -93,4 +94,13 @@ test('renderMarkdown: a long search is cut to fit a comment, keeping the best an
   assert.ok(tiny.length <= 2500, `${tiny.length}`);
   assert.match(tiny, /_Report cut: \d+ more characters did not fit GitHub's comment limit; the JSON report has everything\._/);
   assert.equal((tiny.match(/<details>/g) ?? []).length, (tiny.match(/<\/details>/g) ?? []).length);
+});
+
+test('renderMarkdown: the trial table keeps size, latency and accuracy when trials measured more than fits', () => {
+  const r = fullReport();
+  for (const t of r.search!.trials) {
+    for (const k of ['size.gzipBytes', 'params', 'params.nonzero', 'macs', 'latency.p90', 'throughput']) t.metrics[k] = metricRow(1, 2, 'count', 'lower');
+  }
+  const head = rowCells(renderMarkdown(r), 'Trial');
+  assert.deepEqual(head.slice(3, 9), ['Size', 'Latency p50', 'Accuracy (top-1)', 'Size (gzip)', 'Parameters', 'Non-zero parameters']);
 });

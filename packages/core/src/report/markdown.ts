@@ -7,7 +7,8 @@ import { energySummary } from './energy-summary.js';
 import { environmentEntries, formatValue, metricLabel } from './format.js';
 import { formatGateValues, gateVerdict } from './gate-values.js';
 import { metricGrid, type GridRow } from './metric-grid.js';
-import { orderedMetricKeys, type CandidateReport, type Report, type SearchRecord, type StepRecord } from './report.js';
+import { trialColumns } from './trial-columns.js';
+import { type CandidateReport, type Report, type SearchRecord, type StepRecord } from './report.js';
 
 /** GitHub refuses comments longer than this many characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -136,9 +137,7 @@ function searchSection(search: SearchRecord, maxTrials: number): string[] {
     search.best !== undefined ? `Best: ⭐ **${text(search.best)}**` : 'Best: none (no trial passed every gate)',
   ];
   if (search.trials.length === 0) return out;
-  const union: Record<string, true> = {};
-  for (const t of search.trials) for (const k of Object.keys(t.metrics)) union[k] = true;
-  const keys = orderedMetricKeys(union).slice(0, MAX_TRIAL_METRICS);
+  const keys = trialColumns(search, MAX_TRIAL_METRICS);
   const front = new Set(Object.values(search.pareto).flat());
   const shown = shownTrials(search, maxTrials);
   out.push('', ...tableHead(['Trial', 'Passed', 'Steps', ...keys.map((k) => text(metricLabel(k))), 'Time', 'Failed gates'], ['l', 'l', 'l', ...keys.map(() => 'r' as const), 'r', 'l']));

@@ -127,9 +127,50 @@ export function barChart(spec: BarChartSpec): string {
   return frame(spec.id, spec.title, desc, top + plotH + 44, parts.join(''), spec.footnote);
 }
 
-/** A point's name beside it, to the left near the right edge so it is not cut off. */
-function pointLabel(label: string, x: number, y: number, flip: boolean): string {
-  return `<text class="pt-label" x="${n1(flip ? x - 8 : x + 8)}" y="${n1(y - 6)}"${flip ? ' text-anchor="end"' : ''}>${escapeHtml(clipLabel(label, 18))}</text>`;
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+const overlaps = (a: Box, b: Box) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+
+/**
+ * Point names placed beside their points without overlapping each other or leaving the plot: points at
+ * the same spot share one label; a label that fits nowhere is left out (the point's tooltip still names it).
+ * Returns the SVG text per point that gets a label.
+ */
+function placeLabels(points: ScatterPoint[], at: (p: ScatterPoint) => [number, number], plot: Box): Map<ScatterPoint, string> {
+  const groups: Array<{ lead: ScatterPoint; names: string[]; x: number; y: number }> = [];
+  for (const p of points) {
+    const [x, y] = at(p);
+    const g = groups.find((q) => Math.abs(q.x - x) < 3 && Math.abs(q.y - y) < 3);
+    if (g) g.names.push(p.label);
+    else groups.push({ lead: p, names: [p.label], x, y });
+  }
+  const important = (p: ScatterPoint) => (p.best ? 0 : p.kind === 'front' ? 1 : p.kind === 'baseline' ? 2 : 3);
+  groups.sort((a, b) => important(a.lead) - important(b.lead));
+  // Occupied space starts with the points themselves, so a label does not cover a neighbour.
+  const placed: Box[] = groups.map((g) => ({ x0: g.x - 5, y0: g.y - 5, x1: g.x + 5, y1: g.y + 5 }));
+  const out = new Map<ScatterPoint, string>();
+  for (const g of groups) {
+    const text = clipLabel(g.names.join(', '), 30);
+    const w = text.length * 6.2;
+    const spots = [[8, -6, 'start'], [8, 14, 'start'], [8, -16, 'start'], [-8, -6, 'end'], [-8, 14, 'end'], [0, -12, 'middle'], [0, 21, 'middle']] as const;
+    for (const [dx, dy, anchor] of spots) {
+      const x = g.x + dx;
+      const y = g.y + dy;
+      const x0 = anchor === 'start' ? x : anchor === 'end' ? x - w : x - w / 2;
+      const box = { x0, y0: y - 10, x1: x0 + w, y1: y + 2 };
+      if (box.x0 < plot.x0 || box.x1 > plot.x1 || box.y0 < plot.y0 || box.y1 > plot.y1) continue;
+      if (placed.some((b) => overlaps(b, box))) continue;
+      placed.push(box);
+      out.set(g.lead, `<text class="pt-label" x="${n1(x)}" y="${n1(y)}"${anchor === 'start' ? '' : ` text-anchor="${anchor}"`}>${escapeHtml(text)}</text>`);
+      break;
+    }
+  }
+  return out;
 }
 
 /** Points on two value axes; the front (if any) drawn as a line through its points. */
@@ -158,17 +199,13 @@ export function scatterChart(spec: ScatterSpec): string {
   if (spec.frontLine && front.length > 1) {
     parts.push(`<path class="front-line" d="${front.map((p, i) => `${i === 0 ? 'M' : 'L'}${n1(sx(p.x))} ${n1(sy(p.y))}`).join(' ')}"/>`);
   }
-  const labelled = spec.points.length <= 12;
   // Front and best last, so they are drawn over the others.
   const order = [...spec.points].sort((a, b) => Number(a.kind === 'front' || !!a.best) - Number(b.kind === 'front' || !!b.best));
+  const labels = spec.points.length <= 40 ? placeLabels(order, (p) => [sx(p.x), sy(p.y)], { x0: left, y0: top, x1: left + plotW, y1: top + plotH }) : new Map<ScatterPoint, string>();
   for (const p of order) {
-    const cx = n1(sx(p.x));
-    const cy = n1(sy(p.y));
     parts.push(
       `<g class="pt ${p.kind}${p.best ? ' best' : ''}"><title>${escapeHtml(p.tip)}</title>` +
-        `<circle cx="${cx}" cy="${cy}" r="${p.best ? 7 : 4.5}"/>` +
-        (labelled ? pointLabel(p.label, sx(p.x), sy(p.y), sx(p.x) > left + plotW - 80) : '') +
-        '</g>',
+        `<circle cx="${n1(sx(p.x))}" cy="${n1(sy(p.y))}" r="${p.best ? 7 : 4.5}"/>${labels.get(p) ?? ''}</g>`,
     );
   }
   parts.push(`<text class="axis-label" x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">${escapeHtml(spec.xLabel)}</text>`);
