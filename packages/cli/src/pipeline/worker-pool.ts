@@ -15,23 +15,37 @@ function workerEntry(): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
-/** Runs every job on `workers` threads, each taking the next job when it finishes one; results in job order. */
+/** Runs every job on `workers` threads, each taking another when it finishes one; results in job order. */
 export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: number, setup: WorkerSetup, log: Logger): Promise<TrialOutcome[]> {
   const results: TrialOutcome[] = new Array(jobs.length);
-  let next = 0;
+  const pending = jobs.map((_, i) => i);
+  // A worker takes the trial sharing the most leading steps with its previous one, so a prefix it already
+  // computed (see runSteps' memo) is reused instead of being computed again by another worker.
+  const keys = jobs.map((j) => j.steps.map((s) => JSON.stringify(s)));
+  const shared = (a: number, b: number) => {
+    let n = 0;
+    while (n < keys[a]!.length && keys[a]![n] === keys[b]![n]) n++;
+    return n;
+  };
+  const take = (prev: number | undefined): number | undefined => {
+    let at = 0;
+    if (prev !== undefined) for (let k = 1; k < pending.length; k++) if (shared(prev, pending[k]!) > shared(prev, pending[at]!)) at = k;
+    return pending.splice(at, 1)[0];
+  };
   const entry = workerEntry();
   const one = (id: number) =>
     new Promise<void>((resolve, reject) => {
       let current: number | undefined;
+      let previous: number | undefined;
       let t0 = 0;
       const w = new Worker(entry, { workerData: setup });
       const give = () => {
-        if (next >= jobs.length) {
-          current = undefined;
+        current = take(previous);
+        if (current === undefined) {
           void w.terminate().then(() => resolve());
           return;
         }
-        current = next++;
+        previous = current;
         t0 = performance.now();
         log.info(`worker ${id}: trial ${jobs[current]!.name}`);
         w.postMessage(jobs[current]);
