@@ -26,5 +26,5 @@ test('rows are recognised as distributions or turned into one', () => {
   assert.equal(isDistribution([2, -1]), false);
   assert.equal(isDistribution([0.5, 0.6]), false);
   const d = asDistribution([0, 0]);
-  assert.deepEqual([...d], [0.5, 0.5]);
+  assert.deepEqual(Array.from(d), [0.5, 0.5]);
 });
