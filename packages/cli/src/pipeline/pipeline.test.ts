@@ -2,7 +2,7 @@
 // language, the JSON Schema in docs/, the search space and Pareto fronts, and the distill step wired.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { loadConfig, validateConfig } from './load-config.js';
 import { paretoFront } from './pareto.js';
 import { expandTrials } from './search-space.js';
 import { PipelineDatasets, runSteps } from './run-steps.js';
+import { runPipeline } from './run-pipeline.js';
 import { digitsModel } from './pipeline.fixture.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -178,6 +179,15 @@ test('Pareto front: nothing on it is beaten on both axes', () => {
     { name: 'f', cost: NaN, quality: 1 },
   ]);
   assert.deepEqual(front, ['e', 'a', 'b']);
+});
+
+test('a missing model or data path fails before any folder is made or any step runs', async () => {
+  const c = await validateConfig({ model: 'nope.onnx', data: { eval: 'digits' }, steps: [{ quantize: {} }], output: 'never' }, { file: 'c.yaml', dir });
+  await assert.rejects(runPipeline(c), (e: unknown) => isShrinkError(e) && e.code === 'NOT_FOUND' && /nope\.onnx/.test(e.message));
+  const model = await digitsModel(path.join(dir), 1);
+  const d = await validateConfig({ model, data: { eval: 'digits', train: 'missing.csv' }, steps: [{ quantize: {} }, { prune: { finetune: true } }], output: 'never' }, { file: 'c.yaml', dir });
+  await assert.rejects(runPipeline(d), /missing\.csv/);
+  assert.equal(existsSync(path.join(dir, 'never')), false);
 });
 
 test('runSteps with a memo: a prefix run before is reused, not recomputed', async () => {

@@ -9,6 +9,7 @@ import { compareModels, type ProfileOptions } from '@shrink/core/runtime';
 import { loadModelInput, type ModelInput } from '../model-input.js';
 import { ensureDir } from '../paths.js';
 import { evaluateGates } from './gates.js';
+import type { Step } from './config-schema.js';
 import type { PipelineConfig } from './load-config.js';
 import { PipelineDatasets, runSteps } from './run-steps.js';
 import { writeReports } from './write-reports.js';
@@ -52,10 +53,12 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
     return runSearch(config, ctx);
   }
   const log = loggerOf(ctx);
-  await ensureDir(config.output);
+  // Model and data first: a wrong path must fail before any folder is made or any step trains.
   const input = await loadModelInput(config.model, ctx);
   const datasets = new PipelineDatasets(config.data);
   const evalSet = await datasets.eval();
+  if (config.steps.some(trains)) await datasets.train();
+  await ensureDir(config.output);
   const run = await runSteps(input.model, config.steps, datasets, { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) }, ctx);
   log.info('measuring baseline vs candidate');
   const cmp = await compareModels(
@@ -71,6 +74,11 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   cand.notes = [`${config.steps.map((s) => s.kind).join(' -> ')}`, ...run.steps.flatMap((s) => s.notes.map((n) => `${s.kind}: ${n}`))];
   report.notes.push(...configNotes(config));
   return finish(report, config);
+}
+
+/** Whether a step trains on data.train (its data is then loaded before any step runs). */
+export function trains(s: Step): boolean {
+  return s.kind === 'distill' || (s.kind === 'prune' && (s.options.finetune || s.options.schedule !== undefined));
 }
 
 /** Gates against the first candidate, then the four report files. */

@@ -18,7 +18,7 @@ import { ensureDir } from '../paths.js';
 import { evaluateGates } from './gates.js';
 import type { PipelineConfig } from './load-config.js';
 import { paretoFront } from './pareto.js';
-import { baselineUnderTest, configNotes, profileOptionsOf, type PipelineResult } from './run-pipeline.js';
+import { baselineUnderTest, configNotes, profileOptionsOf, trains, type PipelineResult } from './run-pipeline.js';
 import { PipelineDatasets } from './run-steps.js';
 import { expandTrials } from './search-space.js';
 import { runTrialsInWorkers } from './worker-pool.js';
@@ -43,13 +43,15 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
   const objective = opts.objective ?? config.search?.objective ?? 'size';
   const workers = opts.workers ?? config.search?.workers ?? Math.min(2, availableParallelism());
   const remeasure = config.search?.remeasure ?? true;
+  // Model and data first: a wrong path must fail here, once, not in every worker.
+  const input = await loadModelInput(config.model, ctx);
+  const datasets = new PipelineDatasets(config.data);
+  const evalSet = await datasets.eval();
+  const trials = expandTrials(config);
+  if (trials.some((t) => t.steps.some(trains))) await datasets.train();
   await ensureDir(config.output);
   const trialsDir = path.join(config.output, 'trials');
   await mkdir(trialsDir, { recursive: true });
-
-  const input = await loadModelInput(config.model, ctx);
-  const evalSet = await new PipelineDatasets(config.data).eval();
-  const trials = expandTrials(config);
   log.info(`search: ${trials.length} trials on ${workers} worker thread(s)`);
   // Each worker gets its share of the cores for onnxruntime, so two workers do not fight over both.
   const threads = config.evaluation.threads ?? Math.max(1, Math.floor(availableParallelism() / workers));
