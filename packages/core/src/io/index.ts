@@ -11,3 +11,4 @@ export {
 } from './save-model.js';
 export { fileSizes, type ModelFileSizes } from './file-sizes.js';
 export { fsError } from './fs-error.js';
+export { forEachTensor } from './model-tensors.js';

@@ -4,3 +4,4 @@ export * from './tensor.js';
 export * from './builder.js';
 export * from './graph.js';
 export * from './select.js';
+export * from './nan.js';

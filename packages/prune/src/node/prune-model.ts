@@ -1,4 +1,4 @@
-import { parseOptions, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { exportToOnnx, importFromOnnx, initTf } from '@shrink/core/tfjs';
 import { pruneOptionsSchema, type PruneOptions } from '../options.js';
@@ -26,6 +26,7 @@ export interface FineTuneSettings {
  */
 export async function pruneModel(model: onnx.IModelProto, options: PruneOptions, fineTune?: FineTuneSettings, ctx?: Ctx): Promise<PruneResult> {
   const o = parseOptions(pruneOptionsSchema, options, 'prune');
+  refuseNaN(model, 'prune');
   if (fineTune?.schedule) {
     if (o.method !== 'magnitude') {
       throw new ShrinkError('INVALID_ARGUMENT', `--schedule prunes by magnitude while training; --method ${o.method} has no schedule (drop --schedule, or use --finetune after one-shot pruning)`);

@@ -1,4 +1,4 @@
-import { parseOptions, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import { resolveData, type Dataset } from '@shrink/core/data';
 import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
 import type { PassResult } from '../types.js';
@@ -44,6 +44,9 @@ export function checkCombination(o: ResolvedQuantizeOptions): void {
 export async function quantizeModel(model: onnx.IModelProto, options: QuantizeOptions, env: QuantizeEnv = {}, ctx?: Ctx): Promise<PassResult> {
   const o = parseOptions(quantizeOptionsSchema, options, 'quantize');
   checkCombination(o);
+  // fp16 keeps infinities (float16 has them); integer codes cannot, and static mode would otherwise
+  // blame the calibration data for the activations an infinite weight makes.
+  refuseNaN(model, 'quantize', { infinity: o.dtype !== 'fp16' });
   switch (o.dtype) {
     case 'q4':
       return quantizeWeightOnly(model, { ...o, bits: 4 });
