@@ -119,7 +119,10 @@ export function convertToFloat16(
       reason = `ops of domain '${domain}' stay float32`;
       const key = `${domain}:${node.opType}`;
       unhandled[key] = (unhandled[key] ?? 0) + 1;
-    } else if (hasSubgraph(node)) reason = 'has subgraphs, which stay float32';
+    } else if (hasSubgraph(node)) {
+      reason = 'has subgraphs, which stay float32';
+      unhandled[node.opType] = (unhandled[node.opType] ?? 0) + 1;
+    }
     else if (block.has(node.opType) || node.opType.startsWith('QLinear')) {
       reason = (options.keepFloat32 ?? []).includes(node.opType) ? `--keep-float32 ${node.opType}` : `${node.opType} is on the float32 block list`;
     } else {
