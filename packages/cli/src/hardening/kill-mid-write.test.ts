@@ -76,7 +76,7 @@ test('SIGKILL while replacing a model with external data: the old pair or the ne
   const weightOf = async () => Buffer.from((await loadModel(target)).graph!.initializer![0]!.rawData!);
   await saveModel(bigModel(MB / 2, 1), target, { externalData: true });
   const oldW = await weightOf();
-  const newW = Buffer.from(bigModel(MB, 2).graph.initializer[0]!.rawData!);
+  const newW = Buffer.from((bigModel(MB, 2).graph!.initializer ?? [])[0]!.rawData!);
   const outcomes: string[] = [];
   // While the data file is written, and once the .onnx temp appears (the data file is complete then).
   for (const [prefix, delay] of [['.model.onnx_data.', 300], ['.model.onnx.', 0]] as const) {
