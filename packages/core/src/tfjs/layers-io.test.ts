@@ -102,3 +102,17 @@ test('manifests with uint8 quantization blocks load (tfjs dequantizes); raw arti
     for (let j = 0; j < o.length; j++) assert.ok(Math.abs(o[j]! - d[j]!) <= step / 2 + 1e-6, `weight ${i}[${j}]: ${o[j]} vs ${d[j]}`);
   }
 });
+
+test('a save that fails before model.json is written leaves the old folder whole: new weights never sit beside an old model.json', async () => {
+  const { tf, dir } = await savedDigits();
+  const oldWeights = fs.readFileSync(path.join(dir, WEIGHTS_FILE));
+  const other = getPreset('digits-mlp').build(tf, 12);
+  const artifacts = await new Promise<tfjs.io.ModelArtifacts>((resolve) => {
+    void other.save(tf.io.withSaveHandler(async (a) => (resolve(a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  });
+  // Stands in for any failure between the two files (a kill, a full disk): model.json cannot be serialized.
+  await assert.rejects(writeLayersModelDir(dir, { ...artifacts, userDefinedMetadata: { n: 1n as unknown as number } }), TypeError);
+  assert.ok(fs.readFileSync(path.join(dir, WEIGHTS_FILE)).equals(oldWeights), 'weights replaced without their model.json');
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  other.dispose();
+});

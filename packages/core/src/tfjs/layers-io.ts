@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as tfjs from '@tensorflow/tfjs';
 import { ShrinkError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
+import { stageChunks, type StagedFile } from '../io/atomic-write.js';
 import { errnoOf, fsError } from '../io/fs-error.js';
 import { resolveInside } from '../io/safe-path.js';
 import { tensorNumel } from '../onnx/tensor.js';
@@ -125,8 +125,9 @@ export async function readLayersModelDir(dir: string): Promise<tfjs.io.ModelArti
 }
 
 /**
- * Writes artifacts as a folder: the weights as one shard, then model.json, each atomically, so a
- * reader never sees a model.json whose weights are missing or partial. Creates the folder.
+ * Writes artifacts as a folder: the weights as one shard and model.json, both complete on disk before
+ * either is renamed into place, so a reader never sees a model.json whose weights are missing, partial
+ * or from another save. Creates the folder.
  */
 export async function writeLayersModelDir(dir: string, artifacts: tfjs.io.ModelArtifacts): Promise<tfjs.io.SaveResult> {
   if (artifacts.modelTopology instanceof ArrayBuffer || artifacts.modelTopology == null) {
@@ -140,7 +141,9 @@ export async function writeLayersModelDir(dir: string, artifacts: tfjs.io.ModelA
   const specs = artifacts.weightSpecs ?? [];
   const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   const weightsManifest: tfjs.io.WeightsManifestConfig = [{ paths: [WEIGHTS_FILE], weights: specs }];
-  await writeFileAtomic(path.join(dir, WEIGHTS_FILE), new Uint8Array(data));
+  // Both files are staged before either replaces an old one (see saveModel): an old model.json must
+  // never be left reading a new weights file.
+  const weights = await stageChunks(path.join(dir, WEIGHTS_FILE), [new Uint8Array(data)]);
   const modelJson: tfjs.io.ModelJSON = {
     modelTopology: artifacts.modelTopology,
     format: artifacts.format ?? 'layers-model',
@@ -153,7 +156,15 @@ export async function writeLayersModelDir(dir: string, artifacts: tfjs.io.ModelA
     ...(artifacts.modelInitializer ? { modelInitializer: artifacts.modelInitializer } : {}),
     ...(artifacts.initializerSignature ? { initializerSignature: artifacts.initializerSignature } : {}),
   };
-  await writeFileAtomic(path.join(dir, MODEL_JSON), JSON.stringify(modelJson));
+  let json: StagedFile;
+  try {
+    json = await stageChunks(path.join(dir, MODEL_JSON), [new TextEncoder().encode(JSON.stringify(modelJson))]);
+  } catch (e) {
+    await weights.discard();
+    throw e;
+  }
+  await weights.commit();
+  await json.commit();
   return {
     modelArtifactsInfo: {
       dateSaved: new Date(),
