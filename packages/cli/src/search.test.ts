@@ -43,6 +43,10 @@ test('search with 2 workers: 4 trials, smallest passing trial is best, fronts an
   assert.ok(s.pareto['size.bytes/accuracy']!.length >= 1);
   assert.ok(s.pareto['latency.p50/accuracy']!.length >= 1);
   assert.ok(report.notes.some((n) => /measured again .* main thread/.test(n)));
+  // The pruning both pruned trials share is computed once, by whichever worker got there first.
+  const pruned = report.candidates.filter((c) => c.name.includes('prune'));
+  assert.equal(pruned.length, 2);
+  assert.equal(pruned.filter((c) => /reused/.test(c.steps![0]!.notes.join(' '))).length, 1, JSON.stringify(pruned.map((c) => c.steps![0]!.notes)));
   for (const f of files) assert.ok(existsSync(f), f);
   assert.ok(existsSync(path.join(dir, 'out', 'trials', 't4-prune-structured0.5+q4-step2-quantize.onnx')));
   assert.equal(JSON.parse(readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')).search.best, s.best);

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loggerOf, type Ctx, type LayerDetail, type onnx, type StepRecord } from '@shrink/core';
-import { saveModel } from '@shrink/core/io';
+import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
 import { cpuPowerWatts, DEFAULT_GRID_INTENSITY, DEFAULT_TDP_WATTS } from '@shrink/core/runtime';
 import type { Step } from './config-schema.js';
@@ -43,6 +43,30 @@ export interface StepsRun {
   diskBytes: number;
   steps: StepRecord[];
   layers: LayerDetail[];
+  /** Step prefixes this run computed (not reused), with the file each was saved to: other threads can reuse them. */
+  computed: SharedStep[];
+}
+
+/** A computed step prefix as another thread can reuse it: the model is read back from `path`. */
+export interface SharedStep {
+  key: string;
+  path: string;
+  record: StepRecord;
+  notes: string[];
+  layers: LayerDetail[];
+  trained: boolean;
+  label: string;
+}
+
+/** The memo entry of a prefix another thread computed and saved. */
+export async function memoFromShared(s: SharedStep): Promise<StepMemo> {
+  const model = await loadModel(s.path);
+  return { out: { model, notes: s.notes, layers: s.layers, trained: s.trained }, record: s.record, label: s.label };
+}
+
+/** The key of the first `n` steps in a memo. */
+export function prefixKey(steps: readonly Step[], n: number): string {
+  return JSON.stringify(steps.slice(0, n));
 }
 
 export interface RunStepsOptions {
@@ -93,11 +117,12 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
   const log = loggerOf(ctx);
   const records: StepRecord[] = [];
   const layers = new Map<string, LayerDetail>();
+  const computed: SharedStep[] = [];
   let current = model;
   let saved: { path: string; bytes: number } | undefined;
   for (const [i, step] of steps.entries()) {
     const file = path.join(opts.outDir, `${opts.prefix ?? 'step'}${i + 1}-${step.kind}.onnx`);
-    const key = JSON.stringify(steps.slice(0, i + 1));
+    const key = prefixKey(steps, i + 1);
     const memo = opts.memo?.get(key);
     let out: StepOutput;
     let record: StepRecord;
@@ -121,12 +146,13 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
     }
     const s = await saveModel(out.model, file, { inputs: opts.inputs });
     saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0) };
+    if (!memo) computed.push({ key, path: s.path, record, notes: out.notes, layers: out.layers, trained: out.trained, label: opts.label ?? 'an earlier run' });
     mergeLayers(layers, out.layers);
     records.push({ ...record, notes: [...record.notes, `saved ${path.basename(s.path)}`] });
     current = out.model;
   }
   if (!saved) throw new Error('runSteps needs at least one step');
-  return { model: current, path: saved.path, diskBytes: saved.bytes, steps: records, layers: [...layers.values()] };
+  return { model: current, path: saved.path, diskBytes: saved.bytes, steps: records, layers: [...layers.values()], computed };
 }
 
 export interface StepOutput {

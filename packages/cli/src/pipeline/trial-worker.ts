@@ -10,7 +10,7 @@ import { compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import type { Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
-import { PipelineDatasets, runSteps, type StepMemo } from './run-steps.js';
+import { memoFromShared, PipelineDatasets, runSteps, type SharedStep, type StepMemo } from './run-steps.js';
 
 export interface WorkerSetup {
   model: string;
@@ -25,6 +25,8 @@ export interface WorkerSetup {
 export interface TrialJob {
   name: string;
   steps: Step[];
+  /** Prefixes of these steps other workers already computed and saved. */
+  known?: SharedStep[];
 }
 
 export interface TrialOutcome {
@@ -35,6 +37,8 @@ export interface TrialOutcome {
   metrics?: Record<string, MetricValue>;
   steps?: CandidateReport['steps'];
   layers?: CandidateReport['layers'];
+  /** Prefixes this trial computed, for the other workers. */
+  computed?: SharedStep[];
   error?: string;
 }
 
@@ -56,6 +60,7 @@ const memo = new Map<string, StepMemo>();
 async function runTrial(job: TrialJob): Promise<TrialOutcome> {
   const t0 = performance.now();
   try {
+    for (const k of job.known ?? []) if (!memo.has(k.key)) memo.set(k.key, await memoFromShared(k));
     const run = await runSteps(input.model, job.steps, datasets, { outDir: setup.outDir, prefix: `${job.name}-step`, inputs: input.inputs, memo, label: job.name, ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}) }, ctx);
     // Few latency runs: these numbers are replaced by the main thread's interleaved measurement.
     const cmp = await compareModels(
@@ -64,7 +69,7 @@ async function runTrial(job: TrialJob): Promise<TrialOutcome> {
       { runs: 5, warmup: 1, batch: setup.batch, evalBatch: setup.evalBatch, ...(evalSet ? { data: evalSet } : {}), ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}) },
       ctx,
     );
-    return { name: job.name, seconds: (performance.now() - t0) / 1000, path: run.path, diskBytes: run.diskBytes, metrics: cmp.report.candidates[0]!.metrics, steps: run.steps, layers: run.layers };
+    return { name: job.name, seconds: (performance.now() - t0) / 1000, path: run.path, diskBytes: run.diskBytes, metrics: cmp.report.candidates[0]!.metrics, steps: run.steps, layers: run.layers, computed: run.computed };
   } catch (e) {
     return { name: job.name, seconds: (performance.now() - t0) / 1000, error: e instanceof Error ? e.message : String(e) };
   }

@@ -2,9 +2,16 @@
  * Runs search trials in worker threads. Under tsx (the sources, no build) a worker does not inherit the
  * TypeScript loader, so it starts from a small ESM bootstrap that registers tsx's loader and then imports
  * the .ts worker; from a build it starts the .js file directly.
+ *
+ * Trials share step prefixes (the same fine-tuned pruning or distilled student under several
+ * quantizations), and those prefixes are where the time goes. Each prefix is computed once: a worker
+ * reports the prefixes it computed (saved to disk), later trials get them with the job and read the model
+ * back, and a trial whose prefix another worker is computing right now waits for it rather than training
+ * the same thing twice; the idle worker takes an unrelated trial meanwhile, or waits.
  */
 import { Worker } from 'node:worker_threads';
 import { isShrinkError, ShrinkError, type Logger } from '@shrink/core';
+import { prefixKey, type SharedStep } from './run-steps.js';
 import type { TrialJob, TrialOutcome, WorkerMessage, WorkerSetup } from './trial-worker.js';
 
 function workerEntry(): URL {
@@ -15,58 +22,96 @@ function workerEntry(): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
-/** Runs every job on `workers` threads, each taking another when it finishes one; results in job order. */
+/** Runs every job on `workers` threads; results in job order. */
 export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: number, setup: WorkerSetup, log: Logger): Promise<TrialOutcome[]> {
   const results: TrialOutcome[] = new Array(jobs.length);
   const pending = jobs.map((_, i) => i);
-  // A worker takes the trial sharing the most leading steps with its previous one, so a prefix it already
-  // computed (see runSteps' memo) is reused instead of being computed again by another worker.
-  const keys = jobs.map((j) => j.steps.map((s) => JSON.stringify(s)));
-  const shared = (a: number, b: number) => {
+  const running = new Map<number, number>(); // worker id -> job index
+  const shared = new Map<string, SharedStep>();
+  const idle: Array<() => void> = [];
+  const keys = jobs.map((j) => j.steps.map((_, n) => prefixKey(j.steps, n + 1)));
+  /** Leading steps jobs a and b have in common. */
+  const common = (a: number, b: number) => {
     let n = 0;
     while (n < keys[a]!.length && keys[a]![n] === keys[b]![n]) n++;
     return n;
   };
-  const take = (prev: number | undefined): number | undefined => {
-    let at = 0;
-    if (prev !== undefined) for (let k = 1; k < pending.length; k++) if (shared(prev, pending[k]!) > shared(prev, pending[at]!)) at = k;
-    return pending.splice(at, 1)[0];
+  /** Leading steps of job k already computed by some worker. */
+  const known = (k: number) => {
+    let n = 0;
+    while (n < keys[k]!.length && shared.has(keys[k]![n]!)) n++;
+    return n;
   };
+  /** Job k would compute a step that another worker is computing now (a step before that job's last). */
+  const blocked = (k: number, self: number) => [...running].some(([w, c]) => w !== self && Math.min(common(c, k), keys[c]!.length) > known(k));
+  /** The next job for a worker: not blocked, sharing the most with its previous job; undefined to wait; null when none is left. */
+  const take = (self: number, prev: number | undefined): number | undefined | null => {
+    if (pending.length === 0) return null;
+    let at = -1;
+    for (let i = 0; i < pending.length; i++) {
+      const k = pending[i]!;
+      if (blocked(k, self)) continue;
+      if (at < 0 || (prev !== undefined && common(prev, k) > common(prev, pending[at]!))) at = i;
+    }
+    return at < 0 ? undefined : pending.splice(at, 1)[0]!;
+  };
+  const wakeIdle = () => idle.splice(0).forEach((f) => f());
+
   const entry = workerEntry();
   const one = (id: number) =>
     new Promise<void>((resolve, reject) => {
       let current: number | undefined;
       let previous: number | undefined;
+      let ready = false;
       let t0 = 0;
       const w = new Worker(entry, { workerData: setup });
       const give = () => {
-        current = take(previous);
-        if (current === undefined) {
+        const k = take(id, previous);
+        if (k === null) {
+          current = undefined;
+          running.delete(id);
+          wakeIdle();
           void w.terminate().then(() => resolve());
           return;
         }
-        previous = current;
+        if (k === undefined) {
+          running.delete(id);
+          idle.push(give);
+          return;
+        }
+        current = previous = k;
+        running.set(id, k);
         t0 = performance.now();
-        log.info(`worker ${id}: trial ${jobs[current]!.name}`);
-        w.postMessage(jobs[current]);
+        const job = jobs[k]!;
+        log.info(`worker ${id}: trial ${job.name}`);
+        w.postMessage({ ...job, known: keys[k]!.map((key) => shared.get(key)).filter((s) => s !== undefined) } satisfies TrialJob);
       };
       w.on('message', (m: WorkerMessage) => {
-        if (m.type === 'ready') give();
+        if (m.type === 'ready') {
+          ready = true;
+          give();
+        }
         else if (m.type === 'log') log[m.level](`worker ${id}: ${m.msg}`);
         else {
           results[current!] = m.outcome;
+          current = undefined;
+          for (const s of m.outcome.computed ?? []) if (!shared.has(s.key)) shared.set(s.key, s);
+          running.delete(id);
+          wakeIdle();
           give();
         }
       });
-      // A crashed worker (a native abort, out of memory) fails its trial; a new worker takes the rest.
       // A worker that fails before its first trial (the model or data cannot load) would fail every one: stop.
       w.on('error', (e) => {
-        if (current === undefined) {
+        running.delete(id);
+        if (!ready) {
           reject(isShrinkError(e) ? e : new ShrinkError('RUNTIME', `search worker ${id} failed to start: ${e.message}`));
           return;
         }
-        results[current] = { name: jobs[current]!.name, seconds: (performance.now() - t0) / 1000, error: `worker crashed: ${e.message}` };
+        // A crashed worker (a native abort, out of memory) fails its trial; a new worker takes the rest.
+        if (current !== undefined) results[current] = { name: jobs[current]!.name, seconds: (performance.now() - t0) / 1000, error: `worker crashed: ${e.message}` };
         current = undefined;
+        wakeIdle();
         one(id).then(resolve, reject);
       });
     });
