@@ -5,7 +5,8 @@
  * python3-onnx the check is skipped with a message — onnxruntime's load still runs.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,8 +48,48 @@ function note(msg: string): void {
   console.log(`# checkOnnx: ${msg}`);
 }
 
+// One python process checks every model of a test file (importing onnx costs ~0.3 s per start).
+const SERVER = [
+  'import sys, json, onnx',
+  'for line in sys.stdin:',
+  '    try:',
+  '        onnx.checker.check_model(line.rstrip("\\n"))',
+  '        print(json.dumps(None), flush=True)',
+  '    except Exception as e:',
+  '        print(json.dumps(str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__), flush=True)',
+].join('\n');
+let server: { child: ChildProcessWithoutNullStreams; waiting: Array<(line: string) => void> } | undefined;
+
+/** The checker keeps the test process alive only while it owes an answer; idle, it ends with stdin. */
+function hold(child: ChildProcessWithoutNullStreams, on: boolean): void {
+  for (const h of [child, child.stdin, child.stdout, child.stderr] as unknown as Array<{ ref?: () => void; unref?: () => void }>) {
+    if (on) h.ref?.();
+    else h.unref?.();
+  }
+}
+
+/** The checker's verdict on one file: undefined when it accepts it, else its last message line. */
+function runChecker(c: Checker, file: string): Promise<string | undefined> {
+  if (!server) {
+    const child = spawn(c.python, ['-u', '-c', SERVER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const waiting: Array<(line: string) => void> = [];
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      waiting.shift()?.(line);
+      if (waiting.length === 0) hold(child, false);
+    });
+    hold(child, false);
+    server = { child, waiting };
+  }
+  const s = server;
+  return new Promise((resolve) => {
+    s.waiting.push((line) => resolve((JSON.parse(line) as string | null) ?? undefined));
+    hold(s.child, true);
+    s.child.stdin.write(`${file}\n`);
+  });
+}
+
 /** Runs onnx.checker.check_model on a model file or bytes; throws (assert) with the checker's message. */
-export function checkOnnx(model: string | Uint8Array | onnx.IModelProto): OnnxCheck {
+export async function checkOnnx(model: string | Uint8Array | onnx.IModelProto): Promise<OnnxCheck> {
   const c = findChecker();
   if (!c) {
     const why = 'python3-onnx is not installed (apt install python3-onnx): onnx.checker skipped';
@@ -75,13 +116,13 @@ export function checkOnnx(model: string | Uint8Array | onnx.IModelProto): OnnxCh
       }
     }
     // check_model on the path: external data is read from beside the file, and > 2 GB models work.
-    const r = spawnSync(c.python, ['-c', 'import onnx, sys; onnx.checker.check_model(sys.argv[1])', file], { encoding: 'utf8' });
-    if (r.status !== 0 && /higher than the checker|under development|opset_import.*not supported|is not a registered/i.test(r.stderr)) {
-      const why = `onnx.checker (onnx ${c.opset}) cannot check this model: ${r.stderr.trim().split('\n').at(-1)}`;
+    const err = await runChecker(c, file);
+    if (err !== undefined && /higher than the checker|under development|opset_import.*not supported|is not a registered/i.test(err)) {
+      const why = `onnx.checker (onnx ${c.opset}) cannot check this model: ${err}`;
       note(why);
       return { checked: false, skipped: why };
     }
-    assert.equal(r.status, 0, `onnx.checker rejects ${typeof model === 'string' ? model : 'the model'}:\n${r.stderr.trim().split('\n').slice(-3).join('\n')}`);
+    assert.equal(err, undefined, `onnx.checker rejects ${typeof model === 'string' ? model : 'the model'}: ${err}`);
     return { checked: true };
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -92,5 +133,5 @@ export function checkOnnx(model: string | Uint8Array | onnx.IModelProto): OnnxCh
 export async function assertValidModel(model: string | Uint8Array | onnx.IModelProto): Promise<OnnxCheck> {
   const s = await createSession(typeof model === 'string' || model instanceof Uint8Array ? model : encodeModel(model));
   await s.release();
-  return checkOnnx(model);
+  return await checkOnnx(model);
 }

@@ -13,10 +13,10 @@ test('checkOnnx accepts a valid model, rejects a broken one, and says so when it
   const broken = makeModel(
     makeGraph({ nodes: [makeNode('Relu', ['missing'], ['y'])], inputs: [makeValueInfo('x', 'float32', [1])], outputs: [makeValueInfo('y', 'float32', [1])] }),
   );
-  assert.throws(() => checkOnnx(encodeModel(broken)), /onnx.checker rejects/);
+  await assert.rejects(checkOnnx(encodeModel(broken)), /onnx.checker rejects/);
   const newer = tinyMlp();
   newer.opsetImport[0]!.version = 21;
-  const r = checkOnnx(newer);
+  const r = await checkOnnx(newer);
   assert.equal(r.checked, false);
   assert.match(r.skipped ?? '', /opsets up to \d+.*opset 21/);
 });
