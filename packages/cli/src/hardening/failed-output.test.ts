@@ -1,0 +1,46 @@
+// A model Shrink can parse but onnxruntime rejects: quantize and prune fail when they measure it, after
+// the output was written; exit 2 must still leave no new output (an existing one replaced with --force stays).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { encodeModel } from '@shrink/core';
+import { tinyMlp } from '../fuzz/corpus.js';
+import { mainInWorker } from '../fuzz/main-in-worker.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-failed-'));
+const cli = mainInWorker();
+after(async () => {
+  await cli.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+/** The MLP with its Relu reading a value nothing produces: the passes keep it, onnxruntime refuses it. */
+function unloadable(): Uint8Array {
+  const m = tinyMlp();
+  m.graph!.node!.find((n) => n.opType === 'Relu')!.input![0] = 'nowhere';
+  return encodeModel(m);
+}
+
+for (const [cmd, flags] of [
+  ['quantize', ['--dtype', 'q8']],
+  ['quantize', ['--dtype', 'q8', '--external-data']],
+  ['prune', ['--method', 'magnitude']],
+] as const) {
+  test(`${cmd} ${flags.join(' ')} of a model onnxruntime rejects: one line, exit 2, no new output left`, async () => {
+    const dir = fs.mkdtempSync(path.join(root, `${cmd}-`));
+    const input = path.join(dir, 'model.onnx');
+    fs.writeFileSync(input, unloadable());
+    const out = path.join(dir, 'out.onnx');
+    const r = await cli.run([cmd, input, ...flags, '-o', out, '--runs', '1', '--warmup', '0', '--json']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^shrink: .*model\.onnx.*onnxruntime/);
+    assert.deepEqual(fs.readdirSync(dir), ['model.onnx']);
+    // With --force over an existing output, the old file is already replaced: it stays (complete).
+    fs.writeFileSync(out, 'old');
+    const again = await cli.run([cmd, input, ...flags, '-o', out, '--force', '--runs', '1', '--warmup', '0', '--json']);
+    assert.equal(again.code, 2, again.stderr);
+    assert.ok(fs.existsSync(out) && fs.readFileSync(out).length > 3, 'the replaced output is the new model');
+  });
+}
