@@ -8,7 +8,6 @@ export function formatSummary(s: FuzzSummary): string {
   const lines = [
     `fuzz: ${s.cases} cases, seed ${s.seed}, ${(s.ms / 1000).toFixed(1)} s: exit 0 x${s.exit0}, exit 2 x${s.exit2}, failures ${s.failures.length}`,
     `  commands: ${cmds}`,
-    `  exit 2 after the output was written (the input then failed to run in onnxruntime): ${s.leftOutput}`,
     `  slowest case: #${s.slowest.index} ${Math.round(s.slowest.ms)} ms (${s.slowest.label})`,
   ];
   for (const f of s.failures) {

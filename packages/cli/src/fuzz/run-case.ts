@@ -18,7 +18,7 @@ export interface CaseResult {
   ms: number;
   /** Broken promises; empty when the case passed. */
   problems: string[];
-  /** An output file exists after exit 2 (complete, but the command failed after writing it). */
+  /** An output exists after exit 2 (also listed in `problems`). */
   leftOutput: boolean;
 }
 
@@ -33,7 +33,7 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
 }
 
 /** Captures everything written to process.stdout/stderr (console included) while `fn` runs. */
-async function captured(fn: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function captured(fn: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const out = process.stdout.write;
@@ -100,8 +100,13 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
     if (!now || !now.equals(bytes)) problems.push(`input ${rel} was changed`);
   }
   let leftOutput = false;
-  for (const o of c.outputs.filter((o) => o.endsWith('.onnx') && after.includes(o))) {
-    if (r.code !== 0) leftOutput = true;
+  for (const o of c.outputs.filter((o) => after.includes(o) || after.some((f) => f.startsWith(`${o}/`)))) {
+    // Outputs are fresh paths: exit 2 must leave none of them behind.
+    if (r.code !== 0) {
+      leftOutput = true;
+      problems.push(`exit ${r.code} left output ${o}`);
+    }
+    if (!o.endsWith('.onnx')) continue;
     try {
       await loadModel(path.join(dir, o));
     } catch (e) {

@@ -35,7 +35,7 @@ export interface FuzzSummary {
   cases: number;
   exit0: number;
   exit2: number;
-  /** Exit 2 after the output was written (complete) — e.g. the output then failed to run. */
+  /** Exit 2 with an output left behind (each is also a failure). */
   leftOutput: number;
   failures: FuzzFailure[];
   ms: number;
