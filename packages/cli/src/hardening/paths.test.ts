@@ -45,8 +45,8 @@ test('external data reached through a symlink out of the folder is refused by ev
   const dir = fs.mkdtempSync(path.join(root, 'ext-'));
   const outside = fs.mkdtempSync(path.join(root, 'outside-'));
   const m = tinyMlp();
-  const w1 = m.graph.initializer.find((t) => t.name === 'w1')!;
-  fs.writeFileSync(path.join(outside, 'w1.bin'), w1.rawData);
+  const w1 = (m.graph!.initializer ?? []).find((t) => t.name === 'w1')!;
+  fs.writeFileSync(path.join(outside, 'w1.bin'), w1.rawData!);
   fs.symlinkSync(path.join(outside, 'w1.bin'), path.join(dir, 'w1.bin'));
   w1.rawData = new Uint8Array(0);
   w1.dataLocation = 1;
