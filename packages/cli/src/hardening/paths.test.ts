@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { encodeModel } from '@shrink/core';
 import { buildCorpus, tinyMlp, type Corpus } from '../fuzz/corpus.js';
 import { mainInWorker } from '../fuzz/main-in-worker.js';
+import { assertValidModel } from './check-onnx.fixture.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-paths-'));
 const cli = mainInWorker();
@@ -81,6 +82,7 @@ test('an output that is the input through a symlink or a hard link: refused with
       assert.equal(forced.code, 0, forced.stderr);
       assert.ok(fs.readFileSync(input).equals(bytes), `${name} -o ${out} --force changed the input's bytes`);
       assert.ok(!fs.lstatSync(link).isSymbolicLink() && fs.statSync(link).ino !== fs.statSync(input).ino);
+      await assertValidModel(link);
     }
   }
 });
