@@ -56,6 +56,6 @@ test('bad input: temperature, alpha, a student that does not fit the teacher —
   const base = ['distill', '--teacher', teacher, '--data', 'digits', '--no-cache', '-o', 'bad'];
   assertOneLineError(shrink(...base, '--student', '64-16-10', '--temperature', '0'), /--temperature: .*(> ?0|positive|too small)/i);
   assertOneLineError(shrink(...base, '--student', '64-16-10', '--alpha', '1.5'), /--alpha/);
-  assertOneLineError(shrink(...base, '--student', '64-16-7'), /has 7 outputs but the teacher gives 10/);
+  assertOneLineError(shrink(...base, '--student', '64-16-7'), /has 7 outputs but the data has 10 classes/);
   assert.ok(!existsSync(path.join(dir, 'bad', 'student.onnx')));
 });

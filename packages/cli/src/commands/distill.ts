@@ -81,27 +81,30 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
     const cacheDir = argv.cache === false ? false : argv.cacheDir !== undefined ? path.resolve(argv.cacheDir) : defaultCacheDir();
     const teacher = await loadModelInput(argv.teacher, ctx);
     const split = await resolveSplit(argv.data);
-    await ensureDir(dir);
     const r = await distillModel(teacher.model, options, { train: split.train, test: split.test }, { cacheDir, baselineScratch: argv.baselineScratch === true, unlabeled: argv.unlabeled === true }, ctx);
     try {
+      // Check and measure everything in memory first: a failure leaves no half-written output folder.
       const { initTf, saveLayersModel } = await import('@shrink/core/tfjs');
       const { tf } = await initTf(ctx);
-      const save = async (onnxFile: string, tfjsDir: string, m: typeof r.model, layers: typeof r.student): Promise<ModelUnderTest> => {
-        const saved = await saveModel(m, target(onnxFile), { force, inputs: teacher.inputs });
-        await saveLayersModel(layers, target(tfjsDir));
-        const diff = await exportMaxAbsDiff(tf, layers, m);
-        if (!(diff <= 1e-4)) throw new ShrinkError('RUNTIME', `${onnxFile}: the ONNX export differs from the tfjs student by ${diff}; please report this`);
-        return { name: onnxFile, model: m, path: saved.path, diskBytes: saved.bytes };
-      };
-      const candidates = [await save(FILES.student, FILES.studentTfjs, r.model, r.student)];
-      if (r.scratch) candidates.push(await save(FILES.scratch, FILES.scratchTfjs, r.scratch.model, r.scratch.student));
+      const students: Array<{ onnx: string; tfjs: string; model: typeof r.model; layers: typeof r.student }> = [{ onnx: FILES.student, tfjs: FILES.studentTfjs, model: r.model, layers: r.student }];
+      if (r.scratch) students.push({ onnx: FILES.scratch, tfjs: FILES.scratchTfjs, model: r.scratch.model, layers: r.scratch.student });
+      for (const s of students) {
+        const diff = await exportMaxAbsDiff(tf, s.layers, s.model);
+        if (!(diff <= 1e-4)) throw new ShrinkError('RUNTIME', `${s.onnx}: the ONNX export differs from the tfjs student by ${diff}; please report this`);
+      }
       const cmp = await compareModels(
         { name: path.basename(teacher.path), model: teacher.model, ...(teacher.onnxPath ? { path: teacher.onnxPath } : {}), diskBytes: teacher.diskBytes },
-        candidates,
+        students.map((s): ModelUnderTest => ({ name: s.onnx, model: s.model })),
         { ...profileOptions({ ...argv, batch: 1 }, split.test) },
         ctx,
       );
       const report: Report = cmp.report;
+      await ensureDir(dir);
+      for (const [i, s] of students.entries()) {
+        const saved = await saveModel(s.model, target(s.onnx), { force, inputs: teacher.inputs });
+        await saveLayersModel(s.layers, target(s.tfjs));
+        report.candidates[i]!.path = saved.path;
+      }
       const lines = summary(r.report);
       report.candidates[0]!.notes = [...(report.candidates[0]!.notes ?? []), `distilled: ${r.report.loss}`];
       if (report.candidates[1]) report.candidates[1].notes = [...(report.candidates[1].notes ?? []), 'the same student trained from scratch on the labels'];

@@ -1,11 +1,12 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { parseOptions, ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
-import { exportToOnnx, initTf } from '@shrink/core/tfjs';
+import { exportToOnnx, initTf, TF_PRESETS } from '@shrink/core/tfjs';
 import { distillOptionsSchema, type DistillOptions, type ResolvedDistillOptions } from '../options.js';
 import { defaultCacheDir } from './teacher-cache.js';
 import { teacherOutputs, type TeacherOutputs } from './teacher.js';
 import { buildStudent, type Student } from './student.js';
+import { parseStudentSpec } from '../student-spec.js';
 import { initFromTeacher } from './init-from-teacher.js';
 import type { LossLayout } from './losses.js';
 import { packTargets, scoreStudent, trainStudent, type StudentEpoch, type StudentScore } from './train-student.js';
@@ -62,10 +63,26 @@ function hiddenPairs(o: ResolvedDistillOptions): Array<{ teacher: string; studen
     const teacher = pair.slice(0, i);
     const student = pair.slice(i + 1);
     if (i <= 0 || student === '') {
-      throw new ShrinkError('INVALID_ARGUMENT', `--hidden-match ${pair}: expected "teacherValue:studentLayer", e.g. fc1_relu:fc1`);
+      throw new ShrinkError('INVALID_ARGUMENT', `--hidden-match ${pair}: expected "teacherValue:studentLayer", e.g. fc1/Relu:0:fc1 (a teacher node output, then a student layer)`);
     }
     return { teacher, student };
   });
+}
+
+/** Teacher values hidden matching may name: node outputs, listed (a few) when a name is wrong. */
+function checkTeacherValues(teacher: onnx.IModelProto, names: readonly string[]): void {
+  const nodes = teacher.graph?.node ?? [];
+  const produced = new Set(nodes.flatMap((n) => n.output ?? []));
+  for (const name of names) {
+    if (produced.has(name)) continue;
+    const hints = nodes.filter((n) => ['Relu', 'Gemm', 'MatMul', 'Add', 'Conv', 'Tanh', 'Sigmoid'].includes(n.opType ?? '')).flatMap((n) => n.output ?? []);
+    throw new ShrinkError('INVALID_ARGUMENT', `--hidden-match: the teacher has no value '${name}'; node outputs include ${hints.slice(0, 12).join(', ') || '(none)'}${hints.length > 12 ? ', ...' : ''}`);
+  }
+}
+
+/** Output width the student must have, known from the data before the teacher runs. */
+function expectedOutputs(data: Dataset): number {
+  return data.task === 'classification' ? (data.numClasses ?? 0) : (data.targetSize ?? 1);
 }
 
 function checkOutputs(t: TeacherOutputs, data: Dataset): void {
@@ -110,28 +127,42 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
   const o = parseOptions(distillOptionsSchema, options, 'distill');
   const train = data.train;
   if (train.n === 0) throw new ShrinkError('INVALID_DATA', `${train.name}: no samples to distil on`);
-  const pairs = hiddenPairs(o);
-  const notes: string[] = [];
   const labelled = settings.unlabeled !== true;
+  // Everything that can be refused cheaply is refused before the teacher runs over the data.
+  if (settings.baselineScratch && !labelled) throw new ShrinkError('INVALID_ARGUMENT', '--baseline-scratch trains on the labels; it cannot run on unlabeled data');
+  const pairs = hiddenPairs(o);
+  checkTeacherValues(teacher, pairs.map((p) => p.teacher));
+  const spec = parseStudentSpec(o.student);
+  if (settings.baselineScratch && spec.kind === 'name' && !TF_PRESETS.has(spec.name)) {
+    throw new ShrinkError('INVALID_ARGUMENT', `--baseline-scratch: the student ${o.student} is a trained model, which cannot be trained "from scratch"; give a layer spec or a preset name`);
+  }
+  const { tf } = await initTf(ctx);
+  const shape = { inputShape: train.sampleShape, outputs: expectedOutputs(train), task: train.task };
+  const student = await buildStudent(tf, o.student, shape, o.seed);
+  const notes: string[] = [];
   const alpha = labelled ? o.alpha : 1;
   if (!labelled && o.alpha !== 1) notes.push(`labels not used (unlabeled data): alpha ${o.alpha} -> 1, pure soft targets`);
   const cacheDir = settings.cacheDir ?? defaultCacheDir();
-  const t = await teacherOutputs(teacher, train, { output: o.teacherOutput, hidden: pairs.map((p) => p.teacher), cacheDir }, ctx);
-  checkOutputs(t, train);
-  const tTest = data.test ? await teacherOutputs(teacher, data.test, { output: o.teacherOutput, hidden: [], cacheDir }, ctx) : undefined;
-  const { tf } = await initTf(ctx);
-  const shape = { inputShape: train.sampleShape, outputs: t.k, task: train.task };
+  let t: TeacherOutputs;
+  let tTest: TeacherOutputs | undefined;
+  try {
+    t = await teacherOutputs(teacher, train, { output: o.teacherOutput, hidden: pairs.map((p) => p.teacher), cacheDir }, ctx);
+    checkOutputs(t, train);
+    tTest = data.test ? await teacherOutputs(teacher, data.test, { output: o.teacherOutput, hidden: [], cacheDir }, ctx) : undefined;
+  } catch (e) {
+    student.model.dispose();
+    throw e;
+  }
   const layout: LossLayout = { task: train.task, k: t.k, temperature: o.temperature, alpha, hiddenDims: t.hiddenDims, hiddenWeight: o.hiddenWeight };
 
   const run = async (student: Student, l: LossLayout, hiddenLayers: string[], label: string, lab: boolean): Promise<TrainingRun> => {
-    const score = data.test && tTest ? async () => scoreStudent(tf, student.model, data.test!, tTest.values, t.k) : undefined;
+    const score = data.test && tTest ? async () => scoreStudent(tf, student.model, data.test!, tTest!.values, t.k) : undefined;
     const targets = packTargets(l, t.values, t.hidden, train, lab);
     const r = await trainStudent(tf, student, train, targets, { layout: l, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, hiddenLayers, label }, score, ctx);
     const last = r.history.at(-1)?.test;
     return { history: r.history, seconds: r.seconds, secondsPerEpoch: r.seconds / Math.max(1, r.history.length), ...(last ? { test: last } : {}) };
   };
 
-  const student = await buildStudent(tf, o.student, shape, o.seed);
   let initialised: string[] = [];
   try {
     if (o.initFromTeacher) {
@@ -144,7 +175,6 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
     let scratch: DistillResult['scratch'];
     let scratchRun: TrainingRun | undefined;
     if (settings.baselineScratch) {
-      if (!labelled) throw new ShrinkError('INVALID_ARGUMENT', '--baseline-scratch trains on the labels; it cannot run on unlabeled data');
       const s = await buildStudent(tf, o.student, shape, o.seed);
       try {
         scratchRun = await run(s, { ...layout, alpha: 0, hiddenDims: [] }, [], 'scratch', true);
@@ -163,7 +193,7 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
       report: {
         student: { spec: o.student, description: student.description, params: student.model.countParams(), initialised },
         teacher: { outputName: t.outputName, kind: t.kind, detectedBy: t.detectedBy, cache: t.cache, seconds: t.seconds, k: t.k, ...(tTest ? { testSeconds: tTest.seconds } : {}) },
-        options: o,
+        options: { ...o, alpha },
         loss: lossText(layout, labelled),
         training,
         ...(scratchRun ? { scratch: scratchRun } : {}),

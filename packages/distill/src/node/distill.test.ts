@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cloneModel, encodeModel, makeNode, type onnx } from '@shrink/core';
+import { cloneModel, encodeModel, makeNode, softmax, type onnx } from '@shrink/core';
 import { resolveSplit, type Dataset } from '@shrink/core/data';
 import { createSession, evaluate, fidelity } from '@shrink/core/runtime';
 import { exportToOnnx, initTf, trainPreset } from '@shrink/core/tfjs';
@@ -93,14 +93,23 @@ test('a teacher giving probabilities without a final Softmax node is detected fr
   assert.match(auto.detectedBy, /sums to 1/);
   const declared = await teacherOutputs(m, testSet, { output: 'logits', hidden: [], cacheDir: false });
   assert.equal(declared.kind, 'logits');
-  // Logs of the probabilities differ from the true logits by one constant per row: same softmax.
+  // Logs of the probabilities give the same tempered distribution as the true logits — also for the
+  // classes the teacher all but rules out (a too-high log floor would hand them soft mass at T = 4).
   const viaSoftmax = await teacherOutputs(teacher, testSet, { output: 'auto', hidden: [], cacheDir: false });
-  for (const i of [0, 7, 100]) {
-    const a = auto.values.subarray(i * 10, i * 10 + 10);
-    const b = viaSoftmax.values.subarray(i * 10, i * 10 + 10);
-    const shift = a[0]! - b[0]!;
-    for (let j = 1; j < 10; j++) if (a[j]! > -15) assert.ok(Math.abs(a[j]! - b[j]! - shift) < 1e-3);
+  let worst = 0;
+  for (let i = 0; i < testSet.n; i++) {
+    const a = softmax(auto.values.subarray(i * 10, i * 10 + 10), 4);
+    const b = softmax(viaSoftmax.values.subarray(i * 10, i * 10 + 10), 4);
+    for (let j = 0; j < 10; j++) worst = Math.max(worst, Math.abs(a[j]! - b[j]!));
   }
+  assert.ok(worst < 1e-3, `largest difference of tempered probabilities ${worst}`);
+  // Declaring probabilities for a teacher whose rows are logits is refused, not silently floored.
+  const logitsTeacher = cloneModel(teacher);
+  const g = logitsTeacher.graph!;
+  const softmaxNode = g.node!.findIndex((n) => n.opType === 'Softmax');
+  g.output![0]!.name = g.node![softmaxNode]!.input![0]!;
+  g.node!.splice(softmaxNode, 1);
+  await assert.rejects(teacherOutputs(logitsTeacher, testSet, { output: 'probs', hidden: [], cacheDir: false }), /--teacher-output probs: .* not probability distributions/);
 });
 
 test('hidden-layer matching trains through a learned projection and keeps the student exportable', async () => {
@@ -149,7 +158,19 @@ test('bad input: temperature, alpha, student outputs, teacher input shape, hidde
     distillModel(teacher, { student: '64-16-10', epochs: 1, ...o }, { train: data }, { cacheDir: false });
   await assert.rejects(run({ temperature: 0 }), /distill\.temperature: .*> ?0|too small/i);
   await assert.rejects(run({ alpha: 1.5 }), /distill\.alpha/);
-  await assert.rejects(run({ student: '64-16-5' }), /has 5 outputs but the teacher gives 10/);
+  await assert.rejects(run({ student: '64-16-5' }), /has 5 outputs but the data has 10 classes/);
+  await assert.rejects(run({ student: '64-1000000-10' }), /--student 64-1000000-10: 75,000,010 parameters; a student has at most 50,000,000/);
+  await assert.rejects(run({ hiddenMatch: ['nosuch:fc1'] }), /--hidden-match: the teacher has no value 'nosuch'; node outputs include .*Relu/);
+  await assert.rejects(
+    distillModel(teacher, { student: '64-16-10' }, { train }, { cacheDir: false, unlabeled: true, baselineScratch: true }),
+    /--baseline-scratch trains on the labels; it cannot run on unlabeled data/,
+  );
+  const file = path.join(dir, 'teacher.onnx');
+  await writeFile(file, encodeModel(teacher));
+  await assert.rejects(
+    distillModel(teacher, { student: file }, { train }, { cacheDir: false, baselineScratch: true }),
+    /--baseline-scratch: the student .* is a trained model/,
+  );
   await assert.rejects(run({ student: '63-16-10' }), /takes 63 inputs but the data's samples have 64 values.*write 64-16-10/);
   await assert.rejects(run({ student: 'no-such-preset' }), /not a layer spec .* a preset/);
   await assert.rejects(run({ hiddenMatch: ['nonsense'] }), /--hidden-match nonsense: expected "teacherValue:studentLayer"/);

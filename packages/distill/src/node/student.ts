@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
-import { ShrinkError, type onnx } from '@shrink/core';
+import { isShrinkError, ShrinkError, type onnx } from '@shrink/core';
 import type { Task } from '@shrink/core/data';
 import { loadModel } from '@shrink/core/io';
-import { importFromOnnx, loadLayersModel, LOGITS_LAYER, PROBS_LAYER, TF_PRESETS } from '@shrink/core/tfjs';
-import { formatStudentSpec, parseStudentSpec } from '../student-spec.js';
+import { importFromOnnx, loadLayersModel, LOGITS_LAYER, logitsModel, PROBS_LAYER, TF_PRESETS } from '@shrink/core/tfjs';
+import { formatStudentSpec, parseStudentSpec, type StudentSpec } from '../student-spec.js';
 
 type Tf = typeof tfjs;
 
@@ -49,7 +49,8 @@ function dense(tf: Tf, x: tfjs.SymbolicTensor, sizes: readonly number[], seed: n
 export async function buildStudent(tf: Tf, specText: string, shape: StudentShape, seed: number): Promise<Student> {
   const spec = parseStudentSpec(specText);
   const flat = numel(shape.inputShape);
-  const wantOut = `the teacher gives ${shape.outputs} output(s) per sample`;
+  const wantOut = shape.task === 'classification' ? `the data has ${shape.outputs} classes (one teacher output each)` : `the data has ${shape.outputs} target(s) per sample`;
+  checkSize(specText, spec, shape);
   if (spec.kind === 'mlp') {
     if (spec.input !== flat) {
       throw new ShrinkError('INVALID_ARGUMENT', `--student ${specText}: takes ${spec.input} inputs but the data's samples have ${flat} values ([${shape.inputShape.join(', ')}]); write ${flat}-${[...spec.hidden, spec.outputs].join('-')}`);
@@ -89,19 +90,49 @@ export async function buildStudent(tf: Tf, specText: string, shape: StudentShape
   return { ...withLogits(tf, model, shape), description: `model ${path.basename(spec.name)}` };
 }
 
+/** A student this large would exhaust memory in tfjs (a crash, not an error): refuse it up front. */
+export const MAX_STUDENT_PARAMS = 50_000_000;
+
+function checkSize(specText: string, spec: StudentSpec, shape: StudentShape): void {
+  let params = 0;
+  if (spec.kind === 'mlp') {
+    const sizes = [spec.input, ...spec.hidden, spec.outputs];
+    for (let i = 1; i < sizes.length; i++) params += (sizes[i - 1]! + 1) * sizes[i]!;
+  } else if (spec.kind === 'conv') {
+    let [h = 1, w = 1, c = 1] = shape.inputShape;
+    for (const f of spec.filters) {
+      params += (9 * c + 1) * f;
+      c = f;
+      if (h >= 2 && w >= 2) [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
+    }
+    const sizes = [h * w * c, ...spec.hidden, spec.outputs];
+    for (let i = 1; i < sizes.length; i++) params += (sizes[i - 1]! + 1) * sizes[i]!;
+  }
+  if (params > MAX_STUDENT_PARAMS) {
+    throw new ShrinkError('INVALID_ARGUMENT', `--student ${specText}: ${params.toLocaleString('en-US')} parameters; a student has at most ${MAX_STUDENT_PARAMS.toLocaleString('en-US')} (it is meant to be small)`);
+  }
+}
+
 function finish(tf: Tf, input: tfjs.SymbolicTensor, output: tfjs.SymbolicTensor, shape: StudentShape, description: string): Student {
   return { ...withLogits(tf, tf.model({ inputs: input, outputs: output, name: 'student' }), shape), description };
 }
 
-async function loadStudentModel(tf: Tf, p: string): Promise<tfjs.LayersModel> {
+async function loadStudentModel(tf: Tf, given: string): Promise<tfjs.LayersModel> {
+  // A tfjs model may be named by its folder or by its model.json, as everywhere else in Shrink.
+  const p = path.basename(given) === 'model.json' ? path.dirname(given) : given;
   const st = await stat(p).catch(() => undefined);
   const presets = [...TF_PRESETS.keys()].join(', ');
   if (!st) {
     throw new ShrinkError('INVALID_ARGUMENT', `--student ${p}: not a layer spec (784-64-10, c16-c32-64-10), a preset (${presets}) or an existing .onnx file / tfjs folder`);
   }
-  if (st.isDirectory()) return loadLayersModel(p);
-  const model: onnx.ModelProto = await loadModel(p);
-  return importFromOnnx(model, tf).model;
+  try {
+    if (st.isDirectory()) return await loadLayersModel(p);
+    const model: onnx.ModelProto = await loadModel(p);
+    return importFromOnnx(model, tf).model;
+  } catch (e) {
+    if (isShrinkError(e)) throw new ShrinkError(e.code, `--student ${given}: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
@@ -112,8 +143,7 @@ async function loadStudentModel(tf: Tf, p: string): Promise<tfjs.LayersModel> {
 function withLogits(tf: Tf, model: tfjs.LayersModel, shape: StudentShape): { model: tfjs.LayersModel; logits: tfjs.SymbolicTensor } {
   const out = model.outputs[0]!;
   if (shape.task === 'regression') return { model, logits: out };
-  const named = model.layers.find((l) => l.name === LOGITS_LAYER);
-  if (named) return { model, logits: named.output as tfjs.SymbolicTensor };
+  if (model.layers.some((l) => l.name === LOGITS_LAYER)) return { model, logits: logitsModel(tf, model).outputs[0]! };
   const last = model.layers.at(-1)!;
   const cfg = last.getConfig() as { activation?: string };
   if (last.getClassName() === 'Activation' && cfg.activation === 'softmax') return { model, logits: last.input as tfjs.SymbolicTensor };

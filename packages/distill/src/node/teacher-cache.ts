@@ -68,13 +68,7 @@ export async function writeCache(dir: string, key: string, entry: CachedArrays):
   } catch (e) {
     throw fsError(e, 'create the teacher cache folder', path.dirname(f.bin));
   }
-  const total = entry.arrays.reduce((a, b) => a + b.length, 0);
-  const all = new Float32Array(total);
-  let at = 0;
-  for (const a of entry.arrays) {
-    all.set(a, at);
-    at += a.length;
-  }
+  const all = concatFloat32(entry.arrays);
   await writeFileAtomic(f.bin, new Uint8Array(all.buffer));
   await writeFileAtomic(f.json, JSON.stringify({ version: CACHE_VERSION, lengths: entry.arrays.map((a) => a.length), meta: entry.meta }));
 }
@@ -82,4 +76,15 @@ export async function writeCache(dir: string, key: string, entry: CachedArrays):
 export function assertCacheDir(dir: string): string {
   if (dir.trim() === '') throw new ShrinkError('INVALID_ARGUMENT', '--cache-dir: empty path; give a folder or --no-cache');
   return path.resolve(dir);
+}
+
+/** One array holding `parts` one after another. */
+export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
+  const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
 }

@@ -1,7 +1,7 @@
 import { ShrinkError, encodeModel, isDistribution, progressOf, type Ctx, type onnx } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { createSession, exposeIntermediates, feedsFor, planInput, outputRows } from '@shrink/core/runtime';
-import { readCache, teacherCacheKey, writeCache } from './teacher-cache.js';
+import { concatFloat32, readCache, teacherCacheKey, writeCache } from './teacher-cache.js';
 
 export type TeacherOutputKind = 'auto' | 'logits' | 'probs';
 
@@ -43,9 +43,13 @@ function softmaxInput(model: onnx.IModelProto): string | undefined {
   return axis === undefined || axis === -1 || axis === 1 ? node.input?.[0] ?? undefined : undefined;
 }
 
+/** float32's smallest normal number: its log (about -87) stands for a class the teacher rules out. */
+const TINY = 1.1754944e-38;
+
 function log(values: Float32Array): Float32Array {
-  // log(0) would be -Infinity: a class the teacher rules out gets a very small, finite logit instead.
-  return values.map((p) => Math.log(Math.max(p, 1e-8)));
+  // log(0) would be -Infinity. A floor must stay tiny even after the temperature divides it: at T = 4
+  // a floor of 1e-8 would still give a ruled-out class 1 % of the soft mass; this one gives ~1e-10.
+  return values.map((p) => Math.log(Math.max(p, TINY)));
 }
 
 /**
@@ -91,6 +95,8 @@ export async function teacherOutputs(teacher: onnx.IModelProto, data: Dataset, r
     } else if (req.output === 'logits') {
       kind = 'logits';
       detectedBy = 'declared: logits';
+    } else if (req.output === 'probs' && !everyRow(main, k, isDistribution)) {
+      throw new ShrinkError('INVALID_ARGUMENT', `--teacher-output probs: the teacher's output '${read}' has rows that are not probability distributions (negative or not summing to 1); use --teacher-output logits or auto`);
     } else if (req.output === 'probs' || everyRow(main, k, isDistribution)) {
       kind = 'log-probabilities';
       values = log(main);
@@ -135,15 +141,7 @@ async function runTeacher(bytes: Uint8Array, names: readonly string[], data: Dat
       progress.tick(count);
     }
     progress.stop();
-    return parts.map((p) => {
-      const all = new Float32Array(p.reduce((a, x) => a + x.length, 0));
-      let at = 0;
-      for (const x of p) {
-        all.set(x, at);
-        at += x.length;
-      }
-      return all;
-    });
+    return parts.map(concatFloat32);
   } finally {
     await session.release();
   }

@@ -140,6 +140,10 @@ export async function trainStudent(
     progress.stop();
     all.x.dispose();
     all.y.dispose();
+    // The optimizer's moments and the training-only layers (projections, padding) would otherwise stay
+    // allocated for the life of the process: a search or benchmark distils many students.
+    model.optimizer?.dispose();
+    for (const l of model.layers) if (l.name.startsWith('distill_')) l.dispose();
   }
   return { history, seconds: (performance.now() - started) / 1000 };
 }
