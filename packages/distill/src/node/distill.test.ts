@@ -175,7 +175,7 @@ test('bad input: temperature, alpha, student outputs, teacher input shape, hidde
   await assert.rejects(run({ student: 'no-such-preset' }), /not a layer spec .* a preset/);
   await assert.rejects(run({ hiddenMatch: ['nonsense'] }), /--hidden-match nonsense: expected "teacherValue:studentLayer"/);
   const narrow: Dataset = { ...train, sampleShape: [32], x: train.x.subarray(0, train.n * 32) };
-  await assert.rejects(run({}, narrow), (e: Error) => /teacher: input '.*' wants \[.*64\] but dataset/.test(e.message));
+  await assert.rejects(run({ student: '32-16-10' }, narrow), (e: Error) => /teacher: input '.*' wants \[.*64\] but dataset/.test(e.message));
 });
 
 test('students from a conv spec (8x8 digit images) and from a preset initialised with the teacher\'s layers', async () => {
