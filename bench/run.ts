@@ -1,8 +1,9 @@
 /**
- * `pnpm bench [io] [presets] [quantize] [prune] [distill] [large] [quantize-large] [all]`: runs the chosen benchmarks one
+ * `pnpm bench [io] [presets] [quantize] [prune] [distill] [large] [quantize-large] [search] [all]`: runs the chosen benchmarks one
  * after another and prints one Markdown document (machine facts, the command, a section per benchmark)
  * on stdout; progress goes to stderr. With no names it runs the default set (io, presets, quantize, prune);
- * `large` and `quantize-large` write gigabytes to the temp folder and run only when named.
+ * `large` and `quantize-large` write gigabytes to the temp folder and run only when named; `search` (two
+ * searches of several minutes each) too.
  */
 import { availableParallelism, cpus, platform, release, totalmem } from 'node:os';
 import { collectEnvironment } from './core.js';
@@ -14,8 +15,9 @@ import { pruneBench } from './prune.bench.js';
 import { distillBench } from './distill.bench.js';
 import { quantizeBench } from './quantize.bench.js';
 import { quantizeLargeBench } from './quantize-large.bench.js';
+import { searchBench } from './search.bench.js';
 
-const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, pruneBench, distillBench, largeModelBench, quantizeLargeBench];
+const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, pruneBench, distillBench, largeModelBench, quantizeLargeBench, searchBench];
 
 function usage(): string {
   return `usage: pnpm bench [${BENCHES.map((b) => b.name).join('] [')}] [all]; default: ${BENCHES.filter((b) => b.inDefaultSet)
