@@ -40,8 +40,3 @@ export function klDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number
   }
   return kl;
 }
-
-/** A row as a distribution: itself when it already is one (probabilities), else its softmax (logits). */
-export function asDistribution(row: ArrayLike<number>): ArrayLike<number> {
-  return isDistribution(row) ? row : softmax(row);
-}

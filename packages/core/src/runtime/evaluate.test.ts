@@ -8,6 +8,7 @@ import { withSession, type FeedTensor } from './session.js';
 import { feedsFor, planInput } from './feeds.js';
 import { evaluate } from './evaluate.js';
 import { fidelity } from './fidelity.js';
+import { klDivergence, softmax } from '../measure/divergence.js';
 
 /** logits = x·W over 3 features and 3 classes. */
 function linear(w: number[], inputShape: (number | string)[] = ['N', 3]) {
@@ -125,7 +126,7 @@ test('feedsFor: NHWC images to an NCHW input are transposed; to a flat input, fl
 test('fidelity: a model against itself agrees fully; against a perturbed copy, by the hand-computed amounts', async () => {
   await withSession(linear(I3), {}, async (a) => {
     const same = await fidelity(a, a, cls, { batch: 3 });
-    assert.deepEqual(same, { n: 10, top1Agreement: 1, maxAbsError: 0, meanAbsError: 0, cosineSimilarity: 1 });
+    assert.deepEqual(same, { n: 10, top1Agreement: 1, maxAbsError: 0, meanAbsError: 0, cosineSimilarity: 1, meanKL: 0 });
 
     // candidate logits: x·W' with W' = I + 1 in row 0, column 1 -> logit1 += x0 (flips samples 0, 4 and 6: ties keep the first class)
     const w2 = [...I3];
@@ -136,6 +137,7 @@ test('fidelity: a model against itself agrees fully; against a perturbed copy, b
       let maxAbs = 0;
       let sumAbs = 0;
       let cos = 0;
+      let kl = 0;
       for (const x of X) {
         const la = x;
         const lb = [x[0]!, x[1]! + x[0]!, x[2]!];
@@ -146,6 +148,7 @@ test('fidelity: a model against itself agrees fully; against a perturbed copy, b
         sumAbs += d.reduce((p, q) => p + q, 0);
         const dot = la.reduce((p, v, i) => p + v * lb[i]!, 0);
         cos += dot / Math.sqrt(la.reduce((p, v) => p + v * v, 0) * lb.reduce((p, v) => p + v * v, 0));
+        kl += klDivergence(softmax(la), softmax(lb)); // rows are logits (not distributions): softmax first
       }
       assert.equal(agree, 7, 'the perturbation flips three decisions');
       assert.equal(r.n, 10);
@@ -154,6 +157,7 @@ test('fidelity: a model against itself agrees fully; against a perturbed copy, b
       assert.ok(Math.abs(r.meanAbsError - sumAbs / 30) < 1e-6);
       assert.ok(Math.abs(r.cosineSimilarity - cos / 10) < 1e-6);
       assert.ok(r.cosineSimilarity < 1);
+      assert.ok(r.meanKL !== undefined && Math.abs(r.meanKL - kl / 10) < 1e-6 && kl > 0, `mean KL ${r.meanKL} vs ${kl / 10}`);
     });
   });
 });

@@ -9,7 +9,7 @@ import { batchSize, pickOutput } from './evaluate.js';
 import { feedsFor, planInput } from './feeds.js';
 import type { Session } from './session.js';
 import { argmaxRow, outputRows } from './tensors.js';
-import { asDistribution, klDivergence } from '../measure/divergence.js';
+import { isDistribution, klDivergence, softmax } from '../measure/divergence.js';
 
 export interface FidelityOptions {
   batch?: number;
@@ -28,8 +28,9 @@ export interface FidelityResult {
   /** Cosine similarity of the two output vectors, averaged over samples (1 when both are all zeros). */
   readonly cosineSimilarity: number;
   /**
-   * Mean KL(baseline || candidate) in nats over samples, classification only: rows that are already
-   * distributions are used as they are, others (logits) go through a softmax first.
+   * Mean KL(baseline || candidate) in nats over samples, classification with 2+ outputs only. Each model
+   * is judged once, on its first batch: if every row is a distribution its outputs are probabilities and
+   * used as they are, otherwise they are logits and go through a softmax.
    */
   readonly meanKL?: number;
 }
@@ -60,6 +61,9 @@ export async function fidelity(
   let values = 0;
   let cosSum = 0;
   let klSum = 0;
+  let outWidth: number | undefined;
+  let probsA: boolean | undefined;
+  let probsB: boolean | undefined;
   progress.start(`fidelity on ${dataset.name}`, dataset.n);
   try {
     for (let start = 0; start < dataset.n; start += batch) {
@@ -78,6 +82,7 @@ export async function fidelity(
         );
       }
       const w = a.width;
+      outWidth = w;
       for (let i = 0; i < count; i++) {
         const o = i * w;
         let dot = 0;
@@ -97,7 +102,11 @@ export async function fidelity(
         cosSum += na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
         if (classify) {
           if (argmaxRow(a.data, o, w) === argmaxRow(b.data, o, w)) agree++;
-          klSum += klDivergence(asDistribution(a.data.subarray(o, o + w)), asDistribution(b.data.subarray(o, o + w)));
+          probsA ??= allRows(a.data, count, w, isDistribution);
+          probsB ??= allRows(b.data, count, w, isDistribution);
+          const ra = a.data.subarray(o, o + w);
+          const rb = b.data.subarray(o, o + w);
+          if (w >= 2) klSum += klDivergence(probsA ? ra : softmax(ra), probsB ? rb : softmax(rb));
         }
       }
       progress.tick(count);
@@ -108,9 +117,15 @@ export async function fidelity(
   const n = dataset.n;
   return {
     n,
-    ...(classify ? { top1Agreement: agree / n, meanKL: klSum / n } : {}),
+    ...(classify ? { top1Agreement: agree / n } : {}),
+    ...(classify && (outWidth ?? 0) >= 2 ? { meanKL: klSum / n } : {}),
     maxAbsError: maxAbs,
     meanAbsError: sumAbs / values,
     cosineSimilarity: cosSum / n,
   };
+}
+
+function allRows(data: Float32Array, rows: number, w: number, pred: (row: Float32Array) => boolean): boolean {
+  for (let i = 0; i < rows; i++) if (!pred(data.subarray(i * w, (i + 1) * w))) return false;
+  return true;
 }
