@@ -15,6 +15,7 @@ import { paretoFront } from './pareto.js';
 import { expandTrials } from './search-space.js';
 import { PipelineDatasets, runSteps } from './run-steps.js';
 import { runPipeline } from './run-pipeline.js';
+import { rankPassing } from './search.js';
 import { digitsModel } from './pipeline.fixture.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -167,6 +168,16 @@ test('search space: every combination in distill -> prune -> quantize order, non
   const d = expandTrials({ data: { cwd: '/', eval: 'digits' }, steps: [], search: { objective: 'size', remeasure: true } });
   assert.equal(d.length, 3 * 6 - 1);
   assert.ok(d.some((t) => t.name.includes('q8-static')));
+});
+
+test('the best trial: smallest file or lowest paired latency ratio among the passing ones', () => {
+  const t = (name: string, bytes: number, ratio: number, passed = true) => ({
+    name, config: [], passed, failedGates: passed ? [] : ['g'], seconds: 1,
+    metrics: { 'size.bytes': metric('size.bytes', 100, bytes), 'latency.p50': metric('latency.p50', 1, 2, { ratio }) },
+  });
+  const trials = [t('a', 50, 0.9), t('b', 30, 0.7), t('c', 40, 0.5), t('d', 10, 0.1, false)];
+  assert.deepEqual(rankPassing(trials, 'size').map((r) => r.name), ['b', 'c', 'a']);
+  assert.deepEqual(rankPassing(trials, 'latency').map((r) => r.name), ['c', 'b', 'a']);
 });
 
 test('Pareto front: nothing on it is beaten on both axes', () => {

@@ -37,6 +37,11 @@ function objectiveValue(objective: 'size' | 'latency', metrics: Record<string, M
   return (objective === 'size' ? m?.candidate : m?.ratio) ?? Infinity;
 }
 
+/** Trials passing every gate, best first for the objective (ties keep the space's order). */
+export function rankPassing(trials: readonly TrialRecord[], objective: 'size' | 'latency'): TrialRecord[] {
+  return trials.filter((r) => r.passed).sort((a, b) => objectiveValue(objective, a.metrics) - objectiveValue(objective, b.metrics));
+}
+
 export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: SearchOptions = {}): Promise<PipelineResult> {
   const log = loggerOf(ctx);
   const started = performance.now();
@@ -103,8 +108,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     const failed = gates.filter((g) => !g.passed).map((g) => g.expression);
     return { name: o.name, config: config_, metrics, passed: failed.length === 0, failedGates: failed, seconds: o.seconds };
   });
-  const passing = records.filter((r) => r.passed).sort((a, b) => objectiveValue(objective, a.metrics) - objectiveValue(objective, b.metrics));
-  const best = passing[0];
+  const best = rankPassing(records, objective)[0];
   const successful = records.filter((r) => r.error === undefined);
   const front = (metric: string, field: 'candidate' | 'ratio') =>
     paretoFront(successful.map((r) => ({ name: r.name, cost: r.metrics[metric]?.[field] ?? NaN, quality: r.metrics['accuracy']?.candidate ?? NaN })));
