@@ -95,6 +95,11 @@ export async function validateConfig(raw: unknown, where: { file: string; dir: s
   }
   const grid = gridIntensityOf(parsed.evaluation, w);
   const gates = await compileGates(parsed.gates, w);
+  // Quality metrics exist only with evaluation data: a gate on them could never pass without it.
+  for (const [i, g] of gates.entries()) {
+    const quality = g.names.find((n) => /^(accuracy|mse|mae)\./.test(n));
+    if (quality !== undefined && !data.eval) throw new ShrinkError('INVALID_CONFIG', `${w}gates[${i}] ${JSON.stringify(g.expression)}: reads ${quality}, which needs data.eval`);
+  }
   return {
     file: path.resolve(where.dir, path.basename(where.file)),
     model: path.resolve(where.dir, parsed.model),

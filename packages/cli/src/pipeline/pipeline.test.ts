@@ -106,6 +106,7 @@ test('bad gate syntax and hostile gates are refused at validation, one line each
   await refused({ ...base, gates: ['size.ratio <= 0.3', 'accuracy.delta'] }, /gates\[1\] "accuracy\.delta": gives a number, not true\/false/);
   await refused({ ...base, gates: ['accuracy >= 0.9'] }, /accuracy needs a field: accuracy\.baseline, accuracy\.candidate/);
   await refused({ ...base, gates: ['size.ratio <= 1 cm'] }, /cm is not a metric/);
+  await refused({ model: 'm.onnx', steps: [{ quantize: {} }], gates: ['size.ratio < 1', 'accuracy.delta > -0.01'] }, /gates\[1\] "accuracy\.delta > -0\.01": reads accuracy\.delta, which needs data\.eval/);
   const hostile: Array<[string, RegExp]> = [
     ['f(x)=x', /function definitions are not allowed/],
     ['import({}, {})', /calling import is not allowed/],
