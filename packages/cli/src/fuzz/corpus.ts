@@ -113,7 +113,8 @@ export async function buildCorpus(dir: string): Promise<Corpus> {
   models.set('mlp_nm.onnx', (await pruneModel(tinyMlp(), { method: 'nm' })).model);
   const onnxBytes = new Map<string, Uint8Array>();
   for (const [name, m] of models) {
-    const bytes = encodeModel(m);
+    // Plain Uint8Arrays, as loadCorpus gives the workers: case i must come out the same on both sides.
+    const bytes = new Uint8Array(encodeModel(m));
     onnxBytes.set(name, bytes);
     await writeFile(path.join(dir, name), bytes);
   }

@@ -61,7 +61,8 @@ const mutators: readonly Mutator[] = [
   function nonFiniteWeights(rng, m) {
     const t = inits(m).find((x) => x.dataType === onnx.TensorProto.DataType.FLOAT && (x.rawData?.length ?? 0) >= 4);
     if (!t) return undefined;
-    const raw = t.rawData!.slice();
+    // A fresh, aligned copy: rawData may be a Buffer view, whose slice() is another unaligned view.
+    const raw = new Uint8Array(t.rawData!);
     const f = new Float32Array(raw.buffer, raw.byteOffset, raw.length >> 2);
     const v = pick(rng, [NaN, Infinity, -Infinity, 1e38, 1e-42]);
     f[rng.int(f.length)] = v;

@@ -58,7 +58,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     const results: CaseResult[] = [];
     const failures: FuzzFailure[] = [];
     const timeoutMs = opts.timeoutMs ?? 10_000;
-    const label = (i: number) => makeCase(corpus, opts.seed, i).label;
+    const label = (i: number) => {
+      try {
+        return makeCase(corpus, opts.seed, i).label;
+      } catch (e) {
+        return `case ${i} (label unavailable: ${(e as Error).message})`;
+      }
+    };
     const fail = (index: number, problem: string) => failures.push({ index, label: label(index), problems: [problem] });
 
     const lane = (id: number) =>
