@@ -62,7 +62,7 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
         .option('teacher', { type: 'string', demandOption: true, describe: 'Teacher: .onnx file or tfjs model folder' })
         .option('data', { type: 'string', demandOption: true, describe: 'Training data (its test part scores the models): digits, seed, fashion-mnist[:N], a .csv/.json file or an IDX folder' })
         .option('baseline-scratch', { type: 'boolean', describe: 'Also train the same student on the labels alone, to measure what distillation adds' })
-        .option('unlabeled', { type: 'boolean', describe: "Never read the data's labels: pure soft-target distillation (alpha 1)" })
+        .option('unlabeled', { type: 'boolean', describe: 'Never read the data\'s labels: pure soft-target distillation (alpha 1); a JSON file with only "x" is unlabeled anyway' })
         .option('cache', { type: 'boolean', default: true, describe: 'Cache teacher outputs on disk (--no-cache to recompute)' })
         .option('cache-dir', { type: 'string', describe: `Teacher-output cache folder (default $SHRINK_CACHE_DIR, else ~/.cache/shrink)` })
         .option('output', { alias: 'o', type: 'string', default: 'shrink-out/distill', describe: `Output folder: ${Object.values(FILES).join(', ')}` })

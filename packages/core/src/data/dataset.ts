@@ -20,6 +20,11 @@ export interface Dataset {
   readonly numClasses?: number;
   /** Values per sample in `y` for regression (1 for the seed model). */
   readonly targetSize?: number;
+  /**
+   * The source had no labels (a JSON file with only "x"): `y` holds placeholders. Label-free uses
+   * work (calibration, fidelity, distillation on soft targets); scoring and training on labels refuse it.
+   */
+  readonly unlabeled?: boolean;
 }
 
 /** A deterministic train/test pair. */

@@ -50,6 +50,7 @@ function flattenInto(v: unknown, shape: readonly number[], key: string, at: numb
 /**
  * A dataset from `{"x": [...], "y": [...]}`: x holds one number, flat array or nested array per sample
  * (the sample shape follows the nesting of x[0]); y holds a number or an array of numbers per sample.
+ * Without "y" the samples are unlabeled (see Dataset.unlabeled).
  */
 export function jsonToDataset(doc: unknown, file: string, opts: JsonDatasetOptions = {}): Dataset {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
@@ -59,6 +60,7 @@ export function jsonToDataset(doc: unknown, file: string, opts: JsonDatasetOptio
   if (!Array.isArray(x) || x.length === 0) {
     throw new ShrinkError('INVALID_DATA', `${file}: key "x" must be a non-empty array of samples`);
   }
+  if (y === undefined) return unlabeledDataset(x, file, opts);
   if (!Array.isArray(y) || y.length !== x.length) {
     const got = Array.isArray(y) ? `${y.length} entries` : 'missing or not an array';
     throw new ShrinkError('INVALID_DATA', `${file}: key "y" is ${got}; expected an array of ${x.length} targets, one per sample in "x"`);
@@ -89,6 +91,17 @@ export function jsonToDataset(doc: unknown, file: string, opts: JsonDatasetOptio
     y: Float32Array.from(ys),
     targetSize: yShape[0] ?? 1,
   });
+}
+
+/** Samples without labels: placeholders in y, `unlabeled` set (see Dataset.unlabeled). */
+function unlabeledDataset(x: unknown[], file: string, opts: JsonDatasetOptions): Dataset {
+  const sampleShape = shapeOf(x[0]);
+  if (sampleShape.some((d) => d === 0)) throw new ShrinkError('INVALID_DATA', `${file}: x[0] has an empty dimension`);
+  const xs: number[] = [];
+  for (let i = 0; i < x.length; i++) flattenInto(x[i], sampleShape, 'x', [i], file, xs);
+  const shape = sampleShape.length === 0 ? [1] : sampleShape;
+  const ds = createDataset({ name: opts.name ?? file, task: 'classification', sampleShape: shape, x: Float32Array.from(xs), y: new Int32Array(x.length), numClasses: opts.numClasses ?? 1 });
+  return { ...ds, unlabeled: true };
 }
 
 /** Loads a .json (or gzipped) dataset file; see jsonToDataset. */

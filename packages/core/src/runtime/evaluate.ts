@@ -39,6 +39,7 @@ export function pickOutput(session: Session, name: string | undefined): string {
 
 export async function evaluate(session: Session, dataset: Dataset, opts: EvaluateOptions = {}, ctx?: Ctx): Promise<EvaluateResult> {
   if (dataset.n === 0) throw new ShrinkError('INVALID_DATA', `dataset '${dataset.name}' has no samples to evaluate on`);
+  if (dataset.unlabeled) throw new ShrinkError('INVALID_DATA', `dataset '${dataset.name}' has no labels ("y"); accuracy and MSE need them (fidelity, calibration and distillation do not)`);
   const plan = planInput(session, dataset, opts.input);
   const output = pickOutput(session, opts.output);
   const batch = batchSize(opts.batch, plan.fixedBatch);

@@ -136,7 +136,7 @@ export async function profileModel(m: ModelUnderTest, opts: ProfileOptions = {},
     const feeds = latencyFeeds(session, batch, opts.data, opts.seed);
     const latency = await measureLatency(session, feeds, latencyOpts(opts, batch), ctx);
     const energy = await measureEnergy(session, feeds, { latency, ...(opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {}) }, ctx);
-    const quality = opts.data ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+    const quality = opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
     return { name: m.name, ...(m.path ? { path: m.path } : {}), ...staticFacts(m), latency, energy, ...(quality ? { quality } : {}) };
   } finally {
     await session.release();
@@ -215,7 +215,7 @@ export async function compareModels(
         const grid = opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {};
         const energy = await measureEnergy(session, candFeeds, { latency: latency.b, ...grid }, ctx);
         const baseEnergy = await measureEnergy(baseSession, feeds, { latency: latency.a, ...grid }, ctx);
-        const quality = opts.data ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+        const quality = opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
         const fid = await fidelity(baseSession, session, opts.data ?? syntheticDataset(baseSession, 64, opts.seed), { batch: opts.evalBatch ?? 64 }, ctx);
         const profile: ModelProfile = { name: c.name, ...(c.path ? { path: c.path } : {}), ...staticFacts(c), latency: latency.b, energy, ...(quality ? { quality } : {}) };
         const metrics = profileMetrics(profile, { ...base, latency: latency.a, energy: baseEnergy }, latency);

@@ -159,7 +159,11 @@ export async function trainModel(
   if (es && !(Number.isInteger(es.patience) && es.patience >= 1)) {
     throw new ShrinkError('INVALID_ARGUMENT', `earlyStopping.patience ${es.patience} must be a positive integer`);
   }
-  for (const ds of [train, opts.validation, test]) if (ds) checkShape(model, ds, label);
+  for (const ds of [train, opts.validation, test]) {
+    if (!ds) continue;
+    checkShape(model, ds, label);
+    if (ds.unlabeled) throw new ShrinkError('INVALID_DATA', `${label}: ${ds.name} has no labels ("y"); training needs them (distillation can learn from a teacher instead)`);
+  }
   if (opts.compile) {
     model.compile({
       optimizer: tf.train.adam(opts.compile.lr),

@@ -127,7 +127,7 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
   const o = parseOptions(distillOptionsSchema, options, 'distill');
   const train = data.train;
   if (train.n === 0) throw new ShrinkError('INVALID_DATA', `${train.name}: no samples to distil on`);
-  const labelled = settings.unlabeled !== true;
+  const labelled = settings.unlabeled !== true && train.unlabeled !== true;
   // Everything that can be refused cheaply is refused before the teacher runs over the data.
   if (settings.baselineScratch && !labelled) throw new ShrinkError('INVALID_ARGUMENT', '--baseline-scratch trains on the labels; it cannot run on unlabeled data');
   const pairs = hiddenPairs(o);
@@ -137,8 +137,9 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
     throw new ShrinkError('INVALID_ARGUMENT', `--baseline-scratch: the student ${o.student} is a trained model, which cannot be trained "from scratch"; give a layer spec or a preset name`);
   }
   const { tf } = await initTf(ctx);
-  const shape = { inputShape: train.sampleShape, outputs: expectedOutputs(train), task: train.task };
-  const student = await buildStudent(tf, o.student, shape, o.seed);
+  // Labelled data says how many outputs the student needs before the teacher runs; without labels the
+  // teacher's output width decides (one value: regression).
+  const early = train.unlabeled ? undefined : await buildStudent(tf, o.student, { inputShape: train.sampleShape, outputs: expectedOutputs(train), task: train.task }, o.seed);
   const notes: string[] = [];
   const alpha = labelled ? o.alpha : 1;
   if (!labelled && o.alpha !== 1) notes.push(`labels not used (unlabeled data): alpha ${o.alpha} -> 1, pure soft targets`);
@@ -147,16 +148,19 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
   let tTest: TeacherOutputs | undefined;
   try {
     t = await teacherOutputs(teacher, train, { output: o.teacherOutput, hidden: pairs.map((p) => p.teacher), cacheDir }, ctx);
-    checkOutputs(t, train);
+    if (!train.unlabeled) checkOutputs(t, train);
     tTest = data.test ? await teacherOutputs(teacher, data.test, { output: o.teacherOutput, hidden: [], cacheDir }, ctx) : undefined;
   } catch (e) {
-    student.model.dispose();
+    early?.model.dispose();
     throw e;
   }
-  const layout: LossLayout = { task: train.task, k: t.k, temperature: o.temperature, alpha, hiddenDims: t.hiddenDims, hiddenWeight: o.hiddenWeight };
+  const task = train.unlabeled ? (t.k === 1 ? 'regression' : 'classification') : train.task;
+  const student = early ?? (await buildStudent(tf, o.student, { inputShape: train.sampleShape, outputs: t.k, task }, o.seed));
+  const shape = { inputShape: train.sampleShape, outputs: t.k, task };
+  const layout: LossLayout = { task, k: t.k, temperature: o.temperature, alpha, hiddenDims: t.hiddenDims, hiddenWeight: o.hiddenWeight };
 
   const run = async (student: Student, l: LossLayout, hiddenLayers: string[], label: string, lab: boolean): Promise<TrainingRun> => {
-    const score = data.test && tTest ? async () => scoreStudent(tf, student.model, data.test!, tTest!.values, t.k) : undefined;
+    const score = data.test && tTest ? async () => scoreStudent(tf, student.model, data.test!, tTest!.values, t.k, task) : undefined;
     const targets = packTargets(l, t.values, t.hidden, train, lab);
     const r = await trainStudent(tf, student, train, targets, { layout: l, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, hiddenLayers, label }, score, ctx);
     const last = r.history.at(-1)?.test;

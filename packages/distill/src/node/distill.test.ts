@@ -220,3 +220,22 @@ test('the teacher cache: a damaged entry is recomputed, never trusted', async ()
   assert.equal(third.cache, 'hit');
   assert.deepEqual(third.values, first.values);
 });
+
+test('truly unlabeled data (a JSON file with only "x"): distillation learns from the teacher alone; scoring on labels is refused', async () => {
+  const file = path.join(dir, 'unlabeled.json');
+  const rows = Array.from({ length: train.n }, (_, i) => Array.from(train.x.subarray(i * 64, (i + 1) * 64)));
+  await writeFile(file, JSON.stringify({ x: rows }));
+  const split = await resolveSplit(file);
+  assert.equal(split.train.unlabeled, true);
+  const r = await distillModel(teacher, { student: '64-16-10', epochs: 12, batch: 32, lr: 0.005 }, split, { cacheDir: false });
+  r.student.dispose();
+  assert.equal(r.report.training.test?.accuracy, undefined);
+  assert.ok((r.report.training.test?.agreement ?? 0) > 0.85, `agreement ${r.report.training.test?.agreement}`);
+  assert.equal(r.report.options.alpha, 1);
+  // The distilled student is scored against real labels it never saw.
+  const s = await createSession(r.model);
+  const e = await evaluate(s, testSet);
+  await assert.rejects(evaluate(s, split.test), /has no labels \("y"\)/);
+  await s.release();
+  assert.ok(e.task === 'classification' && e.accuracy > 0.8, JSON.stringify(e));
+});

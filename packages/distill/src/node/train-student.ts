@@ -1,6 +1,6 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { progressOf, ShrinkError, type Ctx } from '@shrink/core';
-import type { Dataset } from '@shrink/core/data';
+import type { Dataset, Task } from '@shrink/core/data';
 import { argmaxRow } from '@shrink/core/runtime';
 import { shuffledEpoch } from '@shrink/core/tfjs';
 import { distillLoss, outputWidth, targetWidth, type LossLayout } from './losses.js';
@@ -148,12 +148,16 @@ export async function trainStudent(
   return { history, seconds: (performance.now() - started) / 1000 };
 }
 
-/** Scores a student on held-out data against labels and the teacher's outputs there. */
-export function scoreStudent(tf: Tf, model: tfjs.LayersModel, data: Dataset, teacher: Float32Array, k: number): StudentScore {
+/**
+ * Scores a student on held-out data against the teacher's outputs there, and against the labels when
+ * the data has them.
+ */
+export function scoreStudent(tf: Tf, model: tfjs.LayersModel, data: Dataset, teacher: Float32Array, k: number, task: Task): StudentScore {
+  const labels = !data.unlabeled;
   return tf.tidy(() => {
     const x = tf.tensor(data.x, [data.n, ...data.sampleShape], 'float32');
     const pred = (model.predict(x, { batchSize: 256 }) as tfjs.Tensor).dataSync() as Float32Array;
-    if (data.task === 'classification') {
+    if (task === 'classification') {
       let correct = 0;
       let agree = 0;
       for (let i = 0; i < data.n; i++) {
@@ -161,7 +165,7 @@ export function scoreStudent(tf: Tf, model: tfjs.LayersModel, data: Dataset, tea
         if (s === data.y[i]) correct++;
         if (s === argmaxRow(teacher, i * k, k)) agree++;
       }
-      return { accuracy: correct / data.n, agreement: agree / data.n };
+      return { ...(labels ? { accuracy: correct / data.n } : {}), agreement: agree / data.n };
     }
     let se = 0;
     let st = 0;
@@ -169,6 +173,6 @@ export function scoreStudent(tf: Tf, model: tfjs.LayersModel, data: Dataset, tea
       se += (pred[j]! - Number(data.y[j])) ** 2;
       st += (pred[j]! - teacher[j]!) ** 2;
     }
-    return { mse: se / pred.length, mseToTeacher: st / pred.length };
+    return { ...(labels ? { mse: se / pred.length } : {}), mseToTeacher: st / pred.length };
   });
 }
