@@ -12,6 +12,7 @@ import { checkCombination } from '@shrink/quantize/node';
 import { configSchema, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
 import { compileGates, type CompiledGate } from './gates.js';
 import { gridIntensityOf } from './grid-intensity.js';
+import { expandTrials } from './search-space.js';
 
 export interface PipelineData {
   eval?: string;
@@ -92,6 +93,9 @@ export async function validateConfig(raw: unknown, where: { file: string; dir: s
     for (const [i, v] of (variants ?? []).entries()) {
       if (v !== null) checkStep({ kind, options: v } as Step, data, `${w}search.space.${kind}[${i}]`);
     }
+  }
+  if (parsed.search && expandTrials({ data: { ...data, cwd: where.dir }, steps, search: parsed.search }).length === 0) {
+    throw new ShrinkError('INVALID_CONFIG', `${w}search.space: every variant is null, so there is no trial; list at least one pass's options`);
   }
   const grid = gridIntensityOf(parsed.evaluation, w);
   const gates = await compileGates(parsed.gates, w);

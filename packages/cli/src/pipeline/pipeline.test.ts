@@ -99,6 +99,7 @@ test('combinations the passes would refuse only later are refused up front', asy
   await refused({ ...base, steps: [{ prune: { method: 'nm', schedule: 'cubic' } }] }, /schedule: gradual pruning is by magnitude/);
   await refused({ model: 'm.onnx', steps: [{ distill: { student: '64-16-10' } }] }, /distillation needs data\.train/);
   await refused({ ...base, search: { space: { quantize: [{ dtype: 'q4', mode: 'static' }] } } }, /search\.space\.quantize\[0\]\.mode/);
+  await refused({ model: 'm.onnx', search: { space: { quantize: [null], prune: [null] } } }, /search\.space: every variant is null/);
 });
 
 test('bad gate syntax and hostile gates are refused at validation, one line each', async () => {
