@@ -116,3 +116,15 @@ test('a save that fails before model.json is written leaves the old folder whole
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
   other.dispose();
 });
+
+test('a weightsManifest entry that is not a {name, shape, dtype} object is INVALID_MODEL naming it (found by fuzzing)', async () => {
+  const { dir } = await savedDigits();
+  const file = path.join(dir, MODEL_JSON);
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  for (const bad of [null, 3, 'w', [], { name: 'x' }, { name: 'x', dtype: 'float32', quantization: 5 }]) {
+    const doc = structuredClone(json);
+    doc.weightsManifest[0].weights[2] = bad;
+    fs.writeFileSync(file, JSON.stringify(doc));
+    await assert.rejects(readLayersModelDir(dir), { code: 'INVALID_MODEL', message: /weightsManifest\[0\]\.weights\[2\] is .*; expected \{"name": string/ });
+  }
+});

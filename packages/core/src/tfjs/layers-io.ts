@@ -67,6 +67,12 @@ async function readJson(file: string): Promise<tfjs.io.ModelJSON> {
     if (!g || !Array.isArray(g.paths) || !g.paths.every((p) => typeof p === 'string') || !Array.isArray(g.weights)) {
       throw new ShrinkError('INVALID_MODEL', `${file}: weightsManifest[${i}] must have "paths" (strings) and "weights" (an array)`);
     }
+    g.weights.forEach((w: unknown, j) => {
+      const e = w as { name?: unknown; dtype?: unknown; quantization?: unknown } | null;
+      if (typeof e !== 'object' || e === null || Array.isArray(e) || typeof e.name !== 'string' || typeof e.dtype !== 'string' || (e.quantization != null && typeof e.quantization !== 'object')) {
+        throw new ShrinkError('INVALID_MODEL', `${file}: weightsManifest[${i}].weights[${j}] is ${JSON.stringify(w)}; expected {"name": string, "shape": [...], "dtype": string}`);
+      }
+    });
   });
   return m as tfjs.io.ModelJSON;
 }
