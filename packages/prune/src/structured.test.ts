@@ -277,3 +277,27 @@ test('structured: include/exclude pick the layers; bad options are one ShrinkErr
   assert.throws(() => pruneStructured(model, { sparsity: 1 }), ShrinkError);
   assert.throws(() => pruneStructured(model, { include: ['nope'] }), (e: unknown) => e instanceof ShrinkError && /nope/.test(e.message));
 });
+
+test('a graph whose chain loops back on itself (a broken model) is skipped with a reason, not followed forever (found by fuzzing)', () => {
+  const w = makeTensor('w', 'float32', [4, 4], Float32Array.from({ length: 16 }, (_, i) => i - 8));
+  // fc -> relu -> fc's own output name again: 'h' is produced twice, the chain h -> r -> h never ends.
+  const model = makeModel(
+    makeGraph({
+      nodes: [makeNode('MatMul', ['x', 'w'], ['h'], {}, { name: 'fc' }), makeNode('Relu', ['h'], ['r'], {}, { name: 'relu' }), makeNode('Relu', ['r'], ['h'], {}, { name: 'again' })],
+      inputs: [makeValueInfo('x', 'float32', [1, 4])],
+      outputs: [makeValueInfo('y', 'float32', [1, 4])],
+      initializers: [w],
+    }),
+  );
+  const t0 = performance.now();
+  let outcome: string;
+  try {
+    const r = pruneStructured(model, { method: 'structured', sparsity: 0.5, scope: 'layer', norm: 'l1', n: 2, m: 4, pruneBias: false });
+    outcome = r.report.layers.map((l) => `${l.action}: ${l.reason ?? ''}`).join('; ');
+  } catch (e) {
+    assert.ok(e instanceof ShrinkError, String(e));
+    outcome = e.message;
+  }
+  assert.ok(performance.now() - t0 < 2000);
+  assert.match(outcome, /cycle|reached again|feeds 2 nodes/);
+});

@@ -36,7 +36,11 @@ function traceChain(graph: Graph, producer: onnx.NodeProto, plan: ProducerPlan, 
   let state: UnitAxisState = { units: plan.units, fromEnd: plan.fromEnd, rank: plan.rank, expand: 1 };
   let value = producer.output[0] ?? '';
   let addingBias = true;
+  // A broken graph can loop (a node's output renamed to a value upstream): stop instead of spinning.
+  const seen = new Set<string>();
   for (;;) {
+    if (seen.has(value)) return { skip: `'${value}' is reached again from itself: the graph has a cycle, which ONNX does not allow` };
+    seen.add(value);
     if (graph.isGraphOutput(value)) return { skip: `'${value}' is a graph output (outputs keep their shape)` };
     chain.values.push({ name: value, fromEnd: state.fromEnd, expand: state.expand });
     const users = graph.consumers(value);
