@@ -2,12 +2,11 @@
  * Applies a list of steps to a model, saving each step's model into the output folder: the part of a
  * pipeline shared by `shrink run` and every trial of `shrink search` (which runs it in a worker thread).
  */
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { loggerOf, type Ctx, type LayerDetail, type onnx, type StepRecord } from '@shrink/core';
 import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
-import { cpuPowerWatts, DEFAULT_GRID_INTENSITY, DEFAULT_TDP_WATTS } from '@shrink/core/runtime';
+import { DEFAULT_GRID_INTENSITY, powerModel } from '@shrink/core/runtime';
 import type { Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
 import { evalData } from '../data-arg.js';
@@ -97,15 +96,14 @@ export interface StepMemo {
  * the same constants as the inference figures, times the wall time.
  */
 export function trainingEnergy(seconds: number, gridIntensity = DEFAULT_GRID_INTENSITY): NonNullable<StepRecord['energy']> {
-  const cores = availableParallelism();
-  const watts = cpuPowerWatts({ threads: cores, logicalCores: cores });
-  const joules = watts * seconds;
+  const power = powerModel();
+  const joules = power.watts * seconds;
   const kWh = joules / 3.6e6;
   return {
     joules,
     kWh,
     gCO2e: kWh * gridIntensity,
-    method: `cpu-power-model: ${DEFAULT_TDP_WATTS} W TDP × ${cores}/${cores} logical cores busy × ${seconds.toFixed(1)} s wall time; CO2e at ${gridIntensity} g/kWh (upper bound, as for inference)`,
+    method: `cpu-power-model: ${power.note} = ${Number(power.watts.toPrecision(4))} W × ${seconds.toFixed(1)} s wall time; CO2e at ${gridIntensity} g/kWh`,
   };
 }
 

@@ -2,11 +2,14 @@
  * Energy per inference and CO2e per million inferences.
  *
  * Measured when the machine exposes Intel/AMD RAPL package counters (/sys/class/powercap/intel-rapl:N/
- * energy_uj, usually root-only since 2020), otherwise estimated with a CPU power model in the spirit of
- * CodeCarbon's constant mode. Either way the result says which method produced it and with which constants.
+ * energy_uj, usually root-only since 2020), otherwise estimated with CodeCarbon's constant mode for a CPU
+ * not in its TDP table (mlco2/codecarbon, codecarbon/external/hardware.py and ram.py): CPU power =
+ * TDP × CONSUMPTION_PERCENTAGE_CONSTANT (0.5), plus its RAM power model (machine RAM in GiB → estimated
+ * DIMMs × 5 W on x86, 1.5 W on ARM), energy = power × duration. Either way the result says which method
+ * produced it and with which constants.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { arch, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Ctx } from '../context.js';
 import { ShrinkError } from '../errors.js';
@@ -15,6 +18,12 @@ import type { Feeds, Session } from './session.js';
 
 /** CodeCarbon's POWER_CONSTANT: watts assumed per CPU socket when its model is not in their TDP table. */
 export const DEFAULT_TDP_WATTS = 85;
+/** CodeCarbon's CONSUMPTION_PERCENTAGE_CONSTANT: the share of TDP its constant mode assumes is drawn. */
+export const CPU_TDP_SHARE = 0.5;
+/** CodeCarbon's RAM_SLOT_POWER_X86: watts per DIMM on x86 (1.5 W and a 3 W floor on ARM). */
+export const RAM_SLOT_POWER_X86 = 5;
+const RAM_SLOT_POWER_ARM = 1.5;
+const B_TO_GB = 1024 ** 3;
 /** World-average grid carbon intensity in g CO2e per kWh, CodeCarbon's default. */
 export const DEFAULT_GRID_INTENSITY = 475;
 const J_PER_KWH = 3.6e6;
@@ -76,19 +85,64 @@ export interface PowerModel {
   /** TDP per socket, W (85, CodeCarbon's default for an unknown CPU). */
   tdpWatts?: number;
   sockets?: number;
-  /** Threads kept busy by inference. */
-  threads: number;
-  logicalCores: number;
+  /** Machine RAM in bytes (os.totalmem()); 0 leaves RAM out. */
+  ramBytes?: number;
+  /** ARM memory draws less per DIMM in CodeCarbon's model (default: process.arch is arm/arm64). */
+  arm?: boolean;
 }
 
-/** Watts drawn by inference: the busy threads' share of the CPUs' TDP. */
-export function cpuPowerWatts(m: PowerModel): number {
+/** CodeCarbon's DIMM-count heuristic (RAM._estimate_dimm_count) for `gb` GiB of RAM. */
+export function estimateDimmCount(gb: number): number {
+  if (gb <= 2) return 1;
+  if (gb <= 16) return 2;
+  if (gb <= 32) return 4;
+  if (gb <= 64) return 4;
+  if (gb <= 128) return 8;
+  for (const size of [128, 64, 32, 16, 8, 4]) {
+    if (size <= gb / 8) return Math.min(Math.ceil(gb / size), 32);
+  }
+  return 8;
+}
+
+/** CodeCarbon's RAM power (RAM._calculate_ram_power): watts per DIMM, tapering past 4, 8 and 16 DIMMs, with a floor. */
+export function ramPowerWatts(bytes: number, arm = isArm()): number {
+  if (!(Number.isFinite(bytes) && bytes >= 0)) throw new ShrinkError('INVALID_ARGUMENT', `power model ramBytes must be a number >= 0, got ${bytes}`);
+  if (bytes === 0) return 0;
+  const n = estimateDimmCount(bytes / B_TO_GB);
+  const w = arm ? RAM_SLOT_POWER_ARM : RAM_SLOT_POWER_X86;
+  const floor = arm ? 3 : 2 * w;
+  const total =
+    n <= 4 ? w * n
+    : n <= 8 ? w * 4 + w * 0.9 * (n - 4)
+    : n <= 16 ? w * 4 + w * 0.9 * 4 + w * 0.8 * (n - 8)
+    : w * 4 + w * 0.9 * 4 + w * 0.8 * 8 + w * 0.7 * (n - 16);
+  return Math.max(floor, total);
+}
+
+function isArm(): boolean {
+  return /arm/.test(arch());
+}
+
+/** CPU watts in CodeCarbon's constant mode: half the TDP, per socket. */
+export function cpuPowerWatts(m: Pick<PowerModel, 'tdpWatts' | 'sockets'> = {}): number {
   const tdp = m.tdpWatts ?? DEFAULT_TDP_WATTS;
   const sockets = m.sockets ?? 1;
-  for (const [k, v] of [['tdpWatts', tdp], ['sockets', sockets], ['threads', m.threads], ['logicalCores', m.logicalCores]] as const) {
+  for (const [k, v] of [['tdpWatts', tdp], ['sockets', sockets]] as const) {
     if (!(Number.isFinite(v) && v > 0)) throw new ShrinkError('INVALID_ARGUMENT', `power model ${k} must be a positive number, got ${v}`);
   }
-  return (tdp * sockets * Math.min(m.threads, m.logicalCores)) / m.logicalCores;
+  return tdp * sockets * CPU_TDP_SHARE;
+}
+
+/** CPU plus RAM watts, as CodeCarbon adds its hardware's powers, and the note stating the constants. */
+export function powerModel(m: PowerModel = {}): { watts: number; cpuWatts: number; ramWatts: number; note: string } {
+  const cpuWatts = cpuPowerWatts(m);
+  const ramBytes = m.ramBytes ?? totalmem();
+  const ramWatts = ramPowerWatts(ramBytes, m.arm ?? isArm());
+  const gb = ramBytes / B_TO_GB;
+  const note =
+    `CodeCarbon constant mode: CPU ${m.tdpWatts ?? DEFAULT_TDP_WATTS} W TDP${m.tdpWatts === undefined ? " (CodeCarbon's default for an unknown CPU)" : ''} × ${m.sockets ?? 1} socket(s) × ${CPU_TDP_SHARE} = ${Number(cpuWatts.toPrecision(4))} W` +
+    ` + RAM ${gb.toFixed(1)} GiB → ${ramBytes === 0 ? 0 : estimateDimmCount(gb)} DIMM(s) × ${(m.arm ?? isArm()) ? RAM_SLOT_POWER_ARM : RAM_SLOT_POWER_X86} W (tapered, floored) = ${Number(ramWatts.toPrecision(4))} W`;
+  return { watts: cpuWatts + ramWatts, cpuWatts, ramWatts, note };
 }
 
 export interface PerMillion {
@@ -118,31 +172,26 @@ export interface EnergyResult extends PerMillion {
 /** Energy from the power model for a measured latency (ms per run of `batch` samples). */
 export function modelEnergy(
   latency: Pick<LatencyResult, 'p50' | 'batch'>,
-  model: PowerModel,
+  model: PowerModel = {},
   gridIntensity = DEFAULT_GRID_INTENSITY,
   why = '',
 ): EnergyResult {
-  const watts = cpuPowerWatts(model);
+  const power = powerModel(model);
   // The median run, not the mean: on a shared machine a few preempted runs would otherwise decide the
   // figure, and comparisons would follow the noise instead of the models.
-  const joulesPerInference = (watts * latency.p50) / 1000 / latency.batch;
-  const tdp = model.tdpWatts ?? DEFAULT_TDP_WATTS;
-  const sockets = model.sockets ?? 1;
+  const joulesPerInference = (power.watts * latency.p50) / 1000 / latency.batch;
   const note =
-    `cpu-power-model${why}: ${tdp} W TDP per socket${model.tdpWatts === undefined ? " (CodeCarbon's default for an unknown CPU)" : ''} × ${sockets} socket(s) × ` +
-    `${Math.min(model.threads, model.logicalCores)}/${model.logicalCores} logical cores busy = ${watts.toPrecision(3)} W; ` +
-    `energy = power × median (p50) latency per sample; CO2e at ${gridIntensity} g/kWh. Upper-bound estimate: CodeCarbon's constant mode ` +
-    'assumes 50 % of TDP for an unknown load, here the busy threads are counted at full TDP share.';
-  return { method: 'cpu-power-model', joulesPerInference, watts, gridIntensity, note, ...perMillion(joulesPerInference, gridIntensity) };
+    `cpu-power-model${why}: ${power.note} = ${Number(power.watts.toPrecision(4))} W; energy = power × median (p50) latency per sample ` +
+    `(CodeCarbon's power × duration); CO2e at ${gridIntensity} g/kWh. The machine's power while this runs, not the model's share of it.`;
+  return { method: 'cpu-power-model', joulesPerInference, watts: power.watts, gridIntensity, note, ...perMillion(joulesPerInference, gridIntensity) };
 }
 
 export interface EnergyOptions extends LatencyOptions {
   gridIntensity?: number;
   tdpWatts?: number;
   sockets?: number;
-  /** Threads busy during inference; the session's intra-op threads, else every logical core. */
-  threads?: number;
-  logicalCores?: number;
+  /** Machine RAM in bytes for the RAM power (os.totalmem()). */
+  ramBytes?: number;
   /** Where RAPL lives (tests point it at a fixture); `false` skips RAPL. */
   raplRoot?: string | false;
   /** Shortest RAPL measurement, so the counters (updated about every ms) advance enough (300 ms). */
@@ -155,10 +204,12 @@ export interface EnergyOptions extends LatencyOptions {
 export async function measureEnergy(session: Session, feeds: Feeds, opts: EnergyOptions = {}, ctx?: Ctx): Promise<EnergyResult> {
   const grid = opts.gridIntensity ?? DEFAULT_GRID_INTENSITY;
   perMillion(0, grid); // validates the intensity before any measuring
-  const logicalCores = opts.logicalCores ?? availableParallelism();
-  const threads = opts.threads ?? session.threads ?? logicalCores;
-  const model: PowerModel = { threads, logicalCores, ...(opts.tdpWatts !== undefined ? { tdpWatts: opts.tdpWatts } : {}), ...(opts.sockets !== undefined ? { sockets: opts.sockets } : {}) };
-  cpuPowerWatts(model); // validates the model's numbers up front as well
+  const model: PowerModel = {
+    ...(opts.tdpWatts !== undefined ? { tdpWatts: opts.tdpWatts } : {}),
+    ...(opts.sockets !== undefined ? { sockets: opts.sockets } : {}),
+    ...(opts.ramBytes !== undefined ? { ramBytes: opts.ramBytes } : {}),
+  };
+  powerModel(model); // validates the model's numbers up front as well
 
   let why = '';
   if (opts.raplRoot !== false) {
