@@ -26,7 +26,7 @@ export const searchCommand: CommandModule<GlobalArgs, Args> = {
     if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) {
       throw new ShrinkError('INVALID_ARGUMENT', `--workers: must be an integer >= 1, got ${argv.workers}`);
     }
-    const config = await loadConfig(argv.config, argv.output !== undefined ? { output: argv.output } : {});
+    const config = await loadConfig(argv.config, { search: true, ...(argv.output !== undefined ? { output: argv.output } : {}) });
     const result = await runSearch(config, ctxFromArgs(argv), {
       ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
       ...(argv.objective !== undefined ? { objective: argv.objective } : {}),

@@ -62,7 +62,7 @@ export function parseConfigText(text: string, file: string): unknown {
   return doc.toJS();
 }
 
-export async function loadConfig(file: string, overrides: { output?: string } = {}): Promise<PipelineConfig> {
+export async function loadConfig(file: string, overrides: { output?: string; search?: boolean } = {}): Promise<PipelineConfig> {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -76,13 +76,15 @@ export async function loadConfig(file: string, overrides: { output?: string } = 
 /**
  * Validates a config value; `dir` is where its relative paths start (the config file's folder), `file`
  * names it in errors. `output` (relative to the current folder) replaces the config's output folder.
+ * `search` (`shrink search`) reads a config without a search block as `search: {}`: the built-in space.
  */
-export async function validateConfig(raw: unknown, where: { file: string; dir: string; output?: string }): Promise<PipelineConfig> {
+export async function validateConfig(raw: unknown, where: { file: string; dir: string; output?: string; search?: boolean }): Promise<PipelineConfig> {
   const w = `${where.file}: `;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ShrinkError('INVALID_CONFIG', `${where.file}: expected a mapping with model, data, steps, evaluation, gates, output; got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}`);
   }
-  const parsed = parseOptions(configSchema, raw, where.file, 'INVALID_CONFIG', (_, p) => `${w}${p.length ? pathOf(p) : '(top level)'}`);
+  const input = where.search === true && (raw as Record<string, unknown>)['search'] === undefined ? { ...raw, search: {} } : raw;
+  const parsed = parseOptions(configSchema, input, where.file, 'INVALID_CONFIG', (_, p) => `${w}${p.length ? pathOf(p) : '(top level)'}`);
   const steps = (parsed.steps ?? []).map(stepOf);
   if (steps.length === 0 && !parsed.search) {
     throw new ShrinkError('INVALID_CONFIG', `${w}steps: give at least one step ({quantize|prune|distill: options}) or a search block`);

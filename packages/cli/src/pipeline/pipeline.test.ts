@@ -172,6 +172,14 @@ test('search space: every combination in distill -> prune -> quantize order, non
   assert.ok(d.some((t) => t.name.includes('q8-static')));
 });
 
+test('shrink search on a config with neither steps nor a search block uses the built-in space', async () => {
+  const raw = { model: 'm.onnx', data: { eval: 'digits' } };
+  await refused(raw, /steps: give at least one step/);
+  const c = await validateConfig(raw, { file: 'c.yaml', dir: '/cfg', search: true });
+  assert.equal(c.search?.objective, 'size');
+  assert.equal(expandTrials(c).length, 3 * 6 - 1);
+});
+
 test('the best trial: smallest file or lowest paired latency ratio among the passing ones', () => {
   const t = (name: string, bytes: number, ratio: number, passed = true) => ({
     name, config: [], passed, failedGates: passed ? [] : ['g'], seconds: 1,
