@@ -6,7 +6,7 @@
  * The instance's dangerous functions (import, evaluate, parse, ...) are replaced by throwing ones as
  * mathjs's security docs describe, in case something slips past the walk.
  */
-import { METRICS, ShrinkError, type CandidateReport, type GateResult } from '@shrink/core';
+import { isShrinkError, METRICS, ShrinkError, type CandidateReport, type GateResult } from '@shrink/core';
 import type { MathNode } from 'mathjs';
 
 export const METRIC_FIELDS = ['baseline', 'candidate', 'delta', 'ratio'] as const;
@@ -136,13 +136,46 @@ function check(node: MathNode, names: string[]): void {
   }
 }
 
+export const MAX_GATE_LENGTH = 500;
+export const MAX_GATE_DEPTH = 32;
+
+/** The expression quoted for a message, cut to about 80 characters. */
+export function quoteGate(expression: string): string {
+  return JSON.stringify(expression.length > 80 ? `${expression.slice(0, 77)}...` : expression);
+}
+
+/** Deepest run of brackets or prefix operators (-, +, !, not) before any parsing. */
+function nestingDepth(expression: string): number {
+  let depth = 0;
+  let max = 0;
+  for (const ch of expression) {
+    if (ch === '(' || ch === '[' || ch === '{') max = Math.max(max, ++depth);
+    else if (ch === ')' || ch === ']' || ch === '}') depth = Math.max(0, depth - 1);
+  }
+  const prefix = Math.max(0, ...Array.from(expression.matchAll(/(?:(?:[-+!]|\bnot\b)\s*){2,}/g), (m) => m[0].replace(/\s|ot/g, '').length));
+  return Math.max(max, prefix);
+}
+
 /**
  * Parses and checks one gate; `where` names it in errors (e.g. `shrink.config.yaml: gates[1]`).
  * Throws INVALID_CONFIG, one line, for bad syntax or anything outside the allowed language.
  */
 export async function compileGate(expression: string, where: string): Promise<CompiledGate> {
+  const fail = (why: string) => new ShrinkError('INVALID_CONFIG', `${where} ${quoteGate(expression)}: ${why}`);
+  // mathjs's parser and the walks below recurse per level: a huge or deeply nested gate would overflow the stack.
+  if (expression.length > MAX_GATE_LENGTH) throw fail(`is ${expression.length} characters long; a gate has at most ${MAX_GATE_LENGTH}`);
+  const depth = nestingDepth(expression);
+  if (depth > MAX_GATE_DEPTH) throw fail(`nests ${depth} levels deep; a gate nests at most ${MAX_GATE_DEPTH}`);
+  try {
+    return await compileChecked(expression, fail);
+  } catch (e) {
+    if (isShrinkError(e)) throw e;
+    throw fail(e instanceof RangeError ? 'too deeply nested to parse' : `cannot be compiled (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
+  }
+}
+
+async function compileChecked(expression: string, fail: (why: string) => ShrinkError): Promise<CompiledGate> {
   const { parse, SymbolNode } = await lockedMath();
-  const fail = (why: string) => new ShrinkError('INVALID_CONFIG', `${where} ${JSON.stringify(expression)}: ${why}`);
   let tree: MathNode;
   try {
     tree = parse(expression);
@@ -174,7 +207,7 @@ export async function compileGate(expression: string, where: string): Promise<Co
     run(values) {
       const scope = Object.freeze(Object.fromEntries(values.map((v, i) => [`m${i}`, v])));
       const r: unknown = code.evaluate(scope);
-      if (typeof r !== 'boolean') throw new ShrinkError('INVALID_CONFIG', `gate ${JSON.stringify(expression)} gives ${typeof r === 'number' ? r : typeof r}, not true/false; compare with <, <=, >=, >, ==`);
+      if (typeof r !== 'boolean') throw new ShrinkError('INVALID_CONFIG', `gate ${quoteGate(expression)} gives ${typeof r === 'number' ? r : typeof r}, not true/false; compare with <, <=, >=, >, ==`);
       return r;
     },
   };

@@ -10,7 +10,7 @@ import { isShrinkError, parseOptions, ShrinkError } from '@shrink/core';
 import { fsError } from '@shrink/core/io';
 import { checkCombination } from '@shrink/quantize/node';
 import { configSchema, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
-import { compileGates, type CompiledGate } from './gates.js';
+import { compileGates, quoteGate, type CompiledGate } from './gates.js';
 import { gridIntensityOf } from './grid-intensity.js';
 import { expandTrials } from './search-space.js';
 
@@ -104,7 +104,7 @@ export async function validateConfig(raw: unknown, where: { file: string; dir: s
   // Quality metrics exist only with evaluation data: a gate on them could never pass without it.
   for (const [i, g] of gates.entries()) {
     const quality = g.names.find((n) => /^(accuracy|mse|mae)\./.test(n));
-    if (quality !== undefined && !data.eval) throw new ShrinkError('INVALID_CONFIG', `${w}gates[${i}] ${JSON.stringify(g.expression)}: reads ${quality}, which needs data.eval`);
+    if (quality !== undefined && !data.eval) throw new ShrinkError('INVALID_CONFIG', `${w}gates[${i}] ${quoteGate(g.expression)}: reads ${quality}, which needs data.eval`);
   }
   return {
     file: path.resolve(where.dir, path.basename(where.file)),

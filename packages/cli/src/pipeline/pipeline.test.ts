@@ -128,6 +128,23 @@ test('bad gate syntax and hostile gates are refused at validation, one line each
   for (const [expr, pattern] of hostile) await refused({ ...base, gates: [expr] }, pattern);
 });
 
+test('very long or deeply nested gates are refused with one line naming the gate, the expression cut short', async () => {
+  const oneLine = (pattern: RegExp) => (e: unknown) => {
+    assert.ok(isShrinkError(e), String(e));
+    assert.equal(e.code, 'INVALID_CONFIG');
+    assert.doesNotMatch(e.message, /\n|unexpected|Maximum call stack/);
+    assert.match(e.message, pattern);
+    assert.ok(e.message.length < 250, e.message);
+    return true;
+  };
+  const long = Array.from({ length: 2000 }, () => 'size.ratio < 1').join(' and ');
+  await assert.rejects(validate({ ...base, gates: ['size.ratio < 1', long] }), oneLine(/gates\[1\] "size\.ratio < 1 and .{40,}\.\.\.": is \d+ characters long; a gate has at most 500/));
+  const deep = `${'('.repeat(100)}size.ratio < 1${')'.repeat(100)}`;
+  await assert.rejects(validate({ ...base, gates: [deep] }), oneLine(/gates\[0\] .*: nests 100 levels deep; a gate nests at most 32/));
+  await assert.rejects(validate({ ...base, gates: [`${'-'.repeat(400)}size.ratio < 1`] }), oneLine(/gates\[0\] .*nests 400 levels deep/));
+  assert.equal((await compileGates([`${'('.repeat(30)}size.ratio < 1${')'.repeat(30)}`], 'c: '))[0]?.names[0], 'size.bytes.ratio');
+});
+
 const cand = (metrics: CandidateReport['metrics']): Pick<CandidateReport, 'name' | 'metrics'> => ({ name: 'c', metrics });
 
 test('gates evaluate over every field and alias; a missing metric fails with the reason', async () => {
