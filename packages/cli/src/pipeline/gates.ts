@@ -233,6 +233,15 @@ function valueOf(metrics: CandidateReport['metrics'], name: string): number | un
   return metrics[name.slice(0, dot)]?.[name.slice(dot + 1) as MetricField];
 }
 
+/** Why quality metrics are absent: a classifier has no mse/mae, a regressor no accuracy, neither without data.eval. */
+function whyMissing(missing: readonly string[], metrics: CandidateReport['metrics']): string {
+  const quality = missing.filter((m) => /^(accuracy|mse|mae)\./.test(m));
+  if (quality.length === 0) return 'not in the report';
+  if (metrics['accuracy'] !== undefined && quality.every((m) => !m.startsWith('accuracy'))) return 'the model is a classifier: mse and mae are measured for regression models only';
+  if ((metrics['mse'] !== undefined || metrics['mae'] !== undefined) && quality.every((m) => m.startsWith('accuracy'))) return 'the model is a regressor: accuracy is measured for classifiers only';
+  return 'accuracy, mse and mae need data.eval';
+}
+
 /** Every gate against one candidate's metrics; a missing metric fails its gate with the reason. */
 export function evaluateGates(gates: readonly CompiledGate[], candidate: Pick<CandidateReport, 'name' | 'metrics'>): GateResult[] {
   return gates.map((g) => {
@@ -246,9 +255,7 @@ export function evaluateGates(gates: readonly CompiledGate[], candidate: Pick<Ca
       else nums.push(v);
     }
     const base = { expression: g.expression, candidate: candidate.name, values };
-    if (missing.length > 0) {
-      return { ...base, passed: false, error: `${missing.join(', ')} not measured (${missing.some((m) => m.startsWith('accuracy') || m.startsWith('mse') || m.startsWith('mae')) ? 'accuracy needs data.eval' : 'not in the report'})` };
-    }
+    if (missing.length > 0) return { ...base, passed: false, error: `${missing.join(', ')} not measured (${whyMissing(missing, candidate.metrics)})` };
     try {
       return { ...base, passed: g.run(nums) };
     } catch (e) {

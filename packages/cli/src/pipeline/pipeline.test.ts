@@ -166,7 +166,10 @@ test('gates evaluate over every field and alias; a missing metric fails with the
   assert.match(describeFailedGate(r[2]!), /^gate failed: abs\(accuracy\.delta\) < 0\.005 or params\.ratio < 0\.5 \[c\] \(accuracy\.delta = -0\.005\d*, params\.ratio = 1\)$/);
   const noAcc = evaluateGates(gates.slice(0, 1), cand({ 'size.bytes': metrics['size.bytes'] }));
   assert.equal(noAcc[0]!.passed, false);
-  assert.match(noAcc[0]!.error!, /accuracy needs data\.eval/);
+  assert.match(noAcc[0]!.error!, /need data\.eval/);
+  const [mse] = evaluateGates(await compileGates(['mse.delta <= 0.01'], ''), cand(metrics));
+  assert.equal(mse!.passed, false);
+  assert.match(mse!.error!, /mse\.delta not measured \(the model is a classifier: mse and mae are measured for regression models only\)/);
 });
 
 test('docs/config.schema.json is the schema `shrink run --print-schema` prints', () => {
