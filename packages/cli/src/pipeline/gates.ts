@@ -81,6 +81,26 @@ function dottedName(node: MathNode): string | { error: string } {
 
 class GateSyntaxError extends Error {}
 
+const BOOLEAN_OPERATORS = new Set(['larger', 'largerEq', 'smaller', 'smallerEq', 'equal', 'unequal', 'and', 'or', 'not', 'xor']);
+
+/** Whether a node gives true/false whatever the metric values: a comparison, logic, a boolean constant, or a conditional of those. */
+function isVerdict(node: MathNode): boolean {
+  switch (node.type) {
+    case 'ParenthesisNode':
+      return isVerdict((node as unknown as { content: MathNode }).content);
+    case 'ConstantNode':
+      return typeof (node as unknown as { value: unknown }).value === 'boolean';
+    case 'OperatorNode':
+      return BOOLEAN_OPERATORS.has((node as unknown as { fn: string }).fn);
+    case 'ConditionalNode': {
+      const c = node as unknown as { trueExpr: MathNode; falseExpr: MathNode };
+      return isVerdict(c.trueExpr) && isVerdict(c.falseExpr);
+    }
+    default:
+      return false;
+  }
+}
+
 function hint(name: string): string {
   const key = name.split('.')[0] ?? name;
   if (name.split('.').length === 1 && (Object.hasOwn(METRICS, key) || Object.hasOwn(METRIC_ALIASES, key))) {
@@ -191,6 +211,8 @@ async function compileChecked(expression: string, fail: (why: string) => ShrinkE
   }
   const unique = [...new Set(names)];
   if (unique.length === 0) throw fail('reads no metric; a gate compares metrics, e.g. accuracy.delta >= -0.01');
+  // The probe below sees one branch of a conditional only: the types are checked on the tree as well.
+  if (!isVerdict(tree)) throw fail('gives a number, not true/false (every branch of ? : too); compare with <, <=, >=, >, ==');
   // Every metric read becomes a plain symbol `m<i>`, so evaluation touches nothing but a frozen scope of numbers.
   const rewritten = tree.transform((node) => {
     if (node.type !== 'SymbolNode' && node.type !== 'AccessorNode') return node;

@@ -107,6 +107,10 @@ test('bad gate syntax and hostile gates are refused at validation, one line each
   await refused({ ...base, gates: ['size.ratio <= 0.3', 'accuracy.delta'] }, /gates\[1\] "accuracy\.delta": gives a number, not true\/false/);
   await refused({ ...base, gates: ['accuracy >= 0.9'] }, /accuracy needs a field: accuracy\.baseline, accuracy\.candidate/);
   await refused({ ...base, gates: ['size.ratio <= 1 cm'] }, /cm is not a metric/);
+  await refused({ ...base, gates: ['size.ratio < 2 ? size.ratio < 1 : size.ratio'] }, /gates\[0\] .*gives a number, not true\/false \(every branch/);
+  await refused({ ...base, gates: ['size.ratio > 2 ? 1 : true'] }, /gives a number, not true\/false/);
+  await refused({ ...base, gates: ['size.ratio + 1'] }, /gives a number, not true\/false/);
+  assert.equal((await validate({ ...base, gates: ['size.ratio < 2 ? size.ratio < 1 : false', '(size.ratio < 2 ? 1 : 3) < 2'] })).gates.length, 2);
   await refused({ model: 'm.onnx', steps: [{ quantize: {} }], gates: ['size.ratio < 1', 'accuracy.delta > -0.01'] }, /gates\[1\] "accuracy\.delta > -0\.01": reads accuracy\.delta, which needs data\.eval/);
   const hostile: Array<[string, RegExp]> = [
     ['f(x)=x', /function definitions are not allowed/],
