@@ -53,13 +53,19 @@ export function parseConfigText(text: string, file: string): unknown {
       throw new ShrinkError('INVALID_CONFIG', `${file}: not valid JSON (${(e as Error).message})`);
     }
   }
-  const doc = parseDocument(text, { uniqueKeys: true });
-  const err = doc.errors[0];
-  if (err) {
-    const at = err.linePos?.[0];
-    throw new ShrinkError('INVALID_CONFIG', `${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML (${err.message.split('\n')[0]})`);
+  try {
+    const doc = parseDocument(text, { uniqueKeys: true });
+    const err = doc.errors[0];
+    if (err) {
+      const at = err.linePos?.[0];
+      throw new ShrinkError('INVALID_CONFIG', `${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML (${err.message.split('\n')[0]})`);
+    }
+    // toJS expands aliases: the yaml library refuses an alias bomb here, with no file in its message.
+    return doc.toJS();
+  } catch (e) {
+    if (isShrinkError(e)) throw e;
+    throw new ShrinkError('INVALID_CONFIG', `${file}: not valid YAML (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
   }
-  return doc.toJS();
 }
 
 export async function loadConfig(file: string, overrides: { output?: string; search?: boolean } = {}): Promise<PipelineConfig> {
@@ -82,6 +88,9 @@ export async function validateConfig(raw: unknown, where: { file: string; dir: s
   const w = `${where.file}: `;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ShrinkError('INVALID_CONFIG', `${where.file}: expected a mapping with model, data, steps, evaluation, gates, output; got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}`);
+  }
+  if ((raw as Record<string, unknown>)['model'] === undefined) {
+    throw new ShrinkError('INVALID_CONFIG', `${w}model: required (the input .onnx file or tfjs model folder, relative to the config file)`);
   }
   const input = where.search === true && (raw as Record<string, unknown>)['search'] === undefined ? { ...raw, search: {} } : raw;
   const parsed = parseOptions(configSchema, input, where.file, 'INVALID_CONFIG', (_, p) => `${w}${p.length ? pathOf(p) : '(top level)'}`);

@@ -10,7 +10,7 @@ import { isShrinkError, metric, type CandidateReport } from '@shrink/core';
 import { loadModel } from '@shrink/core/io';
 import { configJsonSchema } from './config-schema.js';
 import { compileGates, evaluateGates, describeFailedGate } from './gates.js';
-import { loadConfig, validateConfig } from './load-config.js';
+import { loadConfig, parseConfigText, validateConfig } from './load-config.js';
 import { paretoFront } from './pareto.js';
 import { expandTrials } from './search-space.js';
 import { PipelineDatasets, runSteps } from './run-steps.js';
@@ -224,6 +224,14 @@ test('Pareto front: nothing on it is beaten on both axes', () => {
     { name: 'f', cost: NaN, quality: 1 },
   ]);
   assert.deepEqual(front, ['e', 'a', 'b']);
+});
+
+test('a YAML alias bomb, a missing model and an unreadable data.eval are one line naming the file or key', async () => {
+  const names = 'abcdefghij';
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...[...names.slice(1)].map((n, i) => `${n}: &${n} [${Array(9).fill(`*${names[i]}`).join(', ')}]`)].join('\n');
+  assert.throws(() => parseConfigText(bomb, 'bomb.yaml'), (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && /^bomb\.yaml: not valid YAML \(.*alias/i.test(e.message) && !e.message.includes('\n'));
+  await refused({ steps: [{ quantize: {} }] }, /^c\.yaml: model: required/);
+  await assert.rejects(new PipelineDatasets({ eval: 'nope.json', cwd: dir }).eval(), (e: unknown) => isShrinkError(e) && /^data\.eval: .*nope\.json/.test(e.message));
 });
 
 test('a missing model or data path fails before any folder is made or any step runs', async () => {

@@ -3,13 +3,21 @@
  * pipeline shared by `shrink run` and every trial of `shrink search` (which runs it in a worker thread).
  */
 import path from 'node:path';
-import { loggerOf, type Ctx, type LayerDetail, type onnx, type StepRecord } from '@shrink/core';
+import { isShrinkError, loggerOf, ShrinkError, type Ctx, type LayerDetail, type onnx, type StepRecord } from '@shrink/core';
 import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
 import { DEFAULT_GRID_INTENSITY, powerModel } from '@shrink/core/runtime';
 import type { Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
 import { evalData } from '../data-arg.js';
+
+/** Errors of loading a config's data name the key they came from. */
+function naming(key: string): (e: unknown) => never {
+  return (e) => {
+    if (isShrinkError(e)) throw new ShrinkError(e.code, `${key}: ${e.message}`, { cause: e });
+    throw e;
+  };
+}
 
 /** Datasets a pipeline reads, each loaded once on first use. */
 export class PipelineDatasets {
@@ -19,13 +27,13 @@ export class PipelineDatasets {
   constructor(readonly data: PipelineData) {}
 
   eval(): Promise<Dataset | undefined> {
-    this.evalSet ??= this.data.eval !== undefined ? evalData(this.data.eval, undefined, this.data.cwd) : Promise.resolve(undefined);
+    this.evalSet ??= this.data.eval !== undefined ? evalData(this.data.eval, undefined, this.data.cwd).catch(naming('data.eval')) : Promise.resolve(undefined);
     return this.evalSet;
   }
 
   train(): Promise<Split> {
     // load-config refuses training steps without data.train.
-    this.trainSplit ??= resolveSplit(this.data.train!, { cwd: this.data.cwd });
+    this.trainSplit ??= resolveSplit(this.data.train!, { cwd: this.data.cwd }).catch(naming('data.train'));
     return this.trainSplit;
   }
 
