@@ -115,18 +115,45 @@ export async function validateConfig(raw: unknown, where: { file: string; dir: s
     const quality = g.names.find((n) => /^(accuracy|mse|mae)\./.test(n));
     if (quality !== undefined && !data.eval) throw new ShrinkError('INVALID_CONFIG', `${w}gates[${i}] ${quoteGate(g.expression)}: reads ${quality}, which needs data.eval`);
   }
+  const model = path.resolve(where.dir, parsed.model);
+  const output = where.output !== undefined ? path.resolve(where.output) : path.resolve(where.dir, parsed.output);
+  checkOutput(output, model, data, where.dir, `${where.output !== undefined ? '--output' : `${w}output`}`);
   return {
     file: path.resolve(where.dir, path.basename(where.file)),
-    model: path.resolve(where.dir, parsed.model),
+    model,
     data: { ...data, cwd: where.dir },
     steps,
     evaluation: parsed.evaluation,
     grid,
     gates,
-    output: where.output !== undefined ? path.resolve(where.output) : path.resolve(where.dir, parsed.output),
+    output,
     ...(parsed.search ? { search: parsed.search } : {}),
     parsed,
   };
+}
+
+const inside = (parent: string, child: string): boolean => {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+};
+
+/**
+ * The output folder must not be the model's folder (or the model itself, or inside a tfjs model folder),
+ * nor hold the data files: the run writes models and reports there, and the input is what cannot be recreated.
+ */
+function checkOutput(output: string, model: string, data: ParsedConfig['data'], dir: string, where: string): void {
+  const folderModel = !/\.(onnx|json)$/i.test(model);
+  const modelDir = folderModel ? model : path.dirname(model);
+  if (output === modelDir || output === model || (folderModel && inside(model, output))) {
+    throw new ShrinkError('INVALID_CONFIG', `${where}: ${output} is ${folderModel ? 'the model folder or inside it' : output === model ? 'the model file' : "the model's folder"}; the run writes models and reports there, so choose another folder (e.g. shrink-out)`);
+  }
+  for (const key of ['eval', 'train', 'calibration'] as const) {
+    const spec = data[key];
+    // Built-in sets (digits, random:N) are names, not files.
+    if (spec === undefined || spec.includes(':') || !/[./\\]/.test(spec)) continue;
+    const file = path.resolve(dir, spec);
+    if (inside(output, file)) throw new ShrinkError('INVALID_CONFIG', `${where}: ${output} holds data.${key} (${spec}); the run writes models and reports there, so choose another folder`);
+  }
 }
 
 /** What a pass would refuse only after the steps before it ran for minutes. */

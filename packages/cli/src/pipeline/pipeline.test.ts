@@ -234,6 +234,30 @@ test('a YAML alias bomb, a missing model and an unreadable data.eval are one lin
   await assert.rejects(new PipelineDatasets({ eval: 'nope.json', cwd: dir }).eval(), (e: unknown) => isShrinkError(e) && /^data\.eval: .*nope\.json/.test(e.message));
 });
 
+test("an output folder that is the model's folder, inside a tfjs model or holding the data is refused; a save over an input does not advise --force", async () => {
+  const at = (raw: Record<string, unknown>) => validateConfig({ ...base, ...raw }, { file: 'c.yaml', dir: '/cfg' });
+  const bad = async (raw: Record<string, unknown>, pattern: RegExp) => assert.rejects(at(raw), (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && pattern.test(e.message));
+  await bad({ model: 'models/m.onnx', output: 'models' }, /c\.yaml: output: \/cfg\/models is the model's folder/);
+  await bad({ model: 'm.onnx', output: '.' }, /output: \/cfg is the model's folder/);
+  await bad({ model: 'tfjs-model', output: 'tfjs-model/out' }, /is the model folder or inside it/);
+  await bad({ model: 'm.onnx', data: { eval: 'out/test.csv' }, output: 'out' }, /output: \/cfg\/out holds data\.eval \(out\/test\.csv\)/);
+  assert.equal((await at({ model: 'models/m.onnx', data: { eval: 'digits' }, output: '.' })).output, '/cfg');
+  await assert.rejects(validateConfig({ ...base, model: 'm.onnx' }, { file: 'c.yaml', dir: '/cfg', output: '/cfg' }), /--output: \/cfg is the model's folder/);
+
+  const model = await loadModel(await digitsModel(dir, 1));
+  const clash = path.join(dir, 'clash');
+  await import('node:fs/promises').then((fs) => fs.mkdir(clash, { recursive: true }));
+  const input = path.join(clash, 'step1-quantize.onnx');
+  writeFileSync(input, 'x');
+  const q8 = { kind: 'quantize' as const, options: { dtype: 'q8' as const, mode: 'dynamic' as const, perChannel: false, calibMethod: 'minmax' as const, percentile: 99.99, calibSamples: 8, blockSize: 32 as const, symmetric: true, accuracyLevel: 4, explain: false } };
+  await assert.rejects(runSteps(model, [q8], new PipelineDatasets({ cwd: dir }), { outDir: clash, inputs: [input] }), (e: unknown) => {
+    assert.ok(isShrinkError(e), String(e));
+    assert.match(e.message, /refusing to overwrite input file/);
+    assert.doesNotMatch(e.message, /--force/);
+    return true;
+  });
+});
+
 test('a missing model or data path fails before any folder is made or any step runs', async () => {
   const c = await validateConfig({ model: 'nope.onnx', data: { eval: 'digits' }, steps: [{ quantize: {} }], output: 'never' }, { file: 'c.yaml', dir });
   await assert.rejects(runPipeline(c), (e: unknown) => isShrinkError(e) && e.code === 'NOT_FOUND' && /nope\.onnx/.test(e.message));

@@ -150,7 +150,11 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
       };
       opts.memo?.set(key, { out, record, label: opts.label ?? 'an earlier run' });
     }
-    const s = await saveModel(out.model, file, { inputs: opts.inputs });
+    // `run` has no --force: core's advice to use it does not apply here.
+    const s = await saveModel(out.model, file, { inputs: opts.inputs }).catch((e: unknown) => {
+      if (isShrinkError(e) && e.message.endsWith(' or use --force')) throw new ShrinkError(e.code, `${e.message.slice(0, -' or use --force'.length)} (set output to another folder)`, { cause: e });
+      throw e;
+    });
     saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0) };
     if (!memo) computed.push({ key, path: s.path, record, notes: out.notes, layers: out.layers, trained: out.trained, label: opts.label ?? 'an earlier run' });
     mergeLayers(layers, out.layers);
