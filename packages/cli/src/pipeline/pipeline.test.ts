@@ -265,6 +265,10 @@ test('a missing model or data path fails before any folder is made or any step r
   const d = await validateConfig({ model, data: { eval: 'digits', train: 'missing.csv' }, steps: [{ quantize: {} }, { prune: { finetune: true } }], output: 'never' }, { file: 'c.yaml', dir });
   await assert.rejects(runPipeline(d), /missing\.csv/);
   assert.equal(existsSync(path.join(dir, 'never')), false);
+  // A step failing at run time (static calibration data that does not exist) leaves no empty folder.
+  const e = await validateConfig({ model, data: { eval: 'digits' }, steps: [{ quantize: { mode: 'static', calibData: 'no-such-calib.csv' } }], output: 'empty-after' }, { file: 'c.yaml', dir });
+  await assert.rejects(runPipeline(e), /no-such-calib\.csv/);
+  assert.equal(existsSync(path.join(dir, 'empty-after')), false);
 });
 
 test('runSteps with a memo: a prefix run before is reused, not recomputed', async () => {

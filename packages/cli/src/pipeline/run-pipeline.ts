@@ -2,6 +2,7 @@
  * `shrink run`: the input model through the config's steps, baseline vs final candidate measured with
  * the evaluation settings, gates evaluated, and every model and report written to the output folder.
  */
+import { rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loggerOf, type Ctx, type GateResult, type Report } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
@@ -58,8 +59,16 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   const datasets = new PipelineDatasets(config.data);
   const evalSet = await datasets.eval();
   if (config.steps.some(trains)) await datasets.train();
+  const existed = await stat(config.output).then(() => true, () => false);
   await ensureDir(config.output);
-  const run = await runSteps(input.model, config.steps, datasets, { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) }, ctx);
+  let run: Awaited<ReturnType<typeof runSteps>>;
+  try {
+    run = await runSteps(input.model, config.steps, datasets, { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) }, ctx);
+  } catch (e) {
+    // A first step failing would leave an empty folder behind; rmdir removes it only if nothing was written.
+    if (!existed) await rmdir(config.output).catch(() => undefined);
+    throw e;
+  }
   log.info('measuring baseline vs candidate');
   const cmp = await compareModels(
     baselineUnderTest(input),
