@@ -3,12 +3,14 @@
  * choices, with their path), the gates (parsed and checked), and the combinations the passes would only
  * refuse later (static quantization without calibration data, fine-tuning without training data).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { isShrinkError, parseOptions, ShrinkError } from '@shrink/core';
 import { fsError } from '@shrink/core/io';
 import { checkCombination } from '@shrink/quantize/node';
+import { parseStudentSpec } from '@shrink/distill';
 import { configSchema, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
 import { compileGates, quoteGate, type CompiledGate } from './gates.js';
 import { gridIntensityOf } from './grid-intensity.js';
@@ -99,10 +101,18 @@ export async function validateConfig(raw: unknown, where: { file: string; dir: s
     throw new ShrinkError('INVALID_CONFIG', `${w}steps: give at least one step ({quantize|prune|distill: options}) or a search block`);
   }
   const data = parsed.data;
-  for (const [i, s] of steps.entries()) checkStep(s, data, `${w}steps[${i}].${s.kind}`);
+  for (const [i, s] of steps.entries()) {
+    checkStep(s, data, `${w}steps[${i}].${s.kind}`);
+    if (s.kind === 'distill') s.options.student = await resolveStudent(s.options.student, where.dir, `${w}steps[${i}].distill.student`);
+  }
   for (const [kind, variants] of Object.entries(parsed.search?.space ?? {})) {
     for (const [i, v] of (variants ?? []).entries()) {
-      if (v !== null) checkStep({ kind, options: v } as Step, data, `${w}search.space.${kind}[${i}]`);
+      if (v === null) continue;
+      checkStep({ kind, options: v } as Step, data, `${w}search.space.${kind}[${i}]`);
+      if (kind === 'distill') {
+        const d = v as Extract<Step, { kind: 'distill' }>['options'];
+        d.student = await resolveStudent(d.student, where.dir, `${w}search.space.distill[${i}].student`);
+      }
     }
   }
   if (parsed.search && expandTrials({ data: { ...data, cwd: where.dir }, steps, search: parsed.search }).length === 0) {
@@ -154,6 +164,32 @@ function checkOutput(output: string, model: string, data: ParsedConfig['data'], 
     const file = path.resolve(dir, spec);
     if (inside(output, file)) throw new ShrinkError('INVALID_CONFIG', `${where}: ${output} holds data.${key} (${spec}); the run writes models and reports there, so choose another folder`);
   }
+}
+
+/**
+ * A distill student that is neither a layer spec (784-64-10, c16-c32-64-10) nor a preset name is a model
+ * path: relative to the config file like every other path in it, and it must exist.
+ */
+async function resolveStudent(student: string, dir: string, where: string): Promise<string> {
+  let spec: ReturnType<typeof parseStudentSpec>;
+  try {
+    spec = parseStudentSpec(student);
+  } catch (e) {
+    if (isShrinkError(e)) throw new ShrinkError('INVALID_CONFIG', `${where}: ${e.message.replace(/^--student \S+: /, '')}`);
+    throw e;
+  }
+  if (spec.kind !== 'name') return student;
+  // tfjs loads only for a config that names a student (the presets live beside it).
+  const { TF_PRESETS } = await import('@shrink/core/tfjs');
+  if (TF_PRESETS.has(spec.name)) return student;
+  const abs = path.resolve(dir, spec.name);
+  if (!existsSync(abs)) {
+    throw new ShrinkError(
+      'INVALID_CONFIG',
+      `${where}: ${abs} does not exist; a student is a layer spec (784-64-10, c16-c32-64-10), a preset (${[...TF_PRESETS.keys()].join(', ')}) or a model path relative to the config file`,
+    );
+  }
+  return abs;
 }
 
 /** What a pass would refuse only after the steps before it ran for minutes. */

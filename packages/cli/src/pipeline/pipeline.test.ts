@@ -258,6 +258,27 @@ test("an output folder that is the model's folder, inside a tfjs model or holdin
   });
 });
 
+test('a distill student model path is relative to the config folder and must exist; specs and presets stay as they are', async () => {
+  const cfg = path.join(dir, 'student-cfg');
+  await import('node:fs/promises').then((fs) => fs.mkdir(path.join(cfg, 'students'), { recursive: true }));
+  writeFileSync(path.join(cfg, 'students', 's.onnx'), 'x');
+  const at = (student: string, search = false) =>
+    validateConfig(
+      { model: 'm.onnx', data: { train: 'digits' }, ...(search ? { search: { space: { distill: [null, { student }] } } } : { steps: [{ distill: { student } }] }) },
+      { file: 'c.yaml', dir: cfg },
+    );
+  const c = await at('students/s.onnx');
+  assert.equal(c.steps[0]!.kind === 'distill' && c.steps[0]!.options.student, path.join(cfg, 'students', 's.onnx'));
+  const t = expandTrials(await at('students/s.onnx', true));
+  assert.equal(t[0]!.steps[0]!.kind === 'distill' && t[0]!.steps[0]!.options.student, path.join(cfg, 'students', 's.onnx'));
+  for (const keep of ['784-64-10', 'c8-32-10', 'digits-mlp']) assert.equal((await at(keep)).steps[0]!.kind === 'distill' && (await at(keep)).steps[0]!.options.student, keep);
+  const refusedAt = async (p: Promise<unknown>, pattern: RegExp) =>
+    assert.rejects(p, (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && pattern.test(e.message) && !e.message.includes('--student'));
+  await refusedAt(at('students/nope.onnx'), /^c\.yaml: steps\[0\]\.distill\.student: .*students\/nope\.onnx does not exist; a student is a layer spec/);
+  await refusedAt(at('nope', true), /^c\.yaml: search\.space\.distill\[1\]\.student: .*nope does not exist/);
+  await refusedAt(at('784-c'), /^c\.yaml: steps\[0\]\.distill\.student: not a layer spec/);
+});
+
 test('a missing model or data path fails before any folder is made or any step runs', async () => {
   const c = await validateConfig({ model: 'nope.onnx', data: { eval: 'digits' }, steps: [{ quantize: {} }], output: 'never' }, { file: 'c.yaml', dir });
   await assert.rejects(runPipeline(c), (e: unknown) => isShrinkError(e) && e.code === 'NOT_FOUND' && /nope\.onnx/.test(e.message));

@@ -139,7 +139,7 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
     } else {
       log.info(`step ${i + 1}/${steps.length}: ${step.kind}`);
       const t0 = performance.now();
-      out = await applyStep(current, step, datasets, ctx);
+      out = await applyStep(current, step, datasets, ctx, opts.label !== undefined ? `${opts.label}: steps[${i}]` : `steps[${i}]`);
       const seconds = (performance.now() - t0) / 1000;
       record = {
         kind: step.kind,
@@ -173,7 +173,7 @@ export interface StepOutput {
   trained: boolean;
 }
 
-async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineDatasets, ctx: Ctx): Promise<StepOutput> {
+async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineDatasets, ctx: Ctx, where: string): Promise<StepOutput> {
   switch (step.kind) {
     case 'quantize': {
       const { quantizeModel, resolveCalibration, explainQuantization } = await import('@shrink/quantize/node');
@@ -225,7 +225,11 @@ async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineD
     case 'distill': {
       const { distillModel } = await import('@shrink/distill/node');
       const split = await datasets.train();
-      const r = await distillModel(model, step.options, { train: split.train, test: split.test }, {}, ctx);
+      const r = await distillModel(model, step.options, { train: split.train, test: split.test }, {}, ctx).catch((e: unknown) => {
+        // The pass speaks of its CLI flag; in a pipeline the value came from the config's key.
+        if (isShrinkError(e) && e.message.startsWith('--student')) throw new ShrinkError(e.code, `${where}.distill.student${e.message.slice('--student'.length)}`, { cause: e });
+        throw e;
+      });
       r.student.dispose();
       return { model: r.model, notes: r.report.notes, layers: [], trained: true };
     }
