@@ -271,7 +271,10 @@ test('a distill student model path is relative to the config folder and must exi
   assert.equal(c.steps[0]!.kind === 'distill' && c.steps[0]!.options.student, path.join(cfg, 'students', 's.onnx'));
   const t = expandTrials(await at('students/s.onnx', true));
   assert.equal(t[0]!.steps[0]!.kind === 'distill' && t[0]!.steps[0]!.options.student, path.join(cfg, 'students', 's.onnx'));
-  for (const keep of ['784-64-10', 'c8-32-10', 'digits-mlp']) assert.equal((await at(keep)).steps[0]!.kind === 'distill' && (await at(keep)).steps[0]!.options.student, keep);
+  for (const keep of ['784-64-10', 'c8-32-10', 'digits-mlp']) {
+    const step = (await at(keep)).steps[0]!;
+    assert.equal(step.kind === 'distill' && step.options.student, keep);
+  }
   const refusedAt = async (p: Promise<unknown>, pattern: RegExp) =>
     assert.rejects(p, (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && pattern.test(e.message) && !e.message.includes('--student'));
   await refusedAt(at('students/nope.onnx'), /^c\.yaml: steps\[0\]\.distill\.student: .*students\/nope\.onnx does not exist; a student is a layer spec/);
