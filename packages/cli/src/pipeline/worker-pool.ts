@@ -22,8 +22,10 @@ function workerEntry(): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
-/** Runs every job on `workers` threads; results in job order. */
-export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: number, setup: WorkerSetup, log: Logger): Promise<TrialOutcome[]> {
+/** Runs every job on `workers` threads; results in job order. `entry` replaces the worker script (tests). */
+export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: number, setup: WorkerSetup, log: Logger, entry: URL = workerEntry()): Promise<TrialOutcome[]> {
+  const live = new Set<Worker>();
+  let stopped = false;
   const results: TrialOutcome[] = new Array(jobs.length);
   const pending = jobs.map((_, i) => i);
   const running = new Map<number, number>(); // worker id -> job index
@@ -57,18 +59,22 @@ export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: num
   };
   const wakeIdle = () => idle.splice(0).forEach((f) => f());
 
-  const entry = workerEntry();
   const one = (id: number) =>
     new Promise<void>((resolve, reject) => {
       let current: number | undefined;
       let previous: number | undefined;
       let ready = false;
       let t0 = 0;
+      // Set once this worker's end is handled (finished, crashed, or failed to start), so 'exit' does not handle it twice.
+      let over = false;
       const w = new Worker(entry, { workerData: setup });
+      live.add(w);
       const give = () => {
+        if (stopped) return;
         const k = take(id, previous);
         if (k === null) {
           current = undefined;
+          over = true;
           running.delete(id);
           wakeIdle();
           void w.terminate().then(() => resolve());
@@ -101,20 +107,38 @@ export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: num
           give();
         }
       });
-      // A worker that fails before its first trial (the model or data cannot load) would fail every one: stop.
-      w.on('error', (e) => {
+      const crashed = (why: string, startError?: Error) => {
+        if (over) return;
+        over = true;
+        live.delete(w);
         running.delete(id);
-        if (!ready) {
-          reject(isShrinkError(e) ? e : new ShrinkError('RUNTIME', `search worker ${id} failed to start: ${e.message}`));
+        if (stopped) {
+          resolve();
           return;
         }
-        // A crashed worker (a native abort, out of memory) fails its trial; a new worker takes the rest.
-        if (current !== undefined) results[current] = { name: jobs[current]!.name, seconds: (performance.now() - t0) / 1000, error: `worker crashed: ${e.message}` };
+        // A worker that fails before its first trial (the model or data cannot load) would fail every one: stop.
+        if (!ready) {
+          reject(startError && isShrinkError(startError) ? startError : new ShrinkError('RUNTIME', `search worker ${id} failed to start: ${why}`));
+          return;
+        }
+        // A crashed worker (a native abort, out of memory, process.exit in a pass) fails its trial; a new worker takes the rest.
+        if (current !== undefined) results[current] = { name: jobs[current]!.name, seconds: (performance.now() - t0) / 1000, error: `worker crashed: ${why}` };
         current = undefined;
         wakeIdle();
         one(id).then(resolve, reject);
-      });
+      };
+      w.on('error', (e) => crashed(e.message, e));
+      // A worker can end without an 'error' event (process.exit inside it): its trial must still settle.
+      w.on('exit', (code) => crashed(`exited with code ${code}`));
     });
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(workers, jobs.length)) }, (_, i) => one(i + 1)));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(workers, jobs.length)) }, (_, i) => one(i + 1)));
+  } catch (e) {
+    // A fatal error ends the search: the other workers would otherwise keep training, and keep the process alive.
+    stopped = true;
+    wakeIdle();
+    await Promise.all([...live].map((w) => w.terminate()));
+    throw e;
+  }
   return results;
 }
