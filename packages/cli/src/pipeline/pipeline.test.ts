@@ -13,9 +13,9 @@ import { compileGates, evaluateGates, describeFailedGate } from './gates.js';
 import { loadConfig, parseConfigText, validateConfig } from './load-config.js';
 import { paretoFront } from './pareto.js';
 import { expandTrials } from './search-space.js';
-import { PipelineDatasets, runSteps } from './run-steps.js';
+import { PipelineDatasets, pruneStepNote, runSteps } from './run-steps.js';
 import { runPipeline } from './run-pipeline.js';
-import { rankPassing } from './search.js';
+import { failedTrialsNotes, rankPassing } from './search.js';
 import { digitsModel } from './pipeline.fixture.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -212,6 +212,20 @@ test('the best trial: smallest file or lowest paired latency ratio among the pas
   const trials = [t('a', 50, 0.9), t('b', 30, 0.7), t('c', 40, 0.5), t('d', 10, 0.1, false)];
   assert.deepEqual(rankPassing(trials, 'size').map((r) => r.name), ['b', 'c', 'a']);
   assert.deepEqual(rankPassing(trials, 'latency').map((r) => r.name), ['c', 'b', 'a']);
+});
+
+test('step and search notes: structured pruning reports units removed; failed trials one line per distinct error', () => {
+  const layer = (unitsRemoved: number, unitsKept: number) => ({ name: 'l', opType: 'MatMul', action: 'pruned' as const, unitsRemoved, unitsKept, sparsity: 0 });
+  assert.equal(
+    pruneStepNote({ method: 'structured', targetSparsity: 0.5, sparsity: 0, layers: [layer(32, 32), layer(16, 48), { name: 's', opType: 'MatMul', action: 'skipped' }] }),
+    'structured: target sparsity 0.5, removed 48 of 128 units (37.5%) over 2 pruned layer(s)',
+  );
+  assert.equal(pruneStepNote({ method: 'magnitude', targetSparsity: 0.5, sparsity: 0.5, layers: [] }), 'magnitude: target sparsity 0.5, reached 50.0% over the pruned layers');
+  const boom = 'distill: student 784-64-10 has 784 inputs, the teacher 64';
+  assert.deepEqual(failedTrialsNotes([{ name: 't1', error: boom }, { name: 't2', error: 'other' }, { name: 't3', error: boom }]), [
+    `2 trial(s) failed to run (t1, t3): ${boom}`,
+    '1 trial(s) failed to run (t2): other',
+  ]);
 });
 
 test('Pareto front: nothing on it is beaten on both axes', () => {

@@ -7,6 +7,7 @@ import { isShrinkError, loggerOf, ShrinkError, type Ctx, type LayerDetail, type 
 import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
 import { DEFAULT_GRID_INTENSITY, powerModel } from '@shrink/core/runtime';
+import type { PruneReport } from '@shrink/prune';
 import type { Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
 import { evalData } from '../data-arg.js';
@@ -173,6 +174,21 @@ export interface StepOutput {
   trained: boolean;
 }
 
+/**
+ * What a prune step reached. Structured pruning removes units rather than zeroing weights, so its zero
+ * share is near 0 % whatever it did: it reports the units removed instead.
+ */
+export function pruneStepNote(report: Pick<PruneReport, 'method' | 'targetSparsity' | 'sparsity' | 'layers'>): string {
+  const head = `${report.method}: target sparsity ${report.targetSparsity}`;
+  const structured = report.layers.filter((l) => l.action === 'pruned' && l.unitsRemoved !== undefined);
+  if (report.method === 'structured' || structured.length > 0) {
+    const removed = structured.reduce((n, l) => n + (l.unitsRemoved ?? 0), 0);
+    const total = structured.reduce((n, l) => n + (l.unitsRemoved ?? 0) + (l.unitsKept ?? 0), 0);
+    return `${head}, removed ${removed} of ${total} units (${total > 0 ? ((removed / total) * 100).toFixed(1) : '0.0'}%) over ${structured.length} pruned layer(s)`;
+  }
+  return `${head}, reached ${(report.sparsity * 100).toFixed(1)}% over the pruned layers`;
+}
+
 async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineDatasets, ctx: Ctx, where: string): Promise<StepOutput> {
   switch (step.kind) {
     case 'quantize': {
@@ -217,7 +233,7 @@ async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineD
       }));
       return {
         model: r.model,
-        notes: [`${r.report.method}: target sparsity ${r.report.targetSparsity}, reached ${(r.report.sparsity * 100).toFixed(1)}% over the pruned layers`, ...r.report.notes],
+        notes: [pruneStepNote(r.report), ...r.report.notes],
         layers,
         trained: training,
       };

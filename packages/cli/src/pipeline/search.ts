@@ -42,6 +42,13 @@ export function rankPassing(trials: readonly TrialRecord[], objective: 'size' | 
   return trials.filter((r) => r.passed).sort((a, b) => objectiveValue(objective, a.metrics) - objectiveValue(objective, b.metrics));
 }
 
+/** Failed trials, one line per distinct error with the trials it stopped (a bad variant fails many alike). */
+export function failedTrialsNotes(failed: ReadonlyArray<Pick<TrialRecord, 'name' | 'error'>>): string[] {
+  const byError = new Map<string, string[]>();
+  for (const r of failed) byError.set(r.error ?? 'no result', [...(byError.get(r.error ?? 'no result') ?? []), r.name]);
+  return [...byError].map(([error, names]) => `${names.length} trial(s) failed to run (${names.join(', ')}): ${error}`);
+}
+
 export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: SearchOptions = {}): Promise<PipelineResult> {
   const log = loggerOf(ctx);
   const started = performance.now();
@@ -120,7 +127,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     notes.push('no accuracy (data.eval not given): no Pareto fronts');
   }
   const failedTrials = records.filter((r) => r.error !== undefined);
-  if (failedTrials.length > 0) notes.push(`${failedTrials.length} trial(s) failed to run: ${failedTrials.map((r) => `${r.name} (${r.error})`).join('; ')}`);
+  if (failedTrials.length > 0) notes.push(...failedTrialsNotes(failedTrials));
   if (!config.search?.space) notes.push('search space: the built-in one (structured pruning 0/25/50 %, q8, q8 per-channel, q8 static, q4, fp16); distillation is tried only when search.space.distill lists students');
 
   // Candidates: the best first, then the other successful trials by the objective.
