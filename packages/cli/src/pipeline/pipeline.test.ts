@@ -79,6 +79,16 @@ test('examples/shrink.config.yaml is a valid config', async () => {
   assert.match(c.model, /examples[\\/]models[\\/]digits-mlp[\\/]model\.onnx$/);
 });
 
+test('examples/github-actions/shrink.yml runs on changes to the example config and a comment it cannot post does not fail the job', () => {
+  const wf = parseConfigText(readFileSync(path.resolve(here, '../../../../examples/github-actions/shrink.yml'), 'utf8'), 'shrink.yml') as {
+    on: { pull_request: { paths: string[] } };
+    jobs: { shrink: { steps: Array<{ name?: string; 'continue-on-error'?: boolean }> } };
+  };
+  assert.ok(wf.on.pull_request.paths.includes('examples/shrink.config.yaml'));
+  const comment = wf.jobs.shrink.steps.find((st) => st.name?.startsWith('Post report.md'));
+  assert.equal(comment?.['continue-on-error'], true, 'fork pull requests get a read-only token');
+});
+
 test('schema errors name the path and the valid choices', async () => {
   await refused({ ...base, steps: [{ prune: {} }, { quantize: { dtype: 'q9' } }] }, /^c\.yaml: steps\[1\]\.quantize\.dtype: must be one of "q8", "int8", "uint8", "q4", "q4f16", "fp16", got "q9"$/);
   await refused({ ...base, steps: [{ quantize: { dtyp: 'q8' } }] }, /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, perChannel/);
