@@ -7,7 +7,7 @@ import { energySummary } from './energy-summary.js';
 import { escapeHtml as esc } from './escape-html.js';
 import { environmentEntries, formatValue, metricLabel } from './format.js';
 import { formatGateValues, gateVerdict } from './gate-values.js';
-import { metricGrid } from './metric-grid.js';
+import { metricGrid, PAIRED_NOTE } from './metric-grid.js';
 import { modelSeries, seriesUnit } from './model-series.js';
 import { trialColumns } from './trial-columns.js';
 import { type CandidateReport, type LayerDetail, type Report, type SearchRecord } from './report.js';
@@ -94,12 +94,14 @@ function metricsTable(report: Report): string {
     const sup = r.methodRefs.length > 0 ? ` <sup>${r.methodRefs.join(',')}</sup>` : '';
     const cells = r.cells.map((c) => {
       if (c?.value === undefined) return '<td>–</td>';
-      return `<td class="${c.verdict ?? ''}">${esc(c.value)}${c.change !== '' ? `<span class="change">${esc(c.change)}</span>` : ''}${c.ratio !== undefined ? `<span class="ratio">${esc(c.ratio)}</span>` : ''}</td>`;
+      const base = c.baseline !== undefined ? `<span class="change">vs baseline ${esc(c.baseline)}</span>` : '';
+      return `<td class="${c.verdict ?? ''}">${esc(c.value)}${c.change !== '' ? `<span class="change">${esc(c.change)}</span>` : ''}${c.ratio !== undefined ? `<span class="ratio">${esc(c.ratio)}</span>` : ''}${base}</td>`;
     });
-    return `<tr><td>${esc(r.label)}${sup}</td><td>${esc(r.baseline ?? '–')}</td>${cells.join('')}</tr>`;
+    return `<tr><td>${esc(r.label)}${sup}${r.paired ? ' †' : ''}</td><td>${r.paired ? 'per candidate †' : esc(r.baseline ?? '–')}</td>${cells.join('')}</tr>`;
   });
+  const paired = grid.rows.some((r) => r.paired) ? `<p class="meta">† ${esc(PAIRED_NOTE)}</p>` : '';
   const methods = grid.methods.length === 0 ? '' : `<ol class="methods meta">${grid.methods.map((m) => `<li>${esc(m)}</li>`).join('')}</ol>`;
-  return `<h2>Metrics</h2><table><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>${methods}`;
+  return `<h2>Metrics</h2><table><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>${paired}${methods}`;
 }
 
 function gatesSection(report: Report): string {

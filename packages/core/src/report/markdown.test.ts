@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GITHUB_COMMENT_LIMIT, renderMarkdown } from './markdown.js';
 import { bigSearchReport, fullReport, HOSTILE, plainReport } from './report.fixture.js';
-import { metricRow } from './report.js';
+import { metric, metricRow } from './report.js';
+import { renderHtml } from './html.js';
+import { energySummary } from './energy-summary.js';
 
 /** The cells of the Markdown table row whose first cell starts with `first`. */
 function rowCells(md: string, first: string): string[] {
@@ -103,4 +105,25 @@ test('renderMarkdown: the trial table keeps size, latency and accuracy when tria
   }
   const head = rowCells(renderMarkdown(r), 'Trial');
   assert.deepEqual(head.slice(3, 9), ['Size', 'Latency p50', 'Accuracy (top-1)', 'Size (gzip)', 'Parameters', 'Non-zero parameters']);
+});
+
+test('several candidates with different baseline runs: each cell shows its own baseline, the table says ratios are paired', () => {
+  const r = fullReport();
+  const pruned = r.candidates[1]!;
+  pruned.metrics['latency.p50'] = metric('latency.p50', 2.5, 1.8, { ratio: 0.7, method: 'interleaved A/B, 50 pairs, batch 1' });
+  // Energy comes from each candidate's own baseline latency: all three energy rows differ together.
+  pruned.metrics['energy.perInference'] = metric('energy.perInference', 0.0002, 0.000153, { method: 'cpu-power-model' });
+  pruned.metrics['energy.kWhPerMillion'] = metric('energy.kWhPerMillion', 0.0002 / 3.6, 0.000153 / 3.6, { method: 'cpu-power-model' });
+  pruned.metrics['co2e.perMillion'] = metric('co2e.perMillion', (0.0002 / 3.6) * 475, (0.000153 / 3.6) * 475, { method: 'energy x 475 gCO2e/kWh' });
+  const md = renderMarkdown(r);
+  assert.deepEqual(rowCells(md, 'Latency p50'), ['Latency p50 <sup>1</sup> †', 'per candidate †', '1.00 ms (0.480×) 🟢 vs 2.00 ms', '1.80 ms (0.700×) 🟢 vs 2.50 ms']);
+  assert.deepEqual(rowCells(md, 'Size'), ['Size', '1.00 MB', '262 KB (0.262×) 🟢', '520 KB (0.520×) 🟢'], 'rows with one baseline keep its column');
+  assert.match(md, /† Rows marked † were measured per candidate, each interleaved with its own baseline run/);
+  const html = renderHtml(r);
+  assert.match(html, /<td>per candidate †<\/td><td class="better">1\.00 ms.*?vs baseline 2\.00 ms<\/span><\/td><td class="better">1\.80 ms.*?vs baseline 2\.50 ms/);
+  const e = energySummary(r)!;
+  assert.deepEqual(
+    e.rows.filter((x) => x.isBaseline).map((x) => [x.name, x.joulesPerInference]),
+    [['mlp (paired with mlp-int8)', 0.00017], ['mlp (paired with mlp-pruned)', 0.0002]],
+  );
 });

@@ -6,7 +6,7 @@
 import { energySummary } from './energy-summary.js';
 import { environmentEntries, formatValue, metricLabel } from './format.js';
 import { formatGateValues, gateVerdict } from './gate-values.js';
-import { metricGrid, type GridRow } from './metric-grid.js';
+import { metricGrid, PAIRED_NOTE, type GridRow } from './metric-grid.js';
 import { trialColumns } from './trial-columns.js';
 import { type CandidateReport, type Report, type SearchRecord, type StepRecord } from './report.js';
 
@@ -73,9 +73,12 @@ function metricsTable(report: Report): string[] {
   } else {
     out.push(...tableHead(['Metric', `Baseline: ${text(report.baseline.name)}`, ...cands.map((c) => text(c.name))], ['l', 'r', ...cands.map(() => 'r' as const)]));
     for (const r of grid.rows) {
-      const cells = r.cells.map((c) => (c?.value === undefined ? '–' : [c.value, c.ratio !== undefined ? `(${c.ratio})` : '', c.verdict ? MARK[c.verdict] : ''].filter((s) => s !== '').join(' ')));
-      out.push(row([label(r), r.baseline ?? '–', ...cells]));
+      const cells = r.cells.map((c) =>
+        c?.value === undefined ? '–' : [c.value, c.ratio !== undefined ? `(${c.ratio})` : '', c.verdict ? MARK[c.verdict] : '', c.baseline !== undefined ? `vs ${c.baseline}` : ''].filter((s) => s !== '').join(' '),
+      );
+      out.push(row([label(r) + (r.paired ? ' †' : ''), r.paired ? 'per candidate †' : (r.baseline ?? '–'), ...cells]));
     }
+    if (grid.rows.some((r) => r.paired)) out.push('', `† ${PAIRED_NOTE}`);
   }
   if (grid.methods.length > 0) out.push('', ...grid.methods.map((m, i) => `<sup>${i + 1}</sup> ${text(m)}  `));
   return out;

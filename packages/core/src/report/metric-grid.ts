@@ -11,6 +11,8 @@ export interface GridCell {
   change: string;
   ratio?: string;
   verdict?: Verdict;
+  /** This candidate's own baseline, set only where the row's baselines differ between candidates. */
+  baseline?: string;
 }
 
 export interface GridRow {
@@ -19,6 +21,11 @@ export interface GridRow {
   /** 1-based indexes into `methods`. */
   methodRefs: number[];
   baseline?: string;
+  /**
+   * The candidates were measured against different baseline runs (latency and energy are interleaved
+   * with a fresh baseline run per candidate): `baseline` is unset and each cell carries its own.
+   */
+  paired?: boolean;
   /** One per candidate, undefined where that candidate lacks the metric. */
   cells: Array<GridCell | undefined>;
 }
@@ -27,6 +34,10 @@ export interface MetricGrid {
   rows: GridRow[];
   methods: string[];
 }
+
+/** What a renderer states under a grid with paired rows. */
+export const PAIRED_NOTE =
+  'Rows marked † were measured per candidate, each interleaved with its own baseline run: the baselines differ, so each cell shows its baseline and the ratio is paired with it.';
 
 export function metricGrid(report: Report): MetricGrid {
   const union: Record<string, true> = {};
@@ -42,6 +53,7 @@ export function metricGrid(report: Report): MetricGrid {
       refs.add(i + 1);
     }
     const withBase = ms.find((m) => m?.baseline !== undefined);
+    const paired = ms.some((m) => m?.baseline !== undefined && m.baseline !== withBase!.baseline);
     const cells = ms.map((m): GridCell | undefined => {
       if (m === undefined) return undefined;
       const v = verdict(m);
@@ -50,9 +62,11 @@ export function metricGrid(report: Report): MetricGrid {
         change: formatChange(m),
         ...(m.ratio !== undefined ? { ratio: formatRatio(m.ratio) } : {}),
         ...(v !== undefined ? { verdict: v } : {}),
+        ...(paired && m.baseline !== undefined ? { baseline: formatValue(m.baseline, m.unit) } : {}),
       };
     });
-    return { key, label: metricLabel(key), methodRefs: [...refs], ...(withBase ? { baseline: formatValue(withBase.baseline!, withBase.unit) } : {}), cells };
+    const base = paired ? { paired: true } : withBase ? { baseline: formatValue(withBase.baseline!, withBase.unit) } : {};
+    return { key, label: metricLabel(key), methodRefs: [...refs], ...base, cells };
   });
   return { rows, methods };
 }

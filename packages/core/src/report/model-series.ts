@@ -8,14 +8,19 @@ export interface ModelPoint {
 }
 
 /**
- * The baseline's value (from the first candidate row that carries one: every row of a report compares
- * against the same baseline) followed by each candidate's value; models without the metric are left out.
+ * The baseline's value followed by each candidate's value; models without the metric are left out. When
+ * the candidates were compared with different baseline runs (interleaved latency and energy), each
+ * candidate comes after its own baseline, named "<baseline> (paired with <candidate>)".
  */
 export function modelSeries(report: Report, key: string): ModelPoint[] {
   const out: ModelPoint[] = [];
-  const base = report.candidates.map((c) => c.metrics[key]?.baseline).find((v) => v !== undefined);
-  if (base !== undefined) out.push({ name: report.baseline.name, value: base, isBaseline: true });
-  for (const c of report.candidates) {
+  const bases = report.candidates.map((c) => c.metrics[key]?.baseline);
+  const first = bases.find((v) => v !== undefined);
+  const paired = bases.some((v) => v !== undefined && v !== first);
+  if (first !== undefined && !paired) out.push({ name: report.baseline.name, value: first, isBaseline: true });
+  for (const [i, c] of report.candidates.entries()) {
+    const b = bases[i];
+    if (paired && b !== undefined) out.push({ name: `${report.baseline.name} (paired with ${c.name})`, value: b, isBaseline: true });
     const v = c.metrics[key]?.candidate;
     if (v !== undefined) out.push({ name: c.name, value: v, isBaseline: false });
   }
