@@ -164,7 +164,7 @@ export function profileMetrics(p: ModelProfile, vs?: ModelProfile, paired?: Late
     }),
     'latency.p50': metric('latency.p50', vs?.latency.p50, p.latency.p50, { method: latencyMethod, ...(paired ? { ratio: paired.ratio.p50 } : {}) }),
     'latency.p90': metric('latency.p90', vs?.latency.p90, p.latency.p90, { method: latencyMethod }),
-    throughput: metric('throughput', vs?.latency.throughputPerSec, p.latency.throughputPerSec, { method: latencyMethod }),
+    throughput: metric('throughput', vs?.latency.throughputPerSec, p.latency.throughputPerSec, { method: `${latencyMethod}; throughput = batch × 1000 / median (p50) run time in ms` }),
     'energy.perInference': metric('energy.perInference', vs?.energy.joulesPerInference, p.energy.joulesPerInference, { method: p.energy.note }),
     'energy.kWhPerMillion': metric('energy.kWhPerMillion', vs?.energy.kWhPerMillion, p.energy.kWhPerMillion, { method: p.energy.method }),
     'co2e.perMillion': metric('co2e.perMillion', vs?.energy.gCO2ePerMillion, p.energy.gCO2ePerMillion, {
