@@ -10,7 +10,7 @@ import { accuracy, BATCHES, latencies, pct, points, trainedModel, yesNo, type Go
 import { ShrinkError } from './core.js';
 
 const SEEDS = [0, 1, 2] as const;
-const FASHION = { teacherEpochs: 5, data: 'fashion-mnist', student: '784-64-10', epochs: 10, lr: 0.002, batch: 64, temperature: 4, alpha: 0.7 } as const;
+const FASHION = { teacherEpochs: 5, data: 'fashion-mnist', student: '784-64-10', epochs: 10, lr: 0.002, batch: 64, temperature: 2, alpha: 0.5 } as const;
 const SEED_MODEL = { teacherEpochs: 5, data: 'seed', student: '1000-16-1', epochs: 10, lr: 0.001, batch: 32 } as const;
 
 const meanSpread = (xs: readonly number[]): string => {
