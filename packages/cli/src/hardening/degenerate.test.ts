@@ -9,7 +9,7 @@ import { quantizeModel, resolveCalibration } from '@shrink/quantize/node';
 import { pruneModel } from '@shrink/prune/node';
 import { tinyConv, tinyMlp } from '../fuzz/corpus.js';
 import { assertValidModel } from './check-onnx.fixture.js';
-import { DEGENERATE, nanIn, noFloatWeights } from './degenerate.fixture.js';
+import { DEGENERATE, nanIn, nonFiniteIn, nonFiniteOutputs, noFloatWeights } from './degenerate.fixture.js';
 
 interface Outcome {
   model: onnx.IModelProto;
@@ -23,7 +23,9 @@ const PASSES: ReadonlyArray<readonly [string, (m: onnx.ModelProto) => Promise<Ou
   ['quantize q8 dynamic', async (m) => norm(await quantizeModel(m, { dtype: 'q8' })), { integer: true }],
   ['quantize int8 static', async (m) => norm(await quantizeModel(m, { dtype: 'int8', mode: 'static' }, { calibration: calibration(8, (i) => (i % 13) / 13) })), { integer: true }],
   ['quantize q8 weight-only', async (m) => norm(await quantizeModel(m, { dtype: 'q8', mode: 'weight-only' })), { integer: true }],
+  ['quantize uint8 dynamic', async (m) => norm(await quantizeModel(m, { dtype: 'uint8' })), { integer: true }],
   ['quantize q4', async (m) => norm(await quantizeModel(m, { dtype: 'q4', blockSize: 16 })), { integer: true }],
+  ['quantize q4 asymmetric', async (m) => norm(await quantizeModel(m, { dtype: 'q4', blockSize: 16, symmetric: false })), { integer: true }],
   ['quantize fp16', async (m) => norm(await quantizeModel(m, { dtype: 'fp16' })), { integer: false }],
   ['prune magnitude', async (m) => norm(await pruneModel(m, { method: 'magnitude', sparsity: 0.5 })), { integer: false }],
   ['prune nm', async (m) => norm(await pruneModel(m, { method: 'nm' })), { integer: false }],
@@ -34,17 +36,26 @@ function norm(r: { model: onnx.IModelProto; report: { notes: string[] } }): Outc
   return { model: r.model, notes: r.report.notes };
 }
 
-/** Runs one pass; an output must be NaN-free and valid, an error must be a one-line ShrinkError. */
-async function outcome(run: () => Promise<Outcome>): Promise<Outcome | { code: string; message: string }> {
+/**
+ * Runs one pass; an output must be NaN-free and valid, an error must be a one-line ShrinkError. When the
+ * input's weights are all finite, the output's must be too (an infinite scale is as bad as a NaN), and
+ * when the input computes finite outputs, so must the output.
+ */
+async function outcome(input: onnx.ModelProto, run: (m: onnx.ModelProto) => Promise<Outcome>): Promise<Outcome | { code: string; message: string }> {
+  const finite = nonFiniteIn(input).length === 0 && (await nonFiniteOutputs(input)).length === 0;
   let r: Outcome;
   try {
-    r = await run();
+    r = await run(input);
   } catch (e) {
     assert.ok(isShrinkError(e), `not a ShrinkError: ${(e as Error).stack}`);
     assert.doesNotMatch(e.message, /\n/);
     return { code: e.code, message: e.message };
   }
   assert.deepEqual(nanIn(r.model), [], 'NaN written into the output');
+  if (finite) {
+    assert.deepEqual(nonFiniteIn(r.model), [], 'a finite model got an infinite value (weight or scale) written into it');
+    assert.deepEqual(await nonFiniteOutputs(r.model), [], 'a model computing finite outputs was made to compute non-finite ones');
+  }
   await assertValidModel(r.model);
   return r;
 }
@@ -54,12 +65,18 @@ for (const [label, make] of DEGENERATE) {
     const nan = /NaN/.test(label);
     const inf = /Inf/.test(label);
     for (const [pass, run, { integer }] of PASSES) {
-      const r = await outcome(() => run(make()));
+      const r = await outcome(make(), run);
       const where = `${pass} on ${label}`;
       if (nan || (inf && integer)) {
         assert.ok('code' in r, `${where}: expected a refusal`);
         assert.equal(r.code, 'INVALID_MODEL', `${where}: ${r.message}`);
         assert.match(r.message, /tensor '(w1|cw)' holds (NaN|-?Infinity) at flat index \d+/, where);
+        continue;
+      }
+      if ('code' in r && /beyond float32/.test(label) && integer) {
+        // Codes at the ends of a ±3.4e38 range can dequantize past FLT_MAX: refused, naming the tensor, its range and a way out.
+        assert.equal(r.code, 'INVALID_MODEL', `${where}: ${r.message}`);
+        assert.match(r.message, /tensor 'w1'.*range \[.*\] cannot be quantized to .*--exclude NODE/, where);
         continue;
       }
       assert.ok(!('code' in r), `${where}: ${'message' in r ? r.message : ''}`);
@@ -71,7 +88,7 @@ for (const [label, make] of DEGENERATE) {
 
 test('a model with no float weights: every pass returns it working, and says there was nothing to do', async () => {
   for (const [pass, run] of PASSES) {
-    const r = await outcome(() => run(noFloatWeights()));
+    const r = await outcome(noFloatWeights(), run);
     assert.ok(!('code' in r), `${pass}: ${'message' in r ? r.message : ''}`);
   }
   const q8 = await quantizeModel(noFloatWeights(), { dtype: 'q8' });
@@ -92,7 +109,7 @@ test('static quantization on degenerate calibration sets: one sample, all zeros 
   for (const cal of sets) {
     for (const calibMethod of ['minmax', 'percentile', 'entropy'] as const) {
       for (const model of [tinyMlp(), tinyConv()]) {
-        const r = await outcome(async () => norm(await quantizeModel(model, { dtype: 'int8', mode: 'static', calibMethod }, { calibration: cal })));
+        const r = await outcome(model, async (m) => norm(await quantizeModel(m, { dtype: 'int8', mode: 'static', calibMethod }, { calibration: cal })));
         assert.ok(!('code' in r), `${cal.name} ${calibMethod}: ${'message' in r ? r.message : ''}`);
       }
     }

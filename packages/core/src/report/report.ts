@@ -131,9 +131,23 @@ export interface Report {
   search?: SearchRecord;
 }
 
-function finiteOrUndefined(v: number | undefined, what: string): number | undefined {
+/**
+ * A metric that came out NaN or ±Infinity (a model computing non-finite outputs, mostly): which metric
+ * and which side, so the caller that knows the models can name the one at fault.
+ */
+export class NonFiniteMetricError extends ShrinkError {
+  constructor(
+    readonly metric: string | undefined,
+    readonly side: 'baseline' | 'candidate' | 'ratio',
+    readonly value: number,
+  ) {
+    super('INVALID_ARGUMENT', `metric ${metric ? `'${metric}' ` : ''}of the ${side} is ${value}; a report holds finite numbers or nothing`);
+  }
+}
+
+function finiteOrUndefined(v: number | undefined, side: NonFiniteMetricError['side'], key: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  if (!Number.isFinite(v)) throw new ShrinkError('INVALID_ARGUMENT', `metric ${what} is ${v}; a report holds finite numbers or nothing`);
+  if (!Number.isFinite(v)) throw new NonFiniteMetricError(key, side, v);
   return v;
 }
 
@@ -147,10 +161,10 @@ export function metricRow(
   candidate: number | undefined,
   unit: Unit,
   better: Better,
-  opts: { method?: string; ratio?: number } = {},
+  opts: { method?: string; ratio?: number; key?: string } = {},
 ): MetricValue {
-  const b = finiteOrUndefined(baseline, 'baseline');
-  const c = finiteOrUndefined(candidate, 'candidate');
+  const b = finiteOrUndefined(baseline, 'baseline', opts.key);
+  const c = finiteOrUndefined(candidate, 'candidate', opts.key);
   const row: MetricValue = { unit, better };
   if (b !== undefined) row.baseline = b;
   if (c !== undefined) row.candidate = c;
@@ -158,7 +172,7 @@ export function metricRow(
     row.delta = c - b;
     if (b !== 0) row.ratio = c / b;
   }
-  const r = finiteOrUndefined(opts.ratio, 'ratio');
+  const r = finiteOrUndefined(opts.ratio, 'ratio', opts.key);
   if (r !== undefined) row.ratio = r;
   if (opts.method !== undefined) row.method = opts.method;
   return row;
@@ -216,7 +230,7 @@ export function metric(
   opts: { method?: string; ratio?: number } = {},
 ): MetricValue {
   const def: MetricDef = METRICS[key];
-  return metricRow(baseline, candidate, def.unit, def.better, opts);
+  return metricRow(baseline, candidate, def.unit, def.better, { ...opts, key });
 }
 
 /** Metric keys in display order: the METRICS order first, then any others alphabetically. */

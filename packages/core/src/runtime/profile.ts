@@ -8,7 +8,7 @@ import { countParams, type ParamCount } from '../measure/params.js';
 import { countMacs, type MacCount } from '../measure/macs.js';
 import { countOps } from '../measure/ops.js';
 import { modelSizes } from '../measure/size.js';
-import { createReport, metric, type CandidateReport, type MetricValue, type Report } from '../report/report.js';
+import { createReport, metric, NonFiniteMetricError, type CandidateReport, type MetricValue, type Report } from '../report/report.js';
 import { createSession, type Feeds, type Session, type TypedArray } from './session.js';
 import { feedsFor } from './feeds.js';
 import { measureLatency, compareLatency, type LatencyResult, type LatencyComparison } from './latency.js';
@@ -153,6 +153,28 @@ const nonZeroCount = (p: ModelProfile) => p.params.nonZero + p.params.quantized;
 
 /** The report rows of a profile (baseline column only), e.g. for `shrink demo` before any compression. */
 export function profileMetrics(p: ModelProfile, vs?: ModelProfile, paired?: LatencyComparison): Record<string, MetricValue> {
+  return namingModel(p, vs, () => rowsOf(p, vs, paired));
+}
+
+/**
+ * Runs `build`; a NaN/Infinity metric (NonFiniteMetricError) becomes one line naming the model it came
+ * from, the metric, and why: a model whose outputs are NaN or infinite gives NaN accuracy and fidelity.
+ */
+function namingModel<T>(candidate: { name: string; path?: string }, baseline: { name: string; path?: string } | undefined, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (!(e instanceof NonFiniteMetricError)) throw e;
+    const side = e.side === 'baseline' ? 'baseline' : 'candidate';
+    const m = side === 'baseline' && baseline ? baseline : candidate;
+    throw new ShrinkError(
+      'INVALID_MODEL',
+      `${side} model ${m.path ?? m.name}: metric ${e.metric ?? '(unnamed)'}${e.side === 'ratio' ? ' ratio' : ''} is ${e.value} — the model computes non-finite outputs (NaN or Infinity) on the measurement inputs, so it cannot be measured`,
+    );
+  }
+}
+
+function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyComparison | undefined): Record<string, MetricValue> {
   const latencyMethod = paired?.method ?? p.latency.method;
   const rows: Record<string, MetricValue> = {
     'size.bytes': metric('size.bytes', vs?.bytes, p.bytes),
@@ -219,7 +241,7 @@ export async function compareModels(
         const fid = await fidelity(baseSession, session, opts.data ?? syntheticDataset(baseSession, 64, opts.seed), { batch: opts.evalBatch ?? 64 }, ctx);
         const profile: ModelProfile = { name: c.name, ...(c.path ? { path: c.path } : {}), ...staticFacts(c), latency: latency.b, energy, ...(quality ? { quality } : {}) };
         const metrics = profileMetrics(profile, { ...base, latency: latency.a, energy: baseEnergy }, latency);
-        {
+        namingModel(profile, base, () => {
           if (fid.top1Agreement !== undefined) metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
           metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, {
             method: `vs baseline on ${opts.data ? `${fid.n} samples of ${opts.data.name}` : `${fid.n} synthetic inputs`}`,
@@ -228,7 +250,7 @@ export async function compareModels(
           if (fid.meanKL !== undefined) {
             metrics['fidelity.meanKL'] = metric('fidelity.meanKL', undefined, fid.meanKL, { method: 'mean over samples of KL(baseline || candidate); logits go through a softmax first' });
           }
-        }
+        });
         out.push({ profile, latency, fidelity: fid });
         reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics });
       } finally {

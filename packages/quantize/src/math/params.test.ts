@@ -164,3 +164,31 @@ test("codes match onnxruntime's QuantizeLinear bit for bit (random data, per ten
     }
   }
 });
+
+test('chooseParams/quantizeTensor: weights beyond float32 range differences get a finite scale (taken in float64), not Infinity', () => {
+  const max = f32(3.4e38);
+  for (const [min, hi, type, symmetric] of [
+    [-1, 2e38, 'int8', true], // 2 * max|w| > FLT_MAX
+    [-max, max, 'uint8', false], // max - min > FLT_MAX
+    [-max, max, 'uint4', false],
+    [-max, max, 'int4', true],
+  ] as const) {
+    const p = chooseParams(min, hi, type, symmetric);
+    assert.ok(Number.isFinite(p.scale) && p.scale > 0, `${type} symmetric=${symmetric}: scale ${p.scale}`);
+    const data = Float32Array.from([min, 0, hi, hi / 3]);
+    let r;
+    try {
+      r = quantizeTensor(data, [4], { type, symmetric, name: 'w' });
+    } catch (e) {
+      // Codes at the ends of such a range can round past FLT_MAX: refused, naming the tensor and its range.
+      assert.ok(e instanceof ShrinkError && e.code === 'INVALID_MODEL', String(e));
+      assert.match(e.message, /^tensor 'w': range \[-?[\d.e+]+, [\d.e+]+\] cannot be quantized to \w+.*--exclude NODE/);
+      continue;
+    }
+    const back = dequantizeTensor(r.q, [4], r.scale, r.zeroPoint);
+    assert.ok(back.every((v) => Number.isFinite(v)), `${type}: dequantized ${Array.from(back).join(', ')}`);
+  }
+  // 2e38 symmetric int8 is representable: no refusal, and the codes come back near the weights.
+  const r = quantizeTensor(Float32Array.from([-1, 2e38]), [2], { type: 'int8', symmetric: true, name: 'w' });
+  assert.ok(Math.abs(dequantizeTensor(r.q, [2], r.scale, r.zeroPoint)[1]! / 2e38 - 1) < 1e-6);
+});

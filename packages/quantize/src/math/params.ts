@@ -42,7 +42,10 @@ export function chooseParams(min: number, max: number, type: IntType, symmetric:
     rmax = absmax;
   }
   // As onnxruntime: the range difference in float32, the division in float64, the scale stored as float32.
-  const scale64 = f32(rmax - rmin) / (qmax - qmin);
+  // A difference beyond float32's max (|x| > ~1.7e38 symmetric, max - min > 3.4e38) stays in float64,
+  // where it is finite: float32 would make it Infinity, and every dequantized weight NaN or infinite.
+  const range32 = f32(rmax - rmin);
+  const scale64 = (Number.isFinite(range32) ? range32 : rmax - rmin) / (qmax - qmin);
   if (scale64 < FLOAT32_TINY) {
     // onnxruntime writes zero point 0 here; symmetric keeps its mid code so every channel of a
     // symmetric tensor shares one zero point.
@@ -52,6 +55,25 @@ export function chooseParams(min: number, max: number, type: IntType, symmetric:
   // QLinearConv want that); float rounding of -rmin / scale could otherwise land one code off.
   const zeroPoint = symmetric ? midCode(qmin, qmax) : roundHalfEven(qmin - rmin / scale64);
   return { scale: f32(scale64), zeroPoint: Math.min(qmax, Math.max(qmin, zeroPoint)) };
+}
+
+/**
+ * Refuses (INVALID_MODEL, naming the tensor, its range and what would work) parameters under which the
+ * weights in [lo, hi] would dequantize to ±Infinity: a finite scale can still overflow float32 at the
+ * ends of a range near ±3.4e38 (codes times scale round past FLT_MAX), and the model would compute NaN.
+ */
+export function refuseOverflow(label: string, lo: number, hi: number, scale: number, zeroPoint: number, type: IntType, symmetric: boolean): void {
+  const { qmin, qmax } = intRange(type, symmetric);
+  // Scale 0 (MatMulNBits' all-zero block) writes every code as the zero point: nothing to overflow.
+  for (const v of scale === 0 ? [] : [lo, hi]) {
+    const code = Math.min(qmax, Math.max(qmin, roundHalfEven(f32(v / scale)) + zeroPoint));
+    if (Number.isFinite(f32((code - zeroPoint) * scale))) continue;
+    throw new ShrinkError(
+      'INVALID_MODEL',
+      `${label}: range [${lo}, ${hi}] cannot be quantized to ${type}${symmetric ? ' (symmetric)' : ''}: scale ${scale} would dequantize ${v} to a non-finite value; ` +
+        'leave that layer float (--exclude NODE) or use a symmetric int8 type, or fix the weights',
+    );
+  }
 }
 
 function midCode(qmin: number, qmax: number): number {
@@ -140,6 +162,7 @@ export function quantizeTensor(
   for (let c = 0; c < channels; c++) {
     const empty = lo[c]! > hi[c]!;
     const p = chooseParams(empty ? 0 : lo[c]!, empty ? 0 : hi[c]!, opts.type, opts.symmetric);
+    if (!empty) refuseOverflow(channels > 1 ? `${label} channel ${c}` : label, lo[c]!, hi[c]!, p.scale, p.zeroPoint, opts.type, opts.symmetric);
     scale[c] = p.scale; // the float32 value actually stored is what the codes divide by
     zeroPoint[c] = p.zeroPoint;
   }

@@ -9,7 +9,7 @@
  * Dequantized weight: (code - zero_point) * scale.
  */
 import { ShrinkError } from '@shrink/core';
-import { chooseParams } from '../math/params.js';
+import { chooseParams, refuseOverflow } from '../math/params.js';
 import { roundHalfEven } from '../math/round.js';
 import { nibbleAt, packInt4Into } from '../pack.js';
 
@@ -102,6 +102,7 @@ export function quantizeBlockwise(
         scale = p.scale;
         zp = p.zeroPoint;
       }
+      if (lo <= hi) refuseOverflow(`${label} block ${blk} of column ${n}`, lo, hi, scale, zp, bits === 4 ? 'uint4' : 'uint8', false);
       const s = blk + n * nBlocks;
       scales[s] = scale;
       const inv = scale === 0 ? 0 : 1 / scales[s]!;
