@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ShrinkError } from '@shrink/core';
 import { saveModel } from '@shrink/core/io';
+import { createSession } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath } from '../paths.js';
@@ -50,6 +51,11 @@ export const convertCommand: CommandModule<GlobalArgs, Args> = {
       );
       return;
     }
+    // Re-saving passes the graph through unchanged, so a model onnxruntime refuses would come out as a
+    // new file it refuses too: refuse it here, before anything is written. From the path when there is
+    // one, so external data and > 2 GiB models are opened the way onnxruntime opens them.
+    const session = await createSession(input.onnxPath ?? input.model, { label: input.path }, ctx);
+    await session.release();
     await ensureDir(path.dirname(target));
     const saved = await saveModel(input.model, target, {
       externalData: argv.externalData === true,
