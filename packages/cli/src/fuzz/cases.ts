@@ -2,6 +2,7 @@
  * Case generation: case i of seed s is a pure function of (corpus, s, i), so any failing case can be
  * re-run alone (`scripts/fuzz.mjs --seed s --only i`) and a run is the same on every machine.
  */
+import { decodeModel, encodeModel, onnx } from '@shrink/core';
 import { createRng, deriveSeed, type Rng } from '@shrink/core/data';
 import type { Corpus } from './corpus.js';
 import { mutateBytes } from './mutate-bytes.js';
@@ -23,6 +24,8 @@ export interface FuzzCase {
   argv: string[];
   /** Files the command may create (relative); anything else new in the folder is a leftover. */
   outputs: string[];
+  /** The case must end in exit 2 with a message containing this (a refusal, not a missing file). */
+  refusal?: string;
 }
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
@@ -44,6 +47,43 @@ function mutatedModel(rng: Rng, corpus: Corpus, names: readonly string[]): { nam
   return { name, bytes: m.bytes, how: m.name };
 }
 
+const OUTSIDE = new Uint8Array(65536).fill(1);
+
+/**
+ * One initializer moved to external data that climbs out of the folder to a file that exists there,
+ * with an offset and length that fit it: the path refusal is all that stands between the loader and
+ * those bytes (a loader that stopped refusing `..` would exit 0 or fail differently, not with ENOENT).
+ */
+const climbCase: Maker = (rng, corpus) => {
+  const name = pick(rng, [...corpus.onnx.keys()]);
+  const m = decodeModel(corpus.onnx.get(name)!);
+  const t = pick(rng, m.graph!.initializer!.filter((x) => (x.rawData?.length ?? 0) > 0 && x.rawData!.length <= OUTSIDE.length));
+  const location = pick(rng, ['../outside.bin', 'sub/../../x.bin', './../outside.bin']);
+  const command = pick(rng, [['info', '--json'], ['quantize', '--dtype', 'q8', ...QUICK], ['convert', '--json'], ['prune', '--method', 'magnitude', ...QUICK]]);
+  if (t) {
+    const length = t.rawData!.length;
+    t.rawData = new Uint8Array(0);
+    t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    t.externalData = [
+      { key: 'location', value: location },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: String(length) },
+    ];
+  }
+  const out = command[0] !== 'info';
+  return {
+    label: `${command.join(' ')} on ${name} (initializer '${t?.name ?? '-'}' external data at '${location}', beside the folder)`,
+    files: [
+      { path: 'model.onnx', data: encodeModel(m) },
+      { path: '../outside.bin', data: OUTSIDE },
+      { path: '../x.bin', data: OUTSIDE },
+    ],
+    argv: [command[0]!, '{dir}/model.onnx', ...command.slice(1), ...(out ? ['-o', '{dir}/out.onnx'] : [])],
+    outputs: out ? ['out.onnx'] : [],
+    ...(t ? { refusal: 'stays inside it' } : {}),
+  };
+};
+
 type Maker = (rng: Rng, corpus: Corpus) => Omit<FuzzCase, 'index'>;
 
 const onnxCase =
@@ -51,12 +91,20 @@ const onnxCase =
   (rng, corpus) => {
     const m = mutatedModel(rng, corpus, [...corpus.onnx.keys()].filter(filter));
     const f = flags(rng);
+    // A lone external-data location that climbs out of the folder to a file that is there: only the
+    // path check stands between the loader and those bytes, so the message must be that refusal.
+    // (Offset and length are checked first; the range they give is inside the 64 KiB file.)
+    const climbs = /^externalData: initializer '[^']*' external data at '(\.\.\/outside\.bin|sub\/\.\.\/\.\.\/x\.bin)' \(offset '(0|4096)', length '(16|0)'\)$/.test(m.how);
     return {
       label: `${command} ${f.join(' ')} on ${m.name} (${m.how})`,
       files: [
         { path: 'model.onnx', data: m.bytes },
         { path: 'data.json', data: corpus.data.json },
+        // What '../outside.bin' and 'sub/../../x.bin' reach: beside the case folder, 64 KiB of real bytes.
+        { path: '../outside.bin', data: OUTSIDE },
+        { path: '../x.bin', data: OUTSIDE },
       ],
+      ...(climbs ? { refusal: 'stays inside it' } : {}),
       argv: [command, '{dir}/model.onnx', ...f, ...(output ? ['-o', '{dir}/out.onnx'] : [])],
       outputs: output ? ['out.onnx', 'out.onnx_data'] : [],
     };
@@ -156,6 +204,7 @@ const MAKERS: ReadonlyArray<readonly [number, Maker]> = [
   [3, dataCase('json', (f) => ['eval', '{model}', '--data', `{dir}/${f}`, '--json'])],
   [3, dataCase('csv', (f) => ['eval', '{model}', '--data', `{dir}/${f}`, '--json'])],
   [2, dataCase('json', (f) => ['quantize', '{model}', '--dtype', 'int8', '--mode', 'static', '--calib-data', `{dir}/${f}`, '-o', '{dir}/out.onnx', ...QUICK])],
+  [1, climbCase],
 ];
 const TOTAL = MAKERS.reduce((a, [w]) => a + w, 0);
 

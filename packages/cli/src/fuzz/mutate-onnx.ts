@@ -131,14 +131,16 @@ const mutators: readonly Mutator[] = [
     const t = pick(rng, inits(m));
     if (!t) return undefined;
     const location = pick(rng, HOSTILE_PATHS);
+    const offset = pick(rng, ['0', '-1', '4096', 'abc', '1099511627776']);
+    const length = pick(rng, ['16', '0', '1099511627776', '-4', '']);
     t.rawData = new Uint8Array(0);
     t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
     t.externalData = [
       { key: 'location', value: location },
-      { key: 'offset', value: pick(rng, ['0', '-1', '4096', 'abc', '1099511627776']) },
-      { key: 'length', value: pick(rng, ['16', '0', '1099511627776', '-4', '']) },
+      { key: 'offset', value: offset },
+      { key: 'length', value: length },
     ];
-    return `initializer '${t.name}' external data at '${location}'`;
+    return `initializer '${t.name}' external data at '${location}' (offset '${offset}', length '${length}')`;
   },
   function duplicateNames(rng, m) {
     const g = G(m);

@@ -1,11 +1,14 @@
 /**
  * Runs one fuzz case in this thread through the real CLI entry (`main(argv)`) and checks what the
- * CLI promises: exit 0 or 2; on 2 exactly one `shrink: ` line (warnings aside) and no stack trace;
- * never "unexpected error"; inputs untouched; no temporary or partial file left behind.
+ * CLI promises: exit 0 or 2; on 2 exactly one `shrink: ` line (warnings aside) and no stack trace; never "unexpected error"; inputs untouched; no temporary or
+ * partial file left behind; every model written on success loads in onnxruntime (ONNX) or as a tfjs
+ * layers folder, not only in Shrink's own decoder.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadModel } from '@shrink/core/io';
+import { createSession } from '@shrink/core/runtime';
+import { MODEL_JSON, readLayersModelDir } from '@shrink/core/tfjs';
 import { main } from '../main.js';
 import type { FuzzCase } from './cases.js';
 
@@ -79,6 +82,9 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   if (r.code === 2 && (errors.length !== 1 || !errors[0]!.startsWith('shrink: '))) {
     problems.push(`expected one 'shrink: ' line on stderr, got ${errors.length}: ${JSON.stringify(r.stderr.slice(0, 400))}`);
   }
+  if (c.refusal !== undefined && !(r.code === 2 && errors[0]?.includes(c.refusal))) {
+    problems.push(`expected exit 2 refusing the path ('${c.refusal}'), got exit ${r.code}: ${JSON.stringify(errors[0] ?? '')}`);
+  }
   if (/unexpected error/.test(r.stderr)) problems.push('unexpected error');
   if (/\n\s+at .+[:(]/.test(r.stderr)) problems.push('stack trace on stderr');
   if (r.code === 0 && c.argv.includes('--json')) {
@@ -106,13 +112,37 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
       leftOutput = true;
       problems.push(`exit ${r.code} left output ${o}`);
     }
-    if (!o.endsWith('.onnx')) continue;
-    try {
-      await loadModel(path.join(dir, o));
-    } catch (e) {
-      problems.push(`output ${o} does not load: ${(e as Error).message}`);
+    const files = after.includes(o) ? [o] : after.filter((f) => f.startsWith(`${o}/`));
+    for (const f of files) {
+      if (f.endsWith('.onnx')) problems.push(...(await onnxLoads(path.join(dir, f), f)));
+      else if (path.basename(f) === MODEL_JSON) problems.push(...(await tfjsLoads(path.dirname(path.join(dir, f)), f)));
     }
   }
   await rm(dir, { recursive: true, force: true });
   return { index: c.index, label: c.label, code: r.code, message: errors[0] ?? '', ms, problems, leftOutput };
+}
+
+/** Shrink's decoder and onnxruntime (a session is cheap for these models) both accept the file. */
+async function onnxLoads(file: string, rel: string): Promise<string[]> {
+  try {
+    await loadModel(file);
+  } catch (e) {
+    return [`output ${rel} does not load: ${(e as Error).message}`];
+  }
+  try {
+    const s = await createSession(file);
+    await s.release();
+  } catch (e) {
+    return [`output ${rel} is refused by onnxruntime: ${(e as Error).message}`];
+  }
+  return [];
+}
+
+async function tfjsLoads(folder: string, rel: string): Promise<string[]> {
+  try {
+    await readLayersModelDir(folder);
+    return [];
+  } catch (e) {
+    return [`output ${rel} is not a loadable tfjs folder: ${(e as Error).message}`];
+  }
 }

@@ -46,6 +46,7 @@ export interface FuzzSummary {
 
 const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 const ENTRY = new URL('./worker.ts', import.meta.url).href;
+const MAX_START_FAILURES = 3;
 
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   const t0 = performance.now();
@@ -67,17 +68,22 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     };
     const fail = (index: number, problem: string) => failures.push({ index, label: label(index), problems: [problem] });
 
+    const live = new Set<Worker>();
     const lane = (id: number) =>
       new Promise<void>((resolve, reject) => {
         let worker: Worker;
         let current: number | undefined;
         let timer: NodeJS.Timeout | undefined;
         let finished = false;
+        // A worker that dies before it is ready would die again: give up after a few, with the reason.
+        let ready = false;
+        let startFailures = 0;
         const next = () => {
           clearTimeout(timer);
           current = queue.shift();
           if (current === undefined) {
             finished = true;
+            live.delete(worker);
             void worker.terminate().then(() => resolve());
             return;
           }
@@ -87,14 +93,23 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
           }, timeoutMs);
           worker.postMessage({ index: current });
         };
-        const restart = () => {
+        const restart = (why?: string) => {
           clearTimeout(timer);
+          // The case that was running is recorded as failed already; the new worker starts clean.
+          current = undefined;
           const old = worker;
           old.removeAllListeners();
+          live.delete(old);
           void old.terminate();
+          if (!ready && ++startFailures >= MAX_START_FAILURES) {
+            finished = true;
+            reject(new Error(`fuzz: worker ${id} failed to start ${startFailures} times in a row (last: ${why ?? 'unknown'}); no case ran on it`));
+            return;
+          }
           start();
         };
         const start = () => {
+          ready = false;
           worker = new Worker(BOOT, {
             execArgv: ['--conditions=@shrink/source'],
             workerData: { entry: ENTRY, corpusDir, workDir: path.join(root, `w${id}`), seed: opts.seed },
@@ -103,11 +118,15 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
             stdout: true,
             stderr: true,
           });
+          live.add(worker);
           worker.stdout.resume();
           worker.stderr.resume();
           worker.on('message', (m: { type: string; result?: CaseResult; index?: number; error?: string }) => {
-            if (m.type === 'ready') next();
-            else if (m.type === 'result' && m.result) {
+            if (m.type === 'ready') {
+              ready = true;
+              startFailures = 0;
+              next();
+            } else if (m.type === 'result' && m.result) {
               results.push(m.result);
               if (m.result.problems.length) failures.push({ index: m.result.index, label: m.result.label, problems: m.result.problems });
               opts.onCase?.(m.result, results.length);
@@ -120,13 +139,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
           });
           worker.on('error', (e) => {
             if (current !== undefined) fail(current, `worker died: ${e.message}`);
-            restart();
+            restart(e.message);
           });
           worker.on('exit', (code) => {
-            if (!finished && code !== 0 && current !== undefined) {
-              fail(current, `worker exited with ${code}`);
-              restart();
-            }
+            if (finished) return;
+            if (current !== undefined) fail(current, `worker exited with ${code}`);
+            if (current !== undefined || !ready) restart(`exit code ${code}`);
           });
         };
         try {
@@ -135,7 +153,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
           reject(e);
         }
       });
-    await Promise.all(Array.from({ length: Math.min(opts.workers ?? 2, total) }, (_, i) => lane(i)));
+    try {
+      await Promise.all(Array.from({ length: Math.min(opts.workers ?? 2, total) }, (_, i) => lane(i)));
+    } finally {
+      await Promise.all([...live].map((w) => w.terminate()));
+    }
 
     results.sort((a, b) => a.index - b.index);
     failures.sort((a, b) => a.index - b.index);

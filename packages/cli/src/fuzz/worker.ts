@@ -23,18 +23,33 @@ await initTf({});
 console.warn = warn;
 
 // An async throw that escapes the command would end the process in the CLI: here it fails the case.
+// Which case scheduled it is not knowable cheaply, so the report says when it surfaced: while a case ran
+// (and, if one ran before it on this worker, that it may be that one's), or after the last case ended.
 let current = -1;
-process.on('unhandledRejection', (e) => port.postMessage({ type: 'escaped', index: current, error: String((e as Error)?.stack ?? e) }));
-process.on('uncaughtException', (e) => port.postMessage({ type: 'escaped', index: current, error: String(e?.stack ?? e) }));
+let last = -1;
+const escaped = (e: unknown) => {
+  const error = String((e as Error)?.stack ?? e);
+  if (current >= 0) {
+    const note = last >= 0 ? ` (surfaced while case ${current} ran; it may be a late one from case ${last})` : '';
+    port.postMessage({ type: 'escaped', index: current, error: `${error}${note}` });
+  } else port.postMessage({ type: 'escaped', index: last, error: `after case ${last} ended: ${error}` });
+};
+process.on('unhandledRejection', escaped);
+process.on('uncaughtException', escaped);
 
 port.on('message', async (msg: { index: number }) => {
   current = msg.index;
   try {
     const c = makeCase(corpus, seed, msg.index);
     const result = await runCase(c, path.join(workDir, `case-${msg.index}`));
+    // One turn of the event loop: a rejection the case left unhandled surfaces while it is still current.
+    await new Promise((r) => setImmediate(r));
     port.postMessage({ type: 'result', result });
   } catch (e) {
     port.postMessage({ type: 'escaped', index: msg.index, error: `harness: ${String((e as Error)?.stack ?? e)}` });
+  } finally {
+    last = msg.index;
+    current = -1;
   }
 });
 port.postMessage({ type: 'ready' });
