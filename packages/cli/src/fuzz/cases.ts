@@ -1,5 +1,5 @@
 /**
- * Case generation: case i of seed s is a pure function of (corpus, s, i), so any failing case can be
+ * Case generation: case i of seed s is a pure function of (code version, s, i) — the corpus is built from fixed seeds, so any failing case can be
  * re-run alone (`scripts/fuzz.mjs --seed s --only i`) and a run is the same on every machine.
  */
 import { decodeModel, encodeModel, onnx } from '@shrink/core';
@@ -8,6 +8,7 @@ import type { Corpus } from './corpus.js';
 import { mutateBytes } from './mutate-bytes.js';
 import { mutateOnnx } from './mutate-onnx.js';
 import { mutateCsv, mutateDataJson, mutateModelJson } from './mutate-json.js';
+import { baseConfig, CONFIG_OUTPUTS, mutateConfig } from './mutate-config.js';
 
 export interface CaseFile {
   /** Relative to the case folder. */
@@ -24,6 +25,8 @@ export interface FuzzCase {
   argv: string[];
   /** Files the command may create (relative); anything else new in the folder is a leftover. */
   outputs: string[];
+  /** Exit 1 (a gate failed) is a defined outcome too: run and search. */
+  gates?: boolean;
   /** The case must end in exit 2 with a message containing this (a refusal, not a missing file). */
   refusal?: string;
 }
@@ -171,6 +174,76 @@ const compareCase: Maker = (rng, corpus) => {
   };
 };
 
+/**
+ * A pipeline config (YAML or JSON) in `p/` beside the tiny MLP and the 12-row data file, with copies one
+ * folder up for `../` paths, through `shrink run` or `shrink search` (whose configs always carry one
+ * fault validation must refuse: a valid search boots trial workers, seconds per case).
+ */
+const configCase =
+  (command: 'run' | 'search'): Maker =>
+  (rng, corpus) => {
+    const json = rng.next() < 0.3;
+    const m = mutateConfig(rng, baseConfig(rng, command === 'search'), json, command === 'search');
+    const file = `p/shrink.config.${json ? 'json' : 'yaml'}`;
+    const mlp = corpus.onnx.get('mlp.onnx')!;
+    return {
+      label: `${command} ${json ? 'JSON' : 'YAML'} config (${m.name})`,
+      files: [
+        { path: file, data: m.text },
+        { path: 'p/model.onnx', data: mlp },
+        { path: 'p/data.json', data: corpus.data.json },
+        { path: 'p/data.csv', data: corpus.data.csv },
+        { path: 'model.onnx', data: mlp },
+        { path: 'data.json', data: corpus.data.json },
+      ],
+      argv: [command, `{dir}/${file}`, '--json', ...(command === 'search' ? ['--workers', '1'] : [])],
+      outputs: CONFIG_OUTPUTS,
+      gates: true,
+    };
+  };
+
+/** Distillation from the tiny MLP on 12 rows, one epoch: a mutated teacher, or a mutated student spec or flag. */
+const distillCase: Maker = (rng, corpus) => {
+  const r = rng.next();
+  let teacher = corpus.onnx.get('mlp.onnx')!;
+  let how = 'unchanged';
+  let student = '64-8-3';
+  const extra: string[] = [];
+  if (r < 0.45) {
+    const m = mutatedModel(rng, corpus, ['mlp.onnx', 'mlp_q8.onnx', 'mlp_pruned.onnx', 'conv.onnx']);
+    teacher = m.bytes;
+    how = `teacher ${m.name}: ${m.how}`;
+  } else if (r < 0.75) {
+    student = pick(rng, ['64-3', '64-0-3', '63-8-3', '64-8-4', 'c4-3', 'x', '', '-', '64--3', '1e9-3', '64-8-3-', '{dir}/model.onnx', '../etc/passwd', 'digits-mlp']);
+    how = `student ${JSON.stringify(student)}`;
+  } else if (r < 0.95) {
+    const flag = pick(rng, [
+      ['--temperature', pick(rng, ['0', '-1', 'NaN', '1e309'])],
+      ['--alpha', pick(rng, ['-0.1', '1.1', 'x'])],
+      ['--batch', pick(rng, ['0', '1', '2.5'])],
+      ['--lr', pick(rng, ['0', '-1', 'Infinity'])],
+      ['--hidden-match', pick(rng, ['h2:d1', 'nope:nope', ':', 'x'])],
+      ['--teacher-output', pick(rng, ['probs', 'logits', 'softmax'])],
+      ['--init-from-teacher'],
+      ['--unlabeled'],
+      ['--seed', pick(rng, ['-1', '1.5', '7'])],
+      ['--cache-dir', ''],
+    ]);
+    extra.push(...flag);
+    how = `flag ${flag.join(' ')}`;
+  }
+  return {
+    label: `distill --student ${student} on mlp.onnx (${how})`,
+    files: [
+      { path: 'teacher.onnx', data: teacher },
+      { path: 'data.json', data: corpus.data.json },
+      { path: 'model.onnx', data: corpus.onnx.get('mlp.onnx')! },
+    ],
+    argv: ['distill', '--teacher', '{dir}/teacher.onnx', '--data', '{dir}/data.json', '--student', student, '--epochs', '1', '--no-cache', ...extra, '-o', '{dir}/out', ...QUICK],
+    outputs: ['out'],
+  };
+};
+
 const quantFlags = (rng: Rng): string[] =>
   pick(rng, [
     ['--dtype', 'q8', ...QUICK],
@@ -204,6 +277,9 @@ const MAKERS: ReadonlyArray<readonly [number, Maker]> = [
   [3, dataCase('json', (f) => ['eval', '{model}', '--data', `{dir}/${f}`, '--json'])],
   [3, dataCase('csv', (f) => ['eval', '{model}', '--data', `{dir}/${f}`, '--json'])],
   [2, dataCase('json', (f) => ['quantize', '{model}', '--dtype', 'int8', '--mode', 'static', '--calib-data', `{dir}/${f}`, '-o', '{dir}/out.onnx', ...QUICK])],
+  [6, configCase('run')],
+  [2, configCase('search')],
+  [1, distillCase],
   [1, climbCase],
 ];
 const TOTAL = MAKERS.reduce((a, [w]) => a + w, 0);

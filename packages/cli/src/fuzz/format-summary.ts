@@ -6,7 +6,7 @@ export function formatSummary(s: FuzzSummary): string {
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   const lines = [
-    `fuzz: ${s.cases} cases, seed ${s.seed}, ${(s.ms / 1000).toFixed(1)} s: exit 0 x${s.exit0}, exit 2 x${s.exit2}, failures ${s.failures.length}`,
+    `fuzz: ${s.cases} cases, seed ${s.seed}, ${(s.ms / 1000).toFixed(1)} s: exit 0 x${s.exit0}, exit 1 (gate) x${s.exit1}, exit 2 x${s.exit2}, failures ${s.failures.length}`,
     `  commands: ${cmds}`,
     `  slowest case: #${s.slowest.index} ${Math.round(s.slowest.ms)} ms (${s.slowest.label})`,
   ];

@@ -1,6 +1,7 @@
 /**
  * Runs one fuzz case in this thread through the real CLI entry (`main(argv)`) and checks what the
- * CLI promises: exit 0 or 2; on 2 exactly one `shrink: ` line (warnings aside) and no stack trace; never "unexpected error"; inputs untouched; no temporary or
+ * CLI promises: exit 0 or 2 (or 1, a failed gate, for run and search); on 2 exactly one `shrink: ` line
+ * (warnings aside) and no stack trace; never "unexpected error"; inputs untouched; no temporary or
  * partial file left behind; every model written on success loads in onnxruntime (ONNX) or as a tfjs
  * layers folder, not only in Shrink's own decoder.
  */
@@ -68,7 +69,8 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   for (const f of c.files) {
     const p = path.join(dir, f.path);
     await mkdir(path.dirname(p), { recursive: true });
-    await writeFile(p, f.data);
+    // Configs name absolute paths inside the case folder as `{dir}`.
+    await writeFile(p, typeof f.data === 'string' ? f.data.replaceAll('{dir}', dir) : f.data);
     inputs.set(f.path, await readFile(p));
   }
   const argv = c.argv.map((a) => a.replaceAll('{dir}', dir));
@@ -78,7 +80,7 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   const problems: string[] = [];
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
   const errors = lines.filter((l) => !l.startsWith('warning: '));
-  if (r.code !== 0 && r.code !== 2) problems.push(`exit ${r.code}`);
+  if (r.code !== 0 && r.code !== 2 && !(r.code === 1 && c.gates)) problems.push(`exit ${r.code}`);
   if (r.code === 2 && (errors.length !== 1 || !errors[0]!.startsWith('shrink: '))) {
     problems.push(`expected one 'shrink: ' line on stderr, got ${errors.length}: ${JSON.stringify(r.stderr.slice(0, 400))}`);
   }
@@ -107,8 +109,8 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   }
   let leftOutput = false;
   for (const o of c.outputs.filter((o) => after.includes(o) || after.some((f) => f.startsWith(`${o}/`)))) {
-    // Outputs are fresh paths: exit 2 must leave none of them behind.
-    if (r.code !== 0) {
+    // Outputs are fresh paths: exit 2 must leave none of them behind (exit 1 is a finished run).
+    if (r.code === 2) {
       leftOutput = true;
       problems.push(`exit ${r.code} left output ${o}`);
     }

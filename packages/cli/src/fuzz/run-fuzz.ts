@@ -34,6 +34,8 @@ export interface FuzzSummary {
   seed: number;
   cases: number;
   exit0: number;
+  /** A gate failed (run, search): a defined outcome. */
+  exit1: number;
   exit2: number;
   /** Exit 2 with an output left behind (each is also a failure). */
   leftOutput: number;
@@ -171,6 +173,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       seed: opts.seed,
       cases: total,
       exit0: results.filter((r) => r.code === 0).length,
+      exit1: results.filter((r) => r.code === 1).length,
       exit2: results.filter((r) => r.code === 2).length,
       leftOutput: results.filter((r) => r.leftOutput).length,
       failures,
