@@ -28,23 +28,16 @@ export async function refuseExisting(target: string, force: boolean): Promise<vo
   if (st && !force) throw new ShrinkError('IO', `${target} exists; choose another -o or pass --force to replace it`);
 }
 
-/** The paths among `paths` that do not exist yet: outputs a failed command must not leave behind. */
-export async function notYetThere(paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of paths) if (!(await stat(p).catch(() => undefined))) out.push(p);
-  return out;
-}
-
 /**
- * Runs the steps that follow writing an output (measuring it, explaining it). When they fail — e.g. the
- * input model parses but onnxruntime rejects it — the new files in `created` are removed before the
- * error goes on, so exit 2 leaves no new output; a file that existed before (--force) stays replaced.
+ * Runs the steps that follow writing an output (measuring it). When they fail — e.g. onnxruntime rejects
+ * the model — the files in `written` are removed before the error goes on, so exit 2 leaves no model
+ * that failed behind. (quantize and prune stage theirs instead: core's saveModelChecked.)
  */
-export async function removeOnFailure<T>(created: readonly string[], steps: () => Promise<T>): Promise<T> {
+export async function removeOnFailure<T>(written: readonly string[], steps: () => Promise<T>): Promise<T> {
   try {
     return await steps();
   } catch (e) {
-    for (const f of created) await rm(f, { force: true }).catch(() => undefined);
+    for (const f of written) await rm(f, { force: true }).catch(() => undefined);
     throw e;
   }
 }

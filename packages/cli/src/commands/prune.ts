@@ -2,14 +2,14 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ShrinkError } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
-import { saveModel } from '@shrink/core/io';
+import { saveModelChecked } from '@shrink/core/io';
 import { resolveSplit } from '@shrink/core/data';
 import { compareModels } from '@shrink/core/runtime';
 import { pruneOptionsSchema } from '@shrink/prune';
 import { pruneModel, type FineTuneSettings } from '@shrink/prune/node';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
-import { ensureDir, notYetThere, outputPath, refuseExisting, removeOnFailure } from '../paths.js';
+import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import { evalData } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { dataFlag, profileOptions, runFlags, type RunArgs } from './common-flags.js';
@@ -57,24 +57,24 @@ export const pruneCommand: CommandModule<GlobalArgs, Args> = {
     await refuseExisting(target, argv.force === true);
     const result = await pruneModel(input.model, options, fineTune, ctx);
     await ensureDir(path.dirname(target));
-    const created = await notYetThere([target]);
-    const saved = await saveModel(result.model, target, { force: argv.force === true, inputs: input.inputs });
-    await removeOnFailure(created, async () => {
-      const cmp = await compareModels(
+    // Measured where it is staged: a failed measurement (exit 2) leaves the old output byte for byte.
+    const { saved, value: cmp } = await saveModelChecked(result.model, target, { force: argv.force === true, inputs: input.inputs }, (staged) =>
+      compareModels(
         { name: path.basename(input.path), model: input.model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes },
-        [{ name: path.basename(saved.path), model: result.model, path: saved.path, diskBytes: saved.bytes }],
+        [{ name: path.basename(target), model: result.model, path: staged.path, diskBytes: staged.bytes }],
         profileOptions(argv, data),
         ctx,
-      );
-      const cand = cmp.report.candidates[0]!;
-      cand.notes = [...(cand.notes ?? []), ...result.report.notes];
-      emit(argv, { output: saved.path, pruning: result.report, report: cmp.report }, () =>
-        [
-          renderTable(cmp.report),
-          result.report.layers.map((l) => `${l.name} (${l.opType}): ${l.action}${l.reason ? ` — ${l.reason}` : ''}${l.sparsity !== undefined ? `, sparsity ${(l.sparsity * 100).toFixed(1)}%` : ''}${l.unitsRemoved !== undefined ? `, ${l.unitsRemoved} units removed, ${l.unitsKept} kept` : ''}`).join('\n'),
-          `wrote ${saved.path}`,
-        ].join('\n\n'),
-      );
-    });
+      ),
+    );
+    const cand = cmp.report.candidates[0]!;
+    cand.path = saved.path;
+    cand.notes = [...(cand.notes ?? []), ...result.report.notes];
+    emit(argv, { output: saved.path, pruning: result.report, report: cmp.report }, () =>
+      [
+        renderTable(cmp.report),
+        result.report.layers.map((l) => `${l.name} (${l.opType}): ${l.action}${l.reason ? ` — ${l.reason}` : ''}${l.sparsity !== undefined ? `, sparsity ${(l.sparsity * 100).toFixed(1)}%` : ''}${l.unitsRemoved !== undefined ? `, ${l.unitsRemoved} units removed, ${l.unitsKept} kept` : ''}`).join('\n'),
+        `wrote ${saved.path}`,
+      ].join('\n\n'),
+    );
   },
 };

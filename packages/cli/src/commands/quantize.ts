@@ -1,11 +1,11 @@
 import { stat, readdir } from 'node:fs/promises';
-import { ensureDir, notYetThere, outputPath, refuseExisting, removeOnFailure } from '../paths.js';
+import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { formatValue, ShrinkError, type Ctx, type Report } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
-import { defaultExternalDataName, saveModel } from '@shrink/core/io';
+import { saveModelChecked } from '@shrink/core/io';
 import type { Dataset } from '@shrink/core/data';
 import { compareModels } from '@shrink/core/runtime';
 import { OUTPUT_NAMES, quantizeOptionsSchema, type PassResult, type QuantizeReport, type TfjsWeightDtype } from '@shrink/quantize';
@@ -90,41 +90,42 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
       result = await quantizeModel(model, options, env, ctx);
     }
     await ensureDir(path.dirname(target));
-    const created = await notYetThere([target, path.join(path.dirname(target), defaultExternalDataName(target))]);
-    const saved = await saveModel(result.model, target, { externalData: argv.externalData === true, force: argv.force === true, inputs: input.inputs });
-    await removeOnFailure(created, async () => {
-
+    // The new model is measured where it is staged: a model onnxruntime rejects, or one computing NaN,
+    // ends the run (exit 2) with the old output still in place, byte for byte.
+    const saveOpts = { externalData: argv.externalData === true, force: argv.force === true, inputs: input.inputs };
+    const { saved, value: { cmp, explain } } = await saveModelChecked(result.model, target, saveOpts, async (staged) => {
       const explainData: Dataset | undefined = data ?? calibration;
       let explain: LayerError[] | undefined;
       if (argv.explain === true) {
         if (!explainData) throw new ShrinkError('INVALID_ARGUMENT', '--explain needs sample data: pass --data or --calib-data');
         explain = await explainQuantization(model, result.model, result.report, explainData, {}, ctx);
       }
-
       const cmp = await compareModels(
         { name: path.basename(input.path), model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes },
-        [{ name: path.basename(saved.path), model: result.model, path: saved.path, diskBytes: saved.bytes + (saved.externalDataBytes ?? 0) }],
+        [{ name: path.basename(target), model: result.model, path: staged.path, diskBytes: staged.bytes + (staged.externalDataBytes ?? 0) }],
         profileOptions(argv, data),
         ctx,
       );
       addQuantizationNotes(cmp.report, result.report, cmp.baseline.params.byDtype, cmp.candidates[0]!.profile.params.byDtype, cmp.candidates[0]!.latency.ratio.p10);
-
-      emit(
-        argv,
-        { output: saved.path, externalDataPath: saved.externalDataPath ?? null, quantization: result.report, report: cmp.report, explain: explain ?? null, fallback: fallback ?? null },
-        () => {
-          const parts = [renderTable(cmp.report), summarizeNodes(result.report)];
-          if (explain) parts.push(explainTable(explain));
-          if (fallback) {
-            parts.push(
-              `accuracy fallback: ${fallback.met ? 'met' : 'NOT met'} (baseline ${(fallback.baseline * 100).toFixed(2)}%, final ${(fallback.final * 100).toFixed(2)}%); kept float: ${fallback.keptFloat.join(', ') || 'none'}`,
-            );
-          }
-          parts.push(`wrote ${saved.path}${saved.externalDataPath ? ` (+ ${saved.externalDataPath})` : ''}`);
-          return parts.join('\n\n');
-        },
-      );
+      return { cmp, explain };
     });
+    cmp.report.candidates[0]!.path = saved.path;
+
+    emit(
+      argv,
+      { output: saved.path, externalDataPath: saved.externalDataPath ?? null, quantization: result.report, report: cmp.report, explain: explain ?? null, fallback: fallback ?? null },
+      () => {
+        const parts = [renderTable(cmp.report), summarizeNodes(result.report)];
+        if (explain) parts.push(explainTable(explain));
+        if (fallback) {
+          parts.push(
+            `accuracy fallback: ${fallback.met ? 'met' : 'NOT met'} (baseline ${(fallback.baseline * 100).toFixed(2)}%, final ${(fallback.final * 100).toFixed(2)}%); kept float: ${fallback.keptFloat.join(', ') || 'none'}`,
+          );
+        }
+        parts.push(`wrote ${saved.path}${saved.externalDataPath ? ` (+ ${saved.externalDataPath})` : ''}`);
+        return parts.join('\n\n');
+      },
+    );
   },
 };
 

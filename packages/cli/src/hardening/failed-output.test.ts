@@ -1,5 +1,5 @@
 // A model Shrink can parse but onnxruntime rejects: quantize and prune fail when they measure it, after
-// the output was written; exit 2 must still leave no new output (an existing one replaced with --force stays).
+// the output was staged; exit 2 must leave no new output, and an existing one (--force) untouched.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,10 +37,14 @@ for (const [cmd, flags] of [
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^shrink: .*model\.onnx.*onnxruntime/);
     assert.deepEqual(fs.readdirSync(dir), ['model.onnx']);
-    // With --force over an existing output, the old file is already replaced: it stays (complete).
-    fs.writeFileSync(out, 'old');
+    // With --force over an existing output (and its external data), the new model is measured where it
+    // is staged: exit 2 leaves the old files byte for byte, and no staging folder.
+    fs.writeFileSync(out, 'old model');
+    fs.writeFileSync(`${out}_data`, 'old data');
     const again = await cli.run([cmd, input, ...flags, '-o', out, '--force', '--runs', '1', '--warmup', '0', '--json']);
     assert.equal(again.code, 2, again.stderr);
-    assert.ok(fs.existsSync(out) && fs.readFileSync(out).length > 3, 'the replaced output is the new model');
+    assert.equal(fs.readFileSync(out, 'utf8'), 'old model', 'the old output was replaced by the failed model');
+    assert.equal(fs.readFileSync(`${out}_data`, 'utf8'), 'old data', "the old output's external data was replaced");
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'out.onnx', 'out.onnx_data']);
   });
 }

@@ -73,6 +73,8 @@ async function openTemp(target: string): Promise<{ fh: FileHandle; tmp: string }
 /** A complete, flushed temp file beside its target, not yet renamed over it. */
 export interface StagedFile {
   readonly target: string;
+  /** The complete temp file, until commit or discard. */
+  readonly temp: string;
   readonly bytes: number;
   /** Renames the temp file over the target. */
   commit(): Promise<void>;
@@ -112,6 +114,7 @@ export async function stageChunks(target: string, chunks: Iterable<Uint8Array> |
   }
   return {
     target: abs,
+    temp: tmp,
     bytes,
     commit: async () => {
       try {

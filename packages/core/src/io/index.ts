@@ -4,6 +4,7 @@ export { resolveInside } from './safe-path.js';
 export { loadModel, readModelFile, resolveExternalData, type LoadOptions } from './load-model.js';
 export {
   saveModel,
+  saveModelChecked,
   defaultExternalDataName,
   type SaveOptions,
   type SaveResult,

@@ -9,7 +9,7 @@ import { encodeModel } from '../onnx/codec.js';
 import { onnx } from '../onnx/proto.js';
 import { fileSizes } from './file-sizes.js';
 import { loadModel } from './load-model.js';
-import { saveModel } from './save-model.js';
+import { saveModel, saveModelChecked } from './save-model.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -223,4 +223,55 @@ test('saving a model whose tensors still point at external files is refused', as
   const m = model();
   m.graph!.initializer![0] = { name: 'W', dataType: T.FLOAT, dims: [N, N], dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] };
   await assert.rejects(saveModel(m, path.join(dir, 'x.onnx')), /tensor 'W' still refers to external data.*loadModel/);
+});
+
+test('saveModelChecked: the check sees the staged model (loadable, with its external data); only then do the files replace the old ones', async () => {
+  const dir = fresh();
+  const file = path.join(dir, 'out.onnx');
+  fs.writeFileSync(file, 'old model');
+  fs.writeFileSync(path.join(dir, 'out.onnx_data'), 'old data');
+  // A failing check: the old files stay byte for byte, and no staging folder is left.
+  await assert.rejects(
+    saveModelChecked(model(), file, { externalData: true }, async (staged) => {
+      assert.notEqual(staged.path, file);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'old model', 'replaced before the check');
+      const s = await ort.InferenceSession.create(staged.path);
+      await s.release();
+      throw new ShrinkError('INVALID_MODEL', 'measuring failed');
+    }),
+    /measuring failed/,
+  );
+  assert.equal(fs.readFileSync(file, 'utf8'), 'old model');
+  assert.equal(fs.readFileSync(path.join(dir, 'out.onnx_data'), 'utf8'), 'old data');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['out.onnx', 'out.onnx_data']);
+  // A passing check: both files in place, the model loads with its data, nothing else left.
+  const { saved, value } = await saveModelChecked(model(), file, { externalData: true }, async (staged) => staged.bytes);
+  assert.equal(saved.path, file);
+  assert.equal(saved.externalDataPath, path.join(dir, 'out.onnx_data'));
+  assert.equal(value, saved.bytes);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['out.onnx', 'out.onnx_data']);
+  const s = await ort.InferenceSession.create(file);
+  await s.release();
+  // Inline: checked as its temp file beside the target, then renamed over it; a failed check removes it.
+  const inline = path.join(dir, 'inline.onnx');
+  fs.writeFileSync(inline, 'old inline');
+  await assert.rejects(
+    saveModelChecked(model(), inline, {}, async (staged) => {
+      assert.equal(path.dirname(staged.path), dir);
+      const s = await ort.InferenceSession.create(staged.path);
+      await s.release();
+      throw new ShrinkError('INVALID_MODEL', 'measuring failed');
+    }),
+    /measuring failed/,
+  );
+  assert.equal(fs.readFileSync(inline, 'utf8'), 'old inline');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['inline.onnx', 'out.onnx', 'out.onnx_data']);
+  assert.equal((await saveModelChecked(model(), inline, {}, async () => 0)).saved.path, inline);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['inline.onnx', 'out.onnx', 'out.onnx_data']);
+  const s2 = await ort.InferenceSession.create(inline);
+  await s2.release();
+  // The final paths are still checked against the inputs.
+  await assert.rejects(saveModelChecked(model(), file, { inputs: [file] }, async () => 0), /refusing to overwrite input file/);
+  await assert.rejects(saveModelChecked(model(), file, { inputs: [file], externalData: true }, async () => 0), /refusing to overwrite input file/);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['inline.onnx', 'out.onnx', 'out.onnx_data']);
 });

@@ -1,4 +1,5 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import { prepareEncode } from '../onnx/codec.js';
@@ -139,6 +140,60 @@ export async function saveModel(model: onnx.IModelProto, file: string, opts: Sav
   const externalDataBytes = data.bytes;
   const bytes = onnxFile.bytes;
   return { path: abs, bytes, externalDataPath: dataPath, externalDataBytes, externalDataReason: reason };
+}
+
+/**
+ * saveModel, but the new files replace nothing until `check` has accepted them (e.g. loaded and measured
+ * the model): an inline model is checked as its complete temp file beside `file`, one with external data
+ * in a hidden staging folder beside it (its .onnx names its data file, so the pair moves together). Only
+ * when `check` returns are they renamed into place — external data first, as saveModel commits it. When
+ * `check` throws, the temporaries go and the old files stay byte for byte.
+ */
+export async function saveModelChecked<T>(
+  model: onnx.IModelProto,
+  file: string,
+  opts: SaveOptions,
+  check: (staged: SaveResult) => Promise<T>,
+): Promise<{ saved: SaveResult; value: T }> {
+  const abs = path.resolve(file);
+  const prepared = opts.externalData ? undefined : prepareEncode(model);
+  if (prepared && prepared.byteLength <= Math.min(opts.inlineLimit ?? PROTOBUF_MAX_BYTES, PROTOBUF_MAX_BYTES)) {
+    await refuseInputs([abs], opts);
+    const staged = await stageChunks(abs, prepared.chunks());
+    let value: T;
+    try {
+      value = await check({ path: staged.temp, bytes: staged.bytes });
+    } catch (e) {
+      await staged.discard();
+      throw e;
+    }
+    await staged.commit();
+    return { saved: { path: abs, bytes: staged.bytes }, value };
+  }
+  const dir = path.dirname(abs);
+  const stage = path.join(dir, `.${path.basename(abs)}.${process.pid}.${randomBytes(6).toString('hex')}.stage`);
+  await mkdir(stage).catch((e: unknown) => {
+    throw fsError(e, 'create folder', stage);
+  });
+  try {
+    const staged = await saveModel(model, path.join(stage, path.basename(abs)), { ...opts, force: true });
+    const dataPath = staged.externalDataPath === undefined ? undefined : path.join(dir, path.relative(stage, staged.externalDataPath));
+    // saveModel checked the staged paths, which are never inputs: the final ones are checked here.
+    await refuseInputs(dataPath === undefined ? [abs] : [abs, dataPath], opts);
+    const value = await check(staged);
+    try {
+      if (staged.externalDataPath !== undefined && dataPath !== undefined) {
+        await mkdir(path.dirname(dataPath), { recursive: true });
+        await rename(staged.externalDataPath, dataPath);
+      }
+      await rename(staged.path, abs);
+    } catch (e) {
+      throw fsError(e, 'write', abs);
+    }
+    return { saved: { ...staged, path: abs, ...(dataPath !== undefined ? { externalDataPath: dataPath } : {}) }, value };
+  } finally {
+    await rm(stage, { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 interface Placed {

@@ -169,7 +169,7 @@ function namingModel<T>(candidate: { name: string; path?: string }, baseline: { 
     const m = side === 'baseline' && baseline ? baseline : candidate;
     throw new ShrinkError(
       'INVALID_MODEL',
-      `${side} model ${m.path ?? m.name}: metric ${e.metric ?? '(unnamed)'}${e.side === 'ratio' ? ' ratio' : ''} is ${e.value} — the model computes non-finite outputs (NaN or Infinity) on the measurement inputs, so it cannot be measured`,
+      `${side} model ${m.name}: metric ${e.metric ?? '(unnamed)'}${e.side === 'ratio' ? ' ratio' : ''} is ${e.value} — the model computes non-finite outputs (NaN or Infinity) on the measurement inputs, so it cannot be measured`,
     );
   }
 }
