@@ -29,9 +29,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts `args` (through tsx), waits for a temp file matching `tmpPrefix` to appear in `dir`, waits
- * `delayMs` more and SIGKILLs the process. Resolves to whether the kill landed before the process ended.
+ * `delayMs` more and SIGKILLs the process. `killed`: the kill came before the process ended; `midWrite`:
+ * and its temp file was still there afterwards (a killed writer cannot remove or rename it), so the kill
+ * landed while the file was being written, not after the rename.
  */
-async function killDuringWrite(args: string[], dir: string, tmpPrefix: string, delayMs: number): Promise<boolean> {
+async function killDuringWrite(args: string[], dir: string, tmpPrefix: string, delayMs: number): Promise<{ killed: boolean; midWrite: boolean }> {
   const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: 'ignore', cwd: repo });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let running = true;
@@ -40,27 +42,38 @@ async function killDuringWrite(args: string[], dir: string, tmpPrefix: string, d
   if (delayMs) await sleep(delayMs);
   const killed = running && child.kill('SIGKILL');
   await exited;
-  return killed;
+  return { killed, midWrite: killed && temps(dir).some((f) => f.startsWith(tmpPrefix)) };
 }
+
+const landedMsg = (outcomes: string[]) => `no kill landed while the temp file existed, even with the larger payload:\n${outcomes.join('\n')}`;
 
 test('SIGKILL while saveModel replaces a model: the old file or the complete new one, never a partial one', { timeout: 300_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(root, 'inline-'));
   const target = path.join(dir, 'model.onnx');
-  await saveModel(bigModel(MB, 1), target);
-  const old = fs.readFileSync(target);
-  const fresh = Buffer.from(encodeModel(bigModel(MB, 2)));
   const outcomes: string[] = [];
-  // Right after the temp file appears, a third and two thirds into the write (~1.5 s for 128 MiB here).
-  for (const delay of [0, 400, 1000]) {
-    const killed = await killDuringWrite([path.join(here, 'big-writer.fixture.ts'), target, String(MB), '2'], dir, '.model.onnx.', delay);
-    const now = fs.readFileSync(target);
-    const which = now.equals(old) ? 'old' : now.equals(fresh) ? 'new' : 'PARTIAL';
-    outcomes.push(`${delay} ms: ${killed ? 'killed' : 'finished first'} -> ${which}, temps left: ${temps(dir).length}`);
-    assert.notEqual(which, 'PARTIAL', outcomes.join('\n'));
-    if (killed && which === 'old') assert.equal(temps(dir).length, 1, 'a killed writer leaves exactly its own temp file');
-    for (const t of temps(dir)) fs.rmSync(path.join(dir, t));
+  let mb = MB;
+  // "Finished first" at every kill point would test nothing: a second round with twice the payload
+  // (twice the write time) when no kill landed mid-write.
+  for (let round = 0, landed = 0; landed === 0; round++, mb *= 2) {
+    assert.ok(round < 2, landedMsg(outcomes));
+    await saveModel(bigModel(mb, 1), target);
+    const old = fs.readFileSync(target);
+    const fresh = Buffer.from(encodeModel(bigModel(mb, 2)));
+    // Right after the temp file appears, a third and two thirds into the write (~1.5 s for 128 MiB here).
+    for (const delay of [0, 400, 1000]) {
+      const k = await killDuringWrite([path.join(here, 'big-writer.fixture.ts'), target, String(mb), '2'], dir, '.model.onnx.', delay);
+      if (k.midWrite) landed++;
+      const now = fs.readFileSync(target);
+      const which = now.equals(old) ? 'old' : now.equals(fresh) ? 'new' : 'PARTIAL';
+      outcomes.push(`${mb} MiB, ${delay} ms: ${k.midWrite ? 'killed mid-write' : k.killed ? 'killed after the rename' : 'finished first'} -> ${which}, temps left: ${temps(dir).length}`);
+      assert.notEqual(which, 'PARTIAL', outcomes.join('\n'));
+      if (k.midWrite) assert.equal(which, 'old', 'killed before the rename, the old file stays');
+      if (k.killed && which === 'old') assert.equal(temps(dir).length, 1, 'a killed writer leaves exactly its own temp file');
+      for (const t of temps(dir)) fs.rmSync(path.join(dir, t));
+    }
   }
   console.log(`# ${outcomes.join('; ')}`);
+  const fresh = Buffer.from(encodeModel(bigModel(MB, 2)));
   // An unkilled run replaces the file and leaves no temp file.
   const r = run([path.join(here, 'big-writer.fixture.ts'), target, String(MB), '2']);
   assert.equal(r.status, 0, r.stderr);
@@ -74,23 +87,28 @@ test('SIGKILL while replacing a model with external data: the old pair or the ne
   const target = path.join(dir, 'model.onnx');
   // Different sizes: an old .onnx reading the new data file would see the wrong bytes, not the same ones.
   const weightOf = async () => Buffer.from((await loadModel(target)).graph!.initializer![0]!.rawData!);
-  await saveModel(bigModel(MB / 2, 1), target, { externalData: true });
-  const oldW = await weightOf();
-  const newW = Buffer.from((bigModel(MB, 2).graph!.initializer ?? [])[0]!.rawData!);
   const outcomes: string[] = [];
-  // While the data file is written, and once the .onnx temp appears (the data file is complete then).
-  for (const [prefix, delay] of [['.model.onnx_data.', 300], ['.model.onnx.', 0]] as const) {
-    const killed = await killDuringWrite([path.join(here, 'big-writer.fixture.ts'), target, String(MB), '2', 'external'], dir, prefix, delay);
-    let which: string;
-    try {
-      const w = await weightOf();
-      which = w.equals(oldW) ? 'old' : w.equals(newW) ? 'new' : 'MIXED';
-    } catch (e) {
-      which = `BROKEN (${(e as Error).message})`;
+  let mb = MB;
+  for (let round = 0, landed = 0; landed === 0; round++, mb *= 2) {
+    assert.ok(round < 2, landedMsg(outcomes));
+    await saveModel(bigModel(mb / 2, 1), target, { externalData: true });
+    const oldW = await weightOf();
+    const newW = Buffer.from((bigModel(mb, 2).graph!.initializer ?? [])[0]!.rawData!);
+    // While the data file is written, and once the .onnx temp appears (the data file is complete then).
+    for (const [prefix, delay] of [['.model.onnx_data.', 300], ['.model.onnx.', 0]] as const) {
+      const k = await killDuringWrite([path.join(here, 'big-writer.fixture.ts'), target, String(mb), '2', 'external'], dir, prefix, delay);
+      if (k.midWrite) landed++;
+      let which: string;
+      try {
+        const w = await weightOf();
+        which = w.equals(oldW) ? 'old' : w.equals(newW) ? 'new' : 'MIXED';
+      } catch (e) {
+        which = `BROKEN (${(e as Error).message})`;
+      }
+      outcomes.push(`${mb} MiB, kill at ${prefix}tmp +${delay} ms: ${k.midWrite ? 'killed mid-write' : k.killed ? 'killed after the rename' : 'finished first'} -> ${which}, temps left: ${temps(dir).length}`);
+      assert.ok(which === 'old' || which === 'new', outcomes.join('\n'));
+      for (const t of temps(dir)) fs.rmSync(path.join(dir, t));
     }
-    outcomes.push(`kill at ${prefix}tmp +${delay} ms: ${killed ? 'killed' : 'finished first'} -> ${which}, temps left: ${temps(dir).length}`);
-    assert.ok(which === 'old' || which === 'new', outcomes.join('\n'));
-    for (const t of temps(dir)) fs.rmSync(path.join(dir, t));
   }
   console.log(`# ${outcomes.join('; ')}`);
 });
@@ -99,18 +117,26 @@ test('SIGKILL of a real `shrink quantize --force` over an existing output: old o
   const dir = fs.mkdtempSync(path.join(root, 'cli-'));
   const input = path.join(dir, 'big.onnx');
   const output = path.join(dir, 'big_fp16.onnx');
-  await saveModel(bigModel(CLI_MB, 3), input);
-  const inputBytes = fs.readFileSync(input);
-  fs.writeFileSync(output, 'yesterday\'s model');
-  const args = [path.join(here, '../bin.ts'), 'quantize', input, '--dtype', 'fp16', '-o', output, '--force', '--runs', '1', '--warmup', '0'];
-  const killed = await killDuringWrite(args, dir, '.big_fp16.onnx.', 0);
-  const now = fs.readFileSync(output);
-  if (now.toString() !== "yesterday's model") await assertValidModel(output);
-  assert.ok(fs.readFileSync(input).equals(inputBytes));
-  const left = temps(dir);
-  console.log(`# shrink quantize ${killed ? 'killed mid-write' : 'finished before the kill'}: output ${now.length < 100 ? 'old' : 'complete new'}; temps left: ${left.join(', ') || 'none'}`);
-  if (killed && now.length < 100) assert.equal(left.length, 1, 'the killed run leaves its temp file (shrink does not clean up after a killed run)');
-  for (const t of temps(dir)) fs.rmSync(path.join(dir, t));
+  const outcomes: string[] = [];
+  let args: string[] = [];
+  for (let round = 0, mb = CLI_MB, landed = false; !landed; round++, mb *= 2) {
+    assert.ok(round < 2, landedMsg(outcomes));
+    await saveModel(bigModel(mb, 3), input);
+    const inputBytes = fs.readFileSync(input);
+    fs.writeFileSync(output, 'yesterday\'s model');
+    args = [path.join(here, '../bin.ts'), 'quantize', input, '--dtype', 'fp16', '-o', output, '--force', '--runs', '1', '--warmup', '0'];
+    const k = await killDuringWrite(args, dir, '.big_fp16.onnx.', 0);
+    landed = k.midWrite;
+    const now = fs.readFileSync(output);
+    if (now.toString() !== "yesterday's model") await assertValidModel(output);
+    assert.ok(fs.readFileSync(input).equals(inputBytes));
+    const left = temps(dir);
+    outcomes.push(`${mb} MiB: shrink quantize ${k.midWrite ? 'killed mid-write' : k.killed ? 'killed after the rename' : 'finished before the kill'}: output ${now.length < 100 ? 'old' : 'complete new'}; temps left: ${left.join(', ') || 'none'}`);
+    if (k.midWrite) assert.ok(now.length < 100, 'killed before the rename, the old output stays');
+    if (k.killed && now.length < 100) assert.equal(left.length, 1, 'the killed run leaves its temp file (shrink does not clean up after a killed run)');
+    for (const t of temps(dir)) fs.rmSync(path.join(dir, t));
+  }
+  console.log(`# ${outcomes.join('; ')}`);
   // A normal run leaves no temporaries.
   const r = run(args);
   assert.equal(r.status, 0, r.stderr);
