@@ -55,6 +55,7 @@ async function runs(model: onnx.IModelProto, dims: number[]): Promise<readonly n
 }
 
 // IR version of each opset's ONNX release (onnx/docs/Versioning.md); ORT 1.30 officially supports ai.onnx up to 26.
+// 25 and 26 with IR 13, the newest IR onnxruntime-node 1.30 loads (14 is refused, and so is opset 27).
 const OPSETS: ReadonlyArray<readonly [number, number]> = [
   [11, 6],
   [13, 7],
@@ -62,6 +63,8 @@ const OPSETS: ReadonlyArray<readonly [number, number]> = [
   [19, 9],
   [21, 10],
   [23, 11],
+  [25, 13],
+  [26, 13],
 ];
 
 for (const [opset, ir] of OPSETS) {
