@@ -355,3 +355,25 @@ test('distill step: runs through distillModel (skipped while the pass is not imp
     throw e;
   }
 });
+
+test('shrink run: a final model that fails to measure (exit 2) leaves only the models of the steps before it, and no folder the run made', async () => {
+  const { tinyMlp } = await import('../fuzz/corpus.js');
+  const { encodeModel } = await import('@shrink/core');
+  const { readdirSync } = await import('node:fs');
+  const at = mkdtempSync(path.join(dir, 'unmeasurable-'));
+  // The passes keep a Relu reading a value nothing produces; onnxruntime refuses the model when it is measured.
+  const m = tinyMlp();
+  m.graph!.node!.find((n) => n.opType === 'Relu')!.input![0] = 'nowhere';
+  writeFileSync(path.join(at, 'bad.onnx'), encodeModel(m));
+  const config = (output: string, steps: unknown[]) => validateConfig({ model: 'bad.onnx', steps, output }, { file: 'c.yaml', dir: at });
+  const fails = async (c: Awaited<ReturnType<typeof config>>) =>
+    assert.rejects(runPipeline(c), (e: unknown) => {
+      assert.ok(isShrinkError(e), String(e));
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+  await fails(await config('two', [{ prune: { method: 'magnitude' } }, { quantize: { dtype: 'q8' } }]));
+  assert.deepEqual(readdirSync(path.join(at, 'two')), ['step1-prune.onnx'], 'the failing step 2 model was left behind');
+  await fails(await config('one', [{ quantize: { dtype: 'q8' } }]));
+  assert.ok(!existsSync(path.join(at, 'one')), 'the folder this run made and wrote only the failing model into is left');
+});

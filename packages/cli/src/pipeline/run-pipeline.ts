@@ -8,7 +8,7 @@ import { loggerOf, type Ctx, type GateResult, type Report } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { compareModels, type ProfileOptions } from '@shrink/core/runtime';
 import { loadModelInput, type ModelInput } from '../model-input.js';
-import { ensureDir } from '../paths.js';
+import { ensureDir, removeOnFailure } from '../paths.js';
 import { evaluateGates } from './gates.js';
 import type { Step } from './config-schema.js';
 import type { PipelineConfig } from './load-config.js';
@@ -70,12 +70,19 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
     throw e;
   }
   log.info('measuring baseline vs candidate');
-  const cmp = await compareModels(
-    baselineUnderTest(input),
-    [{ name: path.basename(run.path), model: run.model, path: run.path, diskBytes: run.diskBytes }],
-    profileOptionsOf(config, evalSet),
-    ctx,
-  );
+  // A final model that cannot be measured (onnxruntime rejects it, it computes NaN) fails its step: as
+  // for a step that fails while running, only the models of the steps before it stay (docs/pipelines.md).
+  const cmp = await removeOnFailure(run.files, () =>
+    compareModels(
+      baselineUnderTest(input),
+      [{ name: path.basename(run.path), model: run.model, path: run.path, diskBytes: run.diskBytes }],
+      profileOptionsOf(config, evalSet),
+      ctx,
+    ),
+  ).catch(async (e: unknown) => {
+    if (!existed) await rmdir(config.output).catch(() => undefined);
+    throw e;
+  });
   const report = cmp.report;
   const cand = report.candidates[0]!;
   cand.steps = run.steps;

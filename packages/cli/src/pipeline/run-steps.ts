@@ -48,6 +48,8 @@ export interface StepsRun {
   model: onnx.ModelProto;
   /** The last step's saved model. */
   path: string;
+  /** The last step's files (model, external data): a run whose final model fails to measure removes them. */
+  files: string[];
   diskBytes: number;
   steps: StepRecord[];
   layers: LayerDetail[];
@@ -126,7 +128,7 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
   const layers = new Map<string, LayerDetail>();
   const computed: SharedStep[] = [];
   let current = model;
-  let saved: { path: string; bytes: number } | undefined;
+  let saved: { path: string; bytes: number; files: string[] } | undefined;
   for (const [i, step] of steps.entries()) {
     const file = path.join(opts.outDir, `${opts.prefix ?? 'step'}${i + 1}-${step.kind}.onnx`);
     const key = prefixKey(steps, i + 1);
@@ -156,14 +158,14 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
       if (isShrinkError(e) && e.message.endsWith(' or use --force')) throw new ShrinkError(e.code, `${e.message.slice(0, -' or use --force'.length)} (set output to another folder)`, { cause: e });
       throw e;
     });
-    saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0) };
+    saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0), files: [s.path, ...(s.externalDataPath ? [s.externalDataPath] : [])] };
     if (!memo) computed.push({ key, path: s.path, record, notes: out.notes, layers: out.layers, trained: out.trained, label: opts.label ?? 'an earlier run' });
     mergeLayers(layers, out.layers);
     records.push({ ...record, notes: [...record.notes, `saved ${path.basename(s.path)}`] });
     current = out.model;
   }
   if (!saved) throw new Error('runSteps needs at least one step');
-  return { model: current, path: saved.path, diskBytes: saved.bytes, steps: records, layers: [...layers.values()], computed };
+  return { model: current, path: saved.path, files: saved.files, diskBytes: saved.bytes, steps: records, layers: [...layers.values()], computed };
 }
 
 export interface StepOutput {
