@@ -336,24 +336,17 @@ test('runSteps with a memo: a prefix run before is reused, not recomputed', asyn
   assert.equal(memo.size, 3);
 });
 
-test('distill step: runs through distillModel (skipped while the pass is not implemented)', async (t) => {
+test('distill step: runs through distillModel, saves the student, records the training energy', async () => {
   const model = await digitsModel(dir, 1);
   const out = path.join(dir, 'distill-out');
   await import('node:fs/promises').then((fs) => fs.mkdir(out, { recursive: true }));
   const datasets = new PipelineDatasets({ train: 'digits:400', eval: 'digits:400', cwd: dir });
-  try {
-    const run = await runSteps(await loadModel(model), [{ kind: 'distill', options: { student: '64-16-10', temperature: 4, alpha: 0.7, epochs: 1, batch: 64, lr: 0.001, hiddenWeight: 1, teacherOutput: 'auto', initFromTeacher: false, seed: 0 } }], datasets, { outDir: out, inputs: [model] });
-    assert.equal(run.steps[0]!.kind, 'distill');
-    assert.ok(run.steps[0]!.energy!.joules > 0);
-    assert.match(run.steps[0]!.energy!.method, /cpu-power-model/);
-    assert.equal(path.basename(run.path), 'step1-distill.onnx');
-  } catch (e) {
-    if (isShrinkError(e) && e.code === 'UNSUPPORTED_MODEL' && /not implemented/.test(e.message)) {
-      t.skip('distillModel is not implemented yet');
-      return;
-    }
-    throw e;
-  }
+  const run = await runSteps(await loadModel(model), [{ kind: 'distill', options: { student: '64-16-10', temperature: 4, alpha: 0.7, epochs: 1, batch: 64, lr: 0.001, hiddenWeight: 1, teacherOutput: 'auto', initFromTeacher: false, seed: 0 } }], datasets, { outDir: out, inputs: [model] });
+  assert.equal(run.steps[0]!.kind, 'distill');
+  assert.ok(run.steps[0]!.energy!.joules > 0);
+  assert.match(run.steps[0]!.energy!.method, /cpu-power-model/);
+  assert.equal(path.basename(run.path), 'step1-distill.onnx');
+  assert.ok(existsSync(run.path));
 });
 
 test('shrink run: a final model that fails to measure (exit 2) leaves only the models of the steps before it, and no folder the run made', async () => {
