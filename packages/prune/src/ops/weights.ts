@@ -1,4 +1,4 @@
-import { attrInt, dtypeFromOnnx, isExternalTensor, type Graph, type onnx, type TensorValue } from '@shrink/core';
+import { attrInt, dtypeFromOnnx, isExternalTensor, type DType, type Graph, type onnx, type TensorValue } from '@shrink/core';
 import type { LayerOutcome } from '../types.js';
 import type { NodeSelector } from '@shrink/core';
 
@@ -85,18 +85,24 @@ export function nodeLabel(node: onnx.INodeProto): string {
   return node.name || (node.output ?? [])[0] || '';
 }
 
-/** Why `name` is not a prunable float32 initializer, or its copied values. */
-function prunable(graph: Graph, name: string | undefined, what: string): PrunableTensor | string {
+/** Why `name` is not a constant initializer with its data inline, or its name and dtype. */
+function inlineInitializer(graph: Graph, name: string | undefined, what: string): { name: string; dtype: DType } | string {
   if (!name) return `${what} is missing`;
   if (graph.isGraphInput(name)) return `${what} '${name}' is a graph input (it can change at run time)`;
   const t = graph.initializer(name);
   if (!t) return `${what} '${name}' is not an initializer (computed at run time or a Constant node)`;
   if (isExternalTensor(t)) return `${what} '${name}' keeps its data in an external file; load the model through @shrink/core/io first`;
-  const dtype = dtypeFromOnnx(t.dataType ?? 0);
-  if (dtype !== 'float32') return `${what} '${name}' is ${dtype}; only float32 weights are pruned`;
+  return { name, dtype: dtypeFromOnnx(t.dataType ?? 0) };
+}
+
+/** Why `name` is not a prunable float32 initializer, or its copied values. */
+function prunable(graph: Graph, name: string | undefined, what: string): PrunableTensor | string {
+  const c = inlineInitializer(graph, name, what);
+  if (typeof c === 'string') return c;
+  if (c.dtype !== 'float32') return `${what} '${c.name}' is ${c.dtype}; only float32 weights are pruned`;
   // readTensor may return a view over the model's bytes: copy before writing.
-  const v = graph.readInitializer(name);
-  return { name, dims: v.dims, values: Float32Array.from(v.data as Float32Array) };
+  const v = graph.readInitializer(c.name);
+  return { name: c.name, dims: v.dims, values: Float32Array.from(v.data as Float32Array) };
 }
 
 
@@ -114,14 +120,10 @@ function perElement(data: ArrayLike<number>, dims: readonly number[], axis: numb
 
 /** Why `name` is not an 8-bit code initializer, or its value (read-only: copy before writing). */
 function codesOf(graph: Graph, name: string | undefined, what: string): TensorValue | string {
-  if (!name) return `${what} is missing`;
-  if (graph.isGraphInput(name)) return `${what} '${name}' is a graph input (it can change at run time)`;
-  const t = graph.initializer(name);
-  if (!t) return `${what} '${name}' is not an initializer (computed at run time or a Constant node)`;
-  if (isExternalTensor(t)) return `${what} '${name}' keeps its data in an external file; load the model through @shrink/core/io first`;
-  const dtype = dtypeFromOnnx(t.dataType ?? 0);
-  if (dtype !== 'int8' && dtype !== 'uint8') return `${what} '${name}' is ${dtype}; only int8/uint8 codes are pruned after quantization`;
-  return graph.readInitializer(name);
+  const c = inlineInitializer(graph, name, what);
+  if (typeof c === 'string') return c;
+  if (c.dtype !== 'int8' && c.dtype !== 'uint8') return `${what} '${c.name}' is ${c.dtype}; only int8/uint8 codes are pruned after quantization`;
+  return graph.readInitializer(c.name);
 }
 
 /**
