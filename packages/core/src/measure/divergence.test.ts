@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isDistribution, klDivergence, softmax } from './divergence.js';
+import { isDistribution, klDivergence, rowsAreDistributions, softmax } from './divergence.js';
 
 test('softmax with temperature matches hand-computed values', () => {
   // exp([1,2,3]/2) = [1.6487, 2.7183, 4.4817]; sum 8.8487
@@ -25,4 +25,6 @@ test('rows are recognised as distributions', () => {
   assert.equal(isDistribution([0.25, 0.75]), true);
   assert.equal(isDistribution([2, -1]), false);
   assert.equal(isDistribution([0.5, 0.6]), false);
+  assert.equal(rowsAreDistributions(new Float32Array([0.25, 0.75, 1, 0]), 2), true);
+  assert.equal(rowsAreDistributions(new Float32Array([0.25, 0.75, 2, -1]), 2), false);
 });

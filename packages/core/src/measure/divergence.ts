@@ -14,6 +14,12 @@ export function isDistribution(row: ArrayLike<number>, tol = 1e-3): boolean {
   return Math.abs(sum - 1) <= tol;
 }
 
+/** True when every `width`-wide row of `values` is a distribution (see isDistribution). */
+export function rowsAreDistributions(values: Float32Array, width: number): boolean {
+  for (let o = 0; o < values.length; o += width) if (!isDistribution(values.subarray(o, o + width))) return false;
+  return true;
+}
+
 /** softmax(row / temperature), computed stably (the max is subtracted first). */
 export function softmax(row: ArrayLike<number>, temperature = 1): Float64Array {
   const out = new Float64Array(row.length);

@@ -9,7 +9,7 @@ import { batchSize, pickOutput } from './evaluate.js';
 import { feedsFor, planInput } from './feeds.js';
 import type { Session } from './session.js';
 import { argmaxRow, outputRows } from './tensors.js';
-import { isDistribution, klDivergence, softmax } from '../measure/divergence.js';
+import { klDivergence, rowsAreDistributions, softmax } from '../measure/divergence.js';
 
 export interface FidelityOptions {
   batch?: number;
@@ -102,8 +102,8 @@ export async function fidelity(
         cosSum += na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
         if (classify) {
           if (argmaxRow(a.data, o, w) === argmaxRow(b.data, o, w)) agree++;
-          probsA ??= allRows(a.data, count, w, isDistribution);
-          probsB ??= allRows(b.data, count, w, isDistribution);
+          probsA ??= rowsAreDistributions(a.data, w);
+          probsB ??= rowsAreDistributions(b.data, w);
           const ra = a.data.subarray(o, o + w);
           const rb = b.data.subarray(o, o + w);
           if (w >= 2) klSum += klDivergence(probsA ? ra : softmax(ra), probsB ? rb : softmax(rb));
@@ -123,9 +123,4 @@ export async function fidelity(
     meanAbsError: sumAbs / values,
     cosineSimilarity: cosSum / n,
   };
-}
-
-function allRows(data: Float32Array, rows: number, w: number, pred: (row: Float32Array) => boolean): boolean {
-  for (let i = 0; i < rows; i++) if (!pred(data.subarray(i * w, (i + 1) * w))) return false;
-  return true;
 }

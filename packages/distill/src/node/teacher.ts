@@ -1,4 +1,4 @@
-import { ShrinkError, encodeModel, isDistribution, progressOf, type Ctx, type onnx } from '@shrink/core';
+import { ShrinkError, encodeModel, progressOf, rowsAreDistributions, type Ctx, type onnx } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { createSession, exposeIntermediates, feedsFor, planInput, outputRows } from '@shrink/core/runtime';
 import { concatFloat32, readCache, teacherCacheKey, writeCache } from './teacher-cache.js';
@@ -95,9 +95,9 @@ export async function teacherOutputs(teacher: onnx.IModelProto, data: Dataset, r
     } else if (req.output === 'logits') {
       kind = 'logits';
       detectedBy = 'declared: logits';
-    } else if (req.output === 'probs' && !everyRow(main, k, isDistribution)) {
+    } else if (req.output === 'probs' && !rowsAreDistributions(main, k)) {
       throw new ShrinkError('INVALID_ARGUMENT', `--teacher-output probs: the teacher's output '${read}' has rows that are not probability distributions (negative or not summing to 1); use --teacher-output logits or auto`);
-    } else if (req.output === 'probs' || everyRow(main, k, isDistribution)) {
+    } else if (req.output === 'probs' || rowsAreDistributions(main, k)) {
       kind = 'log-probabilities';
       values = log(main);
       detectedBy = req.output === 'probs' ? 'declared: probabilities (their logs are used as logits)' : 'every row is non-negative and sums to 1: probabilities (their logs are used as logits)';
@@ -117,11 +117,6 @@ export async function teacherOutputs(teacher: onnx.IModelProto, data: Dataset, r
     cache,
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-function everyRow(values: Float32Array, k: number, pred: (row: Float32Array) => boolean): boolean {
-  for (let o = 0; o < values.length; o += k) if (!pred(values.subarray(o, o + k))) return false;
-  return true;
 }
 
 async function runTeacher(bytes: Uint8Array, names: readonly string[], data: Dataset, batch: number, ctx?: Ctx): Promise<Float32Array[]> {
