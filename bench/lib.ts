@@ -145,6 +145,17 @@ export async function interleave(
   return { times, rss, rounds: opts.rounds };
 }
 
+/** ‖got − want‖₂ / ‖want‖₂: the relative L2 error of an output against its reference. */
+export function relL2Error(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += (got[i]! - want[i]!) ** 2;
+    den += want[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
 /** Per-round a/b ratios. */
 export function ratios(a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length) throw new Error(`ratios: ${a.length} vs ${b.length} samples`);

@@ -20,6 +20,7 @@ import {
   mdTable,
   nowMs,
   ratios,
+  relL2Error,
   settleAndCollect,
   summarize,
   timeMs,
@@ -53,13 +54,7 @@ async function outputError(refFile: string, file: string): Promise<number> {
   };
   const a = await run(refFile);
   const b = await run(file);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (b[i]! - a[i]!) ** 2;
-    den += a[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
+  return relL2Error(b, a);
 }
 
 export const quantizeLargeBench: Bench = {

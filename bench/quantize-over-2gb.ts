@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSession, loadModel, mulberry32, quantizeModel, saveModel } from './core.js';
 import { buildMlp } from './onnx-io.bench.js';
+import { relL2Error } from './lib.js';
 
 /** 8 layers of 8192x8192: 537 M float32 weights, 2.15 GB. */
 const WIDTHS = [8192, 8192, 8192, 8192, 8192, 8192, 8192, 8192, 8192] as const;
@@ -63,19 +64,13 @@ async function parent(): Promise<void> {
     const m = JSON.parse(r.stdout) as { base: number; peak: number; load: number; quantize: number; save: number; outBytes: number };
     t = performance.now();
     const [a, b] = [await firstRow(src), await firstRow(out)];
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < a.length; i++) {
-      num += (b[i]! - a[i]!) ** 2;
-      den += a[i]! ** 2;
-    }
     const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB`;
     console.log(
       [
         `weights ${gb(weights)} (${(weights / 2 ** 30).toFixed(2)} GiB) in external data; q8 output ${gb(m.outBytes)} inline`,
         `child process: loadModel ${(m.load / 1000).toFixed(1)} s, quantizeModel ${(m.quantize / 1000).toFixed(1)} s, saveModel ${(m.save / 1000).toFixed(1)} s`,
         `peak RSS ${gb(m.peak)} (${gb(m.peak - m.base)} above the ${gb(m.base)} at start) = ${((m.peak - m.base) / weights).toFixed(2)}x the weights' bytes (goal <= 1.5x: ${(m.peak - m.base) / weights <= 1.5 ? 'met' : 'MISSED'})`,
-        `onnxruntime ran both from their paths (${((performance.now() - t) / 1000).toFixed(0)} s): relative L2 error of the q8 output row ${Math.sqrt(num / den).toExponential(2)}`,
+        `onnxruntime ran both from their paths (${((performance.now() - t) / 1000).toFixed(0)} s): relative L2 error of the q8 output row ${relL2Error(b, a).toExponential(2)}`,
       ].join('\n'),
     );
   } finally {

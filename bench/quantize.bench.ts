@@ -30,7 +30,7 @@ import {
   type Session,
 } from './core.js';
 import { buildMlp } from './onnx-io.bench.js';
-import { fmtBytes, fmtMs, fmtX, mdTable, nowMs, type Bench, type BenchContext } from './lib.js';
+import { fmtBytes, fmtMs, fmtX, mdTable, nowMs, relL2Error, type Bench, type BenchContext } from './lib.js';
 
 export const ORT_THREADS = 2;
 export const BATCHES = [1, 32] as const;
@@ -123,13 +123,7 @@ async function outputError(ref: onnx.ModelProto, model: onnx.ModelProto, input: 
     }
   };
   const [a, b] = [await run(ref), await run(model)];
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (b[i]! - a[i]!) ** 2;
-    den += a[i]! ** 2;
-  }
-  const e = Math.sqrt(num / den);
+  const e = relL2Error(b, a);
   if (!Number.isFinite(e)) throw new Error(`output error is ${e}: the quantized model produced non-finite values`);
   return e;
 }
