@@ -1,5 +1,5 @@
 /** Conv -> DQ(x), DQ(int8 W), DQ(int32 B) -> Conv -> Q/DQ(y): onnxruntime fuses the group into QLinearConv. */
-import type { onnx } from '@shrink/core';
+import { tensorNumel, type onnx } from '@shrink/core';
 import { constFloat, skip, type QdqDecision, type QdqOp, type QdqView } from './qdq-types.js';
 
 function decideConv(node: onnx.NodeProto, view: QdqView): QdqDecision {
@@ -17,7 +17,7 @@ function decideConv(node: onnx.NodeProto, view: QdqView): QdqDecision {
       activations: [x],
       weights: [view.perChannel ? { input: 1, axis: 0 } : { input: 1 }],
       outputs: [{ name: y }],
-      reduction: weight.dims.slice(1).reduce((a, d) => a * d, 1),
+      reduction: tensorNumel(weight.dims.slice(1)),
     },
   };
   if (b) {
