@@ -2,7 +2,7 @@ import { ShrinkError } from '../errors.js';
 import type { Ctx } from '../context.js';
 import type { Dataset } from '../data/dataset.js';
 import { createRng } from '../data/rng.js';
-import { createDataset } from '../data/dataset-ops.js';
+import { createDataset, sampleSize } from '../data/dataset-ops.js';
 import type { onnx } from '../onnx/proto.js';
 import { countParams, type ParamCount } from '../measure/params.js';
 import { countMacs, type MacCount } from '../measure/macs.js';
@@ -100,7 +100,7 @@ export function syntheticDataset(session: Session, n = 64, seed = 0): Dataset {
     throw new ShrinkError('INVALID_DATA', `${session.source}: synthetic comparison data needs exactly one float32 input; pass --data`);
   }
   const sampleShape = (meta.shape ?? []).slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
-  const per = sampleShape.reduce((a, b) => a * b, 1);
+  const per = sampleSize(sampleShape);
   const rng = createRng(seed);
   const x = new Float32Array(n * per);
   for (let i = 0; i < x.length; i++) x[i] = rng.next();
