@@ -27,7 +27,7 @@ export function findNaN(model: onnx.IModelProto, opts: { infinity?: boolean } = 
       return;
     }
     if (!FLOAT_TYPES.has(v.dtype)) return;
-    const f = v.dtype === 'float32' ? (v.data as Float32Array) : toFloat32(v);
+    const f = toFloat32(v);
     for (let i = 0; i < f.length; i++) {
       const x = f[i]!;
       if (x !== x || (opts.infinity && (x === Infinity || x === -Infinity))) {
