@@ -3,13 +3,13 @@
  * posts, one at a time, and posts each result back. Latency measured here is disturbed by the other
  * workers; the main thread measures it again (see search.ts).
  */
-import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CandidateReport, Ctx, MetricValue } from '@shrink/core';
 import { compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import type { Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
+import { baselineUnderTest } from './run-pipeline.js';
 import { memoFromShared, PipelineDatasets, runSteps, type SharedStep, type StepMemo } from './run-steps.js';
 
 export interface WorkerSetup {
@@ -64,7 +64,7 @@ async function runTrial(job: TrialJob): Promise<TrialOutcome> {
     const run = await runSteps(input.model, job.steps, datasets, { outDir: setup.outDir, prefix: `${job.name}-step`, inputs: input.inputs, memo, label: job.name, ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}) }, ctx);
     // Few latency runs: these numbers are replaced by the main thread's interleaved measurement.
     const cmp = await compareModels(
-      { name: path.basename(input.path), model: input.model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes },
+      baselineUnderTest(input),
       [{ name: job.name, model: run.model, path: run.path, diskBytes: run.diskBytes }],
       { runs: 5, warmup: 1, batch: setup.batch, evalBatch: setup.evalBatch, ...(evalSet ? { data: evalSet } : {}), ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}) },
       ctx,
