@@ -61,25 +61,23 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   if (config.steps.some(trains)) await datasets.train();
   const existed = await stat(config.output).then(() => true, () => false);
   await ensureDir(config.output);
-  let run: Awaited<ReturnType<typeof runSteps>>;
-  try {
-    run = await runSteps(input.model, config.steps, datasets, { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) }, ctx);
-  } catch (e) {
-    // A first step failing would leave an empty folder behind; rmdir removes it only if nothing was written.
-    if (!existed) await rmdir(config.output).catch(() => undefined);
-    throw e;
-  }
-  log.info('measuring baseline vs candidate');
-  // A final model that cannot be measured (onnxruntime rejects it, it computes NaN) fails its step: as
-  // for a step that fails while running, only the models of the steps before it stay (docs/pipelines.md).
-  const cmp = await removeOnFailure(run.files, () =>
-    compareModels(
-      baselineUnderTest(input),
-      [{ name: path.basename(run.path), model: run.model, path: run.path, diskBytes: run.diskBytes }],
-      profileOptionsOf(config, evalSet),
-      ctx,
-    ),
-  ).catch(async (e: unknown) => {
+  // A step that fails, or a final model that cannot be measured (onnxruntime rejects it, it computes NaN),
+  // fails the run; only the models of the steps before it stay (docs/pipelines.md), and a folder this run
+  // made is removed when nothing is left in it (rmdir refuses a non-empty one).
+  const measured = async () => {
+    const run = await runSteps(input.model, config.steps, datasets, { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) }, ctx);
+    log.info('measuring baseline vs candidate');
+    const cmp = await removeOnFailure(run.files, () =>
+      compareModels(
+        baselineUnderTest(input),
+        [{ name: path.basename(run.path), model: run.model, path: run.path, diskBytes: run.diskBytes }],
+        profileOptionsOf(config, evalSet),
+        ctx,
+      ),
+    );
+    return { run, cmp };
+  };
+  const { run, cmp } = await measured().catch(async (e: unknown) => {
     if (!existed) await rmdir(config.output).catch(() => undefined);
     throw e;
   });
