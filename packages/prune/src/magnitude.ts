@@ -47,11 +47,16 @@ export const targetZeros = (n: number, sparsity: number): number => Math.round(n
 /** The tensors of a target the pass rewrites: the weight, and the bias when pruneBias got one. */
 export const tensorsOf = (t: WeightTarget): PrunableTensor[] => (t.bias ? [t.weight, t.bias] : [t.weight]);
 
-/** The report row of a pruned target, counting everything written (weight, plus bias if pruned). */
-export function prunedRow(t: WeightTarget): LayerOutcome {
-  const tensors = tensorsOf(t);
+/** Elements of `tensors` together, and the share of them that is zero (0 when there are none). */
+function zeroShare(tensors: readonly PrunableTensor[]): { elements: number; sparsity: number } {
   const elements = tensors.reduce((s, x) => s + x.values.length, 0);
   const zeros = tensors.reduce((s, x) => s + countZeros(x.values), 0);
+  return { elements, sparsity: elements === 0 ? 0 : zeros / elements };
+}
+
+/** The report row of a pruned target, counting everything written (weight, plus bias if pruned). */
+export function prunedRow(t: WeightTarget): LayerOutcome {
+  const { elements, sparsity } = zeroShare(tensorsOf(t));
   return {
     name: t.label,
     opType: t.node.opType,
@@ -59,7 +64,7 @@ export function prunedRow(t: WeightTarget): LayerOutcome {
     weight: t.weight.name,
     elementsBefore: elements,
     elementsAfter: elements,
-    sparsity: elements === 0 ? 0 : zeros / elements,
+    sparsity,
   };
 }
 
@@ -81,9 +86,6 @@ export function runUnstructured(
   prune(targets);
   for (const t of targets) for (const x of tensorsOf(t)) writeBack(graph, x);
   const layers = entries.map((e) => ('target' in e ? prunedRow(e.target) : e.skipped));
-  const written = targets.flatMap(tensorsOf);
-  const elements = written.reduce((s, x) => s + x.values.length, 0);
-  const zeros = written.reduce((s, x) => s + countZeros(x.values), 0);
   const notes = [...head.notes];
   if (targets.length === 0) {
     notes.push(
@@ -106,7 +108,7 @@ export function runUnstructured(
       targetSparsity: head.targetSparsity,
       layers,
       unhandled: countUnhandled(graph, HANDLED_OPS),
-      sparsity: elements === 0 ? 0 : zeros / elements,
+      sparsity: zeroShare(targets.flatMap(tensorsOf)).sparsity,
       notes,
     },
   };
