@@ -91,8 +91,8 @@ async function failWrite(e: unknown, abs: string): Promise<never> {
 
 /**
  * Writes the chunks to a temp file beside `target` and flushes it, without renaming: files that belong
- * together (a model and its external data) are staged first and committed back to back, so a crash
- * leaves the old pair or the new pair except in the instant between the two renames.
+ * together (a model and its external data) are staged first and committed back to back (writeChunksTogether),
+ * so a crash leaves the old pair or the new pair except in the instant between the two renames.
  */
 export async function stageChunks(target: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<StagedFile> {
   const abs = path.resolve(target);
@@ -126,6 +126,25 @@ export async function stageChunks(target: string, chunks: Iterable<Uint8Array> |
     },
     discard: () => unlink(tmp).catch(() => undefined),
   };
+}
+
+/**
+ * Writes files that belong together (a model and its external data, model.json and its weights): each
+ * is staged complete (stageChunks) before any is renamed into place, in the order given; when one fails
+ * to stage, the ones staged before it are removed and no target is touched. Returns each file's bytes.
+ */
+export async function writeChunksTogether(
+  files: ReadonlyArray<{ target: string; chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> }>,
+): Promise<number[]> {
+  const staged: StagedFile[] = [];
+  try {
+    for (const f of files) staged.push(await stageChunks(f.target, f.chunks));
+  } catch (e) {
+    for (const s of staged) await s.discard();
+    throw e;
+  }
+  for (const s of staged) await s.commit();
+  return staged.map((s) => s.bytes);
 }
 
 /**

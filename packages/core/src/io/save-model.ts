@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import { prepareEncode } from '../onnx/codec.js';
 import { PROTOBUF_MAX_BYTES, onnx } from '../onnx/proto.js';
-import { stageChunks, writeChunksAtomic, type StagedFile } from './atomic-write.js';
+import { stageChunks, writeChunksAtomic, writeChunksTogether } from './atomic-write.js';
 import { fsError } from './fs-error.js';
 import { forEachTensor, isExternal } from './model-tensors.js';
 import { resolveInside } from './safe-path.js';
@@ -127,18 +127,10 @@ export async function saveModel(model: onnx.IModelProto, file: string, opts: Sav
   });
   // Both files are complete on disk before either replaces an old one: a run killed while writing
   // leaves the old model with its old data, not an old .onnx reading a new data file's offsets.
-  const data = await stageChunks(dataPath, layout(placed));
-  let onnxFile: StagedFile;
-  try {
-    onnxFile = await stageChunks(abs, prepared.chunks());
-  } catch (e) {
-    await data.discard();
-    throw e;
-  }
-  await data.commit();
-  await onnxFile.commit();
-  const externalDataBytes = data.bytes;
-  const bytes = onnxFile.bytes;
+  const [externalDataBytes, bytes] = (await writeChunksTogether([
+    { target: dataPath, chunks: layout(placed) },
+    { target: abs, chunks: prepared.chunks() },
+  ])) as [number, number];
   return { path: abs, bytes, externalDataPath: dataPath, externalDataBytes, externalDataReason: reason };
 }
 

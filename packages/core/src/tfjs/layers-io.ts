@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as tfjs from '@tensorflow/tfjs';
 import { ShrinkError } from '../errors.js';
-import { stageChunks, type StagedFile } from '../io/atomic-write.js';
+import { writeChunksTogether } from '../io/atomic-write.js';
 import { errnoOf, fsError } from '../io/fs-error.js';
 import { resolveInside } from '../io/safe-path.js';
 import { tensorNumel } from '../onnx/tensor.js';
@@ -147,9 +147,6 @@ export async function writeLayersModelDir(dir: string, artifacts: tfjs.io.ModelA
   const specs = artifacts.weightSpecs ?? [];
   const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
   const weightsManifest: tfjs.io.WeightsManifestConfig = [{ paths: [WEIGHTS_FILE], weights: specs }];
-  // Both files are staged before either replaces an old one (see saveModel): an old model.json must
-  // never be left reading a new weights file.
-  const weights = await stageChunks(path.join(dir, WEIGHTS_FILE), [new Uint8Array(data)]);
   const modelJson: tfjs.io.ModelJSON = {
     modelTopology: artifacts.modelTopology,
     format: artifacts.format ?? 'layers-model',
@@ -162,15 +159,12 @@ export async function writeLayersModelDir(dir: string, artifacts: tfjs.io.ModelA
     ...(artifacts.modelInitializer ? { modelInitializer: artifacts.modelInitializer } : {}),
     ...(artifacts.initializerSignature ? { initializerSignature: artifacts.initializerSignature } : {}),
   };
-  let json: StagedFile;
-  try {
-    json = await stageChunks(path.join(dir, MODEL_JSON), [new TextEncoder().encode(JSON.stringify(modelJson))]);
-  } catch (e) {
-    await weights.discard();
-    throw e;
-  }
-  await weights.commit();
-  await json.commit();
+  // Both files are staged before either replaces an old one (see saveModel): an old model.json must
+  // never be left reading a new weights file.
+  await writeChunksTogether([
+    { target: path.join(dir, WEIGHTS_FILE), chunks: [new Uint8Array(data)] },
+    { target: path.join(dir, MODEL_JSON), chunks: [new TextEncoder().encode(JSON.stringify(modelJson))] },
+  ]);
   return {
     modelArtifactsInfo: {
       dateSaved: new Date(),
