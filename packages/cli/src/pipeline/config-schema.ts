@@ -20,6 +20,11 @@ export const pruneStepSchema = pruneOptionsSchema.extend({
   lr: z.number().positive().optional().describe('Fine-tuning learning rate'),
 });
 
+/** Whether a prune step trains on data.train: one-shot with fine-tuning, or gradual (a schedule). */
+export function fineTunes(o: z.output<typeof pruneStepSchema>): boolean {
+  return o.finetune || o.schedule !== undefined;
+}
+
 export const distillStepSchema = distillOptionsSchema;
 
 export const STEP_KINDS = ['quantize', 'prune', 'distill'] as const;

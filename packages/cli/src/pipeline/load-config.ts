@@ -11,7 +11,7 @@ import { isShrinkError, parseOptions, ShrinkError } from '@shrink/core';
 import { fsError } from '@shrink/core/io';
 import { checkCombination } from '@shrink/quantize/node';
 import { parseStudentSpec } from '@shrink/distill';
-import { configSchema, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
+import { configSchema, fineTunes, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
 import { compileGates, quoteGate, type CompiledGate } from './gates.js';
 import { gridIntensityOf } from './grid-intensity.js';
 import { expandTrials } from './search-space.js';
@@ -208,7 +208,7 @@ function checkStep(s: Step, data: ParsedConfig['data'], where: string): void {
       return;
     }
     case 'prune': {
-      const training = s.options.finetune || s.options.schedule !== undefined;
+      const training = fineTunes(s.options);
       if (training && !data.train) throw new ShrinkError('INVALID_CONFIG', `${where}.${s.options.schedule ? 'schedule' : 'finetune'}: fine-tuning needs data.train`);
       if (s.options.epochs !== undefined && !training) throw new ShrinkError('INVALID_CONFIG', `${where}.epochs: fine-tuning epochs need finetune: true or a schedule`);
       if (s.options.schedule !== undefined && s.options.method !== 'magnitude') {

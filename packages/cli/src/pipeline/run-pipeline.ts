@@ -10,7 +10,7 @@ import { compareModels, type ProfileOptions } from '@shrink/core/runtime';
 import { loadModelInput, type ModelInput } from '../model-input.js';
 import { ensureDir, removeOnFailure } from '../paths.js';
 import { evaluateGates } from './gates.js';
-import type { Step } from './config-schema.js';
+import { fineTunes, type Step } from './config-schema.js';
 import type { PipelineConfig } from './load-config.js';
 import { PipelineDatasets, runSteps } from './run-steps.js';
 import { writeReports } from './write-reports.js';
@@ -92,7 +92,7 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
 
 /** Whether a step trains on data.train (its data is then loaded before any step runs). */
 export function trains(s: Step): boolean {
-  return s.kind === 'distill' || (s.kind === 'prune' && (s.options.finetune || s.options.schedule !== undefined));
+  return s.kind === 'distill' || (s.kind === 'prune' && fineTunes(s.options));
 }
 
 /** Gates against the first candidate, then the four report files. */

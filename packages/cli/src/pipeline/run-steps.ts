@@ -8,7 +8,7 @@ import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
 import { DEFAULT_GRID_INTENSITY, powerModel } from '@shrink/core/runtime';
 import type { PruneReport } from '@shrink/prune';
-import type { Step } from './config-schema.js';
+import { fineTunes, type Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
 import { evalData } from '../data-arg.js';
 
@@ -221,8 +221,8 @@ async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineD
     }
     case 'prune': {
       const { pruneModel } = await import('@shrink/prune/node');
+      const training = fineTunes(step.options);
       const { epochs, finetune, schedule, batchSize, lr, ...options } = step.options;
-      const training = finetune || schedule !== undefined;
       const fineTune = training
         ? { ...(await datasets.train()), epochs: epochs ?? 3, ...(schedule ? { schedule } : {}), ...(batchSize ? { batchSize } : {}), ...(lr ? { lr } : {}) }
         : undefined;

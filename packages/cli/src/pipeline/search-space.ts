@@ -3,7 +3,7 @@
  * distill -> prune -> quantize (train a smaller model first, remove weights next, then store the rest
  * in fewer bits), or a built-in space when the config gives none.
  */
-import { distillStepSchema, pruneStepSchema, quantizeStepSchema, type SearchSettings, type Step } from './config-schema.js';
+import { distillStepSchema, fineTunes, pruneStepSchema, quantizeStepSchema, type SearchSettings, type Step } from './config-schema.js';
 import type { PipelineConfig } from './load-config.js';
 
 export interface Trial {
@@ -38,7 +38,7 @@ function label(s: Step): string {
     case 'distill':
       return `distill-${s.options.student.replace(/[^\w.-]+/g, '_')}`;
     case 'prune':
-      return `prune-${s.options.method}${s.options.method === 'nm' ? `${s.options.n}of${s.options.m}` : s.options.sparsity}${s.options.finetune || s.options.schedule ? '-ft' : ''}`;
+      return `prune-${s.options.method}${s.options.method === 'nm' ? `${s.options.n}of${s.options.m}` : s.options.sparsity}${fineTunes(s.options) ? '-ft' : ''}`;
     case 'quantize':
       return `${s.options.dtype}${s.options.mode !== 'dynamic' ? `-${s.options.mode}` : ''}${s.options.perChannel ? '-pc' : ''}`;
   }
