@@ -139,7 +139,8 @@ function summarize(masks: readonly Mask[]): LayerMaskSummary[] {
   });
 }
 
-function overallSparsity(s: readonly LayerMaskSummary[]): number {
+/** Zeros / elements over all the masked kernels together (0 when there are none). */
+export function overallSparsity(s: readonly LayerMaskSummary[]): number {
   const elements = s.reduce((a, l) => a + l.elements, 0);
   return elements === 0 ? 0 : s.reduce((a, l) => a + l.zeros, 0) / elements;
 }

@@ -6,7 +6,7 @@ import type { PruneResult } from '../types.js';
 import { pruneMagnitude } from '../magnitude.js';
 import { pruneNM } from '../nm.js';
 import { pruneStructured } from '../structured.js';
-import { fineTunePruned, pruneOnnxGradually } from './gradual.js';
+import { fineTunePruned, overallSparsity, pruneOnnxGradually } from './gradual.js';
 
 /** Training for `shrink prune --schedule/--finetune`: the data and how long. */
 export interface FineTuneSettings {
@@ -47,8 +47,6 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
       },
       ctx,
     );
-    const zeros = r.masks.reduce((a, m) => a + m.zeros, 0);
-    const elements = r.masks.reduce((a, m) => a + m.elements, 0);
     return {
       model: r.model,
       report: {
@@ -56,7 +54,7 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
         targetSparsity: o.sparsity,
         layers: r.masks.map((m) => ({ name: m.layer, opType: 'tfjs kernel', action: 'pruned', weight: m.weight, elementsBefore: m.elements, elementsAfter: m.elements, sparsity: m.sparsity })),
         unhandled: {},
-        sparsity: elements ? zeros / elements : 0,
+        sparsity: overallSparsity(r.masks),
         notes: [
           `trained on ${fineTune.train.name} (${fineTune.train.n} samples) in TensorFlow.js; masks re-applied after every optimizer step`,
           'the model went through tfjs: value names are tfjs layer names now',
