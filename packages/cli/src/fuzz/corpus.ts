@@ -3,9 +3,9 @@
  * builder and by running the real passes (so quantized and pruned graphs, with their integer
  * initializers and com.microsoft ops, are mutated too), a tfjs layers folder, and CSV/JSON data files.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { attr, encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type onnx } from '@shrink/core';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type onnx } from '@shrink/core';
 import { createRng } from '@shrink/core/data';
 import { quantizeModel, resolveCalibration } from '@shrink/quantize/node';
 import { pruneModel } from '@shrink/prune/node';
@@ -136,7 +136,6 @@ async function tfjsFolder(dir: string): Promise<Corpus['tfjs']> {
   } finally {
     model.dispose();
   }
-  const { readFile } = await import('node:fs/promises');
   return {
     modelJson: await readFile(path.join(dir, MODEL_JSON), 'utf8'),
     weights: await readFile(path.join(dir, WEIGHTS_FILE)),
@@ -146,7 +145,6 @@ async function tfjsFolder(dir: string): Promise<Corpus['tfjs']> {
 
 /** Reads back a corpus that buildCorpus wrote (workers build nothing; they read what the parent made). */
 export async function loadCorpus(dir: string): Promise<Corpus> {
-  const { readFile, readdir } = await import('node:fs/promises');
   const { MODEL_JSON, WEIGHTS_FILE } = await import('@shrink/core/tfjs');
   const onnxFiles = (await readdir(dir)).filter((f) => f.endsWith('.onnx')).sort();
   const onnx = new Map<string, Uint8Array>();
