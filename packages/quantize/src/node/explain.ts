@@ -18,6 +18,7 @@ import {
 } from '@shrink/core/runtime';
 import type * as ort from 'onnxruntime-node';
 import type { QuantizeReport } from '../types.js';
+import { findNode } from './find-node.js';
 
 export interface LayerError {
   /** Node name as the report gives it. */
@@ -95,12 +96,6 @@ function positiveInt(v: number, what: string): number {
 /** Values written by top-level nodes (what exposeIntermediates can turn into outputs). */
 function produced(model: onnx.IModelProto): Set<string> {
   return new Set((model.graph?.node ?? []).flatMap((n) => n.output ?? []).filter((n) => n !== ''));
-}
-
-/** The report's node in the float graph: by name, or by first output for unnamed nodes (as the passes label them). */
-function findNode(graph: Graph, label: string): onnx.NodeProto | undefined {
-  if (label === '') return undefined;
-  return graph.node(label) ?? graph.nodes.find((n) => n.name === '' && n.output[0] === label);
 }
 
 /** Inputs that carry data at run time: not initializers, not Constant outputs, not empty. */

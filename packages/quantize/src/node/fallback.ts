@@ -9,6 +9,7 @@ import { createSession, evaluate, type EvaluateResult, type SessionOptions } fro
 import { quantizeOptionsSchema, type QuantizeOptions } from '../options.js';
 import type { NodeOutcome, PassResult } from '../types.js';
 import { explainQuantization, type LayerError } from './explain.js';
+import { findNode } from './find-node.js';
 import { quantizeModel, type QuantizeEnv } from './quantize-model.js';
 
 export interface FallbackStep {
@@ -188,9 +189,9 @@ function pickWorst(nodes: readonly NodeOutcome[], rows: readonly LayerError[], k
  */
 function nameNode(model: onnx.IModelProto, label: string): { model: onnx.IModelProto; name: string } {
   const probe = Graph.from(model);
-  if (probe.node(label)) return { model, name: label };
-  const node = probe.nodes.find((n) => n.name === '' && n.output[0] === label);
+  const node = findNode(probe, label);
   if (!node) throw new ShrinkError('NOT_FOUND', `accuracy fallback: the report names node '${label}', which is not in the float model`);
+  if (node.name !== '') return { model, name: label };
   const name = probe.uniqueNodeName(label);
   probe.editNode(node, (n) => {
     n.name = name;
