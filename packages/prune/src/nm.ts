@@ -1,4 +1,4 @@
-import { ShrinkError, type onnx } from '@shrink/core';
+import { ShrinkError, tensorNumel, type onnx } from '@shrink/core';
 import { runUnstructured } from './magnitude.js';
 import type { ResolvedPruneOptions } from './options.js';
 import type { PruneResult } from './types.js';
@@ -16,8 +16,8 @@ export const keptInGroup = (n: number, m: number, len: number): number => (len >
  */
 export function pruneNMTensor(values: Float32Array, dims: readonly number[], axis: number, n: number, m: number): void {
   const len = dims[axis] ?? 1;
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = tensorNumel(dims.slice(axis + 1));
+  const outer = tensorNumel(dims.slice(0, axis));
   const idx: number[] = [];
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {

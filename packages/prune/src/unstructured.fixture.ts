@@ -1,6 +1,6 @@
 // Test support for the unstructured passes (magnitude, N:M): small seeded models built with the
 // core builder, and a runner that feeds them to onnxruntime.
-import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type onnx } from '@shrink/core';
+import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, tensorNumel, type onnx } from '@shrink/core';
 import { mulberry32 } from '@shrink/core/data';
 import { createSession } from '@shrink/core/runtime';
 
@@ -78,7 +78,7 @@ export interface Codes {
 
 export function quantize(w: Float32Array, dims: number[], type: 'int8' | 'uint8', axis?: number): Codes {
   const channels = axis === undefined ? 1 : dims[axis]!;
-  const inner = axis === undefined ? w.length : dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const inner = axis === undefined ? w.length : tensorNumel(dims.slice(axis + 1));
   const ch = (i: number): number => (axis === undefined ? 0 : Math.floor(i / inner) % channels);
   const lo = new Float32Array(channels);
   const hi = new Float32Array(channels);

@@ -1,4 +1,4 @@
-import { attrInt, dtypeFromOnnx, isExternalTensor, type DType, type Graph, type onnx, type TensorValue } from '@shrink/core';
+import { attrInt, dtypeFromOnnx, isExternalTensor, tensorNumel, type DType, type Graph, type onnx, type TensorValue } from '@shrink/core';
 import type { LayerOutcome } from '../types.js';
 import type { NodeSelector } from '@shrink/core';
 
@@ -114,7 +114,7 @@ function perElement(data: ArrayLike<number>, dims: readonly number[], axis: numb
   }
   const len = dims[axis];
   if (len === undefined || data.length !== len) return undefined;
-  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const inner = tensorNumel(dims.slice(axis + 1));
   return (i) => Number(data[Math.floor(i / inner) % len]);
 }
 
