@@ -54,6 +54,11 @@ export const dataSchema = z.strictObject({
   train: dataSpec.optional().describe('Training data for fine-tuning and distillation (its train/test parts)'),
 });
 
+/** Calibration data for static quantization: the step's own calibData, else data.calibration, data.train, data.eval. */
+export function calibrationSpecOf(data: z.output<typeof dataSchema>, step?: string): string | undefined {
+  return step ?? data.calibration ?? data.train ?? data.eval;
+}
+
 export const evaluationSchema = z.strictObject({
   batch: z.number().int().positive().default(1).describe('Samples per latency run'),
   evalBatch: z.number().int().positive().default(64).describe('Samples per accuracy/fidelity run'),

@@ -11,7 +11,7 @@ import { isShrinkError, parseOptions, ShrinkError } from '@shrink/core';
 import { fsError } from '@shrink/core/io';
 import { checkCombination } from '@shrink/quantize/node';
 import { parseStudentSpec } from '@shrink/distill';
-import { configSchema, fineTunes, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
+import { calibrationSpecOf, configSchema, fineTunes, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
 import { compileGates, quoteGate, type CompiledGate } from './gates.js';
 import { gridIntensityOf } from './grid-intensity.js';
 import { expandTrials } from './search-space.js';
@@ -202,7 +202,7 @@ function checkStep(s: Step, data: ParsedConfig['data'], where: string): void {
         if (isShrinkError(e)) throw new ShrinkError('INVALID_CONFIG', `${where}.mode: ${e.message.replace(/--/g, '')}`);
         throw e;
       }
-      if (s.options.mode === 'static' && s.options.calibData === undefined && !data.calibration && !data.train && !data.eval) {
+      if (s.options.mode === 'static' && calibrationSpecOf(data, s.options.calibData) === undefined) {
         throw new ShrinkError('INVALID_CONFIG', `${where}.mode: static quantization needs calibration data; set data.calibration (or data.train, or calibData in the step)`);
       }
       return;

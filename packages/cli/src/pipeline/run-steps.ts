@@ -8,7 +8,7 @@ import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
 import { DEFAULT_GRID_INTENSITY, powerModel } from '@shrink/core/runtime';
 import type { PruneReport } from '@shrink/prune';
-import { fineTunes, type Step } from './config-schema.js';
+import { calibrationSpecOf, fineTunes, type Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
 import { evalData } from '../data-arg.js';
 
@@ -36,11 +36,6 @@ export class PipelineDatasets {
     // load-config refuses training steps without data.train.
     this.trainSplit ??= resolveSplit(this.data.train!, { cwd: this.data.cwd }).catch(naming('data.train'));
     return this.trainSplit;
-  }
-
-  /** Calibration spec for static quantization: the step's own, else data.calibration, data.train, data.eval. */
-  calibrationSpec(step?: string): string | undefined {
-    return step ?? this.data.calibration ?? this.data.train ?? this.data.eval;
   }
 }
 
@@ -196,7 +191,7 @@ async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineD
     case 'quantize': {
       const { quantizeModel, resolveCalibration, explainQuantization } = await import('@shrink/quantize/node');
       const { explain, ...options } = step.options;
-      const calibSpec = options.mode === 'static' ? datasets.calibrationSpec(options.calibData) : undefined;
+      const calibSpec = options.mode === 'static' ? calibrationSpecOf(datasets.data, options.calibData) : undefined;
       const calibration = calibSpec !== undefined ? await resolveCalibration(calibSpec, model, { cwd: datasets.data.cwd }) : undefined;
       const r = await quantizeModel(model, options, calibration ? { calibration } : {}, ctx);
       const quantized = r.report.nodes.filter((n) => n.action === 'quantized').length;

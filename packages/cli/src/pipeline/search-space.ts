@@ -3,7 +3,7 @@
  * distill -> prune -> quantize (train a smaller model first, remove weights next, then store the rest
  * in fewer bits), or a built-in space when the config gives none.
  */
-import { distillStepSchema, fineTunes, pruneStepSchema, quantizeStepSchema, type SearchSettings, type Step } from './config-schema.js';
+import { calibrationSpecOf, distillStepSchema, fineTunes, pruneStepSchema, quantizeStepSchema, type SearchSettings, type Step } from './config-schema.js';
 import type { PipelineConfig } from './load-config.js';
 
 export interface Trial {
@@ -17,7 +17,7 @@ const ORDER = ['distill', 'prune', 'quantize'] as const;
 /** Structured pruning is the kind that makes the file smaller and the kernels faster; quantization choices as transformers.js names them. */
 export function defaultSpace(config: Pick<PipelineConfig, 'data'>): Space {
   const train = config.data.train !== undefined;
-  const calib = config.data.calibration ?? config.data.train ?? config.data.eval;
+  const calib = calibrationSpecOf(config.data);
   const prune = (sparsity: number) => pruneStepSchema.parse({ method: 'structured', sparsity, ...(train ? { finetune: true, epochs: 2 } : {}) });
   const quantize = (o: Record<string, unknown>) => quantizeStepSchema.parse(o);
   return {
