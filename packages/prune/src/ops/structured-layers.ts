@@ -1,4 +1,4 @@
-import { attrInt, isExternalTensor, type Graph, type onnx } from '@shrink/core';
+import { attrInt, isExternalTensor, tensorNumel, type Graph, type onnx } from '@shrink/core';
 import type { UnitSlice } from './structured-tensor.js';
 
 export type Found<T> = T | { skip: string };
@@ -41,7 +41,7 @@ function ownBias(graph: Graph, node: onnx.NodeProto, input: number, units: numbe
   if (!node.input[input]) return {};
   const b = ownWeight(graph, node, input);
   if (isSkip(b)) return b;
-  const n = b.dims.reduce((p, d) => p * d, 1);
+  const n = tensorNumel(b.dims);
   if (n === 1) return {};
   if (b.dims[b.dims.length - 1] === units && n === units) return { bias: { tensor: b.name, axis: b.dims.length - 1, expand: 1 } };
   return { skip: `${node.opType} '${node.name}': bias '${b.name}' of shape [${b.dims.join(', ')}] is not one value per unit` };
