@@ -13,6 +13,7 @@ import type { LayerOutcome, PruneResult } from './types.js';
 import { CONSUMERS, isSkip, PRODUCERS, type Found, type ProducerPlan } from './ops/structured-layers.js';
 import { THROUGH, type UnitAxisState } from './ops/structured-through.js';
 import { axisNorms, sliceInitializer, type UnitSlice } from './ops/structured-tensor.js';
+import { countZeros } from './ops/weights.js';
 
 /** Everything that changes size when units of one producer are removed. */
 interface Chain {
@@ -80,7 +81,7 @@ function traceChain(graph: Graph, producer: onnx.NodeProto, plan: ProducerPlan, 
 function unitValues(graph: Graph, slice: UnitSlice, unit: number): Float32Array {
   const t = graph.readInitializer(slice.tensor);
   const data = t.data as Float32Array;
-  const inner = t.dims.slice(slice.axis + 1).reduce((p, d) => p * d, 1);
+  const inner = tensorNumel(t.dims.slice(slice.axis + 1));
   const n = t.dims[slice.axis]!;
   const outer = data.length / (n * inner);
   const out: number[] = [];
@@ -186,7 +187,7 @@ export function pruneStructured(model: onnx.IModelProto, options: PruneOptions =
     after += outcome.elementsAfter;
     if (graph.dtypeOf(outcome.weight) !== 'float32') continue;
     const data = graph.readInitializer(outcome.weight).data as Float32Array;
-    const z = data.reduce((s, v) => s + (v === 0 ? 1 : 0), 0);
+    const z = countZeros(data);
     outcome.sparsity = data.length > 0 ? z / data.length : 0;
     if (outcome.action === 'pruned') {
       zeros += z;
