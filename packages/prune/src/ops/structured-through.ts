@@ -1,4 +1,4 @@
-import { attrInt, isExternalTensor, type Graph, type onnx } from '@shrink/core';
+import { attrInt, isExternalTensor, tensorNumel, type Graph, type onnx } from '@shrink/core';
 import type { Found } from './structured-layers.js';
 import type { UnitSlice } from './structured-tensor.js';
 
@@ -109,7 +109,7 @@ const flatten: ThroughRule = (_graph, node, value, state, shapes) => {
   if (attrInt(node, 'axis', 1) !== 1) return { skip: `${where(node)}: axis=${attrInt(node, 'axis', 1)}, only axis=1 keeps channels in blocks` };
   const shape = shapes.get(value);
   if (!shape) return { skip: `${where(node)}: the shape of '${value}' is unknown` };
-  const block = shape.slice(2).reduce((p, d) => p * d, 1);
+  const block = tensorNumel(shape.slice(2));
   return { slices: [], next: { units: state.units, fromEnd: 0, rank: 2, expand: state.expand * block } };
 };
 
