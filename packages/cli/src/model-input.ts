@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ShrinkError, type Ctx, type onnx } from '@shrink/core';
-import { fileSizes, loadModel, type ModelFileSizes } from '@shrink/core/io';
+import { fileSizes, loadModel } from '@shrink/core/io';
 
 export interface ModelInput {
   model: onnx.ModelProto;
@@ -12,8 +12,6 @@ export interface ModelInput {
   inputs: string[];
   /** An .onnx file onnxruntime can load directly (large models must load from a path); absent for tfjs. */
   onnxPath?: string;
-  /** On-disk bytes of the .onnx file and its external data; absent for tfjs input. */
-  sizes?: ModelFileSizes;
   /** Bytes on disk: .onnx plus external data, or every file of the tfjs folder. */
   diskBytes: number;
 }
@@ -28,7 +26,7 @@ export async function loadModelInput(arg: string, ctx: Ctx = {}): Promise<ModelI
   if (tfjsDir === undefined) {
     const sizes = await fileSizes(abs);
     const model = await loadModel(abs);
-    return { model, path: arg, format: 'onnx', inputs: [abs, ...sizes.externalFiles], onnxPath: abs, sizes, diskBytes: sizes.totalBytes };
+    return { model, path: arg, format: 'onnx', inputs: [abs, ...sizes.externalFiles], onnxPath: abs, diskBytes: sizes.totalBytes };
   }
   const { initTf, loadLayersModel, exportToOnnx } = await import('@shrink/core/tfjs');
   await initTf(ctx);
