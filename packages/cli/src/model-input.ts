@@ -34,9 +34,15 @@ export async function loadModelInput(arg: string, ctx: Ctx = {}): Promise<ModelI
   const { model } = exportToOnnx(layers);
   layers.dispose();
   // The folder and every file in it (model.json, weight shards) are inputs no output may replace.
-  const files = (await readdir(tfjsDir, { withFileTypes: true })).filter((f) => f.isFile()).map((f) => path.join(tfjsDir, f.name));
-  const diskBytes = (await Promise.all(files.map(async (f) => (await stat(f)).size))).reduce((a, b) => a + b, 0);
-  return { model, path: arg, format: 'tfjs', inputs: [tfjsDir, ...files], diskBytes };
+  const { files, bytes } = await folderFiles(tfjsDir);
+  return { model, path: arg, format: 'tfjs', inputs: [tfjsDir, ...files], diskBytes: bytes };
+}
+
+/** The files directly in a tfjs folder (model.json, weight shards) and their total bytes. */
+export async function folderFiles(dir: string): Promise<{ files: string[]; bytes: number }> {
+  const files = (await readdir(dir, { withFileTypes: true })).filter((f) => f.isFile()).map((f) => path.join(dir, f.name));
+  const bytes = (await Promise.all(files.map(async (f) => (await stat(f)).size))).reduce((a, b) => a + b, 0);
+  return { files, bytes };
 }
 
 /** The tfjs layers-model folder `arg` names (a folder with model.json, or the model.json), or undefined for a file. */

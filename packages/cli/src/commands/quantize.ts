@@ -1,4 +1,3 @@
-import { stat, readdir } from 'node:fs/promises';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -18,7 +17,7 @@ import {
   type FallbackResult,
   type LayerError,
 } from '@shrink/quantize/node';
-import { loadModelInput, tfjsFolderOf } from '../model-input.js';
+import { folderFiles, loadModelInput, tfjsFolderOf } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { evalData } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
@@ -169,8 +168,7 @@ async function quantizeTfjs(argv: Args, inDir: string, dtype: string, ctx: Ctx):
   }
   const outDir = argv.output !== undefined ? outputPath(argv.output) : `${inDir.replace(/[\\/]+$/, '')}_${tfjsDtype}`;
   const { report } = await quantizeTfjsFolder(inDir, outDir, { dtype: tfjsDtype, ...(argv.force ? { force: true } : {}) }, ctx);
-  const files = async (d: string) => (await Promise.all((await readdir(d)).map(async (f) => (await stat(path.join(d, f))).size))).reduce((a, b) => a + b, 0);
-  const [before, after] = [await files(inDir), await files(outDir)];
+  const [before, after] = [(await folderFiles(inDir)).bytes, (await folderFiles(outDir)).bytes];
   let quality: { baseline: number; candidate: number; metric: string } | undefined;
   if (argv.data !== undefined) {
     const data = await evalData(argv.data, argv.split);
