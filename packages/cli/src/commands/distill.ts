@@ -77,8 +77,7 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
     const target = (f: string) => path.join(dir, f);
     const wanted = [FILES.student, FILES.studentTfjs, FILES.report, FILES.distillation, ...(argv.baselineScratch ? [FILES.scratch, FILES.scratchTfjs] : [])];
     for (const f of wanted) await refuseExisting(target(f), force);
-    if (argv.cacheDir !== undefined && argv.cacheDir.trim() === '') throw new ShrinkError('INVALID_ARGUMENT', '--cache-dir: needs a folder, got an empty value');
-    const cacheDir = argv.cache === false ? false : argv.cacheDir !== undefined ? path.resolve(argv.cacheDir) : defaultCacheDir();
+    const cacheDir = argv.cache === false ? false : argv.cacheDir !== undefined ? outputPath(argv.cacheDir, '--cache-dir') : defaultCacheDir();
     const teacher = await loadModelInput(argv.teacher, ctx);
     const split = await resolveSplit(argv.data);
     const r = await distillModel(teacher.model, options, { train: split.train, test: split.test }, { cacheDir, baselineScratch: argv.baselineScratch === true, unlabeled: argv.unlabeled === true }, ctx);

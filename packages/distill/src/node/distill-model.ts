@@ -155,8 +155,8 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
     throw e;
   }
   const task = train.unlabeled ? (t.k === 1 ? 'regression' : 'classification') : train.task;
-  const student = early ?? (await buildStudent(tf, o.student, { inputShape: train.sampleShape, outputs: t.k, task }, o.seed));
   const shape = { inputShape: train.sampleShape, outputs: t.k, task };
+  const student = early ?? (await buildStudent(tf, o.student, shape, o.seed));
   const layout: LossLayout = { task, k: t.k, temperature: o.temperature, alpha, hiddenDims: t.hiddenDims, hiddenWeight: o.hiddenWeight };
 
   const run = async (student: Student, l: LossLayout, hiddenLayers: string[], label: string, lab: boolean): Promise<TrainingRun> => {

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ShrinkError } from '@shrink/core';
 import { fsError, writeFileAtomic } from '@shrink/core/io';
 
 /** Bump when the meaning of cached values changes, so old entries are never read as new ones. */
@@ -71,11 +70,6 @@ export async function writeCache(dir: string, key: string, entry: CachedArrays):
   const all = concatFloat32(entry.arrays);
   await writeFileAtomic(f.bin, new Uint8Array(all.buffer));
   await writeFileAtomic(f.json, JSON.stringify({ version: CACHE_VERSION, lengths: entry.arrays.map((a) => a.length), meta: entry.meta }));
-}
-
-export function assertCacheDir(dir: string): string {
-  if (dir.trim() === '') throw new ShrinkError('INVALID_ARGUMENT', '--cache-dir: empty path; give a folder or --no-cache');
-  return path.resolve(dir);
 }
 
 /** One array holding `parts` one after another. */
