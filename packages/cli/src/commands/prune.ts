@@ -14,6 +14,7 @@ import { evalData } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { dataFlag, profileOptions, runFlags, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
+import { baselineUnderTest } from '../pipeline/run-pipeline.js';
 
 interface Args extends GlobalArgs, RunArgs {
   model: string;
@@ -60,7 +61,7 @@ export const pruneCommand: CommandModule<GlobalArgs, Args> = {
     // Measured where it is staged: a failed measurement (exit 2) leaves the old output byte for byte.
     const { saved, value: cmp } = await saveModelChecked(result.model, target, { force: argv.force === true, inputs: input.inputs }, (staged) =>
       compareModels(
-        { name: path.basename(input.path), model: input.model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes },
+        baselineUnderTest(input),
         [{ name: path.basename(target), model: result.model, path: staged.path, diskBytes: staged.bytes }],
         profileOptions(argv, data),
         ctx,

@@ -23,6 +23,7 @@ import { evalData } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { dataFlag, profileOptions, runFlags, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
+import { baselineUnderTest } from '../pipeline/run-pipeline.js';
 
 interface Args extends GlobalArgs, RunArgs {
   model: string;
@@ -100,7 +101,7 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
         explain = await explainQuantization(model, result.model, result.report, explainData, {}, ctx);
       }
       const cmp = await compareModels(
-        { name: path.basename(input.path), model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes },
+        baselineUnderTest(input),
         [{ name: path.basename(target), model: result.model, path: staged.path, diskBytes: staged.bytes + (staged.externalDataBytes ?? 0) }],
         profileOptions(argv, data),
         ctx,
