@@ -9,6 +9,7 @@ import { mutateBytes } from './mutate-bytes.js';
 import { mutateOnnx } from './mutate-onnx.js';
 import { mutateCsv, mutateDataJson, mutateModelJson } from './mutate-json.js';
 import { baseConfig, CONFIG_OUTPUTS, mutateConfig } from './mutate-config.js';
+import { pick } from './pick.js';
 
 export interface CaseFile {
   /** Relative to the case folder. */
@@ -31,7 +32,6 @@ export interface FuzzCase {
   refusal?: string;
 }
 
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 // Measuring is not what is fuzzed: one untimed-free run keeps quantize/prune/compare cheap.
 const QUICK = ['--runs', '1', '--warmup', '0', '--json'];
 

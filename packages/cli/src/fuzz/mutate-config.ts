@@ -6,6 +6,7 @@
  */
 import { stringify } from 'yaml';
 import type { Rng } from '@shrink/core/data';
+import { pick } from './pick.js';
 
 export interface ConfigMutation {
   name: string;
@@ -14,8 +15,6 @@ export interface ConfigMutation {
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
-
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 
 // No large positive integers: a config asking for 2^31 latency runs or epochs is valid and would just
 // run that long (the per-case budget would call it a hang). Infinity and huge non-integers stay.

@@ -3,13 +3,12 @@
  * out of the folder, byte counts that do not match the weights file) and --data files (CSV, JSON).
  */
 import type { Rng } from '@shrink/core/data';
+import { pick } from './pick.js';
 
 export interface TextMutation {
   name: string;
   text: string;
 }
-
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 
 const WRONG_VALUES: readonly unknown[] = [null, 0, -1, 1.5, 2 ** 40, 'x', '', true, [], {}, [[]], { a: 1 }, 'NaN', -1e308];
 const HOSTILE_PATHS = ['../group1-shard1of1.bin', '/etc/passwd', 'a/../../x.bin', './group1-shard1of1.bin', 'nope.bin', '', '.'];

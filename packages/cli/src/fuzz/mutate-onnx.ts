@@ -6,6 +6,7 @@
  */
 import { decodeModel, encodeModel, onnx } from '@shrink/core';
 import type { Rng } from '@shrink/core/data';
+import { pick } from './pick.js';
 
 export interface OnnxMutation {
   name: string;
@@ -14,8 +15,6 @@ export interface OnnxMutation {
 
 const HOSTILE_DIMS = [0, -1, -7, 2 ** 31, 2 ** 32 + 3, 2 ** 40, 2 ** 53 - 1, 3, 1] as const;
 const HOSTILE_PATHS = ['../outside.bin', '/etc/passwd', 'sub/../../x.bin', 'missing.bin', '', 'model.onnx'] as const;
-
-const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)]!;
 
 // Decoded messages are class instances with every repeated field set; the I* types do not say so.
 const G = (m: onnx.ModelProto) => m.graph as onnx.GraphProto;
