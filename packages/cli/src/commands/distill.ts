@@ -14,6 +14,7 @@ import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { exportMaxAbsDiff } from '../export-check.js';
 import { measureFlags, profileOptions, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
+import { baselineUnderTest } from '../pipeline/run-pipeline.js';
 
 interface Args extends GlobalArgs, Omit<RunArgs, 'batch' | 'split'> {
   teacher: string;
@@ -92,7 +93,7 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
         if (!(diff <= 1e-4)) throw new ShrinkError('RUNTIME', `${s.onnx}: the ONNX export differs from the tfjs student by ${diff}; please report this`);
       }
       const cmp = await compareModels(
-        { name: path.basename(teacher.path), model: teacher.model, ...(teacher.onnxPath ? { path: teacher.onnxPath } : {}), diskBytes: teacher.diskBytes },
+        baselineUnderTest(teacher),
         students.map((s): ModelUnderTest => ({ name: s.onnx, model: s.model })),
         { ...profileOptions({ ...argv, batch: 1 }, split.test) },
         ctx,
