@@ -16,8 +16,9 @@ import { distillBench } from './distill.bench.js';
 import { quantizeBench } from './quantize.bench.js';
 import { quantizeLargeBench } from './quantize-large.bench.js';
 import { searchBench } from './search.bench.js';
+import { weightFormatBench } from './weight-format.bench.js';
 
-const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, pruneBench, distillBench, largeModelBench, quantizeLargeBench, searchBench];
+const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, pruneBench, distillBench, largeModelBench, quantizeLargeBench, searchBench, weightFormatBench];
 
 function usage(): string {
   return `usage: pnpm bench [${BENCHES.map((b) => b.name).join('] [')}] [all]; default: ${BENCHES.filter((b) => b.inDefaultSet)

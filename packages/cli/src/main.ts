@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { exitCodeFor, isShrinkError, ShrinkError } from '@shrink/core';
+import { DegradedModelError, exitCodeFor, isShrinkError, ShrinkError } from '@shrink/core';
 import { commands } from './commands/index.js';
 
 /** Runs the CLI and resolves to its exit code; never throws. */
@@ -36,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function describe(e: unknown): string {
+  // The guard's error speaks of the model; the way around it is the CLI's to name.
+  if (e instanceof DegradedModelError) return `${e.message} (--allow-degraded accepts it)`;
   if (isShrinkError(e)) return e.message;
   if (e instanceof Error) return `unexpected error: ${e.message}`;
   return `unexpected error: ${String(e)}`;

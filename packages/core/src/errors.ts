@@ -14,7 +14,9 @@ export type ShrinkErrorCode =
   | 'UNSAFE_PATH'
   | 'CALIBRATION_EMPTY'
   | 'RUNTIME'
-  | 'GATE_FAILED';
+  | 'GATE_FAILED'
+  /** A candidate fails the fidelity guard (report/guard.ts): exit 2, nothing written unless allowed. */
+  | 'DEGRADED';
 
 export class ShrinkError extends Error {
   override readonly name = 'ShrinkError';

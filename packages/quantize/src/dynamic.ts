@@ -4,6 +4,7 @@ import { skipped, type DynamicState } from './ops/dynamic-common.js';
 import { quantizeGatherDynamic } from './ops/dynamic-gather.js';
 import { quantizeGemmDynamic, quantizeMatMulDynamic } from './ops/dynamic-matmul.js';
 import type { ResolvedQuantizeOptions } from './options.js';
+import { weightFormat } from './weight-format.js';
 import type { NodeOutcome, OpQuantizer, PassResult } from './types.js';
 
 /** Op types dynamic quantization rewrites, each to its onnxruntime integer form. */
@@ -17,21 +18,20 @@ export const DYNAMIC_HANDLERS: ReadonlyMap<string, OpQuantizer<DynamicState>> = 
 /** DynamicQuantizeLinear arrived in opset 11. */
 export const DYNAMIC_MIN_OPSET = 11;
 
-const WEIGHT_TYPES = { q8: 'int8', int8: 'int8', uint8: 'uint8' } as const;
 
 /**
  * Dynamic 8-bit quantization, as onnxruntime's `quantize_dynamic`: weights are stored as 8-bit codes;
  * activations are quantized at run time by DynamicQuantizeLinear (uint8), and integer ops
  * (MatMulInteger, ConvInteger) do the work, their int32 result scaled back to float. onnxruntime's CPU
- * provider fuses the MatMul pattern into DynamicQuantizeMatMul / MatMulIntegerToFloat. Weights are int8
- * symmetric for q8/int8 and uint8 asymmetric for uint8 (Conv: always uint8). The input model is not
- * touched; ops without a handler pass through and are counted in report.unhandled.
+ * provider fuses the MatMul pattern into DynamicQuantizeMatMul / MatMulIntegerToFloat. Weights are
+ * stored as weightFormat says (int8 symmetric, uint8 asymmetric, optionally 7-bit; Conv: always uint8).
+ * The input model is not touched; ops without a handler pass through and are counted in report.unhandled.
  */
 export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuantizeOptions): PassResult {
-  if (!(options.dtype in WEIGHT_TYPES)) {
+  if (options.dtype !== 'q8' && options.dtype !== 'int8' && options.dtype !== 'uint8') {
     throw new ShrinkError('INVALID_ARGUMENT', `dynamic quantization is 8-bit: dtype must be q8, int8 or uint8, not '${options.dtype}'`);
   }
-  const weightType = WEIGHT_TYPES[options.dtype as keyof typeof WEIGHT_TYPES];
+  const format = weightFormat(options);
   const graph = Graph.from(model);
   const candidates = graph.nodes.filter((n) => (n.domain || '') === '' && DYNAMIC_HANDLERS.has(n.opType));
   const opset = graph.opsetVersion('') ?? 0;
@@ -44,8 +44,7 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
   const select = selectNodes(graph, options);
   const unhandled = countUnhandled(graph, new Set(DYNAMIC_HANDLERS.keys()));
   const state: DynamicState = {
-    weightType,
-    symmetric: weightType === 'int8',
+    format,
     perChannel: options.perChannel,
     opset,
     activations: new Map(),

@@ -24,6 +24,14 @@ export const quantizeOptionsSchema = z.strictObject({
     .enum(['dynamic', 'static', 'weight-only'])
     .default('dynamic')
     .describe('8-bit only: dynamic (activations quantized at run time), static (QDQ with calibration) or weight-only (MatMulNBits, 8 bits)'),
+  weightType: z
+    .enum(['int8', 'uint8'])
+    .optional()
+    .describe('8-bit dtypes: weight codes int8 (symmetric) or uint8 (asymmetric); default from the dtype (int8 -> int8, uint8 -> uint8, q8 -> see README)'),
+  reduceRange: z
+    .boolean()
+    .optional()
+    .describe('8-bit dtypes: 7-bit weight codes (int8 [-64, 64]) that x86 CPUs without VNNI cannot saturate; default off except as q8 chooses'),
   perChannel: z.boolean().default(false).describe('One scale per output channel of each weight instead of one per tensor'),
   calibData: z.string().optional().describe('Static mode: calibration data (anything --data accepts, or random:N for a smoke test)'),
   calibMethod: z.enum(['minmax', 'percentile', 'entropy']).default('minmax').describe('Static mode: how activation ranges are chosen'),

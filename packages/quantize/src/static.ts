@@ -11,6 +11,7 @@ import { Graph as GraphView, makeNode, ShrinkError, type DType, type Graph, type
 import { chooseParams, quantizeTensor, type IntType } from './math/params.js';
 import { roundHalfEven } from './math/round.js';
 import type { ResolvedQuantizeOptions } from './options.js';
+import { describeWeightFormat, weightFormat, type WeightFormat } from './weight-format.js';
 import type { NodeOutcome, PassResult, QuantizeReport } from './types.js';
 import { QDQ_ACTIVATION_OPS } from './ops/qdq-activation.js';
 import { QDQ_CONV_OPS } from './ops/qdq-conv.js';
@@ -100,9 +101,10 @@ export function quantizeStatic(
     perChannel = false;
     notes.push(`per-channel weights need DequantizeLinear with an axis (opset >= 13); the model imports opset ${opset}, so weights are per tensor`);
   }
-  // uint8 keeps onnxruntime's uint8 weight default (asymmetric); q8/int8 store int8 symmetric weights.
-  const weightType: Int8Type = options.dtype === 'uint8' ? 'uint8' : 'int8';
-  const weightSymmetric = weightType === 'int8';
+  const asked = weightFormat(options);
+  // onnxruntime's QLinearConv wants one zero point for all channels of a per-channel weight: uint8 per
+  // channel is stored symmetric (zero point 128 everywhere), which keeps the exact u8u8 kernels.
+  const format: WeightFormat = perChannel && asked.type === 'uint8' ? { ...asked, symmetric: true } : asked;
   const unhandled = countUnhandled(graph, new Set(QDQ_OPS.keys()));
   const selector = selectNodes(graph, options);
   graph.topoSort();
@@ -232,7 +234,7 @@ export function quantizeStatic(
     const byInput = new Map<number, WrittenWeight>();
     for (const w of plan.weights) {
       const name = node.input[w.input]!;
-      const ww = writeWeight(graph, name, w, weightType, weightSymmetric, weightCache);
+      const ww = writeWeight(graph, name, w, format, weightCache);
       byInput.set(w.input, ww);
       setInput(graph, node, w.input, ww.output);
       replaced.add(name);
@@ -266,7 +268,7 @@ export function quantizeStatic(
   const quantized = outcomes.filter((o) => o.action === 'quantized' && QDQ_COMPUTE.has(o.opType)).length;
   const compute = outcomes.filter((o) => QDQ_COMPUTE.has(o.opType)).length;
   notes.unshift(
-    `activations uint8 asymmetric from calibrated ranges; weights ${weightType} ${weightSymmetric ? 'symmetric' : 'asymmetric'} ${perChannel ? 'per channel' : 'per tensor'}; biases int32 (scale = input scale x weight scale)`,
+    `activations uint8 asymmetric from calibrated ranges; weights ${describeWeightFormat(format)} ${perChannel ? 'per channel' : 'per tensor'}; biases int32 (scale = input scale x weight scale)`,
     `${quantized} of ${compute} Conv/MatMul/Gemm node(s) quantized; onnxruntime fuses each DequantizeLinear -> op -> QuantizeLinear group into QLinearConv / QLinearMatMul / QGemm at graph optimization level 'extended' or 'all' — with optimizations off the QDQ graph runs float kernels plus conversions and is slower than the original`,
     'static quantization can make a model slower (float ops between quantized ones add QuantizeLinear/DequantizeLinear work); the measured latency, not this pass, says whether it got faster',
   );
@@ -447,17 +449,17 @@ function writeWeight(
   graph: Graph,
   name: string,
   w: QdqWeight,
-  type: Int8Type,
-  symmetric: boolean,
+  format: WeightFormat,
   cache: Map<string, WrittenWeight>,
 ): WrittenWeight {
+  const type: Int8Type = format.type;
   const key = `${name}|${w.axis ?? ''}|${w.multiplier ?? 1}`;
   const hit = cache.get(key);
   if (hit) return { ...hit, fresh: false };
   const v = constFloat(graph, name, 'weight');
   if (typeof v === 'string') throw new ShrinkError('INVALID_MODEL', v); // handlers checked this already
   const data = w.multiplier === undefined ? v.data : v.data.map((x) => x * w.multiplier!);
-  const q = quantizeTensor(data, v.dims, { type, symmetric, ...(w.axis !== undefined ? { axis: w.axis } : {}), name });
+  const q = quantizeTensor(data, v.dims, { type, symmetric: format.symmetric, reduceRange: format.reduceRange, ...(w.axis !== undefined ? { axis: w.axis } : {}), name });
   const dq = addDequantized(graph, name, { dtype: type, dims: v.dims, data: q.q }, q.scale, q.zeroPoint, q.axis);
   const ww: WrittenWeight = {
     output: dq.output,

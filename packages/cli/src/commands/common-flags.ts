@@ -16,6 +16,18 @@ export function measureFlags<T>(y: Argv<T>) {
     .option('grid-intensity', { type: 'number', describe: 'gCO2e per kWh for CO2e figures (default 475, the world average)' });
 }
 
+/** --allow-degraded, for commands that write a model the fidelity guard judges. */
+export function guardFlag<T>(y: Argv<T>) {
+  return y.option('allow-degraded', {
+    type: 'boolean',
+    describe: 'Write the model even when it fails the fidelity guard against the baseline (cosine < 0.9, top-1 agreement < 50 %, or over 10 accuracy points lost); the report still marks it FAILED',
+  });
+}
+
+export interface GuardArgs {
+  allowDegraded?: boolean;
+}
+
 export function dataFlag<T>(y: Argv<T>, required: boolean) {
   return y
     .option('data', { type: 'string', demandOption: required, describe: `Evaluation data: ${DATA_SPEC_HELP}` })

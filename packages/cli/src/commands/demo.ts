@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { z } from 'zod';
-import { formatValue, renderJson, ShrinkError, type Report } from '@shrink/core';
+import { formatValue, refuseDegraded, renderJson, ShrinkError, type Report } from '@shrink/core';
 import { compareModels } from '@shrink/core/runtime';
 import { quantizeModel } from '@shrink/quantize/node';
 import { pruneModel } from '@shrink/prune/node';
@@ -25,6 +25,7 @@ export const demoSchema = z.strictObject({
   seed: z.number().int().min(0).default(0).describe('Seed for weights, splits and sample order'),
   runs: z.number().int().positive().default(100).describe('Timed latency runs per model'),
   threads: z.number().int().positive().optional().describe('onnxruntime intra-op threads'),
+  allowDegraded: z.boolean().default(false).describe('Exit 0 even when a variant fails the fidelity guard (it is marked FAILED in the reports either way)'),
 });
 
 /**
@@ -178,6 +179,9 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
     const summary = { schema: 'shrink.demo/v1', output: out, presets: entries };
     await writeFileAtomic(path.join(out, 'report.json'), `${JSON.stringify(summary, null, 2)}\n`);
     emit(argv, summary, () => summaryTable(entries, out));
+    // Every variant is written and reported first (the demo shows what each method does); a broken one
+    // still fails the run, so a demo on a CPU where a method misbehaves cannot end "all good".
+    for (const e of entries) refuseDegraded(e.report.candidates, { allow: opts.allowDegraded, where: e.preset, consequence: `written and marked FAILED in ${path.join(out, e.preset, 'report.json')}` });
   },
 };
 
@@ -201,7 +205,7 @@ function summaryTable(entries: DemoEntry[], out: string): string {
       const x = (k: string) => (ratio(k) !== undefined ? `${ratio(k)!.toFixed(2)}x` : '');
       t.push([
         name === 'fp32' ? e.preset : '',
-        name,
+        e.report.candidates.find((c) => c.name === name)?.guard?.passed === false ? `${name} (FAILED fidelity guard)` : name,
         quality,
         formatValue(v('size.bytes') ?? 0, 'bytes'),
         x('size.bytes'),

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { ShrinkError, renderJson, type Report } from '@shrink/core';
+import { refuseDegraded, ShrinkError, renderJson, type Report } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { saveModel, writeFileAtomic } from '@shrink/core/io';
 import { resolveSplit } from '@shrink/core/data';
@@ -12,11 +12,11 @@ import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { exportMaxAbsDiff } from '../export-check.js';
-import { measureFlags, profileOptions, type RunArgs } from './common-flags.js';
+import { guardFlag, measureFlags, profileOptions, type GuardArgs, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
 import { baselineUnderTest } from '../pipeline/run-pipeline.js';
 
-interface Args extends GlobalArgs, Omit<RunArgs, 'batch' | 'split'> {
+interface Args extends GlobalArgs, GuardArgs, Omit<RunArgs, 'batch' | 'split'> {
   teacher: string;
   data: string;
   batch?: number;
@@ -59,7 +59,7 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
   describe: 'Train a small student from a teacher model (knowledge distillation); compare teacher, student and optionally the same student from scratch',
   builder: (y) =>
     measureFlags(
-      flagsFromSchema(y, distillOptionsSchema)
+      guardFlag(flagsFromSchema(y, distillOptionsSchema))
         .option('teacher', { type: 'string', demandOption: true, describe: 'Teacher: .onnx file or tfjs model folder' })
         .option('data', { type: 'string', demandOption: true, describe: 'Training data (its test part scores the models): digits, seed, fashion-mnist[:N], a .csv/.json file or an IDX folder' })
         .option('baseline-scratch', { type: 'boolean', describe: 'Also train the same student on the labels alone, to measure what distillation adds' })
@@ -94,11 +94,13 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
       }
       const cmp = await compareModels(
         baselineUnderTest(teacher),
-        students.map((s): ModelUnderTest => ({ name: s.onnx, model: s.model })),
+        // The from-scratch student is a reference, not what distillation made: the guard judges the student only.
+        students.map((s, i): ModelUnderTest => ({ name: s.onnx, model: s.model, ...(i > 0 ? { guard: false } : {}) })),
         { ...profileOptions({ ...argv, batch: 1 }, split.test) },
         ctx,
       );
       const report: Report = cmp.report;
+      refuseDegraded(report.candidates, { allow: argv.allowDegraded === true });
       await ensureDir(dir);
       for (const [i, s] of students.entries()) {
         const saved = await saveModel(s.model, target(s.onnx), { force, inputs: teacher.inputs });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { ShrinkError } from '@shrink/core';
+import { refuseDegraded, ShrinkError } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { saveModelChecked } from '@shrink/core/io';
 import { resolveSplit } from '@shrink/core/data';
@@ -12,11 +12,11 @@ import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import { evalData } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
-import { dataFlag, profileOptions, runFlags, type RunArgs } from './common-flags.js';
+import { dataFlag, guardFlag, profileOptions, runFlags, type GuardArgs, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
 import { baselineUnderTest } from '../pipeline/run-pipeline.js';
 
-interface Args extends GlobalArgs, RunArgs {
+interface Args extends GlobalArgs, RunArgs, GuardArgs {
   model: string;
   output?: string;
   force?: boolean;
@@ -31,7 +31,7 @@ export const pruneCommand: CommandModule<GlobalArgs, Args> = {
   builder: (y) =>
     dataFlag(
       runFlags(
-        flagsFromSchema(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), pruneOptionsSchema)
+        guardFlag(flagsFromSchema(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), pruneOptionsSchema))
           .option('schedule', { choices: ['cubic', 'constant'] as const, describe: 'Prune gradually during fine-tuning (Zhu & Gupta cubic, or constant); needs --data and --epochs' })
           .option('epochs', { type: 'number', describe: 'Fine-tuning epochs (with --schedule or --finetune)' })
           .option('finetune', { type: 'boolean', describe: 'One-shot prune, then fine-tune with the zeros kept fixed (needs --data)' })
@@ -59,14 +59,16 @@ export const pruneCommand: CommandModule<GlobalArgs, Args> = {
     const result = await pruneModel(input.model, options, fineTune, ctx);
     await ensureDir(path.dirname(target));
     // Measured where it is staged: a failed measurement (exit 2) leaves the old output byte for byte.
-    const { saved, value: cmp } = await saveModelChecked(result.model, target, { force: argv.force === true, inputs: input.inputs }, (staged) =>
-      compareModels(
+    const { saved, value: cmp } = await saveModelChecked(result.model, target, { force: argv.force === true, inputs: input.inputs }, async (staged) => {
+      const c = await compareModels(
         baselineUnderTest(input),
         [{ name: path.basename(target), model: result.model, path: staged.path, diskBytes: staged.bytes }],
         profileOptions(argv, data),
         ctx,
-      ),
-    );
+      );
+      refuseDegraded(c.report.candidates, { allow: argv.allowDegraded === true });
+      return c;
+    });
     const cand = cmp.report.candidates[0]!;
     cand.path = saved.path;
     cand.notes = [...(cand.notes ?? []), ...result.report.notes];

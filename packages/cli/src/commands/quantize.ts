@@ -2,7 +2,7 @@ import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
-import { formatValue, ShrinkError, type Ctx, type Report } from '@shrink/core';
+import { formatValue, refuseDegraded, ShrinkError, type Ctx, type Report } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { saveModelChecked } from '@shrink/core/io';
 import type { Dataset } from '@shrink/core/data';
@@ -21,11 +21,11 @@ import { folderFiles, loadModelInput, tfjsFolderOf } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { evalData } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
-import { dataFlag, profileOptions, runFlags, type RunArgs } from './common-flags.js';
+import { dataFlag, guardFlag, profileOptions, runFlags, type GuardArgs, type RunArgs } from './common-flags.js';
 import { checkRunArgs } from './check-run-args.js';
 import { baselineUnderTest } from '../pipeline/run-pipeline.js';
 
-interface Args extends GlobalArgs, RunArgs {
+interface Args extends GlobalArgs, RunArgs, GuardArgs {
   model: string;
   output?: string;
   force?: boolean;
@@ -44,7 +44,7 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
   builder: (y) =>
     dataFlag(
       runFlags(
-        flagsFromSchema(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), quantizeOptionsSchema)
+        guardFlag(flagsFromSchema(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), quantizeOptionsSchema))
           .option('output', { alias: 'o', type: 'string', describe: 'Output path (default: beside the input, named as transformers.js expects, e.g. model_quantized.onnx)' })
           .option('explain', { type: 'boolean', describe: 'Per-layer output error of the quantized model (SQNR), worst first; needs --data or --calib-data' })
           .option('max-accuracy-drop', { type: 'number', describe: 'Keep the worst layers float until the accuracy drop on --data is within this (0.01 = 1 point)' })
@@ -107,6 +107,7 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
         ctx,
       );
       addQuantizationNotes(cmp.report, result.report, cmp.baseline.params.byDtype, cmp.candidates[0]!.profile.params.byDtype, cmp.candidates[0]!.latency.ratio.p10);
+      refuseDegraded(cmp.report.candidates, { allow: argv.allowDegraded === true });
       return { cmp, explain };
     });
     cmp.report.candidates[0]!.path = saved.path;

@@ -3,12 +3,13 @@ import Table from 'cli-table3';
 import { formatChange, formatRatio, ShrinkError, type SearchRecord } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { ctxFromArgs, type GlobalArgs } from '../output.js';
+import type { GuardArgs } from './common-flags.js';
 import { configJsonSchema } from '../pipeline/config-schema.js';
 import { loadConfig, type PipelineConfig } from '../pipeline/load-config.js';
 import { describeFailedGate } from '../pipeline/gates.js';
 import { runPipeline, type PipelineResult } from '../pipeline/run-pipeline.js';
 
-interface Args extends GlobalArgs {
+interface Args extends GlobalArgs, GuardArgs {
   config?: string;
   output?: string;
   printSchema?: boolean;
@@ -21,7 +22,8 @@ export const runCommand: CommandModule<GlobalArgs, Args> = {
     y
       .positional('config', { type: 'string', describe: 'Pipeline config file (see docs/pipelines.md)' })
       .option('output', { alias: 'o', type: 'string', describe: "Output folder (default: the config's output, relative to the config file)" })
-      .option('print-schema', { type: 'boolean', describe: 'Print the JSON Schema of the config file and exit' }) as never,
+      .option('print-schema', { type: 'boolean', describe: 'Print the JSON Schema of the config file and exit' })
+      .option('allow-degraded', { type: 'boolean', describe: "Keep a final model that fails the fidelity guard (as the config's evaluation.allowDegraded); the report marks it FAILED" }) as never,
   handler: async (argv) => {
     if (argv.printSchema === true) {
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
@@ -29,6 +31,7 @@ export const runCommand: CommandModule<GlobalArgs, Args> = {
     }
     if (argv.config === undefined) throw new ShrinkError('INVALID_ARGUMENT', 'run: name a config file, e.g. `shrink run shrink.config.yaml` (or --print-schema)');
     const config = await loadConfig(argv.config, argv.output !== undefined ? { output: argv.output } : {});
+    if (argv.allowDegraded === true) config.evaluation.allowDegraded = true;
     const result = await runPipeline(config, ctxFromArgs(argv));
     reportOutcome(argv, config, result);
   },

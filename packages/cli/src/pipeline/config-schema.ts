@@ -4,6 +4,7 @@
  * settings a step needs around the pass (fine-tuning, per-layer explain).
  */
 import { z } from 'zod';
+import { DEFAULT_FLOORS } from '@shrink/core';
 import { quantizeOptionsSchema } from '@shrink/quantize';
 import { pruneOptionsSchema } from '@shrink/prune';
 import { distillOptionsSchema } from '@shrink/distill';
@@ -67,6 +68,15 @@ export const evaluationSchema = z.strictObject({
   warmup: z.number().int().min(0).default(5).describe('Untimed runs before timing'),
   gridIntensity: z.number().min(0).optional().describe('g CO2e per kWh for the CO2e figures (default 475, the world average)'),
   region: z.string().optional().describe('Region code for the grid intensity instead of a number, e.g. FR, DE, US, WORLD (see docs/pipelines.md)'),
+  floors: z
+    .strictObject({
+      minCosine: z.number().min(-1).max(1).default(DEFAULT_FLOORS.minCosine).describe('Cosine similarity of the outputs to the baseline below which a model fails'),
+      minTop1Agreement: z.number().min(0).max(1).default(DEFAULT_FLOORS.minTop1Agreement).describe('Top-1 agreement with the baseline (classification) below which a model fails'),
+      maxAccuracyDrop: z.number().min(0).max(1).default(DEFAULT_FLOORS.maxAccuracyDrop).describe('Accuracy a model may lose against the baseline (0.1 = 10 points)'),
+    })
+    .optional()
+    .describe('The fidelity guard: a step or trial whose model falls below these is a failure, not a candidate (defaults 0.9, 0.5, 0.1)'),
+  allowDegraded: z.boolean().default(false).describe('Keep a model that fails the fidelity guard (reported as FAILED) instead of failing the run'),
 });
 
 export const OBJECTIVES = ['size', 'latency'] as const;
@@ -90,7 +100,7 @@ export const configSchema = z.strictObject({
   model: z.string().min(1).describe('Input model: .onnx file or tfjs model folder, relative to this file'),
   data: dataSchema.default({}),
   steps: z.array(stepSchema).optional().describe('Passes in order, each a one-key map {quantize|prune|distill: options}'),
-  evaluation: evaluationSchema.default({ batch: 1, evalBatch: 64, runs: 50, warmup: 5 }),
+  evaluation: evaluationSchema.default({ batch: 1, evalBatch: 64, runs: 50, warmup: 5, allowDegraded: false }),
   gates: z.array(z.string().min(1)).default([]).describe('Expressions over metrics that must all hold, e.g. "accuracy.delta >= -0.01", "size.ratio <= 0.3"'),
   output: z.string().min(1).default('shrink-out').describe('Output folder for the models and reports, relative to this file'),
   search: searchSchema.optional().describe('Accuracy-aware search instead of (or besides) the fixed steps'),

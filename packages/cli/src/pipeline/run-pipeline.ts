@@ -2,17 +2,17 @@
  * `shrink run`: the input model through the config's steps, baseline vs final candidate measured with
  * the evaluation settings, gates evaluated, and every model and report written to the output folder.
  */
-import { rmdir, stat } from 'node:fs/promises';
+import { rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { loggerOf, type Ctx, type GateResult, type Report } from '@shrink/core';
+import { DEFAULT_FLOORS, DegradedModelError, loggerOf, type Ctx, type FidelityFloors, type GateResult, type GuardFailure, type Report } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
-import { compareModels, type ProfileOptions } from '@shrink/core/runtime';
+import { checkAgainstBaseline, compareModels, type ProfileOptions } from '@shrink/core/runtime';
 import { loadModelInput, type ModelInput } from '../model-input.js';
 import { ensureDir, removeOnFailure } from '../paths.js';
 import { evaluateGates } from './gates.js';
 import { fineTunes, type Step } from './config-schema.js';
 import type { PipelineConfig } from './load-config.js';
-import { PipelineDatasets, runSteps } from './run-steps.js';
+import { PipelineDatasets, runSteps, type StepsRun } from './run-steps.js';
 import { writeReports } from './write-reports.js';
 
 export interface PipelineResult {
@@ -34,8 +34,14 @@ export function profileOptionsOf(config: PipelineConfig, data: Dataset | undefin
     ...(e.threads !== undefined ? { threads: e.threads } : {}),
     ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}),
     ...(data ? { data } : {}),
+    floors: floorsOf(config),
     ...overrides,
   };
+}
+
+/** The config's fidelity floors over the defaults. */
+export function floorsOf(config: PipelineConfig): FidelityFloors {
+  return { ...DEFAULT_FLOORS, ...config.evaluation.floors };
 }
 
 /** Baseline as compareModels takes it. */
@@ -83,11 +89,49 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   });
   const report = cmp.report;
   const cand = report.candidates[0]!;
+  if (cand.guard && !cand.guard.passed && !config.evaluation.allowDegraded) {
+    await refuseDegradedStep(input, run, cand.guard.failures, evalSet, config, ctx).catch(async (e: unknown) => {
+      if (!existed) await rmdir(config.output).catch(() => undefined);
+      throw e;
+    });
+  }
   cand.steps = run.steps;
   if (run.layers.length > 0) cand.layers = run.layers;
   cand.notes = [`${config.steps.map((s) => s.kind).join(' -> ')}`, ...run.steps.flatMap((s) => s.notes.map((n) => `${s.kind}: ${n}`))];
   report.notes.push(...configNotes(config));
   return finish(report, config);
+}
+
+/**
+ * The final model fails the fidelity guard: finds the first step whose model does (each step's saved model
+ * against the baseline, fidelity only), removes that step's model and the ones after it, as for a step
+ * that fails, and throws naming the step.
+ */
+async function refuseDegradedStep(
+  input: ModelInput,
+  run: StepsRun,
+  finalFailures: readonly GuardFailure[],
+  evalSet: Dataset | undefined,
+  config: PipelineConfig,
+  ctx: Ctx,
+): Promise<never> {
+  const floors = floorsOf(config);
+  const threads = config.evaluation.threads;
+  for (const [i, saved] of run.saved.entries()) {
+    const last = i === run.saved.length - 1;
+    const [guard] = last
+      ? [undefined]
+      : await checkAgainstBaseline(baselineUnderTest(input), [{ name: path.basename(saved.path), model: saved.model, path: saved.path }], {
+          ...(evalSet ? { data: evalSet } : {}),
+          floors,
+          evalBatch: config.evaluation.evalBatch,
+          ...(threads !== undefined ? { threads } : {}),
+        }, ctx);
+    if (guard?.passed) continue;
+    for (const later of run.saved.slice(i)) for (const f of later.files) await rm(f, { force: true });
+    throw new DegradedModelError(path.basename(saved.path), guard?.failures ?? finalFailures, `steps[${i}].${config.steps[i]!.kind}`, 'its model and those after it were removed');
+  }
+  throw new Error('unreachable: the final model failed the guard');
 }
 
 /** Whether a step trains on data.train (its data is then loaded before any step runs). */

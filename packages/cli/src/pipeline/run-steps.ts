@@ -50,6 +50,8 @@ export interface StepsRun {
   layers: LayerDetail[];
   /** Step prefixes this run computed (not reused), with the file each was saved to: other threads can reuse them. */
   computed: SharedStep[];
+  /** Every step's saved model, in order: the fidelity guard finds which step broke a model among them. */
+  saved: Array<{ path: string; model: onnx.ModelProto; files: string[] }>;
 }
 
 /** A computed step prefix as another thread can reuse it: the model is read back from `path`. */
@@ -124,6 +126,7 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
   const computed: SharedStep[] = [];
   let current = model;
   let saved: { path: string; bytes: number; files: string[] } | undefined;
+  const all: StepsRun['saved'] = [];
   for (const [i, step] of steps.entries()) {
     const file = path.join(opts.outDir, `${opts.prefix ?? 'step'}${i + 1}-${step.kind}.onnx`);
     const key = prefixKey(steps, i + 1);
@@ -154,13 +157,14 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
       throw e;
     });
     saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0), files: [s.path, ...(s.externalDataPath ? [s.externalDataPath] : [])] };
+    all.push({ path: s.path, model: out.model, files: saved.files });
     if (!memo) computed.push({ key, path: s.path, record, notes: out.notes, layers: out.layers, trained: out.trained, label: opts.label ?? 'an earlier run' });
     mergeLayers(layers, out.layers);
     records.push({ ...record, notes: [...record.notes, `saved ${path.basename(s.path)}`] });
     current = out.model;
   }
   if (!saved) throw new Error('runSteps needs at least one step');
-  return { model: current, path: saved.path, files: saved.files, diskBytes: saved.bytes, steps: records, layers: [...layers.values()], computed };
+  return { model: current, path: saved.path, files: saved.files, diskBytes: saved.bytes, steps: records, layers: [...layers.values()], computed, saved: all };
 }
 
 export interface StepOutput {

@@ -10,7 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { createReport, loggerOf, ShrinkError, type CandidateReport, type Ctx, type GateResult, type MetricValue, type SearchRecord, type TrialRecord } from '@shrink/core';
+import { checkFloors, createReport, guardText, loggerOf, ShrinkError, type CandidateReport, type Ctx, type GateResult, type GuardResult, type MetricValue, type SearchRecord, type TrialRecord } from '@shrink/core';
 import { loadModel } from '@shrink/core/io';
 import { collectEnvironment, compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
@@ -18,7 +18,7 @@ import { ensureDir } from '../paths.js';
 import { evaluateGates } from './gates.js';
 import type { PipelineConfig } from './load-config.js';
 import { paretoFront } from './pareto.js';
-import { baselineUnderTest, configNotes, profileOptionsOf, trains, type PipelineResult } from './run-pipeline.js';
+import { baselineUnderTest, configNotes, floorsOf, profileOptionsOf, trains, type PipelineResult } from './run-pipeline.js';
 import { PipelineDatasets } from './run-steps.js';
 import { expandTrials } from './search-space.js';
 import { runTrialsInWorkers } from './worker-pool.js';
@@ -104,6 +104,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     notes.push(`latency, throughput and energy: measured inside the worker threads while ${workers} trials ran side by side (5 pairs each): disturbed, compare with care`);
   }
 
+  const guards = new Map<string, GuardResult>();
   const records: TrialRecord[] = outcomes.map((o) => {
     const trial = trials.find((t) => t.name === o.name)!;
     const config_ = trial.steps.map((s) => ({ [s.kind]: s.options }));
@@ -112,7 +113,10 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     }
     const metrics = measured.get(o.name) ?? o.metrics;
     const gates = evaluateGates(config.gates, { name: o.name, metrics });
-    const failed = gates.filter((g) => !g.passed).map((g) => g.expression);
+    // A trial whose model fails the fidelity guard is never a candidate, whatever the gates say.
+    const guard = checkFloors(metrics, floorsOf(config));
+    guards.set(o.name, guard);
+    const failed = [...(guard.passed ? [] : [`fidelity guard: ${guardText(guard)}`]), ...gates.filter((g) => !g.passed).map((g) => g.expression)];
     return { name: o.name, config: config_, metrics, passed: failed.length === 0, failedGates: failed, seconds: o.seconds };
   });
   const best = rankPassing(records, objective)[0];
@@ -142,6 +146,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
       notes: [r === best ? `best: ${objective === 'size' ? 'smallest' : 'fastest'} trial passing every gate` : r.passed ? 'passes every gate' : `fails: ${r.failedGates.join('; ')}`],
       ...(o.steps ? { steps: o.steps } : {}),
       ...(o.layers && o.layers.length ? { layers: o.layers } : {}),
+      ...(guards.has(r.name) ? { guard: guards.get(r.name)! } : {}),
     };
   });
 

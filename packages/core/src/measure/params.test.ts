@@ -100,3 +100,59 @@ test('Constant values, subgraph initializers, typed-field tensors and INT4 tenso
   assert.deepEqual(r.byDtype, { float32: 12, int4: 5 });
   assert.deepEqual(r.bytesByDtype, { float32: 48, int4: 3 });
 });
+
+test('quantizedNonZero: codes equal to the zero point their reader applies are zero weights (per tensor, per channel, MatMulNBits)', () => {
+  const K = 64;
+  const N = 2;
+  const block = 32;
+  // Column 0: every code is the zero point given (block 0: 3, block 1: 5); column 1: no zero point input for
+  // a second MatMulNBits, so its zero is the mid code 8.
+  const zpCol = [0x53, 0x53];
+  const nibbles = (col: number, i: number, zp: number) => (i % 2 === 0 ? zp : (zp + 1) & 15);
+  const packed = (zps: (b: number) => number) =>
+    Array.from({ length: N * 2 * (block / 2) }, (_, byte) => {
+      const col = Math.floor(byte / block);
+      const b = Math.floor((byte % block) / (block / 2));
+      const i = (byte % (block / 2)) * 2;
+      return nibbles(col, i, zps(b)) | (nibbles(col, i + 1, zps(b)) << 4);
+    });
+  const nodes = [
+    makeNode('DequantizeLinear', ['wq', 'ws', 'wz'], ['w']),
+    makeNode('DequantizeLinear', ['cq', 'cs', 'cz'], ['c'], { axis: 0 }),
+    makeNode('MatMulInteger', ['a', 'mq', 'az', 'mz'], ['m']),
+    makeNode('ConvInteger', ['a', 'vq'], ['v']),
+    makeNode('MatMulNBits', ['x', 'nb', 'nbs', 'nbz'], ['y'], { K, N, bits: 4, block_size: block }, { domain: 'com.microsoft' }),
+    makeNode('MatMulNBits', ['x', 'nb2', 'nbs'], ['y2'], { K, N, bits: 4, block_size: block }, { domain: 'com.microsoft' }),
+    makeNode('Unknown', ['uq'], ['u'], {}, { domain: 'x.y' }),
+  ];
+  const r = countParams(
+    model(
+      [
+        // per tensor, zero point 128: codes 128 are zeros (half of them)
+        filled('wq', 'uint8', [4, 5], (i) => (i % 2 ? 128 : 200)),
+        makeTensor('ws', 'float32', [], [0.1]),
+        makeTensor('wz', 'uint8', [], [128]),
+        // per channel along axis 0 (3 channels, zero points 0, 1, 2): row c has c+1 codes equal to c
+        filled('cq', 'int8', [3, 4], (i) => (i % 4 <= Math.floor(i / 4) ? Math.floor(i / 4) : 9)),
+        filled('cs', 'float32', [3], () => 0.1),
+        makeTensor('cz', 'int8', [3], [0, 1, 2]),
+        // per column (last axis) for MatMulInteger: zero points [1, 2]
+        filled('mq', 'int8', [3, 2], (i) => (i % 2 === 0 ? 1 : 7)),
+        makeTensor('mz', 'int8', [2], [1, 2]),
+        // ConvInteger without a weight zero point: 0 is zero
+        filled('vq', 'uint8', [2, 1, 2, 2], (i) => (i < 3 ? 0 : 4)),
+        filled('nb', 'uint8', [N, 2, block / 2], (i) => packed((b) => (b === 0 ? 3 : 5))[i]!),
+        filled('nbs', 'float32', [N * 2], () => 0.1),
+        makeTensor('nbz', 'uint8', [N], zpCol),
+        filled('nb2', 'uint8', [N, 2, block / 2], (i) => packed(() => 8)[i]!),
+        filled('uq', 'int8', [4], () => 0),
+      ],
+      nodes,
+    ),
+  );
+  const codes = 20 + 1 + 12 + 3 + 6 + 2 + 8 + K * N + N * 2 + K * N + 4;
+  assert.equal(r.quantized, codes);
+  const zeros = 10 + 0 + (1 + 2 + 3) + 3 + 3 + (K * N) / 2 + (K * N) / 2;
+  // Zero points themselves and the unknown reader's codes stay dense.
+  assert.equal(r.quantizedNonZero, codes - zeros);
+});

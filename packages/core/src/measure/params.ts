@@ -11,6 +11,10 @@
  * - `quantized`: elements of integer weight codes 8 bits or narrower: int8/uint8 tensors, plus the
  *   4-bit (or `bits`-bit) codes packed into uint8 by MatMulNBits / GatherBlockQuantized (counted as
  *   logical elements under `int4` etc., not as bytes) and INT4/UINT4 tensors. Zero points count here.
+ * - `quantizedNonZero`: of those, the codes that do not stand for zero: a code equal to the zero point
+ *   its reader applies (DequantizeLinear, MatMulInteger, ConvInteger, QLinear*, MatMulNBits, ...) is a
+ *   zero weight, so a pruned-then-quantized model keeps its sparsity. Codes whose zero point is not
+ *   known (unknown reader, computed zero point) count as non-zero.
  * - `byDtype` / `bytesByDtype`: elements and stored bytes per element type, for every counted tensor
  *   (int64 shape constants and int32 biases included). Packed codes appear under `int<bits>`.
  */
@@ -26,11 +30,13 @@ import {
   tensorNumel,
   type DType,
 } from '../onnx/tensor.js';
+import { codeZeroCounter } from './code-zeros.js';
 
 export interface ParamCount {
   params: number;
   nonZero: number;
   quantized: number;
+  quantizedNonZero: number;
   byDtype: Record<string, number>;
   bytesByDtype: Record<string, number>;
 }
@@ -101,7 +107,7 @@ function countNonZero(dtype: DType, t: onnx.ITensorProto, numel: number): number
 }
 
 export function countParams(model: onnx.IModelProto): ParamCount {
-  const out: ParamCount = { params: 0, nonZero: 0, quantized: 0, byDtype: {}, bytesByDtype: {} };
+  const out: ParamCount = { params: 0, nonZero: 0, quantized: 0, quantizedNonZero: 0, byDtype: {}, bytesByDtype: {} };
   const g = model.graph;
   if (!g) return out;
   const add = (key: string, elements: number, bytes: number): void => {
@@ -112,6 +118,7 @@ export function countParams(model: onnx.IModelProto): ParamCount {
   packedTensors(g, packed);
   const tensors: onnx.ITensorProto[] = [];
   storedTensors(g, tensors);
+  const zeros = codeZeroCounter(g);
   for (const t of tensors) {
     const code = t.dataType ?? 0;
     const numel = tensorNumel(tensorDims(t));
@@ -120,6 +127,7 @@ export function countParams(model: onnx.IModelProto): ParamCount {
     if (native) {
       add(native.key, numel, storedBytes(t, Math.ceil((numel * native.bits) / 8)));
       out.quantized += numel;
+      out.quantizedNonZero += numel;
       continue;
     }
     let dtype: DType;
@@ -134,6 +142,7 @@ export function countParams(model: onnx.IModelProto): ParamCount {
       const elements = p.elements ?? Math.floor((bytes * 8) / p.bits);
       add(`int${p.bits}`, elements, bytes);
       out.quantized += elements;
+      out.quantizedNonZero += zeros.nonZero(t) ?? elements;
       continue;
     }
     if (dtype === 'string') {
@@ -146,6 +155,7 @@ export function countParams(model: onnx.IModelProto): ParamCount {
       out.nonZero += countNonZero(dtype, t, numel);
     } else if (dtype === 'int8' || dtype === 'uint8') {
       out.quantized += numel;
+      out.quantizedNonZero += zeros.nonZero(t) ?? numel;
     }
   }
   return out;

@@ -84,7 +84,7 @@ export function metricLabel(key: string): string {
   return (METRICS as Record<string, MetricDef>)[key]?.label ?? key;
 }
 
-const ENV_ORDER = ['shrink', 'node', 'platform', 'arch', 'cpuModel', 'logicalCores', 'threads', 'onnxruntime'] as const;
+const ENV_ORDER = ['shrink', 'node', 'platform', 'arch', 'cpuModel', 'isa', 'int8Kernels', 'logicalCores', 'threads', 'onnxruntime'] as const;
 
 /** Environment entries in display order: the common fields first, then the rest alphabetically; undefined left out. */
 export function environmentEntries(env: Environment): Array<[string, string | number | boolean]> {

@@ -11,6 +11,7 @@ import { metricGrid, PAIRED_NOTE } from './metric-grid.js';
 import { modelSeries, seriesUnit } from './model-series.js';
 import { trialColumns } from './trial-columns.js';
 import { type CandidateReport, type LayerDetail, type Report, type SearchRecord } from './report.js';
+import { degradedLines } from './guard.js';
 import { barChart, noData, scatterChart, scatterLegend, type Bar, type ScatterPoint } from './svg-charts.js';
 
 const CSS = `
@@ -80,8 +81,11 @@ function header(report: Report): string {
     v === undefined || n === 0
       ? ''
       : `<p class="verdict ${v.ok ? 'pass' : 'fail'}">${v.ok ? `✓ All ${n} gate${n === 1 ? '' : 's'} passed` : `✗ ${v.failed} of ${n} gate${n === 1 ? '' : 's'} failed`}</p>`;
+  const degraded = degradedLines(report.candidates)
+    .map((l) => `<p class="verdict fail">✗ ${esc(l)}</p>`)
+    .join('');
   return (
-    `<header><h1>Shrink report</h1>${badge}` +
+    `<header><h1>Shrink report</h1>${badge}${degraded}` +
     `<p class="meta">Baseline <strong>${esc(b.name)}</strong>${b.path !== undefined ? ` (${code(b.path)})` : ''} · ${report.candidates.length} candidate${report.candidates.length === 1 ? '' : 's'} · ${esc(report.createdAt)}</p></header>`
   );
 }

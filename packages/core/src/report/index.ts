@@ -2,5 +2,6 @@
 export * from './report.js';
 export * from './format.js';
 export * from './json.js';
+export * from './guard.js';
 export * from './markdown.js';
 export * from './html.js';

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ShrinkError } from '../errors.js';
 import { optionsJsonSchema, parseOptions } from '../options.js';
+import type { GuardResult } from './guard.js';
 import {
   REPORT_SCHEMA,
   orderedMetricKeys,
@@ -35,6 +36,12 @@ const step = (s: StepRecord) => ({
   ...(s.energy !== undefined ? { energy: pick(s.energy, ['joules', 'kWh', 'gCO2e', 'method']) } : {}),
 });
 const layer = (l: LayerDetail) => pick(l, ['name', 'opType', 'sqnrDb', 'sparsity', 'action']);
+const guard = (g: GuardResult) => ({
+  passed: g.passed,
+  failures: g.failures.map((f) => pick(f, ['metric', 'value', 'floor', 'text'])),
+  floors: pick(g.floors, ['minCosine', 'minTop1Agreement', 'maxAccuracyDrop']),
+  checked: g.checked,
+});
 const gate = (g: GateResult) => pick(g, ['expression', 'candidate', 'passed', 'values', 'error']);
 const trial = (t: TrialRecord) => ({ ...pick(t, ['name', 'config']), metrics: metrics(t.metrics), ...pick(t, ['passed', 'failedGates', 'seconds', 'error']) });
 const search = (s: SearchRecord) => ({ ...pick(s, ['objective']), trials: s.trials.map(trial), ...pick(s, ['best', 'pareto', 'workers', 'seconds']) });
@@ -47,6 +54,7 @@ function canonical(report: Report): unknown {
     ...(c.notes !== undefined ? { notes: c.notes } : {}),
     ...(c.steps !== undefined ? { steps: c.steps.map(step) } : {}),
     ...(c.layers !== undefined ? { layers: c.layers.map(layer) } : {}),
+    ...(c.guard !== undefined ? { guard: guard(c.guard) } : {}),
   });
   const env: Environment = {};
   for (const k of Object.keys(report.environment).sort()) if (report.environment[k] !== undefined) env[k] = report.environment[k];
@@ -82,6 +90,12 @@ const metricsSchema = z.record(z.string(), metricSchema);
 const energySchema = z.object({ joules: finite, kWh: finite, gCO2e: finite, method: z.string() });
 const stepSchema = z.object({ kind: z.string(), options: z.record(z.string(), z.unknown()), seconds: finite, notes: z.array(z.string()), energy: energySchema.optional() });
 const layerSchema = z.object({ name: z.string(), opType: z.string().optional(), sqnrDb: finite.optional(), sparsity: finite.optional(), action: z.string().optional() });
+const guardSchema = z.object({
+  passed: z.boolean(),
+  failures: z.array(z.object({ metric: z.string(), value: finite, floor: finite, text: z.string() })),
+  floors: z.object({ minCosine: finite, minTop1Agreement: finite, maxAccuracyDrop: finite }),
+  checked: z.array(z.string()),
+});
 const gateSchema = z.object({ expression: z.string(), candidate: z.string(), passed: z.boolean(), values: z.record(z.string(), finite.nullable()), error: z.string().optional() });
 const trialSchema = z.object({
   name: z.string(),
@@ -105,7 +119,14 @@ const reportSchema = z.object({
   createdAt: z.string(),
   baseline: z.object(refShape),
   candidates: z.array(
-    z.object({ ...refShape, metrics: metricsSchema, notes: z.array(z.string()).optional(), steps: z.array(stepSchema).optional(), layers: z.array(layerSchema).optional() }),
+    z.object({
+      ...refShape,
+      metrics: metricsSchema,
+      notes: z.array(z.string()).optional(),
+      steps: z.array(stepSchema).optional(),
+      layers: z.array(layerSchema).optional(),
+      guard: guardSchema.optional(),
+    }),
   ),
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
   notes: z.array(z.string()),

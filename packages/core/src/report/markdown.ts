@@ -9,6 +9,7 @@ import { formatGateValues, gateVerdict } from './gate-values.js';
 import { metricGrid, PAIRED_NOTE, type GridRow } from './metric-grid.js';
 import { trialColumns } from './trial-columns.js';
 import { type CandidateReport, type Report, type SearchRecord, type StepRecord } from './report.js';
+import { degradedLines } from './guard.js';
 
 /** GitHub refuses comments longer than this many characters. */
 export const GITHUB_COMMENT_LIMIT = 65_536;
@@ -212,7 +213,13 @@ function environmentSection(report: Report): string[] {
   return ['<details><summary>Environment</summary>', '', ...tableHead(['', ''], ['l', 'l']), ...entries.map(([k, v]) => row([text(k), text(String(v))])), '', '</details>'];
 }
 
+function degradedSection(report: Report): string[] {
+  const lines = degradedLines(report.candidates);
+  return lines.length === 0 ? [] : lines.map((l) => `> ❌ ${text(l)}`);
+}
+
 function title(report: Report): string {
+  if (degradedLines(report.candidates).length > 0) return '## ❌ Shrink: a candidate fails the fidelity guard';
   const v = gateVerdict(report);
   if (v === undefined || v.passed + v.failed === 0) return '## Shrink report';
   const n = v.passed + v.failed;
@@ -223,6 +230,7 @@ function build(report: Report, maxTrials: number): string {
   const b = report.baseline;
   const sections: string[][] = [
     [title(report), '', `Baseline **${text(b.name)}**${b.path !== undefined ? ` (${code(b.path)})` : ''} · ${report.candidates.length} candidate${report.candidates.length === 1 ? '' : 's'} · ${text(report.createdAt)}`],
+    degradedSection(report),
     ['### Metrics', '', ...metricsTable(report)],
     gatesSection(report),
     ...report.candidates.map(stepsSection),

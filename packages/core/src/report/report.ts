@@ -3,6 +3,7 @@
  * reads. Plain data only, so it serializes as is and can be built in a browser.
  */
 import { ShrinkError } from '../errors.js';
+import type { GuardResult } from './guard.js';
 
 export const REPORT_SCHEMA = 'shrink.report/v1';
 
@@ -43,6 +44,8 @@ export interface CandidateReport extends ModelRef {
   steps?: StepRecord[];
   /** Per-layer detail for charts: quantization error, sparsity, what a pass did to each layer. */
   layers?: LayerDetail[];
+  /** The fidelity guard against the baseline (report/guard.ts); absent when it was not applied. */
+  guard?: GuardResult;
 }
 
 /** One pass of a pipeline as it ran. */
@@ -110,6 +113,10 @@ export interface Environment {
   platform?: string;
   arch?: string;
   cpuModel?: string;
+  /** Instruction set onnxruntime's int8 kernels use here (avx2, avx512-vnni, arm64-dotprod, ...): int8 accuracy and speed ratios depend on it. */
+  isa?: string;
+  /** How those kernels sum uint8 x int8 products (e.g. 'VPMADDUBSW (saturating int16 pair sums)'). */
+  int8Kernels?: string;
   logicalCores?: number;
   /** Intra-op threads the sessions used. */
   threads?: number;

@@ -2,6 +2,7 @@
 import Table from 'cli-table3';
 import { environmentEntries, formatChange, formatRatio, formatValue, metricLabel } from './format.js';
 import { orderedMetricKeys, verdict, type CandidateReport, type Environment, type Report } from './report.js';
+import { guardText } from './guard.js';
 
 export interface TableOptions {
   /** ANSI colors for headers and verdicts; off by default so output is stable in logs and tests. */
@@ -39,7 +40,8 @@ function candidateTable(c: CandidateReport, opts: TableOptions): string {
       mark,
     ]);
   }
-  const lines = [`Candidate: ${c.name}${c.path !== undefined ? ` (${c.path})` : ''}`, table.toString()];
+  const failed = c.guard && !c.guard.passed ? `FAILED the fidelity guard (the numbers below are of a broken model): ${guardText(c.guard)}` : undefined;
+  const lines = [`Candidate: ${c.name}${c.path !== undefined ? ` (${c.path})` : ''}`, ...(failed ? [opts.color ? RED(failed) : failed] : []), table.toString()];
   methods.forEach((m, i) => lines.push(`  [${i + 1}] ${m}`));
   for (const n of c.notes ?? []) lines.push(`  note: ${n}`);
   return lines.join('\n');

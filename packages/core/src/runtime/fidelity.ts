@@ -8,7 +8,7 @@ import type { Dataset } from '../data/dataset.js';
 import { batchSize, pickOutput } from './evaluate.js';
 import { feedsFor, planInput } from './feeds.js';
 import type { Session } from './session.js';
-import { argmaxRow, outputRows } from './tensors.js';
+import { argmaxRow, outputRows, tensorToFloat32 } from './tensors.js';
 import { klDivergence, rowsAreDistributions, softmax } from '../measure/divergence.js';
 
 export interface FidelityOptions {
@@ -18,14 +18,26 @@ export interface FidelityOptions {
   input?: string | readonly [string, string];
 }
 
+export interface OutputFidelity {
+  /** The output's name in the baseline (and in the candidate, unless the pair was given by position). */
+  readonly name: string;
+  readonly cosineSimilarity: number;
+  readonly maxAbsError: number;
+}
+
 export interface FidelityResult {
   readonly n: number;
   /** Share of samples where both models pick the same top-1 class (classification datasets only). */
   readonly top1Agreement?: number;
+  /** Largest difference over every compared output. */
   readonly maxAbsError: number;
-  /** Mean over every output value. */
+  /** Mean over every value of the main output. */
   readonly meanAbsError: number;
-  /** Cosine similarity of the two output vectors, averaged over samples (1 when both are all zeros). */
+  /**
+   * The worst output's cosine similarity. The main output's is averaged over samples (1 when both are
+   * all zeros); a main output of one value per sample, and every other output, is compared as one vector
+   * over all samples (a per-sample cosine of single numbers would only compare signs).
+   */
   readonly cosineSimilarity: number;
   /**
    * Mean KL(baseline || candidate) in nats over samples, classification with 2+ outputs only. Each model
@@ -33,11 +45,51 @@ export interface FidelityResult {
    * used as they are, otherwise they are logits and go through a softmax.
    */
   readonly meanKL?: number;
+  /** Every compared output, the main one first. */
+  readonly outputs: readonly OutputFidelity[];
 }
 
 const pair = <T>(v: T | readonly [T, T] | undefined): [T | undefined, T | undefined] =>
   Array.isArray(v) ? [v[0], v[1]] : [v as T | undefined, v as T | undefined];
 
+/** Outputs besides the main one that both models have: by name, or by position when none share a name. */
+function otherOutputs(baseline: Session, candidate: Session, mainA: string, mainB: string): Array<[string, string]> {
+  const restA = baseline.outputNames.filter((n) => n !== mainA);
+  const restB = candidate.outputNames.filter((n) => n !== mainB);
+  const byName = restA.filter((n) => restB.includes(n)).map((n): [string, string] => [n, n]);
+  if (byName.length > 0 || restA.length !== restB.length) return byName;
+  return restA.map((n, i): [string, string] => [n, restB[i]!]);
+}
+
+/** Running sums of one output compared as a single vector. */
+class VectorSums {
+  dot = 0;
+  na = 0;
+  nb = 0;
+  maxAbs = 0;
+
+  add(a: ArrayLike<number>, b: ArrayLike<number>): void {
+    for (let j = 0; j < a.length; j++) {
+      const x = a[j]!;
+      const y = b[j]!;
+      const d = Math.abs(x - y);
+      if (d > this.maxAbs || Number.isNaN(d)) this.maxAbs = d;
+      this.dot += x * y;
+      this.na += x * x;
+      this.nb += y * y;
+    }
+  }
+
+  cosine(): number {
+    return this.na === 0 && this.nb === 0 ? 1 : this.na === 0 || this.nb === 0 ? 0 : this.dot / Math.sqrt(this.na * this.nb);
+  }
+}
+
+/**
+ * How closely `candidate` reproduces `baseline` on the same samples. With no `output` option every output
+ * both models have is compared (the guard must see a broken second output too); the main output (the
+ * first, or the one named) also gives top-1 agreement and KL on classification data.
+ */
 export async function fidelity(
   baseline: Session,
   candidate: Session,
@@ -52,15 +104,17 @@ export async function fidelity(
   const planB = planInput(candidate, dataset, inB);
   const nameA = pickOutput(baseline, outA);
   const nameB = pickOutput(candidate, outB);
+  const others = opts.output === undefined ? otherOutputs(baseline, candidate, nameA, nameB) : [];
+  const otherSums = others.map(() => new VectorSums());
   const batch = batchSize(opts.batch, planA.fixedBatch, planB.fixedBatch);
   const classify = dataset.task === 'classification';
   const progress = progressOf(ctx);
   let agree = 0;
-  let maxAbs = 0;
   let sumAbs = 0;
   let values = 0;
   let cosSum = 0;
   let klSum = 0;
+  const column = new VectorSums();
   let outWidth: number | undefined;
   let probsA: boolean | undefined;
   let probsB: boolean | undefined;
@@ -71,8 +125,8 @@ export async function fidelity(
       const count = Math.min(batch, dataset.n - start);
       const fa = feedsFor(planA, dataset, start, count);
       const fb = feedsFor(planB, dataset, start, count);
-      const ra = await baseline.run(fa.feeds, [nameA]);
-      const rb = await candidate.run(fb.feeds, [nameB]);
+      const ra = await baseline.run(fa.feeds, [nameA, ...others.map((o) => o[0])]);
+      const rb = await candidate.run(fb.feeds, [nameB, ...others.map((o) => o[1])]);
       const a = outputRows(ra[nameA]!, fa.rows, `${baseline.source}: output '${nameA}'`);
       const b = outputRows(rb[nameB]!, fb.rows, `${candidate.source}: output '${nameB}'`);
       if (a.width !== b.width) {
@@ -81,8 +135,17 @@ export async function fidelity(
           `outputs differ in size: ${baseline.source} '${nameA}' has ${a.width} values per sample, ${candidate.source} '${nameB}' has ${b.width}`,
         );
       }
+      others.forEach(([oa, ob], k) => {
+        const x = tensorToFloat32(ra[oa]!, `${baseline.source}: output '${oa}'`);
+        const y = tensorToFloat32(rb[ob]!, `${candidate.source}: output '${ob}'`);
+        if (x.length !== y.length) {
+          throw new ShrinkError('INVALID_DATA', `outputs differ in size: ${baseline.source} '${oa}' has ${x.length} values, ${candidate.source} '${ob}' has ${y.length}`);
+        }
+        otherSums[k]!.add(x, y);
+      });
       const w = a.width;
       outWidth = w;
+      column.add(a.data, b.data);
       for (let i = 0; i < count; i++) {
         const o = i * w;
         let dot = 0;
@@ -91,9 +154,7 @@ export async function fidelity(
         for (let j = o; j < o + w; j++) {
           const x = a.data[j]!;
           const y = b.data[j]!;
-          const d = Math.abs(x - y);
-          if (d > maxAbs || Number.isNaN(d)) maxAbs = d;
-          sumAbs += d;
+          sumAbs += Math.abs(x - y);
           dot += x * y;
           na += x * x;
           nb += y * y;
@@ -115,12 +176,18 @@ export async function fidelity(
     progress.stop();
   }
   const n = dataset.n;
+  const outputs: OutputFidelity[] = [
+    { name: nameA, cosineSimilarity: outWidth === 1 ? column.cosine() : cosSum / n, maxAbsError: column.maxAbs },
+    ...others.map(([oa], k) => ({ name: oa, cosineSimilarity: otherSums[k]!.cosine(), maxAbsError: otherSums[k]!.maxAbs })),
+  ];
+  const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) => outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
   return {
     n,
     ...(classify ? { top1Agreement: agree / n } : {}),
     ...(classify && (outWidth ?? 0) >= 2 ? { meanKL: klSum / n } : {}),
-    maxAbsError: maxAbs,
+    maxAbsError: worst((o) => o.maxAbsError, Math.max),
     meanAbsError: sumAbs / values,
-    cosineSimilarity: cosSum / n,
+    cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
+    outputs,
   };
 }

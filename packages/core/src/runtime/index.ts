@@ -8,4 +8,6 @@ export * from './fidelity.js';
 export * from './latency.js';
 export * from './energy.js';
 export * from './environment.js';
+export * from './cpu.js';
 export * from './profile.js';
+export * from './guard-check.js';

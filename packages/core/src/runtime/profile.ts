@@ -9,6 +9,7 @@ import { countMacs, type MacCount } from '../measure/macs.js';
 import { countOps } from '../measure/ops.js';
 import { modelSizes } from '../measure/size.js';
 import { createReport, metric, NonFiniteMetricError, type CandidateReport, type MetricValue, type Report } from '../report/report.js';
+import { checkFloors, DEFAULT_FLOORS, type FidelityFloors } from '../report/guard.js';
 import { createSession, type Feeds, type Session, type TypedArray } from './session.js';
 import { feedsFor } from './feeds.js';
 import { measureLatency, compareLatency, type LatencyResult, type LatencyComparison } from './latency.js';
@@ -25,6 +26,8 @@ export interface ModelUnderTest {
   path?: string;
   /** Bytes on disk (model + external data); the encoded size is used when absent. */
   diskBytes?: number;
+  /** false: no fidelity guard for this candidate (a reference such as a from-scratch student, not an output of a pass). */
+  guard?: boolean;
 }
 
 export interface ProfileOptions {
@@ -40,6 +43,8 @@ export interface ProfileOptions {
   gridIntensity?: number;
   /** Seed of the synthetic latency feeds used when there is no data (0). */
   seed?: number;
+  /** The fidelity guard's floors for candidates (DEFAULT_FLOORS); false turns the guard off. */
+  floors?: FidelityFloors | false;
 }
 
 export interface ModelProfile {
@@ -149,7 +154,7 @@ function latencyOpts(opts: ProfileOptions, batch: number) {
 
 // A quantized model has the same weights in another dtype: count them, or "parameters" would fall 99 %.
 const weightCount = (p: ModelProfile) => p.params.params + p.params.quantized;
-const nonZeroCount = (p: ModelProfile) => p.params.nonZero + p.params.quantized;
+const nonZeroCount = (p: ModelProfile) => p.params.nonZero + p.params.quantizedNonZero;
 
 /** The report rows of a profile (baseline column only), e.g. for `shrink demo` before any compression. */
 export function profileMetrics(p: ModelProfile, vs?: ModelProfile, paired?: LatencyComparison): Record<string, MetricValue> {
@@ -180,7 +185,7 @@ function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyCo
     'size.bytes': metric('size.bytes', vs?.bytes, p.bytes),
     'size.gzipBytes': metric('size.gzipBytes', vs?.gzipBytes, p.gzipBytes, { method: 'gzip level 9 of the ONNX encoding' }),
     params: metric('params', vs ? weightCount(vs) : undefined, weightCount(p), { method: 'elements of float initializers plus quantized weight codes' }),
-    'params.nonzero': metric('params.nonzero', vs ? nonZeroCount(vs) : undefined, nonZeroCount(p), { method: 'non-zero float elements; quantized codes counted as non-zero' }),
+    'params.nonzero': metric('params.nonzero', vs ? nonZeroCount(vs) : undefined, nonZeroCount(p), { method: 'non-zero float elements plus quantized codes other than their zero point (a pruned weight is zero in any dtype)' }),
     macs: metric('macs', vs?.macs.total, p.macs.total, {
       method: `MatMul/Gemm/Conv per sample from static shapes${p.macs.unknown.length ? `; not counted: ${p.macs.unknown.join(', ')}` : ''}`,
     }),
@@ -202,6 +207,18 @@ function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyCo
     rows['mae'] = metric('mae', vq?.task === 'regression' ? vq.mae : undefined, q.mae, { method: `on ${q.n} samples` });
   }
   return rows;
+}
+
+/** Which output the cosine row stands for when a model has several: the worst one is what the row shows. */
+function cosineMethod(fid: FidelityResult): string | undefined {
+  if (fid.outputs.length === 1) return undefined;
+  const worst = fid.outputs.reduce((w, o) => (o.cosineSimilarity < w.cosineSimilarity ? o : w));
+  return `worst of ${fid.outputs.length} outputs (${fid.outputs.map((o) => `'${o.name}' ${o.cosineSimilarity.toFixed(4)}`).join(', ')}): '${worst.name}'; other outputs compared as one vector over all samples`;
+}
+
+function cosineOpts(fid: FidelityResult): { method?: string } {
+  const method = cosineMethod(fid);
+  return method === undefined ? {} : { method };
 }
 
 export interface Comparison {
@@ -246,13 +263,14 @@ export async function compareModels(
           metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, {
             method: `vs baseline on ${opts.data ? `${fid.n} samples of ${opts.data.name}` : `${fid.n} synthetic inputs`}`,
           });
-          metrics['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity);
+          metrics['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity, cosineOpts(fid));
           if (fid.meanKL !== undefined) {
             metrics['fidelity.meanKL'] = metric('fidelity.meanKL', undefined, fid.meanKL, { method: 'mean over samples of KL(baseline || candidate); logits go through a softmax first' });
           }
         });
         out.push({ profile, latency, fidelity: fid });
-        reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics });
+        const guard = opts.floors !== false && c.guard !== false ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS) : undefined;
+        reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics, ...(guard ? { guard } : {}) });
       } finally {
         await session.release();
       }

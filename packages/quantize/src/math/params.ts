@@ -14,8 +14,18 @@ const RANGES: Readonly<Record<IntType, { qmin: number; qmax: number }>> = {
  * Code range of a type. With `symmetric`, int8 drops -128 so the grid is symmetric around 0, as
  * onnxruntime's quantizer does. uint8 keeps [0, 255] and so zero point 128 (this package's contract;
  * recent onnxruntime releases narrow symmetric uint8 to [0, 254], zero point 127).
+ *
+ * `reduceRange` is onnxruntime's reduce_range: 7-bit weights, int8 [-64, 64] and uint8 [0, 127]. With
+ * uint8 activations (at most 255) a pair of int8 products then stays within int16 (2 x 255 x 64 =
+ * 32640), so x86 u8s8 kernels without VNNI (VPMADDUBSW, which saturates its int16 pair sums) compute
+ * exactly. 4-bit types have no reduced range.
  */
-export function intRange(t: IntType, symmetric = false): { qmin: number; qmax: number } {
+export function intRange(t: IntType, symmetric = false, reduceRange = false): { qmin: number; qmax: number } {
+  if (reduceRange) {
+    if (t === 'int8') return { qmin: -64, qmax: 64 };
+    if (t === 'uint8') return { qmin: 0, qmax: 127 };
+    throw new ShrinkError('INVALID_ARGUMENT', `a reduced (7-bit) range applies to 8-bit codes, not ${t}`);
+  }
   if (symmetric && t === 'int8') return { qmin: -127, qmax: 127 };
   return RANGES[t];
 }
@@ -29,11 +39,11 @@ const FLOAT32_TINY = 1.1754943508222875e-38; // numpy.finfo(float32).tiny
  * scale = max|x| / ((qmax - qmin) / 2). A zero range gives scale 1 (never 0, which would divide by zero
  * in QuantizeLinear).
  */
-export function chooseParams(min: number, max: number, type: IntType, symmetric: boolean): { scale: number; zeroPoint: number } {
+export function chooseParams(min: number, max: number, type: IntType, symmetric: boolean, reduceRange = false): { scale: number; zeroPoint: number } {
   if (!Number.isFinite(min) || !Number.isFinite(max) || min > max) {
     throw new ShrinkError('INVALID_ARGUMENT', `quantization range [${min}, ${max}] must be finite with min <= max`);
   }
-  const { qmin, qmax } = intRange(type, symmetric);
+  const { qmin, qmax } = intRange(type, symmetric, reduceRange);
   let rmin = f32(Math.min(min, 0));
   let rmax = f32(Math.max(max, 0));
   if (symmetric) {
@@ -62,8 +72,17 @@ export function chooseParams(min: number, max: number, type: IntType, symmetric:
  * weights in [lo, hi] would dequantize to ±Infinity: a finite scale can still overflow float32 at the
  * ends of a range near ±3.4e38 (codes times scale round past FLT_MAX), and the model would compute NaN.
  */
-export function refuseOverflow(label: string, lo: number, hi: number, scale: number, zeroPoint: number, type: IntType, symmetric: boolean): void {
-  const { qmin, qmax } = intRange(type, symmetric);
+export function refuseOverflow(
+  label: string,
+  lo: number,
+  hi: number,
+  scale: number,
+  zeroPoint: number,
+  type: IntType,
+  symmetric: boolean,
+  reduceRange = false,
+): void {
+  const { qmin, qmax } = intRange(type, symmetric, reduceRange);
   // Scale 0 (MatMulNBits' all-zero block) writes every code as the zero point: nothing to overflow.
   for (const v of scale === 0 ? [] : [lo, hi]) {
     const code = Math.min(qmax, Math.max(qmin, roundHalfEven(f32(v / scale)) + zeroPoint));
@@ -128,7 +147,7 @@ function nonFinite(data: Float32Array, label: string): ShrinkError {
 export function quantizeTensor(
   data: Float32Array,
   dims: readonly number[],
-  opts: { type: IntType; symmetric: boolean; axis?: number; name?: string },
+  opts: { type: IntType; symmetric: boolean; reduceRange?: boolean; axis?: number; name?: string },
 ): { q: Int8Array | Uint8Array; scale: Float32Array; zeroPoint: Int8Array | Uint8Array; axis?: number } {
   const label = opts.name ? `tensor '${opts.name}'` : 'weight tensor';
   if (tensorNumel(dims) !== data.length) {
@@ -136,7 +155,8 @@ export function quantizeTensor(
   }
   const axis = opts.axis === undefined ? undefined : normAxis(opts.axis, dims.length, label);
   const { outer, channels, inner } = axis === undefined ? { outer: 1, channels: 1, inner: data.length } : split(dims, axis);
-  const { qmin, qmax } = intRange(opts.type, opts.symmetric);
+  const reduce = opts.reduceRange === true;
+  const { qmin, qmax } = intRange(opts.type, opts.symmetric, reduce);
   // Both passes walk the data in memory order (o, c, i), whatever the axis: for a per-column [K, N]
   // weight a channel-by-channel walk would stride through memory and miss the cache on every element.
   const lo = new Float64Array(channels).fill(Infinity);
@@ -161,8 +181,8 @@ export function quantizeTensor(
   const zeroPoint = codeArray(opts.type, channels);
   for (let c = 0; c < channels; c++) {
     const empty = lo[c]! > hi[c]!;
-    const p = chooseParams(empty ? 0 : lo[c]!, empty ? 0 : hi[c]!, opts.type, opts.symmetric);
-    if (!empty) refuseOverflow(channels > 1 ? `${label} channel ${c}` : label, lo[c]!, hi[c]!, p.scale, p.zeroPoint, opts.type, opts.symmetric);
+    const p = chooseParams(empty ? 0 : lo[c]!, empty ? 0 : hi[c]!, opts.type, opts.symmetric, reduce);
+    if (!empty) refuseOverflow(channels > 1 ? `${label} channel ${c}` : label, lo[c]!, hi[c]!, p.scale, p.zeroPoint, opts.type, opts.symmetric, reduce);
     scale[c] = p.scale; // the float32 value actually stored is what the codes divide by
     zeroPoint[c] = p.zeroPoint;
   }

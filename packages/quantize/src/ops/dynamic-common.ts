@@ -1,12 +1,12 @@
 import { makeNode, type Graph, type onnx, type TensorValue } from '@shrink/core';
 import { quantizeTensor } from '../math/params.js';
 import type { NodeOutcome } from '../types.js';
+import type { WeightFormat } from '../weight-format.js';
 
 /** Shared state of one dynamic-quantization run, handed to every op handler. */
 export interface DynamicState {
-  /** Weight codes for MatMul, Gemm and Gather: int8 symmetric (q8/int8) or uint8 asymmetric (uint8). */
-  readonly weightType: 'int8' | 'uint8';
-  readonly symmetric: boolean;
+  /** Weight codes for MatMul, Gemm and Gather. */
+  readonly format: WeightFormat;
   readonly perChannel: boolean;
   /** Default-domain opset of the model. */
   readonly opset: number;
@@ -96,13 +96,14 @@ export function storeWeight(
   base: string,
   data: Float32Array,
   dims: readonly number[],
-  opts: { type: 'int8' | 'uint8'; symmetric: boolean; axis?: number; scaleDims?: readonly number[]; source: string },
+  opts: { type: 'int8' | 'uint8'; symmetric: boolean; reduceRange?: boolean; axis?: number; scaleDims?: readonly number[]; source: string },
 ): { weight: QuantizedWeight; written: WeightEntry[] } {
   const known = state.weights.get(key);
   if (known) return { weight: known, written: [] };
   const r = quantizeTensor(data, dims, {
     type: opts.type,
     symmetric: opts.symmetric,
+    ...(opts.reduceRange ? { reduceRange: true } : {}),
     ...(opts.axis === undefined ? {} : { axis: opts.axis }),
     name: opts.source,
   });

@@ -23,8 +23,9 @@ export const quantizeGatherDynamic: OpQuantizer<DynamicState> = (graph, node, _o
   const perColumn = state.perChannel && (axis === 0 || axis === -2) && state.opset >= 13;
   if (state.perChannel && !perColumn && state.opset < 13) state.notes.add(GATHER_PER_TENSOR_NOTE);
   const stored = storeWeight(graph, state, `${data}|gather|${perColumn ? 'col' : 'tensor'}`, data!, t.data as Float32Array, t.dims, {
-    type: state.weightType,
-    symmetric: state.symmetric,
+    // A lookup multiplies nothing: no kernel can saturate, so the table keeps the type's full range.
+    type: state.format.type,
+    symmetric: state.format.symmetric,
     ...(perColumn ? { axis: 1 } : {}),
     source: data!,
   });
@@ -45,7 +46,7 @@ export const quantizeGatherDynamic: OpQuantizer<DynamicState> = (graph, node, _o
     name: nodeLabel(node),
     opType: node.opType ?? 'Gather',
     action: 'quantized',
-    reason: `${state.weightType} ${state.symmetric ? 'symmetric' : 'asymmetric'} table ${perColumn ? 'per column' : 'per tensor'}; rows dequantized after the lookup`,
+    reason: `${state.format.type} ${state.format.symmetric ? 'symmetric' : 'asymmetric'} table ${perColumn ? 'per column' : 'per tensor'}; rows dequantized after the lookup`,
     replacedBy: added.map((n) => n.name),
     weights: stored.written,
   };

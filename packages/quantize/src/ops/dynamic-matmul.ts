@@ -12,6 +12,7 @@ import {
   storeWeight,
   type DynamicState,
 } from './dynamic-common.js';
+import { describeWeightFormat } from '../weight-format.js';
 
 /**
  * A[.., K] x W[K, N] as DynamicQuantizeLinear(A) -> MatMulInteger -> Cast -> Mul(A_scale * W_scale)
@@ -28,8 +29,9 @@ function emit(
   bias: string | undefined,
 ): NodeOutcome {
   const stored = storeWeight(graph, state, w.key, w.base, w.data, w.dims, {
-    type: state.weightType,
-    symmetric: state.symmetric,
+    type: state.format.type,
+    symmetric: state.format.symmetric,
+    reduceRange: state.format.reduceRange,
     ...(state.perChannel ? { axis: 1 } : {}),
     source: w.source,
   });
@@ -45,7 +47,7 @@ function emit(
     name: nodeLabel(node),
     opType: node.opType,
     action: 'quantized',
-    reason: `${state.weightType} ${state.symmetric ? 'symmetric' : 'asymmetric'} weights ${state.perChannel ? 'per column' : 'per tensor'}; uint8 activations quantized at run time`,
+    reason: `${describeWeightFormat(state.format)} weights ${state.perChannel ? 'per column' : 'per tensor'}; uint8 activations quantized at run time`,
     replacedBy: added.map((n) => n.name),
     weights: stored.written,
   };
