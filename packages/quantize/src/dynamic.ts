@@ -73,7 +73,7 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
         : 'no quantizable weights: no MatMul, Gemm, Conv or Gather node qualified (see each node\'s reason); the model is returned unchanged',
     );
   }
-  return { model: graph.toModel(), report: { dtype: options.dtype, mode: 'dynamic', nodes, unhandled, notes } };
+  return { model: graph.toModel(), report: { dtype: options.dtype, mode: 'dynamic', nodes, unhandled, weightFormat: format, notes } };
 }
 
 /**

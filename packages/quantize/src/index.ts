@@ -1,6 +1,7 @@
 // @shrink/quantize: portable passes (graph rewriting and quantization math only). Calibration, which
 // runs models in onnxruntime, the dispatch that needs it, and tfjs folders live in '@shrink/quantize/node'.
 export * from './options.js';
+export * from './weight-format.js';
 export * from './types.js';
 export * from './math/round.js';
 export * from './math/params.js';

@@ -202,59 +202,70 @@ test('MLP of MatMuls: QLinearMatMul fusion, float Add in between, output keeps i
   assert.match(relu1.reason!, /'a1' is not quantized/);
 });
 
-test('Gemm known answer: int8 weights, int32 bias at input x weight scale, alpha/beta folded, Relu folded, output stays float', async () => {
-  const w = Float32Array.from([0.5, -1, 0.25, 2, 0.1, -0.3]); // [2, 3], transB
-  const b = Float32Array.from([0.2, -0.4]);
-  const model = makeModel(
-    makeGraph({
-      nodes: [
-        makeNode('Gemm', ['x', 'w', 'b'], ['g'], { transB: 1, alpha: attr.float(0.5), beta: attr.float(2) }, { name: 'fc' }),
-        makeNode('Relu', ['g'], ['y'], {}, { name: 'act' }),
-      ],
-      inputs: [makeValueInfo('x', 'float32', ['n', 3])],
-      outputs: [makeValueInfo('y', 'float32', ['n', 2])],
-      initializers: [makeTensor('w', 'float32', [2, 3], w), makeTensor('b', 'float32', [2], b)],
-    }),
-    { opset: 13 },
-  );
-  const before = encodeModel(model);
-  const ranges = new Map<string, [number, number]>([
-    ['x', [-1, 1]],
-    ['g', [-3, 3]],
-    ['y', [0, 2]],
-  ]);
-  // K = 3 is below MIN_QDQ_REDUCTION: naming the node in --include forces it.
-  const { model: q, report } = quantizeStatic(model, opts({ include: ['fc', 'act'] }), ranges);
-  assert.deepEqual(encodeModel(model), before);
-  const g = Graph.from(q);
-  assert.deepEqual(g.nodes.map((n) => n.opType).sort(), ['DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'Gemm', 'QuantizeLinear', 'QuantizeLinear']);
-  const gemm = g.nodes.find((n) => n.opType === 'Gemm')!;
-  assert.deepEqual(gemm.attribute.map((a) => a.name), ['transB']);
-  assert.equal(g.producer('y')!.opType, 'DequantizeLinear'); // the graph output keeps its name
-  assert.equal(g.isInitializer('w') || g.isInitializer('b'), false, 'float weights removed');
+// Known answers worked out by hand: alpha 0.5 folded in gives weights [0.25, -0.5, 0.125, 1, 0.05, -0.15],
+// max |w| = 1. 7-bit int8 (the default): scale 1/64, codes round(64 w); full range: scale 1/127, codes
+// round(127 w) with ties to even (-63.5 -> -64). x in [-1, 1] as uint8: scale 2/255, zero point 128
+// (127.5 rounds to even); the Relu's range [0, 2]: scale 2/255, zero point 0. Bias (beta 2 folded in):
+// [0.4, -0.8] over scale float32(float32(2/255) x weight scale), zero point 0.
+for (const [label, reduceRange, wScale, wCodes] of [
+  ['7-bit (default)', undefined, 1 / 64, [16, -32, 8, 64, 3, -10]],
+  ['full range', false, 1 / 127, [32, -64, 16, 127, 6, -19]],
+] as const) {
+  test(`Gemm known answer, int8 ${label}: codes, int32 bias at input x weight scale, alpha/beta folded, Relu folded, output stays float`, async () => {
+    const w = Float32Array.from([0.5, -1, 0.25, 2, 0.1, -0.3]); // [2, 3], transB
+    const b = Float32Array.from([0.2, -0.4]);
+    const model = makeModel(
+      makeGraph({
+        nodes: [
+          makeNode('Gemm', ['x', 'w', 'b'], ['g'], { transB: 1, alpha: attr.float(0.5), beta: attr.float(2) }, { name: 'fc' }),
+          makeNode('Relu', ['g'], ['y'], {}, { name: 'act' }),
+        ],
+        inputs: [makeValueInfo('x', 'float32', ['n', 3])],
+        outputs: [makeValueInfo('y', 'float32', ['n', 2])],
+        initializers: [makeTensor('w', 'float32', [2, 3], w), makeTensor('b', 'float32', [2], b)],
+      }),
+      { opset: 13 },
+    );
+    const before = encodeModel(model);
+    const ranges = new Map<string, [number, number]>([
+      ['x', [-1, 1]],
+      ['g', [-3, 3]],
+      ['y', [0, 2]],
+    ]);
+    // K = 3 is below MIN_QDQ_REDUCTION: naming the node in --include forces it.
+    const { model: q, report } = quantizeStatic(model, opts({ include: ['fc', 'act'], ...(reduceRange === undefined ? {} : { reduceRange }) }), ranges);
+    assert.deepEqual(encodeModel(model), before);
+    const g = Graph.from(q);
+    assert.deepEqual(g.nodes.map((n) => n.opType).sort(), ['DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'Gemm', 'QuantizeLinear', 'QuantizeLinear']);
+    const gemm = g.nodes.find((n) => n.opType === 'Gemm')!;
+    assert.deepEqual(gemm.attribute.map((a) => a.name), ['transB']);
+    assert.equal(g.producer('y')!.opType, 'DequantizeLinear'); // the graph output keeps its name
+    assert.equal(g.isInitializer('w') || g.isInitializer('b'), false, 'float weights removed');
 
-  const sx = chooseParams(-1, 1, 'uint8', false);
-  assert.equal(readTensor(g.initializer('x_scale')!).data[0], Math.fround(sx.scale));
-  assert.equal(readTensor(g.initializer('x_zero_point')!).data[0], sx.zeroPoint);
-  const sy = chooseParams(0, 2, 'uint8', false); // the Relu's range, not the Gemm's
-  assert.equal(readTensor(g.initializer('y_scale')!).data[0], Math.fround(sy.scale));
-  assert.equal(readTensor(g.initializer('y_zero_point')!).data[0], 0);
+    const sx = Math.fround(2 / 255);
+    assert.equal(readTensor(g.initializer('x_scale')!).data[0], sx);
+    assert.equal(readTensor(g.initializer('x_zero_point')!).data[0], 128);
+    assert.equal(readTensor(g.initializer('y_scale')!).data[0], Math.fround(2 / 255), "the Relu's range, not the Gemm's");
+    assert.equal(readTensor(g.initializer('y_zero_point')!).data[0], 0);
 
-  const qw = quantizeTensor(w.map((v) => v * 0.5), [2, 3], { type: 'int8', symmetric: true });
-  assert.deepEqual(Array.from(readTensor(g.initializer('w_quantized')!).data as Int8Array), Array.from(qw.q));
-  const bs = Math.fround(Math.fround(sx.scale) * qw.scale[0]!);
-  assert.deepEqual(Array.from(readTensor(g.initializer('b_quantized')!).data as Int32Array), Array.from(b, (v) => roundHalfEven(Math.fround(v * 2) / bs)));
-  assert.equal(readTensor(g.initializer('b_scale')!).data[0], bs);
-  assert.equal(g.initializer('b_quantized')!.dataType, onnxType('int32'));
+    assert.deepEqual(Array.from(readTensor(g.initializer('w_quantized')!).data as Int8Array), wCodes);
+    assert.equal(readTensor(g.initializer('w_scale')!).data[0], Math.fround(wScale));
+    assert.deepEqual(Array.from(readTensor(g.initializer('w_zero_point')!).data as Int8Array), [0]);
+    const bs = Math.fround(sx * Math.fround(wScale));
+    assert.deepEqual(Array.from(readTensor(g.initializer('b_quantized')!).data as Int32Array), [Math.round(Math.fround(0.4) / bs), Math.round(Math.fround(-0.8) / bs)]);
+    assert.equal(readTensor(g.initializer('b_scale')!).data[0], bs);
+    assert.equal(g.initializer('b_quantized')!.dataType, onnxType('int32'));
 
-  const probe = randomCalibration(model, 64, 7);
-  probe.x.forEach((v, i) => (probe.x[i] = 2 * v - 1));
-  const c = compare(await run(model, probe, 'y'), await run(q, probe, 'y'));
-  assert.ok(c.relL2 < 0.03, `relative L2 ${c.relL2}`);
+    const probe = randomCalibration(model, 64, 7);
+    probe.x.forEach((v, i) => (probe.x[i] = 2 * v - 1));
+    const c = compare(await run(model, probe, 'y'), await run(q, probe, 'y'));
+    assert.ok(c.relL2 < 0.03, `relative L2 ${c.relL2}`);
 
-  assert.equal(report.nodes.find((n) => n.name === 'act')!.action, 'quantized');
-  assert.deepEqual(report.calibration!.ranges, { x: [-1, 1], y: [0, 2] });
-});
+    assert.equal(report.nodes.find((n) => n.name === 'act')!.action, 'quantized');
+    assert.deepEqual(report.calibration!.ranges, { x: [-1, 1], y: [0, 2] });
+    assert.deepEqual(report.weightFormat, { type: 'int8', symmetric: true, reduceRange: reduceRange ?? true });
+  });
+}
 
 function onnxType(d: 'int32'): number {
   return makeTensor('t', d, [1], [0]).dataType;

@@ -283,6 +283,7 @@ export function quantizeStatic(
     mode: 'static',
     nodes: outcomes,
     unhandled,
+    weightFormat: format,
     calibration: {
       method: source?.method ?? options.calibMethod,
       samples: source?.samples ?? 0,

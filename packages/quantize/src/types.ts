@@ -1,5 +1,6 @@
 import type { Graph, onnx } from '@shrink/core';
 import type { ResolvedQuantizeOptions } from './options.js';
+import type { WeightFormat } from './weight-format.js';
 
 /** What happened to one node. */
 export interface NodeOutcome {
@@ -23,6 +24,8 @@ export interface QuantizeReport {
   unhandled: Record<string, number>;
   /** Values clamped to the target range (fp16 overflow), when any. */
   clamped?: number;
+  /** How 8-bit weights were stored (dynamic and static modes). */
+  weightFormat?: WeightFormat;
   /** Calibration facts (static): method, samples, ranges per tensor. */
   calibration?: { method: string; samples: number; data: string; ranges: Record<string, [number, number]> };
   notes: string[];

@@ -11,8 +11,8 @@ export interface CpuFeatures {
   readonly model: string;
   /** Feature flags as Linux names them (avx2, avx512_vnni, asimddp, ...); empty when unknown. */
   readonly flags: ReadonlySet<string>;
-  /** Where the flags came from: '/proc/cpuinfo', or 'unknown' (other systems: os.cpus() has no flags). */
-  readonly source: '/proc/cpuinfo' | 'unknown';
+  /** Where the flags came from: '/proc/cpuinfo', SHRINK_CPU_FLAGS, or 'unknown' (other systems: os.cpus() has no flags). */
+  readonly source: '/proc/cpuinfo' | 'SHRINK_CPU_FLAGS' | 'unknown';
 }
 
 /** The flags line(s) of /proc/cpuinfo ('flags' on x86, 'Features' on ARM). */
@@ -35,6 +35,13 @@ export function cpuFeatures(): CpuFeatures {
   const model = cpus()[0]?.model.trim() ?? 'unknown';
   let flags = new Set<string>();
   let source: CpuFeatures['source'] = 'unknown';
+  // Under an emulator (qemu-user) /proc/cpuinfo describes the host, not the CPU the code sees: the
+  // emulated CPU's flags can be given instead, space-separated as Linux names them.
+  const given = process.env['SHRINK_CPU_FLAGS'];
+  if (given !== undefined && given.trim() !== '') {
+    cached = { arch: arch(), model, flags: new Set(given.trim().split(/\s+/)), source: 'SHRINK_CPU_FLAGS' };
+    return cached;
+  }
   try {
     flags = parseCpuinfoFlags(readFileSync('/proc/cpuinfo', 'utf8'));
     if (flags.size > 0) source = '/proc/cpuinfo';

@@ -126,7 +126,7 @@ test('feedsFor: NHWC images to an NCHW input are transposed; to a flat input, fl
 test('fidelity: a model against itself agrees fully; against a perturbed copy, by the hand-computed amounts', async () => {
   await withSession(linear(I3), {}, async (a) => {
     const same = await fidelity(a, a, cls, { batch: 3 });
-    assert.deepEqual(same, { n: 10, top1Agreement: 1, maxAbsError: 0, meanAbsError: 0, cosineSimilarity: 1, meanKL: 0 });
+    assert.deepEqual(same, { n: 10, top1Agreement: 1, maxAbsError: 0, meanAbsError: 0, cosineSimilarity: 1, meanKL: 0, outputs: [{ name: 'logits', cosineSimilarity: 1, maxAbsError: 0 }] });
 
     // candidate logits: x·W' with W' = I + 1 in row 0, column 1 -> logit1 += x0 (flips samples 0, 4 and 6: ties keep the first class)
     const w2 = [...I3];
@@ -178,5 +178,61 @@ test('fidelity: outputs of different sizes are INVALID_DATA; regression datasets
     const r = await fidelity(a, a, { ...cls, task: 'regression', y: new Float32Array(30), targetSize: 3 });
     assert.equal(r.top1Agreement, undefined);
     assert.equal(r.maxAbsError, 0);
+  });
+});
+
+/** logits = x·W and a second output aux = x·V: a guard reading only the first output would miss a broken aux. */
+function twoOutputs(w: number[], v: number[]) {
+  return makeModel(
+    makeGraph({
+      nodes: [makeNode('MatMul', ['x', 'W'], ['logits']), makeNode('MatMul', ['x', 'V'], ['aux'])],
+      inputs: [makeValueInfo('x', 'float32', ['N', 3])],
+      outputs: [makeValueInfo('logits', 'float32', ['N', 3]), makeValueInfo('aux', 'float32', ['N', 3])],
+      initializers: [makeTensor('W', 'float32', [3, 3], new Float32Array(w)), makeTensor('V', 'float32', [3, 3], new Float32Array(v))],
+    }),
+  );
+}
+
+test('fidelity compares every output: a broken second output sets the cosine and max error, named in outputs', async () => {
+  const neg = I3.map((x) => -x);
+  await withSession(twoOutputs(I3, I3), {}, async (a) => {
+    await withSession(twoOutputs(I3, neg), {}, async (b) => {
+      const r = await fidelity(a, b, cls, { batch: 4 });
+      assert.equal(r.top1Agreement, 1, 'the main output is untouched');
+      assert.deepEqual(r.outputs.map((o) => o.name), ['logits', 'aux']);
+      assert.equal(r.outputs[0]!.cosineSimilarity, 1);
+      assert.ok(Math.abs(r.outputs[1]!.cosineSimilarity + 1) < 1e-9, 'aux is negated: cosine -1');
+      assert.ok(Math.abs(r.cosineSimilarity + 1) < 1e-9, 'the worst output is what the result says');
+      assert.equal(r.maxAbsError, 18, 'aux differs by 2 x 9 at most');
+      // Naming an output compares that one alone, as before.
+      const only = await fidelity(a, b, cls, { output: 'logits' });
+      assert.equal(only.cosineSimilarity, 1);
+      assert.equal(only.outputs.length, 1);
+    });
+  });
+});
+
+test('fidelity: an output of one value per sample is compared as one vector over the samples, not by per-sample signs', async () => {
+  // y = x·w over 3 features -> 1 value; the candidate adds 0.5, which flips the sign of sample 1's output only.
+  const one = (bias: number) =>
+    makeModel(
+      makeGraph({
+        nodes: [makeNode('MatMul', ['x', 'w'], ['m']), makeNode('Add', ['m', 'b'], ['y'])],
+        inputs: [makeValueInfo('x', 'float32', ['N', 3])],
+        outputs: [makeValueInfo('y', 'float32', ['N', 1])],
+        initializers: [makeTensor('w', 'float32', [3, 1], new Float32Array([1, -1, 0])), makeTensor('b', 'float32', [1], new Float32Array([bias]))],
+      }),
+    );
+  const reg: Dataset = { name: 'reg', task: 'regression', sampleShape: [3], x: new Float32Array(X.flat()), y: new Float32Array(10), n: 10, targetSize: 1 };
+  await withSession(one(0), {}, async (a) => {
+    await withSession(one(0.5), {}, async (b) => {
+      const r = await fidelity(a, b, reg);
+      const ya = X.map((x) => x[0]! - x[1]!);
+      const yb = ya.map((v) => v + 0.5);
+      const dot = ya.reduce((s, v, i) => s + v * yb[i]!, 0);
+      const want = dot / Math.sqrt(ya.reduce((s, v) => s + v * v, 0) * yb.reduce((s, v) => s + v * v, 0));
+      assert.ok(Math.abs(r.cosineSimilarity - want) < 1e-6, `${r.cosineSimilarity} vs ${want}`);
+      assert.ok(r.cosineSimilarity > 0.95, 'a small shift is not a broken model');
+    });
   });
 });

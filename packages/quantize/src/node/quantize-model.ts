@@ -6,6 +6,8 @@ import { quantizeDynamic } from '../dynamic.js';
 import { quantizeStatic } from '../static.js';
 import { quantizeWeightOnly } from '../nbits.js';
 import { convertToFloat16 } from '../fp16.js';
+import { portabilityNote } from '../weight-format.js';
+import { int8KernelPath } from '@shrink/core/runtime';
 import { calibrate, randomCalibration } from './calibrate.js';
 
 export interface QuantizeEnv {
@@ -57,12 +59,21 @@ export async function quantizeModel(model: onnx.IModelProto, options: QuantizeOp
     default:
       break;
   }
-  if (o.mode === 'dynamic') return quantizeDynamic(model, o);
+  if (o.mode === 'dynamic') return withKernelNote(quantizeDynamic(model, o));
   if (o.mode === 'weight-only') return quantizeWeightOnly(model, { ...o, bits: 8 });
   if (!env.calibration) {
     throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data: pass --calib-data (a --data spec, or random:64 for a smoke test)');
   }
   const cal = await calibrate(model, env.calibration, { method: o.calibMethod, percentile: o.percentile, samples: o.calibSamples }, ctx);
   // quantizeStatic notes random (smoke-test) calibration itself.
-  return quantizeStatic(model, o, cal.ranges, { method: cal.method, samples: cal.samples, data: cal.data });
+  return withKernelNote(quantizeStatic(model, o, cal.ranges, { method: cal.method, samples: cal.samples, data: cal.data }));
+}
+
+/** The kernel path these weights take on this machine, and whether they are right on others, in the report. */
+function withKernelNote(r: PassResult): PassResult {
+  // Gathers multiply nothing, and dynamic Convs store uint8 whatever the format (ConvInteger).
+  const kernelOps = r.report.mode === 'dynamic' ? ['MatMul', 'Gemm'] : ['MatMul', 'Gemm', 'Conv'];
+  const quantized = r.report.nodes.some((n) => n.action === 'quantized' && kernelOps.includes(n.opType));
+  if (r.report.weightFormat && quantized) r.report.notes.push(portabilityNote(r.report.weightFormat, int8KernelPath()));
+  return r;
 }

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkFloors, DegradedModelError, DEFAULT_FLOORS, degradedLines, refuseDegraded } from './guard.js';
+import { parseReport, renderJson } from './json.js';
+import { renderMarkdown } from './markdown.js';
+import { renderHtml } from './html.js';
+import { createReport, metric, type CandidateReport } from './report.js';
+import { renderTable } from './table.js';
+
+const rows = (cos: number, agree?: number, acc?: [number, number]) => ({
+  'size.bytes': metric('size.bytes', 1000, 250),
+  'fidelity.cosineSimilarity': metric('fidelity.cosineSimilarity', undefined, cos),
+  ...(agree !== undefined ? { 'fidelity.top1Agreement': metric('fidelity.top1Agreement', undefined, agree) } : {}),
+  ...(acc ? { accuracy: metric('accuracy', acc[0], acc[1]) } : {}),
+});
+
+test('checkFloors: each floor fails on its own side of the line and passes on the other', () => {
+  assert.equal(checkFloors(rows(0.95, 0.9, [0.9, 0.85])).passed, true);
+  assert.deepEqual(checkFloors(rows(0.95, 0.9, [0.9, 0.85])).checked, ['fidelity.cosineSimilarity', 'fidelity.top1Agreement', 'accuracy']);
+  const cos = checkFloors(rows(0.899));
+  assert.equal(cos.passed, false);
+  assert.deepEqual(cos.failures.map((f) => f.metric), ['fidelity.cosineSimilarity']);
+  assert.match(cos.failures[0]!.text, /cosine similarity 0\.899 < 0\.9/);
+  assert.equal(checkFloors(rows(0.9)).passed, true, 'the floor itself passes');
+  assert.deepEqual(checkFloors(rows(0.99, 0.49)).failures.map((f) => f.metric), ['fidelity.top1Agreement']);
+  assert.equal(checkFloors(rows(0.99, 0.5)).passed, true);
+  const acc = checkFloors(rows(0.99, 0.9, [0.95, 0.849]));
+  assert.deepEqual(acc.failures.map((f) => f.metric), ['accuracy']);
+  assert.match(acc.failures[0]!.text, /95\.00 % -> 84\.90 % \(-10\.1 points/);
+  assert.equal(checkFloors(rows(0.99, 0.9, [0.95, 0.851])).passed, true);
+  // A zero cosine (one side all zeros, as a broken fp16 model gave) is a failure, not "no data".
+  assert.equal(checkFloors(rows(0)).passed, false);
+  assert.equal(checkFloors(rows(0.8), { ...DEFAULT_FLOORS, minCosine: 0.5 }).passed, true, 'floors can be set');
+});
+
+test('a failed guard leads every rendering, survives JSON, and refuseDegraded throws naming the metric', () => {
+  const bad: CandidateReport = { name: 'model_fp16.onnx', metrics: rows(0.491, 0.12), guard: checkFloors(rows(0.491, 0.12)) };
+  const good: CandidateReport = { name: 'model_q8.onnx', metrics: rows(0.9999, 0.99), guard: checkFloors(rows(0.9999, 0.99)) };
+  const report = createReport({ baseline: { name: 'model.onnx' }, candidates: [good, bad] });
+  assert.deepEqual(degradedLines(report.candidates), ['model_fp16.onnx FAILED the fidelity guard: cosine similarity 0.491 < 0.9; top-1 agreement 12.00 % < 50.00 %']);
+  assert.match(renderTable(report), /Candidate: model_fp16\.onnx\nFAILED the fidelity guard .*cosine similarity 0\.491 < 0\.9/);
+  assert.doesNotMatch(renderTable(createReport({ baseline: { name: 'm' }, candidates: [good] })), /FAILED/);
+  const md = renderMarkdown(report);
+  assert.match(md.split('\n')[0]!, /❌ .*fidelity guard/);
+  assert.match(md, /> ❌ model\\_fp16\.onnx FAILED the fidelity guard/);
+  assert.match(renderHtml(report), /class="verdict fail">✗ model_fp16\.onnx FAILED the fidelity guard/);
+  const back = parseReport(renderJson(report));
+  assert.equal(back.candidates[1]!.guard?.passed, false);
+  assert.equal(back.candidates[1]!.guard?.failures[0]?.metric, 'fidelity.cosineSimilarity');
+  assert.throws(
+    () => refuseDegraded(report.candidates),
+    (e: unknown) => e instanceof DegradedModelError && e.code === 'DEGRADED' && e.candidate === 'model_fp16.onnx' && /cosine similarity 0\.491 < 0\.9; top-1 agreement 12\.00 % < 50\.00 %; nothing written$/.test(e.message),
+  );
+  refuseDegraded(report.candidates, { allow: true });
+  refuseDegraded([good]);
+});
