@@ -349,6 +349,28 @@ test('distill step: runs through distillModel, saves the student, records the tr
   assert.ok(existsSync(run.path));
 });
 
+test('prune step with fine-tuning on a PyTorch model that outputs logits: trained as logits, accuracy kept', async () => {
+  const torch = fileURLToPath(new URL('../../../prune/src/fixtures/torch-digits-mlp.onnx', import.meta.url));
+  const out = path.join(dir, 'torch-out');
+  await import('node:fs/promises').then((fs) => fs.mkdir(out, { recursive: true }));
+  const datasets = new PipelineDatasets({ train: 'digits', eval: 'digits', cwd: dir });
+  const prune = { kind: 'prune' as const, options: { method: 'magnitude' as const, sparsity: 0.9, scope: 'global' as const, norm: 'l1' as const, n: 2, m: 4, pruneBias: false, finetune: true, epochs: 3 } };
+  const model = await loadModel(torch);
+  const run = await runSteps(model, [prune], datasets, { outDir: out, inputs: [torch] });
+  assert.match(run.steps[0]!.notes.join('\n'), /cross-entropy from logits: .*linear: logits/);
+  const { createSession, evaluate } = await import('@shrink/core/runtime');
+  const test = (await datasets.train()).test;
+  const score = async (m: typeof model) => {
+    const s = await createSession(m);
+    const e = await evaluate(s, test);
+    await s.release();
+    return e.task === 'classification' ? e.accuracy : Number.NaN;
+  };
+  const [before, after] = [await score(model), await score(run.model)];
+  // Trained as probabilities this step left 20 % (10 epochs).
+  assert.ok(after >= before - 0.01, `pruned ${after} vs fp32 ${before}`);
+});
+
 test('shrink run: a final model that fails to measure (exit 2) leaves only the models of the steps before it, and no folder the run made', async () => {
   const { tinyMlp } = await import('../fuzz/corpus.js');
   const { encodeModel } = await import('@shrink/core');

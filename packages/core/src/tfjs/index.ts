@@ -6,3 +6,5 @@ export * from './layers-io.js';
 export * from './wasm-kernels.js';
 export * from './export.js';
 export * from './import.js';
+export * from './layers-output-kind.js';
+export * from './label-loss.js';

@@ -9,6 +9,8 @@ import { createRng, deriveSeed, permutation } from '../data/rng.js';
 import { splitDataset } from '../data/split.js';
 import { initTf, type TfBackendName, type TfPreference } from './backend.js';
 import { getPreset, type PresetLoss, type TfPreset } from './presets.js';
+import { labelLoss } from './label-loss.js';
+import type { OutputKindDecision } from '../measure/output-kind.js';
 
 type Tf = typeof tfjs;
 
@@ -27,8 +29,9 @@ export interface TrainModelOptions {
   /** Seeds the per-epoch sample order. Default ctx.seed, else 0. */
   seed?: number;
   /**
-   * Compile the model with Adam(lr) and this loss before training. Without it the model must already
-   * be compiled (e.g. by the caller, with its own optimizer state to keep).
+   * Compile the model with Adam(lr) and this loss before training. 'categoricalCrossentropy' is taken
+   * from logits or on probabilities as the model's output is (see labelLoss). Without it the model
+   * must already be compiled (e.g. by the caller, with its own optimizer state to keep).
    */
   compile?: { lr: number; loss: PresetLoss };
   /** Held-out data for the per-epoch validation loss (which early stopping then watches). */
@@ -64,6 +67,8 @@ export interface TrainModelResult {
   stoppedEarly: boolean;
   /** Metrics on the test set, when one was given. */
   test?: EvalMetrics;
+  /** How the cross-entropy was chosen, when trainModel compiled a classifier. */
+  outputs?: OutputKindDecision;
   seconds: number;
 }
 
@@ -164,10 +169,13 @@ export async function trainModel(
     checkShape(model, ds, label);
     if (ds.unlabeled) throw new ShrinkError('INVALID_DATA', `${label}: ${ds.name} has no labels ("y"); training needs them (distillation can learn from a teacher instead)`);
   }
+  let outputs: OutputKindDecision | undefined;
   if (opts.compile) {
+    const chosen = opts.compile.loss === 'categoricalCrossentropy' && train.task === 'classification' ? labelLoss(tf, model, train) : undefined;
+    outputs = chosen?.outputs;
     model.compile({
       optimizer: tf.train.adam(opts.compile.lr),
-      loss: opts.compile.loss,
+      loss: chosen?.loss ?? opts.compile.loss,
       metrics: [opts.compile.loss === 'meanSquaredError' ? 'mae' : 'accuracy'],
     });
   } else if (!isCompiled(model)) {
@@ -244,7 +252,7 @@ export async function trainModel(
     all.y.dispose();
     bestWeights?.forEach((w) => w.dispose());
   }
-  const result: TrainModelResult = { history, bestEpoch, stoppedEarly, seconds: 0 };
+  const result: TrainModelResult = { history, bestEpoch, stoppedEarly, ...(outputs ? { outputs } : {}), seconds: 0 };
   if (test) result.test = await evaluateModel(tf, model, test);
   result.seconds = (performance.now() - started) / 1000;
   return result;

@@ -48,7 +48,7 @@ export interface DistillReport {
 }
 
 export interface DistillResult {
-  /** The student exported to ONNX (outputs probabilities for classifiers). */
+  /** The student exported to ONNX: what the student outputs (probabilities for spec and preset classifiers). */
   model: onnx.ModelProto;
   /** The trained student in TensorFlow.js; the caller disposes it. */
   student: tfjs.LayersModel;

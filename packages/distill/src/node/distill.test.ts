@@ -1,9 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cloneModel, encodeModel, makeNode, softmax, type onnx } from '@shrink/core';
+import { fileURLToPath } from 'node:url';
+import { cloneModel, decodeModel, encodeModel, makeNode, onnxOutputKind, softmax, type onnx } from '@shrink/core';
 import { resolveSplit, type Dataset } from '@shrink/core/data';
 import { createSession, evaluate, fidelity } from '@shrink/core/runtime';
 import { exportToOnnx, initTf, trainPreset } from '@shrink/core/tfjs';
@@ -110,6 +111,30 @@ test('a teacher giving probabilities without a final Softmax node is detected fr
   g.output![0]!.name = g.node![softmaxNode]!.input![0]!;
   g.node!.splice(softmaxNode, 1);
   await assert.rejects(teacherOutputs(logitsTeacher, testSet, { output: 'probs', hidden: [], cacheDir: false }), /--teacher-output probs: .* not probability distributions/);
+});
+
+// A real PyTorch export that outputs logits (no Softmax); the fixture lives with pruning's tests.
+const TORCH_MLP = fileURLToPath(new URL('../../../prune/src/fixtures/torch-digits-mlp.onnx', import.meta.url));
+
+test('a PyTorch teacher ending in Gemm is read as logits (core\'s decision); the student and the scratch baseline learn; a logits student model stays logits', async () => {
+  const torchTeacher = decodeModel(await readFile(TORCH_MLP), TORCH_MLP);
+  const r = await distillModel(torchTeacher, { student: '64-16-10', epochs: 12, batch: 32, lr: 0.005, seed: 3 }, { train, test: testSet }, { cacheDir: false, baselineScratch: true });
+  try {
+    assert.equal(r.report.teacher.kind, 'logits');
+    assert.match(r.report.teacher.detectedBy, /Gemm node .*which is linear: logits/);
+    assert.ok((r.report.training.test?.accuracy ?? 0) > 0.85, `student accuracy ${r.report.training.test?.accuracy}`);
+    assert.ok((r.report.training.test?.agreement ?? 0) > 0.85, `agreement ${r.report.training.test?.agreement}`);
+    assert.ok((r.report.scratch?.test?.accuracy ?? 0) > 0.85, `scratch accuracy ${r.report.scratch?.test?.accuracy}`);
+  } finally {
+    r.student.dispose();
+    r.scratch?.student.dispose();
+  }
+  // The PyTorch model as a student: its output is its logits, and the exported student still outputs logits.
+  const asStudent = await distillModel(teacher, { student: TORCH_MLP, epochs: 1, lr: 1e-4, seed: 3 }, { train, test: testSet }, { cacheDir: false });
+  asStudent.student.dispose();
+  assert.ok(!(asStudent.model.graph?.node ?? []).some((n) => n.opType === 'Softmax'));
+  assert.equal(onnxOutputKind(asStudent.model).kind, 'logits');
+  assert.ok((asStudent.report.training.test?.accuracy ?? 0) > 0.9, `student accuracy ${asStudent.report.training.test?.accuracy}`);
 });
 
 test('hidden-layer matching trains through a learned projection and keeps the student exportable', async () => {

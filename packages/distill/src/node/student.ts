@@ -4,7 +4,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { isShrinkError, ShrinkError, type onnx } from '@shrink/core';
 import type { Task } from '@shrink/core/data';
 import { loadModel } from '@shrink/core/io';
-import { importFromOnnx, loadLayersModel, LOGITS_LAYER, logitsModel, PROBS_LAYER, TF_PRESETS } from '@shrink/core/tfjs';
+import { importFromOnnx, layersFinalOp, loadLayersModel, LOGITS_LAYER, logitsModel, PROBS_LAYER, TF_PRESETS } from '@shrink/core/tfjs';
 import { formatStudentSpec, parseStudentSpec, type StudentSpec } from '../student-spec.js';
 
 type Tf = typeof tfjs;
@@ -17,7 +17,7 @@ export interface StudentShape {
 }
 
 export interface Student {
-  /** The model to ship: probabilities for classifiers, values for regression. */
+  /** The model to ship: for classifiers probabilities, or logits when a given student model outputs them; values for regression. */
   model: tfjs.LayersModel;
   /** Pre-softmax output of `model` (the model's own output for regression). */
   logits: tfjs.SymbolicTensor;
@@ -136,15 +136,20 @@ async function loadStudentModel(tf: Tf, given: string): Promise<tfjs.LayersModel
 }
 
 /**
- * The classifier with its pre-softmax tensor: the `logits` layer of Shrink's presets and specs, or the
- * input of a final softmax Activation; when the softmax is fused into the last Dense (imported models)
- * that layer is rebuilt as a linear Dense with the same weights plus a separate softmax.
+ * The classifier with its pre-softmax tensor: the `logits` layer of Shrink's presets and specs, the
+ * input of a final softmax Activation, or the output itself when the model outputs logits (a PyTorch
+ * classifier: core's layersFinalOp decides, as for every training path). When the softmax is fused into
+ * the last Dense (imported models) that layer is rebuilt as a linear Dense with the same weights plus a
+ * separate softmax.
  */
 function withLogits(tf: Tf, model: tfjs.LayersModel, shape: StudentShape): { model: tfjs.LayersModel; logits: tfjs.SymbolicTensor } {
   const out = model.outputs[0]!;
   if (shape.task === 'regression') return { model, logits: out };
   if (model.layers.some((l) => l.name === LOGITS_LAYER)) return { model, logits: logitsModel(tf, model).outputs[0]! };
-  const last = model.layers.at(-1)!;
+  const final = layersFinalOp(model);
+  // Log-probabilities differ from logits by a per-row constant, which no tempered softmax sees.
+  if (final.activation === 'linear' || final.activation === 'logSoftmax') return { model, logits: out };
+  const last = final.layer;
   const cfg = last.getConfig() as { activation?: string };
   if (last.getClassName() === 'Activation' && cfg.activation === 'softmax') return { model, logits: last.input as tfjs.SymbolicTensor };
   if (last.getClassName() === 'Dense' && cfg.activation === 'softmax') {
@@ -156,6 +161,6 @@ function withLogits(tf: Tf, model: tfjs.LayersModel, shape: StudentShape): { mod
   }
   throw new ShrinkError(
     'INVALID_ARGUMENT',
-    `student model ${model.name}: cannot find its logits (no layer named "${LOGITS_LAYER}", and the last layer ${last.name} is not a softmax); distillation needs the pre-softmax output`,
+    `student model ${model.name}: cannot find its logits (no layer named "${LOGITS_LAYER}", and its output comes from ${final.what}, neither a softmax nor linear); distillation needs the pre-softmax output`,
   );
 }

@@ -1,4 +1,4 @@
-import { ShrinkError, encodeModel, progressOf, rowsAreDistributions, type Ctx, type onnx } from '@shrink/core';
+import { ShrinkError, decideOutputKind, encodeModel, onnxFinalOp, progressOf, rowsAreDistributions, type Ctx, type onnx } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { createSession, exposeIntermediates, feedsFor, planInput, outputRows } from '@shrink/core/runtime';
 import { concatFloat32, readCache, teacherCacheKey, writeCache } from './teacher-cache.js';
@@ -33,14 +33,8 @@ export interface TeacherOutputs {
 
 /** The value feeding the model's final Softmax (its logits), when the first output comes from one. */
 function softmaxInput(model: onnx.IModelProto): string | undefined {
-  const g = model.graph;
-  const out = g?.output?.[0]?.name;
-  const node = (g?.node ?? []).find((n) => (n.output ?? []).includes(out ?? '\0'));
-  if (node?.opType !== 'Softmax') return undefined;
-  const axisAttr = (node.attribute ?? []).find((a) => a.name === 'axis');
-  const axis = axisAttr?.i === undefined || axisAttr.i === null ? undefined : Number(axisAttr.i);
-  // Softmax over the last axis of [batch, classes]: 1 (opset < 13 default) or -1 (opset 13 default).
-  return axis === undefined || axis === -1 || axis === 1 ? node.input?.[0] ?? undefined : undefined;
+  const final = onnxFinalOp(model);
+  return final?.activation === 'softmax' ? final.node.input?.[0] ?? undefined : undefined;
 }
 
 /** float32's smallest normal number: its log (about -87) stands for a class the teacher rules out. */
@@ -95,15 +89,24 @@ export async function teacherOutputs(teacher: onnx.IModelProto, data: Dataset, r
     } else if (req.output === 'logits') {
       kind = 'logits';
       detectedBy = 'declared: logits';
-    } else if (req.output === 'probs' && !rowsAreDistributions(main, k)) {
-      throw new ShrinkError('INVALID_ARGUMENT', `--teacher-output probs: the teacher's output '${read}' has rows that are not probability distributions (negative or not summing to 1); use --teacher-output logits or auto`);
-    } else if (req.output === 'probs' || rowsAreDistributions(main, k)) {
+    } else if (req.output === 'probs') {
+      if (!rowsAreDistributions(main, k)) {
+        throw new ShrinkError('INVALID_ARGUMENT', `--teacher-output probs: the teacher's output '${read}' has rows that are not probability distributions (negative or not summing to 1); use --teacher-output logits or auto`);
+      }
       kind = 'log-probabilities';
       values = log(main);
-      detectedBy = req.output === 'probs' ? 'declared: probabilities (their logs are used as logits)' : 'every row is non-negative and sums to 1: probabilities (their logs are used as logits)';
+      detectedBy = 'declared: probabilities (their logs are used as logits)';
     } else {
-      kind = 'logits';
-      detectedBy = 'rows are not probability distributions: logits';
+      // The same decision every training path makes (core's decideOutputKind).
+      const decided = decideOutputKind(onnxFinalOp(teacher), { values: main, width: k });
+      if (decided.kind === 'probabilities') {
+        kind = 'log-probabilities';
+        values = log(main);
+        detectedBy = `${decided.reason} (their logs are used as logits)`;
+      } else {
+        kind = 'logits';
+        detectedBy = decided.reason;
+      }
     }
   }
   return {

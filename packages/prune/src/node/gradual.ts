@@ -1,8 +1,8 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { loggerOf, parseOptions, progressOf, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { loggerOf, parseOptions, progressOf, ShrinkError, type Ctx, type onnx, type OutputKindDecision } from '@shrink/core';
 import type { Dataset, Split } from '@shrink/core/data';
-import { datasetTensors, evaluateModel, exportToOnnx, importFromOnnx, initTf, shuffledEpoch, type EvalMetrics } from '@shrink/core/tfjs';
+import { datasetTensors, evaluateModel, exportToOnnx, importFromOnnx, initTf, labelLoss, shuffledEpoch, type EvalMetrics } from '@shrink/core/tfjs';
 import { isPruningStep, sparsityAt, type SparsitySchedule } from '../schedule.js';
 
 type Tf = typeof tfjs;
@@ -23,7 +23,11 @@ export const fineTuneOptionsSchema = z.strictObject(trainingShape);
 export const gradualOptionsSchema = z.strictObject({
   ...trainingShape,
   schedule: z.enum(['cubic', 'constant']).describe('cubic: Zhu & Gupta 2017 ramp from initialSparsity to finalSparsity; constant: finalSparsity throughout'),
-  finalSparsity: z.number().min(0).lt(1).describe('Kernel sparsity per layer at the end, in [0, 1)'),
+  finalSparsity: z.number().min(0).lt(1).describe('Kernel sparsity at the end, in [0, 1): per layer, or over all the pruned kernels together (scope global)'),
+  scope: z
+    .enum(['layer', 'global'])
+    .default('layer')
+    .describe('layer: every kernel at the scheduled sparsity; global: one |w| threshold over all the pruned kernels, so small layers keep more'),
   initialSparsity: z.number().min(0).lt(1).default(0).describe('cubic: sparsity at the first pruning step'),
   frequency: z.number().int().positive().describe('Optimizer steps between mask updates'),
   pruningEnd: z
@@ -68,6 +72,8 @@ export interface GradualPruneResult {
   schedule?: SparsitySchedule;
   steps: number;
   test: EvalMetrics;
+  /** Classification: whether the model outputs logits or probabilities, which chose the cross-entropy. */
+  outputs?: OutputKindDecision;
 }
 
 export interface OnnxGradualResult extends Omit<GradualPruneResult, 'model'> {
@@ -124,6 +130,23 @@ function setMask(tf: Tf, m: Mask, values: Float32Array): void {
   m.mask = tf.tensor(values, m.variable.shape as number[], 'float32');
 }
 
+/** One magnitude mask over every kernel's weights together, cut back into per-kernel masks. */
+function setGlobalMasks(tf: Tf, masks: readonly Mask[], sparsity: number): void {
+  const parts = masks.map((m) => m.variable.read().dataSync() as Float32Array);
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  const mask = magnitudeMask(all, sparsity);
+  at = 0;
+  masks.forEach((m, i) => {
+    setMask(tf, m, mask.slice(at, at + parts[i]!.length));
+    at += parts[i]!.length;
+  });
+}
+
 function applyMasks(tf: Tf, masks: readonly Mask[]): void {
   tf.tidy(() => {
     for (const m of masks) if (m.mask) m.variable.write(tf.mul(m.variable.read(), m.mask));
@@ -171,18 +194,15 @@ async function trainMasked(
   beforeStep: (step: number) => void,
   label: string,
   ctx?: Ctx,
-): Promise<{ history: PruneEpoch[]; steps: number; test: EvalMetrics }> {
+): Promise<{ history: PruneEpoch[]; steps: number; test: EvalMetrics; outputs?: OutputKindDecision }> {
   const { train, test } = data;
   checkData(model, train);
   checkData(model, test);
-  const regression = train.task === 'regression';
-  model.compile({
-    optimizer: tf.train.adam(opts.lr),
-    loss: regression ? 'meanSquaredError' : 'categoricalCrossentropy',
-    metrics: [regression ? 'mae' : 'accuracy'],
-  });
-  const seed = opts.seed ?? ctx?.seed ?? 0;
   const log = loggerOf(ctx);
+  const { loss, metric, outputs } = labelLoss(tf, model, train);
+  model.compile({ optimizer: tf.train.adam(opts.lr), loss, metrics: [metric] });
+  if (outputs) log.debug(`${label}: cross-entropy ${outputs.kind === 'logits' ? 'from logits' : 'on probabilities'}; ${outputs.reason}`);
+  const seed = opts.seed ?? ctx?.seed ?? 0;
   const progress = progressOf(ctx);
   const all = datasetTensors(tf, train);
   const history: PruneEpoch[] = [];
@@ -251,7 +271,7 @@ async function trainMasked(
     ...(last?.valAccuracy === undefined ? {} : { accuracy: last.valAccuracy }),
     ...(last?.valMae === undefined ? {} : { mae: last.valMae }),
   };
-  return { history, steps: step, test: testMetrics };
+  return { history, steps: step, test: testMetrics, ...(outputs ? { outputs } : {}) };
 }
 
 function stepsPerEpoch(n: number, batchSize: number): number {
@@ -308,7 +328,8 @@ export async function pruneGradually(
   const beforeStep = (step: number): void => {
     if (!isPruningStep(schedule, step)) return;
     const s = sparsityAt(schedule, step);
-    for (const m of masks) setMask(tf, m, magnitudeMask(m.variable.read().dataSync() as Float32Array, s));
+    if (opts.scope === 'global') setGlobalMasks(tf, masks, s);
+    else for (const m of masks) setMask(tf, m, magnitudeMask(m.variable.read().dataSync() as Float32Array, s));
     applyMasks(tf, masks);
   };
   try {

@@ -1,4 +1,4 @@
-import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx, type OutputKindDecision } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { exportToOnnx, importFromOnnx, initTf } from '@shrink/core/tfjs';
 import { pruneOptionsSchema, type PruneOptions } from '../options.js';
@@ -17,6 +17,11 @@ export interface FineTuneSettings {
   schedule?: 'cubic' | 'constant';
   batchSize?: number;
   lr?: number;
+}
+
+/** Which cross-entropy fine-tuning used, and why: a wrong guess here is what ruins a model silently. */
+function lossNote(outputs: OutputKindDecision | undefined): string[] {
+  return outputs ? [`cross-entropy ${outputs.kind === 'logits' ? 'from logits' : 'on probabilities'}: ${outputs.reason}`] : [];
 }
 
 /**
@@ -39,6 +44,7 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
       {
         schedule: fineTune.schedule,
         finalSparsity: o.sparsity,
+        scope: o.scope,
         epochs: fineTune.epochs,
         batchSize,
         ...(fineTune.lr !== undefined ? { lr: fineTune.lr } : {}),
@@ -50,13 +56,14 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
     return {
       model: r.model,
       report: {
-        method: `magnitude, ${fineTune.schedule} schedule during ${fineTune.epochs} epoch(s) of fine-tuning`,
+        method: `magnitude${o.scope === 'global' ? ' (global)' : ''}, ${fineTune.schedule} schedule during ${fineTune.epochs} epoch(s) of fine-tuning`,
         targetSparsity: o.sparsity,
         layers: r.masks.map((m) => ({ name: m.layer, opType: 'tfjs kernel', action: 'pruned', weight: m.weight, elementsBefore: m.elements, elementsAfter: m.elements, sparsity: m.sparsity })),
         unhandled: {},
         sparsity: overallSparsity(r.masks),
         notes: [
           `trained on ${fineTune.train.name} (${fineTune.train.n} samples) in TensorFlow.js; masks re-applied after every optimizer step`,
+          ...lossNote(r.outputs),
           'the model went through tfjs: value names are tfjs layer names now',
         ],
       },
@@ -72,6 +79,7 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
     const last = r.history.at(-1);
     once.report.notes.push(
       `fine-tuned ${fineTune.epochs} epoch(s) on ${fineTune.train.name} with the zeros kept fixed${last?.valAccuracy !== undefined ? `; validation accuracy ${(last.valAccuracy * 100).toFixed(2)}%` : ''}`,
+      ...lossNote(r.outputs),
       'the model went through tfjs: value names are tfjs layer names now',
     );
     return { model: model2, report: once.report };
