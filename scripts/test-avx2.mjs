@@ -37,7 +37,7 @@ for (const f of files) {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 1 << 28,
-    env: { ...process.env, SHRINK_TEST: '1', SHRINK_CPU_FLAGS: 'sse4_1 sse4_2 avx avx2 fma f16c bmi2' },
+    env: { ...process.env, SHRINK_TEST: '1', SHRINK_CPU_FLAGS: 'sse4_1 sse4_2 avx avx2 fma f16c bmi2', SHRINK_TEST_WRAP: `${QEMU} -cpu Haswell` },
   });
   const lines = (r.stdout ?? '').split('\n');
   const results = lines.filter((l) => /^(not )?ok \d+ /.test(l));

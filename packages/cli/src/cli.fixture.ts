@@ -5,8 +5,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const tsx = path.resolve(here, '../../../node_modules/.bin/tsx');
 const bin = path.join(here, 'bin.ts');
+// tsx's loader by URL: a bare 'tsx' would resolve from the test's cwd, a temp folder.
+const TSX = import.meta.resolve('tsx');
+// scripts/test-avx2.mjs runs the suite on an emulated CPU: the shrink processes a test starts must run
+// there too, so SHRINK_TEST_WRAP (e.g. "/usr/bin/qemu-x86_64 -cpu Haswell") is put in front of node.
+const wrap = (process.env['SHRINK_TEST_WRAP'] ?? '').split(' ').filter(Boolean);
+// Emulated processes run many times slower: their time limits stretch with them.
+const slowdown = wrap.length > 0 ? 20 : 1;
 
 export interface Run {
   code: number | null;
@@ -16,8 +22,13 @@ export interface Run {
 
 /** `shrink ...args` in `cwd`, through tsx on the sources (no build needed). */
 export function runShrink(cwd: string, args: readonly string[], timeoutMs = 180_000): Run {
-  const r = spawnSync(tsx, ['--conditions=@shrink/source', bin, ...args], { encoding: 'utf8', cwd, timeout: timeoutMs });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  // node with tsx's loader in-process (the tsx binary would start a second node, outside any wrapper).
+  const argv = [process.execPath, '--import', TSX, '--conditions=@shrink/source', bin, ...args];
+  const [cmd, ...rest] = [...wrap, ...argv];
+  const r = spawnSync(cmd!, rest, { encoding: 'utf8', cwd, timeout: timeoutMs * slowdown, env: process.env });
+  // qemu's warnings about CPUID features it cannot emulate are not the program's stderr.
+  const stderr = wrap.length > 0 ? r.stderr.split('\n').filter((l) => !l.includes("TCG doesn't support requested feature")).join('\n') : r.stderr;
+  return { code: r.status, stdout: r.stdout, stderr };
 }
 
 /** `shrink ...args --json`, which must exit 0; returns the parsed stdout. */

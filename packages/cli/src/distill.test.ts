@@ -46,8 +46,13 @@ test('distil into 64-16-10 with a scratch baseline: files, the teacher-vs-studen
   assert.equal(saved.schema, 'shrink.report/v1');
   assert.equal(readdirSync(path.join(cache, 'teacher')).filter((f) => f.endsWith('.json')).length, 2);
 
-  const again = json(...common.map((a) => (a === '10' ? '1' : a)), '-o', 'out2');
+  assert.equal(student.guard.passed, true, 'a 10-epoch student agrees with its teacher');
+  assert.equal(scratch.guard, undefined, 'the from-scratch reference is not judged');
+
+  // One epoch teaches the student too little for the fidelity guard: allowed here, the cache is the point.
+  const again = json(...common.map((a) => (a === '10' ? '1' : a)), '-o', 'out2', '--allow-degraded');
   assert.equal(again['distillation'].teacher.cache, 'hit');
+  assert.equal(again['report'].candidates[0].guard.passed, false);
   // Outputs are never replaced silently.
   assertOneLineError(shrink(...common, '-o', 'out'), /student\.onnx exists; choose another -o or pass --force/);
 });

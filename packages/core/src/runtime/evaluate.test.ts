@@ -146,8 +146,10 @@ test('fidelity: a model against itself agrees fully; against a perturbed copy, b
         const d = la.map((v, i) => Math.abs(v - lb[i]!));
         maxAbs = Math.max(maxAbs, ...d);
         sumAbs += d.reduce((p, q) => p + q, 0);
-        const dot = la.reduce((p, v, i) => p + v * lb[i]!, 0);
-        cos += dot / Math.sqrt(la.reduce((p, v) => p + v * v, 0) * lb.reduce((p, v) => p + v * v, 0));
+        // Logits are compared as the probabilities they stand for.
+        const [pa, pb] = [Array.from(softmax(la)), Array.from(softmax(lb))];
+        const dot = pa.reduce((p, v, i) => p + v * pb[i]!, 0);
+        cos += dot / Math.sqrt(pa.reduce((p, v) => p + v * v, 0) * pb.reduce((p, v) => p + v * v, 0));
         kl += klDivergence(softmax(la), softmax(lb)); // rows are logits (not distributions): softmax first
       }
       assert.equal(agree, 7, 'the perturbation flips three decisions');
@@ -155,7 +157,7 @@ test('fidelity: a model against itself agrees fully; against a perturbed copy, b
       assert.equal(r.top1Agreement, agree / 10);
       assert.ok(Math.abs(r.maxAbsError - maxAbs) < 1e-6 && maxAbs === 9);
       assert.ok(Math.abs(r.meanAbsError - sumAbs / 30) < 1e-6);
-      assert.ok(Math.abs(r.cosineSimilarity - cos / 10) < 1e-6);
+      assert.ok(Math.abs(r.cosineSimilarity - cos / 10) < 1e-6, `${r.cosineSimilarity} vs ${cos / 10}`);
       assert.ok(r.cosineSimilarity < 1);
       assert.ok(r.meanKL !== undefined && Math.abs(r.meanKL - kl / 10) < 1e-6 && kl > 0, `mean KL ${r.meanKL} vs ${kl / 10}`);
     });
@@ -233,6 +235,32 @@ test('fidelity: an output of one value per sample is compared as one vector over
       const want = dot / Math.sqrt(ya.reduce((s, v) => s + v * v, 0) * yb.reduce((s, v) => s + v * v, 0));
       assert.ok(Math.abs(r.cosineSimilarity - want) < 1e-6, `${r.cosineSimilarity} vs ${want}`);
       assert.ok(r.cosineSimilarity > 0.95, 'a small shift is not a broken model');
+    });
+  });
+});
+
+test('fidelity: logits shifted and scaled (as fine-tuning leaves them) are the same classifier: cosine of the probabilities', async () => {
+  // Candidate logits 3x + 1 (every class alike): argmax and ranking unchanged, raw cosine below 0.9 on some rows.
+  const w3 = I3.map((v) => v * 3);
+  const shifted = makeModel(
+    makeGraph({
+      nodes: [makeNode('MatMul', ['x', 'W'], ['m']), makeNode('Add', ['m', 'one'], ['logits'])],
+      inputs: [makeValueInfo('x', 'float32', ['N', 3])],
+      outputs: [makeValueInfo('logits', 'float32', ['N', 3])],
+      initializers: [makeTensor('W', 'float32', [3, 3], new Float32Array(w3)), makeTensor('one', 'float32', [3], new Float32Array([-4, -4, -4]))],
+    }),
+  );
+  await withSession(linear(I3), {}, async (a) => {
+    await withSession(shifted, {}, async (b) => {
+      const r = await fidelity(a, b, cls);
+      assert.equal(r.top1Agreement, 1);
+      const rawCos = X.map((x) => {
+        const y = x.map((v) => 3 * v - 4);
+        const dot = x.reduce((s, v, i) => s + v * y[i]!, 0);
+        return dot / Math.sqrt(x.reduce((s, v) => s + v * v, 0) * y.reduce((s, v) => s + v * v, 0));
+      });
+      assert.ok(Math.min(...rawCos) < 0.5, 'raw logits point elsewhere for some rows');
+      assert.ok(r.cosineSimilarity > 0.9, `probabilities stay close: ${r.cosineSimilarity}`);
     });
   });
 });

@@ -35,8 +35,9 @@ export interface FidelityResult {
   readonly meanAbsError: number;
   /**
    * The worst output's cosine similarity. The main output's is averaged over samples (1 when both are
-   * all zeros); a main output of one value per sample, and every other output, is compared as one vector
-   * over all samples (a per-sample cosine of single numbers would only compare signs).
+   * all zeros); on classification data, rows of logits are compared after a softmax (as probabilities);
+   * a main output of one value per sample, and every other output, is compared as one vector over all
+   * samples (a per-sample cosine of single numbers would only compare signs).
    */
   readonly cosineSimilarity: number;
   /**
@@ -59,6 +60,18 @@ function otherOutputs(baseline: Session, candidate: Session, mainA: string, main
   const byName = restA.filter((n) => restB.includes(n)).map((n): [string, string] => [n, n]);
   if (byName.length > 0 || restA.length !== restB.length) return byName;
   return restA.map((n, i): [string, string] => [n, restB[i]!]);
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let j = 0; j < a.length; j++) {
+    dot += a[j]! * b[j]!;
+    na += a[j]! ** 2;
+    nb += b[j]! ** 2;
+  }
+  return na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 /** Running sums of one output compared as a single vector. */
@@ -160,15 +173,21 @@ export async function fidelity(
           nb += y * y;
         }
         values += w;
-        cosSum += na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+        let cos = na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
         if (classify) {
           if (argmaxRow(a.data, o, w) === argmaxRow(b.data, o, w)) agree++;
           probsA ??= rowsAreDistributions(a.data, w);
           probsB ??= rowsAreDistributions(b.data, w);
-          const ra = a.data.subarray(o, o + w);
-          const rb = b.data.subarray(o, o + w);
-          if (w >= 2) klSum += klDivergence(probsA ? ra : softmax(ra), probsB ? rb : softmax(rb));
+          if (w >= 2) {
+            const pa = probsA ? a.data.subarray(o, o + w) : softmax(a.data.subarray(o, o + w));
+            const pb = probsB ? b.data.subarray(o, o + w) : softmax(b.data.subarray(o, o + w));
+            klSum += klDivergence(pa, pb);
+            // Class scores are compared as the distributions they stand for: logits shifted or scaled by
+            // fine-tuning rank and classify alike, and a cosine of raw logits would call that broken.
+            if (!probsA || !probsB) cos = cosine(pa, pb);
+          }
         }
+        cosSum += cos;
       }
       progress.tick(count);
     }

@@ -96,8 +96,8 @@ export function latencyFeeds(session: Session, batch: number, data?: Dataset, se
 
 /**
  * Seeded uniform [0, 1) samples shaped for the model's only input, for fidelity when the user gave no
- * data: two models can still be compared output for output. Outputs wider than one value per sample
- * are treated as class scores, so top-1 agreement is reported too.
+ * data: two models can still be compared output for output. A [N, C] output with C > 1 is treated as
+ * class scores, so top-1 agreement is reported too.
  */
 export function syntheticDataset(session: Session, n = 64, seed = 0): Dataset {
   const meta = session.inputs[0];
@@ -112,7 +112,8 @@ export function syntheticDataset(session: Session, n = 64, seed = 0): Dataset {
   const outShape = session.outputs[0]?.shape ?? [];
   const width = outShape.slice(1).reduce<number>((a, d) => a * (typeof d === 'number' && d > 0 ? d : 1), 1);
   const name = `synthetic: ${n} seeded uniform [0,1) inputs`;
-  return width > 1
+  // Class scores are [N, C]; a map or a sequence ([N, 1, H, W], [N, T, D]) has no top-1 class to agree on.
+  return width > 1 && outShape.length === 2
     ? createDataset({ name, task: 'classification', sampleShape, x, y: new Int32Array(n), numClasses: width })
     : createDataset({ name, task: 'regression', sampleShape, x, y: new Float32Array(n), targetSize: 1 });
 }
