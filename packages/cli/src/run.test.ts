@@ -47,6 +47,10 @@ test('prune -> quantize with gates that hold: exit 0, step models and report.jso
   assert.ok(cand.layers.some((l: { sparsity?: number }) => l.sparsity === 0.5));
   assert.ok(cand.layers.some((l: { sqnrDb?: number }) => typeof l.sqnrDb === 'number' && l.sqnrDb > 20));
   assert.ok(cand.metrics['size.bytes'].ratio < 0.3);
+  // A pruned weight is zero in any dtype: after q8 its code is the zero point, not a non-zero parameter.
+  const nz = cand.metrics['params.nonzero'];
+  assert.ok(nz.ratio > 0.45 && nz.ratio < 0.6, `non-zero parameters ${nz.candidate} of ${nz.baseline}`);
+  assert.equal(cand.guard.passed, true);
   assert.ok(readFileSync(path.join(out, 'report.md'), 'utf8').length > 0);
 });
 
@@ -65,4 +69,24 @@ test('a bad config: exit 2, one line naming the gate, nothing run or written', (
   const file = config('bad.yaml', ['data: { eval: digits }', 'steps: [{ quantize: { dtype: q8 } }]', 'gates: ["size.ratio <= 0.3", "cos.constructor(1) > 0"]', 'output: out-bad']);
   assertOneLineError(runShrink(dir, ['run', file]), /bad\.yaml: gates\[1\] "cos\.constructor\(1\) > 0": calling an expression is not allowed/);
   assert.equal(existsSync(path.join(dir, 'out-bad')), false);
+});
+
+test('a step that breaks the model: exit 2 naming the step and the metric, its model and later ones removed; --allow-degraded keeps them, marked FAILED', () => {
+  // 95 % magnitude without fine-tuning wrecks a 2-epoch digits model; the q8 after it cannot help.
+  const lines = ['data: { eval: digits }', 'steps:', '  - prune: { method: magnitude, sparsity: 0.95 }', '  - quantize: { dtype: q8, explain: false }'];
+  const file = config('degraded.yaml', [...lines, 'output: out-degraded']);
+  const r = runShrink(dir, ['run', file]);
+  // Progress lines come first on stderr; the error is the one line after them.
+  assert.equal(r.code, 2, r.stderr);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /^shrink: steps\[0\]\.prune: step1-prune\.onnx fails the fidelity floor against the baseline: .*(accuracy|top-1 agreement|cosine).*; its model and those after it were removed \(--allow-degraded accepts it\)$/);
+  assert.ok(!existsSync(path.join(dir, 'out-degraded')), 'the folder the run made holds nothing and is gone');
+
+  const kept = runShrink(dir, ['run', file, '--allow-degraded']);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stdout, /FAILED the fidelity guard/);
+  const report = JSON.parse(readFileSync(path.join(dir, 'out-degraded', 'report.json'), 'utf8'));
+  assert.equal(report.candidates[0].guard.passed, false);
+  assert.match(readFileSync(path.join(dir, 'out-degraded', 'report.md'), 'utf8').split('\n')[0]!, /❌/);
+  for (const f of ['step1-prune.onnx', 'step2-quantize.onnx']) assert.ok(existsSync(path.join(dir, 'out-degraded', f)), f);
 });

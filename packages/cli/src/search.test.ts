@@ -63,3 +63,25 @@ test('a search where no trial passes its gates fails every gate of every trial',
   assert.match(failed[0]!.candidate, /^t1-fp16$/);
   assert.ok(report.notes.some((n) => /disturbed/.test(n)));
 });
+
+test('a trial that breaks the model is never the best, however small: the fidelity guard fails it with the metric', async () => {
+  const config = await validateConfig(
+    {
+      model: 'model.onnx',
+      data: { eval: 'digits:200' },
+      evaluation: { runs: 3, warmup: 1 },
+      search: { workers: 1, remeasure: false, space: { prune: [null, { method: 'magnitude', sparsity: 0.97 }], quantize: [{ dtype: 'q8', explain: false }] } },
+      output: 'out-guard',
+    },
+    { file: 'search.yaml', dir },
+  );
+  const { report } = await runSearch(config);
+  const trials = report.search!.trials;
+  const wrecked = trials.find((t) => JSON.stringify(t.config).includes('0.97'))!;
+  const plain = trials.find((t) => t !== wrecked)!;
+  assert.equal(wrecked.passed, false);
+  assert.match(wrecked.failedGates[0]!, /^fidelity guard: .*(accuracy|agreement|cosine)/);
+  assert.ok(wrecked.metrics['params.nonzero']!.ratio! < plain.metrics['params.nonzero']!.ratio!, 'the wrecked trial is the smaller one');
+  assert.equal(report.search!.best, plain.name);
+  assert.equal(report.candidates.find((c) => c.name === wrecked.name)!.guard!.passed, false);
+});

@@ -91,7 +91,7 @@ test('examples/github-actions/shrink.yml runs on changes to the example config a
 
 test('schema errors name the path and the valid choices', async () => {
   await refused({ ...base, steps: [{ prune: {} }, { quantize: { dtype: 'q9' } }] }, /^c\.yaml: steps\[1\]\.quantize\.dtype: must be one of "q8", "int8", "uint8", "q4", "q4f16", "fp16", got "q9"$/);
-  await refused({ ...base, steps: [{ quantize: { dtyp: 'q8' } }] }, /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, perChannel/);
+  await refused({ ...base, steps: [{ quantize: { dtyp: 'q8' } }] }, /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, weightType, reduceRange, perChannel/);
   await refused({ ...base, modle: 'x' }, /\(top level\): unknown key modle; valid keys: \$schema, model, data, steps, evaluation, gates, output, search/);
   await refused({ ...base, steps: [{ squash: {} }] }, /steps\[0\]: unknown key squash; valid keys: quantize, prune, distill/);
   await refused({ ...base, steps: [{ prune: {}, quantize: {} }] }, /steps\[0\]: must have exactly one key, one of quantize, prune, distill/);
