@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { z } from 'zod';
 import { formatValue, refuseDegraded, renderJson, ShrinkError, type Report } from '@shrink/core';
-import { compareModels } from '@shrink/core/runtime';
+import { clearlySlower, compareModels } from '@shrink/core/runtime';
 import { quantizeModel } from '@shrink/quantize/node';
 import { pruneModel } from '@shrink/prune/node';
 import { distillModel } from '@shrink/distill/node';
@@ -168,10 +168,10 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
         const d = distilled.report;
         student.notes = [`${d.student.description}, ${d.student.params} parameters; ${d.training.history.length} epoch(s) in ${d.training.seconds.toFixed(1)} s`, `loss: ${d.loss}`, ...d.notes];
       }
-      for (const c of report.candidates) {
-        const r = c.metrics['latency.p50']?.ratio;
-        if (r !== undefined && r > 1) (c.notes ??= []).push(`slower than fp32 here (latency p50 ${r.toFixed(2)}x)`);
-      }
+      report.candidates.forEach((c, i) => {
+        const lat = cmp.candidates[i]!.latency;
+        if (clearlySlower(lat)) (c.notes ??= []).push(`slower than fp32 here: latency p50 ${lat.ratio.p50.toFixed(2)}x, slower in over 90 % of ${lat.pairs} interleaved pairs`);
+      });
       await writeFileAtomic(path.join(dir, 'report.json'), renderJson(report));
       entries.push({ preset, train, report });
       log.info(`${preset}: ${train.test.accuracy !== undefined ? `accuracy ${(train.test.accuracy * 100).toFixed(2)}%` : `MSE ${train.test.mse?.toPrecision(4)}`}; report in ${path.join(dir, 'report.json')}`);

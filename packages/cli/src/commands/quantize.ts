@@ -6,7 +6,7 @@ import { formatValue, refuseDegraded, ShrinkError, type Ctx, type Report } from 
 import { renderTable } from '@shrink/core/terminal';
 import { saveModelChecked } from '@shrink/core/io';
 import type { Dataset } from '@shrink/core/data';
-import { compareModels } from '@shrink/core/runtime';
+import { clearlySlower, compareModels, type LatencyComparison } from '@shrink/core/runtime';
 import { OUTPUT_NAMES, quantizeOptionsSchema, type PassResult, type QuantizeReport, type TfjsWeightDtype } from '@shrink/quantize';
 import {
   explainQuantization,
@@ -106,7 +106,7 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
         profileOptions(argv, data),
         ctx,
       );
-      addQuantizationNotes(cmp.report, result.report, cmp.baseline.params.byDtype, cmp.candidates[0]!.profile.params.byDtype, cmp.candidates[0]!.latency.ratio.p10);
+      addQuantizationNotes(cmp.report, result.report, cmp.baseline.params.byDtype, cmp.candidates[0]!.profile.params.byDtype, cmp.candidates[0]!.latency);
       refuseDegraded(cmp.report.candidates, { allow: argv.allowDegraded === true });
       return { cmp, explain };
     });
@@ -130,7 +130,7 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
   },
 };
 
-function addQuantizationNotes(report: Report, q: QuantizeReport, before: Record<string, number>, after: Record<string, number>, ratioP10: number): void {
+function addQuantizationNotes(report: Report, q: QuantizeReport, before: Record<string, number>, after: Record<string, number>, latency: LatencyComparison): void {
   const fmt = (m: Record<string, number>) =>
     Object.entries(m)
       .map(([k, v]) => `${k} ${formatValue(v, 'count')}`)
@@ -142,10 +142,11 @@ function addQuantizationNotes(report: Report, q: QuantizeReport, before: Record<
     ...(Object.keys(q.unhandled).length ? [`passed through untouched: ${Object.entries(q.unhandled).map(([k, v]) => `${k} x${v}`).join(', ')}`] : []),
     ...q.notes,
   ];
-  // Slower in at least 90 % of the interleaved pairs: not noise, say it plainly.
-  const ratio = cand.metrics['latency.p50']?.ratio;
-  if (ratio !== undefined && ratioP10 > 1) {
-    cand.notes.push(`the quantized model is SLOWER than the float one here: latency p50 ratio ${ratio.toFixed(2)}x (slower in over 90 % of pairs)`);
+  // Slower in at least 90 % of enough interleaved pairs: not noise, say it plainly (the table says worse too).
+  if (clearlySlower(latency)) {
+    cand.notes.push(
+      `the quantized model is SLOWER than the float one here: latency p50 ratio ${latency.ratio.p50.toFixed(2)}x (${latency.ratio.p10.toFixed(2)}x-${latency.ratio.p90.toFixed(2)}x over ${latency.pairs} interleaved pairs, p10-p90)`,
+    );
   }
 }
 

@@ -114,7 +114,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     const metrics = measured.get(o.name) ?? o.metrics;
     const gates = evaluateGates(config.gates, { name: o.name, metrics });
     // A trial whose model fails the fidelity guard is never a candidate, whatever the gates say.
-    const guard = checkFloors(metrics, floorsOf(config));
+    const guard = checkFloors(metrics, floorsOf(config), { synthetic: evalSet === undefined });
     guards.set(o.name, guard);
     const failed = [...(guard.passed ? [] : [`fidelity guard: ${guardText(guard)}`]), ...gates.filter((g) => !g.passed).map((g) => g.expression)];
     return { name: o.name, config: config_, metrics, passed: failed.length === 0, failedGates: failed, seconds: o.seconds };

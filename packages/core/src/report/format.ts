@@ -63,15 +63,16 @@ function signed(s: string, x: number): string {
 }
 
 /**
- * The change of a row: the delta in the row's unit (percentage points for fractions) and, when the
- * ratio is known, the relative change, e.g. "-918 KB (-74.6 %)".
+ * The change of a row: the delta in the row's unit (percentage points for fractions) and, relative to
+ * a non-zero baseline, the same delta in percent, e.g. "-918 KB (-74.6 %)". The percent is the delta's,
+ * not the ratio column's: a paired latency ratio is its own estimate and may differ (see verdict).
  */
 export function formatChange(m: MetricValue): string {
   if (m.delta === undefined) return m.ratio === undefined ? '' : formatRatio(m.ratio);
   const d = m.unit === 'fraction' ? `${(m.delta * 100).toFixed(2)} pp` : formatValue(m.delta, m.unit);
   const abs = signed(d, m.delta);
-  if (m.ratio === undefined || m.unit === 'fraction') return abs;
-  const rel = (m.ratio - 1) * 100;
+  if (m.baseline === undefined || m.baseline === 0 || m.unit === 'fraction') return abs;
+  const rel = (m.delta / Math.abs(m.baseline)) * 100;
   return `${abs} (${signed(rel.toFixed(1), rel)} %)`;
 }
 

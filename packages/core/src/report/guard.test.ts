@@ -54,3 +54,10 @@ test('a failed guard leads every rendering, survives JSON, and refuseDegraded th
   refuseDegraded(report.candidates, { allow: true });
   refuseDegraded([good]);
 });
+
+test('on synthetic inputs top-1 agreement is reported but not judged; cosine still is', () => {
+  const g = checkFloors(rows(0.99, 0.3), DEFAULT_FLOORS, { synthetic: true });
+  assert.equal(g.passed, true);
+  assert.deepEqual(g.checked, ['fidelity.cosineSimilarity']);
+  assert.equal(checkFloors(rows(0.5, 0.3), DEFAULT_FLOORS, { synthetic: true }).passed, false);
+});

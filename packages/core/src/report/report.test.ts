@@ -143,3 +143,13 @@ test('parseReport refuses other schemas, bad JSON and malformed rows with INVALI
   bad.candidates[0].metrics.accuracy.better = 'sideways';
   assert.throws(() => parseReport(bad, 'r.json'), isData(/r\.json\.candidates\[0\]\.metrics\.accuracy\.better/));
 });
+
+test('a paired latency ratio that disagrees with the two medians is noise: verdict same; the change percent is the delta\'s own', () => {
+  // Measured on a real OCR model: medians 1.32 -> 1.26 ms, median of per-pair ratios 1.07.
+  const noisy = metric('latency.p50', 1.32, 1.26, { ratio: 1.07 });
+  assert.equal(verdict(noisy), 'same');
+  assert.equal(formatChange(noisy), '-60.0 µs (-4.5 %)');
+  assert.equal(verdict(metric('latency.p50', 1.32, 1.0, { ratio: 0.76 })), 'better');
+  assert.equal(verdict(metric('latency.p50', 1.0, 1.32, { ratio: 1.3 })), 'worse');
+  assert.equal(verdict(metric('size.bytes', 1000, 250)), 'better');
+});

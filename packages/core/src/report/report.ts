@@ -187,10 +187,15 @@ export function metricRow(
 
 export type Verdict = 'better' | 'worse' | 'same';
 
-/** Whether the candidate improved on the baseline for this metric; undefined when either side is missing. */
+/**
+ * Whether the candidate improved on the baseline for this metric; undefined when either side is missing.
+ * A ratio measured on its own (latency: the median of interleaved per-pair ratios) can disagree in
+ * direction with the difference of the two medians; then the difference is within noise: 'same'.
+ */
 export function verdict(m: MetricValue): Verdict | undefined {
   if (m.delta === undefined) return undefined;
   if (m.delta === 0) return 'same';
+  if (m.ratio !== undefined && m.baseline !== undefined && m.baseline > 0 && (m.ratio - 1) * m.delta <= 0) return 'same';
   return (m.delta < 0) === (m.better === 'lower') ? 'better' : 'worse';
 }
 

@@ -264,3 +264,28 @@ test('fidelity: logits shifted and scaled (as fine-tuning leaves them) are the s
     });
   });
 });
+
+test('fidelity: a map output ([N, 1, H, W]) on classification-task data has no top-1 class and no softmax: raw cosine', async () => {
+  // y = x reshaped to [N, 1, 1, 3] then tiled to a 2x3 map; the candidate scales it by 0.5 (same direction: cosine 1).
+  const map = (scale: number) =>
+    makeModel(
+      makeGraph({
+        nodes: [makeNode('Mul', ['x', 's'], ['m']), makeNode('Reshape', ['m', 'shape'], ['r']), makeNode('Tile', ['r', 'reps'], ['y'])],
+        inputs: [makeValueInfo('x', 'float32', ['N', 3])],
+        outputs: [makeValueInfo('y', 'float32', ['N', 1, 2, 3])],
+        initializers: [
+          makeTensor('s', 'float32', [1], new Float32Array([scale])),
+          makeTensor('shape', 'int64', [4], [-1, 1, 1, 3]),
+          makeTensor('reps', 'int64', [4], [1, 1, 2, 1]),
+        ],
+      }),
+    );
+  await withSession(map(1), {}, async (a) => {
+    await withSession(map(0.5), {}, async (b) => {
+      const r = await fidelity(a, b, cls);
+      assert.equal(r.top1Agreement, undefined, 'no top-1 over the pixels of a map');
+      assert.equal(r.meanKL, undefined);
+      assert.ok(Math.abs(r.cosineSimilarity - 1) < 1e-6, `a scaled map points the same way: ${r.cosineSimilarity}`);
+    });
+  });
+});

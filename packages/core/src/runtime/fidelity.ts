@@ -62,6 +62,11 @@ function otherOutputs(baseline: Session, candidate: Session, mainA: string, main
   return restA.map((n, i): [string, string] => [n, restB[i]!]);
 }
 
+/** Dims of a batch of class-score rows: besides the batch axis, at most one axis longer than 1. */
+function classScores(dims: readonly number[]): boolean {
+  return dims.slice(1).filter((d) => d > 1).length <= 1;
+}
+
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;
@@ -120,7 +125,10 @@ export async function fidelity(
   const others = opts.output === undefined ? otherOutputs(baseline, candidate, nameA, nameB) : [];
   const otherSums = others.map(() => new VectorSums());
   const batch = batchSize(opts.batch, planA.fixedBatch, planB.fixedBatch);
-  const classify = dataset.task === 'classification';
+  // Class scores only where the data is classification and the output is a row of scores per sample
+  // ([N, C], [N, 1, C], ...): a map or a sequence has no top-1 class, and a softmax over its values is
+  // meaningless. Decided from the first batch's output.
+  let classify: boolean | undefined;
   const progress = progressOf(ctx);
   let agree = 0;
   let sumAbs = 0;
@@ -158,6 +166,7 @@ export async function fidelity(
       });
       const w = a.width;
       outWidth = w;
+      classify ??= dataset.task === 'classification' && classScores(ra[nameA]!.dims);
       column.add(a.data, b.data);
       for (let i = 0; i < count; i++) {
         const o = i * w;
@@ -202,8 +211,8 @@ export async function fidelity(
   const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) => outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
   return {
     n,
-    ...(classify ? { top1Agreement: agree / n } : {}),
-    ...(classify && (outWidth ?? 0) >= 2 ? { meanKL: klSum / n } : {}),
+    ...(classify === true ? { top1Agreement: agree / n } : {}),
+    ...(classify === true && (outWidth ?? 0) >= 2 ? { meanKL: klSum / n } : {}),
     maxAbsError: worst((o) => o.maxAbsError, Math.max),
     meanAbsError: sumAbs / values,
     cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),

@@ -37,7 +37,7 @@ export async function checkAgainstBaseline(
           const q = await evaluate(s, data, batch, ctx);
           if (q.task === 'classification') rows['accuracy'] = metric('accuracy', baseQuality.accuracy, q.accuracy);
         }
-        out.push(checkFloors(rows, opts.floors ?? DEFAULT_FLOORS));
+        out.push(checkFloors(rows, opts.floors ?? DEFAULT_FLOORS, { synthetic: opts.data === undefined }));
       } finally {
         await s.release();
       }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ShrinkError } from '../errors.js';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../onnx/builder.js';
 import { withSession } from './session.js';
-import { compareLatency, measureLatency } from './latency.js';
+import { clearlySlower, compareLatency, measureLatency, MIN_PAIRS_FOR_A_CLAIM } from './latency.js';
 
 function dense(k: number) {
   return makeModel(
@@ -55,4 +55,12 @@ test('latency options are validated', async () => {
       await assert.rejects(measureLatency(s, feeds(4), bad), (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT', JSON.stringify(bad));
     }
   });
+});
+
+test('clearlySlower: slower in 90 % of at least 10 pairs, never from a handful', () => {
+  const r = (p10: number) => ({ p10, p50: p10 + 0.2, p90: p10 + 0.4, mean: p10 + 0.2 });
+  assert.equal(clearlySlower({ ratio: r(1.05), pairs: 50 }), true);
+  assert.equal(clearlySlower({ ratio: r(0.95), pairs: 50 }), false);
+  assert.equal(clearlySlower({ ratio: r(3), pairs: 1 }), false, 'one pair proves nothing');
+  assert.equal(clearlySlower({ ratio: r(1.05), pairs: MIN_PAIRS_FOR_A_CLAIM }), true);
 });

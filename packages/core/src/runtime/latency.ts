@@ -46,6 +46,18 @@ export interface LatencyComparison {
   readonly method: string;
 }
 
+/** Pairs below which no claim of "slower" is made: a handful of pairs is noise on a busy machine. */
+export const MIN_PAIRS_FOR_A_CLAIM = 10;
+
+/**
+ * Whether b is slower than a beyond doubt: slower in at least 90 % of at least MIN_PAIRS_FOR_A_CLAIM
+ * interleaved pairs. Then the paired ratio and the two medians agree, so a note saying so cannot
+ * contradict the table.
+ */
+export function clearlySlower(c: Pick<LatencyComparison, 'ratio' | 'pairs'>): boolean {
+  return c.pairs >= MIN_PAIRS_FOR_A_CLAIM && c.ratio.p10 > 1;
+}
+
 interface Plan {
   warmup: number;
   runs: number;

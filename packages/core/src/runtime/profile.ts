@@ -270,7 +270,7 @@ export async function compareModels(
           }
         });
         out.push({ profile, latency, fidelity: fid });
-        const guard = opts.floors !== false && c.guard !== false ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS) : undefined;
+        const guard = opts.floors !== false && c.guard !== false ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS, { synthetic: !opts.data }) : undefined;
         reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics, ...(guard ? { guard } : {}) });
       } finally {
         await session.release();
