@@ -90,7 +90,7 @@ test('fp16 MLP: float16 weights and values, float32 inputs/outputs, half the byt
   assert.ok(e < 1e-2, `relative error ${e}`);
 });
 
-test('values beyond ±65504 are clamped and counted; tiny values flush to 0 and are counted; inf/NaN pass', async () => {
+test('toFloat16Clamped clamps and counts; a node reading a constant beyond ±65504 stays float32; tiny values flush to 0 and are counted', async () => {
   const counts = { clamped: 0, flushed: 0 };
   const h = float16ToFloat32(toFloat16Clamped(Float32Array.from([1e5, -7e4, 65504, 1e-9, -1e-9, 6e-8, Infinity, NaN, 0]), counts));
   assert.deepEqual([...h.subarray(0, 5)], [65504, -65504, 65504, 0, -0]);
@@ -99,20 +99,57 @@ test('values beyond ±65504 are clamped and counted; tiny values flush to 0 and 
   assert.ok(Number.isNaN(h[7]));
   assert.deepEqual(counts, { clamped: 2, flushed: 2 });
 
-  // End to end: y = x * C with C beyond range: the converted model outputs the clamped values.
+  // End to end: a node reading a constant beyond float16's range stays float32 (clamping would change
+  // what it computes); a constant that only loses tiny values converts, and the flushes are counted.
   const model = makeModel(
     makeGraph({
-      nodes: [makeNode('Mul', ['x', 'C'], ['y'])],
+      nodes: [makeNode('Mul', ['x', 'C'], ['m'], {}, { name: 'wide' }), makeNode('Mul', ['m', 'D'], ['y'], {}, { name: 'tiny' })],
       inputs: [makeValueInfo('x', 'float32', [4])],
       outputs: [makeValueInfo('y', 'float32', [4])],
-      initializers: [makeTensor('C', 'float32', [4], [1e5, -7e4, 1e-9, 2])],
+      initializers: [makeTensor('C', 'float32', [4], [1e5, -7e4, 3, 2]), makeTensor('D', 'float32', [4], [1, 1, 1e-9, 1])],
     }),
   );
   const r = convertToFloat16(model, opts());
-  assert.equal(r.report.clamped, 2);
-  assert.ok(r.report.notes.some((n) => /2 value\(s\) beyond ±65504 were clamped/.test(n)));
+  assert.equal(r.report.clamped, 0);
+  const wide = r.report.nodes.find((n) => n.name === 'wide')!;
+  assert.equal(wide.action, 'kept-float');
+  assert.match(wide.reason!, /constant input 'C' holds values up to 100000, beyond float16's ±65504/);
+  assert.equal(r.report.nodes.find((n) => n.name === 'tiny')!.action, 'quantized');
+  assert.ok(r.report.notes.some((n) => /1 node\(s\) stay float32 because a constant they read does not fit float16/.test(n)));
   assert.ok(r.report.notes.some((n) => /1 nonzero value\(s\) below float16's smallest subnormal/.test(n)));
-  assert.deepEqual([...(await run(r.model, { x: { data: new Float32Array([1, 1, 1, 0.5]), dims: [4] } }))], [65504, -65504, 0, 1]);
+  assert.deepEqual([...(await run(r.model, { x: { data: new Float32Array([1, 1, 1, 0.5]), dims: [4] } }))], [1e5, -7e4, 0, 1]);
+});
+
+test('a BatchNormalization whose running variance exceeds float16 (as in a real PaddleOCR detector) stays float32 and the model keeps its output', async () => {
+  // Conv -> BN -> Sigmoid; var up to 4.8e7 as the detector's head had: clamped to 65504 it scaled the BN output ~27x.
+  const C = 4;
+  const variance = Float32Array.from({ length: C }, (_, i) => 1e6 * (i + 1) * 12);
+  const model = makeModel(
+    makeGraph({
+      nodes: [
+        makeNode('Conv', ['x', 'w'], ['c'], { kernel_shape: [1, 1] }, { name: 'conv' }),
+        makeNode('BatchNormalization', ['c', 'scale', 'bias', 'mean', 'var'], ['b'], {}, { name: 'bn' }),
+        makeNode('Sigmoid', ['b'], ['y'], {}, { name: 'sig' }),
+      ],
+      inputs: [makeValueInfo('x', 'float32', [1, 2, 3, 3])],
+      outputs: [makeValueInfo('y', 'float32', [1, C, 3, 3])],
+      initializers: [
+        makeTensor('w', 'float32', [C, 2, 1, 1], Float32Array.from({ length: C * 2 }, (_, i) => 500 * (i + 1))),
+        makeTensor('scale', 'float32', [C], [1, 1, 1, 1]),
+        makeTensor('bias', 'float32', [C], [0, 0.1, -0.1, 0]),
+        makeTensor('mean', 'float32', [C], [100, 200, 300, 400]),
+        makeTensor('var', 'float32', [C], variance),
+      ],
+    }),
+    { opset: 13 },
+  );
+  const r = convertToFloat16(model, opts());
+  assert.equal(r.report.nodes.find((n) => n.name === 'bn')!.action, 'kept-float');
+  assert.equal(r.report.clamped, 0);
+  const x = { data: Float32Array.from({ length: 18 }, (_, i) => (i % 5) - 2), dims: [1, 2, 3, 3] };
+  const [want, got] = [await run(model, { x }), await run(r.model, { x })];
+  const maxDiff = Math.max(...[...want].map((v, i) => Math.abs(v - got[i]!)));
+  assert.ok(maxDiff < 1e-2, `fp16 model differs from fp32 by ${maxDiff}`);
 });
 
 test('block-listed ops and --keep-float32 ops stay float32 behind Casts, and the model still matches', async () => {

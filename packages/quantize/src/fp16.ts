@@ -86,6 +86,26 @@ function halfTensor(t: onnx.ITensorProto, name: string, counts: Counts): onnx.Te
   return makeTensor(name, 'float16', v.dims, toFloat16Clamped(toFloat32(v), counts));
 }
 
+/**
+ * Why a node must stay float32 because a constant it reads holds finite values beyond float16's range
+ * (a BatchNormalization's running variance of 4.8e7 in a real OCR detector): clamped to 65504, that
+ * layer would compute something else, scaling its output by up to sqrt(4.8e7 / 65504) ~ 27x.
+ */
+function beyondHalf(graph: Graph, node: onnx.NodeProto): string | undefined {
+  for (const input of node.input) {
+    if (!input) continue;
+    const v = graph.constantValue(input);
+    if (!v || v.dtype !== 'float32') continue;
+    let peak = 0;
+    for (const x of v.data as Float32Array) {
+      const a = Math.abs(x);
+      if (a > peak && a !== Infinity) peak = a;
+    }
+    if (peak > FLOAT16_MAX) return `constant input '${input}' holds values up to ${Number(peak.toPrecision(3))}, beyond float16's ±${FLOAT16_MAX}`;
+  }
+  return undefined;
+}
+
 function domainOf(node: onnx.INodeProto): string {
   return node.domain === 'ai.onnx' ? '' : (node.domain ?? '');
 }
@@ -128,6 +148,7 @@ export function convertToFloat16(
     } else {
       const sel = selector.isSelected(node);
       if (!sel.ok) reason = sel.reason;
+      else reason = beyondHalf(graph, node);
     }
     if (reason !== undefined) kept.set(node, reason);
   }
@@ -191,6 +212,8 @@ export function convertToFloat16(
 
   // 5. Rewrite the tensors and type attributes that say float32.
   const counts: Counts = { clamped: 0, flushed: 0 };
+  let constantBytes = 0;
+  let constantsConverted = 0;
   const weightsOf = new Map<string, { name: string; dtype: string; elements: number; bytes: number }>();
   for (const t of [...graph.initializers]) {
     if (!half.has(t.name)) continue;
@@ -204,6 +227,8 @@ export function convertToFloat16(
       const floats = a.name === 'value_float' ? [a.f ?? 0] : (a.floats ?? []);
       const value = a.name === 'value' && a.t ? a.t : makeTensor(node.output[0]!, 'float32', a.name === 'value_float' ? [] : [floats.length], floats);
       const t = halfTensor(value, value.name ?? '', counts);
+      constantsConverted++;
+      constantBytes += t.rawData.length;
       graph.editNode(node, (n) => {
         n.attribute = [onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t })];
       });
@@ -243,8 +268,10 @@ export function convertToFloat16(
   }
   const converted = [...weightsOf.values()];
   const notes = [
-    `${converted.length} float32 initializer(s) -> float16 (${converted.reduce((s, w) => s + w.bytes, 0)} bytes); inputs and outputs stay float32 (${casts} Cast node(s) inserted)`,
+    `${converted.length} float32 initializer(s) and ${constantsConverted} Constant node(s) -> float16 (${converted.reduce((s, w) => s + w.bytes, 0) + constantBytes} bytes); inputs and outputs stay float32 (${casts} Cast node(s) inserted)`,
   ];
+  const wide = [...kept.values()].filter((r) => r.includes("beyond float16's")).length;
+  if (wide > 0) notes.push(`${wide} node(s) stay float32 because a constant they read does not fit float16 (see each node's reason)`);
   if (counts.clamped > 0) notes.push(`${counts.clamped} value(s) beyond ±${FLOAT16_MAX} were clamped to the largest float16`);
   if (counts.flushed > 0) notes.push(`${counts.flushed} nonzero value(s) below float16's smallest subnormal (~6e-8) became 0`);
   if (kept.size > 0) notes.push(`${kept.size} node(s) stay float32 (block list, other domains, subgraphs or --include/--exclude)`);

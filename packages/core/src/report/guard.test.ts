@@ -61,3 +61,13 @@ test('on synthetic inputs top-1 agreement is reported but not judged; cosine sti
   assert.deepEqual(g.checked, ['fidelity.cosineSimilarity']);
   assert.equal(checkFloors(rows(0.5, 0.3), DEFAULT_FLOORS, { synthetic: true }).passed, false);
 });
+
+test('a guard with nothing to read says fidelity was NOT judged, in every rendering', () => {
+  const g = checkFloors({ 'size.bytes': metric('size.bytes', 1000, 500) }, DEFAULT_FLOORS, { synthetic: true, unjudged: "the baseline's output 'y' is all zeros on the 64 synthetic inputs" });
+  assert.equal(g.passed, true);
+  assert.deepEqual(g.checked, []);
+  const report = createReport({ baseline: { name: 'det.onnx' }, candidates: [{ name: 'det_fp16.onnx', metrics: { 'size.bytes': metric('size.bytes', 1000, 500) }, guard: g }] });
+  assert.match(renderTable(report), /det_fp16\.onnx.*\nfidelity NOT judged: the baseline's output 'y' is all zeros/);
+  assert.match(renderMarkdown(report), /> ⚠️ det\\_fp16\.onnx: fidelity NOT judged/);
+  assert.equal(parseReport(renderJson(report)).candidates[0]!.guard!.unjudged, g.unjudged);
+});

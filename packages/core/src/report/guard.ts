@@ -33,6 +33,8 @@ export interface GuardResult {
   readonly floors: FidelityFloors;
   /** Metric keys the guard could read (a report without fidelity rows cannot pass it silently). */
   readonly checked: readonly string[];
+  /** Why fidelity could not be judged (then `passed` only means nothing failed): renderers say so. */
+  readonly unjudged?: string;
 }
 
 const pct = (v: number) => formatValue(v, 'fraction');
@@ -42,7 +44,11 @@ const pct = (v: number) => formatValue(v, 'fraction');
  * (`opts.synthetic`) top-1 agreement is not judged: a trained classifier gives near-uniform scores on
  * random inputs, whose top class flips with any rounding, so the floor would refuse sound models.
  */
-export function checkFloors(metrics: Readonly<Record<string, MetricValue>>, floors: FidelityFloors = DEFAULT_FLOORS, opts: { synthetic?: boolean } = {}): GuardResult {
+export function checkFloors(
+  metrics: Readonly<Record<string, MetricValue>>,
+  floors: FidelityFloors = DEFAULT_FLOORS,
+  opts: { synthetic?: boolean; unjudged?: string } = {},
+): GuardResult {
   const failures: GuardFailure[] = [];
   const checked: string[] = [];
   const cos = metrics['fidelity.cosineSimilarity']?.candidate;
@@ -69,7 +75,8 @@ export function checkFloors(metrics: Readonly<Record<string, MetricValue>>, floo
       });
     }
   }
-  return { passed: failures.length === 0, failures, floors, checked };
+  const unjudged = checked.length === 0 ? (opts.unjudged ?? 'no fidelity metric was measured') : undefined;
+  return { passed: failures.length === 0, failures, floors, checked, ...(unjudged !== undefined ? { unjudged } : {}) };
 }
 
 /** 'cosine similarity 0.491 < 0.9; top-1 agreement 12.0% < 50.0%' */
@@ -100,7 +107,15 @@ export function refuseDegraded(candidates: readonly Pick<CandidateReport, 'name'
   if (bad) throw new DegradedModelError(bad.name, bad.guard!.failures, opts.where, opts.consequence);
 }
 
-/** One line per candidate whose guard failed: what every renderer puts first, so no table reads as "better". */
+/**
+ * One line per candidate whose guard failed, or could not judge it: what every renderer puts first, so no
+ * table reads as "better" for a model nobody checked.
+ */
 export function degradedLines(candidates: readonly Pick<CandidateReport, 'name' | 'guard'>[]): string[] {
-  return candidates.filter((c) => c.guard && !c.guard.passed).map((c) => `${c.name} FAILED the fidelity guard: ${guardText(c.guard!)}`);
+  const out: string[] = [];
+  for (const c of candidates) {
+    if (c.guard && !c.guard.passed) out.push(`${c.name} FAILED the fidelity guard: ${guardText(c.guard)}`);
+    else if (c.guard?.unjudged !== undefined) out.push(`${c.name}: fidelity NOT judged: ${c.guard.unjudged}`);
+  }
+  return out;
 }

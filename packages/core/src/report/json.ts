@@ -41,6 +41,7 @@ const guard = (g: GuardResult) => ({
   failures: g.failures.map((f) => pick(f, ['metric', 'value', 'floor', 'text'])),
   floors: pick(g.floors, ['minCosine', 'minTop1Agreement', 'maxAccuracyDrop']),
   checked: g.checked,
+  ...(g.unjudged !== undefined ? { unjudged: g.unjudged } : {}),
 });
 const gate = (g: GateResult) => pick(g, ['expression', 'candidate', 'passed', 'values', 'error']);
 const trial = (t: TrialRecord) => ({ ...pick(t, ['name', 'config']), metrics: metrics(t.metrics), ...pick(t, ['passed', 'failedGates', 'seconds', 'error']) });
@@ -95,6 +96,7 @@ const guardSchema = z.object({
   failures: z.array(z.object({ metric: z.string(), value: finite, floor: finite, text: z.string() })),
   floors: z.object({ minCosine: finite, minTop1Agreement: finite, maxAccuracyDrop: finite }),
   checked: z.array(z.string()),
+  unjudged: z.string().optional(),
 });
 const gateSchema = z.object({ expression: z.string(), candidate: z.string(), passed: z.boolean(), values: z.record(z.string(), finite.nullable()), error: z.string().optional() });
 const trialSchema = z.object({

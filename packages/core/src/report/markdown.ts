@@ -215,11 +215,11 @@ function environmentSection(report: Report): string[] {
 
 function degradedSection(report: Report): string[] {
   const lines = degradedLines(report.candidates);
-  return lines.length === 0 ? [] : lines.map((l) => `> ❌ ${text(l)}`);
+  return lines.length === 0 ? [] : lines.map((l) => `> ${l.includes('NOT judged') ? '⚠️' : '❌'} ${text(l)}`);
 }
 
 function title(report: Report): string {
-  if (degradedLines(report.candidates).length > 0) return '## ❌ Shrink: a candidate fails the fidelity guard';
+  if (report.candidates.some((c) => c.guard && !c.guard.passed)) return '## ❌ Shrink: a candidate fails the fidelity guard';
   const v = gateVerdict(report);
   if (v === undefined || v.passed + v.failed === 0) return '## Shrink report';
   const n = v.passed + v.failed;

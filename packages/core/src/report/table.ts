@@ -40,7 +40,12 @@ function candidateTable(c: CandidateReport, opts: TableOptions): string {
       mark,
     ]);
   }
-  const failed = c.guard && !c.guard.passed ? `FAILED the fidelity guard (the numbers below are of a broken model): ${guardText(c.guard)}` : undefined;
+  const failed =
+    c.guard && !c.guard.passed
+      ? `FAILED the fidelity guard (the numbers below are of a broken model): ${guardText(c.guard)}`
+      : c.guard?.unjudged !== undefined
+        ? `fidelity NOT judged: ${c.guard.unjudged}`
+        : undefined;
   const lines = [`Candidate: ${c.name}${c.path !== undefined ? ` (${c.path})` : ''}`, ...(failed ? [opts.color ? RED(failed) : failed] : []), table.toString()];
   methods.forEach((m, i) => lines.push(`  [${i + 1}] ${m}`));
   for (const n of c.notes ?? []) lines.push(`  note: ${n}`);

@@ -126,7 +126,7 @@ test('feedsFor: NHWC images to an NCHW input are transposed; to a flat input, fl
 test('fidelity: a model against itself agrees fully; against a perturbed copy, by the hand-computed amounts', async () => {
   await withSession(linear(I3), {}, async (a) => {
     const same = await fidelity(a, a, cls, { batch: 3 });
-    assert.deepEqual(same, { n: 10, top1Agreement: 1, maxAbsError: 0, meanAbsError: 0, cosineSimilarity: 1, meanKL: 0, outputs: [{ name: 'logits', cosineSimilarity: 1, maxAbsError: 0 }] });
+    assert.deepEqual(same, { n: 10, top1Agreement: 1, maxAbsError: 0, meanAbsError: 0, cosineSimilarity: 1, meanKL: 0, outputs: [{ name: 'logits', cosineSimilarity: 1, maxAbsError: 0 }], baselineAllZero: false });
 
     // candidate logits: x·W' with W' = I + 1 in row 0, column 1 -> logit1 += x0 (flips samples 0, 4 and 6: ties keep the first class)
     const w2 = [...I3];
@@ -286,6 +286,24 @@ test('fidelity: a map output ([N, 1, H, W]) on classification-task data has no t
       assert.equal(r.top1Agreement, undefined, 'no top-1 over the pixels of a map');
       assert.equal(r.meanKL, undefined);
       assert.ok(Math.abs(r.cosineSimilarity - 1) < 1e-6, `a scaled map points the same way: ${r.cosineSimilarity}`);
+    });
+  });
+});
+
+test('fidelity: a baseline that outputs all zeros on the inputs is flagged (such inputs cannot tell two models apart)', async () => {
+  // x -> Relu(-x) on non-negative x: all zeros, as a text detector gives on random pixels.
+  const dead = makeModel(
+    makeGraph({
+      nodes: [makeNode('Neg', ['x'], ['n']), makeNode('Relu', ['n'], ['y'])],
+      inputs: [makeValueInfo('x', 'float32', ['N', 3])],
+      outputs: [makeValueInfo('y', 'float32', ['N', 3])],
+    }),
+  );
+  await withSession(dead, {}, async (a) => {
+    await withSession(linear(I3), {}, async (b) => {
+      const pos: Dataset = { ...cls, x: cls.x.map(Math.abs) };
+      assert.equal((await fidelity(a, b, pos)).baselineAllZero, true);
+      assert.equal((await fidelity(b, a, pos)).baselineAllZero, false);
     });
   });
 });

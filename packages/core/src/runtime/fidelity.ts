@@ -48,6 +48,11 @@ export interface FidelityResult {
   readonly meanKL?: number;
   /** Every compared output, the main one first. */
   readonly outputs: readonly OutputFidelity[];
+  /**
+   * The baseline's main output was all zeros on every sample: these inputs cannot tell the models apart
+   * (a text detector on random pixels finds no text), whatever the cosine says.
+   */
+  readonly baselineAllZero: boolean;
 }
 
 const pair = <T>(v: T | readonly [T, T] | undefined): [T | undefined, T | undefined] =>
@@ -217,5 +222,6 @@ export async function fidelity(
     meanAbsError: sumAbs / values,
     cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
     outputs,
+    baselineAllZero: column.na === 0,
   };
 }

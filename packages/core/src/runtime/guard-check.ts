@@ -31,8 +31,12 @@ export async function checkAgainstBaseline(
       const s = await createSession(c.path ?? c.model, sessionOpts(c), ctx);
       try {
         const fid = await fidelity(base, s, data, batch, ctx);
-        const rows: Record<string, MetricValue> = { 'fidelity.cosineSimilarity': metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity) };
-        if (fid.top1Agreement !== undefined) rows['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
+        const rows: Record<string, MetricValue> = {};
+        // A baseline computing all zeros on these inputs tells nothing (see compareModels).
+        if (!fid.baselineAllZero) {
+          rows['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity);
+          if (fid.top1Agreement !== undefined) rows['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
+        }
         if (baseQuality?.task === 'classification') {
           const q = await evaluate(s, data, batch, ctx);
           if (q.task === 'classification') rows['accuracy'] = metric('accuracy', baseQuality.accuracy, q.accuracy);

@@ -259,7 +259,12 @@ export async function compareModels(
         const fid = await fidelity(baseSession, session, opts.data ?? syntheticDataset(baseSession, 64, opts.seed), { batch: opts.evalBatch ?? 64 }, ctx);
         const profile: ModelProfile = { name: c.name, ...(c.path ? { path: c.path } : {}), ...staticFacts(c), latency: latency.b, energy, ...(quality ? { quality } : {}) };
         const metrics = profileMetrics(profile, { ...base, latency: latency.a, energy: baseEnergy }, latency);
-        namingModel(profile, base, () => {
+        // Inputs on which the baseline computes nothing cannot tell two models apart: no fidelity rows, and
+        // the guard says it could not judge rather than passing a model nobody checked.
+        const blind = fid.baselineAllZero
+          ? `the baseline's output '${fid.outputs[0]!.name}' is all zeros on ${opts.data ? `the ${fid.n} samples of ${opts.data.name}` : `the ${fid.n} synthetic inputs`}, so they cannot tell the models apart${opts.data ? '' : '; pass --data with real inputs'}`
+          : undefined;
+        if (!blind) namingModel(profile, base, () => {
           if (fid.top1Agreement !== undefined) metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
           metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, {
             method: `vs baseline on ${opts.data ? `${fid.n} samples of ${opts.data.name}` : `${fid.n} synthetic inputs`}`,
@@ -270,7 +275,8 @@ export async function compareModels(
           }
         });
         out.push({ profile, latency, fidelity: fid });
-        const guard = opts.floors !== false && c.guard !== false ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS, { synthetic: !opts.data }) : undefined;
+        const guard =
+          opts.floors !== false && c.guard !== false ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS, { synthetic: !opts.data, ...(blind ? { unjudged: blind } : {}) }) : undefined;
         reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics, ...(guard ? { guard } : {}) });
       } finally {
         await session.release();
