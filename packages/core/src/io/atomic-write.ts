@@ -3,11 +3,11 @@
  * the rename cannot degrade into a copy), is flushed to disk, and is renamed over the target. Readers
  * see the old file or the complete new one, never a partial one; on failure the temp file is removed.
  */
-import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import { errnoOf, fsError } from './fs-error.js';
+import { tempPathFor } from './temp-name.js';
 
 /** Node refuses single reads/writes of 2 GiB or more; stay well below. */
 export const MAX_IO_CHUNK = 1 << 30;
@@ -52,10 +52,6 @@ class ChunkWriter {
   }
 }
 
-function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-}
-
 async function openTemp(target: string): Promise<{ fh: FileHandle; tmp: string }> {
   const tmp = tempPathFor(target);
   try {
@@ -90,9 +86,8 @@ async function failWrite(e: unknown, abs: string): Promise<never> {
 }
 
 /**
- * Writes the chunks to a temp file beside `target` and flushes it, without renaming: files that belong
- * together (a model and its external data) are staged first and committed back to back (writeChunksTogether),
- * so a crash leaves the old pair or the new pair except in the instant between the two renames.
+ * Writes the chunks to a temp file beside `target` and flushes it, without renaming: the caller
+ * commits it once whatever must come first (a check, other files) is done.
  */
 export async function stageChunks(target: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<StagedFile> {
   const abs = path.resolve(target);
@@ -126,25 +121,6 @@ export async function stageChunks(target: string, chunks: Iterable<Uint8Array> |
     },
     discard: () => unlink(tmp).catch(() => undefined),
   };
-}
-
-/**
- * Writes files that belong together (a model and its external data, model.json and its weights): each
- * is staged complete (stageChunks) before any is renamed into place, in the order given; when one fails
- * to stage, the ones staged before it are removed and no target is touched. Returns each file's bytes.
- */
-export async function writeChunksTogether(
-  files: ReadonlyArray<{ target: string; chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array> }>,
-): Promise<number[]> {
-  const staged: StagedFile[] = [];
-  try {
-    for (const f of files) staged.push(await stageChunks(f.target, f.chunks));
-  } catch (e) {
-    for (const s of staged) await s.discard();
-    throw e;
-  }
-  for (const s of staged) await s.commit();
-  return staged.map((s) => s.bytes);
 }
 
 /**

@@ -1,6 +1,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -11,6 +13,7 @@ import { fileSizes } from './file-sizes.js';
 import { loadModel } from './load-model.js';
 import { saveModel, saveModelChecked } from './save-model.js';
 
+const require = createRequire(import.meta.url);
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 const fresh = (): string => fs.mkdtempSync(path.join(root, 'case-'));
@@ -274,4 +277,178 @@ test('saveModelChecked: the check sees the staged model (loadable, with its exte
   await assert.rejects(saveModelChecked(model(), file, { inputs: [file] }, async () => 0), /refusing to overwrite input file/);
   await assert.rejects(saveModelChecked(model(), file, { inputs: [file], externalData: true }, async () => 0), /refusing to overwrite input file/);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['inline.onnx', 'out.onnx', 'out.onnx_data']);
+});
+
+/** The external_data locations a saved .onnx names. */
+const locations = (file: string): string[] => {
+  const out = new Set<string>();
+  const visit = (g: onnx.IGraphProto): void => {
+    for (const t of g.initializer ?? []) for (const e of t.externalData ?? []) if (e.key === 'location') out.add(e.value!);
+    for (const n of g.node ?? []) for (const a of n.attribute ?? []) if (a.g) visit(a.g);
+  };
+  visit(onnx.ModelProto.decode(fs.readFileSync(file)).graph!);
+  return [...out];
+};
+/** A model like model() whose weights differ (old vs new pair). */
+const other = (): onnx.ModelProto => {
+  const m = model();
+  m.graph!.initializer![0] = initializer('W', [N, N], floats(N * N, 77));
+  return m;
+};
+
+test('replacing a model with external data: the new pair under the usual name, the old data gone, nothing else left', async () => {
+  const dir = fresh();
+  const file = path.join(dir, 'model.onnx');
+  const first = await saveModel(model(), file, { externalData: true });
+  assert.equal(first.externalDataPath, path.join(dir, 'model.onnx_data'));
+  const res = await saveModel(other(), file, { externalData: true });
+  assert.equal(res.externalDataPath, path.join(dir, 'model.onnx_data'));
+  assert.equal(res.bytes, fs.statSync(file).size);
+  assert.equal(res.externalDataBytes, fs.statSync(res.externalDataPath).size);
+  assert.deepEqual(locations(file), ['model.onnx_data'], 'the .onnx names the usual data file, as transformers.js expects');
+  assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(other()));
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'model.onnx_data']);
+  // A location in a subfolder: the fresh name lives beside it, and goes too.
+  const sub = await saveModel(model(), file, { externalData: { location: 'w/all.bin' } });
+  assert.equal(sub.externalDataPath, path.join(dir, 'w', 'all.bin'));
+  await saveModel(other(), file, { externalData: { location: 'w/all.bin' } });
+  assert.deepEqual(locations(file), ['w/all.bin']);
+  assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(other()));
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'w')), ['all.bin']);
+  await assert.rejects(saveModel(model(), file, { externalData: { location: 'model.onnx' } }), /names the model file itself/);
+});
+
+test("after the commit the old model's <name>.onnx_data goes when the new model does not use it; never an input, never a file it did not use", async () => {
+  const dir = fresh();
+  const file = path.join(dir, 'model.onnx');
+  const data = path.join(dir, 'model.onnx_data');
+  // Inline over external.
+  await saveModel(model(), file, { externalData: true });
+  await saveModel(other(), file);
+  assert.deepEqual(fs.readdirSync(dir), ['model.onnx']);
+  // Another location over the usual one: the usual one goes, the new one stays.
+  await saveModel(model(), file, { externalData: true });
+  await saveModel(other(), file, { externalData: { location: 'w.bin' } });
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'w.bin']);
+  // The usual one over another location: a data file of another name stays (another model may share it).
+  await saveModel(model(), file, { externalData: true });
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'model.onnx_data', 'w.bin']);
+  // An input is never removed, even when nothing uses it any more.
+  await saveModel(other(), file, { inputs: [file, data], force: true });
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'model.onnx_data', 'w.bin']);
+  // A model.onnx_data the old model did not use (it was inline) is not its data: it stays.
+  fs.writeFileSync(data, 'not model data');
+  await saveModel(model(), file);
+  assert.equal(fs.readFileSync(data, 'utf8'), 'not model data');
+  assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(model()));
+});
+
+test('a save removes the temporaries killed saves of the same model left (pid gone), never a running writer\'s or another file\'s', async () => {
+  const dir = fresh();
+  const file = path.join(dir, 'model.onnx');
+  await saveModel(model(), file, { externalData: true });
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const live = process.ppid;
+  const stale = [
+    `.model.onnx.${dead}.0123456789ab.tmp`,
+    `.model.onnx_data.${dead}.0123456789ab.tmp`,
+    `.model.onnx_data.${dead}.0123456789ab.new`,
+    `.model.onnx.${dead}.0123456789ab.stage`,
+  ];
+  const kept = [
+    `.model.onnx.${live}.0123456789ab.tmp`,
+    `.model.onnx_data.${process.pid}.0123456789ab.new`,
+    `.model.onnx.${live}.0123456789ab.stage`,
+    `.other.onnx.${dead}.0123456789ab.tmp`,
+    `.model.onnx.${dead}.not-random.tmp`,
+    `model.onnx.${dead}.0123456789ab.tmp`,
+    `.model.onnx.${dead}.0123456789ab.stage.tmp`,
+  ];
+  for (const f of [...stale, ...kept]) {
+    if (f.endsWith('.stage')) {
+      fs.mkdirSync(path.join(dir, f));
+      fs.writeFileSync(path.join(dir, f, 'model.onnx_data'), 'staged');
+    } else {
+      fs.writeFileSync(path.join(dir, f), 'left');
+    }
+  }
+  // A stage-named file and a tmp-named folder are not what Shrink makes: left alone.
+  fs.writeFileSync(path.join(dir, `.model.onnx.${dead}.111111111111.stage`), 'a file');
+  fs.mkdirSync(path.join(dir, `.model.onnx.${dead}.111111111111.tmp`));
+  kept.push(`.model.onnx.${dead}.111111111111.stage`, `.model.onnx.${dead}.111111111111.tmp`);
+  // Named as an input: kept although its writer is gone.
+  const input = `.model.onnx.${dead}.222222222222.tmp`;
+  fs.writeFileSync(path.join(dir, input), 'input');
+  kept.push(input);
+
+  await saveModel(other(), file, { externalData: true, inputs: [path.join(dir, input)] });
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'model.onnx_data', ...kept].sort());
+  // An inline save cleans the same names (its own and those of its usual data file).
+  fs.writeFileSync(path.join(dir, stale[2]!), 'left');
+  await saveModel(model(), file);
+  assert.ok(!fs.existsSync(path.join(dir, stale[2]!)));
+});
+
+test('without hard links the data is copied to its usual name; when that fails too, the model keeps the fresh name it was committed with', async () => {
+  const dir = fresh();
+  const file = path.join(dir, 'model.onnx');
+  await saveModel(model(), file, { externalData: true });
+  const fsp = require('node:fs/promises') as Record<string, unknown>;
+  const original = { link: fsp['link'], copyFile: fsp['copyFile'] };
+  const calls: string[] = [];
+  const fail = (code: string) => async (from: string) => {
+    calls.push(`${code} ${path.basename(from)}`);
+    throw Object.assign(new Error(`${code}: simulated`), { code });
+  };
+  try {
+    fsp['link'] = fail('EPERM');
+    syncBuiltinESMExports();
+    const res = await saveModel(other(), file, { externalData: true });
+    assert.equal(res.externalDataPath, path.join(dir, 'model.onnx_data'));
+    assert.deepEqual(locations(file), ['model.onnx_data']);
+    assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(other()));
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'model.onnx_data']);
+    assert.equal(calls.length, 1, 'the hard link was tried');
+
+    fsp['copyFile'] = fail('ENOSPC');
+    syncBuiltinESMExports();
+    const kept = await saveModel(model(), file, { externalData: true });
+    assert.match(path.basename(kept.externalDataPath!), new RegExp(`^\\.model\\.onnx_data\\.${process.pid}\\.[0-9a-f]{12}\\.new$`));
+    assert.equal(path.dirname(kept.externalDataPath!), dir);
+    assert.deepEqual(locations(file), [path.basename(kept.externalDataPath!)]);
+    assert.equal(kept.bytes, fs.statSync(file).size);
+    assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(model()));
+    assert.deepEqual(Array.from(await run(file)), Array.from(await run(encodeModel(model()))));
+    assert.deepEqual(calls.slice(1).map((c) => c.split(' ')[0]), ['EPERM', 'ENOSPC']);
+  } finally {
+    Object.assign(fsp, original);
+    syncBuiltinESMExports();
+  }
+  // The next save gives the data its usual name again.
+  await saveModel(other(), file, { externalData: true });
+  assert.deepEqual(locations(file), ['model.onnx_data']);
+  assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(other()));
+});
+
+test('saveModelChecked with external data: the check sees the final .onnx bytes and the data under its usual name; a failed check leaves no .new file', async () => {
+  const dir = fresh();
+  const file = path.join(dir, 'model.onnx');
+  await saveModel(model(), file, { externalData: true });
+  const { saved, value } = await saveModelChecked(other(), file, { externalData: true }, async (staged) => {
+    assert.equal(path.basename(staged.externalDataPath!), 'model.onnx_data');
+    assert.equal(path.dirname(staged.externalDataPath!), path.dirname(staged.path));
+    assert.deepEqual(locations(staged.path), ['model.onnx_data']);
+    assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(model()), 'the old pair is untouched during the check');
+    return { bytes: staged.bytes, staged: fs.readFileSync(staged.path) };
+  });
+  assert.equal(saved.bytes, value.bytes);
+  assert.ok(fs.readFileSync(file).equals(value.staged), 'the checked .onnx is the one in place');
+  await assert.rejects(
+    saveModelChecked(model(), file, { externalData: true }, async () => {
+      throw new ShrinkError('INVALID_MODEL', 'measuring failed');
+    }),
+    /measuring failed/,
+  );
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.onnx', 'model.onnx_data']);
+  assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(other()));
 });

@@ -128,3 +128,16 @@ test('a weightsManifest entry that is not a {name, shape, dtype} object is INVAL
     await assert.rejects(readLayersModelDir(dir), { code: 'INVALID_MODEL', message: /weightsManifest\[0\]\.weights\[2\] is .*; expected \{"name": string/ });
   }
 });
+
+test('saving over a folder commits at one rename: the usual two names after it, a dead writer\'s temporaries removed', async () => {
+  const { tf, model, dir } = await savedDigits();
+  // What a SIGKILLed save leaves (see packages/core/src/io/temp-name.ts): temporaries under a pid that no longer runs.
+  const dead = 2 ** 22 + 12345; // above Linux's largest pid (pid_max is at most 2^22): never a live writer
+  const left = [`.${WEIGHTS_FILE}.${dead}.0123456789ab.new`, `.${MODEL_JSON}.${dead}.0123456789ab.tmp`];
+  for (const f of left) fs.writeFileSync(path.join(dir, f), 'partial');
+  await saveLayersModel(model, dir);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [WEIGHTS_FILE, MODEL_JSON].sort());
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8')).weightsManifest[0].paths, [WEIGHTS_FILE]);
+  const x = tf.randomUniform([2, 64], 0, 1, 'float32', 5);
+  assert.deepEqual((await loadLayersModel(dir)).predict(x) instanceof tf.Tensor, true);
+});

@@ -3,7 +3,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type * as tfjs from '@tensorflow/tfjs';
 import { ShrinkError } from '../errors.js';
-import { writeChunksTogether } from '../io/atomic-write.js';
+import { removeStaleTemps } from '../io/remove-stale-temps.js';
+import { writeLinkedFiles } from '../io/write-linked-files.js';
 import { errnoOf, fsError } from '../io/fs-error.js';
 import { resolveInside } from '../io/safe-path.js';
 import { tensorNumel } from '../onnx/tensor.js';
@@ -146,25 +147,24 @@ export async function writeLayersModelDir(dir: string, artifacts: tfjs.io.ModelA
   }
   const specs = artifacts.weightSpecs ?? [];
   const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-  const weightsManifest: tfjs.io.WeightsManifestConfig = [{ paths: [WEIGHTS_FILE], weights: specs }];
-  const modelJson: tfjs.io.ModelJSON = {
-    modelTopology: artifacts.modelTopology,
+  const topology = artifacts.modelTopology;
+  const modelJson = (weightsPath: string): tfjs.io.ModelJSON => ({
+    modelTopology: topology,
     format: artifacts.format ?? 'layers-model',
     generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
     convertedBy: artifacts.convertedBy ?? null,
-    weightsManifest,
+    weightsManifest: [{ paths: [weightsPath], weights: specs }],
     ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
     ...(artifacts.signature ? { signature: artifacts.signature } : {}),
     ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
     ...(artifacts.modelInitializer ? { modelInitializer: artifacts.modelInitializer } : {}),
     ...(artifacts.initializerSignature ? { initializerSignature: artifacts.initializerSignature } : {}),
-  };
-  // Both files are staged before either replaces an old one (see saveModel): an old model.json must
-  // never be left reading a new weights file.
-  await writeChunksTogether([
-    { target: path.join(dir, WEIGHTS_FILE), chunks: [new Uint8Array(data)] },
-    { target: path.join(dir, MODEL_JSON), chunks: [new TextEncoder().encode(JSON.stringify(modelJson))] },
-  ]);
+  });
+  // model.json names its weights file, as an .onnx names its external data: the same one-rename commit
+  // (writeLinkedFiles), so a kill never leaves an old model.json reading new weights or the reverse.
+  const files = [path.join(dir, MODEL_JSON), path.join(dir, WEIGHTS_FILE)];
+  await writeLinkedFiles(files[0]!, [{ target: files[1]!, chunks: [new Uint8Array(data)] }], ([w]) => [new TextEncoder().encode(JSON.stringify(modelJson(w!)))]);
+  await removeStaleTemps(files);
   return {
     modelArtifactsInfo: {
       dateSaved: new Date(),
