@@ -1,5 +1,5 @@
 // @shrink/quantize: portable passes (graph rewriting and quantization math only). Calibration, which
-// runs models in onnxruntime, the dispatch that needs it, and tfjs folders live in '@shrink/quantize/node'.
+// runs models in onnxruntime, the dispatch that needs it, and tfjs folders live in '@shrink/quantize/runtime'.
 export * from './options.js';
 export * from './weight-format.js';
 export * from './types.js';

@@ -23,7 +23,7 @@ import { createRng, type Dataset } from '@shrink/core/data';
 import { createSession } from '@shrink/core/runtime';
 import { chooseParams, quantizeTensor } from './math/params.js';
 import { roundHalfEven } from './math/round.js';
-import { calibrate, randomCalibration } from './node/calibrate.js';
+import { calibrate, randomCalibration } from './runtime/calibrate.js';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
 import { calibrationTensors, MIN_QDQ_REDUCTION, quantizeStatic } from './static.js';
 

@@ -6,7 +6,7 @@ import { saveModel, writeFileAtomic } from '@shrink/core/io';
 import { resolveSplit } from '@shrink/core/data';
 import { compareModels, type ModelUnderTest } from '@shrink/core/runtime';
 import { distillOptionsSchema } from '@shrink/distill';
-import { defaultCacheDir, distillModel, type DistillReport, type TrainingRun } from '@shrink/distill/node';
+import { defaultCacheDir, distillModel, type DistillReport, type TrainingRun } from '@shrink/distill/runtime';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';

@@ -6,7 +6,7 @@ import { saveModelChecked } from '@shrink/core/io';
 import { resolveSplit } from '@shrink/core/data';
 import { compareModels } from '@shrink/core/runtime';
 import { pruneOptionsSchema } from '@shrink/prune';
-import { pruneModel, type FineTuneSettings } from '@shrink/prune/node';
+import { pruneModel, type FineTuneSettings } from '@shrink/prune/runtime';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';

@@ -16,7 +16,7 @@ import {
   resolveCalibration,
   type FallbackResult,
   type LayerError,
-} from '@shrink/quantize/node';
+} from '@shrink/quantize/runtime';
 import { folderFiles, loadModelInput, tfjsFolderOf } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { evalData } from '../data-arg.js';

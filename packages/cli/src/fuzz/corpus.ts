@@ -7,8 +7,8 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, type onnx } from '@shrink/core';
 import { createRng } from '@shrink/core/data';
-import { quantizeModel, resolveCalibration } from '@shrink/quantize/node';
-import { pruneModel } from '@shrink/prune/node';
+import { quantizeModel, resolveCalibration } from '@shrink/quantize/runtime';
+import { pruneModel } from '@shrink/prune/runtime';
 
 /** Features per sample of every corpus model and data file (8x8, reshaped for the conv net). */
 export const FEATURES = 64;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { isShrinkError, parseOptions, ShrinkError } from '@shrink/core';
 import { fsError } from '@shrink/core/io';
-import { checkCombination } from '@shrink/quantize/node';
+import { checkCombination } from '@shrink/quantize/runtime';
 import { parseStudentSpec } from '@shrink/distill';
 import { calibrationSpecOf, configSchema, fineTunes, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
 import { compileGates, quoteGate, type CompiledGate } from './gates.js';

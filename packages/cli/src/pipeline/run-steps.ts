@@ -193,7 +193,7 @@ export function pruneStepNote(report: Pick<PruneReport, 'method' | 'targetSparsi
 async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineDatasets, ctx: Ctx, where: string): Promise<StepOutput> {
   switch (step.kind) {
     case 'quantize': {
-      const { quantizeModel, resolveCalibration, explainQuantization } = await import('@shrink/quantize/node');
+      const { quantizeModel, resolveCalibration, explainQuantization } = await import('@shrink/quantize/runtime');
       const { explain, ...options } = step.options;
       const calibSpec = options.mode === 'static' ? calibrationSpecOf(datasets.data, options.calibData) : undefined;
       const calibration = calibSpec !== undefined ? await resolveCalibration(calibSpec, model, { cwd: datasets.data.cwd }) : undefined;
@@ -219,7 +219,7 @@ async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineD
       return { model: r.model, notes, layers: [...byNode.values()], trained: false };
     }
     case 'prune': {
-      const { pruneModel } = await import('@shrink/prune/node');
+      const { pruneModel } = await import('@shrink/prune/runtime');
       const training = fineTunes(step.options);
       const { epochs, finetune, schedule, batchSize, lr, ...options } = step.options;
       const fineTune = training
@@ -240,7 +240,7 @@ async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineD
       };
     }
     case 'distill': {
-      const { distillModel } = await import('@shrink/distill/node');
+      const { distillModel } = await import('@shrink/distill/runtime');
       const split = await datasets.train();
       const r = await distillModel(model, step.options, { train: split.train, test: split.test }, {}, ctx).catch((e: unknown) => {
         // The pass speaks of its CLI flag; in a pipeline the value came from the config's key.
