@@ -1,5 +1,4 @@
 export * from './params.js';
-export * from './shapes.js';
 export * from './macs.js';
 export * from './size.js';
 export * from './stats.js';

@@ -4,7 +4,7 @@ import type { onnx } from '../onnx/proto.js';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { makeTensor, tensorNumel } from '../onnx/tensor.js';
 import { countMacs } from './macs.js';
-import { inferShapes } from './shapes.js';
+import { inferShapes } from '../onnx/shapes.js';
 
 function zeros(name: string, dims: number[], dtype: 'float32' | 'int8' | 'uint8' = 'float32'): onnx.TensorProto {
   return makeTensor(name, dtype, dims, new Array(tensorNumel(dims)).fill(0));

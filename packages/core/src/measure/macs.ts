@@ -7,8 +7,8 @@
 import type { onnx } from '../onnx/proto.js';
 import { attrInt, attrString } from '../onnx/graph.js';
 import { tensorNumel } from '../onnx/tensor.js';
-import { COMPUTE_OPS, type ComputeFamily, type ComputeOperands } from './compute-ops.js';
-import { inferShapes, matmulShape, type Shape } from './shapes.js';
+import { COMPUTE_OPS, type ComputeFamily, type ComputeOperands } from '../onnx/compute-ops.js';
+import { inferShapes, matmulShape, type Shape } from '../onnx/shapes.js';
 
 export interface NodeMacs {
   /** Node name, or `<opType>#<index>` for an unnamed node. */

@@ -5,3 +5,4 @@ export * from './builder.js';
 export * from './graph.js';
 export * from './select.js';
 export * from './nan.js';
+export * from './shapes.js';

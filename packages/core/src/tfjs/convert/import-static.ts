@@ -1,4 +1,4 @@
-import { inferShapes, type Shape } from '../../measure/shapes.js';
+import { inferShapes, type Shape } from '../../onnx/shapes.js';
 import type { Graph } from '../../onnx/graph.js';
 import type { onnx } from '../../onnx/proto.js';
 

@@ -6,9 +6,9 @@
  * Concat, Unsqueeze, arithmetic ...) so that exporter-made Reshape targets resolve.
  */
 import { ShrinkError } from '../errors.js';
-import { onnx, toNumber } from '../onnx/proto.js';
-import { attrFloats, attrInt, attrInts, attrString, opsetVersionOf, typeShape } from '../onnx/graph.js';
-import { isExternalTensor, readTensor, tensorDims, tensorNumel } from '../onnx/tensor.js';
+import { onnx, toNumber } from './proto.js';
+import { attrFloats, attrInt, attrInts, attrString, opsetVersionOf, typeShape } from './graph.js';
+import { isExternalTensor, readTensor, tensorDims, tensorNumel } from './tensor.js';
 import { COMPUTE_OPS, type ComputeFamily, type ComputeOperands } from './compute-ops.js';
 
 export type Shape = number[];

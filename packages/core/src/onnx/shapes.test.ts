@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { onnx } from '../onnx/proto.js';
-import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
-import { makeTensor, tensorNumel } from '../onnx/tensor.js';
+import { onnx } from './proto.js';
+import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from './builder.js';
+import { makeTensor, tensorNumel } from './tensor.js';
 import { broadcastShapes, inferShapes, matmulShape } from './shapes.js';
 
 function codeOf(e: unknown): string | undefined {
