@@ -301,3 +301,20 @@ test('a graph whose chain loops back on itself (a broken model) is skipped with 
   assert.ok(performance.now() - t0 < 2000);
   assert.match(outcome, /cycle|reached again|feeds 2 nodes/);
 });
+
+test('structured: unnamed layers are labelled by the value they write, in rows and in skip reasons', () => {
+  const model = mlp('gemm');
+  for (const n of model.graph!.node!) n.name = '';
+  const { report } = pruneStructured(model, { sparsity: 0.5 });
+  assert.deepEqual(report.layers.map((l) => [l.name, l.opType, l.action]), [
+    ['p1', 'Gemm', 'pruned'],
+    ['p2', 'Gemm', 'pruned'],
+    ['y', 'Gemm', 'skipped'],
+  ]);
+  assert.match(report.layers[2]!.reason!, /'y' is a graph output/);
+  const branched = mlp('matmul');
+  const g = Graph.from(branched);
+  g.addNode(makeNode('Identity', ['m1'], ['m1_copy']));
+  const skipped = pruneStructured(g.toModel(), { sparsity: 0.5 }).report.layers[0]!;
+  assert.match(skipped.reason!, /feeds 2 nodes \(Add 'fc1_bias', Identity 'm1_copy'\)/);
+});

@@ -3,14 +3,16 @@ import {
   countParams,
   Graph,
   inferShapes,
+  isDefaultDomain,
   makeValueInfo,
+  nodeLabel,
   parseOptions,
   tensorDims,
   tensorNumel,
   type onnx, countUnhandled, selectNodes } from '@shrink/core';
 import { pruneOptionsSchema, type PruneOptions } from './options.js';
 import type { LayerOutcome, PruneResult } from './types.js';
-import { CONSUMERS, isSkip, PRODUCERS, type Found, type ProducerPlan } from './ops/structured-layers.js';
+import { CONSUMERS, describeNode, isSkip, PRODUCERS, type Found, type ProducerPlan } from './ops/structured-layers.js';
 import { THROUGH, type UnitAxisState } from './ops/structured-through.js';
 import { axisNorms, sliceInitializer, type UnitSlice } from './ops/structured-tensor.js';
 import { countZeros } from './ops/weights.js';
@@ -24,8 +26,6 @@ interface Chain {
   /** Values carrying the units, for value_info. */
   values: { name: string; fromEnd: number; expand: number }[];
 }
-
-const isDefaultDomain = (n: onnx.INodeProto): boolean => (n.domain ?? '') === '' || n.domain === 'ai.onnx';
 
 /** Follows the producer's output through unit-wise ops to the one layer that reads it. */
 function traceChain(graph: Graph, producer: onnx.NodeProto, plan: ProducerPlan, shapes: ReadonlyMap<string, readonly number[]>): Found<Chain> {
@@ -49,11 +49,11 @@ function traceChain(graph: Graph, producer: onnx.NodeProto, plan: ProducerPlan, 
       return {
         skip: users.length === 0
           ? `'${value}' has no consumer`
-          : `'${value}' feeds ${users.length} nodes (${users.map((u) => `${u.opType} '${u.name}'`).join(', ')}); branches are not pruned`,
+          : `'${value}' feeds ${users.length} nodes (${users.map(describeNode).join(', ')}); branches are not pruned`,
       };
     }
     const next = users[0]!;
-    const label = `${next.opType} '${next.name}'`;
+    const label = describeNode(next);
     const consumer = isDefaultDomain(next) ? CONSUMERS.get(next.opType) : undefined;
     if (consumer) {
       const rows = consumer(graph, next, value);
@@ -137,10 +137,10 @@ export function pruneStructured(model: onnx.IModelProto, options: PruneOptions =
   const selector = selectNodes(graph, opts);
   const shapes = inferShapes(model);
   const layers: { outcome: LayerOutcome; node: onnx.NodeProto }[] = [];
-  graph.nodes.forEach((node, index) => {
+  graph.nodes.forEach((node) => {
     const rule = isDefaultDomain(node) ? PRODUCERS.get(node.opType) : undefined;
     if (!rule) return;
-    const outcome: LayerOutcome = { name: node.name || `${node.opType}#${index}`, opType: node.opType, action: 'skipped' };
+    const outcome: LayerOutcome = { name: nodeLabel(node), opType: node.opType, action: 'skipped' };
     layers.push({ outcome, node });
     const selected = selector.isSelected(node);
     if (!selected.ok) {

@@ -1,23 +1,25 @@
-import { Graph, ShrinkError, type onnx, countUnhandled, selectNodes } from '@shrink/core';
-import { quantizeConvDynamic } from './ops/dynamic-conv.js';
-import { skipped, type DynamicState } from './ops/dynamic-common.js';
-import { quantizeGatherDynamic } from './ops/dynamic-gather.js';
-import { quantizeGemmDynamic, quantizeMatMulDynamic } from './ops/dynamic-matmul.js';
+import { countUnhandled, Graph, isDefaultDomain, selectNodes, ShrinkError, type onnx } from '@shrink/core';
+import { dropUnread } from './drop-unread.js';
+import { dynamicPlacer } from './dynamic-place.js';
+import { nodeOutcome } from './node-outcome.js';
+import { planConvDynamic } from './ops/dynamic-conv.js';
+import { planGatherDynamic } from './ops/dynamic-gather.js';
+import { planGemmDynamic, planMatMulDynamic } from './ops/dynamic-matmul.js';
+import type { DynamicOp, DynamicView } from './ops/dynamic-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import { weightFormat } from './weight-format.js';
-import type { NodeOutcome, OpQuantizer, PassResult } from './types.js';
+import type { NodeOutcome, PassResult } from './types.js';
 
 /** Op types dynamic quantization rewrites, each to its onnxruntime integer form. */
-export const DYNAMIC_HANDLERS: ReadonlyMap<string, OpQuantizer<DynamicState>> = new Map([
-  ['MatMul', quantizeMatMulDynamic],
-  ['Gemm', quantizeGemmDynamic],
-  ['Conv', quantizeConvDynamic],
-  ['Gather', quantizeGatherDynamic],
+export const DYNAMIC_HANDLERS: ReadonlyMap<string, DynamicOp> = new Map([
+  ['MatMul', planMatMulDynamic],
+  ['Gemm', planGemmDynamic],
+  ['Conv', planConvDynamic],
+  ['Gather', planGatherDynamic],
 ]);
 
 /** DynamicQuantizeLinear arrived in opset 11. */
 export const DYNAMIC_MIN_OPSET = 11;
-
 
 /**
  * Dynamic 8-bit quantization, as onnxruntime's `quantize_dynamic`: weights are stored as 8-bit codes;
@@ -33,7 +35,7 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
   }
   const format = weightFormat(options);
   const graph = Graph.from(model);
-  const candidates = graph.nodes.filter((n) => (n.domain || '') === '' && DYNAMIC_HANDLERS.has(n.opType));
+  const candidates = graph.nodes.filter((n) => isDefaultDomain(n) && DYNAMIC_HANDLERS.has(n.opType));
   const opset = graph.opsetVersion('') ?? 0;
   if (candidates.length > 0 && opset < DYNAMIC_MIN_OPSET) {
     throw new ShrinkError(
@@ -43,51 +45,35 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
   }
   const select = selectNodes(graph, options);
   const unhandled = countUnhandled(graph, new Set(DYNAMIC_HANDLERS.keys()));
-  const state: DynamicState = {
-    format,
-    perChannel: options.perChannel,
-    opset,
-    activations: new Map(),
-    weights: new Map(),
-    replacedInputs: new Set(),
-    notes: new Set(),
-  };
+  const view: DynamicView = { graph, format, perChannel: options.perChannel, opset };
+  const placer = dynamicPlacer(graph);
+  // Float tensors some replaced node read: dropped at the end when nothing reads them any more.
+  const replacedInputs = new Set<string>();
+  const notes = new Set<string>();
   const nodes: NodeOutcome[] = [];
   for (const node of candidates) {
     const sel = select.isSelected(node);
     if (!sel.ok) {
-      nodes.push(skipped(node, sel.reason));
+      nodes.push(nodeOutcome(node, 'skipped', { reason: sel.reason }));
       continue;
     }
-    const inputs = [...node.input];
-    const outcome = DYNAMIC_HANDLERS.get(node.opType)!(graph, node, options, state);
-    if (outcome.action === 'quantized') for (const i of inputs) if (i) state.replacedInputs.add(i);
-    nodes.push(outcome);
+    const d = DYNAMIC_HANDLERS.get(node.opType)!(node, view);
+    if (d.kind === 'skip') {
+      nodes.push(nodeOutcome(node, 'skipped', { reason: d.reason }));
+      continue;
+    }
+    for (const i of node.input) if (i) replacedInputs.add(i);
+    const placed = placer.place(node, d.plan);
+    for (const n of d.plan.notes ?? []) notes.add(n);
+    nodes.push(nodeOutcome(node, 'quantized', { reason: d.plan.reason, replacedBy: placed.replacedBy, weights: placed.weights }));
   }
-  dropUnread(graph, state.replacedInputs);
-  const notes = [...state.notes];
+  dropUnread(graph, replacedInputs, { keepInputs: true });
   if (!nodes.some((n) => n.action === 'quantized')) {
-    notes.push(
+    notes.add(
       candidates.length === 0
         ? 'no quantizable weights: the model has no MatMul, Gemm, Conv or Gather node; it is returned unchanged'
         : 'no quantizable weights: no MatMul, Gemm, Conv or Gather node qualified (see each node\'s reason); the model is returned unchanged',
     );
   }
-  return { model: graph.toModel(), report: { dtype: options.dtype, mode: 'dynamic', nodes, unhandled, weightFormat: format, notes } };
-}
-
-/**
- * Removes the float tensors the replaced nodes read when nothing reads them now (weights, Gemm's C,
- * Conv's bias): initializers, or the Constant nodes that made them. Anything else is left alone.
- */
-function dropUnread(graph: Graph, names: ReadonlySet<string>): void {
-  for (const name of names) {
-    if (graph.consumers(name).length > 0 || graph.isGraphOutput(name)) continue;
-    if (graph.isInitializer(name)) {
-      if (!graph.isGraphInput(name)) graph.removeInitializer(name);
-      continue;
-    }
-    const p = graph.producer(name);
-    if (p && p.opType === 'Constant' && (p.domain || '') === '' && p.output.length === 1) graph.removeNode(p);
-  }
+  return { model: graph.toModel(), report: { dtype: options.dtype, mode: 'dynamic', nodes, unhandled, weightFormat: format, notes: [...notes] } };
 }

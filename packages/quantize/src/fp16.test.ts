@@ -262,3 +262,24 @@ test('fp16 CNN (Conv, BatchNormalization, MaxPool, GlobalAveragePool, Flatten, G
   const e = relMax(await run(r.model, feeds), await run(model, feeds));
   assert.ok(e < 1e-2, `relative error ${e}`);
 });
+
+test('integer outputs of float ops (NonMaxSuppression indices) are not cast to float16 (one dtype inference with the runtime)', async () => {
+  const model = makeModel(
+    makeGraph({
+      nodes: [
+        makeNode('NonMaxSuppression', ['boxes', 'scores', 'maxk'], ['sel']),
+        makeNode('Gather', ['table', 'sel'], ['rows'], {}, { name: 'pick' }),
+        makeNode('Relu', ['rows'], ['y']),
+      ],
+      inputs: [makeValueInfo('boxes', 'float32', [1, 4, 4]), makeValueInfo('scores', 'float32', [1, 1, 4])],
+      outputs: [makeValueInfo('y', 'float32')],
+      initializers: [makeTensor('maxk', 'int64', [1], [2]), makeTensor('table', 'float32', [5, 3], lcgValues(15, 9))],
+    }),
+  );
+  const { model: half } = convertToFloat16(model, opts());
+  const gather = half.graph!.node!.find((n) => n.opType === 'Gather')!;
+  assert.equal(gather.input?.[1], 'sel', 'the int64 indices reach Gather as they are');
+  const boxes = Float32Array.from([0, 0, 1, 1, 0, 0.1, 1, 1.1, 0, 0.9, 1, 1.9, 5, 5, 6, 6]);
+  const feeds: Feeds = { boxes: { data: boxes, dims: [1, 4, 4] }, scores: { data: Float32Array.from([0.9, 0.8, 0.7, 0.6]), dims: [1, 1, 4] } };
+  assert.ok(relMax(await run(half, feeds), await run(model, feeds)) < 1e-3);
+});

@@ -6,19 +6,25 @@
  * with Casts where they meet float16 tensors.
  */
 import {
+  constantTensor,
   findAttr,
   float32ToFloat16,
   Graph,
+  inferDtypes,
+  isDefaultDomain,
   makeNode,
   makeTensor,
+  nodeLabel,
   nodeUses,
+  normalDomain,
   onnx,
   readTensor,
+  selectNodes,
   toFloat32,
-  type DType, selectNodes } from '@shrink/core';
+  type DType,
+} from '@shrink/core';
 import type { ResolvedQuantizeOptions } from './options.js';
 import type { NodeOutcome, PassResult } from './types.js';
-import { inferDtypes } from './ops/fp16-types.js';
 
 /**
  * Ops kept in float32: onnxconverter-common's float16 DEFAULT_OP_BLOCK_LIST (ops without float16
@@ -106,10 +112,6 @@ function beyondHalf(graph: Graph, node: onnx.NodeProto): string | undefined {
   return undefined;
 }
 
-function domainOf(node: onnx.INodeProto): string {
-  return node.domain === 'ai.onnx' ? '' : (node.domain ?? '');
-}
-
 function hasSubgraph(node: onnx.INodeProto): boolean {
   return (node.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0);
 }
@@ -124,6 +126,9 @@ export function convertToFloat16(
 ): PassResult {
   const graph = Graph.from(model);
   graph.topoSort();
+  // Report labels as the input model has them: graph outputs get renamed below.
+  const labels = new Map(graph.nodes.map((n) => [n, nodeLabel(n)]));
+  const labelOf = (n: onnx.NodeProto): string => labels.get(n) ?? nodeLabel(n);
   const selector = selectNodes(graph, options);
   const block = new Set([...FP16_BLOCK_LIST, ...(options.keepFloat32 ?? [])]);
   const old = inferDtypes(graph);
@@ -133,7 +138,7 @@ export function convertToFloat16(
   const kept = new Map<onnx.NodeProto, string>();
   const unhandled: Record<string, number> = {};
   for (const node of graph.nodes) {
-    const domain = domainOf(node);
+    const domain = normalDomain(node.domain);
     let reason: string | undefined;
     if (domain !== '' && domain !== 'com.microsoft') {
       reason = `ops of domain '${domain}' stay float32`;
@@ -162,7 +167,7 @@ export function convertToFloat16(
   }
   for (const node of graph.nodes) {
     if (!converts(node)) continue;
-    const constant = node.opType === 'Constant' && domainOf(node) === '';
+    const constant = node.opType === 'Constant' && isDefaultDomain(node);
     for (const o of node.output) {
       if (!o || !isF32(o) || graph.isInitializer(o)) continue;
       // A Constant only read by float32 ops is better left float32.
@@ -191,7 +196,7 @@ export function convertToFloat16(
   // 4. Casts where a float32 value meets a float16 op, or a float16 value a float32 op (subgraph reads included).
   const castOf = new Map<string, string>();
   for (const node of [...graph.nodes]) {
-    if (ANY_INPUT_TYPE.has(node.opType) && domainOf(node) === '') continue;
+    if (ANY_INPUT_TYPE.has(node.opType) && isDefaultDomain(node)) continue;
     const want: DType = converts(node) ? 'float16' : 'float32';
     for (const u of nodeUses(node)) {
       if (!isF32(u)) continue;
@@ -221,11 +226,9 @@ export function convertToFloat16(
     weightsOf.set(t.name, { name: t.name, dtype: 'float16', elements: h.rawData.length / 2, bytes: h.rawData.length });
   }
   for (const node of [...graph.nodes]) {
-    if (!converts(node) || domainOf(node) !== '' || !node.output.some((o) => half.has(o))) continue;
+    if (!converts(node) || !isDefaultDomain(node) || !node.output.some((o) => half.has(o))) continue;
     if (node.opType === 'Constant') {
-      const a = node.attribute[0]!;
-      const floats = a.name === 'value_float' ? [a.f ?? 0] : (a.floats ?? []);
-      const value = a.name === 'value' && a.t ? a.t : makeTensor(node.output[0]!, 'float32', a.name === 'value_float' ? [] : [floats.length], floats);
+      const value = constantTensor(node)!;
       const t = halfTensor(value, value.name ?? '', counts);
       constantsConverted++;
       constantBytes += t.rawData.length;
@@ -259,12 +262,12 @@ export function convertToFloat16(
   const nodes: NodeOutcome[] = [];
   const listed = new Set<string>();
   for (const [node, reason] of kept) {
-    if (node.output.some(isF32) || node.input.some(isF32)) nodes.push({ name: node.name, opType: node.opType, action: 'kept-float', reason });
+    if (node.output.some(isF32) || node.input.some(isF32)) nodes.push({ name: labelOf(node), opType: node.opType, action: 'kept-float', reason });
   }
   for (const node of graph.nodes) {
     if (!converts(node) || kept.has(node) || !node.output.some((o) => half.has(o))) continue;
     const weights = node.input.filter((i) => weightsOf.has(i) && !listed.has(i)).map((i) => (listed.add(i), weightsOf.get(i)!));
-    nodes.push({ name: node.name, opType: node.opType, action: 'quantized', ...(weights.length > 0 ? { weights } : {}) });
+    nodes.push({ name: labelOf(node), opType: node.opType, action: 'quantized', ...(weights.length > 0 ? { weights } : {}) });
   }
   const converted = [...weightsOf.values()];
   const notes = [

@@ -3,12 +3,15 @@
  * com.microsoft MatMulNBits, which onnxruntime's CPU provider runs from the packed weights directly.
  * Activations stay float; only weights shrink (4-bit: ~1/7 of float32 with block 32 scales).
  */
-import { Graph, type onnx, countUnhandled, selectNodes } from '@shrink/core';
+import { countUnhandled, Graph, isDefaultDomain, selectNodes, type onnx } from '@shrink/core';
 import { convertToFloat16 } from './fp16.js';
-import type { ResolvedQuantizeOptions } from './options.js';
-import type { NodeOutcome, OpQuantizer, PassResult } from './types.js';
+import { MS_DOMAIN, nbitsPlacer } from './nbits-place.js';
+import { nodeOutcome } from './node-outcome.js';
 import type { NBits } from './ops/nbits-blocks.js';
-import { MS_DOMAIN, quantizeGemmNBits, quantizeMatMulNBits, skipped, type NBitsExtra } from './ops/nbits-matmul.js';
+import { planGemmNBits, planMatMulNBits } from './ops/nbits-matmul.js';
+import type { NBitsOp, NBitsView } from './ops/nbits-types.js';
+import type { ResolvedQuantizeOptions } from './options.js';
+import type { NodeOutcome, PassResult } from './types.js';
 
 export type WeightOnlyOptions = ResolvedQuantizeOptions & {
   bits: NBits;
@@ -17,28 +20,34 @@ export type WeightOnlyOptions = ResolvedQuantizeOptions & {
 };
 
 /** Op type -> handler. Only default-domain ops: a com.microsoft MatMul would be something else. */
-export const NBITS_OPS: ReadonlyMap<string, OpQuantizer<NBitsExtra>> = new Map([
-  ['MatMul', quantizeMatMulNBits],
-  ['Gemm', quantizeGemmNBits],
+export const NBITS_OPS: ReadonlyMap<string, NBitsOp> = new Map([
+  ['MatMul', planMatMulNBits],
+  ['Gemm', planGemmNBits],
 ]);
 
-/** MatMul/Gemm with constant 2-D weights -> MatMulNBits (bits 4 or 8, options.blockSize, options.symmetric). */
+/** MatMul/Gemm with constant 2-D weights -> MatMulNBits (bits 4 or 8, options.blockSize, options.symmetric, options.algo). */
 export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyOptions): PassResult {
   const graph = Graph.from(model);
   const selector = selectNodes(graph, options);
   const unhandled = countUnhandled(graph, new Set(NBITS_OPS.keys()));
-  const extra: NBitsExtra = { bits: options.bits, written: new Map() };
+  const view: NBitsView = { graph };
+  const placer = nbitsPlacer(graph, options);
   const nodes: NodeOutcome[] = [];
   for (const node of [...graph.nodes]) {
-    const domain = node.domain === 'ai.onnx' ? '' : (node.domain ?? '');
-    const handler = domain === '' ? NBITS_OPS.get(node.opType) : undefined;
+    const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
     if (!handler) continue;
     const sel = selector.isSelected(node);
     if (!sel.ok) {
-      nodes.push(skipped(node, sel.reason));
+      nodes.push(nodeOutcome(node, 'skipped', { reason: sel.reason }));
       continue;
     }
-    nodes.push(handler(graph, node, options, extra));
+    const d = handler(node, view);
+    if (d.kind === 'skip') {
+      nodes.push(nodeOutcome(node, 'skipped', { reason: d.reason }));
+      continue;
+    }
+    const placed = placer.place(node, d.plan);
+    nodes.push(nodeOutcome(node, 'quantized', { replacedBy: placed.replacedBy, weights: placed.weights }));
   }
   const quantized = nodes.filter((n) => n.action === 'quantized').length;
   const notes: string[] = [];

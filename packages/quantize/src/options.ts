@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WEIGHT_ALGOS } from './ops/weight-quantizers.js';
 
 /** transformers.js dtype words; each maps to one method and one default output name. */
 export const DTYPES = ['q8', 'int8', 'uint8', 'q4', 'q4f16', 'fp16'] as const;
@@ -40,6 +41,7 @@ export const quantizeOptionsSchema = z.strictObject({
   blockSize: z.union([z.literal(16), z.literal(32), z.literal(64), z.literal(128), z.literal(256)]).default(32).describe('q4/q4f16 (and 8-bit weight-only): weights per quantization block'),
   symmetric: z.boolean().default(true).describe('q4/q4f16: symmetric blocks (no zero points); false stores a zero point per block'),
   accuracyLevel: z.number().int().min(0).max(4).default(4).describe('MatMulNBits accuracy_level: 4 = int8 compute (fast on CPU), 0 = unset'),
+  algo: z.enum(WEIGHT_ALGOS).default('rtn').describe('q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest'),
   include: z.array(z.string()).optional().describe('Only quantize nodes whose name or op type is listed'),
   exclude: z.array(z.string()).optional().describe('Never quantize nodes whose name or op type is listed'),
   keepFloat32: z.array(z.string()).optional().describe('fp16: op types that stay float32 (added to the built-in block list)'),

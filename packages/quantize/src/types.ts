@@ -1,5 +1,4 @@
-import type { Graph, onnx } from '@shrink/core';
-import type { ResolvedQuantizeOptions } from './options.js';
+import type { onnx } from '@shrink/core';
 import type { WeightFormat } from './weight-format.js';
 
 /** What happened to one node. */
@@ -35,15 +34,3 @@ export interface PassResult {
   model: onnx.ModelProto;
   report: QuantizeReport;
 }
-
-/**
- * One op family's quantizer: looks at a node of the (copied) graph and, when it can, replaces it with
- * its quantized form through the graph's edit helpers. Returns the outcome for the report; must not
- * touch the input model (the Graph is already a copy).
- */
-export type OpQuantizer<Extra = unknown> = (
-  graph: Graph,
-  node: onnx.NodeProto,
-  options: ResolvedQuantizeOptions,
-  extra: Extra,
-) => NodeOutcome;

@@ -1,3 +1,4 @@
+import { nodeLabel } from '../onnx/node-label.js';
 import { onnx } from '../onnx/proto.js';
 import { ShrinkError } from '../errors.js';
 
@@ -11,7 +12,7 @@ export function forEachTensor(model: onnx.IModelProto, fn: (t: onnx.ITensorProto
   const nodes = (list: onnx.INodeProto[] | null | undefined): void => {
     for (const n of list ?? []) {
       for (const a of n.attribute ?? []) {
-        const where = `attribute '${a.name ?? ''}' of node '${n.name || n.opType || ''}'`;
+        const where = `attribute '${a.name ?? ''}' of node '${nodeLabel(n)}'`;
         if (a.t) fn(a.t, label(a.t, where));
         for (const t of a.tensors ?? []) fn(t, label(t, where));
         sparse(a.sparseTensor, where);

@@ -4,6 +4,7 @@
  * their zero points keeps "non-zero parameters" true after quantization.
  */
 import type { onnx } from '../onnx/proto.js';
+import { constantTensor } from '../onnx/constant-tensor.js';
 import { attrInt } from '../onnx/graph.js';
 import { isExternalTensor, readTensor, tensorDims } from '../onnx/tensor.js';
 
@@ -61,10 +62,8 @@ function usesOf(g: onnx.IGraphProto, codes: Map<string, CodeUse | null>, nbits: 
 function constants(g: onnx.IGraphProto, into: Map<string, onnx.ITensorProto>): void {
   for (const t of g.initializer ?? []) if (t.name) into.set(t.name, t);
   for (const n of g.node ?? []) {
-    if (n.opType === 'Constant') {
-      const v = (n.attribute ?? []).find((a) => a.name === 'value')?.t;
-      if (v && n.output?.[0]) into.set(n.output[0], v);
-    }
+    const v = constantTensor(n);
+    if (v && n.output?.[0]) into.set(n.output[0], v);
     for (const a of n.attribute ?? []) {
       if (a.g) constants(a.g, into);
       for (const sg of a.graphs ?? []) constants(sg, into);

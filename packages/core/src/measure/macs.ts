@@ -6,12 +6,13 @@
  */
 import type { onnx } from '../onnx/proto.js';
 import { attrInt, attrString } from '../onnx/graph.js';
+import { nodeLabel } from '../onnx/node-label.js';
 import { tensorNumel } from '../onnx/tensor.js';
 import { COMPUTE_OPS, type ComputeFamily, type ComputeOperands } from '../onnx/compute-ops.js';
 import { inferShapes, matmulShape, type Shape } from '../onnx/shapes.js';
 
 export interface NodeMacs {
-  /** Node name, or `<opType>#<index>` for an unnamed node. */
+  /** The node's report label (nodeLabel: its name, else its first output). */
   name: string;
   opType: string;
   macs: number;
@@ -149,9 +150,9 @@ export function countMacs(
 ): MacCount {
   const known = isShapeMap(shapes) ? shapes : inferShapes(model, shapes);
   const result: MacCount = { total: 0, byNode: [], unknown: [] };
-  (model.graph?.node ?? []).forEach((node, index) => {
+  (model.graph?.node ?? []).forEach((node) => {
     const opType = node.opType ?? '';
-    const name = node.name || `${opType}#${index}`;
+    const name = nodeLabel(node);
     const rule = MAC_RULES.get(opType);
     if (!rule) {
       if (UNCOUNTED.has(opType) || hasMacOps(node)) result.unknown.push(name);

@@ -1,4 +1,5 @@
 import { ShrinkError } from '../errors.js';
+import { normalDomain } from './domain.js';
 import { onnx } from './proto.js';
 import { dtypeToOnnx, type DType } from './tensor.js';
 
@@ -194,7 +195,7 @@ export const DEFAULT_IR_VERSION = onnx.Version.IR_VERSION; // 8 in onnx-proto 8.
 
 function nodeDomains(g: onnx.IGraphProto, out: Set<string>): void {
   for (const n of g.node ?? []) {
-    out.add(n.domain ?? '');
+    out.add(normalDomain(n.domain));
     for (const a of n.attribute ?? []) {
       if (a.g) nodeDomains(a.g, out);
       for (const sub of a.graphs ?? []) nodeDomains(sub, out);
@@ -221,11 +222,11 @@ export function makeModel(
   const opsets = new Map<string, number>();
   const o = opts?.opset;
   if (typeof o === 'number') opsets.set('', o);
-  else if (o) for (const [d, v] of Object.entries(o)) opsets.set(d === 'ai.onnx' ? '' : d, v);
+  else if (o) for (const [d, v] of Object.entries(o)) opsets.set(normalDomain(d), v);
   if (!opsets.has('')) opsets.set('', DEFAULT_OPSET);
   const used = new Set<string>();
   nodeDomains(graph, used);
-  for (const d of used) if (d !== '' && d !== 'ai.onnx' && !opsets.has(d)) opsets.set(d, 1);
+  for (const d of used) if (d !== '' && !opsets.has(d)) opsets.set(d, 1);
   const model = onnx.ModelProto.create({
     irVersion: opts?.irVersion ?? DEFAULT_IR_VERSION,
     producerName: opts?.producerName ?? 'shrink',

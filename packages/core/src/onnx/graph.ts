@@ -1,4 +1,6 @@
 import { ShrinkError } from '../errors.js';
+import { constantTensor } from './constant-tensor.js';
+import { normalDomain } from './domain.js';
 import { onnx, toNumber, type Long } from './proto.js';
 import {
   dtypeFromOnnx,
@@ -130,8 +132,8 @@ export function typeShape(t: onnx.ITypeProto | null | undefined): Dim[] | undefi
 
 /** Imported opset version of a domain ('' and 'ai.onnx' are the same); undefined if not imported. */
 export function opsetVersionOf(model: onnx.IModelProto, domain = ''): number | undefined {
-  const want = domain === 'ai.onnx' ? '' : domain;
-  const e = (model.opsetImport ?? []).find((o) => (o.domain === 'ai.onnx' ? '' : (o.domain ?? '')) === want);
+  const want = normalDomain(domain);
+  const e = (model.opsetImport ?? []).find((o) => normalDomain(o.domain) === want);
   return e ? int64(e.version) : undefined;
 }
 
@@ -168,27 +170,6 @@ export function attrInts(node: onnx.INodeProto, name: string): number[] | undefi
 export function attrFloats(node: onnx.INodeProto, name: string): number[] | undefined {
   const v = findAttr(node, name)?.floats;
   return v && v.length > 0 ? [...v] : undefined;
-}
-
-function constantTensor(node: onnx.INodeProto): onnx.ITensorProto | undefined {
-  if (node.opType !== 'Constant' || (node.domain ?? '') !== '') return undefined;
-  const a = (node.attribute ?? [])[0];
-  if (!a) return undefined;
-  const name = (node.output ?? [])[0] ?? '';
-  switch (a.name) {
-    case 'value':
-      return a.t ?? undefined;
-    case 'value_float':
-      return makeTensor(name, 'float32', [], [a.f ?? 0]);
-    case 'value_floats':
-      return makeTensor(name, 'float32', [(a.floats ?? []).length], a.floats ?? []);
-    case 'value_int':
-      return makeTensor(name, 'int64', [], [int64(a.i)]);
-    case 'value_ints':
-      return makeTensor(name, 'int64', [(a.ints ?? []).length], (a.ints ?? []).map(int64));
-    default:
-      return undefined;
-  }
 }
 
 /**
@@ -502,8 +483,8 @@ export class Graph {
     return opsetVersionOf(this.model, domain);
   }
   setOpset(domain: string, version: number): void {
-    const want = domain === 'ai.onnx' ? '' : domain;
-    const e = this.model.opsetImport.find((o) => (o.domain === 'ai.onnx' ? '' : (o.domain ?? '')) === want);
+    const want = normalDomain(domain);
+    const e = this.model.opsetImport.find((o) => normalDomain(o.domain) === want);
     if (e) e.version = version;
     else this.model.opsetImport.push(onnx.OperatorSetIdProto.create({ domain: want, version }));
   }

@@ -6,3 +6,7 @@ export * from './graph.js';
 export * from './select.js';
 export * from './nan.js';
 export * from './shapes.js';
+export * from './domain.js';
+export * from './node-label.js';
+export * from './constant-tensor.js';
+export * from './elem-types.js';

@@ -6,7 +6,8 @@
  * Concat, Unsqueeze, arithmetic ...) so that exporter-made Reshape targets resolve.
  */
 import { ShrinkError } from '../errors.js';
-import { onnx, toNumber } from './proto.js';
+import { constantTensor } from './constant-tensor.js';
+import { onnx } from './proto.js';
 import { attrFloats, attrInt, attrInts, attrString, opsetVersionOf, typeShape } from './graph.js';
 import { isExternalTensor, readTensor, tensorDims, tensorNumel } from './tensor.js';
 import { COMPUTE_OPS, type ComputeFamily, type ComputeOperands } from './compute-ops.js';
@@ -458,26 +459,10 @@ const resize: ShapeRule = (n) => {
   return [x.map((d, i) => Math.floor(d * scales[i]!))];
 };
 
+// Constant values are tracked from constantTensor, beside the rules, like initializers.
 const constantOp: ShapeRule = (n) => {
-  const a = (n.node.attribute ?? [])[0];
-  if (!a) return [undefined];
-  switch (a.name) {
-    case 'value':
-      if (!a.t) return [undefined];
-      return [tensorDims(a.t)];
-    case 'value_float':
-      return [[]];
-    case 'value_int':
-      n.setValue(0, [toNumber(a.i)]);
-      return [[]];
-    case 'value_ints':
-      n.setValue(0, (a.ints ?? []).map((v) => toNumber(v)));
-      return [[(a.ints ?? []).length]];
-    case 'value_floats':
-      return [[(a.floats ?? []).length]];
-    default:
-      return [undefined];
-  }
+  const t = constantTensor(n.node);
+  return [t ? tensorDims(t) : undefined];
 };
 
 const matMulNBits: ShapeRule = (n) => {
@@ -579,12 +564,6 @@ function smallValues(t: onnx.ITensorProto): { ints?: number[]; floats?: number[]
     // A malformed constant only means its value is not tracked.
     return {};
   }
-}
-
-function constantTensorOf(node: onnx.INodeProto): onnx.ITensorProto | undefined {
-  if (node.opType !== 'Constant') return undefined;
-  const a = (node.attribute ?? [])[0];
-  return a?.name === 'value' && a.t ? a.t : undefined;
 }
 
 /**
@@ -696,7 +675,7 @@ export function inferShapes(model: onnx.IModelProto, inputShapes?: Readonly<Reco
         result = [];
       }
     }
-    const constant = constantTensorOf(node);
+    const constant = constantTensor(node);
     if (constant && (node.output ?? [])[0]) track(node.output![0]!, constant);
     (node.output ?? []).forEach((o, i) => {
       if (!o) return;

@@ -117,10 +117,6 @@ const CTOR: Readonly<Record<Exclude<DType, 'string'>, TypedCtor>> = {
 
 export const DTYPES: readonly DType[] = Object.keys(ONNX_CODE) as DType[];
 
-export function isDType(s: string): s is DType {
-  return Object.prototype.hasOwnProperty.call(ONNX_CODE, s);
-}
-
 export function isFloatDType(d: DType): boolean {
   return d === 'float32' || d === 'float16' || d === 'bfloat16' || d === 'float64';
 }

@@ -1,10 +1,15 @@
-import { attrInt, isExternalTensor, tensorNumel, type Graph, type onnx } from '@shrink/core';
+import { attrInt, isExternalTensor, nodeLabel, tensorNumel, type Graph, type onnx } from '@shrink/core';
 import type { UnitSlice } from './structured-tensor.js';
 
 export type Found<T> = T | { skip: string };
 
 export function isSkip<T extends object>(f: Found<T>): f is { skip: string } {
   return 'skip' in f;
+}
+
+/** A node as skip reasons name it: op type and report label. */
+export function describeNode(node: onnx.INodeProto): string {
+  return `${node.opType} '${nodeLabel(node)}'`;
 }
 
 /** A layer whose output units can be removed: its weight, its own bias, and where the units sit in its output. */
@@ -25,14 +30,14 @@ export type ConsumerRule = (graph: Graph, node: onnx.NodeProto, value: string) =
 /** A float32 initializer only `node` reads (a shared or computed weight cannot be resized for one layer). */
 function ownWeight(graph: Graph, node: onnx.NodeProto, input: number, rank?: number): Found<{ name: string; dims: number[] }> {
   const name = node.input[input] ?? '';
-  const where = `${node.opType} '${node.name}'`;
-  if (name === '' || !graph.isInitializer(name)) return { skip: `${where}: input ${input} is not a constant initializer` };
-  if (isExternalTensor(graph.initializer(name)!)) return { skip: `${where}: weight '${name}' is stored as external data (not loaded)` };
-  if (graph.dtypeOf(name) !== 'float32') return { skip: `${where}: weight '${name}' is ${graph.dtypeOf(name)}, only float32 is pruned` };
+  const at = describeNode(node);
+  if (name === '' || !graph.isInitializer(name)) return { skip: `${at}: input ${input} is not a constant initializer` };
+  if (isExternalTensor(graph.initializer(name)!)) return { skip: `${at}: weight '${name}' is stored as external data (not loaded)` };
+  if (graph.dtypeOf(name) !== 'float32') return { skip: `${at}: weight '${name}' is ${graph.dtypeOf(name)}, only float32 is pruned` };
   const users = graph.consumers(name).length;
-  if (users !== 1) return { skip: `${where}: weight '${name}' is shared by ${users} nodes` };
+  if (users !== 1) return { skip: `${at}: weight '${name}' is shared by ${users} nodes` };
   const dims = (graph.shapeOf(name) ?? []) as number[];
-  if (rank !== undefined && dims.length !== rank) return { skip: `${where}: weight '${name}' has rank ${dims.length}, expected ${rank}` };
+  if (rank !== undefined && dims.length !== rank) return { skip: `${at}: weight '${name}' has rank ${dims.length}, expected ${rank}` };
   return { name, dims };
 }
 
@@ -44,7 +49,7 @@ function ownBias(graph: Graph, node: onnx.NodeProto, input: number, units: numbe
   const n = tensorNumel(b.dims);
   if (n === 1) return {};
   if (b.dims[b.dims.length - 1] === units && n === units) return { bias: { tensor: b.name, axis: b.dims.length - 1, expand: 1 } };
-  return { skip: `${node.opType} '${node.name}': bias '${b.name}' of shape [${b.dims.join(', ')}] is not one value per unit` };
+  return { skip: `${describeNode(node)}: bias '${b.name}' of shape [${b.dims.join(', ')}] is not one value per unit` };
 }
 
 const matmulProducer: ProducerRule = (graph, node, shapes) => {
@@ -65,7 +70,7 @@ const gemmProducer: ProducerRule = (graph, node) => {
 };
 
 const convProducer: ProducerRule = (graph, node) => {
-  if (attrInt(node, 'group', 1) !== 1) return { skip: `Conv '${node.name}': group=${attrInt(node, 'group', 1)} (depthwise/grouped Conv is not pruned)` };
+  if (attrInt(node, 'group', 1) !== 1) return { skip: `${describeNode(node)}: group=${attrInt(node, 'group', 1)} (depthwise/grouped Conv is not pruned)` };
   const w = ownWeight(graph, node, 1);
   if (isSkip(w)) return w;
   const units = w.dims[0]!;
@@ -81,23 +86,23 @@ export const PRODUCERS: ReadonlyMap<string, ProducerRule> = new Map([
 ]);
 
 const matmulConsumer: ConsumerRule = (graph, node, value) => {
-  if (node.input[0] !== value || node.input[1] === value) return { skip: `MatMul '${node.name}' reads '${value}' as its right operand` };
+  if (node.input[0] !== value || node.input[1] === value) return { skip: `${describeNode(node)} reads '${value}' as its right operand` };
   const w = ownWeight(graph, node, 1, 2);
   if (isSkip(w)) return w;
   return { tensor: w.name, axis: 0, expand: 1 };
 };
 
 const gemmConsumer: ConsumerRule = (graph, node, value) => {
-  if (node.input[0] !== value || node.input[1] === value) return { skip: `Gemm '${node.name}' reads '${value}' as its B operand` };
-  if (attrInt(node, 'transA', 0) !== 0) return { skip: `Gemm '${node.name}' has transA=1` };
+  if (node.input[0] !== value || node.input[1] === value) return { skip: `${describeNode(node)} reads '${value}' as its B operand` };
+  if (attrInt(node, 'transA', 0) !== 0) return { skip: `${describeNode(node)} has transA=1` };
   const w = ownWeight(graph, node, 1, 2);
   if (isSkip(w)) return w;
   return { tensor: w.name, axis: attrInt(node, 'transB', 0) === 1 ? 1 : 0, expand: 1 };
 };
 
 const convConsumer: ConsumerRule = (graph, node, value) => {
-  if (node.input[0] !== value) return { skip: `Conv '${node.name}' reads '${value}' as a weight` };
-  if (attrInt(node, 'group', 1) !== 1) return { skip: `next Conv '${node.name}' is grouped (group=${attrInt(node, 'group', 1)})` };
+  if (node.input[0] !== value) return { skip: `${describeNode(node)} reads '${value}' as a weight` };
+  if (attrInt(node, 'group', 1) !== 1) return { skip: `next ${describeNode(node)} is grouped (group=${attrInt(node, 'group', 1)})` };
   const w = ownWeight(graph, node, 1);
   if (isSkip(w)) return w;
   return { tensor: w.name, axis: 1, expand: 1 };

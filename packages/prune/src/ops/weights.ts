@@ -1,4 +1,4 @@
-import { attrInt, dtypeFromOnnx, isExternalTensor, tensorNumel, type DType, type Graph, type onnx, type TensorValue } from '@shrink/core';
+import { attrInt, dtypeFromOnnx, isDefaultDomain, isExternalTensor, nodeLabel, tensorNumel, type DType, type Graph, type onnx, type TensorValue } from '@shrink/core';
 import type { LayerOutcome } from '../types.js';
 import type { NodeSelector } from '@shrink/core';
 
@@ -30,7 +30,7 @@ export const WEIGHT_OPS: ReadonlyMap<string, WeightOp> = new Map<string, WeightO
         const out = (node.output ?? [])[0];
         const users = out ? graph.consumers(out) : [];
         const add = users.length === 1 ? users[0] : undefined;
-        if (!add || add.opType !== 'Add' || (add.domain ?? '') !== '') return undefined;
+        if (!add || add.opType !== 'Add' || !isDefaultDomain(add)) return undefined;
         const other = add.input.find((i) => i !== out);
         return other && graph.isInitializer(other) ? other : undefined;
       },
@@ -78,11 +78,6 @@ export interface WeightTarget {
   axis: number;
   /** Its bias, only when asked for (`withBias`) and prunable. */
   bias?: PrunableTensor;
-}
-
-/** The node's label in the report: its name, else what it writes. */
-export function nodeLabel(node: onnx.INodeProto): string {
-  return node.name || (node.output ?? [])[0] || '';
 }
 
 /** Why `name` is not a constant initializer with its data inline, or its name and dtype. */
@@ -211,7 +206,7 @@ function integerWeight(graph: Graph, node: onnx.INodeProto, channelAxis: (rank: 
  */
 function dequantizedWeight(graph: Graph, wName: string | undefined): { tensor: PrunableTensor | string } | undefined {
   const dq = wName ? graph.producer(wName) : undefined;
-  if (!dq || dq.opType !== 'DequantizeLinear' || !((dq.domain ?? '') === '' || dq.domain === 'ai.onnx')) return undefined;
+  if (!dq || dq.opType !== 'DequantizeLinear' || !isDefaultDomain(dq)) return undefined;
   const [qName, sName, zpName] = dq.input;
   if (attrInt(dq, 'block_size', 0) !== 0) return { tensor: `weight '${qName}' is blockwise quantized (block_size); only per-tensor or per-axis codes are pruned` };
   const sInit = sName ? graph.initializer(sName) : undefined;
@@ -240,7 +235,7 @@ export function collectTargets(
   const taken = new Map<string, string>();
   const out: Array<{ target: WeightTarget } | { skipped: LayerOutcome }> = [];
   for (const node of graph.nodes) {
-    const std = (node.domain ?? '') === '' || node.domain === 'ai.onnx';
+    const std = isDefaultDomain(node);
     const op = std ? WEIGHT_OPS.get(node.opType) : undefined;
     const integer = std ? INTEGER_OPS.get(node.opType) : undefined;
     const packed = node.domain === 'com.microsoft' && node.opType === 'MatMulNBits';

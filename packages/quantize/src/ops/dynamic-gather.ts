@@ -1,7 +1,6 @@
-import { attrInt, makeNode, type onnx } from '@shrink/core';
-import type { ResolvedQuantizeOptions } from '../options.js';
-import type { OpQuantizer } from '../types.js';
-import { constantWeight, nodeLabel, skipped, storeWeight, type DynamicState } from './dynamic-common.js';
+import { attrInt, nodeLabel } from '@shrink/core';
+import { constantWeight } from './dynamic-common.js';
+import { newValue, skip, weightPart, type DynamicOp } from './dynamic-types.js';
 
 export const GATHER_PER_TENSOR_NOTE =
   'Gather tables are quantized per tensor even with perChannel when the model opset is below 13 (per-axis DequantizeLinear needs 13)';
@@ -13,41 +12,48 @@ export const GATHER_PER_TENSOR_NOTE =
  * Per channel means one scale per column (the last axis), which stays the last axis of the output
  * when the Gather runs along axis 0.
  */
-export const quantizeGatherDynamic: OpQuantizer<DynamicState> = (graph, node, _options: ResolvedQuantizeOptions, state) => {
-  const [data, indices] = node.input ?? [];
-  const t = constantWeight(graph, data, 'data');
-  if (typeof t === 'string') return skipped(node, `${t}; only a constant table is quantized`);
-  if (t.dims.length !== 2) return skipped(node, `data '${data}' has rank ${t.dims.length}; embedding tables of rank 2 are quantized`);
-  if (!indices) return skipped(node, 'indices input is missing');
+export const planGatherDynamic: DynamicOp = (node, view) => {
+  const [data, indices] = node.input;
+  const t = constantWeight(view.graph, data, 'data');
+  if (typeof t === 'string') return skip(`${t}; only a constant table is quantized`);
+  if (t.dims.length !== 2) return skip(`data '${data}' has rank ${t.dims.length}; embedding tables of rank 2 are quantized`);
+  if (!indices) return skip('indices input is missing');
+  const { format, perChannel, opset } = view;
   const axis = attrInt(node, 'axis', 0);
-  const perColumn = state.perChannel && (axis === 0 || axis === -2) && state.opset >= 13;
-  if (state.perChannel && !perColumn && state.opset < 13) state.notes.add(GATHER_PER_TENSOR_NOTE);
-  const stored = storeWeight(graph, state, `${data}|gather|${perColumn ? 'col' : 'tensor'}`, data!, t.data as Float32Array, t.dims, {
-    // A lookup multiplies nothing: no kernel can saturate, so the table keeps the type's full range.
-    type: state.format.type,
-    symmetric: state.format.symmetric,
-    ...(perColumn ? { axis: 1 } : {}),
-    source: data!,
-  });
-  const output = node.output![0]!;
-  const base = node.name || output;
-  const codes = graph.uniqueName(`${output}_quantized`);
-  const gather = makeNode('Gather', [stored.weight.q, indices], [codes], {}, { name: graph.uniqueNodeName(`${base}_quant`) });
-  gather.attribute = [...(node as onnx.NodeProto).attribute];
-  const deq = makeNode(
-    'DequantizeLinear',
-    [codes, stored.weight.scale, stored.weight.zeroPoint],
-    [output],
-    perColumn ? { axis: -1 } : {},
-    { name: graph.uniqueNodeName(`${base}_dequantize`) },
-  );
-  const added = graph.replaceNode(node, [gather, deq]);
+  const perColumn = perChannel && (axis === 0 || axis === -2) && opset >= 13;
+  const key = `${data}|gather|${perColumn ? 'col' : 'tensor'}`;
+  const output = node.output[0]!;
+  const base = nodeLabel(node);
+  const codes = newValue(`${output}_quantized`);
   return {
-    name: nodeLabel(node),
-    opType: node.opType ?? 'Gather',
-    action: 'quantized',
-    reason: `${state.format.type} ${state.format.symmetric ? 'symmetric' : 'asymmetric'} table ${perColumn ? 'per column' : 'per tensor'}; rows dequantized after the lookup`,
-    replacedBy: added.map((n) => n.name),
-    weights: stored.written,
+    kind: 'plan',
+    plan: {
+      initializers: [
+        {
+          kind: 'weight',
+          key,
+          base: data!,
+          data: t.data as Float32Array,
+          dims: t.dims,
+          // A lookup multiplies nothing: no kernel can saturate, so the table keeps the type's full range.
+          type: format.type,
+          symmetric: format.symmetric,
+          ...(perColumn ? { axis: 1 } : {}),
+          source: data!,
+        },
+      ],
+      nodes: [
+        { opType: 'Gather', name: `${base}_quant`, inputs: [weightPart(key, 'codes'), indices], outputs: [codes], keepAttributes: true },
+        {
+          opType: 'DequantizeLinear',
+          name: `${base}_dequantize`,
+          inputs: [codes, weightPart(key, 'scale'), weightPart(key, 'zeroPoint')],
+          outputs: [output],
+          ...(perColumn ? { attrs: { axis: -1 } } : {}),
+        },
+      ],
+      reason: `${format.type} ${format.symmetric ? 'symmetric' : 'asymmetric'} table ${perColumn ? 'per column' : 'per tensor'}; rows dequantized after the lookup`,
+      ...(perChannel && !perColumn && opset < 13 ? { notes: [GATHER_PER_TENSOR_NOTE] } : {}),
+    },
   };
 };

@@ -30,6 +30,16 @@ export interface BlockwiseWeights {
   zeroPoints?: Uint8Array;
 }
 
+/** How B is cut into blocks and coded. */
+export interface BlockwiseOptions {
+  bits: NBits;
+  blockSize: number;
+  /** No zero points: every block's zero point is the mid code. */
+  symmetric: boolean;
+  /** The tensor errors name. */
+  name?: string;
+}
+
 /** Bytes of one column's packed zero points. */
 export function zeroPointBytes(nBlocks: number, bits: NBits): number {
   return Math.ceil((nBlocks * bits) / 8);
@@ -53,12 +63,7 @@ function checkShape(K: number, N: number, bits: number, blockSize: number): void
  * with a stored zero point. The tail of a last partial block is filled with the zero-point code, so it
  * dequantizes to exactly 0 whatever the kernel does with it. Non-finite weights are refused.
  */
-export function quantizeBlockwise(
-  b: Float32Array,
-  K: number,
-  N: number,
-  opts: { bits: NBits; blockSize: number; symmetric: boolean; name?: string },
-): BlockwiseWeights {
+export function quantizeBlockwise(b: Float32Array, K: number, N: number, opts: BlockwiseOptions): BlockwiseWeights {
   const { bits, blockSize, symmetric } = opts;
   checkShape(K, N, bits, blockSize);
   const label = opts.name ? `tensor '${opts.name}'` : 'weight tensor';

@@ -1,7 +1,7 @@
 /**
  * Shared shapes of the static (QDQ) op handlers. A handler only looks at one node and says what it
  * needs — which activations get a QuantizeLinear -> DequantizeLinear pair, which constant inputs are
- * stored quantized behind a DequantizeLinear — and static.ts places the nodes, once per tensor, as
+ * stored quantized behind a DequantizeLinear — and static-place.ts places the nodes, once per tensor, as
  * onnxruntime's QDQQuantizer does.
  */
 import { toFloat32, type Graph, type onnx } from '@shrink/core';

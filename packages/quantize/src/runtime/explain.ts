@@ -3,7 +3,7 @@
  * Quantized replacements keep the output value names of the nodes they replace, so the same names can
  * be read from both models and compared value by value.
  */
-import { float32ToFloat16, Graph, onnx, ShrinkError, type Ctx } from '@shrink/core';
+import { float32ToFloat16, Graph, nodeLabel, onnx, ShrinkError, type Ctx } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import {
   createSession,
@@ -133,7 +133,7 @@ function cutOut(q: Graph, qModel: onnx.IModelProto, types: ReadonlyMap<string, n
     }
     const p = q.producer(v);
     if (!p) return `'${v}' has no producer in the quantized model`;
-    if (p.attribute.some((a) => a.g || (a.graphs?.length ?? 0) > 0)) return `'${p.name || p.opType}' holds a subgraph`;
+    if (p.attribute.some((a) => a.g || (a.graphs?.length ?? 0) > 0)) return `'${nodeLabel(p)}' holds a subgraph`;
     nodes.add(p);
     stack.push(...p.input);
   }

@@ -1,6 +1,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { ShrinkError } from '../../errors.js';
 import type { Graph } from '../../onnx/graph.js';
+import { nodeLabel } from '../../onnx/node-label.js';
 import type { onnx } from '../../onnx/proto.js';
 import { toFloat32, type TensorValue } from '../../onnx/tensor.js';
 import type { StaticShapes } from './import-static.js';
@@ -31,7 +32,7 @@ export const samePerm = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((v, i) => v === b[i]);
 
 export function describeNode(node: onnx.INodeProto): string {
-  return `node '${node.name || node.output?.[0] || '?'}' (${node.opType})`;
+  return `node '${nodeLabel(node) || '?'}' (${node.opType})`;
 }
 
 /** Builds the tfjs functional graph node by node and records which layers each ONNX node became. */

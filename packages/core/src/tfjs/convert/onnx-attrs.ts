@@ -7,10 +7,6 @@ function find(node: onnx.INodeProto, name: string): onnx.IAttributeProto | undef
   return node.attribute?.find((a) => a.name === name);
 }
 
-export function hasAttr(node: onnx.INodeProto, name: string): boolean {
-  return find(node, name) !== undefined;
-}
-
 export function intAttr(node: onnx.INodeProto, name: string, fallback: number): number {
   const a = find(node, name);
   return a ? toNumber(a.i, `attribute '${name}' of node '${node.name ?? ''}'`) : fallback;

@@ -43,10 +43,6 @@ export function invertPerm(perm: readonly number[]): number[] {
   return q;
 }
 
-export function isIdentityPerm(perm: readonly number[]): boolean {
-  return perm.every((p, i) => p === i);
-}
-
 /** NHWC -> NCHW and back, the only layout change a 2-D image network needs. */
 export const NHWC_TO_NCHW: readonly number[] = [0, 3, 1, 2];
 export const NCHW_TO_NHWC: readonly number[] = [0, 2, 3, 1];

@@ -1,0 +1,20 @@
+import { isDefaultDomain, type Graph } from '@shrink/core';
+
+/**
+ * Removes the constants among `names` (initializers, or the Constant nodes that made them) that nothing
+ * reads any more: the float weights and biases a pass replaced. Anything else is left alone. An
+ * initializer that is also a graph input goes too (with its input entry), unless `keepInputs`: the
+ * static pass quantizes such weights (IR < 4 models list every initializer as an input), the dynamic
+ * pass treats them as inputs and leaves the model's interface as it was.
+ */
+export function dropUnread(graph: Graph, names: Iterable<string>, opts: { keepInputs?: boolean } = {}): void {
+  for (const name of names) {
+    if (graph.consumers(name).length > 0 || graph.isGraphOutput(name)) continue;
+    if (graph.isInitializer(name)) {
+      if (!(opts.keepInputs && graph.isGraphInput(name))) graph.removeInitializer(name);
+      continue;
+    }
+    const p = graph.producer(name);
+    if (p && p.opType === 'Constant' && isDefaultDomain(p) && p.output.length === 1) graph.removeNode(p);
+  }
+}
