@@ -115,7 +115,7 @@ test('bad input: one clear line and exit 2', () => {
   writeFileSync(truncated, readFileSync(tiny).subarray(0, 100));
   assertOneLineError(shrink('bench', truncated), /truncated\.onnx/);
   assertOneLineError(shrink('train', '--preset', 'nope', '-o', dir), /Argument: preset, Given: "nope", Choices: "seed", "digits-mlp"/);
-  assertOneLineError(shrink('bench', tiny, '--batch', '0'), /--batch: must be an integer >= 1/);
+  assertOneLineError(shrink('bench', tiny, '--batch', '0'), /--batch: must be > 0, got 0/);
   assertOneLineError(shrink('eval', tiny, '--data', 'nowhere.csv'), /nowhere\.csv/);
   assertOneLineError(shrink('eval', tiny, '--data', 'digits'), /wants \[batch, 4\].*\[64\]/);
   assertOneLineError(shrink('frobnicate'), /Unknown argument: frobnicate/);

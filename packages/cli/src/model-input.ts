@@ -56,3 +56,8 @@ export async function tfjsFolderOf(arg: string): Promise<string | undefined> {
   }
   return dir;
 }
+
+/** The input as compareModels takes it as the baseline. */
+export function baselineUnderTest(input: ModelInput) {
+  return { name: path.basename(input.path), model: input.model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes };
+}

@@ -1,5 +1,9 @@
 import { terminalProgress, stderrLogger } from './progress.js';
 import type { Ctx } from '@shrink/core';
+import type { Argv } from 'yargs';
+
+/** A command's arguments, read off its builder: the flags the builder declares, no more (the handler gets them camelCased too). */
+export type ArgsOf<B> = B extends (y: never) => Argv<infer A> ? A : never;
 
 export interface GlobalArgs {
   json?: boolean;

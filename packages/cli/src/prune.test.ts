@@ -59,7 +59,7 @@ test('bad prune input: one line, exit 2, nothing written', () => {
   assertOneLineError(shrink('prune', model, '--sparsity', '1', '-o', out), /--sparsity: must be < 1, got 1/);
   assertOneLineError(shrink('prune', model, '--method', 'nm', '--n', '5', '--m', '4', '-o', out), /need whole numbers 1 <= n <= m, got n=5, m=4/);
   assertOneLineError(shrink('prune', model, '--include', 'nope', '-o', out), /nope/);
-  assertOneLineError(shrink('prune', model, '--schedule', 'cubic', '-o', out), /--schedule needs --data/);
-  assertOneLineError(shrink('prune', model, '--method', 'nm', '--schedule', 'cubic', '--data', 'digits', '-o', out), /--method nm has no schedule/);
+  assertOneLineError(shrink('prune', model, '--schedule', 'cubic', '-o', out), /--schedule: fine-tuning needs training data, and none is given \(give --data\)/);
+  assertOneLineError(shrink('prune', model, '--method', 'nm', '--schedule', 'cubic', '--data', 'digits', '-o', out), /--schedule: gradual pruning is by magnitude; method nm has no schedule/);
   assert.equal(existsSync(out), false);
 });

@@ -20,14 +20,19 @@ export function flagName(key: string): string {
  * Declares one yargs option per schema key, with type, choices and help text taken from the schema.
  * Defaults are shown in help but applied by the schema, so library and CLI share them.
  */
-export function flagsFromSchema<T>(y: Argv<T>, schema: OptionsSchema, skip: readonly string[] = []): Argv<T> {
+export function flagsFromSchema<T, S extends OptionsSchema, K extends keyof z.input<S> & string = never>(
+  y: Argv<T>,
+  schema: S,
+  skip: readonly K[] = [],
+): Argv<T & Partial<Omit<z.input<S>, K>>> {
   const props = (optionsJsonSchema(schema)['properties'] ?? {}) as Record<string, JsonProp>;
-  let out = y;
+  let out: Argv<T> = y;
   for (const [key, prop] of Object.entries(props)) {
-    if (skip.includes(key)) continue;
+    if ((skip as readonly string[]).includes(key)) continue;
     out = out.option(flagName(key), toYargs(prop));
   }
-  return out;
+  // yargs cannot see through a loop: the schema says what the flags hold (camelCase, as yargs aliases them).
+  return out as Argv<T & Partial<Omit<z.input<S>, K>>>;
 }
 
 function toYargs(p: JsonProp): Options {
@@ -44,15 +49,12 @@ function toYargs(p: JsonProp): Options {
   return o;
 }
 
-/** Picks the schema's keys out of parsed argv (yargs adds camelCase aliases) and validates them. */
+/** Picks the schema's keys out of parsed argv (yargs adds camelCase aliases) and validates them; errors carry the option, which the CLI names as its flag. */
 export function optionsFromArgv<S extends OptionsSchema>(schema: S, argv: Record<string, unknown>, where: string): z.output<S> {
   const picked: Record<string, unknown> = {};
   for (const key of Object.keys(schema.shape)) {
     const v = argv[key];
     if (v !== undefined) picked[key] = v;
   }
-  // Name the flag the user typed, not the schema path.
-  return parseOptions(schema, picked, where, 'INVALID_ARGUMENT', (w, path) =>
-    path.length > 0 ? `${w} --${flagName(String(path[0]))}` : w,
-  );
+  return parseOptions(schema, picked, where);
 }

@@ -5,3 +5,4 @@ export * from './options.js';
 export * from './onnx/index.js';
 export * from './measure/index.js';
 export * from './report/index.js';
+export * from './pass/index.js';

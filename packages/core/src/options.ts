@@ -24,7 +24,11 @@ export function parseOptions<S extends OptionsSchema>(
   const issue = r.error.issues[0]!;
   const given = issue.code === 'unrecognized_keys' ? undefined : valueAt(input, issue.path);
   const got = given === undefined ? '' : `, got ${JSON.stringify(given)}`;
-  throw new ShrinkError(code, `${formatKey(where, issue.path)}: ${describeIssue(issue, schema)}${got}`);
+  const key = issue.path[0];
+  throw new ShrinkError(code, `${describeIssue(issue, schema)}${got}`, {
+    subject: formatKey(where, issue.path),
+    ...(typeof key === 'string' && issue.path.length === 1 ? { option: key } : {}),
+  });
 }
 
 /** The offending value, so the message can show what was given next to what is valid. */

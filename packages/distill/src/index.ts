@@ -1,3 +1,2 @@
-export const packageName = '@shrink/distill';
 export * from './options.js';
 export * from './student-spec.js';

@@ -13,7 +13,7 @@ export type StudentSpec =
 const positive = (tok: string, spec: string): number => {
   const n = Number(tok);
   if (!Number.isInteger(n) || n < 1 || n > 1 << 20) {
-    throw new ShrinkError('INVALID_ARGUMENT', `--student ${spec}: "${tok}" is not a layer size (a positive integer up to ${1 << 20})`);
+    throw new ShrinkError('INVALID_ARGUMENT', `"${spec}": "${tok}" is not a layer size (a positive integer up to ${1 << 20})`, { option: 'student' });
   }
   return n;
 };
@@ -37,7 +37,8 @@ export function parseStudentSpec(spec: string): StudentSpec {
   if (/^[\dc-]+$/i.test(s)) {
     throw new ShrinkError(
       'INVALID_ARGUMENT',
-      `--student ${spec}: not a layer spec; write sizes like 784-64-10 (MLP: inputs-hidden-outputs) or c16-c32-64-10 (conv filters, then dense sizes and outputs)`,
+      `"${spec}" is not a layer spec; write sizes like 784-64-10 (MLP: inputs-hidden-outputs) or c16-c32-64-10 (conv filters, then dense sizes and outputs)`,
+      { option: 'student' },
     );
   }
   return { kind: 'name', name: s };

@@ -112,7 +112,7 @@ test('bad input: N > M, N < 1, unknown include names', () => {
   for (const [n, m] of [[5, 4], [0, 4], [2, 0]] as const) {
     assert.throws(bad(n, m), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /1 <= n <= m, got n=/.test(e.message), `n=${n} m=${m}`);
   }
-  assert.throws(() => pruneNM(model, opts({ include: ['conv7'] })), /--include: no node or op type named 'conv7'/);
+  assert.throws(() => pruneNM(model, opts({ include: ['conv7'] })), /include: no node or op type named 'conv7'/);
 });
 
 test('ConvTranspose: W [I, O, kh, kw] grouped along I (axis 0); runs in onnxruntime', async () => {

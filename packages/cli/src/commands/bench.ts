@@ -1,36 +1,35 @@
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { formatValue } from '@shrink/core';
 import { createSession, latencyFeeds, measureEnergy, measureLatency } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
-import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { evalData } from '../data-arg.js';
-import { dataFlag, runFlags, type RunArgs } from './common-flags.js';
-import { checkRunArgs } from './check-run-args.js';
+import { dataFlag, runFlags } from './common-flags.js';
+import { measureFromArgv } from '../measure-options.js';
 
-interface Args extends GlobalArgs, RunArgs {
-  model: string;
-}
+const builder = (y: Argv<GlobalArgs>) => dataFlag(runFlags(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })), false);
+type Args = ArgsOf<typeof builder>;
 
 export const benchCommand: CommandModule<GlobalArgs, Args> = {
   command: 'bench <model>',
   describe: 'Latency (p50/p90/p99), throughput and energy per inference in onnxruntime',
-  builder: (y) => dataFlag(runFlags(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })), false) as never,
+  builder,
   handler: async (argv) => {
-    checkRunArgs(argv);
+    const m = measureFromArgv(argv);
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.model, ctx);
     const data = argv.data !== undefined ? await evalData(argv.data, argv.split) : undefined;
-    const session = await createSession(input.onnxPath ?? input.model, { ...(argv.threads !== undefined ? { threads: argv.threads } : {}), label: argv.model }, ctx);
+    const session = await createSession(input.onnxPath ?? input.model, { ...(m.threads !== undefined ? { threads: m.threads } : {}), label: argv.model }, ctx);
     try {
-      const feeds = latencyFeeds(session, argv.batch, data);
-      const latency = await measureLatency(session, feeds, { batch: argv.batch, runs: argv.runs, warmup: argv.warmup }, ctx);
-      const energy = await measureEnergy(session, feeds, { latency, ...(argv.gridIntensity !== undefined ? { gridIntensity: argv.gridIntensity } : {}) }, ctx);
+      const feeds = latencyFeeds(session, m.batch, data);
+      const latency = await measureLatency(session, feeds, { batch: m.batch, runs: m.runs, warmup: m.warmup }, ctx);
+      const energy = await measureEnergy(session, feeds, { latency, ...(m.gridIntensity !== undefined ? { gridIntensity: m.gridIntensity } : {}) }, ctx);
       const { p50, p90, p99, mean, stdev, min, max } = latency;
       const out = {
         path: input.path,
         batch: latency.batch,
-        threads: argv.threads ?? null,
+        threads: m.threads ?? null,
         latencyMs: { p50, p90, p99, mean, stdev, min, max },
         runs: latency.runs,
         throughputPerSec: latency.throughputPerSec,

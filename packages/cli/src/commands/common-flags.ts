@@ -1,19 +1,17 @@
 import type { Argv } from 'yargs';
 import { DATA_SPEC_HELP, type Dataset } from '@shrink/core/data';
 import type { ProfileOptions } from '@shrink/core/runtime';
+import { measureFromArgv, measureOptionsSchema, profileOptionsFrom, type MeasureOptions } from '../measure-options.js';
+import { flagsFromSchema } from '../schema-flags.js';
 
-/** Flags shared by every command that runs a model. */
+/** The measurement flags (--batch, --threads, --runs, --warmup, --grid-intensity), from the one schema. */
 export function runFlags<T>(y: Argv<T>) {
-  return measureFlags(y.option('batch', { type: 'number', default: 1, describe: 'Samples per latency run' }));
+  return flagsFromSchema(y, measureOptionsSchema);
 }
 
 /** The measurement flags without --batch, for commands whose --batch means something else (distill trains with it). */
 export function measureFlags<T>(y: Argv<T>) {
-  return y
-    .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: one per physical core)' })
-    .option('runs', { type: 'number', default: 50, describe: 'Timed runs (pairs, when comparing)' })
-    .option('warmup', { type: 'number', default: 5, describe: 'Untimed runs before timing' })
-    .option('grid-intensity', { type: 'number', describe: 'gCO2e per kWh for CO2e figures (default 475, the world average)' });
+  return flagsFromSchema(y, measureOptionsSchema, ['batch']);
 }
 
 /** --allow-degraded, for commands that write a model the fidelity guard judges. */
@@ -22,10 +20,6 @@ export function guardFlag<T>(y: Argv<T>) {
     type: 'boolean',
     describe: 'Write the model even when it fails the fidelity guard against the baseline (cosine < 0.9, top-1 agreement < 50 %, or over 10 accuracy points lost); the report still marks it FAILED',
   });
-}
-
-export interface GuardArgs {
-  allowDegraded?: boolean;
 }
 
 export function dataFlag<T>(y: Argv<T>, required: boolean) {
@@ -37,24 +31,7 @@ export function dataFlag<T>(y: Argv<T>, required: boolean) {
     });
 }
 
-export interface RunArgs {
-  threads?: number;
-  batch: number;
-  runs: number;
-  warmup: number;
-  gridIntensity?: number;
-  data?: string;
-  split?: 'train' | 'test' | 'all';
-}
-
-/** The measurement settings the run flags ask for, as core's profile/compare functions take them. */
-export function profileOptions(a: RunArgs, data: Dataset | undefined): ProfileOptions {
-  return {
-    batch: a.batch,
-    runs: a.runs,
-    warmup: a.warmup,
-    ...(a.threads !== undefined ? { threads: a.threads } : {}),
-    ...(a.gridIntensity !== undefined ? { gridIntensity: a.gridIntensity } : {}),
-    ...(data ? { data } : {}),
-  };
+/** The measurement settings the run flags ask for (validated: errors name the flag), as core's profile/compare functions take them. */
+export function profileOptions(argv: Record<string, unknown>, data: Dataset | undefined, skip: ReadonlyArray<keyof MeasureOptions> = []): ProfileOptions {
+  return profileOptionsFrom(measureFromArgv(argv, skip), data);
 }

@@ -1,30 +1,25 @@
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { ShrinkError } from '@shrink/core';
 import { saveModel } from '@shrink/core/io';
 import { createSession } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
-import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath } from '../paths.js';
 
-interface Args extends GlobalArgs {
-  input: string;
-  output: string;
-  to: 'onnx' | 'tfjs';
-  externalData?: boolean;
-  force?: boolean;
-}
+const builder = (y: Argv<GlobalArgs>) =>
+  y
+    .positional('input', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output .onnx path, or folder with --to tfjs' })
+    .option('to', { choices: ['onnx', 'tfjs'] as const, default: 'onnx' as const, describe: 'Output format' })
+    .option('external-data', { type: 'boolean', describe: 'Store initializers >= 1 KiB in <output>_data beside the model' })
+    .option('force', { type: 'boolean', describe: 'Allow overwriting an input file' });
+type Args = ArgsOf<typeof builder>;
 
 export const convertCommand: CommandModule<GlobalArgs, Args> = {
   command: 'convert <input>',
   describe: 'Re-save ONNX (optionally with external data), export a tfjs model folder to ONNX, or import ONNX into a tfjs folder',
-  builder: (y) =>
-    y
-      .positional('input', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })
-      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output .onnx path, or folder with --to tfjs' })
-      .option('to', { choices: ['onnx', 'tfjs'] as const, default: 'onnx' as const, describe: 'Output format' })
-      .option('external-data', { type: 'boolean', describe: 'Store initializers >= 1 KiB in <output>_data beside the model' })
-      .option('force', { type: 'boolean', describe: 'Allow overwriting an input file' }) as never,
+  builder,
   handler: async (argv) => {
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.input, ctx);

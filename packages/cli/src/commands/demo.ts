@@ -1,16 +1,15 @@
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { z } from 'zod';
-import { formatValue, refuseDegraded, renderJson, ShrinkError, type Report } from '@shrink/core';
-import { clearlySlower, compareModels } from '@shrink/core/runtime';
-import { quantizeModel } from '@shrink/quantize/runtime';
-import { pruneModel } from '@shrink/prune/runtime';
-import { distillModel } from '@shrink/distill/runtime';
+import { formatValue, refuseDegraded, renderJson, ShrinkError, type onnx, type PassData, type PassOutput, type Report } from '@shrink/core';
+import { clearlySlower, compareModels, type ModelUnderTest } from '@shrink/core/runtime';
 import type { QuantizeOptions } from '@shrink/quantize';
+import type { DistillPassReport } from '@shrink/distill/pass';
+import { passOf } from '../registry.js';
 import { findFashionMnist, resolveData, resolveSplit } from '@shrink/core/data';
 import { loadModel, saveModel, writeFileAtomic } from '@shrink/core/io';
-import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath } from '../paths.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { PRESET_NAMES, trainToDir, type TrainOutcome } from './train.js';
@@ -57,9 +56,8 @@ const VARIANTS: ReadonlyArray<{ label: string; file: string; options: QuantizeOp
   { label: 'fp16', file: 'model_fp16.onnx', options: { dtype: 'fp16' } },
 ];
 
-interface Args extends GlobalArgs {
-  output: string;
-}
+const builder = (y: Argv<GlobalArgs>) => flagsFromSchema(y, demoSchema).option('output', { alias: 'o', type: 'string', default: 'shrink-out', describe: 'Output folder' });
+type Args = ArgsOf<typeof builder>;
 
 interface DemoEntry {
   preset: string;
@@ -75,7 +73,7 @@ interface DemoEntry {
 export const demoCommand: CommandModule<GlobalArgs, Args> = {
   command: 'demo',
   describe: 'Train the built-in models, export them to ONNX, evaluate and benchmark them; report to ./shrink-out/',
-  builder: (y) => flagsFromSchema(y, demoSchema).option('output', { alias: 'o', type: 'string', default: 'shrink-out', describe: 'Output folder' }) as never,
+  builder,
   handler: async (argv) => {
     const opts = optionsFromArgv(demoSchema, argv, 'demo');
     const ctx = ctxFromArgs(argv);
@@ -106,43 +104,40 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       );
       const model = await loadModel(train.onnx);
       const data = await resolveData(train.data, { split: 'test' });
-      const calibration = await resolveData(train.data, { split: 'train', limit: 2000 });
-      const candidates = [];
-      for (const v of VARIANTS) {
-        const q = await quantizeModel(model, v.options, { calibration }, ctx);
-        const file = path.join(dir, v.file);
-        const saved = await saveModel(q.model, file, { force: true, inputs: [train.onnx] });
-        candidates.push({ name: v.label, model: q.model, path: file, diskBytes: saved.bytes });
-      }
-      // Pruning: unstructured (the zeros show in gzip size), and the Deep Compression recipe —
-      // remove half the hidden units, fine-tune one epoch with tfjs, then int8.
       const split = await resolveSplit(train.data);
-      const magnitude = await pruneModel(model, { method: 'magnitude', sparsity: 0.5 });
-      const structured = await pruneModel(model, { method: 'structured', sparsity: 0.5 }, { ...split, epochs: 1 }, ctx);
-      const deep = await quantizeModel(structured.model, { dtype: 'q8' }, {}, ctx);
-      for (const [label, file, m] of [
-        ['pruned 50% (magnitude)', 'model_pruned.onnx', magnitude.model],
-        ['50% units + fine-tune + q8', 'model_pruned_quantized.onnx', deep.model],
-      ] as const) {
+      // The demo runs the registry's passes as `shrink run` would, on the preset's own data.
+      const passData: PassData = { calibrationSpec: train.data, train: async () => split, eval: async () => data, cwd: process.cwd() };
+      const apply = async (kind: string, from: onnx.ModelProto, options: Record<string, unknown>): Promise<PassOutput> => {
+        const pass = passOf(kind);
+        return pass.run(from, pass.schema.parse(options), { data: passData, ctx });
+      };
+      const candidates: ModelUnderTest[] = [];
+      const keep = async (name: string, file: string, m: onnx.ModelProto) => {
         const f = path.join(dir, file);
         const saved = await saveModel(m, f, { force: true, inputs: [train.onnx] });
-        candidates.push({ name: label, model: m, path: f, diskBytes: saved.bytes });
-      }
+        candidates.push({ name, model: m, path: f, diskBytes: saved.bytes });
+      };
+      for (const v of VARIANTS) await keep(v.label, v.file, (await apply('quantize', model, { ...v.options, explain: false })).model);
+      // Pruning: unstructured (the zeros show in gzip size), and the Deep Compression recipe —
+      // remove half the hidden units, fine-tune one epoch with tfjs, then int8.
+      const magnitude = await apply('prune', model, { method: 'magnitude', sparsity: 0.5 });
+      const structured = await apply('prune', model, { method: 'structured', sparsity: 0.5, finetune: true, epochs: 1 });
+      const deep = await apply('quantize', structured.model, { dtype: 'q8', explain: false });
+      await keep('pruned 50% (magnitude)', 'model_pruned.onnx', magnitude.model);
+      await keep('50% units + fine-tune + q8', 'model_pruned_quantized.onnx', deep.model);
       // Knowledge distillation: a student of about a tenth of the parameters, taught by this model.
       const st = STUDENTS[preset];
-      let distilled: Awaited<ReturnType<typeof distillModel>> | undefined;
+      let distilled: PassOutput | undefined;
       if (st) {
-        distilled = await distillModel(
-          model,
-          { student: st.spec, epochs: opts.epochs ?? (opts.full ? st.epochs : st.quickEpochs), lr: st.lr, seed: opts.seed },
-          split,
-          { cacheDir: path.join(out, 'cache') },
-          ctx,
-        );
-        const f = path.join(dir, 'student.onnx');
-        const saved = await saveModel(distilled.model, f, { force: true, inputs: [train.onnx] });
-        distilled.student.dispose();
-        candidates.push({ name: `distilled ${st.spec}`, model: distilled.model, path: f, diskBytes: saved.bytes });
+        distilled = await apply('distill', model, {
+          student: st.spec,
+          epochs: opts.epochs ?? (opts.full ? st.epochs : st.quickEpochs),
+          lr: st.lr,
+          seed: opts.seed,
+          cacheDir: path.join(out, 'cache'),
+        });
+        distilled.dispose?.();
+        await keep(`distilled ${st.spec}`, 'student.onnx', distilled.model);
       }
       const cmp = await compareModels(
         { name: 'fp32', model, path: train.onnx },
@@ -158,14 +153,11 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       // The chain's candidate says what each step did, so the one row can be read step by step.
       const chain = report.candidates.find((c) => c.name === '50% units + fine-tune + q8');
       if (chain) {
-        chain.notes = [
-          ...structured.report.notes.map((n) => `step 1-2 (structured 50% + fine-tune): ${n}`),
-          `step 3 (q8 dynamic): ${deep.report.nodes.filter((n) => n.action === 'quantized').length} of ${deep.report.nodes.length} nodes quantized`,
-        ];
+        chain.notes = [...structured.notes.map((n) => `step 1-2 (structured 50% + fine-tune): ${n}`), `step 3 (q8 dynamic): ${deep.notes[0] ?? ''}`];
       }
       const student = report.candidates.find((c) => c.name.startsWith('distilled '));
       if (student && distilled) {
-        const d = distilled.report;
+        const d = (distilled.report as DistillPassReport).distillation;
         student.notes = [`${d.student.description}, ${d.student.params} parameters; ${d.training.history.length} epoch(s) in ${d.training.seconds.toFixed(1)} s`, `loss: ${d.loss}`, ...d.notes];
       }
       report.candidates.forEach((c, i) => {

@@ -1,32 +1,18 @@
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { refuseDegraded, ShrinkError, renderJson, type Report } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { saveModel, writeFileAtomic } from '@shrink/core/io';
 import { resolveSplit } from '@shrink/core/data';
 import { compareModels, type ModelUnderTest } from '@shrink/core/runtime';
-import { distillOptionsSchema } from '@shrink/distill';
-import { defaultCacheDir, distillModel, type DistillReport, type TrainingRun } from '@shrink/distill/runtime';
-import { loadModelInput } from '../model-input.js';
-import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { distillPass, type DistillPassReport } from '@shrink/distill/pass';
+import type { DistillReport, TrainingRun } from '@shrink/distill/runtime';
+import { baselineUnderTest, loadModelInput } from '../model-input.js';
+import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { exportMaxAbsDiff } from '../export-check.js';
-import { guardFlag, measureFlags, profileOptions, type GuardArgs, type RunArgs } from './common-flags.js';
-import { checkRunArgs } from './check-run-args.js';
-import { baselineUnderTest } from '../pipeline/run-pipeline.js';
-
-interface Args extends GlobalArgs, GuardArgs, Omit<RunArgs, 'batch' | 'split'> {
-  teacher: string;
-  data: string;
-  batch?: number;
-  output: string;
-  force?: boolean;
-  baselineScratch?: boolean;
-  unlabeled?: boolean;
-  cache: boolean;
-  cacheDir?: string;
-}
+import { guardFlag, measureFlags, profileOptions } from './common-flags.js';
 
 /** Files a distill run writes into its output folder. */
 const FILES = { student: 'student.onnx', studentTfjs: 'student-tfjs', scratch: 'scratch.onnx', scratchTfjs: 'scratch-tfjs', report: 'report.json', distillation: 'distillation.json' } as const;
@@ -54,39 +40,41 @@ function summary(d: DistillReport): string[] {
   return [...lines, ...d.notes];
 }
 
+const builder = (y: Argv<GlobalArgs>) =>
+  measureFlags(guardFlag(flagsFromSchema(y, distillPass.schema)))
+    .option('teacher', { type: 'string', demandOption: true, describe: 'Teacher: .onnx file or tfjs model folder' })
+    .option('data', { type: 'string', demandOption: true, describe: 'Training data (its test part scores the models): digits, seed, fashion-mnist[:N], a .csv/.json file or an IDX folder' })
+    .option('output', { alias: 'o', type: 'string', default: 'shrink-out/distill', describe: `Output folder: ${Object.values(FILES).join(', ')}` })
+    .option('force', { type: 'boolean', describe: 'Allow replacing existing output files' });
+type Args = ArgsOf<typeof builder>;
+
 export const distillCommand: CommandModule<GlobalArgs, Args> = {
   command: 'distill',
   describe: 'Train a small student from a teacher model (knowledge distillation); compare teacher, student and optionally the same student from scratch',
-  builder: (y) =>
-    measureFlags(
-      guardFlag(flagsFromSchema(y, distillOptionsSchema))
-        .option('teacher', { type: 'string', demandOption: true, describe: 'Teacher: .onnx file or tfjs model folder' })
-        .option('data', { type: 'string', demandOption: true, describe: 'Training data (its test part scores the models): digits, seed, fashion-mnist[:N], a .csv/.json file or an IDX folder' })
-        .option('baseline-scratch', { type: 'boolean', describe: 'Also train the same student on the labels alone, to measure what distillation adds' })
-        .option('unlabeled', { type: 'boolean', describe: 'Never read the data\'s labels: pure soft-target distillation (alpha 1); a JSON file with only "x" is unlabeled anyway' })
-        .option('cache', { type: 'boolean', default: true, describe: 'Cache teacher outputs on disk (--no-cache to recompute)' })
-        .option('cache-dir', { type: 'string', describe: `Teacher-output cache folder (default $SHRINK_CACHE_DIR, else ~/.cache/shrink)` })
-        .option('output', { alias: 'o', type: 'string', default: 'shrink-out/distill', describe: `Output folder: ${Object.values(FILES).join(', ')}` })
-        .option('force', { type: 'boolean', describe: 'Allow replacing existing output files' }),
-    ) as never,
+  builder,
   handler: async (argv) => {
-    checkRunArgs({ ...argv, batch: 1 });
-    const options = optionsFromArgv(distillOptionsSchema, argv, 'distill');
+    const options = optionsFromArgv(distillPass.schema, argv, 'distill');
+    distillPass.check?.(options, { calibration: false, train: true, eval: true });
+    // Bad measurement flags stop the command before minutes of training (--batch trains here: not a measurement flag).
+    const measure = (data: Parameters<typeof profileOptions>[1]) => profileOptions(argv, data, ['batch']);
+    measure(undefined);
     const ctx = ctxFromArgs(argv);
     const force = argv.force === true;
     const dir = outputPath(argv.output);
     const target = (f: string) => path.join(dir, f);
-    const wanted = [FILES.student, FILES.studentTfjs, FILES.report, FILES.distillation, ...(argv.baselineScratch ? [FILES.scratch, FILES.scratchTfjs] : [])];
+    const wanted = [FILES.student, FILES.studentTfjs, FILES.report, FILES.distillation, ...(options.baselineScratch ? [FILES.scratch, FILES.scratchTfjs] : [])];
     for (const f of wanted) await refuseExisting(target(f), force);
-    const cacheDir = argv.cache === false ? false : argv.cacheDir !== undefined ? outputPath(argv.cacheDir, '--cache-dir') : defaultCacheDir();
+    if (options.cacheDir !== undefined) options.cacheDir = outputPath(options.cacheDir, '--cache-dir');
     const teacher = await loadModelInput(argv.teacher, ctx);
+    const prepared = distillPass.prepare ? await distillPass.prepare(options, { cwd: process.cwd(), where: 'distill' }) : options;
     const split = await resolveSplit(argv.data);
-    const r = await distillModel(teacher.model, options, { train: split.train, test: split.test }, { cacheDir, baselineScratch: argv.baselineScratch === true, unlabeled: argv.unlabeled === true }, ctx);
+    const out = await distillPass.run(teacher.model, prepared, { data: { train: async () => split, eval: async () => split.test, cwd: process.cwd() }, ctx });
+    const r = out.report as DistillPassReport;
     try {
       // Check and measure everything in memory first: a failure leaves no half-written output folder.
       const { initTf, saveLayersModel } = await import('@shrink/core/tfjs');
       const { tf } = await initTf(ctx);
-      const students: Array<{ onnx: string; tfjs: string; model: typeof r.model; layers: typeof r.student }> = [{ onnx: FILES.student, tfjs: FILES.studentTfjs, model: r.model, layers: r.student }];
+      const students: Array<{ onnx: string; tfjs: string; model: typeof out.model; layers: typeof r.student }> = [{ onnx: FILES.student, tfjs: FILES.studentTfjs, model: out.model, layers: r.student }];
       if (r.scratch) students.push({ onnx: FILES.scratch, tfjs: FILES.scratchTfjs, model: r.scratch.model, layers: r.scratch.student });
       for (const s of students) {
         const diff = await exportMaxAbsDiff(tf, s.layers, s.model);
@@ -96,7 +84,7 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
         baselineUnderTest(teacher),
         // The from-scratch student is a reference, not what distillation made: the guard judges the student only.
         students.map((s, i): ModelUnderTest => ({ name: s.onnx, model: s.model, ...(i > 0 ? { guard: false } : {}) })),
-        { ...profileOptions({ ...argv, batch: 1 }, split.test) },
+        { ...measure(split.test), batch: 1 },
         ctx,
       );
       const report: Report = cmp.report;
@@ -107,16 +95,15 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
         await saveLayersModel(s.layers, target(s.tfjs));
         report.candidates[i]!.path = saved.path;
       }
-      const lines = summary(r.report);
-      report.candidates[0]!.notes = [...(report.candidates[0]!.notes ?? []), `distilled: ${r.report.loss}`];
+      const lines = summary(r.distillation);
+      report.candidates[0]!.notes = [...(report.candidates[0]!.notes ?? []), `distilled: ${r.distillation.loss}`];
       if (report.candidates[1]) report.candidates[1].notes = [...(report.candidates[1].notes ?? []), 'the same student trained from scratch on the labels'];
       report.notes.push(...lines);
       await writeFileAtomic(target(FILES.report), renderJson(report));
-      await writeFileAtomic(target(FILES.distillation), `${JSON.stringify(r.report, null, 2)}\n`);
-      emit(argv, { output: dir, distillation: r.report, report }, () => [renderTable(report), `wrote ${wanted.map((f) => target(f)).join(', ')}`].join('\n\n'));
+      await writeFileAtomic(target(FILES.distillation), `${JSON.stringify(r.distillation, null, 2)}\n`);
+      emit(argv, { output: dir, distillation: r.distillation, report }, () => [renderTable(report), `wrote ${wanted.map((f) => target(f)).join(', ')}`].join('\n\n'));
     } finally {
-      r.student.dispose();
-      r.scratch?.student.dispose();
+      out.dispose?.();
     }
   },
 };

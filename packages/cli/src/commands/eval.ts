@@ -1,28 +1,28 @@
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
+import { parseOptions } from '@shrink/core';
 import { createSession, evaluate } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
-import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { evalData } from '../data-arg.js';
 import { dataFlag } from './common-flags.js';
-import { checkRunArgs } from './check-run-args.js';
+import { measureOptionsSchema } from '../measure-options.js';
 
-interface Args extends GlobalArgs {
-  model: string;
-  data: string;
-  batch: number;
-  threads?: number;
-  split?: 'train' | 'test' | 'all';
-}
+/** Scoring runs in batches: --batch means samples per run here, 64 unless told. */
+const evalOptionsSchema = measureOptionsSchema.pick({ threads: true }).extend({ batch: measureOptionsSchema.shape.batch.unwrap().default(64) });
+
+const builder = (y: Argv<GlobalArgs>) =>
+  dataFlag(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), true)
+    .option('batch', { type: 'number', default: 64, describe: 'Samples per run' })
+    .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads' })
+    .demandOption('data');
+type Args = ArgsOf<typeof builder>;
 
 export const evalCommand: CommandModule<GlobalArgs, Args> = {
   command: 'eval <model>',
   describe: 'Accuracy (classification) or MSE/MAE (regression) of a model on data, in onnxruntime',
-  builder: (y) =>
-    dataFlag(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), true)
-      .option('batch', { type: 'number', default: 64, describe: 'Samples per run' })
-      .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads' }) as never,
+  builder,
   handler: async (argv) => {
-    checkRunArgs({ batch: argv.batch, runs: 1, warmup: 0, ...(argv.threads !== undefined ? { threads: argv.threads } : {}) });
+    parseOptions(evalOptionsSchema, { batch: argv.batch, ...(argv.threads !== undefined ? { threads: argv.threads } : {}) }, 'eval');
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.model, ctx);
     const data = await evalData(argv.data, argv.split);

@@ -1,29 +1,25 @@
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { formatChange, formatRatio, ShrinkError, type SearchRecord } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
-import { ctxFromArgs, type GlobalArgs } from '../output.js';
-import type { GuardArgs } from './common-flags.js';
+import { ctxFromArgs, type ArgsOf, type GlobalArgs } from '../output.js';
 import { configJsonSchema } from '../pipeline/config-schema.js';
 import { loadConfig, type PipelineConfig } from '../pipeline/load-config.js';
 import { describeFailedGate } from '../pipeline/gates.js';
 import { runPipeline, type PipelineResult } from '../pipeline/run-pipeline.js';
 
-interface Args extends GlobalArgs, GuardArgs {
-  config?: string;
-  output?: string;
-  printSchema?: boolean;
-}
+const builder = (y: Argv<GlobalArgs>) =>
+  y
+    .positional('config', { type: 'string', describe: 'Pipeline config file (see docs/pipelines.md)' })
+    .option('output', { alias: 'o', type: 'string', describe: "Output folder (default: the config's output, relative to the config file)" })
+    .option('print-schema', { type: 'boolean', describe: 'Print the JSON Schema of the config file and exit' })
+    .option('allow-degraded', { type: 'boolean', describe: "Keep a final model that fails the fidelity guard (as the config's evaluation.allowDegraded); the report marks it FAILED" });
+type Args = ArgsOf<typeof builder>;
 
 export const runCommand: CommandModule<GlobalArgs, Args> = {
   command: 'run [config]',
   describe: 'Run a pipeline config (YAML or JSON): steps, measurement, gates; models and report.{json,md,html,txt} in the output folder. Exit 1 when a gate fails',
-  builder: (y) =>
-    y
-      .positional('config', { type: 'string', describe: 'Pipeline config file (see docs/pipelines.md)' })
-      .option('output', { alias: 'o', type: 'string', describe: "Output folder (default: the config's output, relative to the config file)" })
-      .option('print-schema', { type: 'boolean', describe: 'Print the JSON Schema of the config file and exit' })
-      .option('allow-degraded', { type: 'boolean', describe: "Keep a final model that fails the fidelity guard (as the config's evaluation.allowDegraded); the report marks it FAILED" }) as never,
+  builder,
   handler: async (argv) => {
     if (argv.printSchema === true) {
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);

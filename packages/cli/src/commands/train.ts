@@ -1,10 +1,10 @@
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { z } from 'zod';
 import { resolveData } from '@shrink/core/data';
 import { createSession, evaluate } from '@shrink/core/runtime';
 import { saveModel } from '@shrink/core/io';
-import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
+import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath } from '../paths.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { exportMaxAbsDiff } from '../export-check.js';
@@ -83,15 +83,13 @@ export async function trainToDir(opts: TrainArgs, dir: string, ctx: ReturnType<t
   }
 }
 
-interface Args extends GlobalArgs {
-  output: string;
-}
+const builder = (y: Argv<GlobalArgs>) => flagsFromSchema(y, trainSchema).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' });
+type Args = ArgsOf<typeof builder>;
 
 export const trainCommand: CommandModule<GlobalArgs, Args> = {
   command: 'train',
   describe: 'Train a preset in TensorFlow.js; write DIR/model.onnx and DIR/tfjs/',
-  builder: (y) =>
-    flagsFromSchema(y, trainSchema).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' }) as never,
+  builder,
   handler: async (argv) => {
     const opts = optionsFromArgv(trainSchema, argv, 'train');
     const ctx = ctxFromArgs(argv);

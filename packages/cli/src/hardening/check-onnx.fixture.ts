@@ -29,6 +29,11 @@ interface Checker {
 let checker: Checker | null | undefined;
 const warned = new Set<string>();
 
+/** Why onnx.checker cannot run here (no python3 with onnx), or undefined when it can: a test's skip reason. */
+export function checkerUnavailable(): string | undefined {
+  return findChecker() ? undefined : 'onnx.checker is not installed (Debian python3-onnx; .ci/run installs it when it can)';
+}
+
 /** The first python3 that can import onnx (pyenv shims may shadow Debian's /usr/bin/python3). */
 function findChecker(): Checker | null {
   if (checker !== undefined) return checker;

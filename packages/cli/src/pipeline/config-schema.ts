@@ -1,51 +1,26 @@
 /**
- * The pipeline config (`shrink run`, `shrink search`): one zod schema composed from the passes' own
- * option schemas, so a step in a config accepts exactly what the pass accepts on the CLI, plus the few
- * settings a step needs around the pass (fine-tuning, per-layer explain).
+ * The pipeline config (`shrink run`, `shrink search`): one zod schema composed from the registered passes'
+ * schemas, so a step in a config accepts exactly what the pass's command accepts as flags.
  */
 import { z } from 'zod';
-import { DEFAULT_FLOORS } from '@shrink/core';
-import { quantizeOptionsSchema } from '@shrink/quantize';
-import { pruneOptionsSchema } from '@shrink/prune';
-import { distillOptionsSchema } from '@shrink/distill';
+import { DEFAULT_FLOORS, type OptionsSchema } from '@shrink/core';
+import { PASSES, PASS_KINDS } from '../registry.js';
 
-export const quantizeStepSchema = quantizeOptionsSchema.extend({
-  explain: z.boolean().default(true).describe('Per-layer SQNR of the quantized model vs its input, on up to 64 eval (or calibration) samples'),
-});
-
-export const pruneStepSchema = pruneOptionsSchema.extend({
-  epochs: z.number().int().positive().optional().describe('Fine-tuning epochs on data.train (default 3 when finetune or schedule is set)'),
-  finetune: z.boolean().default(false).describe('One-shot prune, then fine-tune on data.train with the zeros kept fixed'),
-  schedule: z.enum(['cubic', 'constant']).optional().describe('Prune gradually while fine-tuning on data.train (magnitude only)'),
-  batchSize: z.number().int().positive().optional().describe('Fine-tuning samples per step (default 32)'),
-  lr: z.number().positive().optional().describe('Fine-tuning learning rate'),
-});
-
-/** Whether a prune step trains on data.train: one-shot with fine-tuning, or gradual (a schedule). */
-export function fineTunes(o: z.output<typeof pruneStepSchema>): boolean {
-  return o.finetune || o.schedule !== undefined;
-}
-
-export const distillStepSchema = distillOptionsSchema;
-
-export const STEP_KINDS = ['quantize', 'prune', 'distill'] as const;
-export type StepKind = (typeof STEP_KINDS)[number];
-
-/** A step is a one-key map; three optional keys and a check give errors that name the pass's own keys. */
+/**
+ * A step is a one-key map {kind: options}, one optional key per registered pass, and a check: errors
+ * name the pass's own keys, and a new pass needs no edit here.
+ */
 export const stepSchema = z
-  .strictObject({
-    quantize: quantizeStepSchema.optional(),
-    prune: pruneStepSchema.optional(),
-    distill: distillStepSchema.optional(),
-  })
-  .refine((s) => Object.keys(s).length === 1, { message: `must have exactly one key, one of ${STEP_KINDS.join(', ')}` })
+  .strictObject(Object.fromEntries(PASSES.map((p) => [p.kind, p.schema.optional()])) as Record<string, z.ZodOptional<OptionsSchema>>)
+  .refine((s) => Object.keys(s).length === 1, { message: `must have exactly one key, one of ${PASS_KINDS.join(', ')}` })
   .meta({ minProperties: 1, maxProperties: 1 });
 
 export type StepInput = z.input<typeof stepSchema>;
-export type Step =
-  | { kind: 'quantize'; options: z.output<typeof quantizeStepSchema> }
-  | { kind: 'prune'; options: z.output<typeof pruneStepSchema> }
-  | { kind: 'distill'; options: z.output<typeof distillStepSchema> };
+/** A step as the runner sees it: the pass's kind and its options, parsed by that pass's schema. */
+export interface Step {
+  kind: string;
+  options: Record<string, unknown>;
+}
 
 const dataSpec = z.string().min(1);
 
@@ -85,13 +60,14 @@ export const searchSchema = z.strictObject({
   objective: z.enum(OBJECTIVES).default('size').describe('Best trial: the smallest (size.bytes) or fastest (latency.p50) passing every gate'),
   workers: z.number().int().positive().optional().describe('Trials run in parallel worker threads (default min(2, cores))'),
   space: z
-    .strictObject({
-      distill: z.array(distillStepSchema.nullable()).min(1).optional().describe('Student variants; null = no distillation'),
-      prune: z.array(pruneStepSchema.nullable()).min(1).optional().describe('Pruning variants; null = no pruning'),
-      quantize: z.array(quantizeStepSchema.nullable()).min(1).optional().describe('Quantization variants; null = no quantization'),
-    })
+    .strictObject(
+      Object.fromEntries(PASSES.map((p) => [p.kind, z.array(p.schema.nullable()).min(1).optional().describe(`${p.kind} variants; null = no ${p.kind} step`)])) as Record<
+        string,
+        z.ZodOptional<z.ZodArray<z.ZodNullable<OptionsSchema>>>
+      >,
+    )
     .optional()
-    .describe('Variants per pass; the trials are every combination, applied distill -> prune -> quantize (default: a built-in space)'),
+    .describe(`Variants per pass; the trials are every combination, applied ${PASS_KINDS.join(' -> ')} (default: a built-in space)`),
   remeasure: z.boolean().default(true).describe('Measure the latency of the trials again in the main thread, interleaved with the baseline, after the parallel trials'),
 });
 
@@ -113,10 +89,9 @@ export type SearchSettings = z.output<typeof searchSchema>;
 
 /** The step of a parsed one-key map as a tagged value. */
 export function stepOf(s: z.output<typeof stepSchema>): Step {
-  if (s.quantize) return { kind: 'quantize', options: s.quantize };
-  if (s.prune) return { kind: 'prune', options: s.prune };
-  if (s.distill) return { kind: 'distill', options: s.distill };
-  throw new Error('unreachable: the schema checks that a step has one key');
+  const [kind, options] = Object.entries(s)[0] ?? [];
+  if (kind === undefined || options === undefined) throw new Error('unreachable: the schema checks that a step has one key');
+  return { kind, options: options as Record<string, unknown> };
 }
 
 /** JSON Schema of the config file (`shrink run --print-schema`, docs/config.schema.json). */

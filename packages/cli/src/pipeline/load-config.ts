@@ -9,12 +9,11 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { isShrinkError, parseOptions, ShrinkError } from '@shrink/core';
 import { fsError } from '@shrink/core/io';
-import { checkCombination } from '@shrink/quantize/runtime';
-import { parseStudentSpec } from '@shrink/distill';
-import { calibrationSpecOf, configSchema, fineTunes, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
+import { configSchema, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
+import { PASS_KINDS, passOf } from '../registry.js';
 import { compileGates, quoteGate, type CompiledGate } from './gates.js';
 import { gridIntensityOf } from './grid-intensity.js';
-import { expandTrials } from './search-space.js';
+import { availabilityOf, expandTrials } from './search-space.js';
 
 export interface PipelineData {
   eval?: string;
@@ -98,21 +97,14 @@ export async function validateConfig(raw: unknown, where: { file: string; dir: s
   const parsed = parseOptions(configSchema, input, where.file, 'INVALID_CONFIG', (_, p) => `${w}${p.length ? pathOf(p) : '(top level)'}`);
   const steps = (parsed.steps ?? []).map(stepOf);
   if (steps.length === 0 && !parsed.search) {
-    throw new ShrinkError('INVALID_CONFIG', `${w}steps: give at least one step ({quantize|prune|distill: options}) or a search block`);
+    throw new ShrinkError('INVALID_CONFIG', `${w}steps: give at least one step ({${PASS_KINDS.join('|')}: options}) or a search block`);
   }
   const data = parsed.data;
-  for (const [i, s] of steps.entries()) {
-    checkStep(s, data, `${w}steps[${i}].${s.kind}`);
-    if (s.kind === 'distill') s.options.student = await resolveStudent(s.options.student, where.dir, `${w}steps[${i}].distill.student`);
-  }
-  for (const [kind, variants] of Object.entries(parsed.search?.space ?? {})) {
+  for (const [i, s] of steps.entries()) s.options = await checkStep(s, data, where.dir, `${w}steps[${i}].${s.kind}`);
+  const space = parsed.search?.space ?? {};
+  for (const [kind, variants] of Object.entries(space)) {
     for (const [i, v] of (variants ?? []).entries()) {
-      if (v === null) continue;
-      checkStep({ kind, options: v } as Step, data, `${w}search.space.${kind}[${i}]`);
-      if (kind === 'distill') {
-        const d = v as Extract<Step, { kind: 'distill' }>['options'];
-        d.student = await resolveStudent(d.student, where.dir, `${w}search.space.distill[${i}].student`);
-      }
+      if (v !== null && v !== undefined) variants![i] = await checkStep({ kind, options: v }, data, where.dir, `${w}search.space.${kind}[${i}]`);
     }
   }
   if (parsed.search && expandTrials({ data: { ...data, cwd: where.dir }, steps, search: parsed.search }).length === 0) {
@@ -167,57 +159,20 @@ function checkOutput(output: string, model: string, data: ParsedConfig['data'], 
 }
 
 /**
- * A distill student that is neither a layer spec (784-64-10, c16-c32-64-10) nor a preset name is a model
- * path: relative to the config file like every other path in it, and it must exist.
+ * What a pass would refuse only after the steps before it ran for minutes (cross-field rules, data the
+ * run lacks), and its file options made absolute against the config folder; errors name the config key.
  */
-async function resolveStudent(student: string, dir: string, where: string): Promise<string> {
-  let spec: ReturnType<typeof parseStudentSpec>;
+async function checkStep(s: Step, data: ParsedConfig['data'], dir: string, where: string): Promise<Step['options']> {
+  const pass = passOf(s.kind);
+  const named = (e: unknown) => {
+    if (!isShrinkError(e)) return e;
+    const set = e.missing === undefined ? '' : ` (set data.${e.missing}${e.missing === 'calibration' ? ', data.train or data.eval' : ''})`;
+    return new ShrinkError('INVALID_CONFIG', `${e.detail}${set}`, { cause: e, subject: e.option !== undefined ? `${where}.${e.option}` : where });
+  };
   try {
-    spec = parseStudentSpec(student);
+    pass.check?.(s.options, availabilityOf(data));
+    return pass.prepare ? await pass.prepare(s.options, { cwd: dir, where }) : s.options;
   } catch (e) {
-    if (isShrinkError(e)) throw new ShrinkError('INVALID_CONFIG', `${where}: ${e.message.replace(/^--student \S+: /, '')}`);
-    throw e;
-  }
-  if (spec.kind !== 'name') return student;
-  // tfjs loads only for a config that names a student (the presets live beside it).
-  const { TF_PRESETS } = await import('@shrink/core/tfjs');
-  if (TF_PRESETS.has(spec.name)) return student;
-  const abs = path.resolve(dir, spec.name);
-  if (!existsSync(abs)) {
-    throw new ShrinkError(
-      'INVALID_CONFIG',
-      `${where}: ${abs} does not exist; a student is a layer spec (784-64-10, c16-c32-64-10), a preset (${[...TF_PRESETS.keys()].join(', ')}) or a model path relative to the config file`,
-    );
-  }
-  return abs;
-}
-
-/** What a pass would refuse only after the steps before it ran for minutes. */
-function checkStep(s: Step, data: ParsedConfig['data'], where: string): void {
-  switch (s.kind) {
-    case 'quantize': {
-      try {
-        checkCombination(s.options);
-      } catch (e) {
-        if (isShrinkError(e)) throw new ShrinkError('INVALID_CONFIG', `${where}.mode: ${e.message.replace(/--/g, '')}`);
-        throw e;
-      }
-      if (s.options.mode === 'static' && calibrationSpecOf(data, s.options.calibData) === undefined) {
-        throw new ShrinkError('INVALID_CONFIG', `${where}.mode: static quantization needs calibration data; set data.calibration (or data.train, or calibData in the step)`);
-      }
-      return;
-    }
-    case 'prune': {
-      const training = fineTunes(s.options);
-      if (training && !data.train) throw new ShrinkError('INVALID_CONFIG', `${where}.${s.options.schedule ? 'schedule' : 'finetune'}: fine-tuning needs data.train`);
-      if (s.options.epochs !== undefined && !training) throw new ShrinkError('INVALID_CONFIG', `${where}.epochs: fine-tuning epochs need finetune: true or a schedule`);
-      if (s.options.schedule !== undefined && s.options.method !== 'magnitude') {
-        throw new ShrinkError('INVALID_CONFIG', `${where}.schedule: gradual pruning is by magnitude; method ${s.options.method} has no schedule (use finetune: true)`);
-      }
-      return;
-    }
-    case 'distill':
-      if (!data.train) throw new ShrinkError('INVALID_CONFIG', `${where}: distillation needs data.train (the samples the student learns from)`);
-      return;
+    throw named(e);
   }
 }

@@ -7,10 +7,11 @@ import path from 'node:path';
 import { DEFAULT_FLOORS, DegradedModelError, loggerOf, type Ctx, type FidelityFloors, type GateResult, type GuardFailure, type Report } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { checkAgainstBaseline, compareModels, type ProfileOptions } from '@shrink/core/runtime';
-import { loadModelInput, type ModelInput } from '../model-input.js';
+import { baselineUnderTest, loadModelInput, type ModelInput } from '../model-input.js';
 import { ensureDir, removeOnFailure } from '../paths.js';
 import { evaluateGates } from './gates.js';
-import { fineTunes, type Step } from './config-schema.js';
+import type { Step } from './config-schema.js';
+import { passOf } from '../registry.js';
 import type { PipelineConfig } from './load-config.js';
 import { PipelineDatasets, runSteps, type StepsRun } from './run-steps.js';
 import { writeReports } from './write-reports.js';
@@ -44,10 +45,6 @@ export function floorsOf(config: PipelineConfig): FidelityFloors {
   return { ...DEFAULT_FLOORS, ...config.evaluation.floors };
 }
 
-/** Baseline as compareModels takes it. */
-export function baselineUnderTest(input: ModelInput) {
-  return { name: path.basename(input.path), model: input.model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes };
-}
 
 /** Notes every pipeline report carries: where the config and the grid intensity came from. */
 export function configNotes(config: PipelineConfig): string[] {
@@ -136,7 +133,7 @@ async function refuseDegradedStep(
 
 /** Whether a step trains on data.train (its data is then loaded before any step runs). */
 export function trains(s: Step): boolean {
-  return s.kind === 'distill' || (s.kind === 'prune' && fineTunes(s.options));
+  return passOf(s.kind).needs(s.options).train === true;
 }
 
 /** Gates against the first candidate, then the four report files. */

@@ -3,12 +3,12 @@
  * pipeline shared by `shrink run` and every trial of `shrink search` (which runs it in a worker thread).
  */
 import path from 'node:path';
-import { isShrinkError, loggerOf, ShrinkError, type Ctx, type LayerDetail, type onnx, type StepRecord } from '@shrink/core';
+import { isShrinkError, loggerOf, renameOption, ShrinkError, type Ctx, type LayerDetail, type onnx, type PassData, type StepRecord } from '@shrink/core';
 import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
 import { DEFAULT_GRID_INTENSITY, powerModel } from '@shrink/core/runtime';
-import type { PruneReport } from '@shrink/prune';
-import { calibrationSpecOf, fineTunes, type Step } from './config-schema.js';
+import { calibrationSpecOf, type Step } from './config-schema.js';
+import { passOf } from '../registry.js';
 import type { PipelineData } from './load-config.js';
 import { evalData } from '../data-arg.js';
 
@@ -36,6 +36,12 @@ export class PipelineDatasets {
     // load-config refuses training steps without data.train.
     this.trainSplit ??= resolveSplit(this.data.train!, { cwd: this.data.cwd }).catch(naming('data.train'));
     return this.trainSplit;
+  }
+
+  /** The data as passes ask for it; the calibration default is data.calibration, else data.train, else data.eval. */
+  passData(): PassData {
+    const spec = calibrationSpecOf(this.data);
+    return { ...(spec !== undefined ? { calibrationSpec: spec } : {}), train: () => this.train(), eval: () => this.eval(), cwd: this.data.cwd };
   }
 }
 
@@ -151,9 +157,9 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
       };
       opts.memo?.set(key, { out, record, label: opts.label ?? 'an earlier run' });
     }
-    // `run` has no --force: core's advice to use it does not apply here.
+    // `run` has no --force: a save refused over an input points at the config's output folder instead.
     const s = await saveModel(out.model, file, { inputs: opts.inputs }).catch((e: unknown) => {
-      if (isShrinkError(e) && e.message.endsWith(' or use --force')) throw new ShrinkError(e.code, `${e.message.slice(0, -' or use --force'.length)} (set output to another folder)`, { cause: e });
+      if (isShrinkError(e) && e.option === 'force') throw new ShrinkError(e.code, `${e.detail} (set output to another folder)`, { cause: e });
       throw e;
     });
     saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0), files: [s.path, ...(s.externalDataPath ? [s.externalDataPath] : [])] };
@@ -175,80 +181,15 @@ export interface StepOutput {
   trained: boolean;
 }
 
-/**
- * What a prune step reached. Structured pruning removes units rather than zeroing weights, so its zero
- * share is near 0 % whatever it did: it reports the units removed instead.
- */
-export function pruneStepNote(report: Pick<PruneReport, 'method' | 'targetSparsity' | 'sparsity' | 'layers'>): string {
-  const head = `${report.method}: target sparsity ${report.targetSparsity}`;
-  const structured = report.layers.filter((l) => l.action === 'pruned' && l.unitsRemoved !== undefined);
-  if (report.method === 'structured' || structured.length > 0) {
-    const removed = structured.reduce((n, l) => n + (l.unitsRemoved ?? 0), 0);
-    const total = structured.reduce((n, l) => n + (l.unitsRemoved ?? 0) + (l.unitsKept ?? 0), 0);
-    return `${head}, removed ${removed} of ${total} units (${total > 0 ? ((removed / total) * 100).toFixed(1) : '0.0'}%) over ${structured.length} pruned layer(s)`;
-  }
-  return `${head}, reached ${(report.sparsity * 100).toFixed(1)}% over the pruned layers`;
-}
-
+/** A step through its registered pass: options already parsed by the pass's schema; errors name the step's keys. */
 async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineDatasets, ctx: Ctx, where: string): Promise<StepOutput> {
-  switch (step.kind) {
-    case 'quantize': {
-      const { quantizeModel, resolveCalibration, explainQuantization } = await import('@shrink/quantize/runtime');
-      const { explain, ...options } = step.options;
-      const calibSpec = options.mode === 'static' ? calibrationSpecOf(datasets.data, options.calibData) : undefined;
-      const calibration = calibSpec !== undefined ? await resolveCalibration(calibSpec, model, { cwd: datasets.data.cwd }) : undefined;
-      const r = await quantizeModel(model, options, calibration ? { calibration } : {}, ctx);
-      const quantized = r.report.nodes.filter((n) => n.action === 'quantized').length;
-      const notes = [`${r.report.dtype} ${r.report.mode}: ${quantized} of ${r.report.nodes.length} candidate nodes quantized`, ...r.report.notes];
-      const byNode = new Map<string, LayerDetail>(
-        r.report.nodes.map((n) => [n.name, { name: n.name, opType: n.opType, action: n.action === 'quantized' ? 'quantized' : `${n.action}${n.reason ? `: ${n.reason}` : ''}` }]),
-      );
-      const sample = (await datasets.eval()) ?? calibration;
-      if (explain && sample) {
-        try {
-          for (const e of await explainQuantization(model, r.model, r.report, sample, { samples: 64 }, ctx)) {
-            const row = byNode.get(e.node) ?? { name: e.node, opType: e.opType };
-            // Infinity (identical outputs) has no JSON form; the action says the layer is there.
-            if (Number.isFinite(e.sqnrDb)) row.sqnrDb = e.sqnrDb;
-            byNode.set(e.node, row);
-          }
-        } catch (e) {
-          notes.push(`per-layer SQNR not measured: ${(e as Error).message}`);
-        }
-      }
-      return { model: r.model, notes, layers: [...byNode.values()], trained: false };
-    }
-    case 'prune': {
-      const { pruneModel } = await import('@shrink/prune/runtime');
-      const training = fineTunes(step.options);
-      const { epochs, finetune, schedule, batchSize, lr, ...options } = step.options;
-      const fineTune = training
-        ? { ...(await datasets.train()), epochs: epochs ?? 3, ...(schedule ? { schedule } : {}), ...(batchSize ? { batchSize } : {}), ...(lr ? { lr } : {}) }
-        : undefined;
-      const r = await pruneModel(model, options, fineTune, ctx);
-      const layers: LayerDetail[] = r.report.layers.map((l) => ({
-        name: l.name,
-        opType: l.opType,
-        ...(l.sparsity !== undefined ? { sparsity: l.sparsity } : {}),
-        action: l.action === 'pruned' ? (l.unitsRemoved !== undefined ? `pruned: ${l.unitsRemoved} units removed, ${l.unitsKept} kept` : 'pruned') : `skipped${l.reason ? `: ${l.reason}` : ''}`,
-      }));
-      return {
-        model: r.model,
-        notes: [pruneStepNote(r.report), ...r.report.notes],
-        layers,
-        trained: training,
-      };
-    }
-    case 'distill': {
-      const { distillModel } = await import('@shrink/distill/runtime');
-      const split = await datasets.train();
-      const r = await distillModel(model, step.options, { train: split.train, test: split.test }, {}, ctx).catch((e: unknown) => {
-        // The pass speaks of its CLI flag; in a pipeline the value came from the config's key.
-        if (isShrinkError(e) && e.message.startsWith('--student')) throw new ShrinkError(e.code, `${where}.distill.student${e.message.slice('--student'.length)}`, { cause: e });
-        throw e;
-      });
-      r.student.dispose();
-      return { model: r.model, notes: r.report.notes, layers: [], trained: true };
-    }
+  const pass = passOf(step.kind);
+  try {
+    const out = await pass.run(model, step.options, { data: datasets.passData(), ctx });
+    // What a pass holds besides the model (a trained tfjs student) is not kept by a pipeline.
+    out.dispose?.();
+    return { model: out.model, notes: out.notes, layers: out.layers, trained: out.trained };
+  } catch (e) {
+    throw renameOption(e, (option) => `${where}.${step.kind}.${option}`);
   }
 }

@@ -1,9 +1,11 @@
 /**
- * The trials of a search: every combination of the variants given per pass, applied in the order
- * distill -> prune -> quantize (train a smaller model first, remove weights next, then store the rest
- * in fewer bits), or a built-in space when the config gives none.
+ * The trials of a search: every combination of the variants given per pass, applied in the registry's
+ * order (distill -> prune -> quantize: train a smaller model first, remove weights next, then store the
+ * rest in fewer bits), or the passes' own default variants when the config gives none.
  */
-import { calibrationSpecOf, distillStepSchema, fineTunes, pruneStepSchema, quantizeStepSchema, type SearchSettings, type Step } from './config-schema.js';
+import type { PassAvailability } from '@shrink/core';
+import { PASSES, passOf } from '../registry.js';
+import { calibrationSpecOf, type SearchSettings, type Step } from './config-schema.js';
 import type { PipelineConfig } from './load-config.js';
 
 export interface Trial {
@@ -12,52 +14,35 @@ export interface Trial {
 }
 
 type Space = NonNullable<SearchSettings['space']>;
-const ORDER = ['distill', 'prune', 'quantize'] as const;
 
-/** Structured pruning is the kind that makes the file smaller and the kernels faster; quantization choices as transformers.js names them. */
-export function defaultSpace(config: Pick<PipelineConfig, 'data'>): Space {
-  const train = config.data.train !== undefined;
-  const calib = calibrationSpecOf(config.data);
-  const prune = (sparsity: number) => pruneStepSchema.parse({ method: 'structured', sparsity, ...(train ? { finetune: true, epochs: 2 } : {}) });
-  const quantize = (o: Record<string, unknown>) => quantizeStepSchema.parse(o);
-  return {
-    prune: [null, prune(0.25), prune(0.5)],
-    quantize: [
-      null,
-      quantize({ dtype: 'q8' }),
-      quantize({ dtype: 'q8', perChannel: true }),
-      ...(calib !== undefined ? [quantize({ dtype: 'q8', mode: 'static' })] : []),
-      quantize({ dtype: 'q4' }),
-      quantize({ dtype: 'fp16' }),
-    ],
-  };
+/** What a run with this config's data can give a pass. */
+export function availabilityOf(data: PipelineConfig['data'] | Pick<PipelineConfig['data'], 'eval' | 'train' | 'calibration'>): PassAvailability {
+  return { calibration: calibrationSpecOf(data) !== undefined, train: data.train !== undefined, eval: data.eval !== undefined };
 }
 
-function label(s: Step): string {
-  switch (s.kind) {
-    case 'distill':
-      return `distill-${s.options.student.replace(/[^\w.-]+/g, '_')}`;
-    case 'prune':
-      return `prune-${s.options.method}${s.options.method === 'nm' ? `${s.options.n}of${s.options.m}` : s.options.sparsity}${fineTunes(s.options) ? '-ft' : ''}`;
-    case 'quantize':
-      return `${s.options.dtype}${s.options.mode !== 'dynamic' ? `-${s.options.mode}` : ''}${s.options.perChannel ? '-pc' : ''}`;
+/** Each pass's default variants (passes without any are tried only when the config's space names them). */
+export function defaultSpace(config: Pick<PipelineConfig, 'data'>): Space {
+  const available = availabilityOf(config.data);
+  const space: Space = {};
+  for (const p of PASSES) {
+    const variants = p.searchSpace?.(available);
+    if (variants) space[p.kind] = variants.map((v) => (v === null ? null : p.schema.parse(v)));
   }
+  return space;
 }
 
 /** Every combination of the space (the all-none one left out), plus the config's fixed steps as one more trial. */
 export function expandTrials(config: Pick<PipelineConfig, 'data' | 'steps' | 'search'>): Trial[] {
   const space = config.search?.space ?? defaultSpace(config);
   let combos: Step[][] = [[]];
-  for (const kind of ORDER) {
-    const variants = space[kind];
+  for (const pass of PASSES) {
+    const variants = space[pass.kind];
     if (!variants) continue;
-    const steps: Array<Step | null> = variants.map((v) =>
-      v === null ? null : kind === 'distill' ? { kind, options: distillStepSchema.parse(v) } : kind === 'prune' ? { kind, options: pruneStepSchema.parse(v) } : { kind, options: quantizeStepSchema.parse(v) },
-    );
+    const steps: Array<Step | null> = variants.map((v) => (v === null ? null : { kind: pass.kind, options: pass.schema.parse(v) }));
     combos = combos.flatMap((c) => steps.map((s) => (s ? [...c, s] : c)));
   }
   const trials = combos.filter((c) => c.length > 0).map((steps) => ({ steps }));
   if (config.steps.length > 0) trials.push({ steps: config.steps });
   const width = String(trials.length).length;
-  return trials.map((t, i) => ({ name: `t${String(i + 1).padStart(width, '0')}-${t.steps.map(label).join('+')}`, steps: t.steps }));
+  return trials.map((t, i) => ({ name: `t${String(i + 1).padStart(width, '0')}-${t.steps.map((s) => passOf(s.kind).describe(s.options)).join('+')}`, steps: t.steps }));
 }

@@ -9,7 +9,7 @@ import { compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import type { Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
-import { baselineUnderTest } from './run-pipeline.js';
+import { baselineUnderTest } from '../model-input.js';
 import { memoFromShared, PipelineDatasets, runSteps, type SharedStep, type StepMemo } from './run-steps.js';
 
 export interface WorkerSetup {

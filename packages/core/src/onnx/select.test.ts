@@ -37,13 +37,13 @@ test('selectNodes: include and exclude match node names or op types; exclude win
   const act = g.node('act')!;
   let s = selectNodes(g, { include: ['fc2'] });
   assert.deepEqual(s.isSelected(fc2), { ok: true });
-  assert.deepEqual(s.isSelected(fc1), { ok: false, reason: 'not listed in --include' });
+  assert.deepEqual(s.isSelected(fc1), { ok: false, reason: 'not listed in include' });
   s = selectNodes(g, { include: ['MatMul'], exclude: ['fc1'] });
-  assert.deepEqual(s.isSelected(fc1), { ok: false, reason: "excluded by --exclude 'fc1'" });
+  assert.deepEqual(s.isSelected(fc1), { ok: false, reason: "excluded ('fc1' is in exclude)" });
   assert.deepEqual(s.isSelected(fc2), { ok: true });
   assert.equal(s.isSelected(act).ok, false);
   s = selectNodes(g, { exclude: ['MatMul'] });
-  assert.deepEqual(s.isSelected(fc2), { ok: false, reason: "excluded by --exclude 'MatMul'" });
+  assert.deepEqual(s.isSelected(fc2), { ok: false, reason: "excluded ('MatMul' is in exclude)" });
   assert.deepEqual(s.isSelected(act), { ok: true });
   s = selectNodes(g, { include: [] });
   assert.deepEqual(s.isSelected(fc1), { ok: true }, 'an empty include list filters nothing');
@@ -56,11 +56,11 @@ test('selectNodes: an entry naming no node and no op type is refused, listing va
     (e: unknown) =>
       e instanceof ShrinkError &&
       e.code === 'INVALID_ARGUMENT' &&
-      e.message.startsWith("--include: no node or op type named 'fc3'") &&
+      e.message.startsWith("include: no node or op type named 'fc3'") &&
       e.message.includes("'MatMul'") &&
       e.message.includes("'fc1'"),
   );
-  assert.throws(() => selectNodes(g, { exclude: ['matmul'] }), /--exclude: no node or op type named 'matmul'/);
+  assert.throws(() => selectNodes(g, { exclude: ['matmul'] }), /exclude: no node or op type named 'matmul'/);
 });
 
 test('countUnhandled counts op types without a handler; other domains are qualified', () => {

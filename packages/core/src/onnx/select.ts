@@ -1,5 +1,6 @@
 // Shared by every pass (quantize, prune, ...): which nodes the user let it touch, and what it passed over.
 import { ShrinkError } from '../errors.js';
+import { normalDomain } from './domain.js';
 import type { Graph } from './graph.js';
 import type { onnx } from './proto.js';
 
@@ -31,10 +32,10 @@ function suggest(graph: Graph): string {
 export function selectNodes(graph: Graph, options: NodeFilter): NodeSelector {
   const names = new Set(graph.nodes.map((n) => n.name).filter((n) => n !== ''));
   const ops = new Set(graph.nodes.map((n) => n.opType));
-  for (const [flag, list] of [['--include', options.include], ['--exclude', options.exclude]] as const) {
+  for (const [option, list] of [['include', options.include], ['exclude', options.exclude]] as const) {
     for (const entry of list ?? []) {
       if (!names.has(entry) && !ops.has(entry)) {
-        throw new ShrinkError('INVALID_ARGUMENT', `${flag}: no node or op type named '${entry}'; ${suggest(graph)}`);
+        throw new ShrinkError('INVALID_ARGUMENT', `no node or op type named '${entry}'; ${suggest(graph)}`, { option });
       }
     }
   }
@@ -44,10 +45,10 @@ export function selectNodes(graph: Graph, options: NodeFilter): NodeSelector {
     isSelected(node) {
       const name = node.name ?? '';
       const op = node.opType ?? '';
-      if (name !== '' && exclude.has(name)) return { ok: false, reason: `excluded by --exclude '${name}'` };
-      if (exclude.has(op)) return { ok: false, reason: `excluded by --exclude '${op}'` };
+      if (name !== '' && exclude.has(name)) return { ok: false, reason: `excluded ('${name}' is in exclude)` };
+      if (exclude.has(op)) return { ok: false, reason: `excluded ('${op}' is in exclude)` };
       if (include && !(name !== '' && include.has(name)) && !include.has(op)) {
-        return { ok: false, reason: 'not listed in --include' };
+        return { ok: false, reason: 'not listed in include' };
       }
       return { ok: true };
     },
@@ -61,7 +62,7 @@ export function selectNodes(graph: Graph, options: NodeFilter): NodeSelector {
 export function countUnhandled(graph: Graph, handled: ReadonlySet<string>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const n of graph.nodes) {
-    const domain = n.domain === 'ai.onnx' ? '' : (n.domain ?? '');
+    const domain = normalDomain(n.domain);
     if (domain === '' && handled.has(n.opType)) continue;
     const key = domain === '' ? n.opType : `${domain}:${n.opType}`;
     out[key] = (out[key] ?? 0) + 1;

@@ -87,7 +87,7 @@ export function latencyFeeds(session: Session, batch: number, data?: Dataset, se
       default:
         throw new ShrinkError(
           'UNSUPPORTED_MODEL',
-          `${session.source}: input '${meta.name}' is ${meta.type ?? 'not a tensor'}; synthetic feeds are made for float32, int32 and int64 inputs — pass --data`,
+          `${session.source}: input '${meta.name}' is ${meta.type ?? 'not a tensor'}; synthetic feeds are made for float32, int32 and int64 inputs — give evaluation data`, { missing: 'eval' },
         );
     }
   }
@@ -102,7 +102,7 @@ export function latencyFeeds(session: Session, batch: number, data?: Dataset, se
 export function syntheticDataset(session: Session, n = 64, seed = 0): Dataset {
   const meta = session.inputs[0];
   if (session.inputs.length !== 1 || !meta || meta.type !== 'float32') {
-    throw new ShrinkError('INVALID_DATA', `${session.source}: synthetic comparison data needs exactly one float32 input; pass --data`);
+    throw new ShrinkError('INVALID_DATA', `${session.source}: synthetic comparison data needs exactly one float32 input; give evaluation data`, { missing: 'eval' });
   }
   const sampleShape = (meta.shape ?? []).slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
   const per = sampleSize(sampleShape);
@@ -262,7 +262,7 @@ export async function compareModels(
         // Inputs on which the baseline computes nothing cannot tell two models apart: no fidelity rows, and
         // the guard says it could not judge rather than passing a model nobody checked.
         const blind = fid.baselineAllZero
-          ? `the baseline's output '${fid.outputs[0]!.name}' is all zeros on ${opts.data ? `the ${fid.n} samples of ${opts.data.name}` : `the ${fid.n} synthetic inputs`}, so they cannot tell the models apart${opts.data ? '' : '; pass --data with real inputs'}`
+          ? `the baseline's output '${fid.outputs[0]!.name}' is all zeros on ${opts.data ? `the ${fid.n} samples of ${opts.data.name}` : `the ${fid.n} synthetic inputs`}, so they cannot tell the models apart${opts.data ? '' : '; give evaluation data with real inputs'}`
           : undefined;
         if (!blind) namingModel(profile, base, () => {
           if (fid.top1Agreement !== undefined) metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);

@@ -63,7 +63,7 @@ function hiddenPairs(o: ResolvedDistillOptions): Array<{ teacher: string; studen
     const teacher = pair.slice(0, i);
     const student = pair.slice(i + 1);
     if (i <= 0 || student === '') {
-      throw new ShrinkError('INVALID_ARGUMENT', `--hidden-match ${pair}: expected "teacherValue:studentLayer", e.g. fc1/Relu:0:fc1 (a teacher node output, then a student layer)`);
+      throw new ShrinkError('INVALID_ARGUMENT', `"${pair}": expected "teacherValue:studentLayer", e.g. fc1/Relu:0:fc1 (a teacher node output, then a student layer)`, { option: 'hiddenMatch' });
     }
     return { teacher, student };
   });
@@ -76,7 +76,7 @@ function checkTeacherValues(teacher: onnx.IModelProto, names: readonly string[])
   for (const name of names) {
     if (produced.has(name)) continue;
     const hints = nodes.filter((n) => ['Relu', 'Gemm', 'MatMul', 'Add', 'Conv', 'Tanh', 'Sigmoid'].includes(n.opType ?? '')).flatMap((n) => n.output ?? []);
-    throw new ShrinkError('INVALID_ARGUMENT', `--hidden-match: the teacher has no value '${name}'; node outputs include ${hints.slice(0, 12).join(', ') || '(none)'}${hints.length > 12 ? ', ...' : ''}`);
+    throw new ShrinkError('INVALID_ARGUMENT', `the teacher has no value '${name}'; node outputs include ${hints.slice(0, 12).join(', ') || '(none)'}${hints.length > 12 ? ', ...' : ''}`, { option: 'hiddenMatch' });
   }
 }
 
@@ -129,12 +129,12 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
   if (train.n === 0) throw new ShrinkError('INVALID_DATA', `${train.name}: no samples to distil on`);
   const labelled = settings.unlabeled !== true && train.unlabeled !== true;
   // Everything that can be refused cheaply is refused before the teacher runs over the data.
-  if (settings.baselineScratch && !labelled) throw new ShrinkError('INVALID_ARGUMENT', '--baseline-scratch trains on the labels; it cannot run on unlabeled data');
+  if (settings.baselineScratch && !labelled) throw new ShrinkError('INVALID_ARGUMENT', 'the from-scratch baseline trains on the labels; it cannot run on unlabeled data', { option: 'baselineScratch' });
   const pairs = hiddenPairs(o);
   checkTeacherValues(teacher, pairs.map((p) => p.teacher));
   const spec = parseStudentSpec(o.student);
   if (settings.baselineScratch && spec.kind === 'name' && !TF_PRESETS.has(spec.name)) {
-    throw new ShrinkError('INVALID_ARGUMENT', `--baseline-scratch: the student ${o.student} is a trained model, which cannot be trained "from scratch"; give a layer spec or a preset name`);
+    throw new ShrinkError('INVALID_ARGUMENT', `the student ${o.student} is a trained model, which cannot be trained "from scratch"; give a layer spec or a preset name`, { option: 'baselineScratch' });
   }
   const { tf } = await initTf(ctx);
   // Labelled data says how many outputs the student needs before the teacher runs; without labels the

@@ -110,7 +110,7 @@ test('a teacher giving probabilities without a final Softmax node is detected fr
   const softmaxNode = g.node!.findIndex((n) => n.opType === 'Softmax');
   g.output![0]!.name = g.node![softmaxNode]!.input![0]!;
   g.node!.splice(softmaxNode, 1);
-  await assert.rejects(teacherOutputs(logitsTeacher, testSet, { output: 'probs', hidden: [], cacheDir: false }), /--teacher-output probs: .* not probability distributions/);
+  await assert.rejects(teacherOutputs(logitsTeacher, testSet, { output: 'probs', hidden: [], cacheDir: false }), /teacherOutput: probs: .* not probability distributions/);
 });
 
 // A real PyTorch export that outputs logits (no Softmax); the fixture lives with pruning's tests.
@@ -184,21 +184,21 @@ test('bad input: temperature, alpha, student outputs, teacher input shape, hidde
   await assert.rejects(run({ temperature: 0 }), /distill\.temperature: .*> ?0|too small/i);
   await assert.rejects(run({ alpha: 1.5 }), /distill\.alpha/);
   await assert.rejects(run({ student: '64-16-5' }), /has 5 outputs but the data has 10 classes/);
-  await assert.rejects(run({ student: '64-1000000-10' }), /--student 64-1000000-10: 75,000,010 parameters; a student has at most 50,000,000/);
-  await assert.rejects(run({ hiddenMatch: ['nosuch:fc1'] }), /--hidden-match: the teacher has no value 'nosuch'; node outputs include .*Relu/);
+  await assert.rejects(run({ student: '64-1000000-10' }), /student: 64-1000000-10: 75,000,010 parameters; a student has at most 50,000,000/);
+  await assert.rejects(run({ hiddenMatch: ['nosuch:fc1'] }), /hiddenMatch: the teacher has no value 'nosuch'; node outputs include .*Relu/);
   await assert.rejects(
     distillModel(teacher, { student: '64-16-10' }, { train }, { cacheDir: false, unlabeled: true, baselineScratch: true }),
-    /--baseline-scratch trains on the labels; it cannot run on unlabeled data/,
+    /baselineScratch: the from-scratch baseline trains on the labels; it cannot run on unlabeled data/,
   );
   const file = path.join(dir, 'teacher.onnx');
   await writeFile(file, encodeModel(teacher));
   await assert.rejects(
     distillModel(teacher, { student: file }, { train }, { cacheDir: false, baselineScratch: true }),
-    /--baseline-scratch: the student .* is a trained model/,
+    /baselineScratch: the student .* is a trained model/,
   );
   await assert.rejects(run({ student: '63-16-10' }), /takes 63 inputs but the data's samples have 64 values.*write 64-16-10/);
   await assert.rejects(run({ student: 'no-such-preset' }), /not a layer spec .* a preset/);
-  await assert.rejects(run({ hiddenMatch: ['nonsense'] }), /--hidden-match nonsense: expected "teacherValue:studentLayer"/);
+  await assert.rejects(run({ hiddenMatch: ['nonsense'] }), /hiddenMatch: "nonsense": expected "teacherValue:studentLayer"/);
   const narrow: Dataset = { ...train, sampleShape: [32], x: train.x.subarray(0, train.n * 32) };
   await assert.rejects(run({ student: '32-16-10' }, narrow), (e: Error) => /teacher: input '.*' wants \[.*64\] but dataset/.test(e.message));
 });

@@ -53,18 +53,18 @@ export async function buildStudent(tf: Tf, specText: string, shape: StudentShape
   checkSize(specText, spec, shape);
   if (spec.kind === 'mlp') {
     if (spec.input !== flat) {
-      throw new ShrinkError('INVALID_ARGUMENT', `--student ${specText}: takes ${spec.input} inputs but the data's samples have ${flat} values ([${shape.inputShape.join(', ')}]); write ${flat}-${[...spec.hidden, spec.outputs].join('-')}`);
+      throw new ShrinkError('INVALID_ARGUMENT', `${specText} takes ${spec.input} inputs but the data's samples have ${flat} values ([${shape.inputShape.join(', ')}]); write ${flat}-${[...spec.hidden, spec.outputs].join('-')}`, { option: 'student' });
     }
-    if (spec.outputs !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `--student ${specText}: has ${spec.outputs} outputs but ${wantOut}`);
+    if (spec.outputs !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `${specText} has ${spec.outputs} outputs but ${wantOut}`, { option: 'student' });
     const input = tf.input({ shape: [...shape.inputShape], name: 'input' });
     const x = shape.inputShape.length > 1 ? (tf.layers.flatten({ name: 'flatten' }).apply(input) as tfjs.SymbolicTensor) : input;
     return finish(tf, input, head(tf, dense(tf, x, spec.hidden, seed), shape, seed), shape, `MLP ${formatStudentSpec(spec)}`);
   }
   if (spec.kind === 'conv') {
     if (shape.inputShape.length !== 3) {
-      throw new ShrinkError('INVALID_ARGUMENT', `--student ${specText}: a conv student needs image samples [height, width, channels]; the data's are [${shape.inputShape.join(', ')}]`);
+      throw new ShrinkError('INVALID_ARGUMENT', `${specText}: a conv student needs image samples [height, width, channels]; the data's are [${shape.inputShape.join(', ')}]`, { option: 'student' });
     }
-    if (spec.outputs !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `--student ${specText}: has ${spec.outputs} outputs but ${wantOut}`);
+    if (spec.outputs !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `${specText} has ${spec.outputs} outputs but ${wantOut}`, { option: 'student' });
     const input = tf.input({ shape: [...shape.inputShape], name: 'input' });
     let h: tfjs.SymbolicTensor = input;
     spec.filters.forEach((filters, i) => {
@@ -79,14 +79,15 @@ export async function buildStudent(tf: Tf, specText: string, shape: StudentShape
     if (numel(preset.inputShape) !== flat || preset.outputs !== shape.outputs || preset.task !== shape.task) {
       throw new ShrinkError(
         'INVALID_ARGUMENT',
-        `--student ${specText}: the preset is a ${preset.task} model of [${preset.inputShape.join(', ')}] -> ${preset.outputs}; the data and teacher need [${shape.inputShape.join(', ')}] -> ${shape.outputs} (${shape.task})`,
+        `${specText}: the preset is a ${preset.task} model of [${preset.inputShape.join(', ')}] -> ${preset.outputs}; the data and teacher need [${shape.inputShape.join(', ')}] -> ${shape.outputs} (${shape.task})`,
+        { option: 'student' },
       );
     }
     return { ...withLogits(tf, preset.build(tf, seed), shape), description: `preset ${preset.name}` };
   }
   const model = await loadStudentModel(tf, spec.name);
   const got = model.outputs[0]?.shape.at(-1);
-  if (got !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `--student ${specText}: the model gives ${got} output(s) per sample but ${wantOut}`);
+  if (got !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `${specText}: the model gives ${got} output(s) per sample but ${wantOut}`, { option: 'student' });
   return { ...withLogits(tf, model, shape), description: `model ${path.basename(spec.name)}` };
 }
 
@@ -109,7 +110,7 @@ function checkSize(specText: string, spec: StudentSpec, shape: StudentShape): vo
     for (let i = 1; i < sizes.length; i++) params += (sizes[i - 1]! + 1) * sizes[i]!;
   }
   if (params > MAX_STUDENT_PARAMS) {
-    throw new ShrinkError('INVALID_ARGUMENT', `--student ${specText}: ${params.toLocaleString('en-US')} parameters; a student has at most ${MAX_STUDENT_PARAMS.toLocaleString('en-US')} (it is meant to be small)`);
+    throw new ShrinkError('INVALID_ARGUMENT', `${specText}: ${params.toLocaleString('en-US')} parameters; a student has at most ${MAX_STUDENT_PARAMS.toLocaleString('en-US')} (it is meant to be small)`, { option: 'student' });
   }
 }
 
@@ -123,14 +124,14 @@ async function loadStudentModel(tf: Tf, given: string): Promise<tfjs.LayersModel
   const st = await stat(p).catch(() => undefined);
   const presets = [...TF_PRESETS.keys()].join(', ');
   if (!st) {
-    throw new ShrinkError('INVALID_ARGUMENT', `--student ${p}: not a layer spec (784-64-10, c16-c32-64-10), a preset (${presets}) or an existing .onnx file / tfjs folder`);
+    throw new ShrinkError('INVALID_ARGUMENT', `${p}: not a layer spec (784-64-10, c16-c32-64-10), a preset (${presets}) or an existing .onnx file / tfjs folder`, { option: 'student' });
   }
   try {
     if (st.isDirectory()) return await loadLayersModel(p);
     const model: onnx.ModelProto = await loadModel(p);
     return importFromOnnx(model, tf).model;
   } catch (e) {
-    if (isShrinkError(e)) throw new ShrinkError(e.code, `--student ${given}: ${e.message}`);
+    if (isShrinkError(e)) throw new ShrinkError(e.code, `${given}: ${e.message}`, { option: 'student', cause: e });
     throw e;
   }
 }

@@ -91,7 +91,7 @@ export async function teacherOutputs(teacher: onnx.IModelProto, data: Dataset, r
       detectedBy = 'declared: logits';
     } else if (req.output === 'probs') {
       if (!rowsAreDistributions(main, k)) {
-        throw new ShrinkError('INVALID_ARGUMENT', `--teacher-output probs: the teacher's output '${read}' has rows that are not probability distributions (negative or not summing to 1); use --teacher-output logits or auto`);
+        throw new ShrinkError('INVALID_ARGUMENT', `probs: the teacher's output '${read}' has rows that are not probability distributions (negative or not summing to 1); declare logits, or auto`, { option: 'teacherOutput' });
       }
       kind = 'log-probabilities';
       values = log(main);

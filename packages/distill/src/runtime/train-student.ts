@@ -69,7 +69,7 @@ function trainingModel(tf: Tf, student: Student, opts: TrainStudentOptions): tfj
   opts.hiddenLayers.forEach((name, j) => {
     const layer = student.model.layers.find((l) => l.name === name);
     if (!layer) {
-      throw new ShrinkError('INVALID_ARGUMENT', `--hidden-match: the student has no layer "${name}"; layers: ${student.model.layers.map((l) => l.name).join(', ')}`);
+      throw new ShrinkError('INVALID_ARGUMENT', `the student has no layer "${name}"; layers: ${student.model.layers.map((l) => l.name).join(', ')}`, { option: 'hiddenMatch' });
     }
     let h = layer.output as tfjs.SymbolicTensor;
     if (h.shape.length > 2) h = tf.layers.flatten({ name: `distill_flatten_${j + 1}` }).apply(h) as tfjs.SymbolicTensor;
@@ -124,7 +124,7 @@ export async function trainStudent(
         ys.dispose();
       }
       const loss = Number(h.history['loss']?.[0]);
-      if (!Number.isFinite(loss)) throw new ShrinkError('RUNTIME', `${opts.label}: loss became ${loss} at epoch ${epoch}; try a lower --lr`);
+      if (!Number.isFinite(loss)) throw new ShrinkError('RUNTIME', `${opts.label}: loss became ${loss} at epoch ${epoch}; try a lower learning rate (lr)`);
       const rec: StudentEpoch = { epoch, loss, seconds: (performance.now() - t0) / 1000 };
       if (score) rec.test = await score();
       history.push(rec);

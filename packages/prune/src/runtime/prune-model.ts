@@ -34,7 +34,7 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
   refuseNaN(model, 'prune');
   if (fineTune?.schedule) {
     if (o.method !== 'magnitude') {
-      throw new ShrinkError('INVALID_ARGUMENT', `--schedule prunes by magnitude while training; --method ${o.method} has no schedule (drop --schedule, or use --finetune after one-shot pruning)`);
+      throw new ShrinkError('INVALID_ARGUMENT', `gradual pruning is by magnitude; method ${o.method} has no schedule (fine-tune after one-shot pruning instead)`, { option: 'schedule' });
     }
     const batchSize = fineTune.batchSize ?? 32;
     const steps = Math.ceil(fineTune.train.n / batchSize);

@@ -48,7 +48,7 @@ export async function calibrate(model: onnx.IModelProto, data: Dataset, opts: Ca
   const limit = positiveInt(opts.samples ?? 256, 'samples');
   const batch = positiveInt(opts.batch ?? 16, 'batch');
   if (data.n === 0) {
-    throw new ShrinkError('CALIBRATION_EMPTY', `calibration data '${data.name}' has no samples; static quantization needs at least one (e.g. --calib-data digits, or random:64 for a smoke test)`);
+    throw new ShrinkError('CALIBRATION_EMPTY', `calibration data '${data.name}' has no samples; static quantization needs at least one (e.g. digits, or random:64 for a smoke test)`, { option: 'calibData' });
   }
   const collector = createCollector(method, opts.percentile !== undefined ? { percentile: opts.percentile } : {});
   const tensors = [...(opts.tensors ?? calibrationTensors(model))];

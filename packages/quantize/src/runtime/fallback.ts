@@ -81,7 +81,7 @@ export async function quantizeWithFallback(
   ctx?: Ctx,
 ): Promise<FallbackResult> {
   if (typeof maxDrop !== 'number' || Number.isNaN(maxDrop) || maxDrop < 0) {
-    throw new ShrinkError('INVALID_ARGUMENT', `--max-accuracy-drop must be a number >= 0 (e.g. 0.01 for one accuracy point), got ${maxDrop}`);
+    throw new ShrinkError('INVALID_ARGUMENT', `must be a number >= 0 (e.g. 0.01 for one accuracy point), got ${maxDrop}`, { option: 'maxAccuracyDrop' });
   }
   const maxSteps = opts.maxSteps ?? Infinity;
   if (maxSteps !== Infinity && (!Number.isInteger(maxSteps) || maxSteps < 0)) {

@@ -1,4 +1,5 @@
 import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { checkCombination } from '../check-options.js';
 import { resolveData, type Dataset } from '@shrink/core/data';
 import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
 import type { PassResult } from '../types.js';
@@ -25,19 +26,13 @@ export async function resolveCalibration(spec: string, model: onnx.IModelProto, 
   const m = RANDOM_SPEC.exec(spec);
   if (m) {
     const n = Number(m[1]);
-    if (n < 1) throw new ShrinkError('CALIBRATION_EMPTY', `--calib-data ${spec}: random calibration needs at least one sample, e.g. random:64`);
+    if (n < 1) throw new ShrinkError('CALIBRATION_EMPTY', `${spec}: random calibration needs at least one sample, e.g. random:64`, { option: 'calibData' });
     return randomCalibration(model, n);
   }
   return resolveData(spec, { split: 'train', ...(opts.cwd ? { cwd: opts.cwd } : {}) });
 }
 
-/** Checks that dtype and mode go together, so the dispatch below never guesses (and a pipeline config fails before running). */
-export function checkCombination(o: ResolvedQuantizeOptions): void {
-  const eightBit = o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8';
-  if (!eightBit && o.mode !== 'dynamic') {
-    throw new ShrinkError('INVALID_ARGUMENT', `--mode ${o.mode} applies to 8-bit dtypes (q8, int8, uint8); ${o.dtype} has one method — drop --mode`);
-  }
-}
+export { checkCombination } from '../check-options.js';
 
 /**
  * The quantization pass behind `shrink quantize`: picks the method from dtype and mode, calibrates when
@@ -62,7 +57,7 @@ export async function quantizeModel(model: onnx.IModelProto, options: QuantizeOp
   if (o.mode === 'dynamic') return withKernelNote(quantizeDynamic(model, o));
   if (o.mode === 'weight-only') return quantizeWeightOnly(model, { ...o, bits: 8 });
   if (!env.calibration) {
-    throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data: pass --calib-data (a --data spec, or random:64 for a smoke test)');
+    throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', { option: 'calibData', missing: 'calibration' });
   }
   const cal = await calibrate(model, env.calibration, { method: o.calibMethod, percentile: o.percentile, samples: o.calibSamples }, ctx);
   // quantizeStatic notes random (smoke-test) calibration itself.

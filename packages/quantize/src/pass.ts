@@ -1,0 +1,121 @@
+/**
+ * Quantization as a registry pass (see @shrink/core's Pass): the options of a `quantize:` step and of
+ * `shrink quantize`, what they need, and the run, which loads the onnxruntime side only when it runs.
+ */
+import { z } from 'zod';
+import { countParams, definePass, formatValue, ShrinkError, type LayerDetail } from '@shrink/core';
+import { checkCombination, needsCalibration } from './check-options.js';
+import { quantizeOptionsSchema } from './options.js';
+import type { QuantizeReport } from './types.js';
+
+export const quantizePassSchema = quantizeOptionsSchema.extend({
+  explain: z
+    .boolean()
+    .optional()
+    .describe('Per-layer output error (SQNR) of the quantized model on up to 64 samples of the evaluation (or calibration) data; default: on where such data is given to a pipeline step, off for the command (which prints a table)'),
+  maxAccuracyDrop: z
+    .number()
+    .min(0)
+    .lt(1)
+    .optional()
+    .describe('Keep the worst layers float until the accuracy drop on the evaluation data is within this (0.01 = 1 point)'),
+});
+
+export type QuantizePassOptions = z.output<typeof quantizePassSchema>;
+
+const byDtype = (m: Record<string, number>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} ${formatValue(v, 'count')}`)
+    .join(', ');
+
+/** The notes every front end shows for a quantization: what was quantized, what passed through, the pass's own notes. */
+export function quantizeNotes(q: QuantizeReport, before: Record<string, number>, after: Record<string, number>): string[] {
+  return [
+    `${q.dtype}${q.mode === q.dtype ? '' : ` ${q.mode}`}: ${q.nodes.filter((n) => n.action === 'quantized').length} of ${q.nodes.length} candidate nodes quantized`,
+    `parameters by dtype: baseline ${byDtype(before)}; quantized ${byDtype(after)}`,
+    ...(Object.keys(q.unhandled).length ? [`passed through untouched: ${Object.entries(q.unhandled).map(([k, v]) => `${k} x${v}`).join(', ')}`] : []),
+    ...q.notes,
+  ];
+}
+
+export const quantizePass = definePass({
+  kind: 'quantize',
+  summary: 'Quantize an ONNX model: int8 dynamic/static, int4/int8 weight-only, fp16',
+  schema: quantizePassSchema,
+  check(o, available) {
+    checkCombination(o);
+    if (needsCalibration(o) && o.calibData === undefined && !available.calibration) {
+      throw new ShrinkError('INVALID_ARGUMENT', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', {
+        option: 'calibData',
+        missing: 'calibration',
+      });
+    }
+    if (o.maxAccuracyDrop !== undefined && !available.eval) {
+      throw new ShrinkError('INVALID_ARGUMENT', 'the accuracy fallback measures accuracy on the evaluation data, and none is given', { option: 'maxAccuracyDrop', missing: 'eval' });
+    }
+  },
+  needs: (o) => ({ calibration: needsCalibration(o) }),
+  describe: (o) =>
+    `${o.dtype}${o.mode !== 'dynamic' ? `-${o.mode}` : ''}${o.perChannel ? '-pc' : ''}${o.weightType && o.weightType !== o.dtype ? `-${o.weightType}` : ''}${o.reduceRange === false ? '-fullrange' : ''}`,
+  // The choices transformers.js names; static needs calibration data.
+  searchSpace: (available): Array<z.input<typeof quantizePassSchema> | null> => [
+    null,
+    { dtype: 'q8' },
+    { dtype: 'q8', perChannel: true },
+    ...(available.calibration ? [{ dtype: 'q8' as const, mode: 'static' as const }] : []),
+    { dtype: 'q4' },
+    { dtype: 'fp16' },
+  ],
+  async run(model, o, { data, ctx }) {
+    const { explainQuantization, quantizeModel, quantizeWithFallback, resolveCalibration } = await import('./runtime/index.js');
+    const { explain, maxAccuracyDrop, ...options } = o;
+    const spec = options.calibData ?? data.calibrationSpec;
+    const calibration = needsCalibration(options) && spec !== undefined ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}) : undefined;
+    const env = calibration ? { calibration } : {};
+    const evalSet = await data.eval();
+    let fallback: Awaited<ReturnType<typeof quantizeWithFallback>>['fallback'] | undefined;
+    let r;
+    if (maxAccuracyDrop !== undefined && evalSet) {
+      const f = await quantizeWithFallback(model, options, env, evalSet, maxAccuracyDrop, {}, ctx);
+      fallback = f.fallback;
+      r = f;
+    } else {
+      r = await quantizeModel(model, options, env, ctx);
+    }
+    const notes = quantizeNotes(r.report, countParams(model).byDtype, countParams(r.model).byDtype);
+    if (fallback) {
+      notes.push(
+        `accuracy fallback: ${fallback.met ? 'met' : 'NOT met'} (baseline ${(fallback.baseline * 100).toFixed(2)}%, final ${(fallback.final * 100).toFixed(2)}%); kept float: ${fallback.keptFloat.join(', ') || 'none'}`,
+      );
+    }
+    const byNode = new Map<string, LayerDetail>(
+      r.report.nodes.map((n) => [n.name, { name: n.name, opType: n.opType, action: n.action === 'quantized' ? 'quantized' : `${n.action}${n.reason ? `: ${n.reason}` : ''}` }]),
+    );
+    const sample = evalSet ?? calibration;
+    let explained: Awaited<ReturnType<typeof explainQuantization>> | undefined;
+    if (explain === true && !sample) {
+      throw new ShrinkError('INVALID_ARGUMENT', 'the per-layer error needs sample data: give evaluation data or calibData', { option: 'explain' });
+    }
+    if ((explain ?? true) && sample) {
+      try {
+        explained = await explainQuantization(model, r.model, r.report, sample, { samples: 64 }, ctx);
+        for (const e of explained) {
+          const row = byNode.get(e.node) ?? { name: e.node, opType: e.opType };
+          // Infinity (identical outputs) has no JSON form; the action says the layer is there.
+          if (Number.isFinite(e.sqnrDb)) row.sqnrDb = e.sqnrDb;
+          byNode.set(e.node, row);
+        }
+      } catch (e) {
+        if (explain === true) throw e;
+        notes.push(`per-layer SQNR not measured: ${(e as Error).message}`);
+      }
+    }
+    return {
+      model: r.model,
+      notes,
+      layers: [...byNode.values()],
+      trained: false,
+      report: { quantization: r.report, explain: explained ?? null, fallback: fallback ?? null },
+    };
+  },
+});
