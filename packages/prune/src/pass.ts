@@ -3,7 +3,7 @@
  * `shrink prune`, fine-tuning included, and the run, which loads TensorFlow.js only when it trains.
  */
 import { z } from 'zod';
-import { definePass, ShrinkError, type LayerDetail } from '@shrink/core';
+import { accuracyFallbackShape, checkAccuracyFallback, definePass, ShrinkError, type LayerDetail } from '@shrink/core';
 import { pruneOptionsSchema } from './options.js';
 import type { PruneReport } from './types.js';
 
@@ -16,6 +16,7 @@ export const prunePassSchema = pruneOptionsSchema.extend({
   epochs: z.number().int().positive().optional().describe(`Fine-tuning epochs (default ${FINE_TUNE_DEFAULTS.epochs} when finetune or schedule is set)`),
   batchSize: z.number().int().positive().optional().describe(`Fine-tuning samples per step (default ${FINE_TUNE_DEFAULTS.batchSize})`),
   lr: z.number().positive().optional().describe('Fine-tuning learning rate (Adam; default 0.001)'),
+  ...accuracyFallbackShape,
 });
 
 export type PrunePassOptions = z.output<typeof prunePassSchema>;
@@ -45,6 +46,7 @@ export const prunePass = definePass({
   summary: 'Prune an ONNX model (magnitude, N:M, structured), optionally gradually or followed by fine-tuning',
   schema: prunePassSchema,
   check(o, available) {
+    checkAccuracyFallback(o, available);
     const training = fineTunes(o);
     if (training && !available.train) {
       throw new ShrinkError('INVALID_ARGUMENT', 'fine-tuning needs training data, and none is given', { option: o.schedule ? 'schedule' : 'finetune', missing: 'train' });
@@ -63,7 +65,8 @@ export const prunePass = definePass({
   },
   async run(model, o, { data, ctx }) {
     const { pruneModel } = await import('./runtime/index.js');
-    const { epochs, finetune, schedule, batchSize, lr, ...options } = o;
+    // The accuracy fallback is the runner's (runPass), around this run.
+    const { epochs, finetune, schedule, batchSize, lr, maxAccuracyDrop: _, ...options } = o;
     const training = fineTunes({ finetune, schedule });
     const fineTune = training
       ? { ...(await data.train()), epochs: epochs ?? FINE_TUNE_DEFAULTS.epochs, ...(schedule ? { schedule } : {}), ...(batchSize ? { batchSize } : {}), ...(lr ? { lr } : {}) }
@@ -75,6 +78,7 @@ export const prunePass = definePass({
       ...(l.sparsity !== undefined ? { sparsity: l.sparsity } : {}),
       action: l.action === 'pruned' ? (l.unitsRemoved !== undefined ? `pruned: ${l.unitsRemoved} units removed, ${l.unitsKept} kept` : 'pruned') : `skipped${l.reason ? `: ${l.reason}` : ''}`,
     }));
-    return { model: r.model, notes: [pruneStepNote(r.report), ...r.report.notes], layers, trained: training, report: { pruning: r.report } };
+    const changed = r.report.layers.filter((l) => l.action === 'pruned').map((l) => ({ name: l.name, opType: l.opType }));
+    return { model: r.model, notes: [pruneStepNote(r.report), ...r.report.notes], layers, trained: training, changed, report: { pruning: r.report } };
   },
 });

@@ -3,7 +3,7 @@
  * `shrink quantize`, what they need, and the run, which loads the onnxruntime side only when it runs.
  */
 import { z } from 'zod';
-import { countParams, definePass, formatValue, ShrinkError, type LayerDetail } from '@shrink/core';
+import { accuracyFallbackShape, checkAccuracyFallback, countParams, definePass, formatValue, ShrinkError, type LayerDetail } from '@shrink/core';
 import { checkCombination, needsCalibration } from './check-options.js';
 import { quantizeOptionsSchema } from './options.js';
 import type { QuantizeReport } from './types.js';
@@ -13,12 +13,7 @@ export const quantizePassSchema = quantizeOptionsSchema.extend({
     .boolean()
     .optional()
     .describe('Per-layer output error (SQNR) of the quantized model on up to 64 samples of the evaluation (or calibration) data; default: on where such data is given to a pipeline step, off for the command (which prints a table)'),
-  maxAccuracyDrop: z
-    .number()
-    .min(0)
-    .lt(1)
-    .optional()
-    .describe('Keep the worst layers float until the accuracy drop on the evaluation data is within this (0.01 = 1 point)'),
+  ...accuracyFallbackShape,
 });
 
 export type QuantizePassOptions = z.output<typeof quantizePassSchema>;
@@ -50,9 +45,7 @@ export const quantizePass = definePass({
         missing: 'calibration',
       });
     }
-    if (o.maxAccuracyDrop !== undefined && !available.eval) {
-      throw new ShrinkError('INVALID_ARGUMENT', 'the accuracy fallback measures accuracy on the evaluation data, and none is given', { option: 'maxAccuracyDrop', missing: 'eval' });
-    }
+    checkAccuracyFallback(o, available);
   },
   needs: (o) => ({ calibration: needsCalibration(o) }),
   describe: (o) =>
@@ -67,27 +60,15 @@ export const quantizePass = definePass({
     { dtype: 'fp16' },
   ],
   async run(model, o, { data, ctx }) {
-    const { explainQuantization, quantizeModel, quantizeWithFallback, resolveCalibration } = await import('./runtime/index.js');
-    const { explain, maxAccuracyDrop, ...options } = o;
+    const { explainQuantization, quantizeModel, resolveCalibration } = await import('./runtime/index.js');
+    // The accuracy fallback is the runner's (runPass), around this run.
+    const { explain, maxAccuracyDrop: _, ...options } = o;
     const spec = options.calibData ?? data.calibrationSpec;
     const calibration = needsCalibration(options) && spec !== undefined ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}) : undefined;
     const env = calibration ? { calibration } : {};
     const evalSet = await data.eval();
-    let fallback: Awaited<ReturnType<typeof quantizeWithFallback>>['fallback'] | undefined;
-    let r;
-    if (maxAccuracyDrop !== undefined && evalSet) {
-      const f = await quantizeWithFallback(model, options, env, evalSet, maxAccuracyDrop, {}, ctx);
-      fallback = f.fallback;
-      r = f;
-    } else {
-      r = await quantizeModel(model, options, env, ctx);
-    }
+    const r = await quantizeModel(model, options, env, ctx);
     const notes = quantizeNotes(r.report, countParams(model).byDtype, countParams(r.model).byDtype);
-    if (fallback) {
-      notes.push(
-        `accuracy fallback: ${fallback.met ? 'met' : 'NOT met'} (baseline ${(fallback.baseline * 100).toFixed(2)}%, final ${(fallback.final * 100).toFixed(2)}%); kept float: ${fallback.keptFloat.join(', ') || 'none'}`,
-      );
-    }
     const byNode = new Map<string, LayerDetail>(
       r.report.nodes.map((n) => [n.name, { name: n.name, opType: n.opType, action: n.action === 'quantized' ? 'quantized' : `${n.action}${n.reason ? `: ${n.reason}` : ''}` }]),
     );
@@ -115,7 +96,8 @@ export const quantizePass = definePass({
       notes,
       layers: [...byNode.values()],
       trained: false,
-      report: { quantization: r.report, explain: explained ?? null, fallback: fallback ?? null },
+      changed: r.report.nodes.filter((n) => n.action === 'quantized'),
+      report: { quantization: r.report, explain: explained ?? null, fallback: null },
     };
   },
 });

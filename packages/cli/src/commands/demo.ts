@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { z } from 'zod';
 import { formatValue, refuseDegraded, renderJson, ShrinkError, type onnx, type PassData, type PassOutput, type Report } from '@shrink/core';
-import { clearlySlower, compareModels, type ModelUnderTest } from '@shrink/core/runtime';
+import { clearlySlower, compareModels, runPass, type ModelUnderTest } from '@shrink/core/runtime';
 import type { QuantizeOptions } from '@shrink/quantize';
 import type { DistillPassReport } from '@shrink/distill/pass';
 import { passOf } from '../registry.js';
@@ -109,7 +109,7 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       const passData: PassData = { calibrationSpec: train.data, train: async () => split, eval: async () => data, cwd: process.cwd() };
       const apply = async (kind: string, from: onnx.ModelProto, options: Record<string, unknown>): Promise<PassOutput> => {
         const pass = passOf(kind);
-        return pass.run(from, pass.schema.parse(options), { data: passData, ctx });
+        return runPass(pass, from, pass.schema.parse(options), { data: passData, ctx });
       };
       const candidates: ModelUnderTest[] = [];
       const keep = async (name: string, file: string, m: onnx.ModelProto) => {

@@ -9,7 +9,7 @@ import { refuseDegraded, type Ctx, type Pass, type PassData, type PassOutput, ty
 import { renderTable } from '@shrink/core/terminal';
 import { saveModelChecked } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
-import { clearlySlower, compareModels } from '@shrink/core/runtime';
+import { clearlySlower, compareModels, runPass } from '@shrink/core/runtime';
 import { baselineUnderTest, loadModelInput, type ModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';
@@ -77,7 +77,7 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   await refuseExisting(target, argv.force === true);
   const data = commandData(argv);
   const evalSet = await data.evalSet();
-  const out = await pass.run(input.model, prepared, { data, ctx });
+  const out = await runPass(pass, input.model, prepared, { data, ctx });
   try {
     await ensureDir(path.dirname(target));
     // Measured where it is staged: a model onnxruntime rejects, one computing NaN, or one the fidelity

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isShrinkError, loggerOf, renameOption, ShrinkError, type Ctx, type LayerDetail, type onnx, type PassData, type StepRecord } from '@shrink/core';
 import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
-import { DEFAULT_GRID_INTENSITY, powerModel } from '@shrink/core/runtime';
+import { DEFAULT_GRID_INTENSITY, powerModel, runPass } from '@shrink/core/runtime';
 import { calibrationSpecOf, type Step } from './config-schema.js';
 import { passOf } from '../registry.js';
 import type { PipelineData } from './load-config.js';
@@ -185,7 +185,7 @@ export interface StepOutput {
 async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineDatasets, ctx: Ctx, where: string): Promise<StepOutput> {
   const pass = passOf(step.kind);
   try {
-    const out = await pass.run(model, step.options, { data: datasets.passData(), ctx });
+    const out = await runPass(pass, model, step.options, { data: datasets.passData(), ctx });
     // What a pass holds besides the model (a trained tfjs student) is not kept by a pipeline.
     out.dispose?.();
     return { model: out.model, notes: out.notes, layers: out.layers, trained: out.trained };

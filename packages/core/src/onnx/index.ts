@@ -10,3 +10,4 @@ export * from './domain.js';
 export * from './node-label.js';
 export * from './constant-tensor.js';
 export * from './elem-types.js';
+export * from './find-node.js';

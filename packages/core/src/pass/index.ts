@@ -1,1 +1,2 @@
 export * from './pass.js';
+export * from './accuracy-fallback-option.js';

@@ -40,6 +40,11 @@ export interface PassOutput {
   layers: LayerDetail[];
   /** The pass trained a model (fine-tuning, distillation): its energy is reported. */
   trained: boolean;
+  /**
+   * The nodes the pass changed, labelled as an `exclude` option names them: what the accuracy fallback
+   * ranks and leaves alone. Absent for passes that cannot leave a node alone.
+   */
+  changed?: ReadonlyArray<{ name: string; opType: string }>;
   /** The pass's own JSON report (`--json` puts it under the pass's kind). */
   report?: unknown;
   /** Frees what the pass holds outside the model (a trained tfjs model). */

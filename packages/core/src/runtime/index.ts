@@ -11,3 +11,6 @@ export * from './environment.js';
 export * from './cpu.js';
 export * from './profile.js';
 export * from './guard-check.js';
+export * from './layer-errors.js';
+export * from './accuracy-fallback.js';
+export * from './run-pass.js';

@@ -1,4 +1,5 @@
-import type { Graph, onnx } from '@shrink/core';
+import type { Graph } from './graph.js';
+import type { onnx } from './proto.js';
 
 /** The report's node in a graph: by name, or by first output for unnamed nodes (as the passes label them). */
 export function findNode(graph: Graph, label: string): onnx.NodeProto | undefined {
