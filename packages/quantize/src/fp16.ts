@@ -149,7 +149,7 @@ export function convertToFloat16(
       unhandled[node.opType] = (unhandled[node.opType] ?? 0) + 1;
     }
     else if (block.has(node.opType) || node.opType.startsWith('QLinear')) {
-      reason = (options.keepFloat32 ?? []).includes(node.opType) ? `--keep-float32 ${node.opType}` : `${node.opType} is on the float32 block list`;
+      reason = (options.keepFloat32 ?? []).includes(node.opType) ? `keepFloat32 lists ${node.opType}` : `${node.opType} is on the float32 block list`;
     } else {
       const sel = selector.isSelected(node);
       if (!sel.ok) reason = sel.reason;
@@ -277,7 +277,7 @@ export function convertToFloat16(
   if (wide > 0) notes.push(`${wide} node(s) stay float32 because a constant they read does not fit float16 (see each node's reason)`);
   if (counts.clamped > 0) notes.push(`${counts.clamped} value(s) beyond ±${FLOAT16_MAX} were clamped to the largest float16`);
   if (counts.flushed > 0) notes.push(`${counts.flushed} nonzero value(s) below float16's smallest subnormal (~6e-8) became 0`);
-  if (kept.size > 0) notes.push(`${kept.size} node(s) stay float32 (block list, other domains, subgraphs or --include/--exclude)`);
+  if (kept.size > 0) notes.push(`${kept.size} node(s) stay float32 (block list, other domains, subgraphs or include/exclude)`);
   notes.push("onnxruntime's CPU provider lacks float16 kernels for some ops and runs those in float32 behind its own Casts; float16 mainly halves the file");
   return {
     model: graph.toModel(),

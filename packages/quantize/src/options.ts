@@ -34,7 +34,7 @@ export const quantizeOptionsSchema = z.strictObject({
     .optional()
     .describe('8-bit dtypes: 7-bit weight codes (int8 [-64, 64]) that x86 CPUs without VNNI cannot saturate; default off except as q8 chooses'),
   perChannel: z.boolean().default(false).describe('One scale per output channel of each weight instead of one per tensor'),
-  calibData: z.string().optional().describe('Static mode: calibration data (anything --data accepts, or random:N for a smoke test)'),
+  calibData: z.string().optional().describe('Static mode: calibration data (a dataset, or random:N for a smoke test)'),
   calibMethod: z.enum(['minmax', 'percentile', 'entropy']).default('minmax').describe('Static mode: how activation ranges are chosen'),
   percentile: z.number().gt(50).lte(100).default(99.99).describe('Static mode, percentile method: the percentile of |x| kept'),
   calibSamples: z.number().int().positive().default(256).describe('Static mode: calibration samples used at most'),

@@ -26,7 +26,7 @@ export function notWorthIt(graph: Graph, node: onnx.NodeProto, plan: QdqPlan, ma
   // What --include accepts: the node's name, or for an unnamed node its op type.
   const name = node.name || node.opType;
   if (plan.reduction !== undefined && plan.reduction < MIN_QDQ_REDUCTION) {
-    return `reduction of ${plan.reduction} values is too small for int8 kernels to pay off (< ${MIN_QDQ_REDUCTION}; --include '${name}' forces it)`;
+    return `reduction of ${plan.reduction} values is too small for int8 kernels to pay off (< ${MIN_QDQ_REDUCTION}; include '${name}' to force it)`;
   }
   for (const a of plan.activations) {
     if (marks.has(a)) continue;
@@ -34,7 +34,7 @@ export function notWorthIt(graph: Graph, node: onnx.NodeProto, plan: QdqPlan, ma
     if (pool) {
       return (
         `input '${a}' comes from float ops through MaxPool '${pool}': onnxruntime would move the QuantizeLinear above the MaxPool ` +
-        `(QDQ propagation) and run it on uint8 NCHW, slower than the float ops it saves; --include '${name}' forces it`
+        `(QDQ propagation) and run it on uint8 NCHW, slower than the float ops it saves; include '${name}' to force it`
       );
     }
   }
