@@ -4,10 +4,10 @@
 // runs in one emulated node process (tests in-process, TAP on stdout); SHRINK_CPU_FLAGS tells Shrink's CPU
 // detection what the emulated CPU has, since /proc/cpuinfo still describes the host. Slow: minutes per file.
 // Usage: node scripts/test-avx2.mjs <path substring>...   (Debian: apt-get install qemu-user)
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { testFiles } from './test-files.mjs';
 
 const QEMU = '/usr/bin/qemu-x86_64';
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -20,16 +20,7 @@ if (filters.length === 0) {
   console.error('name the test files to run, e.g. node scripts/test-avx2.mjs quantize/src/dynamic');
   process.exit(2);
 }
-function walk(dir, out) {
-  for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name === 'dist') continue;
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else if (name.endsWith('.test.ts')) out.push(relative(root, p));
-  }
-  return out;
-}
-const files = walk(join(root, 'packages'), []).filter((f) => filters.some((s) => f.includes(s))).sort();
+const files = testFiles(root, filters);
 let failed = 0;
 for (const f of files) {
   const t0 = Date.now();

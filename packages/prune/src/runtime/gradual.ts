@@ -332,13 +332,7 @@ export async function pruneGradually(
     else for (const m of masks) setMask(tf, m, magnitudeMask(m.variable.read().dataSync() as Float32Array, s));
     applyMasks(tf, masks);
   };
-  try {
-    const r = await trainMasked(tf, model, { train, test }, opts, masks, beforeStep, `prune ${model.name}`, ctx);
-    return { model, ...r, masks: finish(masks), schedule };
-  } catch (e) {
-    finish(masks);
-    throw e;
-  }
+  return { model, ...(await trainAndFinish(tf, model, { train, test }, opts, masks, beforeStep, `prune ${model.name}`, ctx)), schedule };
 }
 
 /**
@@ -356,9 +350,15 @@ export async function fineTunePruned(
   const { tf } = await initTf(ctx);
   const masks = selectKernels(model, opts.layers);
   for (const m of masks) setMask(tf, m, (m.variable.read().dataSync() as Float32Array).map((v) => (v === 0 ? 0 : 1)));
+  return { model, ...(await trainAndFinish(tf, model, { train, test }, opts, masks, () => {}, `fine-tune ${model.name}`, ctx)) };
+}
+
+/** trainMasked, then the masks' final report; the masks are released whether training ends or throws. */
+async function trainAndFinish(...args: Parameters<typeof trainMasked>) {
+  const masks = args[4];
   try {
-    const r = await trainMasked(tf, model, { train, test }, opts, masks, () => {}, `fine-tune ${model.name}`, ctx);
-    return { model, ...r, masks: finish(masks) };
+    const r = await trainMasked(...args);
+    return { ...r, masks: finish(masks) };
   } catch (e) {
     finish(masks);
     throw e;
