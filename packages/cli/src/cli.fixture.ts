@@ -23,8 +23,12 @@ export interface Run {
 /** `shrink ...args` in `cwd`, through tsx on the sources (no build needed). */
 export function runShrink(cwd: string, args: readonly string[], timeoutMs = 180_000): Run {
   // node with tsx's loader in-process (the tsx binary would start a second node, outside any wrapper).
-  const argv = [process.execPath, '--import', TSX, '--conditions=@shrink/source', bin, ...args];
-  const [cmd, ...rest] = [...wrap, ...argv];
+  return runNode(['--import', TSX, '--conditions=@shrink/source', bin, ...args], cwd, timeoutMs);
+}
+
+/** `node ...argv` in `cwd`, behind SHRINK_TEST_WRAP when set. */
+export function runNode(argv: readonly string[], cwd: string, timeoutMs = 180_000): Run {
+  const [cmd, ...rest] = [...wrap, process.execPath, ...argv];
   const r = spawnSync(cmd!, rest, { encoding: 'utf8', cwd, timeout: timeoutMs * slowdown, env: process.env });
   // qemu's warnings about CPUID features it cannot emulate are not the program's stderr.
   const stderr = wrap.length > 0 ? r.stderr.split('\n').filter((l) => !l.includes("TCG doesn't support requested feature")).join('\n') : r.stderr;

@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { renameOption, ShrinkError } from '@shrink/core';
-import { flagName } from './schema-flags.js';
+import { renameOption, ShrinkError } from '@shrink/core/errors';
 
 /** How the CLI names the data a pass lacks. */
 const MISSING_FLAG: Readonly<Record<NonNullable<ShrinkError['missing']>, string>> = { train: '--data', eval: '--data', calibration: '--calib-data' };
@@ -28,4 +27,9 @@ export function withFlagErrors<T, U>(c: CommandModule<T, U>): CommandModule<T, U
       }
     },
   };
+}
+
+/** Flag names are the schema's keys in kebab-case (`calibMethod` -> `--calib-method`). */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

@@ -1,3 +1,3 @@
 // @shrink/cli as a library: run the `shrink` command in-process (exit code returned, nothing thrown).
 export { main } from './main.js';
-export { commands } from './commands/index.js';
+export { allCommands, commandsFor } from './commands/index.js';

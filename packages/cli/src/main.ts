@@ -1,6 +1,6 @@
 import yargs from 'yargs';
-import { DegradedModelError, exitCodeFor, isShrinkError, ShrinkError } from '@shrink/core';
-import { commands } from './commands/index.js';
+import { exitCodeFor, isShrinkError, ShrinkError } from '@shrink/core/errors';
+import { commandsFor } from './commands/index.js';
 
 /** Runs the CLI and resolves to its exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {
@@ -18,14 +18,16 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .alias('h', 'help')
     .version(false)
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    // yargs renders a command's help before every run, in case it fails; laying it out to the terminal's
+    // width costs ~0.1 s, so only a help request pays for it.
+    .wrap(wantsHelp(argv) ? Math.min(110, process.stdout.columns ?? 100) : null)
     // Throwing stops yargs before the command runs: a mistyped flag must not train for an hour first.
     .fail((msg, err) => {
       if (err) throw err;
       throw new ShrinkError('INVALID_ARGUMENT', `${msg} (see \`shrink <command> --help\`)`);
     });
-  for (const c of commands) cli.command(c);
   try {
+    for (const c of await commandsFor(argv)) cli.command(c);
     await cli.parseAsync();
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
@@ -35,9 +37,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h') || !argv.some((a) => !a.startsWith('-'));
+}
+
 function describe(e: unknown): string {
   // The guard's error speaks of the model; the way around it is the CLI's to name.
-  if (e instanceof DegradedModelError) return `${e.message} (--allow-degraded accepts it)`;
+  if (isShrinkError(e) && e.code === 'DEGRADED') return `${e.message} (--allow-degraded accepts it)`;
   if (isShrinkError(e)) return e.message;
   if (e instanceof Error) return `unexpected error: ${e.message}`;
   return `unexpected error: ${String(e)}`;

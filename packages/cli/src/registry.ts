@@ -4,11 +4,12 @@
  * workers) and the demo all go through this list: adding a pass is one line here.
  */
 import { ShrinkError, type Pass } from '@shrink/core';
+import { cleanupPass } from '@shrink/cleanup/pass';
 import { distillPass } from '@shrink/distill/pass';
 import { prunePass } from '@shrink/prune/pass';
 import { quantizePass } from '@shrink/quantize/pass';
 
-export const PASSES: readonly Pass[] = [distillPass, prunePass, quantizePass];
+export const PASSES: readonly Pass[] = [cleanupPass, distillPass, prunePass, quantizePass];
 
 export const PASS_KINDS: readonly string[] = PASSES.map((p) => p.kind);
 

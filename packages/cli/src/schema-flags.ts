@@ -1,6 +1,7 @@
 import type { Argv, Options } from 'yargs';
 import { optionsJsonSchema, parseOptions, type OptionsSchema } from '@shrink/core';
 import type { z } from 'zod';
+import { flagName } from './flag-errors.js';
 
 interface JsonProp {
   type?: string | string[];
@@ -9,11 +10,6 @@ interface JsonProp {
   description?: string;
   anyOf?: JsonProp[];
   items?: JsonProp;
-}
-
-/** Flag names are the schema's keys in kebab-case (`calibMethod` -> `--calib-method`). */
-export function flagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 /**

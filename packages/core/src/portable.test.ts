@@ -7,6 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+// Subpath imports (#gzip) have a Node file and a portable one: a browser gets the `default` condition.
+const IMPORTS = (JSON.parse(readFileSync(path.join(here, '../package.json'), 'utf8')) as { imports: Record<string, { '@shrink/source': { default: string } }> }).imports;
 const ALLOWED = new Set(['zod', 'onnx-proto', 'protobufjs/minimal.js', 'fflate', 'long']);
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
@@ -22,6 +24,7 @@ function reachable(entry: string): { files: string[]; bare: Map<string, string> 
     for (const m of src.matchAll(IMPORT)) {
       const spec = m[1] ?? m[2]!;
       if (spec.startsWith('.')) stack.push(path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts')));
+      else if (spec.startsWith('#')) stack.push(path.resolve(here, '..', IMPORTS[spec]!['@shrink/source'].default));
       else bare.set(spec, path.relative(here, file));
     }
   }

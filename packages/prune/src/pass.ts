@@ -64,7 +64,7 @@ export const prunePass = definePass({
     return [null, structured(0.25), structured(0.5)];
   },
   async run(model, o, { data, ctx }) {
-    const { pruneModel } = await import('./runtime/index.js');
+    const { pruneModel } = await import('./runtime/prune-model.js');
     // The accuracy fallback is the runner's (runPass), around this run.
     const { epochs, finetune, schedule, batchSize, lr, maxAccuracyDrop: _, ...options } = o;
     const training = fineTunes({ finetune, schedule });

@@ -7,10 +7,10 @@ import { readDataFile } from './read-data-file.js';
 
 /**
  * The vendored UCI "Optical Recognition of Handwritten Digits" test set (E. Alpaydin, C. Kaynak;
- * CC BY 4.0): 1,797 8x8 images of 0..16 counts, labels 0..9. Resolved from this module's own
- * location so it works from src/ (tsx) and dist/ alike: both sit two levels below the package root.
+ * CC BY 4.0): 1,797 8x8 images of 0..16 counts, labels 0..9. Resolved through the package's own
+ * exports, so it is found from src/ (tsx), dist/ and from the CLI's bundle, which lives elsewhere.
  */
-export const DIGITS_FILE = fileURLToPath(new URL('../../assets/digits/digits.csv.gz', import.meta.url));
+export const DIGITS_FILE = fileURLToPath(import.meta.resolve('@shrink/core/assets/digits/digits.csv.gz'));
 
 export interface DigitsOptions {
   /** 'flat' gives samples of shape [64]; 'image' the same values as [8, 8, 1] (NHWC). */

@@ -2,7 +2,7 @@
  * Sizes of a model as bytes: what it weighs encoded and what it weighs gzipped (the download cost on
  * a CDN that compresses). A file's on-disk size including external data is io's job (it knows the files).
  */
-import { gzipSync } from 'fflate';
+import { gzipLength } from '#gzip';
 import type { onnx } from '../onnx/proto.js';
 import { encodeModel } from '../onnx/codec.js';
 
@@ -13,7 +13,7 @@ export interface GzipOptions {
 
 /** Bytes after gzip compression (header and trailer included, as a served file would be). */
 export function gzipSize(bytes: Uint8Array, opts: GzipOptions = {}): number {
-  return gzipSync(bytes, { level: opts.level ?? 9 }).length;
+  return gzipLength(bytes, opts.level ?? 9);
 }
 
 export interface ModelSizes {

@@ -1,12 +1,10 @@
 import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx, type OutputKindDecision } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
-import { exportToOnnx, importFromOnnx, initTf } from '@shrink/core/tfjs';
 import { pruneOptionsSchema, type PruneOptions } from '../options.js';
 import type { PruneResult } from '../types.js';
 import { pruneMagnitude } from '../magnitude.js';
 import { pruneNM } from '../nm.js';
 import { pruneStructured } from '../structured.js';
-import { fineTunePruned, overallSparsity, pruneOnnxGradually } from './gradual.js';
 
 /** Training for `shrink prune --schedule/--finetune`: the data and how long. */
 export interface FineTuneSettings {
@@ -36,6 +34,7 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
     if (o.method !== 'magnitude') {
       throw new ShrinkError('INVALID_ARGUMENT', `gradual pruning is by magnitude; method ${o.method} has no schedule (fine-tune after one-shot pruning instead)`, { option: 'schedule' });
     }
+    const { overallSparsity, pruneOnnxGradually } = await import('./gradual.js');
     const batchSize = fineTune.batchSize ?? 32;
     const steps = Math.ceil(fineTune.train.n / batchSize);
     const r = await pruneOnnxGradually(
@@ -71,6 +70,8 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
   }
   const once = o.method === 'magnitude' ? pruneMagnitude(model, o) : o.method === 'nm' ? pruneNM(model, o) : pruneStructured(model, o);
   if (!fineTune) return once;
+  // tfjs costs ~0.3 s to load: one-shot pruning does not pay for it.
+  const [{ exportToOnnx, importFromOnnx, initTf }, { fineTunePruned }] = await Promise.all([import('@shrink/core/tfjs'), import('./gradual.js')]);
   const { tf } = await initTf(ctx);
   const imported = importFromOnnx(once.model, tf).model;
   try {

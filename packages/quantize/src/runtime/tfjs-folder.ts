@@ -1,7 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { loggerOf, ShrinkError, type Ctx } from '@shrink/core';
-import { readLayersModelDir, writeLayersModelDir } from '@shrink/core/tfjs';
 import { quantizeTfjsWeights, type TfjsQuantizeOptions, type TfjsQuantizeReport } from '../tfjs-weights.js';
 
 export interface TfjsFolderOptions extends TfjsQuantizeOptions {
@@ -24,6 +23,8 @@ export async function quantizeTfjsFolder(
   if (!force && (await sameFolder(inDir, outDir))) {
     throw new ShrinkError('IO', `output folder ${outDir} is the input folder; choose another output folder or pass force to rewrite it in place`);
   }
+  // tfjs costs ~0.3 s to load: only a tfjs folder pays for it, not every quantize run.
+  const { readLayersModelDir, writeLayersModelDir } = await import('@shrink/core/tfjs');
   const artifacts = await readLayersModelDir(inDir);
   let result;
   try {

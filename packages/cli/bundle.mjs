@@ -1,0 +1,31 @@
+// The `shrink` command as shipped: the CLI's sources bundled by esbuild into dist/shrink/ (or the folder
+// after --outdir), one file per entry plus shared chunks that each command loads when it runs.
+// Build pipelines call the CLI many times, and a cold start is mostly Node resolving and compiling
+// modules (zod alone is ~100 files, most of them locales nothing uses); a bundle resolves once and leaves
+// unused code out. Kept outside: packages with native binaries or .wasm files found beside their own
+// modules, and packages only some runs load (mathjs for gates, tsx for running from sources).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const EXTERNAL = ['onnxruntime-node', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'mathjs', 'playwright-core', 'tsx'];
+const at = process.argv.indexOf('--outdir');
+const outdir = at > 0 ? path.resolve(process.argv[at + 1]) : path.join(here, 'dist/shrink');
+
+await build({
+  // trial-worker.js is a Worker's entry: it sits beside the chunk that starts it, as in dist/pipeline/.
+  entryPoints: { bin: path.join(here, 'src/bin.ts'), 'trial-worker': path.join(here, 'src/pipeline/trial-worker.ts') },
+  outdir,
+  // The workspace packages' sources, as the tests run them.
+  conditions: ['@shrink/source'],
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: EXTERNAL,
+  // CommonJS packages inside an ESM bundle still call require().
+  banner: { js: "import { createRequire as __shrinkRequire } from 'node:module';\nconst require = __shrinkRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
