@@ -4,13 +4,32 @@
  * teacher vs student in the same run; the seed regression model distilled into 1000-16-1; and where
  * the time goes (teacher inference vs student training per epoch).
  */
-import { countParams, createSession, distillModel, encodeModel, resolveSplit, summarize, teacherOutputs, type Dataset, type onnx } from './core.js';
+import {
+  countParams,
+  createSession,
+  distillModel,
+  encodeModel,
+  resolveSplit,
+  summarize,
+  teacherOutputs,
+  type Dataset,
+  type onnx,
+} from './core.js';
 import { fmtBytes, fmtMs, fmtX, mdTable, nowMs, type Bench, type BenchContext } from './lib.js';
 import { accuracy, BATCHES, latencies, pct, points, trainedModel, yesNo, type Goal, type Variant } from './quantize.bench.js';
 import { ShrinkError } from './core.js';
 
 const SEEDS = [0, 1, 2] as const;
-const FASHION = { teacherEpochs: 5, data: 'fashion-mnist', student: '784-64-10', epochs: 10, lr: 0.002, batch: 64, temperature: 2, alpha: 0.5 } as const;
+const FASHION = {
+  teacherEpochs: 5,
+  data: 'fashion-mnist',
+  student: '784-64-10',
+  epochs: 10,
+  lr: 0.002,
+  batch: 64,
+  temperature: 2,
+  alpha: 0.5,
+} as const;
 const SEED_MODEL = { teacherEpochs: 5, data: 'seed', student: '1000-16-1', epochs: 10, lr: 0.001, batch: 32 } as const;
 
 const meanSpread = (xs: readonly number[]): string => {
@@ -45,7 +64,14 @@ async function fashionSection(ctx: BenchContext, goals: Goal[]): Promise<string>
   }
   const { model: teacher, how } = await trainedModel(ctx, 'fashion-mlp', FASHION.teacherEpochs, FASHION.data);
   const teacherAcc = await accuracy(teacher, split.test, 'teacher');
-  const opts = { student: FASHION.student, epochs: FASHION.epochs, lr: FASHION.lr, batch: FASHION.batch, temperature: FASHION.temperature, alpha: FASHION.alpha };
+  const opts = {
+    student: FASHION.student,
+    epochs: FASHION.epochs,
+    lr: FASHION.lr,
+    batch: FASHION.batch,
+    temperature: FASHION.temperature,
+    alpha: FASHION.alpha,
+  };
   const kd: number[] = [];
   const scratch: number[] = [];
   const rows: string[][] = [];
@@ -83,9 +109,21 @@ async function fashionSection(ctx: BenchContext, goals: Goal[]): Promise<string>
   const kdMean = summarize(kd).mean;
   const scMean = summarize(scratch).mean;
   goals.push(
-    { goal: `Fashion-MNIST student <= 1/10 of the teacher's parameters`, result: `${sp.toLocaleString('en-US')} vs ${tp.toLocaleString('en-US')} (${fmtX(sp / tp)})`, met: yesNo(sp * 10 <= tp) },
-    { goal: `student accuracy >= 97% of the teacher's (mean over ${SEEDS.length} seeds)`, result: `${pct(kdMean)} vs ${pct(teacherAcc)} = ${pct(kdMean / teacherAcc)} of it`, met: yesNo(kdMean >= 0.97 * teacherAcc) },
-    { goal: 'KD beats the same student from scratch (mean over 3 seeds)', result: `${meanSpread(kd)} vs ${meanSpread(scratch)}: ${points(kdMean - scMean)} points`, met: yesNo(kdMean > scMean) },
+    {
+      goal: `Fashion-MNIST student <= 1/10 of the teacher's parameters`,
+      result: `${sp.toLocaleString('en-US')} vs ${tp.toLocaleString('en-US')} (${fmtX(sp / tp)})`,
+      met: yesNo(sp * 10 <= tp),
+    },
+    {
+      goal: `student accuracy >= 97% of the teacher's (mean over ${SEEDS.length} seeds)`,
+      result: `${pct(kdMean)} vs ${pct(teacherAcc)} = ${pct(kdMean / teacherAcc)} of it`,
+      met: yesNo(kdMean >= 0.97 * teacherAcc),
+    },
+    {
+      goal: 'KD beats the same student from scratch (mean over 3 seeds)',
+      result: `${meanSpread(kd)} vs ${meanSpread(scratch)}: ${points(kdMean - scMean)} points`,
+      met: yesNo(kdMean > scMean),
+    },
   );
   return [
     '### Fashion-MNIST: fashion-mlp teacher -> 784-64-10 student',
@@ -97,7 +135,14 @@ async function fashionSection(ctx: BenchContext, goals: Goal[]): Promise<string>
       `(\`shrink distill --teacher T --student ${FASHION.student} --data ${FASHION.data} --epochs ${FASHION.epochs} --lr ${FASHION.lr} --seed S --baseline-scratch\`), ` +
       `on all ${split.train.n.toLocaleString('en-US')} training images; accuracies of the exported ONNX students in onnxruntime.`,
     '',
-    mdTable(['seed', 'distilled', 'scratch', 'KD - scratch (points)', 'agreement with teacher', 'distilled / teacher accuracy'], rows, [true, true, true, true, true, true]),
+    mdTable(['seed', 'distilled', 'scratch', 'KD - scratch (points)', 'agreement with teacher', 'distilled / teacher accuracy'], rows, [
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]),
     '',
     `Mean (min–max) over ${SEEDS.length} seeds: distilled ${meanSpread(kd)}, scratch ${meanSpread(scratch)}.`,
     '',
@@ -106,7 +151,12 @@ async function fashionSection(ctx: BenchContext, goals: Goal[]): Promise<string>
       [
         ['parameters', tp.toLocaleString('en-US'), sp.toLocaleString('en-US'), fmtX(sp / tp)],
         ['ONNX bytes', fmtBytes(tBytes), fmtBytes(sBytes), fmtX(sBytes / tBytes)],
-        ...lats.map((l) => [`latency p50, batch ${l.batch} (interleaved)`, fmtMs(l.cmp[1]!.a.p50), fmtMs(l.cmp[1]!.b.p50), fmtX(l.cmp[1]!.ratio.p50)]),
+        ...lats.map((l) => [
+          `latency p50, batch ${l.batch} (interleaved)`,
+          fmtMs(l.cmp[1]!.a.p50),
+          fmtMs(l.cmp[1]!.b.p50),
+          fmtX(l.cmp[1]!.ratio.p50),
+        ]),
       ],
       [false, true, true, true],
     ),
@@ -122,7 +172,12 @@ async function seedSection(ctx: BenchContext, goals: Goal[]): Promise<string> {
   const split = await resolveSplit(SEED_MODEL.data);
   const { model: teacher, how } = await trainedModel(ctx, 'seed', SEED_MODEL.teacherEpochs, SEED_MODEL.data);
   ctx.log(`distill: seed -> ${SEED_MODEL.student}`);
-  const r = await distillModel(teacher, { student: SEED_MODEL.student, epochs: SEED_MODEL.epochs, lr: SEED_MODEL.lr, batch: SEED_MODEL.batch }, split, { cacheDir: false, baselineScratch: true });
+  const r = await distillModel(
+    teacher,
+    { student: SEED_MODEL.student, epochs: SEED_MODEL.epochs, lr: SEED_MODEL.lr, batch: SEED_MODEL.batch },
+    split,
+    { cacheDir: false, baselineScratch: true },
+  );
   r.student.dispose();
   r.scratch?.student.dispose();
   const tm = await mse(teacher, split.test, 'seed teacher');
@@ -130,7 +185,11 @@ async function seedSection(ctx: BenchContext, goals: Goal[]): Promise<string> {
   const scm = await mse(r.scratch!.model, split.test, 'seed scratch');
   const tp = countParams(teacher).params;
   const sp = countParams(r.model).params;
-  goals.push({ goal: 'seed model distilled into <= 1/10 of its parameters: test MSE ratio (reported)', result: `${fmtX(sm / tm)} (${sm.toPrecision(4)} vs ${tm.toPrecision(4)}; scratch ${scm.toPrecision(4)}), parameters ${fmtX(sp / tp)}`, met: 'reported' });
+  goals.push({
+    goal: 'seed model distilled into <= 1/10 of its parameters: test MSE ratio (reported)',
+    result: `${fmtX(sm / tm)} (${sm.toPrecision(4)} vs ${tm.toPrecision(4)}; scratch ${scm.toPrecision(4)}), parameters ${fmtX(sp / tp)}`,
+    met: 'reported',
+  });
   return [
     '### The seed regression model -> 1000-16-1',
     '',
@@ -141,8 +200,20 @@ async function seedSection(ctx: BenchContext, goals: Goal[]): Promise<string> {
       ['model', 'parameters', 'test MSE', 'MSE / teacher MSE', 'MSE to teacher outputs'],
       [
         ['teacher', tp.toLocaleString('en-US'), tm.toPrecision(4), '1', '0'],
-        ['distilled student', sp.toLocaleString('en-US'), sm.toPrecision(4), fmtX(sm / tm), (r.report.training.test?.mseToTeacher ?? NaN).toPrecision(4)],
-        ['scratch student', sp.toLocaleString('en-US'), scm.toPrecision(4), fmtX(scm / tm), (r.report.scratch?.test?.mseToTeacher ?? NaN).toPrecision(4)],
+        [
+          'distilled student',
+          sp.toLocaleString('en-US'),
+          sm.toPrecision(4),
+          fmtX(sm / tm),
+          (r.report.training.test?.mseToTeacher ?? NaN).toPrecision(4),
+        ],
+        [
+          'scratch student',
+          sp.toLocaleString('en-US'),
+          scm.toPrecision(4),
+          fmtX(scm / tm),
+          (r.report.scratch?.test?.mseToTeacher ?? NaN).toPrecision(4),
+        ],
       ],
       [false, true, true, true, true],
     ),
@@ -158,7 +229,10 @@ export const distillBench: Bench = {
     const fashion = await fashionSection(ctx, goals);
     const seed = await seedSection(ctx, goals);
     return [
-      mdTable(['goal', 'result', 'met'], goals.map((g) => [g.goal, g.result, g.met])),
+      mdTable(
+        ['goal', 'result', 'met'],
+        goals.map((g) => [g.goal, g.result, g.met]),
+      ),
       '',
       fashion,
       '',

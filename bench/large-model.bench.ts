@@ -59,7 +59,15 @@ function buildModel(twice: Float32Array): onnx.ModelProto {
     inits.push(makeTensor(`w${i}`, 'float32', [ELEMS], w)); // copies w, so w is refilled for the next one
     nodes.push(makeNode('Gather', [`w${i}`, 'idx'], [`g${i}`], { axis: 0 }, { name: `gather${i}` }));
   }
-  nodes.push(makeNode('Sum', nodes.map((n) => n.output[0]!), ['out'], undefined, { name: 'sum' }));
+  nodes.push(
+    makeNode(
+      'Sum',
+      nodes.map((n) => n.output[0]!),
+      ['out'],
+      undefined,
+      { name: 'sum' },
+    ),
+  );
   return makeModel(
     makeGraph({
       name: 'large',
@@ -87,7 +95,7 @@ async function plainWrite(file: string, parts: readonly Uint8Array[]): Promise<n
   let bytes = 0;
   try {
     for (const p of parts) {
-      for (let off = 0; off < p.length; ) off += (await fh.write(p, off, p.length - off)).bytesWritten;
+      for (let off = 0; off < p.length;) off += (await fh.write(p, off, p.length - off)).bytesWritten;
       bytes += p.length;
     }
     await fh.sync();
@@ -107,7 +115,7 @@ async function plainRead(file: string, sizes: readonly number[]): Promise<Buffer
     for (const size of sizes) {
       const buf = Buffer.allocUnsafeSlow(size);
       bufs.push(buf);
-      for (let off = 0; off < size; ) {
+      for (let off = 0; off < size;) {
         const { bytesRead } = await fh.read(buf, off, size - off, bytes + off);
         if (bytesRead === 0) throw new Error(`${file} ended at byte ${bytes + off}`);
         off += bytesRead;
@@ -149,17 +157,25 @@ export const largeModelBench: Bench = {
     try {
       const twice = seededBlock();
       const file = path.join(dir, 'model.onnx');
-      let model: onnx.ModelProto | undefined = await phase('build (makeTensor × 9)', () => buildModel(twice), (m) => {
-        const bytes = (m.graph?.initializer ?? []).reduce((n, t) => n + (t.rawData?.length ?? 0), 0);
-        return `${TENSORS} float32 initializers of ${ELEMS.toLocaleString('en-US')} values, ${bytes} B raw in total`;
-      });
+      let model: onnx.ModelProto | undefined = await phase(
+        'build (makeTensor × 9)',
+        () => buildModel(twice),
+        (m) => {
+          const bytes = (m.graph?.initializer ?? []).reduce((n, t) => n + (t.rawData?.length ?? 0), 0);
+          return `${TENSORS} float32 initializers of ${ELEMS.toLocaleString('en-US')} values, ${bytes} B raw in total`;
+        },
+      );
       const plainFile = path.join(dir, 'plain.bin');
       const rawParts = (model.graph?.initializer ?? []).map((t) => t.rawData ?? new Uint8Array(0));
       // The baselines run before and after Shrink's step, so drift in disk speed (writeback, other
       // work on the machine) shows as a gap between them instead of skewing one comparison.
       const writeBase = (): Promise<number> => plainWrite(plainFile, rawParts);
       await phase('baseline write #1: plain write + fsync of the raw bytes', writeBase, (n) => `${n} B to a fresh file`);
-      const saved = await phase('saveModel (no options)', () => saveModel(model!, file), (r) => `externalDataReason '${r.externalDataReason ?? 'none'}'`);
+      const saved = await phase(
+        'saveModel (no options)',
+        () => saveModel(model!, file),
+        (r) => `externalDataReason '${r.externalDataReason ?? 'none'}'`,
+      );
       await unlink(plainFile); // a fresh file again, as saveModel's temp file is
       await phase('baseline write #2', writeBase, (n) => `${n} B to a fresh file`);
       if (saved.externalDataReason !== 'over-limit' || saved.externalDataPath === undefined) {
@@ -173,26 +189,35 @@ export const largeModelBench: Bench = {
       await phase('baseline read #1: plain read into 9 fresh 256 MiB buffers', readBase, readNote);
 
       // The loaded model is only checked, then dropped, so the session phase starts without it.
-      await phase('loadModel (reads external data)', () => loadModel(file), (m) => {
-        // Spot checks: every tensor's values at seeded positions, bit for bit.
-        const rand = mulberry32(11);
-        let checked = 0;
-        (m.graph?.initializer ?? []).forEach((t, i) => {
-          const raw = t.rawData ?? new Uint8Array(0);
-          const view = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
-          if (view.length !== ELEMS) throw new Error(`w${i} has ${view.length} values after loading, expected ${ELEMS}`);
-          for (let k = 0; k < 64; k++) {
-            const j = Math.floor(rand() * ELEMS);
-            if (view[j] !== expected(twice, i, j)) throw new Error(`w${i}[${j}] is ${view[j]} after loading, expected ${expected(twice, i, j)}`);
-            checked++;
-          }
-        });
-        return `${checked} spot-checked values equal to the saved ones`;
-      });
+      await phase(
+        'loadModel (reads external data)',
+        () => loadModel(file),
+        (m) => {
+          // Spot checks: every tensor's values at seeded positions, bit for bit.
+          const rand = mulberry32(11);
+          let checked = 0;
+          (m.graph?.initializer ?? []).forEach((t, i) => {
+            const raw = t.rawData ?? new Uint8Array(0);
+            const view = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+            if (view.length !== ELEMS) throw new Error(`w${i} has ${view.length} values after loading, expected ${ELEMS}`);
+            for (let k = 0; k < 64; k++) {
+              const j = Math.floor(rand() * ELEMS);
+              if (view[j] !== expected(twice, i, j))
+                throw new Error(`w${i}[${j}] is ${view[j]} after loading, expected ${expected(twice, i, j)}`);
+              checked++;
+            }
+          });
+          return `${checked} spot-checked values equal to the saved ones`;
+        },
+      );
       await phase('baseline read #2', readBase, readNote);
       await unlink(plainFile);
 
-      const session = await phase('createSession(path) (onnxruntime)', () => createSession(file, { threads: ORT_THREADS }), () => `${ORT_THREADS} intra-op threads`);
+      const session = await phase(
+        'createSession(path) (onnxruntime)',
+        () => createSession(file, { threads: ORT_THREADS }),
+        () => `${ORT_THREADS} intra-op threads`,
+      );
       let runSummary: string;
       try {
         const rand = mulberry32(13);
@@ -203,7 +228,11 @@ export const largeModelBench: Bench = {
           for (let i = 0; i < TENSORS; i++) s = Math.fround(s + expected(twice, i, Number(j)));
           return s;
         });
-        const first = await phase('first run', () => session.ort.run(feeds), () => `Sum of ${TENSORS} Gathers of ${INDICES} indices`);
+        const first = await phase(
+          'first run',
+          () => session.ort.run(feeds),
+          () => `Sum of ${TENSORS} Gathers of ${INDICES} indices`,
+        );
         const got = first.out!.data as Float32Array;
         const maxDiff = Math.max(...want.map((w, k) => Math.abs(w - got[k]!)));
         if (!(maxDiff <= 1e-5)) throw new Error(`onnxruntime output differs from the expected sums by ${maxDiff}`);

@@ -109,7 +109,15 @@ export const presetsLatencyBench: Bench = {
             }
           }
           x.dispose();
-          rows.push({ preset: preset.name, params: model.countParams(), batch, ort: times[0]!, ort1: times[1]!, tf: times[2]!, maxAbsDiff });
+          rows.push({
+            preset: preset.name,
+            params: model.countParams(),
+            batch,
+            ort: times[0]!,
+            ort1: times[1]!,
+            tf: times[2]!,
+            maxAbsDiff,
+          });
         }
       } finally {
         await session.release();
@@ -119,9 +127,15 @@ export const presetsLatencyBench: Bench = {
     }
     const disagree = rows.filter((r) => !(r.maxAbsDiff <= AGREE_TOL));
     if (disagree.length > 0) {
-      throw new Error(`outputs disagree beyond ${AGREE_TOL}: ${disagree.map((r) => `${r.preset} batch ${r.batch}: ${r.maxAbsDiff}`).join(', ')}`);
+      throw new Error(
+        `outputs disagree beyond ${AGREE_TOL}: ${disagree.map((r) => `${r.preset} batch ${r.batch}: ${r.maxAbsDiff}`).join(', ')}`,
+      );
     }
-    const perRound = (xs: readonly number[], ys: readonly number[], what: string) => summarize(xs.map((x, i) => x / ys[i]!), what);
+    const perRound = (xs: readonly number[], ys: readonly number[], what: string) =>
+      summarize(
+        xs.map((x, i) => x / ys[i]!),
+        what,
+      );
     const table = mdTable(
       [
         'preset',

@@ -70,7 +70,19 @@ const count = (n: number): string => n.toLocaleString('en-US');
 function sizeTable(variants: readonly Timed[], s: readonly Sizes[], acc?: readonly number[]): string {
   const base = s[0]!;
   return mdTable(
-    ['variant', 'how', 'time', 'file bytes', 'size ratio', 'gzip bytes', 'gzip ratio', 'params', 'non-zero params', 'MACs (batch 1)', ...(acc ? ['test accuracy', 'delta (points)'] : [])],
+    [
+      'variant',
+      'how',
+      'time',
+      'file bytes',
+      'size ratio',
+      'gzip bytes',
+      'gzip ratio',
+      'params',
+      'non-zero params',
+      'MACs (batch 1)',
+      ...(acc ? ['test accuracy', 'delta (points)'] : []),
+    ],
     variants.map((v, i) => {
       const x = s[i]!;
       return [
@@ -101,7 +113,12 @@ async function magnitudeSection(ctx: BenchContext, goals: Goal[], test: Dataset)
   const variants: Timed[] = [
     { name: 'fp32', how: '—', model: base },
     await timed(ctx, '90% global magnitude, one-shot', flags, async () => (await pruneModel(base, opts)).model),
-    await timed(ctx, '90% global magnitude + fine-tune 2 epochs', `${flags} --finetune --epochs 2 --data ${data}`, async () => (await pruneModel(base, opts, { train, test, epochs: 2 })).model),
+    await timed(
+      ctx,
+      '90% global magnitude + fine-tune 2 epochs',
+      `${flags} --finetune --epochs 2 --data ${data}`,
+      async () => (await pruneModel(base, opts, { train, test, epochs: 2 })).model,
+    ),
   ];
   ctx.log('prune: fashion-mlp accuracy on the test set');
   const acc: number[] = [];
@@ -110,8 +127,16 @@ async function magnitudeSection(ctx: BenchContext, goals: Goal[], test: Dataset)
   const ft = 2;
   const drop = acc[0]! - acc[ft]!;
   goals.push(
-    { goal: 'fashion-mlp 90% global magnitude + fine-tune: accuracy within 1 point of fp32', result: `${pct(acc[ft]!)} vs ${pct(acc[0]!)}: ${points(-drop)} points`, met: yesNo(drop <= 0.01) },
-    { goal: 'fashion-mlp 90% global magnitude + fine-tune: gzip size ratio (reported)', result: `${fmtX(s[ft]!.gzip / s[0]!.gzip)} (file bytes ${fmtX(s[ft]!.bytes / s[0]!.bytes)})`, met: 'reported' },
+    {
+      goal: 'fashion-mlp 90% global magnitude + fine-tune: accuracy within 1 point of fp32',
+      result: `${pct(acc[ft]!)} vs ${pct(acc[0]!)}: ${points(-drop)} points`,
+      met: yesNo(drop <= 0.01),
+    },
+    {
+      goal: 'fashion-mlp 90% global magnitude + fine-tune: gzip size ratio (reported)',
+      result: `${fmtX(s[ft]!.gzip / s[0]!.gzip)} (file bytes ${fmtX(s[ft]!.bytes / s[0]!.bytes)})`,
+      met: 'reported',
+    },
   );
   return [
     '### fashion-mlp: 90% global unstructured magnitude pruning + fine-tuning',
@@ -131,12 +156,24 @@ async function mlpSection(ctx: BenchContext, goals: Goal[]): Promise<string> {
   ctx.log('prune: building the MLP');
   const base = buildMlp(MLP_WIDTHS, 42);
   const opts: PruneOptions = { method: 'structured', sparsity: 0.5 };
-  const structured = await timed(ctx, 'structured 50% of hidden units', '--method structured --sparsity 0.5', async () => pruneStructured(base, opts).model);
-  const both = await timed(ctx, 'structured 50%, then q8 (int8 dynamic)', 'shrink prune --method structured --sparsity 0.5, then shrink quantize --dtype q8', async () => (await quantizeModel(structured.model, { dtype: 'q8' })).model);
+  const structured = await timed(
+    ctx,
+    'structured 50% of hidden units',
+    '--method structured --sparsity 0.5',
+    async () => pruneStructured(base, opts).model,
+  );
+  const both = await timed(
+    ctx,
+    'structured 50%, then q8 (int8 dynamic)',
+    'shrink prune --method structured --sparsity 0.5, then shrink quantize --dtype q8',
+    async () => (await quantizeModel(structured.model, { dtype: 'q8' })).model,
+  );
   const variants: Timed[] = [{ name: 'fp32', how: '—', model: base }, structured, both];
   const s = variants.map((v) => sizes(v.model));
   const rand = mulberry32(7);
-  const inputs = new Map(BATCHES.map((b) => [b, { data: Float32Array.from({ length: b * MLP_WIDTHS[0] }, () => rand()), dims: [b, MLP_WIDTHS[0]] }]));
+  const inputs = new Map(
+    BATCHES.map((b) => [b, { data: Float32Array.from({ length: b * MLP_WIDTHS[0] }, () => rand()), dims: [b, MLP_WIDTHS[0]] }]),
+  );
   const lats = await latencies(ctx, 'prune: MLP', variants, (b) => inputs.get(b as (typeof BATCHES)[number])!);
   const ratio = (i: number): number => s[i]!.bytes / s[0]!.bytes;
   goals.push(
@@ -167,7 +204,12 @@ async function cnnSection(ctx: BenchContext, goals: Goal[], test: Dataset): Prom
   const opts: PruneOptions = { method: 'structured', sparsity: 0.5 };
   const flags = '--method structured --sparsity 0.5';
   const oneShot = await timed(ctx, 'structured 50% channels, one-shot', flags, async () => pruneStructured(base, opts).model);
-  const tuned = await timed(ctx, 'structured 50% channels + fine-tune 1 epoch', `${flags} --finetune --epochs 1 --data ${data}`, async () => (await pruneModel(base, opts, { train, test, epochs: 1 })).model);
+  const tuned = await timed(
+    ctx,
+    'structured 50% channels + fine-tune 1 epoch',
+    `${flags} --finetune --epochs 1 --data ${data}`,
+    async () => (await pruneModel(base, opts, { train, test, epochs: 1 })).model,
+  );
   const variants: Timed[] = [{ name: 'fp32', how: '—', model: base }, oneShot, tuned];
   ctx.log('prune: fashion-cnn accuracy on the test set');
   const acc: number[] = [];
@@ -176,9 +218,16 @@ async function cnnSection(ctx: BenchContext, goals: Goal[], test: Dataset): Prom
   const per = tensorNumel(test.sampleShape);
   // One-shot and fine-tuned have the same shapes: time fp32 against the fine-tuned model only.
   const timedVariants = [variants[0]!, tuned];
-  const lats = await latencies(ctx, 'prune: fashion-cnn', timedVariants, (b) => ({ data: test.x.slice(0, b * per), dims: [b, ...test.sampleShape] }));
+  const lats = await latencies(ctx, 'prune: fashion-cnn', timedVariants, (b) => ({
+    data: test.x.slice(0, b * per),
+    dims: [b, ...test.sampleShape],
+  }));
   goals.push(
-    { goal: 'fashion-cnn structured 50% channels + fine-tune: accuracy delta (reported)', result: `${pct(acc[2]!)} vs ${pct(acc[0]!)}: ${points(acc[2]! - acc[0]!)} points`, met: 'reported' },
+    {
+      goal: 'fashion-cnn structured 50% channels + fine-tune: accuracy delta (reported)',
+      result: `${pct(acc[2]!)} vs ${pct(acc[0]!)}: ${points(acc[2]! - acc[0]!)} points`,
+      met: 'reported',
+    },
     { goal: 'fashion-cnn structured 50% channels + fine-tune: latency (reported)', ...latencyGoal(lats, 1, Infinity), met: 'reported' },
   );
   return [
@@ -213,7 +262,10 @@ export const pruneBench: Bench = {
         `(at least ${PAIRS.minRuns}). A ratio is variant / fp32 **within one pair**, summarized by its median (p10–p90); below 1 is faster. ` +
         `Sizes: the encoded model (what \`saveModel\` writes inline); gzip: core's \`gzipSize\` of those bytes; MACs: core's \`countMacs\` at batch 1.`,
       '',
-      mdTable(['goal (issue #4)', 'result (latency: per-pair median ratios)', 'met'], goals.map((g) => [g.goal, g.result, g.met])),
+      mdTable(
+        ['goal (issue #4)', 'result (latency: per-pair median ratios)', 'met'],
+        goals.map((g) => [g.goal, g.result, g.met]),
+      ),
       '',
       mlp,
       '',

@@ -93,7 +93,10 @@ export const quantizeLargeBench: Bench = {
       };
       const variants: Variant[] = [
         { name: 'A: copy (fs.readFile + fs.writeFile of .onnx and .onnx_data)', run: () => timeMs(() => copy(writeFile)) },
-        { name: "A': copy with durable writes (writeFileAtomic: temp file, fsync, rename)", run: () => timeMs(() => copy(writeFileAtomic)) },
+        {
+          name: "A': copy with durable writes (writeFileAtomic: temp file, fsync, rename)",
+          run: () => timeMs(() => copy(writeFileAtomic)),
+        },
         {
           name: 'B: loadModel + quantizeModel (q8 dynamic) + saveModel',
           run: () =>
@@ -152,8 +155,12 @@ export const quantizeLargeBench: Bench = {
           ['goal (issue #3)', 'result', 'met'],
           [
             ['quantize (B) within 3× of copying the bytes (A)', `per-round B / A median ${xSpread(ratio)}`, ratio.p50 <= 3 ? 'yes' : 'no'],
-            ['(context) B against durable copy A\'', `per-round B / A' median ${xSpread(ratioDurable)}`, '—'],
-            ['peak memory ≤ 1.5× the model\'s bytes', `${fmtBytes(peakB)} above the start = ${fmtX(memRatio)} of ${fmtBytes(modelBytes)}`, memRatio <= 1.5 ? 'yes' : 'no'],
+            ["(context) B against durable copy A'", `per-round B / A' median ${xSpread(ratioDurable)}`, '—'],
+            [
+              "peak memory ≤ 1.5× the model's bytes",
+              `${fmtBytes(peakB)} above the start = ${fmtX(memRatio)} of ${fmtBytes(modelBytes)}`,
+              memRatio <= 1.5 ? 'yes' : 'no',
+            ],
           ],
         ),
         '',

@@ -57,9 +57,14 @@ async function parent(): Promise<void> {
     let t = performance.now();
     const saved = await saveModel(buildMlp(WIDTHS, 11), src, { externalData: true });
     const weights = saved.externalDataBytes!;
-    console.log(`built and saved ${src}: ${saved.bytes} B + ${weights} B external data in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    console.log(
+      `built and saved ${src}: ${saved.bytes} B + ${weights} B external data in ${((performance.now() - t) / 1000).toFixed(0)} s`,
+    );
     const self = fileURLToPath(import.meta.url);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@shrink/source', self, 'child', src, out], { encoding: 'utf8', cwd: path.resolve(path.dirname(self), '..') });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@shrink/source', self, 'child', src, out], {
+      encoding: 'utf8',
+      cwd: path.resolve(path.dirname(self), '..'),
+    });
     if (r.status !== 0) throw new Error(r.stderr);
     const m = JSON.parse(r.stdout) as { base: number; peak: number; load: number; quantize: number; save: number; outBytes: number };
     t = performance.now();

@@ -50,7 +50,14 @@ export interface Variant {
   readonly quantizeMs?: number;
 }
 
-async function quantized(ctx: BenchContext, base: onnx.ModelProto, name: string, how: string, opts: QuantizeOptions, calibration?: Dataset): Promise<Variant> {
+async function quantized(
+  ctx: BenchContext,
+  base: onnx.ModelProto,
+  name: string,
+  how: string,
+  opts: QuantizeOptions,
+  calibration?: Dataset,
+): Promise<Variant> {
   ctx.log(`quantize: ${name}`);
   const t0 = nowMs();
   const r = await quantizeModel(base, opts, calibration ? { calibration } : {});
@@ -73,7 +80,12 @@ export interface Latency {
  * Each variant against fp32 in its own interleaved A/B series (core's compareLatency, the method
  * `shrink quantize` reports): pairs in alternating order, so a ratio compares two runs made back to back.
  */
-export async function latencies(ctx: BenchContext, label: string, variants: readonly Variant[], inputOf: (batch: number) => FeedTensor): Promise<Latency[]> {
+export async function latencies(
+  ctx: BenchContext,
+  label: string,
+  variants: readonly Variant[],
+  inputOf: (batch: number) => FeedTensor,
+): Promise<Latency[]> {
   const sessions: Session[] = [];
   try {
     for (const v of variants) sessions.push(await createSession(v.model, { threads: ORT_THREADS, label: `${label} ${v.name}` }));
@@ -101,14 +113,24 @@ export function latencyTable(variants: readonly Variant[], lats: readonly Latenc
     variants.forEach((v, i) => {
       const c = l.cmp[i];
       if (!c) return;
-      rows.push([v.name, String(l.batch), fmtMs(c.a.p50), fmtMs(c.b.p50), `${fmtX(c.ratio.p50)} (${fmtX(c.ratio.p10)}–${fmtX(c.ratio.p90)})`, String(c.pairs)]);
+      rows.push([
+        v.name,
+        String(l.batch),
+        fmtMs(c.a.p50),
+        fmtMs(c.b.p50),
+        `${fmtX(c.ratio.p50)} (${fmtX(c.ratio.p10)}–${fmtX(c.ratio.p90)})`,
+        String(c.pairs),
+      ]);
     });
   }
-  return mdTable(
-    ['variant', 'batch', 'fp32 p50', 'variant p50', 'per-pair ratio variant / fp32, median (p10–p90)', 'pairs'],
-    rows,
-    [false, true, true, true, true, true],
-  );
+  return mdTable(['variant', 'batch', 'fp32 p50', 'variant p50', 'per-pair ratio variant / fp32, median (p10–p90)', 'pairs'], rows, [
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
 }
 
 /** ‖y − y_ref‖₂ / ‖y_ref‖₂ over a batch, from onnxruntime. */
@@ -129,9 +151,15 @@ async function outputError(ref: onnx.ModelProto, model: onnx.ModelProto, input: 
 }
 
 /** A trained, exported preset from the cache, or trained now (and cached). */
-export async function trainedModel(ctx: BenchContext, preset: string, epochs: number, data: string): Promise<{ model: onnx.ModelProto; how: string }> {
+export async function trainedModel(
+  ctx: BenchContext,
+  preset: string,
+  epochs: number,
+  data: string,
+): Promise<{ model: onnx.ModelProto; how: string }> {
   const file = path.join(CACHE_DIR, `${preset}-e${epochs}-${data.replace(/[^a-z0-9]+/gi, '-')}-seed0.onnx`);
-  if (existsSync(file)) return { model: await loadModel(file), how: `loaded from the cache ${file} (trained by an earlier run; delete it to retrain)` };
+  if (existsSync(file))
+    return { model: await loadModel(file), how: `loaded from the cache ${file} (trained by an earlier run; delete it to retrain)` };
   ctx.log(`training ${preset} (${epochs} epoch(s) on ${data}); cached in ${CACHE_DIR} for later runs`);
   const t0 = nowMs();
   const r = await trainPreset(preset, { epochs, data });
@@ -182,11 +210,17 @@ async function mlpSection(ctx: BenchContext, goals: Goal[]): Promise<string> {
     await quantized(ctx, base, 'q8 (int8 dynamic)', '--dtype q8', { dtype: 'q8' }),
     await quantized(ctx, base, 'q4 (block 32)', '--dtype q4 --block-size 32', { dtype: 'q4', blockSize: 32 }),
     await quantized(ctx, base, 'q4f16 (block 32)', '--dtype q4f16 --block-size 32', { dtype: 'q4f16', blockSize: 32 }),
-    await quantized(ctx, base, '8-bit weight-only (block 32)', '--dtype q8 --mode weight-only --block-size 32', { dtype: 'q8', mode: 'weight-only', blockSize: 32 }),
+    await quantized(ctx, base, '8-bit weight-only (block 32)', '--dtype q8 --mode weight-only --block-size 32', {
+      dtype: 'q8',
+      mode: 'weight-only',
+      blockSize: 32,
+    }),
     await quantized(ctx, base, 'fp16', '--dtype fp16', { dtype: 'fp16' }),
   ];
   const rand = mulberry32(7);
-  const inputs = new Map(BATCHES.map((b) => [b, { data: Float32Array.from({ length: b * MLP_WIDTHS[0] }, () => rand()), dims: [b, MLP_WIDTHS[0]] }]));
+  const inputs = new Map(
+    BATCHES.map((b) => [b, { data: Float32Array.from({ length: b * MLP_WIDTHS[0] }, () => rand()), dims: [b, MLP_WIDTHS[0]] }]),
+  );
   const inputOf = (b: number) => inputs.get(b as (typeof BATCHES)[number])!;
   const bytes = variants.map((v) => encodeModel(v.model).length);
   const errors: number[] = [];
@@ -241,7 +275,14 @@ async function cnnSection(ctx: BenchContext, goals: Goal[], test: Dataset): Prom
   const calibration = await resolveCalibration(calSpec, base);
   const variants: Variant[] = [
     { name: 'fp32', how: '—', model: base },
-    await quantized(ctx, base, 'int8 static QDQ', `--dtype q8 --mode static --calib-data ${calSpec}`, { dtype: 'q8', mode: 'static' }, calibration),
+    await quantized(
+      ctx,
+      base,
+      'int8 static QDQ',
+      `--dtype q8 --mode static --calib-data ${calSpec}`,
+      { dtype: 'q8', mode: 'static' },
+      calibration,
+    ),
     await quantized(
       ctx,
       base,
@@ -258,7 +299,11 @@ async function cnnSection(ctx: BenchContext, goals: Goal[], test: Dataset): Prom
   const lats = await latencies(ctx, 'fashion-cnn', variants, (b) => ({ data: test.x.slice(0, b * per), dims: [b, ...test.sampleShape] }));
   for (let i = 1; i < variants.length; i++) {
     goals.push({ goal: `fashion-cnn ${variants[i]!.name}: latency ≤ 0.6× fp32`, ...latencyGoal(lats, i, 0.6) });
-    goals.push({ goal: `fashion-cnn ${variants[i]!.name}: accuracy delta (reported)`, result: `${points(acc[i]! - acc[0]!)} points`, met: 'reported' });
+    goals.push({
+      goal: `fashion-cnn ${variants[i]!.name}: accuracy delta (reported)`,
+      result: `${points(acc[i]! - acc[0]!)} points`,
+      met: 'reported',
+    });
   }
   const cal = variants[1]!.report?.calibration;
   return [
@@ -271,7 +316,14 @@ async function cnnSection(ctx: BenchContext, goals: Goal[], test: Dataset): Prom
     '',
     mdTable(
       ['variant', 'shrink quantize flags', 'nodes quantized', 'quantize time (incl. calibration)', 'test accuracy', 'delta (points)'],
-      variants.map((v, i) => [v.name, v.how, quantizedCount(v), v.quantizeMs === undefined ? '—' : fmtMs(v.quantizeMs), pct(acc[i]!), i === 0 ? '—' : points(acc[i]! - acc[0]!)]),
+      variants.map((v, i) => [
+        v.name,
+        v.how,
+        quantizedCount(v),
+        v.quantizeMs === undefined ? '—' : fmtMs(v.quantizeMs),
+        pct(acc[i]!),
+        i === 0 ? '—' : points(acc[i]! - acc[0]!),
+      ]),
       [false, false, true, true, true, true],
     ),
     '',
@@ -294,8 +346,16 @@ async function accuracySection(ctx: BenchContext, goals: Goal[], test: Dataset):
   const bytes = variants.map((v) => encodeModel(v.model).length);
   const drop = (i: number): number => acc[0]! - acc[i]!;
   goals.push(
-    { goal: 'fashion-mlp q8 accuracy drop ≤ 0.5 point', result: `${pct(acc[1]!)} vs ${pct(acc[0]!)}: ${points(-drop(1))} points`, met: yesNo(drop(1) <= 0.005) },
-    { goal: 'fashion-mlp q4 accuracy drop ≤ 1.5 points', result: `${pct(acc[2]!)} vs ${pct(acc[0]!)}: ${points(-drop(2))} points`, met: yesNo(drop(2) <= 0.015) },
+    {
+      goal: 'fashion-mlp q8 accuracy drop ≤ 0.5 point',
+      result: `${pct(acc[1]!)} vs ${pct(acc[0]!)}: ${points(-drop(1))} points`,
+      met: yesNo(drop(1) <= 0.005),
+    },
+    {
+      goal: 'fashion-mlp q4 accuracy drop ≤ 1.5 points',
+      result: `${pct(acc[2]!)} vs ${pct(acc[0]!)}: ${points(-drop(2))} points`,
+      met: yesNo(drop(2) <= 0.015),
+    },
   );
   return [
     '### fashion-mlp: accuracy cost',
@@ -305,7 +365,14 @@ async function accuracySection(ctx: BenchContext, goals: Goal[], test: Dataset):
     '',
     mdTable(
       ['variant', 'shrink quantize flags', 'file bytes', 'size ratio', 'test accuracy', 'delta (points)'],
-      variants.map((v, i) => [v.name, v.how, `${bytes[i]} (${fmtBytes(bytes[i]!)})`, i === 0 ? '1' : fmtX(bytes[i]! / bytes[0]!), pct(acc[i]!), i === 0 ? '—' : points(acc[i]! - acc[0]!)]),
+      variants.map((v, i) => [
+        v.name,
+        v.how,
+        `${bytes[i]} (${fmtBytes(bytes[i]!)})`,
+        i === 0 ? '1' : fmtX(bytes[i]! / bytes[0]!),
+        pct(acc[i]!),
+        i === 0 ? '—' : points(acc[i]! - acc[0]!),
+      ]),
       [false, false, true, true, true, true],
     ),
   ].join('\n');
@@ -338,7 +405,10 @@ export const quantizeBench: Bench = {
         `${PAIRS.maxTimeMs / 1000} s (at least ${PAIRS.minRuns}). Timed: \`session.run(feeds)\` with feeds converted beforehand. ` +
         `A ratio is variant / fp32 **within one pair**, summarized by its median (p10–p90); below 1 is faster.`,
       '',
-      mdTable(['goal (issue #3)', 'result (latency: per-pair median ratios)', 'met'], goals.map((g) => [g.goal, g.result, g.met])),
+      mdTable(
+        ['goal (issue #3)', 'result (latency: per-pair median ratios)', 'met'],
+        goals.map((g) => [g.goal, g.result, g.met]),
+      ),
       '',
       mlp,
       '',

@@ -1,7 +1,7 @@
 /**
- * `pnpm bench [io] [presets] [quantize] [prune] [distill] [large] [quantize-large] [search] [all]`: runs the chosen benchmarks one
+ * `pnpm bench [startup] [io] [presets] [quantize] [prune] [distill] [large] [quantize-large] [search] [all]`: runs the chosen benchmarks one
  * after another and prints one Markdown document (machine facts, the command, a section per benchmark)
- * on stdout; progress goes to stderr. With no names it runs the default set (io, presets, quantize, prune);
+ * on stdout; progress goes to stderr. With no names it runs the default set (startup, io, presets, quantize, prune);
  * `large` and `quantize-large` write gigabytes to the temp folder and run only when named; `search` (two
  * searches of several minutes each) too.
  */
@@ -16,9 +16,21 @@ import { distillBench } from './distill.bench.js';
 import { quantizeBench } from './quantize.bench.js';
 import { quantizeLargeBench } from './quantize-large.bench.js';
 import { searchBench } from './search.bench.js';
+import { startupBench } from './startup.bench.js';
 import { weightFormatBench } from './weight-format.bench.js';
 
-const BENCHES: readonly Bench[] = [onnxIoBench, presetsLatencyBench, quantizeBench, pruneBench, distillBench, largeModelBench, quantizeLargeBench, searchBench, weightFormatBench];
+const BENCHES: readonly Bench[] = [
+  startupBench,
+  onnxIoBench,
+  presetsLatencyBench,
+  quantizeBench,
+  pruneBench,
+  distillBench,
+  largeModelBench,
+  quantizeLargeBench,
+  searchBench,
+  weightFormatBench,
+];
 
 function usage(): string {
   return `usage: pnpm bench [${BENCHES.map((b) => b.name).join('] [')}] [all]; default: ${BENCHES.filter((b) => b.inDefaultSet)
@@ -56,13 +68,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const chosen = select(args);
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
-  const out: string[] = [
-    '# Shrink benchmarks',
-    '',
-    `Command: \`pnpm bench${args.length ? ` ${args.join(' ')}` : ''}\``,
-    '',
-    machine(),
-  ];
+  const out: string[] = ['# Shrink benchmarks', '', `Command: \`pnpm bench${args.length ? ` ${args.join(' ')}` : ''}\``, '', machine()];
   let failed = false;
   for (const b of chosen) {
     log(`== ${b.name}: ${b.title}`);

@@ -42,7 +42,9 @@ async function search(ctx: BenchContext, dir: string, workers: number): Promise<
   );
   const before = load1();
   const t0 = nowMs();
-  const { report } = await runSearch(config, { logger: { debug() {}, info: (m) => ctx.log(`search w${workers}: ${m}`), warn: (m) => ctx.log(`search w${workers}: ${m}`) } });
+  const { report } = await runSearch(config, {
+    logger: { debug() {}, info: (m) => ctx.log(`search w${workers}: ${m}`), warn: (m) => ctx.log(`search w${workers}: ${m}`) },
+  });
   return { workers, seconds: (nowMs() - t0) / 1000, load: [before, load1()], report };
 }
 
@@ -103,7 +105,20 @@ export const searchBench: Bench = {
         `Search space (${one.report.search!.trials.length} trials, every combination, distill → prune → quantize): \`${JSON.stringify(SPACE)}\`; gate \`${GATE}\`; objective: smallest file passing the gate. ` +
           `Latency re-measured in the main thread after the trials, each trial interleaved with the baseline (${EVALUATION.runs} pairs, batch 1, onnxruntime default threads).`,
         '',
-        mdTable(['workers', 'search wall time', 'load avg before → after', 'best', 'size ratio', 'latency p50 ratio', 'accuracy change (points)', 'Pareto size/accuracy'], summary, [true, true, false, false, true, true, true, false]),
+        mdTable(
+          [
+            'workers',
+            'search wall time',
+            'load avg before → after',
+            'best',
+            'size ratio',
+            'latency p50 ratio',
+            'accuracy change (points)',
+            'Pareto size/accuracy',
+          ],
+          summary,
+          [true, true, false, false, true, true, true, false],
+        ),
         '',
         `Speed-up of 2 workers over 1: ${(one.seconds / two.seconds).toFixed(2)}×. Each worker runs a trial's passes and a short check (5 latency pairs) with ` +
           'onnxruntime threads = cores / workers. Each step prefix (the fine-tuned pruning, the distilled student) is computed once and reused by the trials that share it, whichever worker runs them; a trial waits while its prefix is being computed elsewhere.',

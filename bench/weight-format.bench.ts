@@ -102,7 +102,12 @@ async function formatSection(ctx: BenchContext, c: ModelCase, emulate: boolean, 
       ctx.log(`weight-format: ${c.title}: ${f.name}${perChannel ? ' per channel' : ''}`);
       const opts: QuantizeOptions = { dtype: 'q8', mode: c.mode, perChannel, ...f.opts };
       const r = await quantizeModel(c.base, opts, c.calibration ? { calibration: c.calibration } : {});
-      variants.push({ name: `${f.name}${perChannel ? ', per channel' : ''}`, how: `--dtype q8 ${c.mode === 'static' ? '--mode static ' : ''}${f.how}${perChannel ? ' --per-channel' : ''}`, model: r.model, report: r.report });
+      variants.push({
+        name: `${f.name}${perChannel ? ', per channel' : ''}`,
+        how: `--dtype q8 ${c.mode === 'static' ? '--mode static ' : ''}${f.how}${perChannel ? ' --per-channel' : ''}`,
+        model: r.model,
+        report: r.report,
+      });
     }
   }
   const n = Math.min(SAMPLES, c.test.n);
@@ -136,14 +141,20 @@ async function formatSection(ctx: BenchContext, c: ModelCase, emulate: boolean, 
     const a = score(native[i]!, native[0]!, n, labels);
     const row = [v.name, v.how, cell(a)];
     if (emulated) row.push(cell(score(emulated[i]!, emulated[0]!, n, labels)));
-    if (labels && i > 0) row.push(`${points(a.accuracy! - score(native[0]!, native[0]!, n, labels).accuracy!)}`);
+    if (labels && i > 0) row.push(points(a.accuracy! - score(native[0]!, native[0]!, n, labels).accuracy!));
     else row.push(labels ? '—' : 'n/a');
     return row;
   });
   const head = ['variant', 'flags', `this CPU (${here}): cosine / top-1 agreement${labels ? ' / accuracy' : ''}`];
   if (emulated) head.push(`emulated AVX2 (Haswell): cosine / agreement${labels ? ' / accuracy' : ''}`);
   head.push(`accuracy delta here (points)`);
-  const parts = [`### ${c.title}`, '', `${c.how} Scored on the first ${n} test samples against fp32 on the same CPU.`, '', mdTable(head, rows)];
+  const parts = [
+    `### ${c.title}`,
+    '',
+    `${c.how} Scored on the first ${n} test samples against fp32 on the same CPU.`,
+    '',
+    mdTable(head, rows),
+  ];
   if (withLatency) {
     const lats = await latencies(ctx, c.title, variants, (b) => ({ data: c.test.x.slice(0, b * per), dims: dimsOf(b) }));
     parts.push('', `Latency on this CPU (${here}), against fp32:`, '', latencyTable(variants, lats));
@@ -162,18 +173,54 @@ export const weightFormatBench: Bench = {
     const { test: fashion, missing } = await fashionTestSet('Fashion-MNIST');
     const cases: Array<{ c: ModelCase; latency: boolean }> = [];
     const digitsMlp = await trainedModel(ctx, 'digits-mlp', 20, 'digits');
-    cases.push({ c: { title: 'digits-mlp (64-256-128-10), dynamic', base: digitsMlp.model, how: `Preset \`digits-mlp\`, ${digitsMlp.how}; digits test split.`, test: digits, labelled: true, mode: 'dynamic' }, latency: false });
+    cases.push({
+      c: {
+        title: 'digits-mlp (64-256-128-10), dynamic',
+        base: digitsMlp.model,
+        how: `Preset \`digits-mlp\`, ${digitsMlp.how}; digits test split.`,
+        test: digits,
+        labelled: true,
+        mode: 'dynamic',
+      },
+      latency: false,
+    });
     if (fashion) {
       const wide = buildMlp([784, 2048, 2048, 10], 42);
       cases.push({
-        c: { title: 'MLP 784-2048-2048-10 (random Glorot-uniform weights), dynamic', base: wide, how: '`buildMlp` as in the quantize benchmark, fed Fashion-MNIST test images (its labels mean nothing to it: fidelity only).', test: fashion, labelled: false, mode: 'dynamic', dims: (k) => [k, 784] },
+        c: {
+          title: 'MLP 784-2048-2048-10 (random Glorot-uniform weights), dynamic',
+          base: wide,
+          how: '`buildMlp` as in the quantize benchmark, fed Fashion-MNIST test images (its labels mean nothing to it: fidelity only).',
+          test: fashion,
+          labelled: false,
+          mode: 'dynamic',
+          dims: (k) => [k, 784],
+        },
         latency: true,
       });
       const fm = await trainedModel(ctx, 'fashion-mlp', 2, 'fashion-mnist:20000');
-      cases.push({ c: { title: 'fashion-mlp (784-512-256-10), dynamic', base: fm.model, how: `Preset \`fashion-mlp\`, ${fm.how}.`, test: fashion, labelled: true, mode: 'dynamic' }, latency: false });
+      cases.push({
+        c: {
+          title: 'fashion-mlp (784-512-256-10), dynamic',
+          base: fm.model,
+          how: `Preset \`fashion-mlp\`, ${fm.how}.`,
+          test: fashion,
+          labelled: true,
+          mode: 'dynamic',
+        },
+        latency: false,
+      });
       const cnn = await trainedModel(ctx, 'fashion-cnn', 1, 'fashion-mnist:10000');
       cases.push({
-        c: { title: 'fashion-cnn, static QDQ', base: cnn.model, how: `Preset \`fashion-cnn\`, ${cnn.how}; calibrated (minmax) on Fashion-MNIST train.`, test: fashion, labelled: true, mode: 'static', calibration: await resolveCalibration('fashion-mnist', cnn.model) },
+        c: {
+          title: 'fashion-cnn, static QDQ',
+          base: cnn.model,
+          how: `Preset \`fashion-cnn\`, ${cnn.how}; calibrated (minmax) on Fashion-MNIST train.`,
+          test: fashion,
+          labelled: true,
+          mode: 'static',
+          calibration: await resolveCalibration('fashion-mnist', cnn.model),
+        },
         latency: true,
       });
     }

@@ -28,13 +28,20 @@ for (const f of files) {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 1 << 28,
-    env: { ...process.env, SHRINK_TEST: '1', SHRINK_CPU_FLAGS: 'sse4_1 sse4_2 avx avx2 fma f16c bmi2', SHRINK_TEST_WRAP: `${QEMU} -cpu Haswell` },
+    env: {
+      ...process.env,
+      SHRINK_TEST: '1',
+      SHRINK_CPU_FLAGS: 'sse4_1 sse4_2 avx avx2 fma f16c bmi2',
+      SHRINK_TEST_WRAP: `${QEMU} -cpu Haswell`,
+    },
   });
   const lines = (r.stdout ?? '').split('\n');
   const results = lines.filter((l) => /^(not )?ok \d+ /.test(l));
   const bad = results.filter((l) => l.startsWith('not ok'));
   failed += bad.length + (r.status !== 0 && bad.length === 0 ? 1 : 0);
-  console.log(`${r.status === 0 ? 'PASS' : 'FAIL'} ${f}: ${results.length - bad.length}/${results.length} ok (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  console.log(
+    `${r.status === 0 ? 'PASS' : 'FAIL'} ${f}: ${results.length - bad.length}/${results.length} ok (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+  );
   for (const l of bad) console.log(`  ${l}`);
   if (r.status !== 0) {
     // The failing assertions' messages, as node:test printed them (TAP YAML blocks).

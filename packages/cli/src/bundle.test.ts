@@ -31,7 +31,21 @@ after(() => {
 test('bundled: --help lists every command, the registry passes among them; a typo gets a suggestion', () => {
   const r = built(['--help']);
   assert.equal(r.code, 0, r.stderr);
-  for (const c of ['demo', 'train', 'info', 'bench', 'eval', 'compare', 'convert', 'cleanup', 'distill', 'prune', 'quantize', 'run', 'search']) {
+  for (const c of [
+    'demo',
+    'train',
+    'info',
+    'bench',
+    'eval',
+    'compare',
+    'convert',
+    'cleanup',
+    'distill',
+    'prune',
+    'quantize',
+    'run',
+    'search',
+  ]) {
     assert.match(r.stdout, new RegExp(`shrink ${c}\\b`), c);
   }
   const typo = built(['quantise']);
@@ -53,7 +67,9 @@ test('bundled: train (tfjs wasm, the vendored digits), then info and quantize q8
   const s = runShrink(dir, ['quantize', model, '--dtype', 'q8', '--data', 'digits', '--runs', '5', '-o', 'source-q8.onnx', '--json']);
   assert.equal(s.code, 0, s.stderr);
   assert.ok(readFileSync(path.join(dir, 'built-q8.onnx')).equals(readFileSync(path.join(dir, 'source-q8.onnx'))));
-  const acc = (out: string) => (JSON.parse(out) as { report: { candidates: Array<{ metrics: Record<string, { candidate?: number }> }> } }).report.candidates[0]!.metrics['accuracy']!.candidate;
+  const acc = (out: string) =>
+    (JSON.parse(out) as { report: { candidates: Array<{ metrics: Record<string, { candidate?: number }> }> } }).report.candidates[0]!
+      .metrics['accuracy']!.candidate;
   assert.equal(acc(q.stdout), acc(s.stdout));
 });
 
@@ -65,15 +81,28 @@ test('bundled: search on 2 worker threads with a gate (mathjs): every trial runs
     data: { eval: 'digits' },
     evaluation: { runs: 3, warmup: 1 },
     gates: ['accuracy.delta >= -0.5'],
-    search: { workers: 2, space: { quantize: [{ dtype: 'q8', explain: false }, { dtype: 'q4', explain: false }] } },
+    search: {
+      workers: 2,
+      space: {
+        quantize: [
+          { dtype: 'q8', explain: false },
+          { dtype: 'q4', explain: false },
+        ],
+      },
+    },
     output: 'search-out',
   };
   writeFileSync(path.join(dir, 'search.yaml'), JSON.stringify(config));
   const r = built(['search', 'search.yaml', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(readFileSync(path.join(dir, 'search-out', 'report.json'), 'utf8')) as { search: { workers: number; trials: Array<{ name: string; error?: string; passed: boolean }> } };
+  const report = JSON.parse(readFileSync(path.join(dir, 'search-out', 'report.json'), 'utf8')) as {
+    search: { workers: number; trials: Array<{ name: string; error?: string; passed: boolean }> };
+  };
   assert.equal(report.search.workers, 2);
-  assert.deepEqual(report.search.trials.map((x) => x.name), ['t1-q8', 't2-q4']);
+  assert.deepEqual(
+    report.search.trials.map((x) => x.name),
+    ['t1-q8', 't2-q4'],
+  );
   for (const x of report.search.trials) assert.equal(x.error, undefined, `${x.name}: ${x.error}`);
   assert.ok(report.search.trials.some((x) => x.passed));
 });

@@ -31,7 +31,13 @@ export function runNode(argv: readonly string[], cwd: string, timeoutMs = 180_00
   const [cmd, ...rest] = [...wrap, process.execPath, ...argv];
   const r = spawnSync(cmd!, rest, { encoding: 'utf8', cwd, timeout: timeoutMs * slowdown, env: process.env });
   // qemu's warnings about CPUID features it cannot emulate are not the program's stderr.
-  const stderr = wrap.length > 0 ? r.stderr.split('\n').filter((l) => !l.includes("TCG doesn't support requested feature")).join('\n') : r.stderr;
+  const stderr =
+    wrap.length > 0
+      ? r.stderr
+          .split('\n')
+          .filter((l) => !l.includes("TCG doesn't support requested feature"))
+          .join('\n')
+      : r.stderr;
   return { code: r.status, stdout: r.stdout, stderr };
 }
 

@@ -31,7 +31,12 @@ before(() => {
     inputs: [makeValueInfo('x', 'float32', ['batch', 4])],
     outputs: [makeValueInfo('y', 'float32', ['batch', 2])],
     initializers: [
-      makeTensor('w1', 'float32', [3, 4], Array.from({ length: 12 }, (_, i) => (i - 6) / 10)),
+      makeTensor(
+        'w1',
+        'float32',
+        [3, 4],
+        Array.from({ length: 12 }, (_, i) => (i - 6) / 10),
+      ),
       makeTensor('b1', 'float32', [3], [0.1, 0, -0.1]),
       makeTensor('w2', 'float32', [3, 2], [1, 0, 0, 1, 0.5, 0.5]),
       makeTensor('b2', 'float32', [2], [0, 0]),

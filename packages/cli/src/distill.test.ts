@@ -21,10 +21,33 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('distil into 64-16-10 with a scratch baseline: files, the teacher-vs-students table, and a cache hit on the rerun', () => {
   const cache = path.join(dir, 'cache');
-  const common = ['distill', '--teacher', teacher, '--student', '64-16-10', '--data', 'digits', '--epochs', '10', '--lr', '0.005', '--runs', '5', '--cache-dir', cache];
+  const common = [
+    'distill',
+    '--teacher',
+    teacher,
+    '--student',
+    '64-16-10',
+    '--data',
+    'digits',
+    '--epochs',
+    '10',
+    '--lr',
+    '0.005',
+    '--runs',
+    '5',
+    '--cache-dir',
+    cache,
+  ];
   const out = json(...common, '--baseline-scratch', '-o', 'out');
   const o = path.join(dir, 'out');
-  for (const f of ['student.onnx', 'scratch.onnx', 'report.json', 'distillation.json', 'student-tfjs/model.json', 'scratch-tfjs/model.json']) {
+  for (const f of [
+    'student.onnx',
+    'scratch.onnx',
+    'report.json',
+    'distillation.json',
+    'student-tfjs/model.json',
+    'scratch-tfjs/model.json',
+  ]) {
     assert.ok(existsSync(path.join(o, f)), f);
   }
   const [student, scratch] = out['report'].candidates;

@@ -7,7 +7,13 @@ import type { onnx } from '@shrink/core';
  * Largest |tfjs - onnxruntime| over the outputs of `n` seeded random inputs: the exported model must
  * compute what the trained one does (the issue's bar is 1e-4).
  */
-export async function exportMaxAbsDiff(tf: typeof tfjs, layers: tfjs.LayersModel, model: onnx.IModelProto, n = 32, seed = 0): Promise<number> {
+export async function exportMaxAbsDiff(
+  tf: typeof tfjs,
+  layers: tfjs.LayersModel,
+  model: onnx.IModelProto,
+  n = 32,
+  seed = 0,
+): Promise<number> {
   const sample = layers.inputs[0]!.shape.slice(1) as number[];
   const per = sample.reduce((a, b) => a * b, 1);
   const rng = createRng(seed);

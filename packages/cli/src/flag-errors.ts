@@ -2,7 +2,11 @@ import type { CommandModule } from 'yargs';
 import { renameOption, ShrinkError } from '@shrink/core/errors';
 
 /** How the CLI names the data a pass lacks. */
-const MISSING_FLAG: Readonly<Record<NonNullable<ShrinkError['missing']>, string>> = { train: '--data', eval: '--data', calibration: '--calib-data' };
+const MISSING_FLAG: Readonly<Record<NonNullable<ShrinkError['missing']>, string>> = {
+  train: '--data',
+  eval: '--data',
+  calibration: '--calib-data',
+};
 
 /**
  * Errors name options as the schema does (`calibData`); a command's options are its flags, so its
@@ -11,7 +15,10 @@ const MISSING_FLAG: Readonly<Record<NonNullable<ShrinkError['missing']>, string>
 export function flagErrors(e: unknown): unknown {
   const named = renameOption(e, (option) => `--${flagName(option)}`);
   if (!(named instanceof ShrinkError) || named.missing === undefined || named.subject === MISSING_FLAG[named.missing]) return named;
-  return new ShrinkError(named.code, `${named.detail} (give ${MISSING_FLAG[named.missing]})`, { cause: named, ...(named.subject !== undefined ? { subject: named.subject } : {}) });
+  return new ShrinkError(named.code, `${named.detail} (give ${MISSING_FLAG[named.missing]})`, {
+    cause: named,
+    ...(named.subject !== undefined ? { subject: named.subject } : {}),
+  });
 }
 
 /** The command with its handler's errors in flag names. */

@@ -27,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
       throw new ShrinkError('INVALID_ARGUMENT', `${msg} (see \`shrink <command> --help\`)`);
     });
   try {
+    // Each command types its own argv (see commands/index.ts).
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument
     for (const c of await commandsFor(argv)) cli.command(c);
     await cli.parseAsync();
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

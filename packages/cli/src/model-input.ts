@@ -49,7 +49,8 @@ export async function folderFiles(dir: string): Promise<{ files: string[]; bytes
 export async function tfjsFolderOf(arg: string): Promise<string | undefined> {
   const abs = path.resolve(arg);
   const st = await stat(abs).catch(() => undefined);
-  if (!st) throw new ShrinkError('NOT_FOUND', `${arg}: no such file or folder; expected an .onnx file or a tfjs model folder with model.json`);
+  if (!st)
+    throw new ShrinkError('NOT_FOUND', `${arg}: no such file or folder; expected an .onnx file or a tfjs model folder with model.json`);
   const dir = st.isDirectory() ? abs : path.basename(abs) === 'model.json' ? path.dirname(abs) : undefined;
   if (dir !== undefined && !(await stat(path.join(dir, 'model.json')).catch(() => undefined))) {
     throw new ShrinkError('NOT_FOUND', `${arg}: folder has no model.json; expected a tfjs layers-model folder or an .onnx file`);
@@ -59,5 +60,10 @@ export async function tfjsFolderOf(arg: string): Promise<string | undefined> {
 
 /** The input as compareModels takes it as the baseline. */
 export function baselineUnderTest(input: ModelInput) {
-  return { name: path.basename(input.path), model: input.model, ...(input.onnxPath ? { path: input.onnxPath } : {}), diskBytes: input.diskBytes };
+  return {
+    name: path.basename(input.path),
+    model: input.model,
+    ...(input.onnxPath ? { path: input.onnxPath } : {}),
+    diskBytes: input.diskBytes,
+  };
 }

@@ -39,7 +39,21 @@ test('q8 dynamic: transformers.js name beside the input, ~0.27x size, accuracy w
 });
 
 test('static QDQ calibrated on digits, with --explain: accuracy within 1 point, one SQNR row per layer', () => {
-  const out = json('quantize', model, '--mode', 'static', '--calib-data', 'digits', '--data', 'digits', '--explain', '-o', path.join(dir, 'static.onnx'), '--runs', '5');
+  const out = json(
+    'quantize',
+    model,
+    '--mode',
+    'static',
+    '--calib-data',
+    'digits',
+    '--data',
+    'digits',
+    '--explain',
+    '-o',
+    path.join(dir, 'static.onnx'),
+    '--runs',
+    '5',
+  );
   assert.ok(metric(out, 'accuracy').delta >= -0.01, JSON.stringify(metric(out, 'accuracy')));
   assert.equal(out['quantization'].mode, 'static');
   // Relu folded into the Gemm's output range: the Relu rows carry those layers' error, the Gemm rows
@@ -72,14 +86,29 @@ test('a tfjs folder gets tfjs weight quantization that tfjs itself loads back', 
 });
 
 test('bad quantize input: one line, exit 2', () => {
-  oneLineExit2(shrink('quantize', model, '--mode', 'static', '-o', path.join(dir, 'x.onnx')), /--calib-data: static quantization needs calibration data/);
-  oneLineExit2(shrink('quantize', model, '--dtype', 'q4', '--mode', 'static', '--calib-data', 'digits', '-o', path.join(dir, 'x.onnx')), /--mode: mode static applies to 8-bit/);
+  oneLineExit2(
+    shrink('quantize', model, '--mode', 'static', '-o', path.join(dir, 'x.onnx')),
+    /--calib-data: static quantization needs calibration data/,
+  );
+  oneLineExit2(
+    shrink('quantize', model, '--dtype', 'q4', '--mode', 'static', '--calib-data', 'digits', '-o', path.join(dir, 'x.onnx')),
+    /--mode: mode static applies to 8-bit/,
+  );
   oneLineExit2(shrink('quantize', model, '--dtype', 'int3'), /Argument: dtype, Given: "int3", Choices: "q8"/);
   // Calibration samples of the wrong shape (3 values for a 64-input model), from a file the test writes.
   const wrong = path.join(dir, 'wrong-shape.json');
-  writeFileSync(wrong, JSON.stringify({ x: Array.from({ length: 10 }, (_, i) => [i / 10, 0.5, 1 - i / 10]), y: Array.from({ length: 10 }, (_, i) => i % 2) }));
-  oneLineExit2(shrink('quantize', model, '--mode', 'static', '--calib-data', wrong, '-o', path.join(dir, 'x.onnx')), /wants \[batch, 64\].*\[3\]/);
+  writeFileSync(
+    wrong,
+    JSON.stringify({ x: Array.from({ length: 10 }, (_, i) => [i / 10, 0.5, 1 - i / 10]), y: Array.from({ length: 10 }, (_, i) => i % 2) }),
+  );
+  oneLineExit2(
+    shrink('quantize', model, '--mode', 'static', '--calib-data', wrong, '-o', path.join(dir, 'x.onnx')),
+    /wants \[batch, 64\].*\[3\]/,
+  );
   oneLineExit2(shrink('quantize', model, '--exclude', 'no_such_node', '-o', path.join(dir, 'x.onnx')), /no_such_node/);
-  oneLineExit2(shrink('quantize', model, '--max-accuracy-drop', '0.01', '-o', path.join(dir, 'x.onnx')), /--max-accuracy-drop: .*none is given \(give --data\)/);
+  oneLineExit2(
+    shrink('quantize', model, '--max-accuracy-drop', '0.01', '-o', path.join(dir, 'x.onnx')),
+    /--max-accuracy-drop: .*none is given \(give --data\)/,
+  );
   assert.equal(existsSync(path.join(dir, 'x.onnx')), false);
 });

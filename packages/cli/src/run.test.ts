@@ -35,13 +35,20 @@ test('prune -> quantize with gates that hold: exit 0, step models and report.jso
   const r = runShrink(path.join(dir, '..'), ['run', file]);
   assert.equal(r.code, 0, r.stderr);
   const out = path.join(dir, 'out-ok');
-  for (const f of ['report.json', 'report.md', 'report.html', 'report.txt', 'step1-prune.onnx', 'step2-quantize.onnx']) assert.ok(existsSync(path.join(out, f)), f);
+  for (const f of ['report.json', 'report.md', 'report.html', 'report.txt', 'step1-prune.onnx', 'step2-quantize.onnx'])
+    assert.ok(existsSync(path.join(out, f)), f);
   assert.match(r.stdout, /Accuracy \(top-1\)/);
   assert.match(r.stdout, /PASS {2}size\.ratio <= 0\.3/);
   const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
-  assert.deepEqual(report.gates.map((g: { passed: boolean }) => g.passed), [true, true]);
+  assert.deepEqual(
+    report.gates.map((g: { passed: boolean }) => g.passed),
+    [true, true],
+  );
   const cand = report.candidates[0];
-  assert.deepEqual(cand.steps.map((s: { kind: string }) => s.kind), ['prune', 'quantize']);
+  assert.deepEqual(
+    cand.steps.map((s: { kind: string }) => s.kind),
+    ['prune', 'quantize'],
+  );
   assert.ok(cand.steps[0].energy.joules > 0, 'the fine-tuning step has an energy figure');
   assert.equal(cand.steps[1].energy, undefined);
   assert.ok(cand.layers.some((l: { sparsity?: number }) => l.sparsity === 0.5));
@@ -55,7 +62,12 @@ test('prune -> quantize with gates that hold: exit 0, step models and report.jso
 });
 
 test('a gate that fails: exit 1, each failed gate with the values it saw on stderr, the table on stdout', () => {
-  const file = config('fail.yaml', ['data: { eval: digits }', 'steps: [{ quantize: { dtype: q8, explain: false } }]', 'gates: ["size.ratio <= 0.01", "accuracy.delta >= -0.5"]', 'output: out-fail']);
+  const file = config('fail.yaml', [
+    'data: { eval: digits }',
+    'steps: [{ quantize: { dtype: q8, explain: false } }]',
+    'gates: ["size.ratio <= 0.01", "accuracy.delta >= -0.5"]',
+    'output: out-fail',
+  ]);
   const r = runShrink(dir, ['run', file]);
   assert.equal(r.code, 1, r.stderr);
   const lines = r.stderr.trim().split('\n');
@@ -66,20 +78,36 @@ test('a gate that fails: exit 1, each failed gate with the values it saw on stde
 });
 
 test('a bad config: exit 2, one line naming the gate, nothing run or written', () => {
-  const file = config('bad.yaml', ['data: { eval: digits }', 'steps: [{ quantize: { dtype: q8 } }]', 'gates: ["size.ratio <= 0.3", "cos.constructor(1) > 0"]', 'output: out-bad']);
-  assertOneLineError(runShrink(dir, ['run', file]), /bad\.yaml: gates\[1\] "cos\.constructor\(1\) > 0": calling an expression is not allowed/);
+  const file = config('bad.yaml', [
+    'data: { eval: digits }',
+    'steps: [{ quantize: { dtype: q8 } }]',
+    'gates: ["size.ratio <= 0.3", "cos.constructor(1) > 0"]',
+    'output: out-bad',
+  ]);
+  assertOneLineError(
+    runShrink(dir, ['run', file]),
+    /bad\.yaml: gates\[1\] "cos\.constructor\(1\) > 0": calling an expression is not allowed/,
+  );
   assert.equal(existsSync(path.join(dir, 'out-bad')), false);
 });
 
 test('a step that breaks the model: exit 2 naming the step and the metric, its model and later ones removed; --allow-degraded keeps them, marked FAILED', () => {
   // 95 % magnitude without fine-tuning wrecks a 2-epoch digits model; the q8 after it cannot help.
-  const lines = ['data: { eval: digits }', 'steps:', '  - prune: { method: magnitude, sparsity: 0.95 }', '  - quantize: { dtype: q8, explain: false }'];
+  const lines = [
+    'data: { eval: digits }',
+    'steps:',
+    '  - prune: { method: magnitude, sparsity: 0.95 }',
+    '  - quantize: { dtype: q8, explain: false }',
+  ];
   const file = config('degraded.yaml', [...lines, 'output: out-degraded']);
   const r = runShrink(dir, ['run', file]);
   // Progress lines come first on stderr; the error is the one line after them.
   assert.equal(r.code, 2, r.stderr);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
-  assert.match(r.stderr.trim().split('\n').at(-1)!, /^shrink: steps\[0\]\.prune: step1-prune\.onnx fails the fidelity floor against the baseline: .*(accuracy|top-1 agreement|cosine).*; its model and those after it were removed \(--allow-degraded accepts it\)$/);
+  assert.match(
+    r.stderr.trim().split('\n').at(-1)!,
+    /^shrink: steps\[0\]\.prune: step1-prune\.onnx fails the fidelity floor against the baseline: .*(accuracy|top-1 agreement|cosine).*; its model and those after it were removed \(--allow-degraded accepts it\)$/,
+  );
   assert.ok(!existsSync(path.join(dir, 'out-degraded')), 'the folder the run made holds nothing and is gone');
 
   const kept = runShrink(dir, ['run', file, '--allow-degraded']);

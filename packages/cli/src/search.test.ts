@@ -23,7 +23,16 @@ test('search with 2 workers: 4 trials, smallest passing trial is best, fronts an
       data: { eval: 'digits' },
       evaluation: { runs: 5, warmup: 1 },
       gates: ['accuracy.delta >= -0.05'],
-      search: { workers: 2, space: { prune: [null, { method: 'structured', sparsity: 0.5 }], quantize: [{ dtype: 'q8', explain: false }, { dtype: 'q4', explain: false }] } },
+      search: {
+        workers: 2,
+        space: {
+          prune: [null, { method: 'structured', sparsity: 0.5 }],
+          quantize: [
+            { dtype: 'q8', explain: false },
+            { dtype: 'q4', explain: false },
+          ],
+        },
+      },
       output: 'out',
     },
     { file: 'search.yaml', dir },
@@ -31,7 +40,10 @@ test('search with 2 workers: 4 trials, smallest passing trial is best, fronts an
   const { report, failed, files } = await runSearch(config);
   const s = report.search!;
   assert.equal(s.workers, 2);
-  assert.deepEqual(s.trials.map((t) => t.name), ['t1-q8', 't2-q4', 't3-prune-structured0.5+q8', 't4-prune-structured0.5+q4']);
+  assert.deepEqual(
+    s.trials.map((t) => t.name),
+    ['t1-q8', 't2-q4', 't3-prune-structured0.5+q8', 't4-prune-structured0.5+q4'],
+  );
   for (const t of s.trials) assert.equal(t.error, undefined, `${t.name}: ${t.error}`);
   const passing = s.trials.filter((t) => t.passed);
   assert.ok(passing.length > 0);
@@ -46,7 +58,11 @@ test('search with 2 workers: 4 trials, smallest passing trial is best, fronts an
   // The pruning both pruned trials share is computed once, by whichever worker got there first.
   const pruned = report.candidates.filter((c) => c.name.includes('prune'));
   assert.equal(pruned.length, 2);
-  assert.equal(pruned.filter((c) => /reused/.test(c.steps![0]!.notes.join(' '))).length, 1, JSON.stringify(pruned.map((c) => c.steps![0]!.notes)));
+  assert.equal(
+    pruned.filter((c) => /reused/.test(c.steps![0]!.notes.join(' '))).length,
+    1,
+    JSON.stringify(pruned.map((c) => c.steps![0]!.notes)),
+  );
   for (const f of files) assert.ok(existsSync(f), f);
   assert.ok(existsSync(path.join(dir, 'out', 'trials', 't4-prune-structured0.5+q4-step2-quantize.onnx')));
   assert.equal(JSON.parse(readFileSync(path.join(dir, 'out', 'report.json'), 'utf8')).search.best, s.best);
@@ -54,7 +70,14 @@ test('search with 2 workers: 4 trials, smallest passing trial is best, fronts an
 
 test('a search where no trial passes its gates fails every gate of every trial', async () => {
   const config = await validateConfig(
-    { model: 'model.onnx', data: { eval: 'digits:200' }, evaluation: { runs: 3, warmup: 1 }, gates: ['size.ratio <= 0.001'], search: { workers: 1, remeasure: false, space: { quantize: [{ dtype: 'fp16', explain: false }] } }, output: 'out-none' },
+    {
+      model: 'model.onnx',
+      data: { eval: 'digits:200' },
+      evaluation: { runs: 3, warmup: 1 },
+      gates: ['size.ratio <= 0.001'],
+      search: { workers: 1, remeasure: false, space: { quantize: [{ dtype: 'fp16', explain: false }] } },
+      output: 'out-none',
+    },
     { file: 'search.yaml', dir },
   );
   const { report, failed } = await runSearch(config);
@@ -70,7 +93,11 @@ test('a trial that breaks the model is never the best, however small: the fideli
       model: 'model.onnx',
       data: { eval: 'digits:200' },
       evaluation: { runs: 3, warmup: 1 },
-      search: { workers: 1, remeasure: false, space: { prune: [null, { method: 'magnitude', sparsity: 0.97 }], quantize: [{ dtype: 'q8', explain: false }] } },
+      search: {
+        workers: 1,
+        remeasure: false,
+        space: { prune: [null, { method: 'magnitude', sparsity: 0.97 }], quantize: [{ dtype: 'q8', explain: false }] },
+      },
       output: 'out-guard',
     },
     { file: 'search.yaml', dir },

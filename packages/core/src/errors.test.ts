@@ -9,6 +9,9 @@ test('exit codes: gate failure is 1, everything else is 2', () => {
 });
 
 test('check throws a ShrinkError with the given code', () => {
-  assert.throws(() => check(false, 'INVALID_ARGUMENT', 'bad --batch'), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => check(false, 'INVALID_ARGUMENT', 'bad --batch'),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT',
+  );
   check(true, 'INVALID_ARGUMENT', 'unused');
 });

@@ -59,7 +59,12 @@ export class ShrinkError extends Error {
 /** The same error with its option named another way (a flag, a config path); errors without an option pass through. */
 export function renameOption(e: unknown, name: (option: string) => string): unknown {
   if (!(e instanceof ShrinkError) || e.option === undefined) return e;
-  return new ShrinkError(e.code, e.detail, { cause: e, option: e.option, subject: name(e.option), ...(e.missing ? { missing: e.missing } : {}) });
+  return new ShrinkError(e.code, e.detail, {
+    cause: e,
+    option: e.option,
+    subject: name(e.option),
+    ...(e.missing ? { missing: e.missing } : {}),
+  });
 }
 
 export function isShrinkError(e: unknown): e is ShrinkError {

@@ -16,10 +16,16 @@ test('parseOptions applies defaults and returns typed data', () => {
 test('parseOptions names the key and the valid choices', () => {
   assert.throws(
     () => parseOptions(schema, { preset: 'nope' }, 'train'),
-    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && e.message === 'train.preset: must be one of "digits-mlp", "seed", got "nope"',
+    (e: unknown) =>
+      e instanceof ShrinkError &&
+      e.code === 'INVALID_ARGUMENT' &&
+      e.message === 'train.preset: must be one of "digits-mlp", "seed", got "nope"',
   );
   assert.throws(() => parseOptions(schema, { preset: 'seed', epochs: 0 }, 'train'), /train\.epochs: must be > 0, got 0/);
-  assert.throws(() => parseOptions(schema, { preset: 'seed', bogus: 1 }, 'cfg', 'INVALID_CONFIG'), /cfg: unknown key bogus; valid keys: preset, epochs/);
+  assert.throws(
+    () => parseOptions(schema, { preset: 'seed', bogus: 1 }, 'cfg', 'INVALID_CONFIG'),
+    /cfg: unknown key bogus; valid keys: preset, epochs/,
+  );
 });
 
 test('optionsJsonSchema exposes enum choices and defaults', () => {

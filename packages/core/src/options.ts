@@ -48,12 +48,14 @@ function formatPath(path: readonly PropertyKey[]): string {
 /** The object schema at `path` (through arrays, optionals, nullables, defaults), so a nested unknown key lists its own siblings. */
 function objectAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodObject | undefined {
   let s: z.ZodType | undefined = schema;
-  for (let i = 0; s !== undefined; ) {
+  for (let i = 0; s !== undefined;) {
     if (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
     else if (i === path.length) return s instanceof z.ZodObject ? s : undefined;
     else if (s instanceof z.ZodObject) s = s.shape[String(path[i++])] as z.ZodType | undefined;
-    else if (s instanceof z.ZodArray) (s = s.element as z.ZodType), i++;
-    else return undefined;
+    else if (s instanceof z.ZodArray) {
+      s = s.element as z.ZodType;
+      i++;
+    } else return undefined;
   }
   return undefined;
 }
@@ -77,5 +79,5 @@ function describeIssue(issue: z.core.$ZodIssue, schema: OptionsSchema): string {
 
 /** JSON Schema of an options schema (drives CLI flags and config-file validation). */
 export function optionsJsonSchema(schema: OptionsSchema): Record<string, unknown> {
-  return z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
+  return z.toJSONSchema(schema, { io: 'input' });
 }

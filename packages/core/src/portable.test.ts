@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Subpath imports (#gzip) have a Node file and a portable one: a browser gets the `default` condition.
-const IMPORTS = (JSON.parse(readFileSync(path.join(here, '../package.json'), 'utf8')) as { imports: Record<string, { '@shrink/source': { default: string } }> }).imports;
+const IMPORTS = (
+  JSON.parse(readFileSync(path.join(here, '../package.json'), 'utf8')) as {
+    imports: Record<string, { '@shrink/source': { default: string } }>;
+  }
+).imports;
 const ALLOWED = new Set(['zod', 'onnx-proto', 'protobufjs/minimal.js', 'fflate', 'long']);
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
@@ -36,6 +40,11 @@ test('the portable entry imports only browser-safe packages', () => {
   assert.ok(files.length > 20, `walked only ${files.length} files`);
   const bad = [...bare].filter(([spec]) => !ALLOWED.has(spec)).map(([spec, from]) => `${spec} (from ${from})`);
   assert.deepEqual(bad, []);
-  const nodeOnly = files.filter((f) => /\bprocess\.|\bBuffer\.|require\(/.test(readFileSync(f, 'utf8').replace(/\/\/.*|\/\*[\s\S]*?\*\//g, '')));
-  assert.deepEqual(nodeOnly.map((f) => path.relative(here, f)), []);
+  const nodeOnly = files.filter((f) =>
+    /\bprocess\.|\bBuffer\.|require\(/.test(readFileSync(f, 'utf8').replace(/\/\/.*|\/\*[\s\S]*?\*\//g, '')),
+  );
+  assert.deepEqual(
+    nodeOnly.map((f) => path.relative(here, f)),
+    [],
+  );
 });

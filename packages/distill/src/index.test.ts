@@ -14,7 +14,11 @@ test('student specs: layer sizes parse to MLP and conv students and format back;
 
 test('student specs that look like sizes but are not are refused, naming the bad part', () => {
   const refused = (spec: string, re: RegExp) =>
-    assert.throws(() => parseStudentSpec(spec), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && re.test(e.message), spec);
+    assert.throws(
+      () => parseStudentSpec(spec),
+      (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && re.test(e.message),
+      spec,
+    );
   refused('784-0-10', /"0" is not a layer size/);
   refused(`784-${2 ** 21}-10`, /"2097152" is not a layer size/);
   refused('784-c', /784-c.*not a layer spec/);

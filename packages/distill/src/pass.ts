@@ -9,8 +9,14 @@ import { distillOptionsSchema } from './options.js';
 import { parseStudentSpec } from './student-spec.js';
 
 export const distillPassSchema = distillOptionsSchema.extend({
-  unlabeled: z.boolean().default(false).describe('Never read the labels: pure soft-target distillation (alpha 1); data with only "x" is unlabeled anyway'),
-  baselineScratch: z.boolean().default(false).describe('Also train the same student on the labels alone, to measure what distillation adds'),
+  unlabeled: z
+    .boolean()
+    .default(false)
+    .describe('Never read the labels: pure soft-target distillation (alpha 1); data with only "x" is unlabeled anyway'),
+  baselineScratch: z
+    .boolean()
+    .default(false)
+    .describe('Also train the same student on the labels alone, to measure what distillation adds'),
   cache: z.boolean().default(true).describe('Cache teacher outputs on disk (false recomputes them)'),
   cacheDir: z.string().optional().describe('Teacher-output cache folder (default $SHRINK_CACHE_DIR, else ~/.cache/shrink)'),
 });
@@ -29,7 +35,12 @@ export const distillPass = definePass({
   summary: 'Train a small student from the model (the teacher) by knowledge distillation',
   schema: distillPassSchema,
   check(_o, available) {
-    if (!available.train) throw new ShrinkError('INVALID_ARGUMENT', 'distillation needs training data (the samples the student learns from), and none is given', { missing: 'train' });
+    if (!available.train)
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        'distillation needs training data (the samples the student learns from), and none is given',
+        { missing: 'train' },
+      );
   },
   needs: () => ({ train: true }),
   describe: (o) => `distill-${o.student.replace(/[^\w.-]+/g, '_')}`,
@@ -61,7 +72,7 @@ export const distillPass = definePass({
       model,
       options,
       { train: split.train, test: split.test },
-      { cacheDir: cache === false ? false : (cacheDir ?? defaultCacheDir()), baselineScratch, unlabeled },
+      { cacheDir: !cache ? false : (cacheDir ?? defaultCacheDir()), baselineScratch, unlabeled },
       ctx,
     );
     const report: DistillPassReport = { distillation: r.report, student: r.student, ...(r.scratch ? { scratch: r.scratch } : {}) };

@@ -13,7 +13,9 @@ export type StudentSpec =
 const positive = (tok: string, spec: string): number => {
   const n = Number(tok);
   if (!Number.isInteger(n) || n < 1 || n > 1 << 20) {
-    throw new ShrinkError('INVALID_ARGUMENT', `"${spec}": "${tok}" is not a layer size (a positive integer up to ${1 << 20})`, { option: 'student' });
+    throw new ShrinkError('INVALID_ARGUMENT', `"${spec}": "${tok}" is not a layer size (a positive integer up to ${1 << 20})`, {
+      option: 'student',
+    });
   }
   return n;
 };

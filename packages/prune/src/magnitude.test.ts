@@ -73,7 +73,14 @@ test('ties at the threshold are broken by position so the count is exact', () =>
   const b = Float32Array.from([2, -1, 1, 3]);
   const c = Float32Array.from([1, -1, 5]);
   zeroSmallest([b, c], 3);
-  assert.deepEqual([[...b], [...c]], [[2, 0, 0, 3], [0, -1, 5]], 'the 3 earliest of the four |w| = 1');
+  assert.deepEqual(
+    [[...b], [...c]],
+    [
+      [2, 0, 0, 3],
+      [0, -1, 5],
+    ],
+    'the 3 earliest of the four |w| = 1',
+  );
   const d = Float32Array.from([0.5, -0.25]);
   zeroSmallest([d], 0);
   assert.deepEqual([...d], [0.5, -0.25], 'k = 0 changes nothing');
@@ -103,7 +110,7 @@ test('global: one threshold over both layers; the small-scale layer loses more, 
   const [r1, r2] = report.layers;
   assert.equal(r1!.sparsity, want1 / 2048);
   assert.equal(r2!.sparsity, (1280 - want1) / 512);
-  assert.ok(r1!.sparsity! > 0.55 && r2!.sparsity! < 0.2, `w1 ${r1!.sparsity} vs w2 ${r2!.sparsity}: per-layer sparsities differ`);
+  assert.ok(r1!.sparsity > 0.55 && r2!.sparsity < 0.2, `w1 ${r1!.sparsity} vs w2 ${r2!.sparsity}: per-layer sparsities differ`);
   assert.equal(report.sparsity, 0.5);
   assert.ok(report.notes.some((n) => /global scope/.test(n)));
 });
@@ -114,7 +121,13 @@ test('pruneBias: Gemm input C and the Add after a MatMul are pruned with their l
   assert.equal(zerosOf(weight(p, 'b1')), 16);
   assert.equal(zerosOf(weight(p, 'b2')), 8);
   assert.equal(zerosOf(weight(p, 'w1')), 1024);
-  assert.deepEqual(report.layers.map((l) => [l.elementsAfter, l.sparsity]), [[2048 + 32, 0.5], [512 + 16, 0.5]]);
+  assert.deepEqual(
+    report.layers.map((l) => [l.elementsAfter, l.sparsity]),
+    [
+      [2048 + 32, 0.5],
+      [512 + 16, 0.5],
+    ],
+  );
 });
 
 test('conv net: Conv weights pruned per layer, bias kept, runs in onnxruntime', async () => {
@@ -123,7 +136,13 @@ test('conv net: Conv weights pruned per layer, bias kept, runs in onnxruntime', 
   assert.equal(zerosOf(weight(p, 'cw1')), 324, '0.75 of 8*6*3*3');
   assert.equal(zerosOf(weight(p, 'cw2')), 216, '0.75 of 4*8*3*3');
   assert.deepEqual(weight(p, 'cb1'), weight(model, 'cb1'));
-  assert.deepEqual(report.layers.map((l) => [l.name, l.action]), [['conv1', 'pruned'], ['conv2', 'pruned']]);
+  assert.deepEqual(
+    report.layers.map((l) => [l.name, l.action]),
+    [
+      ['conv1', 'pruned'],
+      ['conv2', 'pruned'],
+    ],
+  );
   const x = randn(11, 2 * 6 * 64);
   const y = await runModel(p, 'x', x, [2, 6, 8, 8]);
   assert.equal(y.length, 2 * 4 * 64);
@@ -148,7 +167,10 @@ test('bad input: unknown include/exclude names, sparsity outside [0, 1)', () => 
   const model = mlp();
   assert.throws(
     () => pruneMagnitude(model, opts({ include: ['fc9'] })),
-    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /include: no node or op type named 'fc9'.*'MatMul'.*'fc1'/.test(e.message),
+    (e: unknown) =>
+      e instanceof ShrinkError &&
+      e.code === 'INVALID_ARGUMENT' &&
+      /include: no node or op type named 'fc9'.*'MatMul'.*'fc1'/.test(e.message),
   );
   assert.throws(() => pruneMagnitude(model, opts({ exclude: ['Softmax'] })), /exclude: no node or op type named 'Softmax'/);
   for (const sparsity of [1, -0.1, Number.NaN]) {

@@ -93,7 +93,9 @@ export function runUnstructured(
     );
   }
   if (targets.some((t) => t.weight.quant)) {
-    notes.push('8-bit quantized weights: ranked by |q - zero point| * scale; pruned codes are set to the zero point, so they dequantize to exactly 0');
+    notes.push(
+      '8-bit quantized weights: ranked by |q - zero point| * scale; pruned codes are set to the zero point, so they dequantize to exactly 0',
+    );
   }
   const unscaled = targets.filter((t) => t.weight.quant && !t.weight.quant.scaled).map((t) => `'${t.weight.name}'`);
   if (unscaled.length > 0) {
@@ -146,12 +148,21 @@ export function pruneMagnitude(model: onnx.IModelProto, options: ResolvedPruneOp
       const perLayer = (list: WeightTarget[]): void => {
         for (const t of list) for (const x of tensorsOf(t)) zeroSmallest([x.values], targetZeros(x.values.length, options.sparsity));
       };
-      if (options.scope !== 'global') return perLayer(targets);
+      if (options.scope !== 'global') {
+        perLayer(targets);
+        return;
+      }
       // Codes whose scale is unknown have no real magnitude to compare across layers.
       const unscaled = targets.filter((t) => t.weight.quant && !t.weight.quant.scaled);
       const pooled = targets.filter((t) => !unscaled.includes(t));
       const all = pooled.flatMap((t) => tensorsOf(t).map((x) => x.values));
-      zeroSmallest(all, targetZeros(all.reduce((s, a) => s + a.length, 0), options.sparsity));
+      zeroSmallest(
+        all,
+        targetZeros(
+          all.reduce((s, a) => s + a.length, 0),
+          options.sparsity,
+        ),
+      );
       if (unscaled.length > 0) {
         notes.push(`global scope: ${unscaled.map((t) => `'${t.label}'`).join(', ')} pruned per layer instead (weight scale not found)`);
         perLayer(unscaled);

@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeModel, Graph, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, parseOptions, ShrinkError, type onnx } from '@shrink/core';
+import {
+  encodeModel,
+  Graph,
+  makeGraph,
+  makeModel,
+  makeNode,
+  makeTensor,
+  makeValueInfo,
+  parseOptions,
+  ShrinkError,
+  type onnx,
+} from '@shrink/core';
 import { keptInGroup, pruneNM, pruneNMTensor } from './nm.js';
 import { pruneOptionsSchema, type PruneOptions } from './options.js';
 import { convNet, mlp, randn, runModel, zerosOf } from './unstructured.fixture.js';
@@ -26,15 +37,22 @@ function assertNMPattern(orig: Float32Array, pruned: Float32Array, dims: number[
     assert.equal(kept.length, keep, `group at ${flat} (axis ${axis}) keeps ${keep}`);
     for (const i of kept) assert.equal(pruned[i], orig[i]);
     const smallestKept = Math.min(...kept.map((i) => Math.abs(orig[i]!)));
-    for (const i of members) if (pruned[i] === 0) assert.ok(Math.abs(orig[i]!) <= smallestKept, `group at ${flat}: a larger weight was dropped`);
+    for (const i of members)
+      if (pruned[i] === 0) assert.ok(Math.abs(orig[i]!) <= smallestKept, `group at ${flat}: a larger weight was dropped`);
     groups++;
   }
   return groups;
 }
 
 test('keptInGroup: N for a full group, ceil(N * len / M) for a short last group', () => {
-  assert.deepEqual([4, 3, 2, 1].map((len) => keptInGroup(2, 4, len)), [2, 2, 1, 1]);
-  assert.deepEqual([8, 5, 1].map((len) => keptInGroup(1, 8, len)), [1, 1, 1]);
+  assert.deepEqual(
+    [4, 3, 2, 1].map((len) => keptInGroup(2, 4, len)),
+    [2, 2, 1, 1],
+  );
+  assert.deepEqual(
+    [8, 5, 1].map((len) => keptInGroup(1, 8, len)),
+    [1, 1, 1],
+  );
   assert.equal(keptInGroup(4, 4, 3), 3, 'never more than the group holds');
 });
 
@@ -51,7 +69,13 @@ test('2:4 MLP: MatMul B [64,32] in groups of 4 rows per column, Gemm transB B [1
   assert.equal(report.method, 'nm');
   assert.equal(report.targetSparsity, 0.5);
   assert.equal(report.sparsity, 0.5);
-  assert.deepEqual(report.layers.map((l) => [l.name, l.action, l.sparsity]), [['fc1', 'pruned', 0.5], ['fc2', 'pruned', 0.5]]);
+  assert.deepEqual(
+    report.layers.map((l) => [l.name, l.action, l.sparsity]),
+    [
+      ['fc1', 'pruned', 0.5],
+      ['fc2', 'pruned', 0.5],
+    ],
+  );
   assert.deepEqual(report.unhandled, { Add: 1, Relu: 1 });
   assert.ok(report.notes.some((n) => /gzip/.test(n)));
 
@@ -84,7 +108,13 @@ test('2:4 conv net: W [O, I, kh, kw] grouped along I at each (o, kh, kw), I = 6 
   // conv1: each (o, kh, kw) keeps 2 + 1 of 6.
   assert.equal(zerosOf(weight(p, 'cw1')), 8 * 9 * 3);
   assert.deepEqual(weight(p, 'cb1'), weight(model, 'cb1'));
-  assert.deepEqual(report.layers.map((l) => [l.name, l.sparsity]), [['conv1', 0.5], ['conv2', 0.5]]);
+  assert.deepEqual(
+    report.layers.map((l) => [l.name, l.sparsity]),
+    [
+      ['conv1', 0.5],
+      ['conv2', 0.5],
+    ],
+  );
 
   const x = randn(11, 2 * 6 * 64);
   const y = await runModel(p, 'x', x, [2, 6, 8, 8]);
@@ -109,8 +139,16 @@ test('n = m keeps every weight', () => {
 test('bad input: N > M, N < 1, unknown include names', () => {
   const model = mlp();
   const bad = (n: number, m: number) => () => pruneNM(model, { ...opts(), n, m });
-  for (const [n, m] of [[5, 4], [0, 4], [2, 0]] as const) {
-    assert.throws(bad(n, m), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /1 <= n <= m, got n=/.test(e.message), `n=${n} m=${m}`);
+  for (const [n, m] of [
+    [5, 4],
+    [0, 4],
+    [2, 0],
+  ] as const) {
+    assert.throws(
+      bad(n, m),
+      (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /1 <= n <= m, got n=/.test(e.message),
+      `n=${n} m=${m}`,
+    );
   }
   assert.throws(() => pruneNM(model, opts({ include: ['conv7'] })), /include: no node or op type named 'conv7'/);
 });

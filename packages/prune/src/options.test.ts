@@ -11,5 +11,8 @@ test('defaults: magnitude, 50 %, per layer, 2:4', () => {
 test('bad options name the key and what is valid', () => {
   assert.throws(() => parseOptions(pruneOptionsSchema, { sparsity: 1 }, 'prune'), /prune\.sparsity: must be < 1, got 1/);
   assert.throws(() => parseOptions(pruneOptionsSchema, { sparsity: -0.1 }, 'prune'), /prune\.sparsity: must be >= 0/);
-  assert.throws(() => parseOptions(pruneOptionsSchema, { method: 'random' }, 'prune'), /prune\.method: must be one of "magnitude", "nm", "structured"/);
+  assert.throws(
+    () => parseOptions(pruneOptionsSchema, { method: 'random' }, 'prune'),
+    /prune\.method: must be one of "magnitude", "nm", "structured"/,
+  );
 });

@@ -8,10 +8,24 @@ export type PruneMethod = (typeof PRUNE_METHODS)[number];
  * (`shrink prune`), and the `prune:` step of a pipeline config.
  */
 export const pruneOptionsSchema = z.strictObject({
-  method: z.enum(PRUNE_METHODS).default('magnitude').describe('magnitude (unstructured), nm (N:M along the reduction axis) or structured (remove units/channels)'),
-  sparsity: z.number().min(0).lt(1).default(0.5).describe('Fraction of weights (magnitude) or of hidden units/channels (structured) to remove, in [0, 1)'),
-  scope: z.enum(['layer', 'global']).default('layer').describe('magnitude: the sparsity per layer, or one threshold over all selected layers'),
-  norm: z.enum(['l1', 'l2']).default('l1').describe('Score of a weight group (structured) or of single weights (|w| either way for magnitude)'),
+  method: z
+    .enum(PRUNE_METHODS)
+    .default('magnitude')
+    .describe('magnitude (unstructured), nm (N:M along the reduction axis) or structured (remove units/channels)'),
+  sparsity: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0.5)
+    .describe('Fraction of weights (magnitude) or of hidden units/channels (structured) to remove, in [0, 1)'),
+  scope: z
+    .enum(['layer', 'global'])
+    .default('layer')
+    .describe('magnitude: the sparsity per layer, or one threshold over all selected layers'),
+  norm: z
+    .enum(['l1', 'l2'])
+    .default('l1')
+    .describe('Score of a weight group (structured) or of single weights (|w| either way for magnitude)'),
   n: z.number().int().positive().default(2).describe('nm: keep N weights in every group of M'),
   m: z.number().int().positive().default(4).describe('nm: group size along the reduction axis'),
   pruneBias: z.boolean().default(false).describe('magnitude: prune biases too (left untouched by default)'),

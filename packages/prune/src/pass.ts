@@ -12,8 +12,16 @@ export const FINE_TUNE_DEFAULTS = { epochs: 3, batchSize: 32 } as const;
 
 export const prunePassSchema = pruneOptionsSchema.extend({
   finetune: z.boolean().default(false).describe('One-shot prune, then fine-tune on the training data with the zeros kept fixed'),
-  schedule: z.enum(['cubic', 'constant']).optional().describe('Prune gradually while fine-tuning on the training data (magnitude only): Zhu & Gupta cubic, or constant'),
-  epochs: z.number().int().positive().optional().describe(`Fine-tuning epochs (default ${FINE_TUNE_DEFAULTS.epochs} when finetune or schedule is set)`),
+  schedule: z
+    .enum(['cubic', 'constant'])
+    .optional()
+    .describe('Prune gradually while fine-tuning on the training data (magnitude only): Zhu & Gupta cubic, or constant'),
+  epochs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(`Fine-tuning epochs (default ${FINE_TUNE_DEFAULTS.epochs} when finetune or schedule is set)`),
   batchSize: z.number().int().positive().optional().describe(`Fine-tuning samples per step (default ${FINE_TUNE_DEFAULTS.batchSize})`),
   lr: z.number().positive().optional().describe('Fine-tuning learning rate (Adam; default 0.001)'),
   ...accuracyFallbackShape,
@@ -49,18 +57,30 @@ export const prunePass = definePass({
     checkAccuracyFallback(o, available);
     const training = fineTunes(o);
     if (training && !available.train) {
-      throw new ShrinkError('INVALID_ARGUMENT', 'fine-tuning needs training data, and none is given', { option: o.schedule ? 'schedule' : 'finetune', missing: 'train' });
+      throw new ShrinkError('INVALID_ARGUMENT', 'fine-tuning needs training data, and none is given', {
+        option: o.schedule ? 'schedule' : 'finetune',
+        missing: 'train',
+      });
     }
-    if (o.epochs !== undefined && !training) throw new ShrinkError('INVALID_ARGUMENT', 'fine-tuning epochs need finetune or a schedule', { option: 'epochs' });
+    if (o.epochs !== undefined && !training)
+      throw new ShrinkError('INVALID_ARGUMENT', 'fine-tuning epochs need finetune or a schedule', { option: 'epochs' });
     if (o.schedule !== undefined && o.method !== 'magnitude') {
-      throw new ShrinkError('INVALID_ARGUMENT', `gradual pruning is by magnitude; method ${o.method} has no schedule (fine-tune after one-shot pruning instead)`, { option: 'schedule' });
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `gradual pruning is by magnitude; method ${o.method} has no schedule (fine-tune after one-shot pruning instead)`,
+        { option: 'schedule' },
+      );
     }
   },
   needs: (o) => ({ train: fineTunes(o) }),
   describe: (o) => `prune-${o.method}${o.method === 'nm' ? `${o.n}of${o.m}` : o.sparsity}${fineTunes(o) ? '-ft' : ''}`,
   // Structured pruning is the kind that makes the file smaller and the kernels faster.
   searchSpace: (available): Array<z.input<typeof prunePassSchema> | null> => {
-    const structured = (sparsity: number) => ({ method: 'structured' as const, sparsity, ...(available.train ? { finetune: true, epochs: 2 } : {}) });
+    const structured = (sparsity: number) => ({
+      method: 'structured' as const,
+      sparsity,
+      ...(available.train ? { finetune: true, epochs: 2 } : {}),
+    });
     return [null, structured(0.25), structured(0.5)];
   },
   async run(model, o, { data, ctx }) {
@@ -69,16 +89,34 @@ export const prunePass = definePass({
     const { epochs, finetune, schedule, batchSize, lr, maxAccuracyDrop: _, ...options } = o;
     const training = fineTunes({ finetune, schedule });
     const fineTune = training
-      ? { ...(await data.train()), epochs: epochs ?? FINE_TUNE_DEFAULTS.epochs, ...(schedule ? { schedule } : {}), ...(batchSize ? { batchSize } : {}), ...(lr ? { lr } : {}) }
+      ? {
+          ...(await data.train()),
+          epochs: epochs ?? FINE_TUNE_DEFAULTS.epochs,
+          ...(schedule ? { schedule } : {}),
+          ...(batchSize ? { batchSize } : {}),
+          ...(lr ? { lr } : {}),
+        }
       : undefined;
     const r = await pruneModel(model, options, fineTune, ctx);
     const layers: LayerDetail[] = r.report.layers.map((l) => ({
       name: l.name,
       opType: l.opType,
       ...(l.sparsity !== undefined ? { sparsity: l.sparsity } : {}),
-      action: l.action === 'pruned' ? (l.unitsRemoved !== undefined ? `pruned: ${l.unitsRemoved} units removed, ${l.unitsKept} kept` : 'pruned') : `skipped${l.reason ? `: ${l.reason}` : ''}`,
+      action:
+        l.action === 'pruned'
+          ? l.unitsRemoved !== undefined
+            ? `pruned: ${l.unitsRemoved} units removed, ${l.unitsKept} kept`
+            : 'pruned'
+          : `skipped${l.reason ? `: ${l.reason}` : ''}`,
     }));
     const changed = r.report.layers.filter((l) => l.action === 'pruned').map((l) => ({ name: l.name, opType: l.opType }));
-    return { model: r.model, notes: [pruneStepNote(r.report), ...r.report.notes], layers, trained: training, changed, report: { pruning: r.report } };
+    return {
+      model: r.model,
+      notes: [pruneStepNote(r.report), ...r.report.notes],
+      layers,
+      trained: training,
+      changed,
+      report: { pruning: r.report },
+    };
   },
 });

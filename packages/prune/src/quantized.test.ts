@@ -53,7 +53,7 @@ function maxDiff(a: Float32Array, b: Float32Array): { diff: number; peak: number
   return { diff, peak };
 }
 
-test('dynamic MatMulInteger MLP at 50% per layer: exactly half of each weight\'s codes at the zero point (per tensor int8, per column uint8), smallest first, runs in onnxruntime', async () => {
+test("dynamic MatMulInteger MLP at 50% per layer: exactly half of each weight's codes at the zero point (per tensor int8, per column uint8), smallest first, runs in onnxruntime", async () => {
   const { model, w1, w2 } = dynamicMlp();
   const before = encodeModel(model);
   const { model: p, report } = pruneMagnitude(model, opts({ sparsity: 0.5 }));
@@ -114,7 +114,10 @@ test('global scope without a findable scale: that layer is pruned on its own by 
   });
   const { model: p, report } = pruneMagnitude(g.toModel(), opts({ sparsity: 0.5, scope: 'global' }));
   assert.equal(atZeroPoint(w1, codes(p, 'w1_q'), [64, 32]), 1024, 'per layer: exactly half');
-  assert.ok(report.notes.some((n) => /'fc1' pruned per layer instead/.test(n)), report.notes.join('\n'));
+  assert.ok(
+    report.notes.some((n) => /'fc1' pruned per layer instead/.test(n)),
+    report.notes.join('\n'),
+  );
   assert.ok(report.notes.some((n) => /no weight scale found for 'w1_q'/.test(n)));
 });
 
@@ -196,7 +199,10 @@ test('dynamic ConvInteger (uint8 W per tensor) at 50%: half the codes at the zer
   const q = codes(p, 'w_q');
   assert.equal(atZeroPoint(w, q, [4, 6, 3, 3]), 108);
   assertSmallestAtZeroPoint([{ orig: w, pruned: q, dims: [4, 6, 3, 3] }]);
-  assert.deepEqual(report.layers.map((l) => [l.opType, l.action, l.sparsity]), [['ConvInteger', 'pruned', 0.5]]);
+  assert.deepEqual(
+    report.layers.map((l) => [l.opType, l.action, l.sparsity]),
+    [['ConvInteger', 'pruned', 0.5]],
+  );
   assert.ok(!report.notes.some((n) => /no weight scale found/.test(n)), 'the scale was found');
   const y = await runModel(p, 'x', XC, [2, 6, 8, 8]);
   assert.ok(y.length === 2 * 4 * 64 && y.every(Number.isFinite));
@@ -207,7 +213,13 @@ test('MatMulNBits (packed 4-bit) is skipped with its reason and left untouched',
   const model = makeModel(
     makeGraph({
       nodes: [
-        makeNode('MatMulNBits', ['x', 'wq', 'ws'], ['y'], { K: 64, N: 16, bits: 4, block_size: 32 }, { name: 'fc', domain: 'com.microsoft' }),
+        makeNode(
+          'MatMulNBits',
+          ['x', 'wq', 'ws'],
+          ['y'],
+          { K: 64, N: 16, bits: 4, block_size: 32 },
+          { name: 'fc', domain: 'com.microsoft' },
+        ),
       ],
       inputs: [makeValueInfo('x', 'float32', ['batch', 64])],
       outputs: [makeValueInfo('y', 'float32', ['batch', 16])],
@@ -217,7 +229,9 @@ test('MatMulNBits (packed 4-bit) is skipped with its reason and left untouched',
   );
   for (const o of [opts({ sparsity: 0.5 }), opts({ method: 'nm' })]) {
     const r = o.method === 'nm' ? pruneNM(model, o) : pruneMagnitude(model, o);
-    assert.deepEqual(r.report.layers, [{ name: 'fc', opType: 'MatMulNBits', action: 'skipped', reason: 'packed 4-bit blocks: prune before quantizing' }]);
+    assert.deepEqual(r.report.layers, [
+      { name: 'fc', opType: 'MatMulNBits', action: 'skipped', reason: 'packed 4-bit blocks: prune before quantizing' },
+    ]);
     assert.deepEqual(Array.from(codes(r.model, 'wq')), Array.from(blob));
   }
 });

@@ -23,7 +23,10 @@ test('cubic: s_i before t0, s_f from t0 + n*dt, the cubic at pruning steps, held
 test('constant: the same sparsity at every step; masks re-chosen every frequency steps', () => {
   const c = { kind: 'constant', sparsity: 0.75, frequency: 3 } as const;
   for (const t of [0, 1, 7, 1e6]) assert.equal(sparsityAt(c, t), 0.75);
-  assert.deepEqual([0, 1, 2, 3, 4, 5, 6].map((t) => isPruningStep(c, t)), [true, false, false, true, false, false, true]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6].map((t) => isPruningStep(c, t)),
+    [true, false, false, true, false, false, true],
+  );
 });
 
 test('cubic pruning steps are t0, t0 + dt, ..., t0 + n*dt only', () => {
@@ -41,6 +44,9 @@ test('bad schedules get INVALID_CONFIG naming the field', () => {
     [{ kind: 'linear' }, /kind 'linear' must be 'cubic' or 'constant'/],
   ];
   for (const [s, re] of bad) {
-    assert.throws(() => sparsityAt(s as CubicSchedule, 0), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_CONFIG' && re.test(e.message));
+    assert.throws(
+      () => sparsityAt(s as CubicSchedule, 0),
+      (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_CONFIG' && re.test(e.message),
+    );
   }
 });

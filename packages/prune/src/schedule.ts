@@ -47,7 +47,10 @@ export function checkSchedule(schedule: SparsitySchedule): void {
     return;
   }
   if (schedule.kind !== 'cubic') {
-    throw new ShrinkError('INVALID_CONFIG', `schedule kind '${(schedule as { kind: unknown }).kind}' must be 'cubic' or 'constant'`);
+    throw new ShrinkError(
+      'INVALID_CONFIG',
+      `schedule kind '${JSON.stringify((schedule as { kind: unknown }).kind)}' must be 'cubic' or 'constant'`,
+    );
   }
   checkSparsity('initialSparsity', schedule.initialSparsity);
   checkSparsity('finalSparsity', schedule.finalSparsity);

@@ -29,7 +29,11 @@ const EVEN = Array.from({ length: 16 }, (_, i) => 2 * i);
 
 /** x[B,16] -> 32 -> 32 -> y[B,4]; MatMul+Add+Relu or Gemm(transB=1)+Relu; `dead` zeroes the even hidden units. */
 function mlp(kind: 'matmul' | 'gemm', dead = false): onnx.ModelProto {
-  const sizes: [number, number][] = [[16, 32], [32, 32], [32, 4]];
+  const sizes: [number, number][] = [
+    [16, 32],
+    [32, 32],
+    [32, 4],
+  ];
   const nodes: onnx.NodeProto[] = [];
   const inits: onnx.TensorProto[] = [];
   let x = 'x';
@@ -101,7 +105,10 @@ for (const kind of ['matmul', 'gemm'] as const) {
     assert.equal(countParams(out).params, 612);
     assert.equal(countMacs(model).total, 1664);
     assert.equal(countMacs(out).total, 576);
-    assert.ok(report.notes.some((n) => n.includes('MACs 1664 -> 576')), report.notes.join('; '));
+    assert.ok(
+      report.notes.some((n) => n.includes('MACs 1664 -> 576')),
+      report.notes.join('; '),
+    );
     const y = await runModel(out, 'x', randn(99, 3 * 16), [3, 16]);
     assert.equal(y.length, 12);
     assert.ok(y.every(Number.isFinite));
@@ -110,11 +117,17 @@ for (const kind of ['matmul', 'gemm'] as const) {
   test(`structured ${kind}: all-zero units go first, so pruning them leaves the outputs identical (max abs diff 0)`, async () => {
     const model = mlp(kind, true);
     const { model: out, report } = pruneStructured(model, { sparsity: 0.5, norm: 'l2' });
-    assert.deepEqual(report.layers.map((l) => l.unitsRemoved ?? 0), [16, 16, 0]);
+    assert.deepEqual(
+      report.layers.map((l) => l.unitsRemoved ?? 0),
+      [16, 16, 0],
+    );
     const g = Graph.from(out);
     // the kept units are the odd ones, in order
     const w1 = Graph.from(model).readInitializer('b1').data as Float32Array;
-    assert.deepEqual(Array.from(g.readInitializer('b1').data as Float32Array), Array.from(w1).filter((_, i) => i % 2 === 1));
+    assert.deepEqual(
+      Array.from(g.readInitializer('b1').data as Float32Array),
+      Array.from(w1).filter((_, i) => i % 2 === 1),
+    );
     const x = randn(7, 5 * 16);
     const [a, b] = [await runModel(model, 'x', x, [5, 16]), await runModel(out, 'x', x, [5, 16])];
     assert.equal(maxAbsDiff(a, b), 0);
@@ -125,10 +138,19 @@ test('structured: the lowest-norm units are removed (l1), ties to the lower inde
   const model = mlp('matmul');
   const { model: out } = pruneStructured(model, { sparsity: 0.25 });
   const w = Graph.from(model).readInitializer('w1').data as Float32Array;
-  const norms = Array.from({ length: 32 }, (_, j) => Array.from({ length: 16 }, (_, k) => Math.abs(w[k * 32 + j]!)).reduce((s, v) => s + v, 0));
-  const keep = norms.map((_, j) => j).sort((a, b) => norms[a]! - norms[b]!).slice(8).sort((a, b) => a - b);
+  const norms = Array.from({ length: 32 }, (_, j) =>
+    Array.from({ length: 16 }, (_, k) => Math.abs(w[k * 32 + j]!)).reduce((s, v) => s + v, 0),
+  );
+  const keep = norms
+    .map((_, j) => j)
+    .sort((a, b) => norms[a]! - norms[b]!)
+    .slice(8)
+    .sort((a, b) => a - b);
   const b1 = Graph.from(model).readInitializer('b1').data as Float32Array;
-  assert.deepEqual(Array.from(Graph.from(out).readInitializer('b1').data as Float32Array), keep.map((j) => b1[j]!));
+  assert.deepEqual(
+    Array.from(Graph.from(out).readInitializer('b1').data as Float32Array),
+    keep.map((j) => b1[j]!),
+  );
 });
 
 /**
@@ -145,7 +167,12 @@ function convNet(dead = false): onnx.ModelProto {
   let b2 = randn(36, 6, 0.1);
   if (dead) {
     const d1 = [0, 2, 4, 6];
-    [w1, b1, beta, mean] = [killUnits(w1, [8, 27], 0, d1), killUnits(b1, [8], 0, d1), killUnits(beta, [8], 0, d1), killUnits(mean, [8], 0, d1)];
+    [w1, b1, beta, mean] = [
+      killUnits(w1, [8, 27], 0, d1),
+      killUnits(b1, [8], 0, d1),
+      killUnits(beta, [8], 0, d1),
+      killUnits(mean, [8], 0, d1),
+    ];
     [w2, b2] = [killUnits(w2, [6, 72], 0, [1, 3, 5]), killUnits(b2, [6], 0, [1, 3, 5])];
   }
   return makeModel(
@@ -165,10 +192,20 @@ function convNet(dead = false): onnx.ModelProto {
       initializers: [
         makeTensor('cw1', 'float32', [8, 3, 3, 3], w1),
         makeTensor('cb1', 'float32', [8], b1),
-        makeTensor('scale', 'float32', [8], randn(37, 8, 0.2).map((v) => 1 + v)),
+        makeTensor(
+          'scale',
+          'float32',
+          [8],
+          randn(37, 8, 0.2).map((v) => 1 + v),
+        ),
         makeTensor('beta', 'float32', [8], beta),
         makeTensor('mean', 'float32', [8], mean),
-        makeTensor('var', 'float32', [8], randn(38, 8, 0.2).map((v) => 1 + Math.abs(v))),
+        makeTensor(
+          'var',
+          'float32',
+          [8],
+          randn(38, 8, 0.2).map((v) => 1 + Math.abs(v)),
+        ),
         makeTensor('cw2', 'float32', [6, 8, 3, 3], w2),
         makeTensor('cb2', 'float32', [6], b2),
         makeTensor('dw', 'float32', [10, 96], randn(39, 960, 0.2)),
@@ -184,11 +221,14 @@ test('structured Conv->BN->Relu->MaxPool->Conv->Relu->Flatten->Gemm at 50%: chan
   const bytes = encodeModel(model);
   const { model: out, report } = pruneStructured(model, { sparsity: 0.5 });
   assert.deepEqual(encodeModel(model), bytes);
-  assert.deepEqual(report.layers.map((l) => [l.name, l.action, l.unitsRemoved]), [
-    ['conv1', 'pruned', 4],
-    ['conv2', 'pruned', 3],
-    ['dense', 'skipped', undefined],
-  ]);
+  assert.deepEqual(
+    report.layers.map((l) => [l.name, l.action, l.unitsRemoved]),
+    [
+      ['conv1', 'pruned', 4],
+      ['conv2', 'pruned', 3],
+      ['dense', 'skipped', undefined],
+    ],
+  );
   const g = Graph.from(out);
   assert.deepEqual(g.shapeOf('cw1'), [4, 3, 3, 3]);
   for (const p of ['cb1', 'scale', 'beta', 'mean', 'var']) assert.deepEqual(g.shapeOf(p), [4], p);
@@ -205,7 +245,10 @@ test('structured Conv->BN->Relu->MaxPool->Conv->Relu->Flatten->Gemm at 50%: chan
 test('structured conv net: zero channels removed through BN, MaxPool and the Flatten row blocks leave the outputs equal (1e-6)', async () => {
   const model = convNet(true);
   const { model: out, report } = pruneStructured(model, { sparsity: 0.5 });
-  assert.deepEqual(report.layers.map((l) => l.unitsRemoved ?? 0), [4, 3, 0]);
+  assert.deepEqual(
+    report.layers.map((l) => l.unitsRemoved ?? 0),
+    [4, 3, 0],
+  );
   const x = randn(42, 192);
   const [a, b] = [await runModel(model, 'x', x, [1, 3, 8, 8]), await runModel(out, 'x', x, [1, 3, 8, 8])];
   // Conv kernels may sum in another order once the channel count changes.
@@ -249,7 +292,11 @@ test('structured: a residual Add, a depthwise Conv, a branch and an unknown read
   const branch = (second: onnx.NodeProto): onnx.ModelProto =>
     makeModel(
       makeGraph({
-        nodes: [makeNode('MatMul', ['x', 'w1'], ['h'], {}, { name: 'fc1' }), makeNode('MatMul', ['h', 'w2'], ['y'], {}, { name: 'fc2' }), second],
+        nodes: [
+          makeNode('MatMul', ['x', 'w1'], ['h'], {}, { name: 'fc1' }),
+          makeNode('MatMul', ['h', 'w2'], ['y'], {}, { name: 'fc2' }),
+          second,
+        ],
         inputs: [makeValueInfo('x', 'float32', ['batch', 16])],
         outputs: [makeValueInfo('y', 'float32', ['batch', 4]), makeValueInfo('z', 'float32', ['batch', 16])],
         initializers: [makeTensor('w1', 'float32', [16, 16], randn(54, 256)), makeTensor('w2', 'float32', [16, 4], randn(55, 64))],
@@ -272,18 +319,33 @@ test('structured: a residual Add, a depthwise Conv, a branch and an unknown read
 test('structured: include/exclude pick the layers; bad options are one ShrinkError', () => {
   const model = mlp('gemm');
   const { report } = pruneStructured(model, { sparsity: 0.5, exclude: ['fc1'] });
-  assert.deepEqual(report.layers.map((l) => l.action), ['skipped', 'pruned', 'skipped']);
+  assert.deepEqual(
+    report.layers.map((l) => l.action),
+    ['skipped', 'pruned', 'skipped'],
+  );
   assert.match(report.layers[0]!.reason ?? '', /exclude/);
   assert.throws(() => pruneStructured(model, { sparsity: 1 }), ShrinkError);
-  assert.throws(() => pruneStructured(model, { include: ['nope'] }), (e: unknown) => e instanceof ShrinkError && /nope/.test(e.message));
+  assert.throws(
+    () => pruneStructured(model, { include: ['nope'] }),
+    (e: unknown) => e instanceof ShrinkError && /nope/.test(e.message),
+  );
 });
 
 test('a graph whose chain loops back on itself (a broken model) is skipped with a reason, not followed forever (found by fuzzing)', () => {
-  const w = makeTensor('w', 'float32', [4, 4], Float32Array.from({ length: 16 }, (_, i) => i - 8));
+  const w = makeTensor(
+    'w',
+    'float32',
+    [4, 4],
+    Float32Array.from({ length: 16 }, (_, i) => i - 8),
+  );
   // fc -> relu -> fc's own output name again: 'h' is produced twice, the chain h -> r -> h never ends.
   const model = makeModel(
     makeGraph({
-      nodes: [makeNode('MatMul', ['x', 'w'], ['h'], {}, { name: 'fc' }), makeNode('Relu', ['h'], ['r'], {}, { name: 'relu' }), makeNode('Relu', ['r'], ['h'], {}, { name: 'again' })],
+      nodes: [
+        makeNode('MatMul', ['x', 'w'], ['h'], {}, { name: 'fc' }),
+        makeNode('Relu', ['h'], ['r'], {}, { name: 'relu' }),
+        makeNode('Relu', ['r'], ['h'], {}, { name: 'again' }),
+      ],
       inputs: [makeValueInfo('x', 'float32', [1, 4])],
       outputs: [makeValueInfo('y', 'float32', [1, 4])],
       initializers: [w],
@@ -306,11 +368,14 @@ test('structured: unnamed layers are labelled by the value they write, in rows a
   const model = mlp('gemm');
   for (const n of model.graph!.node!) n.name = '';
   const { report } = pruneStructured(model, { sparsity: 0.5 });
-  assert.deepEqual(report.layers.map((l) => [l.name, l.opType, l.action]), [
-    ['p1', 'Gemm', 'pruned'],
-    ['p2', 'Gemm', 'pruned'],
-    ['y', 'Gemm', 'skipped'],
-  ]);
+  assert.deepEqual(
+    report.layers.map((l) => [l.name, l.opType, l.action]),
+    [
+      ['p1', 'Gemm', 'pruned'],
+      ['p2', 'Gemm', 'pruned'],
+      ['y', 'Gemm', 'skipped'],
+    ],
+  );
   assert.match(report.layers[2]!.reason!, /'y' is a graph output/);
   const branched = mlp('matmul');
   const g = Graph.from(branched);

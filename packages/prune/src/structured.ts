@@ -9,7 +9,10 @@ import {
   parseOptions,
   tensorDims,
   tensorNumel,
-  type onnx, countUnhandled, selectNodes } from '@shrink/core';
+  type onnx,
+  countUnhandled,
+  selectNodes,
+} from '@shrink/core';
 import { pruneOptionsSchema, type PruneOptions } from './options.js';
 import type { LayerOutcome, PruneResult } from './types.js';
 import { CONSUMERS, describeNode, isSkip, PRODUCERS, type Found, type ProducerPlan } from './ops/structured-layers.js';
@@ -28,7 +31,12 @@ interface Chain {
 }
 
 /** Follows the producer's output through unit-wise ops to the one layer that reads it. */
-function traceChain(graph: Graph, producer: onnx.NodeProto, plan: ProducerPlan, shapes: ReadonlyMap<string, readonly number[]>): Found<Chain> {
+function traceChain(
+  graph: Graph,
+  producer: onnx.NodeProto,
+  plan: ProducerPlan,
+  shapes: ReadonlyMap<string, readonly number[]>,
+): Found<Chain> {
   const chain: Chain = { slices: [], biases: [], values: [] };
   if (plan.bias) {
     chain.slices.push(plan.bias);
@@ -47,9 +55,10 @@ function traceChain(graph: Graph, producer: onnx.NodeProto, plan: ProducerPlan, 
     const users = graph.consumers(value);
     if (users.length !== 1) {
       return {
-        skip: users.length === 0
-          ? `'${value}' has no consumer`
-          : `'${value}' feeds ${users.length} nodes (${users.map(describeNode).join(', ')}); branches are not pruned`,
+        skip:
+          users.length === 0
+            ? `'${value}' has no consumer`
+            : `'${value}' feeds ${users.length} nodes (${users.map(describeNode).join(', ')}); branches are not pruned`,
       };
     }
     const next = users[0]!;

@@ -10,6 +10,10 @@ export function needsCalibration(o: Pick<ResolvedQuantizeOptions, 'dtype' | 'mod
 export function checkCombination(o: Pick<ResolvedQuantizeOptions, 'dtype' | 'mode'>): void {
   const eightBit = o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8';
   if (!eightBit && o.mode !== 'dynamic') {
-    throw new ShrinkError('INVALID_ARGUMENT', `mode ${o.mode} applies to 8-bit dtypes (q8, int8, uint8); ${o.dtype} has one method, so leave mode out`, { option: 'mode' });
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `mode ${o.mode} applies to 8-bit dtypes (q8, int8, uint8); ${o.dtype} has one method, so leave mode out`,
+      { option: 'mode' },
+    );
   }
 }

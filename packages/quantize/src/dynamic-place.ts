@@ -66,7 +66,13 @@ export function dynamicPlacer(graph: Graph): DynamicPlacer {
       zeroPoint: graph.uniqueName(`${input}_zero_point`),
     };
     graph.addNode(
-      makeNode('DynamicQuantizeLinear', [input], [q.codes, q.scale, q.zeroPoint], {}, { name: graph.uniqueNodeName(`${input}_QuantizeLinear`) }),
+      makeNode(
+        'DynamicQuantizeLinear',
+        [input],
+        [q.codes, q.scale, q.zeroPoint],
+        {},
+        { name: graph.uniqueNodeName(`${input}_QuantizeLinear`) },
+      ),
       { before },
     );
     activations.set(input, q);

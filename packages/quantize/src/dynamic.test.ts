@@ -36,7 +36,10 @@ function randn(r: () => number, n: number, scale = 1): Float32Array {
 
 const opts = (o: QuantizeOptions = {}) => parseOptions(quantizeOptionsSchema, o);
 
-async function run(model: onnx.IModelProto, feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }>): Promise<Float32Array> {
+async function run(
+  model: onnx.IModelProto,
+  feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }>,
+): Promise<Float32Array> {
   const s = await createSession(encodeModel(model));
   try {
     const out = await s.run(feeds);
@@ -56,7 +59,8 @@ function mlp(kind: 'matmul' | 'gemm', seed = 1, colScales?: Float32Array): onnx.
   if (colScales) for (let i = 0; i < w1.length; i++) w1[i]! *= colScales[i % 32]!;
   const b1 = randn(r, 32, 0.1);
   const b2 = randn(r, 8, 0.1);
-  const transpose = (w: Float32Array, k: number, n: number) => Float32Array.from({ length: k * n }, (_, i) => w[(i % k) * n + Math.floor(i / k)]!);
+  const transpose = (w: Float32Array, k: number, n: number) =>
+    Float32Array.from({ length: k * n }, (_, i) => w[(i % k) * n + Math.floor(i / k)]!);
   const nodes =
     kind === 'matmul'
       ? [
@@ -104,7 +108,10 @@ for (const kind of ['matmul', 'gemm'] as const) {
       test(`${kind} MLP, ${dtype}, ${perChannel ? 'per channel' : 'per tensor'}: runs in onnxruntime within ${tol * 100}% of the float model (${int8KernelPath().isa})`, async () => {
         const model = mlp(kind);
         const before = encodeModel(model);
-        const { model: q, report } = quantizeDynamic(model, opts(fullRange ? { dtype: 'int8', reduceRange: false, perChannel } : { dtype, perChannel }));
+        const { model: q, report } = quantizeDynamic(
+          model,
+          opts(fullRange ? { dtype: 'int8', reduceRange: false, perChannel } : { dtype, perChannel }),
+        );
         assert.deepEqual(encodeModel(model), before, 'the input model is not mutated');
         const ops = opTypes(q);
         assert.equal(ops.filter((o) => o === 'MatMulInteger').length, 2);
@@ -116,7 +123,11 @@ for (const kind of ['matmul', 'gemm'] as const) {
         assert.ok(!g.isInitializer('w1') && !g.isInitializer('w2'), 'float weights are dropped');
         assert.deepEqual(g.shapeOf('w1_quantized'), [16, 32], 'stored as [K, N] (Gemm transB folded in)');
         assert.deepEqual(g.shapeOf('w1_scale'), perChannel ? [32] : []);
-        if (dtype === 'q8') assert.ok([...g.readInitializer('w1_zero_point').data].every((z) => z === 0), 'symmetric int8: zero point 0');
+        if (dtype === 'q8')
+          assert.ok(
+            [...g.readInitializer('w1_zero_point').data].every((z) => z === 0),
+            'symmetric int8: zero point 0',
+          );
 
         if (dtype !== 'uint8') {
           const codes = [...g.readInitializer('w1_quantized').data].map((c) => Math.abs(Number(c)));
@@ -128,16 +139,22 @@ for (const kind of ['matmul', 'gemm'] as const) {
 
         assert.equal(report.mode, 'dynamic');
         assert.equal(report.dtype, fullRange ? 'int8' : dtype);
-        assert.deepEqual(report.nodes.map((n) => [n.name, n.opType, n.action]), [
-          ['fc1', kind === 'matmul' ? 'MatMul' : 'Gemm', 'quantized'],
-          ['fc2', kind === 'matmul' ? 'MatMul' : 'Gemm', 'quantized'],
-        ]);
+        assert.deepEqual(
+          report.nodes.map((n) => [n.name, n.opType, n.action]),
+          [
+            ['fc1', kind === 'matmul' ? 'MatMul' : 'Gemm', 'quantized'],
+            ['fc2', kind === 'matmul' ? 'MatMul' : 'Gemm', 'quantized'],
+          ],
+        );
         const w1 = report.nodes[0]!.weights!;
-        assert.deepEqual(w1.map((w) => [w.name, w.dtype, w.elements, w.bytes]), [
-          ['w1_quantized', dtype === 'uint8' ? 'uint8' : 'int8', 512, 512],
-          ['w1_scale', 'float32', perChannel ? 32 : 1, perChannel ? 128 : 4],
-          ['w1_zero_point', dtype === 'uint8' ? 'uint8' : 'int8', perChannel ? 32 : 1, perChannel ? 32 : 1],
-        ]);
+        assert.deepEqual(
+          w1.map((w) => [w.name, w.dtype, w.elements, w.bytes]),
+          [
+            ['w1_quantized', dtype === 'uint8' ? 'uint8' : 'int8', 512, 512],
+            ['w1_scale', 'float32', perChannel ? 32 : 1, perChannel ? 128 : 4],
+            ['w1_zero_point', dtype === 'uint8' ? 'uint8' : 'int8', perChannel ? 32 : 1, perChannel ? 32 : 1],
+          ],
+        );
         assert.deepEqual(report.unhandled, kind === 'matmul' ? { Add: 2, Relu: 1 } : { Relu: 1 });
       });
     }
@@ -155,10 +172,14 @@ test('per-channel error <= per-tensor error when weight columns have very differ
   assert.ok(channel < REL_TOL, `per channel ${channel}`);
 });
 
-test("onnxruntime fuses the pattern into DynamicQuantizeMatMul (bias Add included)", async () => {
+test('onnxruntime fuses the pattern into DynamicQuantizeMatMul (bias Add included)', async () => {
   const { model: q } = quantizeDynamic(mlp('matmul'), opts());
   const file = path.join(tmp, 'optimized.onnx');
-  const s = await ort.InferenceSession.create(encodeModel(q), { graphOptimizationLevel: 'all', optimizedModelFilePath: file, logSeverityLevel: 3 });
+  const s = await ort.InferenceSession.create(encodeModel(q), {
+    graphOptimizationLevel: 'all',
+    optimizedModelFilePath: file,
+    logSeverityLevel: 3,
+  });
   await s.release();
   const ops = opTypes(decodeModel(fs.readFileSync(file)));
   // One activation feeds each MatMul, so the DynamicQuantizeLinear folds in too.
@@ -174,7 +195,11 @@ test('include / exclude: skipped nodes stay float and say why', async () => {
     [{ include: ['MatMul'], exclude: ['fc1'] }, ['fc2']],
   ] as Array<[QuantizeOptions, string[]]>) {
     const { model: q, report } = quantizeDynamic(model, opts(o));
-    assert.deepEqual(report.nodes.filter((n) => n.action === 'quantized').map((n) => n.name), quantized, JSON.stringify(o));
+    assert.deepEqual(
+      report.nodes.filter((n) => n.action === 'quantized').map((n) => n.name),
+      quantized,
+      JSON.stringify(o),
+    );
     const skippedNode = report.nodes.find((n) => n.action === 'skipped')!;
     assert.match(skippedNode.reason!, /(in exclude|not listed in include)/);
     const g = Graph.from(q);
@@ -221,7 +246,10 @@ test('Conv net: ConvInteger with uint8 weights (also for q8), bias after the sca
     assert.deepEqual(g.shapeOf('cb1_reshaped'), [1, 4, 1, 1]);
     assert.deepEqual(g.shapeOf('cw1_scale'), [], 'per tensor: ConvInteger refuses per-channel zero points');
     assert.ok(report.notes.some((n) => n.includes('uint8')));
-    assert.equal(report.notes.some((n) => n.includes('per tensor even with perChannel')), perChannel);
+    assert.equal(
+      report.notes.some((n) => n.includes('per tensor even with perChannel')),
+      perChannel,
+    );
     const rel = relError(await run(q, { x: xc }), ref);
     assert.ok(rel < REL_TOL, `relative L2 error ${rel}`);
   }
@@ -271,7 +299,10 @@ test('Gemm with a computed C, alpha and beta; MatMul over a Constant-node weight
   );
   const feeds = { x: X, c: { data: randn(r, 6, 3), dims: [6] } };
   const { model: q, report } = quantizeDynamic(model, opts());
-  assert.deepEqual(report.nodes.map((n) => n.action), ['quantized', 'quantized']);
+  assert.deepEqual(
+    report.nodes.map((n) => n.action),
+    ['quantized', 'quantized'],
+  );
   assert.ok(!opTypes(q).includes('Constant'), opTypes(q).join(','));
   const rel = relError(await run(q, feeds), await run(model, feeds));
   assert.ok(rel < REL_TOL, `relative L2 error ${rel}`);
@@ -303,7 +334,11 @@ test('nodes that do not qualify are skipped with a reason; other ops pass throug
 
 test('a model without candidate ops comes back unchanged with a note', () => {
   const model = makeModel(
-    makeGraph({ nodes: [makeNode('Relu', ['x'], ['y'])], inputs: [makeValueInfo('x', 'float32', [2])], outputs: [makeValueInfo('y', 'float32', [2])] }),
+    makeGraph({
+      nodes: [makeNode('Relu', ['x'], ['y'])],
+      inputs: [makeValueInfo('x', 'float32', [2])],
+      outputs: [makeValueInfo('y', 'float32', [2])],
+    }),
     { opset: 9 },
   );
   const { model: q, report } = quantizeDynamic(model, opts());
@@ -318,7 +353,8 @@ test('refusals: opset below 11, non-8-bit dtype, NaN weights', () => {
   old.opsetImport = [{ domain: '', version: 10 }];
   assert.throws(
     () => quantizeDynamic(old, opts()),
-    (e: unknown) => e instanceof ShrinkError && e.code === 'UNSUPPORTED_MODEL' && /opset >= 11/.test(e.message) && /opset 10/.test(e.message),
+    (e: unknown) =>
+      e instanceof ShrinkError && e.code === 'UNSUPPORTED_MODEL' && /opset >= 11/.test(e.message) && /opset 10/.test(e.message),
   );
   assert.throws(() => quantizeDynamic(mlp('matmul'), opts({ dtype: 'q4' })), /dtype must be q8, int8 or uint8/);
   const bad = mlp('matmul');

@@ -72,8 +72,11 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
     notes.add(
       candidates.length === 0
         ? 'no quantizable weights: the model has no MatMul, Gemm, Conv or Gather node; it is returned unchanged'
-        : 'no quantizable weights: no MatMul, Gemm, Conv or Gather node qualified (see each node\'s reason); the model is returned unchanged',
+        : "no quantizable weights: no MatMul, Gemm, Conv or Gather node qualified (see each node's reason); the model is returned unchanged",
     );
   }
-  return { model: graph.toModel(), report: { dtype: options.dtype, mode: 'dynamic', nodes, unhandled, weightFormat: format, notes: [...notes] } };
+  return {
+    model: graph.toModel(),
+    report: { dtype: options.dtype, mode: 'dynamic', nodes, unhandled, weightFormat: format, notes: [...notes] },
+  };
 }

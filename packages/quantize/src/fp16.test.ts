@@ -76,14 +76,37 @@ test('fp16 MLP: float16 weights and values, float32 inputs/outputs, half the byt
   for (const t of g.initializer!) assert.equal(t.dataType, FLOAT16, `${t.name} is float16`);
   assert.equal(g.input![0]!.type!.tensorType!.elemType, FLOAT);
   assert.equal(g.output![0]!.type!.tensorType!.elemType, FLOAT);
-  assert.deepEqual(g.valueInfo!.map((v) => [v.name, v.type!.tensorType!.elemType]), [['h', FLOAT16], ['a', FLOAT16]]);
+  assert.deepEqual(
+    g.valueInfo!.map((v) => [v.name, v.type!.tensorType!.elemType]),
+    [
+      ['h', FLOAT16],
+      ['a', FLOAT16],
+    ],
+  );
   // One Cast in (x), one out (y); the output keeps its name.
   const casts = g.node!.filter((n) => n.opType === 'Cast');
-  assert.deepEqual(casts.map((n) => [n.input![0], n.output![0], attrInt(n, 'to', 0)]), [['x', 'x_fp16', FLOAT16], ['y_fp16', 'y', FLOAT]]);
+  assert.deepEqual(
+    casts.map((n) => [n.input![0], n.output![0], attrInt(n, 'to', 0)]),
+    [
+      ['x', 'x_fp16', FLOAT16],
+      ['y_fp16', 'y', FLOAT],
+    ],
+  );
   assert.equal(r.report.mode, 'fp16');
   assert.equal(r.report.clamped, 0);
-  assert.deepEqual(r.report.nodes.map((n) => [n.name, n.action]), [['fc1', 'quantized'], ['relu', 'quantized'], ['fc2', 'quantized'], ['softmax', 'quantized']]);
-  assert.deepEqual(r.report.nodes[0]!.weights!.map((w) => w.name), ['W1', 'b1']);
+  assert.deepEqual(
+    r.report.nodes.map((n) => [n.name, n.action]),
+    [
+      ['fc1', 'quantized'],
+      ['relu', 'quantized'],
+      ['fc2', 'quantized'],
+      ['softmax', 'quantized'],
+    ],
+  );
+  assert.deepEqual(
+    r.report.nodes[0]!.weights!.map((w) => w.name),
+    ['W1', 'b1'],
+  );
   const ratio = encodeModel(r.model).length / encodeModel(model).length;
   assert.ok(ratio <= 0.51, `size ratio ${ratio}`);
   const e = relMax(await run(r.model, feeds), want);
@@ -134,7 +157,12 @@ test('a BatchNormalization whose running variance exceeds float16 (as in a real 
       inputs: [makeValueInfo('x', 'float32', [1, 2, 3, 3])],
       outputs: [makeValueInfo('y', 'float32', [1, C, 3, 3])],
       initializers: [
-        makeTensor('w', 'float32', [C, 2, 1, 1], Float32Array.from({ length: C * 2 }, (_, i) => 500 * (i + 1))),
+        makeTensor(
+          'w',
+          'float32',
+          [C, 2, 1, 1],
+          Float32Array.from({ length: C * 2 }, (_, i) => 500 * (i + 1)),
+        ),
         makeTensor('scale', 'float32', [C], [1, 1, 1, 1]),
         makeTensor('bias', 'float32', [C], [0, 0.1, -0.1, 0]),
         makeTensor('mean', 'float32', [C], [100, 200, 300, 400]),
@@ -164,7 +192,11 @@ test('block-listed ops and --keep-float32 ops stay float32 behind Casts, and the
       ],
       inputs: [makeValueInfo('x', 'float32', [3, 16])],
       outputs: [makeValueInfo('y', 'float32', [3, 4]), makeValueInfo('idx', 'int64', [3, 4])],
-      initializers: [makeTensor('W', 'float32', [16, 8], lcgValues(128, 1)), makeTensor('m', 'float32', [8], lcgValues(8, 2, 0.2)), makeTensor('k', 'int64', [1], [4])],
+      initializers: [
+        makeTensor('W', 'float32', [16, 8], lcgValues(128, 1)),
+        makeTensor('m', 'float32', [8], lcgValues(8, 2, 0.2)),
+        makeTensor('k', 'int64', [1], [4]),
+      ],
     }),
   );
   assert.ok(FP16_BLOCK_LIST.includes('TopK') && FP16_BLOCK_LIST.includes('Max'));
@@ -207,13 +239,26 @@ test('Cast(to=float), Constant and ConstantOfShape inside the converted region b
   // Shape reads the float32 input itself: no Cast in front of it.
   assert.equal(r.model.graph!.node!.find((n) => n.opType === 'Shape')!.input![0], 'x');
   const nodes = r.model.graph!.node!;
-  assert.equal(attrInt(nodes.find((n) => n.output![0] === 'sf')!, 'to', 0), FLOAT16);
+  assert.equal(
+    attrInt(
+      nodes.find((n) => n.output![0] === 'sf')!,
+      'to',
+      0,
+    ),
+    FLOAT16,
+  );
   assert.equal(nodes.find((n) => n.opType === 'Constant')!.attribute![0]!.t!.dataType, FLOAT16);
   assert.equal(nodes.find((n) => n.opType === 'ConstantOfShape')!.attribute![0]!.t!.dataType, FLOAT16);
   const vi = Object.fromEntries(r.model.graph!.valueInfo!.map((v) => [v.name, v.type!.tensorType!.elemType]));
   assert.deepEqual(vi, { sf: FLOAT16, s: onnx.TensorProto.DataType.INT64 });
   // Both outputs keep their names and float32 type; 'mid' is also read inside, in float16.
-  assert.deepEqual(r.model.graph!.output!.map((o) => [o.name, o.type!.tensorType!.elemType]), [['y', FLOAT], ['mid', FLOAT]]);
+  assert.deepEqual(
+    r.model.graph!.output!.map((o) => [o.name, o.type!.tensorType!.elemType]),
+    [
+      ['y', FLOAT],
+      ['mid', FLOAT],
+    ],
+  );
   assert.deepEqual([...(await run(r.model, feeds))], [2 * 1.5 + 0.5 + 0.25, 2 * -3 - 1 + 0.25]);
   assert.deepEqual([...(await run(r.model, feeds, 'mid'))], [3.5, -7]);
 });
@@ -247,10 +292,20 @@ test('fp16 CNN (Conv, BatchNormalization, MaxPool, GlobalAveragePool, Flatten, G
       initializers: [
         makeTensor('Wc', 'float32', [6, 3, 3, 3], lcgValues(162, 1, 0.3)),
         makeTensor('bc', 'float32', [6], lcgValues(6, 2, 0.1)),
-        makeTensor('g', 'float32', [6], lcgValues(6, 3, 0.2).map((v) => 1 + v)),
+        makeTensor(
+          'g',
+          'float32',
+          [6],
+          lcgValues(6, 3, 0.2).map((v) => 1 + v),
+        ),
         makeTensor('beta', 'float32', [6], lcgValues(6, 4, 0.1)),
         makeTensor('mean', 'float32', [6], lcgValues(6, 5, 0.1)),
-        makeTensor('var', 'float32', [6], lcgValues(6, 6, 0.2).map((v) => 1 + v)),
+        makeTensor(
+          'var',
+          'float32',
+          [6],
+          lcgValues(6, 6, 0.2).map((v) => 1 + v),
+        ),
         makeTensor('Wf', 'float32', [5, 6], lcgValues(30, 7)),
         makeTensor('bf', 'float32', [5], lcgValues(5, 8, 0.1)),
       ],
@@ -280,6 +335,9 @@ test('integer outputs of float ops (NonMaxSuppression indices) are not cast to f
   const gather = half.graph!.node!.find((n) => n.opType === 'Gather')!;
   assert.equal(gather.input?.[1], 'sel', 'the int64 indices reach Gather as they are');
   const boxes = Float32Array.from([0, 0, 1, 1, 0, 0.1, 1, 1.1, 0, 0.9, 1, 1.9, 5, 5, 6, 6]);
-  const feeds: Feeds = { boxes: { data: boxes, dims: [1, 4, 4] }, scores: { data: Float32Array.from([0.9, 0.8, 0.7, 0.6]), dims: [1, 1, 4] } };
+  const feeds: Feeds = {
+    boxes: { data: boxes, dims: [1, 4, 4] },
+    scores: { data: Float32Array.from([0.9, 0.8, 0.7, 0.6]), dims: [1, 1, 4] },
+  };
   assert.ok(relMax(await run(half, feeds), await run(model, feeds)) < 1e-3);
 });

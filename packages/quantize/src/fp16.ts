@@ -33,13 +33,41 @@ import type { NodeOutcome, PassResult } from './types.js';
  * and float inputs are float32 by their schema (QLinear* ops are kept too).
  */
 export const FP16_BLOCK_LIST: readonly string[] = [
-  'ArrayFeatureExtractor', 'Binarizer', 'CastMap', 'CategoryMapper', 'DictVectorizer', 'FeatureVectorizer',
-  'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder',
-  'RandomUniformLike', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier',
-  'TreeEnsembleRegressor', 'ZipMap', 'NonMaxSuppression', 'TopK', 'RoiAlign', 'Resize', 'Range', 'CumSum',
-  'Min', 'Max', 'Upsample',
-  'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger',
-  'DynamicQuantizeMatMul', 'MatMulIntegerToFloat',
+  'ArrayFeatureExtractor',
+  'Binarizer',
+  'CastMap',
+  'CategoryMapper',
+  'DictVectorizer',
+  'FeatureVectorizer',
+  'Imputer',
+  'LabelEncoder',
+  'LinearClassifier',
+  'LinearRegressor',
+  'Normalizer',
+  'OneHotEncoder',
+  'RandomUniformLike',
+  'SVMClassifier',
+  'SVMRegressor',
+  'Scaler',
+  'TreeEnsembleClassifier',
+  'TreeEnsembleRegressor',
+  'ZipMap',
+  'NonMaxSuppression',
+  'TopK',
+  'RoiAlign',
+  'Resize',
+  'Range',
+  'CumSum',
+  'Min',
+  'Max',
+  'Upsample',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'DynamicQuantizeLinear',
+  'MatMulInteger',
+  'ConvInteger',
+  'DynamicQuantizeMatMul',
+  'MatMulIntegerToFloat',
 ];
 
 /** Largest finite float16. */
@@ -107,7 +135,8 @@ function beyondHalf(graph: Graph, node: onnx.NodeProto): string | undefined {
       const a = Math.abs(x);
       if (a > peak && a !== Infinity) peak = a;
     }
-    if (peak > FLOAT16_MAX) return `constant input '${input}' holds values up to ${Number(peak.toPrecision(3))}, beyond float16's ±${FLOAT16_MAX}`;
+    if (peak > FLOAT16_MAX)
+      return `constant input '${input}' holds values up to ${Number(peak.toPrecision(3))}, beyond float16's ±${FLOAT16_MAX}`;
   }
   return undefined;
 }
@@ -147,9 +176,10 @@ export function convertToFloat16(
     } else if (hasSubgraph(node)) {
       reason = 'has subgraphs, which stay float32';
       unhandled[node.opType] = (unhandled[node.opType] ?? 0) + 1;
-    }
-    else if (block.has(node.opType) || node.opType.startsWith('QLinear')) {
-      reason = (options.keepFloat32 ?? []).includes(node.opType) ? `keepFloat32 lists ${node.opType}` : `${node.opType} is on the float32 block list`;
+    } else if (block.has(node.opType) || node.opType.startsWith('QLinear')) {
+      reason = (options.keepFloat32 ?? []).includes(node.opType)
+        ? `keepFloat32 lists ${node.opType}`
+        : `${node.opType} is on the float32 block list`;
     } else {
       const sel = selector.isSelected(node);
       if (!sel.ok) reason = sel.reason;
@@ -189,7 +219,9 @@ export function convertToFloat16(
     half.delete(out);
     half.add(inner);
     old.set(inner, 'float32');
-    graph.addNode(makeNode('Cast', [inner], [out], { to: FLOAT }, { name: graph.uniqueNodeName(`${out}_to_float32`) }), { after: producer });
+    graph.addNode(makeNode('Cast', [inner], [out], { to: FLOAT }, { name: graph.uniqueNodeName(`${out}_to_float32`) }), {
+      after: producer,
+    });
     casts++;
   }
 
@@ -238,7 +270,14 @@ export function convertToFloat16(
     } else if (node.opType === 'ConstantOfShape') {
       const a = findAttr(node, 'value');
       if (a?.t) a.t = halfTensor(a.t, a.t.name ?? '', counts);
-      else node.attribute.push(onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: makeTensor('value', 'float16', [1], [0]) }));
+      else
+        node.attribute.push(
+          onnx.AttributeProto.create({
+            name: 'value',
+            type: onnx.AttributeProto.AttributeType.TENSOR,
+            t: makeTensor('value', 'float16', [1], [0]),
+          }),
+        );
     } else {
       const attrName = DTYPE_ATTR[node.opType];
       const a = attrName ? findAttr(node, attrName) : undefined;
@@ -252,7 +291,12 @@ export function convertToFloat16(
   // 6. Declared types of the values that changed.
   for (const vi of [...graph.valueInfo]) {
     if (half.has(vi.name) && vi.type?.tensorType?.elemType === FLOAT) {
-      graph.setValueInfo(onnx.ValueInfoProto.create({ ...vi, type: { ...vi.type, tensorType: { ...vi.type.tensorType, elemType: FLOAT16 } } }));
+      graph.setValueInfo(
+        onnx.ValueInfoProto.create({
+          ...(vi as onnx.IValueInfoProto),
+          type: { ...vi.type, tensorType: { ...vi.type.tensorType, elemType: FLOAT16 } },
+        }),
+      );
     }
   }
   graph.topoSort();
@@ -262,7 +306,8 @@ export function convertToFloat16(
   const nodes: NodeOutcome[] = [];
   const listed = new Set<string>();
   for (const [node, reason] of kept) {
-    if (node.output.some(isF32) || node.input.some(isF32)) nodes.push({ name: labelOf(node), opType: node.opType, action: 'kept-float', reason });
+    if (node.output.some(isF32) || node.input.some(isF32))
+      nodes.push({ name: labelOf(node), opType: node.opType, action: 'kept-float', reason });
   }
   for (const node of graph.nodes) {
     if (!converts(node) || kept.has(node) || !node.output.some((o) => half.has(o))) continue;
@@ -278,7 +323,9 @@ export function convertToFloat16(
   if (counts.clamped > 0) notes.push(`${counts.clamped} value(s) beyond ±${FLOAT16_MAX} were clamped to the largest float16`);
   if (counts.flushed > 0) notes.push(`${counts.flushed} nonzero value(s) below float16's smallest subnormal (~6e-8) became 0`);
   if (kept.size > 0) notes.push(`${kept.size} node(s) stay float32 (block list, other domains, subgraphs or include/exclude)`);
-  notes.push("onnxruntime's CPU provider lacks float16 kernels for some ops and runs those in float32 behind its own Casts; float16 mainly halves the file");
+  notes.push(
+    "onnxruntime's CPU provider lacks float16 kernels for some ops and runs those in float32 behind its own Casts; float16 mainly halves the file",
+  );
   return {
     model: graph.toModel(),
     report: { dtype: 'fp16', mode: 'fp16', nodes, unhandled, clamped: counts.clamped, notes },

@@ -60,7 +60,12 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
     if (q.zeroPoints) {
       zeroPoints = graph.uniqueName(`${base}_zero_points`);
       graph.setInitializer(zeroPoints, 'uint8', [w.N, zeroPointBytes(q.nBlocks, bits)], q.zeroPoints);
-      weights.push({ name: zeroPoints, dtype: `uint8 (${bits}-bit zero points)`, elements: w.N * q.nBlocks, bytes: q.zeroPoints.byteLength });
+      weights.push({
+        name: zeroPoints,
+        dtype: `uint8 (${bits}-bit zero points)`,
+        elements: w.N * q.nBlocks,
+        bytes: q.zeroPoints.byteLength,
+      });
     }
     const s: Stored = { b, scales, ...(zeroPoints ? { zeroPoints } : {}), weights };
     stored.set(w.key, s);

@@ -103,7 +103,10 @@ function dequantizedModel(model: onnx.ModelProto): onnx.ModelProto {
     };
     extra.push(makeTensor(`${b}_deq`, 'float32', [w.K, N], dequantizeBlockwise(w)));
     if (bias) {
-      nodes.push(makeNode('MatMul', [a!, `${b}_deq`], [`${n.output![0]}_mm`]), makeNode('Add', [`${n.output![0]}_mm`, bias], [n.output![0]!]));
+      nodes.push(
+        makeNode('MatMul', [a!, `${b}_deq`], [`${n.output![0]}_mm`]),
+        makeNode('Add', [`${n.output![0]}_mm`, bias], [n.output![0]!]),
+      );
     } else nodes.push(makeNode('MatMul', [a!, `${b}_deq`], [n.output![0]!]));
   }
   return makeModel(makeGraph({ nodes, inputs: g.input!, outputs: g.output!, initializers: [...g.initializer!, ...extra] }));
@@ -115,17 +118,39 @@ test('q4 MLP: MatMul and Gemm -> MatMulNBits with the original output names, equ
   const want = await run(model, x, D);
   const q4 = quantizeWeightOnly(model, opts({ dtype: 'q4', bits: 4 }));
   const nodes = q4.model.graph!.node!;
-  assert.deepEqual(nodes.map((n) => n.opType), ['MatMulNBits', 'Add', 'Relu', 'MatMulNBits', 'Relu', 'MatMulNBits']);
-  assert.deepEqual(nodes.filter((n) => n.opType === 'MatMulNBits').map((n) => n.output![0]), ['h1', 'h2', 'y']);
+  assert.deepEqual(
+    nodes.map((n) => n.opType),
+    ['MatMulNBits', 'Add', 'Relu', 'MatMulNBits', 'Relu', 'MatMulNBits'],
+  );
+  assert.deepEqual(
+    nodes.filter((n) => n.opType === 'MatMulNBits').map((n) => n.output![0]),
+    ['h1', 'h2', 'y'],
+  );
   const fc2 = nodes[3]!;
   assert.equal(fc2.domain, 'com.microsoft');
-  assert.deepEqual([attrInt(fc2, 'K', 0), attrInt(fc2, 'N', 0), attrInt(fc2, 'bits', 0), attrInt(fc2, 'block_size', 0), attrInt(fc2, 'accuracy_level', -1)], [H, H2, 4, 32, 4]);
+  assert.deepEqual(
+    [
+      attrInt(fc2, 'K', 0),
+      attrInt(fc2, 'N', 0),
+      attrInt(fc2, 'bits', 0),
+      attrInt(fc2, 'block_size', 0),
+      attrInt(fc2, 'accuracy_level', -1),
+    ],
+    [H, H2, 4, 32, 4],
+  );
   assert.equal(fc2.input!.length, 6, 'A, B, scales, no zero points, no g_idx, bias');
-  assert.ok(q4.model.opsetImport!.some((o) => o.domain === 'com.microsoft' && Number(o.version) === 1));
+  assert.ok(q4.model.opsetImport.some((o) => o.domain === 'com.microsoft' && Number(o.version) === 1));
   // The float weights are gone; nothing else was added.
   const inits = new Set(q4.model.graph!.initializer!.map((t) => t.name));
   for (const w of ['W1', 'W2', 'W3']) assert.ok(!inits.has(w), `${w} removed`);
-  assert.deepEqual(q4.report.nodes.map((n) => [n.name, n.action]), [['fc1', 'quantized'], ['fc2', 'quantized'], ['fc3', 'quantized']]);
+  assert.deepEqual(
+    q4.report.nodes.map((n) => [n.name, n.action]),
+    [
+      ['fc1', 'quantized'],
+      ['fc2', 'quantized'],
+      ['fc3', 'quantized'],
+    ],
+  );
   assert.deepEqual(q4.report.unhandled, { Add: 1, Relu: 2 });
   assert.equal(q4.report.mode, 'weight-only');
   assert.equal(q4.report.dtype, 'q4');
@@ -141,7 +166,11 @@ test('q4 MLP: MatMul and Gemm -> MatMulNBits with the original output names, equ
 
   // With float32 compute (accuracy_level 0) the quantized model is the dequantized float model, exactly
   // up to float32 summation order: transB, alpha, beta and the bias were folded in right.
-  for (const o of [{ bits: 4, symmetric: true }, { bits: 4, symmetric: false, blockSize: 64 }, { bits: 8, symmetric: false, blockSize: 128 }] as const) {
+  for (const o of [
+    { bits: 4, symmetric: true },
+    { bits: 4, symmetric: false, blockSize: 64 },
+    { bits: 8, symmetric: false, blockSize: 128 },
+  ] as const) {
     const q = quantizeWeightOnly(model, opts({ ...o, accuracyLevel: 0 }));
     assert.equal(attrInt(q.model.graph!.node![0]!, 'accuracy_level', -1), -1, 'level 0 is left out');
     const e = relError(await run(q.model, x, D), await run(dequantizedModel(q.model), x, D));
@@ -182,7 +211,12 @@ test('skips what MatMulNBits cannot take, with reasons; --exclude; a shared weig
         makeNode('MatMul', ['xi', 'Wi'], ['g'], {}, { name: 'int_weight' }),
         makeNode('MatMul', ['x', 'W3d'], ['h'], {}, { name: 'batched_weight' }),
       ],
-      inputs: [makeValueInfo('x', 'float32', [2, K]), makeValueInfo('x2', 'float32', [K, N]), makeValueInfo('xt', 'float32', [K, 2]), makeValueInfo('xi', 'int32', [2, K])],
+      inputs: [
+        makeValueInfo('x', 'float32', [2, K]),
+        makeValueInfo('x2', 'float32', [K, N]),
+        makeValueInfo('xt', 'float32', [K, 2]),
+        makeValueInfo('xi', 'int32', [2, K]),
+      ],
       outputs: [
         ...['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((o) => makeValueInfo(o, o === 'g' ? 'int32' : 'float32', [2, N])),
         makeValueInfo('h', 'float32', [2, 2, N]),
@@ -208,11 +242,17 @@ test('skips what MatMulNBits cannot take, with reasons; --exclude; a shared weig
   const byName = (n: string) => r.model.graph!.node!.find((m) => m.output![0] === n)!;
   assert.equal(byName('a').input![1], byName('b').input![1], 'one packed copy of W');
   assert.equal(r.model.graph!.initializer!.filter((t) => t.name!.startsWith('W_Q4')).length, 1);
-  assert.ok(r.model.graph!.initializer!.some((t) => t.name === 'W'), 'W stays: float nodes still read it');
+  assert.ok(
+    r.model.graph!.initializer!.some((t) => t.name === 'W'),
+    'W stays: float nodes still read it',
+  );
   // The result still runs.
   const s = await createSession(encodeModel(r.model));
   await s.release();
-  assert.throws(() => quantizeWeightOnly(model, opts({ bits: 4, include: ['nope'] })), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => quantizeWeightOnly(model, opts({ bits: 4, include: ['nope'] })),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT',
+  );
 });
 
 test('non-finite weights are refused, naming the tensor', () => {
@@ -226,7 +266,10 @@ test('non-finite weights are refused, naming the tensor', () => {
       initializers: [makeTensor('W', 'float32', [32, 4], w)],
     }),
   );
-  assert.throws(() => quantizeWeightOnly(model, opts({ bits: 4 })), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_MODEL' && /'W'/.test(e.message));
+  assert.throws(
+    () => quantizeWeightOnly(model, opts({ bits: 4 })),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_MODEL' && /'W'/.test(e.message),
+  );
 });
 
 test('q4f16: float16 scales, bias and activations, float32 inputs/outputs; runs in onnxruntime within 20% RMS (as q4)', async () => {
@@ -250,7 +293,14 @@ test('q4f16: float16 scales, bias and activations, float32 inputs/outputs; runs 
   assert.ok(encodeModel(r.model).length < q4, 'float16 scales make it smaller than q4');
   // --include picks the 4-bit nodes; the rest of the model still goes to float16.
   const some = quantizeWeightOnly(model, opts({ bits: 4, float16: true, include: ['fc1'] }));
-  assert.deepEqual(some.report.nodes.map((n) => [n.name, n.action]), [['fc1', 'quantized'], ['fc2', 'skipped'], ['fc3', 'skipped']]);
+  assert.deepEqual(
+    some.report.nodes.map((n) => [n.name, n.action]),
+    [
+      ['fc1', 'quantized'],
+      ['fc2', 'skipped'],
+      ['fc3', 'skipped'],
+    ],
+  );
   assert.equal(some.model.graph!.initializer!.find((t) => t.name === 'W3')!.dataType, 10, 'W3 float16');
   assert.ok(relError(await run(some.model, x, D), want) < 0.2);
 });

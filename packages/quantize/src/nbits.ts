@@ -59,7 +59,9 @@ export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyO
         `${options.symmetric ? 'symmetric' : 'with zero points'}, accuracy_level ${options.accuracyLevel})`,
     );
     if (options.accuracyLevel === 4) {
-      notes.push('accuracy_level 4 lets onnxruntime quantize activations to int8 inside MatMulNBits (fast on CPU; adds ~0.5% relative error)');
+      notes.push(
+        'accuracy_level 4 lets onnxruntime quantize activations to int8 inside MatMulNBits (fast on CPU; adds ~0.5% relative error)',
+      );
     }
   } else {
     notes.push('no MatMul/Gemm with a constant 2-D float weight was quantized; the model is unchanged');

@@ -20,28 +20,49 @@ export const OUTPUT_NAMES: Readonly<Record<QuantDtype, string>> = {
  * flags (`shrink quantize`), and the `quantize:` step of a pipeline config.
  */
 export const quantizeOptionsSchema = z.strictObject({
-  dtype: z.enum(DTYPES).default('q8').describe('q8/int8/uint8: 8-bit integer; q4/q4f16: 4-bit weight-only (MatMulNBits); fp16: half precision'),
+  dtype: z
+    .enum(DTYPES)
+    .default('q8')
+    .describe('q8/int8/uint8: 8-bit integer; q4/q4f16: 4-bit weight-only (MatMulNBits); fp16: half precision'),
   mode: z
     .enum(['dynamic', 'static', 'weight-only'])
     .default('dynamic')
-    .describe('8-bit only: dynamic (activations quantized at run time), static (QDQ with calibration) or weight-only (MatMulNBits, 8 bits)'),
+    .describe(
+      '8-bit only: dynamic (activations quantized at run time), static (QDQ with calibration) or weight-only (MatMulNBits, 8 bits)',
+    ),
   weightType: z
     .enum(['int8', 'uint8'])
     .optional()
-    .describe('8-bit dtypes: weight codes int8 (symmetric) or uint8 (asymmetric); default from the dtype (int8 -> int8, uint8 -> uint8, q8 -> see README)'),
+    .describe(
+      '8-bit dtypes: weight codes int8 (symmetric) or uint8 (asymmetric); default from the dtype (int8 -> int8, uint8 -> uint8, q8 -> see README)',
+    ),
   reduceRange: z
     .boolean()
     .optional()
-    .describe('8-bit dtypes: 7-bit weight codes (int8 [-64, 64]) that x86 CPUs without VNNI cannot saturate; default off except as q8 chooses'),
+    .describe(
+      '8-bit dtypes: 7-bit weight codes (int8 [-64, 64]) that x86 CPUs without VNNI cannot saturate; default off except as q8 chooses',
+    ),
   perChannel: z.boolean().default(false).describe('One scale per output channel of each weight instead of one per tensor'),
   calibData: z.string().optional().describe('Static mode: calibration data (a dataset, or random:N for a smoke test)'),
   calibMethod: z.enum(['minmax', 'percentile', 'entropy']).default('minmax').describe('Static mode: how activation ranges are chosen'),
   percentile: z.number().gt(50).lte(100).default(99.99).describe('Static mode, percentile method: the percentile of |x| kept'),
   calibSamples: z.number().int().positive().default(256).describe('Static mode: calibration samples used at most'),
-  blockSize: z.union([z.literal(16), z.literal(32), z.literal(64), z.literal(128), z.literal(256)]).default(32).describe('q4/q4f16 (and 8-bit weight-only): weights per quantization block'),
+  blockSize: z
+    .union([z.literal(16), z.literal(32), z.literal(64), z.literal(128), z.literal(256)])
+    .default(32)
+    .describe('q4/q4f16 (and 8-bit weight-only): weights per quantization block'),
   symmetric: z.boolean().default(true).describe('q4/q4f16: symmetric blocks (no zero points); false stores a zero point per block'),
-  accuracyLevel: z.number().int().min(0).max(4).default(4).describe('MatMulNBits accuracy_level: 4 = int8 compute (fast on CPU), 0 = unset'),
-  algo: z.enum(WEIGHT_ALGOS).default('rtn').describe('q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest'),
+  accuracyLevel: z
+    .number()
+    .int()
+    .min(0)
+    .max(4)
+    .default(4)
+    .describe('MatMulNBits accuracy_level: 4 = int8 compute (fast on CPU), 0 = unset'),
+  algo: z
+    .enum(WEIGHT_ALGOS)
+    .default('rtn')
+    .describe('q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest'),
   include: z.array(z.string()).optional().describe('Only quantize nodes whose name or op type is listed'),
   exclude: z.array(z.string()).optional().describe('Never quantize nodes whose name or op type is listed'),
   keepFloat32: z.array(z.string()).optional().describe('fp16: op types that stay float32 (added to the built-in block list)'),

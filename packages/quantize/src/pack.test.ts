@@ -27,7 +27,10 @@ test('int4 pack/unpack round trips (odd and even counts, signed and unsigned)', 
 });
 
 test('packInt4 refuses codes outside 4 bits; unpack refuses short buffers', () => {
-  assert.throws(() => packInt4([16]), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /code 0 is 16/.test(e.message));
+  assert.throws(
+    () => packInt4([16]),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /code 0 is 16/.test(e.message),
+  );
   assert.throws(() => packInt4([-9]), ShrinkError);
   assert.throws(() => packInt4([1.5]), ShrinkError);
   assert.throws(() => unpackUint4(new Uint8Array(1), 3), /3 4-bit codes need 2 bytes/);

@@ -52,12 +52,18 @@ export function unpackInt4(packed: Uint8Array, count: number): Int8Array {
 
 function checkNibble(c: number, what: string): void {
   if (!Number.isInteger(c) || c < -8 || c > 15) {
-    throw new ShrinkError('INVALID_ARGUMENT', `packInt4: ${what} is ${c}; a 4-bit code must be an integer in -8..7 (int4) or 0..15 (uint4)`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `packInt4: ${what} is ${c}; a 4-bit code must be an integer in -8..7 (int4) or 0..15 (uint4)`,
+    );
   }
 }
 
 function checkCount(packed: Uint8Array, count: number): void {
   if (!Number.isInteger(count) || count < 0 || Math.ceil(count / 2) > packed.length) {
-    throw new ShrinkError('INVALID_ARGUMENT', `unpack: ${count} 4-bit codes need ${Math.ceil(count / 2)} bytes but ${packed.length} were given`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `unpack: ${count} 4-bit codes need ${Math.ceil(count / 2)} bytes but ${packed.length} were given`,
+    );
   }
 }

@@ -3,7 +3,15 @@
  * `shrink quantize`, what they need, and the run, which loads the onnxruntime side only when it runs.
  */
 import { z } from 'zod';
-import { accuracyFallbackShape, checkAccuracyFallback, countParams, definePass, formatValue, ShrinkError, type LayerDetail } from '@shrink/core';
+import {
+  accuracyFallbackShape,
+  checkAccuracyFallback,
+  countParams,
+  definePass,
+  formatValue,
+  ShrinkError,
+  type LayerDetail,
+} from '@shrink/core';
 import { checkCombination, needsCalibration } from './check-options.js';
 import { quantizeOptionsSchema } from './options.js';
 import type { QuantizeReport } from './types.js';
@@ -12,7 +20,9 @@ export const quantizePassSchema = quantizeOptionsSchema.extend({
   explain: z
     .boolean()
     .optional()
-    .describe('Per-layer output error (SQNR) of the quantized model on up to 64 samples of the evaluation (or calibration) data; default: on where such data is given to a pipeline step, off for the command (which prints a table)'),
+    .describe(
+      'Per-layer output error (SQNR) of the quantized model on up to 64 samples of the evaluation (or calibration) data; default: on where such data is given to a pipeline step, off for the command (which prints a table)',
+    ),
   ...accuracyFallbackShape,
 });
 
@@ -28,7 +38,13 @@ export function quantizeNotes(q: QuantizeReport, before: Record<string, number>,
   return [
     `${q.dtype}${q.mode === q.dtype ? '' : ` ${q.mode}`}: ${q.nodes.filter((n) => n.action === 'quantized').length} of ${q.nodes.length} candidate nodes quantized`,
     `parameters by dtype: baseline ${byDtype(before)}; quantized ${byDtype(after)}`,
-    ...(Object.keys(q.unhandled).length ? [`passed through untouched: ${Object.entries(q.unhandled).map(([k, v]) => `${k} x${v}`).join(', ')}`] : []),
+    ...(Object.keys(q.unhandled).length
+      ? [
+          `passed through untouched: ${Object.entries(q.unhandled)
+            .map(([k, v]) => `${k} x${v}`)
+            .join(', ')}`,
+        ]
+      : []),
     ...q.notes,
   ];
 }
@@ -64,18 +80,30 @@ export const quantizePass = definePass({
     // The accuracy fallback is the runner's (runPass), around this run.
     const { explain, maxAccuracyDrop: _, ...options } = o;
     const spec = options.calibData ?? data.calibrationSpec;
-    const calibration = needsCalibration(options) && spec !== undefined ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}) : undefined;
+    const calibration =
+      needsCalibration(options) && spec !== undefined
+        ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {})
+        : undefined;
     const env = calibration ? { calibration } : {};
     const evalSet = await data.eval();
     const r = await quantizeModel(model, options, env, ctx);
     const notes = quantizeNotes(r.report, countParams(model).byDtype, countParams(r.model).byDtype);
     const byNode = new Map<string, LayerDetail>(
-      r.report.nodes.map((n) => [n.name, { name: n.name, opType: n.opType, action: n.action === 'quantized' ? 'quantized' : `${n.action}${n.reason ? `: ${n.reason}` : ''}` }]),
+      r.report.nodes.map((n) => [
+        n.name,
+        {
+          name: n.name,
+          opType: n.opType,
+          action: n.action === 'quantized' ? 'quantized' : `${n.action}${n.reason ? `: ${n.reason}` : ''}`,
+        },
+      ]),
     );
     const sample = evalSet ?? calibration;
     let explained: Awaited<ReturnType<typeof explainQuantization>> | undefined;
     if (explain === true && !sample) {
-      throw new ShrinkError('INVALID_ARGUMENT', 'the per-layer error needs sample data: give evaluation data or calibData', { option: 'explain' });
+      throw new ShrinkError('INVALID_ARGUMENT', 'the per-layer error needs sample data: give evaluation data or calibData', {
+        option: 'explain',
+      });
     }
     if ((explain ?? true) && sample) {
       try {

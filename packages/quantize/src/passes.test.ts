@@ -2,7 +2,18 @@
 // one node label in the reports, one notion of the default domain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeModel, Graph, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, parseOptions, ShrinkError, type onnx } from '@shrink/core';
+import {
+  encodeModel,
+  Graph,
+  makeGraph,
+  makeModel,
+  makeNode,
+  makeTensor,
+  makeValueInfo,
+  parseOptions,
+  ShrinkError,
+  type onnx,
+} from '@shrink/core';
 import { createSession } from '@shrink/core/runtime';
 import { DYNAMIC_HANDLERS, quantizeDynamic } from './dynamic.js';
 import { convertToFloat16 } from './fp16.js';
@@ -17,14 +28,25 @@ const opts = (o: QuantizeOptions = {}) => parseOptions(quantizeOptionsSchema, o)
 /** x [b,32] -> MatMul W1 [32,32] -> h -> MatMul W2 [32,8] -> y, the MatMuls unnamed unless `names`, in `domain`. */
 function twoMatMuls(o: { names?: [string, string]; domain?: string; sharedWeight?: boolean } = {}): onnx.ModelProto {
   const node = (i: number, x: string, w: string, y: string) =>
-    makeNode('MatMul', [x, w], [y], {}, { ...(o.names ? { name: o.names[i] } : {}), ...(o.domain !== undefined ? { domain: o.domain } : {}) });
+    makeNode(
+      'MatMul',
+      [x, w],
+      [y],
+      {},
+      { ...(o.names ? { name: o.names[i] } : {}), ...(o.domain !== undefined ? { domain: o.domain } : {}) },
+    );
   const shared = o.sharedWeight === true;
   return makeModel(
     makeGraph({
       nodes: shared ? [node(0, 'x', 'W1', 'h'), node(1, 'x', 'W1', 'y')] : [node(0, 'x', 'W1', 'h'), node(1, 'h', 'W2', 'y')],
       inputs: [makeValueInfo('x', 'float32', ['batch', 32])],
-      outputs: shared ? [makeValueInfo('h', 'float32', ['batch', 32]), makeValueInfo('y', 'float32', ['batch', 32])] : [makeValueInfo('y', 'float32', ['batch', 8])],
-      initializers: [makeTensor('W1', 'float32', [32, 32], lcgValues(32 * 32, 1, 0.3)), makeTensor('W2', 'float32', [32, 8], lcgValues(32 * 8, 2, 0.3))],
+      outputs: shared
+        ? [makeValueInfo('h', 'float32', ['batch', 32]), makeValueInfo('y', 'float32', ['batch', 32])]
+        : [makeValueInfo('y', 'float32', ['batch', 8])],
+      initializers: [
+        makeTensor('W1', 'float32', [32, 32], lcgValues(32 * 32, 1, 0.3)),
+        makeTensor('W2', 'float32', [32, 8], lcgValues(32 * 8, 2, 0.3)),
+      ],
     }),
   );
 }
@@ -42,18 +64,33 @@ for (const [pass, run] of Object.entries(PASSES)) {
   test(`${pass}: unnamed nodes get a row each, labelled by the value they write`, () => {
     const { report } = run(twoMatMuls());
     const rows = report.nodes.filter((n) => n.opType === 'MatMul');
-    assert.deepEqual(rows.map((n) => [n.name, n.action]), [['h', 'quantized'], ['y', 'quantized']]);
+    assert.deepEqual(
+      rows.map((n) => [n.name, n.action]),
+      [
+        ['h', 'quantized'],
+        ['y', 'quantized'],
+      ],
+    );
     assert.equal(new Map(rows.map((n) => [n.name, n])).size, 2, 'the rows do not collapse in a Map by name');
   });
 
   test(`${pass}: a MatMul in domain 'ai.onnx' (the default domain spelled out) is quantized`, async () => {
     const model = twoMatMuls({ names: ['mm1', 'mm2'], domain: 'ai.onnx' });
     const { model: q, report } = run(model);
-    assert.deepEqual(report.nodes.filter((n) => n.opType === 'MatMul').map((n) => [n.name, n.action]), [['mm1', 'quantized'], ['mm2', 'quantized']]);
+    assert.deepEqual(
+      report.nodes.filter((n) => n.opType === 'MatMul').map((n) => [n.name, n.action]),
+      [
+        ['mm1', 'quantized'],
+        ['mm2', 'quantized'],
+      ],
+    );
     assert.deepEqual(report.unhandled, {});
     // Static keeps the MatMul between DequantizeLinear and QuantizeLinear (onnxruntime fuses the group).
     const left = pass === 'static' ? 'QuantizeLinear' : 'MatMul';
-    assert.equal((q.graph?.node ?? []).some((n) => n.opType === left), pass === 'static');
+    assert.equal(
+      (q.graph?.node ?? []).some((n) => n.opType === left),
+      pass === 'static',
+    );
     const s = await createSession(encodeModel(q));
     try {
       const out = await s.run({ x: { data: lcgValues(2 * 32, 3), dims: [2, 32] } });
@@ -67,7 +104,13 @@ for (const [pass, run] of Object.entries(PASSES)) {
 test('fp16: unnamed nodes get a row each too, labelled as the input model has them', () => {
   const { report } = convertToFloat16(twoMatMuls(), {});
   // y is a graph output: the MatMul writes y_fp16 now, but its row keeps the name it is found by.
-  assert.deepEqual(report.nodes.map((n) => [n.name, n.opType]), [['h', 'MatMul'], ['y', 'MatMul']]);
+  assert.deepEqual(
+    report.nodes.map((n) => [n.name, n.opType]),
+    [
+      ['h', 'MatMul'],
+      ['y', 'MatMul'],
+    ],
+  );
 });
 
 test('handlers return plans as data: deciding leaves the graph as it was', () => {
@@ -88,8 +131,17 @@ test('dynamic: a weight read by two nodes is stored once, an activation read by 
   const ops = (q.graph?.node ?? []).map((n) => n.opType);
   assert.equal(ops.filter((o) => o === 'DynamicQuantizeLinear').length, 1, ops.join(','));
   assert.equal(ops.filter((o) => o === 'MatMulInteger').length, 2);
-  assert.deepEqual(report.nodes.map((n) => n.weights?.map((w) => w.name)), [['W1_quantized', 'W1_scale', 'W1_zero_point'], []]);
-  assert.deepEqual((q.graph?.initializer ?? []).map((t) => t.name).filter((n) => n?.startsWith('W1')).sort(), ['W1_quantized', 'W1_scale', 'W1_zero_point']);
+  assert.deepEqual(
+    report.nodes.map((n) => n.weights?.map((w) => w.name)),
+    [['W1_quantized', 'W1_scale', 'W1_zero_point'], []],
+  );
+  assert.deepEqual(
+    (q.graph?.initializer ?? [])
+      .map((t) => t.name)
+      .filter((n) => n?.startsWith('W1'))
+      .sort(),
+    ['W1_quantized', 'W1_scale', 'W1_zero_point'],
+  );
 });
 
 test('weight-only: the weight quantizer is chosen by algo from one table (rtn today)', () => {

@@ -83,7 +83,12 @@ const here = int8KernelPath();
 
 test(
   `this CPU saturates full-range int8 weights and no other format (x86 without VNNI)`,
-  { skip: here.int8Saturates === true ? false : `this CPU (${here.isa}) sums int8 products as ${here.instruction}: the saturation cannot be forced here; the emulated test below covers it` },
+  {
+    skip:
+      here.int8Saturates === true
+        ? false
+        : `this CPU (${here.isa}) sums int8 products as ${here.instruction}: the saturation cannot be forced here; the emulated test below covers it`,
+  },
   async () => {
     for (const v of variants()) check(v.label, v.saturates, ratioToExact(await runNative(v.model)), here.isa);
   },
@@ -97,13 +102,17 @@ test(
   },
 );
 
-test('an emulated AVX2 CPU (qemu -cpu Haswell) saturates full-range int8 weights and no other format', { skip: emulationUnavailable() ?? false, timeout: 600_000 }, async () => {
-  const vs = variants();
-  const files = vs.map((v, i) => {
-    const f = path.join(tmp, `${i}.onnx`);
-    fs.writeFileSync(f, encodeModel(v.model));
-    return f;
-  });
-  const outs = await runOnEmulatedAvx2(files, X);
-  vs.forEach((v, i) => check(v.label, v.saturates, ratioToExact(outs[i]!), 'emulated AVX2'));
-});
+test(
+  'an emulated AVX2 CPU (qemu -cpu Haswell) saturates full-range int8 weights and no other format',
+  { skip: emulationUnavailable() ?? false, timeout: 600_000 },
+  async () => {
+    const vs = variants();
+    const files = vs.map((v, i) => {
+      const f = path.join(tmp, `${i}.onnx`);
+      fs.writeFileSync(f, encodeModel(v.model));
+      return f;
+    });
+    const outs = await runOnEmulatedAvx2(files, X);
+    vs.forEach((v, i) => check(v.label, v.saturates, ratioToExact(outs[i]!), 'emulated AVX2'));
+  },
+);

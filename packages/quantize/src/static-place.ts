@@ -31,7 +31,10 @@ export function foldInto(graph: Graph, node: onnx.NodeProto): onnx.NodeProto {
     p.output = p.output.map((o) => (o === x ? y : o));
   });
   // Clip's bound inputs are read by nothing else, usually.
-  dropUnread(graph, node.input.slice(1).filter((i) => i !== ''));
+  dropUnread(
+    graph,
+    node.input.slice(1).filter((i) => i !== ''),
+  );
   return producer;
 }
 
@@ -94,7 +97,8 @@ export function placeStatic(graph: Graph, decisions: StaticDecisions, types: Sta
       replaced.add(name);
       replacedBy.push(b.node);
       written.push(b.info);
-      if (b.clamped > 0) notes.push(`bias '${name}' of '${label}': ${b.clamped} value(s) beyond the int32 range at scale input x weight were clamped`);
+      if (b.clamped > 0)
+        notes.push(`bias '${name}' of '${label}': ${b.clamped} value(s) beyond the int32 range at scale input x weight were clamped`);
     }
     if (plan.dropAttrs?.length) {
       graph.editNode(node, (n) => {
@@ -184,7 +188,9 @@ function addDequantized(
   graph.setInitializer(codesName, codes.dtype, codes.dims, codes.data);
   graph.setInitializer(scaleName, 'float32', pdims, scale);
   graph.setInitializer(zp, codes.dtype, pdims, zeroPoint);
-  graph.addNode(makeNode('DequantizeLinear', [codesName, scaleName, zp], [output], axis !== undefined ? { axis } : undefined, { name: node }));
+  graph.addNode(
+    makeNode('DequantizeLinear', [codesName, scaleName, zp], [output], axis !== undefined ? { axis } : undefined, { name: node }),
+  );
   return { output, node, codes: codesName };
 }
 
@@ -235,6 +241,13 @@ function writeBias(
     if (code < INT32_MIN || code > INT32_MAX) clamped++;
     q[c] = Math.min(INT32_MAX, Math.max(INT32_MIN, code));
   }
-  const dq = addDequantized(graph, name, { dtype: 'int32', dims: [n], data: q }, scale, new Int32Array(scale.length), perChannel ? 0 : undefined);
+  const dq = addDequantized(
+    graph,
+    name,
+    { dtype: 'int32', dims: [n], data: q },
+    scale,
+    new Int32Array(scale.length),
+    perChannel ? 0 : undefined,
+  );
   return { output: dq.output, node: dq.node, clamped, info: { name: dq.codes, dtype: 'int32', elements: n, bytes: 4 * n } };
 }

@@ -78,7 +78,8 @@ export function planStatic(graph: Graph, ctx: PlanContext): StaticDecisions {
     if (dt !== undefined && dt !== 'float32') return `'${name}' is ${dt}; only float32 activations are quantized`;
     const r = ranges.get(name);
     if (!r) return `no calibration range for '${name}'`;
-    if (!Number.isFinite(r[0]) || !Number.isFinite(r[1]) || r[0] > r[1]) return `calibration range [${r[0]}, ${r[1]}] of '${name}' is not a finite [min, max]`;
+    if (!Number.isFinite(r[0]) || !Number.isFinite(r[1]) || r[0] > r[1])
+      return `calibration range [${r[0]}, ${r[1]}] of '${name}' is not a finite [min, max]`;
     return [r[0], r[1]];
   };
 

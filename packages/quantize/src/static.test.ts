@@ -21,8 +21,6 @@ import {
 } from '@shrink/core';
 import { createRng, type Dataset } from '@shrink/core/data';
 import { createSession } from '@shrink/core/runtime';
-import { chooseParams, quantizeTensor } from './math/params.js';
-import { roundHalfEven } from './math/round.js';
 import { calibrate, randomCalibration } from './runtime/calibrate.js';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
 import { calibrationTensors, MIN_QDQ_REDUCTION, quantizeStatic } from './static.js';
@@ -190,7 +188,10 @@ test('MLP of MatMuls: QLinearMatMul fusion, float Add in between, output keeps i
   const c = compare(await run(model, probe, 'y'), await run(q, probe, 'y'));
   assert.ok(c.relL2 < 0.05, `relative L2 ${c.relL2}`);
   assert.ok(c.top1 >= 0.9, `top-1 agreement ${c.top1}`);
-  assert.deepEqual(Graph.from(q).outputs.map((o) => o.name), ['y']);
+  assert.deepEqual(
+    Graph.from(q).outputs.map((o) => o.name),
+    ['y'],
+  );
   assert.equal(Graph.from(q).producer('y')?.opType, 'DequantizeLinear');
 
   const ops = await optimizedOps(q);
@@ -233,12 +234,27 @@ for (const [label, reduceRange, wScale, wCodes] of [
       ['y', [0, 2]],
     ]);
     // K = 3 is below MIN_QDQ_REDUCTION: naming the node in --include forces it.
-    const { model: q, report } = quantizeStatic(model, opts({ include: ['fc', 'act'], ...(reduceRange === undefined ? {} : { reduceRange }) }), ranges);
+    const { model: q, report } = quantizeStatic(
+      model,
+      opts({ include: ['fc', 'act'], ...(reduceRange === undefined ? {} : { reduceRange }) }),
+      ranges,
+    );
     assert.deepEqual(encodeModel(model), before);
     const g = Graph.from(q);
-    assert.deepEqual(g.nodes.map((n) => n.opType).sort(), ['DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'DequantizeLinear', 'Gemm', 'QuantizeLinear', 'QuantizeLinear']);
+    assert.deepEqual(g.nodes.map((n) => n.opType).sort(), [
+      'DequantizeLinear',
+      'DequantizeLinear',
+      'DequantizeLinear',
+      'DequantizeLinear',
+      'Gemm',
+      'QuantizeLinear',
+      'QuantizeLinear',
+    ]);
     const gemm = g.nodes.find((n) => n.opType === 'Gemm')!;
-    assert.deepEqual(gemm.attribute.map((a) => a.name), ['transB']);
+    assert.deepEqual(
+      gemm.attribute.map((a) => a.name),
+      ['transB'],
+    );
     assert.equal(g.producer('y')!.opType, 'DequantizeLinear'); // the graph output keeps its name
     assert.equal(g.isInitializer('w') || g.isInitializer('b'), false, 'float weights removed');
 
@@ -252,7 +268,10 @@ for (const [label, reduceRange, wScale, wCodes] of [
     assert.equal(readTensor(g.initializer('w_scale')!).data[0], Math.fround(wScale));
     assert.deepEqual(Array.from(readTensor(g.initializer('w_zero_point')!).data as Int8Array), [0]);
     const bs = Math.fround(sx * Math.fround(wScale));
-    assert.deepEqual(Array.from(readTensor(g.initializer('b_quantized')!).data as Int32Array), [Math.round(Math.fround(0.4) / bs), Math.round(Math.fround(-0.8) / bs)]);
+    assert.deepEqual(Array.from(readTensor(g.initializer('b_quantized')!).data as Int32Array), [
+      Math.round(Math.fround(0.4) / bs),
+      Math.round(Math.fround(-0.8) / bs),
+    ]);
     assert.equal(readTensor(g.initializer('b_scale')!).data[0], bs);
     assert.equal(g.initializer('b_quantized')!.dataType, onnxType('int32'));
 
@@ -297,15 +316,16 @@ test('nodes without ranges, excluded nodes and unknown ops stay float, and the r
 
 test('old opsets: per-channel falls back to per tensor below 13 with a note; below 10 is refused', () => {
   const m12 = { ...convNet(1), opsetImport: [{ domain: '', version: 12 }] };
-  const ranges = new Map<string, [number, number]>(
-    calibrationTensors(convNet(1)).map((t) => [t, t.startsWith('c') ? [-1, 1] : [0, 1]]),
-  );
+  const ranges = new Map<string, [number, number]>(calibrationTensors(convNet(1)).map((t) => [t, t.startsWith('c') ? [-1, 1] : [0, 1]]));
   const { model: q, report } = quantizeStatic(m12, opts({ perChannel: true }), ranges);
   assert.equal(report.nodes.filter((n) => n.action === 'quantized').length, 7);
   assert.ok(report.notes.some((n) => /per-channel weights need .*opset >= 13/.test(n)));
   assert.deepEqual(readTensor(Graph.from(q).initializer('w1_scale')!).dims, []);
   const m9 = { ...convNet(1), opsetImport: [{ domain: '', version: 9 }] };
-  assert.throws(() => quantizeStatic(m9, opts(), ranges), (e: unknown) => e instanceof ShrinkError && e.code === 'UNSUPPORTED_MODEL' && /opset 9/.test(e.message));
+  assert.throws(
+    () => quantizeStatic(m9, opts(), ranges),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'UNSUPPORTED_MODEL' && /opset 9/.test(e.message),
+  );
   assert.throws(() => quantizeStatic(convNet(1), opts({ dtype: 'q4' }), ranges), /8-bit only/);
 });
 
@@ -324,7 +344,11 @@ test('Clip folds into the producer only when its bounds hold 0; report lists nod
         ],
         inputs: [makeValueInfo('x', 'float32', ['n', 2])],
         outputs: [makeValueInfo('y', 'float32', ['n', 2])],
-        initializers: [makeTensor('w', 'float32', [2, 2], [1, 2, 3, 4]), makeTensor('lo', 'float32', [], [lo]), makeTensor('hi', 'float32', [], [6])],
+        initializers: [
+          makeTensor('w', 'float32', [2, 2], [1, 2, 3, 4]),
+          makeTensor('lo', 'float32', [], [lo]),
+          makeTensor('hi', 'float32', [], [6]),
+        ],
       }),
       { opset: 13 },
     );
@@ -335,9 +359,21 @@ test('Clip folds into the producer only when its bounds hold 0; report lists nod
   ]);
   const forced = opts({ include: ['mm', 'clip'] }); // K = 2: forced past the reduction rule
   const relu6 = quantizeStatic(build(0), forced, ranges);
-  assert.deepEqual(relu6.report.nodes.map((n) => [n.name, n.action]), [['mm', 'quantized'], ['clip', 'quantized']]);
+  assert.deepEqual(
+    relu6.report.nodes.map((n) => [n.name, n.action]),
+    [
+      ['mm', 'quantized'],
+      ['clip', 'quantized'],
+    ],
+  );
   const g = Graph.from(relu6.model);
-  assert.equal(count(g.nodes.map((n) => n.opType), 'Clip'), 0);
+  assert.equal(
+    count(
+      g.nodes.map((n) => n.opType),
+      'Clip',
+    ),
+    0,
+  );
   assert.equal(g.isInitializer('lo') || g.isInitializer('hi'), false, 'bounds of the folded Clip removed');
   const shifted = quantizeStatic(build(1), forced, new Map([...ranges, ['y', [1, 6]]]));
   const ops = Graph.from(shifted.model).nodes.map((n) => n.opType);
@@ -358,7 +394,10 @@ test('a Conv summing fewer than MIN_QDQ_REDUCTION values stays float with the re
   assert.equal(auto.report.nodes.find((n) => n.name === 'fc')!.action, 'quantized');
 
   const forced = quantizeStatic(model, opts({ include: ['conv1', 'relu1', 'pool1', 'conv2', 'relu2', 'flatten', 'fc'] }), cal.ranges, cal);
-  assert.deepEqual(forced.report.nodes.filter((n) => n.action !== 'quantized'), []);
+  assert.deepEqual(
+    forced.report.nodes.filter((n) => n.action !== 'quantized'),
+    [],
+  );
   assert.equal(count(await optimizedOps(forced.model), 'QLinearConv'), 2);
 });
 
@@ -390,8 +429,20 @@ test('MaxPool after a float producer runs float: the QuantizeLinear goes after i
   for (const pool of opt.nodes.filter((n) => n.opType.includes('MaxPool'))) {
     assert.ok(!above(pool.input[0]!).includes('QuantizeLinear'), `${pool.opType} reads quantized data`);
   }
-  assert.equal(count(opt.nodes.map((n) => n.opType), 'QuantizeLinear'), 1);
-  assert.equal(count(opt.nodes.map((n) => n.opType), 'QGemm'), 1);
+  assert.equal(
+    count(
+      opt.nodes.map((n) => n.opType),
+      'QuantizeLinear',
+    ),
+    1,
+  );
+  assert.equal(
+    count(
+      opt.nodes.map((n) => n.opType),
+      'QGemm',
+    ),
+    1,
+  );
 });
 
 test('a Conv -> Relu -> MaxPool chain with the Conv quantized keeps the MaxPool on uint8 (fused for onnxruntime)', async () => {

@@ -70,19 +70,27 @@ export function quantizeStatic(
   source?: CalibrationSource,
 ): PassResult {
   if (options.dtype !== 'q8' && options.dtype !== 'int8' && options.dtype !== 'uint8') {
-    throw new ShrinkError('INVALID_ARGUMENT', `static quantization is 8-bit only; dtype '${options.dtype}' has no static mode (use q8, int8 or uint8)`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `static quantization is 8-bit only; dtype '${options.dtype}' has no static mode (use q8, int8 or uint8)`,
+    );
   }
   const graph = GraphView.from(model);
   const opset = graph.opsetVersion('') ?? 0;
   const minOpset = staticMinOpset(staticTypes(options, false));
   if (opset < minOpset) {
-    throw new ShrinkError('UNSUPPORTED_MODEL', `static quantization needs QuantizeLinear/DequantizeLinear (opset >= ${minOpset}); the model imports opset ${opset}`);
+    throw new ShrinkError(
+      'UNSUPPORTED_MODEL',
+      `static quantization needs QuantizeLinear/DequantizeLinear (opset >= ${minOpset}); the model imports opset ${opset}`,
+    );
   }
   const notes: string[] = [];
   let perChannel = options.perChannel;
   if (perChannel && opset < 13) {
     perChannel = false;
-    notes.push(`per-channel weights need DequantizeLinear with an axis (opset >= 13); the model imports opset ${opset}, so weights are per tensor`);
+    notes.push(
+      `per-channel weights need DequantizeLinear with an axis (opset >= 13); the model imports opset ${opset}, so weights are per tensor`,
+    );
   }
   const types = staticTypes(options, perChannel);
   const unhandled = countUnhandled(graph, new Set(QDQ_OPS.keys()));
@@ -102,7 +110,9 @@ export function quantizeStatic(
   );
   const data = source?.data ?? options.calibData ?? '';
   if (data.startsWith('random:')) {
-    notes.push(`calibrated on random inputs (${data}): a smoke test — the ranges do not reflect real data and accuracy may drop; calibrate on real samples for a model you keep`);
+    notes.push(
+      `calibrated on random inputs (${data}): a smoke test — the ranges do not reflect real data and accuracy may drop; calibrate on real samples for a model you keep`,
+    );
   }
   if (compute > 0 && quantized === 0) notes.push('no Conv/MatMul/Gemm node was quantized: the output model computes as the input did');
 

@@ -15,10 +15,21 @@ export const TFJS_WEIGHT_DTYPES = ['uint8', 'uint16', 'float16'] as const;
 export type TfjsWeightDtype = (typeof TFJS_WEIGHT_DTYPES)[number];
 
 export const tfjsQuantizeOptionsSchema = z.strictObject({
-  dtype: z.enum(TFJS_WEIGHT_DTYPES).default('uint8').describe('uint8/uint16: affine per tensor (value = q * scale + min); float16: half precision'),
-  include: z.array(z.string()).optional().describe('Only quantize these weights: a name, a layer name (its weights), or a glob with * and ?'),
+  dtype: z
+    .enum(TFJS_WEIGHT_DTYPES)
+    .default('uint8')
+    .describe('uint8/uint16: affine per tensor (value = q * scale + min); float16: half precision'),
+  include: z
+    .array(z.string())
+    .optional()
+    .describe('Only quantize these weights: a name, a layer name (its weights), or a glob with * and ?'),
   exclude: z.array(z.string()).optional().describe('Never quantize these weights (same forms as include)'),
-  minElements: z.number().int().min(0).default(0).describe('Keep float32 weights with fewer elements (e.g. biases); 0 quantizes all, as tfjs\'s converter does'),
+  minElements: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe("Keep float32 weights with fewer elements (e.g. biases); 0 quantizes all, as tfjs's converter does"),
 });
 export type TfjsQuantizeOptions = z.input<typeof tfjsQuantizeOptionsSchema>;
 export type ResolvedTfjsQuantizeOptions = z.output<typeof tfjsQuantizeOptionsSchema>;
@@ -62,7 +73,15 @@ export interface TfjsWeightsResult {
   report: TfjsQuantizeReport;
 }
 
-const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  complex64: 8,
+  uint8: 1,
+  uint16: 2,
+  float16: 2,
+};
 const QMAX = { uint8: 255, uint16: 65535 } as const;
 
 /**
@@ -238,10 +257,18 @@ function skipReason(
  */
 function compilePatterns(entries: readonly string[], names: readonly string[], key: string): (name: string) => boolean {
   const tests = entries.map((entry) => {
-    const glob = new RegExp(`^${entry.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const glob = new RegExp(
+      `^${entry
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    );
     const t = (name: string) => name === entry || name.startsWith(`${entry}/`) || glob.test(name);
     if (!names.some(t)) {
-      const some = names.slice(0, 6).map((n) => `'${n}'`).join(', ');
+      const some = names
+        .slice(0, 6)
+        .map((n) => `'${n}'`)
+        .join(', ');
       throw new ShrinkError(
         'INVALID_ARGUMENT',
         `quantize.${key}: no weight named or matching '${entry}'; weights are ${some}${names.length > 6 ? `, ... (${names.length})` : ''}`,
@@ -262,7 +289,10 @@ function elementCount(spec: TfjsWeightSpec): number {
 function byteSize(dtype: string, name: string): number {
   const per = BYTES_PER_ELEMENT[dtype];
   if (per === undefined) {
-    throw new ShrinkError('INVALID_MODEL', `weight '${name}' has dtype '${dtype}'; expected float32, int32, bool, complex64, string, uint8, uint16 or float16`);
+    throw new ShrinkError(
+      'INVALID_MODEL',
+      `weight '${name}' has dtype '${dtype}'; expected float32, int32, bool, complex64, string, uint8, uint16 or float16`,
+    );
   }
   return per;
 }

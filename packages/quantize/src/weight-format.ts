@@ -24,7 +24,10 @@ export const Q8_DEFAULT: WeightFormat = { type: 'int8', symmetric: true, reduceR
 export function weightFormat(o: Pick<ResolvedQuantizeOptions, 'dtype' | 'weightType' | 'reduceRange'>): WeightFormat {
   const implied = o.dtype === 'int8' || o.dtype === 'uint8' ? o.dtype : undefined;
   if (implied && o.weightType && o.weightType !== implied) {
-    throw new ShrinkError('INVALID_ARGUMENT', `dtype ${o.dtype} stores ${implied} weights; weightType ${o.weightType} contradicts it (use dtype q8 to choose the weight type)`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `dtype ${o.dtype} stores ${implied} weights; weightType ${o.weightType} contradicts it (use dtype q8 to choose the weight type)`,
+    );
   }
   const type = o.weightType ?? implied ?? Q8_DEFAULT.type;
   // Full-range int8 is right only on some CPUs: it has to be asked for (reduceRange false).

@@ -8,7 +8,8 @@ import { evalData } from '../data-arg.js';
 import { dataFlag, runFlags } from './common-flags.js';
 import { measureFromArgv } from '../measure-options.js';
 
-const builder = (y: Argv<GlobalArgs>) => dataFlag(runFlags(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })), false);
+const builder = (y: Argv<GlobalArgs>) =>
+  dataFlag(runFlags(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })), false);
 type Args = ArgsOf<typeof builder>;
 
 export const benchCommand: CommandModule<GlobalArgs, Args> = {
@@ -20,11 +21,20 @@ export const benchCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.model, ctx);
     const data = argv.data !== undefined ? await evalData(argv.data, argv.split) : undefined;
-    const session = await createSession(input.onnxPath ?? input.model, { ...(m.threads !== undefined ? { threads: m.threads } : {}), label: argv.model }, ctx);
+    const session = await createSession(
+      input.onnxPath ?? input.model,
+      { ...(m.threads !== undefined ? { threads: m.threads } : {}), label: argv.model },
+      ctx,
+    );
     try {
       const feeds = latencyFeeds(session, m.batch, data);
       const latency = await measureLatency(session, feeds, { batch: m.batch, runs: m.runs, warmup: m.warmup }, ctx);
-      const energy = await measureEnergy(session, feeds, { latency, ...(m.gridIntensity !== undefined ? { gridIntensity: m.gridIntensity } : {}) }, ctx);
+      const energy = await measureEnergy(
+        session,
+        feeds,
+        { latency, ...(m.gridIntensity !== undefined ? { gridIntensity: m.gridIntensity } : {}) },
+        ctx,
+      );
       const { p50, p90, p99, mean, stdev, min, max } = latency;
       const out = {
         path: input.path,

@@ -18,20 +18,23 @@ export function measureFlags<T>(y: Argv<T>) {
 export function guardFlag<T>(y: Argv<T>) {
   return y.option('allow-degraded', {
     type: 'boolean',
-    describe: 'Write the model even when it fails the fidelity guard against the baseline (cosine < 0.9, top-1 agreement < 50 %, or over 10 accuracy points lost); the report still marks it FAILED',
+    describe:
+      'Write the model even when it fails the fidelity guard against the baseline (cosine < 0.9, top-1 agreement < 50 %, or over 10 accuracy points lost); the report still marks it FAILED',
   });
 }
 
 export function dataFlag<T>(y: Argv<T>, required: boolean) {
-  return y
-    .option('data', { type: 'string', demandOption: required, describe: `Evaluation data: ${DATA_SPEC_HELP}` })
-    .option('split', {
-      choices: ['train', 'test', 'all'] as const,
-      describe: 'Part of --data to use (default: test for presets and IDX folders, all rows of a CSV/JSON file)',
-    });
+  return y.option('data', { type: 'string', demandOption: required, describe: `Evaluation data: ${DATA_SPEC_HELP}` }).option('split', {
+    choices: ['train', 'test', 'all'] as const,
+    describe: 'Part of --data to use (default: test for presets and IDX folders, all rows of a CSV/JSON file)',
+  });
 }
 
 /** The measurement settings the run flags ask for (validated: errors name the flag), as core's profile/compare functions take them. */
-export function profileOptions(argv: Record<string, unknown>, data: Dataset | undefined, skip: ReadonlyArray<keyof MeasureOptions> = []): ProfileOptions {
+export function profileOptions(
+  argv: Record<string, unknown>,
+  data: Dataset | undefined,
+  skip: ReadonlyArray<keyof MeasureOptions> = [],
+): ProfileOptions {
   return profileOptionsFrom(measureFromArgv(argv, skip), data);
 }

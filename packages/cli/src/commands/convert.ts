@@ -26,7 +26,10 @@ export const convertCommand: CommandModule<GlobalArgs, Args> = {
     const target = outputPath(argv.output);
     if (argv.to === 'tfjs') {
       if (input.inputs.includes(target) && argv.force !== true) {
-        throw new ShrinkError('IO', `refusing to overwrite input ${argv.input} with --to tfjs output ${target}; choose another folder or use --force`);
+        throw new ShrinkError(
+          'IO',
+          `refusing to overwrite input ${argv.input} with --to tfjs output ${target}; choose another folder or use --force`,
+        );
       }
       // ONNX models made elsewhere (PyTorch exports) become tfjs models that can be fine-tuned and distilled.
       const { initTf, importFromOnnx, saveLayersModel } = await import('@shrink/core/tfjs');
@@ -59,7 +62,15 @@ export const convertCommand: CommandModule<GlobalArgs, Args> = {
     });
     emit(
       argv,
-      { input: argv.input, format: input.format, output: saved.path, to: 'onnx', bytes: saved.bytes, externalDataPath: saved.externalDataPath ?? null, externalDataBytes: saved.externalDataBytes ?? null },
+      {
+        input: argv.input,
+        format: input.format,
+        output: saved.path,
+        to: 'onnx',
+        bytes: saved.bytes,
+        externalDataPath: saved.externalDataPath ?? null,
+        externalDataBytes: saved.externalDataBytes ?? null,
+      },
       () =>
         [
           `wrote ${saved.path} (${saved.bytes} bytes)`,

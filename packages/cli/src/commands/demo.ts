@@ -19,12 +19,20 @@ export const demoSchema = z.strictObject({
     .array(z.enum(PRESET_NAMES))
     .optional()
     .describe('Presets to run (default: seed and digits-mlp, plus fashion-mlp and fashion-cnn when Fashion-MNIST is found)'),
-  epochs: z.number().int().positive().optional().describe('Epochs for every preset (default: the quick plan, or each preset\'s with --full)'),
-  full: z.boolean().default(false).describe("Train each preset with its own epochs on all its data instead of the quick plan"),
+  epochs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe("Epochs for every preset (default: the quick plan, or each preset's with --full)"),
+  full: z.boolean().default(false).describe('Train each preset with its own epochs on all its data instead of the quick plan'),
   seed: z.number().int().min(0).default(0).describe('Seed for weights, splits and sample order'),
   runs: z.number().int().positive().default(100).describe('Timed latency runs per model'),
   threads: z.number().int().positive().optional().describe('onnxruntime intra-op threads'),
-  allowDegraded: z.boolean().default(false).describe('Exit 0 even when a variant fails the fidelity guard (it is marked FAILED in the reports either way)'),
+  allowDegraded: z
+    .boolean()
+    .default(false)
+    .describe('Exit 0 even when a variant fails the fidelity guard (it is marked FAILED in the reports either way)'),
 });
 
 /**
@@ -56,7 +64,8 @@ const VARIANTS: ReadonlyArray<{ label: string; file: string; options: QuantizeOp
   { label: 'fp16', file: 'model_fp16.onnx', options: { dtype: 'fp16' } },
 ];
 
-const builder = (y: Argv<GlobalArgs>) => flagsFromSchema(y, demoSchema).option('output', { alias: 'o', type: 'string', default: 'shrink-out', describe: 'Output folder' });
+const builder = (y: Argv<GlobalArgs>) =>
+  flagsFromSchema(y, demoSchema).option('output', { alias: 'o', type: 'string', default: 'shrink-out', describe: 'Output folder' });
 type Args = ArgsOf<typeof builder>;
 
 interface DemoEntry {
@@ -147,33 +156,54 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       );
       const report = cmp.report;
       report.baseline.name = `${preset} fp32 (exported from tfjs, max abs diff ${train.maxAbsDiff.toExponential(1)})`;
-      report.notes.push(`trained ${train.epochs} epoch${train.epochs === 1 ? '' : 's'} on ${train.backend} in ${train.seconds.toFixed(1)} s`);
+      report.notes.push(
+        `trained ${train.epochs} epoch${train.epochs === 1 ? '' : 's'} on ${train.backend} in ${train.seconds.toFixed(1)} s`,
+      );
       report.notes.push('static int8 is calibrated on up to 2,000 training samples; q4 is MatMulNBits (block 32, accuracy_level 4)');
-      report.notes.push('magnitude pruning keeps tensor sizes (its gain is the gzip size); structured pruning removes half the hidden units/channels, then 1 epoch of fine-tuning and q8');
+      report.notes.push(
+        'magnitude pruning keeps tensor sizes (its gain is the gzip size); structured pruning removes half the hidden units/channels, then 1 epoch of fine-tuning and q8',
+      );
       // The chain's candidate says what each step did, so the one row can be read step by step.
       const chain = report.candidates.find((c) => c.name === '50% units + fine-tune + q8');
       if (chain) {
-        chain.notes = [...structured.notes.map((n) => `step 1-2 (structured 50% + fine-tune): ${n}`), `step 3 (q8 dynamic): ${deep.notes[0] ?? ''}`];
+        chain.notes = [
+          ...structured.notes.map((n) => `step 1-2 (structured 50% + fine-tune): ${n}`),
+          `step 3 (q8 dynamic): ${deep.notes[0] ?? ''}`,
+        ];
       }
       const student = report.candidates.find((c) => c.name.startsWith('distilled '));
       if (student && distilled) {
         const d = (distilled.report as DistillPassReport).distillation;
-        student.notes = [`${d.student.description}, ${d.student.params} parameters; ${d.training.history.length} epoch(s) in ${d.training.seconds.toFixed(1)} s`, `loss: ${d.loss}`, ...d.notes];
+        student.notes = [
+          `${d.student.description}, ${d.student.params} parameters; ${d.training.history.length} epoch(s) in ${d.training.seconds.toFixed(1)} s`,
+          `loss: ${d.loss}`,
+          ...d.notes,
+        ];
       }
       report.candidates.forEach((c, i) => {
         const lat = cmp.candidates[i]!.latency;
-        if (clearlySlower(lat)) (c.notes ??= []).push(`slower than fp32 here: latency p50 ${lat.ratio.p50.toFixed(2)}x, slower in over 90 % of ${lat.pairs} interleaved pairs`);
+        if (clearlySlower(lat))
+          (c.notes ??= []).push(
+            `slower than fp32 here: latency p50 ${lat.ratio.p50.toFixed(2)}x, slower in over 90 % of ${lat.pairs} interleaved pairs`,
+          );
       });
       await writeFileAtomic(path.join(dir, 'report.json'), renderJson(report));
       entries.push({ preset, train, report });
-      log.info(`${preset}: ${train.test.accuracy !== undefined ? `accuracy ${(train.test.accuracy * 100).toFixed(2)}%` : `MSE ${train.test.mse?.toPrecision(4)}`}; report in ${path.join(dir, 'report.json')}`);
+      log.info(
+        `${preset}: ${train.test.accuracy !== undefined ? `accuracy ${(train.test.accuracy * 100).toFixed(2)}%` : `MSE ${train.test.mse?.toPrecision(4)}`}; report in ${path.join(dir, 'report.json')}`,
+      );
     }
     const summary = { schema: 'shrink.demo/v1', output: out, presets: entries };
     await writeFileAtomic(path.join(out, 'report.json'), `${JSON.stringify(summary, null, 2)}\n`);
     emit(argv, summary, () => summaryTable(entries, out));
     // Every variant is written and reported first (the demo shows what each method does); a broken one
     // still fails the run, so a demo on a CPU where a method misbehaves cannot end "all good".
-    for (const e of entries) refuseDegraded(e.report.candidates, { allow: opts.allowDegraded, where: e.preset, consequence: `written and marked FAILED in ${path.join(out, e.preset, 'report.json')}` });
+    for (const e of entries)
+      refuseDegraded(e.report.candidates, {
+        allow: opts.allowDegraded,
+        where: e.preset,
+        consequence: `written and marked FAILED in ${path.join(out, e.preset, 'report.json')}`,
+      });
   },
 };
 

@@ -15,27 +15,38 @@ import { exportMaxAbsDiff } from '../export-check.js';
 import { guardFlag, measureFlags, profileOptions } from './common-flags.js';
 
 /** Files a distill run writes into its output folder. */
-const FILES = { student: 'student.onnx', studentTfjs: 'student-tfjs', scratch: 'scratch.onnx', scratchTfjs: 'scratch-tfjs', report: 'report.json', distillation: 'distillation.json' } as const;
+const FILES = {
+  student: 'student.onnx',
+  studentTfjs: 'student-tfjs',
+  scratch: 'scratch.onnx',
+  scratchTfjs: 'scratch-tfjs',
+  report: 'report.json',
+  distillation: 'distillation.json',
+} as const;
 
 const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(2)}%`);
 
 function runLine(label: string, r: TrainingRun): string {
   const t = r.test;
-  const score = t?.accuracy !== undefined ? `test accuracy ${pct(t.accuracy)}, agreement with the teacher ${pct(t.agreement)}` : t?.mse !== undefined ? `test MSE ${t.mse.toPrecision(4)}, MSE to the teacher ${t.mseToTeacher?.toPrecision(4)}` : 'no held-out data';
+  const score =
+    t?.accuracy !== undefined
+      ? `test accuracy ${pct(t.accuracy)}, agreement with the teacher ${pct(t.agreement)}`
+      : t?.mse !== undefined
+        ? `test MSE ${t.mse.toPrecision(4)}, MSE to the teacher ${t.mseToTeacher?.toPrecision(4)}`
+        : 'no held-out data';
   return `${label}: ${r.history.length} epoch(s) in ${r.seconds.toFixed(1)} s (${r.secondsPerEpoch.toFixed(2)} s/epoch); ${score}`;
 }
 
 function summary(d: DistillReport): string[] {
-  const lines = [
-    `student ${d.student.description}: ${d.student.params} parameters`,
-    `loss: ${d.loss}`,
-    runLine('distilled', d.training),
-  ];
+  const lines = [`student ${d.student.description}: ${d.student.params} parameters`, `loss: ${d.loss}`, runLine('distilled', d.training)];
   if (d.scratch) {
     lines.push(runLine('from scratch', d.scratch));
     const kd = d.training.test?.accuracy;
     const sc = d.scratch.test?.accuracy;
-    if (kd !== undefined && sc !== undefined) lines.push(`distillation vs scratch: ${((kd - sc) * 100 >= 0 ? '+' : '') + ((kd - sc) * 100).toFixed(2)} points of test accuracy (same student, seed, epochs, data)`);
+    if (kd !== undefined && sc !== undefined)
+      lines.push(
+        `distillation vs scratch: ${((kd - sc) * 100 >= 0 ? '+' : '') + ((kd - sc) * 100).toFixed(2)} points of test accuracy (same student, seed, epochs, data)`,
+      );
   }
   return [...lines, ...d.notes];
 }
@@ -43,14 +54,24 @@ function summary(d: DistillReport): string[] {
 const builder = (y: Argv<GlobalArgs>) =>
   measureFlags(guardFlag(flagsFromSchema(y, distillPass.schema)))
     .option('teacher', { type: 'string', demandOption: true, describe: 'Teacher: .onnx file or tfjs model folder' })
-    .option('data', { type: 'string', demandOption: true, describe: 'Training data (its test part scores the models): digits, seed, fashion-mnist[:N], a .csv/.json file or an IDX folder' })
-    .option('output', { alias: 'o', type: 'string', default: 'shrink-out/distill', describe: `Output folder: ${Object.values(FILES).join(', ')}` })
+    .option('data', {
+      type: 'string',
+      demandOption: true,
+      describe: 'Training data (its test part scores the models): digits, seed, fashion-mnist[:N], a .csv/.json file or an IDX folder',
+    })
+    .option('output', {
+      alias: 'o',
+      type: 'string',
+      default: 'shrink-out/distill',
+      describe: `Output folder: ${Object.values(FILES).join(', ')}`,
+    })
     .option('force', { type: 'boolean', describe: 'Allow replacing existing output files' });
 type Args = ArgsOf<typeof builder>;
 
 export const distillCommand: CommandModule<GlobalArgs, Args> = {
   command: 'distill',
-  describe: 'Train a small student from a teacher model (knowledge distillation); compare teacher, student and optionally the same student from scratch',
+  describe:
+    'Train a small student from a teacher model (knowledge distillation); compare teacher, student and optionally the same student from scratch',
   builder,
   handler: async (argv) => {
     const options = optionsFromArgv(distillPass.schema, argv, 'distill');
@@ -62,23 +83,35 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
     const force = argv.force === true;
     const dir = outputPath(argv.output);
     const target = (f: string) => path.join(dir, f);
-    const wanted = [FILES.student, FILES.studentTfjs, FILES.report, FILES.distillation, ...(options.baselineScratch ? [FILES.scratch, FILES.scratchTfjs] : [])];
+    const wanted = [
+      FILES.student,
+      FILES.studentTfjs,
+      FILES.report,
+      FILES.distillation,
+      ...(options.baselineScratch ? [FILES.scratch, FILES.scratchTfjs] : []),
+    ];
     for (const f of wanted) await refuseExisting(target(f), force);
     if (options.cacheDir !== undefined) options.cacheDir = outputPath(options.cacheDir, '--cache-dir');
     const teacher = await loadModelInput(argv.teacher, ctx);
     const prepared = distillPass.prepare ? await distillPass.prepare(options, { cwd: process.cwd(), where: 'distill' }) : options;
     const split = await resolveSplit(argv.data);
-    const out = await distillPass.run(teacher.model, prepared, { data: { train: async () => split, eval: async () => split.test, cwd: process.cwd() }, ctx });
+    const out = await distillPass.run(teacher.model, prepared, {
+      data: { train: async () => split, eval: async () => split.test, cwd: process.cwd() },
+      ctx,
+    });
     const r = out.report as DistillPassReport;
     try {
       // Check and measure everything in memory first: a failure leaves no half-written output folder.
       const { initTf, saveLayersModel } = await import('@shrink/core/tfjs');
       const { tf } = await initTf(ctx);
-      const students: Array<{ onnx: string; tfjs: string; model: typeof out.model; layers: typeof r.student }> = [{ onnx: FILES.student, tfjs: FILES.studentTfjs, model: out.model, layers: r.student }];
+      const students: Array<{ onnx: string; tfjs: string; model: typeof out.model; layers: typeof r.student }> = [
+        { onnx: FILES.student, tfjs: FILES.studentTfjs, model: out.model, layers: r.student },
+      ];
       if (r.scratch) students.push({ onnx: FILES.scratch, tfjs: FILES.scratchTfjs, model: r.scratch.model, layers: r.scratch.student });
       for (const s of students) {
         const diff = await exportMaxAbsDiff(tf, s.layers, s.model);
-        if (!(diff <= 1e-4)) throw new ShrinkError('RUNTIME', `${s.onnx}: the ONNX export differs from the tfjs student by ${diff}; please report this`);
+        if (!(diff <= 1e-4))
+          throw new ShrinkError('RUNTIME', `${s.onnx}: the ONNX export differs from the tfjs student by ${diff}; please report this`);
       }
       const cmp = await compareModels(
         baselineUnderTest(teacher),
@@ -97,11 +130,14 @@ export const distillCommand: CommandModule<GlobalArgs, Args> = {
       }
       const lines = summary(r.distillation);
       report.candidates[0]!.notes = [...(report.candidates[0]!.notes ?? []), `distilled: ${r.distillation.loss}`];
-      if (report.candidates[1]) report.candidates[1].notes = [...(report.candidates[1].notes ?? []), 'the same student trained from scratch on the labels'];
+      if (report.candidates[1])
+        report.candidates[1].notes = [...(report.candidates[1].notes ?? []), 'the same student trained from scratch on the labels'];
       report.notes.push(...lines);
       await writeFileAtomic(target(FILES.report), renderJson(report));
       await writeFileAtomic(target(FILES.distillation), `${JSON.stringify(r.distillation, null, 2)}\n`);
-      emit(argv, { output: dir, distillation: r.distillation, report }, () => [renderTable(report), `wrote ${wanted.map((f) => target(f)).join(', ')}`].join('\n\n'));
+      emit(argv, { output: dir, distillation: r.distillation, report }, () =>
+        [renderTable(report), `wrote ${wanted.map((f) => target(f)).join(', ')}`].join('\n\n'),
+      );
     } finally {
       out.dispose?.();
     }

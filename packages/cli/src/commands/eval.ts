@@ -8,7 +8,9 @@ import { dataFlag } from './common-flags.js';
 import { measureOptionsSchema } from '../measure-options.js';
 
 /** Scoring runs in batches: --batch means samples per run here, 64 unless told. */
-const evalOptionsSchema = measureOptionsSchema.pick({ threads: true }).extend({ batch: measureOptionsSchema.shape.batch.unwrap().default(64) });
+const evalOptionsSchema = measureOptionsSchema
+  .pick({ threads: true })
+  .extend({ batch: measureOptionsSchema.shape.batch.unwrap().default(64) });
 
 const builder = (y: Argv<GlobalArgs>) =>
   dataFlag(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), true)
@@ -26,7 +28,11 @@ export const evalCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.model, ctx);
     const data = await evalData(argv.data, argv.split);
-    const session = await createSession(input.onnxPath ?? input.model, { ...(argv.threads !== undefined ? { threads: argv.threads } : {}), label: argv.model }, ctx);
+    const session = await createSession(
+      input.onnxPath ?? input.model,
+      { ...(argv.threads !== undefined ? { threads: argv.threads } : {}), label: argv.model },
+      ctx,
+    );
     const r = await evaluate(session, data, { batch: argv.batch }, ctx).finally(() => session.release());
     emit(argv, { path: input.path, data: data.name, ...r }, () =>
       r.task === 'classification'

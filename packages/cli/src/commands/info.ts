@@ -47,13 +47,26 @@ export const infoCommand: CommandModule<GlobalArgs, Args> = {
       const shape = (s: unknown) => (Array.isArray(s) ? `[${s.map((d) => (d === null ? '?' : String(d))).join(', ')}]` : '?');
       t.push(
         ['model', `${info.path} (${info.format}, IR ${info.irVersion}${info.producer ? `, ${info.producer}` : ''})`],
-        ['opsets', Object.entries(info.opsets).map(([d, v]) => `${d} ${v}`).join(', ')],
+        [
+          'opsets',
+          Object.entries(info.opsets)
+            .map(([d, v]) => `${d} ${v}`)
+            .join(', '),
+        ],
         ['inputs', info.inputs.map((v) => `${v.name}: ${v.dtype} ${shape(v.shape)}`).join('\n')],
         ['outputs', info.outputs.map((v) => `${v.name}: ${v.dtype} ${shape(v.shape)}`).join('\n')],
         ['parameters', `${formatValue(info.params, 'count')} (non-zero ${formatValue(info.nonZeroParams, 'count')})`],
         ['size', `${formatValue(info.sizeBytes, 'bytes')} (gzip ${formatValue(info.gzipBytes, 'bytes')})`],
-        ['MACs / sample', `${formatValue(info.macs, 'count')}${info.macsUnknown.length ? ` (not counted: ${info.macsUnknown.join(', ')})` : ''}`],
-        ['ops', Object.entries(info.ops).map(([k, v]) => `${k} x${v}`).join(', ')],
+        [
+          'MACs / sample',
+          `${formatValue(info.macs, 'count')}${info.macsUnknown.length ? ` (not counted: ${info.macsUnknown.join(', ')})` : ''}`,
+        ],
+        [
+          'ops',
+          Object.entries(info.ops)
+            .map(([k, v]) => `${k} x${v}`)
+            .join(', '),
+        ],
       );
       return t.toString();
     });

@@ -26,7 +26,9 @@ function commonFlags<T>(y: Argv<T>) {
 }
 
 export function passBuilder<S extends Pass['schema']>(y: Argv<GlobalArgs>, schema: S) {
-  return commonFlags(flagsFromSchema(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), schema));
+  return commonFlags(
+    flagsFromSchema(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }), schema),
+  );
 }
 
 /** What every pass command's handler reads (camelCased); the schema's own flags come as a record. */
@@ -106,7 +108,11 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
     cmp.report.candidates[0]!.path = saved.path;
     const own = (out.report ?? {}) as Record<string, unknown>;
     emit(argv, { output: saved.path, externalDataPath: saved.externalDataPath ?? null, ...own, report: cmp.report }, () =>
-      [renderTable(cmp.report), ...(hooks.lines?.(out) ?? []), `wrote ${saved.path}${saved.externalDataPath ? ` (+ ${saved.externalDataPath})` : ''}`].join('\n\n'),
+      [
+        renderTable(cmp.report),
+        ...(hooks.lines?.(out) ?? []),
+        `wrote ${saved.path}${saved.externalDataPath ? ` (+ ${saved.externalDataPath})` : ''}`,
+      ].join('\n\n'),
     );
   } finally {
     out.dispose?.();
@@ -121,7 +127,8 @@ export function passCommand(pass: Pass, hooks: Partial<PassCommandHooks> = {}): 
     builder: (y) => passBuilder(y, pass.schema) as unknown as Argv<PassArgs>,
     handler: (argv) =>
       runPassCommand(pass, argv, {
-        defaultOutput: (input) => path.join(path.dirname(path.resolve(input.path)), `${path.basename(input.path, path.extname(input.path))}_${pass.kind}.onnx`),
+        defaultOutput: (input) =>
+          path.join(path.dirname(path.resolve(input.path)), `${path.basename(input.path, path.extname(input.path))}_${pass.kind}.onnx`),
         ...hooks,
       }),
   };

@@ -6,7 +6,11 @@ import type { ArgsOf, GlobalArgs } from '../output.js';
 import { passBuilder, runPassCommand } from './pass-command.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
-  passBuilder(y, prunePass.schema).option('output', { alias: 'o', type: 'string', describe: 'Output .onnx path (default: model_pruned.onnx beside the input)' });
+  passBuilder(y, prunePass.schema).option('output', {
+    alias: 'o',
+    type: 'string',
+    describe: 'Output .onnx path (default: model_pruned.onnx beside the input)',
+  });
 
 type Args = ArgsOf<typeof builder>;
 
@@ -21,7 +25,10 @@ export const pruneCommand: CommandModule<GlobalArgs, Args> = {
         const r = (out.report as { pruning: PruneReport }).pruning;
         return [
           r.layers
-            .map((l) => `${l.name} (${l.opType}): ${l.action}${l.reason ? ` — ${l.reason}` : ''}${l.sparsity !== undefined ? `, sparsity ${(l.sparsity * 100).toFixed(1)}%` : ''}${l.unitsRemoved !== undefined ? `, ${l.unitsRemoved} units removed, ${l.unitsKept} kept` : ''}`)
+            .map(
+              (l) =>
+                `${l.name} (${l.opType}): ${l.action}${l.reason ? ` — ${l.reason}` : ''}${l.sparsity !== undefined ? `, sparsity ${(l.sparsity * 100).toFixed(1)}%` : ''}${l.unitsRemoved !== undefined ? `, ${l.unitsRemoved} units removed, ${l.unitsKept} kept` : ''}`,
+            )
             .join('\n'),
         ];
       },

@@ -14,8 +14,15 @@ import { passBuilder, runPassCommand } from './pass-command.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
   passBuilder(y, quantizePass.schema)
-    .option('output', { alias: 'o', type: 'string', describe: 'Output path (default: beside the input, named as transformers.js expects, e.g. model_quantized.onnx)' })
-    .option('tfjs-dtype', { choices: ['uint8', 'uint16', 'float16'] as const, describe: 'tfjs folders: weight dtype (default from --dtype: q8/uint8 -> uint8, fp16 -> float16)' });
+    .option('output', {
+      alias: 'o',
+      type: 'string',
+      describe: 'Output path (default: beside the input, named as transformers.js expects, e.g. model_quantized.onnx)',
+    })
+    .option('tfjs-dtype', {
+      choices: ['uint8', 'uint16', 'float16'] as const,
+      describe: 'tfjs folders: weight dtype (default from --dtype: q8/uint8 -> uint8, fp16 -> float16)',
+    });
 
 type Args = ArgsOf<typeof builder>;
 
@@ -29,7 +36,8 @@ interface QuantizeOwn {
 
 export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
   command: 'quantize <model>',
-  describe: "Quantize an ONNX model (int8 dynamic/static, int4/int8 weight-only, fp16) or a tfjs folder's weights; measure baseline vs quantized",
+  describe:
+    "Quantize an ONNX model (int8 dynamic/static, int4/int8 weight-only, fp16) or a tfjs folder's weights; measure baseline vs quantized",
   builder,
   handler: (argv) =>
     runPassCommand(quantizePass, argv, {
@@ -55,10 +63,18 @@ function summarizeNodes(q: QuantizeReport): string {
   return `not quantized: ${skipped.map((n) => `${n.name} (${n.opType}: ${n.reason ?? n.action})`).join('; ')}`;
 }
 
-function explainTable(rows: ReadonlyArray<{ node: string; opType: string; sqnrDb: number; relError: number; maxAbsError: number }>): string {
+function explainTable(
+  rows: ReadonlyArray<{ node: string; opType: string; sqnrDb: number; relError: number; maxAbsError: number }>,
+): string {
   const t = new Table({ head: ['node (worst first)', 'op', 'SQNR dB', 'rel. error', 'max abs error'], style: { head: [], border: [] } });
   for (const r of rows.slice(0, 20)) {
-    t.push([r.node, r.opType, Number.isFinite(r.sqnrDb) ? r.sqnrDb.toFixed(1) : 'exact', r.relError.toExponential(2), r.maxAbsError.toExponential(2)]);
+    t.push([
+      r.node,
+      r.opType,
+      Number.isFinite(r.sqnrDb) ? r.sqnrDb.toFixed(1) : 'exact',
+      r.relError.toExponential(2),
+      r.maxAbsError.toExponential(2),
+    ]);
   }
   return t.toString() + (rows.length > 20 ? `\n(${rows.length - 20} more in --json)` : '');
 }
@@ -67,7 +83,11 @@ async function quantizeTfjs(argv: ArgumentsCamelCase<Args>, inDir: string, dtype
   const { quantizeTfjsFolder } = await import('@shrink/quantize/runtime');
   const tfjsDtype = argv.tfjsDtype ?? TFJS_DTYPE[dtype];
   if (!tfjsDtype) {
-    throw new ShrinkError('INVALID_ARGUMENT', `${dtype}: a tfjs folder stores uint8, uint16 or float16 weights; use dtype q8, uint8 or fp16, or choose the tfjs dtype`, { option: 'dtype' });
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `${dtype}: a tfjs folder stores uint8, uint16 or float16 weights; use dtype q8, uint8 or fp16, or choose the tfjs dtype`,
+      { option: 'dtype' },
+    );
   }
   const outDir = argv.output !== undefined ? outputPath(argv.output) : `${inDir.replace(/[\\/]+$/, '')}_${tfjsDtype}`;
   const { report } = await quantizeTfjsFolder(inDir, outDir, { dtype: tfjsDtype, ...(argv.force ? { force: true } : {}) }, ctx);
@@ -76,16 +96,32 @@ async function quantizeTfjs(argv: ArgumentsCamelCase<Args>, inDir: string, dtype
   if (argv.data !== undefined) {
     const data = await evalData(argv.data, argv.split);
     const [a, b] = [await loadModelInput(inDir, ctx), await loadModelInput(outDir, ctx)];
-    const cmp = await compareModels({ name: 'float', model: a.model }, [{ name: tfjsDtype, model: b.model }], { data, runs: 5, warmup: 1 }, ctx);
+    const cmp = await compareModels(
+      { name: 'float', model: a.model },
+      [{ name: tfjsDtype, model: b.model }],
+      { data, runs: 5, warmup: 1 },
+      ctx,
+    );
     const m = cmp.report.candidates[0]!.metrics;
     const key = m['accuracy'] ? 'accuracy' : 'mse';
     quality = { baseline: m[key]?.baseline ?? NaN, candidate: m[key]?.candidate ?? NaN, metric: key };
   }
-  emit(argv, { output: outDir, format: 'tfjs', quantization: report, folderBytes: { baseline: before, candidate: after, ratio: after / before }, quality: quality ?? null }, () =>
-    [
-      `tfjs ${tfjsDtype} weights: ${formatValue(report.bytesBefore, 'bytes')} -> ${formatValue(report.bytesAfter, 'bytes')} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}x); folder ${formatValue(before, 'bytes')} -> ${formatValue(after, 'bytes')}`,
-      ...(quality ? [`${quality.metric}: ${quality.baseline.toPrecision(4)} -> ${quality.candidate.toPrecision(4)} on ${argv.data}`] : []),
-      `wrote ${outDir}/`,
-    ].join('\n'),
+  emit(
+    argv,
+    {
+      output: outDir,
+      format: 'tfjs',
+      quantization: report,
+      folderBytes: { baseline: before, candidate: after, ratio: after / before },
+      quality: quality ?? null,
+    },
+    () =>
+      [
+        `tfjs ${tfjsDtype} weights: ${formatValue(report.bytesBefore, 'bytes')} -> ${formatValue(report.bytesAfter, 'bytes')} (${(report.bytesAfter / report.bytesBefore).toFixed(3)}x); folder ${formatValue(before, 'bytes')} -> ${formatValue(after, 'bytes')}`,
+        ...(quality
+          ? [`${quality.metric}: ${quality.baseline.toPrecision(4)} -> ${quality.candidate.toPrecision(4)} on ${argv.data}`]
+          : []),
+        `wrote ${outDir}/`,
+      ].join('\n'),
   );
 }

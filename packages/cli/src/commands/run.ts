@@ -13,19 +13,24 @@ const builder = (y: Argv<GlobalArgs>) =>
     .positional('config', { type: 'string', describe: 'Pipeline config file (see docs/pipelines.md)' })
     .option('output', { alias: 'o', type: 'string', describe: "Output folder (default: the config's output, relative to the config file)" })
     .option('print-schema', { type: 'boolean', describe: 'Print the JSON Schema of the config file and exit' })
-    .option('allow-degraded', { type: 'boolean', describe: "Keep a final model that fails the fidelity guard (as the config's evaluation.allowDegraded); the report marks it FAILED" });
+    .option('allow-degraded', {
+      type: 'boolean',
+      describe: "Keep a final model that fails the fidelity guard (as the config's evaluation.allowDegraded); the report marks it FAILED",
+    });
 type Args = ArgsOf<typeof builder>;
 
 export const runCommand: CommandModule<GlobalArgs, Args> = {
   command: 'run [config]',
-  describe: 'Run a pipeline config (YAML or JSON): steps, measurement, gates; models and report.{json,md,html,txt} in the output folder. Exit 1 when a gate fails',
+  describe:
+    'Run a pipeline config (YAML or JSON): steps, measurement, gates; models and report.{json,md,html,txt} in the output folder. Exit 1 when a gate fails',
   builder,
   handler: async (argv) => {
     if (argv.printSchema === true) {
       process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
       return;
     }
-    if (argv.config === undefined) throw new ShrinkError('INVALID_ARGUMENT', 'run: name a config file, e.g. `shrink run shrink.config.yaml` (or --print-schema)');
+    if (argv.config === undefined)
+      throw new ShrinkError('INVALID_ARGUMENT', 'run: name a config file, e.g. `shrink run shrink.config.yaml` (or --print-schema)');
     const config = await loadConfig(argv.config, argv.output !== undefined ? { output: argv.output } : {});
     if (argv.allowDegraded === true) config.evaluation.allowDegraded = true;
     const result = await runPipeline(config, ctxFromArgs(argv));
@@ -34,7 +39,10 @@ export const runCommand: CommandModule<GlobalArgs, Args> = {
 };
 
 function searchSummary(s: SearchRecord): string {
-  const t = new Table({ head: ['trial', 'verdict', 'size ratio', 'latency ratio', 'accuracy change', 'seconds'], style: { head: [], border: [] } });
+  const t = new Table({
+    head: ['trial', 'verdict', 'size ratio', 'latency ratio', 'accuracy change', 'seconds'],
+    style: { head: [], border: [] },
+  });
   const ratio = (v: number | undefined) => (v === undefined ? '-' : formatRatio(v));
   for (const r of s.trials) {
     const acc = r.metrics['accuracy'];
@@ -48,7 +56,11 @@ function searchSummary(s: SearchRecord): string {
     ]);
   }
   const front = Object.entries(s.pareto).map(([k, v]) => `Pareto ${k}: ${v.join(', ') || '-'}`);
-  return [`search: ${s.trials.length} trials on ${s.workers} worker(s) in ${s.seconds.toFixed(1)} s; ${s.objective}: ${s.best ?? 'none passed'}`, t.toString(), ...front].join('\n');
+  return [
+    `search: ${s.trials.length} trials on ${s.workers} worker(s) in ${s.seconds.toFixed(1)} s; ${s.objective}: ${s.best ?? 'none passed'}`,
+    t.toString(),
+    ...front,
+  ].join('\n');
 }
 
 /**
@@ -62,10 +74,15 @@ export function reportOutcome(argv: GlobalArgs, config: PipelineConfig, result: 
   } else {
     const gates = (report.gates ?? []).map((g) => `${g.passed ? 'PASS' : 'FAIL'}  ${g.expression}`);
     const search = report.search ? [searchSummary(report.search)] : [];
-    process.stdout.write([renderTable(report), ...search, ...(gates.length ? [gates.join('\n')] : []), `wrote ${result.files.join(', ')}`].join('\n\n') + '\n');
+    process.stdout.write(
+      [renderTable(report), ...search, ...(gates.length ? [gates.join('\n')] : []), `wrote ${result.files.join(', ')}`].join('\n\n') + '\n',
+    );
   }
   if (failed.length === 0) return;
   for (const g of failed) process.stderr.write(`${describeFailedGate(g)}\n`);
   // GATE_FAILED is the one error that exits 1: the build broke a budget, the input was fine.
-  throw new ShrinkError('GATE_FAILED', `${failed.length} of ${report.gates?.length ?? failed.length} gate(s) failed; report in ${config.output}`);
+  throw new ShrinkError(
+    'GATE_FAILED',
+    `${failed.length} of ${report.gates?.length ?? failed.length} gate(s) failed; report in ${config.output}`,
+  );
 }

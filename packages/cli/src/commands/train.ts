@@ -39,7 +39,12 @@ export interface TrainOutcome {
 }
 
 /** Trains a preset, saves it as tfjs and ONNX into `dir`, and checks the export against tfjs. */
-export async function trainToDir(opts: TrainArgs, dir: string, ctx: ReturnType<typeof ctxFromArgs>, inputs: string[] = []): Promise<TrainOutcome> {
+export async function trainToDir(
+  opts: TrainArgs,
+  dir: string,
+  ctx: ReturnType<typeof ctxFromArgs>,
+  inputs: string[] = [],
+): Promise<TrainOutcome> {
   const { trainPreset, saveLayersModel, exportToOnnx, initTf } = await import('@shrink/core/tfjs');
   const { tf } = await initTf(ctx);
   const r = await trainPreset(
@@ -83,7 +88,8 @@ export async function trainToDir(opts: TrainArgs, dir: string, ctx: ReturnType<t
   }
 }
 
-const builder = (y: Argv<GlobalArgs>) => flagsFromSchema(y, trainSchema).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' });
+const builder = (y: Argv<GlobalArgs>) =>
+  flagsFromSchema(y, trainSchema).option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'Output folder' });
 type Args = ArgsOf<typeof builder>;
 
 export const trainCommand: CommandModule<GlobalArgs, Args> = {
@@ -98,7 +104,10 @@ export const trainCommand: CommandModule<GlobalArgs, Args> = {
     await ensureDir(dir);
     const out = await trainToDir(opts, dir, ctx);
     emit(argv, out, () => {
-      const q = out.test.accuracy !== undefined ? `test accuracy ${(out.test.accuracy * 100).toFixed(2)}%` : `test MSE ${out.test.mse?.toPrecision(4)}`;
+      const q =
+        out.test.accuracy !== undefined
+          ? `test accuracy ${(out.test.accuracy * 100).toFixed(2)}%`
+          : `test MSE ${out.test.mse?.toPrecision(4)}`;
       return [
         `trained ${out.preset} on ${out.backend} in ${out.seconds.toFixed(1)} s (${out.epochs} epoch${out.epochs === 1 ? '' : 's'}${out.stoppedEarly ? ', stopped early' : ''}); ${q} (onnxruntime, ${out.test.n} samples)`,
         `wrote ${out.onnx} and ${out.tfjs}/ (export max abs diff vs tfjs ${out.maxAbsDiff.toExponential(2)})`,

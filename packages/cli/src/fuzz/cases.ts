@@ -60,9 +60,17 @@ const OUTSIDE = new Uint8Array(65536).fill(1);
 const climbCase: Maker = (rng, corpus) => {
   const name = pick(rng, [...corpus.onnx.keys()]);
   const m = decodeModel(corpus.onnx.get(name)!);
-  const t = pick(rng, m.graph!.initializer!.filter((x) => (x.rawData?.length ?? 0) > 0 && x.rawData!.length <= OUTSIDE.length));
+  const t = pick(
+    rng,
+    m.graph!.initializer!.filter((x) => (x.rawData?.length ?? 0) > 0 && x.rawData!.length <= OUTSIDE.length),
+  );
   const location = pick(rng, ['../outside.bin', 'sub/../../x.bin', './../outside.bin']);
-  const command = pick(rng, [['info', '--json'], ['quantize', '--dtype', 'q8', ...QUICK], ['convert', '--json'], ['prune', '--method', 'magnitude', ...QUICK]]);
+  const command = pick(rng, [
+    ['info', '--json'],
+    ['quantize', '--dtype', 'q8', ...QUICK],
+    ['convert', '--json'],
+    ['prune', '--method', 'magnitude', ...QUICK],
+  ]);
   if (t) {
     const length = t.rawData!.length;
     t.rawData = new Uint8Array(0);
@@ -97,7 +105,10 @@ const onnxCase =
     // A lone external-data location that climbs out of the folder to a file that is there: only the
     // path check stands between the loader and those bytes, so the message must be that refusal.
     // (Offset and length are checked first; the range they give is inside the 64 KiB file.)
-    const climbs = /^externalData: initializer '[^']*' external data at '(\.\.\/outside\.bin|sub\/\.\.\/\.\.\/x\.bin)' \(offset '(0|4096)', length '(16|0)'\)$/.test(m.how);
+    const climbs =
+      /^externalData: initializer '[^']*' external data at '(\.\.\/outside\.bin|sub\/\.\.\/\.\.\/x\.bin)' \(offset '(0|4096)', length '(16|0)'\)$/.test(
+        m.how,
+      );
     return {
       label: `${command} ${f.join(' ')} on ${m.name} (${m.how})`,
       files: [
@@ -214,7 +225,22 @@ const distillCase: Maker = (rng, corpus) => {
     teacher = m.bytes;
     how = `teacher ${m.name}: ${m.how}`;
   } else if (r < 0.75) {
-    student = pick(rng, ['64-3', '64-0-3', '63-8-3', '64-8-4', 'c4-3', 'x', '', '-', '64--3', '1e9-3', '64-8-3-', '{dir}/model.onnx', '../etc/passwd', 'digits-mlp']);
+    student = pick(rng, [
+      '64-3',
+      '64-0-3',
+      '63-8-3',
+      '64-8-4',
+      'c4-3',
+      'x',
+      '',
+      '-',
+      '64--3',
+      '1e9-3',
+      '64-8-3-',
+      '{dir}/model.onnx',
+      '../etc/passwd',
+      'digits-mlp',
+    ]);
     how = `student ${JSON.stringify(student)}`;
   } else if (r < 0.95) {
     const flag = pick(rng, [
@@ -239,7 +265,22 @@ const distillCase: Maker = (rng, corpus) => {
       { path: 'data.json', data: corpus.data.json },
       { path: 'model.onnx', data: corpus.onnx.get('mlp.onnx')! },
     ],
-    argv: ['distill', '--teacher', '{dir}/teacher.onnx', '--data', '{dir}/data.json', '--student', student, '--epochs', '1', '--no-cache', ...extra, '-o', '{dir}/out', ...QUICK],
+    argv: [
+      'distill',
+      '--teacher',
+      '{dir}/teacher.onnx',
+      '--data',
+      '{dir}/data.json',
+      '--student',
+      student,
+      '--epochs',
+      '1',
+      '--no-cache',
+      ...extra,
+      '-o',
+      '{dir}/out',
+      ...QUICK,
+    ],
     outputs: ['out'],
   };
 };
@@ -276,7 +317,22 @@ const MAKERS: ReadonlyArray<readonly [number, Maker]> = [
   [2, tfjsCase(['convert', '{model}', '--json'], 'out.onnx')],
   [3, dataCase('json', (f) => ['eval', '{model}', '--data', `{dir}/${f}`, '--json'])],
   [3, dataCase('csv', (f) => ['eval', '{model}', '--data', `{dir}/${f}`, '--json'])],
-  [2, dataCase('json', (f) => ['quantize', '{model}', '--dtype', 'int8', '--mode', 'static', '--calib-data', `{dir}/${f}`, '-o', '{dir}/out.onnx', ...QUICK])],
+  [
+    2,
+    dataCase('json', (f) => [
+      'quantize',
+      '{model}',
+      '--dtype',
+      'int8',
+      '--mode',
+      'static',
+      '--calib-data',
+      `{dir}/${f}`,
+      '-o',
+      '{dir}/out.onnx',
+      ...QUICK,
+    ]),
+  ],
   [6, configCase('run')],
   [2, configCase('search')],
   [1, distillCase],

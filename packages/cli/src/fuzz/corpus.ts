@@ -127,7 +127,13 @@ async function tfjsFolder(dir: string): Promise<Corpus['tfjs']> {
   const { tf } = await initTf({}, 'cpu');
   const model = tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [FEATURES], units: 8, activation: 'relu', name: 'd1', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({
+        inputShape: [FEATURES],
+        units: 8,
+        activation: 'relu',
+        name: 'd1',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
       tf.layers.dense({ units: CLASSES, name: 'logits', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
     ],
   });

@@ -20,8 +20,31 @@ type Obj = { [k: string]: Json };
 // run that long (the per-case budget would call it a hang). Infinity and huge non-integers stay.
 const WRONG_VALUES: readonly Json[] = [null, 0, -1, 0.5, 1.5, -1e308, 'x', '', 'NaN', '1', true, false, [], {}, [[]], { a: 1 }];
 /** `{dir}` is the case folder (replaced when the case is written); the config lives in `{dir}/p/`. */
-const PATHS = ['model.onnx', '../model.onnx', '{dir}/p/model.onnx', '/etc/passwd', '../../../../etc/passwd', 'missing.onnx', '.', 'data.json', 'sub/../model.onnx', '~/model.onnx'];
-const DATA = ['data.json', 'data.csv', '../data.json', '{dir}/p/data.json', '/etc/passwd', 'missing.json', '.', 'model.onnx', 'seed', 'nope-preset', 'random:1'];
+const PATHS = [
+  'model.onnx',
+  '../model.onnx',
+  '{dir}/p/model.onnx',
+  '/etc/passwd',
+  '../../../../etc/passwd',
+  'missing.onnx',
+  '.',
+  'data.json',
+  'sub/../model.onnx',
+  '~/model.onnx',
+];
+const DATA = [
+  'data.json',
+  'data.csv',
+  '../data.json',
+  '{dir}/p/data.json',
+  '/etc/passwd',
+  'missing.json',
+  '.',
+  'model.onnx',
+  'seed',
+  'nope-preset',
+  'random:1',
+];
 // Every output lands inside the case folder: a fuzz run must not write where a user would not have told it to.
 const OUTPUTS = ['out', '../out2', '{dir}/abs-out', 'model.onnx', 'data.json', '', 'out/../out'];
 /** Where run/search may write, relative to the case folder. */
@@ -49,7 +72,21 @@ const GATES = [
   '`${process.exit(3)}`',
   'size.ratio <= 1\n- evil',
 ];
-const KEYS = ['model', 'data', 'steps', 'evaluation', 'gates', 'output', 'search', 'extra', '$schema', '__proto__', 'constructor', 'Model', ''];
+const KEYS = [
+  'model',
+  'data',
+  'steps',
+  'evaluation',
+  'gates',
+  'output',
+  'search',
+  'extra',
+  '$schema',
+  '__proto__',
+  'constructor',
+  'Model',
+  '',
+];
 
 /** A config that would run: one or two cheap steps, one untimed latency run, gates that hold. */
 export function baseConfig(rng: Rng, search: boolean): Obj {
@@ -73,7 +110,7 @@ export function baseConfig(rng: Rng, search: boolean): Obj {
 /** Every [container, key] pair, depth first. */
 function slots(v: Json, out: Array<[Json[] | Obj, string | number]> = []): typeof out {
   if (Array.isArray(v)) v.forEach((x, i) => (out.push([v, i]), slots(x, out)));
-  else if (v && typeof v === 'object') for (const k of Object.keys(v)) out.push([v, k]), slots(v[k]!, out);
+  else if (v && typeof v === 'object') for (const k of Object.keys(v)) (out.push([v, k]), slots(v[k]!, out));
   return out;
 }
 
@@ -114,7 +151,7 @@ const mutators: readonly Mutator[] = [
   function dataPath(rng, c) {
     const key = pick(rng, ['eval', 'calibration', 'train']);
     c['data'] = { ...(c['data'] && typeof c['data'] === 'object' && !Array.isArray(c['data']) ? c['data'] : {}), [key]: pick(rng, DATA) };
-    return `data.${key}: ${JSON.stringify((c['data'] as Obj)[key])}`;
+    return `data.${key}: ${JSON.stringify(c['data'][key])}`;
   },
   function outputPath(rng, c) {
     c['output'] = pick(rng, OUTPUTS);
@@ -146,7 +183,11 @@ const SYNTAX: ReadonlyArray<readonly [string, (text: string, rng: Rng) => string
   ['tab indent', (t) => t.replace(/\n {2}/, '\n\t')],
   ['unclosed flow', (t) => `${t}\nsteps: [{ quantize: { dtype: q8 }\n`],
   ['duplicate key', (t) => `${t}\nmodel: model.onnx\n`],
-  ['alias bomb', (t) => `a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n${t}`],
+  [
+    'alias bomb',
+    (t) =>
+      `a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n${t}`,
+  ],
   ['undefined alias', (t) => `${t}\nx: *nope\n`],
   ['custom tag', (t) => t.replace('model:', 'model: !!js/function "function(){}" #')],
   ['binary tag', (t) => `${t}\nextra: !!binary AAAA\n`],
@@ -154,7 +195,13 @@ const SYNTAX: ReadonlyArray<readonly [string, (text: string, rng: Rng) => string
   ['a scalar', () => 'just text'],
   ['a list', (t) => `- ${t.split('\n').join('\n  ')}`],
   ['empty', () => ''],
-  ['NUL byte', (t, rng) => { const i = rng.int(t.length + 1); return t.slice(0, i) + '\u0000' + t.slice(i); }],
+  [
+    'NUL byte',
+    (t, rng) => {
+      const i = rng.int(t.length + 1);
+      return t.slice(0, i) + '\u0000' + t.slice(i);
+    },
+  ],
   ['BOM', (t) => `\uFEFF${t}`],
 ];
 
@@ -166,7 +213,12 @@ const SYNTAX: ReadonlyArray<readonly [string, (text: string, rng: Rng) => string
 function fatal(rng: Rng, c: Obj): string {
   const choice = rng.int(3);
   if (choice === 0) {
-    const objs = [c, ...slots(c).map(([box, k]) => (box as Record<string | number, Json>)[k]!).filter((v): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v))];
+    const objs = [
+      c,
+      ...slots(c)
+        .map(([box, k]) => (box as Record<string | number, Json>)[k]!)
+        .filter((v): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v)),
+    ];
     const o = pick(rng, objs);
     const key = pick(rng, ['unknownKey', 'constructor', 'Model', 'workerz', ' dtype']);
     o[key] = pick(rng, WRONG_VALUES);
@@ -179,7 +231,17 @@ function fatal(rng: Rng, c: Obj): string {
     c['search'] = search;
     return `search.${key} -> ${JSON.stringify(search[key])}`;
   }
-  search['space'] = { quantize: [pick(rng, [{ dtype: 'q7' }, { dtype: 'int8', mode: 'static', calibration: 'x' }, 'q8', 8, { dtype: 'q8', perChannel: 'yes' }]) as Json] };
+  search['space'] = {
+    quantize: [
+      pick(rng, [
+        { dtype: 'q7' },
+        { dtype: 'int8', mode: 'static', calibration: 'x' },
+        'q8',
+        8,
+        { dtype: 'q8', perChannel: 'yes' },
+      ]) as Json,
+    ],
+  };
   c['search'] = search;
   return `search.space.quantize -> ${JSON.stringify(search['space'])}`;
 }

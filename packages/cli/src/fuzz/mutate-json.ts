@@ -18,7 +18,7 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 /** Every [container, key] pair in a JSON value, depth first. */
 function slots(v: Json, out: Array<[Json[] | { [k: string]: Json }, string | number]> = []): typeof out {
   if (Array.isArray(v)) v.forEach((x, i) => (out.push([v, i]), slots(x, out)));
-  else if (v && typeof v === 'object') for (const k of Object.keys(v)) out.push([v, k]), slots(v[k]!, out);
+  else if (v && typeof v === 'object') for (const k of Object.keys(v)) (out.push([v, k]), slots(v[k]!, out));
   return out;
 }
 
@@ -44,7 +44,10 @@ function anySlot(rng: Rng, doc: Json): string {
   return `${String(k)} -> ${JSON.stringify(v)}`;
 }
 
-type ModelJson = { modelTopology?: Json; weightsManifest?: Array<{ paths?: Json; weights?: Array<Record<string, Json>> }> } & Record<string, Json>;
+type ModelJson = { modelTopology?: Json; weightsManifest?: Array<{ paths?: Json; weights?: Array<Record<string, Json>> }> } & Record<
+  string,
+  Json
+>;
 
 /** One mutation of a tfjs model.json, aimed at the keys the loader trusts. */
 export function mutateModelJson(rng: Rng, text: string): TextMutation {
@@ -70,7 +73,12 @@ export function mutateModelJson(rng: Rng, text: string): TextMutation {
       name = `weight dtype -> ${JSON.stringify(weight?.['dtype'])}`;
       break;
     case 4:
-      if (weight) weight['quantization'] = { dtype: pick(rng, ['uint8', 'uint16', 'float16', 'int4']), scale: pick(rng, [0, NaN, 1, -1]) as Json, min: 0 };
+      if (weight)
+        weight['quantization'] = {
+          dtype: pick(rng, ['uint8', 'uint16', 'float16', 'int4']),
+          scale: pick(rng, [0, NaN, 1, -1]) as Json,
+          min: 0,
+        };
       name = 'weight quantization block added';
       break;
     case 5:
@@ -80,7 +88,7 @@ export function mutateModelJson(rng: Rng, text: string): TextMutation {
     case 6:
       return { name: 'model.json truncated', text: text.slice(0, rng.int(text.length)) };
     default:
-      name = anySlot(rng, doc as Json);
+      name = anySlot(rng, doc);
   }
   return { name, text: JSON.stringify(doc) };
 }
@@ -103,10 +111,10 @@ export function mutateDataJson(rng: Rng, text: string): TextMutation {
       (doc.x[0] as Json[]).pop();
       return { name: 'ragged row', text: JSON.stringify(doc) };
     case 4:
-      doc.y[rng.int(doc.y.length)] = pick(rng, [-1, 1e9, 0.5, 'a', null]) as Json;
+      doc.y[rng.int(doc.y.length)] = pick(rng, [-1, 1e9, 0.5, 'a', null]);
       return { name: 'bad label', text: JSON.stringify(doc) };
     default:
-      return { name: anySlot(rng, doc as Json), text: JSON.stringify(doc) };
+      return { name: anySlot(rng, doc), text: JSON.stringify(doc) };
   }
 }
 

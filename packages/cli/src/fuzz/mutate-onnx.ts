@@ -61,7 +61,7 @@ const mutators: readonly Mutator[] = [
     const t = inits(m).find((x) => x.dataType === onnx.TensorProto.DataType.FLOAT && (x.rawData?.length ?? 0) >= 4);
     if (!t) return undefined;
     // A fresh, aligned copy: rawData may be a Buffer view, whose slice() is another unaligned view.
-    const raw = new Uint8Array(t.rawData!);
+    const raw = new Uint8Array(t.rawData);
     const f = new Float32Array(raw.buffer, raw.byteOffset, raw.length >> 2);
     const v = pick(rng, [NaN, Infinity, -Infinity, 1e38, 1e-42]);
     f[rng.int(f.length)] = v;
@@ -69,14 +69,17 @@ const mutators: readonly Mutator[] = [
     return `initializer '${t.name}' holds ${v}`;
   },
   function attributeType(rng, m) {
-    const n = pick(rng, allNodes(G(m)).filter((x) => (x.attribute?.length ?? 0) > 0));
-    const a = n && pick(rng, n.attribute!);
+    const n = pick(
+      rng,
+      allNodes(G(m)).filter((x) => (x.attribute?.length ?? 0) > 0),
+    );
+    const a = n && pick(rng, n.attribute);
     if (!n || !a) return undefined;
     const choice = rng.int(4);
     if (choice === 0) a.type = pick(rng, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99]) as onnx.AttributeProto.AttributeType;
     else if (choice === 1) a.ints = [pick(rng, HOSTILE_DIMS), pick(rng, HOSTILE_DIMS)];
     else if (choice === 2) a.i = pick(rng, HOSTILE_DIMS);
-    else n.attribute = n.attribute!.filter((x) => x !== a);
+    else n.attribute = n.attribute.filter((x) => x !== a);
     return `node '${n.name}' attribute '${a.name}' mutation ${choice}`;
   },
   function danglingInput(rng, m) {

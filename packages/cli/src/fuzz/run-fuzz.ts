@@ -105,7 +105,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
           void old.terminate();
           if (!ready && ++startFailures >= MAX_START_FAILURES) {
             finished = true;
-            reject(new Error(`fuzz: worker ${id} failed to start ${startFailures} times in a row (last: ${why ?? 'unknown'}); no case ran on it`));
+            reject(
+              new Error(
+                `fuzz: worker ${id} failed to start ${startFailures} times in a row (last: ${why ?? 'unknown'}); no case ran on it`,
+              ),
+            );
             return;
           }
           start();

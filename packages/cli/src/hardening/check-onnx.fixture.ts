@@ -38,7 +38,9 @@ export function checkerUnavailable(): string | undefined {
 function findChecker(): Checker | null {
   if (checker !== undefined) return checker;
   for (const python of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(python, ['-c', 'import onnx, onnx.defs; print(onnx.defs.onnx_opset_version(), onnx.IR_VERSION)'], { encoding: 'utf8' });
+    const r = spawnSync(python, ['-c', 'import onnx, onnx.defs; print(onnx.defs.onnx_opset_version(), onnx.IR_VERSION)'], {
+      encoding: 'utf8',
+    });
     if (r.status === 0) {
       const [opset, ir] = r.stdout.trim().split(' ').map(Number);
       return (checker = { python, opset: opset!, ir: ir! });
@@ -110,7 +112,8 @@ export async function checkOnnx(model: string | Uint8Array | onnx.IModelProto): 
     writeFileSync(file, model instanceof Uint8Array ? model : encodeModel(model));
   }
   try {
-    const header = typeof model === 'string' ? decodeModel(readFileSync(model), model) : model instanceof Uint8Array ? decodeModel(model) : model;
+    const header =
+      typeof model === 'string' ? decodeModel(readFileSync(model), model) : model instanceof Uint8Array ? decodeModel(model) : model;
     {
       const opset = Number(header.opsetImport?.find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
       const ir = Number(header.irVersion ?? 0);

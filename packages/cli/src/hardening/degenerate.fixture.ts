@@ -25,7 +25,10 @@ export const DEGENERATE: readonly Degenerate[] = [
   ['all-zero conv kernel', () => withWeights(tinyConv(), 'cw', (w) => w.fill(0))],
   ['constant non-zero weight (range 0)', () => withWeights(tinyMlp(), 'w2', (w) => w.fill(0.25))],
   ['denormal weights', () => withWeights(tinyMlp(), 'w1', (w) => w.forEach((_, i) => (w[i] = (i % 2 ? 1 : -1) * 1e-40)))],
-  ['huge weights (beyond float16)', () => withWeights(tinyMlp(), 'w1', (w) => w.forEach((v, i) => (w[i] = v * 1e6 + (i === 0 ? 3e38 : 0))))],
+  [
+    'huge weights (beyond float16)',
+    () => withWeights(tinyMlp(), 'w1', (w) => w.forEach((v, i) => (w[i] = v * 1e6 + (i === 0 ? 3e38 : 0)))),
+  ],
   ['one weight of 2e38 (2 * max|w| > FLT_MAX)', () => withWeights(tinyMlp(), 'w1', (w) => (w[0] = 2e38))],
   ['weights of ±3.4e38 (max - min beyond float32)', () => withWeights(tinyMlp(), 'w1', (w) => ((w[0] = 3.4e38), (w[1] = -3.4e38)))],
 ];
@@ -77,7 +80,13 @@ export async function nonFiniteOutputs(model: onnx.IModelProto): Promise<string[
     for (const input of session.inputs) {
       const dims = (input.shape ?? []).map((d) => (typeof d === 'number' ? d : 2));
       const n = dims.reduce((a, b) => a * b, 1);
-      feeds[input.name] = { data: input.type === 'int32' ? Int32Array.from({ length: n }, (_, i) => i % 7) : Float32Array.from({ length: n }, (_, i) => (i % 7) / 7), dims };
+      feeds[input.name] = {
+        data:
+          input.type === 'int32'
+            ? Int32Array.from({ length: n }, (_, i) => i % 7)
+            : Float32Array.from({ length: n }, (_, i) => (i % 7) / 7),
+        dims,
+      };
     }
     const out = await session.run(feeds);
     const found: string[] = [];

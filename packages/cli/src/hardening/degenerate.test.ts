@@ -17,15 +17,30 @@ interface Outcome {
 }
 
 const calibration = (n: number, value: (i: number) => number, name = `cal${n}`): Dataset =>
-  createDataset({ name, task: 'classification', sampleShape: [64], x: Float32Array.from({ length: n * 64 }, (_, i) => value(i)), y: new Int32Array(n), numClasses: 3 });
+  createDataset({
+    name,
+    task: 'classification',
+    sampleShape: [64],
+    x: Float32Array.from({ length: n * 64 }, (_, i) => value(i)),
+    y: new Int32Array(n),
+    numClasses: 3,
+  });
 
 const PASSES: ReadonlyArray<readonly [string, (m: onnx.ModelProto) => Promise<Outcome>, { integer: boolean }]> = [
   ['quantize q8 dynamic', async (m) => norm(await quantizeModel(m, { dtype: 'q8' })), { integer: true }],
-  ['quantize int8 static', async (m) => norm(await quantizeModel(m, { dtype: 'int8', mode: 'static' }, { calibration: calibration(8, (i) => (i % 13) / 13) })), { integer: true }],
+  [
+    'quantize int8 static',
+    async (m) => norm(await quantizeModel(m, { dtype: 'int8', mode: 'static' }, { calibration: calibration(8, (i) => (i % 13) / 13) })),
+    { integer: true },
+  ],
   ['quantize q8 weight-only', async (m) => norm(await quantizeModel(m, { dtype: 'q8', mode: 'weight-only' })), { integer: true }],
   ['quantize uint8 dynamic', async (m) => norm(await quantizeModel(m, { dtype: 'uint8' })), { integer: true }],
   ['quantize q4', async (m) => norm(await quantizeModel(m, { dtype: 'q4', blockSize: 16 })), { integer: true }],
-  ['quantize q4 asymmetric', async (m) => norm(await quantizeModel(m, { dtype: 'q4', blockSize: 16, symmetric: false })), { integer: true }],
+  [
+    'quantize q4 asymmetric',
+    async (m) => norm(await quantizeModel(m, { dtype: 'q4', blockSize: 16, symmetric: false })),
+    { integer: true },
+  ],
   ['quantize fp16', async (m) => norm(await quantizeModel(m, { dtype: 'fp16' })), { integer: false }],
   ['prune magnitude', async (m) => norm(await pruneModel(m, { method: 'magnitude', sparsity: 0.5 })), { integer: false }],
   ['prune nm', async (m) => norm(await pruneModel(m, { method: 'nm' })), { integer: false }],
@@ -41,7 +56,10 @@ function norm(r: { model: onnx.IModelProto; report: { notes: string[] } }): Outc
  * input's weights are all finite, the output's must be too (an infinite scale is as bad as a NaN), and
  * when the input computes finite outputs, so must the output.
  */
-async function outcome(input: onnx.ModelProto, run: (m: onnx.ModelProto) => Promise<Outcome>): Promise<Outcome | { code: string; message: string }> {
+async function outcome(
+  input: onnx.ModelProto,
+  run: (m: onnx.ModelProto) => Promise<Outcome>,
+): Promise<Outcome | { code: string; message: string }> {
   const finite = nonFiniteIn(input).length === 0 && (await nonFiniteOutputs(input)).length === 0;
   let r: Outcome;
   try {
@@ -81,8 +99,16 @@ for (const [label, make] of DEGENERATE) {
       }
       assert.ok(!('code' in r), `${where}: ${'message' in r ? r.message : ''}`);
       // A node reading a constant beyond float16's range stays float32 rather than being clamped into another model.
-      if (pass === 'quantize fp16' && /huge/.test(label)) assert.ok(r.notes.some((n) => /stay float32 because a constant they read does not fit float16/.test(n)), `${where}: ${r.notes.join(' | ')}`);
-      if (pass === 'quantize fp16' && /denormal/.test(label)) assert.ok(r.notes.some((n) => /below float16's smallest subnormal/.test(n)), `${where}: ${r.notes.join(' | ')}`);
+      if (pass === 'quantize fp16' && /huge/.test(label))
+        assert.ok(
+          r.notes.some((n) => /stay float32 because a constant they read does not fit float16/.test(n)),
+          `${where}: ${r.notes.join(' | ')}`,
+        );
+      if (pass === 'quantize fp16' && /denormal/.test(label))
+        assert.ok(
+          r.notes.some((n) => /below float16's smallest subnormal/.test(n)),
+          `${where}: ${r.notes.join(' | ')}`,
+        );
     }
   });
 }
@@ -93,9 +119,15 @@ test('a model with no float weights: every pass returns it working, and says the
     assert.ok(!('code' in r), `${pass}: ${'message' in r ? r.message : ''}`);
   }
   const q8 = await quantizeModel(noFloatWeights(), { dtype: 'q8' });
-  assert.ok(q8.report.notes.some((n) => /returned unchanged/.test(n)), q8.report.notes.join(' | '));
+  assert.ok(
+    q8.report.notes.some((n) => /returned unchanged/.test(n)),
+    q8.report.notes.join(' | '),
+  );
   const q4 = await quantizeModel(noFloatWeights(), { dtype: 'q4' });
-  assert.ok(q4.report.notes.some((n) => /model is unchanged/.test(n)), q4.report.notes.join(' | '));
+  assert.ok(
+    q4.report.notes.some((n) => /model is unchanged/.test(n)),
+    q4.report.notes.join(' | '),
+  );
   const pruned = await pruneModel(noFloatWeights(), { method: 'magnitude' });
   assert.equal(pruned.report.layers.length, 0);
 });
@@ -110,7 +142,9 @@ test('static quantization on degenerate calibration sets: one sample, all zeros 
   for (const cal of sets) {
     for (const calibMethod of ['minmax', 'percentile', 'entropy'] as const) {
       for (const model of [tinyMlp(), tinyConv()]) {
-        const r = await outcome(model, async (m) => norm(await quantizeModel(m, { dtype: 'int8', mode: 'static', calibMethod }, { calibration: cal })));
+        const r = await outcome(model, async (m) =>
+          norm(await quantizeModel(m, { dtype: 'int8', mode: 'static', calibMethod }, { calibration: cal })),
+        );
         assert.ok(!('code' in r), `${cal.name} ${calibMethod}: ${'message' in r ? r.message : ''}`);
       }
     }
@@ -118,7 +152,9 @@ test('static quantization on degenerate calibration sets: one sample, all zeros 
 });
 
 test('empty calibration sets are refused with CALIBRATION_EMPTY; a calibration file too small to split says so', async () => {
-  await assert.rejects(quantizeModel(tinyMlp(), { dtype: 'int8', mode: 'static' }, { calibration: calibration(0, () => 0, 'none') }), { code: 'CALIBRATION_EMPTY' });
+  await assert.rejects(quantizeModel(tinyMlp(), { dtype: 'int8', mode: 'static' }, { calibration: calibration(0, () => 0, 'none') }), {
+    code: 'CALIBRATION_EMPTY',
+  });
   await assert.rejects(resolveCalibration('random:0', tinyMlp()), { code: 'CALIBRATION_EMPTY' });
   const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
   const path = await import('node:path');
@@ -128,9 +164,15 @@ test('empty calibration sets are refused with CALIBRATION_EMPTY; a calibration f
     const file = path.join(dir, 'one.json');
     await writeFile(file, JSON.stringify({ x: [Array.from({ length: 64 }, () => 0.5)], y: [1] }));
     // --calib-data takes a file's training part (80 %), which one sample cannot have.
-    await assert.rejects(resolveCalibration(file, tinyMlp()), (e: unknown) => isShrinkError(e) && e.code === 'INVALID_DATA' && /too few to split/.test(e.message));
+    await assert.rejects(
+      resolveCalibration(file, tinyMlp()),
+      (e: unknown) => isShrinkError(e) && e.code === 'INVALID_DATA' && /too few to split/.test(e.message),
+    );
     await writeFile(file, JSON.stringify({ x: [], y: [] }));
-    await assert.rejects(resolveCalibration(file, tinyMlp()), (e: unknown) => isShrinkError(e) && e.code === 'INVALID_DATA' && /non-empty/.test(e.message));
+    await assert.rejects(
+      resolveCalibration(file, tinyMlp()),
+      (e: unknown) => isShrinkError(e) && e.code === 'INVALID_DATA' && /non-empty/.test(e.message),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

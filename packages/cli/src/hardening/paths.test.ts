@@ -36,7 +36,11 @@ test('a tfjs weight shard that is a symlink out of the folder is refused, naming
   fs.writeFileSync(path.join(outside, corpus.tfjs.weightsName), corpus.tfjs.weights);
   fs.writeFileSync(path.join(dir, 'model.json'), corpus.tfjs.modelJson);
   fs.symlinkSync(path.join(outside, corpus.tfjs.weightsName), path.join(dir, corpus.tfjs.weightsName));
-  for (const argv of [['info', dir, '--json'], ['quantize', dir, '--dtype', 'q8', '-o', path.join(root, 'q'), '--json'], ['convert', dir, '-o', path.join(root, 'c.onnx')]]) {
+  for (const argv of [
+    ['info', dir, '--json'],
+    ['quantize', dir, '--dtype', 'q8', '-o', path.join(root, 'q'), '--json'],
+    ['convert', dir, '-o', path.join(root, 'c.onnx')],
+  ]) {
     assertOneLine(await cli.run(argv), new RegExp(corpus.tfjs.weightsName.replace(/\./g, '\\.')));
   }
   assert.ok(!fs.existsSync(path.join(root, 'q')) && !fs.existsSync(path.join(root, 'c.onnx')));
@@ -54,7 +58,12 @@ test('external data reached through a symlink out of the folder is refused by ev
   w1.externalData = [{ key: 'location', value: 'w1.bin' }];
   const file = path.join(dir, 'model.onnx');
   fs.writeFileSync(file, encodeModel(m));
-  for (const cmd of [['info'], ['quantize', '--dtype', 'q8', '-o', path.join(dir, 'q.onnx')], ['prune', '-o', path.join(dir, 'p.onnx')], ['convert', '-o', path.join(dir, 'c.onnx')]]) {
+  for (const cmd of [
+    ['info'],
+    ['quantize', '--dtype', 'q8', '-o', path.join(dir, 'q.onnx')],
+    ['prune', '-o', path.join(dir, 'p.onnx')],
+    ['convert', '-o', path.join(dir, 'c.onnx')],
+  ]) {
     const [name, ...flags] = cmd;
     assertOneLine(await cli.run([name!, file, ...flags, '--json']), /w1\.bin/);
   }

@@ -78,7 +78,16 @@ export function ifModel(): onnx.ModelProto {
   const f = front();
   return makeModel(
     makeGraph({
-      nodes: [...f.nodes, makeNode('If', ['flag'], ['y'], { then_branch: attr.graph(branch('then', 10)), else_branch: attr.graph(branch('else', 11)) }, { name: 'choose' })],
+      nodes: [
+        ...f.nodes,
+        makeNode(
+          'If',
+          ['flag'],
+          ['y'],
+          { then_branch: attr.graph(branch('then', 10)), else_branch: attr.graph(branch('else', 11)) },
+          { name: 'choose' },
+        ),
+      ],
       inputs: [makeValueInfo('x', 'float32', ['N', 64])],
       outputs: [makeValueInfo('y', 'float32', ['N', 3])],
       initializers: [...f.inits, makeTensor('flag', 'bool', [], [1])],

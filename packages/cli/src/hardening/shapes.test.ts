@@ -25,7 +25,14 @@ const PASSES: ReadonlyArray<readonly [string, (m: onnx.ModelProto, sample: reado
     'int8 static',
     async (m, sample) => {
       const per = sample.reduce((a, b) => a * b, 1);
-      const calibration = createDataset({ name: 'cal', task: 'regression', sampleShape: [...sample], x: Float32Array.from({ length: 4 * per }, (_, i) => (i % 11) / 11), y: new Float32Array(4), targetSize: 1 });
+      const calibration = createDataset({
+        name: 'cal',
+        task: 'regression',
+        sampleShape: [...sample],
+        x: Float32Array.from({ length: 4 * per }, (_, i) => (i % 11) / 11),
+        y: new Float32Array(4),
+        targetSize: 1,
+      });
       return out(await quantizeModel(m, { dtype: 'int8', mode: 'static' }, { calibration }));
     },
   ],
@@ -47,7 +54,10 @@ async function runs(model: onnx.IModelProto, dims: number[]): Promise<readonly n
     const n = dims.reduce((a, b) => a * b, 1);
     const outputs = await s.run({ x: { data: Float32Array.from({ length: n }, (_, i) => ((i * 7) % 13) / 13), dims } });
     const y = outputs[s.outputNames[0]!]!;
-    assert.ok((y.data as Float32Array).every((v) => Number.isFinite(v)), 'non-finite output');
+    assert.ok(
+      (y.data as Float32Array).every((v) => Number.isFinite(v)),
+      'non-finite output',
+    );
     return y.dims;
   } finally {
     await s.release();
@@ -70,8 +80,26 @@ const OPSETS: ReadonlyArray<readonly [number, number]> = [
 for (const [opset, ir] of OPSETS) {
   test(`opset ${opset}: symbolic-dim MLP and conv net through every pass, running in onnxruntime at two batch/sequence/image sizes`, async () => {
     const cases = [
-      ['MLP [N, S, 64]', symbolicMlp, [3, 64], [[1, 1, 64], [2, 5, 64]], (d: number[]) => [d[0]!, d[1]!, 3]],
-      ['conv [N, 1, H, W]', symbolicConv, [1, 8, 8], [[1, 1, 8, 8], [3, 1, 5, 7]], (d: number[]) => [d[0]!, 3]],
+      [
+        'MLP [N, S, 64]',
+        symbolicMlp,
+        [3, 64],
+        [
+          [1, 1, 64],
+          [2, 5, 64],
+        ],
+        (d: number[]) => [d[0]!, d[1]!, 3],
+      ],
+      [
+        'conv [N, 1, H, W]',
+        symbolicConv,
+        [1, 8, 8],
+        [
+          [1, 1, 8, 8],
+          [3, 1, 5, 7],
+        ],
+        (d: number[]) => [d[0]!, 3],
+      ],
     ] as const;
     const skipped: string[] = [];
     for (const [label, make, sample, feeds, want] of cases) {
@@ -109,11 +137,17 @@ function subgraphContent(model: onnx.IModelProto, name: string): string[] {
   const node = (model.graph?.node ?? []).find((n) => n.name === name);
   assert.ok(node, `node '${name}' is gone`);
   return (node.attribute ?? []).flatMap((a) =>
-    a.g ? [...(a.g.node ?? []).map((n) => n.opType ?? ''), ...(a.g.initializer ?? []).map((t) => `${t.name}:${Buffer.from(onnx.TensorProto.encode(t).finish()).toString('base64')}`)] : [],
+    a.g
+      ? [
+          ...(a.g.node ?? []).map((n) => n.opType ?? ''),
+          ...(a.g.initializer ?? []).map((t) => `${t.name}:${Buffer.from(onnx.TensorProto.encode(t).finish()).toString('base64')}`),
+        ]
+      : [],
   );
 }
 
-const functionBytes = (model: onnx.IModelProto) => Buffer.concat((model.functions ?? []).map((f) => Buffer.from(onnx.FunctionProto.encode(f).finish())));
+const functionBytes = (model: onnx.IModelProto) =>
+  Buffer.concat((model.functions ?? []).map((f) => Buffer.from(onnx.FunctionProto.encode(f).finish())));
 
 for (const [label, make, node, op, dims] of [
   ['If (then/else subgraphs with their own weights)', ifModel, 'choose', 'If', [3]],

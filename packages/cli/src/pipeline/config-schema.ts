@@ -12,7 +12,7 @@ import { PASSES, PASS_KINDS } from '../registry.js';
  */
 export const stepSchema = z
   .strictObject(Object.fromEntries(PASSES.map((p) => [p.kind, p.schema.optional()])) as Record<string, z.ZodOptional<OptionsSchema>>)
-  .refine((s) => Object.keys(s).length === 1, { message: `must have exactly one key, one of ${PASS_KINDS.join(', ')}` })
+  .refine((s) => Object.keys(s).length === 1, { error: `must have exactly one key, one of ${PASS_KINDS.join(', ')}` })
   .meta({ minProperties: 1, maxProperties: 1 });
 
 export type StepInput = z.input<typeof stepSchema>;
@@ -25,8 +25,12 @@ export interface Step {
 const dataSpec = z.string().min(1);
 
 export const dataSchema = z.strictObject({
-  eval: dataSpec.optional().describe('Evaluation data (accuracy, fidelity, latency feeds): anything --data accepts; presets and IDX folders use their test part'),
-  calibration: dataSpec.optional().describe('Calibration data for static quantization (its train part); default: data.train, else data.eval'),
+  eval: dataSpec
+    .optional()
+    .describe('Evaluation data (accuracy, fidelity, latency feeds): anything --data accepts; presets and IDX folders use their test part'),
+  calibration: dataSpec
+    .optional()
+    .describe('Calibration data for static quantization (its train part); default: data.train, else data.eval'),
   train: dataSpec.optional().describe('Training data for fine-tuning and distillation (its train/test parts)'),
 });
 
@@ -42,33 +46,62 @@ export const evaluationSchema = z.strictObject({
   runs: z.number().int().positive().default(50).describe('Timed latency pairs (baseline and candidate interleaved)'),
   warmup: z.number().int().min(0).default(5).describe('Untimed runs before timing'),
   gridIntensity: z.number().min(0).optional().describe('g CO2e per kWh for the CO2e figures (default 475, the world average)'),
-  region: z.string().optional().describe('Region code for the grid intensity instead of a number, e.g. FR, DE, US, WORLD (see docs/pipelines.md)'),
+  region: z
+    .string()
+    .optional()
+    .describe('Region code for the grid intensity instead of a number, e.g. FR, DE, US, WORLD (see docs/pipelines.md)'),
   floors: z
     .strictObject({
-      minCosine: z.number().min(-1).max(1).default(DEFAULT_FLOORS.minCosine).describe('Cosine similarity of the outputs to the baseline below which a model fails'),
-      minTop1Agreement: z.number().min(0).max(1).default(DEFAULT_FLOORS.minTop1Agreement).describe('Top-1 agreement with the baseline (classification) below which a model fails'),
-      maxAccuracyDrop: z.number().min(0).max(1).default(DEFAULT_FLOORS.maxAccuracyDrop).describe('Accuracy a model may lose against the baseline (0.1 = 10 points)'),
+      minCosine: z
+        .number()
+        .min(-1)
+        .max(1)
+        .default(DEFAULT_FLOORS.minCosine)
+        .describe('Cosine similarity of the outputs to the baseline below which a model fails'),
+      minTop1Agreement: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(DEFAULT_FLOORS.minTop1Agreement)
+        .describe('Top-1 agreement with the baseline (classification) below which a model fails'),
+      maxAccuracyDrop: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(DEFAULT_FLOORS.maxAccuracyDrop)
+        .describe('Accuracy a model may lose against the baseline (0.1 = 10 points)'),
     })
     .optional()
     .describe('The fidelity guard: a step or trial whose model falls below these is a failure, not a candidate (defaults 0.9, 0.5, 0.1)'),
-  allowDegraded: z.boolean().default(false).describe('Keep a model that fails the fidelity guard (reported as FAILED) instead of failing the run'),
+  allowDegraded: z
+    .boolean()
+    .default(false)
+    .describe('Keep a model that fails the fidelity guard (reported as FAILED) instead of failing the run'),
 });
 
 export const OBJECTIVES = ['size', 'latency'] as const;
 
 export const searchSchema = z.strictObject({
-  objective: z.enum(OBJECTIVES).default('size').describe('Best trial: the smallest (size.bytes) or fastest (latency.p50) passing every gate'),
+  objective: z
+    .enum(OBJECTIVES)
+    .default('size')
+    .describe('Best trial: the smallest (size.bytes) or fastest (latency.p50) passing every gate'),
   workers: z.number().int().positive().optional().describe('Trials run in parallel worker threads (default min(2, cores))'),
   space: z
     .strictObject(
-      Object.fromEntries(PASSES.map((p) => [p.kind, z.array(p.schema.nullable()).min(1).optional().describe(`${p.kind} variants; null = no ${p.kind} step`)])) as Record<
-        string,
-        z.ZodOptional<z.ZodArray<z.ZodNullable<OptionsSchema>>>
-      >,
+      Object.fromEntries(
+        PASSES.map((p) => [
+          p.kind,
+          z.array(p.schema.nullable()).min(1).optional().describe(`${p.kind} variants; null = no ${p.kind} step`),
+        ]),
+      ) as Record<string, z.ZodOptional<z.ZodArray<z.ZodNullable<OptionsSchema>>>>,
     )
     .optional()
     .describe(`Variants per pass; the trials are every combination, applied ${PASS_KINDS.join(' -> ')} (default: a built-in space)`),
-  remeasure: z.boolean().default(true).describe('Measure the latency of the trials again in the main thread, interleaved with the baseline, after the parallel trials'),
+  remeasure: z
+    .boolean()
+    .default(true)
+    .describe('Measure the latency of the trials again in the main thread, interleaved with the baseline, after the parallel trials'),
 });
 
 export const configSchema = z.strictObject({
@@ -77,7 +110,10 @@ export const configSchema = z.strictObject({
   data: dataSchema.default({}),
   steps: z.array(stepSchema).optional().describe('Passes in order, each a one-key map {quantize|prune|distill: options}'),
   evaluation: evaluationSchema.default({ batch: 1, evalBatch: 64, runs: 50, warmup: 5, allowDegraded: false }),
-  gates: z.array(z.string().min(1)).default([]).describe('Expressions over metrics that must all hold, e.g. "accuracy.delta >= -0.01", "size.ratio <= 0.3"'),
+  gates: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Expressions over metrics that must all hold, e.g. "accuracy.delta >= -0.01", "size.ratio <= 0.3"'),
   output: z.string().min(1).default('shrink-out').describe('Output folder for the models and reports, relative to this file'),
   search: searchSchema.optional().describe('Accuracy-aware search instead of (or besides) the fixed steps'),
 });
@@ -91,7 +127,7 @@ export type SearchSettings = z.output<typeof searchSchema>;
 export function stepOf(s: z.output<typeof stepSchema>): Step {
   const [kind, options] = Object.entries(s)[0] ?? [];
   if (kind === undefined || options === undefined) throw new Error('unreachable: the schema checks that a step has one key');
-  return { kind, options: options as Record<string, unknown> };
+  return { kind, options: options };
 }
 
 /** JSON Schema of the config file (`shrink run --print-schema`, docs/config.schema.json). */

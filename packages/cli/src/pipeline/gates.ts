@@ -22,10 +22,40 @@ export const METRIC_ALIASES: Readonly<Record<string, string>> = {
 
 const FUNCTIONS = new Set(['abs', 'min', 'max', 'round', 'floor', 'ceil']);
 const OPERATORS = new Set([
-  'add', 'subtract', 'multiply', 'divide', 'unaryMinus', 'unaryPlus', 'pow',
-  'larger', 'largerEq', 'smaller', 'smallerEq', 'equal', 'unequal', 'and', 'or', 'not', 'xor',
+  'add',
+  'subtract',
+  'multiply',
+  'divide',
+  'unaryMinus',
+  'unaryPlus',
+  'pow',
+  'larger',
+  'largerEq',
+  'smaller',
+  'smallerEq',
+  'equal',
+  'unequal',
+  'and',
+  'or',
+  'not',
+  'xor',
 ]);
-const DISABLED = ['import', 'createUnit', 'reviver', 'evaluate', 'parse', 'simplify', 'simplifyConstant', 'simplifyCore', 'derivative', 'compile', 'resolve', 'rationalize', 'parser', 'chain'];
+const DISABLED = [
+  'import',
+  'createUnit',
+  'reviver',
+  'evaluate',
+  'parse',
+  'simplify',
+  'simplifyConstant',
+  'simplifyCore',
+  'derivative',
+  'compile',
+  'resolve',
+  'rationalize',
+  'parser',
+  'chain',
+];
 
 export interface CompiledGate {
   expression: string;
@@ -58,7 +88,10 @@ function lockedMath(): Promise<Locked> {
 }
 
 /** `size.ratio` -> ['size.bytes', 'ratio']; undefined when the name is not a metric. */
-export function resolveMetricName(name: string, known: ReadonlySet<string> = new Set(Object.keys(METRICS))): [string, MetricField] | undefined {
+export function resolveMetricName(
+  name: string,
+  known: ReadonlySet<string> = new Set(Object.keys(METRICS)),
+): [string, MetricField] | undefined {
   const dot = name.lastIndexOf('.');
   if (dot <= 0) return undefined;
   const field = name.slice(dot + 1);
@@ -74,7 +107,8 @@ function dottedName(node: MathNode): string | { error: string } {
   if (node.type !== 'AccessorNode') return { error: `${node.type} cannot start a name` };
   const a = node as unknown as { object: MathNode; index: { dotNotation: boolean; dimensions: MathNode[] } };
   const dim = a.index.dimensions[0];
-  if (!a.index.dotNotation || a.index.dimensions.length !== 1 || dim?.type !== 'ConstantNode') return { error: 'only dot notation (accuracy.delta) reads a metric' };
+  if (!a.index.dotNotation || a.index.dimensions.length !== 1 || dim?.type !== 'ConstantNode')
+    return { error: 'only dot notation (accuracy.delta) reads a metric' };
   const inner = dottedName(a.object);
   return typeof inner === 'string' ? `${inner}.${String((dim as unknown as { value: unknown }).value)}` : inner;
 }
@@ -114,11 +148,14 @@ function check(node: MathNode, names: string[]): void {
   switch (node.type) {
     case 'ConstantNode': {
       const v = (node as unknown as { value: unknown }).value;
-      if (typeof v !== 'number' && typeof v !== 'boolean') throw new GateSyntaxError(`constant ${JSON.stringify(v)} is not allowed; gates use numbers`);
+      if (typeof v !== 'number' && typeof v !== 'boolean')
+        throw new GateSyntaxError(`constant ${JSON.stringify(v)} is not allowed; gates use numbers`);
       return;
     }
-    case 'ParenthesisNode':
-      return check((node as unknown as { content: MathNode }).content, names);
+    case 'ParenthesisNode': {
+      check((node as unknown as { content: MathNode }).content, names);
+      return;
+    }
     case 'OperatorNode': {
       const o = node as unknown as { fn: string; op: string; args: MathNode[] };
       if (!OPERATORS.has(o.fn)) throw new GateSyntaxError(`operator ${o.op} is not allowed`);
@@ -150,7 +187,9 @@ function check(node: MathNode, names: string[]): void {
     }
     case 'AssignmentNode':
     case 'FunctionAssignmentNode':
-      throw new GateSyntaxError('assignments and function definitions are not allowed; a gate compares metrics, e.g. accuracy.delta >= -0.01');
+      throw new GateSyntaxError(
+        'assignments and function definitions are not allowed; a gate compares metrics, e.g. accuracy.delta >= -0.01',
+      );
     default:
       throw new GateSyntaxError(`${node.type} is not allowed in a gate`);
   }
@@ -190,7 +229,11 @@ export async function compileGate(expression: string, where: string): Promise<Co
     return await compileChecked(expression, fail);
   } catch (e) {
     if (isShrinkError(e)) throw e;
-    throw fail(e instanceof RangeError ? 'too deeply nested to parse' : `cannot be compiled (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`);
+    throw fail(
+      e instanceof RangeError
+        ? 'too deeply nested to parse'
+        : `cannot be compiled (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`,
+    );
   }
 }
 
@@ -229,7 +272,11 @@ async function compileChecked(expression: string, fail: (why: string) => ShrinkE
     run(values) {
       const scope = Object.freeze(Object.fromEntries(values.map((v, i) => [`m${i}`, v])));
       const r: unknown = code.evaluate(scope);
-      if (typeof r !== 'boolean') throw new ShrinkError('INVALID_CONFIG', `gate ${quoteGate(expression)} gives ${typeof r === 'number' ? r : typeof r}, not true/false; compare with <, <=, >=, >, ==`);
+      if (typeof r !== 'boolean')
+        throw new ShrinkError(
+          'INVALID_CONFIG',
+          `gate ${quoteGate(expression)} gives ${typeof r === 'number' ? r : typeof r}, not true/false; compare with <, <=, >=, >, ==`,
+        );
       return r;
     },
   };
@@ -259,8 +306,10 @@ function valueOf(metrics: CandidateReport['metrics'], name: string): number | un
 function whyMissing(missing: readonly string[], metrics: CandidateReport['metrics']): string {
   const quality = missing.filter((m) => /^(accuracy|mse|mae)\./.test(m));
   if (quality.length === 0) return 'not in the report';
-  if (metrics['accuracy'] !== undefined && quality.every((m) => !m.startsWith('accuracy'))) return 'the model is a classifier: mse and mae are measured for regression models only';
-  if ((metrics['mse'] !== undefined || metrics['mae'] !== undefined) && quality.every((m) => m.startsWith('accuracy'))) return 'the model is a regressor: accuracy is measured for classifiers only';
+  if (metrics['accuracy'] !== undefined && quality.every((m) => !m.startsWith('accuracy')))
+    return 'the model is a classifier: mse and mae are measured for regression models only';
+  if ((metrics['mse'] !== undefined || metrics['mae'] !== undefined) && quality.every((m) => m.startsWith('accuracy')))
+    return 'the model is a regressor: accuracy is measured for classifiers only';
   return 'accuracy, mse and mae need data.eval';
 }
 
@@ -277,7 +326,8 @@ export function evaluateGates(gates: readonly CompiledGate[], candidate: Pick<Ca
       else nums.push(v);
     }
     const base = { expression: g.expression, candidate: candidate.name, values };
-    if (missing.length > 0) return { ...base, passed: false, error: `${missing.join(', ')} not measured (${whyMissing(missing, candidate.metrics)})` };
+    if (missing.length > 0)
+      return { ...base, passed: false, error: `${missing.join(', ')} not measured (${whyMissing(missing, candidate.metrics)})` };
     try {
       return { ...base, passed: g.run(nums) };
     } catch (e) {

@@ -30,7 +30,10 @@ export const GRID_INTENSITY_BY_REGION: Readonly<Record<string, number>> = {
 };
 
 /** The grid intensity a config asks for: a number, a region code, or neither (core's default applies). */
-export function gridIntensityOf(e: { gridIntensity?: number | undefined; region?: string | undefined }, where: string): { value?: number; source?: string } {
+export function gridIntensityOf(
+  e: { gridIntensity?: number | undefined; region?: string | undefined },
+  where: string,
+): { value?: number; source?: string } {
   if (e.gridIntensity !== undefined && e.region !== undefined) {
     throw new ShrinkError('INVALID_CONFIG', `${where}evaluation: give gridIntensity or region, not both`);
   }
@@ -39,7 +42,10 @@ export function gridIntensityOf(e: { gridIntensity?: number | undefined; region?
   const code = e.region.toUpperCase();
   const v = Object.hasOwn(GRID_INTENSITY_BY_REGION, code) ? GRID_INTENSITY_BY_REGION[code] : undefined;
   if (v === undefined) {
-    throw new ShrinkError('INVALID_CONFIG', `${where}evaluation.region: unknown region ${JSON.stringify(e.region)}; known: ${Object.keys(GRID_INTENSITY_BY_REGION).join(', ')} (or set evaluation.gridIntensity in g CO2e/kWh)`);
+    throw new ShrinkError(
+      'INVALID_CONFIG',
+      `${where}evaluation.region: unknown region ${JSON.stringify(e.region)}; known: ${Object.keys(GRID_INTENSITY_BY_REGION).join(', ')} (or set evaluation.gridIntensity in g CO2e/kWh)`,
+    );
   }
   const from = code === 'WORLD' ? "CodeCarbon's world average" : 'annual average, Ember/OWID 2023, rounded';
   return { value: v, source: `${v} g CO2e/kWh for region ${code} (${from})` };

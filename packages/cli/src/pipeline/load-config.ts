@@ -3,7 +3,6 @@
  * choices, with their path), the gates (parsed and checked), and the combinations the passes would only
  * refuse later (static quantization without calibration data, fine-tuning without training data).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -59,7 +58,10 @@ export function parseConfigText(text: string, file: string): unknown {
     const err = doc.errors[0];
     if (err) {
       const at = err.linePos?.[0];
-      throw new ShrinkError('INVALID_CONFIG', `${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML (${err.message.split('\n')[0]})`);
+      throw new ShrinkError(
+        'INVALID_CONFIG',
+        `${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML (${err.message.split('\n')[0]})`,
+      );
     }
     // toJS expands aliases: the yaml library refuses an alias bomb here, with no file in its message.
     return doc.toJS();
@@ -85,10 +87,16 @@ export async function loadConfig(file: string, overrides: { output?: string; sea
  * names it in errors. `output` (relative to the current folder) replaces the config's output folder.
  * `search` (`shrink search`) reads a config without a search block as `search: {}`: the built-in space.
  */
-export async function validateConfig(raw: unknown, where: { file: string; dir: string; output?: string; search?: boolean }): Promise<PipelineConfig> {
+export async function validateConfig(
+  raw: unknown,
+  where: { file: string; dir: string; output?: string; search?: boolean },
+): Promise<PipelineConfig> {
   const w = `${where.file}: `;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ShrinkError('INVALID_CONFIG', `${where.file}: expected a mapping with model, data, steps, evaluation, gates, output; got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}`);
+    throw new ShrinkError(
+      'INVALID_CONFIG',
+      `${where.file}: expected a mapping with model, data, steps, evaluation, gates, output; got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}`,
+    );
   }
   if ((raw as Record<string, unknown>)['model'] === undefined) {
     throw new ShrinkError('INVALID_CONFIG', `${w}model: required (the input .onnx file or tfjs model folder, relative to the config file)`);
@@ -104,22 +112,27 @@ export async function validateConfig(raw: unknown, where: { file: string; dir: s
   const space = parsed.search?.space ?? {};
   for (const [kind, variants] of Object.entries(space)) {
     for (const [i, v] of (variants ?? []).entries()) {
-      if (v !== null && v !== undefined) variants![i] = await checkStep({ kind, options: v }, data, where.dir, `${w}search.space.${kind}[${i}]`);
+      if (v !== null && v !== undefined)
+        variants![i] = await checkStep({ kind, options: v }, data, where.dir, `${w}search.space.${kind}[${i}]`);
     }
   }
   if (parsed.search && expandTrials({ data: { ...data, cwd: where.dir }, steps, search: parsed.search }).length === 0) {
-    throw new ShrinkError('INVALID_CONFIG', `${w}search.space: every variant is null, so there is no trial; list at least one pass's options`);
+    throw new ShrinkError(
+      'INVALID_CONFIG',
+      `${w}search.space: every variant is null, so there is no trial; list at least one pass's options`,
+    );
   }
   const grid = gridIntensityOf(parsed.evaluation, w);
   const gates = await compileGates(parsed.gates, w);
   // Quality metrics exist only with evaluation data: a gate on them could never pass without it.
   for (const [i, g] of gates.entries()) {
     const quality = g.names.find((n) => /^(accuracy|mse|mae)\./.test(n));
-    if (quality !== undefined && !data.eval) throw new ShrinkError('INVALID_CONFIG', `${w}gates[${i}] ${quoteGate(g.expression)}: reads ${quality}, which needs data.eval`);
+    if (quality !== undefined && !data.eval)
+      throw new ShrinkError('INVALID_CONFIG', `${w}gates[${i}] ${quoteGate(g.expression)}: reads ${quality}, which needs data.eval`);
   }
   const model = path.resolve(where.dir, parsed.model);
   const output = where.output !== undefined ? path.resolve(where.output) : path.resolve(where.dir, parsed.output);
-  checkOutput(output, model, data, where.dir, `${where.output !== undefined ? '--output' : `${w}output`}`);
+  checkOutput(output, model, data, where.dir, where.output !== undefined ? '--output' : `${w}output`);
   return {
     file: path.resolve(where.dir, path.basename(where.file)),
     model,
@@ -147,14 +160,21 @@ function checkOutput(output: string, model: string, data: ParsedConfig['data'], 
   const folderModel = !/\.(onnx|json)$/i.test(model);
   const modelDir = folderModel ? model : path.dirname(model);
   if (output === modelDir || output === model || (folderModel && inside(model, output))) {
-    throw new ShrinkError('INVALID_CONFIG', `${where}: ${output} is ${folderModel ? 'the model folder or inside it' : output === model ? 'the model file' : "the model's folder"}; the run writes models and reports there, so choose another folder (e.g. shrink-out)`);
+    throw new ShrinkError(
+      'INVALID_CONFIG',
+      `${where}: ${output} is ${folderModel ? 'the model folder or inside it' : output === model ? 'the model file' : "the model's folder"}; the run writes models and reports there, so choose another folder (e.g. shrink-out)`,
+    );
   }
   for (const key of ['eval', 'train', 'calibration'] as const) {
     const spec = data[key];
     // Built-in sets (digits, random:N) are names, not files.
     if (spec === undefined || spec.includes(':') || !/[./\\]/.test(spec)) continue;
     const file = path.resolve(dir, spec);
-    if (inside(output, file)) throw new ShrinkError('INVALID_CONFIG', `${where}: ${output} holds data.${key} (${spec}); the run writes models and reports there, so choose another folder`);
+    if (inside(output, file))
+      throw new ShrinkError(
+        'INVALID_CONFIG',
+        `${where}: ${output} holds data.${key} (${spec}); the run writes models and reports there, so choose another folder`,
+      );
   }
 }
 
@@ -167,7 +187,10 @@ async function checkStep(s: Step, data: ParsedConfig['data'], dir: string, where
   const named = (e: unknown) => {
     if (!isShrinkError(e)) return e;
     const set = e.missing === undefined ? '' : ` (set data.${e.missing}${e.missing === 'calibration' ? ', data.train or data.eval' : ''})`;
-    return new ShrinkError('INVALID_CONFIG', `${e.detail}${set}`, { cause: e, subject: e.option !== undefined ? `${where}.${e.option}` : where });
+    return new ShrinkError('INVALID_CONFIG', `${e.detail}${set}`, {
+      cause: e,
+      subject: e.option !== undefined ? `${where}.${e.option}` : where,
+    });
   };
   try {
     pass.check?.(s.options, availabilityOf(data));

@@ -62,12 +62,18 @@ test('a good YAML config: defaults applied, paths relative to the config file, s
   assert.equal(c.model, path.join(cfgDir, 'models', 'classifier.onnx'));
   assert.equal(c.output, path.join(cfgDir, 'shrink-out'));
   assert.equal(c.data.cwd, cfgDir);
-  assert.deepEqual(c.steps.map((s) => s.kind), ['prune', 'quantize']);
+  assert.deepEqual(
+    c.steps.map((s) => s.kind),
+    ['prune', 'quantize'],
+  );
   assert.equal(c.steps[1]!.kind === 'quantize' && c.steps[1]!.options.mode, 'dynamic');
   assert.equal(c.evaluation.runs, 10);
   assert.equal(c.evaluation.warmup, 5);
   assert.equal(c.grid.value, 56);
-  assert.deepEqual(c.gates.map((g) => g.names), [['accuracy.delta'], ['size.bytes.ratio']]);
+  assert.deepEqual(
+    c.gates.map((g) => g.names),
+    [['accuracy.delta'], ['size.bytes.ratio']],
+  );
   assert.equal((await loadConfig(file, { output: 'elsewhere' })).output, path.resolve('elsewhere'));
   // JSON works the same.
   writeFileSync(path.join(cfgDir, 'c.json'), JSON.stringify(base));
@@ -76,7 +82,10 @@ test('a good YAML config: defaults applied, paths relative to the config file, s
 
 test('examples/shrink.config.yaml is a valid config', async () => {
   const c = await loadConfig(path.resolve(here, '../../../../examples/shrink.config.yaml'));
-  assert.deepEqual(c.steps.map((s) => s.kind), ['prune', 'quantize']);
+  assert.deepEqual(
+    c.steps.map((s) => s.kind),
+    ['prune', 'quantize'],
+  );
   assert.match(c.model, /examples[\\/]models[\\/]digits-mlp[\\/]model\.onnx$/);
 });
 
@@ -91,11 +100,23 @@ test('examples/github-actions/shrink.yml runs on changes to the example config a
 });
 
 test('schema errors name the path and the valid choices', async () => {
-  await refused({ ...base, steps: [{ prune: {} }, { quantize: { dtype: 'q9' } }] }, /^c\.yaml: steps\[1\]\.quantize\.dtype: must be one of "q8", "int8", "uint8", "q4", "q4f16", "fp16", got "q9"$/);
-  await refused({ ...base, steps: [{ quantize: { dtyp: 'q8' } }] }, /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, weightType, reduceRange, perChannel/);
-  await refused({ ...base, modle: 'x' }, /\(top level\): unknown key modle; valid keys: \$schema, model, data, steps, evaluation, gates, output, search/);
+  await refused(
+    { ...base, steps: [{ prune: {} }, { quantize: { dtype: 'q9' } }] },
+    /^c\.yaml: steps\[1\]\.quantize\.dtype: must be one of "q8", "int8", "uint8", "q4", "q4f16", "fp16", got "q9"$/,
+  );
+  await refused(
+    { ...base, steps: [{ quantize: { dtyp: 'q8' } }] },
+    /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, weightType, reduceRange, perChannel/,
+  );
+  await refused(
+    { ...base, modle: 'x' },
+    /\(top level\): unknown key modle; valid keys: \$schema, model, data, steps, evaluation, gates, output, search/,
+  );
   await refused({ ...base, steps: [{ squash: {} }] }, /steps\[0\]: unknown key squash; valid keys: distill, prune, quantize/);
-  await refused({ ...base, steps: [{ prune: {}, quantize: {} }] }, /steps\[0\]: must have exactly one key, one of distill, prune, quantize/);
+  await refused(
+    { ...base, steps: [{ prune: {}, quantize: {} }] },
+    /steps\[0\]: must have exactly one key, one of distill, prune, quantize/,
+  );
   await refused({ ...base, evaluation: { runs: 'many' } }, /evaluation\.runs: expected number, got "many"/);
   await refused({ ...base, data: { eval: 'digits', test: 'x' } }, /data: unknown key test; valid keys: eval, calibration, train/);
   await refused({ ...base, evaluation: { region: 'ATLANTIS' } }, /evaluation\.region: unknown region "ATLANTIS"; known: WORLD, EU, US/);
@@ -104,25 +125,49 @@ test('schema errors name the path and the valid choices', async () => {
 });
 
 test('combinations the passes would refuse only later are refused up front', async () => {
-  await refused({ ...base, steps: [{ quantize: { dtype: 'q4', mode: 'static' } }] }, /steps\[0\]\.quantize\.mode: mode static applies to 8-bit dtypes/);
-  await refused({ model: 'm.onnx', steps: [{ quantize: { mode: 'static' } }] }, /steps\[0\]\.quantize\.calibData: static quantization needs calibration data .*\(set data\.calibration, data\.train or data\.eval\)/);
-  await refused({ model: 'm.onnx', data: { eval: 'digits' }, steps: [{ prune: { finetune: true } }] }, /steps\[0\]\.prune\.finetune: fine-tuning needs training data, and none is given \(set data\.train\)/);
+  await refused(
+    { ...base, steps: [{ quantize: { dtype: 'q4', mode: 'static' } }] },
+    /steps\[0\]\.quantize\.mode: mode static applies to 8-bit dtypes/,
+  );
+  await refused(
+    { model: 'm.onnx', steps: [{ quantize: { mode: 'static' } }] },
+    /steps\[0\]\.quantize\.calibData: static quantization needs calibration data .*\(set data\.calibration, data\.train or data\.eval\)/,
+  );
+  await refused(
+    { model: 'm.onnx', data: { eval: 'digits' }, steps: [{ prune: { finetune: true } }] },
+    /steps\[0\]\.prune\.finetune: fine-tuning needs training data, and none is given \(set data\.train\)/,
+  );
   await refused({ ...base, steps: [{ prune: { method: 'nm', schedule: 'cubic' } }] }, /schedule: gradual pruning is by magnitude/);
-  await refused({ model: 'm.onnx', steps: [{ distill: { student: '64-16-10' } }] }, /steps\[0\]\.distill: distillation needs training data .*\(set data\.train\)/);
+  await refused(
+    { model: 'm.onnx', steps: [{ distill: { student: '64-16-10' } }] },
+    /steps\[0\]\.distill: distillation needs training data .*\(set data\.train\)/,
+  );
   await refused({ ...base, search: { space: { quantize: [{ dtype: 'q4', mode: 'static' }] } } }, /search\.space\.quantize\[0\]\.mode/);
   await refused({ model: 'm.onnx', search: { space: { quantize: [null], prune: [null] } } }, /search\.space: every variant is null/);
 });
 
 test('bad gate syntax and hostile gates are refused at validation, one line each', async () => {
   await refused({ ...base, gates: ['accuracy.delta >='] }, /gates\[0\] "accuracy\.delta >=": not a valid expression/);
-  await refused({ ...base, gates: ['size.ratio <= 0.3', 'accuracy.delta'] }, /gates\[1\] "accuracy\.delta": gives a number, not true\/false/);
+  await refused(
+    { ...base, gates: ['size.ratio <= 0.3', 'accuracy.delta'] },
+    /gates\[1\] "accuracy\.delta": gives a number, not true\/false/,
+  );
   await refused({ ...base, gates: ['accuracy >= 0.9'] }, /accuracy needs a field: accuracy\.baseline, accuracy\.candidate/);
   await refused({ ...base, gates: ['size.ratio <= 1 cm'] }, /cm is not a metric/);
-  await refused({ ...base, gates: ['size.ratio < 2 ? size.ratio < 1 : size.ratio'] }, /gates\[0\] .*gives a number, not true\/false \(every branch/);
+  await refused(
+    { ...base, gates: ['size.ratio < 2 ? size.ratio < 1 : size.ratio'] },
+    /gates\[0\] .*gives a number, not true\/false \(every branch/,
+  );
   await refused({ ...base, gates: ['size.ratio > 2 ? 1 : true'] }, /gives a number, not true\/false/);
   await refused({ ...base, gates: ['size.ratio + 1'] }, /gives a number, not true\/false/);
-  assert.equal((await validate({ ...base, gates: ['size.ratio < 2 ? size.ratio < 1 : false', '(size.ratio < 2 ? 1 : 3) < 2'] })).gates.length, 2);
-  await refused({ model: 'm.onnx', steps: [{ quantize: {} }], gates: ['size.ratio < 1', 'accuracy.delta > -0.01'] }, /gates\[1\] "accuracy\.delta > -0\.01": reads accuracy\.delta, which needs data\.eval/);
+  assert.equal(
+    (await validate({ ...base, gates: ['size.ratio < 2 ? size.ratio < 1 : false', '(size.ratio < 2 ? 1 : 3) < 2'] })).gates.length,
+    2,
+  );
+  await refused(
+    { model: 'm.onnx', steps: [{ quantize: {} }], gates: ['size.ratio < 1', 'accuracy.delta > -0.01'] },
+    /gates\[1\] "accuracy\.delta > -0\.01": reads accuracy\.delta, which needs data\.eval/,
+  );
   const hostile: Array<[string, RegExp]> = [
     ['f(x)=x', /function definitions are not allowed/],
     ['import({}, {})', /calling import is not allowed/],
@@ -153,7 +198,10 @@ test('very long or deeply nested gates are refused with one line naming the gate
     return true;
   };
   const long = Array.from({ length: 2000 }, () => 'size.ratio < 1').join(' and ');
-  await assert.rejects(validate({ ...base, gates: ['size.ratio < 1', long] }), oneLine(/gates\[1\] "size\.ratio < 1 and .{40,}\.\.\.": is \d+ characters long; a gate has at most 500/));
+  await assert.rejects(
+    validate({ ...base, gates: ['size.ratio < 1', long] }),
+    oneLine(/gates\[1\] "size\.ratio < 1 and .{40,}\.\.\.": is \d+ characters long; a gate has at most 500/),
+  );
   const deep = `${'('.repeat(100)}size.ratio < 1${')'.repeat(100)}`;
   await assert.rejects(validate({ ...base, gates: [deep] }), oneLine(/gates\[0\] .*: nests 100 levels deep; a gate nests at most 32/));
   await assert.rejects(validate({ ...base, gates: [`${'-'.repeat(400)}size.ratio < 1`] }), oneLine(/gates\[0\] .*nests 400 levels deep/));
@@ -164,7 +212,13 @@ const cand = (metrics: CandidateReport['metrics']): Pick<CandidateReport, 'name'
 
 test('gates evaluate over every field and alias; a missing metric fails with the reason', async () => {
   const gates = await compileGates(
-    ['accuracy.delta >= -0.01', 'size.ratio <= 0.3 and latency.p50.ratio < 1', 'abs(accuracy.delta) < 0.005 or params.ratio < 0.5', 'energy.ratio <= 1', 'accuracy.candidate > accuracy.baseline - 0.02'],
+    [
+      'accuracy.delta >= -0.01',
+      'size.ratio <= 0.3 and latency.p50.ratio < 1',
+      'abs(accuracy.delta) < 0.005 or params.ratio < 0.5',
+      'energy.ratio <= 1',
+      'accuracy.candidate > accuracy.baseline - 0.02',
+    ],
     '',
   );
   const metrics = {
@@ -174,11 +228,17 @@ test('gates evaluate over every field and alias; a missing metric fails with the
     params: metric('params', 100, 100),
   };
   const r = evaluateGates(gates, cand(metrics));
-  assert.deepEqual(r.map((g) => g.passed), [true, true, false, false, true]);
+  assert.deepEqual(
+    r.map((g) => g.passed),
+    [true, true, false, false, true],
+  );
   assert.ok(Math.abs(r[1]!.values['latency.p50.ratio']! - 0.62) < 1e-12, 'the paired ratio, not candidate/baseline');
   assert.deepEqual(r[3]!.values, { 'energy.perInference.ratio': null });
   assert.match(r[3]!.error!, /energy\.perInference\.ratio not measured/);
-  assert.match(describeFailedGate(r[2]!), /^gate failed: abs\(accuracy\.delta\) < 0\.005 or params\.ratio < 0\.5 \[c\] \(accuracy\.delta = -0\.005\d*, params\.ratio = 1\)$/);
+  assert.match(
+    describeFailedGate(r[2]!),
+    /^gate failed: abs\(accuracy\.delta\) < 0\.005 or params\.ratio < 0\.5 \[c\] \(accuracy\.delta = -0\.005\d*, params\.ratio = 1\)$/,
+  );
   const noAcc = evaluateGates(gates.slice(0, 1), cand({ 'size.bytes': metrics['size.bytes'] }));
   assert.equal(noAcc[0]!.passed, false);
   assert.match(noAcc[0]!.error!, /need data\.eval/);
@@ -190,7 +250,11 @@ test('gates evaluate over every field and alias; a missing metric fails with the
 test('docs/config.schema.json is the schema `shrink run --print-schema` prints', () => {
   const schema = configJsonSchema();
   const file = path.resolve(here, '../../../../docs/config.schema.json');
-  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), schema, 'regenerate docs/config.schema.json with `pnpm shrink run --print-schema`');
+  assert.deepEqual(
+    JSON.parse(readFileSync(file, 'utf8')),
+    schema,
+    'regenerate docs/config.schema.json with `pnpm shrink run --print-schema`',
+  );
   const step = (schema['properties'] as any).steps.items;
   assert.deepEqual(Object.keys(step.properties), ['distill', 'prune', 'quantize']);
   assert.equal(step.maxProperties, 1);
@@ -198,10 +262,21 @@ test('docs/config.schema.json is the schema `shrink run --print-schema` prints',
 });
 
 test('search space: every combination in distill -> prune -> quantize order, none-only left out; default space', async () => {
-  const c = await validate({ model: 'm.onnx', data: { eval: 'digits' }, steps: [{ quantize: {} }], search: { space: { quantize: [null, { dtype: 'q8' }, { dtype: 'q4' }], prune: [null, { method: 'structured', sparsity: 0.5 }] } } });
+  const c = await validate({
+    model: 'm.onnx',
+    data: { eval: 'digits' },
+    steps: [{ quantize: {} }],
+    search: { space: { quantize: [null, { dtype: 'q8' }, { dtype: 'q4' }], prune: [null, { method: 'structured', sparsity: 0.5 }] } },
+  });
   const trials = expandTrials(c);
-  assert.deepEqual(trials.map((t) => t.name), ['t1-q8', 't2-q4', 't3-prune-structured0.5', 't4-prune-structured0.5+q8', 't5-prune-structured0.5+q4', 't6-q8']);
-  assert.deepEqual(trials[4]!.steps.map((s) => s.kind), ['prune', 'quantize']);
+  assert.deepEqual(
+    trials.map((t) => t.name),
+    ['t1-q8', 't2-q4', 't3-prune-structured0.5', 't4-prune-structured0.5+q8', 't5-prune-structured0.5+q4', 't6-q8'],
+  );
+  assert.deepEqual(
+    trials[4]!.steps.map((s) => s.kind),
+    ['prune', 'quantize'],
+  );
   const d = expandTrials({ data: { cwd: '/', eval: 'digits' }, steps: [], search: { objective: 'size', remeasure: true } });
   assert.equal(d.length, 3 * 6 - 1);
   assert.ok(d.some((t) => t.name.includes('q8-static')));
@@ -217,26 +292,55 @@ test('shrink search on a config with neither steps nor a search block uses the b
 
 test('the best trial: smallest file or lowest paired latency ratio among the passing ones', () => {
   const t = (name: string, bytes: number, ratio: number, passed = true) => ({
-    name, config: [], passed, failedGates: passed ? [] : ['g'], seconds: 1,
+    name,
+    config: [],
+    passed,
+    failedGates: passed ? [] : ['g'],
+    seconds: 1,
     metrics: { 'size.bytes': metric('size.bytes', 100, bytes), 'latency.p50': metric('latency.p50', 1, 2, { ratio }) },
   });
   const trials = [t('a', 50, 0.9), t('b', 30, 0.7), t('c', 40, 0.5), t('d', 10, 0.1, false)];
-  assert.deepEqual(rankPassing(trials, 'size').map((r) => r.name), ['b', 'c', 'a']);
-  assert.deepEqual(rankPassing(trials, 'latency').map((r) => r.name), ['c', 'b', 'a']);
+  assert.deepEqual(
+    rankPassing(trials, 'size').map((r) => r.name),
+    ['b', 'c', 'a'],
+  );
+  assert.deepEqual(
+    rankPassing(trials, 'latency').map((r) => r.name),
+    ['c', 'b', 'a'],
+  );
 });
 
 test('step and search notes: structured pruning reports units removed; failed trials one line per distinct error', () => {
-  const layer = (unitsRemoved: number, unitsKept: number) => ({ name: 'l', opType: 'MatMul', action: 'pruned' as const, unitsRemoved, unitsKept, sparsity: 0 });
+  const layer = (unitsRemoved: number, unitsKept: number) => ({
+    name: 'l',
+    opType: 'MatMul',
+    action: 'pruned' as const,
+    unitsRemoved,
+    unitsKept,
+    sparsity: 0,
+  });
   assert.equal(
-    pruneStepNote({ method: 'structured', targetSparsity: 0.5, sparsity: 0, layers: [layer(32, 32), layer(16, 48), { name: 's', opType: 'MatMul', action: 'skipped' }] }),
+    pruneStepNote({
+      method: 'structured',
+      targetSparsity: 0.5,
+      sparsity: 0,
+      layers: [layer(32, 32), layer(16, 48), { name: 's', opType: 'MatMul', action: 'skipped' }],
+    }),
     'structured: target sparsity 0.5, removed 48 of 128 units (37.5%) over 2 pruned layer(s)',
   );
-  assert.equal(pruneStepNote({ method: 'magnitude', targetSparsity: 0.5, sparsity: 0.5, layers: [] }), 'magnitude: target sparsity 0.5, reached 50.0% over the pruned layers');
+  assert.equal(
+    pruneStepNote({ method: 'magnitude', targetSparsity: 0.5, sparsity: 0.5, layers: [] }),
+    'magnitude: target sparsity 0.5, reached 50.0% over the pruned layers',
+  );
   const boom = 'distill: student 784-64-10 has 784 inputs, the teacher 64';
-  assert.deepEqual(failedTrialsNotes([{ name: 't1', error: boom }, { name: 't2', error: 'other' }, { name: 't3', error: boom }]), [
-    `2 trial(s) failed to run (t1, t3): ${boom}`,
-    '1 trial(s) failed to run (t2): other',
-  ]);
+  assert.deepEqual(
+    failedTrialsNotes([
+      { name: 't1', error: boom },
+      { name: 't2', error: 'other' },
+      { name: 't3', error: boom },
+    ]),
+    [`2 trial(s) failed to run (t1, t3): ${boom}`, '1 trial(s) failed to run (t2): other'],
+  );
 });
 
 test('Pareto front: nothing on it is beaten on both axes', () => {
@@ -253,28 +357,59 @@ test('Pareto front: nothing on it is beaten on both axes', () => {
 
 test('a YAML alias bomb, a missing model and an unreadable data.eval are one line naming the file or key', async () => {
   const names = 'abcdefghij';
-  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...[...names.slice(1)].map((n, i) => `${n}: &${n} [${Array(9).fill(`*${names[i]}`).join(', ')}]`)].join('\n');
-  assert.throws(() => parseConfigText(bomb, 'bomb.yaml'), (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && /^bomb\.yaml: not valid YAML \(.*alias/i.test(e.message) && !e.message.includes('\n'));
+  const bomb = [
+    'a: &a [x, x, x, x, x, x, x, x, x]',
+    ...[...names.slice(1)].map((n, i) => `${n}: &${n} [${Array(9).fill(`*${names[i]}`).join(', ')}]`),
+  ].join('\n');
+  assert.throws(
+    () => parseConfigText(bomb, 'bomb.yaml'),
+    (e: unknown) =>
+      isShrinkError(e) &&
+      e.code === 'INVALID_CONFIG' &&
+      /^bomb\.yaml: not valid YAML \(.*alias/i.test(e.message) &&
+      !e.message.includes('\n'),
+  );
   await refused({ steps: [{ quantize: {} }] }, /^c\.yaml: model: required/);
-  await assert.rejects(new PipelineDatasets({ eval: 'nope.json', cwd: dir }).eval(), (e: unknown) => isShrinkError(e) && /^data\.eval: .*nope\.json/.test(e.message));
+  await assert.rejects(
+    new PipelineDatasets({ eval: 'nope.json', cwd: dir }).eval(),
+    (e: unknown) => isShrinkError(e) && /^data\.eval: .*nope\.json/.test(e.message),
+  );
 });
 
 test("an output folder that is the model's folder, inside a tfjs model or holding the data is refused; a save over an input does not advise --force", async () => {
   const at = (raw: Record<string, unknown>) => validateConfig({ ...base, ...raw }, { file: 'c.yaml', dir: '/cfg' });
-  const bad = async (raw: Record<string, unknown>, pattern: RegExp) => assert.rejects(at(raw), (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && pattern.test(e.message));
+  const bad = async (raw: Record<string, unknown>, pattern: RegExp) =>
+    assert.rejects(at(raw), (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && pattern.test(e.message));
   await bad({ model: 'models/m.onnx', output: 'models' }, /c\.yaml: output: \/cfg\/models is the model's folder/);
   await bad({ model: 'm.onnx', output: '.' }, /output: \/cfg is the model's folder/);
   await bad({ model: 'tfjs-model', output: 'tfjs-model/out' }, /is the model folder or inside it/);
   await bad({ model: 'm.onnx', data: { eval: 'out/test.csv' }, output: 'out' }, /output: \/cfg\/out holds data\.eval \(out\/test\.csv\)/);
   assert.equal((await at({ model: 'models/m.onnx', data: { eval: 'digits' }, output: '.' })).output, '/cfg');
-  await assert.rejects(validateConfig({ ...base, model: 'm.onnx' }, { file: 'c.yaml', dir: '/cfg', output: '/cfg' }), /--output: \/cfg is the model's folder/);
+  await assert.rejects(
+    validateConfig({ ...base, model: 'm.onnx' }, { file: 'c.yaml', dir: '/cfg', output: '/cfg' }),
+    /--output: \/cfg is the model's folder/,
+  );
 
   const model = await loadModel(await digitsModel(dir, 1));
   const clash = path.join(dir, 'clash');
   await import('node:fs/promises').then((fs) => fs.mkdir(clash, { recursive: true }));
   const input = path.join(clash, 'step1-quantize.onnx');
   writeFileSync(input, 'x');
-  const q8 = { kind: 'quantize' as const, options: { dtype: 'q8' as const, mode: 'dynamic' as const, perChannel: false, calibMethod: 'minmax' as const, percentile: 99.99, calibSamples: 8, blockSize: 32 as const, symmetric: true, accuracyLevel: 4, explain: false } };
+  const q8 = {
+    kind: 'quantize' as const,
+    options: {
+      dtype: 'q8' as const,
+      mode: 'dynamic' as const,
+      perChannel: false,
+      calibMethod: 'minmax' as const,
+      percentile: 99.99,
+      calibSamples: 8,
+      blockSize: 32 as const,
+      symmetric: true,
+      accuracyLevel: 4,
+      explain: false,
+    },
+  };
   await assert.rejects(runSteps(model, [q8], new PipelineDatasets({ cwd: dir }), { outDir: clash, inputs: [input] }), (e: unknown) => {
     assert.ok(isShrinkError(e), String(e));
     assert.match(e.message, /refusing to overwrite input file/);
@@ -289,7 +424,11 @@ test('a distill student model path is relative to the config folder and must exi
   writeFileSync(path.join(cfg, 'students', 's.onnx'), 'x');
   const at = (student: string, search = false) =>
     validateConfig(
-      { model: 'm.onnx', data: { train: 'digits' }, ...(search ? { search: { space: { distill: [null, { student }] } } } : { steps: [{ distill: { student } }] }) },
+      {
+        model: 'm.onnx',
+        data: { train: 'digits' },
+        ...(search ? { search: { space: { distill: [null, { student }] } } } : { steps: [{ distill: { student } }] }),
+      },
       { file: 'c.yaml', dir: cfg },
     );
   const c = await at('students/s.onnx');
@@ -301,21 +440,36 @@ test('a distill student model path is relative to the config folder and must exi
     assert.equal(step.kind === 'distill' && step.options.student, keep);
   }
   const refusedAt = async (p: Promise<unknown>, pattern: RegExp) =>
-    assert.rejects(p, (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && pattern.test(e.message) && !e.message.includes('--student'));
-  await refusedAt(at('students/nope.onnx'), /^c\.yaml: steps\[0\]\.distill\.student: .*students\/nope\.onnx does not exist; a student is a layer spec/);
+    assert.rejects(
+      p,
+      (e: unknown) => isShrinkError(e) && e.code === 'INVALID_CONFIG' && pattern.test(e.message) && !e.message.includes('--student'),
+    );
+  await refusedAt(
+    at('students/nope.onnx'),
+    /^c\.yaml: steps\[0\]\.distill\.student: .*students\/nope\.onnx does not exist; a student is a layer spec/,
+  );
   await refusedAt(at('nope', true), /^c\.yaml: search\.space\.distill\[1\]\.student: .*nope does not exist/);
   await refusedAt(at('784-c'), /^c\.yaml: steps\[0\]\.distill\.student: "784-c" is not a layer spec/);
 });
 
 test('a missing model or data path fails before any folder is made or any step runs', async () => {
-  const c = await validateConfig({ model: 'nope.onnx', data: { eval: 'digits' }, steps: [{ quantize: {} }], output: 'never' }, { file: 'c.yaml', dir });
+  const c = await validateConfig(
+    { model: 'nope.onnx', data: { eval: 'digits' }, steps: [{ quantize: {} }], output: 'never' },
+    { file: 'c.yaml', dir },
+  );
   await assert.rejects(runPipeline(c), (e: unknown) => isShrinkError(e) && e.code === 'NOT_FOUND' && /nope\.onnx/.test(e.message));
   const model = await digitsModel(path.join(dir), 1);
-  const d = await validateConfig({ model, data: { eval: 'digits', train: 'missing.csv' }, steps: [{ quantize: {} }, { prune: { finetune: true } }], output: 'never' }, { file: 'c.yaml', dir });
+  const d = await validateConfig(
+    { model, data: { eval: 'digits', train: 'missing.csv' }, steps: [{ quantize: {} }, { prune: { finetune: true } }], output: 'never' },
+    { file: 'c.yaml', dir },
+  );
   await assert.rejects(runPipeline(d), /missing\.csv/);
   assert.equal(existsSync(path.join(dir, 'never')), false);
   // A step failing at run time (static calibration data that does not exist) leaves no empty folder.
-  const e = await validateConfig({ model, data: { eval: 'digits' }, steps: [{ quantize: { mode: 'static', calibData: 'no-such-calib.csv' } }], output: 'empty-after' }, { file: 'c.yaml', dir });
+  const e = await validateConfig(
+    { model, data: { eval: 'digits' }, steps: [{ quantize: { mode: 'static', calibData: 'no-such-calib.csv' } }], output: 'empty-after' },
+    { file: 'c.yaml', dir },
+  );
   await assert.rejects(runPipeline(e), /no-such-calib\.csv/);
   assert.equal(existsSync(path.join(dir, 'empty-after')), false);
 });
@@ -326,8 +480,34 @@ test('runSteps with a memo: a prefix run before is reused, not recomputed', asyn
   await import('node:fs/promises').then((fs) => fs.mkdir(out, { recursive: true }));
   const datasets = new PipelineDatasets({ eval: 'digits:100', cwd: dir });
   const memo = new Map();
-  const prune = { kind: 'prune' as const, options: { method: 'magnitude' as const, sparsity: 0.5, scope: 'layer' as const, norm: 'l1' as const, n: 2, m: 4, pruneBias: false, finetune: false } };
-  const q = (dtype: 'q8' | 'q4') => ({ kind: 'quantize' as const, options: { dtype, mode: 'dynamic' as const, perChannel: false, calibMethod: 'minmax' as const, percentile: 99.99, calibSamples: 8, blockSize: 32 as const, symmetric: true, accuracyLevel: 4, explain: false } });
+  const prune = {
+    kind: 'prune' as const,
+    options: {
+      method: 'magnitude' as const,
+      sparsity: 0.5,
+      scope: 'layer' as const,
+      norm: 'l1' as const,
+      n: 2,
+      m: 4,
+      pruneBias: false,
+      finetune: false,
+    },
+  };
+  const q = (dtype: 'q8' | 'q4') => ({
+    kind: 'quantize' as const,
+    options: {
+      dtype,
+      mode: 'dynamic' as const,
+      perChannel: false,
+      calibMethod: 'minmax' as const,
+      percentile: 99.99,
+      calibSamples: 8,
+      blockSize: 32 as const,
+      symmetric: true,
+      accuracyLevel: 4,
+      explain: false,
+    },
+  });
   const a = await runSteps(model, [prune, q('q8')], datasets, { outDir: out, prefix: 'a-', inputs: [], memo, label: 'a' });
   const b = await runSteps(model, [prune, q('q4')], datasets, { outDir: out, prefix: 'b-', inputs: [], memo, label: 'b' });
   assert.doesNotMatch(a.steps[0]!.notes.join(' '), /reused/);
@@ -342,7 +522,31 @@ test('distill step: runs through distillModel, saves the student, records the tr
   const out = path.join(dir, 'distill-out');
   await import('node:fs/promises').then((fs) => fs.mkdir(out, { recursive: true }));
   const datasets = new PipelineDatasets({ train: 'digits:400', eval: 'digits:400', cwd: dir });
-  const run = await runSteps(await loadModel(model), [{ kind: 'distill', options: { student: '64-16-10', temperature: 4, alpha: 0.7, epochs: 1, batch: 64, lr: 0.001, hiddenWeight: 1, teacherOutput: 'auto', initFromTeacher: false, seed: 0, unlabeled: false, baselineScratch: false, cache: true } }], datasets, { outDir: out, inputs: [model] });
+  const run = await runSteps(
+    await loadModel(model),
+    [
+      {
+        kind: 'distill',
+        options: {
+          student: '64-16-10',
+          temperature: 4,
+          alpha: 0.7,
+          epochs: 1,
+          batch: 64,
+          lr: 0.001,
+          hiddenWeight: 1,
+          teacherOutput: 'auto',
+          initFromTeacher: false,
+          seed: 0,
+          unlabeled: false,
+          baselineScratch: false,
+          cache: true,
+        },
+      },
+    ],
+    datasets,
+    { outDir: out, inputs: [model] },
+  );
   assert.equal(run.steps[0]!.kind, 'distill');
   assert.ok(run.steps[0]!.energy!.joules > 0);
   assert.match(run.steps[0]!.energy!.method, /cpu-power-model/);
@@ -355,7 +559,20 @@ test('prune step with fine-tuning on a PyTorch model that outputs logits: traine
   const out = path.join(dir, 'torch-out');
   await import('node:fs/promises').then((fs) => fs.mkdir(out, { recursive: true }));
   const datasets = new PipelineDatasets({ train: 'digits', eval: 'digits', cwd: dir });
-  const prune = { kind: 'prune' as const, options: { method: 'magnitude' as const, sparsity: 0.9, scope: 'global' as const, norm: 'l1' as const, n: 2, m: 4, pruneBias: false, finetune: true, epochs: 3 } };
+  const prune = {
+    kind: 'prune' as const,
+    options: {
+      method: 'magnitude' as const,
+      sparsity: 0.9,
+      scope: 'global' as const,
+      norm: 'l1' as const,
+      n: 2,
+      m: 4,
+      pruneBias: false,
+      finetune: true,
+      epochs: 3,
+    },
+  };
   const model = await loadModel(torch);
   const run = await runSteps(model, [prune], datasets, { outDir: out, inputs: [torch] });
   assert.match(run.steps[0]!.notes.join('\n'), /cross-entropy from logits: .*linear: logits/);

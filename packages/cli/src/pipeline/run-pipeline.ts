@@ -4,7 +4,16 @@
  */
 import { rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_FLOORS, DegradedModelError, loggerOf, type Ctx, type FidelityFloors, type GateResult, type GuardFailure, type Report } from '@shrink/core';
+import {
+  DEFAULT_FLOORS,
+  DegradedModelError,
+  loggerOf,
+  type Ctx,
+  type FidelityFloors,
+  type GateResult,
+  type GuardFailure,
+  type Report,
+} from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { checkAgainstBaseline, compareModels, type ProfileOptions } from '@shrink/core/runtime';
 import { baselineUnderTest, loadModelInput, type ModelInput } from '../model-input.js';
@@ -25,7 +34,11 @@ export interface PipelineResult {
 }
 
 /** The measurement settings of a config, as core's compare/profile functions take them. */
-export function profileOptionsOf(config: PipelineConfig, data: Dataset | undefined, overrides: Partial<ProfileOptions> = {}): ProfileOptions {
+export function profileOptionsOf(
+  config: PipelineConfig,
+  data: Dataset | undefined,
+  overrides: Partial<ProfileOptions> = {},
+): ProfileOptions {
   const e = config.evaluation;
   return {
     batch: e.batch,
@@ -45,7 +58,6 @@ export function floorsOf(config: PipelineConfig): FidelityFloors {
   return { ...DEFAULT_FLOORS, ...config.evaluation.floors };
 }
 
-
 /** Notes every pipeline report carries: where the config and the grid intensity came from. */
 export function configNotes(config: PipelineConfig): string[] {
   return [`config: ${config.file}`, ...(config.grid.source ? [`grid intensity: ${config.grid.source}`] : [])];
@@ -62,13 +74,22 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   const datasets = new PipelineDatasets(config.data);
   const evalSet = await datasets.eval();
   if (config.steps.some(trains)) await datasets.train();
-  const existed = await stat(config.output).then(() => true, () => false);
+  const existed = await stat(config.output).then(
+    () => true,
+    () => false,
+  );
   await ensureDir(config.output);
   // A step that fails, or a final model that cannot be measured (onnxruntime rejects it, it computes NaN),
   // fails the run; only the models of the steps before it stay (docs/pipelines.md), and a folder this run
   // made is removed when nothing is left in it (rmdir refuses a non-empty one).
   const measured = async () => {
-    const run = await runSteps(input.model, config.steps, datasets, { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) }, ctx);
+    const run = await runSteps(
+      input.model,
+      config.steps,
+      datasets,
+      { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) },
+      ctx,
+    );
     log.info('measuring baseline vs candidate');
     const cmp = await removeOnFailure(run.files, () =>
       compareModels(
@@ -94,7 +115,7 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   }
   cand.steps = run.steps;
   if (run.layers.length > 0) cand.layers = run.layers;
-  cand.notes = [`${config.steps.map((s) => s.kind).join(' -> ')}`, ...run.steps.flatMap((s) => s.notes.map((n) => `${s.kind}: ${n}`))];
+  cand.notes = [config.steps.map((s) => s.kind).join(' -> '), ...run.steps.flatMap((s) => s.notes.map((n) => `${s.kind}: ${n}`))];
   report.notes.push(...configNotes(config));
   return finish(report, config);
 }
@@ -118,15 +139,25 @@ async function refuseDegradedStep(
     const last = i === run.saved.length - 1;
     const [guard] = last
       ? [undefined]
-      : await checkAgainstBaseline(baselineUnderTest(input), [{ name: path.basename(saved.path), model: saved.model, path: saved.path }], {
-          ...(evalSet ? { data: evalSet } : {}),
-          floors,
-          evalBatch: config.evaluation.evalBatch,
-          ...(threads !== undefined ? { threads } : {}),
-        }, ctx);
+      : await checkAgainstBaseline(
+          baselineUnderTest(input),
+          [{ name: path.basename(saved.path), model: saved.model, path: saved.path }],
+          {
+            ...(evalSet ? { data: evalSet } : {}),
+            floors,
+            evalBatch: config.evaluation.evalBatch,
+            ...(threads !== undefined ? { threads } : {}),
+          },
+          ctx,
+        );
     if (guard?.passed) continue;
     for (const later of run.saved.slice(i)) for (const f of later.files) await rm(f, { force: true });
-    throw new DegradedModelError(path.basename(saved.path), guard?.failures ?? finalFailures, `steps[${i}].${config.steps[i]!.kind}`, 'its model and those after it were removed');
+    throw new DegradedModelError(
+      path.basename(saved.path),
+      guard?.failures ?? finalFailures,
+      `steps[${i}].${config.steps[i]!.kind}`,
+      'its model and those after it were removed',
+    );
   }
   throw new Error('unreachable: the final model failed the guard');
 }

@@ -3,7 +3,17 @@
  * pipeline shared by `shrink run` and every trial of `shrink search` (which runs it in a worker thread).
  */
 import path from 'node:path';
-import { isShrinkError, loggerOf, renameOption, ShrinkError, type Ctx, type LayerDetail, type onnx, type PassData, type StepRecord } from '@shrink/core';
+import {
+  isShrinkError,
+  loggerOf,
+  renameOption,
+  ShrinkError,
+  type Ctx,
+  type LayerDetail,
+  type onnx,
+  type PassData,
+  type StepRecord,
+} from '@shrink/core';
 import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
 import { DEFAULT_GRID_INTENSITY, powerModel, runPass } from '@shrink/core/runtime';
@@ -28,7 +38,10 @@ export class PipelineDatasets {
   constructor(readonly data: PipelineData) {}
 
   eval(): Promise<Dataset | undefined> {
-    this.evalSet ??= this.data.eval !== undefined ? evalData(this.data.eval, undefined, this.data.cwd).catch(naming('data.eval')) : Promise.resolve(undefined);
+    this.evalSet ??=
+      this.data.eval !== undefined
+        ? evalData(this.data.eval, undefined, this.data.cwd).catch(naming('data.eval'))
+        : Promise.resolve(undefined);
     return this.evalSet;
   }
 
@@ -41,7 +54,12 @@ export class PipelineDatasets {
   /** The data as passes ask for it; the calibration default is data.calibration, else data.train, else data.eval. */
   passData(): PassData {
     const spec = calibrationSpecOf(this.data);
-    return { ...(spec !== undefined ? { calibrationSpec: spec } : {}), train: () => this.train(), eval: () => this.eval(), cwd: this.data.cwd };
+    return {
+      ...(spec !== undefined ? { calibrationSpec: spec } : {}),
+      train: () => this.train(),
+      eval: () => this.eval(),
+      cwd: this.data.cwd,
+    };
   }
 }
 
@@ -125,7 +143,13 @@ function mergeLayers(into: Map<string, LayerDetail>, layers: readonly LayerDetai
   for (const l of layers) into.set(l.name, { ...into.get(l.name), ...l });
 }
 
-export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], datasets: PipelineDatasets, opts: RunStepsOptions, ctx: Ctx = {}): Promise<StepsRun> {
+export async function runSteps(
+  model: onnx.ModelProto,
+  steps: readonly Step[],
+  datasets: PipelineDatasets,
+  opts: RunStepsOptions,
+  ctx: Ctx = {},
+): Promise<StepsRun> {
   const log = loggerOf(ctx);
   const records: StepRecord[] = [];
   const layers = new Map<string, LayerDetail>();
@@ -150,7 +174,7 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
       const seconds = (performance.now() - t0) / 1000;
       record = {
         kind: step.kind,
-        options: step.options as Record<string, unknown>,
+        options: step.options,
         seconds,
         notes: out.notes,
         ...(out.trained ? { energy: trainingEnergy(seconds, opts.gridIntensity) } : {}),
@@ -159,18 +183,41 @@ export async function runSteps(model: onnx.ModelProto, steps: readonly Step[], d
     }
     // `run` has no --force: a save refused over an input points at the config's output folder instead.
     const s = await saveModel(out.model, file, { inputs: opts.inputs }).catch((e: unknown) => {
-      if (isShrinkError(e) && e.option === 'force') throw new ShrinkError(e.code, `${e.detail} (set output to another folder)`, { cause: e });
+      if (isShrinkError(e) && e.option === 'force')
+        throw new ShrinkError(e.code, `${e.detail} (set output to another folder)`, { cause: e });
       throw e;
     });
-    saved = { path: s.path, bytes: s.bytes + (s.externalDataBytes ?? 0), files: [s.path, ...(s.externalDataPath ? [s.externalDataPath] : [])] };
+    saved = {
+      path: s.path,
+      bytes: s.bytes + (s.externalDataBytes ?? 0),
+      files: [s.path, ...(s.externalDataPath ? [s.externalDataPath] : [])],
+    };
     all.push({ path: s.path, model: out.model, files: saved.files });
-    if (!memo) computed.push({ key, path: s.path, record, notes: out.notes, layers: out.layers, trained: out.trained, label: opts.label ?? 'an earlier run' });
+    if (!memo)
+      computed.push({
+        key,
+        path: s.path,
+        record,
+        notes: out.notes,
+        layers: out.layers,
+        trained: out.trained,
+        label: opts.label ?? 'an earlier run',
+      });
     mergeLayers(layers, out.layers);
     records.push({ ...record, notes: [...record.notes, `saved ${path.basename(s.path)}`] });
     current = out.model;
   }
   if (!saved) throw new Error('runSteps needs at least one step');
-  return { model: current, path: saved.path, files: saved.files, diskBytes: saved.bytes, steps: records, layers: [...layers.values()], computed, saved: all };
+  return {
+    model: current,
+    path: saved.path,
+    files: saved.files,
+    diskBytes: saved.bytes,
+    steps: records,
+    layers: [...layers.values()],
+    computed,
+    saved: all,
+  };
 }
 
 export interface StepOutput {

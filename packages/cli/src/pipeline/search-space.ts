@@ -16,7 +16,9 @@ export interface Trial {
 type Space = NonNullable<SearchSettings['space']>;
 
 /** What a run with this config's data can give a pass. */
-export function availabilityOf(data: PipelineConfig['data'] | Pick<PipelineConfig['data'], 'eval' | 'train' | 'calibration'>): PassAvailability {
+export function availabilityOf(
+  data: PipelineConfig['data'] | Pick<PipelineConfig['data'], 'eval' | 'train' | 'calibration'>,
+): PassAvailability {
   return { calibration: calibrationSpecOf(data) !== undefined, train: data.train !== undefined, eval: data.eval !== undefined };
 }
 
@@ -44,5 +46,8 @@ export function expandTrials(config: Pick<PipelineConfig, 'data' | 'steps' | 'se
   const trials = combos.filter((c) => c.length > 0).map((steps) => ({ steps }));
   if (config.steps.length > 0) trials.push({ steps: config.steps });
   const width = String(trials.length).length;
-  return trials.map((t, i) => ({ name: `t${String(i + 1).padStart(width, '0')}-${t.steps.map((s) => passOf(s.kind).describe(s.options)).join('+')}`, steps: t.steps }));
+  return trials.map((t, i) => ({
+    name: `t${String(i + 1).padStart(width, '0')}-${t.steps.map((s) => passOf(s.kind).describe(s.options)).join('+')}`,
+    steps: t.steps,
+  }));
 }

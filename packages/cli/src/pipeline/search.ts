@@ -10,7 +10,20 @@
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { checkFloors, createReport, guardText, loggerOf, ShrinkError, type CandidateReport, type Ctx, type GateResult, type GuardResult, type MetricValue, type SearchRecord, type TrialRecord } from '@shrink/core';
+import {
+  checkFloors,
+  createReport,
+  guardText,
+  loggerOf,
+  ShrinkError,
+  type CandidateReport,
+  type Ctx,
+  type GateResult,
+  type GuardResult,
+  type MetricValue,
+  type SearchRecord,
+  type TrialRecord,
+} from '@shrink/core';
 import { loadModel } from '@shrink/core/io';
 import { collectEnvironment, compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
@@ -99,10 +112,12 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     );
     measured = new Map(cmp.report.candidates.map((c) => [c.name, c.metrics]));
     notes.push(
-      'latency, throughput and energy: measured again after the parallel trials, in the main thread, each trial interleaved with the baseline (trials running side by side disturb each other\'s timing)',
+      "latency, throughput and energy: measured again after the parallel trials, in the main thread, each trial interleaved with the baseline (trials running side by side disturb each other's timing)",
     );
   } else if (ok.length > 0) {
-    notes.push(`latency, throughput and energy: measured inside the worker threads while ${workers} trials ran side by side (5 pairs each): disturbed, compare with care`);
+    notes.push(
+      `latency, throughput and energy: measured inside the worker threads while ${workers} trials ran side by side (5 pairs each): disturbed, compare with care`,
+    );
   }
 
   const guards = new Map<string, GuardResult>();
@@ -110,20 +125,33 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     const trial = trials.find((t) => t.name === o.name)!;
     const config_ = trial.steps.map((s) => ({ [s.kind]: s.options }));
     if (o.error !== undefined || !o.metrics) {
-      return { name: o.name, config: config_, metrics: {}, passed: false, failedGates: [], seconds: o.seconds, error: o.error ?? 'no result' };
+      return {
+        name: o.name,
+        config: config_,
+        metrics: {},
+        passed: false,
+        failedGates: [],
+        seconds: o.seconds,
+        error: o.error ?? 'no result',
+      };
     }
     const metrics = measured.get(o.name) ?? o.metrics;
     const gates = evaluateGates(config.gates, { name: o.name, metrics });
     // A trial whose model fails the fidelity guard is never a candidate, whatever the gates say.
     const guard = checkFloors(metrics, floorsOf(config), { synthetic: evalSet === undefined });
     guards.set(o.name, guard);
-    const failed = [...(guard.passed ? [] : [`fidelity guard: ${guardText(guard)}`]), ...gates.filter((g) => !g.passed).map((g) => g.expression)];
+    const failed = [
+      ...(guard.passed ? [] : [`fidelity guard: ${guardText(guard)}`]),
+      ...gates.filter((g) => !g.passed).map((g) => g.expression),
+    ];
     return { name: o.name, config: config_, metrics, passed: failed.length === 0, failedGates: failed, seconds: o.seconds };
   });
   const best = rankPassing(records, objective)[0];
   const successful = records.filter((r) => r.error === undefined);
   const front = (metric: string, field: 'candidate' | 'ratio') =>
-    paretoFront(successful.map((r) => ({ name: r.name, cost: r.metrics[metric]?.[field] ?? NaN, quality: r.metrics['accuracy']?.candidate ?? NaN })));
+    paretoFront(
+      successful.map((r) => ({ name: r.name, cost: r.metrics[metric]?.[field] ?? NaN, quality: r.metrics['accuracy']?.candidate ?? NaN })),
+    );
   const pareto: Record<string, string[]> = {};
   if (successful.some((r) => r.metrics['accuracy'] !== undefined)) {
     pareto['size.bytes/accuracy'] = front('size.bytes', 'candidate');
@@ -133,18 +161,30 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
   }
   const failedTrials = records.filter((r) => r.error !== undefined);
   if (failedTrials.length > 0) notes.push(...failedTrialsNotes(failedTrials));
-  if (!config.search?.space) notes.push('search space: the built-in one (structured pruning 0/25/50 %, q8, q8 per-channel, q8 static, q4, fp16); distillation is tried only when search.space.distill lists students');
+  if (!config.search?.space)
+    notes.push(
+      'search space: the built-in one (structured pruning 0/25/50 %, q8, q8 per-channel, q8 static, q4, fp16); distillation is tried only when search.space.distill lists students',
+    );
 
   // Candidates: the best first, then the other successful trials by the objective.
   const byName = new Map(outcomes.map((o) => [o.name, o]));
-  const ordered = [...(best ? [best] : []), ...successful.filter((r) => r !== best).sort((a, b) => objectiveValue(objective, a.metrics) - objectiveValue(objective, b.metrics))];
+  const ordered = [
+    ...(best ? [best] : []),
+    ...successful.filter((r) => r !== best).sort((a, b) => objectiveValue(objective, a.metrics) - objectiveValue(objective, b.metrics)),
+  ];
   const candidates: CandidateReport[] = ordered.map((r) => {
     const o = byName.get(r.name)!;
     return {
       name: r.name,
       path: o.path!,
       metrics: r.metrics,
-      notes: [r === best ? `best: ${objective === 'size' ? 'smallest' : 'fastest'} trial passing every gate` : r.passed ? 'passes every gate' : `fails: ${r.failedGates.join('; ')}`],
+      notes: [
+        r === best
+          ? `best: ${objective === 'size' ? 'smallest' : 'fastest'} trial passing every gate`
+          : r.passed
+            ? 'passes every gate'
+            : `fails: ${r.failedGates.join('; ')}`,
+      ],
       ...(o.steps ? { steps: o.steps } : {}),
       ...(o.layers && o.layers.length ? { layers: o.layers } : {}),
       ...(guards.has(r.name) ? { guard: guards.get(r.name)! } : {}),
@@ -155,7 +195,11 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     baseline: { name: path.basename(input.path), ...(input.onnxPath ? { path: input.onnxPath } : {}) },
     candidates,
     environment: collectEnvironment(config.evaluation.threads !== undefined ? { threads: config.evaluation.threads } : {}),
-    notes: [...(evalSet ? [`data: ${evalSet.name} (${evalSet.n} samples)`] : ['no data.eval: no accuracy; fidelity on synthetic inputs']), ...notes, ...configNotes(config)],
+    notes: [
+      ...(evalSet ? [`data: ${evalSet.name} (${evalSet.n} samples)`] : ['no data.eval: no accuracy; fidelity on synthetic inputs']),
+      ...notes,
+      ...configNotes(config),
+    ],
   });
   const search: SearchRecord = {
     objective: `${objective === 'size' ? 'smallest size.bytes' : 'lowest latency.p50 ratio'} among trials passing every gate`,
@@ -172,12 +216,21 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
       ? evaluateGates(config.gates, { name: best.name, metrics: best.metrics })
       : successful.length > 0
         ? successful.flatMap((r) => evaluateGates(config.gates, { name: r.name, metrics: r.metrics }))
-        : config.gates.map((g): GateResult => ({ expression: g.expression, candidate: '(no trial)', passed: false, values: {}, error: 'every trial failed to run' }));
+        : config.gates.map((g): GateResult => ({
+            expression: g.expression,
+            candidate: '(no trial)',
+            passed: false,
+            values: {},
+            error: 'every trial failed to run',
+          }));
   }
   const failed = best ? [] : (report.gates ?? []).filter((g) => !g.passed);
   const files = await writeReports(report, config.output);
   if (successful.length === 0) {
-    throw new ShrinkError('RUNTIME', `search: every trial failed to run (first: ${failedTrials[0]?.name}: ${failedTrials[0]?.error}); report in ${config.output}`);
+    throw new ShrinkError(
+      'RUNTIME',
+      `search: every trial failed to run (first: ${failedTrials[0]?.name}: ${failedTrials[0]?.error}); report in ${config.output}`,
+    );
   }
   return { report, failed, files };
 }

@@ -42,14 +42,19 @@ export interface TrialOutcome {
   error?: string;
 }
 
-export type WorkerMessage = { type: 'ready' } | { type: 'done'; outcome: TrialOutcome } | { type: 'log'; level: 'info' | 'warn'; msg: string };
+export type WorkerMessage =
+  { type: 'ready' } | { type: 'done'; outcome: TrialOutcome } | { type: 'log'; level: 'info' | 'warn'; msg: string };
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 const ctx: Ctx = {
   threads: setup.threads,
-  logger: { debug() {}, info: (msg) => post({ type: 'log', level: 'info', msg }), warn: (msg) => post({ type: 'log', level: 'warn', msg }) },
+  logger: {
+    debug() {},
+    info: (msg) => post({ type: 'log', level: 'info', msg }),
+    warn: (msg) => post({ type: 'log', level: 'warn', msg }),
+  },
 };
 
 const input = await loadModelInput(setup.model, ctx);
@@ -61,15 +66,44 @@ async function runTrial(job: TrialJob): Promise<TrialOutcome> {
   const t0 = performance.now();
   try {
     for (const k of job.known ?? []) if (!memo.has(k.key)) memo.set(k.key, await memoFromShared(k));
-    const run = await runSteps(input.model, job.steps, datasets, { outDir: setup.outDir, prefix: `${job.name}-step`, inputs: input.inputs, memo, label: job.name, ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}) }, ctx);
+    const run = await runSteps(
+      input.model,
+      job.steps,
+      datasets,
+      {
+        outDir: setup.outDir,
+        prefix: `${job.name}-step`,
+        inputs: input.inputs,
+        memo,
+        label: job.name,
+        ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}),
+      },
+      ctx,
+    );
     // Few latency runs: these numbers are replaced by the main thread's interleaved measurement.
     const cmp = await compareModels(
       baselineUnderTest(input),
       [{ name: job.name, model: run.model, path: run.path, diskBytes: run.diskBytes }],
-      { runs: 5, warmup: 1, batch: setup.batch, evalBatch: setup.evalBatch, ...(evalSet ? { data: evalSet } : {}), ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}) },
+      {
+        runs: 5,
+        warmup: 1,
+        batch: setup.batch,
+        evalBatch: setup.evalBatch,
+        ...(evalSet ? { data: evalSet } : {}),
+        ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}),
+      },
       ctx,
     );
-    return { name: job.name, seconds: (performance.now() - t0) / 1000, path: run.path, diskBytes: run.diskBytes, metrics: cmp.report.candidates[0]!.metrics, steps: run.steps, layers: run.layers, computed: run.computed };
+    return {
+      name: job.name,
+      seconds: (performance.now() - t0) / 1000,
+      path: run.path,
+      diskBytes: run.diskBytes,
+      metrics: cmp.report.candidates[0]!.metrics,
+      steps: run.steps,
+      layers: run.layers,
+      computed: run.computed,
+    };
   } catch (e) {
     return { name: job.name, seconds: (performance.now() - t0) / 1000, error: e instanceof Error ? e.message : String(e) };
   }

@@ -7,12 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@shrink/core';
-import type { TrialJob, WorkerSetup } from './trial-worker.js';
+import type { WorkerSetup } from './trial-worker.js';
 import { runTrialsInWorkers } from './worker-pool.js';
 
-const quiet: Logger = { debug() {}, info() {}, warn() {} } as unknown as Logger;
+const quiet: Logger = { debug() {}, info() {}, warn() {} };
 const worker = (code: string) => new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-const jobs = (...names: string[]) => names.map((name) => ({ name, steps: [] }) as unknown as TrialJob);
+const jobs = (...names: string[]) => names.map((name) => ({ name, steps: [] }));
 const setup = {} as WorkerSetup;
 
 test('a worker that exits without an error event fails its trial; a new worker runs the rest', { timeout: 30_000 }, async () => {
@@ -24,7 +24,10 @@ test('a worker that exits without an error event fails its trial; a new worker r
       parentPort.postMessage({ type: 'done', outcome: { name: job.name, seconds: 0 } });
     });`);
   const r = await runTrialsInWorkers(jobs('a', 'exits', 'b'), 1, setup, quiet, entry);
-  assert.deepEqual(r.map((o) => o.name), ['a', 'exits', 'b']);
+  assert.deepEqual(
+    r.map((o) => o.name),
+    ['a', 'exits', 'b'],
+  );
   assert.equal(r[0]!.error, undefined);
   assert.match(r[1]!.error ?? '', /worker crashed: exited with code 3/);
   assert.equal(r[2]!.error, undefined);
@@ -43,7 +46,10 @@ test('a worker failing to start ends the search and the other workers are termin
       if (!first) { await new Promise((r) => setTimeout(r, 200)); throw new Error('cannot load the model'); }
       setInterval(() => appendFileSync(${JSON.stringify(beat)}, 'x'), 20);
       parentPort.postMessage({ type: 'ready' });`);
-    await assert.rejects(runTrialsInWorkers(jobs('a', 'b', 'c'), 2, setup, quiet, entry), /search worker \d failed to start: cannot load the model/);
+    await assert.rejects(
+      runTrialsInWorkers(jobs('a', 'b', 'c'), 2, setup, quiet, entry),
+      /search worker \d failed to start: cannot load the model/,
+    );
     await sleep(100);
     const size = statSync(beat).size;
     await sleep(300);

@@ -23,10 +23,16 @@ function workerEntry(): URL {
 }
 
 /** Runs every job on `workers` threads; results in job order. `entry` replaces the worker script (tests). */
-export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: number, setup: WorkerSetup, log: Logger, entry: URL = workerEntry()): Promise<TrialOutcome[]> {
+export async function runTrialsInWorkers(
+  jobs: readonly TrialJob[],
+  workers: number,
+  setup: WorkerSetup,
+  log: Logger,
+  entry: URL = workerEntry(),
+): Promise<TrialOutcome[]> {
   const live = new Set<Worker>();
   let stopped = false;
-  const results: TrialOutcome[] = new Array(jobs.length);
+  const results = new Array<TrialOutcome>(jobs.length);
   const pending = jobs.map((_, i) => i);
   const running = new Map<number, number>(); // worker id -> job index
   const shared = new Map<string, SharedStep>();
@@ -45,7 +51,8 @@ export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: num
     return n;
   };
   /** Job k would compute a step that another worker is computing now (a step before that job's last). */
-  const blocked = (k: number, self: number) => [...running].some(([w, c]) => w !== self && Math.min(common(c, k), keys[c]!.length) > known(k));
+  const blocked = (k: number, self: number) =>
+    [...running].some(([w, c]) => w !== self && Math.min(common(c, k), keys[c]!.length) > known(k));
   /** The next job for a worker: not blocked, sharing the most with its previous job; undefined to wait; null when none is left. */
   const take = (self: number, prev: number | undefined): number | undefined | null => {
     if (pending.length === 0) return null;
@@ -96,8 +103,7 @@ export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: num
         if (m.type === 'ready') {
           ready = true;
           give();
-        }
-        else if (m.type === 'log') log[m.level](`worker ${id}: ${m.msg}`);
+        } else if (m.type === 'log') log[m.level](`worker ${id}: ${m.msg}`);
         else {
           results[current!] = m.outcome;
           current = undefined;
@@ -118,11 +124,16 @@ export async function runTrialsInWorkers(jobs: readonly TrialJob[], workers: num
         }
         // A worker that fails before its first trial (the model or data cannot load) would fail every one: stop.
         if (!ready) {
-          reject(startError && isShrinkError(startError) ? startError : new ShrinkError('RUNTIME', `search worker ${id} failed to start: ${why}`));
+          reject(
+            startError && isShrinkError(startError)
+              ? startError
+              : new ShrinkError('RUNTIME', `search worker ${id} failed to start: ${why}`),
+          );
           return;
         }
         // A crashed worker (a native abort, out of memory, process.exit in a pass) fails its trial; a new worker takes the rest.
-        if (current !== undefined) results[current] = { name: jobs[current]!.name, seconds: (performance.now() - t0) / 1000, error: `worker crashed: ${why}` };
+        if (current !== undefined)
+          results[current] = { name: jobs[current]!.name, seconds: (performance.now() - t0) / 1000, error: `worker crashed: ${why}` };
         current = undefined;
         wakeIdle();
         one(id).then(resolve, reject);

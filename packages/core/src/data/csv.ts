@@ -124,8 +124,7 @@ export function csvToDataset(t: CsvTable, opts: CsvDatasetOptions = {}): Dataset
       else x[k++] = v;
     }
   }
-  const fewClasses =
-    areClassIndices(labels) && countDistinct(labels) <= Math.min(MAX_AUTO_CLASSES, Math.max(2, t.rows / 2));
+  const fewClasses = areClassIndices(labels) && countDistinct(labels) <= Math.min(MAX_AUTO_CLASSES, Math.max(2, t.rows / 2));
   const task = chooseTask(opts.task, fewClasses);
   const name = opts.name ?? t.file;
   if (task === 'classification') {

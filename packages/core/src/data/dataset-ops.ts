@@ -53,7 +53,10 @@ export function createDataset(f: DatasetFields): Dataset {
   }
   const targetSize = f.targetSize ?? 1;
   if (f.y.length !== n * targetSize) {
-    throw new ShrinkError('INVALID_DATA', `${f.name}: ${n} samples x ${targetSize} targets needs ${n * targetSize} y values, got ${f.y.length}`);
+    throw new ShrinkError(
+      'INVALID_DATA',
+      `${f.name}: ${n} samples x ${targetSize} targets needs ${n * targetSize} y values, got ${f.y.length}`,
+    );
   }
   const y = f.y instanceof Float32Array ? f.y : Float32Array.from(f.y);
   return { name: f.name, task: f.task, sampleShape: [...f.sampleShape], x: f.x, y, n, targetSize };

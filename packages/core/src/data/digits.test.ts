@@ -13,10 +13,16 @@ test('digits: 1,797 samples of 64 pixels in [0, 1], 10 classes, known first and 
   assert.equal(ds.task, 'classification');
   assert.equal(ds.x.length, 1797 * 64);
   // First CSV row: 0,0,5,13,9,1,0,0, ... label 0.
-  assert.deepEqual(Array.from(ds.x.subarray(0, 8)), [0, 0, 5, 13, 9, 1, 0, 0].map((v) => Math.fround(v / 16)));
+  assert.deepEqual(
+    Array.from(ds.x.subarray(0, 8)),
+    [0, 0, 5, 13, 9, 1, 0, 0].map((v) => Math.fround(v / 16)),
+  );
   assert.equal(ds.y[0], 0);
   // Last row: 0,0,10,14,8,1,0,0 ... label 8.
-  assert.deepEqual(Array.from(ds.x.subarray(1796 * 64, 1796 * 64 + 8)), [0, 0, 10, 14, 8, 1, 0, 0].map((v) => Math.fround(v / 16)));
+  assert.deepEqual(
+    Array.from(ds.x.subarray(1796 * 64, 1796 * 64 + 8)),
+    [0, 0, 10, 14, 8, 1, 0, 0].map((v) => Math.fround(v / 16)),
+  );
   assert.equal(ds.y[1796], 8);
   let min = Infinity;
   let max = -Infinity;

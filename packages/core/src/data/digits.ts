@@ -27,7 +27,7 @@ export async function loadDigits(opts: DigitsOptions = {}): Promise<Dataset> {
     throw new ShrinkError('INVALID_DATA', `${file}: ${table.cols} columns; digits rows are 64 pixels then the label`);
   }
   const flat = csvToDataset(table, { name: 'digits', task: 'classification', numClasses: 10 });
-  const x = flat.x as Float32Array;
+  const x = flat.x;
   for (let i = 0; i < x.length; i++) x[i] = (x[i] as number) / 16;
   return opts.shape === 'image' ? reshapeDataset(flat, [8, 8, 1]) : flat;
 }

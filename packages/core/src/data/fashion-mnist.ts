@@ -34,7 +34,11 @@ export function fashionMnistCandidates(opts: FashionMnistLookup = {}): string[] 
   if (fromEnv) {
     const dir = path.resolve(opts.cwd ?? process.cwd(), fromEnv);
     // Asked for by name: falling back to another copy silently would measure the wrong data.
-    if (!existsSync(dir)) throw new ShrinkError('NOT_FOUND', `${FASHION_MNIST_ENV}=${fromEnv}: no such folder; point it at a folder with the four *-ubyte.gz files or unset it`);
+    if (!existsSync(dir))
+      throw new ShrinkError(
+        'NOT_FOUND',
+        `${FASHION_MNIST_ENV}=${fromEnv}: no such folder; point it at a folder with the four *-ubyte.gz files or unset it`,
+      );
     out.push(dir);
   }
   out.push(DEBIAN_FASHION_MNIST_DIR);

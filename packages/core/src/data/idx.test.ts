@@ -43,17 +43,28 @@ test('IDX folder: gzipped or plain files, pixels /255, samples [h, w, 1]', async
 });
 
 test('IDX validation: magic, type, truncation and count mismatch name the file', async () => {
-  assert.throws(() => parseIdx(Buffer.from([1, 0, 8, 1, 0, 0, 0, 0]), 'm.idx'), { code: 'INVALID_DATA', message: /m\.idx: not an IDX file/ });
+  assert.throws(() => parseIdx(Buffer.from([1, 0, 8, 1, 0, 0, 0, 0]), 'm.idx'), {
+    code: 'INVALID_DATA',
+    message: /m\.idx: not an IDX file/,
+  });
   assert.throws(() => parseIdx(Buffer.from([0, 0, 0x0d, 1, 0, 0, 0, 0]), 'f.idx'), { message: /f\.idx: IDX element type 0xd \(float32\)/ });
-  assert.throws(() => parseIdx(idx([3], [1, 2]), 't.idx'), { message: /t\.idx: IDX dims \[3\] need 3 data bytes, the file has 2 \(truncated\)/ });
+  assert.throws(() => parseIdx(idx([3], [1, 2]), 't.idx'), {
+    message: /t\.idx: IDX dims \[3\] need 3 data bytes, the file has 2 \(truncated\)/,
+  });
   const bad = fs.mkdtempSync(path.join(os.tmpdir(), 'shrink-'));
   try {
     fs.writeFileSync(path.join(bad, 'train-images-idx3-ubyte'), idx([2, 1, 1], [1, 2]));
     fs.writeFileSync(path.join(bad, 'train-labels-idx1-ubyte'), idx([3], [0, 1, 0]));
     fs.writeFileSync(path.join(bad, 't10k-images-idx3-ubyte.gz'), Buffer.from([0x1f, 0x8b, 1, 2, 3]));
     fs.writeFileSync(path.join(bad, 't10k-labels-idx1-ubyte'), idx([1], [0]));
-    await assert.rejects(resolveData(bad, { split: 'train' }), { code: 'INVALID_DATA', message: /train-labels-idx1-ubyte: 3 labels but .* has 2 images/ });
-    await assert.rejects(resolveData(bad, { split: 'test' }), { code: 'INVALID_DATA', message: /t10k-images-idx3-ubyte\.gz looks gzipped/ });
+    await assert.rejects(resolveData(bad, { split: 'train' }), {
+      code: 'INVALID_DATA',
+      message: /train-labels-idx1-ubyte: 3 labels but .* has 2 images/,
+    });
+    await assert.rejects(resolveData(bad, { split: 'test' }), {
+      code: 'INVALID_DATA',
+      message: /t10k-images-idx3-ubyte\.gz looks gzipped/,
+    });
   } finally {
     fs.rmSync(bad, { recursive: true, force: true });
   }
@@ -102,6 +113,7 @@ test('fashion-mnist test set (real data when present)', async (t) => {
 test('SHRINK_FASHION_MNIST naming a missing folder is an error, not a silent fallback', () => {
   assert.throws(
     () => fashionMnistCandidates({ env: { SHRINK_FASHION_MNIST: '/nonexistent/fashion' } }),
-    (e: unknown) => e instanceof ShrinkError && e.code === 'NOT_FOUND' && /SHRINK_FASHION_MNIST=\/nonexistent\/fashion: no such folder/.test(e.message),
+    (e: unknown) =>
+      e instanceof ShrinkError && e.code === 'NOT_FOUND' && /SHRINK_FASHION_MNIST=\/nonexistent\/fashion: no such folder/.test(e.message),
   );
 });

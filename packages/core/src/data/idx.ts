@@ -69,7 +69,10 @@ export async function loadIdxPair(imagesFile: string, labelsFile: string, opts: 
   const [images, labels] = await Promise.all([readIdxFile(imagesFile), readIdxFile(labelsFile)]);
   const [n, ...rest] = images.dims as [number, ...number[]];
   if (rest.length < 1 || rest.length > 3) {
-    throw new ShrinkError('INVALID_DATA', `${imagesFile}: images IDX has ${images.dims.length} dims; expected 2 to 4 ([n, h, w] for images)`);
+    throw new ShrinkError(
+      'INVALID_DATA',
+      `${imagesFile}: images IDX has ${images.dims.length} dims; expected 2 to 4 ([n, h, w] for images)`,
+    );
   }
   if (labels.dims.length !== 1) {
     throw new ShrinkError('INVALID_DATA', `${labelsFile}: labels IDX has dims [${labels.dims.join(', ')}]; expected one dimension [n]`);

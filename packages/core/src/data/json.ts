@@ -81,7 +81,14 @@ export function jsonToDataset(doc: unknown, file: string, opts: JsonDatasetOptio
       throw new ShrinkError('INVALID_DATA', `${file}: y holds arrays; classification needs one class index per sample`);
     }
     const { y: labels, numClasses } = toClassIndices(ys, file, (i) => `${file}: y[${i}]`);
-    return createDataset({ name, task, sampleShape: shape, x: Float32Array.from(xs), y: labels, numClasses: opts.numClasses ?? numClasses });
+    return createDataset({
+      name,
+      task,
+      sampleShape: shape,
+      x: Float32Array.from(xs),
+      y: labels,
+      numClasses: opts.numClasses ?? numClasses,
+    });
   }
   return createDataset({
     name,
@@ -100,7 +107,14 @@ function unlabeledDataset(x: unknown[], file: string, opts: JsonDatasetOptions):
   const xs: number[] = [];
   for (let i = 0; i < x.length; i++) flattenInto(x[i], sampleShape, 'x', [i], file, xs);
   const shape = sampleShape.length === 0 ? [1] : sampleShape;
-  const ds = createDataset({ name: opts.name ?? file, task: 'classification', sampleShape: shape, x: Float32Array.from(xs), y: new Int32Array(x.length), numClasses: opts.numClasses ?? 1 });
+  const ds = createDataset({
+    name: opts.name ?? file,
+    task: 'classification',
+    sampleShape: shape,
+    x: Float32Array.from(xs),
+    y: new Int32Array(x.length),
+    numClasses: opts.numClasses ?? 1,
+  });
   return { ...ds, unlabeled: true };
 }
 

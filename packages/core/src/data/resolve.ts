@@ -104,7 +104,10 @@ async function sourceOf(spec: string, opts: ResolveDataOptions): Promise<{ sourc
   const lower = file.toLowerCase();
   const limit = opts.limit;
   if (st?.isDirectory()) {
-    return { source: { kind: 'parts', name: file, load: (part, l) => loadIdxPart(file, part, l === undefined ? {} : { limit: l }) }, limit };
+    return {
+      source: { kind: 'parts', name: file, load: (part, l) => loadIdxPart(file, part, l === undefined ? {} : { limit: l }) },
+      limit,
+    };
   }
   const typed = {
     ...(opts.task === undefined ? {} : { task: opts.task }),

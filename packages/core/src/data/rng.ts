@@ -52,7 +52,7 @@ export function shuffleInPlace<A extends { length: number; [i: number]: unknown 
   for (let i = arr.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     const t = arr[i] as A[number];
-    arr[i] = arr[j] as A[number];
+    arr[i] = arr[j];
     arr[j] = t;
   }
   return arr;

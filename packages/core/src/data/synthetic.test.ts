@@ -35,7 +35,10 @@ test('seed preset resolves to a split; :N makes N samples; bad specs list the va
   assert.equal(s.test.n, 20);
   const syn = await resolveData('synthetic:100', { split: 'all' });
   assert.deepEqual(syn.y, makeSeedData({ n: 100 }).y);
-  await assert.rejects(resolveData('mnist'), { code: 'INVALID_ARGUMENT', message: /data "mnist" is neither a preset nor an existing path; expected a preset \(digits, fashion-mnist/ });
+  await assert.rejects(resolveData('mnist'), {
+    code: 'INVALID_ARGUMENT',
+    message: /data "mnist" is neither a preset nor an existing path; expected a preset \(digits, fashion-mnist/,
+  });
   await assert.rejects(resolveData(''), { code: 'INVALID_ARGUMENT' });
   await assert.rejects(resolveData('digits', { limit: 0 }), { code: 'INVALID_ARGUMENT' });
 });

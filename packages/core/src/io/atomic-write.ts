@@ -60,7 +60,9 @@ async function openTemp(target: string): Promise<{ fh: FileHandle; tmp: string }
     const dir = path.dirname(target);
     const errno = errnoOf(e);
     if (errno === 'ENOENT' || errno === 'ENOTDIR') {
-      throw new ShrinkError('IO', `cannot write ${target}: folder ${dir} does not exist; create it first or choose another output path`, { cause: e });
+      throw new ShrinkError('IO', `cannot write ${target}: folder ${dir} does not exist; create it first or choose another output path`, {
+        cause: e,
+      });
     }
     throw fsError(e, 'write', target);
   }

@@ -71,7 +71,14 @@ test('external data is read in, made inline, and the model is self-contained', a
   fs.mkdirSync(path.join(dir, 'sub'));
   fs.writeFileSync(path.join(dir, 'sub', 'tail.bin'), W_BYTES);
   const file = path.join(dir, 'model.onnx');
-  fs.writeFileSync(file, externalModel('w.bin', [{ key: 'offset', value: '100' }, { key: 'length', value: '64' }, { key: 'checksum', value: 'ignored' }]));
+  fs.writeFileSync(
+    file,
+    externalModel('w.bin', [
+      { key: 'offset', value: '100' },
+      { key: 'length', value: '64' },
+      { key: 'checksum', value: 'ignored' },
+    ]),
+  );
   const m = await loadModel(file);
   const w = m.graph!.initializer![0]!;
   assert.deepEqual([...w.rawData!], [...W_BYTES]);
@@ -86,10 +93,18 @@ test('external data is read in, made inline, and the model is self-contained', a
   const bytes = externalModel('./sub/tail.bin');
   const fromBytes = await loadModel(bytes, { baseDir: dir });
   assert.deepEqual([...fromBytes.graph!.initializer![0]!.rawData!], [...W_BYTES]);
-  await assert.rejects(loadModel(bytes), fails('INVALID_ARGUMENT', /tensor 'W' keeps its data in external file '\.\/sub\/tail\.bin'; pass baseDir/));
+  await assert.rejects(
+    loadModel(bytes),
+    fails('INVALID_ARGUMENT', /tensor 'W' keeps its data in external file '\.\/sub\/tail\.bin'; pass baseDir/),
+  );
   const other = path.join(dir, 'm2.onnx');
   fs.writeFileSync(other, bytes);
-  assert.deepEqual(await fileSizes(other), { modelBytes: bytes.length, externalBytes: 64, totalBytes: bytes.length + 64, externalFiles: [path.join(dir, 'sub', 'tail.bin')] });
+  assert.deepEqual(await fileSizes(other), {
+    modelBytes: bytes.length,
+    externalBytes: 64,
+    totalBytes: bytes.length + 64,
+    externalFiles: [path.join(dir, 'sub', 'tail.bin')],
+  });
 });
 
 test('external locations outside the model folder are refused with UNSAFE_PATH naming tensor and location', async () => {
@@ -113,10 +128,19 @@ test('a missing external file or a range past its end is INVALID_MODEL naming te
   fs.writeFileSync(file, externalModel('gone.bin'));
   await assert.rejects(loadModel(file), fails('INVALID_MODEL', /gone\.bin of tensor 'W' does not exist/));
   fs.writeFileSync(path.join(dir, 'short.bin'), W_BYTES.subarray(0, 10));
-  fs.writeFileSync(file, externalModel('short.bin', [{ key: 'offset', value: '4' }, { key: 'length', value: '64' }]));
+  fs.writeFileSync(
+    file,
+    externalModel('short.bin', [
+      { key: 'offset', value: '4' },
+      { key: 'length', value: '64' },
+    ]),
+  );
   await assert.rejects(loadModel(file), fails('INVALID_MODEL', /tensor 'W' wants bytes 4\.\.68 of .*short\.bin, which has only 10 bytes/));
   fs.writeFileSync(file, externalModel('short.bin', [{ key: 'offset', value: '-1' }]));
-  await assert.rejects(loadModel(file), fails('INVALID_MODEL', /tensor 'W' has external_data offset '-1'; expected a non-negative integer/));
+  await assert.rejects(
+    loadModel(file),
+    fails('INVALID_MODEL', /tensor 'W' has external_data offset '-1'; expected a non-negative integer/),
+  );
   fs.writeFileSync(file, externalModel(''));
   await assert.rejects(loadModel(file), fails('INVALID_MODEL', /tensor 'W' has data_location EXTERNAL but no external_data 'location'/));
 });

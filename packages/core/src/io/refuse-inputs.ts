@@ -21,7 +21,9 @@ export async function refuseInputs(targets: readonly string[], opts: { force?: b
     const input = await isInput(target, opts.inputs);
     if (input !== undefined) {
       // The CLI's pipeline runner rewrites this advice (it has no such flag): keep the ending as it is.
-      throw new ShrinkError('IO', `refusing to overwrite input file ${input} with ${target}; choose another output path`, { option: 'force' });
+      throw new ShrinkError('IO', `refusing to overwrite input file ${input} with ${target}; choose another output path`, {
+        option: 'force',
+      });
     }
   }
 }

@@ -25,7 +25,10 @@ function pidAlive(pid: number): boolean {
  * writers ran on this machine (not another host or container sharing the folder).
  * Best effort: a file that cannot be removed is left.
  */
-export async function removeStaleTemps(targets: readonly string[], opts: { keep?: readonly string[]; inputs?: readonly string[] } = {}): Promise<string[]> {
+export async function removeStaleTemps(
+  targets: readonly string[],
+  opts: { keep?: readonly string[]; inputs?: readonly string[] } = {},
+): Promise<string[]> {
   const keep = new Set((opts.keep ?? []).map((p) => path.resolve(p)));
   const byDir = new Map<string, Set<string>>();
   for (const t of targets) {

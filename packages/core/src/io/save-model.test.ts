@@ -33,7 +33,12 @@ function floats(n: number, seed: number): Float32Array {
 }
 
 const raw = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-const initializer = (name: string, dims: number[], values: Float32Array): onnx.ITensorProto => ({ name, dims, dataType: T.FLOAT, rawData: raw(values) });
+const initializer = (name: string, dims: number[], values: Float32Array): onnx.ITensorProto => ({
+  name,
+  dims,
+  dataType: T.FLOAT,
+  rawData: raw(values),
+});
 const vi = (name: string, dims: number[]): onnx.IValueInfoProto => ({
   name,
   type: { tensorType: { elemType: T.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
@@ -50,7 +55,11 @@ function model(): onnx.ModelProto {
     node: [{ opType: op, input: ['H', c.name!], output: [`${name}_out`] }],
     output: [vi(`${name}_out`, [16, N])],
   });
-  const graphAttr = (name: string, g: onnx.IGraphProto): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.GRAPH, g });
+  const graphAttr = (name: string, g: onnx.IGraphProto): onnx.IAttributeProto => ({
+    name,
+    type: onnx.AttributeProto.AttributeType.GRAPH,
+    g,
+  });
   return onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'shrink-test',
@@ -149,7 +158,12 @@ test('external data: big initializers (subgraphs too) go to model.onnx_data, ali
   const fromPath = await run(file);
   assert.deepEqual(Array.from(fromPath), Array.from(inline));
   const sizes = await fileSizes(file);
-  assert.deepEqual(sizes, { modelBytes: res.bytes, externalBytes: res.externalDataBytes, totalBytes: res.bytes + res.externalDataBytes!, externalFiles: [dataPath] });
+  assert.deepEqual(sizes, {
+    modelBytes: res.bytes,
+    externalBytes: res.externalDataBytes,
+    totalBytes: res.bytes + res.externalDataBytes,
+    externalFiles: [dataPath],
+  });
   assert.deepEqual(leftovers(dir), []);
 });
 
@@ -214,7 +228,10 @@ test('never overwrites an input (also through a link) unless forced', async () =
   await assert.rejects(saveModel(m, path.join(dir, 'alias.onnx'), { inputs: [input] }), check);
   // The external data file is an output too.
   fs.writeFileSync(path.join(dir, 'out.onnx_data'), 'input data');
-  await assert.rejects(saveModel(m, path.join(dir, 'out.onnx'), { inputs: [path.join(dir, 'out.onnx_data')], externalData: true }), /refusing to overwrite input file/);
+  await assert.rejects(
+    saveModel(m, path.join(dir, 'out.onnx'), { inputs: [path.join(dir, 'out.onnx_data')], externalData: true }),
+    /refusing to overwrite input file/,
+  );
   assert.ok(fs.readFileSync(input).equals(original));
   assert.equal(fs.readFileSync(path.join(dir, 'out.onnx_data'), 'utf8'), 'input data');
 
@@ -225,7 +242,13 @@ test('never overwrites an input (also through a link) unless forced', async () =
 test('saving a model whose tensors still point at external files is refused', async () => {
   const dir = fresh();
   const m = model();
-  m.graph!.initializer![0] = { name: 'W', dataType: T.FLOAT, dims: [N, N], dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] };
+  m.graph!.initializer![0] = {
+    name: 'W',
+    dataType: T.FLOAT,
+    dims: [N, N],
+    dataLocation: 1,
+    externalData: [{ key: 'location', value: 'w.bin' }],
+  };
   await assert.rejects(saveModel(m, path.join(dir, 'x.onnx')), /tensor 'W' still refers to external data.*loadModel/);
 });
 
@@ -275,8 +298,14 @@ test('saveModelChecked: the check sees the staged model (loadable, with its exte
   const s2 = await ort.InferenceSession.create(inline);
   await s2.release();
   // The final paths are still checked against the inputs.
-  await assert.rejects(saveModelChecked(model(), file, { inputs: [file] }, async () => 0), /refusing to overwrite input file/);
-  await assert.rejects(saveModelChecked(model(), file, { inputs: [file], externalData: true }, async () => 0), /refusing to overwrite input file/);
+  await assert.rejects(
+    saveModelChecked(model(), file, { inputs: [file] }, async () => 0),
+    /refusing to overwrite input file/,
+  );
+  await assert.rejects(
+    saveModelChecked(model(), file, { inputs: [file], externalData: true }, async () => 0),
+    /refusing to overwrite input file/,
+  );
   assert.deepEqual(fs.readdirSync(dir).sort(), ['inline.onnx', 'out.onnx', 'out.onnx_data']);
 });
 
@@ -344,11 +373,11 @@ test("after the commit the old model's <name>.onnx_data goes when the new model 
   assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(model()));
 });
 
-test('a save removes the temporaries killed saves of the same model left (pid gone), never a running writer\'s or another file\'s', async () => {
+test("a save removes the temporaries killed saves of the same model left (pid gone), never a running writer's or another file's", async () => {
   const dir = fresh();
   const file = path.join(dir, 'model.onnx');
   await saveModel(model(), file, { externalData: true });
-  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const dead = spawnSync(process.execPath, ['-e', '']).pid;
   const live = process.ppid;
   const stale = [
     `.model.onnx.${dead}.0123456789ab.tmp`,
@@ -420,7 +449,10 @@ test('without hard links the data is copied to its usual name; when that fails t
     assert.equal(kept.bytes, fs.statSync(file).size);
     assert.deepEqual(encodeModel(await loadModel(file)), encodeModel(model()));
     assert.deepEqual(Array.from(await run(file)), Array.from(await run(encodeModel(model()))));
-    assert.deepEqual(calls.slice(1).map((c) => c.split(' ')[0]), ['EPERM', 'ENOSPC']);
+    assert.deepEqual(
+      calls.slice(1).map((c) => c.split(' ')[0]),
+      ['EPERM', 'ENOSPC'],
+    );
   } finally {
     Object.assign(fsp, original);
     syncBuiltinESMExports();

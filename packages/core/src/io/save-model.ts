@@ -129,7 +129,10 @@ async function save(
   }
   const dataPath = resolveInside(dir, location, `externalData.location '${location}'`);
   if (dataPath === abs) {
-    throw new ShrinkError('INVALID_ARGUMENT', `externalData.location '${location}' names the model file itself; expected another file name for the data`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `externalData.location '${location}' names the model file itself; expected another file name for the data`,
+    );
   }
   await refuseInputs([abs, dataPath], opts);
 
@@ -195,7 +198,13 @@ async function saveInline(
  * one in `keep`) and what killed runs left for the model and its data files. Best effort: the save
  * has succeeded, and a file left here is only disk space.
  */
-async function afterCommit(abs: string, dataFiles: readonly string[], old: readonly string[], keep: readonly string[], opts: SaveOptions): Promise<void> {
+async function afterCommit(
+  abs: string,
+  dataFiles: readonly string[],
+  old: readonly string[],
+  keep: readonly string[],
+  opts: SaveOptions,
+): Promise<void> {
   if (old.length > 0) await syncDir(path.dirname(abs));
   for (const f of old) if (!keep.includes(f)) await unlink(f).catch(() => undefined);
   await removeStaleTemps([abs, ...dataFiles], { keep, inputs: opts.inputs });

@@ -68,6 +68,9 @@ test('a linked file that is the main file, outside its folder, or a folder is re
   await assert.rejects(attempt(path.join(root, 'elsewhere.bin')), /must be another file inside the main file's folder/);
   fs.mkdirSync(path.join(dir, 'taken'));
   await assert.rejects(attempt(path.join(dir, 'taken')), /taken: it is a folder/);
-  await assert.rejects(writeLinkedFiles(path.join(dir, 'no', 'main.json'), [{ target: path.join(dir, 'no', 'a.bin'), chunks: text('x') }], () => text('{}')), /folder .*no does not exist/);
+  await assert.rejects(
+    writeLinkedFiles(path.join(dir, 'no', 'main.json'), [{ target: path.join(dir, 'no', 'a.bin'), chunks: text('x') }], () => text('{}')),
+    /folder .*no does not exist/,
+  );
   assert.deepEqual(fs.readdirSync(dir), ['taken']);
 });

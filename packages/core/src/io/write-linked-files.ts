@@ -61,7 +61,10 @@ export async function writeLinkedFiles(
   for (const t of targets) {
     const rel = path.relative(dir, t);
     if (t === abs || rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
-      throw new ShrinkError('INVALID_ARGUMENT', `cannot write ${t} with ${abs}: a linked file must be another file inside the main file's folder`);
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `cannot write ${t} with ${abs}: a linked file must be another file inside the main file's folder`,
+      );
     }
     if ((await stat(t).catch(() => null))?.isDirectory()) {
       throw new ShrinkError('IO', `cannot write ${t}: it is a folder; expected a file path`);
@@ -71,7 +74,9 @@ export async function writeLinkedFiles(
   await mkdir(stage).catch((e: unknown) => {
     const errno = errnoOf(e);
     if (errno === 'ENOENT' || errno === 'ENOTDIR') {
-      throw new ShrinkError('IO', `cannot write ${abs}: folder ${dir} does not exist; create it first or choose another output path`, { cause: e });
+      throw new ShrinkError('IO', `cannot write ${abs}: folder ${dir} does not exist; create it first or choose another output path`, {
+        cause: e,
+      });
     }
     throw fsError(e, 'create folder', stage);
   });

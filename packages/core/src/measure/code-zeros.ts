@@ -48,7 +48,13 @@ function usesOf(g: onnx.IGraphProto, codes: Map<string, CodeUse | null>, nbits: 
     const op = n.opType ?? '';
     if (op === 'DequantizeLinear') put(codes, ins[0], { zeroPoint: ins[2] || undefined, axis: attrInt(n, 'axis', 1) });
     else if (op === 'MatMulNBits') {
-      put(nbits, ins[1], { bits: attrInt(n, 'bits', 4), k: attrInt(n, 'K', 0), n: attrInt(n, 'N', 0), block: attrInt(n, 'block_size', 0), zeroPoint: ins[3] || undefined });
+      put(nbits, ins[1], {
+        bits: attrInt(n, 'bits', 4),
+        k: attrInt(n, 'K', 0),
+        n: attrInt(n, 'N', 0),
+        block: attrInt(n, 'block_size', 0),
+        zeroPoint: ins[3] || undefined,
+      });
     } else {
       for (const [c, z, axis] of CODE_INPUTS.get(op) ?? []) put(codes, ins[c], { zeroPoint: ins[z] || undefined, axis });
     }

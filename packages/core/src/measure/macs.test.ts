@@ -45,14 +45,29 @@ test('MLP 784-512-256-10: MACs = 784*512 + 512*256 + 256*10 per sample, times th
     const m = mlp(gemm);
     const r = countMacs(m);
     assert.equal(r.total, MLP_MACS, gemm ? 'Gemm' : 'MatMul');
-    assert.deepEqual(r.byNode.map((n) => [n.name, n.macs]), [['fc0', 784 * 512], ['fc1', 512 * 256], ['fc2', 256 * 10]]);
+    assert.deepEqual(
+      r.byNode.map((n) => [n.name, n.macs]),
+      [
+        ['fc0', 784 * 512],
+        ['fc1', 512 * 256],
+        ['fc2', 256 * 10],
+      ],
+    );
     assert.deepEqual(r.unknown, []);
     assert.equal(countMacs(m, { x: [8, 784] }).total, 8 * MLP_MACS);
     assert.equal(countMacs(m, inferShapes(m, { x: [2, 784] })).total, 2 * MLP_MACS);
   }
 });
 
-function convModel(opts: { cin: number; cout: number; k: number; hw: number; group?: number; pads?: number[]; strides?: number[] }): onnx.ModelProto {
+function convModel(opts: {
+  cin: number;
+  cout: number;
+  k: number;
+  hw: number;
+  group?: number;
+  pads?: number[];
+  strides?: number[];
+}): onnx.ModelProto {
   const { cin, cout, k, hw, group = 1 } = opts;
   return makeModel(
     makeGraph({
@@ -72,7 +87,10 @@ test('Conv MACs: 3x3 1->8 on 28x28 with pads 1 = 28*28*8*9; grouped and strided 
   assert.equal(countMacs(convModel({ cin: 8, cout: 12, k: 3, hw: 10, group: 2 })).total, 8 * 8 * 12 * 4 * 9);
   // Stride 2, no padding: (28-3)/2+1 = 13.
   assert.equal(countMacs(convModel({ cin: 3, cout: 16, k: 3, hw: 28, strides: [2, 2] })).total, 13 * 13 * 16 * 3 * 9);
-  assert.equal(countMacs(convModel({ cin: 1, cout: 8, k: 3, hw: 28, pads: [1, 1, 1, 1] }), { x: [4, 1, 28, 28] }).total, 4 * 28 * 28 * 8 * 9);
+  assert.equal(
+    countMacs(convModel({ cin: 1, cout: 8, k: 3, hw: 28, pads: [1, 1, 1, 1] }), { x: [4, 1, 28, 28] }).total,
+    4 * 28 * 28 * 8 * 9,
+  );
 });
 
 test('quantized and com.microsoft variants: MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv, MatMulNBits', () => {
@@ -85,7 +103,13 @@ test('quantized and com.microsoft variants: MatMulInteger, QLinearMatMul, ConvIn
         makeNode('QLinearMatMul', ['xq', 'xs', 'xzp', 'wq', 'ws', 'wzp', 'ys', 'yzp'], ['qm'], {}, { name: 'qm' }),
         makeNode('ConvInteger', ['img', 'cw', 'xzp'], ['ci'], { pads: [1, 1, 1, 1] }, { name: 'ci' }),
         makeNode('QLinearConv', ['img', 'xs', 'xzp', 'cw', 'ws', 'wzp', 'ys', 'yzp'], ['qc'], {}, { name: 'qc' }),
-        makeNode('MatMulNBits', ['a', 'nb', 'nbs'], ['nbo'], { K: 64, N: 32, bits: 4, block_size: 32 }, { name: 'nb', domain: 'com.microsoft' }),
+        makeNode(
+          'MatMulNBits',
+          ['a', 'nb', 'nbs'],
+          ['nbo'],
+          { K: 64, N: 32, bits: 4, block_size: 32 },
+          { name: 'nb', domain: 'com.microsoft' },
+        ),
       ],
       inputs: [
         makeValueInfo('xq', 'uint8', ['B', 6, 20]),
@@ -116,8 +140,14 @@ test('quantized and com.microsoft variants: MatMulInteger, QLinearMatMul, ConvIn
     qc: 8 * 8 * 5 * 27,
     nb: 16 * 64 * 32,
   });
-  assert.equal(r.total, Object.values(by).reduce((a, b) => a + b, 0));
-  assert.equal(countMacs(model, { xq: [2, 6, 20], img: [1, 3, 10, 10], a: [3, 16, 64] }).byNode.find((n) => n.name === 'nb')!.macs, 3 * 16 * 64 * 32);
+  assert.equal(
+    r.total,
+    Object.values(by).reduce((a, b) => a + b, 0),
+  );
+  assert.equal(
+    countMacs(model, { xq: [2, 6, 20], img: [1, 3, 10, 10], a: [3, 16, 64] }).byNode.find((n) => n.name === 'nb')!.macs,
+    3 * 16 * 64 * 32,
+  );
 });
 
 test('LSTM, unknown shapes and uncounted ops are reported, not guessed', () => {

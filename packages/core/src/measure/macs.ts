@@ -162,8 +162,8 @@ export function countMacs(
     const outs = node.output ?? [];
     const macs = rule({
       node,
-      shape: (i) => (ins[i] ? (known.get(ins[i]!) as Shape | undefined) : undefined),
-      outShape: (i) => (outs[i] ? (known.get(outs[i]!) as Shape | undefined) : undefined),
+      shape: (i) => (ins[i] ? (known.get(ins[i]) as Shape | undefined) : undefined),
+      outShape: (i) => (outs[i] ? (known.get(outs[i]) as Shape | undefined) : undefined),
       int: (key, dflt) => attrInt(node, key, dflt),
       string: (key, dflt) => attrString(node, key, dflt),
     });

@@ -12,7 +12,10 @@ function classifier(tail: Array<{ op: string; attrs?: Record<string, number> }>)
       nodes,
       inputs: [makeValueInfo('x', 'float32', ['N', 4])],
       outputs: [makeValueInfo(`v${tail.length}`, 'float32', ['N', 3])],
-      initializers: [makeTensor('W', 'float32', [4, 3], new Float32Array(12).fill(0.1)), makeTensor('b', 'float32', [3], new Float32Array(3))],
+      initializers: [
+        makeTensor('W', 'float32', [4, 3], new Float32Array(12).fill(0.1)),
+        makeTensor('b', 'float32', [3], new Float32Array(3)),
+      ],
     }),
   );
 }
@@ -45,8 +48,16 @@ test('the final op decides when it can: Softmax -> probabilities; Gemm, MatMul+A
 test('ops that settle nothing (Identity after Softmax, Relu, a Softmax over the batch) leave it to sample rows', () => {
   const identity = classifier([{ op: 'Softmax' }, { op: 'Identity' }]);
   assert.equal(onnxFinalOp(identity)?.activation, 'other');
-  assert.deepEqual(onnxOutputKind(identity, distributions), { kind: 'probabilities', by: 'outputs', reason: 'every row is non-negative and sums to 1: probabilities' });
-  assert.deepEqual(onnxOutputKind(identity, scores), { kind: 'logits', by: 'outputs', reason: 'rows are not probability distributions: logits' });
+  assert.deepEqual(onnxOutputKind(identity, distributions), {
+    kind: 'probabilities',
+    by: 'outputs',
+    reason: 'every row is non-negative and sums to 1: probabilities',
+  });
+  assert.deepEqual(onnxOutputKind(identity, scores), {
+    kind: 'logits',
+    by: 'outputs',
+    reason: 'rows are not probability distributions: logits',
+  });
   assert.equal(onnxOutputKind(classifier([{ op: 'Relu' }]), scores).kind, 'logits');
   const overBatch = classifier([{ op: 'Softmax', attrs: { axis: 0 } }]);
   assert.equal(onnxFinalOp(overBatch)?.activation, 'other');

@@ -49,9 +49,17 @@ export interface OutputRows {
 export function decideOutputKind(final: FinalOp | undefined, rows?: OutputRows): OutputKindDecision {
   switch (final?.activation) {
     case 'softmax':
-      return { kind: 'probabilities', by: 'model', reason: `the output comes from ${final.what}, a softmax over the classes: probabilities` };
+      return {
+        kind: 'probabilities',
+        by: 'model',
+        reason: `the output comes from ${final.what}, a softmax over the classes: probabilities`,
+      };
     case 'logSoftmax':
-      return { kind: 'logits', by: 'model', reason: `the output comes from ${final.what}: log-probabilities, which are logits to a softmax` };
+      return {
+        kind: 'logits',
+        by: 'model',
+        reason: `the output comes from ${final.what}: log-probabilities, which are logits to a softmax`,
+      };
     case 'linear':
       return { kind: 'logits', by: 'model', reason: `the output comes from ${final.what}, which is linear: logits` };
     case 'sigmoid':
@@ -64,7 +72,11 @@ export function decideOutputKind(final: FinalOp | undefined, rows?: OutputRows):
       ? { kind: 'probabilities', by: 'outputs', reason: 'every row is non-negative and sums to 1: probabilities' }
       : { kind: 'logits', by: 'outputs', reason: 'rows are not probability distributions: logits' };
   }
-  return { kind: 'logits', by: 'assumed', reason: `${final ? `the output comes from ${final.what}, which does not say` : 'the output has no producing op'}, and no outputs were sampled: assumed logits` };
+  return {
+    kind: 'logits',
+    by: 'assumed',
+    reason: `${final ? `the output comes from ${final.what}, which does not say` : 'the output has no producing op'}, and no outputs were sampled: assumed logits`,
+  };
 }
 
 /** Ops after which an output is an affine function of the features before it. */

@@ -7,7 +7,12 @@ import { countParams } from './params.js';
 
 function filled(name: string, dtype: DType, dims: number[], f: (i: number) => number): onnx.TensorProto {
   const n = tensorNumel(dims);
-  return makeTensor(name, dtype, dims, Array.from({ length: n }, (_, i) => f(i)));
+  return makeTensor(
+    name,
+    dtype,
+    dims,
+    Array.from({ length: n }, (_, i) => f(i)),
+  );
 }
 
 function model(inits: onnx.TensorProto[], nodes: onnx.NodeProto[] = []): onnx.ModelProto {

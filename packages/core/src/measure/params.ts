@@ -146,7 +146,11 @@ export function countParams(model: onnx.IModelProto): ParamCount {
       continue;
     }
     if (dtype === 'string') {
-      add('string', numel, (t.stringData ?? []).reduce((s, b) => s + b.length, 0));
+      add(
+        'string',
+        numel,
+        (t.stringData ?? []).reduce((s, b) => s + b.length, 0),
+      );
       continue;
     }
     add(dtype, numel, storedBytes(t, numel * bytesPerElement(dtype)));

@@ -26,14 +26,19 @@ test('summarize: one value has stdev 0 and every quantile equal to it', () => {
 
 test('summarize/quantiles agree with mathjs quantileSeq, std, mean (tolerance 1e-9 relative)', () => {
   let seed = 12345;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (const n of [2, 3, 7, 50, 101]) {
     const v = Array.from({ length: n }, () => rand() * 100 - 20);
     const s = summarize(v);
     const close = (a: number, b: number) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${a} vs ${b} (n=${n})`);
     close(s.mean, mjMean(v) as number);
     close(s.stdev, std(v) as unknown as number);
-    for (const [q, got] of [[0.1, s.p10], [0.5, s.p50], [0.9, s.p90], [0.99, s.p99]] as const) {
+    for (const [q, got] of [
+      [0.1, s.p10],
+      [0.5, s.p50],
+      [0.9, s.p90],
+      [0.99, s.p99],
+    ] as const) {
       close(got, quantileSeq(v, q) as number);
     }
     close(median(v), quantileSeq(v, 0.5) as number);
@@ -51,7 +56,10 @@ test('summarize does not reorder its input', () => {
 
 test('empty, non-finite and out-of-range inputs are refused with INVALID_ARGUMENT', () => {
   const isArg = (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT';
-  assert.throws(() => summarize([], 'latency'), (e) => isArg(e) && /latency/.test((e as Error).message));
+  assert.throws(
+    () => summarize([], 'latency'),
+    (e) => isArg(e) && /latency/.test((e as Error).message),
+  );
   assert.throws(() => summarize([1, NaN]), isArg);
   assert.throws(() => summarize([1, Infinity]), isArg);
   assert.throws(() => quantileSorted([1, 2], 1.5), isArg);

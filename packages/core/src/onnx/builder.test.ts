@@ -58,9 +58,18 @@ test('makeNode types attributes like onnx.helper and sorts them by name', () => 
 });
 
 test('makeNode refuses values whose attribute type would be a guess', () => {
-  assert.throws(() => makeNode('LeakyRelu', ['x'], ['y'], { alpha: 0.1 }), (e) => codeOf(e) === 'INVALID_ARGUMENT' && /alpha.*attr\.float/.test(String(e)));
-  assert.throws(() => makeNode('Foo', ['x'], ['y'], { axes: [1, 0.5] }), (e) => codeOf(e) === 'INVALID_ARGUMENT');
-  assert.throws(() => makeNode('Foo', ['x'], ['y'], { axes: [] }), (e) => codeOf(e) === 'INVALID_ARGUMENT' && /attr\.ints/.test(String(e)));
+  assert.throws(
+    () => makeNode('LeakyRelu', ['x'], ['y'], { alpha: 0.1 }),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT' && /alpha.*attr\.float/.test(String(e)),
+  );
+  assert.throws(
+    () => makeNode('Foo', ['x'], ['y'], { axes: [1, 0.5] }),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT',
+  );
+  assert.throws(
+    () => makeNode('Foo', ['x'], ['y'], { axes: [] }),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT' && /attr\.ints/.test(String(e)),
+  );
 });
 
 test('makeValueInfo writes dim_value, dim_param and unknown dims', () => {
@@ -72,7 +81,10 @@ test('makeValueInfo writes dim_value, dim_param and unknown dims', () => {
   assert.equal(dims[1]!.dimParam, 'batch');
   assert.deepEqual(Object.keys(dims[2]!), []);
   assert.equal(makeValueInfo('r', 'int64').type!.tensorType!.shape, undefined);
-  assert.throws(() => makeValueInfo('x', 'float32', [-1]), (e) => codeOf(e) === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => makeValueInfo('x', 'float32', [-1]),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT',
+  );
 });
 
 test('makeModel sets opsets (default 17, used domains imported), IR version, producer and metadata', () => {
@@ -87,11 +99,23 @@ test('makeModel sets opsets (default 17, used domains imported), IR version, pro
   assert.equal(m.producerVersion, '1.0');
   assert.deepEqual(
     m.opsetImport.map((o) => [o.domain, o.version]),
-    [['', 17], ['com.microsoft', 1]],
+    [
+      ['', 17],
+      ['com.microsoft', 1],
+    ],
   );
-  assert.deepEqual(m.metadataProps.map((p) => [p.key, p.value]), [['k', 'v']]);
+  assert.deepEqual(
+    m.metadataProps.map((p) => [p.key, p.value]),
+    [['k', 'v']],
+  );
   const m2 = makeModel(g, { opset: { '': 13, 'com.microsoft': 1 }, irVersion: 7 });
-  assert.deepEqual(m2.opsetImport.map((o) => [o.domain, o.version]), [['', 13], ['com.microsoft', 1]]);
+  assert.deepEqual(
+    m2.opsetImport.map((o) => [o.domain, o.version]),
+    [
+      ['', 13],
+      ['com.microsoft', 1],
+    ],
+  );
   assert.equal(m2.irVersion, 7);
   assert.equal(makeModel(g, { opset: 11 }).opsetImport[0]!.version, 11);
 });

@@ -23,14 +23,7 @@ export type AttrTagged =
  * A plain number is INT (it must be an integer: use `attr.float` otherwise), number[] is INTS,
  * string is STRING, string[] is STRINGS; TensorProto and GraphProto objects are TENSOR and GRAPH.
  */
-export type AttrInput =
-  | number
-  | string
-  | readonly number[]
-  | readonly string[]
-  | onnx.ITensorProto
-  | onnx.IGraphProto
-  | AttrTagged;
+export type AttrInput = number | string | readonly number[] | readonly string[] | onnx.ITensorProto | onnx.IGraphProto | AttrTagged;
 
 const TAG = Symbol('shrink.attr');
 
@@ -107,19 +100,22 @@ export function makeAttribute(name: string, value: AttrInput, where = `attribute
   if (Array.isArray(value)) {
     const list = value as readonly unknown[];
     if (list.length === 0) {
-      throw new ShrinkError('INVALID_ARGUMENT', `${where}: an empty list has no type; use attr.ints([]), attr.floats([]) or attr.strings([])`);
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `${where}: an empty list has no type; use attr.ints([]), attr.floats([]) or attr.strings([])`,
+      );
     }
-    if (list.every((v) => typeof v === 'number')) return set({ kind: 'ints', value: list as number[] });
-    if (list.every((v) => typeof v === 'string')) return set({ kind: 'strings', value: list as string[] });
+    if (list.every((v) => typeof v === 'number')) return set({ kind: 'ints', value: list });
+    if (list.every((v) => typeof v === 'string')) return set({ kind: 'strings', value: list });
     throw new ShrinkError('INVALID_ARGUMENT', `${where}: a list must hold only numbers or only strings`);
   }
   if (typeof value === 'object' && value !== null) {
     if (isTagged(value)) return set(value);
     if (value instanceof onnx.TensorProto) return set({ kind: 'tensor', value });
     if (value instanceof onnx.GraphProto) return set({ kind: 'graph', value });
-    if ('node' in value) return set({ kind: 'graph', value: value as onnx.IGraphProto });
+    if ('node' in value) return set({ kind: 'graph', value: value });
     if ('dataType' in value || 'rawData' in value || 'dims' in value) {
-      return set({ kind: 'tensor', value: value as onnx.ITensorProto });
+      return set({ kind: 'tensor', value: value });
     }
   }
   throw new ShrinkError(
@@ -148,11 +144,7 @@ export function makeNode(
 }
 
 /** Tensor ValueInfo; in `shape` a string is a dim_param, null an unknown dim; no shape = unknown rank. */
-export function makeValueInfo(
-  name: string,
-  dtype: DType,
-  shape?: readonly (number | string | null)[],
-): onnx.ValueInfoProto {
+export function makeValueInfo(name: string, dtype: DType, shape?: readonly (number | string | null)[]): onnx.ValueInfoProto {
   const tensorType: onnx.TypeProto.ITensor = { elemType: dtypeToOnnx(dtype) };
   if (shape !== undefined) {
     tensorType.shape = {

@@ -38,8 +38,15 @@ function richModel(): onnx.ModelProto {
     domain: 'ai.shrink',
     modelVersion: 3,
     docString: 'a model',
-    opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }, { domain: 'local', version: 1 }],
-    metadataProps: [{ key: 'author', value: 'me' }, { key: 'license', value: 'MIT' }],
+    opsetImport: [
+      { domain: '', version: 17 },
+      { domain: 'com.microsoft', version: 1 },
+      { domain: 'local', version: 1 },
+    ],
+    metadataProps: [
+      { key: 'author', value: 'me' },
+      { key: 'license', value: 'MIT' },
+    ],
     graph: {
       name: 'main',
       docString: 'graph doc',
@@ -116,8 +123,14 @@ test('decode(encode(m)) keeps every node, attribute, opset, metadata entry, valu
   assert.equal((g.node[0] as onnx.NodeProto).attribute[11]!.refAttrName, 'alpha');
   assert.deepEqual(Array.from((g.initializer[0] as onnx.TensorProto).rawData), Array.from(bytesOf([1.5, -2])));
   assert.equal(String((g.initializer[2] as onnx.TensorProto).int64Data[1]), String(2 ** 40));
-  assert.deepEqual(back.metadataProps.map((e) => `${e.key}=${e.value}`), ['author=me', 'license=MIT']);
-  assert.deepEqual(back.opsetImport.map((o) => `${o.domain}:${String(o.version)}`), [':17', 'com.microsoft:1', 'local:1']);
+  assert.deepEqual(
+    back.metadataProps.map((e) => `${e.key}=${e.value}`),
+    ['author=me', 'license=MIT'],
+  );
+  assert.deepEqual(
+    back.opsetImport.map((o) => `${o.domain}:${String(o.version)}`),
+    [':17', 'com.microsoft:1', 'local:1'],
+  );
   assert.equal((back.functions[0] as onnx.FunctionProto).node[0]!.opType, 'Relu');
   assert.equal(g.valueInfo[0]!.type!.tensorType!.shape!.dim![0]!.dimParam, 'batch');
   // And the bytes are stable from the first re-encode on.
@@ -168,7 +181,12 @@ test('messages that decode but are no model are refused: no graph, no opset_impo
 test('prepareEncode reports the size first; finish() and chunks() give the same bytes, once', () => {
   const big = richModel();
   // Tensor data past the direct-yield size, a string past the staging size, many small fields.
-  big.graph!.initializer!.push({ name: 'BIG', dims: [50_000], dataType: T.FLOAT, rawData: bytesOf(Array.from({ length: 50_000 }, (_, i) => i)) });
+  big.graph!.initializer!.push({
+    name: 'BIG',
+    dims: [50_000],
+    dataType: T.FLOAT,
+    rawData: bytesOf(Array.from({ length: 50_000 }, (_, i) => i)),
+  });
   big.docString = 'd'.repeat(1_500_000);
   big.metadataProps.push(...Array.from({ length: 5000 }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(i % 300) })));
   for (const m of [richModel(), big]) {

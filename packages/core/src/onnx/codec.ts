@@ -116,7 +116,9 @@ export function prepareEncode(model: onnx.IModelProto): PreparedEncoding {
   } catch (e) {
     if (e instanceof ShrinkError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    throw new ShrinkError('INVALID_MODEL', `cannot encode model: ${msg}; expected onnx.ModelProto fields of the schema's types`, { cause: e });
+    throw new ShrinkError('INVALID_MODEL', `cannot encode model: ${msg}; expected onnx.ModelProto fields of the schema's types`, {
+      cause: e,
+    });
   }
   const byteLength = writer.len;
   const take = (): ReturnType<typeof onnx.ModelProto.encode> => {

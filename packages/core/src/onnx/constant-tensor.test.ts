@@ -23,21 +23,26 @@ function constants(): onnx.ModelProto {
   ];
   nodes[5]!.attribute = [stringAttr('value_string', { type: AT.STRING, s: enc.encode('hi') })];
   nodes[6]!.attribute = [stringAttr('value_strings', { type: AT.STRINGS, strings: [enc.encode('a'), enc.encode('b')] })];
-  return makeModel(makeGraph({ nodes, inputs: [], outputs: ['t', 'f', 'fs', 'i', 'is', 's', 'ss'].map((o) => makeValueInfo(o, 'float32')) }));
+  return makeModel(
+    makeGraph({ nodes, inputs: [], outputs: ['t', 'f', 'fs', 'i', 'is', 's', 'ss'].map((o) => makeValueInfo(o, 'float32')) }),
+  );
 }
 
 test('constantTensor reads every attribute form of a Constant, in either spelling of the default domain', () => {
   const nodes = constants().graph!.node!;
   const values = nodes.map((n) => readTensor(constantTensor(n)!));
-  assert.deepEqual(values.map((v) => [v.dtype, v.dims]), [
-    ['float32', [2]],
-    ['float32', []],
-    ['float32', [3]],
-    ['int64', []],
-    ['int64', [2]],
-    ['string', []],
-    ['string', [2]],
-  ]);
+  assert.deepEqual(
+    values.map((v) => [v.dtype, v.dims]),
+    [
+      ['float32', [2]],
+      ['float32', []],
+      ['float32', [3]],
+      ['int64', []],
+      ['int64', [2]],
+      ['string', []],
+      ['string', [2]],
+    ],
+  );
   assert.deepEqual([...values[0]!.data], [1.5, -2]);
   assert.deepEqual([...values[1]!.data], [0.25]);
   assert.deepEqual([...values[2]!.data], [1, 2, 3]);
@@ -57,5 +62,8 @@ test('Graph and inferShapes see Constant values through the same reader', () => 
   assert.deepEqual(g.shapeOf('is'), [2]);
   assert.deepEqual(g.constantValue('ss')!.strings, ['a', 'b']);
   const shapes = inferShapes(model);
-  assert.deepEqual(['t', 'f', 'fs', 'i', 'is'].map((n) => shapes.get(n)), [[2], [], [3], [], [2]]);
+  assert.deepEqual(
+    ['t', 'f', 'fs', 'i', 'is'].map((n) => shapes.get(n)),
+    [[2], [], [3], [], [2]],
+  );
 });

@@ -14,7 +14,8 @@ export function constantTensor(node: onnx.INodeProto): onnx.ITensorProto | undef
   const a = (node.attribute ?? [])[0];
   if (!a) return undefined;
   const name = (node.output ?? [])[0] ?? '';
-  const tensor = (dataType: number, dims: number[], fields: onnx.ITensorProto) => onnx.TensorProto.create({ name, dataType, dims, ...fields });
+  const tensor = (dataType: number, dims: number[], fields: onnx.ITensorProto) =>
+    onnx.TensorProto.create({ name, dataType, dims, ...fields });
   switch (a.name) {
     case 'value':
       return a.t ?? undefined;

@@ -23,16 +23,28 @@ function attrCode(node: onnx.INodeProto, name: string): number | undefined {
   return code === 0 ? undefined : code;
 }
 
-const all = (t: number): Rule => (_i, n) => (n.output ?? []).map(() => t);
-const fromInput = (i: number): Rule => (ins, n) => (n.output ?? []).map(() => ins[i]);
-const firstThen = (...rest: number[]): Rule => (ins) => [ins[0], ...rest];
-const attrOr = (name: string, dflt: (ins: readonly (number | undefined)[]) => number | undefined): Rule => (ins, n) => [attrCode(n, name) ?? dflt(ins)];
+const all =
+  (t: number): Rule =>
+  (_i, n) =>
+    (n.output ?? []).map(() => t);
+const fromInput =
+  (i: number): Rule =>
+  (ins, n) =>
+    (n.output ?? []).map(() => ins[i]);
+const firstThen =
+  (...rest: number[]): Rule =>
+  (ins) => [ins[0], ...rest];
+const attrOr =
+  (name: string, dflt: (ins: readonly (number | undefined)[]) => number | undefined): Rule =>
+  (ins, n) => [attrCode(n, name) ?? dflt(ins)];
 
 /** Declared output types of a subgraph attribute, from `skip` on (Loop's body starts with its condition). */
-const bodyOutputs = (attr: string, skip: number): Rule => (_i, n) => {
-  const g = findAttr(n, attr)?.g;
-  return (n.output ?? []).map((_, i) => g?.output?.[i + skip]?.type?.tensorType?.elemType || undefined);
-};
+const bodyOutputs =
+  (attr: string, skip: number): Rule =>
+  (_i, n) => {
+    const g = findAttr(n, attr)?.g;
+    return (n.output ?? []).map((_, i) => g?.output?.[i + skip]?.type?.tensorType?.elemType || undefined);
+  };
 
 const BOOL_OPS = ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf'];
 const INT64_OPS = ['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin', 'NonMaxSuppression'];

@@ -70,15 +70,24 @@ test('producer and consumers, including subgraph reads of outer values', () => {
   const g = Graph.from(sample());
   assert.equal(g.producer('a')!.name, 'relu');
   assert.equal(g.producer('x'), undefined);
-  assert.deepEqual(g.consumers('a').map((n) => n.name), ['add', 'mul', 'dead1']);
+  assert.deepEqual(
+    g.consumers('a').map((n) => n.name),
+    ['add', 'mul', 'dead1'],
+  );
   // Mul reads `a` twice but is listed once.
   assert.equal(g.consumers('a').filter((n) => n.name === 'mul').length, 1);
-  assert.deepEqual(g.consumers('b').map((n) => n.name), ['if']);
+  assert.deepEqual(
+    g.consumers('b').map((n) => n.name),
+    ['if'],
+  );
   assert.deepEqual(nodeUses(g.node('if')!), ['cond', 'b']);
   assert.deepEqual(g.consumers('nothing'), []);
   assert.ok(g.isGraphInput('x') && g.isGraphOutput('y') && !g.isGraphOutput('a'));
   assert.ok(g.isInitializer('w') && !g.isInitializer('a'));
-  assert.deepEqual(g.feedInputs.map((v) => v.name), ['x']);
+  assert.deepEqual(
+    g.feedInputs.map((v) => v.name),
+    ['x'],
+  );
 });
 
 test('shapes, dtypes, opsets, constants and initializers as typed arrays', () => {
@@ -100,7 +109,10 @@ test('shapes, dtypes, opsets, constants and initializers as typed arrays', () =>
   assert.deepEqual([...g.readInitializer('w').data], [1, 2]);
   assert.deepEqual([...g.constantValue('cond')!.data], [1]);
   assert.equal(g.constantValue('a'), undefined);
-  assert.throws(() => g.readInitializer('nope'), (e) => codeOf(e) === 'NOT_FOUND' && /'nope'/.test(String(e)));
+  assert.throws(
+    () => g.readInitializer('nope'),
+    (e) => codeOf(e) === 'NOT_FOUND' && /'nope'/.test(String(e)),
+  );
   assert.deepEqual(g.metadata, { author: 'test' });
 });
 
@@ -113,7 +125,11 @@ test('setInitializer replaces the TensorProto and never writes into the shared b
   g.setInitializer('w', 'float16', [2], [3, 4]);
   assert.equal(g.dtypeOf('w'), 'float16');
   assert.deepEqual([...g.readInitializer('w').data], [0x4200, 0x4400]);
-  assert.equal(g.initializers.findIndex((t) => t.name === 'w'), 0, 'a replacement keeps its position');
+  assert.equal(
+    g.initializers.findIndex((t) => t.name === 'w'),
+    0,
+    'a replacement keeps its position',
+  );
   g.setInitializer(makeTensor('extra', 'int64', [2], [5, 6]));
   assert.deepEqual([...g.readInitializer('extra').data], [5n, 6n]);
   g.removeInitializer('junk');
@@ -147,9 +163,7 @@ test('unique names never collide with existing names (subgraphs included) or wit
 test('topoSort orders a shuffled graph, keeps a sorted one as is, and names a node on a cycle', () => {
   const names = ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7'];
   // A diamond-rich DAG: node i reads the outputs of i-1 and i-2.
-  const nodes = names.map((n, i) =>
-    makeNode('Add', [i > 0 ? `v${i - 1}` : 'x', i > 1 ? `v${i - 2}` : 'x'], [`v${i}`], {}, { name: n }),
-  );
+  const nodes = names.map((n, i) => makeNode('Add', [i > 0 ? `v${i - 1}` : 'x', i > 1 ? `v${i - 2}` : 'x'], [`v${i}`], {}, { name: n }));
   const build = (order: number[]) =>
     makeModel(
       makeGraph({
@@ -160,7 +174,10 @@ test('topoSort orders a shuffled graph, keeps a sorted one as is, and names a no
     );
   const sorted = Graph.from(build([0, 1, 2, 3, 4, 5, 6, 7]));
   sorted.topoSort();
-  assert.deepEqual(sorted.nodes.map((n) => n.name), names);
+  assert.deepEqual(
+    sorted.nodes.map((n) => n.name),
+    names,
+  );
   const shuffled = Graph.from(build([5, 2, 7, 0, 3, 6, 1, 4]));
   shuffled.topoSort();
   const seen = new Set(['x']);
@@ -191,17 +208,32 @@ test('topoSort orders a shuffled graph, keeps a sorted one as is, and names a no
       }),
     ),
   );
-  assert.throws(() => cyclic.topoSort(), (e) => codeOf(e) === 'INVALID_MODEL' && /cycle through node 'loop_(a|b)'/.test(String(e)));
+  assert.throws(
+    () => cyclic.topoSort(),
+    (e) => codeOf(e) === 'INVALID_MODEL' && /cycle through node 'loop_(a|b)'/.test(String(e)),
+  );
 });
 
 test('removeDeadNodes drops unreachable nodes and unused initializers but keeps subgraph reads', () => {
   const g = Graph.from(sample());
   const removed = g.removeDeadNodes();
   assert.deepEqual(removed, { nodes: 2, initializers: 2 });
-  assert.deepEqual(g.nodes.map((n) => n.name), ['relu', 'add', 'mul', 'cond_const', 'if']);
-  assert.deepEqual(g.initializers.map((t) => t.name), ['w']);
-  assert.deepEqual(g.valueInfo.map((v) => v.name), ['a']);
-  assert.deepEqual(g.consumers('a').map((n) => n.name), ['add', 'mul']);
+  assert.deepEqual(
+    g.nodes.map((n) => n.name),
+    ['relu', 'add', 'mul', 'cond_const', 'if'],
+  );
+  assert.deepEqual(
+    g.initializers.map((t) => t.name),
+    ['w'],
+  );
+  assert.deepEqual(
+    g.valueInfo.map((v) => v.name),
+    ['a'],
+  );
+  assert.deepEqual(
+    g.consumers('a').map((n) => n.name),
+    ['add', 'mul'],
+  );
   assert.equal(g.producer('dead1'), undefined);
 });
 
@@ -210,8 +242,14 @@ test('edits: add/replace/remove nodes, replaceAllUses (with except, into subgrap
   const q = g.addNode(makeNode('Neg', ['a'], [g.uniqueName('a_neg')], {}, { name: g.uniqueNodeName('neg') }), { after: 'relu' });
   assert.equal(g.nodeIndex(q), 1);
   g.replaceAllUses('a', 'a_neg', { except: [q] });
-  assert.deepEqual(g.consumers('a').map((n) => n.name), ['neg']);
-  assert.deepEqual(g.consumers('a_neg').map((n) => n.name), ['add', 'mul', 'dead1']);
+  assert.deepEqual(
+    g.consumers('a').map((n) => n.name),
+    ['neg'],
+  );
+  assert.deepEqual(
+    g.consumers('a_neg').map((n) => n.name),
+    ['add', 'mul', 'dead1'],
+  );
   assert.deepEqual(g.node('mul')!.input, ['a_neg', 'a_neg']);
 
   g.replaceAllUses('b', 'a_neg');
@@ -233,8 +271,14 @@ test('edits: add/replace/remove nodes, replaceAllUses (with except, into subgrap
   assert.ok(g.consumers('a').some((n) => n.name === 'abs'));
   g.removeNode('abs');
   assert.equal(g.producer('c'), undefined);
-  assert.throws(() => g.removeNode('abs'), (e) => codeOf(e) === 'NOT_FOUND' && /'abs'/.test(String(e)));
-  assert.throws(() => g.addNode(s1!), (e) => codeOf(e) === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => g.removeNode('abs'),
+    (e) => codeOf(e) === 'NOT_FOUND' && /'abs'/.test(String(e)),
+  );
+  assert.throws(
+    () => g.addNode(s1!),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT',
+  );
 });
 
 test('the input model is never mutated; toModel keeps functions, metadata, subgraphs and $unknown', () => {
@@ -259,7 +303,10 @@ test('the input model is never mutated; toModel keeps functions, metadata, subgr
   assert.deepEqual(graphOf(out).node[0]!.$unknown, [new Uint8Array([0x42, 0x01, 0x7a])]);
   assert.deepEqual(out.$unknown, [new Uint8Array([0xd2, 0x01, 0x00])]);
   assert.equal(out.functions[0]!.name, 'f');
-  assert.deepEqual(out.metadataProps.map((p) => [p.key, p.value]), [['author', 'changed']]);
+  assert.deepEqual(
+    out.metadataProps.map((p) => [p.key, p.value]),
+    [['author', 'changed']],
+  );
   assert.ok((graphOf(out).node as onnx.NodeProto[]).some((n) => n.opType === 'If' && n.attribute.some((a) => a.g?.name === 'else')));
   // Later edits to the view do not reach a model already returned.
   g.removeNode('relu');
@@ -289,7 +336,10 @@ test('an edited graph runs in onnxruntime', async () => {
   g.addNode(makeNode('Constant', [], ['unused'], { value: attr.tensor(makeTensor('', 'float32', [1], [0])) }));
   g.topoSort();
   g.removeDeadNodes();
-  assert.deepEqual(g.nodes.map((n) => n.opType), ['Mul', 'Add']);
+  assert.deepEqual(
+    g.nodes.map((n) => n.opType),
+    ['Mul', 'Add'],
+  );
   const session = await ort.InferenceSession.create(onnx.ModelProto.encode(g.toModel()).finish());
   try {
     const out = await session.run({ x: new ort.Tensor('float32', new Float32Array([1, -2, 0.5]), [3]) });
@@ -300,7 +350,13 @@ test('an edited graph runs in onnxruntime', async () => {
 });
 
 test('attribute, type and opset readers handle decoded defaults (absent vs explicit zero)', () => {
-  const built = makeNode('Conv', ['x', 'w'], ['y'], { group: 0, pads: [1, 1, 1, 1], auto_pad: 'VALID', alpha: attr.float(0), scales: attr.floats([2, 3]) });
+  const built = makeNode('Conv', ['x', 'w'], ['y'], {
+    group: 0,
+    pads: [1, 1, 1, 1],
+    auto_pad: 'VALID',
+    alpha: attr.float(0),
+    scales: attr.floats([2, 3]),
+  });
   // Through the wire: unset scalars then come from prototype defaults, which must read as absent.
   const node = onnx.NodeProto.decode(onnx.NodeProto.encode(built).finish());
   assert.equal(attrInt(node, 'group', 1), 0);

@@ -20,15 +20,7 @@ export type NodeRef = onnx.INodeProto | string;
 export type Dim = number | string | null;
 
 // Tensor payloads are shared between a model and its clones; nothing in Shrink writes into them in place.
-const SHARED_PAYLOAD = new Set<PropertyKey>([
-  'rawData',
-  'floatData',
-  'int32Data',
-  'stringData',
-  'int64Data',
-  'doubleData',
-  'uint64Data',
-]);
+const SHARED_PAYLOAD = new Set<PropertyKey>(['rawData', 'floatData', 'int32Data', 'stringData', 'int64Data', 'doubleData', 'uint64Data']);
 
 /**
  * Structural copy that keeps each object's prototype (protobufjs classes and their defaults, Long)
@@ -103,7 +95,9 @@ function renameInSubgraph(g: onnx.IGraphProto, from: string, to: string): void {
 }
 
 function describe(node: onnx.INodeProto): string {
-  return node.name ? `node '${node.name}' (${node.opType ?? '?'})` : `${node.opType ?? '?'} node producing '${(node.output ?? [])[0] ?? ''}'`;
+  return node.name
+    ? `node '${node.name}' (${node.opType ?? '?'})`
+    : `${node.opType ?? '?'} node producing '${(node.output ?? [])[0] ?? ''}'`;
 }
 
 /** Element type of a tensor TypeProto; undefined when unset or a type Shrink does not carry. */
@@ -203,8 +197,7 @@ export class Graph {
     // Plain-object models become message instances, so every field has its proto default.
     g.node = g.node.map((n) => (n instanceof onnx.NodeProto ? n : onnx.NodeProto.create(n)));
     g.initializer = g.initializer.map((t) => (t instanceof onnx.TensorProto ? t : onnx.TensorProto.create(t)));
-    const vi = (v: onnx.IValueInfoProto): onnx.ValueInfoProto =>
-      v instanceof onnx.ValueInfoProto ? v : onnx.ValueInfoProto.create(v);
+    const vi = (v: onnx.IValueInfoProto): onnx.ValueInfoProto => (v instanceof onnx.ValueInfoProto ? v : onnx.ValueInfoProto.create(v));
     g.input = g.input.map(vi);
     g.output = g.output.map(vi);
     g.valueInfo = g.valueInfo.map(vi);
@@ -288,9 +281,7 @@ export class Graph {
       if (this.producerOf.get(o) === n) {
         this.producerOf.delete(o);
         // Another node may also write this name (an invalid model); keep it findable.
-        const other = this.multiProduced.has(o)
-          ? this.nodeArr.find((m) => m !== n && this.indexed.get(m)?.outputs.includes(o))
-          : undefined;
+        const other = this.multiProduced.has(o) ? this.nodeArr.find((m) => m !== n && this.indexed.get(m)?.outputs.includes(o)) : undefined;
         if (other) this.producerOf.set(o, other);
       }
     }
@@ -626,7 +617,10 @@ export class Graph {
         if (top.next < d.length) {
           const j = d[top.next++]!;
           if (state[j] === 1) {
-            throw new ShrinkError('INVALID_MODEL', `graph '${this.g.name}' has a cycle through ${describe(nodes[j]!)}; ONNX graphs must be acyclic`);
+            throw new ShrinkError(
+              'INVALID_MODEL',
+              `graph '${this.g.name}' has a cycle through ${describe(nodes[j]!)}; ONNX graphs must be acyclic`,
+            );
           }
           if (state[j] === 0) {
             state[j] = 1;
@@ -673,8 +667,7 @@ export class Graph {
         inits++;
       }
     }
-    const exists = (name: string): boolean =>
-      this.producerOf.has(name) || this.initByName.has(name) || this.isGraphInput(name);
+    const exists = (name: string): boolean => this.producerOf.has(name) || this.initByName.has(name) || this.isGraphInput(name);
     this.g.valueInfo = this.viArr.filter((v) => exists(v.name));
     this.typeCache = undefined;
     return { nodes: dead.length, initializers: inits };

@@ -50,5 +50,8 @@ export function refuseNaN(model: onnx.IModelProto, pass: string, opts: { infinit
   const why = Number.isNaN(bad.value)
     ? 'Shrink does not write NaN into a model (every output it reaches would be NaN)'
     : 'integer quantization needs finite weights (the range and its scale would be infinite)';
-  throw new ShrinkError('INVALID_MODEL', `${pass}: ${bad.label} holds ${bad.value} at flat index ${bad.index}; ${why} — fix or retrain the model`);
+  throw new ShrinkError(
+    'INVALID_MODEL',
+    `${pass}: ${bad.label} holds ${bad.value} at flat index ${bad.index}; ${why} — fix or retrain the model`,
+  );
 }

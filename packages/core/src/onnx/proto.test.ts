@@ -62,7 +62,10 @@ function ir10Model(): Uint8Array {
     });
     str(g, 2, 'g');
     msg(g, 5, (t) => {
-      t.uint32((1 << 3) | 2).fork().int64(3).ldelim(); // dims, packed
+      t.uint32((1 << 3) | 2)
+        .fork()
+        .int64(3)
+        .ldelim(); // dims, packed
       t.uint32((2 << 3) | 0).int32(1); // data_type FLOAT
       str(t, 8, 'W');
       t.uint32((9 << 3) | 2).bytes(new Uint8Array(W_VALUES.buffer));
@@ -86,7 +89,10 @@ function ir10Model(): Uint8Array {
   });
   entry(w, 14, 'model.meta', 'f');
   // Two overloads of local.MyRelu: only a model that keeps `overload` runs the Relu one.
-  for (const [overload, op] of [['v2', 'Relu'], ['v1', 'Neg']] as const) {
+  for (const [overload, op] of [
+    ['v2', 'Relu'],
+    ['v1', 'Neg'],
+  ] as const) {
     msg(w, 25, (f) => {
       str(f, 1, 'MyRelu');
       str(f, 4, 'x');
@@ -116,7 +122,12 @@ function withExoticFields(bytes: Uint8Array): Uint8Array {
     str(c, 1, 'cfg');
     varint(c, 2, 2);
   });
-  w.uint32((27 << 3) | 3).uint32((1 << 3) | 0).uint32(7).uint32((2 << 3) | 3).uint32((2 << 3) | 4).uint32((27 << 3) | 4);
+  w.uint32((27 << 3) | 3)
+    .uint32((1 << 3) | 0)
+    .uint32(7)
+    .uint32((2 << 3) | 3)
+    .uint32((2 << 3) | 4)
+    .uint32((27 << 3) | 4);
   w.uint32((28 << 3) | 5).fixed32(0xdeadbeef);
   w.uint32((29 << 3) | 1).fixed64(12345);
   const tail = w.finish();
@@ -226,7 +237,10 @@ test('toNumber converts Longs and refuses values a number would round', () => {
   assert.equal(toNumber(null), 0);
   assert.equal(toNumber(-5), -5);
   const neg = onnx.TensorProto.decode(onnx.TensorProto.encode({ dims: [-7, 2 ** 40] }).finish());
-  assert.deepEqual(neg.dims.map((d) => toNumber(d)), [-7, 2 ** 40]);
-  const big = onnx.TensorProto.decode(onnx.TensorProto.encode({ dims: ['9007199254740993'] as unknown as number[] }).finish());
+  assert.deepEqual(
+    neg.dims.map((d) => toNumber(d)),
+    [-7, 2 ** 40],
+  );
+  const big = onnx.TensorProto.decode(onnx.TensorProto.encode({ dims: ['9007199254740993'] }).finish());
   assert.throws(() => toNumber(big.dims[0], 'dim'), /dim 9007199254740993 does not fit/);
 });

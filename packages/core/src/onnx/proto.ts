@@ -203,7 +203,7 @@ function wrap(type: MessageType): void {
     const outermost = state === undefined;
     state ??= instrument(reader);
     const depth = state.stack.push(null);
-    let frame: Frame = null;
+    let frame: Frame;
     let message: UnknownFields;
     try {
       message = decode(reader, length);
@@ -237,7 +237,11 @@ function wrap(type: MessageType): void {
 }
 
 function isMessageType(v: unknown): v is MessageType {
-  return typeof v === 'function' && typeof (v as Partial<MessageType>).decode === 'function' && typeof (v as Partial<MessageType>).encode === 'function';
+  return (
+    typeof v === 'function' &&
+    typeof (v as Partial<MessageType>).decode === 'function' &&
+    typeof (v as Partial<MessageType>).encode === 'function'
+  );
 }
 
 function wrapAll(ns: object): void {

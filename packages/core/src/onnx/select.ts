@@ -20,7 +20,11 @@ export interface NodeSelector {
 function suggest(graph: Graph): string {
   const ops = [...new Set(graph.nodes.map((n) => n.opType))].sort();
   const names = graph.nodes.map((n) => n.name).filter((n) => n !== '');
-  const few = (list: string[]): string => list.slice(0, 5).map((s) => `'${s}'`).join(', ') + (list.length > 5 ? ', ...' : '');
+  const few = (list: string[]): string =>
+    list
+      .slice(0, 5)
+      .map((s) => `'${s}'`)
+      .join(', ') + (list.length > 5 ? ', ...' : '');
   return `op types in the model: ${few(ops) || 'none'}${names.length > 0 ? `; node names: ${few(names)}` : ''}`;
 }
 
@@ -32,7 +36,10 @@ function suggest(graph: Graph): string {
 export function selectNodes(graph: Graph, options: NodeFilter): NodeSelector {
   const names = new Set(graph.nodes.map((n) => n.name).filter((n) => n !== ''));
   const ops = new Set(graph.nodes.map((n) => n.opType));
-  for (const [option, list] of [['include', options.include], ['exclude', options.exclude]] as const) {
+  for (const [option, list] of [
+    ['include', options.include],
+    ['exclude', options.exclude],
+  ] as const) {
     for (const entry of list ?? []) {
       if (!names.has(entry) && !ops.has(entry)) {
         throw new ShrinkError('INVALID_ARGUMENT', `no node or op type named '${entry}'; ${suggest(graph)}`, { option });

@@ -12,7 +12,12 @@ function codeOf(e: unknown): string | undefined {
 
 function weights(name: string, dims: number[], seed = 1): onnx.TensorProto {
   const n = tensorNumel(dims);
-  return makeTensor(name, 'float32', dims, Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * seed) * 0.5));
+  return makeTensor(
+    name,
+    'float32',
+    dims,
+    Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * seed) * 0.5),
+  );
 }
 
 const INT64_VALUES = new Set(['shape', 'n0', 'n0u', 'tgt']);
@@ -114,7 +119,11 @@ test('inferShapes matches the shapes onnxruntime produces for every value of a m
   for (const [name, f] of Object.entries(EXPECTED)) assert.deepEqual(shapes.get(name), f(batch), name);
   const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
   try {
-    const x = new ort.Tensor('float32', Float32Array.from({ length: batch * 784 }, (_, i) => Math.cos(i)), [batch, 1, 28, 28]);
+    const x = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: batch * 784 }, (_, i) => Math.cos(i)),
+      [batch, 1, 28, 28],
+    );
     const out = await session.run({ x });
     for (const node of model.graph!.node!) {
       for (const o of node.output!) {
@@ -152,8 +161,14 @@ test('unknown ops leave their outputs unknown without error; declared value_info
   assert.equal(shapes.get('r'), undefined);
   assert.deepEqual(shapes.get('m2'), [5, 7]);
   assert.deepEqual(shapes.get('r2'), [5, 7]);
-  assert.throws(() => inferShapes(model, { y: [1] }), (e) => codeOf(e) === 'INVALID_ARGUMENT' && /'y'.*inputs: x/.test(String(e)));
-  assert.throws(() => inferShapes(model, { x: [5, 3] }), (e) => codeOf(e) === 'INVALID_ARGUMENT' && /declared shape \[batch, 4\]/.test(String(e)));
+  assert.throws(
+    () => inferShapes(model, { y: [1] }),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT' && /'y'.*inputs: x/.test(String(e)),
+  );
+  assert.throws(
+    () => inferShapes(model, { x: [5, 3] }),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT' && /declared shape \[batch, 4\]/.test(String(e)),
+  );
 });
 
 test('broadcast and matmul shape helpers follow numpy', () => {

@@ -87,7 +87,10 @@ function arith(f: (a: number, b: number) => number): ShapeRule {
     const b = n.value(1);
     if (a && b && (a.length === b.length || a.length === 1 || b.length === 1)) {
       const len = Math.max(a.length, b.length);
-      n.setValue(0, Array.from({ length: len }, (_, i) => f(a[a.length === 1 ? 0 : i]!, b[b.length === 1 ? 0 : i]!)));
+      n.setValue(
+        0,
+        Array.from({ length: len }, (_, i) => f(a[a.length === 1 ? 0 : i]!, b[b.length === 1 ? 0 : i]!)),
+      );
     }
     return broadcastAll(n);
   };
@@ -127,7 +130,7 @@ function windowed(n: ShapeRuleInput, x: Shape, kernel: readonly number[], ceil: 
   for (let i = 0; i < r; i++) {
     const input = x[2 + i]!;
     const s = strides[i] ?? 1;
-    const eff = ((kernel[i]! - 1) * (dil[i] ?? 1)) + 1;
+    const eff = (kernel[i]! - 1) * (dil[i] ?? 1) + 1;
     if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') out.push(Math.ceil(input / s));
     else if (autoPad === 'VALID') out.push(Math.floor((input - eff) / s) + 1);
     else {
@@ -215,7 +218,7 @@ const reshape: ShapeRule = (n) => {
   const target = n.opset < 5 ? n.ints('shape') : n.value(1);
   if (!target) return [undefined];
   const allowZero = n.int('allowzero', 0) === 1;
-  const out = target.map((d, i) => (d === 0 && !allowZero ? (x ? x[i] ?? -2 : -2) : d));
+  const out = target.map((d, i) => (d === 0 && !allowZero ? (x ? (x[i] ?? -2) : -2) : d));
   if (out.includes(-2)) return [undefined];
   const minus = out.indexOf(-1);
   if (minus >= 0) {
@@ -263,7 +266,11 @@ const gather: ShapeRule = (n) => {
   const axis = normAxis(n.int('axis', 0), data.length);
   const dv = n.value(0);
   const iv = n.value(1);
-  if (dv && iv && data.length === 1) n.setValue(0, iv.map((i) => dv[i < 0 ? i + dv.length : i]!));
+  if (dv && iv && data.length === 1)
+    n.setValue(
+      0,
+      iv.map((i) => dv[i < 0 ? i + dv.length : i]!),
+    );
   return [[...data.slice(0, axis), ...idx, ...data.slice(axis + 1)]];
 };
 
@@ -347,7 +354,10 @@ const slice: ShapeRule = (n) => {
   const v = n.value(0);
   if (v && x.length === 1 && ranges.length === 1) {
     const { start, step, len } = ranges[0]!;
-    n.setValue(0, Array.from({ length: len }, (_, i) => v[start + i * step]!));
+    n.setValue(
+      0,
+      Array.from({ length: len }, (_, i) => v[start + i * step]!),
+    );
   }
   return [out];
 };
@@ -406,7 +416,11 @@ const range: ShapeRule = (n) => {
   const [s, l, d] = [n.value(0), n.value(1), n.value(2)];
   if (!s || !l || !d || d[0] === 0) return [undefined];
   const len = Math.max(0, Math.ceil((l[0]! - s[0]!) / d[0]!));
-  if (len <= MAX_TRACKED_VALUES) n.setValue(0, Array.from({ length: len }, (_, i) => s[0]! + i * d[0]!));
+  if (len <= MAX_TRACKED_VALUES)
+    n.setValue(
+      0,
+      Array.from({ length: len }, (_, i) => s[0]! + i * d[0]!),
+    );
   return [[len]];
 };
 
@@ -481,17 +495,83 @@ const qlinearBinary: ShapeRule = (n) => {
 };
 
 const UNARY = [
-  'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Softmax', 'LogSoftmax', 'Hardmax',
-  'Exp', 'Log', 'Sqrt', 'Abs', 'Neg', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Tan', 'Erf',
-  'Elu', 'Selu', 'Celu', 'Gelu', 'FastGelu', 'QuickGelu', 'Mish', 'Softplus', 'Softsign', 'ThresholdedRelu', 'Shrink',
-  'Clip', 'Not', 'IsNaN', 'IsInf', 'LRN', 'InstanceNormalization', 'BatchNormalization', 'LayerNormalization',
-  'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'GroupNormalization',
-  'Dropout', 'QuantizeLinear', 'DequantizeLinear', 'CumSum', 'Trilu', 'CastLike', 'BiasGelu', 'Swish',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Abs',
+  'Neg',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Sin',
+  'Cos',
+  'Tan',
+  'Erf',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Gelu',
+  'FastGelu',
+  'QuickGelu',
+  'Mish',
+  'Softplus',
+  'Softsign',
+  'ThresholdedRelu',
+  'Shrink',
+  'Clip',
+  'Not',
+  'IsNaN',
+  'IsInf',
+  'LRN',
+  'InstanceNormalization',
+  'BatchNormalization',
+  'LayerNormalization',
+  'SimplifiedLayerNormalization',
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+  'GroupNormalization',
+  'Dropout',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'CumSum',
+  'Trilu',
+  'CastLike',
+  'BiasGelu',
+  'Swish',
 ] as const;
 
 const BROADCAST = [
-  'Sum', 'Mean', 'Max', 'Min', 'Pow', 'Mod', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
-  'And', 'Or', 'Xor', 'Where', 'BitShift', 'BitwiseAnd', 'BitwiseOr', 'BitwiseXor',
+  'Sum',
+  'Mean',
+  'Max',
+  'Min',
+  'Pow',
+  'Mod',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Where',
+  'BitShift',
+  'BitwiseAnd',
+  'BitwiseOr',
+  'BitwiseXor',
 ] as const;
 
 const COMPUTE_SHAPES: Readonly<Record<ComputeFamily, (o: ComputeOperands) => ShapeRule>> = {
@@ -536,9 +616,19 @@ export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map<string, Shape
   ['Tile', tile],
   ['Range', range],
   ['ReduceSum', reduce(13)],
-  ...(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'] as const).map(
-    (op) => [op, reduce(18)] as const,
-  ),
+  ...(
+    [
+      'ReduceMean',
+      'ReduceMax',
+      'ReduceMin',
+      'ReduceProd',
+      'ReduceL1',
+      'ReduceL2',
+      'ReduceLogSum',
+      'ReduceLogSumExp',
+      'ReduceSumSquare',
+    ] as const
+  ).map((op) => [op, reduce(18)] as const),
   ['ArgMax', argReduce],
   ['ArgMin', argReduce],
   ['TopK', topK],
@@ -628,7 +718,11 @@ export function inferShapes(model: onnx.IModelProto, inputShapes?: Readonly<Reco
     if (want) shapes.set(name, [...want]);
     else {
       const decl = typeShape(v.type);
-      if (decl) shapes.set(name, decl.map((d) => (typeof d === 'number' ? d : typeof d === 'string' ? (symbols.get(d) ?? 1) : 1)));
+      if (decl)
+        shapes.set(
+          name,
+          decl.map((d) => (typeof d === 'number' ? d : typeof d === 'string' ? (symbols.get(d) ?? 1) : 1)),
+        );
     }
   }
   // Declared shapes of intermediate values, used when no rule computes one.
@@ -658,9 +752,9 @@ export function inferShapes(model: onnx.IModelProto, inputShapes?: Readonly<Reco
       const input: ShapeRuleInput = {
         node,
         opset: opsetVersionOf(model, node.domain ?? '') ?? 1,
-        shape: (i) => (ins[i] ? shapes.get(ins[i]!) : undefined),
-        value: (i) => (ins[i] ? values.get(ins[i]!) : undefined),
-        floats: (i) => (ins[i] ? floatValues.get(ins[i]!) : undefined),
+        shape: (i) => (ins[i] ? shapes.get(ins[i]) : undefined),
+        value: (i) => (ins[i] ? values.get(ins[i]) : undefined),
+        floats: (i) => (ins[i] ? floatValues.get(ins[i]) : undefined),
         int: (name, dflt) => attrInt(node, name, dflt),
         ints: (name) => attrInts(node, name),
         string: (name, dflt) => attrString(node, name, dflt),

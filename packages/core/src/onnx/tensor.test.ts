@@ -39,12 +39,21 @@ test('dtype codes round-trip and match onnx.TensorProto.DataType', () => {
   assert.equal(dtypeToOnnx('bool'), DT.BOOL);
   for (const d of DTYPES) assert.equal(dtypeFromOnnx(dtypeToOnnx(d)), d);
   assert.equal(DTYPES.length, 14);
-  assert.throws(() => dtypeFromOnnx(22), (e) => codeOf(e) === 'UNSUPPORTED_MODEL' && /INT4/.test(String(e)));
-  assert.throws(() => dtypeFromOnnx(0), (e) => codeOf(e) === 'UNSUPPORTED_MODEL' && /UNDEFINED/.test(String(e)));
+  assert.throws(
+    () => dtypeFromOnnx(22),
+    (e) => codeOf(e) === 'UNSUPPORTED_MODEL' && /INT4/.test(String(e)),
+  );
+  assert.throws(
+    () => dtypeFromOnnx(0),
+    (e) => codeOf(e) === 'UNSUPPORTED_MODEL' && /UNDEFINED/.test(String(e)),
+  );
   assert.equal(bytesPerElement('float16'), 2);
   assert.equal(bytesPerElement('uint64'), 8);
   assert.equal(bytesPerElement('bool'), 1);
-  assert.throws(() => bytesPerElement('string'), (e) => codeOf(e) === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => bytesPerElement('string'),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT',
+  );
   assert.equal(tensorNumel([2, 3, 4]), 24);
   assert.equal(tensorNumel([]), 1);
   assert.equal(tensorNumel([3, 0]), 0);
@@ -125,7 +134,10 @@ test('makeTensor with { copy: false } takes the array over: raw_data is a view o
   // The default still copies; so does copy: true.
   assert.notEqual(makeTensor('c', 'int8', [4], codes).rawData.buffer, codes.buffer);
   assert.notEqual(makeTensor('c', 'int8', [4], codes, { copy: true }).rawData.buffer, codes.buffer);
-  assert.throws(() => makeTensor('q', 'int8', [3], codes, { copy: false }), (e) => codeOf(e) === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => makeTensor('q', 'int8', [3], codes, { copy: false }),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT',
+  );
 });
 
 test('makeTensor converts plain numbers (float16 values to bits) and checks its arguments', () => {
@@ -134,10 +146,22 @@ test('makeTensor converts plain numbers (float16 values to bits) and checks its 
   assert.deepEqual([...readTensor(makeTensor('i', 'int64', [2], [-3, 2 ** 40])).data], [-3n, 2n ** 40n]);
   assert.deepEqual([...readTensor(makeTensor('q', 'bool', [2], [0, 7])).data], [0, 1]);
   assert.deepEqual(readTensor(makeTensor('s', 'float32', [], [4])).dims, []);
-  assert.throws(() => makeTensor('w', 'float32', [2, 2], [1, 2, 3]), (e) => codeOf(e) === 'INVALID_ARGUMENT' && /'w'.*4 elements.*3/.test(String(e)));
-  assert.throws(() => makeTensor('w', 'float32', [2], new Int32Array(2)), (e) => codeOf(e) === 'INVALID_ARGUMENT' && /Float32Array/.test(String(e)));
-  assert.throws(() => makeTensor('w', 'int64', [1], [1.5]), (e) => codeOf(e) === 'INVALID_ARGUMENT');
-  assert.throws(() => makeTensor('w', 'float32', [-1], []), (e) => codeOf(e) === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => makeTensor('w', 'float32', [2, 2], [1, 2, 3]),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT' && /'w'.*4 elements.*3/.test(String(e)),
+  );
+  assert.throws(
+    () => makeTensor('w', 'float32', [2], new Int32Array(2)),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT' && /Float32Array/.test(String(e)),
+  );
+  assert.throws(
+    () => makeTensor('w', 'int64', [1], [1.5]),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT',
+  );
+  assert.throws(
+    () => makeTensor('w', 'float32', [-1], []),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT',
+  );
   // The tensor keeps its own copy: later writes to the source array do not reach it.
   const src = new Float32Array([1, 2]);
   const t = makeTensor('c', 'float32', [2], src);
@@ -149,7 +173,10 @@ test('string tensors round-trip through string_data', () => {
   const v = readTensor(viaWire(makeStringTensor('s', [2], ['héllo', ''])));
   assert.equal(v.dtype, 'string');
   assert.deepEqual(v.strings, ['héllo', '']);
-  assert.throws(() => makeTensor('s', 'string', [1], [1]), (e) => codeOf(e) === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => makeTensor('s', 'string', [1], [1]),
+    (e) => codeOf(e) === 'INVALID_ARGUMENT',
+  );
 });
 
 test('readTensor decodes the typed (non-raw) fields, including int64 Longs', () => {
@@ -186,7 +213,10 @@ test('readTensor refuses external data and inconsistent payloads with named erro
     dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
     externalData: [{ key: 'location', value: 'm.onnx_data' }],
   };
-  assert.throws(() => readTensor(ext), (e) => codeOf(e) === 'UNSUPPORTED_MODEL' && /'big'.*external/.test(String(e)));
+  assert.throws(
+    () => readTensor(ext),
+    (e) => codeOf(e) === 'UNSUPPORTED_MODEL' && /'big'.*external/.test(String(e)),
+  );
   assert.throws(
     () => readTensor({ name: 'r', dataType: DT.FLOAT, dims: [3], rawData: new Uint8Array(8) }),
     (e) => codeOf(e) === 'INVALID_MODEL' && /'r'.*8 bytes.*12/.test(String(e)),

@@ -59,9 +59,7 @@ const ONNX_CODE: Readonly<Record<DType, number>> = {
   bfloat16: 16,
 };
 
-const FROM_CODE: ReadonlyMap<number, DType> = new Map(
-  Object.entries(ONNX_CODE).map(([d, c]) => [c, d as DType]),
-);
+const FROM_CODE: ReadonlyMap<number, DType> = new Map(Object.entries(ONNX_CODE).map(([d, c]) => [c, d as DType]));
 
 /** Names of ONNX element types Shrink does not carry, for error messages. */
 const OTHER_CODE_NAMES: Readonly<Record<number, string>> = {
@@ -132,10 +130,7 @@ export function dtypeFromOnnx(code: number): DType {
   const d = FROM_CODE.get(code);
   if (d === undefined) {
     const name = OTHER_CODE_NAMES[code] ?? `unknown code ${code}`;
-    throw new ShrinkError(
-      'UNSUPPORTED_MODEL',
-      `ONNX element type ${name} (${code}) is not supported; supported: ${DTYPES.join(', ')}`,
-    );
+    throw new ShrinkError('UNSUPPORTED_MODEL', `ONNX element type ${name} (${code}) is not supported; supported: ${DTYPES.join(', ')}`);
   }
   return d;
 }
@@ -239,7 +234,7 @@ export function makeTensor(
   }
   let typed: TensorData;
   if (Array.isArray(data)) typed = fromNumbers(name, dtype, data as readonly number[]);
-  else if (data instanceof Ctor) typed = data as TensorData;
+  else if (data instanceof Ctor) typed = data;
   else {
     throw new ShrinkError(
       'INVALID_ARGUMENT',
@@ -269,7 +264,10 @@ export function makeTensor(
 export function makeStringTensor(name: string, dims: readonly number[], values: readonly string[]): onnx.TensorProto {
   const numel = tensorNumel(dims);
   if (values.length !== numel) {
-    throw new ShrinkError('INVALID_ARGUMENT', `makeStringTensor '${name}': dims [${dims.join(', ')}] hold ${numel} elements but got ${values.length} strings`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `makeStringTensor '${name}': dims [${dims.join(', ')}] hold ${numel} elements but got ${values.length} strings`,
+    );
   }
   const enc = new TextEncoder();
   return onnx.TensorProto.create({

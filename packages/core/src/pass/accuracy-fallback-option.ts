@@ -12,12 +12,17 @@ export const accuracyFallbackShape = {
     .min(0)
     .lt(1)
     .optional()
-    .describe('Leave the layers that hurt most as they were until the accuracy drop on the evaluation data is within this (0.01 = 1 point)'),
+    .describe(
+      'Leave the layers that hurt most as they were until the accuracy drop on the evaluation data is within this (0.01 = 1 point)',
+    ),
 };
 
 /** The fallback measures accuracy: it needs evaluation data. */
 export function checkAccuracyFallback(o: { maxAccuracyDrop?: number | undefined }, available: Pick<PassAvailability, 'eval'>): void {
   if (o.maxAccuracyDrop !== undefined && !available.eval) {
-    throw new ShrinkError('INVALID_ARGUMENT', 'the accuracy fallback measures accuracy on the evaluation data, and none is given', { option: 'maxAccuracyDrop', missing: 'eval' });
+    throw new ShrinkError('INVALID_ARGUMENT', 'the accuracy fallback measures accuracy on the evaluation data, and none is given', {
+      option: 'maxAccuracyDrop',
+      missing: 'eval',
+    });
   }
 }

@@ -29,7 +29,11 @@ export function energySummary(report: Report): EnergySummary | undefined {
     if (r === undefined) byName.set(id, (r = { name, isBaseline }));
     return r;
   };
-  const fields = { 'energy.perInference': 'joulesPerInference', 'energy.kWhPerMillion': 'kWhPerMillion', 'co2e.perMillion': 'gCO2ePerMillion' } as const;
+  const fields = {
+    'energy.perInference': 'joulesPerInference',
+    'energy.kWhPerMillion': 'kWhPerMillion',
+    'co2e.perMillion': 'gCO2ePerMillion',
+  } as const;
   for (const key of ENERGY_KEYS) for (const p of modelSeries(report, key)) row(p.name, p.isBaseline)[fields[key]] = p.value;
   if (byName.size === 0) return undefined;
   const methods: string[] = [];

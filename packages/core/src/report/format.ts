@@ -22,12 +22,48 @@ function scaled(x: number, steps: ReadonlyArray<readonly [number, string]>): str
   return sig(x);
 }
 
-const BYTES = [[1, ' B'], [1e3, ' KB'], [1e6, ' MB'], [1e9, ' GB'], [1e12, ' TB']] as const;
-const COUNT = [[1, ''], [1e3, ' k'], [1e6, ' M'], [1e9, ' G'], [1e12, ' T']] as const;
-const MS = [[1e-6, ' ns'], [1e-3, ' µs'], [1, ' ms'], [1e3, ' s']] as const;
-const JOULES = [[1e-9, ' nJ'], [1e-6, ' µJ'], [1e-3, ' mJ'], [1, ' J'], [1e3, ' kJ'], [1e6, ' MJ']] as const;
-const KWH = [[1e-9, ' µWh'], [1e-6, ' mWh'], [1e-3, ' Wh'], [1, ' kWh'], [1e3, ' MWh']] as const;
-const GRAMS = [[1e-6, ' µg CO2e'], [1e-3, ' mg CO2e'], [1, ' g CO2e'], [1e3, ' kg CO2e'], [1e6, ' t CO2e']] as const;
+const BYTES = [
+  [1, ' B'],
+  [1e3, ' KB'],
+  [1e6, ' MB'],
+  [1e9, ' GB'],
+  [1e12, ' TB'],
+] as const;
+const COUNT = [
+  [1, ''],
+  [1e3, ' k'],
+  [1e6, ' M'],
+  [1e9, ' G'],
+  [1e12, ' T'],
+] as const;
+const MS = [
+  [1e-6, ' ns'],
+  [1e-3, ' µs'],
+  [1, ' ms'],
+  [1e3, ' s'],
+] as const;
+const JOULES = [
+  [1e-9, ' nJ'],
+  [1e-6, ' µJ'],
+  [1e-3, ' mJ'],
+  [1, ' J'],
+  [1e3, ' kJ'],
+  [1e6, ' MJ'],
+] as const;
+const KWH = [
+  [1e-9, ' µWh'],
+  [1e-6, ' mWh'],
+  [1e-3, ' Wh'],
+  [1, ' kWh'],
+  [1e3, ' MWh'],
+] as const;
+const GRAMS = [
+  [1e-6, ' µg CO2e'],
+  [1e-3, ' mg CO2e'],
+  [1, ' g CO2e'],
+  [1e3, ' kg CO2e'],
+  [1e6, ' t CO2e'],
+] as const;
 
 export function formatValue(x: number, unit: Unit): string {
   switch (unit) {
@@ -85,11 +121,27 @@ export function metricLabel(key: string): string {
   return (METRICS as Record<string, MetricDef>)[key]?.label ?? key;
 }
 
-const ENV_ORDER = ['shrink', 'node', 'platform', 'arch', 'cpuModel', 'isa', 'int8Kernels', 'logicalCores', 'threads', 'onnxruntime'] as const;
+const ENV_ORDER = [
+  'shrink',
+  'node',
+  'platform',
+  'arch',
+  'cpuModel',
+  'isa',
+  'int8Kernels',
+  'logicalCores',
+  'threads',
+  'onnxruntime',
+] as const;
 
 /** Environment entries in display order: the common fields first, then the rest alphabetically; undefined left out. */
 export function environmentEntries(env: Environment): Array<[string, string | number | boolean]> {
   const common: readonly string[] = ENV_ORDER;
-  const keys = [...ENV_ORDER.filter((k) => env[k] !== undefined), ...Object.keys(env).filter((k) => !common.includes(k) && env[k] !== undefined).sort()];
+  const keys = [
+    ...ENV_ORDER.filter((k) => env[k] !== undefined),
+    ...Object.keys(env)
+      .filter((k) => !common.includes(k) && env[k] !== undefined)
+      .sort(),
+  ];
   return keys.map((k) => [k, env[k]!]);
 }

@@ -19,13 +19,22 @@ test('checkFloors: each floor fails on its own side of the line and passes on th
   assert.deepEqual(checkFloors(rows(0.95, 0.9, [0.9, 0.85])).checked, ['fidelity.cosineSimilarity', 'fidelity.top1Agreement', 'accuracy']);
   const cos = checkFloors(rows(0.899));
   assert.equal(cos.passed, false);
-  assert.deepEqual(cos.failures.map((f) => f.metric), ['fidelity.cosineSimilarity']);
+  assert.deepEqual(
+    cos.failures.map((f) => f.metric),
+    ['fidelity.cosineSimilarity'],
+  );
   assert.match(cos.failures[0]!.text, /cosine similarity 0\.899 < 0\.9/);
   assert.equal(checkFloors(rows(0.9)).passed, true, 'the floor itself passes');
-  assert.deepEqual(checkFloors(rows(0.99, 0.49)).failures.map((f) => f.metric), ['fidelity.top1Agreement']);
+  assert.deepEqual(
+    checkFloors(rows(0.99, 0.49)).failures.map((f) => f.metric),
+    ['fidelity.top1Agreement'],
+  );
   assert.equal(checkFloors(rows(0.99, 0.5)).passed, true);
   const acc = checkFloors(rows(0.99, 0.9, [0.95, 0.849]));
-  assert.deepEqual(acc.failures.map((f) => f.metric), ['accuracy']);
+  assert.deepEqual(
+    acc.failures.map((f) => f.metric),
+    ['accuracy'],
+  );
   assert.match(acc.failures[0]!.text, /95\.00 % -> 84\.90 % \(-10\.1 points/);
   assert.equal(checkFloors(rows(0.99, 0.9, [0.95, 0.851])).passed, true);
   // A zero cosine (one side all zeros, as a broken fp16 model gave) is a failure, not "no data".
@@ -37,7 +46,9 @@ test('a failed guard leads every rendering, survives JSON, and refuseDegraded th
   const bad: CandidateReport = { name: 'model_fp16.onnx', metrics: rows(0.491, 0.12), guard: checkFloors(rows(0.491, 0.12)) };
   const good: CandidateReport = { name: 'model_q8.onnx', metrics: rows(0.9999, 0.99), guard: checkFloors(rows(0.9999, 0.99)) };
   const report = createReport({ baseline: { name: 'model.onnx' }, candidates: [good, bad] });
-  assert.deepEqual(degradedLines(report.candidates), ['model_fp16.onnx FAILED the fidelity guard: cosine similarity 0.491 < 0.9; top-1 agreement 12.00 % < 50.00 %']);
+  assert.deepEqual(degradedLines(report.candidates), [
+    'model_fp16.onnx FAILED the fidelity guard: cosine similarity 0.491 < 0.9; top-1 agreement 12.00 % < 50.00 %',
+  ]);
   assert.match(renderTable(report), /Candidate: model_fp16\.onnx\nFAILED the fidelity guard .*cosine similarity 0\.491 < 0\.9/);
   assert.doesNotMatch(renderTable(createReport({ baseline: { name: 'm' }, candidates: [good] })), /FAILED/);
   const md = renderMarkdown(report);
@@ -49,7 +60,11 @@ test('a failed guard leads every rendering, survives JSON, and refuseDegraded th
   assert.equal(back.candidates[1]!.guard?.failures[0]?.metric, 'fidelity.cosineSimilarity');
   assert.throws(
     () => refuseDegraded(report.candidates),
-    (e: unknown) => e instanceof DegradedModelError && e.code === 'DEGRADED' && e.candidate === 'model_fp16.onnx' && /cosine similarity 0\.491 < 0\.9; top-1 agreement 12\.00 % < 50\.00 %; nothing written$/.test(e.message),
+    (e: unknown) =>
+      e instanceof DegradedModelError &&
+      e.code === 'DEGRADED' &&
+      e.candidate === 'model_fp16.onnx' &&
+      /cosine similarity 0\.491 < 0\.9; top-1 agreement 12\.00 % < 50\.00 %; nothing written$/.test(e.message),
   );
   refuseDegraded(report.candidates, { allow: true });
   refuseDegraded([good]);
@@ -63,10 +78,16 @@ test('on synthetic inputs top-1 agreement is reported but not judged; cosine sti
 });
 
 test('a guard with nothing to read says fidelity was NOT judged, in every rendering', () => {
-  const g = checkFloors({ 'size.bytes': metric('size.bytes', 1000, 500) }, DEFAULT_FLOORS, { synthetic: true, unjudged: "the baseline's output 'y' is all zeros on the 64 synthetic inputs" });
+  const g = checkFloors({ 'size.bytes': metric('size.bytes', 1000, 500) }, DEFAULT_FLOORS, {
+    synthetic: true,
+    unjudged: "the baseline's output 'y' is all zeros on the 64 synthetic inputs",
+  });
   assert.equal(g.passed, true);
   assert.deepEqual(g.checked, []);
-  const report = createReport({ baseline: { name: 'det.onnx' }, candidates: [{ name: 'det_fp16.onnx', metrics: { 'size.bytes': metric('size.bytes', 1000, 500) }, guard: g }] });
+  const report = createReport({
+    baseline: { name: 'det.onnx' },
+    candidates: [{ name: 'det_fp16.onnx', metrics: { 'size.bytes': metric('size.bytes', 1000, 500) }, guard: g }],
+  });
   assert.match(renderTable(report), /det_fp16\.onnx.*\nfidelity NOT judged: the baseline's output 'y' is all zeros/);
   assert.match(renderMarkdown(report), /> ⚠️ det\\_fp16\.onnx: fidelity NOT judged/);
   assert.equal(parseReport(renderJson(report)).candidates[0]!.guard!.unjudged, g.unjudged);

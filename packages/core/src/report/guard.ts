@@ -54,13 +54,24 @@ export function checkFloors(
   const cos = metrics['fidelity.cosineSimilarity']?.candidate;
   if (cos !== undefined) {
     checked.push('fidelity.cosineSimilarity');
-    if (cos < floors.minCosine) failures.push({ metric: 'fidelity.cosineSimilarity', value: cos, floor: floors.minCosine, text: `cosine similarity ${cos.toFixed(3)} < ${floors.minCosine}` });
+    if (cos < floors.minCosine)
+      failures.push({
+        metric: 'fidelity.cosineSimilarity',
+        value: cos,
+        floor: floors.minCosine,
+        text: `cosine similarity ${cos.toFixed(3)} < ${floors.minCosine}`,
+      });
   }
   const agree = metrics['fidelity.top1Agreement']?.candidate;
   if (agree !== undefined && opts.synthetic !== true) {
     checked.push('fidelity.top1Agreement');
     if (agree < floors.minTop1Agreement) {
-      failures.push({ metric: 'fidelity.top1Agreement', value: agree, floor: floors.minTop1Agreement, text: `top-1 agreement ${pct(agree)} < ${pct(floors.minTop1Agreement)}` });
+      failures.push({
+        metric: 'fidelity.top1Agreement',
+        value: agree,
+        floor: floors.minTop1Agreement,
+        text: `top-1 agreement ${pct(agree)} < ${pct(floors.minTop1Agreement)}`,
+      });
     }
   }
   const acc = metrics['accuracy'];
@@ -96,12 +107,18 @@ export class DegradedModelError extends ShrinkError {
     /** What became of the model, e.g. 'nothing written' (the default) or 'its model was removed'. */
     consequence = 'nothing written',
   ) {
-    super('DEGRADED', `${where ? `${where}: ` : ''}${candidate} fails the fidelity floor against the baseline: ${guardText({ failures })}; ${consequence}`);
+    super(
+      'DEGRADED',
+      `${where ? `${where}: ` : ''}${candidate} fails the fidelity floor against the baseline: ${guardText({ failures })}; ${consequence}`,
+    );
   }
 }
 
 /** Throws DegradedModelError for the first candidate whose guard failed, unless degraded models are allowed. */
-export function refuseDegraded(candidates: readonly Pick<CandidateReport, 'name' | 'guard'>[], opts: { allow?: boolean; where?: string; consequence?: string } = {}): void {
+export function refuseDegraded(
+  candidates: readonly Pick<CandidateReport, 'name' | 'guard'>[],
+  opts: { allow?: boolean; where?: string; consequence?: string } = {},
+): void {
   if (opts.allow) return;
   const bad = candidates.find((c) => c.guard && !c.guard.passed);
   if (bad) throw new DegradedModelError(bad.name, bad.guard!.failures, opts.where, opts.consequence);

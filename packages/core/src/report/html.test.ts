@@ -14,7 +14,17 @@ function figure(html: string, id: string): string | undefined {
   return html.slice(at, html.indexOf('</figure>', at) + '</figure>'.length);
 }
 
-const ALL_CHARTS = ['bars-size', 'bars-latency', 'bars-accuracy', 'scatter-0', 'scatter-1', 'layers-sqnr-0', 'layers-sparsity-0', 'bars-energy', 'bars-co2e'];
+const ALL_CHARTS = [
+  'bars-size',
+  'bars-latency',
+  'bars-accuracy',
+  'scatter-0',
+  'scatter-1',
+  'layers-sqnr-0',
+  'layers-sparsity-0',
+  'bars-energy',
+  'bars-co2e',
+];
 
 test('renderHtml: one self-contained document: no scripts, no external references, a CSP that forbids loading', () => {
   const html = renderHtml(fullReport());
@@ -66,8 +76,14 @@ test('renderHtml: numbers appear humanized in tables, bars and tooltips', () => 
 test('renderHtml: gates verdict and each gate with the values it read', () => {
   const html = renderHtml(fullReport());
   assert.match(html, /<p class="verdict fail">✗ 2 of 4 gates failed<\/p>/);
-  assert.match(html, /<li class="fail"><span class="fail-mark">✗ fail<\/span> <code>accuracy\.delta &gt;= -0\.01<\/code> on <strong>mlp-int8<\/strong> → accuracy\.delta = -1\.25 pp<\/li>/);
-  assert.match(html, /<code>macs\.ratio &lt;= 0\.5<\/code> on <strong>mlp-pruned<\/strong> → macs\.ratio = missing <em>\(metric macs is missing\)<\/em>/);
+  assert.match(
+    html,
+    /<li class="fail"><span class="fail-mark">✗ fail<\/span> <code>accuracy\.delta &gt;= -0\.01<\/code> on <strong>mlp-int8<\/strong> → accuracy\.delta = -1\.25 pp<\/li>/,
+  );
+  assert.match(
+    html,
+    /<code>macs\.ratio &lt;= 0\.5<\/code> on <strong>mlp-pruned<\/strong> → macs\.ratio = missing <em>\(metric macs is missing\)<\/em>/,
+  );
   const ok = fullReport();
   ok.gates = ok.gates!.filter((g) => g.passed);
   assert.match(renderHtml(ok), /<p class="verdict pass">✓ All 2 gates passed<\/p>/);
@@ -130,11 +146,31 @@ test('barChart and scatterChart: axes from round ticks, negative bars from zero,
   assert.deepEqual(niceTicks(0, 0.95, 4), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   assert.deepEqual(niceTicks(262_144, 1_000_000, 4), [200_000, 400_000, 600_000, 800_000, 1_000_000]);
   assert.deepEqual(niceTicks(5, 5, 4), [4.4, 4.6, 4.8, 5, 5.2, 5.4, 5.6], 'one value still gets an axis');
-  const neg = barChart({ id: 'n', title: 'T', valueLabel: 'v', categoryLabel: 'c', bars: [{ label: 'a', value: -3, display: '-3' }, { label: 'b', value: 6, display: '6' }], tick: String, emptyText: '' });
+  const neg = barChart({
+    id: 'n',
+    title: 'T',
+    valueLabel: 'v',
+    categoryLabel: 'c',
+    bars: [
+      { label: 'a', value: -3, display: '-3' },
+      { label: 'b', value: 6, display: '6' },
+    ],
+    tick: String,
+    emptyText: '',
+  });
   const rects = [...neg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
   assert.equal(rects.length, 2);
   assert.ok(Math.abs(rects[0]![0] + rects[0]![1] - rects[1]![0]) < 0.11, 'the negative bar ends where the positive one starts (zero)');
-  const one = scatterChart({ id: 's', title: 'T', xLabel: 'x', yLabel: 'y', points: [{ label: 'p', x: 1, y: 1, kind: 'other', tip: 'p' }], xTick: String, yTick: String, emptyText: '' });
+  const one = scatterChart({
+    id: 's',
+    title: 'T',
+    xLabel: 'x',
+    yLabel: 'y',
+    points: [{ label: 'p', x: 1, y: 1, kind: 'other', tip: 'p' }],
+    xTick: String,
+    yTick: String,
+    emptyText: '',
+  });
   assert.doesNotMatch(one, /NaN|Infinity/);
 
   const r = fullReport();
@@ -154,6 +190,10 @@ test('scatterChart: points at the same spot share one label; labels stay inside 
   const svg = scatterChart({ id: 's', title: 'T', xLabel: 'x', yLabel: 'y', points: pts, xTick: String, yTick: String, emptyText: '' });
   const labels = [...svg.matchAll(/<text class="pt-label" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)<\/text>/g)];
   assert.deepEqual(labels.map((m) => m[3]).sort(), ['a, b', 'c']);
-  for (const m of labels) assert.ok(Number(m[1]) >= 70 && Number(m[1]) <= 640 - 24 && Number(m[2]) >= 14 && Number(m[2]) <= 14 + 280 + 2, `label at ${m[1]},${m[2]}`);
+  for (const m of labels)
+    assert.ok(
+      Number(m[1]) >= 70 && Number(m[1]) <= 640 - 24 && Number(m[2]) >= 14 && Number(m[2]) <= 14 + 280 + 2,
+      `label at ${m[1]},${m[2]}`,
+    );
   assert.equal((svg.match(/<circle /g) ?? []).length, 3, 'every point is still drawn');
 });

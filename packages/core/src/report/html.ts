@@ -104,7 +104,8 @@ function metricsTable(report: Report): string {
     return `<tr><td>${esc(r.label)}${sup}${r.paired ? ' †' : ''}</td><td>${r.paired ? 'per candidate †' : esc(r.baseline ?? '–')}</td>${cells.join('')}</tr>`;
   });
   const paired = grid.rows.some((r) => r.paired) ? `<p class="meta">† ${esc(PAIRED_NOTE)}</p>` : '';
-  const methods = grid.methods.length === 0 ? '' : `<ol class="methods meta">${grid.methods.map((m) => `<li>${esc(m)}</li>`).join('')}</ol>`;
+  const methods =
+    grid.methods.length === 0 ? '' : `<ol class="methods meta">${grid.methods.map((m) => `<li>${esc(m)}</li>`).join('')}</ol>`;
   return `<h2>Metrics</h2><table><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>${paired}${methods}`;
 }
 
@@ -124,9 +125,22 @@ function gatesSection(report: Report): string {
 /** Bars of one metric for the baseline and every candidate. */
 function modelBars(report: Report, key: string, id: string): string {
   const unit = seriesUnit(report, key) ?? '';
-  const bars: Bar[] = modelSeries(report, key).map((p) => ({ label: p.isBaseline ? `${p.name} (baseline)` : p.name, value: p.value, display: formatValue(p.value, unit), tone: p.isBaseline ? 'baseline' : 'candidate' }));
+  const bars: Bar[] = modelSeries(report, key).map((p) => ({
+    label: p.isBaseline ? `${p.name} (baseline)` : p.name,
+    value: p.value,
+    display: formatValue(p.value, unit),
+    tone: p.isBaseline ? 'baseline' : 'candidate',
+  }));
   const label = metricLabel(key);
-  return barChart({ id, title: `${label} per model`, valueLabel: label, categoryLabel: 'Model', bars, tick: (v) => formatValue(v, unit), emptyText: `no model in this report has ${label.toLowerCase()}` });
+  return barChart({
+    id,
+    title: `${label} per model`,
+    valueLabel: label,
+    categoryLabel: 'Model',
+    bars,
+    tick: (v) => formatValue(v, unit),
+    emptyText: `no model in this report has ${label.toLowerCase()}`,
+  });
 }
 
 const SCATTER_AXES: ReadonlyArray<readonly [string, string]> = [
@@ -151,7 +165,19 @@ function scatterFor(report: Report, x: string, y: string, id: string): string {
       if (xv === undefined || yv === undefined) continue;
       const kind = front.has(t.name) ? 'front' : t.passed ? 'other' : 'failed';
       const best = t.name === s.best;
-      points.push({ label: t.name, x: xv, y: yv, kind, ...(best ? { best } : {}), tip: tip(t.name, xv, yv, `${best ? ' (best)' : ''}${kind === 'front' ? ' (Pareto front)' : ''}${t.passed ? '' : ' (failed a gate)'}`) });
+      points.push({
+        label: t.name,
+        x: xv,
+        y: yv,
+        kind,
+        ...(best ? { best } : {}),
+        tip: tip(
+          t.name,
+          xv,
+          yv,
+          `${best ? ' (best)' : ''}${kind === 'front' ? ' (Pareto front)' : ''}${t.passed ? '' : ' (failed a gate)'}`,
+        ),
+      });
     }
   } else {
     for (const c of report.candidates) {
@@ -162,7 +188,13 @@ function scatterFor(report: Report, x: string, y: string, id: string): string {
     }
   }
   if (points.length > 0 && baseline.x !== undefined && baseline.y !== undefined) {
-    points.push({ label: report.baseline.name, x: baseline.x, y: baseline.y, kind: 'baseline', tip: tip(report.baseline.name, baseline.x, baseline.y, ' (baseline)') });
+    points.push({
+      label: report.baseline.name,
+      x: baseline.x,
+      y: baseline.y,
+      kind: 'baseline',
+      tip: tip(report.baseline.name, baseline.x, baseline.y, ' (baseline)'),
+    });
   }
   return scatterChart({
     id,
@@ -178,7 +210,9 @@ function scatterFor(report: Report, x: string, y: string, id: string): string {
 }
 
 function direction(report: Report, key: string): string {
-  const m = [...report.candidates.map((c) => c.metrics[key]), ...(report.search?.trials ?? []).map((t) => t.metrics[key])].find((v) => v !== undefined);
+  const m = [...report.candidates.map((c) => c.metrics[key]), ...(report.search?.trials ?? []).map((t) => t.metrics[key])].find(
+    (v) => v !== undefined,
+  );
   return m?.better === 'higher' ? 'higher is better' : 'lower is better';
 }
 
@@ -190,7 +224,8 @@ function tradeOffs(report: Report): string {
     if (x !== undefined && y !== undefined && !pairs.some(([a, b]) => a === x && b === y)) pairs.push([x, y]);
   }
   const charts = pairs.map(([x, y], i) => scatterFor(report, x, y, `scatter-${i}`));
-  const legend = s && s.trials.length > 0 ? scatterLegend(['front', 'other', 'failed', 'baseline', 'best']) : scatterLegend(['other', 'baseline']);
+  const legend =
+    s && s.trials.length > 0 ? scatterLegend(['front', 'other', 'failed', 'baseline', 'best']) : scatterLegend(['other', 'baseline']);
   return `<h2>Trade-offs</h2>${legend}<div class="charts">${charts.join('')}</div>${s ? searchTable(s) : ''}`;
 }
 
@@ -206,15 +241,20 @@ function searchTable(s: SearchRecord): string {
     const failed = [...t.failedGates.map(code), ...(t.error !== undefined ? [`error: ${esc(t.error)}`] : [])].join('<br>');
     return (
       `<tr><td>${esc(t.name)}${badges}</td><td class="l ${t.passed ? 'better' : 'worse'}">${t.passed ? '✓' : '✗'}</td><td class="l config">${configCode(t.config)}</td>` +
-      keys.map((k) => {
-        const m = t.metrics[k];
-        return `<td>${m?.candidate === undefined ? '–' : esc(formatValue(m.candidate, m.unit))}</td>`;
-      }).join('') +
+      keys
+        .map((k) => {
+          const m = t.metrics[k];
+          return `<td>${m?.candidate === undefined ? '–' : esc(formatValue(m.candidate, m.unit))}</td>`;
+        })
+        .join('') +
       `<td>${esc(seconds(t.seconds))}</td><td class="l">${failed}</td></tr>`
     );
   });
   const pareto = Object.entries(s.pareto)
-    .map(([pair, names]) => `<li>${esc(pair.split('/').map(metricLabel).join(' vs '))}: ${names.length === 0 ? 'none' : names.map(esc).join(', ')}</li>`)
+    .map(
+      ([pair, names]) =>
+        `<li>${esc(pair.split('/').map(metricLabel).join(' vs '))}: ${names.length === 0 ? 'none' : names.map(esc).join(', ')}</li>`,
+    )
     .join('');
   return (
     `<h3>Search</h3><p>Objective: ${esc(s.objective)} · ${s.trials.length} trials, ${passed} passed every gate · ${s.workers} worker${s.workers === 1 ? '' : 's'} · ${esc(seconds(s.seconds))} · ` +
@@ -229,21 +269,40 @@ function searchTable(s: SearchRecord): string {
 const MAX_LAYER_BARS = 80;
 
 /** One bar chart per candidate with per-layer `field`; one "no data" figure when no candidate has any. */
-function layerCharts(report: Report, field: 'sqnrDb' | 'sparsity', what: string, valueLabel: string, fmt: (v: number) => string, idPrefix: string): string {
+function layerCharts(
+  report: Report,
+  field: 'sqnrDb' | 'sparsity',
+  what: string,
+  valueLabel: string,
+  fmt: (v: number) => string,
+  idPrefix: string,
+): string {
   const withData = report.candidates.filter((c) => c.layers?.some((l) => l[field] !== undefined));
-  if (withData.length === 0) return noData(`${idPrefix}-none`, what, `no candidate reports per-layer ${field === 'sqnrDb' ? 'SQNR' : 'sparsity'}`);
+  if (withData.length === 0)
+    return noData(`${idPrefix}-none`, what, `no candidate reports per-layer ${field === 'sqnrDb' ? 'SQNR' : 'sparsity'}`);
   return withData
     .map((c: CandidateReport, i) => {
       let layers = c.layers!.filter((l): l is LayerDetail & Record<typeof field, number> => l[field] !== undefined);
       let footnote: string | undefined;
       if (layers.length > MAX_LAYER_BARS) {
         // For SQNR the worst layers are the ones worth seeing; for sparsity, the first ones in graph order.
-        const keep = new Set(field === 'sqnrDb' ? [...layers].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, MAX_LAYER_BARS) : layers.slice(0, MAX_LAYER_BARS));
+        const keep = new Set(
+          field === 'sqnrDb' ? [...layers].sort((a, b) => a.sqnrDb - b.sqnrDb).slice(0, MAX_LAYER_BARS) : layers.slice(0, MAX_LAYER_BARS),
+        );
         footnote = `${layers.length - keep.size} of ${layers.length} layers not shown${field === 'sqnrDb' ? ' (those with the highest SQNR)' : ''}.`;
         layers = layers.filter((l) => keep.has(l));
       }
       const bars: Bar[] = layers.map((l) => ({ label: l.name, value: l[field], display: fmt(l[field]) }));
-      return barChart({ id: `${idPrefix}-${i}`, title: `${what}: ${c.name}`, valueLabel, categoryLabel: 'Layer', bars, tick: fmt, emptyText: 'no layers', ...(footnote ? { footnote } : {}) });
+      return barChart({
+        id: `${idPrefix}-${i}`,
+        title: `${what}: ${c.name}`,
+        valueLabel,
+        categoryLabel: 'Layer',
+        bars,
+        tick: fmt,
+        emptyText: 'no layers',
+        ...(footnote ? { footnote } : {}),
+      });
     })
     .join('');
 }
@@ -251,14 +310,22 @@ function layerCharts(report: Report, field: 'sqnrDb' | 'sparsity', what: string,
 function energyPanel(report: Report): string {
   const e = energySummary(report);
   const stepEnergy = report.candidates.flatMap((c) => (c.steps ?? []).flatMap((s, i) => (s.energy ? [{ c, s, i }] : [])));
-  if (e === undefined && stepEnergy.length === 0) return `<h2>Energy and CO2e</h2>${noData('energy-none', 'Energy per inference', 'this report has no energy or CO2e numbers')}`;
+  if (e === undefined && stepEnergy.length === 0)
+    return `<h2>Energy and CO2e</h2>${noData('energy-none', 'Energy per inference', 'this report has no energy or CO2e numbers')}`;
   const parts: string[] = ['<h2>Energy and CO2e</h2>'];
   if (e !== undefined) {
-    parts.push(`<div class="charts">${modelBars(report, 'energy.perInference', 'bars-energy')}${modelBars(report, 'co2e.perMillion', 'bars-co2e')}</div>`);
+    parts.push(
+      `<div class="charts">${modelBars(report, 'energy.perInference', 'bars-energy')}${modelBars(report, 'co2e.perMillion', 'bars-co2e')}</div>`,
+    );
     const f = (x: number | undefined, unit: string) => (x === undefined ? '–' : esc(formatValue(x, unit)));
     parts.push(
       `<div class="panel"><table><thead><tr><th>Model</th><th>Energy / inference</th><th>Energy / 1M inferences</th><th>CO2e / 1M inferences</th></tr></thead><tbody>` +
-        e.rows.map((r) => `<tr><td>${esc(r.name)}${r.isBaseline ? ' (baseline)' : ''}</td><td>${f(r.joulesPerInference, 'J')}</td><td>${f(r.kWhPerMillion, 'kWh')}</td><td>${f(r.gCO2ePerMillion, 'gCO2e')}</td></tr>`).join('') +
+        e.rows
+          .map(
+            (r) =>
+              `<tr><td>${esc(r.name)}${r.isBaseline ? ' (baseline)' : ''}</td><td>${f(r.joulesPerInference, 'J')}</td><td>${f(r.kWhPerMillion, 'kWh')}</td><td>${f(r.gCO2ePerMillion, 'gCO2e')}</td></tr>`,
+          )
+          .join('') +
         `</tbody></table>` +
         (e.gridIntensity !== undefined ? `<p>Grid intensity: <strong>${esc(formatValue(e.gridIntensity, 'gCO2e'))}/kWh</strong></p>` : '') +
         (e.methods.length > 0 ? `<p>Method:</p><ul>${e.methods.map((m) => `<li>${esc(m)}</li>`).join('')}</ul>` : '') +
@@ -269,7 +336,10 @@ function energyPanel(report: Report): string {
     parts.push(
       `<h3>Energy of the compression steps</h3><table><thead><tr><th>Candidate</th><th class="l">Step</th><th>Energy</th><th>kWh</th><th>CO2e</th><th class="l">Method</th></tr></thead><tbody>` +
         stepEnergy
-          .map(({ c, s, i }) => `<tr><td>${esc(c.name)}</td><td class="l">${i + 1}. ${esc(s.kind)}</td><td>${esc(formatValue(s.energy!.joules, 'J'))}</td><td>${esc(formatValue(s.energy!.kWh, 'kWh'))}</td><td>${esc(formatValue(s.energy!.gCO2e, 'gCO2e'))}</td><td class="l">${esc(s.energy!.method)}</td></tr>`)
+          .map(
+            ({ c, s, i }) =>
+              `<tr><td>${esc(c.name)}</td><td class="l">${i + 1}. ${esc(s.kind)}</td><td>${esc(formatValue(s.energy!.joules, 'J'))}</td><td>${esc(formatValue(s.energy!.kWh, 'kWh'))}</td><td>${esc(formatValue(s.energy!.gCO2e, 'gCO2e'))}</td><td class="l">${esc(s.energy!.method)}</td></tr>`,
+          )
           .join('') +
         `</tbody></table>`,
     );
@@ -286,7 +356,12 @@ function stepsSection(report: Report): string {
       .map(
         (c) =>
           `<h3>${esc(c.name)}</h3><table><thead><tr><th>#</th><th class="l">Pass</th><th class="l">Options</th><th>Time</th><th class="l">Notes</th></tr></thead><tbody>` +
-          c.steps!.map((s, i) => `<tr><td>${i + 1}</td><td class="l">${esc(s.kind)}</td><td class="l">${code(JSON.stringify(s.options))}</td><td>${esc(seconds(s.seconds))}</td><td class="l">${s.notes.map(esc).join('<br>')}</td></tr>`).join('') +
+          c
+            .steps!.map(
+              (s, i) =>
+                `<tr><td>${i + 1}</td><td class="l">${esc(s.kind)}</td><td class="l">${code(JSON.stringify(s.options))}</td><td>${esc(seconds(s.seconds))}</td><td class="l">${s.notes.map(esc).join('<br>')}</td></tr>`,
+            )
+            .join('') +
           '</tbody></table>',
       )
       .join('')
@@ -294,7 +369,10 @@ function stepsSection(report: Report): string {
 }
 
 function notesSection(report: Report): string {
-  const notes = [...report.notes.map(esc), ...report.candidates.flatMap((c) => (c.notes ?? []).map((n) => `<strong>${esc(c.name)}</strong>: ${esc(n)}`))];
+  const notes = [
+    ...report.notes.map(esc),
+    ...report.candidates.flatMap((c) => (c.notes ?? []).map((n) => `<strong>${esc(c.name)}</strong>: ${esc(n)}`)),
+  ];
   return notes.length === 0 ? '' : `<h2>Notes</h2><ul>${notes.map((n) => `<li>${n}</li>`).join('')}</ul>`;
 }
 

@@ -28,7 +28,9 @@ function pick<T extends object>(obj: T, keys: ReadonlyArray<keyof T>): Partial<T
   return out;
 }
 
-const METRIC_FIELDS = ['baseline', 'candidate', 'delta', 'ratio', 'unit', 'better', 'method'] as const satisfies ReadonlyArray<keyof MetricValue>;
+const METRIC_FIELDS = ['baseline', 'candidate', 'delta', 'ratio', 'unit', 'better', 'method'] as const satisfies ReadonlyArray<
+  keyof MetricValue
+>;
 
 const metrics = (ms: Record<string, MetricValue>) => Object.fromEntries(orderedMetricKeys(ms).map((k) => [k, pick(ms[k]!, METRIC_FIELDS)]));
 const step = (s: StepRecord) => ({
@@ -44,8 +46,16 @@ const guard = (g: GuardResult) => ({
   ...(g.unjudged !== undefined ? { unjudged: g.unjudged } : {}),
 });
 const gate = (g: GateResult) => pick(g, ['expression', 'candidate', 'passed', 'values', 'error']);
-const trial = (t: TrialRecord) => ({ ...pick(t, ['name', 'config']), metrics: metrics(t.metrics), ...pick(t, ['passed', 'failedGates', 'seconds', 'error']) });
-const search = (s: SearchRecord) => ({ ...pick(s, ['objective']), trials: s.trials.map(trial), ...pick(s, ['best', 'pareto', 'workers', 'seconds']) });
+const trial = (t: TrialRecord) => ({
+  ...pick(t, ['name', 'config']),
+  metrics: metrics(t.metrics),
+  ...pick(t, ['passed', 'failedGates', 'seconds', 'error']),
+});
+const search = (s: SearchRecord) => ({
+  ...pick(s, ['objective']),
+  trials: s.trials.map(trial),
+  ...pick(s, ['best', 'pareto', 'workers', 'seconds']),
+});
 
 function canonical(report: Report): unknown {
   const ref = (r: ModelRef) => pick(r, ['name', 'path']);
@@ -89,8 +99,20 @@ const metricSchema = z.object({
 const refShape = { name: z.string(), path: z.string().optional() };
 const metricsSchema = z.record(z.string(), metricSchema);
 const energySchema = z.object({ joules: finite, kWh: finite, gCO2e: finite, method: z.string() });
-const stepSchema = z.object({ kind: z.string(), options: z.record(z.string(), z.unknown()), seconds: finite, notes: z.array(z.string()), energy: energySchema.optional() });
-const layerSchema = z.object({ name: z.string(), opType: z.string().optional(), sqnrDb: finite.optional(), sparsity: finite.optional(), action: z.string().optional() });
+const stepSchema = z.object({
+  kind: z.string(),
+  options: z.record(z.string(), z.unknown()),
+  seconds: finite,
+  notes: z.array(z.string()),
+  energy: energySchema.optional(),
+});
+const layerSchema = z.object({
+  name: z.string(),
+  opType: z.string().optional(),
+  sqnrDb: finite.optional(),
+  sparsity: finite.optional(),
+  action: z.string().optional(),
+});
 const guardSchema = z.object({
   passed: z.boolean(),
   failures: z.array(z.object({ metric: z.string(), value: finite, floor: finite, text: z.string() })),
@@ -98,7 +120,13 @@ const guardSchema = z.object({
   checked: z.array(z.string()),
   unjudged: z.string().optional(),
 });
-const gateSchema = z.object({ expression: z.string(), candidate: z.string(), passed: z.boolean(), values: z.record(z.string(), finite.nullable()), error: z.string().optional() });
+const gateSchema = z.object({
+  expression: z.string(),
+  candidate: z.string(),
+  passed: z.boolean(),
+  values: z.record(z.string(), finite.nullable()),
+  error: z.string().optional(),
+});
 const trialSchema = z.object({
   name: z.string(),
   config: z.array(z.record(z.string(), z.unknown())),
@@ -143,7 +171,7 @@ export function reportJsonSchema(): Record<string, unknown> {
 }
 
 /** Reads a report from JSON text or an already parsed object; `where` names the source in errors (a file path). */
-export function parseReport(input: string | unknown, where = 'report'): Report {
+export function parseReport(input: unknown, where = 'report'): Report {
   let data: unknown = input;
   if (typeof input === 'string') {
     try {
@@ -156,5 +184,5 @@ export function parseReport(input: string | unknown, where = 'report'): Report {
   if (typeof data === 'object' && data !== null && schema !== REPORT_SCHEMA) {
     throw new ShrinkError('INVALID_DATA', `${where}: schema ${JSON.stringify(schema)} is not supported; expected "${REPORT_SCHEMA}"`);
   }
-  return parseOptions(reportSchema, data, where, 'INVALID_DATA') as Report;
+  return parseOptions(reportSchema, data, where, 'INVALID_DATA');
 }

@@ -21,7 +21,8 @@ test('renderMarkdown, one candidate: baseline | candidate | change | ratio with 
   assert.deepEqual(rowCells(md, 'Accuracy'), ['Accuracy (top-1)', '95.00 %', '93.75 %', '-1.25 pp', '0.987×', '🔴 worse']);
   assert.deepEqual(rowCells(md, 'custom'), ['custom', '2.000 widgets', '3.000 widgets', '+1.000 widgets (+50.0 %)', '1.50×', '🔴 worse']);
   assert.ok(md.indexOf('| Size') < md.indexOf('| Accuracy') && md.indexOf('| Accuracy') < md.indexOf('| custom'));
-  for (const absent of ['### Gates', '### Steps', '### Search', '### Energy', '<details>']) assert.ok(!md.includes(absent), `${absent} without data`);
+  for (const absent of ['### Gates', '### Steps', '### Search', '### Energy', '<details>'])
+    assert.ok(!md.includes(absent), `${absent} without data`);
 });
 
 test('renderMarkdown, several candidates: one column each with value, ratio and verdict; methods as footnotes', () => {
@@ -49,7 +50,14 @@ test('renderMarkdown: gate verdict in the title and each gate with the values it
 
 test('renderMarkdown: steps, search, energy, notes and a collapsed environment', () => {
   const md = renderMarkdown(fullReport());
-  assert.deepEqual(rowCells(md, '1 | prune'), ['1', 'prune', '`{"sparsity":0.5,"structured":false}`', '14.5 s', '1.23 kJ, 342 mWh, 163 mg CO2e (cpu-power-model, 85 W/socket)', 'fine-tuned 2 epochs']);
+  assert.deepEqual(rowCells(md, '1 | prune'), [
+    '1',
+    'prune',
+    '`{"sparsity":0.5,"structured":false}`',
+    '14.5 s',
+    '1.23 kJ, 342 mWh, 163 mg CO2e (cpu-power-model, 85 W/socket)',
+    'fine-tuned 2 epochs',
+  ]);
   assert.deepEqual(rowCells(md, '1 | quantize').slice(3, 5), ['1.25 s', '–']);
   assert.match(md, /Objective: smallest size\.bytes among trials passing every gate · 5 trials, 4 passed every gate · 2 workers · 17\.5 s/);
   assert.match(md, /^Best: ⭐ \*\*t5\*\*$/m);
@@ -81,7 +89,10 @@ test('renderMarkdown: a long search is cut to fit a comment, keeping the best an
   assert.ok(md.length < GITHUB_COMMENT_LIMIT, `${md.length} chars`);
   const listed = md.split('\n').filter((l) => /^\| t\d+/.test(l));
   assert.equal(listed.length, 50);
-  assert.ok(listed.some((l) => l.startsWith('| t5000 ⭐ ◆')), 'the best is listed although it is the last trial');
+  assert.ok(
+    listed.some((l) => l.startsWith('| t5000 ⭐ ◆')),
+    'the best is listed although it is the last trial',
+  );
   assert.match(md, /^_4950 of 5000 trials left out to fit a comment/m);
   assert.ok(md.endsWith('</details>\n'), 'the sections after the search are still there');
 
@@ -101,7 +112,8 @@ test('renderMarkdown: a long search is cut to fit a comment, keeping the best an
 test('renderMarkdown: the trial table keeps size, latency and accuracy when trials measured more than fits', () => {
   const r = fullReport();
   for (const t of r.search!.trials) {
-    for (const k of ['size.gzipBytes', 'params', 'params.nonzero', 'macs', 'latency.p90', 'throughput']) t.metrics[k] = metricRow(1, 2, 'count', 'lower');
+    for (const k of ['size.gzipBytes', 'params', 'params.nonzero', 'macs', 'latency.p90', 'throughput'])
+      t.metrics[k] = metricRow(1, 2, 'count', 'lower');
   }
   const head = rowCells(renderMarkdown(r), 'Trial');
   assert.deepEqual(head.slice(3, 9), ['Size', 'Latency p50', 'Accuracy (top-1)', 'Size (gzip)', 'Parameters', 'Non-zero parameters']);
@@ -114,16 +126,33 @@ test('several candidates with different baseline runs: each cell shows its own b
   // Energy comes from each candidate's own baseline latency: all three energy rows differ together.
   pruned.metrics['energy.perInference'] = metric('energy.perInference', 0.0002, 0.000153, { method: 'cpu-power-model' });
   pruned.metrics['energy.kWhPerMillion'] = metric('energy.kWhPerMillion', 0.0002 / 3.6, 0.000153 / 3.6, { method: 'cpu-power-model' });
-  pruned.metrics['co2e.perMillion'] = metric('co2e.perMillion', (0.0002 / 3.6) * 475, (0.000153 / 3.6) * 475, { method: 'energy x 475 gCO2e/kWh' });
+  pruned.metrics['co2e.perMillion'] = metric('co2e.perMillion', (0.0002 / 3.6) * 475, (0.000153 / 3.6) * 475, {
+    method: 'energy x 475 gCO2e/kWh',
+  });
   const md = renderMarkdown(r);
-  assert.deepEqual(rowCells(md, 'Latency p50'), ['Latency p50 <sup>1</sup> †', 'per candidate †', '1.00 ms (0.480×) 🟢 vs 2.00 ms', '1.80 ms (0.700×) 🟢 vs 2.50 ms']);
-  assert.deepEqual(rowCells(md, 'Size'), ['Size', '1.00 MB', '262 KB (0.262×) 🟢', '520 KB (0.520×) 🟢'], 'rows with one baseline keep its column');
+  assert.deepEqual(rowCells(md, 'Latency p50'), [
+    'Latency p50 <sup>1</sup> †',
+    'per candidate †',
+    '1.00 ms (0.480×) 🟢 vs 2.00 ms',
+    '1.80 ms (0.700×) 🟢 vs 2.50 ms',
+  ]);
+  assert.deepEqual(
+    rowCells(md, 'Size'),
+    ['Size', '1.00 MB', '262 KB (0.262×) 🟢', '520 KB (0.520×) 🟢'],
+    'rows with one baseline keep its column',
+  );
   assert.match(md, /† Rows marked † were measured per candidate, each interleaved with its own baseline run/);
   const html = renderHtml(r);
-  assert.match(html, /<td>per candidate †<\/td><td class="better">1\.00 ms.*?vs baseline 2\.00 ms<\/span><\/td><td class="better">1\.80 ms.*?vs baseline 2\.50 ms/);
+  assert.match(
+    html,
+    /<td>per candidate †<\/td><td class="better">1\.00 ms.*?vs baseline 2\.00 ms<\/span><\/td><td class="better">1\.80 ms.*?vs baseline 2\.50 ms/,
+  );
   const e = energySummary(r)!;
   assert.deepEqual(
     e.rows.filter((x) => x.isBaseline).map((x) => [x.name, x.joulesPerInference]),
-    [['mlp (paired with mlp-int8)', 0.00017], ['mlp (paired with mlp-pruned)', 0.0002]],
+    [
+      ['mlp (paired with mlp-int8)', 0.00017],
+      ['mlp (paired with mlp-pruned)', 0.0002],
+    ],
   );
 });

@@ -66,16 +66,37 @@ function metricsTable(report: Report): string[] {
   const label = (r: GridRow) => text(r.label) + (r.methodRefs.length > 0 ? ` <sup>${r.methodRefs.join(',')}</sup>` : '');
   const out: string[] = [];
   if (cands.length === 1) {
-    out.push(...tableHead(['Metric', `Baseline: ${text(report.baseline.name)}`, text(cands[0]!.name), 'Change', 'Ratio', ''], ['l', 'r', 'r', 'r', 'r', 'l']));
+    out.push(
+      ...tableHead(
+        ['Metric', `Baseline: ${text(report.baseline.name)}`, text(cands[0]!.name), 'Change', 'Ratio', ''],
+        ['l', 'r', 'r', 'r', 'r', 'l'],
+      ),
+    );
     for (const r of grid.rows) {
       const c = r.cells[0]!;
-      out.push(row([label(r), r.baseline ?? '–', c.value ?? '–', c.change, c.ratio ?? '', c.verdict ? `${MARK[c.verdict]} ${c.verdict}` : '']));
+      out.push(
+        row([label(r), r.baseline ?? '–', c.value ?? '–', c.change, c.ratio ?? '', c.verdict ? `${MARK[c.verdict]} ${c.verdict}` : '']),
+      );
     }
   } else {
-    out.push(...tableHead(['Metric', `Baseline: ${text(report.baseline.name)}`, ...cands.map((c) => text(c.name))], ['l', 'r', ...cands.map(() => 'r' as const)]));
+    out.push(
+      ...tableHead(
+        ['Metric', `Baseline: ${text(report.baseline.name)}`, ...cands.map((c) => text(c.name))],
+        ['l', 'r', ...cands.map(() => 'r' as const)],
+      ),
+    );
     for (const r of grid.rows) {
       const cells = r.cells.map((c) =>
-        c?.value === undefined ? '–' : [c.value, c.ratio !== undefined ? `(${c.ratio})` : '', c.verdict ? MARK[c.verdict] : '', c.baseline !== undefined ? `vs ${c.baseline}` : ''].filter((s) => s !== '').join(' '),
+        c?.value === undefined
+          ? '–'
+          : [
+              c.value,
+              c.ratio !== undefined ? `(${c.ratio})` : '',
+              c.verdict ? MARK[c.verdict] : '',
+              c.baseline !== undefined ? `vs ${c.baseline}` : '',
+            ]
+              .filter((s) => s !== '')
+              .join(' '),
       );
       out.push(row([label(r) + (r.paired ? ' †' : ''), r.paired ? 'per candidate †' : (r.baseline ?? '–'), ...cells]));
     }
@@ -102,7 +123,11 @@ function energyText(e: NonNullable<StepRecord['energy']>): string {
 
 function stepsSection(c: CandidateReport): string[] {
   if (c.steps === undefined || c.steps.length === 0) return [];
-  const out = [`### Steps: ${text(c.name)}`, '', ...tableHead(['#', 'Pass', 'Options', 'Time', 'Energy', 'Notes'], ['r', 'l', 'l', 'r', 'r', 'l'])];
+  const out = [
+    `### Steps: ${text(c.name)}`,
+    '',
+    ...tableHead(['#', 'Pass', 'Options', 'Time', 'Energy', 'Notes'], ['r', 'l', 'l', 'r', 'r', 'l']),
+  ];
   c.steps.forEach((s, i) => {
     out.push(
       row([
@@ -144,7 +169,13 @@ function searchSection(search: SearchRecord, maxTrials: number): string[] {
   const keys = trialColumns(search, MAX_TRIAL_METRICS);
   const front = new Set(Object.values(search.pareto).flat());
   const shown = shownTrials(search, maxTrials);
-  out.push('', ...tableHead(['Trial', 'Passed', 'Steps', ...keys.map((k) => text(metricLabel(k))), 'Time', 'Failed gates'], ['l', 'l', 'l', ...keys.map(() => 'r' as const), 'r', 'l']));
+  out.push(
+    '',
+    ...tableHead(
+      ['Trial', 'Passed', 'Steps', ...keys.map((k) => text(metricLabel(k))), 'Time', 'Failed gates'],
+      ['l', 'l', 'l', ...keys.map(() => 'r' as const), 'r', 'l'],
+    ),
+  );
   search.trials.forEach((t, i) => {
     if (!shown.has(i)) return;
     const badges = `${t.name === search.best ? ' ⭐' : ''}${front.has(t.name) ? ' ◆' : ''}`;
@@ -164,7 +195,11 @@ function searchSection(search: SearchRecord, maxTrials: number): string[] {
     );
   });
   const left = search.trials.length - shown.size;
-  if (left > 0) out.push('', `_${left} of ${search.trials.length} trials left out to fit a comment (listed: the best, the Pareto members, then the first ones); the JSON report has them all._`);
+  if (left > 0)
+    out.push(
+      '',
+      `_${left} of ${search.trials.length} trials left out to fit a comment (listed: the best, the Pareto members, then the first ones); the JSON report has them all._`,
+    );
   const axes = Object.entries(search.pareto);
   if (axes.length > 0) {
     out.push('', '**Pareto front** (◆)', '');
@@ -184,7 +219,15 @@ function energySection(report: Report): string[] {
   if (e !== undefined) {
     const f = (x: number | undefined, unit: string) => (x === undefined ? '–' : formatValue(x, unit));
     out.push(...tableHead(['Model', 'Energy / inference', 'Energy / 1M inferences', 'CO2e / 1M inferences'], ['l', 'r', 'r', 'r']));
-    for (const r of e.rows) out.push(row([`${text(r.name)}${r.isBaseline ? ' (baseline)' : ''}`, f(r.joulesPerInference, 'J'), f(r.kWhPerMillion, 'kWh'), f(r.gCO2ePerMillion, 'gCO2e')]));
+    for (const r of e.rows)
+      out.push(
+        row([
+          `${text(r.name)}${r.isBaseline ? ' (baseline)' : ''}`,
+          f(r.joulesPerInference, 'J'),
+          f(r.kWhPerMillion, 'kWh'),
+          f(r.gCO2ePerMillion, 'gCO2e'),
+        ]),
+      );
     out.push('');
     if (e.gridIntensity !== undefined) out.push(`Grid intensity: ${formatValue(e.gridIntensity, 'gCO2e')}/kWh  `);
     for (const m of e.methods) out.push(`Method: ${text(m)}  `);
@@ -197,20 +240,32 @@ function energySection(report: Report): string[] {
       total.kWh += s.kWh;
       total.gCO2e += s.gCO2e;
     }
-    out.push(`Making **${text(c.name)}** (${en.length} step${en.length === 1 ? '' : 's'}): ${formatValue(total.joules, 'J')}, ${formatValue(total.kWh, 'kWh')}, ${formatValue(total.gCO2e, 'gCO2e')}  `);
+    out.push(
+      `Making **${text(c.name)}** (${en.length} step${en.length === 1 ? '' : 's'}): ${formatValue(total.joules, 'J')}, ${formatValue(total.kWh, 'kWh')}, ${formatValue(total.gCO2e, 'gCO2e')}  `,
+    );
   }
   return out;
 }
 
 function notesSection(report: Report): string[] {
-  const notes = [...report.notes.map(text), ...report.candidates.flatMap((c) => (c.notes ?? []).map((n) => `**${text(c.name)}**: ${text(n)}`))];
+  const notes = [
+    ...report.notes.map(text),
+    ...report.candidates.flatMap((c) => (c.notes ?? []).map((n) => `**${text(c.name)}**: ${text(n)}`)),
+  ];
   return notes.length === 0 ? [] : ['### Notes', '', ...notes.map((n) => `- ${n}`)];
 }
 
 function environmentSection(report: Report): string[] {
   const entries = environmentEntries(report.environment);
   if (entries.length === 0) return [];
-  return ['<details><summary>Environment</summary>', '', ...tableHead(['', ''], ['l', 'l']), ...entries.map(([k, v]) => row([text(k), text(String(v))])), '', '</details>'];
+  return [
+    '<details><summary>Environment</summary>',
+    '',
+    ...tableHead(['', ''], ['l', 'l']),
+    ...entries.map(([k, v]) => row([text(k), text(String(v))])),
+    '',
+    '</details>',
+  ];
 }
 
 function degradedSection(report: Report): string[] {
@@ -223,13 +278,19 @@ function title(report: Report): string {
   const v = gateVerdict(report);
   if (v === undefined || v.passed + v.failed === 0) return '## Shrink report';
   const n = v.passed + v.failed;
-  return v.ok ? `## ✅ Shrink: all ${n} gate${n === 1 ? '' : 's'} passed` : `## ❌ Shrink: ${v.failed} of ${n} gate${n === 1 ? '' : 's'} failed`;
+  return v.ok
+    ? `## ✅ Shrink: all ${n} gate${n === 1 ? '' : 's'} passed`
+    : `## ❌ Shrink: ${v.failed} of ${n} gate${n === 1 ? '' : 's'} failed`;
 }
 
 function build(report: Report, maxTrials: number): string {
   const b = report.baseline;
   const sections: string[][] = [
-    [title(report), '', `Baseline **${text(b.name)}**${b.path !== undefined ? ` (${code(b.path)})` : ''} · ${report.candidates.length} candidate${report.candidates.length === 1 ? '' : 's'} · ${text(report.createdAt)}`],
+    [
+      title(report),
+      '',
+      `Baseline **${text(b.name)}**${b.path !== undefined ? ` (${code(b.path)})` : ''} · ${report.candidates.length} candidate${report.candidates.length === 1 ? '' : 's'} · ${text(report.createdAt)}`,
+    ],
     degradedSection(report),
     ['### Metrics', '', ...metricsTable(report)],
     gatesSection(report),
@@ -239,12 +300,18 @@ function build(report: Report, maxTrials: number): string {
     notesSection(report),
     environmentSection(report),
   ];
-  return sections.filter((s) => s.length > 0).map((s) => s.join('\n')).join('\n\n') + '\n';
+  return (
+    sections
+      .filter((s) => s.length > 0)
+      .map((s) => s.join('\n'))
+      .join('\n\n') + '\n'
+  );
 }
 
 /** Hard cut at a line boundary, closing a <details> the cut left open. */
 function cut(md: string, limit: number): string {
-  const note = (n: number) => `\n\n_Report cut: ${n} more characters did not fit GitHub's comment limit; the JSON report has everything._\n`;
+  const note = (n: number) =>
+    `\n\n_Report cut: ${n} more characters did not fit GitHub's comment limit; the JSON report has everything._\n`;
   let head = md.slice(0, Math.max(0, limit - note(md.length).length - '\n</details>'.length));
   head = head.slice(0, Math.max(0, head.lastIndexOf('\n')));
   const open = (head.match(/<details>/g) ?? []).length - (head.match(/<\/details>/g) ?? []).length;

@@ -29,7 +29,7 @@ export function modelSeries(report: Report, key: string): ModelPoint[] {
 
 /** The unit of `key` as the report states it (first row that has the key). */
 export function seriesUnit(report: Report, key: string): string | undefined {
-  for (const c of report.candidates) if (c.metrics[key] !== undefined) return c.metrics[key]!.unit;
-  for (const t of report.search?.trials ?? []) if (t.metrics[key] !== undefined) return t.metrics[key]!.unit;
+  for (const c of report.candidates) if (c.metrics[key] !== undefined) return c.metrics[key].unit;
+  for (const t of report.search?.trials ?? []) if (t.metrics[key] !== undefined) return t.metrics[key].unit;
   return undefined;
 }

@@ -39,7 +39,11 @@ test('docs/report.schema.json is the JSON Schema of the code and validates a rea
   const want = `${JSON.stringify(reportJsonSchema(), null, 2)}\n`;
   if (process.env['SHRINK_UPDATE_SCHEMA'] === '1') writeFileSync(SCHEMA_FILE, want);
   const file = readFileSync(SCHEMA_FILE, 'utf8');
-  assert.equal(file, want, 'docs/report.schema.json is stale: regenerate with SHRINK_UPDATE_SCHEMA=1 node scripts/run-tests.mjs report/report-schema');
+  assert.equal(
+    file,
+    want,
+    'docs/report.schema.json is stale: regenerate with SHRINK_UPDATE_SCHEMA=1 node scripts/run-tests.mjs report/report-schema',
+  );
   const schema = JSON.parse(file);
   assert.equal(schema.properties.schema.const, 'shrink.report/v1');
 
@@ -60,7 +64,7 @@ function propertyNames(s: unknown, out = new Set<string>()): Set<string> {
   if (Array.isArray(s)) for (const x of s) propertyNames(x, out);
   else if (s !== null && typeof s === 'object') {
     const o = s as Record<string, unknown>;
-    if (o['properties'] !== null && typeof o['properties'] === 'object') for (const k of Object.keys(o['properties'] as object)) out.add(k);
+    if (o['properties'] !== null && typeof o['properties'] === 'object') for (const k of Object.keys(o['properties'])) out.add(k);
     for (const v of Object.values(o)) propertyNames(v, out);
   }
   return out;

@@ -75,7 +75,10 @@ function pruned(name = 'mlp-pruned'): CandidateReport {
 function trial(i: number, bytes: number, p50: number, acc: number, passed: boolean): TrialRecord {
   return {
     name: `t${i}`,
-    config: [{ kind: 'prune', sparsity: Math.round(bytes / 10_000) / 100 }, { kind: 'quantize', mode: 'dynamic' }],
+    config: [
+      { kind: 'prune', sparsity: Math.round(bytes / 10_000) / 100 },
+      { kind: 'quantize', mode: 'dynamic' },
+    ],
     metrics: {
       'size.bytes': metric('size.bytes', 1_000_000, bytes),
       'latency.p50': metric('latency.p50', 2, p50),
@@ -89,20 +92,40 @@ function trial(i: number, bytes: number, p50: number, acc: number, passed: boole
 
 /** A pipeline report with two candidates, gates (one failing), steps, per-layer detail, a search and energy. */
 export function fullReport(): Report {
-  const trials = [trial(1, 700_000, 1.9, 0.948, true), trial(2, 400_000, 1.5, 0.944, true), trial(3, 260_000, 1.1, 0.93, false), trial(4, 520_000, 1.8, 0.9444, true), trial(5, 300_000, 1.2, 0.942, true)];
+  const trials = [
+    trial(1, 700_000, 1.9, 0.948, true),
+    trial(2, 400_000, 1.5, 0.944, true),
+    trial(3, 260_000, 1.1, 0.93, false),
+    trial(4, 520_000, 1.8, 0.9444, true),
+    trial(5, 300_000, 1.2, 0.942, true),
+  ];
   return {
     ...createReport({
       createdAt: '2026-11-28T12:00:00.000Z',
       baseline: { name: 'mlp', path: 'models/mlp.onnx' },
       candidates: [int8(), pruned()],
-      environment: { shrink: '0.1.0', node: 'v20.20.2', platform: 'linux', arch: 'x64', threads: 1, onnxruntime: '1.30.0', cpuModel: 'Test CPU @ 2.0GHz' },
+      environment: {
+        shrink: '0.1.0',
+        node: 'v20.20.2',
+        platform: 'linux',
+        arch: 'x64',
+        threads: 1,
+        onnxruntime: '1.30.0',
+        cpuModel: 'Test CPU @ 2.0GHz',
+      },
       notes: ['latency measured at batch 1'],
     }),
     gates: [
       { expression: 'accuracy.delta >= -0.01', candidate: 'mlp-int8', passed: false, values: { 'accuracy.delta': 0.9375 - 0.95 } },
       { expression: 'size.bytes.ratio <= 0.6', candidate: 'mlp-int8', passed: true, values: { 'size.bytes.ratio': 0.262144 } },
       { expression: 'latency.p50.ratio <= 0.95', candidate: 'mlp-pruned', passed: true, values: { 'latency.p50.ratio': 0.91 } },
-      { expression: 'macs.ratio <= 0.5', candidate: 'mlp-pruned', passed: false, values: { 'macs.ratio': null }, error: 'metric macs is missing' },
+      {
+        expression: 'macs.ratio <= 0.5',
+        candidate: 'mlp-pruned',
+        passed: false,
+        values: { 'macs.ratio': null },
+        error: 'metric macs is missing',
+      },
     ],
     search: {
       objective: 'smallest size.bytes among trials passing every gate',
@@ -139,7 +162,8 @@ export function plainReport(name = HOSTILE): Report {
 export function bigSearchReport(n: number): Report {
   const r = fullReport();
   const trials: TrialRecord[] = [];
-  for (let i = 1; i <= n; i++) trials.push(trial(i, 200_000 + ((i * 7919) % 800_000), 1 + ((i * 31) % 100) / 100, 0.9 + ((i * 13) % 50) / 1000, i % 3 !== 0));
+  for (let i = 1; i <= n; i++)
+    trials.push(trial(i, 200_000 + ((i * 7919) % 800_000), 1 + ((i * 31) % 100) / 100, 0.9 + ((i * 13) % 50) / 1000, i % 3 !== 0));
   r.search = { ...r.search!, trials, best: `t${n}`, pareto: { 'size.bytes/accuracy': [`t${n}`, 't2'] } };
   return r;
 }

@@ -29,12 +29,22 @@ test('metricRow: a measured ratio overrides the computed one; non-finite values 
   assert.equal(r.ratio, 0.48);
   assert.equal(r.delta, -1);
   assert.equal(r.method, 'interleaved A/B');
-  assert.throws(() => metricRow(NaN, 1, 'ms', 'lower'), (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => metricRow(NaN, 1, 'ms', 'lower'),
+    (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT',
+  );
   assert.throws(() => metricRow(1, Infinity, 'ms', 'lower'), ShrinkError);
 });
 
 test('metric() takes unit and direction from METRICS', () => {
-  assert.deepEqual(metric('accuracy', 0.9, 0.95), { baseline: 0.9, candidate: 0.95, delta: 0.95 - 0.9, ratio: 0.95 / 0.9, unit: 'fraction', better: 'higher' });
+  assert.deepEqual(metric('accuracy', 0.9, 0.95), {
+    baseline: 0.9,
+    candidate: 0.95,
+    delta: 0.95 - 0.9,
+    ratio: 0.95 / 0.9,
+    unit: 'fraction',
+    better: 'higher',
+  });
   assert.equal(metric('latency.p50', 2, 1).better, 'lower');
   assert.deepEqual(orderedMetricKeys({ zeta: 1, accuracy: 1, 'size.bytes': 1, alpha: 1 }), ['size.bytes', 'accuracy', 'alpha', 'zeta']);
 });
@@ -107,7 +117,9 @@ test('renderTable shows values, changes, verdicts and method footnotes for every
   assert.match(t, /Environment: node v20\.0\.0, platform linux, threads 1/);
   assert.match(t, /note: MatMul quantized/);
   // rows follow METRICS order (size before latency before accuracy), unknown keys last
-  assert.ok(t.indexOf('Size') < t.indexOf('Latency') && t.indexOf('Latency') < t.indexOf('Accuracy') && t.indexOf('Accuracy') < t.indexOf('custom'));
+  assert.ok(
+    t.indexOf('Size') < t.indexOf('Latency') && t.indexOf('Latency') < t.indexOf('Accuracy') && t.indexOf('Accuracy') < t.indexOf('custom'),
+  );
   assert.match(renderTable(sample(), { color: true }), /\u001b\[32mbetter/);
 });
 
@@ -125,7 +137,12 @@ test('renderJson: versioned, stable key order whatever the insertion order, and 
   // same content, different insertion order -> identical bytes
   const shuffled = sample();
   const m = shuffled.candidates[0]!.metrics;
-  shuffled.candidates[0]!.metrics = { custom: m.custom!, accuracy: m.accuracy!, 'latency.p50': m['latency.p50']!, 'size.bytes': m['size.bytes']! };
+  shuffled.candidates[0]!.metrics = {
+    custom: m.custom!,
+    accuracy: m.accuracy!,
+    'latency.p50': m['latency.p50']!,
+    'size.bytes': m['size.bytes']!,
+  };
   shuffled.environment = { platform: 'linux', threads: 1, node: 'v20.0.0' };
   assert.equal(renderJson(shuffled), json);
 
@@ -138,13 +155,16 @@ test('renderJson: versioned, stable key order whatever the insertion order, and 
 test('parseReport refuses other schemas, bad JSON and malformed rows with INVALID_DATA naming the place', () => {
   const isData = (re: RegExp) => (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_DATA' && re.test(e.message);
   assert.throws(() => parseReport('{', 'r.json'), isData(/^r\.json: not valid JSON/));
-  assert.throws(() => parseReport({ ...JSON.parse(renderJson(sample())), schema: 'shrink.report/v0' }, 'r.json'), isData(/"shrink\.report\/v0" is not supported; expected "shrink\.report\/v1"/));
+  assert.throws(
+    () => parseReport({ ...JSON.parse(renderJson(sample())), schema: 'shrink.report/v0' }, 'r.json'),
+    isData(/"shrink\.report\/v0" is not supported; expected "shrink\.report\/v1"/),
+  );
   const bad = JSON.parse(renderJson(sample()));
   bad.candidates[0].metrics.accuracy.better = 'sideways';
   assert.throws(() => parseReport(bad, 'r.json'), isData(/r\.json\.candidates\[0\]\.metrics\.accuracy\.better/));
 });
 
-test('a paired latency ratio that disagrees with the two medians is noise: verdict same; the change percent is the delta\'s own', () => {
+test("a paired latency ratio that disagrees with the two medians is noise: verdict same; the change percent is the delta's own", () => {
   // Measured on a real OCR model: medians 1.32 -> 1.26 ms, median of per-pair ratios 1.07.
   const noisy = metric('latency.p50', 1.32, 1.26, { ratio: 1.07 });
   assert.equal(verdict(noisy), 'same');

@@ -196,7 +196,7 @@ export function verdict(m: MetricValue): Verdict | undefined {
   if (m.delta === undefined) return undefined;
   if (m.delta === 0) return 'same';
   if (m.ratio !== undefined && m.baseline !== undefined && m.baseline > 0 && (m.ratio - 1) * m.delta <= 0) return 'same';
-  return (m.delta < 0) === (m.better === 'lower') ? 'better' : 'worse';
+  return m.delta < 0 === (m.better === 'lower') ? 'better' : 'worse';
 }
 
 export interface MetricDef {

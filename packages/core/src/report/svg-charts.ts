@@ -63,7 +63,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   // The 1-2-5 step nearest to the raw one (in ratio), so a chart gets about `count` ticks, not half as many.
-  const step = [1, 2, 5, 10].reduce((best, m) => (Math.abs(Math.log(m * mag / raw)) < Math.abs(Math.log(best * mag / raw)) ? m : best), 1) * mag;
+  const step =
+    [1, 2, 5, 10].reduce((best, m) => (Math.abs(Math.log((m * mag) / raw)) < Math.abs(Math.log((best * mag) / raw)) ? m : best), 1) * mag;
   const out: number[] = [];
   for (let v = Math.floor(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
   if (out[out.length - 1]! < hi) out.push(Number((out[out.length - 1]! + step).toPrecision(12)));
@@ -121,8 +122,12 @@ export function barChart(spec: BarChartSpec): string {
     );
   });
   parts.push(`<line class="axis" x1="${n1(sx(0))}" y1="${top}" x2="${n1(sx(0))}" y2="${top + plotH}"/>`);
-  parts.push(`<text class="axis-label" x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">${escapeHtml(spec.valueLabel)}</text>`);
-  parts.push(`<text class="axis-label" transform="translate(14 ${n1(top + plotH / 2)}) rotate(-90)" text-anchor="middle">${escapeHtml(spec.categoryLabel)}</text>`);
+  parts.push(
+    `<text class="axis-label" x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">${escapeHtml(spec.valueLabel)}</text>`,
+  );
+  parts.push(
+    `<text class="axis-label" transform="translate(14 ${n1(top + plotH / 2)}) rotate(-90)" text-anchor="middle">${escapeHtml(spec.categoryLabel)}</text>`,
+  );
   const desc = `${spec.valueLabel} by ${spec.categoryLabel}: ${spec.bars.map((b) => `${b.label} ${b.display}`).join('; ')}`;
   return frame(spec.id, spec.title, desc, top + plotH + 44, parts.join(''), spec.footnote);
 }
@@ -157,7 +162,15 @@ function placeLabels(points: ScatterPoint[], at: (p: ScatterPoint) => [number, n
   for (const g of groups) {
     const text = clipLabel(g.names.join(', '), 30);
     const w = text.length * 6.2;
-    const spots = [[8, -6, 'start'], [8, 14, 'start'], [8, -16, 'start'], [-8, -6, 'end'], [-8, 14, 'end'], [0, -12, 'middle'], [0, 21, 'middle']] as const;
+    const spots = [
+      [8, -6, 'start'],
+      [8, 14, 'start'],
+      [8, -16, 'start'],
+      [-8, -6, 'end'],
+      [-8, 14, 'end'],
+      [0, -12, 'middle'],
+      [0, 21, 'middle'],
+    ] as const;
     for (const [dx, dy, anchor] of spots) {
       const x = g.x + dx;
       const y = g.y + dy;
@@ -166,7 +179,10 @@ function placeLabels(points: ScatterPoint[], at: (p: ScatterPoint) => [number, n
       if (box.x0 < plot.x0 || box.x1 > plot.x1 || box.y0 < plot.y0 || box.y1 > plot.y1) continue;
       if (placed.some((b) => overlaps(b, box))) continue;
       placed.push(box);
-      out.set(g.lead, `<text class="pt-label" x="${n1(x)}" y="${n1(y)}"${anchor === 'start' ? '' : ` text-anchor="${anchor}"`}>${escapeHtml(text)}</text>`);
+      out.set(
+        g.lead,
+        `<text class="pt-label" x="${n1(x)}" y="${n1(y)}"${anchor === 'start' ? '' : ` text-anchor="${anchor}"`}>${escapeHtml(text)}</text>`,
+      );
       break;
     }
   }
@@ -189,11 +205,15 @@ export function scatterChart(spec: ScatterSpec): string {
   const parts: string[] = [`<rect class="plot" x="${left}" y="${top}" width="${plotW}" height="${plotH}"/>`];
   for (const t of xt) {
     const x = n1(sx(t));
-    parts.push(`<line class="grid" x1="${x}" y1="${top}" x2="${x}" y2="${top + plotH}"/><text class="tick" x="${x}" y="${top + plotH + 14}" text-anchor="middle">${escapeHtml(spec.xTick(t))}</text>`);
+    parts.push(
+      `<line class="grid" x1="${x}" y1="${top}" x2="${x}" y2="${top + plotH}"/><text class="tick" x="${x}" y="${top + plotH + 14}" text-anchor="middle">${escapeHtml(spec.xTick(t))}</text>`,
+    );
   }
   for (const t of yt) {
     const y = n1(sy(t));
-    parts.push(`<line class="grid" x1="${left}" y1="${y}" x2="${left + plotW}" y2="${y}"/><text class="tick" x="${left - 4}" y="${n1(sy(t) + 4)}" text-anchor="end">${escapeHtml(spec.yTick(t))}</text>`);
+    parts.push(
+      `<line class="grid" x1="${left}" y1="${y}" x2="${left + plotW}" y2="${y}"/><text class="tick" x="${left - 4}" y="${n1(sy(t) + 4)}" text-anchor="end">${escapeHtml(spec.yTick(t))}</text>`,
+    );
   }
   const front = spec.points.filter((p) => p.kind === 'front').sort((a, b) => a.x - b.x);
   if (spec.frontLine && front.length > 1) {
@@ -201,26 +221,42 @@ export function scatterChart(spec: ScatterSpec): string {
   }
   // Front and best last, so they are drawn over the others.
   const order = [...spec.points].sort((a, b) => Number(a.kind === 'front' || !!a.best) - Number(b.kind === 'front' || !!b.best));
-  const labels = spec.points.length <= 40 ? placeLabels(order, (p) => [sx(p.x), sy(p.y)], { x0: left, y0: top, x1: left + plotW, y1: top + plotH }) : new Map<ScatterPoint, string>();
+  const labels =
+    spec.points.length <= 40
+      ? placeLabels(order, (p) => [sx(p.x), sy(p.y)], { x0: left, y0: top, x1: left + plotW, y1: top + plotH })
+      : new Map<ScatterPoint, string>();
   for (const p of order) {
     parts.push(
       `<g class="pt ${p.kind}${p.best ? ' best' : ''}"><title>${escapeHtml(p.tip)}</title>` +
         `<circle cx="${n1(sx(p.x))}" cy="${n1(sy(p.y))}" r="${p.best ? 7 : 4.5}"/>${labels.get(p) ?? ''}</g>`,
     );
   }
-  parts.push(`<text class="axis-label" x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">${escapeHtml(spec.xLabel)}</text>`);
-  parts.push(`<text class="axis-label" transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(spec.yLabel)}</text>`);
+  parts.push(
+    `<text class="axis-label" x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">${escapeHtml(spec.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text class="axis-label" transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(spec.yLabel)}</text>`,
+  );
   const desc = `${spec.yLabel} against ${spec.xLabel} for ${spec.points.length} points${front.length > 0 ? `; front: ${front.map((p) => p.label).join(', ')}` : ''}`;
   return frame(spec.id, spec.title, desc, top + plotH + 44, parts.join(''));
 }
 
 /** A legend row for the scatter's point kinds, as HTML (shared by every scatter of a page). */
 export function scatterLegend(kinds: ReadonlyArray<ScatterPoint['kind'] | 'best'>): string {
-  const text: Record<string, string> = { front: 'Pareto front', other: 'other', failed: 'failed a gate', baseline: 'baseline', best: 'best' };
+  const text: Record<string, string> = {
+    front: 'Pareto front',
+    other: 'other',
+    failed: 'failed a gate',
+    baseline: 'baseline',
+    best: 'best',
+  };
   return (
     `<p class="legend">` +
     kinds
-      .map((k) => `<span class="lg"><svg width="14" height="14" aria-hidden="true"><g class="pt ${k === 'best' ? 'front best' : k}"><circle cx="7" cy="7" r="${k === 'best' ? 6 : 4.5}"/></g></svg>${escapeHtml(text[k]!)}</span>`)
+      .map(
+        (k) =>
+          `<span class="lg"><svg width="14" height="14" aria-hidden="true"><g class="pt ${k === 'best' ? 'front best' : k}"><circle cx="7" cy="7" r="${k === 'best' ? 6 : 4.5}"/></g></svg>${escapeHtml(text[k]!)}</span>`,
+      )
       .join(' ') +
     `</p>`
   );

@@ -46,7 +46,11 @@ function candidateTable(c: CandidateReport, opts: TableOptions): string {
       : c.guard?.unjudged !== undefined
         ? `fidelity NOT judged: ${c.guard.unjudged}`
         : undefined;
-  const lines = [`Candidate: ${c.name}${c.path !== undefined ? ` (${c.path})` : ''}`, ...(failed ? [opts.color ? RED(failed) : failed] : []), table.toString()];
+  const lines = [
+    `Candidate: ${c.name}${c.path !== undefined ? ` (${c.path})` : ''}`,
+    ...(failed ? [opts.color ? RED(failed) : failed] : []),
+    table.toString(),
+  ];
   methods.forEach((m, i) => lines.push(`  [${i + 1}] ${m}`));
   for (const n of c.notes ?? []) lines.push(`  note: ${n}`);
   return lines.join('\n');
@@ -60,7 +64,10 @@ export function formatEnvironment(env: Environment): string {
 
 /** The report as text for a terminal: header, one table per candidate, environment and notes. */
 export function renderTable(report: Report, opts: TableOptions = {}): string {
-  const out = [`Shrink report (${report.createdAt})`, `Baseline: ${report.baseline.name}${report.baseline.path !== undefined ? ` (${report.baseline.path})` : ''}`];
+  const out = [
+    `Shrink report (${report.createdAt})`,
+    `Baseline: ${report.baseline.name}${report.baseline.path !== undefined ? ` (${report.baseline.path})` : ''}`,
+  ];
   if (report.candidates.length === 0) out.push('No candidates.');
   for (const c of report.candidates) out.push('', candidateTable(c, opts));
   const env = formatEnvironment(report.environment);

@@ -73,7 +73,8 @@ function describeDrop(task: EvaluateResult['task'], d: number): string {
 }
 
 const fmtDb = (db: number) => (db === Infinity ? 'identical' : `${db.toFixed(1)} dB`);
-const fmtMetric = (task: EvaluateResult['task'], v: number) => (task === 'classification' ? `accuracy ${(v * 100).toFixed(2)}%` : `MSE ${v.toPrecision(4)}`);
+const fmtMetric = (task: EvaluateResult['task'], v: number) =>
+  task === 'classification' ? `accuracy ${(v * 100).toFixed(2)}%` : `MSE ${v.toPrecision(4)}`;
 
 /**
  * What ranks a node: the error of its replacement alone (fed the original inputs), else its trace error.
@@ -82,7 +83,11 @@ const fmtMetric = (task: EvaluateResult['task'], v: number) => (task === 'classi
 const ownSqnr = (row: LayerError): number => row.localSqnrDb ?? row.sqnrDb;
 
 /** The changed node with the worst error of its own, with a few words on why; undefined when none is left. */
-function pickWorst(changed: FallbackAttempt['changed'], rows: readonly LayerError[], kept: ReadonlySet<string>): { node: string; detail: string } | undefined {
+function pickWorst(
+  changed: FallbackAttempt['changed'],
+  rows: readonly LayerError[],
+  kept: ReadonlySet<string>,
+): { node: string; detail: string } | undefined {
   // A node already kept that the pass still reports as changed would be picked forever: never twice.
   const candidate = (n: { name: string }) => n.name !== '' && !kept.has(n.name);
   const open = new Set(changed.filter(candidate).map((n) => n.name));
@@ -134,7 +139,9 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
   ctx?: Ctx,
 ): Promise<FallbackOutcome<A>> {
   if (typeof maxDrop !== 'number' || Number.isNaN(maxDrop) || maxDrop < 0) {
-    throw new ShrinkError('INVALID_ARGUMENT', `must be a number >= 0 (e.g. 0.01 for one accuracy point), got ${maxDrop}`, { option: 'maxAccuracyDrop' });
+    throw new ShrinkError('INVALID_ARGUMENT', `must be a number >= 0 (e.g. 0.01 for one accuracy point), got ${maxDrop}`, {
+      option: 'maxAccuracyDrop',
+    });
   }
   const maxSteps = settings.maxSteps ?? Infinity;
   if (maxSteps !== Infinity && (!Number.isInteger(maxSteps) || maxSteps < 0)) {
@@ -177,7 +184,11 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
       a.model,
       a.changed,
       evalData,
-      { ...(settings.explainSamples !== undefined ? { samples: settings.explainSamples } : {}), ...evalOpts, ...(settings.session ? { session: settings.session } : {}) },
+      {
+        ...(settings.explainSamples !== undefined ? { samples: settings.explainSamples } : {}),
+        ...evalOpts,
+        ...(settings.session ? { session: settings.session } : {}),
+      },
       ctx,
     );
     const pick = pickWorst(a.changed, rows, new Set(kept));
@@ -189,7 +200,10 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
     original = named.model;
     const drop = dropOf(task, baseline, metric);
     kept.push(named.name);
-    why.set(named.name, `accuracy fallback: kept ${words.kept} at step ${steps.length + 1} (${describeDrop(task, drop)} > ${describeDrop(task, maxDrop)}; ${pick.detail})`);
+    why.set(
+      named.name,
+      `accuracy fallback: kept ${words.kept} at step ${steps.length + 1} (${describeDrop(task, drop)} > ${describeDrop(task, maxDrop)}; ${pick.detail})`,
+    );
     log.info(`accuracy fallback: keeping '${named.name}' ${words.kept} (${pick.detail})`);
     ({ a, metric } = await run());
     steps.push({ excluded: [...kept], metric });

@@ -5,7 +5,10 @@ import { cpuFeatures, describeInt8Kernels, int8KernelPath, parseCpuinfoFlags, ty
 const x86 = (flags: string): CpuFeatures => ({ arch: 'x64', model: 'test', flags: new Set(flags.split(' ')), source: '/proc/cpuinfo' });
 
 test('parseCpuinfoFlags reads the x86 flags line and the ARM Features line', () => {
-  assert.deepEqual([...parseCpuinfoFlags('processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512_vnni\nbogomips : 1\n')], ['fpu', 'sse2', 'avx2', 'avx512_vnni']);
+  assert.deepEqual(
+    [...parseCpuinfoFlags('processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512_vnni\nbogomips : 1\n')],
+    ['fpu', 'sse2', 'avx2', 'avx512_vnni'],
+  );
   assert.deepEqual([...parseCpuinfoFlags('processor : 0\nFeatures : fp asimd asimddp i8mm\n')], ['fp', 'asimd', 'asimddp', 'i8mm']);
   assert.equal(parseCpuinfoFlags('no flags here').size, 0);
 });

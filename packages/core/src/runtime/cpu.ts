@@ -76,7 +76,11 @@ export function int8KernelPath(f: CpuFeatures = cpuFeatures()): Int8KernelPath {
   if (f.arch === 'arm64') {
     if (has('i8mm')) return { isa: 'arm64-i8mm', instruction: 'SMMLA/UMMLA (int32 sums)', int8Saturates: false };
     if (has('asimddp')) return { isa: 'arm64-dotprod', instruction: 'SDOT/UDOT (int32 sums)', int8Saturates: false };
-    return { isa: f.source === 'unknown' ? 'arm64' : 'arm64-neon', instruction: 'NEON widening multiply-accumulate (int32 sums)', int8Saturates: false };
+    return {
+      isa: f.source === 'unknown' ? 'arm64' : 'arm64-neon',
+      instruction: 'NEON widening multiply-accumulate (int32 sums)',
+      int8Saturates: false,
+    };
   }
   return { isa: `${f.arch} (unknown)`, instruction: 'unknown', int8Saturates: undefined };
 }
@@ -84,6 +88,10 @@ export function int8KernelPath(f: CpuFeatures = cpuFeatures()): Int8KernelPath {
 /** One line for reports: where int8 models run on this machine and whether full-range int8 weights are exact here. */
 export function describeInt8Kernels(p: Int8KernelPath = int8KernelPath()): string {
   const exact =
-    p.int8Saturates === undefined ? 'whether int8 weights can saturate here is unknown' : p.int8Saturates ? 'int8 weights at full range can saturate here' : 'exact for int8 and uint8 weights';
+    p.int8Saturates === undefined
+      ? 'whether int8 weights can saturate here is unknown'
+      : p.int8Saturates
+        ? 'int8 weights at full range can saturate here'
+        : 'exact for int8 and uint8 weights';
   return `${p.isa}: onnxruntime's u8s8 kernels use ${p.instruction}; ${exact}`;
 }

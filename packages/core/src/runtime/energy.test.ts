@@ -6,11 +6,21 @@ import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { withSession } from './session.js';
-import { cpuPowerWatts, DEFAULT_GRID_INTENSITY, DEFAULT_TDP_WATTS, measureEnergy, modelEnergy, perMillion, ramPowerWatts, raplJoules, readRapl } from './energy.js';
+import {
+  cpuPowerWatts,
+  DEFAULT_GRID_INTENSITY,
+  DEFAULT_TDP_WATTS,
+  measureEnergy,
+  modelEnergy,
+  perMillion,
+  ramPowerWatts,
+  raplJoules,
+  readRapl,
+} from './energy.js';
 
 const rel = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol * Math.abs(b), `${a} vs ${b}`);
 
-test('power model and per-million arithmetic: known answers by CodeCarbon\'s constant-mode formula', () => {
+test("power model and per-million arithmetic: known answers by CodeCarbon's constant-mode formula", () => {
   assert.equal(DEFAULT_TDP_WATTS, 85);
   assert.equal(DEFAULT_GRID_INTENSITY, 475);
   // CodeCarbon, unknown CPU in constant mode: 85 W x CONSUMPTION_PERCENTAGE_CONSTANT 0.5 = 42.5 W.
@@ -40,7 +50,10 @@ test('power model and per-million arithmetic: known answers by CodeCarbon\'s con
   assert.match(e.note, /RAM 16\.0 GiB → 2 DIMM\(s\) × 5 W .* = 10 W = 52\.5 W/);
   assert.match(e.note, /475 g\/kWh/);
   assert.equal(modelEnergy({ p50: 2, batch: 4 }, { ramBytes: 0 }).watts, 42.5, 'ramBytes 0 leaves RAM out');
-  assert.throws(() => perMillion(1, -1), (x) => x instanceof ShrinkError && x.code === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => perMillion(1, -1),
+    (x) => x instanceof ShrinkError && x.code === 'INVALID_ARGUMENT',
+  );
   assert.throws(() => cpuPowerWatts({ tdpWatts: 0 }), ShrinkError);
   assert.throws(() => ramPowerWatts(-1), ShrinkError);
 });
@@ -67,7 +80,10 @@ test('readRapl reads package zones only; raplJoules handles wraparound', () => {
   try {
     const before = readRapl(root);
     assert.ok(before.ok);
-    assert.deepEqual(before.domains.map((d) => d.name), ['package-0', 'package-1']);
+    assert.deepEqual(
+      before.domains.map((d) => d.name),
+      ['package-0', 'package-1'],
+    );
     fs.writeFileSync(path.join(root, 'intel-rapl:0', 'energy_uj'), '5000000\n'); // wrapped: 1 J to the top + 5 J
     fs.writeFileSync(path.join(root, 'intel-rapl:1', 'energy_uj'), '12500000\n'); // +2.5 J
     const after = readRapl(root);
@@ -81,13 +97,23 @@ test('readRapl reads package zones only; raplJoules handles wraparound', () => {
 });
 
 const identity = makeModel(
-  makeGraph({ nodes: [makeNode('Relu', ['x'], ['y'])], inputs: [makeValueInfo('x', 'float32', ['N', 4])], outputs: [makeValueInfo('y', 'float32', ['N', 4])] }),
+  makeGraph({
+    nodes: [makeNode('Relu', ['x'], ['y'])],
+    inputs: [makeValueInfo('x', 'float32', ['N', 4])],
+    outputs: [makeValueInfo('y', 'float32', ['N', 4])],
+  }),
 );
 const feeds = { x: { data: new Float32Array(8), dims: [2, 4] } };
 
 test('measureEnergy without RAPL uses the power model on a measured latency and says why', async () => {
   await withSession(identity, { threads: 1 }, async (s) => {
-    const e = await measureEnergy(s, feeds, { raplRoot: path.join(os.tmpdir(), 'shrink-no-powercap-here'), ramBytes: 16 * 1024 ** 3, warmup: 1, runs: 3, gridIntensity: 100 });
+    const e = await measureEnergy(s, feeds, {
+      raplRoot: path.join(os.tmpdir(), 'shrink-no-powercap-here'),
+      ramBytes: 16 * 1024 ** 3,
+      warmup: 1,
+      runs: 3,
+      gridIntensity: 100,
+    });
     assert.equal(e.method, 'cpu-power-model');
     assert.equal(e.watts, 42.5 + (process.arch.startsWith('arm') ? 3 : 10), 'half of 85 W TDP plus the RAM of 16 GiB');
     assert.equal(e.gridIntensity, 100);

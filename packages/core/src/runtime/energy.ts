@@ -46,7 +46,9 @@ export type RaplReading = { readonly ok: true; readonly domains: readonly RaplDo
 export function readRapl(root = '/sys/class/powercap'): RaplReading {
   let entries: string[];
   try {
-    entries = readdirSync(root).filter((e) => /^intel-rapl:\d+$/.test(e)).sort();
+    entries = readdirSync(root)
+      .filter((e) => /^intel-rapl:\d+$/.test(e))
+      .sort();
   } catch {
     return { ok: false, reason: `${root} does not exist` };
   }
@@ -59,11 +61,15 @@ export function readRapl(root = '/sys/class/powercap'): RaplReading {
       if (!name.startsWith('package')) continue;
       const energyUj = Number(readFileSync(join(path, 'energy_uj'), 'utf8').trim());
       const maxEnergyRangeUj = Number(readFileSync(join(path, 'max_energy_range_uj'), 'utf8').trim());
-      if (!Number.isFinite(energyUj) || !Number.isFinite(maxEnergyRangeUj)) return { ok: false, reason: `${path}: unreadable counter values` };
+      if (!Number.isFinite(energyUj) || !Number.isFinite(maxEnergyRangeUj))
+        return { ok: false, reason: `${path}: unreadable counter values` };
       domains.push({ name, path, energyUj, maxEnergyRangeUj });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      return { ok: false, reason: code === 'EACCES' ? `${path}/energy_uj is not readable (root only on most kernels)` : `${path}: ${code ?? String(err)}` };
+      return {
+        ok: false,
+        reason: code === 'EACCES' ? `${path}/energy_uj is not readable (root only on most kernels)` : `${path}: ${code ?? String(err)}`,
+      };
     }
   }
   if (domains.length === 0) return { ok: false, reason: `no package-* zone under ${root}` };
@@ -106,16 +112,20 @@ export function estimateDimmCount(gb: number): number {
 
 /** CodeCarbon's RAM power (RAM._calculate_ram_power): watts per DIMM, tapering past 4, 8 and 16 DIMMs, with a floor. */
 export function ramPowerWatts(bytes: number, arm = isArm()): number {
-  if (!(Number.isFinite(bytes) && bytes >= 0)) throw new ShrinkError('INVALID_ARGUMENT', `power model ramBytes must be a number >= 0, got ${bytes}`);
+  if (!(Number.isFinite(bytes) && bytes >= 0))
+    throw new ShrinkError('INVALID_ARGUMENT', `power model ramBytes must be a number >= 0, got ${bytes}`);
   if (bytes === 0) return 0;
   const n = estimateDimmCount(bytes / B_TO_GB);
   const w = arm ? RAM_SLOT_POWER_ARM : RAM_SLOT_POWER_X86;
   const floor = arm ? 3 : 2 * w;
   const total =
-    n <= 4 ? w * n
-    : n <= 8 ? w * 4 + w * 0.9 * (n - 4)
-    : n <= 16 ? w * 4 + w * 0.9 * 4 + w * 0.8 * (n - 8)
-    : w * 4 + w * 0.9 * 4 + w * 0.8 * 8 + w * 0.7 * (n - 16);
+    n <= 4
+      ? w * n
+      : n <= 8
+        ? w * 4 + w * 0.9 * (n - 4)
+        : n <= 16
+          ? w * 4 + w * 0.9 * 4 + w * 0.8 * (n - 8)
+          : w * 4 + w * 0.9 * 4 + w * 0.8 * 8 + w * 0.7 * (n - 16);
   return Math.max(floor, total);
 }
 
@@ -127,7 +137,10 @@ function isArm(): boolean {
 export function cpuPowerWatts(m: Pick<PowerModel, 'tdpWatts' | 'sockets'> = {}): number {
   const tdp = m.tdpWatts ?? DEFAULT_TDP_WATTS;
   const sockets = m.sockets ?? 1;
-  for (const [k, v] of [['tdpWatts', tdp], ['sockets', sockets]] as const) {
+  for (const [k, v] of [
+    ['tdpWatts', tdp],
+    ['sockets', sockets],
+  ] as const) {
     if (!(Number.isFinite(v) && v > 0)) throw new ShrinkError('INVALID_ARGUMENT', `power model ${k} must be a positive number, got ${v}`);
   }
   return tdp * sockets * CPU_TDP_SHARE;
@@ -183,7 +196,14 @@ export function modelEnergy(
   const note =
     `cpu-power-model${why}: ${power.note} = ${Number(power.watts.toPrecision(4))} W; energy = power × median (p50) latency per sample ` +
     `(CodeCarbon's power × duration); CO2e at ${gridIntensity} g/kWh. The machine's power while this runs, not the model's share of it.`;
-  return { method: 'cpu-power-model', joulesPerInference, watts: power.watts, gridIntensity, note, ...perMillion(joulesPerInference, gridIntensity) };
+  return {
+    method: 'cpu-power-model',
+    joulesPerInference,
+    watts: power.watts,
+    gridIntensity,
+    note,
+    ...perMillion(joulesPerInference, gridIntensity),
+  };
 }
 
 export interface EnergyOptions extends LatencyOptions {
@@ -237,7 +257,14 @@ export async function measureEnergy(session: Session, feeds: Feeds, opts: Energy
           const note =
             `rapl: package energy counters (${start.domains.map((d) => d.name).join(', ')}) over ${runs} runs of batch ${batch} in ${seconds.toFixed(2)} s; ` +
             `includes the package's idle power and any other load on the machine; CO2e at ${grid} g/kWh.`;
-          return { method: 'rapl', joulesPerInference, watts: joules / seconds, gridIntensity: grid, note, ...perMillion(joulesPerInference, grid) };
+          return {
+            method: 'rapl',
+            joulesPerInference,
+            watts: joules / seconds,
+            gridIntensity: grid,
+            note,
+            ...perMillion(joulesPerInference, grid),
+          };
         }
         why = ' (RAPL counters did not advance)';
       } else {

@@ -25,8 +25,16 @@ const I3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
 
 // 10 samples; the label is the argmax of x for the first 7 and deliberately wrong for the last 3.
 const X = [
-  [3, 1, 0], [0, 2, 1], [0, 0, 5], [1, 4, 2], [9, 1, 1], [0.5, 0, 0.1], [1, 2, 3],
-  [5, 0, 0], [0, 5, 0], [0, 0, 5],
+  [3, 1, 0],
+  [0, 2, 1],
+  [0, 0, 5],
+  [1, 4, 2],
+  [9, 1, 1],
+  [0.5, 0, 0.1],
+  [1, 2, 3],
+  [5, 0, 0],
+  [0, 5, 0],
+  [0, 0, 5],
 ];
 const Y = [0, 1, 2, 1, 0, 0, 2, 1, 2, 0];
 const cls: Dataset = {
@@ -39,11 +47,16 @@ const cls: Dataset = {
   numClasses: 3,
 };
 
-const isCode = (code: string, re?: RegExp) => (e: unknown) => e instanceof ShrinkError && e.code === code && (re === undefined || re.test(e.message));
+const isCode = (code: string, re?: RegExp) => (e: unknown) =>
+  e instanceof ShrinkError && e.code === code && (re === undefined || re.test(e.message));
 
 test('evaluate: top-1 accuracy on a hand-made dataset, across partial batches, with progress', async () => {
   const events: string[] = [];
-  const progress: Progress = { start: (l, t) => events.push(`start ${t}`), tick: (n) => events.push(`tick ${n}`), stop: () => events.push('stop') };
+  const progress: Progress = {
+    start: (l, t) => events.push(`start ${t}`),
+    tick: (n) => events.push(`tick ${n}`),
+    stop: () => events.push('stop'),
+  };
   await withSession(linear(I3), {}, async (s) => {
     const r = await evaluate(s, cls, { batch: 4 }, { progress });
     assert.deepEqual(r, { task: 'classification', accuracy: 0.7, correct: 7, n: 10 });
@@ -55,7 +68,10 @@ test('evaluate: top-1 accuracy on a hand-made dataset, across partial batches, w
 test('evaluate: a fixed batch of 1 in the model caps the batch; a wrong class count is INVALID_DATA', async () => {
   await withSession(linear(I3, [1, 3]), {}, async (s) => {
     assert.deepEqual(await evaluate(s, cls, { batch: 64 }), { task: 'classification', accuracy: 0.7, correct: 7, n: 10 });
-    await assert.rejects(evaluate(s, { ...cls, numClasses: 4 }), isCode('INVALID_DATA', /3 value\(s\) per sample but dataset 'hand' has 4 classes/));
+    await assert.rejects(
+      evaluate(s, { ...cls, numClasses: 4 }),
+      isCode('INVALID_DATA', /3 value\(s\) per sample but dataset 'hand' has 4 classes/),
+    );
     await assert.rejects(evaluate(s, cls, { output: 'nope' }), isCode('NOT_FOUND', /no model output 'nope'/));
   });
 });
@@ -70,7 +86,15 @@ test('evaluate: regression MSE and MAE by hand', async () => {
     }),
   );
   // predictions: 2*1-1*0 = 2, 2*0-1*1 = -1, 2*3-1*1 = 5; targets 2, 0, 3 -> errors 0, -1, 2
-  const reg: Dataset = { name: 'reg', task: 'regression', sampleShape: [2], x: new Float32Array([1, 0, 0, 1, 3, 1]), y: new Float32Array([2, 0, 3]), n: 3, targetSize: 1 };
+  const reg: Dataset = {
+    name: 'reg',
+    task: 'regression',
+    sampleShape: [2],
+    x: new Float32Array([1, 0, 0, 1, 3, 1]),
+    y: new Float32Array([2, 0, 3]),
+    n: 3,
+    targetSize: 1,
+  };
   await withSession(model, {}, async (s) => {
     const r = await evaluate(s, reg, { batch: 2 });
     assert.equal(r.task, 'regression');
@@ -85,9 +109,23 @@ test('feedsFor: NHWC images to an NCHW input are transposed; to a flat input, fl
   // 1 sample, H=2, W=2, C=3: value = 100*h + 10*w + c
   const img: number[] = [];
   for (let h = 0; h < 2; h++) for (let w = 0; w < 2; w++) for (let c = 0; c < 3; c++) img.push(100 * h + 10 * w + c);
-  const ds: Dataset = { name: 'img', task: 'classification', sampleShape: [2, 2, 3], x: new Float32Array([...img, ...img]), y: new Int32Array([0, 0]), n: 2, numClasses: 3 };
+  const ds: Dataset = {
+    name: 'img',
+    task: 'classification',
+    sampleShape: [2, 2, 3],
+    x: new Float32Array([...img, ...img]),
+    y: new Int32Array([0, 0]),
+    n: 2,
+    numClasses: 3,
+  };
   const identity = (shape: (number | string)[]) =>
-    makeModel(makeGraph({ nodes: [makeNode('Identity', ['x'], ['y'])], inputs: [makeValueInfo('x', 'float32', shape)], outputs: [makeValueInfo('y', 'float32', shape)] }));
+    makeModel(
+      makeGraph({
+        nodes: [makeNode('Identity', ['x'], ['y'])],
+        inputs: [makeValueInfo('x', 'float32', shape)],
+        outputs: [makeValueInfo('y', 'float32', shape)],
+      }),
+    );
 
   await withSession(identity(['N', 3, 2, 2]), {}, async (s) => {
     const plan = planInput(s, ds);
@@ -126,7 +164,16 @@ test('feedsFor: NHWC images to an NCHW input are transposed; to a flat input, fl
 test('fidelity: a model against itself agrees fully; against a perturbed copy, by the hand-computed amounts', async () => {
   await withSession(linear(I3), {}, async (a) => {
     const same = await fidelity(a, a, cls, { batch: 3 });
-    assert.deepEqual(same, { n: 10, top1Agreement: 1, maxAbsError: 0, meanAbsError: 0, cosineSimilarity: 1, meanKL: 0, outputs: [{ name: 'logits', cosineSimilarity: 1, maxAbsError: 0 }], baselineAllZero: false });
+    assert.deepEqual(same, {
+      n: 10,
+      top1Agreement: 1,
+      maxAbsError: 0,
+      meanAbsError: 0,
+      cosineSimilarity: 1,
+      meanKL: 0,
+      outputs: [{ name: 'logits', cosineSimilarity: 1, maxAbsError: 0 }],
+      baselineAllZero: false,
+    });
 
     // candidate logits: x·W' with W' = I + 1 in row 0, column 1 -> logit1 += x0 (flips samples 0, 4 and 6: ties keep the first class)
     const w2 = [...I3];
@@ -201,7 +248,10 @@ test('fidelity compares every output: a broken second output sets the cosine and
     await withSession(twoOutputs(I3, neg), {}, async (b) => {
       const r = await fidelity(a, b, cls, { batch: 4 });
       assert.equal(r.top1Agreement, 1, 'the main output is untouched');
-      assert.deepEqual(r.outputs.map((o) => o.name), ['logits', 'aux']);
+      assert.deepEqual(
+        r.outputs.map((o) => o.name),
+        ['logits', 'aux'],
+      );
       assert.equal(r.outputs[0]!.cosineSimilarity, 1);
       assert.ok(Math.abs(r.outputs[1]!.cosineSimilarity + 1) < 1e-9, 'aux is negated: cosine -1');
       assert.ok(Math.abs(r.cosineSimilarity + 1) < 1e-9, 'the worst output is what the result says');
@@ -222,10 +272,21 @@ test('fidelity: an output of one value per sample is compared as one vector over
         nodes: [makeNode('MatMul', ['x', 'w'], ['m']), makeNode('Add', ['m', 'b'], ['y'])],
         inputs: [makeValueInfo('x', 'float32', ['N', 3])],
         outputs: [makeValueInfo('y', 'float32', ['N', 1])],
-        initializers: [makeTensor('w', 'float32', [3, 1], new Float32Array([1, -1, 0])), makeTensor('b', 'float32', [1], new Float32Array([bias]))],
+        initializers: [
+          makeTensor('w', 'float32', [3, 1], new Float32Array([1, -1, 0])),
+          makeTensor('b', 'float32', [1], new Float32Array([bias])),
+        ],
       }),
     );
-  const reg: Dataset = { name: 'reg', task: 'regression', sampleShape: [3], x: new Float32Array(X.flat()), y: new Float32Array(10), n: 10, targetSize: 1 };
+  const reg: Dataset = {
+    name: 'reg',
+    task: 'regression',
+    sampleShape: [3],
+    x: new Float32Array(X.flat()),
+    y: new Float32Array(10),
+    n: 10,
+    targetSize: 1,
+  };
   await withSession(one(0), {}, async (a) => {
     await withSession(one(0.5), {}, async (b) => {
       const r = await fidelity(a, b, reg);
@@ -247,7 +308,10 @@ test('fidelity: logits shifted and scaled (as fine-tuning leaves them) are the s
       nodes: [makeNode('MatMul', ['x', 'W'], ['m']), makeNode('Add', ['m', 'one'], ['logits'])],
       inputs: [makeValueInfo('x', 'float32', ['N', 3])],
       outputs: [makeValueInfo('logits', 'float32', ['N', 3])],
-      initializers: [makeTensor('W', 'float32', [3, 3], new Float32Array(w3)), makeTensor('one', 'float32', [3], new Float32Array([-4, -4, -4]))],
+      initializers: [
+        makeTensor('W', 'float32', [3, 3], new Float32Array(w3)),
+        makeTensor('one', 'float32', [3], new Float32Array([-4, -4, -4])),
+      ],
     }),
   );
   await withSession(linear(I3), {}, async (a) => {

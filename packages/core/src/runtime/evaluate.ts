@@ -39,7 +39,11 @@ export function pickOutput(session: Session, name: string | undefined): string {
 
 export async function evaluate(session: Session, dataset: Dataset, opts: EvaluateOptions = {}, ctx?: Ctx): Promise<EvaluateResult> {
   if (dataset.n === 0) throw new ShrinkError('INVALID_DATA', `dataset '${dataset.name}' has no samples to evaluate on`);
-  if (dataset.unlabeled) throw new ShrinkError('INVALID_DATA', `dataset '${dataset.name}' has no labels ("y"); accuracy and MSE need them (fidelity, calibration and distillation do not)`);
+  if (dataset.unlabeled)
+    throw new ShrinkError(
+      'INVALID_DATA',
+      `dataset '${dataset.name}' has no labels ("y"); accuracy and MSE need them (fidelity, calibration and distillation do not)`,
+    );
   const plan = planInput(session, dataset, opts.input);
   const output = pickOutput(session, opts.output);
   const batch = batchSize(opts.batch, plan.fixedBatch);
@@ -67,7 +71,10 @@ export async function evaluate(session: Session, dataset: Dataset, opts: Evaluat
         for (let i = 0; i < count; i++) if (argmaxRow(data, i * width, width) === dataset.y[start + i]) correct++;
       } else {
         if (width !== targetSize) {
-          throw new ShrinkError('INVALID_DATA', `${what} has ${width} value(s) per sample but dataset '${dataset.name}' has ${targetSize} target(s) per sample`);
+          throw new ShrinkError(
+            'INVALID_DATA',
+            `${what} has ${width} value(s) per sample but dataset '${dataset.name}' has ${targetSize} target(s) per sample`,
+          );
         }
         const y = dataset.y;
         for (let k = 0; k < count * width; k++) {

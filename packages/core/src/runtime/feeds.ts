@@ -110,11 +110,17 @@ export interface BatchFeeds {
 export function feedsFor(target: Session | InputPlan, dataset: Dataset, start: number, count: number, input?: string): BatchFeeds {
   const plan = 'mode' in target ? target : planInput(target, dataset, input);
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 1 || start + count > dataset.n) {
-    throw new ShrinkError('INVALID_ARGUMENT', `feedsFor: samples [${start}, ${start + count}) are outside dataset '${dataset.name}' (n = ${dataset.n})`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `feedsFor: samples [${start}, ${start + count}) are outside dataset '${dataset.name}' (n = ${dataset.n})`,
+    );
   }
   const rows = plan.fixedBatch ?? count;
   if (count > rows) {
-    throw new ShrinkError('INVALID_ARGUMENT', `feedsFor: batch of ${count} but input '${plan.input}' takes exactly ${rows} samples per run`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `feedsFor: batch of ${count} but input '${plan.input}' takes exactly ${rows} samples per run`,
+    );
   }
   const per = tensorNumel(dataset.sampleShape);
   const src = dataset.x.subarray(start * per, (start + count) * per);

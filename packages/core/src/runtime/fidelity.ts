@@ -56,7 +56,7 @@ export interface FidelityResult {
 }
 
 const pair = <T>(v: T | readonly [T, T] | undefined): [T | undefined, T | undefined] =>
-  Array.isArray(v) ? [v[0], v[1]] : [v as T | undefined, v as T | undefined];
+  Array.isArray(v) ? [(v as readonly [T, T])[0], (v as readonly [T, T])[1]] : [v as T | undefined, v as T | undefined];
 
 /** Outputs besides the main one that both models have: by name, or by position when none share a name. */
 function otherOutputs(baseline: Session, candidate: Session, mainA: string, mainB: string): Array<[string, string]> {
@@ -165,7 +165,10 @@ export async function fidelity(
         const x = tensorToFloat32(ra[oa]!, `${baseline.source}: output '${oa}'`);
         const y = tensorToFloat32(rb[ob]!, `${candidate.source}: output '${ob}'`);
         if (x.length !== y.length) {
-          throw new ShrinkError('INVALID_DATA', `outputs differ in size: ${baseline.source} '${oa}' has ${x.length} values, ${candidate.source} '${ob}' has ${y.length}`);
+          throw new ShrinkError(
+            'INVALID_DATA',
+            `outputs differ in size: ${baseline.source} '${oa}' has ${x.length} values, ${candidate.source} '${ob}' has ${y.length}`,
+          );
         }
         otherSums[k]!.add(x, y);
       });
@@ -213,7 +216,8 @@ export async function fidelity(
     { name: nameA, cosineSimilarity: outWidth === 1 ? column.cosine() : cosSum / n, maxAbsError: column.maxAbs },
     ...others.map(([oa], k) => ({ name: oa, cosineSimilarity: otherSums[k]!.cosine(), maxAbsError: otherSums[k]!.maxAbs })),
   ];
-  const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) => outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
+  const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) =>
+    outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
   return {
     n,
     ...(classify === true ? { top1Agreement: agree / n } : {}),

@@ -35,7 +35,8 @@ export async function checkAgainstBaseline(
         // A baseline computing all zeros on these inputs tells nothing (see compareModels).
         if (!fid.baselineAllZero) {
           rows['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity);
-          if (fid.top1Agreement !== undefined) rows['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
+          if (fid.top1Agreement !== undefined)
+            rows['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
         }
         if (baseQuality?.task === 'classification') {
           const q = await evaluate(s, data, batch, ctx);

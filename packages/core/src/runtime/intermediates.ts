@@ -47,7 +47,9 @@ export function exposeIntermediates(model: onnx.IModelProto, names?: readonly st
       if (vi?.type) return onnx.ValueInfoProto.create({ name, type: vi.type });
       const et = types.get(name);
       // Without a declared type onnxruntime infers the output's type and shape itself.
-      return et === undefined ? onnx.ValueInfoProto.create({ name }) : onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: et } } });
+      return et === undefined
+        ? onnx.ValueInfoProto.create({ name })
+        : onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: et } } });
     });
   return onnx.ModelProto.create({
     ...model,

@@ -21,7 +21,20 @@ const feeds = (k: number, n = 4) => ({ x: { data: new Float32Array(n * k).fill(1
 test('measureLatency: runs counted, percentiles ordered, throughput from batch and median', async () => {
   await withSession(dense(16), { threads: 1 }, async (s) => {
     let ticks = 0;
-    const r = await measureLatency(s, feeds(16), { warmup: 2, runs: 7 }, { progress: { start() {}, tick: () => void ticks++, stop() {} } });
+    const r = await measureLatency(
+      s,
+      feeds(16),
+      { warmup: 2, runs: 7 },
+      {
+        progress: {
+          start() {},
+          tick: () => {
+            ticks++;
+          },
+          stop() {},
+        },
+      },
+    );
     assert.equal(r.runs, 7);
     assert.equal(ticks, 9, 'warm-up and timed runs all ticked');
     assert.equal(r.batch, 4, 'batch read from the feed');
@@ -44,7 +57,10 @@ test('compareLatency: interleaved pairs, both summaries and ratio percentiles', 
       assert.equal(c.b.runs, 6);
       assert.ok(c.ratio.p10 > 0 && c.ratio.p10 <= c.ratio.p50 && c.ratio.p50 <= c.ratio.p90);
       assert.match(c.method, /^interleaved A\/B/);
-      await assert.rejects(compareLatency(a, b, feeds(8)), (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /big: input 'x' has dims \[4, 8\]/.test(e.message));
+      await assert.rejects(
+        compareLatency(a, b, feeds(8)),
+        (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /big: input 'x' has dims \[4, 8\]/.test(e.message),
+      );
     });
   });
 });
@@ -52,7 +68,11 @@ test('compareLatency: interleaved pairs, both summaries and ratio percentiles', 
 test('latency options are validated', async () => {
   await withSession(dense(4), {}, async (s) => {
     for (const bad of [{ runs: 0 }, { warmup: -1 }, { maxTimeMs: 0 }, { batch: 0 }, { runs: 1.5 }]) {
-      await assert.rejects(measureLatency(s, feeds(4), bad), (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT', JSON.stringify(bad));
+      await assert.rejects(
+        measureLatency(s, feeds(4), bad),
+        (e) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT',
+        JSON.stringify(bad),
+      );
     }
   });
 });

@@ -68,7 +68,8 @@ interface Plan {
 function plan(opts: LatencyOptions): Plan {
   const warmup = opts.warmup ?? 5;
   const runs = opts.runs ?? 50;
-  if (!Number.isInteger(warmup) || warmup < 0) throw new ShrinkError('INVALID_ARGUMENT', `latency warmup must be an integer >= 0, got ${warmup}`);
+  if (!Number.isInteger(warmup) || warmup < 0)
+    throw new ShrinkError('INVALID_ARGUMENT', `latency warmup must be an integer >= 0, got ${warmup}`);
   if (!Number.isInteger(runs) || runs < 1) throw new ShrinkError('INVALID_ARGUMENT', `latency runs must be an integer >= 1, got ${runs}`);
   const maxTimeMs = opts.maxTimeMs ?? Infinity;
   if (!(maxTimeMs > 0)) throw new ShrinkError('INVALID_ARGUMENT', `latency maxTimeMs must be > 0, got ${maxTimeMs}`);
@@ -77,7 +78,8 @@ function plan(opts: LatencyOptions): Plan {
 
 function batchOf(ortFeeds: Record<string, ort.Tensor>, batch: number | undefined): number {
   if (batch !== undefined) {
-    if (!Number.isInteger(batch) || batch < 1) throw new ShrinkError('INVALID_ARGUMENT', `latency batch must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(batch) || batch < 1)
+      throw new ShrinkError('INVALID_ARGUMENT', `latency batch must be a positive integer, got ${batch}`);
     return batch;
   }
   const first = Object.values(ortFeeds)[0];
@@ -90,7 +92,11 @@ async function timeRun(s: Session, feeds: Record<string, ort.Tensor>): Promise<n
   try {
     await s.ort.run(feeds);
   } catch (e) {
-    throw new ShrinkError('RUNTIME', `${s.source}: onnxruntime failed during latency runs: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, { cause: e });
+    throw new ShrinkError(
+      'RUNTIME',
+      `${s.source}: onnxruntime failed during latency runs: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+      { cause: e },
+    );
   }
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
@@ -114,7 +120,8 @@ function result(times: readonly number[], batch: number, method: string): Latenc
 }
 
 function describe(s: Session, p: Plan, runs: number, batch: number, what: string): string {
-  const threads = s.threads === undefined ? "onnxruntime's default intra-op threads" : `${s.threads} intra-op thread${s.threads === 1 ? '' : 's'}`;
+  const threads =
+    s.threads === undefined ? "onnxruntime's default intra-op threads" : `${s.threads} intra-op thread${s.threads === 1 ? '' : 's'}`;
   return `onnxruntime-node ${ort.env.versions.node ?? ''} CPU, ${threads}, batch ${batch}, ${p.warmup} warm-up + ${runs} ${what}, wall time per run (hrtime)`;
 }
 
@@ -194,7 +201,8 @@ export async function compareLatency(
     progress.stop();
   }
   const pairs = ta.length;
-  if (ratios.length === 0) throw new ShrinkError('RUNTIME', `${a.source}: every timed run read 0 ms; the clock cannot resolve this model's latency`);
+  if (ratios.length === 0)
+    throw new ShrinkError('RUNTIME', `${a.source}: every timed run read 0 ms; the clock cannot resolve this model's latency`);
   const r = summarize(ratios, 'latency ratio');
   const threadsNote = a.threads === b.threads ? '' : ` (B: ${b.threads ?? 'default'} intra-op threads)`;
   const method = `interleaved A/B (alternating order), ${describe(a, p, pairs, batch, 'timed pairs')}${threadsNote}; ratio = per-pair B/A`;

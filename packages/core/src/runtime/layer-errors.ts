@@ -88,7 +88,8 @@ const ORT_TYPE: ReadonlyMap<number, string> = new Map([
 ]);
 
 function positiveInt(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 1) throw new ShrinkError('INVALID_ARGUMENT', `per-layer error: ${what} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new ShrinkError('INVALID_ARGUMENT', `per-layer error: ${what} must be a positive integer, got ${v}`);
   return v;
 }
 
@@ -112,7 +113,13 @@ function sqnr(s: Sums): number {
  * from `output`, stopping at those inputs, graph inputs and constants. As a model of its own it shows
  * the replacement's error alone when fed the float model's values of the inputs.
  */
-function cutOut(q: Graph, qModel: onnx.IModelProto, types: ReadonlyMap<string, number>, output: string, inputs: ReadonlySet<string>): Local | string {
+function cutOut(
+  q: Graph,
+  qModel: onnx.IModelProto,
+  types: ReadonlyMap<string, number>,
+  output: string,
+  inputs: ReadonlySet<string>,
+): Local | string {
   const nodes = new Set<onnx.NodeProto>();
   const boundary = new Set<string>();
   const inits = new Set<string>();
@@ -224,7 +231,12 @@ export async function layerErrors(
     const read = r.inputs.filter((i) => !fg.isGraphInput(i));
     const known = read.every((i) => sums.has(i) && !sums.get(i)!.problem);
     const inputSqnrDb = known ? Math.min(Infinity, ...read.map((i) => sqnr(sums.get(i)!))) : undefined;
-    const local = typeof r.local === 'string' ? { localNote: r.local } : r.local.sums.problem ? { localNote: r.local.sums.problem } : { localSqnrDb: sqnr(r.local.sums) };
+    const local =
+      typeof r.local === 'string'
+        ? { localNote: r.local }
+        : r.local.sums.problem
+          ? { localNote: r.local.sums.problem }
+          : { localSqnrDb: sqnr(r.local.sums) };
     return {
       ...r.base,
       sqnrDb: sqnr(s),

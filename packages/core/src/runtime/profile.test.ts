@@ -23,7 +23,10 @@ test('compareModels: a candidate computing non-finite outputs is named, with the
     (e: unknown) => {
       assert.ok(isShrinkError(e), String(e));
       assert.equal(e.code, 'INVALID_MODEL');
-      assert.match(e.message, /^candidate model model_quantized\.onnx: metric [\w.]+ is (NaN|-?Infinity) — the model computes non-finite outputs/);
+      assert.match(
+        e.message,
+        /^candidate model model_quantized\.onnx: metric [\w.]+ is (NaN|-?Infinity) — the model computes non-finite outputs/,
+      );
       assert.doesNotMatch(e.message, /\n/);
       return true;
     },

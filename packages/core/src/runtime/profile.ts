@@ -87,7 +87,8 @@ export function latencyFeeds(session: Session, batch: number, data?: Dataset, se
       default:
         throw new ShrinkError(
           'UNSUPPORTED_MODEL',
-          `${session.source}: input '${meta.name}' is ${meta.type ?? 'not a tensor'}; synthetic feeds are made for float32, int32 and int64 inputs — give evaluation data`, { missing: 'eval' },
+          `${session.source}: input '${meta.name}' is ${meta.type ?? 'not a tensor'}; synthetic feeds are made for float32, int32 and int64 inputs — give evaluation data`,
+          { missing: 'eval' },
         );
     }
   }
@@ -102,7 +103,11 @@ export function latencyFeeds(session: Session, batch: number, data?: Dataset, se
 export function syntheticDataset(session: Session, n = 64, seed = 0): Dataset {
   const meta = session.inputs[0];
   if (session.inputs.length !== 1 || !meta || meta.type !== 'float32') {
-    throw new ShrinkError('INVALID_DATA', `${session.source}: synthetic comparison data needs exactly one float32 input; give evaluation data`, { missing: 'eval' });
+    throw new ShrinkError(
+      'INVALID_DATA',
+      `${session.source}: synthetic comparison data needs exactly one float32 input; give evaluation data`,
+      { missing: 'eval' },
+    );
   }
   const sampleShape = (meta.shape ?? []).slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
   const per = sampleSize(sampleShape);
@@ -141,8 +146,14 @@ export async function profileModel(m: ModelUnderTest, opts: ProfileOptions = {},
   try {
     const feeds = latencyFeeds(session, batch, opts.data, opts.seed);
     const latency = await measureLatency(session, feeds, latencyOpts(opts, batch), ctx);
-    const energy = await measureEnergy(session, feeds, { latency, ...(opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {}) }, ctx);
-    const quality = opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+    const energy = await measureEnergy(
+      session,
+      feeds,
+      { latency, ...(opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {}) },
+      ctx,
+    );
+    const quality =
+      opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
     return { name: m.name, ...(m.path ? { path: m.path } : {}), ...staticFacts(m), latency, energy, ...(quality ? { quality } : {}) };
   } finally {
     await session.release();
@@ -166,7 +177,11 @@ export function profileMetrics(p: ModelProfile, vs?: ModelProfile, paired?: Late
  * Runs `build`; a NaN/Infinity metric (NonFiniteMetricError) becomes one line naming the model it came
  * from, the metric, and why: a model whose outputs are NaN or infinite gives NaN accuracy and fidelity.
  */
-function namingModel<T>(candidate: { name: string; path?: string }, baseline: { name: string; path?: string } | undefined, build: () => T): T {
+function namingModel<T>(
+  candidate: { name: string; path?: string },
+  baseline: { name: string; path?: string } | undefined,
+  build: () => T,
+): T {
   try {
     return build();
   } catch (e) {
@@ -185,15 +200,26 @@ function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyCo
   const rows: Record<string, MetricValue> = {
     'size.bytes': metric('size.bytes', vs?.bytes, p.bytes),
     'size.gzipBytes': metric('size.gzipBytes', vs?.gzipBytes, p.gzipBytes, { method: 'gzip level 9 of the ONNX encoding' }),
-    params: metric('params', vs ? weightCount(vs) : undefined, weightCount(p), { method: 'elements of float initializers plus quantized weight codes' }),
-    'params.nonzero': metric('params.nonzero', vs ? nonZeroCount(vs) : undefined, nonZeroCount(p), { method: 'non-zero float elements plus quantized codes other than their zero point (a pruned weight is zero in any dtype)' }),
+    params: metric('params', vs ? weightCount(vs) : undefined, weightCount(p), {
+      method: 'elements of float initializers plus quantized weight codes',
+    }),
+    'params.nonzero': metric('params.nonzero', vs ? nonZeroCount(vs) : undefined, nonZeroCount(p), {
+      method: 'non-zero float elements plus quantized codes other than their zero point (a pruned weight is zero in any dtype)',
+    }),
     macs: metric('macs', vs?.macs.total, p.macs.total, {
       method: `MatMul/Gemm/Conv per sample from static shapes${p.macs.unknown.length ? `; not counted: ${p.macs.unknown.join(', ')}` : ''}`,
     }),
-    'latency.p50': metric('latency.p50', vs?.latency.p50, p.latency.p50, { method: latencyMethod, ...(paired ? { ratio: paired.ratio.p50 } : {}) }),
+    'latency.p50': metric('latency.p50', vs?.latency.p50, p.latency.p50, {
+      method: latencyMethod,
+      ...(paired ? { ratio: paired.ratio.p50 } : {}),
+    }),
     'latency.p90': metric('latency.p90', vs?.latency.p90, p.latency.p90, { method: latencyMethod }),
-    throughput: metric('throughput', vs?.latency.throughputPerSec, p.latency.throughputPerSec, { method: `${latencyMethod}; throughput = batch × 1000 / median (p50) run time in ms` }),
-    'energy.perInference': metric('energy.perInference', vs?.energy.joulesPerInference, p.energy.joulesPerInference, { method: p.energy.note }),
+    throughput: metric('throughput', vs?.latency.throughputPerSec, p.latency.throughputPerSec, {
+      method: `${latencyMethod}; throughput = batch × 1000 / median (p50) run time in ms`,
+    }),
+    'energy.perInference': metric('energy.perInference', vs?.energy.joulesPerInference, p.energy.joulesPerInference, {
+      method: p.energy.note,
+    }),
     'energy.kWhPerMillion': metric('energy.kWhPerMillion', vs?.energy.kWhPerMillion, p.energy.kWhPerMillion, { method: p.energy.method }),
     'co2e.perMillion': metric('co2e.perMillion', vs?.energy.gCO2ePerMillion, p.energy.gCO2ePerMillion, {
       method: `energy x ${p.energy.gridIntensity} gCO2e/kWh`,
@@ -202,7 +228,9 @@ function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyCo
   const q = p.quality;
   const vq = vs?.quality;
   if (q?.task === 'classification') {
-    rows['accuracy'] = metric('accuracy', vq?.task === 'classification' ? vq.accuracy : undefined, q.accuracy, { method: `top-1 on ${q.n} samples` });
+    rows['accuracy'] = metric('accuracy', vq?.task === 'classification' ? vq.accuracy : undefined, q.accuracy, {
+      method: `top-1 on ${q.n} samples`,
+    });
   } else if (q?.task === 'regression') {
     rows['mse'] = metric('mse', vq?.task === 'regression' ? vq.mse : undefined, q.mse, { method: `on ${q.n} samples` });
     rows['mae'] = metric('mae', vq?.task === 'regression' ? vq.mae : undefined, q.mae, { method: `on ${q.n} samples` });
@@ -255,28 +283,48 @@ export async function compareModels(
         const grid = opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {};
         const energy = await measureEnergy(session, candFeeds, { latency: latency.b, ...grid }, ctx);
         const baseEnergy = await measureEnergy(baseSession, feeds, { latency: latency.a, ...grid }, ctx);
-        const quality = opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
-        const fid = await fidelity(baseSession, session, opts.data ?? syntheticDataset(baseSession, 64, opts.seed), { batch: opts.evalBatch ?? 64 }, ctx);
-        const profile: ModelProfile = { name: c.name, ...(c.path ? { path: c.path } : {}), ...staticFacts(c), latency: latency.b, energy, ...(quality ? { quality } : {}) };
+        const quality =
+          opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+        const fid = await fidelity(
+          baseSession,
+          session,
+          opts.data ?? syntheticDataset(baseSession, 64, opts.seed),
+          { batch: opts.evalBatch ?? 64 },
+          ctx,
+        );
+        const profile: ModelProfile = {
+          name: c.name,
+          ...(c.path ? { path: c.path } : {}),
+          ...staticFacts(c),
+          latency: latency.b,
+          energy,
+          ...(quality ? { quality } : {}),
+        };
         const metrics = profileMetrics(profile, { ...base, latency: latency.a, energy: baseEnergy }, latency);
         // Inputs on which the baseline computes nothing cannot tell two models apart: no fidelity rows, and
         // the guard says it could not judge rather than passing a model nobody checked.
         const blind = fid.baselineAllZero
           ? `the baseline's output '${fid.outputs[0]!.name}' is all zeros on ${opts.data ? `the ${fid.n} samples of ${opts.data.name}` : `the ${fid.n} synthetic inputs`}, so they cannot tell the models apart${opts.data ? '' : '; give evaluation data with real inputs'}`
           : undefined;
-        if (!blind) namingModel(profile, base, () => {
-          if (fid.top1Agreement !== undefined) metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
-          metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, {
-            method: `vs baseline on ${opts.data ? `${fid.n} samples of ${opts.data.name}` : `${fid.n} synthetic inputs`}`,
+        if (!blind)
+          namingModel(profile, base, () => {
+            if (fid.top1Agreement !== undefined)
+              metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
+            metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, {
+              method: `vs baseline on ${opts.data ? `${fid.n} samples of ${opts.data.name}` : `${fid.n} synthetic inputs`}`,
+            });
+            metrics['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity, cosineOpts(fid));
+            if (fid.meanKL !== undefined) {
+              metrics['fidelity.meanKL'] = metric('fidelity.meanKL', undefined, fid.meanKL, {
+                method: 'mean over samples of KL(baseline || candidate); logits go through a softmax first',
+              });
+            }
           });
-          metrics['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity, cosineOpts(fid));
-          if (fid.meanKL !== undefined) {
-            metrics['fidelity.meanKL'] = metric('fidelity.meanKL', undefined, fid.meanKL, { method: 'mean over samples of KL(baseline || candidate); logits go through a softmax first' });
-          }
-        });
         out.push({ profile, latency, fidelity: fid });
         const guard =
-          opts.floors !== false && c.guard !== false ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS, { synthetic: !opts.data, ...(blind ? { unjudged: blind } : {}) }) : undefined;
+          opts.floors !== false && c.guard !== false
+            ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS, { synthetic: !opts.data, ...(blind ? { unjudged: blind } : {}) })
+            : undefined;
         reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics, ...(guard ? { guard } : {}) });
       } finally {
         await session.release();

@@ -89,11 +89,23 @@ test('createSession from a proto, from bytes and from a path gives the hand-comp
 test('bad feeds are refused with one line naming the input and what the model wants', async () => {
   await withSession(mlp(), { label: 'mlp' }, async (s) => {
     const f = (data: Float32Array | Int32Array, dims: number[]) => ({ x: { data, dims } });
-    await assert.rejects(s.run(f(new Float32Array(6), [2, 3])), isCode('INVALID_ARGUMENT', /^mlp: input 'x' has dims \[2, 3\] but the model wants 'x' \(float32 \[N, 4\]\)/));
-    await assert.rejects(s.run(f(new Float32Array(7), [2, 4])), isCode('INVALID_ARGUMENT', /input 'x': dims \[2, 4\] need 8 values but the data holds 7/));
-    await assert.rejects(s.run({ x: new ort.Tensor('int32', new Int32Array(8), [2, 4]) }), isCode('INVALID_ARGUMENT', /input 'x' is int32 but the model wants/));
+    await assert.rejects(
+      s.run(f(new Float32Array(6), [2, 3])),
+      isCode('INVALID_ARGUMENT', /^mlp: input 'x' has dims \[2, 3\] but the model wants 'x' \(float32 \[N, 4\]\)/),
+    );
+    await assert.rejects(
+      s.run(f(new Float32Array(7), [2, 4])),
+      isCode('INVALID_ARGUMENT', /input 'x': dims \[2, 4\] need 8 values but the data holds 7/),
+    );
+    await assert.rejects(
+      s.run({ x: new ort.Tensor('int32', new Int32Array(8), [2, 4]) }),
+      isCode('INVALID_ARGUMENT', /input 'x' is int32 but the model wants/),
+    );
     await assert.rejects(s.run({}), isCode('INVALID_ARGUMENT', /input 'x' \(float32 \[N, 4\]\) is missing from the feeds/));
-    await assert.rejects(s.run({ ...f(new Float32Array(8), [2, 4]), z: { data: new Float32Array(1), dims: [1] } }), isCode('INVALID_ARGUMENT', /feed 'z' is not a model input; inputs: 'x'/));
+    await assert.rejects(
+      s.run({ ...f(new Float32Array(8), [2, 4]), z: { data: new Float32Array(1), dims: [1] } }),
+      isCode('INVALID_ARGUMENT', /feed 'z' is not a model input; inputs: 'x'/),
+    );
     await assert.rejects(s.run(f(new Float32Array(8), [2, 4]), ['nope']), isCode('INVALID_ARGUMENT', /'nope' is not a model output/));
   });
 });
@@ -108,7 +120,10 @@ test('a failure inside onnxruntime becomes RUNTIME naming the feed shapes', asyn
     }),
   );
   await withSession(model, { label: 'reshape' }, async (s) => {
-    await assert.rejects(s.run({ x: { data: new Float32Array(4), dims: [4] } }), isCode('RUNTIME', /^reshape: onnxruntime failed to run on x float32 \[4\]: /));
+    await assert.rejects(
+      s.run({ x: { data: new Float32Array(4), dims: [4] } }),
+      isCode('RUNTIME', /^reshape: onnxruntime failed to run on x float32 \[4\]: /),
+    );
   });
   const s = await createSession(model);
   await s.release();
@@ -116,7 +131,10 @@ test('a failure inside onnxruntime becomes RUNTIME naming the feed shapes', asyn
 });
 
 test('models onnxruntime cannot load: INVALID_MODEL, UNSUPPORTED_OP, NOT_FOUND, external data in memory', async () => {
-  await assert.rejects(createSession(new Uint8Array([1, 2, 3, 4]), { label: 'junk' }), isCode('INVALID_MODEL', /^junk: onnxruntime cannot load the model: /));
+  await assert.rejects(
+    createSession(new Uint8Array([1, 2, 3, 4]), { label: 'junk' }),
+    isCode('INVALID_MODEL', /^junk: onnxruntime cannot load the model: /),
+  );
   const custom = makeModel(
     makeGraph({
       nodes: [makeNode('Frobnicate', ['x'], ['y'], {}, { domain: 'my.ops' })],
@@ -126,7 +144,11 @@ test('models onnxruntime cannot load: INVALID_MODEL, UNSUPPORTED_OP, NOT_FOUND, 
   );
   await assert.rejects(createSession(custom), isCode('UNSUPPORTED_OP', /Frobnicate/));
   const dangling = makeModel(
-    makeGraph({ nodes: [makeNode('Relu', ['q'], ['y'])], inputs: [makeValueInfo('x', 'float32', [1])], outputs: [makeValueInfo('y', 'float32', [1])] }),
+    makeGraph({
+      nodes: [makeNode('Relu', ['q'], ['y'])],
+      inputs: [makeValueInfo('x', 'float32', [1])],
+      outputs: [makeValueInfo('y', 'float32', [1])],
+    }),
   );
   await assert.rejects(createSession(dangling), isCode('INVALID_MODEL', /'q'/));
   await assert.rejects(createSession(path.join(os.tmpdir(), 'shrink-no-such-model.onnx')), isCode('NOT_FOUND', /does not exist/));
@@ -138,7 +160,10 @@ test('models onnxruntime cannot load: INVALID_MODEL, UNSUPPORTED_OP, NOT_FOUND, 
     dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
     externalData: [{ key: 'location', value: 'mlp.onnx_data' }],
   });
-  await assert.rejects(createSession(ext), isCode('INVALID_ARGUMENT', /initializer 'W1' lives in an external data file; create the session from the model's path/));
+  await assert.rejects(
+    createSession(ext),
+    isCode('INVALID_ARGUMENT', /initializer 'W1' lives in an external data file; create the session from the model's path/),
+  );
   await assert.rejects(createSession(mlp(), { threads: 0 }), isCode('INVALID_ARGUMENT', /threads/));
 });
 

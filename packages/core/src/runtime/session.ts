@@ -143,7 +143,7 @@ class OrtSession implements Session {
           throw this.bad(`input '${meta.name}': dims ${formatShape(f.dims)} need ${numel} values but the data holds ${f.data.length}`);
         }
         try {
-          t = new ort.Tensor(type, f.data as ort.Tensor.DataTypeMap[typeof type], f.dims);
+          t = new ort.Tensor(type, f.data, f.dims);
         } catch (e) {
           throw this.bad(`input '${meta.name}': ${oneLine(e)} (model wants ${describeValue(meta)})`);
         }
@@ -169,9 +169,11 @@ class OrtSession implements Session {
     }
     try {
       const r = outputNames === undefined ? await this.ort.run(ortFeeds) : await this.ort.run(ortFeeds, outputNames);
-      return r as Outputs;
+      return r;
     } catch (e) {
-      const shapes = Object.entries(ortFeeds).map(([k, v]) => `${k} ${v.type} ${formatShape(v.dims)}`).join(', ');
+      const shapes = Object.entries(ortFeeds)
+        .map(([k, v]) => `${k} ${v.type} ${formatShape(v.dims)}`)
+        .join(', ');
       throw new ShrinkError('RUNTIME', `${this.source}: onnxruntime failed to run on ${shapes}: ${oneLine(e)}`, { cause: e });
     }
   }
@@ -221,7 +223,8 @@ export async function createSession(model: ModelSource, opts: SessionOptions = {
     logSeverityLevel: opts.logSeverityLevel ?? 4,
   };
   if (threads !== undefined) {
-    if (!Number.isInteger(threads) || threads < 1) throw new ShrinkError('INVALID_ARGUMENT', `threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new ShrinkError('INVALID_ARGUMENT', `threads must be a positive integer, got ${threads}`);
     ortOpts.intraOpNumThreads = threads;
   }
   if (opts.interOpThreads !== undefined) ortOpts.interOpNumThreads = opts.interOpThreads;
@@ -230,7 +233,7 @@ export async function createSession(model: ModelSource, opts: SessionOptions = {
 
   if (typeof model === 'string') {
     const source = opts.label ?? model;
-    let isFile = false;
+    let isFile: boolean;
     try {
       isFile = statSync(model).isFile();
     } catch {

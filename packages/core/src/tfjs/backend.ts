@@ -83,7 +83,7 @@ export async function initTf(ctx?: Ctx, prefer: TfPreference = 'node'): Promise<
     }
     // setBackend on the active backend is a no-op, and asking getBackend() first would make tfjs
     // initialise its highest-priority backend (trying webgl in Node) as a side effect.
-    let ok = false;
+    let ok: boolean;
     try {
       ok = await tf.setBackend(backend);
     } catch (e) {

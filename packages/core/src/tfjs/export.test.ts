@@ -55,7 +55,9 @@ function randomizeBatchNorm(model: tf.LayersModel): void {
     if (layer.getClassName() !== 'BatchNormalization') continue;
     const ws = layer.getWeights();
     layer.setWeights(
-      ws.map((w, i) => (i === ws.length - 1 ? tf.randomUniform(w.shape, 0.5, 2, 'float32', 7) : tf.randomNormal(w.shape, 0, 0.5, 'float32', 3 + i))),
+      ws.map((w, i) =>
+        i === ws.length - 1 ? tf.randomUniform(w.shape, 0.5, 2, 'float32', 7) : tf.randomNormal(w.shape, 0, 0.5, 'float32', 3 + i),
+      ),
     );
   }
 }
@@ -125,7 +127,14 @@ test('nchw inputLayout takes PyTorch-style images and needs no input Transpose',
 
 test('functional graph with depthwise conv, padding, merges and advanced activations matches tfjs', async () => {
   const input = tf.input({ shape: [9, 9, 4] });
-  const padded = tf.layers.zeroPadding2d({ padding: [[1, 0], [2, 1]] }).apply(input) as tf.SymbolicTensor;
+  const padded = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 0],
+        [2, 1],
+      ],
+    })
+    .apply(input) as tf.SymbolicTensor;
   const dw = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, activation: 'relu6' }).apply(padded) as tf.SymbolicTensor;
   const a = tf.layers.conv2d({ filters: 8, kernelSize: 1, activation: 'swish' }).apply(dw) as tf.SymbolicTensor;
   const b = tf.layers.leakyReLU({ alpha: 0.2 }).apply(dw) as tf.SymbolicTensor;
@@ -138,7 +147,7 @@ test('functional graph with depthwise conv, padding, merges and advanced activat
   const out1 = tf.layers.activation({ activation: 'selu' }).apply(bn) as tf.SymbolicTensor;
   const r = tf.layers.reshape({ targetShape: [3, 2] }).apply(out1) as tf.SymbolicTensor;
   const out2 = tf.layers.dense({ units: 2, activation: 'mish' }).apply(r) as tf.SymbolicTensor;
-  const elu = tf.layers.elu().apply(tf.layers.flatten().apply(out2) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const elu = tf.layers.elu().apply(tf.layers.flatten().apply(out2)) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: [out1, elu] });
   randomizeBatchNorm(model);
   const proto = await expectSameOutputs(model, [randomInput([2, 9, 9, 4], 6)]);
@@ -162,7 +171,10 @@ test('unsupported layers and options are refused with what would be valid', () =
       e.message.includes('supported layers: Dense, Conv2D'),
   );
   const ok = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'selu' })] });
-  assert.throws(() => exportToOnnx(ok, { opset: 11 }), (e: unknown) => e instanceof ShrinkError && /opset: must be >= 13/.test(e.message));
+  assert.throws(
+    () => exportToOnnx(ok, { opset: 11 }),
+    (e: unknown) => e instanceof ShrinkError && /opset: must be >= 13/.test(e.message),
+  );
   const odd = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'gelu_new' })] });
   assert.throws(() => exportToOnnx(odd), /activation 'gelu_new'.*supported: linear, relu/);
 });

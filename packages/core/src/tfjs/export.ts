@@ -38,10 +38,7 @@ export const EXPORTABLE_LAYERS: readonly string[] = [...LAYER_EXPORTERS.keys()];
  * Conv/Pool/BatchNormalization, transposing back before anything whose result depends on axis order
  * (Flatten, Dense, Reshape) so the flattened order matches tfjs. The batch axis is symbolic.
  */
-export function exportToOnnx(
-  model: tfjs.LayersModel,
-  options: ExportOptions = {},
-): { model: onnx.ModelProto; report: ExportReport } {
+export function exportToOnnx(model: tfjs.LayersModel, options: ExportOptions = {}): { model: onnx.ModelProto; report: ExportReport } {
   const opts = parseOptions(exportOptionsSchema, options, 'exportToOnnx options');
   const em = new OnnxEmitter(opts.opset);
   const values = new Map<number, OnnxValue>();
@@ -76,11 +73,18 @@ export function exportToOnnx(
     }
     const node = layer.inboundNodes[0]!;
     if (node.outputTensors.length !== 1) {
-      throw new ShrinkError('UNSUPPORTED_MODEL', `layer '${layer.name}' (${className}) has ${node.outputTensors.length} outputs; one is exported`);
+      throw new ShrinkError(
+        'UNSUPPORTED_MODEL',
+        `layer '${layer.name}' (${className}) has ${node.outputTensors.length} outputs; one is exported`,
+      );
     }
     const xs = node.inputTensors.map((t) => {
       const v = values.get(t.id);
-      if (!v) throw new ShrinkError('UNSUPPORTED_MODEL', `layer '${layer.name}' (${className}) reads '${t.name}', which is not computed inside the model`);
+      if (!v)
+        throw new ShrinkError(
+          'UNSUPPORTED_MODEL',
+          `layer '${layer.name}' (${className}) reads '${t.name}', which is not computed inside the model`,
+        );
       return v;
     });
     em.begin(layer.name);

@@ -27,7 +27,17 @@ function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
 
 let seed = 100;
 const weight = (name: string, dims: number[], lo = -0.5, hi = 0.5): onnx.TensorProto =>
-  makeTensor(name, 'float32', dims, rand(dims.reduce((a, b) => a * b, 1), seed++, lo, hi));
+  makeTensor(
+    name,
+    'float32',
+    dims,
+    rand(
+      dims.reduce((a, b) => a * b, 1),
+      seed++,
+      lo,
+      hi,
+    ),
+  );
 const int64 = (name: string, values: number[]): onnx.TensorProto => makeTensor(name, 'int64', [values.length], values);
 
 async function runOnnx(model: onnx.ModelProto, x: Float32Array, dims: number[]): Promise<Float32Array> {
@@ -47,7 +57,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Imports `model`, feeds the same data to both (NCHW images transposed to NHWC for tfjs) and compares. */
 async function expectImportMatches(model: onnx.ModelProto, dims: number[], inputSeed: number) {
-  const x = rand(dims.reduce((a, b) => a * b, 1), inputSeed, -2, 2);
+  const x = rand(
+    dims.reduce((a, b) => a * b, 1),
+    inputSeed,
+    -2,
+    2,
+  );
   const want = await runOnnx(model, x, dims);
   const imported = importFromOnnx(model, tf);
   const xt = tf.tensor(x, dims);
@@ -58,7 +73,13 @@ async function expectImportMatches(model: onnx.ModelProto, dims: number[], input
   return imported;
 }
 
-function modelOf(nodes: onnx.NodeProto[], inputs: onnx.ValueInfoProto[], output: onnx.ValueInfoProto, initializers: onnx.TensorProto[], opset = 17) {
+function modelOf(
+  nodes: onnx.NodeProto[],
+  inputs: onnx.ValueInfoProto[],
+  output: onnx.ValueInfoProto,
+  initializers: onnx.TensorProto[],
+  opset = 17,
+) {
   return makeModel(makeGraph({ name: 'torch_like', nodes, inputs, outputs: [output], initializers }), { opset });
 }
 
@@ -104,7 +125,13 @@ test('PyTorch-style NCHW CNN with Flatten imports with NHWC input and no Permute
       makeNode('Relu', ['bn'], ['r1'], {}, { name: '/relu1' }),
       makeNode('MaxPool', ['r1'], ['p1'], { kernel_shape: [2, 2], strides: [2, 2] }, { name: '/pool1' }),
       // Symmetric padding with stride 2 is not tfjs 'same': becomes ZeroPadding2D + 'valid'.
-      makeNode('Conv', ['p1', 'c2.w', 'c2.b'], ['c2'], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, { name: '/conv2/Conv' }),
+      makeNode(
+        'Conv',
+        ['p1', 'c2.w', 'c2.b'],
+        ['c2'],
+        { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+        { name: '/conv2/Conv' },
+      ),
       makeNode('Clip', ['c2', 'zero', 'six'], ['r2'], {}, { name: '/relu6' }),
       makeNode('AveragePool', ['r2'], ['p2'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 }, { name: '/avgpool' }),
       makeNode('Conv', ['p2', 'c3.w'], ['c3'], { kernel_shape: [2, 2], pads: [0, 0, 1, 1] }, { name: '/conv3/Conv' }),
@@ -155,7 +182,14 @@ test('depthwise conv, zero-padded MaxPool after Relu, global pooling and residua
     ],
     [makeValueInfo('x', 'float32', ['N', 4, 9, 9])],
     makeValueInfo('y', 'float32', ['N', 3]),
-    [weight('dw.w', [8, 1, 3, 3]), weight('dw.b', [8]), weight('pw.w', [6, 8, 1, 1]), int64('flat', [0, -1]), weight('fc.w', [3, 6]), weight('fc.b', [3])],
+    [
+      weight('dw.w', [8, 1, 3, 3]),
+      weight('dw.b', [8]),
+      weight('pw.w', [6, 8, 1, 1]),
+      int64('flat', [0, -1]),
+      weight('fc.w', [3, 6]),
+      weight('fc.b', [3]),
+    ],
   );
   const { model: m } = await expectImportMatches(model, [2, 4, 9, 9], 3);
   assert.ok(classNames(m).includes('DepthwiseConv2D'));
@@ -194,7 +228,14 @@ test('export -> import round trip gives the same outputs as the original tfjs mo
 
 test('round trip of a functional model (depthwise, padding, merges, activations) and of an NCHW-input export', async () => {
   const input = tf.input({ shape: [8, 8, 3] });
-  const padded = tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]] }).apply(input) as tf.SymbolicTensor;
+  const padded = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 0],
+        [0, 2],
+      ],
+    })
+    .apply(input) as tf.SymbolicTensor;
   const dw = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, activation: 'relu6' }).apply(padded) as tf.SymbolicTensor;
   const a = tf.layers.conv2d({ filters: 6, kernelSize: 1, activation: 'swish' }).apply(dw) as tf.SymbolicTensor;
   const b = tf.layers.leakyReLU({ alpha: 0.2 }).apply(dw) as tf.SymbolicTensor;
@@ -355,7 +396,10 @@ test('Reshape by a Constant node, Slice/Cast shape subgraphs and Squeeze after g
     ],
   );
   const { model: m, report } = await expectImportMatches(model, [3, 24], 23);
-  assert.deepEqual(report.nodes.filter((n) => n.shapeOnly).map((n) => n.name), ['/Constant', '/shape', '/slice', '/cast', '/concat']);
+  assert.deepEqual(
+    report.nodes.filter((n) => n.shapeOnly).map((n) => n.name),
+    ['/Constant', '/shape', '/slice', '/cast', '/concat'],
+  );
   assert.ok(classNames(m).includes('GlobalMaxPooling2D'));
   // The Squeeze after global pooling needs no layer of its own.
   assert.deepEqual(report.nodes.find((n) => n.name === '/squeeze')?.fusedInto, '/gmp');

@@ -87,7 +87,8 @@ export function importFromOnnx(
   const graph = Graph.from(model);
   graph.topoSort();
   const opset = graph.opsetVersion('');
-  if (opset === undefined) throw new ShrinkError('INVALID_MODEL', `model '${graph.name}' imports no default-domain opset; expected opset_import with domain ''`);
+  if (opset === undefined)
+    throw new ShrinkError('INVALID_MODEL', `model '${graph.name}' imports no default-domain opset; expected opset_import with domain ''`);
   const b = new ImportBuilder(tf, graph, opset, staticShapes(graph), shapeComputations(graph));
   const report: ImportReport = { inputs: [], nodes: [] };
 
@@ -138,7 +139,11 @@ export function importFromOnnx(
 
   const outputs = graph.outputs.map((vo) => {
     const v = b.values.get(vo.name);
-    if (!v) throw new ShrinkError('UNSUPPORTED_MODEL', `graph output '${vo.name}' is not computed from the graph inputs; constant outputs are not imported`);
+    if (!v)
+      throw new ShrinkError(
+        'UNSUPPORTED_MODEL',
+        `graph output '${vo.name}' is not computed from the graph inputs; constant outputs are not imported`,
+      );
     const producer = graph.producer(vo.name);
     if (producer) b.begin(producer, graph.nodeIndex(producer));
     const t = b.inPerm(producer ?? { name: vo.name, opType: 'graph output' }, v, identityPerm(v.perm.length));

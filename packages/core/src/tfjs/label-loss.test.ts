@@ -17,19 +17,29 @@ const split = await resolveSplit('digits');
 /** 64 -> 32 (relu) -> 10 through `last`, seeded. */
 function mlp(last: (x: tfjs.SymbolicTensor) => tfjs.SymbolicTensor): tfjs.LayersModel {
   const input = tf.input({ shape: [64] });
-  const h = tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tfjs.SymbolicTensor;
+  const h = tf.layers
+    .dense({ units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })
+    .apply(input) as tfjs.SymbolicTensor;
   return tf.model({ inputs: input, outputs: last(h) });
 }
 const dense = (activation: 'linear' | 'softmax' | 'sigmoid') => (x: tfjs.SymbolicTensor) =>
-  tf.layers.dense({ units: 10, activation, name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tfjs.SymbolicTensor;
-const then = (f: (x: tfjs.SymbolicTensor) => tfjs.SymbolicTensor, layer: tfjs.layers.Layer) => (x: tfjs.SymbolicTensor) => layer.apply(f(x)) as tfjs.SymbolicTensor;
+  tf.layers
+    .dense({ units: 10, activation, name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })
+    .apply(x) as tfjs.SymbolicTensor;
+const then = (f: (x: tfjs.SymbolicTensor) => tfjs.SymbolicTensor, layer: tfjs.layers.Layer) => (x: tfjs.SymbolicTensor) =>
+  layer.apply(f(x)) as tfjs.SymbolicTensor;
 
 test('tfjs models: the last layer decides like the ONNX graph does; after a Reshape the probe rows do', () => {
   const cases: Array<[string, tfjs.LayersModel, string, string]> = [
     ['preset (Dense logits + Activation softmax)', getPreset('digits-mlp').build(tf, 0), 'probabilities', 'model'],
     ['Dense linear', mlp(dense('linear')), 'logits', 'model'],
     ['Dense with a fused softmax', mlp(dense('softmax')), 'probabilities', 'model'],
-    ['Dense then logSoftmax', mlp(then(dense('linear'), tf.layers.activation({ activation: 'logSoftmax' as 'softmax' }))), 'logits', 'model'],
+    [
+      'Dense then logSoftmax',
+      mlp(then(dense('linear'), tf.layers.activation({ activation: 'logSoftmax' as 'softmax' }))),
+      'logits',
+      'model',
+    ],
     ['Dense with a sigmoid', mlp(dense('sigmoid')), 'probabilities', 'model'],
     ['Softmax layer', mlp(then(dense('linear'), tf.layers.softmax())), 'probabilities', 'model'],
     ['softmax then Reshape', mlp(then(dense('softmax'), tf.layers.reshape({ targetShape: [10] }))), 'probabilities', 'outputs'],
@@ -49,10 +59,16 @@ test('imported ONNX: a PyTorch-style Gemm output is logits, a Softmax after it (
   const graph = (softmax: boolean) =>
     makeModel(
       makeGraph({
-        nodes: [makeNode('Gemm', ['x', 'W', 'b'], ['z'], { transB: 1 }), ...(softmax ? [makeNode('Softmax', ['z'], ['p'], { axis: -1 })] : [])],
+        nodes: [
+          makeNode('Gemm', ['x', 'W', 'b'], ['z'], { transB: 1 }),
+          ...(softmax ? [makeNode('Softmax', ['z'], ['p'], { axis: -1 })] : []),
+        ],
         inputs: [makeValueInfo('x', 'float32', ['N', 64])],
         outputs: [makeValueInfo(softmax ? 'p' : 'z', 'float32', ['N', 10])],
-        initializers: [makeTensor('W', 'float32', [10, 64], new Float32Array(640).fill(0.01)), makeTensor('b', 'float32', [10], new Float32Array(10))],
+        initializers: [
+          makeTensor('W', 'float32', [10, 64], new Float32Array(640).fill(0.01)),
+          makeTensor('b', 'float32', [10], new Float32Array(10)),
+        ],
       }),
       { opset: 13 },
     );
@@ -69,8 +85,14 @@ test('imported ONNX: a PyTorch-style Gemm output is logits, a Softmax after it (
 
 test('crossEntropyFromLogits is the cross-entropy of softmax(logits), per sample, also for confident mistakes', () => {
   const labels = [0, 2, 1];
-  const logits = [[2, 1, 0], [-3, 0.5, 4], [60, -60, 0]];
-  const ours = tf.tidy(() => crossEntropyFromLogits(tf)(tf.oneHot(tf.tensor1d(labels, 'int32'), 3).toFloat(), tf.tensor2d(logits)).arraySync() as number[]);
+  const logits = [
+    [2, 1, 0],
+    [-3, 0.5, 4],
+    [60, -60, 0],
+  ];
+  const ours = tf.tidy(
+    () => crossEntropyFromLogits(tf)(tf.oneHot(tf.tensor1d(labels, 'int32'), 3).toFloat(), tf.tensor2d(logits)).arraySync() as number[],
+  );
   assert.equal(ours.length, 3);
   // In float64: -log softmax(z)[label].
   logits.forEach((z, i) => {
@@ -83,7 +105,12 @@ test('crossEntropyFromLogits is the cross-entropy of softmax(logits), per sample
 
 test('trainModel trains a logits classifier as logits: cross-entropy on "probabilities" would ruin it', async () => {
   const model = mlp(dense('linear'));
-  const r = await trainModel(tf, model, split.train, split.test, { epochs: 5, batchSize: 32, seed: 1, compile: { lr: 0.005, loss: 'categoricalCrossentropy' } });
+  const r = await trainModel(tf, model, split.train, split.test, {
+    epochs: 5,
+    batchSize: 32,
+    seed: 1,
+    compile: { lr: 0.005, loss: 'categoricalCrossentropy' },
+  });
   assert.equal(r.outputs?.kind, 'logits');
   assert.match(r.outputs?.reason ?? '', /Dense layer 'out' \(linear\), which is linear: logits/);
   assert.ok(r.history.at(-1)!.loss < r.history[0]!.loss, r.history.map((h) => h.loss).join(', '));

@@ -28,14 +28,20 @@ test('save -> load gives identical predictions; the folder is model.json + one w
   const json = JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8'));
   assert.equal(json.format, 'layers-model');
   assert.deepEqual(json.weightsManifest[0].paths, [WEIGHTS_FILE]);
-  assert.deepEqual(json.weightsManifest[0].weights.map((w: { name: string }) => w.name), ['fc1/kernel', 'fc1/bias', 'fc2/kernel', 'fc2/bias', 'logits/kernel', 'logits/bias']);
+  assert.deepEqual(
+    json.weightsManifest[0].weights.map((w: { name: string }) => w.name),
+    ['fc1/kernel', 'fc1/bias', 'fc2/kernel', 'fc2/bias', 'logits/kernel', 'logits/bias'],
+  );
   assert.equal(fs.statSync(path.join(dir, WEIGHTS_FILE)).size, model.countParams() * 4);
   const loaded = await loadLayersModel(dir);
   const x = tf.randomUniform([5, 64], 0, 1, 'float32', 3);
   const a = (model.predict(x) as tfjs.Tensor).dataSync();
   const b = (loaded.predict(x) as tfjs.Tensor).dataSync();
   assert.deepEqual(b, a);
-  assert.deepEqual(loaded.layers.map((l) => l.name), model.layers.map((l) => l.name));
+  assert.deepEqual(
+    loaded.layers.map((l) => l.name),
+    model.layers.map((l) => l.name),
+  );
 });
 
 test('weight paths that are absolute or climb out of the folder are refused (UNSAFE_PATH)', async () => {
@@ -58,9 +64,15 @@ test('missing or short weight files and broken model.json are INVALID_MODEL nami
   const bin = path.join(dir, WEIGHTS_FILE);
   const full = fs.readFileSync(bin);
   fs.writeFileSync(bin, full.subarray(0, full.length - 4));
-  await assert.rejects(readLayersModelDir(dir), { code: 'INVALID_MODEL', message: new RegExp(`${WEIGHTS_FILE} in .* holds ${full.length - 4} bytes; weightsManifest\\[0\\] of .* needs ${full.length}`) });
+  await assert.rejects(readLayersModelDir(dir), {
+    code: 'INVALID_MODEL',
+    message: new RegExp(`${WEIGHTS_FILE} in .* holds ${full.length - 4} bytes; weightsManifest\\[0\\] of .* needs ${full.length}`),
+  });
   fs.rmSync(bin);
-  await assert.rejects(readLayersModelDir(dir), { code: 'INVALID_MODEL', message: new RegExp(`weight file .*${WEIGHTS_FILE} listed in .*${MODEL_JSON} is missing`) });
+  await assert.rejects(readLayersModelDir(dir), {
+    code: 'INVALID_MODEL',
+    message: new RegExp(`weight file .*${WEIGHTS_FILE} listed in .*${MODEL_JSON} is missing`),
+  });
   fs.writeFileSync(path.join(dir, MODEL_JSON), '{"modelTopology": ');
   await assert.rejects(readLayersModelDir(dir), { code: 'INVALID_MODEL', message: /model\.json is not valid JSON/ });
   fs.writeFileSync(path.join(dir, MODEL_JSON), '{"weightsManifest": []}');
@@ -72,7 +84,7 @@ test('manifests with uint8 quantization blocks load (tfjs dequantizes); raw arti
   const { tf, model, dir } = await savedDigits();
   const artifacts = await readLayersModelDir(dir);
   const specs = artifacts.weightSpecs!;
-  const floats = new Float32Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData!));
+  const floats = new Float32Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
   // Quantize every weight to uint8 with its own min/scale, as tfjs's converter does.
   const bytes: number[] = [];
   const qspecs = [];
@@ -108,12 +120,17 @@ test('a save that fails before model.json is written leaves the old folder whole
   const oldWeights = fs.readFileSync(path.join(dir, WEIGHTS_FILE));
   const other = getPreset('digits-mlp').build(tf, 12);
   const artifacts = await new Promise<tfjs.io.ModelArtifacts>((resolve) => {
-    void other.save(tf.io.withSaveHandler(async (a) => (resolve(a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    void other.save(
+      tf.io.withSaveHandler(async (a) => (resolve(a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+    );
   });
   // Stands in for any failure between the two files (a kill, a full disk): model.json cannot be serialized.
   await assert.rejects(writeLayersModelDir(dir, { ...artifacts, userDefinedMetadata: { n: 1n as unknown as number } }), TypeError);
   assert.ok(fs.readFileSync(path.join(dir, WEIGHTS_FILE)).equals(oldWeights), 'weights replaced without their model.json');
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
   other.dispose();
 });
 
@@ -125,11 +142,14 @@ test('a weightsManifest entry that is not a {name, shape, dtype} object is INVAL
     const doc = structuredClone(json);
     doc.weightsManifest[0].weights[2] = bad;
     fs.writeFileSync(file, JSON.stringify(doc));
-    await assert.rejects(readLayersModelDir(dir), { code: 'INVALID_MODEL', message: /weightsManifest\[0\]\.weights\[2\] is .*; expected \{"name": string/ });
+    await assert.rejects(readLayersModelDir(dir), {
+      code: 'INVALID_MODEL',
+      message: /weightsManifest\[0\]\.weights\[2\] is .*; expected \{"name": string/,
+    });
   }
 });
 
-test('saving over a folder commits at one rename: the usual two names after it, a dead writer\'s temporaries removed', async () => {
+test("saving over a folder commits at one rename: the usual two names after it, a dead writer's temporaries removed", async () => {
   const { tf, model, dir } = await savedDigits();
   // What a SIGKILLed save leaves (see packages/core/src/io/temp-name.ts): temporaries under a pid that no longer runs.
   const dead = 2 ** 22 + 12345; // above Linux's largest pid (pid_max is at most 2^22): never a live writer

@@ -33,10 +33,16 @@ function entryBytes(spec: tfjs.io.WeightsManifestEntry, where: string): number |
   if (dtype === 'string') return undefined;
   const per = BYTES_PER_ELEMENT[dtype];
   if (per === undefined) {
-    throw new ShrinkError('INVALID_MODEL', `${where}: weight '${spec.name}' has dtype '${dtype}'; expected float32, int32, bool, uint8, uint16 or float16`);
+    throw new ShrinkError(
+      'INVALID_MODEL',
+      `${where}: weight '${spec.name}' has dtype '${dtype}'; expected float32, int32, bool, uint8, uint16 or float16`,
+    );
   }
   if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new ShrinkError('INVALID_MODEL', `${where}: weight '${spec.name}' has shape ${JSON.stringify(spec.shape)}; expected non-negative integers`);
+    throw new ShrinkError(
+      'INVALID_MODEL',
+      `${where}: weight '${spec.name}' has shape ${JSON.stringify(spec.shape)}; expected non-negative integers`,
+    );
   }
   return tensorNumel(spec.shape) * per;
 }
@@ -70,8 +76,18 @@ async function readJson(file: string): Promise<tfjs.io.ModelJSON> {
     }
     g.weights.forEach((w: unknown, j) => {
       const e = w as { name?: unknown; dtype?: unknown; quantization?: unknown } | null;
-      if (typeof e !== 'object' || e === null || Array.isArray(e) || typeof e.name !== 'string' || typeof e.dtype !== 'string' || (e.quantization != null && typeof e.quantization !== 'object')) {
-        throw new ShrinkError('INVALID_MODEL', `${file}: weightsManifest[${i}].weights[${j}] is ${JSON.stringify(w)}; expected {"name": string, "shape": [...], "dtype": string}`);
+      if (
+        typeof e !== 'object' ||
+        e === null ||
+        Array.isArray(e) ||
+        typeof e.name !== 'string' ||
+        typeof e.dtype !== 'string' ||
+        (e.quantization != null && typeof e.quantization !== 'object')
+      ) {
+        throw new ShrinkError(
+          'INVALID_MODEL',
+          `${file}: weightsManifest[${i}].weights[${j}] is ${JSON.stringify(w)}; expected {"name": string, "shape": [...], "dtype": string}`,
+        );
       }
     });
   });
@@ -163,7 +179,9 @@ export async function writeLayersModelDir(dir: string, artifacts: tfjs.io.ModelA
   // model.json names its weights file, as an .onnx names its external data: the same one-rename commit
   // (writeLinkedFiles), so a kill never leaves an old model.json reading new weights or the reverse.
   const files = [path.join(dir, MODEL_JSON), path.join(dir, WEIGHTS_FILE)];
-  await writeLinkedFiles(files[0]!, [{ target: files[1]!, chunks: [new Uint8Array(data)] }], ([w]) => [new TextEncoder().encode(JSON.stringify(modelJson(w!)))]);
+  await writeLinkedFiles(files[0]!, [{ target: files[1]!, chunks: [new Uint8Array(data)] }], ([w]) => [
+    new TextEncoder().encode(JSON.stringify(modelJson(w!))),
+  ]);
   await removeStaleTemps(files);
   return {
     modelArtifactsInfo: {
@@ -194,6 +212,8 @@ export async function loadLayersModel(dir: string): Promise<tfjs.LayersModel> {
   try {
     return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (e) {
-    throw new ShrinkError('INVALID_MODEL', `cannot build the tfjs model in ${path.join(dir, MODEL_JSON)}: ${(e as Error).message}`, { cause: e });
+    throw new ShrinkError('INVALID_MODEL', `cannot build the tfjs model in ${path.join(dir, MODEL_JSON)}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }

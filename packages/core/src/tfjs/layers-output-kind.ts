@@ -19,7 +19,7 @@ const ACTIVATIONS: ReadonlyMap<string, FinalActivation> = new Map([
  * Gemm is a Dense layer, its Softmax an Activation layer or the Dense layer's fused activation.
  */
 export function layersFinalOp(model: tfjs.LayersModel): FinalOp & { layer: tfjs.layers.Layer } {
-  const layer = (model.outputs[0] as tfjs.SymbolicTensor).sourceLayer as tfjs.layers.Layer;
+  const layer = (model.outputs[0] as tfjs.SymbolicTensor).sourceLayer;
   const cls = layer.getClassName();
   const cfg = layer.getConfig() as { activation?: unknown; axis?: unknown };
   const act = typeof cfg.activation === 'string' ? cfg.activation : undefined;

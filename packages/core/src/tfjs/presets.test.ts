@@ -62,9 +62,18 @@ test('classifier presets end in Dense "logits" (linear) then Activation "probs" 
 test('the same seed builds identical weights; another seed does not', async () => {
   const { tf } = await initTf();
   const p = getPreset('fashion-cnn');
-  const a = p.build(tf, 7).getWeights().map((w) => w.dataSync());
-  const b = p.build(tf, 7).getWeights().map((w) => w.dataSync());
-  const c = p.build(tf, 8).getWeights().map((w) => w.dataSync());
+  const a = p
+    .build(tf, 7)
+    .getWeights()
+    .map((w) => w.dataSync());
+  const b = p
+    .build(tf, 7)
+    .getWeights()
+    .map((w) => w.dataSync());
+  const c = p
+    .build(tf, 8)
+    .getWeights()
+    .map((w) => w.dataSync());
   assert.deepEqual(a, b);
   assert.notDeepEqual(a[0], c[0]);
 });

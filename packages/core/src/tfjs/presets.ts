@@ -157,9 +157,7 @@ const fashionCnn: TfPreset = {
   },
 };
 
-export const TF_PRESETS: ReadonlyMap<string, TfPreset> = new Map(
-  [seedPreset, digitsMlp, fashionMlp, fashionCnn].map((p) => [p.name, p]),
-);
+export const TF_PRESETS: ReadonlyMap<string, TfPreset> = new Map([seedPreset, digitsMlp, fashionMlp, fashionCnn].map((p) => [p.name, p]));
 
 export function getPreset(name: string): TfPreset {
   const p = TF_PRESETS.get(name);
@@ -176,7 +174,10 @@ export function getPreset(name: string): TfPreset {
 export function logitsModel(tf: Tf, model: tfjs.LayersModel): tfjs.LayersModel {
   const layer = model.layers.find((l) => l.name === LOGITS_LAYER);
   if (!layer) {
-    throw new ShrinkError('NOT_FOUND', `model ${model.name} has no layer named "${LOGITS_LAYER}"; layers: ${model.layers.map((l) => l.name).join(', ')}`);
+    throw new ShrinkError(
+      'NOT_FOUND',
+      `model ${model.name} has no layer named "${LOGITS_LAYER}"; layers: ${model.layers.map((l) => l.name).join(', ')}`,
+    );
   }
-  return tf.model({ inputs: model.inputs, outputs: layer.output as tfjs.SymbolicTensor, name: `${model.name}_logits` });
+  return tf.model({ inputs: model.inputs, outputs: layer.output, name: `${model.name}_logits` });
 }

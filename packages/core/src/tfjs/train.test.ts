@@ -9,12 +9,16 @@ const weightsOf = (m: tfjs.LayersModel) => m.getWeights().map((w) => Array.from(
 
 test('digits-mlp: 3 epochs on wasm reach > 80% test accuracy, with per-epoch history and progress', async () => {
   const ticks: string[] = [];
-  const progress: Progress = { start: (label, total) => ticks.push(`start ${label} ${total}`), tick: (_n, d) => ticks.push(d ?? ''), stop: () => ticks.push('stop') };
+  const progress: Progress = {
+    start: (label, total) => ticks.push(`start ${label} ${total}`),
+    tick: (_n, d) => ticks.push(d ?? ''),
+    stop: () => ticks.push('stop'),
+  };
   const r = await trainPreset('digits-mlp', { epochs: 3 }, { progress });
   assert.equal(r.backend, 'wasm');
   assert.equal(r.history.length, 3);
   assert.ok(r.test && r.test.accuracy! > 0.8, `test accuracy ${r.test?.accuracy}`);
-  assert.equal(r.test!.n, 359);
+  assert.equal(r.test.n, 359);
   assert.ok(r.history[2]!.loss < r.history[0]!.loss, 'training loss falls');
   assert.ok(r.history.every((h) => h.valLoss !== undefined && h.valAccuracy !== undefined && h.accuracy !== undefined));
   assert.equal(r.data.test, 'digits:test');
@@ -32,7 +36,10 @@ test('training repeats bit for bit from the same seed; another seed differs', as
   const b = await trainPreset('digits-mlp', { ...opts, seed: 3 });
   const c = await trainPreset('digits-mlp', { ...opts, seed: 4 });
   assert.deepEqual(weightsOf(a.model), weightsOf(b.model));
-  assert.deepEqual(a.history.map((h) => h.loss), b.history.map((h) => h.loss));
+  assert.deepEqual(
+    a.history.map((h) => h.loss),
+    b.history.map((h) => h.loss),
+  );
   assert.notDeepEqual(weightsOf(a.model)[0], weightsOf(c.model)[0]);
   [a, b, c].forEach((r) => r.model.dispose());
 });
@@ -55,7 +62,10 @@ test('seed preset trains on the synthetic regression data and reports MAE', asyn
   assert.equal(r.history.length, 1);
   assert.equal(r.history[0]!.valLoss, undefined);
   assert.ok(r.test!.mae! > 0 && Number.isFinite(r.test!.loss));
-  await assert.rejects(trainPreset('seed', { data: 'digits:50' }), { code: 'INVALID_DATA', message: /preset seed is regression; data digits:test is classification/ });
+  await assert.rejects(trainPreset('seed', { data: 'digits:50' }), {
+    code: 'INVALID_DATA',
+    message: /preset seed is regression; data digits:test is classification/,
+  });
   r.model.dispose();
 });
 

@@ -76,8 +76,13 @@ export interface TrainModelResult {
  * The epoch's samples in a seeded order: tfjs's own `shuffle` is not seeded, so training (and every
  * fine-tuning loop built on it) shuffles here and passes shuffle: false. The caller disposes both.
  */
-export function shuffledEpoch(tf: Tf, all: { x: tfjs.Tensor; y: tfjs.Tensor }, seed: number, epoch: number): { xs: tfjs.Tensor; ys: tfjs.Tensor } {
-  const n = all.x.shape[0]!;
+export function shuffledEpoch(
+  tf: Tf,
+  all: { x: tfjs.Tensor; y: tfjs.Tensor },
+  seed: number,
+  epoch: number,
+): { xs: tfjs.Tensor; ys: tfjs.Tensor } {
+  const n = all.x.shape[0];
   const order = tf.tensor1d(permutation(n, createRng(deriveSeed(seed, epoch))), 'int32');
   try {
     return { xs: tf.gather(all.x, order), ys: tf.gather(all.y, order) };
@@ -167,11 +172,16 @@ export async function trainModel(
   for (const ds of [train, opts.validation, test]) {
     if (!ds) continue;
     checkShape(model, ds, label);
-    if (ds.unlabeled) throw new ShrinkError('INVALID_DATA', `${label}: ${ds.name} has no labels ("y"); training needs them (distillation can learn from a teacher instead)`);
+    if (ds.unlabeled)
+      throw new ShrinkError(
+        'INVALID_DATA',
+        `${label}: ${ds.name} has no labels ("y"); training needs them (distillation can learn from a teacher instead)`,
+      );
   }
   let outputs: OutputKindDecision | undefined;
   if (opts.compile) {
-    const chosen = opts.compile.loss === 'categoricalCrossentropy' && train.task === 'classification' ? labelLoss(tf, model, train) : undefined;
+    const chosen =
+      opts.compile.loss === 'categoricalCrossentropy' && train.task === 'classification' ? labelLoss(tf, model, train) : undefined;
     outputs = chosen?.outputs;
     model.compile({
       optimizer: tf.train.adam(opts.compile.lr),

@@ -15,9 +15,14 @@ test('wasm Conv2DBackpropFilter matches the cpu kernel (valid/same padding, stri
     const fv = tf.randomNormal(c.f, 0, 1, 'float32', 2).arraySync();
     const grad = async (backend: 'wasm' | 'cpu') => {
       await tf.setBackend(backend);
-      const x = tf.tensor(xv as number[]) as tfjs.Tensor4D;
-      const f = tf.tensor(fv as number[]) as tfjs.Tensor4D;
-      const g = tf.grad((w) => tf.conv2d(x, w as tfjs.Tensor4D, c.strides, c.pad).square().sum())(f);
+      const x = tf.tensor(xv) as tfjs.Tensor4D;
+      const f = tf.tensor(fv) as tfjs.Tensor4D;
+      const g = tf.grad((w) =>
+        tf
+          .conv2d(x, w as tfjs.Tensor4D, c.strides, c.pad)
+          .square()
+          .sum(),
+      )(f);
       const out = g.dataSync().slice();
       tf.dispose([x, f, g]);
       return out;

@@ -44,13 +44,23 @@ export function registerWasmTrainingKernels(tf: Tf): void {
       const { top, bottom, left, right } = info.padInfo;
       const xT = run('Transpose', backend, { x }, { perm: [3, 1, 2, 0] });
       const dyT = run('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });
-      const conv = run('Conv2D', backend, { x: xT, filter: dyT }, {
-        strides: [1, 1],
-        pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-        dilations: [info.strideHeight, info.strideWidth],
-        dataFormat: 'NHWC',
-        dimRoundingMode: undefined,
-      });
+      const conv = run(
+        'Conv2D',
+        backend,
+        { x: xT, filter: dyT },
+        {
+          strides: [1, 1],
+          pad: [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
+          dilations: [info.strideHeight, info.strideWidth],
+          dataFormat: 'NHWC',
+          dimRoundingMode: undefined,
+        },
+      );
       be.disposeData(xT.dataId);
       be.disposeData(dyT.dataId);
       let cut = conv;

@@ -63,7 +63,11 @@ function hiddenPairs(o: ResolvedDistillOptions): Array<{ teacher: string; studen
     const teacher = pair.slice(0, i);
     const student = pair.slice(i + 1);
     if (i <= 0 || student === '') {
-      throw new ShrinkError('INVALID_ARGUMENT', `"${pair}": expected "teacherValue:studentLayer", e.g. fc1/Relu:0:fc1 (a teacher node output, then a student layer)`, { option: 'hiddenMatch' });
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `"${pair}": expected "teacherValue:studentLayer", e.g. fc1/Relu:0:fc1 (a teacher node output, then a student layer)`,
+        { option: 'hiddenMatch' },
+      );
     }
     return { teacher, student };
   });
@@ -75,8 +79,14 @@ function checkTeacherValues(teacher: onnx.IModelProto, names: readonly string[])
   const produced = new Set(nodes.flatMap((n) => n.output ?? []));
   for (const name of names) {
     if (produced.has(name)) continue;
-    const hints = nodes.filter((n) => ['Relu', 'Gemm', 'MatMul', 'Add', 'Conv', 'Tanh', 'Sigmoid'].includes(n.opType ?? '')).flatMap((n) => n.output ?? []);
-    throw new ShrinkError('INVALID_ARGUMENT', `the teacher has no value '${name}'; node outputs include ${hints.slice(0, 12).join(', ') || '(none)'}${hints.length > 12 ? ', ...' : ''}`, { option: 'hiddenMatch' });
+    const hints = nodes
+      .filter((n) => ['Relu', 'Gemm', 'MatMul', 'Add', 'Conv', 'Tanh', 'Sigmoid'].includes(n.opType ?? ''))
+      .flatMap((n) => n.output ?? []);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `the teacher has no value '${name}'; node outputs include ${hints.slice(0, 12).join(', ') || '(none)'}${hints.length > 12 ? ', ...' : ''}`,
+      { option: 'hiddenMatch' },
+    );
   }
 }
 
@@ -88,11 +98,21 @@ function expectedOutputs(data: Dataset): number {
 function checkOutputs(t: TeacherOutputs, data: Dataset): void {
   if (data.task === 'classification') {
     if (data.numClasses !== undefined && t.k !== data.numClasses) {
-      throw new ShrinkError('INVALID_DATA', `teacher output '${t.outputName}' has ${t.k} values per sample but ${data.name} has ${data.numClasses} classes`);
+      throw new ShrinkError(
+        'INVALID_DATA',
+        `teacher output '${t.outputName}' has ${t.k} values per sample but ${data.name} has ${data.numClasses} classes`,
+      );
     }
-    if (t.k < 2) throw new ShrinkError('INVALID_DATA', `teacher output '${t.outputName}' has ${t.k} value per sample; classification distillation needs one score per class`);
+    if (t.k < 2)
+      throw new ShrinkError(
+        'INVALID_DATA',
+        `teacher output '${t.outputName}' has ${t.k} value per sample; classification distillation needs one score per class`,
+      );
   } else if (t.k !== (data.targetSize ?? 1)) {
-    throw new ShrinkError('INVALID_DATA', `teacher output '${t.outputName}' has ${t.k} values per sample but ${data.name} has ${data.targetSize ?? 1} target(s)`);
+    throw new ShrinkError(
+      'INVALID_DATA',
+      `teacher output '${t.outputName}' has ${t.k} values per sample but ${data.name} has ${data.targetSize ?? 1} target(s)`,
+    );
   }
 }
 
@@ -112,8 +132,11 @@ function exported(student: tfjs.LayersModel): onnx.ModelProto {
 }
 
 function lossText(l: LossLayout, labelled: boolean): string {
-  const hidden = l.hiddenDims.length ? ` + ${l.hiddenWeight} x MSE(projection, teacher activation) for ${l.hiddenDims.length} hidden pair(s)` : '';
-  if (l.task === 'regression') return `${l.alpha} x MSE(student, teacher)${labelled && l.alpha < 1 ? ` + ${1 - l.alpha} x MSE(student, label)` : ''}${hidden}`;
+  const hidden = l.hiddenDims.length
+    ? ` + ${l.hiddenWeight} x MSE(projection, teacher activation) for ${l.hiddenDims.length} hidden pair(s)`
+    : '';
+  if (l.task === 'regression')
+    return `${l.alpha} x MSE(student, teacher)${labelled && l.alpha < 1 ? ` + ${1 - l.alpha} x MSE(student, label)` : ''}${hidden}`;
   const soft = `${l.alpha} x T^2 x KL(softmax(t/T) || softmax(s/T)), T = ${l.temperature}`;
   return `${soft}${labelled && l.alpha < 1 ? ` + ${+(1 - l.alpha).toFixed(6)} x CE(label, softmax(s))` : ''}${hidden}`;
 }
@@ -123,23 +146,41 @@ function lossText(l: LossLayout, labelled: boolean): string {
  * student in TensorFlow.js on the teacher's soft targets (Hinton et al. 2015) or outputs (regression),
  * optionally matching hidden activations, and exports it to ONNX. The teacher is never modified.
  */
-export async function distillModel(teacher: onnx.IModelProto, options: DistillOptions, data: DistillData, settings: DistillSettings = {}, ctx?: Ctx): Promise<DistillResult> {
+export async function distillModel(
+  teacher: onnx.IModelProto,
+  options: DistillOptions,
+  data: DistillData,
+  settings: DistillSettings = {},
+  ctx?: Ctx,
+): Promise<DistillResult> {
   const o = parseOptions(distillOptionsSchema, options, 'distill');
   const train = data.train;
   if (train.n === 0) throw new ShrinkError('INVALID_DATA', `${train.name}: no samples to distil on`);
   const labelled = settings.unlabeled !== true && train.unlabeled !== true;
   // Everything that can be refused cheaply is refused before the teacher runs over the data.
-  if (settings.baselineScratch && !labelled) throw new ShrinkError('INVALID_ARGUMENT', 'the from-scratch baseline trains on the labels; it cannot run on unlabeled data', { option: 'baselineScratch' });
+  if (settings.baselineScratch && !labelled)
+    throw new ShrinkError('INVALID_ARGUMENT', 'the from-scratch baseline trains on the labels; it cannot run on unlabeled data', {
+      option: 'baselineScratch',
+    });
   const pairs = hiddenPairs(o);
-  checkTeacherValues(teacher, pairs.map((p) => p.teacher));
+  checkTeacherValues(
+    teacher,
+    pairs.map((p) => p.teacher),
+  );
   const spec = parseStudentSpec(o.student);
   if (settings.baselineScratch && spec.kind === 'name' && !TF_PRESETS.has(spec.name)) {
-    throw new ShrinkError('INVALID_ARGUMENT', `the student ${o.student} is a trained model, which cannot be trained "from scratch"; give a layer spec or a preset name`, { option: 'baselineScratch' });
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `the student ${o.student} is a trained model, which cannot be trained "from scratch"; give a layer spec or a preset name`,
+      { option: 'baselineScratch' },
+    );
   }
   const { tf } = await initTf(ctx);
   // Labelled data says how many outputs the student needs before the teacher runs; without labels the
   // teacher's output width decides (one value: regression).
-  const early = train.unlabeled ? undefined : await buildStudent(tf, o.student, { inputShape: train.sampleShape, outputs: expectedOutputs(train), task: train.task }, o.seed);
+  const early = train.unlabeled
+    ? undefined
+    : await buildStudent(tf, o.student, { inputShape: train.sampleShape, outputs: expectedOutputs(train), task: train.task }, o.seed);
   const notes: string[] = [];
   const alpha = labelled ? o.alpha : 1;
   if (!labelled && o.alpha !== 1) notes.push(`labels not used (unlabeled data): alpha ${o.alpha} -> 1, pure soft targets`);
@@ -160,11 +201,24 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
   const layout: LossLayout = { task, k: t.k, temperature: o.temperature, alpha, hiddenDims: t.hiddenDims, hiddenWeight: o.hiddenWeight };
 
   const run = async (student: Student, l: LossLayout, hiddenLayers: string[], label: string, lab: boolean): Promise<TrainingRun> => {
-    const score = data.test && tTest ? async () => scoreStudent(tf, student.model, data.test!, tTest!.values, t.k, task) : undefined;
+    const score = data.test && tTest ? async () => scoreStudent(tf, student.model, data.test!, tTest.values, t.k, task) : undefined;
     const targets = packTargets(l, t.values, t.hidden, train, lab);
-    const r = await trainStudent(tf, student, train, targets, { layout: l, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, hiddenLayers, label }, score, ctx);
+    const r = await trainStudent(
+      tf,
+      student,
+      train,
+      targets,
+      { layout: l, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, hiddenLayers, label },
+      score,
+      ctx,
+    );
     const last = r.history.at(-1)?.test;
-    return { history: r.history, seconds: r.seconds, secondsPerEpoch: r.seconds / Math.max(1, r.history.length), ...(last ? { test: last } : {}) };
+    return {
+      history: r.history,
+      seconds: r.seconds,
+      secondsPerEpoch: r.seconds / Math.max(1, r.history.length),
+      ...(last ? { test: last } : {}),
+    };
   };
 
   let initialised: string[] = [];
@@ -174,7 +228,13 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
       initialised = init.layers;
       notes.push(init.note);
     }
-    const training = await run(student, layout, pairs.map((p) => p.student), 'student', labelled);
+    const training = await run(
+      student,
+      layout,
+      pairs.map((p) => p.student),
+      'student',
+      labelled,
+    );
     const model = exported(student.model);
     let scratch: DistillResult['scratch'];
     let scratchRun: TrainingRun | undefined;
@@ -189,14 +249,24 @@ export async function distillModel(teacher: onnx.IModelProto, options: DistillOp
       }
       notes.push(`scratch baseline: the same student spec, seed ${o.seed}, ${o.epochs} epoch(s), trained on the labels alone`);
     }
-    notes.push(`teacher outputs: ${t.detectedBy}; ${t.cache === 'hit' ? 'read from the cache' : t.cache === 'miss' ? 'computed and cached' : 'computed (cache off)'} in ${t.seconds.toFixed(2)} s`);
+    notes.push(
+      `teacher outputs: ${t.detectedBy}; ${t.cache === 'hit' ? 'read from the cache' : t.cache === 'miss' ? 'computed and cached' : 'computed (cache off)'} in ${t.seconds.toFixed(2)} s`,
+    );
     return {
       model,
       student: student.model,
       ...(scratch ? { scratch } : {}),
       report: {
         student: { spec: o.student, description: student.description, params: student.model.countParams(), initialised },
-        teacher: { outputName: t.outputName, kind: t.kind, detectedBy: t.detectedBy, cache: t.cache, seconds: t.seconds, k: t.k, ...(tTest ? { testSeconds: tTest.seconds } : {}) },
+        teacher: {
+          outputName: t.outputName,
+          kind: t.kind,
+          detectedBy: t.detectedBy,
+          cache: t.cache,
+          seconds: t.seconds,
+          k: t.k,
+          ...(tTest ? { testSeconds: tTest.seconds } : {}),
+        },
         options: { ...o, alpha },
         loss: lossText(layout, labelled),
         training,

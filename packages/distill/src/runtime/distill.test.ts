@@ -77,7 +77,12 @@ test('a 64-16-10 student learns from the teacher: far above chance, agrees with 
 test('pure soft targets on unlabeled data: labels are never read', async () => {
   // Every label says class 0: a student that read them would learn nothing useful.
   const wrong: Dataset = { ...train, y: new Int32Array(train.n) };
-  const r = await distillModel(teacher, { student: '64-16-10', epochs: 12, batch: 32, lr: 0.005, alpha: 0.5 }, { train: wrong, test: testSet }, { cacheDir: false, unlabeled: true });
+  const r = await distillModel(
+    teacher,
+    { student: '64-16-10', epochs: 12, batch: 32, lr: 0.005, alpha: 0.5 },
+    { train: wrong, test: testSet },
+    { cacheDir: false, unlabeled: true },
+  );
   r.student.dispose();
   assert.ok(r.report.notes.some((n) => /alpha 0.5 -> 1/.test(n)));
   assert.ok((r.report.training.test?.agreement ?? 0) > 0.85, `agreement ${r.report.training.test?.agreement}`);
@@ -110,15 +115,23 @@ test('a teacher giving probabilities without a final Softmax node is detected fr
   const softmaxNode = g.node!.findIndex((n) => n.opType === 'Softmax');
   g.output![0]!.name = g.node![softmaxNode]!.input![0]!;
   g.node!.splice(softmaxNode, 1);
-  await assert.rejects(teacherOutputs(logitsTeacher, testSet, { output: 'probs', hidden: [], cacheDir: false }), /teacherOutput: probs: .* not probability distributions/);
+  await assert.rejects(
+    teacherOutputs(logitsTeacher, testSet, { output: 'probs', hidden: [], cacheDir: false }),
+    /teacherOutput: probs: .* not probability distributions/,
+  );
 });
 
 // A real PyTorch export that outputs logits (no Softmax); the fixture lives with pruning's tests.
 const TORCH_MLP = fileURLToPath(new URL('../../../prune/src/fixtures/torch-digits-mlp.onnx', import.meta.url));
 
-test('a PyTorch teacher ending in Gemm is read as logits (core\'s decision); the student and the scratch baseline learn; a logits student model stays logits', async () => {
+test("a PyTorch teacher ending in Gemm is read as logits (core's decision); the student and the scratch baseline learn; a logits student model stays logits", async () => {
   const torchTeacher = decodeModel(await readFile(TORCH_MLP), TORCH_MLP);
-  const r = await distillModel(torchTeacher, { student: '64-16-10', epochs: 12, batch: 32, lr: 0.005, seed: 3 }, { train, test: testSet }, { cacheDir: false, baselineScratch: true });
+  const r = await distillModel(
+    torchTeacher,
+    { student: '64-16-10', epochs: 12, batch: 32, lr: 0.005, seed: 3 },
+    { train, test: testSet },
+    { cacheDir: false, baselineScratch: true },
+  );
   try {
     assert.equal(r.report.teacher.kind, 'logits');
     assert.match(r.report.teacher.detectedBy, /Gemm node .*which is linear: logits/);
@@ -130,7 +143,12 @@ test('a PyTorch teacher ending in Gemm is read as logits (core\'s decision); the
     r.scratch?.student.dispose();
   }
   // The PyTorch model as a student: its output is its logits, and the exported student still outputs logits.
-  const asStudent = await distillModel(teacher, { student: TORCH_MLP, epochs: 1, lr: 1e-4, seed: 3 }, { train, test: testSet }, { cacheDir: false });
+  const asStudent = await distillModel(
+    teacher,
+    { student: TORCH_MLP, epochs: 1, lr: 1e-4, seed: 3 },
+    { train, test: testSet },
+    { cacheDir: false },
+  );
   asStudent.student.dispose();
   assert.ok(!(asStudent.model.graph?.node ?? []).some((n) => n.opType === 'Softmax'));
   assert.equal(onnxOutputKind(asStudent.model).kind, 'logits');
@@ -140,7 +158,12 @@ test('a PyTorch teacher ending in Gemm is read as logits (core\'s decision); the
 test('hidden-layer matching trains through a learned projection and keeps the student exportable', async () => {
   const hiddenName = teacher.graph?.node?.find((n) => n.opType === 'Relu')?.output?.[0];
   assert.ok(hiddenName, 'the teacher has a Relu output to match');
-  const r = await distillModel(teacher, { student: '64-32-10', epochs: 6, lr: 0.005, hiddenMatch: [`${hiddenName}:fc1`], hiddenWeight: 0.1 }, { train, test: testSet }, { cacheDir: false });
+  const r = await distillModel(
+    teacher,
+    { student: '64-32-10', epochs: 6, lr: 0.005, hiddenMatch: [`${hiddenName}:fc1`], hiddenWeight: 0.1 },
+    { train, test: testSet },
+    { cacheDir: false },
+  );
   try {
     assert.match(r.report.loss, /hidden pair/);
     assert.ok(r.report.training.history.every((h) => Number.isFinite(h.loss)));
@@ -155,7 +178,9 @@ test('hidden-layer matching trains through a learned projection and keeps the st
 test('regression: a student of a regression teacher matches its outputs (MSE to the teacher falls well below the output variance)', async () => {
   const { tf } = await initTf();
   const t = tf.sequential();
-  t.add(tf.layers.dense({ inputShape: [20], units: 64, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  t.add(
+    tf.layers.dense({ inputShape: [20], units: 64, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+  );
   t.add(tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
   const regTeacher = exportToOnnx(t).model;
   t.dispose();
@@ -168,7 +193,12 @@ test('regression: a student of a regression teacher matches its outputs (MSE to 
   };
   const tr = cut(base.train);
   const te = cut(base.test);
-  const r = await distillModel(regTeacher, { student: '20-16-1', epochs: 30, batch: 32, lr: 0.01, alpha: 1 }, { train: tr, test: te }, { cacheDir: false });
+  const r = await distillModel(
+    regTeacher,
+    { student: '20-16-1', epochs: 30, batch: 32, lr: 0.01, alpha: 1 },
+    { train: tr, test: te },
+    { cacheDir: false },
+  );
   r.student.dispose();
   assert.equal(r.report.teacher.kind, 'regression');
   const out = await teacherOutputs(regTeacher, te, { output: 'auto', hidden: [], cacheDir: false });
@@ -184,7 +214,10 @@ test('bad input: temperature, alpha, student outputs, teacher input shape, hidde
   await assert.rejects(run({ temperature: 0 }), /distill\.temperature: .*> ?0|too small/i);
   await assert.rejects(run({ alpha: 1.5 }), /distill\.alpha/);
   await assert.rejects(run({ student: '64-16-5' }), /has 5 outputs but the data has 10 classes/);
-  await assert.rejects(run({ student: '64-1000000-10' }), /student: 64-1000000-10: 75,000,010 parameters; a student has at most 50,000,000/);
+  await assert.rejects(
+    run({ student: '64-1000000-10' }),
+    /student: 64-1000000-10: 75,000,010 parameters; a student has at most 50,000,000/,
+  );
   await assert.rejects(run({ hiddenMatch: ['nosuch:fc1'] }), /hiddenMatch: the teacher has no value 'nosuch'; node outputs include .*Relu/);
   await assert.rejects(
     distillModel(teacher, { student: '64-16-10' }, { train }, { cacheDir: false, unlabeled: true, baselineScratch: true }),
@@ -200,12 +233,19 @@ test('bad input: temperature, alpha, student outputs, teacher input shape, hidde
   await assert.rejects(run({ student: 'no-such-preset' }), /not a layer spec .* a preset/);
   await assert.rejects(run({ hiddenMatch: ['nonsense'] }), /hiddenMatch: "nonsense": expected "teacherValue:studentLayer"/);
   const narrow: Dataset = { ...train, sampleShape: [32], x: train.x.subarray(0, train.n * 32) };
-  await assert.rejects(run({ student: '32-16-10' }, narrow), (e: Error) => /teacher: input '.*' wants \[.*64\] but dataset/.test(e.message));
+  await assert.rejects(run({ student: '32-16-10' }, narrow), (e: Error) =>
+    /teacher: input '.*' wants \[.*64\] but dataset/.test(e.message),
+  );
 });
 
-test('students from a conv spec (8x8 digit images) and from a preset initialised with the teacher\'s layers', async () => {
+test("students from a conv spec (8x8 digit images) and from a preset initialised with the teacher's layers", async () => {
   const asImages = (d: Dataset): Dataset => ({ ...d, sampleShape: [8, 8, 1] });
-  const conv = await distillModel(teacher, { student: 'c8-16-10', epochs: 4, lr: 0.005 }, { train: asImages(train), test: asImages(testSet) }, { cacheDir: false });
+  const conv = await distillModel(
+    teacher,
+    { student: 'c8-16-10', epochs: 4, lr: 0.005 },
+    { train: asImages(train), test: asImages(testSet) },
+    { cacheDir: false },
+  );
   try {
     assert.match(conv.report.student.description, /CNN c8-16-10/);
     assert.ok((conv.report.training.test?.accuracy ?? 0) > 0.7, `conv accuracy ${conv.report.training.test?.accuracy}`);
@@ -214,10 +254,18 @@ test('students from a conv spec (8x8 digit images) and from a preset initialised
     conv.student.dispose();
   }
   // Same architecture as the teacher: every layer is copied, so one epoch at a tiny learning rate keeps its accuracy.
-  const same = await distillModel(teacher, { student: 'digits-mlp', epochs: 1, lr: 1e-6, initFromTeacher: true }, { train, test: testSet }, { cacheDir: false });
+  const same = await distillModel(
+    teacher,
+    { student: 'digits-mlp', epochs: 1, lr: 1e-6, initFromTeacher: true },
+    { train, test: testSet },
+    { cacheDir: false },
+  );
   same.student.dispose();
   assert.equal(same.report.student.initialised.length, 3, same.report.notes.join('; '));
-  assert.ok(Math.abs((same.report.training.test?.accuracy ?? 0) - teacherAccuracy) < 0.01, `${same.report.training.test?.accuracy} vs ${teacherAccuracy}`);
+  assert.ok(
+    Math.abs((same.report.training.test?.accuracy ?? 0) - teacherAccuracy) < 0.01,
+    `${same.report.training.test?.accuracy} vs ${teacherAccuracy}`,
+  );
   assert.ok((same.report.training.test?.agreement ?? 0) > 0.98);
 });
 

@@ -35,7 +35,10 @@ export function initFromTeacher(tf: Tf, student: tfjs.LayersModel, teacher: onnx
     });
     return {
       layers: copied,
-      note: copied.length > 0 ? `initialised from the teacher: ${copied.join(', ')}` : 'init from teacher: no student layer has the shapes of the teacher layer at its position; all start from random weights',
+      note:
+        copied.length > 0
+          ? `initialised from the teacher: ${copied.join(', ')}`
+          : 'init from teacher: no student layer has the shapes of the teacher layer at its position; all start from random weights',
     };
   } finally {
     imported.dispose();

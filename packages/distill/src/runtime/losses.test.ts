@@ -10,7 +10,14 @@ function lossOf(l: LossLayout, yTrue: number[][], yPred: number[][]): number[] {
   return tf.tidy(() => Array.from(distillLoss(tf, l)(tf.tensor2d(yTrue), tf.tensor2d(yPred)).dataSync()));
 }
 
-const cls = (alpha: number, temperature: number): LossLayout => ({ task: 'classification', k: 3, temperature, alpha, hiddenDims: [], hiddenWeight: 1 });
+const cls = (alpha: number, temperature: number): LossLayout => ({
+  task: 'classification',
+  k: 3,
+  temperature,
+  alpha,
+  hiddenDims: [],
+  hiddenWeight: 1,
+});
 
 test('soft term is T^2 x KL(softmax(t/T) || softmax(s/T)) — known answer against hand math', () => {
   const t = [2, 0.5, -1];
@@ -37,10 +44,14 @@ test('T^2 scaling: the same KL weighs T^2 times more', () => {
 test('hard term is (1 - alpha) x CE, and only on labelled rows', () => {
   const s = [0.3, 1.2, 0.1];
   const ce = -Math.log(softmax(s)[2]!);
-  const [lab, unl] = lossOf(cls(0, 4), [
-    [5, 5, 5, 0, 0, 1, 1],
-    [5, 5, 5, 0, 0, 1, 0],
-  ], [s, s]);
+  const [lab, unl] = lossOf(
+    cls(0, 4),
+    [
+      [5, 5, 5, 0, 0, 1, 1],
+      [5, 5, 5, 0, 0, 1, 0],
+    ],
+    [s, s],
+  );
   assert.ok(Math.abs(lab! - ce) < 1e-5);
   assert.equal(unl, 0);
   const [mixed] = lossOf(cls(0.7, 2), [[2, 0.5, -1, 0, 0, 1, 1]], [s]);

@@ -29,7 +29,8 @@ const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function head(tf: Tf, x: tfjs.SymbolicTensor, shape: StudentShape, seed: number): tfjs.SymbolicTensor {
   const init = tf.initializers.glorotUniform({ seed });
-  if (shape.task === 'regression') return tf.layers.dense({ name: 'out', units: shape.outputs, kernelInitializer: init }).apply(x) as tfjs.SymbolicTensor;
+  if (shape.task === 'regression')
+    return tf.layers.dense({ name: 'out', units: shape.outputs, kernelInitializer: init }).apply(x) as tfjs.SymbolicTensor;
   const logits = tf.layers.dense({ name: LOGITS_LAYER, units: shape.outputs, kernelInitializer: init }).apply(x) as tfjs.SymbolicTensor;
   return tf.layers.activation({ name: PROBS_LAYER, activation: 'softmax' }).apply(logits) as tfjs.SymbolicTensor;
 }
@@ -37,7 +38,9 @@ function head(tf: Tf, x: tfjs.SymbolicTensor, shape: StudentShape, seed: number)
 function dense(tf: Tf, x: tfjs.SymbolicTensor, sizes: readonly number[], seed: number): tfjs.SymbolicTensor {
   let h = x;
   sizes.forEach((units, i) => {
-    h = tf.layers.dense({ name: `fc${i + 1}`, units, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 100 + i }) }).apply(h) as tfjs.SymbolicTensor;
+    h = tf.layers
+      .dense({ name: `fc${i + 1}`, units, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 100 + i }) })
+      .apply(h) as tfjs.SymbolicTensor;
   });
   return h;
 }
@@ -49,27 +52,50 @@ function dense(tf: Tf, x: tfjs.SymbolicTensor, sizes: readonly number[], seed: n
 export async function buildStudent(tf: Tf, specText: string, shape: StudentShape, seed: number): Promise<Student> {
   const spec = parseStudentSpec(specText);
   const flat = numel(shape.inputShape);
-  const wantOut = shape.task === 'classification' ? `the data has ${shape.outputs} classes (one teacher output each)` : `the data has ${shape.outputs} target(s) per sample`;
+  const wantOut =
+    shape.task === 'classification'
+      ? `the data has ${shape.outputs} classes (one teacher output each)`
+      : `the data has ${shape.outputs} target(s) per sample`;
   checkSize(specText, spec, shape);
   if (spec.kind === 'mlp') {
     if (spec.input !== flat) {
-      throw new ShrinkError('INVALID_ARGUMENT', `${specText} takes ${spec.input} inputs but the data's samples have ${flat} values ([${shape.inputShape.join(', ')}]); write ${flat}-${[...spec.hidden, spec.outputs].join('-')}`, { option: 'student' });
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `${specText} takes ${spec.input} inputs but the data's samples have ${flat} values ([${shape.inputShape.join(', ')}]); write ${flat}-${[...spec.hidden, spec.outputs].join('-')}`,
+        { option: 'student' },
+      );
     }
-    if (spec.outputs !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `${specText} has ${spec.outputs} outputs but ${wantOut}`, { option: 'student' });
+    if (spec.outputs !== shape.outputs)
+      throw new ShrinkError('INVALID_ARGUMENT', `${specText} has ${spec.outputs} outputs but ${wantOut}`, { option: 'student' });
     const input = tf.input({ shape: [...shape.inputShape], name: 'input' });
     const x = shape.inputShape.length > 1 ? (tf.layers.flatten({ name: 'flatten' }).apply(input) as tfjs.SymbolicTensor) : input;
     return finish(tf, input, head(tf, dense(tf, x, spec.hidden, seed), shape, seed), shape, `MLP ${formatStudentSpec(spec)}`);
   }
   if (spec.kind === 'conv') {
     if (shape.inputShape.length !== 3) {
-      throw new ShrinkError('INVALID_ARGUMENT', `${specText}: a conv student needs image samples [height, width, channels]; the data's are [${shape.inputShape.join(', ')}]`, { option: 'student' });
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `${specText}: a conv student needs image samples [height, width, channels]; the data's are [${shape.inputShape.join(', ')}]`,
+        { option: 'student' },
+      );
     }
-    if (spec.outputs !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `${specText} has ${spec.outputs} outputs but ${wantOut}`, { option: 'student' });
+    if (spec.outputs !== shape.outputs)
+      throw new ShrinkError('INVALID_ARGUMENT', `${specText} has ${spec.outputs} outputs but ${wantOut}`, { option: 'student' });
     const input = tf.input({ shape: [...shape.inputShape], name: 'input' });
     let h: tfjs.SymbolicTensor = input;
     spec.filters.forEach((filters, i) => {
-      h = tf.layers.conv2d({ name: `conv${i + 1}`, filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 200 + i }) }).apply(h) as tfjs.SymbolicTensor;
-      if ((h.shape[1] ?? 0) >= 2 && (h.shape[2] ?? 0) >= 2) h = tf.layers.maxPooling2d({ name: `pool${i + 1}`, poolSize: 2 }).apply(h) as tfjs.SymbolicTensor;
+      h = tf.layers
+        .conv2d({
+          name: `conv${i + 1}`,
+          filters,
+          kernelSize: 3,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 200 + i }),
+        })
+        .apply(h) as tfjs.SymbolicTensor;
+      if ((h.shape[1] ?? 0) >= 2 && (h.shape[2] ?? 0) >= 2)
+        h = tf.layers.maxPooling2d({ name: `pool${i + 1}`, poolSize: 2 }).apply(h) as tfjs.SymbolicTensor;
     });
     h = tf.layers.flatten({ name: 'flatten' }).apply(h) as tfjs.SymbolicTensor;
     return finish(tf, input, head(tf, dense(tf, h, spec.hidden, seed), shape, seed), shape, `CNN ${formatStudentSpec(spec)}`);
@@ -87,7 +113,10 @@ export async function buildStudent(tf: Tf, specText: string, shape: StudentShape
   }
   const model = await loadStudentModel(tf, spec.name);
   const got = model.outputs[0]?.shape.at(-1);
-  if (got !== shape.outputs) throw new ShrinkError('INVALID_ARGUMENT', `${specText}: the model gives ${got} output(s) per sample but ${wantOut}`, { option: 'student' });
+  if (got !== shape.outputs)
+    throw new ShrinkError('INVALID_ARGUMENT', `${specText}: the model gives ${got} output(s) per sample but ${wantOut}`, {
+      option: 'student',
+    });
   return { ...withLogits(tf, model, shape), description: `model ${path.basename(spec.name)}` };
 }
 
@@ -110,7 +139,11 @@ function checkSize(specText: string, spec: StudentSpec, shape: StudentShape): vo
     for (let i = 1; i < sizes.length; i++) params += (sizes[i - 1]! + 1) * sizes[i]!;
   }
   if (params > MAX_STUDENT_PARAMS) {
-    throw new ShrinkError('INVALID_ARGUMENT', `${specText}: ${params.toLocaleString('en-US')} parameters; a student has at most ${MAX_STUDENT_PARAMS.toLocaleString('en-US')} (it is meant to be small)`, { option: 'student' });
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `${specText}: ${params.toLocaleString('en-US')} parameters; a student has at most ${MAX_STUDENT_PARAMS.toLocaleString('en-US')} (it is meant to be small)`,
+      { option: 'student' },
+    );
   }
 }
 
@@ -124,7 +157,11 @@ async function loadStudentModel(tf: Tf, given: string): Promise<tfjs.LayersModel
   const st = await stat(p).catch(() => undefined);
   const presets = [...TF_PRESETS.keys()].join(', ');
   if (!st) {
-    throw new ShrinkError('INVALID_ARGUMENT', `${p}: not a layer spec (784-64-10, c16-c32-64-10), a preset (${presets}) or an existing .onnx file / tfjs folder`, { option: 'student' });
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `${p}: not a layer spec (784-64-10, c16-c32-64-10), a preset (${presets}) or an existing .onnx file / tfjs folder`,
+      { option: 'student' },
+    );
   }
   try {
     if (st.isDirectory()) return await loadLayersModel(p);
@@ -154,8 +191,10 @@ function withLogits(tf: Tf, model: tfjs.LayersModel, shape: StudentShape): { mod
   const cfg = last.getConfig() as { activation?: string };
   if (last.getClassName() === 'Activation' && cfg.activation === 'softmax') return { model, logits: last.input as tfjs.SymbolicTensor };
   if (last.getClassName() === 'Dense' && cfg.activation === 'softmax') {
-    const linear = tf.layers.dense({ ...(cfg as object), activation: 'linear', name: LOGITS_LAYER } as Parameters<Tf['layers']['dense']>[0]);
-    const logits = linear.apply(last.input as tfjs.SymbolicTensor) as tfjs.SymbolicTensor;
+    const linear = tf.layers.dense({ ...(cfg as object), activation: 'linear', name: LOGITS_LAYER } as Parameters<
+      Tf['layers']['dense']
+    >[0]);
+    const logits = linear.apply(last.input) as tfjs.SymbolicTensor;
     linear.setWeights(last.getWeights());
     const probs = tf.layers.activation({ name: PROBS_LAYER, activation: 'softmax' }).apply(logits) as tfjs.SymbolicTensor;
     return { model: tf.model({ inputs: model.inputs, outputs: probs, name: model.name }), logits };

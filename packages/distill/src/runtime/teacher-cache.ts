@@ -32,7 +32,10 @@ export interface CachedArrays {
   arrays: Float32Array[];
 }
 
-const files = (dir: string, key: string) => ({ bin: path.join(dir, 'teacher', `${key}.bin`), json: path.join(dir, 'teacher', `${key}.json`) });
+const files = (dir: string, key: string) => ({
+  bin: path.join(dir, 'teacher', `${key}.bin`),
+  json: path.join(dir, 'teacher', `${key}.json`),
+});
 
 /** The cached arrays, or undefined when absent or unreadable (a damaged entry is recomputed, not trusted). */
 export async function readCache(dir: string, key: string): Promise<CachedArrays | undefined> {

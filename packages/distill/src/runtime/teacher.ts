@@ -1,4 +1,13 @@
-import { ShrinkError, decideOutputKind, encodeModel, onnxFinalOp, progressOf, rowsAreDistributions, type Ctx, type onnx } from '@shrink/core';
+import {
+  ShrinkError,
+  decideOutputKind,
+  encodeModel,
+  onnxFinalOp,
+  progressOf,
+  rowsAreDistributions,
+  type Ctx,
+  type onnx,
+} from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { createSession, exposeIntermediates, feedsFor, planInput, outputRows } from '@shrink/core/runtime';
 import { concatFloat32, readCache, teacherCacheKey, writeCache } from './teacher-cache.js';
@@ -34,7 +43,7 @@ export interface TeacherOutputs {
 /** The value feeding the model's final Softmax (its logits), when the first output comes from one. */
 function softmaxInput(model: onnx.IModelProto): string | undefined {
   const final = onnxFinalOp(model);
-  return final?.activation === 'softmax' ? final.node.input?.[0] ?? undefined : undefined;
+  return final?.activation === 'softmax' ? (final.node.input?.[0] ?? undefined) : undefined;
 }
 
 /** float32's smallest normal number: its log (about -87) stands for a class the teacher rules out. */
@@ -77,7 +86,11 @@ export async function teacherOutputs(teacher: onnx.IModelProto, data: Dataset, r
   const k = main.length / data.n;
   for (const [i, a] of arrays.entries()) {
     const bad = a.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) throw new ShrinkError('INVALID_MODEL', `teacher: value '${names[i]}' is ${a[bad]} for sample ${Math.floor(bad / (a.length / data.n))}; a teacher must give finite outputs`);
+    if (bad >= 0)
+      throw new ShrinkError(
+        'INVALID_MODEL',
+        `teacher: value '${names[i]}' is ${a[bad]} for sample ${Math.floor(bad / (a.length / data.n))}; a teacher must give finite outputs`,
+      );
   }
   let values = main;
   let kind: TeacherOutputs['kind'] = 'regression';
@@ -91,7 +104,11 @@ export async function teacherOutputs(teacher: onnx.IModelProto, data: Dataset, r
       detectedBy = 'declared: logits';
     } else if (req.output === 'probs') {
       if (!rowsAreDistributions(main, k)) {
-        throw new ShrinkError('INVALID_ARGUMENT', `probs: the teacher's output '${read}' has rows that are not probability distributions (negative or not summing to 1); declare logits, or auto`, { option: 'teacherOutput' });
+        throw new ShrinkError(
+          'INVALID_ARGUMENT',
+          `probs: the teacher's output '${read}' has rows that are not probability distributions (negative or not summing to 1); declare logits, or auto`,
+          { option: 'teacherOutput' },
+        );
       }
       kind = 'log-probabilities';
       values = log(main);

@@ -40,7 +40,13 @@ export interface StudentScore {
  * Packs the training targets row by row in the layout the loss reads (see LossLayout): teacher values,
  * label (one-hot for classifiers), whether the label counts, then each matched teacher activation.
  */
-export function packTargets(l: LossLayout, teacher: Float32Array, hidden: readonly Float32Array[], data: Dataset, labelled: boolean): Float32Array {
+export function packTargets(
+  l: LossLayout,
+  teacher: Float32Array,
+  hidden: readonly Float32Array[],
+  data: Dataset,
+  labelled: boolean,
+): Float32Array {
   const w = targetWidth(l);
   const { k } = l;
   const out = new Float32Array(data.n * w);
@@ -69,7 +75,11 @@ function trainingModel(tf: Tf, student: Student, opts: TrainStudentOptions): tfj
   opts.hiddenLayers.forEach((name, j) => {
     const layer = student.model.layers.find((l) => l.name === name);
     if (!layer) {
-      throw new ShrinkError('INVALID_ARGUMENT', `the student has no layer "${name}"; layers: ${student.model.layers.map((l) => l.name).join(', ')}`, { option: 'hiddenMatch' });
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `the student has no layer "${name}"; layers: ${student.model.layers.map((l) => l.name).join(', ')}`,
+        { option: 'hiddenMatch' },
+      );
     }
     let h = layer.output as tfjs.SymbolicTensor;
     if (h.shape.length > 2) h = tf.layers.flatten({ name: `distill_flatten_${j + 1}` }).apply(h) as tfjs.SymbolicTensor;
@@ -83,7 +93,11 @@ function trainingModel(tf: Tf, student: Student, opts: TrainStudentOptions): tfj
   // tfjs insists that targets and outputs have the same shape even for a custom loss: pad the output
   // with constant zeros (a frozen zero Dense) up to the packed targets' width; the loss never reads them.
   const pad = targetWidth(opts.layout) - outputWidth(opts.layout);
-  parts.push(tf.layers.dense({ name: 'distill_pad', units: pad, useBias: false, kernelInitializer: 'zeros', trainable: false }).apply(student.logits) as tfjs.SymbolicTensor);
+  parts.push(
+    tf.layers
+      .dense({ name: 'distill_pad', units: pad, useBias: false, kernelInitializer: 'zeros', trainable: false })
+      .apply(student.logits) as tfjs.SymbolicTensor,
+  );
   const out = tf.layers.concatenate({ axis: -1, name: 'distill_concat' }).apply(parts) as tfjs.SymbolicTensor;
   return tf.model({ inputs: student.model.inputs, outputs: out, name: `${student.model.name}_distill` });
 }
@@ -124,7 +138,8 @@ export async function trainStudent(
         ys.dispose();
       }
       const loss = Number(h.history['loss']?.[0]);
-      if (!Number.isFinite(loss)) throw new ShrinkError('RUNTIME', `${opts.label}: loss became ${loss} at epoch ${epoch}; try a lower learning rate (lr)`);
+      if (!Number.isFinite(loss))
+        throw new ShrinkError('RUNTIME', `${opts.label}: loss became ${loss} at epoch ${epoch}; try a lower learning rate (lr)`);
       const rec: StudentEpoch = { epoch, loss, seconds: (performance.now() - t0) / 1000 };
       if (score) rec.test = await score();
       history.push(rec);

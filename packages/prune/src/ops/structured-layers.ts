@@ -70,7 +70,8 @@ const gemmProducer: ProducerRule = (graph, node) => {
 };
 
 const convProducer: ProducerRule = (graph, node) => {
-  if (attrInt(node, 'group', 1) !== 1) return { skip: `${describeNode(node)}: group=${attrInt(node, 'group', 1)} (depthwise/grouped Conv is not pruned)` };
+  if (attrInt(node, 'group', 1) !== 1)
+    return { skip: `${describeNode(node)}: group=${attrInt(node, 'group', 1)} (depthwise/grouped Conv is not pruned)` };
   const w = ownWeight(graph, node, 1);
   if (isSkip(w)) return w;
   const units = w.dims[0]!;

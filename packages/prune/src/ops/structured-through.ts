@@ -104,7 +104,8 @@ const pool: ThroughRule = (_graph, node, value, state) => {
 const flatten: ThroughRule = (_graph, node, value, state, shapes) => {
   const bad = channelFirst(node, state);
   if (bad) return { skip: bad };
-  if (attrInt(node, 'axis', 1) !== 1) return { skip: `${describeNode(node)}: axis=${attrInt(node, 'axis', 1)}, only axis=1 keeps channels in blocks` };
+  if (attrInt(node, 'axis', 1) !== 1)
+    return { skip: `${describeNode(node)}: axis=${attrInt(node, 'axis', 1)}, only axis=1 keeps channels in blocks` };
   const shape = shapes.get(value);
   if (!shape) return { skip: `${describeNode(node)}: the shape of '${value}' is unknown` };
   const block = tensorNumel(shape.slice(2));
@@ -112,8 +113,29 @@ const flatten: ThroughRule = (_graph, node, value, state, shapes) => {
 };
 
 const UNARY = [
-  'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'Identity', 'Dropout', 'Elu', 'Selu', 'Celu', 'HardSigmoid', 'HardSwish',
-  'Softplus', 'Softsign', 'Gelu', 'Erf', 'Abs', 'Neg', 'Exp', 'Sqrt', 'Cast', 'ThresholdedRelu', 'Mish',
+  'Relu',
+  'LeakyRelu',
+  'Sigmoid',
+  'Tanh',
+  'Clip',
+  'Identity',
+  'Dropout',
+  'Elu',
+  'Selu',
+  'Celu',
+  'HardSigmoid',
+  'HardSwish',
+  'Softplus',
+  'Softsign',
+  'Gelu',
+  'Erf',
+  'Abs',
+  'Neg',
+  'Exp',
+  'Sqrt',
+  'Cast',
+  'ThresholdedRelu',
+  'Mish',
 ];
 
 export const THROUGH: ReadonlyMap<string, ThroughRule> = new Map<string, ThroughRule>([

@@ -1,4 +1,15 @@
-import { attrInt, dtypeFromOnnx, isDefaultDomain, isExternalTensor, nodeLabel, tensorNumel, type DType, type Graph, type onnx, type TensorValue } from '@shrink/core';
+import {
+  attrInt,
+  dtypeFromOnnx,
+  isDefaultDomain,
+  isExternalTensor,
+  nodeLabel,
+  tensorNumel,
+  type DType,
+  type Graph,
+  type onnx,
+  type TensorValue,
+} from '@shrink/core';
 import type { LayerOutcome } from '../types.js';
 import type { NodeSelector } from '@shrink/core';
 
@@ -100,7 +111,6 @@ function prunable(graph: Graph, name: string | undefined, what: string): Prunabl
   return { name: c.name, dims: v.dims, values: Float32Array.from(v.data as Float32Array) };
 }
 
-
 /** A per-tensor (one value) or per-axis (dims[axis] values) parameter as a lookup by flat element index. */
 function perElement(data: ArrayLike<number>, dims: readonly number[], axis: number): ((i: number) => number) | undefined {
   if (data.length === 1) {
@@ -117,7 +127,8 @@ function perElement(data: ArrayLike<number>, dims: readonly number[], axis: numb
 function codesOf(graph: Graph, name: string | undefined, what: string): TensorValue | string {
   const c = inlineInitializer(graph, name, what);
   if (typeof c === 'string') return c;
-  if (c.dtype !== 'int8' && c.dtype !== 'uint8') return `${what} '${c.name}' is ${c.dtype}; only int8/uint8 codes are pruned after quantization`;
+  if (c.dtype !== 'int8' && c.dtype !== 'uint8')
+    return `${what} '${c.name}' is ${c.dtype}; only int8/uint8 codes are pruned after quantization`;
   return graph.readInitializer(c.name);
 }
 
@@ -181,12 +192,14 @@ function dynamicWeightScale(graph: Graph, node: onnx.INodeProto): TensorValue | 
 }
 
 /** Dynamic integer ops: codes at input 1, zero point at input 3, per tensor or per output channel. */
-export const INTEGER_OPS: ReadonlyMap<string, { channelAxis(rank: number): number; reductionAxis(rank: number): number }> = new Map([
-  // B [..., K, N]: per-column zero points and scales run along N.
-  ['MatMulInteger', { channelAxis: (rank: number) => Math.max(0, rank - 1), reductionAxis: (rank: number) => Math.max(0, rank - 2) }],
-  // W [M, C/group, kh, kw]: per output channel M.
-  ['ConvInteger', { channelAxis: () => 0, reductionAxis: () => 1 }],
-]);
+export const INTEGER_OPS: ReadonlyMap<string, { channelAxis: (rank: number) => number; reductionAxis: (rank: number) => number }> = new Map(
+  [
+    // B [..., K, N]: per-column zero points and scales run along N.
+    ['MatMulInteger', { channelAxis: (rank: number) => Math.max(0, rank - 1), reductionAxis: (rank: number) => Math.max(0, rank - 2) }],
+    // W [M, C/group, kh, kw]: per output channel M.
+    ['ConvInteger', { channelAxis: () => 0, reductionAxis: () => 1 }],
+  ],
+);
 
 /** Every op type the unstructured passes handle (report.unhandled counts the rest). */
 export const HANDLED_OPS: ReadonlySet<string> = new Set([...WEIGHT_OPS.keys(), ...INTEGER_OPS.keys()]);
@@ -208,16 +221,19 @@ function dequantizedWeight(graph: Graph, wName: string | undefined): { tensor: P
   const dq = wName ? graph.producer(wName) : undefined;
   if (!dq || dq.opType !== 'DequantizeLinear' || !isDefaultDomain(dq)) return undefined;
   const [qName, sName, zpName] = dq.input;
-  if (attrInt(dq, 'block_size', 0) !== 0) return { tensor: `weight '${qName}' is blockwise quantized (block_size); only per-tensor or per-axis codes are pruned` };
+  if (attrInt(dq, 'block_size', 0) !== 0)
+    return { tensor: `weight '${qName}' is blockwise quantized (block_size); only per-tensor or per-axis codes are pruned` };
   const sInit = sName ? graph.initializer(sName) : undefined;
-  if (!sName || !sInit || graph.isGraphInput(sName)) return { tensor: `scale '${sName ?? ''}' of DequantizeLinear '${dq.name}' is not a constant initializer` };
+  if (!sName || !sInit || graph.isGraphInput(sName))
+    return { tensor: `scale '${sName ?? ''}' of DequantizeLinear '${dq.name}' is not a constant initializer` };
   const rank = (qName ? graph.initializer(qName)?.dims?.length : undefined) ?? 0;
   const a = attrInt(dq, 'axis', 1);
   const scale = graph.readInitializer(sName);
   if (scale.dtype !== 'float32') return { tensor: `scale '${sName}' is ${scale.dtype}; only float32 scales are read` };
   const axis = a < 0 ? a + rank : a;
   const t = quantizedTensor(graph, qName, zpName || undefined, scale, axis);
-  if (typeof t !== 'string' && !t.quant!.scaled) return { tensor: `scale '${sName}' has ${scale.data.length} values; expected 1 or ${t.dims[axis]} (axis ${axis})` };
+  if (typeof t !== 'string' && !t.quant!.scaled)
+    return { tensor: `scale '${sName}' has ${scale.data.length} values; expected 1 or ${t.dims[axis]} (axis ${axis})` };
   return { tensor: t };
 }
 

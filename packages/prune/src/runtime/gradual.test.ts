@@ -11,27 +11,42 @@ const split = await resolveSplit('digits');
 const { tf } = await initTf();
 
 const kernels = (m: tfjs.LayersModel) =>
-  m.layers.filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName())).map((l) => ({ layer: l.name, w: l.getWeights()[0]!.dataSync() as Float32Array }));
-const biases = (m: tfjs.LayersModel) => m.layers.filter((l) => l.getClassName() === 'Dense').map((l) => Array.from(l.getWeights()[1]!.dataSync()));
+  m.layers
+    .filter((l) => ['Dense', 'Conv2D'].includes(l.getClassName()))
+    .map((l) => ({ layer: l.name, w: l.getWeights()[0]!.dataSync() as Float32Array }));
+const biases = (m: tfjs.LayersModel) =>
+  m.layers.filter((l) => l.getClassName() === 'Dense').map((l) => Array.from(l.getWeights()[1]!.dataSync()));
 const zerosOf = (w: ArrayLike<number>) => Array.from(w).filter((v) => v === 0).length;
 
 test('cubic gradual pruning to 80% over 4 epochs: exactly 80% zeros per kernel, accuracy within 3 points of the float model', async () => {
   const float = await trainPreset('digits-mlp', { epochs: 3 });
   const floatAcc = float.test!.accuracy!;
-  const r = await pruneGradually(float.model, split.train, split.test, { schedule: 'cubic', finalSparsity: 0.8, epochs: 4, frequency: 10, seed: 1 });
+  const r = await pruneGradually(float.model, split.train, split.test, {
+    schedule: 'cubic',
+    finalSparsity: 0.8,
+    epochs: 4,
+    frequency: 10,
+    seed: 1,
+  });
   assert.equal(r.model, float.model, 'the same tfjs model, pruned in place');
   assert.equal(r.history.length, 4);
   assert.equal(r.steps, 4 * Math.ceil(split.train.n / 32));
   assert.equal(r.schedule?.kind, 'cubic');
   // Sparsity rises with the schedule and is at its final value by the last epoch.
   const s = r.history.map((h) => h.sparsity);
-  assert.ok(s.every((v, i) => i === 0 || v >= s[i - 1]!), `sparsity per epoch ${s.join(', ')}`);
+  assert.ok(
+    s.every((v, i) => i === 0 || v >= s[i - 1]!),
+    `sparsity per epoch ${s.join(', ')}`,
+  );
   assert.ok(s[0]! > 0.1 && s[0]! < 0.8, `first epoch sparsity ${s[0]}`);
   for (const { layer, w } of kernels(r.model)) {
     const want = Math.round(0.8 * w.length);
     assert.ok(Math.abs(zerosOf(w) - want) <= 1, `${layer}: ${zerosOf(w)} zeros of ${w.length}, want ${want}`);
   }
-  assert.deepEqual(r.masks.map((m) => m.layer), ['fc1', 'fc2', 'logits']);
+  assert.deepEqual(
+    r.masks.map((m) => m.layer),
+    ['fc1', 'fc2', 'logits'],
+  );
   assert.ok(r.masks.every((m) => Math.abs(m.sparsity - 0.8) < 1e-3));
   // Biases are never pruned.
   assert.ok(biases(r.model).every((b) => zerosOf(b) < b.length / 2));
@@ -48,7 +63,13 @@ test('fine-tune only after one-shot 90% pruning: accuracy recovers and the zeros
     const [k, b] = l.getWeights() as [tfjs.Tensor, tfjs.Tensor];
     const w = (k.dataSync() as Float32Array).slice();
     const t = Float32Array.from(w, Math.abs).sort()[Math.round(0.9 * w.length) - 1]!;
-    l.setWeights([tf.tensor(w.map((v) => (Math.abs(v) <= t ? 0 : v)), k.shape), b]);
+    l.setWeights([
+      tf.tensor(
+        w.map((v) => (Math.abs(v) <= t ? 0 : v)),
+        k.shape,
+      ),
+      b,
+    ]);
   }
   const zeroAt = kernels(model).map(({ w }) => Array.from(w, (v) => v === 0));
   const before = (await evaluateModel(tf, model, split.test)).accuracy!;
@@ -57,10 +78,16 @@ test('fine-tune only after one-shot 90% pruning: accuracy recovers and the zeros
   assert.ok(after > before + 0.01, `accuracy before ${before}, after ${after}`);
   kernels(model).forEach(({ layer, w }, i) => {
     const mask = zeroAt[i]!;
-    assert.ok(mask.every((z, j) => !z || w[j] === 0), `${layer}: a pruned weight moved`);
+    assert.ok(
+      mask.every((z, j) => !z || w[j] === 0),
+      `${layer}: a pruned weight moved`,
+    );
     assert.equal(zerosOf(w), mask.filter(Boolean).length, `${layer}: zero count`);
   });
-  assert.ok(r.masks.every((m) => m.sparsity >= 0.9 - 1e-3), JSON.stringify(r.masks));
+  assert.ok(
+    r.masks.every((m) => m.sparsity >= 0.9 - 1e-3),
+    JSON.stringify(r.masks),
+  );
   assert.equal(r.schedule, undefined);
   model.dispose();
 });
@@ -95,13 +122,24 @@ test('bad options get one clear error', async () => {
   const { model } = await trainPreset('digits-mlp', { epochs: 1, data: 'digits:200' });
   const small = { ...split, train: { ...split.train, n: 64, x: split.train.x.subarray(0, 64 * 64), y: split.train.y.subarray(0, 64) } };
   const cases: [Parameters<typeof pruneGradually>[3], string, RegExp][] = [
-    [{ schedule: 'cubic', finalSparsity: 0.5, epochs: 1, frequency: 1, layers: ['fc9'] }, 'INVALID_ARGUMENT', /no layer 'fc9' with a kernel; layers with one: fc1, fc2, logits/],
+    [
+      { schedule: 'cubic', finalSparsity: 0.5, epochs: 1, frequency: 1, layers: ['fc9'] },
+      'INVALID_ARGUMENT',
+      /no layer 'fc9' with a kernel; layers with one: fc1, fc2, logits/,
+    ],
     [{ schedule: 'cubic', finalSparsity: 1, epochs: 1, frequency: 1 }, 'INVALID_ARGUMENT', /finalSparsity/],
     [{ schedule: 'cubic', finalSparsity: 0.5, epochs: 1, frequency: 5 }, 'INVALID_ARGUMENT', /frequency 5 must be at most 0/],
-    [{ schedule: 'cubic', initialSparsity: 0.6, finalSparsity: 0.5, epochs: 1, frequency: 1 }, 'INVALID_ARGUMENT', /initialSparsity 0.6 must be at most finalSparsity 0.5/],
+    [
+      { schedule: 'cubic', initialSparsity: 0.6, finalSparsity: 0.5, epochs: 1, frequency: 1 },
+      'INVALID_ARGUMENT',
+      /initialSparsity 0.6 must be at most finalSparsity 0.5/,
+    ],
   ];
   for (const [opts, code, re] of cases) {
-    await assert.rejects(pruneGradually(model, small.train, small.test, opts), (e: unknown) => e instanceof ShrinkError && e.code === code && re.test(e.message));
+    await assert.rejects(
+      pruneGradually(model, small.train, small.test, opts),
+      (e: unknown) => e instanceof ShrinkError && e.code === code && re.test(e.message),
+    );
   }
   model.dispose();
 });
@@ -109,14 +147,33 @@ test('bad options get one clear error', async () => {
 test('Conv2D kernels are pruned too (constant schedule), biases untouched', async () => {
   const img = { train: reshapeDataset(split.train, [8, 8, 1]), test: reshapeDataset(split.test, [8, 8, 1]) };
   const m = tf.sequential({ name: 'tiny_cnn' });
-  m.add(tf.layers.conv2d({ name: 'conv', inputShape: [8, 8, 1], filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  m.add(
+    tf.layers.conv2d({
+      name: 'conv',
+      inputShape: [8, 8, 1],
+      filters: 8,
+      kernelSize: 3,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
   m.add(tf.layers.flatten({ name: 'flat' }));
   m.add(tf.layers.dense({ name: 'out', units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
-  const r = await pruneGradually(m, img.train, img.test, { schedule: 'constant', finalSparsity: 0.6, epochs: 2, frequency: 7, lr: 0.01, seed: 6 });
-  assert.deepEqual(r.masks.map((x) => [x.layer, x.weight, x.elements, x.zeros]), [
-    ['conv', 'conv/kernel', 72, Math.round(0.6 * 72)],
-    ['out', 'out/kernel', 2880, Math.round(0.6 * 2880)],
-  ]);
+  const r = await pruneGradually(m, img.train, img.test, {
+    schedule: 'constant',
+    finalSparsity: 0.6,
+    epochs: 2,
+    frequency: 7,
+    lr: 0.01,
+    seed: 6,
+  });
+  assert.deepEqual(
+    r.masks.map((x) => [x.layer, x.weight, x.elements, x.zeros]),
+    [
+      ['conv', 'conv/kernel', 72, Math.round(0.6 * 72)],
+      ['out', 'out/kernel', 2880, Math.round(0.6 * 2880)],
+    ],
+  );
   assert.equal(zerosOf(m.getLayer('conv').getWeights()[1]!.dataSync()), 0, 'conv bias untouched');
   assert.ok(r.test.accuracy! > 0.7, `accuracy ${r.test.accuracy}`);
   m.dispose();

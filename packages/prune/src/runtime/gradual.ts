@@ -2,7 +2,16 @@ import type * as tfjs from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { loggerOf, parseOptions, progressOf, ShrinkError, type Ctx, type onnx, type OutputKindDecision } from '@shrink/core';
 import type { Dataset, Split } from '@shrink/core/data';
-import { datasetTensors, evaluateModel, exportToOnnx, importFromOnnx, initTf, labelLoss, shuffledEpoch, type EvalMetrics } from '@shrink/core/tfjs';
+import {
+  datasetTensors,
+  evaluateModel,
+  exportToOnnx,
+  importFromOnnx,
+  initTf,
+  labelLoss,
+  shuffledEpoch,
+  type EvalMetrics,
+} from '@shrink/core/tfjs';
 import { isPruningStep, sparsityAt, type SparsitySchedule } from '../schedule.js';
 
 type Tf = typeof tfjs;
@@ -22,12 +31,20 @@ export const fineTuneOptionsSchema = z.strictObject(trainingShape);
 
 export const gradualOptionsSchema = z.strictObject({
   ...trainingShape,
-  schedule: z.enum(['cubic', 'constant']).describe('cubic: Zhu & Gupta 2017 ramp from initialSparsity to finalSparsity; constant: finalSparsity throughout'),
-  finalSparsity: z.number().min(0).lt(1).describe('Kernel sparsity at the end, in [0, 1): per layer, or over all the pruned kernels together (scope global)'),
+  schedule: z
+    .enum(['cubic', 'constant'])
+    .describe('cubic: Zhu & Gupta 2017 ramp from initialSparsity to finalSparsity; constant: finalSparsity throughout'),
+  finalSparsity: z
+    .number()
+    .min(0)
+    .lt(1)
+    .describe('Kernel sparsity at the end, in [0, 1): per layer, or over all the pruned kernels together (scope global)'),
   scope: z
     .enum(['layer', 'global'])
     .default('layer')
-    .describe('layer: every kernel at the scheduled sparsity; global: one |w| threshold over all the pruned kernels, so small layers keep more'),
+    .describe(
+      'layer: every kernel at the scheduled sparsity; global: one |w| threshold over all the pruned kernels, so small layers keep more',
+    ),
   initialSparsity: z.number().min(0).lt(1).default(0).describe('cubic: sparsity at the first pruning step'),
   frequency: z.number().int().positive().describe('Optimizer steps between mask updates'),
   pruningEnd: z
@@ -94,7 +111,10 @@ function selectKernels(model: tfjs.LayersModel, names: readonly string[] | undef
   if (names === undefined) {
     const picked = model.layers.filter((l) => PRUNABLE_CLASSES.has(l.getClassName()) && kernelOf(l));
     if (picked.length === 0) {
-      throw new ShrinkError('UNSUPPORTED_MODEL', `model ${model.name} has no Dense or Conv2D layer to prune; pass layers: [...] naming layers with a kernel`);
+      throw new ShrinkError(
+        'UNSUPPORTED_MODEL',
+        `model ${model.name} has no Dense or Conv2D layer to prune; pass layers: [...] naming layers with a kernel`,
+      );
     }
     return picked.map((l) => ({ layer: l.name, variable: kernelOf(l)! }));
   }
@@ -103,7 +123,10 @@ function selectKernels(model: tfjs.LayersModel, names: readonly string[] | undef
     const layer = model.layers.find((l) => l.name === name);
     const variable = layer && kernelOf(layer);
     if (!variable) {
-      throw new ShrinkError('INVALID_ARGUMENT', `layers: model ${model.name} has no layer '${name}' with a kernel; layers with one: ${withKernel.join(', ')}`);
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `layers: model ${model.name} has no layer '${name}' with a kernel; layers with one: ${withKernel.join(', ')}`,
+      );
     }
     return { layer: name, variable };
   });
@@ -282,7 +305,10 @@ function stepsPerEpoch(n: number, batchSize: number): number {
 function planSchedule(opts: z.output<typeof gradualOptionsSchema>, totalSteps: number): SparsitySchedule {
   if (opts.schedule === 'constant') return { kind: 'constant', sparsity: opts.finalSparsity, frequency: opts.frequency };
   if (opts.initialSparsity > opts.finalSparsity) {
-    throw new ShrinkError('INVALID_ARGUMENT', `initialSparsity ${opts.initialSparsity} must be at most finalSparsity ${opts.finalSparsity}`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `initialSparsity ${opts.initialSparsity} must be at most finalSparsity ${opts.finalSparsity}`,
+    );
   }
   const endStep = Math.floor(opts.pruningEnd * (totalSteps - 1));
   if (opts.frequency > endStep) {
@@ -349,7 +375,12 @@ export async function fineTunePruned(
   const opts = parseOptions(fineTuneOptionsSchema, options, 'fineTunePruned options');
   const { tf } = await initTf(ctx);
   const masks = selectKernels(model, opts.layers);
-  for (const m of masks) setMask(tf, m, (m.variable.read().dataSync() as Float32Array).map((v) => (v === 0 ? 0 : 1)));
+  for (const m of masks)
+    setMask(
+      tf,
+      m,
+      (m.variable.read().dataSync() as Float32Array).map((v) => (v === 0 ? 0 : 1)),
+    );
   return { model, ...(await trainAndFinish(tf, model, { train, test }, opts, masks, () => {}, `fine-tune ${model.name}`, ctx)) };
 }
 

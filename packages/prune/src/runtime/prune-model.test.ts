@@ -12,7 +12,10 @@ import { pruneModel } from './prune-model.js';
 // Softmax — what broke fine-tuning in issue #11, where training took its outputs for probabilities.
 const FIXTURE = fileURLToPath(new URL('../fixtures/torch-digits-mlp.onnx', import.meta.url));
 const bytes = await readFile(FIXTURE);
-const meta = JSON.parse(await readFile(FIXTURE.replace(/\.onnx$/, '.json'), 'utf8')) as { sha256: string; test: { n: number; correct: number } };
+const meta = JSON.parse(await readFile(FIXTURE.replace(/\.onnx$/, '.json'), 'utf8')) as {
+  sha256: string;
+  test: { n: number; correct: number };
+};
 const torchModel = decodeModel(bytes, FIXTURE);
 const split = await resolveSplit('digits');
 
@@ -49,7 +52,7 @@ async function assertLogitsOut(model: onnx.IModelProto): Promise<void> {
 
 const fp32 = await accuracy(torchModel, split.test);
 
-test('the fixture is the generator\'s file, and onnxruntime scores it on the same held-out digits as torch did', async () => {
+test("the fixture is the generator's file, and onnxruntime scores it on the same held-out digits as torch did", async () => {
   assert.equal(createHash('sha256').update(bytes).digest('hex'), meta.sha256);
   assert.equal(split.test.n, meta.test.n);
   // The generator re-implements core's seeded split; equal counts of correct answers say it matches.
@@ -58,7 +61,11 @@ test('the fixture is the generator\'s file, and onnxruntime scores it on the sam
 });
 
 test('PyTorch logits classifier: 90% global magnitude, constant schedule, 10 epochs stays within 1 point of fp32 and keeps outputting logits', async () => {
-  const r = await pruneModel(torchModel, { method: 'magnitude', sparsity: 0.9, scope: 'global' }, { ...split, epochs: 10, schedule: 'constant' });
+  const r = await pruneModel(
+    torchModel,
+    { method: 'magnitude', sparsity: 0.9, scope: 'global' },
+    { ...split, epochs: 10, schedule: 'constant' },
+  );
   const acc = await accuracy(r.model, split.test);
   // Before logits were told apart, this run ended at 0.0 % (fp32 97.5 %).
   assert.ok(acc >= fp32 - 0.01, `pruned ${acc} vs fp32 ${fp32}`);
@@ -66,7 +73,10 @@ test('PyTorch logits classifier: 90% global magnitude, constant schedule, 10 epo
   assert.match(r.report.method, /magnitude \(global\), constant schedule/);
   // Global: one threshold, so the layers end at different sparsities.
   assert.ok(new Set(r.report.layers.map((l) => l.sparsity!.toFixed(3))).size > 1, JSON.stringify(r.report.layers));
-  assert.ok(r.report.notes.some((n) => /^cross-entropy from logits: .*Gemm.* linear: logits/.test(n)), r.report.notes.join('\n'));
+  assert.ok(
+    r.report.notes.some((n) => /^cross-entropy from logits: .*Gemm.* linear: logits/.test(n)),
+    r.report.notes.join('\n'),
+  );
   await assertLogitsOut(r.model);
 });
 
@@ -75,7 +85,10 @@ test('PyTorch logits classifier: one-shot 90% global magnitude then 10 epochs of
   const acc = await accuracy(r.model, split.test);
   // Before: 20.1 %.
   assert.ok(acc >= fp32 - 0.01, `pruned ${acc} vs fp32 ${fp32}`);
-  assert.ok(r.report.notes.some((n) => n.startsWith('cross-entropy from logits')), r.report.notes.join('\n'));
+  assert.ok(
+    r.report.notes.some((n) => n.startsWith('cross-entropy from logits')),
+    r.report.notes.join('\n'),
+  );
   await assertLogitsOut(r.model);
 });
 
@@ -83,5 +96,8 @@ test('PyTorch logits classifier: 90% per layer (the logits layer keeps 128 of 1,
   const r = await pruneModel(torchModel, { method: 'magnitude', sparsity: 0.9 }, { ...split, epochs: 10, schedule: 'constant' });
   const acc = await accuracy(r.model, split.test);
   assert.ok(acc >= fp32 - 0.03, `pruned ${acc} vs fp32 ${fp32}`);
-  assert.ok(r.report.layers.every((l) => Math.abs(l.sparsity! - 0.9) < 1e-3), JSON.stringify(r.report.layers));
+  assert.ok(
+    r.report.layers.every((l) => Math.abs(l.sparsity! - 0.9) < 1e-3),
+    JSON.stringify(r.report.layers),
+  );
 });

@@ -27,12 +27,21 @@ function lossNote(outputs: OutputKindDecision | undefined): string[] {
  * graph, or gradual magnitude pruning during fine-tuning in TensorFlow.js, or one-shot then fine-tune.
  * The input model is never modified.
  */
-export async function pruneModel(model: onnx.IModelProto, options: PruneOptions, fineTune?: FineTuneSettings, ctx?: Ctx): Promise<PruneResult> {
+export async function pruneModel(
+  model: onnx.IModelProto,
+  options: PruneOptions,
+  fineTune?: FineTuneSettings,
+  ctx?: Ctx,
+): Promise<PruneResult> {
   const o = parseOptions(pruneOptionsSchema, options, 'prune');
   refuseNaN(model, 'prune');
   if (fineTune?.schedule) {
     if (o.method !== 'magnitude') {
-      throw new ShrinkError('INVALID_ARGUMENT', `gradual pruning is by magnitude; method ${o.method} has no schedule (fine-tune after one-shot pruning instead)`, { option: 'schedule' });
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `gradual pruning is by magnitude; method ${o.method} has no schedule (fine-tune after one-shot pruning instead)`,
+        { option: 'schedule' },
+      );
     }
     const { overallSparsity, pruneOnnxGradually } = await import('./gradual.js');
     const batchSize = fineTune.batchSize ?? 32;
@@ -57,7 +66,15 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
       report: {
         method: `magnitude${o.scope === 'global' ? ' (global)' : ''}, ${fineTune.schedule} schedule during ${fineTune.epochs} epoch(s) of fine-tuning`,
         targetSparsity: o.sparsity,
-        layers: r.masks.map((m) => ({ name: m.layer, opType: 'tfjs kernel', action: 'pruned', weight: m.weight, elementsBefore: m.elements, elementsAfter: m.elements, sparsity: m.sparsity })),
+        layers: r.masks.map((m) => ({
+          name: m.layer,
+          opType: 'tfjs kernel',
+          action: 'pruned',
+          weight: m.weight,
+          elementsBefore: m.elements,
+          elementsAfter: m.elements,
+          sparsity: m.sparsity,
+        })),
         unhandled: {},
         sparsity: overallSparsity(r.masks),
         notes: [
@@ -71,11 +88,24 @@ export async function pruneModel(model: onnx.IModelProto, options: PruneOptions,
   const once = o.method === 'magnitude' ? pruneMagnitude(model, o) : o.method === 'nm' ? pruneNM(model, o) : pruneStructured(model, o);
   if (!fineTune) return once;
   // tfjs costs ~0.3 s to load: one-shot pruning does not pay for it.
-  const [{ exportToOnnx, importFromOnnx, initTf }, { fineTunePruned }] = await Promise.all([import('@shrink/core/tfjs'), import('./gradual.js')]);
+  const [{ exportToOnnx, importFromOnnx, initTf }, { fineTunePruned }] = await Promise.all([
+    import('@shrink/core/tfjs'),
+    import('./gradual.js'),
+  ]);
   const { tf } = await initTf(ctx);
   const imported = importFromOnnx(once.model, tf).model;
   try {
-    const r = await fineTunePruned(imported, fineTune.train, fineTune.test, { epochs: fineTune.epochs, ...(fineTune.batchSize ? { batchSize: fineTune.batchSize } : {}), ...(fineTune.lr ? { lr: fineTune.lr } : {}) }, ctx);
+    const r = await fineTunePruned(
+      imported,
+      fineTune.train,
+      fineTune.test,
+      {
+        epochs: fineTune.epochs,
+        ...(fineTune.batchSize ? { batchSize: fineTune.batchSize } : {}),
+        ...(fineTune.lr ? { lr: fineTune.lr } : {}),
+      },
+      ctx,
+    );
     const model2 = exportToOnnx(imported).model;
     const last = r.history.at(-1);
     once.report.notes.push(

@@ -39,6 +39,9 @@ export function createCollector(method: CalibrationMethod, opts: CollectorOption
     case 'entropy':
       return new EntropyCollector(opts.bins, opts.quantizedBins);
     default:
-      throw new ShrinkError('INVALID_ARGUMENT', `calibration method '${String(method)}' is unknown; expected one of ${CALIBRATION_METHODS.join(', ')}`);
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        `calibration method '${String(method)}' is unknown; expected one of ${CALIBRATION_METHODS.join(', ')}`,
+      );
   }
 }

@@ -28,7 +28,10 @@ function histogramKl(p: Float64Array, q: Float64Array): number {
   const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
   const sp = sum(p);
   const sq = sum(q);
-  return klDivergence(p.map((v) => v / sp), q.map((v) => v / sq));
+  return klDivergence(
+    p.map((v) => v / sp),
+    q.map((v) => v / sq),
+  );
 }
 
 /**

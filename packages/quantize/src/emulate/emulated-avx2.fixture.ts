@@ -17,7 +17,8 @@ const RUNNER = fileURLToPath(new URL('./avx2-runner.mjs', import.meta.url));
 
 /** Why emulation cannot run here, or undefined when it can. */
 export function emulationUnavailable(): string | undefined {
-  if (process.arch !== 'x64' || process.platform !== 'linux') return `emulating an x86 AVX2 CPU needs linux/x64 (this is ${process.platform}/${process.arch})`;
+  if (process.arch !== 'x64' || process.platform !== 'linux')
+    return `emulating an x86 AVX2 CPU needs linux/x64 (this is ${process.platform}/${process.arch})`;
   if (!existsSync(QEMU)) return `${QEMU} is missing (Debian package qemu-user; .ci/run installs it when it can)`;
   return undefined;
 }
@@ -26,7 +27,10 @@ export function emulationUnavailable(): string | undefined {
  * Each model's first output on `input` (fed to its first input), computed by onnxruntime-node on an
  * emulated Haswell (AVX2) CPU. Several models share one emulated process: its start-up is the slow part.
  */
-export async function runOnEmulatedAvx2(models: readonly string[], input: { data: Float32Array; dims: readonly number[] }): Promise<Float32Array[]> {
+export async function runOnEmulatedAvx2(
+  models: readonly string[],
+  input: { data: Float32Array; dims: readonly number[] },
+): Promise<Float32Array[]> {
   const why = emulationUnavailable();
   if (why) throw new Error(why);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-avx2-'));
@@ -34,7 +38,10 @@ export async function runOnEmulatedAvx2(models: readonly string[], input: { data
     const inputFile = path.join(dir, 'input.f32');
     writeFileSync(inputFile, Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength));
     const spec = path.join(dir, 'spec.json');
-    writeFileSync(spec, JSON.stringify({ models: models.map((m) => path.resolve(m)), input: { file: inputFile, dims: input.dims }, outDir: dir }));
+    writeFileSync(
+      spec,
+      JSON.stringify({ models: models.map((m) => path.resolve(m)), input: { file: inputFile, dims: input.dims }, outDir: dir }),
+    );
     const ortEntry = createRequire(import.meta.url).resolve('onnxruntime-node');
     const stderr: string[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -44,7 +51,10 @@ export async function runOnEmulatedAvx2(models: readonly string[], input: { data
       child.on('exit', resolve);
     });
     // qemu warns once per CPUID feature it cannot emulate (pcid, x2apic, ...): not errors.
-    const errors = stderr.join('').split('\n').filter((l) => l.trim() && !l.includes("TCG doesn't support requested feature"));
+    const errors = stderr
+      .join('')
+      .split('\n')
+      .filter((l) => l.trim() && !l.includes("TCG doesn't support requested feature"));
     if (code !== 0) throw new Error(`emulated onnxruntime exited ${code}: ${errors.join('\n')}`);
     return models.map((_, i) => {
       const b = readFileSync(path.join(dir, `${i}.f32`));

@@ -39,7 +39,10 @@ test('chooseParams: a zero range gives scale 1, never 0; bad ranges are refused'
   assert.deepEqual(chooseParams(0, 0, 'uint8', false), { scale: 1, zeroPoint: 0 });
   assert.deepEqual(chooseParams(0, 0, 'int8', true), { scale: 1, zeroPoint: 0 });
   assert.deepEqual(chooseParams(0, 0, 'uint8', true), { scale: 1, zeroPoint: 128 });
-  assert.throws(() => chooseParams(NaN, 1, 'int8', true), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT');
+  assert.throws(
+    () => chooseParams(NaN, 1, 'int8', true),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT',
+  );
   assert.throws(() => chooseParams(2, 1, 'int8', true), /min <= max/);
 });
 
@@ -94,10 +97,17 @@ test('quantizeTensor: per channel equals quantizing each channel slice alone (ra
         for (let c = 0; c < dims[axis]!; c++) {
           const idx: number[] = [];
           for (let i = 0; i < data.length; i++) if (Math.floor(i / strides[axis]!) % dims[axis]! === c) idx.push(i);
-          const alone = quantizeTensor(Float32Array.from(idx, (i) => data[i]!), [idx.length], { type, symmetric });
+          const alone = quantizeTensor(
+            Float32Array.from(idx, (i) => data[i]!),
+            [idx.length],
+            { type, symmetric },
+          );
           assert.equal(r.scale[c], alone.scale[0], `${type} sym=${symmetric} axis=${axis} channel ${c} scale`);
           assert.equal(r.zeroPoint[c], alone.zeroPoint[0]);
-          assert.deepEqual(idx.map((i) => r.q[i]), [...alone.q]);
+          assert.deepEqual(
+            idx.map((i) => r.q[i]),
+            [...alone.q],
+          );
         }
       }
     }
@@ -186,7 +196,10 @@ test('chooseParams/quantizeTensor: weights beyond float32 range differences get 
       continue;
     }
     const back = dequantizeTensor(r.q, [4], r.scale, r.zeroPoint);
-    assert.ok(back.every((v) => Number.isFinite(v)), `${type}: dequantized ${Array.from(back).join(', ')}`);
+    assert.ok(
+      back.every((v) => Number.isFinite(v)),
+      `${type}: dequantized ${Array.from(back).join(', ')}`,
+    );
   }
   // 2e38 symmetric int8 is representable: no refusal, and the codes come back near the weights.
   const r = quantizeTensor(Float32Array.from([-1, 2e38]), [2], { type: 'int8', symmetric: true, name: 'w' });

@@ -39,7 +39,13 @@ const FLOAT32_TINY = 1.1754943508222875e-38; // numpy.finfo(float32).tiny
  * scale = max|x| / ((qmax - qmin) / 2). A zero range gives scale 1 (never 0, which would divide by zero
  * in QuantizeLinear).
  */
-export function chooseParams(min: number, max: number, type: IntType, symmetric: boolean, reduceRange = false): { scale: number; zeroPoint: number } {
+export function chooseParams(
+  min: number,
+  max: number,
+  type: IntType,
+  symmetric: boolean,
+  reduceRange = false,
+): { scale: number; zeroPoint: number } {
   if (!Number.isFinite(min) || !Number.isFinite(max) || min > max) {
     throw new ShrinkError('INVALID_ARGUMENT', `quantization range [${min}, ${max}] must be finite with min <= max`);
   }
@@ -135,7 +141,10 @@ function roundHalfEvenSmall(x: number): number {
 
 function nonFinite(data: Float32Array, label: string): ShrinkError {
   const i = data.findIndex((v) => !Number.isFinite(v));
-  return new ShrinkError('INVALID_MODEL', `${label} holds a non-finite value (${data[i]}) at flat index ${i}; only finite weights can be quantized`);
+  return new ShrinkError(
+    'INVALID_MODEL',
+    `${label} holds a non-finite value (${data[i]}) at flat index ${i}; only finite weights can be quantized`,
+  );
 }
 
 /**
@@ -151,7 +160,10 @@ export function quantizeTensor(
 ): { q: Int8Array | Uint8Array; scale: Float32Array; zeroPoint: Int8Array | Uint8Array; axis?: number } {
   const label = opts.name ? `tensor '${opts.name}'` : 'weight tensor';
   if (tensorNumel(dims) !== data.length) {
-    throw new ShrinkError('INVALID_ARGUMENT', `${label}: dims [${dims.join(', ')}] hold ${tensorNumel(dims)} values but ${data.length} were given`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `${label}: dims [${dims.join(', ')}] hold ${tensorNumel(dims)} values but ${data.length} were given`,
+    );
   }
   const axis = opts.axis === undefined ? undefined : normAxis(opts.axis, dims.length, label);
   const { outer, channels, inner } = axis === undefined ? { outer: 1, channels: 1, inner: data.length } : split(dims, axis);
@@ -182,7 +194,17 @@ export function quantizeTensor(
   for (let c = 0; c < channels; c++) {
     const empty = lo[c]! > hi[c]!;
     const p = chooseParams(empty ? 0 : lo[c]!, empty ? 0 : hi[c]!, opts.type, opts.symmetric, reduce);
-    if (!empty) refuseOverflow(channels > 1 ? `${label} channel ${c}` : label, lo[c]!, hi[c]!, p.scale, p.zeroPoint, opts.type, opts.symmetric, reduce);
+    if (!empty)
+      refuseOverflow(
+        channels > 1 ? `${label} channel ${c}` : label,
+        lo[c]!,
+        hi[c]!,
+        p.scale,
+        p.zeroPoint,
+        opts.type,
+        opts.symmetric,
+        reduce,
+      );
     scale[c] = p.scale; // the float32 value actually stored is what the codes divide by
     zeroPoint[c] = p.zeroPoint;
   }
@@ -208,7 +230,10 @@ export function dequantizeTensor(
   axis?: number,
 ): Float32Array {
   if (tensorNumel(dims) !== q.length) {
-    throw new ShrinkError('INVALID_ARGUMENT', `dequantizeTensor: dims [${dims.join(', ')}] hold ${tensorNumel(dims)} values but ${q.length} codes were given`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `dequantizeTensor: dims [${dims.join(', ')}] hold ${tensorNumel(dims)} values but ${q.length} codes were given`,
+    );
   }
   const a = axis === undefined ? undefined : normAxis(axis, dims.length, 'dequantizeTensor');
   const { outer, channels, inner } = a === undefined ? { outer: 1, channels: 1, inner: q.length } : split(dims, a);

@@ -1,6 +1,15 @@
 import { nodeLabel } from '@shrink/core';
 import { activationProblem, constantWeight, dequantizeResult } from './dynamic-common.js';
-import { activationPart, newValue, skip, weightPart, type DynamicOp, type DynamicRef, type PlannedConstant, type PlannedNode } from './dynamic-types.js';
+import {
+  activationPart,
+  newValue,
+  skip,
+  weightPart,
+  type DynamicOp,
+  type DynamicRef,
+  type PlannedConstant,
+  type PlannedNode,
+} from './dynamic-types.js';
 
 /** Why Conv weights are uint8 whatever the dtype; said once per run in the report notes. */
 export const CONV_UINT8_NOTE =
@@ -55,7 +64,11 @@ export const planConvDynamic: DynamicOp = (node, view) => {
         { kind: 'weight', key, base: wName!, data: w.data as Float32Array, dims: w.dims, type: 'uint8', symmetric: false, source: wName! },
         ...constants,
       ],
-      nodes: [...prefix, conv, ...dequantizeResult(intOut, activationPart(x!, 'scale'), weightPart(key, 'scale'), output, `${base}_quant`, bias)],
+      nodes: [
+        ...prefix,
+        conv,
+        ...dequantizeResult(intOut, activationPart(x!, 'scale'), weightPart(key, 'scale'), output, `${base}_quant`, bias),
+      ],
       reason: 'uint8 asymmetric weights per tensor (ConvInteger); uint8 activations quantized at run time',
       notes: view.perChannel ? [CONV_UINT8_NOTE, CONV_PER_TENSOR_NOTE] : [CONV_UINT8_NOTE],
     },

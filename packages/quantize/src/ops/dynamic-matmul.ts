@@ -54,7 +54,11 @@ function plan(
           source: w.base,
         },
       ],
-      nodes: [...extra.prefix, mmi, ...dequantizeResult(intOut, activationPart(a, 'scale'), weightPart(w.key, 'scale'), output, `${base}_quant`, extra.bias)],
+      nodes: [
+        ...extra.prefix,
+        mmi,
+        ...dequantizeResult(intOut, activationPart(a, 'scale'), weightPart(w.key, 'scale'), output, `${base}_quant`, extra.bias),
+      ],
       reason: `${describeWeightFormat(format)} weights ${perChannel ? 'per column' : 'per tensor'}; uint8 activations quantized at run time`,
     },
   };
@@ -102,7 +106,13 @@ export const planGemmDynamic: DynamicOp = (node, view) => {
     if (beta === 1) bias = c;
     else if (cv && cv.dtype === 'float32') {
       const scaled = newValue(`${c}_scaled`);
-      constants.push({ kind: 'constant', value: scaled, dtype: 'float32', dims: cv.dims, data: (cv.data as Float32Array).map((v) => v * beta) });
+      constants.push({
+        kind: 'constant',
+        value: scaled,
+        dtype: 'float32',
+        dims: cv.dims,
+        data: (cv.data as Float32Array).map((v) => v * beta),
+      });
       bias = scaled;
     } else {
       // A computed C: scale it at run time.

@@ -14,7 +14,11 @@ test('4-bit symmetric block: scale = -(largest magnitude, signed) / 8, codes k (
   assert.deepEqual([...w.packed], [0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe]);
   assert.deepEqual([...dequantizeBlockwise(w)], [...b]);
   // A positive peak gives a negative scale: 4 lands on code 0, -3.9 (7.8 steps up) clamps to code 15.
-  const p = quantizeBlockwise(Float32Array.from([4, -3.9, 0, 2, ...new Array(12).fill(0)]), 16, 1, { bits: 4, blockSize: 16, symmetric: true });
+  const p = quantizeBlockwise(Float32Array.from([4, -3.9, 0, 2, ...new Array(12).fill(0)]), 16, 1, {
+    bits: 4,
+    blockSize: 16,
+    symmetric: true,
+  });
   assert.deepEqual([...p.scales], [-0.5]);
   assert.deepEqual([...p.packed.subarray(0, 2)], [0xf0, 0x48]);
 });
@@ -64,7 +68,10 @@ test('quantizeBlockwise refuses non-finite weights and bad shapes', () => {
     (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_MODEL' && /tensor 'W'.*NaN/.test(e.message),
   );
   assert.throws(() => quantizeBlockwise(new Float32Array(32), 32, 1, { bits: 4, blockSize: 24, symmetric: true }), /power of two/);
-  assert.throws(() => quantizeBlockwise(new Float32Array(31), 32, 1, { bits: 4, blockSize: 32, symmetric: true }), /holds 32 values but 31/);
+  assert.throws(
+    () => quantizeBlockwise(new Float32Array(31), 32, 1, { bits: 4, blockSize: 32, symmetric: true }),
+    /holds 32 values but 31/,
+  );
 });
 
 /**
@@ -92,8 +99,16 @@ async function ortError(
     inputs.push('', 'bias');
     inits.push(float('bias', [N], opts.bias));
   }
-  const node = makeNode('MatMulNBits', inputs, ['Y'], { K, N, bits: w.bits, block_size: w.blockSize, accuracy_level: opts.accuracyLevel }, { domain: 'com.microsoft' });
-  const model = makeModel(makeGraph({ nodes: [node], inputs: [makeValueInfo('A', ft, [M, K])], outputs: [makeValueInfo('Y', ft, [M, N])], initializers: inits }));
+  const node = makeNode(
+    'MatMulNBits',
+    inputs,
+    ['Y'],
+    { K, N, bits: w.bits, block_size: w.blockSize, accuracy_level: opts.accuracyLevel },
+    { domain: 'com.microsoft' },
+  );
+  const model = makeModel(
+    makeGraph({ nodes: [node], inputs: [makeValueInfo('A', ft, [M, K])], outputs: [makeValueInfo('Y', ft, [M, N])], initializers: inits }),
+  );
   const session = await createSession(model);
   try {
     const feed = opts.float16 ? { data: float32ToFloat16(a), dims: [M, K], type: 'float16' as const } : { data: a, dims: [M, K] };

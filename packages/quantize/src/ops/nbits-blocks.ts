@@ -72,7 +72,10 @@ export function quantizeBlockwise(b: Float32Array, K: number, N: number, opts: B
   }
   for (let i = 0; i < b.length; i++) {
     if (!Number.isFinite(b[i]!)) {
-      throw new ShrinkError('INVALID_MODEL', `${label} holds a non-finite value (${b[i]}) at flat index ${i}; only finite weights can be quantized`);
+      throw new ShrinkError(
+        'INVALID_MODEL',
+        `${label} holds a non-finite value (${b[i]}) at flat index ${i}; only finite weights can be quantized`,
+      );
     }
   }
   const nBlocks = Math.ceil(K / blockSize);
@@ -110,7 +113,7 @@ export function quantizeBlockwise(b: Float32Array, K: number, N: number, opts: B
       if (lo <= hi) refuseOverflow(`${label} block ${blk} of column ${n}`, lo, hi, scale, zp, bits === 4 ? 'uint4' : 'uint8', false);
       const s = blk + n * nBlocks;
       scales[s] = scale;
-      const inv = scale === 0 ? 0 : 1 / scales[s]!;
+      const inv = scale === 0 ? 0 : 1 / scales[s];
       codes.fill(zp);
       for (let k = k0; k < k1; k++) {
         const c = roundHalfEven(Math.fround(b[k * N + n]! * inv)) + zp;
@@ -127,7 +130,9 @@ export function quantizeBlockwise(b: Float32Array, K: number, N: number, opts: B
       else packInt4Into(columnZps, zeroPoints, n * zpBytes, mid);
     }
   }
-  return zeroPoints ? { bits, blockSize, K, N, nBlocks, blobSize, packed, scales, zeroPoints } : { bits, blockSize, K, N, nBlocks, blobSize, packed, scales };
+  return zeroPoints
+    ? { bits, blockSize, K, N, nBlocks, blobSize, packed, scales, zeroPoints }
+    : { bits, blockSize, K, N, nBlocks, blobSize, packed, scales };
 }
 
 /** Zero point of block `blk` of column `n`. */

@@ -22,7 +22,14 @@ function tiny(batch: number | string = 'batch'): onnx.ModelProto {
 }
 
 function table(rows: number[][], name = 'table'): Dataset {
-  return createDataset({ name, task: 'classification', sampleShape: [rows[0]?.length ?? 4], x: Float32Array.from(rows.flat()), y: new Int32Array(rows.length), numClasses: 2 });
+  return createDataset({
+    name,
+    task: 'classification',
+    sampleShape: [rows[0]?.length ?? 4],
+    x: Float32Array.from(rows.flat()),
+    y: new Int32Array(rows.length),
+    numClasses: 2,
+  });
 }
 
 const rows = Array.from({ length: 20 }, (_, i) => [i - 5, -i, i / 2, 3]);
@@ -61,12 +68,27 @@ test('percentile 100 equals minmax; entropy and percentile report their method',
 });
 
 test('an empty calibration set is CALIBRATION_EMPTY; samples of the wrong shape are INVALID_DATA naming both shapes', async () => {
-  const empty = createDataset({ name: 'nothing', task: 'classification', sampleShape: [4], x: new Float32Array(0), y: new Int32Array(0), numClasses: 2 });
-  await assert.rejects(calibrate(tiny(), empty), (e: unknown) => e instanceof ShrinkError && e.code === 'CALIBRATION_EMPTY' && /'nothing' has no samples/.test(e.message));
+  const empty = createDataset({
+    name: 'nothing',
+    task: 'classification',
+    sampleShape: [4],
+    x: new Float32Array(0),
+    y: new Int32Array(0),
+    numClasses: 2,
+  });
+  await assert.rejects(
+    calibrate(tiny(), empty),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'CALIBRATION_EMPTY' && /'nothing' has no samples/.test(e.message),
+  );
   const wrong = table([[1, 2, 3, 4, 5]], 'five');
   await assert.rejects(
     calibrate(tiny(), wrong),
-    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_DATA' && /\[batch, 4\]/.test(e.message) && /\[5\]/.test(e.message) && /'five'/.test(e.message),
+    (e: unknown) =>
+      e instanceof ShrinkError &&
+      e.code === 'INVALID_DATA' &&
+      /\[batch, 4\]/.test(e.message) &&
+      /\[5\]/.test(e.message) &&
+      /'five'/.test(e.message),
   );
   await assert.rejects(calibrate(tiny(), table(rows), { samples: 0 }), /samples 0 must be a positive integer/);
 });
@@ -79,8 +101,17 @@ test('random:N data is uniform [0, 1), shaped for the input, seeded, and labelle
   assert.match(a.name, /^random:50 .*smoke test/);
   assert.deepEqual(randomCalibration(tiny(), 50, 1).x, a.x);
   assert.notDeepEqual(randomCalibration(tiny(), 50, 2).x, a.x);
-  const symbolic = makeModel(makeGraph({ nodes: [makeNode('Relu', ['x'], ['y'])], inputs: [makeValueInfo('x', 'float32', ['b', 'n'])], outputs: [makeValueInfo('y', 'float32')] }));
-  assert.throws(() => randomCalibration(symbolic, 4), (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /'x' is \[b, n\]/.test(e.message));
+  const symbolic = makeModel(
+    makeGraph({
+      nodes: [makeNode('Relu', ['x'], ['y'])],
+      inputs: [makeValueInfo('x', 'float32', ['b', 'n'])],
+      outputs: [makeValueInfo('y', 'float32')],
+    }),
+  );
+  assert.throws(
+    () => randomCalibration(symbolic, 4),
+    (e: unknown) => e instanceof ShrinkError && e.code === 'INVALID_ARGUMENT' && /'x' is \[b, n\]/.test(e.message),
+  );
   const two = makeModel(
     makeGraph({
       nodes: [makeNode('Add', ['a', 'b'], ['y'])],
@@ -96,7 +127,12 @@ test('trained digits-mlp: static int8 calibrated on digits train stays within 1 
   const model = exportToOnnx(trained.model).model;
   const split = await resolveSplit('digits');
   const cal = await calibrate(model, split.train, { samples: 256, method: 'minmax' });
-  const { model: q, report } = quantizeStatic(model, parseOptions(quantizeOptionsSchema, { mode: 'static', perChannel: true }), cal.ranges, cal);
+  const { model: q, report } = quantizeStatic(
+    model,
+    parseOptions(quantizeOptionsSchema, { mode: 'static', perChannel: true }),
+    cal.ranges,
+    cal,
+  );
   assert.equal(report.nodes.filter((n) => n.opType === 'Gemm' && n.action === 'quantized').length, 3);
   const [fs, qs] = await Promise.all([createSession(model), createSession(q)]);
   try {

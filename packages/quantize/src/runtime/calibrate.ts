@@ -43,12 +43,21 @@ function positiveInt(v: number, what: string): number {
  * An empty dataset is CALIBRATION_EMPTY; samples that do not fit the model input are INVALID_DATA
  * naming both shapes.
  */
-export async function calibrate(model: onnx.IModelProto, data: Dataset, opts: CalibrateOptions = {}, ctx?: Ctx): Promise<CalibrationResult> {
+export async function calibrate(
+  model: onnx.IModelProto,
+  data: Dataset,
+  opts: CalibrateOptions = {},
+  ctx?: Ctx,
+): Promise<CalibrationResult> {
   const method = opts.method ?? 'minmax';
   const limit = positiveInt(opts.samples ?? 256, 'samples');
   const batch = positiveInt(opts.batch ?? 16, 'batch');
   if (data.n === 0) {
-    throw new ShrinkError('CALIBRATION_EMPTY', `calibration data '${data.name}' has no samples; static quantization needs at least one (e.g. digits, or random:64 for a smoke test)`, { option: 'calibData' });
+    throw new ShrinkError(
+      'CALIBRATION_EMPTY',
+      `calibration data '${data.name}' has no samples; static quantization needs at least one (e.g. digits, or random:64 for a smoke test)`,
+      { option: 'calibData' },
+    );
   }
   const collector = createCollector(method, opts.percentile !== undefined ? { percentile: opts.percentile } : {});
   const tensors = [...(opts.tensors ?? calibrationTensors(model))];
@@ -108,7 +117,10 @@ export function randomCalibration(model: onnx.IModelProto, n: number, seed = 0):
   const sample = dims.slice(1);
   if (dims.length < 2 || sample.some((d) => typeof d !== 'number' || d <= 0)) {
     const shown = dims.map((d) => (d === null ? '?' : String(d))).join(', ');
-    throw new ShrinkError('INVALID_ARGUMENT', `random:${n} needs fixed sample dims after the batch dim; input '${input.name}' is [${shown}]`);
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `random:${n} needs fixed sample dims after the batch dim; input '${input.name}' is [${shown}]`,
+    );
   }
   const shape = sample as number[];
   const per = tensorNumel(shape);

@@ -50,7 +50,12 @@ export function outlierMlp(opts: { outlier?: Layer; seed?: number; unnamed?: boo
  * n samples ~N(0, 1) with feature 0 zero, labelled by the float model: its argmax (classification,
  * accuracy 1 by construction) or its outputs plus N(0, 0.1) noise (regression, MSE ~0.01).
  */
-export async function dataFor(model: onnx.IModelProto, n: number, task: 'classification' | 'regression' = 'classification', seed = 7): Promise<Dataset> {
+export async function dataFor(
+  model: onnx.IModelProto,
+  n: number,
+  task: 'classification' | 'regression' = 'classification',
+  seed = 7,
+): Promise<Dataset> {
   const rng = createRng(seed);
   const x = Float32Array.from({ length: n * IN }, (_, i) => (i % IN === 0 ? 0 : rng.normal()));
   const s = await createSession(model);
@@ -62,7 +67,14 @@ export async function dataFor(model: onnx.IModelProto, n: number, task: 'classif
     await s.release();
   }
   if (task === 'regression') {
-    return createDataset({ name: 'mlp-regression', task, sampleShape: [IN], x, y: y.map((v) => v + rng.normal() * 0.1), targetSize: CLASSES });
+    return createDataset({
+      name: 'mlp-regression',
+      task,
+      sampleShape: [IN],
+      x,
+      y: y.map((v) => v + rng.normal() * 0.1),
+      targetSize: CLASSES,
+    });
   }
   const labels = Int32Array.from({ length: n }, (_, i) => {
     let best = 0;

@@ -26,14 +26,18 @@ for (const outlier of ['fc1', 'fc3'] as const) {
       assert.equal(r.opType, 'MatMul');
       assert.ok(r.comparable);
       // relError and SQNR are two views of the same sums.
-      assert.ok(Math.abs(r.relError - 10 ** (-r.sqnrDb / 20)) < 1e-9 * Math.max(1, r.relError), `${r.node}: ${r.relError} vs ${r.sqnrDb} dB`);
+      assert.ok(
+        Math.abs(r.relError - 10 ** (-r.sqnrDb / 20)) < 1e-9 * Math.max(1, r.relError),
+        `${r.node}: ${r.relError} vs ${r.sqnrDb} dB`,
+      );
       assert.ok(r.maxAbsError > 0);
     }
     // Measured: the outlier layer ~2-5 dB, the others ~40 dB on their own.
     const m = byNode(rows);
     assert.ok(m.get(outlier)!.sqnrDb < 10, `${outlier} ${m.get(outlier)!.sqnrDb} dB`);
     assert.ok(m.get(outlier)!.localSqnrDb! < 10);
-    for (const other of ['fc1', 'fc2', 'fc3'].filter((n) => n !== outlier)) assert.ok(m.get(other)!.localSqnrDb! > 30, `${other} alone: ${m.get(other)!.localSqnrDb} dB`);
+    for (const other of ['fc1', 'fc2', 'fc3'].filter((n) => n !== outlier))
+      assert.ok(m.get(other)!.localSqnrDb! > 30, `${other} alone: ${m.get(other)!.localSqnrDb} dB`);
     assert.equal(m.get('fc1')!.inputSqnrDb, Infinity, 'fc1 reads the graph input');
     assert.equal(m.get('fc1')!.localSqnrDb, m.get('fc1')!.sqnrDb, 'fc1 has no upstream error: alone = in the model');
   });
@@ -46,7 +50,7 @@ test('outlier in the middle layer: the trace carries its error downstream, the c
   const m = byNode(await explainQuantization(model, q, report, data));
   const [fc1, fc2, fc3] = [m.get('fc1')!, m.get('fc2')!, m.get('fc3')!];
   assert.ok(fc2.localSqnrDb! < 10 && fc2.sqnrDb < 10, JSON.stringify(fc2));
-  assert.ok(fc3.inputSqnrDb! < 10, 'fc3 reads fc2\'s error');
+  assert.ok(fc3.inputSqnrDb! < 10, "fc3 reads fc2's error");
   assert.ok(fc3.sqnrDb < 10, 'and its own output shows it');
   assert.ok(fc3.localSqnrDb! > 30 && fc1.localSqnrDb! > 30, `fc1 ${fc1.localSqnrDb}, fc3 ${fc3.localSqnrDb} dB alone`);
   assert.ok(fc2.inputSqnrDb! > 30, 'fc2 gets clean inputs');
@@ -97,7 +101,13 @@ test('a fixed batch dim: padded rows are left out (same numbers as with a free b
 test('identical models give Infinity dB and zero error', async () => {
   const model = outlierMlp();
   const data = await dataFor(model, 16);
-  const report: QuantizeReport = { dtype: 'q8', mode: 'dynamic', unhandled: {}, notes: [], nodes: [{ name: 'fc1', opType: 'MatMul', action: 'quantized' }] };
+  const report: QuantizeReport = {
+    dtype: 'q8',
+    mode: 'dynamic',
+    unhandled: {},
+    notes: [],
+    nodes: [{ name: 'fc1', opType: 'MatMul', action: 'quantized' }],
+  };
   const [row] = await explainQuantization(model, model, report, data);
   assert.deepEqual(
     { sqnr: row!.sqnrDb, rel: row!.relError, max: row!.maxAbsError, local: row!.localSqnrDb },
@@ -117,7 +127,15 @@ test('outputs missing from either model are listed last as not comparable, the r
   g.replaceAllUses('fc2_mm', 'fc2_mm_renamed');
   const withGhost: QuantizeReport = { ...report, nodes: [...report.nodes, { name: 'ghost', opType: 'MatMul', action: 'quantized' }] };
   const rows = await explainQuantization(model, g.toModel(), withGhost, data);
-  assert.deepEqual(rows.map((r) => [r.node, r.comparable]), [['fc1', true], ['fc3', true], ['fc2', false], ['ghost', false]]);
+  assert.deepEqual(
+    rows.map((r) => [r.node, r.comparable]),
+    [
+      ['fc1', true],
+      ['fc3', true],
+      ['fc2', false],
+      ['ghost', false],
+    ],
+  );
   assert.match(rows[2]!.reason!, /no value 'fc2_mm' in the quantized model/);
   assert.match(rows[3]!.reason!, /no node 'ghost' in the float model/);
   assert.ok(Number.isNaN(rows[2]!.sqnrDb));

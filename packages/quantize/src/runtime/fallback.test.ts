@@ -31,11 +31,18 @@ test('tight limit: the outlier layer (in the middle) is kept float, the others s
   assert.deepEqual(encodeModel(model), before, 'the float model is not mutated');
   assert.equal(r.fallback.baseline, 1, 'labels come from the float model');
   assert.deepEqual(r.fallback.keptFloat, ['fc2']);
-  assert.deepEqual(r.fallback.steps.map((s) => s.excluded), [['fc2']]);
+  assert.deepEqual(
+    r.fallback.steps.map((s) => s.excluded),
+    [['fc2']],
+  );
   assert.ok(r.fallback.met && r.fallback.baseline - r.fallback.final <= TIGHT, JSON.stringify(r.fallback));
   assert.equal(r.fallback.final, r.fallback.steps[0]!.metric);
   assert.equal(await metric(r.model, data), r.fallback.final, 'the returned model is the one measured');
-  assert.deepEqual(actions(r), [['fc1', 'quantized'], ['fc2', 'kept-float'], ['fc3', 'quantized']]);
+  assert.deepEqual(actions(r), [
+    ['fc1', 'quantized'],
+    ['fc2', 'kept-float'],
+    ['fc3', 'quantized'],
+  ]);
   const kept = r.report.nodes[1]!;
   assert.match(kept.reason!, /^accuracy fallback: kept float at step 1 \(drop \d+\.\d+ points > drop 2\.00 points; output 'fc2_mm' SQNR/);
   assert.equal(kept.weights, undefined);
@@ -67,17 +74,21 @@ test('maxSteps reached: not met, said in a note, the last attempt returned', asy
   assert.equal(count(r.model, 'MatMulInteger'), 3);
 });
 
-test('the user\'s --exclude is kept; the fallback adds to it', async () => {
+test("the user's --exclude is kept; the fallback adds to it", async () => {
   const model = outlierMlp({ outlier: 'fc1' });
   const data = await dataFor(model, 512);
   const r = await quantizeWithFallback(model, { dtype: 'q8', exclude: ['fc3'] }, {}, data, TIGHT);
   assert.deepEqual(r.fallback.keptFloat, ['fc1']);
   assert.ok(r.fallback.met);
-  assert.deepEqual(actions(r), [['fc1', 'kept-float'], ['fc2', 'quantized'], ['fc3', 'skipped']]);
+  assert.deepEqual(actions(r), [
+    ['fc1', 'kept-float'],
+    ['fc2', 'quantized'],
+    ['fc3', 'skipped'],
+  ]);
   assert.match(r.report.nodes[2]!.reason!, /'fc3' is in exclude/);
 });
 
-test('unnamed nodes: the one kept float gets a name (its output\'s) so --exclude can match it', async () => {
+test("unnamed nodes: the one kept float gets a name (its output's) so --exclude can match it", async () => {
   const model = outlierMlp({ outlier: 'fc2', unnamed: true });
   const data = await dataFor(model, 512);
   const r = await quantizeWithFallback(model, { dtype: 'q8' }, {}, data, TIGHT);
@@ -85,8 +96,15 @@ test('unnamed nodes: the one kept float gets a name (its output\'s) so --exclude
   assert.ok(r.fallback.met);
   const node = r.model.graph!.node!.find((n) => n.name === 'fc2_mm')!;
   assert.equal(node.opType, 'MatMul');
-  assert.deepEqual(actions(r), [['fc1_mm', 'quantized'], ['fc2_mm', 'kept-float'], ['fc3_mm', 'quantized']]);
-  assert.ok((model.graph!.node ?? []).every((n) => !n.name), 'the input model keeps its unnamed nodes');
+  assert.deepEqual(actions(r), [
+    ['fc1_mm', 'quantized'],
+    ['fc2_mm', 'kept-float'],
+    ['fc3_mm', 'quantized'],
+  ]);
+  assert.ok(
+    (model.graph!.node ?? []).every((n) => !n.name),
+    'the input model keeps its unnamed nodes',
+  );
 });
 
 test('regression: the limit is a relative MSE increase', async () => {

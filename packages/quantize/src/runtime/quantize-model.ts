@@ -1,7 +1,7 @@
 import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import { checkCombination } from '../check-options.js';
 import { resolveData, type Dataset } from '@shrink/core/data';
-import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
+import { quantizeOptionsSchema, type QuantizeOptions } from '../options.js';
 import type { PassResult } from '../types.js';
 import { quantizeDynamic } from '../dynamic.js';
 import { quantizeStatic } from '../static.js';
@@ -26,7 +26,10 @@ export async function resolveCalibration(spec: string, model: onnx.IModelProto, 
   const m = RANDOM_SPEC.exec(spec);
   if (m) {
     const n = Number(m[1]);
-    if (n < 1) throw new ShrinkError('CALIBRATION_EMPTY', `${spec}: random calibration needs at least one sample, e.g. random:64`, { option: 'calibData' });
+    if (n < 1)
+      throw new ShrinkError('CALIBRATION_EMPTY', `${spec}: random calibration needs at least one sample, e.g. random:64`, {
+        option: 'calibData',
+      });
     return randomCalibration(model, n);
   }
   return resolveData(spec, { split: 'train', ...(opts.cwd ? { cwd: opts.cwd } : {}) });
@@ -38,7 +41,12 @@ export { checkCombination } from '../check-options.js';
  * The quantization pass behind `shrink quantize`: picks the method from dtype and mode, calibrates when
  * the method is static, and returns the new model with its report. The input model is never modified.
  */
-export async function quantizeModel(model: onnx.IModelProto, options: QuantizeOptions, env: QuantizeEnv = {}, ctx?: Ctx): Promise<PassResult> {
+export async function quantizeModel(
+  model: onnx.IModelProto,
+  options: QuantizeOptions,
+  env: QuantizeEnv = {},
+  ctx?: Ctx,
+): Promise<PassResult> {
   const o = parseOptions(quantizeOptionsSchema, options, 'quantize');
   checkCombination(o);
   // fp16 keeps infinities (float16 has them); integer codes cannot, and static mode would otherwise
@@ -57,7 +65,10 @@ export async function quantizeModel(model: onnx.IModelProto, options: QuantizeOp
   if (o.mode === 'dynamic') return withKernelNote(quantizeDynamic(model, o));
   if (o.mode === 'weight-only') return quantizeWeightOnly(model, { ...o, bits: 8 });
   if (!env.calibration) {
-    throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', { option: 'calibData', missing: 'calibration' });
+    throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', {
+      option: 'calibData',
+      missing: 'calibration',
+    });
   }
   const cal = await calibrate(model, env.calibration, { method: o.calibMethod, percentile: o.percentile, samples: o.calibSamples }, ctx);
   // quantizeStatic notes random (smoke-test) calibration itself.

@@ -20,7 +20,12 @@ let floatProbs: Float32Array;
 let inputFiles: Record<string, Buffer>;
 
 const snapshot = (dir: string) => Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f))]));
-const manifestOf = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8')).weightsManifest[0].weights as Array<{ name: string; dtype: string; quantization?: Record<string, unknown> }>;
+const manifestOf = (dir: string) =>
+  JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8')).weightsManifest[0].weights as Array<{
+    name: string;
+    dtype: string;
+    quantization?: Record<string, unknown>;
+  }>;
 
 function accuracy(probs: Float32Array): number {
   let hits = 0;
@@ -70,7 +75,10 @@ for (const c of CASES) {
 
     const weights = manifestOf(outDir);
     const original = manifestOf(floatDir);
-    assert.deepEqual(weights.map((w) => [w.name, w.dtype]), original.map((w) => [w.name, w.dtype]));
+    assert.deepEqual(
+      weights.map((w) => [w.name, w.dtype]),
+      original.map((w) => [w.name, w.dtype]),
+    );
     for (const [i, w] of weights.entries()) {
       const r = report.weights[i]!;
       if (c.dtype === 'float16') {
@@ -114,9 +122,18 @@ for (const c of CASES) {
 test('minElements keeps the biases float32; the mixed folder loads', async () => {
   const outDir = path.join(root, 'mixed');
   const { report } = await quantizeTfjsFolder(floatDir, outDir, { dtype: 'uint8', minElements: 1000 });
-  assert.deepEqual(report.weights.map((w) => w.name), ['fc1/kernel', 'fc2/kernel', 'logits/kernel']);
-  assert.deepEqual(report.skipped.map((s) => s.name), ['fc1/bias', 'fc2/bias', 'logits/bias']);
-  assert.deepEqual(manifestOf(outDir).map((w) => w.quantization?.dtype ?? w.dtype), ['uint8', 'float32', 'uint8', 'float32', 'uint8', 'float32']);
+  assert.deepEqual(
+    report.weights.map((w) => w.name),
+    ['fc1/kernel', 'fc2/kernel', 'logits/kernel'],
+  );
+  assert.deepEqual(
+    report.skipped.map((s) => s.name),
+    ['fc1/bias', 'fc2/bias', 'logits/bias'],
+  );
+  assert.deepEqual(
+    manifestOf(outDir).map((w) => w.quantization?.dtype ?? w.dtype),
+    ['uint8', 'float32', 'uint8', 'float32', 'uint8', 'float32'],
+  );
   const loaded = await loadLayersModel(outDir);
   assert.deepEqual(loaded.getWeights()[1]!.dataSync(), model.getWeights()[1]!.dataSync(), 'fc1/bias kept bit for bit');
   loaded.dispose();

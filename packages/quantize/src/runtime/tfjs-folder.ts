@@ -21,7 +21,10 @@ export async function quantizeTfjsFolder(
 ): Promise<{ report: TfjsQuantizeReport; outDir: string }> {
   const { force = false, ...quantizeOptions } = options;
   if (!force && (await sameFolder(inDir, outDir))) {
-    throw new ShrinkError('IO', `output folder ${outDir} is the input folder; choose another output folder or pass force to rewrite it in place`);
+    throw new ShrinkError(
+      'IO',
+      `output folder ${outDir} is the input folder; choose another output folder or pass force to rewrite it in place`,
+    );
   }
   // tfjs costs ~0.3 s to load: only a tfjs folder pays for it, not every quantize run.
   const { readLayersModelDir, writeLayersModelDir } = await import('@shrink/core/tfjs');

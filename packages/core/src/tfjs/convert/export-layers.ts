@@ -52,7 +52,7 @@ function requireChannelsLast({ layer, config }: LayerExportArgs): void {
   if (format !== undefined && format !== 'channelsLast') {
     throw new ShrinkError(
       'UNSUPPORTED_MODEL',
-      `layer '${layer.name}' (${layer.getClassName()}) uses dataFormat '${String(format)}'; only 'channelsLast' is exported`,
+      `layer '${layer.name}' (${layer.getClassName()}) uses dataFormat ${JSON.stringify(format)}; only 'channelsLast' is exported`,
     );
   }
 }
@@ -91,6 +91,8 @@ function windowPads(
 }
 
 const activation = (a: LayerExportArgs, y: OnnxValue): OnnxValue =>
+  // A tfjs activation name; anything else is refused by emitActivation, by its text.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   emitActivation(a.em, y, String(a.config['activation'] ?? 'linear'), a.layer.name);
 
 const dense: LayerExporter = (a) => {

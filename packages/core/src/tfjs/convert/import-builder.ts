@@ -28,8 +28,7 @@ export interface Weight {
 }
 
 export const identityPerm = (rank: number): number[] => Array.from({ length: rank }, (_, i) => i);
-export const samePerm = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((v, i) => v === b[i]);
+export const samePerm = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 export function describeNode(node: onnx.INodeProto): string {
   return `node '${nodeLabel(node) || '?'}' (${node.opType})`;
@@ -117,7 +116,11 @@ export class ImportBuilder {
     const name = node.input[i];
     if (!name) return undefined;
     const c = this.graph.constantValue(name);
-    if (!c) throw this.unsupported(node, `computes its input ${i} ('${name}') at run time; only initializers and Constant nodes are imported there`);
+    if (!c)
+      throw this.unsupported(
+        node,
+        `computes its input ${i} ('${name}') at run time; only initializers and Constant nodes are imported there`,
+      );
     return { dims: c.dims, data: Float32Array.from(toFloat32(c)) };
   }
 

@@ -21,7 +21,16 @@ function biasOf(b: ImportBuilder, node: onnx.NodeProto, c: Weight, n: number, sc
 }
 
 /** A Dense layer computing `x @ kernel + bias` ([K, N] kernel), with the following activation fused. */
-function dense(b: ImportBuilder, node: onnx.NodeProto, x: TfValue, kernel: Float32Array, k: number, n: number, bias: Float32Array | undefined, out: string): void {
+function dense(
+  b: ImportBuilder,
+  node: onnx.NodeProto,
+  x: TfValue,
+  kernel: Float32Array,
+  k: number,
+  n: number,
+  bias: Float32Array | undefined,
+  out: string,
+): void {
   const rank = x.perm.length;
   const input = x.rowPerm ? x.t : b.inPerm(node, x, identityPerm(rank));
   const rows = x.rowPerm ? reorderRows(kernel, n, x.rowPerm) : kernel;

@@ -2,15 +2,7 @@ import type { onnx } from '../../onnx/proto.js';
 import { ACTIVATION_OPS, importActivation } from './import-activations.js';
 import type { ImportBuilder } from './import-builder.js';
 import { importBatchNorm, importGemm, importMatMul } from './import-linear.js';
-import {
-  importConcat,
-  importConstant,
-  importIdentity,
-  importMerge,
-  importReshape,
-  RESHAPE_OPS,
-  importTranspose,
-} from './import-shape.js';
+import { importConcat, importConstant, importIdentity, importMerge, importReshape, RESHAPE_OPS, importTranspose } from './import-shape.js';
 import { importConv, importGlobalPool, importPad, importPool } from './import-spatial.js';
 
 /** Converts one node: sets the tfjs values of its outputs through the builder. */

@@ -80,7 +80,7 @@ function flatten(b: ImportBuilder, node: onnx.NodeProto, x: TfValue, out: string
   const identity = samePerm(x.perm, identityPerm(rank));
   const dims = x.t.shape.slice(1);
   if (!identity && dims.every((d) => d != null) && feedsOnlyDense(b, out)) {
-    const tfDims = dims as number[];
+    const tfDims = dims;
     const n = tfDims.reduce((a, d) => a * d, 1);
     const order = permute(
       Int32Array.from({ length: n }, (_, i) => i),
@@ -109,7 +109,10 @@ export function importReshape(b: ImportBuilder, node: onnx.NodeProto): void {
     const outs = b.staticShapes(out);
     const shapeInput = node.opType === 'Reshape' ? node.input[1] : undefined;
     if (!(ins && outs) && shapeInput && !b.graph.constantValue(shapeInput)) {
-      throw b.unsupported(node, `takes its shape '${shapeInput}' from a computation static shape inference could not resolve; the input shapes must be declared`);
+      throw b.unsupported(
+        node,
+        `takes its shape '${shapeInput}' from a computation static shape inference could not resolve; the input shapes must be declared`,
+      );
     }
     const seen = ins && outs ? ` (static shapes [${ins[0].join(', ')}] -> [${outs[0].join(', ')}] at batch ${ins[0][0]})` : '';
     throw b.unsupported(
@@ -177,7 +180,8 @@ export function importConcat(b: ImportBuilder, node: onnx.NodeProto): void {
   const { first, ts } = mergeInputs(b, node);
   const rank = first.perm.length;
   const axis = (intAttr(node, 'axis', 1) + rank) % rank;
-  if (axis === 0 || first.rowPerm) throw b.unsupported(node, `concatenates along axis ${axis}; only non-batch axes of unflattened tensors are imported`);
+  if (axis === 0 || first.rowPerm)
+    throw b.unsupported(node, `concatenates along axis ${axis}; only non-batch axes of unflattened tensors are imported`);
   const layer = b.tf.layers.concatenate({ axis: first.perm[axis]!, name: b.layerName() });
   b.values.set(node.output[0]!, { t: b.apply(layer, ts), perm: first.perm });
 }

@@ -23,21 +23,36 @@ function windowPadding(b: ImportBuilder, node: onnx.NodeProto, x: TfValue, kerne
   const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
   const [, , h, w] = b.onnxShape(x);
   const same = (): [Pair, Pair] | undefined =>
-    h == null || w == null ? undefined : [samePads(h, kernel[0], strides[0], dilations[0]), samePads(w, kernel[1], strides[1], dilations[1])];
+    h == null || w == null
+      ? undefined
+      : [samePads(h, kernel[0], strides[0], dilations[0]), samePads(w, kernel[1], strides[1], dilations[1])];
   if (autoPad === 'VALID') return { kind: 'valid' };
   if (autoPad === 'SAME_UPPER') return { kind: 'same' };
   if (autoPad === 'SAME_LOWER') {
     const s = same();
     if (!s) throw b.unsupported(node, 'uses auto_pad SAME_LOWER on an input of unknown height/width');
-    return { kind: 'explicit', pads: [[s[0][1], s[0][0]], [s[1][1], s[1][0]]] };
+    return {
+      kind: 'explicit',
+      pads: [
+        [s[0][1], s[0][0]],
+        [s[1][1], s[1][0]],
+      ],
+    };
   }
   const pads = intsAttr(node, 'pads') ?? [0, 0, 0, 0];
-  if (pads.length !== 4 || pads.some((p) => p < 0)) throw b.unsupported(node, `has pads [${pads.join(', ')}]; 4 non-negative pads are imported`);
+  if (pads.length !== 4 || pads.some((p) => p < 0))
+    throw b.unsupported(node, `has pads [${pads.join(', ')}]; 4 non-negative pads are imported`);
   const [top, left, bottom, right] = pads as [number, number, number, number];
   if (pads.every((p) => p === 0)) return { kind: 'valid' };
   const s = same();
   if (s && s[0][0] === top && s[0][1] === bottom && s[1][0] === left && s[1][1] === right) return { kind: 'same' };
-  return { kind: 'explicit', pads: [[top, bottom], [left, right]] };
+  return {
+    kind: 'explicit',
+    pads: [
+      [top, bottom],
+      [left, right],
+    ],
+  };
 }
 
 /** Applies explicit zero padding and returns the padding the window layer itself should use. */
@@ -85,7 +100,10 @@ export function importConv(b: ImportBuilder, node: onnx.NodeProto): void {
     layer = b.tf.layers.depthwiseConv2d({ ...common, kernelSize: [kh, kw], depthMultiplier: m, depthwiseInitializer: 'zeros' });
     kernel = { dims: [kh, kw, group, m], data: permute(w.data, [group, m, kh, kw], [2, 3, 0, 1]) };
   } else {
-    throw b.unsupported(node, `has group=${group} on ${cin ?? '?'} input channels; only group 1 and depthwise (group = input channels) are imported`);
+    throw b.unsupported(
+      node,
+      `has group=${group} on ${cin ?? '?'} input channels; only group 1 and depthwise (group = input channels) are imported`,
+    );
   }
   const weights = bias ? [kernel, { dims: [o], data: bias.data }] : [kernel];
   const t = b.apply(layer, input, weights);
@@ -138,7 +156,12 @@ export function importGlobalPool(b: ImportBuilder, node: onnx.NodeProto): void {
   const out = node.output[0]!;
   const consumers = b.consumers(out);
   const next = consumers[0];
-  if (consumers.length === 1 && next && !b.graph.isGraphOutput(out) && reshapeTarget(b, next, [null, pooled.shape[1] ?? null, 1, 1])?.length === 1) {
+  if (
+    consumers.length === 1 &&
+    next &&
+    !b.graph.isGraphOutput(out) &&
+    reshapeTarget(b, next, [null, pooled.shape[1] ?? null, 1, 1])?.length === 1
+  ) {
     b.absorbed.set(next, node);
     b.values.set(next.output[0]!, { t: pooled, perm: [0, 1], nonNegative: x.nonNegative });
     return;
@@ -153,7 +176,8 @@ export function importGlobalPool(b: ImportBuilder, node: onnx.NodeProto): void {
 export function importPad(b: ImportBuilder, node: onnx.NodeProto): void {
   const x = b.input(node, 0);
   const rank = x.perm.length;
-  if (stringAttr(node, 'mode', 'constant') !== 'constant') throw b.unsupported(node, `pads in mode '${stringAttr(node, 'mode', '')}'; only constant zero padding is imported`);
+  if (stringAttr(node, 'mode', 'constant') !== 'constant')
+    throw b.unsupported(node, `pads in mode '${stringAttr(node, 'mode', '')}'; only constant zero padding is imported`);
   const value = b.opset < 11 ? floatAttr(node, 'value', 0) : (b.optionalConstant(node, 2)?.data[0] ?? 0);
   if (value !== 0) throw b.unsupported(node, `pads with ${value}; only zero padding is imported`);
   const given = (b.opset < 11 ? intsAttr(node, 'pads') : b.integers(node, 1)) ?? [];
@@ -174,7 +198,10 @@ export function importPad(b: ImportBuilder, node: onnx.NodeProto): void {
     throw b.unsupported(node, `pads [${given.join(', ')}]; only non-negative padding of the height and width of an image is imported`);
   }
   const [hAxis, wAxis] = spatial as [number, number];
-  const pads: [Pair, Pair] = [[begin[hAxis]!, end[hAxis]!], [begin[wAxis]!, end[wAxis]!]];
+  const pads: [Pair, Pair] = [
+    [begin[hAxis]!, end[hAxis]!],
+    [begin[wAxis]!, end[wAxis]!],
+  ];
   const t = b.apply(b.tf.layers.zeroPadding2d({ padding: pads, name: b.layerName() }), x.t);
   b.values.set(node.output[0]!, { t, perm: x.perm, nonNegative: x.nonNegative });
 }

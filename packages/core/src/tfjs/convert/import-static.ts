@@ -18,9 +18,18 @@ const SHAPE_INPUTS: ReadonlyMap<string, readonly number[]> = new Map<string, rea
   ['TopK', [1]],
   ['OneHot', [1]],
   ['CumSum', [1]],
-  ...['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'].map(
-    (op): [string, readonly number[]] => [op, [1]],
-  ),
+  ...[
+    'ReduceSum',
+    'ReduceMean',
+    'ReduceMax',
+    'ReduceMin',
+    'ReduceProd',
+    'ReduceL1',
+    'ReduceL2',
+    'ReduceLogSum',
+    'ReduceLogSumExp',
+    'ReduceSumSquare',
+  ].map((op): [string, readonly number[]] => [op, [1]]),
 ]);
 
 /** Ops that read their input only for its shape: what feeds them is still data. */
@@ -47,7 +56,8 @@ export function shapeComputations(graph: Graph): Set<onnx.NodeProto> {
           !graph.isGraphOutput(o) &&
           consumers.every((c) =>
             c.input.every(
-              (name, i) => name !== o || (SHAPE_INPUTS.get(c.opType)?.includes(i) ?? false) || (found.has(c) && !SHAPE_READERS.includes(c.opType)),
+              (name, i) =>
+                name !== o || (SHAPE_INPUTS.get(c.opType)?.includes(i) ?? false) || (found.has(c) && !SHAPE_READERS.includes(c.opType)),
             ),
           )
         );

@@ -3,7 +3,12 @@
  * Weights are converted with this in plain JS so conversion does not depend on a tfjs backend.
  */
 export function permute(data: ArrayLike<number>, dims: readonly number[], perm: readonly number[]): Float32Array;
-export function permute<T extends Float32Array | Int32Array>(data: ArrayLike<number>, dims: readonly number[], perm: readonly number[], out: T): T;
+export function permute<T extends Float32Array | Int32Array>(
+  data: ArrayLike<number>,
+  dims: readonly number[],
+  perm: readonly number[],
+  out: T,
+): T;
 export function permute(
   data: ArrayLike<number>,
   dims: readonly number[],
