@@ -309,6 +309,12 @@ const MAKERS: ReadonlyArray<readonly [number, Maker]> = [
       ]),
     ),
   ],
+  [
+    4,
+    onnxCase('cleanup', (rng) =>
+      pick(rng, [[...QUICK], ['--dedupe-initializers', ...QUICK], ['--no-fold-constants', '--no-remove-identity', ...QUICK]]),
+    ),
+  ],
   [4, onnxCase('convert', (rng) => (rng.next() < 0.5 ? ['--json'] : ['--external-data', '--json']))],
   [3, onnxCase('eval', () => ['--data', '{dir}/data.json', '--json'], undefined, false)],
   [2, compareCase],
