@@ -11,7 +11,10 @@ import { cleanupOptionsSchema } from './options.js';
 import { assertSameOutputs, runOrt, seededFloats } from './ort.fixture.js';
 
 const file = new URL('./fixtures/torch-cleanup-cnn.onnx', import.meta.url);
-const meta = JSON.parse(readFileSync(new URL('./fixtures/torch-cleanup-cnn.json', import.meta.url), 'utf8')) as { sha256: string; ops: string[] };
+const meta = JSON.parse(readFileSync(new URL('./fixtures/torch-cleanup-cnn.json', import.meta.url), 'utf8')) as {
+  sha256: string;
+  ops: string[];
+};
 const bytes = readFileSync(file);
 const model = decodeModel(bytes);
 const rand = seededFloats(1);
@@ -19,21 +22,48 @@ const inputs = Array.from({ length: 4 }, () => ({ input: { data: Float32Array.fr
 
 test('the fixture is the file its script wrote', () => {
   assert.equal(createHash('sha256').update(bytes).digest('hex'), meta.sha256);
-  assert.deepEqual(model.graph!.node!.map((n) => n.opType), meta.ops);
+  assert.deepEqual(
+    model.graph!.node!.map((n) => n.opType),
+    meta.ops,
+  );
 });
 
 test('PyTorch export: 30 -> 13 nodes; Dropout gone, constant and shape arithmetic folded, the graph-output Identity kept', () => {
   const before = encodeModel(model);
   const r = cleanupModel(model);
   assert.deepEqual(encodeModel(model), before, 'the input model is not mutated');
-  assert.deepEqual(r.model.graph!.node!.map((n) => n.opType), ['Conv', 'Relu', 'Mul', 'Add', 'Reshape', 'Gemm', 'Relu', 'MatMul', 'Div', 'Sub', 'Relu', 'Gemm', 'Identity']);
-  assert.deepEqual(r.model.graph!.output!.map((o) => o.name), ['logits', 'logits_copy']);
+  assert.deepEqual(
+    r.model.graph!.node!.map((n) => n.opType),
+    ['Conv', 'Relu', 'Mul', 'Add', 'Reshape', 'Gemm', 'Relu', 'MatMul', 'Div', 'Sub', 'Relu', 'Gemm', 'Identity'],
+  );
+  assert.deepEqual(
+    r.model.graph!.output!.map((o) => o.name),
+    ['logits', 'logits_copy'],
+  );
   const notes = cleanupNotes(r.report, cleanupOptionsSchema.parse({}));
-  assert.equal(notes[0], 'removed 2 Identity/Dropout, folded 11 constant nodes, removed 4 dead nodes, stored 0 Constant nodes as initializers');
+  assert.equal(
+    notes[0],
+    'removed 2 Identity/Dropout, folded 11 constant nodes, removed 4 dead nodes, stored 0 Constant nodes as initializers',
+  );
   assert.equal(notes[1], 'main graph: 30 -> 13 nodes');
-  assert.deepEqual(r.report.foldedByOp, { Mul: 1, Add: 1, Sqrt: 1, Shape: 1, Expand: 1, Unsqueeze: 2, Concat: 1, Transpose: 1, Cast: 1, Neg: 1 });
+  assert.deepEqual(r.report.foldedByOp, {
+    Mul: 1,
+    Add: 1,
+    Sqrt: 1,
+    Shape: 1,
+    Expand: 1,
+    Unsqueeze: 2,
+    Concat: 1,
+    Transpose: 1,
+    Cast: 1,
+    Neg: 1,
+  });
   assert.deepEqual(r.report.notFolded, {});
-  assert.ok(notes.some((n) => n === "kept 1 Identity/Dropout: Identity 'Identity_29' (it copies graph output 'logits' into graph output 'logits_copy')"));
+  assert.ok(
+    notes.some(
+      (n) => n === "kept 1 Identity/Dropout: Identity 'Identity_29' (it copies graph output 'logits' into graph output 'logits_copy')",
+    ),
+  );
   // The Reshape's target is a stored shape now: [1, -1].
   const target = r.model.graph!.initializer!.find((t) => t.name === r.model.graph!.node![4]!.input![1]);
   assert.deepEqual(Array.from(readTensor(target!).data as BigInt64Array, Number), [1, -1]);
@@ -41,7 +71,9 @@ test('PyTorch export: 30 -> 13 nodes; Dropout gone, constant and shape arithmeti
 
 test('every folded value equals what onnxruntime computes for that name in the original graph, bit for bit', async () => {
   const r = cleanupModel(model, { removeDeadNodes: false });
-  const names = r.report.nodes.filter((n) => n.action === 'folded').map((n) => model.graph!.node!.find((m) => (m.name || m.output![0]) === n.name)!.output![0]!);
+  const names = r.report.nodes
+    .filter((n) => n.action === 'folded')
+    .map((n) => model.graph!.node!.find((m) => (m.name || m.output![0]) === n.name)!.output![0]!);
   assert.equal(names.length, 11);
   const probe: onnx.ModelProto = cloneModel(model);
   for (const name of names) probe.graph!.output!.push({ name });
@@ -70,10 +102,13 @@ test('each step can be turned off; with all off the graph is unchanged', () => {
   const none = cleanupModel(model, { removeIdentity: false, foldConstants: false, removeDeadNodes: false, constantsToInitializers: false });
   assert.equal(none.report.nodesAfter, 30);
   assert.deepEqual(encodeModel(none.model), encodeModel(model));
-  assert.deepEqual(cleanupNotes(none.report, cleanupOptionsSchema.parse({ removeIdentity: false, foldConstants: false, removeDeadNodes: false, constantsToInitializers: false })).slice(0, 2), [
-    'every step is off; the model is unchanged',
-    'main graph: 30 -> 30 nodes',
-  ]);
+  assert.deepEqual(
+    cleanupNotes(
+      none.report,
+      cleanupOptionsSchema.parse({ removeIdentity: false, foldConstants: false, removeDeadNodes: false, constantsToInitializers: false }),
+    ).slice(0, 2),
+    ['every step is off; the model is unchanged', 'main graph: 30 -> 30 nodes'],
+  );
   const foldOnly = cleanupModel(model, { removeIdentity: false, removeDeadNodes: false, constantsToInitializers: false });
   assert.equal(foldOnly.report.identityRemoved, 0);
   assert.equal(foldOnly.report.folded, 11);

@@ -16,7 +16,11 @@ const fixture = fileURLToPath(new URL('./fixtures/torch-cleanup-cnn.onnx', impor
 const TSX = import.meta.resolve('tsx');
 
 function shrink(cwd: string, args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', TSX, '--conditions=@shrink/source', bin, ...args], { cwd, encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(process.execPath, ['--import', TSX, '--conditions=@shrink/source', bin, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -39,7 +43,15 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('shrink cleanup --help lists the flags made from the options schema', () => {
   const r = shrink(dir, ['cleanup', '--help']);
   assert.equal(r.code, 0, r.stderr);
-  for (const flag of ['--remove-identity', '--fold-constants', '--remove-dead-nodes', '--constants-to-initializers', '--dedupe-initializers', '--output']) assert.match(r.stdout, new RegExp(`${flag}\\b`));
+  for (const flag of [
+    '--remove-identity',
+    '--fold-constants',
+    '--remove-dead-nodes',
+    '--constants-to-initializers',
+    '--dedupe-initializers',
+    '--output',
+  ])
+    assert.match(r.stdout, new RegExp(`${flag}\\b`));
   assert.match(shrink(dir, ['--help']).stdout, /shrink cleanup <model>/);
 });
 
@@ -51,24 +63,53 @@ test('shrink cleanup MODEL -o OUT: 30 -> 13 nodes, measured against the input, s
   assert.equal(out.cleanup.nodesBefore, 30);
   assert.equal(out.cleanup.nodesAfter, 13);
   const cand = out.report.candidates[0];
-  assert.equal(cand.notes[0], 'removed 2 Identity/Dropout, folded 11 constant nodes, removed 4 dead nodes, stored 0 Constant nodes as initializers');
+  assert.equal(
+    cand.notes[0],
+    'removed 2 Identity/Dropout, folded 11 constant nodes, removed 4 dead nodes, stored 0 Constant nodes as initializers',
+  );
   assert.equal(cand.guard.passed, true);
   assert.equal(load(path.join(dir, 'clean.onnx')).graph!.node!.length, 13);
   await sameAsFixture(path.join(dir, 'clean.onnx'));
   // A flag turns a step off.
-  const r2 = shrink(dir, ['cleanup', 'model.onnx', '-o', 'fold-only.onnx', '--no-remove-identity', '--no-remove-dead-nodes', '--no-constants-to-initializers', '--runs', '3', '--warmup', '1', '--json']);
+  const r2 = shrink(dir, [
+    'cleanup',
+    'model.onnx',
+    '-o',
+    'fold-only.onnx',
+    '--no-remove-identity',
+    '--no-remove-dead-nodes',
+    '--no-constants-to-initializers',
+    '--runs',
+    '3',
+    '--warmup',
+    '1',
+    '--json',
+  ]);
   assert.equal(r2.code, 0, r2.stderr);
   assert.equal(JSON.parse(r2.stdout).cleanup.nodesAfter, 19);
 });
 
 test('shrink run: steps [cleanup, quantize q8]; the cleanup step model computes what the input does', async () => {
-  writeFileSync(path.join(dir, 'run.yaml'), ['model: model.onnx', 'steps: [{cleanup: {}}, {quantize: {dtype: q8}}]', 'evaluation: { runs: 5, warmup: 1 }', 'output: out-run'].join('\n'));
+  writeFileSync(
+    path.join(dir, 'run.yaml'),
+    ['model: model.onnx', 'steps: [{cleanup: {}}, {quantize: {dtype: q8}}]', 'evaluation: { runs: 5, warmup: 1 }', 'output: out-run'].join(
+      '\n',
+    ),
+  );
   const r = shrink(dir, ['run', 'run.yaml']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(readFileSync(path.join(dir, 'out-run', 'report.json'), 'utf8'));
   const cand = report.candidates[0];
-  assert.deepEqual(cand.steps.map((s: { kind: string }) => s.kind), ['cleanup', 'quantize']);
-  assert.ok(cand.notes.includes('cleanup: removed 2 Identity/Dropout, folded 11 constant nodes, removed 4 dead nodes, stored 0 Constant nodes as initializers'), cand.notes.join('\n'));
+  assert.deepEqual(
+    cand.steps.map((s: { kind: string }) => s.kind),
+    ['cleanup', 'quantize'],
+  );
+  assert.ok(
+    cand.notes.includes(
+      'cleanup: removed 2 Identity/Dropout, folded 11 constant nodes, removed 4 dead nodes, stored 0 Constant nodes as initializers',
+    ),
+    cand.notes.join('\n'),
+  );
   // With the Transpose folded, MatMul's weight is a constant the quantizer takes: all 4 weighted nodes.
   assert.ok(cand.notes.includes('quantize: q8 dynamic: 4 of 4 candidate nodes quantized'), cand.notes.join('\n'));
   await sameAsFixture(path.join(dir, 'out-run', 'step1-cleanup.onnx'));
@@ -80,19 +121,34 @@ test('shrink run --print-schema has a cleanup step and cleanup search variants, 
   assert.equal(r.code, 0, r.stderr);
   const schema = JSON.parse(r.stdout);
   assert.deepEqual(Object.keys(schema.properties.steps.items.properties), ['cleanup', 'distill', 'prune', 'quantize']);
-  assert.deepEqual(Object.keys(schema.properties.steps.items.properties.cleanup.properties), ['removeIdentity', 'foldConstants', 'removeDeadNodes', 'constantsToInitializers', 'dedupeInitializers']);
+  assert.deepEqual(Object.keys(schema.properties.steps.items.properties.cleanup.properties), [
+    'removeIdentity',
+    'foldConstants',
+    'removeDeadNodes',
+    'constantsToInitializers',
+    'dedupeInitializers',
+  ]);
   assert.ok(schema.properties.search.properties.space.properties.cleanup);
 });
 
 test('shrink search over { cleanup: [null, {}], quantize: [q8] }: two trials, cleanup applied before quantize', () => {
   writeFileSync(
     path.join(dir, 'search.yaml'),
-    ['model: model.onnx', 'data: { eval: digits }', 'evaluation: { runs: 5, warmup: 1 }', 'search: { workers: 2, space: { cleanup: [null, {}], quantize: [{dtype: q8}] } }', 'output: out-search'].join('\n'),
+    [
+      'model: model.onnx',
+      'data: { eval: digits }',
+      'evaluation: { runs: 5, warmup: 1 }',
+      'search: { workers: 2, space: { cleanup: [null, {}], quantize: [{dtype: q8}] } }',
+      'output: out-search',
+    ].join('\n'),
   );
   const r = shrink(dir, ['search', 'search.yaml']);
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(readFileSync(path.join(dir, 'out-search', 'report.json'), 'utf8')).search;
-  assert.deepEqual(s.trials.map((t: { name: string }) => t.name), ['t1-q8', 't2-cleanup+q8']);
+  assert.deepEqual(
+    s.trials.map((t: { name: string }) => t.name),
+    ['t1-q8', 't2-cleanup+q8'],
+  );
   for (const t of s.trials) assert.equal(t.error, undefined, `${t.name}: ${t.error}`);
   assert.ok(existsSync(path.join(dir, 'out-search', 'trials', 't2-cleanup+q8-step1-cleanup.onnx')));
 });

@@ -8,7 +8,12 @@ import { assertSameOutputs, runOrt, seededFloats, tensor } from './ort.fixture.j
 const rand = seededFloats(13);
 
 test('weights in Constant nodes (value, value_float) become initializers; a subgraph still reads them; a graph-output Constant stays', async () => {
-  const branch = makeGraph({ name: 'b', nodes: [makeNode('Mul', ['h', 'half'], ['r'])], inputs: [], outputs: [makeValueInfo('r', 'float32', [2, 3])] });
+  const branch = makeGraph({
+    name: 'b',
+    nodes: [makeNode('Mul', ['h', 'half'], ['r'])],
+    inputs: [],
+    outputs: [makeValueInfo('r', 'float32', [2, 3])],
+  });
   const model = makeModel(
     makeGraph({
       nodes: [
@@ -24,11 +29,20 @@ test('weights in Constant nodes (value, value_float) become initializers; a subg
   );
   const r = cleanupModel(model);
   assert.equal(r.report.constantsToInitializers, 2);
-  assert.deepEqual(r.model.graph!.node!.map((n) => n.opType), ['Constant', 'MatMul', 'If']);
-  assert.deepEqual(r.model.graph!.initializer!.map((t) => t.name), ['w', 'half']);
+  assert.deepEqual(
+    r.model.graph!.node!.map((n) => n.opType),
+    ['Constant', 'MatMul', 'If'],
+  );
+  assert.deepEqual(
+    r.model.graph!.initializer!.map((t) => t.name),
+    ['w', 'half'],
+  );
   assert.deepEqual(readTensor(r.model.graph!.initializer![1]!).dims, []);
   assert.equal(r.report.nodes.find((n) => n.name === 'const_out')?.reason, "it writes graph output 'k'");
-  const feeds = { x: { data: Float32Array.from(rand(8)), dims: [2, 4] }, cond: { data: Uint8Array.of(1), dims: [], type: 'bool' as const } };
+  const feeds = {
+    x: { data: Float32Array.from(rand(8)), dims: [2, 4] },
+    cond: { data: Uint8Array.of(1), dims: [], type: 'bool' as const },
+  };
   assertSameOutputs(await runOrt(model, feeds), await runOrt(r.model, feeds));
   assert.equal(cleanupModel(model, { constantsToInitializers: false }).report.nodesAfter, 5);
 });

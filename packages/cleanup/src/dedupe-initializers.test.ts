@@ -39,8 +39,14 @@ test('equal initializers merge into the first; -0 and 0, other dims and overrida
   const r = cleanupModel(model, { dedupeInitializers: true });
   assert.equal(r.report.initializersMerged, 2);
   assert.equal(r.report.bytesMerged, 24 + 12);
-  assert.deepEqual(r.model.graph!.initializer!.map((t) => t.name), ['w1', 'z1', 'negz', 'fed', 'row']);
-  assert.deepEqual(r.model.graph!.node!.slice(0, 5).map((n) => n.input![1]), ['w1', 'w1', 'b', 'z1', 'z1']);
+  assert.deepEqual(
+    r.model.graph!.initializer!.map((t) => t.name),
+    ['w1', 'z1', 'negz', 'fed', 'row'],
+  );
+  assert.deepEqual(
+    r.model.graph!.node!.slice(0, 5).map((n) => n.input![1]),
+    ['w1', 'w1', 'b', 'z1', 'z1'],
+  );
   const feeds = { x: { data: Float32Array.from(rand(4)), dims: [2, 2] }, fed: { data: Float32Array.from(rand(3)), dims: [3] } };
   assertSameOutputs(await runOrt(model, feeds), await runOrt(r.model, feeds));
 });

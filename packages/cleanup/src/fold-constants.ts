@@ -53,7 +53,15 @@ function place(graph: Graph, node: onnx.NodeProto, values: readonly FoldedValue[
     if (!name) return;
     const v = values[i]!;
     if (graph.isGraphOutput(name)) {
-      constants.push(makeNode('Constant', [], [name], { value: makeTensor(name, v.dtype, v.dims, v.data) }, { name: graph.uniqueNodeName(`${label}_folded`) }));
+      constants.push(
+        makeNode(
+          'Constant',
+          [],
+          [name],
+          { value: makeTensor(name, v.dtype, v.dims, v.data) },
+          { name: graph.uniqueNodeName(`${label}_folded`) },
+        ),
+      );
     } else inits.push([name, v]);
   });
   if (constants.length > 0) graph.replaceNode(node, constants);
@@ -65,6 +73,10 @@ function place(graph: Graph, node: onnx.NodeProto, values: readonly FoldedValue[
 export function foldConstants(graph: Graph, outcomes: NodeOutcome[], reported: ReadonlySet<onnx.NodeProto> = new Set()): FoldResult {
   const result: FoldResult = { folded: 0, byOp: {}, notFolded: {} };
   const opset = graph.opsetVersion('') ?? 1;
+  // Graph order must be a topological order for a folded value to feed the next fold, and ONNX requires
+  // one; some converters append nodes at the end (imgly's fp16 model: every Cast after its readers).
+  // Core's sort keeps an already sorted graph as it is.
+  graph.topoSort();
   // Fixed dims of values nodes compute at run time (ops/propagate-shapes.ts), for Shape and the shape rules.
   const inferred = new Map<string, number[]>();
   const viewOf = (node: onnx.NodeProto): FoldView => ({
@@ -72,7 +84,8 @@ export function foldConstants(graph: Graph, outcomes: NodeOutcome[], reported: R
     value: (i) => constantOf(graph, node.input[i]),
     staticShape: (i) => staticShapeOf(graph, node.input[i]) ?? inferred.get(node.input[i] ?? ''),
   });
-  const notFoldedNode = (node: onnx.NodeProto) => {
+  /** Records the dims of a node left in the graph, when they follow from fixed dims. */
+  const followDims = (node: onnx.NodeProto) => {
     const dims = node.output[0] ? propagatedDims(node, viewOf(node)) : undefined;
     if (dims) inferred.set(node.output[0]!, dims);
   };
@@ -86,12 +99,15 @@ export function foldConstants(graph: Graph, outcomes: NodeOutcome[], reported: R
     };
     const op = isDefaultDomain(node) ? FOLD_OPS.get(node.opType) : undefined;
     if (!op) {
-      if (allConstant && !reported.has(node)) kept(isDefaultDomain(node) ? `${node.opType} is not in the fold table` : `ops of domain '${normalDomain(node.domain)}' are not folded`);
-      notFoldedNode(node);
+      if (allConstant && !reported.has(node))
+        kept(
+          isDefaultDomain(node) ? `${node.opType} is not in the fold table` : `ops of domain '${normalDomain(node.domain)}' are not folded`,
+        );
+      followDims(node);
       continue;
     }
     if (op.needs === 'all' && !allConstant) {
-      notFoldedNode(node);
+      followDims(node);
       continue;
     }
     const view = viewOf(node);
@@ -104,20 +120,25 @@ export function foldConstants(graph: Graph, outcomes: NodeOutcome[], reported: R
     }
     if (decision.kind === 'keep') {
       kept(decision.reason);
-      notFoldedNode(node);
+      followDims(node);
       continue;
     }
     const refused = refuseValues(graph, node, decision.outputs, view);
     if (refused) {
       kept(refused);
-      notFoldedNode(node);
+      followDims(node);
       continue;
     }
     place(graph, node, decision.outputs);
     result.folded++;
     bump(result.byOp, node.opType);
     const into = node.output.filter((o) => o !== '');
-    outcomes.push({ name: nodeLabel(node), opType: node.opType, action: 'folded', reason: `folded into ${into.map((o) => `'${o}'`).join(', ')}` });
+    outcomes.push({
+      name: nodeLabel(node),
+      opType: node.opType,
+      action: 'folded',
+      reason: `folded into ${into.map((o) => `'${o}'`).join(', ')}`,
+    });
   }
   return result;
 }

@@ -19,7 +19,11 @@ export type OrtFeeds = Readonly<Record<string, { data: TensorData; dims: readonl
  * kernels' repacking of constant weights (a MatMul whose B is an initializer sums in another order
  * than one whose B is computed).
  */
-export async function runOrt(model: onnx.IModelProto, feeds: OrtFeeds = {}, opts: { level?: 'disabled' | 'all'; prepack?: boolean } = {}): Promise<Record<string, OrtValue>> {
+export async function runOrt(
+  model: onnx.IModelProto,
+  feeds: OrtFeeds = {},
+  opts: { level?: 'disabled' | 'all'; prepack?: boolean } = {},
+): Promise<Record<string, OrtValue>> {
   const session = await ort.InferenceSession.create(encodeModel(model), {
     graphOptimizationLevel: opts.level ?? 'disabled',
     intraOpNumThreads: 1,
@@ -27,14 +31,24 @@ export async function runOrt(model: onnx.IModelProto, feeds: OrtFeeds = {}, opts
     ...(opts.prepack === false ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   });
   try {
-    const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.type ? new ort.Tensor(v.type, v.data as Uint8Array, [...v.dims]) : new ort.Tensor(v.data, [...v.dims])])));
-    return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: t.data as ArrayLike<number | bigint> }]));
+    const out = await session.run(
+      Object.fromEntries(
+        Object.entries(feeds).map(([k, v]) => [
+          k,
+          v.type ? new ort.Tensor(v.type, v.data as Uint8Array, [...v.dims]) : new ort.Tensor(v.data, [...v.dims]),
+        ]),
+      ),
+    );
+    return Object.fromEntries(
+      Object.entries(out).map(([k, t]) => [k, { type: t.type, dims: [...t.dims], data: t.data as ArrayLike<number | bigint> }]),
+    );
   } finally {
     await session.release();
   }
 }
 
-const same = (a: number | bigint, b: number | bigint) => Object.is(a, b) || (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b));
+const same = (a: number | bigint, b: number | bigint) =>
+  Object.is(a, b) || (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b));
 
 /**
  * The two output sets name the same outputs with the same types and dims, and equal values: bit for bit

@@ -26,7 +26,8 @@ export function describeCleanup(o: ResolvedCleanupOptions): string {
 
 export const cleanupPass = definePass({
   kind: 'cleanup',
-  summary: 'Clean up an ONNX graph: remove Identity/no-op Dropout, fold constants, remove dead nodes, Constant nodes to initializers (outputs unchanged)',
+  summary:
+    'Clean up an ONNX graph: remove Identity/no-op Dropout, fold constants, remove dead nodes, Constant nodes to initializers (outputs unchanged)',
   schema: cleanupOptionsSchema,
   needs: () => ({}),
   describe: describeCleanup,

@@ -30,10 +30,19 @@ test('a branch nothing reads goes with the initializer only it read; a value a s
   const r = cleanupModel(model);
   assert.equal(r.report.deadNodesRemoved, 2);
   assert.equal(r.report.unusedInitializersRemoved, 1);
-  assert.deepEqual(r.report.nodes.filter((n) => n.action === 'removed-dead').map((n) => n.name), ['dead_mul', 'dead_exp']);
-  assert.deepEqual(r.model.graph!.node!.map((n) => n.opType), ['Relu', 'Abs', 'If', 'Neg']);
+  assert.deepEqual(
+    r.report.nodes.filter((n) => n.action === 'removed-dead').map((n) => n.name),
+    ['dead_mul', 'dead_exp'],
+  );
+  assert.deepEqual(
+    r.model.graph!.node!.map((n) => n.opType),
+    ['Relu', 'Abs', 'If', 'Neg'],
+  );
   assert.deepEqual(r.model.graph!.valueInfo, [], 'value_info of removed values goes too');
-  const feeds = { x: { data: Float32Array.from(rand(6)), dims: [2, 3] }, cond: { data: Uint8Array.of(1), dims: [], type: 'bool' as const } };
+  const feeds = {
+    x: { data: Float32Array.from(rand(6)), dims: [2, 3] },
+    cond: { data: Uint8Array.of(1), dims: [], type: 'bool' as const },
+  };
   assertSameOutputs(await runOrt(model, feeds), await runOrt(r.model, feeds));
   assert.equal(cleanupModel(model, { removeDeadNodes: false }).report.deadNodesRemoved, 0);
 });

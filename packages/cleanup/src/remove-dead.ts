@@ -16,7 +16,8 @@ export function removeDead(graph: Graph, outcomes: NodeOutcome[]): DeadResult {
   const r = graph.removeDeadNodes();
   const live = new Set(graph.nodes);
   for (const n of before) {
-    if (!live.has(n)) outcomes.push({ name: nodeLabel(n), opType: n.opType, action: 'removed-dead', reason: 'nothing it writes reaches a graph output' });
+    if (!live.has(n))
+      outcomes.push({ name: nodeLabel(n), opType: n.opType, action: 'removed-dead', reason: 'nothing it writes reaches a graph output' });
   }
   return r;
 }

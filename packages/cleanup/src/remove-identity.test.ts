@@ -18,7 +18,10 @@ async function removes(model: onnx.ModelProto, expectRemoved: number) {
   const r = cleanupModel(model, { foldConstants: false, removeDeadNodes: false });
   assert.deepEqual(encodeModel(model), bytes, 'the input model is not mutated');
   assert.equal(r.report.identityRemoved, expectRemoved, JSON.stringify(r.report.nodes));
-  assert.deepEqual(r.model.graph!.output!.map((o) => o.name), model.graph!.output!.map((o) => o.name));
+  assert.deepEqual(
+    r.model.graph!.output!.map((o) => o.name),
+    model.graph!.output!.map((o) => o.name),
+  );
   assertSameOutputs(await runOrt(model, feeds), await runOrt(r.model, feeds));
   return r;
 }
@@ -26,26 +29,42 @@ async function removes(model: onnx.ModelProto, expectRemoved: number) {
 test('an Identity chain between two nodes goes; readers read the first input', async () => {
   const model = makeModel(
     makeGraph({
-      nodes: [makeNode('Relu', ['x'], ['a']), makeNode('Identity', ['a'], ['b']), makeNode('Identity', ['b'], ['c']), makeNode('Neg', ['c'], ['y']), makeNode('Abs', ['b'], ['z'])],
+      nodes: [
+        makeNode('Relu', ['x'], ['a']),
+        makeNode('Identity', ['a'], ['b']),
+        makeNode('Identity', ['b'], ['c']),
+        makeNode('Neg', ['c'], ['y']),
+        makeNode('Abs', ['b'], ['z']),
+      ],
       inputs: [x],
       outputs: [out('y'), out('z')],
     }),
   );
   const r = await removes(model, 2);
-  assert.deepEqual(r.model.graph!.node!.map((n) => `${n.opType}(${n.input!.join(',')})`), ['Relu(x)', 'Neg(a)', 'Abs(a)']);
+  assert.deepEqual(
+    r.model.graph!.node!.map((n) => `${n.opType}(${n.input!.join(',')})`),
+    ['Relu(x)', 'Neg(a)', 'Abs(a)'],
+  );
 });
 
 test('an Identity writing a graph output: its producer writes the output name, and its other readers follow', async () => {
   const model = makeModel(
     makeGraph({
-      nodes: [makeNode('Relu', ['x'], ['a'], {}, { name: 'relu' }), makeNode('Identity', ['a'], ['y'], {}, { name: 'id' }), makeNode('Neg', ['a'], ['z'])],
+      nodes: [
+        makeNode('Relu', ['x'], ['a'], {}, { name: 'relu' }),
+        makeNode('Identity', ['a'], ['y'], {}, { name: 'id' }),
+        makeNode('Neg', ['a'], ['z']),
+      ],
       inputs: [x],
       outputs: [out('y'), out('z')],
       valueInfo: [out('a')],
     }),
   );
   const r = await removes(model, 1);
-  assert.deepEqual(r.model.graph!.node!.map((n) => `${n.opType}(${n.input!.join(',')})->${n.output!.join(',')}`), ['Relu(x)->y', 'Neg(y)->z']);
+  assert.deepEqual(
+    r.model.graph!.node!.map((n) => `${n.opType}(${n.input!.join(',')})->${n.output!.join(',')}`),
+    ['Relu(x)->y', 'Neg(y)->z'],
+  );
   assert.match(r.report.nodes[0]!.reason, /graph output 'y' is written by relu \(Relu\), which wrote 'a'/);
 });
 
@@ -67,14 +86,29 @@ test('Identities that would rename a graph output stay, each with its reason', (
   assert.equal(r.report.identityRemoved, 0);
   assert.deepEqual(
     r.report.nodes.filter((n) => n.action === 'kept').map((n) => n.reason),
-    ["it writes graph output 'from_input' from graph input 'x'", "it writes graph output 'from_init' from initializer 'w'", "it copies graph output 'y' into graph output 'copy'"],
+    [
+      "it writes graph output 'from_input' from graph input 'x'",
+      "it writes graph output 'from_init' from initializer 'w'",
+      "it copies graph output 'y' into graph output 'copy'",
+    ],
   );
 });
 
-function dropoutModel(opset: number, dropoutInputs: string[], extra: { nodes?: onnx.NodeProto[]; inputs?: onnx.ValueInfoProto[]; inits?: onnx.TensorProto[]; mask?: boolean } = {}) {
+function dropoutModel(
+  opset: number,
+  dropoutInputs: string[],
+  extra: { nodes?: onnx.NodeProto[]; inputs?: onnx.ValueInfoProto[]; inits?: onnx.TensorProto[]; mask?: boolean } = {},
+) {
   return makeModel(
     makeGraph({
-      nodes: [...(extra.nodes ?? []), makeNode('Relu', ['x'], ['a']), makeNode('Dropout', ['a', ...dropoutInputs], extra.mask ? ['d', 'mask'] : ['d'], opset < 12 ? { ratio: attr.float(0.5) } : {}, { name: 'drop' }), makeNode('Neg', ['d'], ['y'])],
+      nodes: [
+        ...(extra.nodes ?? []),
+        makeNode('Relu', ['x'], ['a']),
+        makeNode('Dropout', ['a', ...dropoutInputs], extra.mask ? ['d', 'mask'] : ['d'], opset < 12 ? { ratio: attr.float(0.5) } : {}, {
+          name: 'drop',
+        }),
+        makeNode('Neg', ['d'], ['y']),
+      ],
       inputs: [x, ...(extra.inputs ?? [])],
       outputs: [out('y'), ...(extra.mask ? [makeValueInfo('mask', 'bool', [2, 3])] : [])],
       initializers: extra.inits ?? [],
@@ -86,14 +120,26 @@ function dropoutModel(opset: number, dropoutInputs: string[], extra: { nodes?: o
 test('Dropout goes where it is a no-op at inference (opset 10; opset 13 without training_mode or with a constant false)', async () => {
   await removes(dropoutModel(10, []), 1);
   await removes(dropoutModel(13, []), 1);
-  await removes(dropoutModel(13, ['ratio', 'mode'], { inits: [tensor('ratio', 'float32', [], [0.3]), tensor('mode', 'bool', [], [0])] }), 1);
-  await removes(dropoutModel(13, ['', 'mode'], { nodes: [makeNode('Constant', [], ['mode'], { value: tensor('mode', 'bool', [], [0]) })] }), 1);
+  await removes(
+    dropoutModel(13, ['ratio', 'mode'], { inits: [tensor('ratio', 'float32', [], [0.3]), tensor('mode', 'bool', [], [0])] }),
+    1,
+  );
+  await removes(
+    dropoutModel(13, ['', 'mode'], { nodes: [makeNode('Constant', [], ['mode'], { value: tensor('mode', 'bool', [], [0]) })] }),
+    1,
+  );
 });
 
 test('Dropout stays where it drops or its mask is read', () => {
   const reason = (m: onnx.ModelProto) => cleanupModel(m).report.nodes.find((n) => n.name === 'drop')?.reason;
-  assert.equal(reason(dropoutModel(13, ['', 'mode'], { inits: [tensor('mode', 'bool', [], [1])] })), 'training_mode is true: it drops at run time');
-  assert.equal(reason(dropoutModel(13, ['', 'mode'], { inputs: [makeValueInfo('mode', 'bool', [])] })), "training_mode 'mode' is computed at run time");
+  assert.equal(
+    reason(dropoutModel(13, ['', 'mode'], { inits: [tensor('mode', 'bool', [], [1])] })),
+    'training_mode is true: it drops at run time',
+  );
+  assert.equal(
+    reason(dropoutModel(13, ['', 'mode'], { inputs: [makeValueInfo('mode', 'bool', [])] })),
+    "training_mode 'mode' is computed at run time",
+  );
   assert.equal(reason(dropoutModel(13, [], { mask: true })), "its mask 'mask' is read");
 });
 
@@ -124,10 +170,19 @@ test('subgraphs are left as they are, but their reads of a removed Identity or a
   assert.equal(r.report.identityRemoved, 1);
   assert.equal(r.report.folded, 1);
   assert.equal(r.report.subgraphNodes, 2);
-  assert.deepEqual(r.model.graph!.node!.map((n) => n.opType), ['Relu', 'If']);
+  assert.deepEqual(
+    r.model.graph!.node!.map((n) => n.opType),
+    ['Relu', 'If'],
+  );
   const branchReads = r.model.graph!.node![1]!.attribute!.map((a) => a.g!.node![0]!.input);
-  assert.deepEqual(branchReads, [['a', 'w2'], ['a', 'w2']]);
-  assert.ok(r.model.graph!.initializer!.some((t) => t.name === 'w2'), 'the folded value is an initializer the branches read');
+  assert.deepEqual(branchReads, [
+    ['a', 'w2'],
+    ['a', 'w2'],
+  ]);
+  assert.ok(
+    r.model.graph!.initializer!.some((t) => t.name === 'w2'),
+    'the folded value is an initializer the branches read',
+  );
   for (const cond of [0, 1]) {
     const f = { ...feeds, cond: { data: Uint8Array.of(cond), dims: [], type: 'bool' as const } };
     assertSameOutputs(await runOrt(model, f), await runOrt(r.model, f));
@@ -135,10 +190,19 @@ test('subgraphs are left as they are, but their reads of a removed Identity or a
 });
 
 test('an Identity whose reader has a subgraph defining the input name stays (the rename would be captured)', () => {
-  const inner = makeGraph({ name: 'g', nodes: [makeNode('Neg', ['b'], ['a']), makeNode('Add', ['a', 'b'], ['r'])], inputs: [], outputs: [out('r')] });
+  const inner = makeGraph({
+    name: 'g',
+    nodes: [makeNode('Neg', ['b'], ['a']), makeNode('Add', ['a', 'b'], ['r'])],
+    inputs: [],
+    outputs: [out('r')],
+  });
   const model = makeModel(
     makeGraph({
-      nodes: [makeNode('Relu', ['x'], ['a']), makeNode('Identity', ['a'], ['b'], {}, { name: 'id' }), makeNode('If', ['cond'], ['y'], { then_branch: inner, else_branch: inner })],
+      nodes: [
+        makeNode('Relu', ['x'], ['a']),
+        makeNode('Identity', ['a'], ['b'], {}, { name: 'id' }),
+        makeNode('If', ['cond'], ['y'], { then_branch: inner, else_branch: inner }),
+      ],
       inputs: [x, makeValueInfo('cond', 'bool', [])],
       outputs: [out('y')],
     }),

@@ -120,6 +120,12 @@ function unary(number: (a: number) => number, big: ((a: bigint) => bigint | unde
 
 export const ARITH_OPS: ReadonlyMap<string, FoldOp> = new Map<string, FoldOp>([
   ...[...BINARY].map(([name, op]) => [name, binary(op)] as const),
-  ['Neg', unary((a) => -a, (a) => int64(-a))],
+  [
+    'Neg',
+    unary(
+      (a) => -a,
+      (a) => int64(-a),
+    ),
+  ],
   ['Sqrt', unary(Math.sqrt, undefined)],
 ]);

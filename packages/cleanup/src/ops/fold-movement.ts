@@ -36,7 +36,17 @@ const transpose: FoldOp = {
     }
     const dims = perm.map((p) => x.dims[p]!);
     const strides = stridesOf(x.dims);
-    return folded({ dtype: x.dtype, dims, data: takeElements(x.data, strideIndex(dims, perm.map((p) => strides[p]!))) });
+    return folded({
+      dtype: x.dtype,
+      dims,
+      data: takeElements(
+        x.data,
+        strideIndex(
+          dims,
+          perm.map((p) => strides[p]!),
+        ),
+      ),
+    });
   },
 };
 
@@ -67,7 +77,7 @@ const concat: FoldOp = {
     for (let o = 0; o < outer; o++) {
       for (const v of ins) {
         const block = v.dims[axis]! * inner;
-        write.set(v.data.subarray(o * block, (o + 1) * block) as ArrayLike<unknown>, at);
+        write.set(v.data.subarray(o * block, (o + 1) * block), at);
         at += block;
       }
     }

@@ -12,7 +12,10 @@ export const SHAPE_OPS: ReadonlyMap<string, FoldOp> = new Map([
     {
       needs: 'none',
       fold(node, view) {
-        if (!view.staticShape(0)) return keep(`the shape of '${node.input[0] ?? ''}' is not fixed (only constants, graph inputs declared with every dim a number, and values computed from them by ops of known output dims are)`);
+        if (!view.staticShape(0))
+          return keep(
+            `the shape of '${node.input[0] ?? ''}' is not fixed (only constants, graph inputs declared with every dim a number, and values computed from them by ops of known output dims are)`,
+          );
         const values = ruleDims(node, view)?.values[0];
         if (!values) return keep('the shape rule gave no value');
         return folded({ dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values, (v) => BigInt(v)) });

@@ -85,8 +85,18 @@ export const SLICE_OPS: ReadonlyMap<string, FoldOp> = new Map([
         const strides = stridesOf(x.dims);
         const base = start.reduce((acc, b, a) => acc + b * strides[a]!, 0);
         // Offsets from the first element taken; a negative step's offsets are negative (kept as plain numbers).
-        const offsets = strideOffsets(dims, step.map((s, a) => s * strides[a]!));
-        return folded({ dtype: x.dtype, dims, data: takeElements(x.data, offsets.map((k) => k + base)) });
+        const offsets = strideOffsets(
+          dims,
+          step.map((s, a) => s * strides[a]!),
+        );
+        return folded({
+          dtype: x.dtype,
+          dims,
+          data: takeElements(
+            x.data,
+            offsets.map((k) => k + base),
+          ),
+        });
       },
     },
   ],

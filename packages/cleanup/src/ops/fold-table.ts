@@ -10,4 +10,11 @@ import { SHAPE_OPS } from './fold-shape.js';
 import { SLICE_OPS } from './fold-slice.js';
 import type { FoldOp } from './fold-types.js';
 
-export const FOLD_OPS: ReadonlyMap<string, FoldOp> = new Map([...RESHAPE_OPS, ...MOVEMENT_OPS, ...SHAPE_OPS, ...SLICE_OPS, ...CAST_OPS, ...ARITH_OPS]);
+export const FOLD_OPS: ReadonlyMap<string, FoldOp> = new Map([
+  ...RESHAPE_OPS,
+  ...MOVEMENT_OPS,
+  ...SHAPE_OPS,
+  ...SLICE_OPS,
+  ...CAST_OPS,
+  ...ARITH_OPS,
+]);

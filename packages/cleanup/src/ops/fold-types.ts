@@ -16,8 +16,7 @@ export interface FoldedValue {
 
 export type FoldDecision =
   /** One value per node output, in output order. */
-  | { readonly kind: 'fold'; readonly outputs: readonly FoldedValue[] }
-  | { readonly kind: 'keep'; readonly reason: string };
+  { readonly kind: 'fold'; readonly outputs: readonly FoldedValue[] } | { readonly kind: 'keep'; readonly reason: string };
 
 /** What a handler may read besides its node. */
 export interface FoldView {

@@ -2,8 +2,7 @@ import { toFloat32, type TensorValue } from '@shrink/core';
 
 /** A numeric constant's elements: doubles (float16/bfloat16 decoded, bool as 0/1), or bigints for 64-bit ints. */
 export type NumericElements =
-  | { readonly big: false; readonly values: ArrayLike<number> }
-  | { readonly big: true; readonly values: BigInt64Array | BigUint64Array };
+  { readonly big: false; readonly values: ArrayLike<number> } | { readonly big: true; readonly values: BigInt64Array | BigUint64Array };
 
 /** The elements of `v` to compute with; undefined for strings. Never a copy the caller may write. */
 export function numericElements(v: TensorValue): NumericElements | undefined {

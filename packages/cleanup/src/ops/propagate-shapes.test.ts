@@ -48,7 +48,10 @@ test('fixed input dims: Shape of Conv/Relu/MaxPool outputs and its Gather/Slice/
   const model = chainModel([2, 3, 11, 9]);
   const r = cleanupModel(model);
   assert.deepEqual(r.report.foldedByOp, { Shape: 1, Gather: 1, Slice: 1, Unsqueeze: 1, Concat: 1, Cast: 1 });
-  assert.deepEqual(r.model.graph!.node!.map((n) => n.opType), ['Conv', 'Relu', 'MaxPool', 'Reshape', 'Resize', 'Shape', 'Cast', 'Constant']);
+  assert.deepEqual(
+    r.model.graph!.node!.map((n) => n.opType),
+    ['Conv', 'Relu', 'MaxPool', 'Reshape', 'Resize', 'Shape', 'Cast', 'Constant'],
+  );
   assert.match(r.report.nodes.find((n) => n.name === 'shape_big')!.reason, /shape of 'big' is not fixed/);
   const feeds = { x: { data: Float32Array.from(rand(2 * 3 * 11 * 9)), dims: [2, 3, 11, 9] } };
   // Bit for bit: the folded Reshape target is the one onnxruntime computes, and no float value was computed by cleanup.
@@ -65,4 +68,29 @@ test('a symbolic batch dim is never guessed: the Shape chain stays and the model
     const feeds = { x: { data: Float32Array.from(rand(batch * 3 * 11 * 9)), dims: [batch, 3, 11, 9] } };
     assertSameOutputs(await runOrt(model, feeds), await runOrt(r.model, feeds));
   }
+});
+
+test('a graph whose nodes are out of order (a converter appended a Cast after its readers) is sorted first, so the chain still folds', async () => {
+  const model = makeModel(
+    makeGraph({
+      nodes: [
+        makeNode('Shape', ['c'], ['s'], { start: 1 }, { name: 'shape_c' }),
+        makeNode('Concat', ['minus1', 's'], ['target'], { axis: 0 }),
+        makeNode('Reshape', ['c', 'target'], ['y']),
+        makeNode('Cast', ['x'], ['c'], { to: 10 }),
+      ],
+      inputs: [makeValueInfo('x', 'float32', [2, 3, 4])],
+      outputs: [makeValueInfo('y', 'float16')],
+      initializers: [i64('minus1', [-1])],
+    }),
+    { opset: 15 },
+  );
+  const r = cleanupModel(model);
+  assert.deepEqual(r.report.foldedByOp, { Shape: 1, Concat: 1 });
+  assert.deepEqual(
+    r.model.graph!.node!.map((n) => n.opType),
+    ['Cast', 'Reshape'],
+  );
+  const feeds = { x: { data: Float32Array.from(rand(24)), dims: [2, 3, 4] } };
+  assertSameOutputs(await runOrt(model, feeds), await runOrt(r.model, feeds));
 });

@@ -12,20 +12,104 @@ import { ruleDims } from './rule-dims.js';
 
 /** Shape-preserving ops: output 0 has the dims of input 0. */
 const SAME = [
-  'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Softmax', 'LogSoftmax', 'Exp', 'Log',
-  'Sqrt', 'Abs', 'Neg', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Erf', 'Elu', 'Selu', 'Celu',
-  'Gelu', 'Mish', 'Softplus', 'Softsign', 'Clip', 'Not', 'IsNaN', 'IsInf', 'LRN', 'InstanceNormalization',
-  'BatchNormalization', 'LayerNormalization', 'Dropout', 'Identity', 'Cast', 'CumSum',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Softmax',
+  'LogSoftmax',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Abs',
+  'Neg',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Sin',
+  'Cos',
+  'Erf',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Gelu',
+  'Mish',
+  'Softplus',
+  'Softsign',
+  'Clip',
+  'Not',
+  'IsNaN',
+  'IsInf',
+  'LRN',
+  'InstanceNormalization',
+  'BatchNormalization',
+  'LayerNormalization',
+  'Dropout',
+  'Identity',
+  'Cast',
+  'CumSum',
 ] as const;
 
 /** Multidirectional broadcasting of every input. */
-const BROADCAST = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Sum', 'Mean', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Where'] as const;
+const BROADCAST = [
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Mod',
+  'Sum',
+  'Mean',
+  'Max',
+  'Min',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Where',
+] as const;
 
 const OTHERS = [
-  'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'MatMul', 'Gemm', 'Flatten',
-  'Reshape', 'Transpose', 'Concat', 'Gather', 'Unsqueeze', 'Squeeze', 'Shape', 'Slice', 'Expand', 'Tile', 'Pad',
-  'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL2', 'ReduceSumSquare', 'ArgMax', 'ArgMin',
-  'Resize', 'Upsample',
+  'Conv',
+  'ConvTranspose',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'MatMul',
+  'Gemm',
+  'Flatten',
+  'Reshape',
+  'Transpose',
+  'Concat',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Shape',
+  'Slice',
+  'Expand',
+  'Tile',
+  'Pad',
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL2',
+  'ReduceSumSquare',
+  'ArgMax',
+  'ArgMin',
+  'Resize',
+  'Upsample',
 ] as const;
 
 const PROPAGATING: ReadonlySet<string> = new Set<string>([...SAME, ...BROADCAST, ...OTHERS]);
@@ -42,7 +126,11 @@ function untrusted(node: onnx.NodeProto, view: FoldView): boolean {
       if (sizes && sizes.data.length > 0) return false;
       const at = view.opset >= 11 ? 2 : 1;
       const scales = node.input[at] ? view.value(at) : undefined;
-      const list = scales ? Array.from(scales.data as ArrayLike<number>) : node.opType === 'Upsample' ? (attrFloats(node, 'scales') ?? []) : [];
+      const list = scales
+        ? Array.from(scales.data as ArrayLike<number>)
+        : node.opType === 'Upsample'
+          ? (attrFloats(node, 'scales') ?? [])
+          : [];
       return list.length === 0 || !list.every((s) => Number.isInteger(s) && s > 0);
     }
     case 'Slice': {
