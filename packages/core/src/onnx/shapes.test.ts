@@ -201,3 +201,28 @@ test('opset-11 style attributes (Unsqueeze/Squeeze axes, Slice inputs) and Const
   assert.deepEqual(shapes.get('r'), [2, 6]);
   assert.deepEqual(shapes.get('rs'), [2, 1]);
 });
+
+test("Slice with a negative step clamps its start to [0, dim - 1] and its end to [-1, dim - 1] (the spec's rule)", () => {
+  const slice = (starts: number[], ends: number[], steps: number[]) => {
+    const model = makeModel(
+      makeGraph({
+        nodes: [makeNode('Slice', ['x', 's', 'e', 'a', 't'], ['y'])],
+        inputs: [makeValueInfo('x', 'float32', [4])],
+        outputs: [makeValueInfo('y', 'float32')],
+        initializers: [
+          makeTensor('s', 'int64', [1], starts),
+          makeTensor('e', 'int64', [1], ends),
+          makeTensor('a', 'int64', [1], [0]),
+          makeTensor('t', 'int64', [1], steps),
+        ],
+      }),
+      { opset: 13 },
+    );
+    return inferShapes(model).get('y');
+  };
+  // x[-10::-1] from the start clamped to 0 down to the end clamped to -1: one element.
+  assert.deepEqual(slice([-10], [-10], [-1]), [1]);
+  assert.deepEqual(slice([10], [-10], [-1]), [4]);
+  assert.deepEqual(slice([3], [0], [-2]), [2]);
+  assert.deepEqual(slice([0], [10], [1]), [4]);
+});
