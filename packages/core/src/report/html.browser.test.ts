@@ -108,9 +108,7 @@ test(
             createElement(tag: 'canvas'): {
               width: number;
               height: number;
-              getContext(
-                k: '2d',
-              ): {
+              getContext(k: '2d'): {
                 drawImage(i: unknown, x: number, y: number): void;
                 getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
               } | null;
