@@ -4,6 +4,7 @@
 // modules (zod alone is ~100 files, most of them locales nothing uses); a bundle resolves once and leaves
 // unused code out. Kept outside: packages with native binaries or .wasm files found beside their own
 // modules, and packages only some runs load (mathjs for gates, tsx for running from sources).
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -13,6 +14,8 @@ const EXTERNAL = ['onnxruntime-node', '@tensorflow/tfjs', '@tensorflow/tfjs-back
 const at = process.argv.indexOf('--outdir');
 const outdir = at > 0 ? path.resolve(process.argv[at + 1]) : path.join(here, 'dist/shrink');
 
+// Chunk names are content hashes: chunks of an earlier build would pile up beside the new ones.
+rmSync(outdir, { recursive: true, force: true });
 await build({
   // trial-worker.js is a Worker's entry: it sits beside the chunk that starts it, as in dist/pipeline/.
   entryPoints: { bin: path.join(here, 'src/bin.ts'), 'trial-worker': path.join(here, 'src/pipeline/trial-worker.ts') },

@@ -3,7 +3,7 @@
  * clamping rules (negative indices count from the end; INT64_MAX/INT64_MIN mean "to the end";
  * negative steps walk backwards). Output dims must agree with core's shape rule, else the node is kept.
  */
-import { attrInts, tensorNumel } from '@shrink/core';
+import { attrInts, sliceAxis, tensorNumel } from '@shrink/core';
 import { stridesOf } from './broadcast-index.js';
 import { folded, keep, type FoldOp } from './fold-types.js';
 import { clampedInts, ruleDims } from './rule-dims.js';
@@ -66,16 +66,7 @@ export const SLICE_OPS: ReadonlyMap<string, FoldOp> = new Map([
           const dim = x.dims[axis]!;
           const s = steps[i]!;
           if (s === 0) return keep('a step is 0');
-          let b = starts[i]! < 0 ? starts[i]! + dim : starts[i]!;
-          let e = ends[i]! < 0 ? ends[i]! + dim : ends[i]!;
-          if (s > 0) {
-            b = Math.min(Math.max(b, 0), dim);
-            e = Math.min(Math.max(e, 0), dim);
-          } else {
-            b = Math.min(Math.max(b, 0), dim - 1);
-            e = Math.min(Math.max(e, -1), dim - 1);
-          }
-          const len = Math.max(0, Math.ceil((e - b) / s));
+          const { start: b, len } = sliceAxis(starts[i]!, ends[i]!, s, dim);
           start[axis] = len > 0 ? b : 0;
           step[axis] = s;
           dims[axis] = len;

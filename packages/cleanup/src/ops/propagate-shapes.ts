@@ -6,78 +6,12 @@
  * value_info is never used, symbolic dims are never guessed, and only ops whose rule follows the
  * ONNX spec for every attribute it reads are listed: any other op's outputs stay of unknown dims.
  */
-import { attrFloats, attrInt, attrInts, attrString, isDefaultDomain, type onnx } from '@shrink/core';
+import { attrFloats, attrInt, attrInts, attrString, BROADCAST_OPS, isDefaultDomain, SAME_SHAPE_OPS, type onnx } from '@shrink/core';
 import type { FoldView } from './fold-types.js';
 import { ruleDims } from './rule-dims.js';
 
-/** Shape-preserving ops: output 0 has the dims of input 0. */
-const SAME = [
-  'Relu',
-  'LeakyRelu',
-  'PRelu',
-  'Sigmoid',
-  'HardSigmoid',
-  'HardSwish',
-  'Tanh',
-  'Softmax',
-  'LogSoftmax',
-  'Exp',
-  'Log',
-  'Sqrt',
-  'Abs',
-  'Neg',
-  'Reciprocal',
-  'Floor',
-  'Ceil',
-  'Round',
-  'Sign',
-  'Sin',
-  'Cos',
-  'Erf',
-  'Elu',
-  'Selu',
-  'Celu',
-  'Gelu',
-  'Mish',
-  'Softplus',
-  'Softsign',
-  'Clip',
-  'Not',
-  'IsNaN',
-  'IsInf',
-  'LRN',
-  'InstanceNormalization',
-  'BatchNormalization',
-  'LayerNormalization',
-  'Dropout',
-  'Identity',
-  'Cast',
-  'CumSum',
-] as const;
-
-/** Multidirectional broadcasting of every input. */
-const BROADCAST = [
-  'Add',
-  'Sub',
-  'Mul',
-  'Div',
-  'Pow',
-  'Mod',
-  'Sum',
-  'Mean',
-  'Max',
-  'Min',
-  'Equal',
-  'Less',
-  'Greater',
-  'LessOrEqual',
-  'GreaterOrEqual',
-  'And',
-  'Or',
-  'Xor',
-  'Where',
-] as const;
-
+// Shape-preserving and broadcasting ops as core's rules list them (their rules read no attributes), and
+// Add/Sub/Mul/Div, Identity and Cast, which core rules on their own.
 const OTHERS = [
   'Conv',
   'ConvTranspose',
@@ -112,7 +46,17 @@ const OTHERS = [
   'Upsample',
 ] as const;
 
-const PROPAGATING: ReadonlySet<string> = new Set<string>([...SAME, ...BROADCAST, ...OTHERS]);
+const PROPAGATING: ReadonlySet<string> = new Set<string>([
+  ...SAME_SHAPE_OPS,
+  ...BROADCAST_OPS,
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Identity',
+  'Cast',
+  ...OTHERS,
+]);
 
 /** Whether core's rule for this node is not trusted, in cases where it departs from onnxruntime. */
 function untrusted(node: onnx.NodeProto, view: FoldView): boolean {
@@ -132,12 +76,6 @@ function untrusted(node: onnx.NodeProto, view: FoldView): boolean {
           ? (attrFloats(node, 'scales') ?? [])
           : [];
       return list.length === 0 || !list.every((s) => Number.isInteger(s) && s > 0);
-    }
-    case 'Slice': {
-      // The rule clamps a negative step's start to -1 where the spec clamps it to 0: trusted for positive steps only.
-      if (view.opset < 10 || !node.input[4]) return false;
-      const steps = view.value(4);
-      return !steps || Array.from(steps.data as ArrayLike<number | bigint>).some((s) => Number(s) <= 0);
     }
     case 'BatchNormalization':
       return attrInt(node, 'training_mode', 0) !== 0;

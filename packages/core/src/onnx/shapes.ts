@@ -319,6 +319,24 @@ const size: ShapeRule = (n) => {
   return [[]];
 };
 
+/**
+ * One axis of a Slice by the spec's rules: negative indices count from the end; a positive step clamps
+ * start and end to [0, dim], a negative one start to [0, dim - 1] and end to [-1, dim - 1]. Where the
+ * slice starts in the input and how many elements it takes.
+ */
+export function sliceAxis(start: number, end: number, step: number, dim: number): { start: number; len: number } {
+  let s = start < 0 ? start + dim : start;
+  let e = end < 0 ? end + dim : end;
+  if (step > 0) {
+    s = Math.min(Math.max(s, 0), dim);
+    e = Math.min(Math.max(e, 0), dim);
+  } else {
+    s = Math.min(Math.max(s, 0), dim - 1);
+    e = Math.min(Math.max(e, -1), dim - 1);
+  }
+  return { start: s, len: Math.max(0, Math.ceil((e - s) / step)) };
+}
+
 const slice: ShapeRule = (n) => {
   const x = n.shape(0);
   if (!x) return [undefined];
@@ -336,20 +354,9 @@ const slice: ShapeRule = (n) => {
     const dim = x[axis]!;
     const step = steps[i] ?? 1;
     if (step === 0) return [undefined];
-    let s = starts[i]!;
-    let e = ends[i]!;
-    if (s < 0) s += dim;
-    if (e < 0) e += dim;
-    if (step > 0) {
-      s = Math.min(Math.max(s, 0), dim);
-      e = Math.min(Math.max(e, 0), dim);
-    } else {
-      s = Math.min(Math.max(s, 0), dim - 1);
-      e = Math.min(Math.max(e, -1), dim - 1);
-    }
-    const len = Math.max(0, Math.ceil((e - s) / step));
+    const { start, len } = sliceAxis(starts[i]!, ends[i]!, step, dim);
     out[axis] = len;
-    ranges.push({ axis, start: s, step, len });
+    ranges.push({ axis, start, step, len });
   }
   const v = n.value(0);
   if (v && x.length === 1 && ranges.length === 1) {
@@ -494,7 +501,8 @@ const qlinearBinary: ShapeRule = (n) => {
   return [a && b ? broadcastShapes(a, b) : undefined];
 };
 
-const UNARY = [
+/** Ops whose output 0 has the dims of input 0. */
+export const SAME_SHAPE_OPS = [
   'Relu',
   'LeakyRelu',
   'PRelu',
@@ -552,7 +560,8 @@ const UNARY = [
   'Swish',
 ] as const;
 
-const BROADCAST = [
+/** Ops whose output broadcasts every input (besides Add/Sub/Mul/Div, whose rules also compute values). */
+export const BROADCAST_OPS = [
   'Sum',
   'Mean',
   'Max',
@@ -582,8 +591,8 @@ const COMPUTE_SHAPES: Readonly<Record<ComputeFamily, (o: ComputeOperands) => Sha
 
 /** The shape rules by op type (domain-agnostic: com.microsoft ops share names with no standard op). */
 export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map<string, ShapeRule>([
-  ...UNARY.map((op) => [op, same] as const),
-  ...BROADCAST.map((op) => [op, broadcastAll] as const),
+  ...SAME_SHAPE_OPS.map((op) => [op, same] as const),
+  ...BROADCAST_OPS.map((op) => [op, broadcastAll] as const),
   ['Identity', identity],
   ['Cast', identity],
   ['Add', arith((a, b) => a + b)],
