@@ -10,14 +10,15 @@ export function stridesOf(dims: readonly number[]): number[] {
 /**
  * For each element of a tensor of dims `out`, in row-major order, the flat index of the source
  * element it reads, when moving one step along output axis `a` moves `step[a]` elements in the source
- * (Transpose: the source's stride of the permuted axis; broadcasting: 0 along repeated axes).
+ * (Transpose: the source's stride of the permuted axis; broadcasting: 0 along repeated axes; Slice: its
+ * steps, negative ones too), starting at source element `base`.
  */
-export function strideIndex(out: readonly number[], step: readonly number[]): Uint32Array {
+export function strideIndex(out: readonly number[], step: readonly number[], base = 0): Uint32Array {
   const rank = out.length;
   const n = tensorNumel(out);
   const index = new Uint32Array(n);
   const counter = new Array<number>(rank).fill(0);
-  let at = 0;
+  let at = base;
   for (let i = 0; i < n; i++) {
     index[i] = at;
     // Odometer: advance the last axis, carrying into earlier ones.

@@ -3,30 +3,11 @@
  * clamping rules (negative indices count from the end; INT64_MAX/INT64_MIN mean "to the end";
  * negative steps walk backwards). Output dims must agree with core's shape rule, else the node is kept.
  */
-import { attrInts, sliceAxis, tensorNumel } from '@shrink/core';
-import { stridesOf } from './broadcast-index.js';
+import { attrInts, sliceAxis } from '@shrink/core';
+import { strideIndex, stridesOf } from './broadcast-index.js';
 import { folded, keep, type FoldOp } from './fold-types.js';
 import { clampedInts, ruleDims } from './rule-dims.js';
 import { takeElements } from './take-elements.js';
-
-/** For each element of dims `out` in row-major order, its offset when one step along axis `a` moves `step[a]` (may be negative). */
-function strideOffsets(out: readonly number[], step: readonly number[]): number[] {
-  const n = tensorNumel(out);
-  const offsets = new Array<number>(n);
-  const counter = new Array<number>(out.length).fill(0);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    offsets[i] = at;
-    for (let axis = out.length - 1; axis >= 0; axis--) {
-      counter[axis]!++;
-      at += step[axis]!;
-      if (counter[axis]! < out[axis]!) break;
-      at -= step[axis]! * counter[axis]!;
-      counter[axis] = 0;
-    }
-  }
-  return offsets;
-}
 
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -75,17 +56,16 @@ export const SLICE_OPS: ReadonlyMap<string, FoldOp> = new Map([
         if (!rule || !sameDims(rule, dims)) return keep(`the output dims [${dims.join(', ')}] disagree with the shape rule's`);
         const strides = stridesOf(x.dims);
         const base = start.reduce((acc, b, a) => acc + b * strides[a]!, 0);
-        // Offsets from the first element taken; a negative step's offsets are negative (kept as plain numbers).
-        const offsets = strideOffsets(
-          dims,
-          step.map((s, a) => s * strides[a]!),
-        );
         return folded({
           dtype: x.dtype,
           dims,
           data: takeElements(
             x.data,
-            offsets.map((k) => k + base),
+            strideIndex(
+              dims,
+              step.map((s, a) => s * strides[a]!),
+              base,
+            ),
           ),
         });
       },
