@@ -3,7 +3,8 @@
  * `quantize --dtype q8` on a 1 MB model, from the shipped bundle (dist/shrink/bin.js), from the compiled
  * but unbundled files (dist/bin.js) and from the sources through tsx (what `pnpm shrink` runs).
  * Goals (issue #12): `info` <= 0.4 s and `quantize --dtype q8` <= 1 s from the built CLI.
- * Runs `pnpm build` first (turbo skips what is up to date).
+ * Runs `pnpm build` first (turbo skips what is up to date). With SHRINK_BENCH_BEFORE=DIR (a checkout of an
+ * earlier commit, installed and built), its `packages/cli/dist/bin.js` is timed in the same rounds.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,6 +55,12 @@ export const startupBench: Bench = {
         v('unbundled: quantize q8', [UNBUNDLED, ...quantize]),
         v('sources (tsx): info', [...SOURCES, ...info]),
       ];
+      const before = process.env['SHRINK_BENCH_BEFORE'];
+      if (before) {
+        const old = path.join(path.resolve(before), 'packages/cli/dist/bin.js');
+        if (!existsSync(old)) throw new Error(`SHRINK_BENCH_BEFORE: ${old} does not exist (install and build that checkout first)`);
+        variants.push(v('before: info', [old, ...info]), v('before: quantize q8', [old, ...quantize]));
+      }
       const r = await interleave(variants, { warmupRounds: 1, rounds: ROUNDS, log: ctx.log });
       const rows = variants.map((x) => {
         const s = summarize(r.times.get(x.name)!, 'ms');
@@ -64,7 +71,11 @@ export const startupBench: Bench = {
       return [
         `Model: a 256-512-256-10 MLP, ${fmtBytes(model.length)}. Each row is one whole \`node\` process (spawned, waited for), ${ROUNDS} rounds ` +
           `interleaved after one warm-up round. \`quantize\` includes its measurement (50 timed runs of each model, fidelity, sizes). ` +
-          `CPU ${env.cpuModel}, ISA ${env.isa}, ${os.availableParallelism()} cores.`,
+          `CPU ${env.cpuModel}, ISA ${env.isa}, ${os.availableParallelism()} cores. ` +
+          `Compare rows with \`node -e 0\` of the same run: this machine's own start-up varies between runs.` +
+          (before
+            ? ` "before" is the CLI of the checkout in SHRINK_BENCH_BEFORE (commit ${spawnSync('git', ['-C', before, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim()}).`
+            : ''),
         '',
         mdTable(['process', 'wall p50 (p10–p90)', 'goal'], rows, [false, true, false]),
       ].join('\n');
