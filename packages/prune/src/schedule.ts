@@ -49,7 +49,7 @@ export function checkSchedule(schedule: SparsitySchedule): void {
   if (schedule.kind !== 'cubic') {
     throw new ShrinkError(
       'INVALID_CONFIG',
-      `schedule kind '${JSON.stringify((schedule as { kind: unknown }).kind)}' must be 'cubic' or 'constant'`,
+      `schedule kind '${String((schedule as { kind: unknown }).kind)}' must be 'cubic' or 'constant'`,
     );
   }
   checkSparsity('initialSparsity', schedule.initialSparsity);

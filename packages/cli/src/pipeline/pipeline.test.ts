@@ -112,10 +112,10 @@ test('schema errors name the path and the valid choices', async () => {
     { ...base, modle: 'x' },
     /\(top level\): unknown key modle; valid keys: \$schema, model, data, steps, evaluation, gates, output, search/,
   );
-  await refused({ ...base, steps: [{ squash: {} }] }, /steps\[0\]: unknown key squash; valid keys: distill, prune, quantize/);
+  await refused({ ...base, steps: [{ squash: {} }] }, /steps\[0\]: unknown key squash; valid keys: cleanup, distill, prune, quantize/);
   await refused(
     { ...base, steps: [{ prune: {}, quantize: {} }] },
-    /steps\[0\]: must have exactly one key, one of distill, prune, quantize/,
+    /steps\[0\]: must have exactly one key, one of cleanup, distill, prune, quantize/,
   );
   await refused({ ...base, evaluation: { runs: 'many' } }, /evaluation\.runs: expected number, got "many"/);
   await refused({ ...base, data: { eval: 'digits', test: 'x' } }, /data: unknown key test; valid keys: eval, calibration, train/);
@@ -256,7 +256,7 @@ test('docs/config.schema.json is the schema `shrink run --print-schema` prints',
     'regenerate docs/config.schema.json with `pnpm shrink run --print-schema`',
   );
   const step = (schema['properties'] as any).steps.items;
-  assert.deepEqual(Object.keys(step.properties), ['distill', 'prune', 'quantize']);
+  assert.deepEqual(Object.keys(step.properties), ['cleanup', 'distill', 'prune', 'quantize']);
   assert.equal(step.maxProperties, 1);
   assert.deepEqual(step.properties.quantize.properties.dtype.enum, ['q8', 'int8', 'uint8', 'q4', 'q4f16', 'fp16']);
 });
