@@ -106,3 +106,12 @@ test('bundled: search on 2 worker threads with a gate (mathjs): every trial runs
   for (const x of report.search.trials) assert.equal(x.error, undefined, `${x.name}: ${x.error}`);
   assert.ok(report.search.trials.some((x) => x.passed));
 });
+
+test("bundled: zod's messages (English only in the bundle) read as from the sources", () => {
+  writeFileSync(path.join(dir, 'bad.yaml'), JSON.stringify({ model: 'x.onnx', steps: [{ quantize: { dtype: 'q9', blockSize: 'big' } }] }));
+  const b = built(['run', 'bad.yaml']);
+  const s = runShrink(dir, ['run', 'bad.yaml']);
+  assert.equal(b.code, 2);
+  assert.equal(b.stderr, s.stderr);
+  assert.match(b.stderr, /steps\[0\]\.quantize/);
+});
