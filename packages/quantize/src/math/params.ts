@@ -143,7 +143,7 @@ function nonFinite(data: Float32Array, label: string): ShrinkError {
   const i = data.findIndex((v) => !Number.isFinite(v));
   return new ShrinkError(
     'INVALID_MODEL',
-    `${label} holds a non-finite value (${data[i]}) at flat index ${i}; only finite weights can be quantized`,
+    `${label} holds ${data[i]} at flat index ${i}; integer quantization needs finite weights (the range and its scale would be infinite)`,
   );
 }
 

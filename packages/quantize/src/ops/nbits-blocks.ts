@@ -74,7 +74,7 @@ export function quantizeBlockwise(b: Float32Array, K: number, N: number, opts: B
     if (!Number.isFinite(b[i]!)) {
       throw new ShrinkError(
         'INVALID_MODEL',
-        `${label} holds a non-finite value (${b[i]}) at flat index ${i}; only finite weights can be quantized`,
+        `${label} holds ${b[i]} at flat index ${i}; integer quantization needs finite weights (the range and its scale would be infinite)`,
       );
     }
   }

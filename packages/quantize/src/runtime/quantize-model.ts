@@ -49,9 +49,11 @@ export async function quantizeModel(
 ): Promise<PassResult> {
   const o = parseOptions(quantizeOptionsSchema, options, 'quantize');
   checkCombination(o);
-  // fp16 keeps infinities (float16 has them); integer codes cannot, and static mode would otherwise
-  // blame the calibration data for the activations an infinite weight makes.
-  refuseNaN(model, 'quantize', { infinity: o.dtype !== 'fp16' });
+  // NaN anywhere is refused. An infinity only where a weight to quantize holds it, and the quantizers say
+  // which: a causal mask's -Infinity fill (every GPT-style export has one) is not a weight, and fp16 keeps
+  // infinities. Static mode checks every tensor first, or calibration would blame its data for the
+  // activations an infinite weight makes.
+  refuseNaN(model, 'quantize', { infinity: o.dtype !== 'fp16' && o.mode === 'static' && o.dtype !== 'q4' && o.dtype !== 'q4f16' });
   switch (o.dtype) {
     case 'q4':
       return quantizeWeightOnly(model, { ...o, bits: 4 });
