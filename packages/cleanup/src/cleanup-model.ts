@@ -5,7 +5,7 @@
  * Loop, Scan) are carried as they are; main-graph edits keep their reads of outer values working. The
  * input model is never mutated, and every graph output keeps its name and its value.
  */
-import { Graph, type onnx } from '@shrink/core';
+import { Graph, subgraphsOf, type onnx } from '@shrink/core';
 import { constantsToInitializers } from './constants-to-initializers.js';
 import { dedupeInitializers } from './dedupe-initializers.js';
 import { foldConstants } from './fold-constants.js';
@@ -18,9 +18,7 @@ import type { CleanupReport, NodeOutcome } from './types.js';
 function subgraphNodeCount(nodes: readonly onnx.INodeProto[]): number {
   let n = 0;
   for (const node of nodes) {
-    for (const a of node.attribute ?? []) {
-      for (const g of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) n += (g.node ?? []).length + subgraphNodeCount(g.node ?? []);
-    }
+    for (const g of subgraphsOf(node)) n += (g.node ?? []).length + subgraphNodeCount(g.node ?? []);
   }
   return n;
 }

@@ -5,7 +5,7 @@
  * leaves undefined (NaN, infinity or a value out of range into an int; an int64 past 2^53 into a
  * float, which would round twice) is kept for the runtime to do.
  */
-import { attrInt, dtypeFromOnnx, float32ToBfloat16, float32ToFloat16, type DType, type TensorData } from '@shrink/core';
+import { attrInt, dtypeFromOnnx, float32ToBfloat16, float32ToFloat16, isFloatDType, type DType, type TensorData } from '@shrink/core';
 import { folded, keep, type FoldOp } from './fold-types.js';
 import { numericElements, type NumericElements } from './numeric-elements.js';
 
@@ -46,7 +46,7 @@ function truncated(values: ArrayLike<number>, to: DType): number[] | string {
 }
 
 function castElements(e: NumericElements, from: DType, to: DType): TensorData | readonly number[] | string {
-  const isFloatSource = from === 'float32' || from === 'float64' || from === 'float16' || from === 'bfloat16';
+  const isFloatSource = isFloatDType(from);
   switch (to) {
     case 'float32':
     case 'float64':

@@ -49,7 +49,8 @@ function int64(v: number | Long | null | undefined): number {
   return toNumber(v);
 }
 
-function subgraphsOf(node: onnx.INodeProto): onnx.IGraphProto[] {
+/** The graphs a node's attributes hold (If branches, Loop/Scan bodies), one level deep. */
+export function subgraphsOf(node: onnx.INodeProto): onnx.IGraphProto[] {
   const out: onnx.IGraphProto[] = [];
   for (const a of node.attribute ?? []) {
     if (a.g) out.push(a.g);

@@ -53,7 +53,8 @@ export async function quantizeModel(
   // which: a causal mask's -Infinity fill (every GPT-style export has one) is not a weight, and fp16 keeps
   // infinities. Static mode checks every tensor first, or calibration would blame its data for the
   // activations an infinite weight makes.
-  refuseNaN(model, 'quantize', { infinity: o.dtype !== 'fp16' && o.mode === 'static' && o.dtype !== 'q4' && o.dtype !== 'q4f16' });
+  const calibrates = o.mode === 'static' && (o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8');
+  refuseNaN(model, 'quantize', { infinity: calibrates });
   switch (o.dtype) {
     case 'q4':
       return quantizeWeightOnly(model, { ...o, bits: 4 });
