@@ -501,6 +501,20 @@ const qlinearBinary: ShapeRule = (n) => {
   return [a && b ? broadcastShapes(a, b) : undefined];
 };
 
+/** The ONNX reductions (axes by attribute, later by input 1). */
+export const REDUCE_OPS = [
+  'ReduceSum',
+  'ReduceMean',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+] as const;
+
 /** Ops whose output 0 has the dims of input 0. */
 export const SAME_SHAPE_OPS = [
   'Relu',
@@ -624,20 +638,8 @@ export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map<string, Shape
   ['Expand', expand],
   ['Tile', tile],
   ['Range', range],
-  ['ReduceSum', reduce(13)],
-  ...(
-    [
-      'ReduceMean',
-      'ReduceMax',
-      'ReduceMin',
-      'ReduceProd',
-      'ReduceL1',
-      'ReduceL2',
-      'ReduceLogSum',
-      'ReduceLogSumExp',
-      'ReduceSumSquare',
-    ] as const
-  ).map((op) => [op, reduce(18)] as const),
+  // ReduceSum took axes as an input from opset 13; the other reductions from 18.
+  ...REDUCE_OPS.map((op) => [op, reduce(op === 'ReduceSum' ? 13 : 18)] as const),
   ['ArgMax', argReduce],
   ['ArgMin', argReduce],
   ['TopK', topK],

@@ -1,4 +1,4 @@
-import { inferShapes, type Shape } from '../../onnx/shapes.js';
+import { inferShapes, REDUCE_OPS, type Shape } from '../../onnx/shapes.js';
 import type { Graph } from '../../onnx/graph.js';
 import type { onnx } from '../../onnx/proto.js';
 
@@ -18,18 +18,7 @@ const SHAPE_INPUTS: ReadonlyMap<string, readonly number[]> = new Map<string, rea
   ['TopK', [1]],
   ['OneHot', [1]],
   ['CumSum', [1]],
-  ...[
-    'ReduceSum',
-    'ReduceMean',
-    'ReduceMax',
-    'ReduceMin',
-    'ReduceProd',
-    'ReduceL1',
-    'ReduceL2',
-    'ReduceLogSum',
-    'ReduceLogSumExp',
-    'ReduceSumSquare',
-  ].map((op): [string, readonly number[]] => [op, [1]]),
+  ...REDUCE_OPS.map((op): [string, readonly number[]] => [op, [1]]),
 ]);
 
 /** Ops that read their input only for its shape: what feeds them is still data. */
