@@ -11,3 +11,4 @@ export * from './node-label.js';
 export * from './constant-tensor.js';
 export * from './elem-types.js';
 export * from './find-node.js';
+export * from './input-dims.js';
