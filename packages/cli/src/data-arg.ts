@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveData, type DataPart, type Dataset } from '@shrink/core/data';
+import { isFeedsSpec, readInputValue, type FeedsSource, type RawArray } from '@shrink/core/runtime';
 
 /**
  * The evaluation data behind `--data`. Presets and IDX folders bring their own test part, which is
@@ -12,4 +13,31 @@ export async function evalData(spec: string, split?: DataPart, cwd?: string): Pr
   if (split !== undefined) return resolveData(spec, { split, ...base });
   const st = await stat(path.resolve(cwd ?? '.', spec)).catch(() => undefined);
   return resolveData(spec, { split: st?.isFile() ? 'all' : 'test', ...base });
+}
+
+/** What a command measures on: a labelled dataset, or model inputs by name (a feeds file and --input values). */
+export interface MeasureInputs {
+  readonly data?: Dataset;
+  readonly feeds?: FeedsSource;
+}
+
+/** Whether `--data` names a feeds file or folder (.npz/.npy, or JSON keyed by input name) rather than a dataset. */
+export async function isFeedsArg(spec: string | undefined, cwd?: string): Promise<boolean> {
+  return spec !== undefined && (await isFeedsSpec(path.resolve(cwd ?? '.', spec), []));
+}
+
+/** `--data` and `--input` as core's comparisons take them. */
+export async function measureInputs(
+  argv: { data?: string | undefined; split?: DataPart | undefined; input?: readonly string[] | undefined },
+  cwd?: string,
+): Promise<MeasureInputs> {
+  const inputs: Record<string, RawArray> = {};
+  for (const spec of argv.input ?? []) {
+    const { name, value } = await readInputValue(spec);
+    inputs[name] = value;
+  }
+  const given = Object.keys(inputs).length > 0 ? { inputs } : {};
+  if (argv.data === undefined) return Object.keys(given).length > 0 ? { feeds: given } : {};
+  if (await isFeedsArg(argv.data, cwd)) return { feeds: { file: path.resolve(cwd ?? '.', argv.data), ...given } };
+  return { data: await evalData(argv.data, argv.split, cwd), ...(Object.keys(given).length > 0 ? { feeds: given } : {}) };
 }

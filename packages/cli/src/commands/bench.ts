@@ -1,10 +1,10 @@
 import type { Argv, CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { formatValue } from '@shrink/core';
-import { createSession, latencyFeeds, measureEnergy, measureLatency } from '@shrink/core/runtime';
+import { createSession, feedSetFor, latencyFeeds, measureEnergy, measureLatency } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
-import { evalData } from '../data-arg.js';
+import { measureInputs } from '../data-arg.js';
 import { dataFlag, runFlags } from './common-flags.js';
 import { measureFromArgv } from '../measure-options.js';
 
@@ -20,14 +20,20 @@ export const benchCommand: CommandModule<GlobalArgs, Args> = {
     const m = measureFromArgv(argv);
     const ctx = ctxFromArgs(argv);
     const input = await loadModelInput(argv.model, ctx);
-    const data = argv.data !== undefined ? await evalData(argv.data, argv.split) : undefined;
+    const { data, feeds: given } = await measureInputs(argv);
     const session = await createSession(
       input.onnxPath ?? input.model,
       { ...(m.threads !== undefined ? { threads: m.threads } : {}), label: argv.model },
       ctx,
     );
     try {
-      const feeds = latencyFeeds(session, m.batch, data);
+      const set = await feedSetFor(session, input.model, {
+        ...(data ? { data } : {}),
+        ...(given ? { feeds: given } : {}),
+        batch: m.batch,
+        count: 1,
+      });
+      const feeds = set ? set.samples[0]! : latencyFeeds(session, m.batch, data);
       const latency = await measureLatency(session, feeds, { batch: m.batch, runs: m.runs, warmup: m.warmup }, ctx);
       const energy = await measureEnergy(
         session,

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { DATA_SPEC_HELP, type Dataset } from '@shrink/core/data';
-import type { ProfileOptions } from '@shrink/core/runtime';
+import type { FeedsSource, ProfileOptions } from '@shrink/core/runtime';
 import { measureFromArgv, measureOptionsSchema, profileOptionsFrom, type MeasureOptions } from '../measure-options.js';
 import { flagsFromSchema } from '../schema-flags.js';
 
@@ -24,10 +24,22 @@ export function guardFlag<T>(y: Argv<T>) {
 }
 
 export function dataFlag<T>(y: Argv<T>, required: boolean) {
-  return y.option('data', { type: 'string', demandOption: required, describe: `Evaluation data: ${DATA_SPEC_HELP}` }).option('split', {
-    choices: ['train', 'test', 'all'] as const,
-    describe: 'Part of --data to use (default: test for presets and IDX folders, all rows of a CSV/JSON file)',
-  });
+  return y
+    .option('data', {
+      type: 'string',
+      demandOption: required,
+      describe: `Evaluation data: ${DATA_SPEC_HELP}; or the model's inputs by name (no labels): a feeds file (.npz from numpy.savez, .npy for one input, JSON {"input_ids": [[...]], ...}) or a folder of them`,
+    })
+    .option('split', {
+      choices: ['train', 'test', 'all'] as const,
+      describe: 'Part of --data to use (default: test for presets and IDX folders, all rows of a CSV/JSON file)',
+    })
+    .option('input', {
+      type: 'string',
+      array: true,
+      describe:
+        'NAME=VALUE|FILE: one model input for every measurement run (a number, a JSON array, or a .npy/.json file), e.g. --input sr=16000; other inputs are made up from what they mean',
+    });
 }
 
 /** The measurement settings the run flags ask for (validated: errors name the flag), as core's profile/compare functions take them. */
@@ -35,6 +47,7 @@ export function profileOptions(
   argv: Record<string, unknown>,
   data: Dataset | undefined,
   skip: ReadonlyArray<keyof MeasureOptions> = [],
+  feeds?: FeedsSource,
 ): ProfileOptions {
-  return profileOptionsFrom(measureFromArgv(argv, skip), data);
+  return profileOptionsFrom(measureFromArgv(argv, skip), data, feeds ? { feeds } : {});
 }

@@ -3,7 +3,7 @@ import { renderTable } from '@shrink/core/terminal';
 import { compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
-import { evalData } from '../data-arg.js';
+import { measureInputs } from '../data-arg.js';
 import { dataFlag, profileOptions, runFlags } from './common-flags.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
@@ -25,14 +25,14 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
     const measure = profileOptions(argv, undefined);
     const ctx = ctxFromArgs(argv);
     const [a, b] = [await loadModelInput(argv.a, ctx), await loadModelInput(argv.b, ctx)];
-    const data = argv.data !== undefined ? await evalData(argv.data, argv.split) : undefined;
+    const { data, feeds } = await measureInputs(argv);
     const asTest = (m: typeof a) => ({
       name: m.path,
       model: m.model,
       ...(m.onnxPath ? { path: m.onnxPath } : {}),
       diskBytes: m.diskBytes,
     });
-    const cmp = await compareModels(asTest(a), [asTest(b)], { ...measure, ...(data ? { data } : {}) }, ctx);
+    const cmp = await compareModels(asTest(a), [asTest(b)], { ...measure, ...(data ? { data } : {}), ...(feeds ? { feeds } : {}) }, ctx);
     const fid = cmp.candidates[0]?.fidelity;
     emit(argv, { report: cmp.report, fidelity: fid ?? null }, () => renderTable(cmp.report));
   },

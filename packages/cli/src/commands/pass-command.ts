@@ -13,7 +13,7 @@ import { clearlySlower, compareModels, runPass } from '@shrink/core/runtime';
 import { baselineUnderTest, loadModelInput, type ModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';
-import { evalData } from '../data-arg.js';
+import { evalData, isFeedsArg, measureInputs } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { dataFlag, guardFlag, profileOptions, runFlags } from './common-flags.js';
 
@@ -34,11 +34,17 @@ export function passBuilder<S extends Pass['schema']>(y: Argv<GlobalArgs>, schem
 /** What every pass command's handler reads (camelCased); the schema's own flags come as a record. */
 export type PassArgs = ArgumentsCamelCase<ReturnType<typeof commonFlags<GlobalArgs & { model: string }>> extends Argv<infer A> ? A : never>;
 
-/** --data as the passes ask for it: evaluation data (its test part), and training data (its split), each loaded once. */
-export function commandData(argv: Pick<PassArgs, 'data' | 'split'>): PassData & { evalSet(): Promise<Dataset | undefined> } {
+/**
+ * --data as the passes ask for it: evaluation data (its test part), and training data (its split), each
+ * loaded once. A feeds file is inputs without labels: the passes get no data from it, the comparison does.
+ */
+export function commandData(
+  argv: Pick<PassArgs, 'data' | 'split'>,
+  feedsFile = false,
+): PassData & { evalSet(): Promise<Dataset | undefined> } {
   let evalSet: Promise<Dataset | undefined> | undefined;
   let split: Promise<Split> | undefined;
-  const spec = argv.data;
+  const spec = feedsFile ? undefined : argv.data;
   return {
     evalSet: () => (evalSet ??= spec !== undefined ? evalData(spec, argv.split) : Promise.resolve(undefined)),
     eval() {
@@ -68,8 +74,10 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   const ctx = ctxFromArgs(argv);
   const parsed = optionsFromArgv(pass.schema, argv, pass.kind);
   const options = hooks.adjust ? hooks.adjust(parsed, argv) : parsed;
-  const has = argv.data !== undefined;
+  const feedsFile = await isFeedsArg(argv.data);
+  const has = argv.data !== undefined && !feedsFile;
   pass.check?.(options, { calibration: false, train: has, eval: has });
+  const measured = await measureInputs(feedsFile ? argv : { input: argv.input });
   // Bad measurement flags must stop the command before the pass runs for minutes.
   profileOptions(argv, undefined);
   if (hooks.before && (await hooks.before(argv, options, ctx))) return;
@@ -77,7 +85,7 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   const prepared = pass.prepare ? await pass.prepare(options, { cwd: process.cwd(), where: pass.kind }) : options;
   const target = argv.output !== undefined ? outputPath(argv.output) : hooks.defaultOutput(input, prepared);
   await refuseExisting(target, argv.force === true);
-  const data = commandData(argv);
+  const data = commandData(argv, feedsFile);
   const evalSet = await data.evalSet();
   const out = await runPass(pass, input.model, prepared, { data, ctx });
   try {
@@ -89,7 +97,7 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
       const c = await compareModels(
         baselineUnderTest(input),
         [{ name: path.basename(target), model: out.model, path: staged.path, diskBytes: staged.bytes + (staged.externalDataBytes ?? 0) }],
-        profileOptions(argv, evalSet),
+        profileOptions(argv, evalSet, [], measured.feeds),
         ctx,
       );
       const cand = c.report.candidates[0]!;

@@ -12,3 +12,4 @@ export * from './digits.js';
 export * from './fashion-mnist.js';
 export * from './synthetic.js';
 export * from './resolve.js';
+export * from './npy.js';

@@ -225,6 +225,7 @@ export const METRICS = {
   'fidelity.top1Agreement': { label: 'Top-1 agreement', unit: 'fraction', better: 'higher' },
   'fidelity.maxAbsError': { label: 'Max abs error', unit: '', better: 'lower' },
   'fidelity.meanAbsError': { label: 'Mean abs error', unit: '', better: 'lower' },
+  'fidelity.relativeL2': { label: 'Relative L2 error', unit: '', better: 'lower' },
   'fidelity.cosineSimilarity': { label: 'Cosine similarity', unit: '', better: 'higher' },
   'fidelity.meanKL': { label: 'Mean KL(baseline || candidate)', unit: 'nats', better: 'lower' },
   'energy.perInference': { label: 'Energy / inference', unit: 'J', better: 'lower' },

@@ -23,6 +23,8 @@ export interface OutputFidelity {
   readonly name: string;
   readonly cosineSimilarity: number;
   readonly maxAbsError: number;
+  /** ||candidate - baseline|| / ||baseline|| over every value of the output (0 when both are zero). */
+  readonly relativeL2: number;
 }
 
 export interface FidelityResult {
@@ -31,6 +33,8 @@ export interface FidelityResult {
   readonly top1Agreement?: number;
   /** Largest difference over every compared output. */
   readonly maxAbsError: number;
+  /** The worst output's relative L2 error. */
+  readonly relativeL2: number;
   /** Mean over every value of the main output. */
   readonly meanAbsError: number;
   /**
@@ -85,11 +89,12 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Running sums of one output compared as a single vector. */
-class VectorSums {
+export class VectorSums {
   dot = 0;
   na = 0;
   nb = 0;
   maxAbs = 0;
+  sqDiff = 0;
 
   add(a: ArrayLike<number>, b: ArrayLike<number>): void {
     for (let j = 0; j < a.length; j++) {
@@ -97,6 +102,7 @@ class VectorSums {
       const y = b[j]!;
       const d = Math.abs(x - y);
       if (d > this.maxAbs || Number.isNaN(d)) this.maxAbs = d;
+      this.sqDiff += d * d;
       this.dot += x * y;
       this.na += x * x;
       this.nb += y * y;
@@ -105,6 +111,10 @@ class VectorSums {
 
   cosine(): number {
     return this.na === 0 && this.nb === 0 ? 1 : this.na === 0 || this.nb === 0 ? 0 : this.dot / Math.sqrt(this.na * this.nb);
+  }
+
+  relativeL2(): number {
+    return this.sqDiff === 0 ? 0 : Math.sqrt(this.sqDiff / this.na);
   }
 }
 
@@ -213,8 +223,18 @@ export async function fidelity(
   }
   const n = dataset.n;
   const outputs: OutputFidelity[] = [
-    { name: nameA, cosineSimilarity: outWidth === 1 ? column.cosine() : cosSum / n, maxAbsError: column.maxAbs },
-    ...others.map(([oa], k) => ({ name: oa, cosineSimilarity: otherSums[k]!.cosine(), maxAbsError: otherSums[k]!.maxAbs })),
+    {
+      name: nameA,
+      cosineSimilarity: outWidth === 1 ? column.cosine() : cosSum / n,
+      maxAbsError: column.maxAbs,
+      relativeL2: column.relativeL2(),
+    },
+    ...others.map(([oa], k) => ({
+      name: oa,
+      cosineSimilarity: otherSums[k]!.cosine(),
+      maxAbsError: otherSums[k]!.maxAbs,
+      relativeL2: otherSums[k]!.relativeL2(),
+    })),
   ];
   const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) =>
     outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
@@ -223,6 +243,7 @@ export async function fidelity(
     ...(classify === true ? { top1Agreement: agree / n } : {}),
     ...(classify === true && (outWidth ?? 0) >= 2 ? { meanKL: klSum / n } : {}),
     maxAbsError: worst((o) => o.maxAbsError, Math.max),
+    relativeL2: worst((o) => o.relativeL2, Math.max),
     meanAbsError: sumAbs / values,
     cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
     outputs,

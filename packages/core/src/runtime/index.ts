@@ -14,3 +14,8 @@ export * from './guard-check.js';
 export * from './layer-errors.js';
 export * from './accuracy-fallback.js';
 export * from './run-pass.js';
+export * from './input-tensor.js';
+export * from './synthetic-feeds.js';
+export * from './feeds-file.js';
+export * from './feed-fidelity.js';
+export * from './measure-feeds.js';

@@ -16,6 +16,9 @@ import { measureLatency, compareLatency, type LatencyResult, type LatencyCompari
 import { measureEnergy, type EnergyResult } from './energy.js';
 import { evaluate, type EvaluateResult } from './evaluate.js';
 import { fidelity, type FidelityResult } from './fidelity.js';
+import { fidelityOnFeeds } from './feed-fidelity.js';
+import { feedSetFor, type FeedsSource } from './measure-feeds.js';
+import type { FeedSet } from './synthetic-feeds.js';
 import { collectEnvironment } from './environment.js';
 
 /** A model to measure: in memory, plus the file it came from when there is one. */
@@ -45,6 +48,8 @@ export interface ProfileOptions {
   seed?: number;
   /** The fidelity guard's floors for candidates (DEFAULT_FLOORS); false turns the guard off. */
   floors?: FidelityFloors | false;
+  /** Inputs by name when there is no dataset: a feeds file, and --input values. */
+  feeds?: FeedsSource;
 }
 
 export interface ModelProfile {
@@ -144,7 +149,8 @@ export async function profileModel(m: ModelUnderTest, opts: ProfileOptions = {},
   const batch = opts.batch ?? 1;
   const session = await open(m, threads, ctx);
   try {
-    const feeds = latencyFeeds(session, batch, opts.data, opts.seed);
+    const set = await feedSetFor(session, m.model, { ...opts, batch });
+    const feeds = set ? set.samples[0]! : latencyFeeds(session, batch, opts.data, opts.seed);
     const latency = await measureLatency(session, feeds, latencyOpts(opts, batch), ctx);
     const energy = await measureEnergy(
       session,
@@ -272,12 +278,14 @@ export async function compareModels(
   const baseSession = await open(baseline, threads, ctx);
   const out: Comparison['candidates'] = [];
   const reports: CandidateReport[] = [];
+  let set: FeedSet | undefined;
   try {
-    const feeds = latencyFeeds(baseSession, batch, opts.data, opts.seed);
+    set = await feedSetFor(baseSession, baseline.model, { ...opts, batch });
+    const feeds = set ? set.samples[0]! : latencyFeeds(baseSession, batch, opts.data, opts.seed);
     for (const c of candidates) {
       const session = await open(c, threads, ctx);
       try {
-        const candFeeds = latencyFeeds(session, batch, opts.data, opts.seed);
+        const candFeeds = set ? feeds : latencyFeeds(session, batch, opts.data, opts.seed);
         const latency = await compareLatency(baseSession, session, feeds, candFeeds, latencyOpts(opts, batch), ctx);
         // Both energies from the same interleaved run, so their ratio is as fair as the latency ratio.
         const grid = opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {};
@@ -285,13 +293,16 @@ export async function compareModels(
         const baseEnergy = await measureEnergy(baseSession, feeds, { latency: latency.a, ...grid }, ctx);
         const quality =
           opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
-        const fid = await fidelity(
-          baseSession,
-          session,
-          opts.data ?? syntheticDataset(baseSession, 64, opts.seed),
-          { batch: opts.evalBatch ?? 64 },
-          ctx,
-        );
+        const fid = set
+          ? await fidelityOnFeeds(baseSession, session, set, ctx)
+          : await fidelity(
+              baseSession,
+              session,
+              opts.data ?? syntheticDataset(baseSession, 64, opts.seed),
+              { batch: opts.evalBatch ?? 64 },
+              ctx,
+            );
+        const on = opts.data ? `${fid.n} samples of ${opts.data.name}` : set ? set.name : `${fid.n} synthetic inputs`;
         const profile: ModelProfile = {
           name: c.name,
           ...(c.path ? { path: c.path } : {}),
@@ -304,14 +315,17 @@ export async function compareModels(
         // Inputs on which the baseline computes nothing cannot tell two models apart: no fidelity rows, and
         // the guard says it could not judge rather than passing a model nobody checked.
         const blind = fid.baselineAllZero
-          ? `the baseline's output '${fid.outputs[0]!.name}' is all zeros on ${opts.data ? `the ${fid.n} samples of ${opts.data.name}` : `the ${fid.n} synthetic inputs`}, so they cannot tell the models apart${opts.data ? '' : '; give evaluation data with real inputs'}`
+          ? `the baseline's output${set ? 's are' : ` '${fid.outputs[0]!.name}' is`} all zeros on ${on}, so they cannot tell the models apart${opts.data || (set && !set.synthetic) ? '' : '; give real inputs with --data (a dataset or a feeds file)'}`
           : undefined;
         if (!blind)
           namingModel(profile, base, () => {
             if (fid.top1Agreement !== undefined)
               metrics['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
             metrics['fidelity.maxAbsError'] = metric('fidelity.maxAbsError', undefined, fid.maxAbsError, {
-              method: `vs baseline on ${opts.data ? `${fid.n} samples of ${opts.data.name}` : `${fid.n} synthetic inputs`}`,
+              method: `vs baseline on ${on}`,
+            });
+            metrics['fidelity.relativeL2'] = metric('fidelity.relativeL2', undefined, fid.relativeL2, {
+              method: `||candidate - baseline|| / ||baseline||, worst output, on ${on}`,
             });
             metrics['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity, cosineOpts(fid));
             if (fid.meanKL !== undefined) {
@@ -323,7 +337,10 @@ export async function compareModels(
         out.push({ profile, latency, fidelity: fid });
         const guard =
           opts.floors !== false && c.guard !== false
-            ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS, { synthetic: !opts.data, ...(blind ? { unjudged: blind } : {}) })
+            ? checkFloors(metrics, opts.floors ?? DEFAULT_FLOORS, {
+                synthetic: !opts.data && (set === undefined || set.synthetic),
+                ...(blind ? { unjudged: blind } : {}),
+              })
             : undefined;
         reports.push({ name: c.name, ...(c.path ? { path: c.path } : {}), metrics, ...(guard ? { guard } : {}) });
       } finally {
@@ -339,7 +356,11 @@ export async function compareModels(
     environment: collectEnvironment(threads !== undefined ? { threads } : {}),
     notes: opts.data
       ? [`data: ${opts.data.name} (${opts.data.n} samples)`]
-      : ['no data given: latency and fidelity on seeded synthetic inputs, no accuracy'],
+      : set && !set.synthetic
+        ? [`inputs: ${set.name}; latency on the first, no accuracy (no labels)`]
+        : set
+          ? [`no data given: latency and fidelity on ${set.name}, no accuracy`]
+          : ['no data given: latency and fidelity on seeded synthetic inputs, no accuracy'],
   });
   return { report, baseline: base, candidates: out };
 }

@@ -1,0 +1,83 @@
+/**
+ * Fidelity on a feed set: every output of the baseline against the candidate's output of the same name,
+ * each compared as one vector over all samples (cosine, relative L2, max abs). For models a dataset
+ * cannot feed: token ids and masks, several inputs, state tensors.
+ */
+import { progressOf, type Ctx } from '../context.js';
+import { ShrinkError } from '../errors.js';
+import type { Session } from './session.js';
+import type { FeedSet } from './synthetic-feeds.js';
+import { tensorToFloat32 } from './tensors.js';
+import { VectorSums, type FidelityResult, type OutputFidelity } from './fidelity.js';
+
+/** Outputs both models have: by name, or by position when none share a name and the counts agree. */
+function pairedOutputs(a: Session, b: Session): Array<[string, string]> {
+  const byName = a.outputNames.filter((n) => b.outputNames.includes(n)).map((n): [string, string] => [n, n]);
+  if (byName.length > 0 || a.outputNames.length !== b.outputNames.length) return byName;
+  return a.outputNames.map((n, i): [string, string] => [n, b.outputNames[i]!]);
+}
+
+export async function fidelityOnFeeds(baseline: Session, candidate: Session, set: FeedSet, ctx?: Ctx): Promise<FidelityResult> {
+  if (set.samples.length === 0) throw new ShrinkError('INVALID_DATA', `${set.name}: no samples to compare on`);
+  const pairs = pairedOutputs(baseline, candidate);
+  if (pairs.length === 0) {
+    throw new ShrinkError(
+      'INVALID_MODEL',
+      `${candidate.source}: no output matches the baseline's (${baseline.outputNames.join(', ')}) by name or position, so they cannot be compared`,
+    );
+  }
+  const sums = pairs.map(() => new VectorSums());
+  let sumAbs = 0;
+  let values = 0;
+  const progress = progressOf(ctx);
+  progress.start(`fidelity on ${set.samples.length} sample sets`, set.samples.length);
+  try {
+    for (const feeds of set.samples) {
+      ctx?.signal?.throwIfAborted();
+      const ra = await baseline.run(
+        feeds,
+        pairs.map((p) => p[0]),
+      );
+      const rb = await candidate.run(
+        feeds,
+        pairs.map((p) => p[1]),
+      );
+      pairs.forEach(([oa, ob], k) => {
+        const x = tensorToFloat32(ra[oa]!, `${baseline.source}: output '${oa}'`);
+        const y = tensorToFloat32(rb[ob]!, `${candidate.source}: output '${ob}'`);
+        if (x.length !== y.length) {
+          throw new ShrinkError(
+            'INVALID_DATA',
+            `outputs differ in size: ${baseline.source} '${oa}' has ${x.length} values, ${candidate.source} '${ob}' has ${y.length}`,
+          );
+        }
+        sums[k]!.add(x, y);
+        if (k === 0) {
+          for (let j = 0; j < x.length; j++) sumAbs += Math.abs(x[j]! - y[j]!);
+          values += x.length;
+        }
+      });
+      progress.tick(1);
+    }
+  } finally {
+    progress.stop();
+  }
+  const outputs: OutputFidelity[] = pairs.map(([oa], k) => ({
+    name: oa,
+    cosineSimilarity: sums[k]!.cosine(),
+    maxAbsError: sums[k]!.maxAbs,
+    relativeL2: sums[k]!.relativeL2(),
+  }));
+  const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) =>
+    outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
+  return {
+    n: set.samples.length,
+    maxAbsError: worst((o) => o.maxAbsError, Math.max),
+    relativeL2: worst((o) => o.relativeL2, Math.max),
+    meanAbsError: values === 0 ? 0 : sumAbs / values,
+    cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
+    outputs,
+    // Every output all zeros: nothing these inputs make tells the models apart.
+    baselineAllZero: sums.every((s) => s.na === 0),
+  };
+}
