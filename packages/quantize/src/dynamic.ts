@@ -1,6 +1,7 @@
 import { countUnhandled, Graph, isDefaultDomain, selectNodes, ShrinkError, type onnx } from '@shrink/core';
 import { dropUnread } from './drop-unread.js';
 import { dynamicPlacer } from './dynamic-place.js';
+import { computesInFloat16, float32Casts, planInFloat32 } from './float16-compute.js';
 import { nodeOutcome } from './node-outcome.js';
 import { planConvDynamic } from './ops/dynamic-conv.js';
 import { planGatherDynamic } from './ops/dynamic-gather.js';
@@ -47,6 +48,7 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
   const unhandled = countUnhandled(graph, new Set(DYNAMIC_HANDLERS.keys()));
   const view: DynamicView = { graph, format, perChannel: options.perChannel, opset };
   const placer = dynamicPlacer(graph);
+  const casts = float32Casts(graph);
   // Float tensors some replaced node read: dropped at the end when nothing reads them any more.
   const replacedInputs = new Set<string>();
   const notes = new Set<string>();
@@ -63,9 +65,10 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
       continue;
     }
     for (const i of node.input) if (i) replacedInputs.add(i);
-    const placed = placer.place(node, d.plan);
-    for (const n of d.plan.notes ?? []) notes.add(n);
-    nodes.push(nodeOutcome(node, 'quantized', { reason: d.plan.reason, replacedBy: placed.replacedBy, weights: placed.weights }));
+    const plan = computesInFloat16(graph, node) ? planInFloat32(node, d.plan, casts) : d.plan;
+    const placed = placer.place(node, plan);
+    for (const n of plan.notes ?? []) notes.add(n);
+    nodes.push(nodeOutcome(node, 'quantized', { reason: plan.reason, replacedBy: placed.replacedBy, weights: placed.weights }));
   }
   dropUnread(graph, replacedInputs, { keepInputs: true });
   if (!nodes.some((n) => n.action === 'quantized')) {

@@ -1,24 +1,24 @@
 import type { Graph, TensorValue } from '@shrink/core';
+import { floatWeight } from '../float-weight.js';
 import { newValue, type DynamicRef, type NewValue, type PlannedNode } from './dynamic-types.js';
 
 /**
- * A float32 constant weight (initializer or Constant output), or why the input does not qualify.
- * An initializer that is also a graph input can be overridden at run time, so it is not constant.
+ * A constant float weight (initializer, Constant output, or a Cast to float of one; float16 values
+ * decoded) as float32 values, or why the input does not qualify. dynamic.ts runs a node that computes
+ * in float16 in float32 between Casts, so the integer ops always see float32.
  */
 export function constantWeight(graph: Graph, name: string | undefined, what: string): TensorValue | string {
-  if (!name) return `${what} is missing`;
-  if (graph.isGraphInput(name)) return `${what} '${name}' is a graph input (it can change at run time)`;
-  const v = graph.constantValue(name);
-  if (!v) return `${what} '${name}' is computed at run time, not a constant weight`;
-  if (v.dtype !== 'float32') return `${what} '${name}' is ${v.dtype}; only float32 weights are quantized`;
-  return v;
+  const w = floatWeight(graph, name, what);
+  if (typeof w === 'string') return w;
+  return { name: name!, dtype: 'float32', dims: [...w.dims], data: w.data };
 }
 
-/** Why a float activation cannot go through DynamicQuantizeLinear (float32 only), or undefined. */
+/** Why a float activation cannot go through DynamicQuantizeLinear, or undefined (float16 is cast to float32 around the node). */
 export function activationProblem(graph: Graph, name: string | undefined): string | undefined {
   if (!name) return 'the activation input is missing';
   const dt = graph.dtypeOf(name);
-  if (dt !== undefined && dt !== 'float32') return `activation '${name}' is ${dt}; DynamicQuantizeLinear takes float32 only`;
+  if (dt !== undefined && dt !== 'float32' && dt !== 'float16')
+    return `activation '${name}' is ${dt}; DynamicQuantizeLinear takes float32 only`;
   return undefined;
 }
 

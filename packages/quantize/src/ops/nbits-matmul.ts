@@ -2,7 +2,8 @@
  * MatMul / Gemm with a constant 2-D weight -> com.microsoft MatMulNBits (weight-only blockwise int4/int8).
  * The replacement writes the original output name, so downstream nodes and graph outputs are unchanged.
  */
-import { attrFloat, attrInt, tensorNumel, toFloat32, type Graph, type TensorValue } from '@shrink/core';
+import { attrFloat, attrInt, tensorNumel, type Graph } from '@shrink/core';
+import { floatWeight, type FloatWeight } from '../float-weight.js';
 import { transpose } from '../math/transpose.js';
 import { skip, type NBitsBias, type NBitsOp, type NBitsWeight } from './nbits-types.js';
 
@@ -11,16 +12,16 @@ import { skip, type NBitsBias, type NBitsOp, type NBitsWeight } from './nbits-ty
  * does not qualify.
  */
 function planWeight(graph: Graph, bName: string, transB: boolean, alpha: number): NBitsWeight | string {
-  const v = graph.constantValue(bName);
-  if (!v) return `weight '${bName}' is computed at run time; only constant weights are quantized`;
-  if (v.dtype !== 'float32' && v.dtype !== 'float16') return `weight '${bName}' is ${v.dtype}; only float32/float16 weights are quantized`;
+  const v = floatWeight(graph, bName, 'weight');
+  if (typeof v === 'string') return `${v}; only constant weights are quantized`;
   if (v.dims.length !== 2) return `weight '${bName}' has rank ${v.dims.length}; MatMulNBits takes a 2-D weight`;
   const [r, c] = v.dims as [number, number];
   const [K, N] = transB ? [c, r] : [r, c];
-  let data = toFloat32(v);
+  let data = v.data;
   if (transB) data = transpose(data, r, c);
   if (alpha !== 1) data = data.map((x) => x * alpha);
-  return { key: `${bName}|${transB ? 1 : 0}|${alpha}`, source: bName, data, K, N, floatType: v.dtype };
+  // The scales (and bias) take the type the node computes in, float16 for a float16 weight read directly.
+  return { key: `${bName}|${transB ? 1 : 0}|${alpha}`, source: bName, data, K, N, floatType: v.readAs };
 }
 
 export const planMatMulNBits: NBitsOp = (node, { graph }) => {
@@ -44,14 +45,13 @@ export const planGemmNBits: NBitsOp = (node, { graph }) => {
   if (attrInt(node, 'transA', 0) !== 0) return skip('transA=1 has no MatMulNBits form');
   const alpha = attrFloat(node, 'alpha', 1);
   const beta = attrFloat(node, 'beta', 1);
-  const bv = graph.constantValue(bName);
   const transB = attrInt(node, 'transB', 0) !== 0;
-  let biasValue: { value: TensorValue; cells: number } | undefined;
+  let biasValue: { value: FloatWeight; cells: number } | undefined;
+  const bDims = graph.shapeOf(bName) ?? floatDims(graph, bName);
   if (c && beta !== 0) {
-    const cv = graph.constantValue(c);
-    if (!cv) return skip(`bias '${c}' is computed at run time; MatMulNBits takes a constant bias of N values`);
-    if (cv.dtype !== 'float32' && cv.dtype !== 'float16') return skip(`bias '${c}' is ${cv.dtype}, not float`);
-    const n = bv?.dims.length === 2 ? bv.dims[transB ? 0 : 1]! : -1;
+    const cv = floatWeight(graph, c, 'bias');
+    if (typeof cv === 'string') return skip(`${cv}; MatMulNBits takes a constant bias of N values`);
+    const n = bDims?.length === 2 ? Number(bDims[transB ? 0 : 1]) : -1;
     const cells = tensorNumel(cv.dims);
     const rowVector = cv.dims.every((d, i) => i === cv.dims.length - 1 || d === 1);
     if (!rowVector || (cells !== n && cells !== 1)) {
@@ -65,11 +65,15 @@ export const planGemmNBits: NBitsOp = (node, { graph }) => {
   if (biasValue && c) {
     // MatMulNBits wants the bias as [N] in A's (= the scales') float type.
     const { value, cells } = biasValue;
-    if (beta === 1 && cells === weight.N && value.dims.length === 1 && value.dtype === weight.floatType) bias = { value: c };
-    else {
-      const cf = toFloat32(value);
-      bias = { base: `${c}_bias`, data: new Float32Array(weight.N).map((_, i) => beta * cf[cells === 1 ? 0 : i]!) };
-    }
+    const readDirectly = value.source === c && value.stored === weight.floatType;
+    if (beta === 1 && cells === weight.N && value.dims.length === 1 && readDirectly) bias = { value: c };
+    else bias = { base: `${c}_bias`, data: new Float32Array(weight.N).map((_, i) => beta * value.data[cells === 1 ? 0 : i]!) };
   }
   return { kind: 'plan', plan: { input: a, weight, ...(bias ? { bias } : {}), output: node.output[0]! } };
 };
+
+/** Dims of a weight read through a Cast (which declares no shape). */
+function floatDims(graph: Graph, name: string): readonly number[] | undefined {
+  const w = floatWeight(graph, name, 'B');
+  return typeof w === 'string' ? undefined : w.dims;
+}
