@@ -82,7 +82,7 @@ export interface CodeZeroCounter {
    * Non-zero codes of a stored 8-bit or packed tensor (by name), or undefined when its zero point is not
    * known (an unknown reader, a computed zero point, external data): the caller counts it as dense.
    */
-  nonZero(tensor: onnx.ITensorProto): number | undefined;
+  nonZero(tensor: onnx.ITensorProto, name?: string): number | undefined;
 }
 
 /** A counter for the code tensors of `g`, which knows how each one is read. */
@@ -100,8 +100,8 @@ export function codeZeroCounter(g: onnx.IGraphProto): CodeZeroCounter {
     return typeof (d as ArrayLike<unknown>)[0] === 'bigint' ? null : (d as ArrayLike<number>);
   };
   return {
-    nonZero(t) {
-      const name = t.name ?? '';
+    // `name`: the value name nodes read it by, when it differs from the tensor's own (a Constant's output).
+    nonZero(t, name = t.name ?? '') {
       if (isExternalTensor(t)) return undefined;
       const use = codes.get(name);
       if (use) return eightBitNonZero(t, use, values(use.zeroPoint));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { onnx } from '../onnx/proto.js';
 import { attr, makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { makeTensor, tensorNumel } from '../onnx/tensor.js';
-import { countMacs } from './macs.js';
+import { countMacs, describeMacs } from './macs.js';
 import { inferShapes } from '../onnx/shapes.js';
 
 function zeros(name: string, dims: number[], dtype: 'float32' | 'int8' | 'uint8' = 'float32'): onnx.TensorProto {
@@ -169,18 +169,82 @@ test('LSTM, unknown shapes and uncounted ops are reported, not guessed', () => {
   assert.deepEqual(r.unknown, ['mm', 'ein']);
 });
 
-test('a MatMul inside an If branch makes the If node unknown', () => {
-  const body = makeGraph({
-    nodes: [makeNode('MatMul', ['x', 'x'], ['o'])],
+test('If: each branch is counted with the outer shapes it reads, the larger one is the If; a Loop body stays unknown', () => {
+  const then = makeGraph({
+    nodes: [makeNode('MatMul', ['x', 'x'], ['o1'], {}, { name: 'small' })],
     inputs: [],
-    outputs: [makeValueInfo('o', 'float32')],
+    outputs: [makeValueInfo('o1', 'float32')],
+  });
+  const other = makeGraph({
+    nodes: [makeNode('MatMul', ['x', 'w'], ['o2'], {}, { name: 'big' })],
+    inputs: [],
+    outputs: [makeValueInfo('o2', 'float32')],
+    initializers: [zeros('w', [2, 4])],
+  });
+  const loopBody = makeGraph({
+    nodes: [makeNode('MatMul', ['x', 'x'], ['o3'])],
+    inputs: [makeValueInfo('i', 'int64', []), makeValueInfo('cond_in', 'bool', [])],
+    outputs: [makeValueInfo('cond_in', 'bool'), makeValueInfo('o3', 'float32')],
   });
   const model = makeModel(
     makeGraph({
-      nodes: [makeNode('If', ['c'], ['y'], { then_branch: attr.graph(body), else_branch: attr.graph(body) }, { name: 'branch' })],
-      inputs: [makeValueInfo('c', 'bool', []), makeValueInfo('x', 'float32', [2, 2])],
-      outputs: [makeValueInfo('y', 'float32')],
+      nodes: [
+        makeNode('If', ['c'], ['y'], { then_branch: attr.graph(then), else_branch: attr.graph(other) }, { name: 'branch' }),
+        makeNode('Loop', ['', 'c'], ['z'], { body: attr.graph(loopBody) }, { name: 'loop' }),
+      ],
+      inputs: [makeValueInfo('c', 'bool', []), makeValueInfo('x', 'float32', ['n', 2])],
+      outputs: [makeValueInfo('y', 'float32'), makeValueInfo('z', 'float32')],
     }),
   );
-  assert.deepEqual(countMacs(model), { total: 0, byNode: [], unknown: ['branch'] });
+  const r = countMacs(model);
+  assert.equal(r.total, 1 * 2 * 4);
+  assert.deepEqual(r.byNode, [{ name: 'big', opType: 'MatMul', macs: 8 }]);
+  assert.deepEqual(r.branches, { branch: 'else_branch' });
+  assert.deepEqual(r.unknown, ['loop']);
+  assert.equal(r.lowerBound, true);
+  assert.deepEqual(r.assumed, { n: 1 });
+  assert.equal(countMacs(model, { x: [3, 2] }).total, 3 * 2 * 4);
+  assert.match(
+    describeMacs(r),
+    /per sample at n=1 \(c \[\], x \[1, 2\]\); If counted at its larger branch \(branch: else_branch\); lower bound, not counted: loop$/,
+  );
+});
+
+/** input_ids and attention_mask [batch_size, sequence_length] -> embedding [100, 8] -> MatMul [8, 8]; the mask scales the result. */
+function tokenModel(): onnx.ModelProto {
+  return makeModel(
+    makeGraph({
+      nodes: [
+        makeNode('Gather', ['emb', 'input_ids'], ['e']),
+        makeNode('MatMul', ['e', 'w'], ['h'], {}, { name: 'proj' }),
+        makeNode('Cast', ['attention_mask'], ['m'], { to: 1 }),
+        makeNode('Unsqueeze', ['m', 'axes'], ['m3']),
+        makeNode('Mul', ['h', 'm3'], ['y']),
+      ],
+      inputs: [
+        makeValueInfo('input_ids', 'int64', ['batch_size', 'sequence_length']),
+        makeValueInfo('attention_mask', 'int64', ['batch_size', 'sequence_length']),
+      ],
+      outputs: [makeValueInfo('y', 'float32', ['batch_size', 'sequence_length', 8])],
+      initializers: [zeros('emb', [100, 8]), zeros('w', [8, 8]), makeTensor('axes', 'int64', [1], [2])],
+    }),
+  );
+}
+
+test('symbolic dims: counted at the dims chooseInputDims picks, which the count names; given shapes fix shared symbols', () => {
+  const m = tokenModel();
+  const r = countMacs(m);
+  assert.equal(r.total, 16 * 8 * 8);
+  assert.deepEqual(r.assumed, { batch_size: 1, sequence_length: 16 });
+  assert.deepEqual(r.inputShapes, { input_ids: [1, 16], attention_mask: [1, 16] });
+  assert.equal(r.lowerBound, false);
+  assert.equal(
+    describeMacs(r),
+    'MatMul/Gemm/Conv per sample at batch_size=1, sequence_length=16 (input_ids [1, 16], attention_mask [1, 16])',
+  );
+  // The caller's shapes are not assumptions; the other input follows the symbols they fix.
+  const given = countMacs(m, { input_ids: [2, 5] });
+  assert.equal(given.total, 2 * 5 * 8 * 8);
+  assert.deepEqual(given.assumed, {});
+  assert.deepEqual(given.inputShapes, { input_ids: [2, 5], attention_mask: [2, 5] });
 });

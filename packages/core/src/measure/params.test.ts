@@ -52,7 +52,7 @@ test('float16, bfloat16 and float64 count as params (±0 bits are zeros); int64 
   assert.deepEqual(r.bytesByDtype, { float16: 8, bfloat16: 4, float64: 24, int64: 16 });
 });
 
-test('int8 weights and MatMulNBits 4-bit codes are counted as quantized elements, not bytes', () => {
+test('int8 weights and MatMulNBits 4-bit codes are counted as quantized elements, not bytes; scales and zero points are not parameters', () => {
   const K = 64;
   const N = 32;
   const block = 32;
@@ -74,8 +74,13 @@ test('int8 weights and MatMulNBits 4-bit codes are counted as quantized elements
       nodes,
     ),
   );
-  assert.equal(r.params, 1 + N * blocks, 'only the float scales are params');
-  assert.equal(r.quantized, 200 + 1 + K * N + N * blocks);
+  assert.equal(r.params, 0, 'scales are not parameters');
+  assert.equal(r.quantized, 200 + K * N, 'codes are, zero points are not');
+  assert.equal(r.total, 200 + K * N);
+  assert.equal(r.quantParams, 1 + 1 + N * blocks + N * blocks);
+  assert.deepEqual(r.paramsByDtype, { int8: 200, int4: K * N });
+  assert.deepEqual(r.quantizedOps, { 'QDQ (int8)': 1, 'MatMulNBits (4-bit, block 32)': 1 });
+  // Stored tensors, scales and zero points included.
   assert.deepEqual(r.byDtype, { int8: 201, float32: 1 + N * blocks, int4: K * N + N * blocks });
   assert.deepEqual(r.bytesByDtype, { int8: 201, float32: 4 * (1 + N * blocks), int4: (K * N) / 2 + N * Math.ceil(blocks / 2) });
 });
@@ -104,6 +109,81 @@ test('Constant values, subgraph initializers, typed-field tensors and INT4 tenso
   assert.equal(r.quantized, 5);
   assert.deepEqual(r.byDtype, { float32: 12, int4: 5 });
   assert.deepEqual(r.bytesByDtype, { float32: 48, int4: 3 });
+  assert.deepEqual(r.subgraphs, { graphs: 2, tensors: 2, params: 6 });
+});
+
+test('dynamic quantization: the weight scale multiplied with the run-time scale (through a Reshape) is not a parameter', () => {
+  // onnxruntime's and Shrink's dynamic pattern: DynamicQuantizeLinear -> ConvInteger -> Cast -> Mul(Mul(x_scale, w_scale)) -> Add(bias).
+  const nodes = [
+    makeNode('DynamicQuantizeLinear', ['x'], ['xq', 'xs', 'xz']),
+    makeNode('ConvInteger', ['xq', 'wq', 'xz', 'wz'], ['acc']),
+    makeNode('Cast', ['acc'], ['accf'], { to: 1 }),
+    makeNode('Reshape', ['ws', 'wshape'], ['ws_r']),
+    makeNode('Mul', ['xs', 'ws_r'], ['scales']),
+    makeNode('Mul', ['accf', 'scales'], ['y0']),
+    makeNode('Add', ['y0', 'bias'], ['y1']),
+    // A weight multiplied later is a weight, even downstream of a scaled result.
+    makeNode('Mul', ['y1', 'gamma'], ['y']),
+  ];
+  const r = countParams(
+    model(
+      [
+        filled('wq', 'uint8', [4, 1, 3, 3], (i) => (i % 3 === 0 ? 128 : 3)),
+        makeTensor('wz', 'uint8', [], [128]),
+        makeTensor('ws', 'float32', [1], [0.01]),
+        makeTensor('wshape', 'int64', [1], [1]),
+        filled('bias', 'float32', [1, 4, 1, 1], () => 0.5),
+        filled('gamma', 'float32', [4], () => 2),
+      ],
+      nodes,
+    ),
+  );
+  assert.equal(r.params, 4 + 4);
+  assert.equal(r.quantized, 36);
+  assert.equal(r.quantizedNonZero, 24);
+  assert.equal(r.quantParams, 2);
+  assert.equal(r.total, 44);
+  assert.deepEqual(r.paramsByDtype, { uint8: 36, float32: 8 });
+  assert.deepEqual(r.quantizedOps, { 'ConvInteger (uint8)': 1 });
+});
+
+test('QOperator: QLinearConv int32 bias is a parameter, its six scales and zero points are not; generic QLinear* by position', () => {
+  const nodes = [
+    makeNode('QLinearConv', ['xq', 'xs', 'xz', 'wq', 'ws', 'wz', 'ys', 'yz', 'bq'], ['yq']),
+    makeNode('QLinearAdd', ['yq', 'ys', 'yz', 'cq', 'cs', 'cz', 'zs', 'zz'], ['zq'], {}, { domain: 'com.microsoft' }),
+    makeNode('DequantizeLinear', ['bq2', 'bs2'], ['b2']),
+  ];
+  const r = countParams(
+    model(
+      [
+        filled('wq', 'int8', [8, 2, 3, 3], (i) => (i % 5) - 2),
+        filled('ws', 'float32', [8], () => 0.1),
+        filled('wz', 'int8', [8], () => 0),
+        filled('bq', 'int32', [8], (i) => i * 100),
+        makeTensor('xs', 'float32', [], [0.02]),
+        makeTensor('xz', 'uint8', [], [128]),
+        makeTensor('ys', 'float32', [], [0.05]),
+        makeTensor('yz', 'uint8', [], [128]),
+        filled('cq', 'uint8', [8, 1, 1], () => 130),
+        makeTensor('cs', 'float32', [], [0.05]),
+        makeTensor('cz', 'uint8', [], [128]),
+        makeTensor('zs', 'float32', [], [0.1]),
+        makeTensor('zz', 'uint8', [], [128]),
+        // A QDQ int32 bias (static QDQ models): codes without a zero point.
+        filled('bq2', 'int32', [3], (i) => i),
+        makeTensor('bs2', 'float32', [], [0.001]),
+        makeTensor('shape', 'int64', [2], [1, -1]),
+      ],
+      nodes,
+    ),
+  );
+  assert.equal(r.params, 0);
+  assert.equal(r.quantized, 144 + 8 + 8 + 3);
+  // 29 of the weight codes are 0; readers without a known zero point (the QLinearConv bias, QLinearAdd) count dense.
+  assert.equal(r.quantizedNonZero, 144 - 29 + 8 + 8 + 2);
+  assert.equal(r.quantParams, 8 + 8 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1);
+  assert.deepEqual(r.paramsByDtype, { int8: 144, int32: 11, uint8: 8 });
+  assert.deepEqual(r.quantizedOps, { 'QLinearConv (int8)': 1, 'QLinearAdd (uint8)': 1 });
 });
 
 test('quantizedNonZero: codes equal to the zero point their reader applies are zero weights (per tensor, per channel, MatMulNBits)', () => {
@@ -155,9 +235,11 @@ test('quantizedNonZero: codes equal to the zero point their reader applies are z
       nodes,
     ),
   );
-  const codes = 20 + 1 + 12 + 3 + 6 + 2 + 8 + K * N + N * 2 + K * N + 4;
+  // Zero points (wz 1, cz 3, mz 2, nbz N*2 packed) are not parameters.
+  const codes = 20 + 12 + 6 + 8 + K * N + K * N + 4;
   assert.equal(r.quantized, codes);
-  const zeros = 10 + 0 + (1 + 2 + 3) + 3 + 3 + (K * N) / 2 + (K * N) / 2;
-  // Zero points themselves and the unknown reader's codes stay dense.
+  assert.equal(r.quantParams, 1 + 1 + 3 + 3 + 2 + N * 2 + N * 2);
+  const zeros = 10 + (1 + 2 + 3) + 3 + 3 + (K * N) / 2 + (K * N) / 2;
+  // The unknown reader's codes stay dense.
   assert.equal(r.quantizedNonZero, codes - zeros);
 });
