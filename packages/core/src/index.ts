@@ -6,3 +6,4 @@ export * from './onnx/index.js';
 export * from './measure/index.js';
 export * from './report/index.js';
 export * from './pass/index.js';
+export * from './opset/index.js';
