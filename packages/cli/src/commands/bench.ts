@@ -6,7 +6,7 @@ import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { measureInputs } from '../data-arg.js';
 import { dataFlag, runFlags } from './common-flags.js';
-import { measureFromArgv } from '../measure-options.js';
+import { measureFromArgv, profileOptionsFrom } from '../measure-options.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
   dataFlag(runFlags(y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' })), false);
@@ -34,7 +34,13 @@ export const benchCommand: CommandModule<GlobalArgs, Args> = {
         count: 1,
       });
       const feeds = set ? set.samples[0]! : latencyFeeds(session, m.batch, data);
-      const latency = await measureLatency(session, feeds, { batch: m.batch, runs: m.runs, warmup: m.warmup }, ctx);
+      const { runs, maxTimeMs } = profileOptionsFrom(m, undefined);
+      const latency = await measureLatency(
+        session,
+        feeds,
+        { batch: m.batch, warmup: m.warmup, ...(runs !== undefined ? { runs } : {}), ...(maxTimeMs !== undefined ? { maxTimeMs } : {}) },
+        ctx,
+      );
       const energy = await measureEnergy(
         session,
         feeds,

@@ -43,7 +43,12 @@ export const evaluationSchema = z.strictObject({
   batch: z.number().int().positive().default(1).describe('Samples per latency run'),
   evalBatch: z.number().int().positive().default(64).describe('Samples per accuracy/fidelity run'),
   threads: z.number().int().positive().optional().describe('onnxruntime intra-op threads (default: one per physical core)'),
-  runs: z.number().int().positive().default(50).describe('Timed latency pairs (baseline and candidate interleaved)'),
+  runs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Timed latency pairs (baseline and candidate interleaved); default: up to 50 within a 10 s budget per model'),
   warmup: z.number().int().min(0).default(5).describe('Untimed runs before timing'),
   gridIntensity: z.number().min(0).optional().describe('g CO2e per kWh for the CO2e figures (default 475, the world average)'),
   region: z
@@ -109,7 +114,7 @@ export const configSchema = z.strictObject({
   model: z.string().min(1).describe('Input model: .onnx file or tfjs model folder, relative to this file'),
   data: dataSchema.default({}),
   steps: z.array(stepSchema).optional().describe('Passes in order, each a one-key map {quantize|prune|distill: options}'),
-  evaluation: evaluationSchema.default({ batch: 1, evalBatch: 64, runs: 50, warmup: 5, allowDegraded: false }),
+  evaluation: evaluationSchema.default({ batch: 1, evalBatch: 64, warmup: 5, allowDegraded: false }),
   gates: z
     .array(z.string().min(1))
     .default([])

@@ -24,6 +24,7 @@ import { passOf } from '../registry.js';
 import type { PipelineConfig } from './load-config.js';
 import { PipelineDatasets, runSteps, type StepsRun } from './run-steps.js';
 import { writeReports } from './write-reports.js';
+import { DEFAULT_RUNS, LATENCY_BUDGET_MS } from '../measure-options.js';
 
 export interface PipelineResult {
   report: Report;
@@ -43,7 +44,7 @@ export function profileOptionsOf(
   return {
     batch: e.batch,
     evalBatch: e.evalBatch,
-    runs: e.runs,
+    ...(e.runs !== undefined ? { runs: e.runs } : { runs: DEFAULT_RUNS, maxTimeMs: LATENCY_BUDGET_MS }),
     warmup: e.warmup,
     ...(e.threads !== undefined ? { threads: e.threads } : {}),
     ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}),

@@ -21,6 +21,8 @@ export interface DimDefaults {
   readonly past?: number;
   /** Height and width of an image input (224, a multiple of 32 as detection backbones need). */
   readonly spatial?: number;
+  /** The length of a [batch, samples] float input: audio (512, a chunk voice-activity models take at 16 kHz). */
+  readonly samples?: number;
   /** Values for named symbolic dims that override every rule ("sequence_length" → 128). */
   readonly symbols?: Readonly<Record<string, number>>;
 }
@@ -52,6 +54,8 @@ function ruleFor(input: DeclaredInput, axis: number, symbol: string, d: Required
   if (symbol !== '' && PAST.test(symbol)) return d.past;
   if (PAST.test(input.name) && axis === (input.shape?.length ?? 0) - 2) return d.past;
   if (imageAxes(input.shape ?? [], input.type).includes(axis)) return d.spatial;
+  // A float [batch, N] input with N open is a waveform (or a feature vector): a handful of values is no audio.
+  if (axis === 1 && input.shape?.length === 2 && (input.type === undefined || input.type.startsWith('float'))) return d.samples;
   if (symbol !== '' && SEQUENCE.test(symbol)) return d.sequence;
   // Integer inputs of rank 2 are token ids, masks and types: [batch, sequence].
   if (symbol === '' && axis === 1 && (input.shape?.length ?? 0) === 2 && input.type?.startsWith('int')) return d.sequence;
@@ -64,7 +68,13 @@ function ruleFor(input: DeclaredInput, axis: number, symbol: string, d: Required
  * exporters write for masks over the past) is the sum of its parts.
  */
 export function chooseInputDims(inputs: readonly DeclaredInput[], defaults: DimDefaults = {}): ChosenDims {
-  const d = { batch: defaults.batch ?? 1, sequence: defaults.sequence ?? 16, past: defaults.past ?? 4, spatial: defaults.spatial ?? 224 };
+  const d = {
+    batch: defaults.batch ?? 1,
+    sequence: defaults.sequence ?? 16,
+    past: defaults.past ?? 4,
+    spatial: defaults.spatial ?? 224,
+    samples: defaults.samples ?? 512,
+  };
   const bySymbol = new Map<string, number>(Object.entries(defaults.symbols ?? {}));
   const assumed: Record<string, number> = {};
   const resolve = (symbol: string, input: DeclaredInput, axis: number): number => {

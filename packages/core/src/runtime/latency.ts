@@ -13,7 +13,11 @@ export interface LatencyOptions {
   warmup?: number;
   /** Timed runs (50); in compareLatency, timed pairs. */
   runs?: number;
-  /** Optional time budget for the timed runs; stops early once it is spent and `minRuns` are done. */
+  /**
+   * Optional time budget for the timed runs; stops early once it is spent and `minRuns` are done. Warm-up
+   * stops after a quarter of it (one warm-up run at least): a model whose run takes seconds is timed a few
+   * times, not 110.
+   */
   maxTimeMs?: number;
   /** Fewest timed runs under a time budget (min(5, runs)). */
   minRuns?: number;
@@ -119,10 +123,11 @@ function result(times: readonly number[], batch: number, method: string): Latenc
   };
 }
 
-function describe(s: Session, p: Plan, runs: number, batch: number, what: string): string {
+function describe(s: Session, p: Plan, warm: number, runs: number, batch: number, what: string): string {
   const threads =
     s.threads === undefined ? "onnxruntime's default intra-op threads" : `${s.threads} intra-op thread${s.threads === 1 ? '' : 's'}`;
-  return `onnxruntime-node ${ort.env.versions.node ?? ''} CPU, ${threads}, batch ${batch}, ${p.warmup} warm-up + ${runs} ${what}, wall time per run (hrtime)`;
+  const budget = runs < p.runs || warm < p.warmup ? `; stopped by the ${p.maxTimeMs / 1000} s time budget (--runs N times exactly N)` : '';
+  return `onnxruntime-node ${ort.env.versions.node ?? ''} CPU, ${threads}, batch ${batch}, ${warm} warm-up + ${runs} ${what}, wall time per run (hrtime)${budget}`;
 }
 
 export async function measureLatency(session: Session, feeds: Feeds, opts: LatencyOptions = {}, ctx?: Ctx): Promise<LatencyResult> {
@@ -132,8 +137,9 @@ export async function measureLatency(session: Session, feeds: Feeds, opts: Laten
   const progress = progressOf(ctx);
   progress.start(`latency ${session.source}`, p.warmup + p.runs);
   const times: number[] = [];
+  let warm = 0;
   try {
-    for (let i = 0; i < p.warmup; i++) {
+    for (const w0 = performance.now(); warm < p.warmup && !(warm > 0 && performance.now() - w0 > p.maxTimeMs / 4); warm++) {
       ctx?.signal?.throwIfAborted();
       await timeRun(session, ortFeeds);
       progress.tick();
@@ -147,7 +153,7 @@ export async function measureLatency(session: Session, feeds: Feeds, opts: Laten
   } finally {
     progress.stop();
   }
-  return result(times, batch, describe(session, p, times.length, batch, 'timed runs'));
+  return result(times, batch, describe(session, p, warm, times.length, batch, 'timed runs'));
 }
 
 /**
@@ -172,8 +178,9 @@ export async function compareLatency(
   const ta: number[] = [];
   const tb: number[] = [];
   const ratios: number[] = [];
+  let warm = 0;
   try {
-    for (let i = 0; i < p.warmup; i++) {
+    for (const w0 = performance.now(); warm < p.warmup && !(warm > 0 && performance.now() - w0 > p.maxTimeMs / 4); warm++) {
       ctx?.signal?.throwIfAborted();
       await timeRun(a, fa);
       await timeRun(b, fb);
@@ -205,7 +212,7 @@ export async function compareLatency(
     throw new ShrinkError('RUNTIME', `${a.source}: every timed run read 0 ms; the clock cannot resolve this model's latency`);
   const r = summarize(ratios, 'latency ratio');
   const threadsNote = a.threads === b.threads ? '' : ` (B: ${b.threads ?? 'default'} intra-op threads)`;
-  const method = `interleaved A/B (alternating order), ${describe(a, p, pairs, batch, 'timed pairs')}${threadsNote}; ratio = per-pair B/A`;
+  const method = `interleaved A/B (alternating order), ${describe(a, p, warm, pairs, batch, 'timed pairs')}${threadsNote}; ratio = per-pair B/A`;
   return {
     a: result(ta, batch, method),
     b: result(tb, batch, method),

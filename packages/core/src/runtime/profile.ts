@@ -43,6 +43,8 @@ export interface ProfileOptions {
   threads?: number;
   warmup?: number;
   runs?: number;
+  /** Time budget of the latency runs per model (none); at least 5 runs are timed. */
+  maxTimeMs?: number;
   gridIntensity?: number;
   /** Seed of the synthetic latency feeds used when there is no data (0). */
   seed?: number;
@@ -167,7 +169,12 @@ export async function profileModel(m: ModelUnderTest, opts: ProfileOptions = {},
 }
 
 function latencyOpts(opts: ProfileOptions, batch: number) {
-  return { batch, ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}), ...(opts.runs !== undefined ? { runs: opts.runs } : {}) };
+  return {
+    batch,
+    ...(opts.warmup !== undefined ? { warmup: opts.warmup } : {}),
+    ...(opts.runs !== undefined ? { runs: opts.runs } : {}),
+    ...(opts.maxTimeMs !== undefined ? { maxTimeMs: opts.maxTimeMs } : {}),
+  };
 }
 
 // A quantized model has the same weights in another dtype: count them, or "parameters" would fall 99 %.
