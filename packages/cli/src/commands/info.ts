@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
-import { countMacs, countOps, countParams, gzipSize, encodeModel, Graph, formatValue, type onnx } from '@shrink/core';
+import { countMacs, countOps, countParams, describeMacs, gzipSize, encodeModel, Graph, formatValue, type onnx } from '@shrink/core';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 
@@ -13,9 +13,15 @@ function valueInfo(g: Graph, v: onnx.IValueInfoProto) {
   return { name, dtype: g.dtypeOf(name) ?? 'unknown', shape: g.shapeOf(name) ?? null };
 }
 
+const counts = (r: Record<string, number>, unit: 'count' | '' = 'count') =>
+  Object.entries(r)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => (unit === 'count' ? `${k} ${formatValue(v, 'count')}` : `${v} ${k}`))
+    .join(', ');
+
 export const infoCommand: CommandModule<GlobalArgs, Args> = {
   command: 'info <model>',
-  describe: 'Format, opsets, inputs/outputs, parameters, size, ops and MACs of a model',
+  describe: 'Format, opsets, inputs/outputs, parameters (by dtype, quantized, in subgraphs), size, ops and MACs of a model',
   builder: (y) => y.positional('model', { type: 'string', demandOption: true, describe: '.onnx file or tfjs model folder' }),
   handler: async (argv) => {
     const input = await loadModelInput(argv.model, ctxFromArgs(argv));
@@ -32,19 +38,29 @@ export const infoCommand: CommandModule<GlobalArgs, Args> = {
       opsets: Object.fromEntries((m.opsetImport ?? []).map((o) => [o.domain || 'ai.onnx', Number(o.version ?? 0)])),
       inputs: g.feedInputs.map((v) => valueInfo(g, v)),
       outputs: g.outputs.map((v) => valueInfo(g, v)),
-      params: params.params,
-      nonZeroParams: params.nonZero,
-      paramsByDtype: params.byDtype,
+      // Every weight, float or quantized codes; scales and zero points are not parameters.
+      params: params.total,
+      nonZeroParams: params.nonZero + params.quantizedNonZero,
+      paramsByDtype: params.paramsByDtype,
+      quantizedOps: params.quantizedOps,
+      quantParams: params.quantParams,
+      subgraphs: params.subgraphs,
+      storedByDtype: params.byDtype,
       sizeBytes: input.diskBytes,
       gzipBytes: gzipSize(encoded),
       ops: countOps(m),
       nodes: m.graph?.node?.length ?? 0,
       macs: macs.total,
+      macsLowerBound: macs.lowerBound,
       macsUnknown: macs.unknown,
+      macsAssumed: macs.assumed,
+      macsInputShapes: macs.inputShapes,
+      macsMethod: describeMacs(macs),
     };
     emit(argv, info, () => {
       const t = new Table({ style: { head: [], border: [] } });
       const shape = (s: unknown) => (Array.isArray(s) ? `[${s.map((d) => (d === null ? '?' : String(d))).join(', ')}]` : '?');
+      const sub = info.subgraphs;
       t.push(
         ['model', `${info.path} (${info.format}, IR ${info.irVersion}${info.producer ? `, ${info.producer}` : ''})`],
         [
@@ -56,11 +72,25 @@ export const infoCommand: CommandModule<GlobalArgs, Args> = {
         ['inputs', info.inputs.map((v) => `${v.name}: ${v.dtype} ${shape(v.shape)}`).join('\n')],
         ['outputs', info.outputs.map((v) => `${v.name}: ${v.dtype} ${shape(v.shape)}`).join('\n')],
         ['parameters', `${formatValue(info.params, 'count')} (non-zero ${formatValue(info.nonZeroParams, 'count')})`],
+        ['params by dtype', counts(info.paramsByDtype) || 'none'],
+        ...(Object.keys(info.quantizedOps).length
+          ? [
+              [
+                'quantized weights',
+                `${counts(info.quantizedOps, '')}; ${formatValue(info.quantParams, 'count')} scales and zero points (not parameters)`,
+              ],
+            ]
+          : []),
+        ...(sub.graphs
+          ? [
+              [
+                'subgraphs',
+                `${sub.graphs} (If/Loop/Scan bodies): ${formatValue(sub.params, 'count')} parameters in ${sub.tensors} stored tensors`,
+              ],
+            ]
+          : []),
         ['size', `${formatValue(info.sizeBytes, 'bytes')} (gzip ${formatValue(info.gzipBytes, 'bytes')})`],
-        [
-          'MACs / sample',
-          `${formatValue(info.macs, 'count')}${info.macsUnknown.length ? ` (not counted: ${info.macsUnknown.join(', ')})` : ''}`,
-        ],
+        ['MACs', `${info.macsLowerBound ? '≥ ' : ''}${formatValue(info.macs, 'count')}: ${info.macsMethod}`],
         [
           'ops',
           Object.entries(info.ops)
