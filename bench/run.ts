@@ -15,6 +15,7 @@ import { pruneBench } from './prune.bench.js';
 import { distillBench } from './distill.bench.js';
 import { quantizeBench } from './quantize.bench.js';
 import { quantizeLargeBench } from './quantize-large.bench.js';
+import { realBench } from './real.bench.js';
 import { searchBench } from './search.bench.js';
 import { startupBench } from './startup.bench.js';
 import { weightFormatBench } from './weight-format.bench.js';
@@ -30,6 +31,7 @@ const BENCHES: readonly Bench[] = [
   quantizeLargeBench,
   searchBench,
   weightFormatBench,
+  realBench,
 ];
 
 function usage(): string {
