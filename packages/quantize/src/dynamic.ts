@@ -3,6 +3,7 @@ import { dropUnread } from './drop-unread.js';
 import { dynamicPlacer } from './dynamic-place.js';
 import { computesInFloat16, float32Casts, planInFloat32 } from './float16-compute.js';
 import { nodeOutcome } from './node-outcome.js';
+import { withSubgraphs } from './subgraphs.js';
 import { planConvDynamic } from './ops/dynamic-conv.js';
 import { planGatherDynamic } from './ops/dynamic-gather.js';
 import { planGemmDynamic, planMatMulDynamic } from './ops/dynamic-matmul.js';
@@ -29,11 +30,25 @@ export const DYNAMIC_MIN_OPSET = 11;
  * provider fuses the MatMul pattern into DynamicQuantizeMatMul / MatMulIntegerToFloat. Weights are
  * stored as weightFormat says (int8 symmetric, uint8 asymmetric, optionally 7-bit; Conv: always uint8).
  * The input model is not touched; ops without a handler pass through and are counted in report.unhandled.
+ * Weights inside If/Loop/Scan bodies are quantized too (withSubgraphs).
  */
 export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuantizeOptions): PassResult {
   if (options.dtype !== 'q8' && options.dtype !== 'int8' && options.dtype !== 'uint8') {
     throw new ShrinkError('INVALID_ARGUMENT', `dynamic quantization is 8-bit: dtype must be q8, int8 or uint8, not '${options.dtype}'`);
   }
+  const r = withSubgraphs(model, (m) => dynamicGraph(m, options));
+  if (!r.report.nodes.some((n) => n.action === 'quantized')) {
+    r.report.notes.push(
+      r.report.nodes.length === 0
+        ? 'no quantizable weights: the model has no MatMul, Gemm, Conv or Gather node; it is returned unchanged'
+        : "no quantizable weights: no MatMul, Gemm, Conv or Gather node qualified (see each node's reason); the model is returned unchanged",
+    );
+  }
+  return r;
+}
+
+/** One graph's nodes (its subgraphs are withSubgraphs' part). */
+function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions): PassResult {
   const format = weightFormat(options);
   const graph = Graph.from(model);
   const candidates = graph.nodes.filter((n) => isDefaultDomain(n) && DYNAMIC_HANDLERS.has(n.opType));
@@ -71,13 +86,6 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
     nodes.push(nodeOutcome(node, 'quantized', { reason: plan.reason, replacedBy: placed.replacedBy, weights: placed.weights }));
   }
   dropUnread(graph, replacedInputs, { keepInputs: true });
-  if (!nodes.some((n) => n.action === 'quantized')) {
-    notes.add(
-      candidates.length === 0
-        ? 'no quantizable weights: the model has no MatMul, Gemm, Conv or Gather node; it is returned unchanged'
-        : "no quantizable weights: no MatMul, Gemm, Conv or Gather node qualified (see each node's reason); the model is returned unchanged",
-    );
-  }
   return {
     model: graph.toModel(),
     report: { dtype: options.dtype, mode: 'dynamic', nodes, unhandled, weightFormat: format, notes: [...notes] },

@@ -7,6 +7,7 @@ import { countUnhandled, Graph, isDefaultDomain, selectNodes, type onnx } from '
 import { convertToFloat16 } from './fp16.js';
 import { MS_DOMAIN, nbitsPlacer } from './nbits-place.js';
 import { nodeOutcome } from './node-outcome.js';
+import { withSubgraphs } from './subgraphs.js';
 import type { NBits } from './ops/nbits-blocks.js';
 import { planGemmNBits, planMatMulNBits } from './ops/nbits-matmul.js';
 import type { NBitsOp, NBitsView } from './ops/nbits-types.js';
@@ -27,6 +28,45 @@ export const NBITS_OPS: ReadonlyMap<string, NBitsOp> = new Map([
 
 /** MatMul/Gemm with constant 2-D weights -> MatMulNBits (bits 4 or 8, options.blockSize, options.symmetric, options.algo). */
 export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyOptions): PassResult {
+  const r = withSubgraphs(model, (m) => weightOnlyGraph(m, options));
+  const quantized = r.report.nodes.filter((n) => n.action === 'quantized').length;
+  const notes: string[] = [];
+  if (quantized > 0) {
+    notes.push(
+      `${quantized} node(s) -> com.microsoft MatMulNBits (${options.bits}-bit, block ${options.blockSize}, ` +
+        `${options.symmetric ? 'symmetric' : 'with zero points'}, accuracy_level ${options.accuracyLevel})`,
+    );
+    if (options.accuracyLevel === 4) {
+      notes.push(
+        'accuracy_level 4 lets onnxruntime quantize activations to int8 inside MatMulNBits (fast on CPU; adds ~0.5% relative error)',
+      );
+    }
+  } else {
+    notes.push('no MatMul/Gemm with a constant 2-D float weight was quantized; the model is unchanged');
+  }
+  const dtype = `q${options.bits}${options.float16 ? 'f16' : ''}`;
+  let result: PassResult = { model: r.model, report: { ...r.report, dtype, notes: [...notes, ...r.report.notes] } };
+  if (options.float16) {
+    // --include/--exclude chose the MatMuls above (whose nodes are renamed now); the float16 step covers the whole model.
+    const half = convertToFloat16(result.model, { keepFloat32: options.keepFloat32 });
+    result = {
+      model: half.model,
+      report: {
+        ...result.report,
+        ...(half.report.clamped !== undefined ? { clamped: half.report.clamped } : {}),
+        notes: [
+          ...result.report.notes,
+          'float16: the rest of the model, MatMulNBits activations, scales and bias are float16 (onnxruntime CPU runs MatMulNBits<float16>, converting to float32 inside on x86)',
+          ...half.report.notes,
+        ],
+      },
+    };
+  }
+  return result;
+}
+
+/** One graph's MatMul/Gemm nodes (its subgraphs are withSubgraphs' part). */
+function weightOnlyGraph(model: onnx.IModelProto, options: WeightOnlyOptions): PassResult {
   const graph = Graph.from(model);
   const selector = selectNodes(graph, options);
   const unhandled = countUnhandled(graph, new Set(NBITS_OPS.keys()));
@@ -49,43 +89,9 @@ export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyO
     const placed = placer.place(node, d.plan);
     nodes.push(nodeOutcome(node, 'quantized', { replacedBy: placed.replacedBy, weights: placed.weights }));
   }
-  const quantized = nodes.filter((n) => n.action === 'quantized').length;
-  const notes: string[] = [];
-  if (quantized > 0) {
+  if (nodes.some((n) => n.action === 'quantized')) {
     if (graph.opsetVersion(MS_DOMAIN) === undefined) graph.setOpset(MS_DOMAIN, 1);
     graph.removeDeadNodes();
-    notes.push(
-      `${quantized} node(s) -> com.microsoft MatMulNBits (${options.bits}-bit, block ${options.blockSize}, ` +
-        `${options.symmetric ? 'symmetric' : 'with zero points'}, accuracy_level ${options.accuracyLevel})`,
-    );
-    if (options.accuracyLevel === 4) {
-      notes.push(
-        'accuracy_level 4 lets onnxruntime quantize activations to int8 inside MatMulNBits (fast on CPU; adds ~0.5% relative error)',
-      );
-    }
-  } else {
-    notes.push('no MatMul/Gemm with a constant 2-D float weight was quantized; the model is unchanged');
   }
-  const dtype = `q${options.bits}${options.float16 ? 'f16' : ''}`;
-  let result: PassResult = {
-    model: graph.toModel(),
-    report: { dtype, mode: 'weight-only', nodes, unhandled, notes },
-  };
-  if (options.float16) {
-    // --include/--exclude chose the MatMuls above (whose nodes are renamed now); the float16 step covers the whole model.
-    const half = convertToFloat16(result.model, { keepFloat32: options.keepFloat32 });
-    result = {
-      model: half.model,
-      report: {
-        ...result.report,
-        ...(half.report.clamped !== undefined ? { clamped: half.report.clamped } : {}),
-        notes: [
-          ...notes,
-          'float16: the rest of the model, MatMulNBits activations, scales and bias are float16 (onnxruntime CPU runs MatMulNBits<float16>, converting to float32 inside on x86)',
-          ...half.report.notes,
-        ],
-      },
-    };
-  }
-  return result;
+  return { model: graph.toModel(), report: { dtype: `q${options.bits}`, mode: 'weight-only', nodes, unhandled, notes: [] } };
 }
