@@ -5,7 +5,7 @@
  * An outer initializer read only inside one body moves into that body first, so the body's pass sees
  * it as its own constant weight (and can drop the float copy once it is quantized).
  */
-import { nodeUses, onnx, subgraphsOf, toNumber } from '@shrink/core';
+import { nodeUses, onnx, subgraphsOf } from '@shrink/core';
 import type { NodeOutcome, PassResult } from './types.js';
 
 /** A graph pass: one graph's nodes, subgraphs carried untouched. */
@@ -70,12 +70,12 @@ function rewriteBody(
   const own = definedIn(body);
   for (const v of body.valueInfo ?? []) if (v.name) own.add(v.name);
   const reserved = [...taken].filter((n) => !own.has(n));
-  // The pass's Graph reserves value_info names: a new inner name must not shadow an outer value.
+  // The pass's Graph reserves value_info names: a new inner name must not shadow an outer value. Only the
+  // graph comes back, so the IR version does not matter.
   const sub = onnx.ModelProto.create({
     opsetImport: model.opsetImport,
     graph: { ...body, valueInfo: [...(body.valueInfo ?? []), ...reserved.map((name) => ({ name }))] },
   });
-  sub.irVersion = toNumber(model.irVersion);
   const r = pass(sub);
   const g = onnx.GraphProto.create(r.model.graph!);
   const mine = new Set(reserved);
