@@ -92,3 +92,24 @@ test('a guard with nothing to read says fidelity was NOT judged, in every render
   assert.match(renderMarkdown(report), /> ⚠️ det\\_fp16\.onnx: fidelity NOT judged/);
   assert.equal(parseReport(renderJson(report)).candidates[0]!.guard!.unjudged, g.unjudged);
 });
+
+test('"better" never stands beside a model that failed the guard or could not be judged; the failed row says worse', () => {
+  const bad: CandidateReport = { name: 'bad.onnx', metrics: rows(0.491), guard: checkFloors(rows(0.491)) };
+  const blind: CandidateReport = {
+    name: 'blind.onnx',
+    metrics: { 'size.bytes': metric('size.bytes', 1000, 250) },
+    guard: checkFloors({}, DEFAULT_FLOORS, { unjudged: 'the baseline stays within ±1e-4' }),
+  };
+  const good: CandidateReport = { name: 'good.onnx', metrics: rows(0.999), guard: checkFloors(rows(0.999)) };
+  const sizeRow = (text: string) => text.split('\n').find((l) => /│ Size /.test(l)) ?? '';
+  const cosRow = (text: string) => text.split('\n').find((l) => /Cosine/.test(l)) ?? '';
+  for (const c of [bad, blind]) {
+    const t = renderTable(createReport({ baseline: { name: 'm' }, candidates: [c] }));
+    assert.doesNotMatch(t, /better/, c.name);
+    assert.match(sizeRow(t), /0\.250×/);
+    const md = renderMarkdown(createReport({ baseline: { name: 'm' }, candidates: [c] }));
+    assert.doesNotMatch(md, /better/, c.name);
+  }
+  assert.match(cosRow(renderTable(createReport({ baseline: { name: 'm' }, candidates: [bad] }))), /worse/);
+  assert.match(sizeRow(renderTable(createReport({ baseline: { name: 'm' }, candidates: [good] }))), /better/);
+});

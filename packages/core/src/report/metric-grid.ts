@@ -3,7 +3,7 @@
  * cell per candidate, humanized; methods numbered once for the whole grid. Markdown and HTML render it.
  */
 import { formatChange, formatRatio, formatValue, metricLabel } from './format.js';
-import { orderedMetricKeys, verdict, type Report, type Verdict } from './report.js';
+import { candidateVerdict, orderedMetricKeys, type Report, type Verdict } from './report.js';
 
 export interface GridCell {
   value?: string;
@@ -54,9 +54,9 @@ export function metricGrid(report: Report): MetricGrid {
     }
     const withBase = ms.find((m) => m?.baseline !== undefined);
     const paired = ms.some((m) => m?.baseline !== undefined && m.baseline !== withBase!.baseline);
-    const cells = ms.map((m): GridCell | undefined => {
+    const cells = ms.map((m, i): GridCell | undefined => {
       if (m === undefined) return undefined;
-      const v = verdict(m);
+      const v = candidateVerdict(report.candidates[i]!, key);
       return {
         ...(m.candidate !== undefined ? { value: formatValue(m.candidate, m.unit) } : {}),
         change: formatChange(m),

@@ -199,6 +199,19 @@ export function verdict(m: MetricValue): Verdict | undefined {
   return m.delta < 0 === (m.better === 'lower') ? 'better' : 'worse';
 }
 
+/**
+ * A row's verdict as a candidate's table shows it: a metric the fidelity guard failed on is 'worse',
+ * and nothing is 'better' beside a model that failed the guard or that the guard could not judge (a
+ * smaller file is no gain when the model may be broken).
+ */
+export function candidateVerdict(c: Pick<CandidateReport, 'metrics' | 'guard'>, key: string): Verdict | undefined {
+  const m = c.metrics[key];
+  if (m === undefined) return undefined;
+  if (c.guard?.failures.some((f) => f.metric === key)) return 'worse';
+  const v = verdict(m);
+  return v === 'better' && c.guard !== undefined && (!c.guard.passed || c.guard.unjudged !== undefined) ? undefined : v;
+}
+
 export interface MetricDef {
   readonly label: string;
   readonly unit: Unit;

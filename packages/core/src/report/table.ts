@@ -1,7 +1,7 @@
 /** Terminal rendering of a report: one table per candidate, footnotes for how each number was measured. */
 import Table from 'cli-table3';
 import { environmentEntries, formatChange, formatRatio, formatValue, metricLabel } from './format.js';
-import { orderedMetricKeys, verdict, type CandidateReport, type Environment, type Report } from './report.js';
+import { candidateVerdict, orderedMetricKeys, type CandidateReport, type Environment, type Report } from './report.js';
 import { guardText } from './guard.js';
 
 export interface TableOptions {
@@ -29,7 +29,7 @@ function candidateTable(c: CandidateReport, opts: TableOptions): string {
       if (i < 0) i = methods.push(m.method) - 1;
       name += ` [${i + 1}]`;
     }
-    const v = verdict(m);
+    const v = candidateVerdict(c, key);
     const mark = v === undefined ? '' : opts.color ? (v === 'better' ? GREEN(v) : v === 'worse' ? RED(v) : v) : v;
     table.push([
       name,

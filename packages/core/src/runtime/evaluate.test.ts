@@ -171,8 +171,10 @@ test('fidelity: a model against itself agrees fully; against a perturbed copy, b
       meanAbsError: 0,
       cosineSimilarity: 1,
       meanKL: 0,
-      outputs: [{ name: 'logits', cosineSimilarity: 1, maxAbsError: 0 }],
-      baselineAllZero: false,
+      relativeL2: 0,
+      outputs: [{ name: 'logits', cosineSimilarity: 1, maxAbsError: 0, relativeL2: 0 }],
+      baselineSilent: false,
+      baselinePeak: Math.max(...X.flat().map(Math.abs)),
     });
 
     // candidate logits: x·W' with W' = I + 1 in row 0, column 1 -> logit1 += x0 (flips samples 0, 4 and 6: ties keep the first class)
@@ -354,7 +356,7 @@ test('fidelity: a map output ([N, 1, H, W]) on classification-task data has no t
   });
 });
 
-test('fidelity: a baseline that outputs all zeros on the inputs is flagged (such inputs cannot tell two models apart)', async () => {
+test('fidelity: a baseline that outputs all zeros (or next to nothing) on the inputs is flagged (such inputs cannot tell two models apart)', async () => {
   // x -> Relu(-x) on non-negative x: all zeros, as a text detector gives on random pixels.
   const dead = makeModel(
     makeGraph({
@@ -366,8 +368,14 @@ test('fidelity: a baseline that outputs all zeros on the inputs is flagged (such
   await withSession(dead, {}, async (a) => {
     await withSession(linear(I3), {}, async (b) => {
       const pos: Dataset = { ...cls, x: cls.x.map(Math.abs) };
-      assert.equal((await fidelity(a, b, pos)).baselineAllZero, true);
-      assert.equal((await fidelity(b, a, pos)).baselineAllZero, false);
+      assert.equal((await fidelity(a, b, pos)).baselineSilent, true);
+      assert.equal((await fidelity(b, a, pos)).baselineSilent, false);
+      // A sigmoid map of "nothing here" is not all zeros, only tiny: peak 1e-5 is silent, 1e-3 is a signal.
+      const tiny = (k: number): Dataset => ({ ...cls, x: cls.x.map((v) => (v * k) / Math.max(...X.flat().map(Math.abs))) });
+      const quiet = await fidelity(b, a, tiny(1e-5));
+      assert.equal(quiet.baselineSilent, true);
+      assert.ok(Math.abs(quiet.baselinePeak - 1e-5) < 1e-9, String(quiet.baselinePeak));
+      assert.equal((await fidelity(b, a, tiny(1e-3))).baselineSilent, false);
     });
   });
 });

@@ -8,7 +8,7 @@ import { ShrinkError } from '../errors.js';
 import type { Session } from './session.js';
 import type { FeedSet } from './synthetic-feeds.js';
 import { tensorToFloat32 } from './tensors.js';
-import { VectorSums, type FidelityResult, type OutputFidelity } from './fidelity.js';
+import { SILENT_PEAK, VectorSums, type FidelityResult, type OutputFidelity } from './fidelity.js';
 
 /** Outputs both models have: by name, or by position when none share a name and the counts agree. */
 function pairedOutputs(a: Session, b: Session): Array<[string, string]> {
@@ -77,7 +77,8 @@ export async function fidelityOnFeeds(baseline: Session, candidate: Session, set
     meanAbsError: values === 0 ? 0 : sumAbs / values,
     cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
     outputs,
-    // Every output all zeros: nothing these inputs make tells the models apart.
-    baselineAllZero: sums.every((s) => s.na === 0),
+    // Every output silent: nothing these inputs make tells the models apart.
+    baselineSilent: sums.every((s) => !(s.peak >= SILENT_PEAK)),
+    baselinePeak: Math.max(...sums.map((s) => s.peak)),
   };
 }

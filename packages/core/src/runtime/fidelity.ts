@@ -53,11 +53,20 @@ export interface FidelityResult {
   /** Every compared output, the main one first. */
   readonly outputs: readonly OutputFidelity[];
   /**
-   * The baseline's main output was all zeros on every sample: these inputs cannot tell the models apart
-   * (a text detector on random pixels finds no text), whatever the cosine says.
+   * The baseline's main output stayed within ±SILENT_PEAK on every sample (all zeros, or a probability
+   * map of nothing): these inputs cannot tell the models apart (a text detector on random pixels finds
+   * no text), whatever the cosine says.
    */
-  readonly baselineAllZero: boolean;
+  readonly baselineSilent: boolean;
+  /** Largest |value| of the baseline's main output (of every output, on a feed set). */
+  readonly baselinePeak: number;
 }
+
+/**
+ * Below this peak a baseline output carries no signal to compare: a sigmoid map of "nothing here" sits at
+ * 1e-5 on random pixels, while logits, embeddings and probabilities of a real answer are far above it.
+ */
+export const SILENT_PEAK = 1e-4;
 
 const pair = <T>(v: T | readonly [T, T] | undefined): [T | undefined, T | undefined] =>
   Array.isArray(v) ? [(v as readonly [T, T])[0], (v as readonly [T, T])[1]] : [v as T | undefined, v as T | undefined];
@@ -95,6 +104,8 @@ export class VectorSums {
   nb = 0;
   maxAbs = 0;
   sqDiff = 0;
+  /** Largest |a|. */
+  peak = 0;
 
   add(a: ArrayLike<number>, b: ArrayLike<number>): void {
     for (let j = 0; j < a.length; j++) {
@@ -102,6 +113,7 @@ export class VectorSums {
       const y = b[j]!;
       const d = Math.abs(x - y);
       if (d > this.maxAbs || Number.isNaN(d)) this.maxAbs = d;
+      if (Math.abs(x) > this.peak) this.peak = Math.abs(x);
       this.sqDiff += d * d;
       this.dot += x * y;
       this.na += x * x;
@@ -247,6 +259,7 @@ export async function fidelity(
     meanAbsError: sumAbs / values,
     cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
     outputs,
-    baselineAllZero: column.na === 0,
+    baselineSilent: !(column.peak >= SILENT_PEAK),
+    baselinePeak: column.peak,
   };
 }

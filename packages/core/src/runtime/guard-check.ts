@@ -33,7 +33,7 @@ export async function checkAgainstBaseline(
         const fid = await fidelity(base, s, data, batch, ctx);
         const rows: Record<string, MetricValue> = {};
         // A baseline computing all zeros on these inputs tells nothing (see compareModels).
-        if (!fid.baselineAllZero) {
+        if (!fid.baselineSilent) {
           rows['fidelity.cosineSimilarity'] = metric('fidelity.cosineSimilarity', undefined, fid.cosineSimilarity);
           if (fid.top1Agreement !== undefined)
             rows['fidelity.top1Agreement'] = metric('fidelity.top1Agreement', undefined, fid.top1Agreement);
