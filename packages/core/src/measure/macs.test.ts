@@ -210,6 +210,24 @@ test('If: each branch is counted with the outer shapes it reads, the larger one 
   );
 });
 
+test('a MatMul after a shape-guarding If gets the shape its branches give (nothing after an If was counted before)', () => {
+  const guard = (o: string) => makeGraph({ nodes: [makeNode('Identity', ['x'], [o])], inputs: [], outputs: [makeValueInfo(o, 'float32')] });
+  const model = makeModel(
+    makeGraph({
+      nodes: [
+        makeNode('If', ['c'], ['g'], { then_branch: attr.graph(guard('ga')), else_branch: attr.graph(guard('gb')) }),
+        makeNode('MatMul', ['g', 'w'], ['y'], {}, { name: 'after' }),
+      ],
+      inputs: [makeValueInfo('c', 'bool', []), makeValueInfo('x', 'float32', ['n', 2])],
+      outputs: [makeValueInfo('y', 'float32')],
+      initializers: [zeros('w', [2, 3])],
+    }),
+  );
+  const r = countMacs(model);
+  assert.deepEqual(r.byNode, [{ name: 'after', opType: 'MatMul', macs: 1 * 2 * 3 }]);
+  assert.equal(r.lowerBound, false);
+});
+
 /** input_ids and attention_mask [batch_size, sequence_length] -> embedding [100, 8] -> MatMul [8, 8]; the mask scales the result. */
 function tokenModel(): onnx.ModelProto {
   return makeModel(

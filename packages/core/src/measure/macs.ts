@@ -211,7 +211,7 @@ export function countMacs(model: onnx.IModelProto, shapes?: ShapeArg): MacCount 
     dims = chosen.dims;
     result.assumed = chosen.assumed;
     result.inputShapes = chosen.dims;
-    known = inferShapes(model, dims);
+    known = inferShapes(flattenIfs(model), dims);
   }
   countNodes(model, 0, known, dims, result);
   result.lowerBound = result.unknown.length > 0;
@@ -262,6 +262,38 @@ function isDefaultDomain(node: onnx.INodeProto): boolean {
 }
 
 /**
+ * For shape inference only: every If replaced by the nodes of both its branches, its outputs taken from the
+ * then branch (Identity). Exporters guard shapes with Ifs (pad when too short, reshape when 2-D) whose
+ * branches agree on the output's shape; without this, nothing after such an If has a shape.
+ */
+function flattenIfs(model: onnx.IModelProto): onnx.IModelProto {
+  const g = model.graph;
+  if (!g?.node?.some((n) => n.opType === 'If' && isDefaultDomain(n))) return model;
+  const nodes: onnx.INodeProto[] = [];
+  const inits: onnx.ITensorProto[] = [...(g.initializer ?? [])];
+  const flatten = (list: readonly onnx.INodeProto[]): void => {
+    for (const n of list) {
+      const then = (n.attribute ?? []).find((a) => a.name === 'then_branch')?.g;
+      const other = (n.attribute ?? []).find((a) => a.name === 'else_branch')?.g;
+      if (n.opType !== 'If' || !isDefaultDomain(n) || !then || !other) {
+        nodes.push(n);
+        continue;
+      }
+      for (const b of [then, other]) {
+        inits.push(...(b.initializer ?? []));
+        flatten(b.node ?? []);
+      }
+      (n.output ?? []).forEach((o, i) => {
+        const src = then.output?.[i]?.name;
+        if (o && src) nodes.push({ opType: 'Identity', input: [src], output: [o] });
+      });
+    }
+  };
+  flatten(g.node);
+  return { ...model, graph: { ...g, node: nodes, initializer: inits } };
+}
+
+/**
  * One branch of an If runs per call, so the If costs its larger branch. Each branch is counted inlined
  * after the nodes before the If (ONNX names are unique across scopes, so inlining renames nothing), which
  * gives its nodes the shapes of the outer values they read.
@@ -286,7 +318,7 @@ function countIf(model: onnx.IModelProto, at: number, dims: Record<string, numbe
     const r: MacCount = { total: 0, byNode: [], unknown: [], lowerBound: false, assumed: {}, inputShapes: {}, branches: {} };
     let known: ReadonlyMap<string, readonly number[]>;
     try {
-      known = inferShapes(inlined, dims);
+      known = inferShapes(flattenIfs(inlined), dims);
     } catch {
       known = new Map();
     }
