@@ -2,7 +2,7 @@ import { attrFloat, attrInt, attrInts, attrString } from '../onnx/graph.js';
 import { constNumbers, editedNode, floatConst, hasAttr, int64Const, keep, refuse, rewrite, scalarLike } from './plan-helpers.js';
 import type { AdapterScope, OpsetAdapter } from './types.js';
 import type { onnx } from '../onnx/proto.js';
-import type { AttrInput } from '../onnx/builder.js';
+import { attr, type AttrInput } from '../onnx/builder.js';
 
 const FLOAT_LOWEST = -3.4028234663852886e38;
 const FLOAT_MAX = 3.4028234663852886e38;
@@ -94,8 +94,8 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       const max = constInput(node, 2, scope);
       if (min === undefined || max === undefined) return refuse('min/max computed at run time');
       const set = {
-        ...(min ? { min: { kind: 'float', value: min[0]! } as const } : {}),
-        ...(max ? { max: { kind: 'float', value: max[0]! } as const } : {}),
+        ...(min ? { min: attr.float(min[0]!) } : {}),
+        ...(max ? { max: attr.float(max[0]!) } : {}),
       };
       return rewrite([editedNode(node, { input: firstInputs(node, 1), set })], 'min/max inputs → attributes');
     },
@@ -124,7 +124,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       const pads = constInput(node, 1, scope);
       const value = constInput(node, 2, scope);
       if (!pads || value === undefined) return refuse('pads/constant_value computed at run time');
-      const set = { pads, ...(value ? { value: { kind: 'float', value: value[0]! } as const } : {}) };
+      const set = { pads, ...(value ? { value: attr.float(value[0]!) } : {}) };
       return rewrite([editedNode(node, { input: firstInputs(node, 1), set })], 'pads/constant_value inputs → attributes');
     },
   },
@@ -148,7 +148,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       const training = constInput(node, 2, scope);
       if (ratio === undefined || training === undefined) return refuse('ratio/training_mode computed at run time');
       if (training && training[0] !== 0) return refuse('training_mode=true has no form before opset 12');
-      const set: Record<string, AttrInput> = ratio ? { ratio: { kind: 'float', value: ratio[0]! } } : {};
+      const set: Record<string, AttrInput> = ratio ? { ratio: attr.float(ratio[0]!) } : {};
       return rewrite([editedNode(node, { input: firstInputs(node, 1), set })], 'ratio input → attribute');
     },
   },

@@ -6,6 +6,7 @@ import { onnx } from '../onnx/proto.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { dtypeFromOnnx, readTensor, tensorDims, type DType, type TensorValue } from '../onnx/tensor.js';
 import { findAdapter } from './adapters.js';
+import { downgradeBlock } from './downgrade-guards.js';
 import { COMPATIBLE_DOWN, COMPATIBLE_UP, SCHEMA_VERSIONS } from './schema-versions.js';
 import type { AdapterScope, ConvertOpsetResult, OpsetChange, OpsetDirection } from './types.js';
 
@@ -103,7 +104,8 @@ function label(node: onnx.INodeProto): string {
 }
 
 /** Why a node without an adapter cannot cross this version, or undefined when it can as it is. */
-function schemaBlock(op: string, direction: OpsetDirection, version: number): string | undefined {
+function schemaBlock(node: onnx.INodeProto, direction: OpsetDirection, version: number, scope: GraphScope): string | undefined {
+  const op = node.opType ?? '';
   const versions = SCHEMA_VERSIONS[op];
   if (!versions) return `not an operator of the default ONNX domain up to opset ${MAX_CONVERTIBLE_OPSET}`;
   if (!versions.includes(version)) return undefined;
@@ -111,6 +113,9 @@ function schemaBlock(op: string, direction: OpsetDirection, version: number): st
   if (direction === 'up' && version === versions[0]) return undefined; // only nodes our adapters just made can be here
   const compatible = direction === 'up' ? COMPATIBLE_UP[op] : COMPATIBLE_DOWN[op];
   if (compatible?.includes(version)) return undefined;
+  // Down through a change onnx calls compatible upwards: fine when the node uses nothing it added.
+  if (direction === 'down' && COMPATIBLE_UP[op]?.includes(version))
+    return downgradeBlock(node, version, scope.dtype((node.input ?? [])[0] ?? ''));
   return `its schema changed at opset ${version} and Shrink has no rule for that change`;
 }
 
@@ -186,7 +191,7 @@ export function convertOpset(model: onnx.IModelProto, targetOpset: number): Conv
       }
       const adapter = findAdapter(direction, op, version);
       const plan = adapter ? adapter.plan(node, adapterScope) : undefined;
-      const why = plan ? (plan.kind === 'refuse' ? plan.why : undefined) : schemaBlock(op, direction, version);
+      const why = plan ? (plan.kind === 'refuse' ? plan.why : undefined) : schemaBlock(node, direction, version, scope);
       if (why !== undefined) {
         const step = direction === 'up' ? `${version - 1} → ${version}` : `${version} → ${version - 1}`;
         throw new ShrinkError(

@@ -1,3 +1,4 @@
+import { attr } from '../onnx/builder.js';
 import { attrFloat, attrFloats, attrString } from '../onnx/graph.js';
 import { makeTensor } from '../onnx/tensor.js';
 import { constNumbers, editedNode, floatConst, hasAttr, keep, refuse, rewrite } from './plan-helpers.js';
@@ -16,7 +17,7 @@ export const RESIZE_ADAPTERS: readonly OpsetAdapter[] = [
     version: 7,
     plan: (node) => {
       if (!hasAttr(node, 'height_scale') && !hasAttr(node, 'width_scale')) return keep;
-      const scales = { kind: 'floats', value: [1, 1, attrFloat(node, 'height_scale', 1), attrFloat(node, 'width_scale', 1)] } as const;
+      const scales = attr.floats([1, 1, attrFloat(node, 'height_scale', 1), attrFloat(node, 'width_scale', 1)]);
       const mode = attrString(node, 'mode', 'nearest') === 'bilinear' ? 'linear' : attrString(node, 'mode', 'nearest');
       return rewrite([editedNode(node, { remove: ['height_scale', 'width_scale'], set: { scales, mode } })], 'height/width_scale → scales');
     },
