@@ -13,6 +13,21 @@ function valueInfo(g: Graph, v: onnx.IValueInfoProto) {
   return { name, dtype: g.dtypeOf(name) ?? 'unknown', shape: g.shapeOf(name) ?? null };
 }
 
+/**
+ * The exporter, from producer_name, else from the names it leaves: paddle2onnx writes no producer but
+ * names its dynamic dims 'p2o.DynamicDimension.N'; tf2onnx and PyTorch leave their own marks.
+ */
+function producerOf(m: onnx.IModelProto): string {
+  const named = [m.producerName, m.producerVersion].filter(Boolean).join(' ');
+  if (named) return named;
+  const dims = (m.graph?.input ?? []).flatMap((v) => (v.type?.tensorType?.shape?.dim ?? []).map((d) => d.dimParam ?? ''));
+  if (dims.some((d) => d.startsWith('p2o.'))) return 'paddle2onnx (from its dim names; no producer_name)';
+  const names = (m.graph?.node ?? []).slice(0, 50).map((n) => n.name ?? '');
+  if (names.some((n) => n.includes('StatefulPartitionedCall/'))) return 'tf2onnx (from its node names; no producer_name)';
+  if (names.some((n) => n.startsWith('/') && n.includes('/'))) return 'pytorch (from its node names; no producer_name)';
+  return '';
+}
+
 const counts = (r: Record<string, number>, unit: 'count' | '' = 'count') =>
   Object.entries(r)
     .sort((a, b) => b[1] - a[1])
@@ -34,7 +49,7 @@ export const infoCommand: CommandModule<GlobalArgs, Args> = {
       path: input.path,
       format: input.format,
       irVersion: Number(m.irVersion ?? 0),
-      producer: [m.producerName, m.producerVersion].filter(Boolean).join(' '),
+      producer: producerOf(m),
       opsets: Object.fromEntries((m.opsetImport ?? []).map((o) => [o.domain || 'ai.onnx', Number(o.version ?? 0)])),
       inputs: g.feedInputs.map((v) => valueInfo(g, v)),
       outputs: g.outputs.map((v) => valueInfo(g, v)),
