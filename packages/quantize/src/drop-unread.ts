@@ -1,8 +1,8 @@
 import { isDefaultDomain, type Graph } from '@shrink/core';
 
 /**
- * Removes the constants among `names` (initializers, the Constant nodes that made them, or a Cast of
- * one, as float16 models read their weights) that nothing reads any more: the float weights and biases
+ * Removes the constants among `names` (initializers, the Constant nodes that made them, or a Cast or
+ * Transpose of one: float16 weights read as float, a tied embedding's head) that nothing reads any more: the float weights and biases
  * a pass replaced. Anything else is left alone. An initializer that is also a graph input goes too
  * (with its input entry), unless `keepInputs`: the static pass quantizes such weights (IR < 4 models list
  * every initializer as an input), the dynamic pass treats them as inputs and leaves the model's interface
@@ -20,7 +20,7 @@ export function dropUnread(graph: Graph, names: Iterable<string>, opts: { keepIn
     const p = graph.producer(name);
     if (!p || !isDefaultDomain(p) || p.output.length !== 1) continue;
     if (p.opType === 'Constant') graph.removeNode(p);
-    else if (p.opType === 'Cast' && p.input[0] && isConstant(graph, p.input[0])) {
+    else if ((p.opType === 'Cast' || p.opType === 'Transpose') && p.input[0] && isConstant(graph, p.input[0])) {
       graph.removeNode(p);
       work.push(p.input[0]);
     }

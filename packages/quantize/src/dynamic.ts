@@ -4,10 +4,11 @@ import { dynamicPlacer } from './dynamic-place.js';
 import { computesInFloat16, float32Casts, planInFloat32 } from './float16-compute.js';
 import { nodeOutcome } from './node-outcome.js';
 import { withSubgraphs } from './subgraphs.js';
+import { planTiedHead, tiedTable, tieGatherPlan } from './tied.js';
 import { planConvDynamic } from './ops/dynamic-conv.js';
 import { planGatherDynamic } from './ops/dynamic-gather.js';
 import { planGemmDynamic, planMatMulDynamic } from './ops/dynamic-matmul.js';
-import type { DynamicOp, DynamicView } from './ops/dynamic-types.js';
+import type { DynamicDecision, DynamicOp, DynamicView } from './ops/dynamic-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import { weightFormat } from './weight-format.js';
 import type { NodeOutcome, PassResult } from './types.js';
@@ -47,6 +48,20 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
   return r;
 }
 
+/** The node's plan: a tied embedding's Gather and output head share one set of codes (tied.ts). */
+function planNode(
+  node: onnx.NodeProto,
+  view: DynamicView,
+  { heads, tables }: { heads: ReadonlyMap<onnx.NodeProto, string | undefined>; tables: ReadonlySet<string | undefined> },
+): DynamicDecision {
+  const table = heads.get(node);
+  if (table !== undefined) return planTiedHead(node, view, table);
+  const handler = DYNAMIC_HANDLERS.get(node.opType)!;
+  if (node.opType !== 'Gather' || !tables.has(node.input[0] ?? '')) return handler(node, view);
+  const d = handler(node, { ...view, perChannel: false });
+  return d.kind === 'plan' ? { kind: 'plan', plan: tieGatherPlan(d.plan, view) } : d;
+}
+
 /** One graph's nodes (its subgraphs are withSubgraphs' part). */
 function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions): PassResult {
   const format = weightFormat(options);
@@ -64,6 +79,9 @@ function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions)
   const view: DynamicView = { graph, format, perChannel: options.perChannel, opset };
   const placer = dynamicPlacer(graph);
   const casts = float32Casts(graph);
+  // Found before any node is replaced: the head's table is no Gather's once the Gather reads codes.
+  const heads = new Map(candidates.map((n) => [n, tiedTable(graph, n)] as const).filter(([, t]) => t !== undefined));
+  const tied = { heads, tables: new Set(heads.values()) };
   // Float tensors some replaced node read: dropped at the end when nothing reads them any more.
   const replacedInputs = new Set<string>();
   const notes = new Set<string>();
@@ -74,7 +92,7 @@ function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions)
       nodes.push(nodeOutcome(node, 'skipped', { reason: sel.reason }));
       continue;
     }
-    const d = DYNAMIC_HANDLERS.get(node.opType)!(node, view);
+    const d = planNode(node, view, tied);
     if (d.kind === 'skip') {
       nodes.push(nodeOutcome(node, 'skipped', { reason: d.reason }));
       continue;
