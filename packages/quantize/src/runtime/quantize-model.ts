@@ -1,4 +1,4 @@
-import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { convertOpset, opsetVersionOf, parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import { checkCombination } from '../check-options.js';
 import { resolveData, type Dataset } from '@shrink/core/data';
 import { quantizeOptionsSchema, type QuantizeOptions } from '../options.js';
@@ -65,7 +65,15 @@ export async function quantizeModel(
     default:
       break;
   }
-  if (o.mode === 'dynamic') return withKernelNote(quantizeDynamic(model, o));
+  // Integer quantization writes DynamicQuantizeLinear / per-axis DequantizeLinear (opset 11 / 13): an
+  // older model (PP-OCR's opset 9, old PyTorch exports) is upgraded in memory to 13 first, and stays there.
+  const upgraded = o.mode !== 'weight-only' ? upgradeOldOpset(model) : undefined;
+  if (upgraded) model = upgraded.model;
+  const noted = (r: PassResult): PassResult => {
+    if (upgraded) r.report.notes.unshift(upgraded.note);
+    return r;
+  };
+  if (o.mode === 'dynamic') return noted(withKernelNote(quantizeDynamic(model, o)));
   if (o.mode === 'weight-only') return quantizeWeightOnly(model, { ...o, bits: 8 });
   if (!env.calibration) {
     throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', {
@@ -75,7 +83,20 @@ export async function quantizeModel(
   }
   const cal = await calibrate(model, env.calibration, { method: o.calibMethod, percentile: o.percentile, samples: o.calibSamples }, ctx);
   // quantizeStatic notes random (smoke-test) calibration itself.
-  return withKernelNote(quantizeStatic(model, o, cal.ranges, { method: cal.method, samples: cal.samples, data: cal.data }));
+  return noted(withKernelNote(quantizeStatic(model, o, cal.ranges, { method: cal.method, samples: cal.samples, data: cal.data })));
+}
+
+/** Below this default-domain opset the integer quantizers cannot write their ops. */
+const MIN_QUANT_OPSET = 11;
+/** What an old model is upgraded to: 13 gives per-axis DequantizeLinear too. */
+const UPGRADE_OPSET = 13;
+
+/** The model at opset 13 and the report's note, when its default-domain opset is below 11; refuses (the converter's one line) when it cannot be converted. */
+function upgradeOldOpset(model: onnx.IModelProto): { model: onnx.IModelProto; note: string } | undefined {
+  const from = opsetVersionOf(model, '');
+  if (from === undefined || from >= MIN_QUANT_OPSET) return undefined;
+  const r = convertOpset(model, UPGRADE_OPSET);
+  return { model: r.model, note: `upgraded from opset ${from} to ${UPGRADE_OPSET} for quantization: ${r.nodesChanged} nodes changed` };
 }
 
 /** The kernel path these weights take on this machine, and whether they are right on others, in the report. */
