@@ -65,6 +65,12 @@ export const quantizeOptionsSchema = z.strictObject({
     .describe('q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest'),
   include: z.array(z.string()).optional().describe('Only quantize nodes whose name or op type is listed'),
   exclude: z.array(z.string()).optional().describe('Never quantize nodes whose name or op type is listed'),
+  requantize: z
+    .boolean()
+    .default(false)
+    .describe(
+      'An already-quantized input (QDQ, MatMulNBits): dequantize its weights to float and quantize again; without it such models are refused',
+    ),
   keepFloat32: z.array(z.string()).optional().describe('fp16: op types that stay float32 (added to the built-in block list)'),
 });
 

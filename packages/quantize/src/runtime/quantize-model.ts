@@ -1,7 +1,8 @@
 import { convertOpset, opsetVersionOf, parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import { checkCombination } from '../check-options.js';
 import { resolveData, type Dataset } from '@shrink/core/data';
-import { quantizeOptionsSchema, type QuantizeOptions } from '../options.js';
+import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
+import { dequantizeWeights, quantizedOps, refuseQuantized } from '../already-quantized.js';
 import type { PassResult } from '../types.js';
 import { quantizeDynamic } from '../dynamic.js';
 import { quantizeStatic } from '../static.js';
@@ -49,6 +50,17 @@ export async function quantizeModel(
 ): Promise<PassResult> {
   const o = parseOptions(quantizeOptionsSchema, options, 'quantize');
   checkCombination(o);
+  refuseQuantized(model, o.requantize);
+  if (o.requantize && quantizedOps(model).size > 0) {
+    const d = dequantizeWeights(model);
+    const r = await quantizeFloat(d.model, o, env, ctx);
+    r.report.notes.unshift(...d.notes);
+    return r;
+  }
+  return quantizeFloat(model, o, env, ctx);
+}
+
+async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions, env: QuantizeEnv, ctx?: Ctx): Promise<PassResult> {
   // NaN anywhere is refused. An infinity only where a weight to quantize holds it, and the quantizers say
   // which: a causal mask's -Infinity fill (every GPT-style export has one) is not a weight, and fp16 keeps
   // infinities. Static mode checks every tensor first, or calibration would blame its data for the
