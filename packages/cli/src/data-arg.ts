@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { resolveData, type DataPart, type Dataset } from '@shrink/core/data';
+import { ShrinkError } from '@shrink/core';
+import { DATA_SPEC_HELP, resolveData, type DataPart, type Dataset } from '@shrink/core/data';
 import { isFeedsSpec, readInputValue, type FeedsSource, type RawArray } from '@shrink/core/runtime';
 
 /**
@@ -10,6 +11,13 @@ import { isFeedsSpec, readInputValue, type FeedsSource, type RawArray } from '@s
  */
 export async function evalData(spec: string, split?: DataPart, cwd?: string): Promise<Dataset> {
   const base = cwd !== undefined ? { cwd } : {};
+  if (await isFeedsArg(spec, cwd)) {
+    throw new ShrinkError(
+      'INVALID_DATA',
+      `${spec}: a feeds file holds model inputs without labels, and this needs a labelled dataset (${DATA_SPEC_HELP}); feeds files serve comparisons: shrink compare A B --data ${spec}`,
+      { option: 'data' },
+    );
+  }
   if (split !== undefined) return resolveData(spec, { split, ...base });
   const st = await stat(path.resolve(cwd ?? '.', spec)).catch(() => undefined);
   return resolveData(spec, { split: st?.isFile() ? 'all' : 'test', ...base });

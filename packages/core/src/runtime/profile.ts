@@ -5,7 +5,7 @@ import { createRng } from '../data/rng.js';
 import { createDataset, sampleSize } from '../data/dataset-ops.js';
 import type { onnx } from '../onnx/proto.js';
 import { countParams, type ParamCount } from '../measure/params.js';
-import { countMacs, type MacCount } from '../measure/macs.js';
+import { countMacs, describeMacs, type MacCount } from '../measure/macs.js';
 import { countOps } from '../measure/ops.js';
 import { modelSizes } from '../measure/size.js';
 import { createReport, metric, NonFiniteMetricError, type CandidateReport, type MetricValue, type Report } from '../report/report.js';
@@ -214,13 +214,13 @@ function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyCo
     'size.bytes': metric('size.bytes', vs?.bytes, p.bytes),
     'size.gzipBytes': metric('size.gzipBytes', vs?.gzipBytes, p.gzipBytes, { method: 'gzip level 9 of the ONNX encoding' }),
     params: metric('params', vs ? weightCount(vs) : undefined, weightCount(p), {
-      method: 'elements of float initializers plus quantized weight codes',
+      method: 'every weight: float elements plus quantized weight codes; quantization scales and zero points are not parameters',
     }),
     'params.nonzero': metric('params.nonzero', vs ? nonZeroCount(vs) : undefined, nonZeroCount(p), {
       method: 'non-zero float elements plus quantized codes other than their zero point (a pruned weight is zero in any dtype)',
     }),
     macs: metric('macs', vs?.macs.total, p.macs.total, {
-      method: `MatMul/Gemm/Conv per sample from static shapes${p.macs.unknown.length ? `; not counted: ${p.macs.unknown.join(', ')}` : ''}`,
+      method: describeMacs(p.macs),
     }),
     'latency.p50': metric('latency.p50', vs?.latency.p50, p.latency.p50, {
       method: latencyMethod,

@@ -98,7 +98,7 @@ test('compareModels: a multi-input int64 model is compared without data, over ev
     assert.ok(Math.abs(o.relativeL2 - 0.05) < 1e-4, `${o.name} relL2 ${o.relativeL2}`);
   }
   const m = cmp.report.candidates[0]!.metrics;
-  assert.ok(Math.abs(m['fidelity.relativeL2']!.candidate - 0.05) < 1e-4);
+  assert.ok(Math.abs(m['fidelity.relativeL2']!.candidate! - 0.05) < 1e-4);
   assert.match(cmp.report.notes.join(' '), /8 synthetic samples at batch_size=1, sequence_length=16/);
 });
 

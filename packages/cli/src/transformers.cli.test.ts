@@ -1,0 +1,85 @@
+// Transformers and other multi-input models through the CLI, with no data at all or with a feeds file:
+// the committed PyTorch exports in fixtures/transformers (made by make-transformers.py).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSession, readFeedSet, tensorToFloat32 } from '@shrink/core/runtime';
+import { loadModel } from '@shrink/core/io';
+import { assertOneLineError, runJson, runShrink } from './cli.fixture.js';
+
+const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../fixtures/transformers');
+const model = (name: string) => path.join(fixtures, `${name}.onnx`);
+const feeds = (name: string) => path.join(fixtures, `${name}.feeds.json`);
+
+/** Every output of `candidate` against `baseline` on the fixture's real feeds, computed here in onnxruntime. */
+async function worstCosine(name: string, candidate: string): Promise<number> {
+  const base = await createSession(model(name), { threads: 1 });
+  const cand = await createSession(candidate, { threads: 1 });
+  try {
+    const set = await readFeedSet(feeds(name), base, await loadModel(model(name)));
+    let worst = 1;
+    for (const f of set.samples) {
+      const [a, b] = [await base.run(f), await cand.run(f)];
+      for (const o of base.outputNames) {
+        const [x, y] = [tensorToFloat32(a[o]!, o), tensorToFloat32(b[o]!, o)];
+        let [dot, na, nb] = [0, 0, 0];
+        for (let i = 0; i < x.length; i++) [dot, na, nb] = [dot + x[i]! * y[i]!, na + x[i]! ** 2, nb + y[i]! ** 2];
+        worst = Math.min(worst, dot / Math.sqrt(na * nb));
+      }
+    }
+    return worst;
+  } finally {
+    await base.release();
+    await cand.release();
+  }
+}
+
+const cosineOf = (j: Record<string, any>) => j['report'].candidates[0].metrics['fidelity.cosineSimilarity'].candidate as number;
+
+test('BERT-style encoder (int64 input_ids, attention_mask, token_type_ids; two outputs): q8 and q4 with no data', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'shrink-tf-'));
+  for (const dtype of ['q8', 'q4']) {
+    const out = path.join(dir, `bert.${dtype}.onnx`);
+    const j = runJson(dir, ['quantize', model('bert-tiny'), '--dtype', dtype, '-o', out, '--runs', '3']);
+    const notes = (j['report'].notes as string[]).join(' ');
+    assert.match(notes, /synthetic samples at batch_size=1, sequence_length=16 \(input_ids: token ids < \d+/);
+    assert.ok(cosineOf(j) >= 0.99, `${dtype}: reported cosine ${cosineOf(j)}`);
+    // On the fixture's real text (one sample padded, mask zeros), every output, measured here.
+    const real = await worstCosine('bert-tiny', out);
+    assert.ok(real >= 0.99, `${dtype}: cosine on real tokens ${real}`);
+  }
+});
+
+test('GPT-style decoders: causal mask with -inf and tied embeddings quantize to q4; the past-key-values variant measures with synthetic past', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'shrink-tf-'));
+  const out = path.join(dir, 'gpt.q4.onnx');
+  runJson(dir, ['quantize', model('gpt-tiny'), '--dtype', 'q4', '--block-size', '32', '-o', out, '--runs', '3']);
+  assert.ok((await worstCosine('gpt-tiny', out)) >= 0.98);
+  const past = path.join(dir, 'past.q8.onnx');
+  const j = runJson(dir, ['quantize', model('gpt-tiny-past'), '--dtype', 'q8', '-o', past, '--runs', '3']);
+  assert.match((j['report'].notes as string[]).join(' '), /past_sequence_length=4/);
+  // Every output compared: logits and each present key/value.
+  const cos = j['report'].candidates[0].metrics['fidelity.cosineSimilarity'];
+  assert.match(cos.method, /worst of 5 outputs/);
+  assert.ok((await worstCosine('gpt-tiny-past', past)) >= 0.98);
+});
+
+test('compare and bench take a feeds file and --input; eval refuses a feeds file in one line (no labels)', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'shrink-tf-'));
+  const j = runJson(dir, ['compare', model('bert-tiny'), model('bert-tiny'), '--data', feeds('bert-tiny'), '--runs', '3']);
+  assert.equal(cosineOf(j), 1);
+  assert.match((j['report'].notes as string[]).join(' '), /inputs: 1 sample of .*bert-tiny\.feeds\.json/);
+  const b = runJson(dir, ['bench', model('gpt-tiny-past'), '--input', 'input_ids=[[1,2,3]]', '--runs', '3']);
+  assert.equal(b['runs'], 3);
+  assertOneLineError(
+    runShrink(dir, ['eval', model('bert-tiny'), '--data', feeds('bert-tiny')]),
+    /feeds file holds model inputs without labels/,
+  );
+  assertOneLineError(
+    runShrink(dir, ['bench', model('bert-tiny'), '--input', 'input_idz=[1]']),
+    /--input input_idz: the model has no input 'input_idz'; its inputs: input_ids, attention_mask, token_type_ids/,
+  );
+});
