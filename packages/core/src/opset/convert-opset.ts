@@ -242,8 +242,11 @@ export function convertOpset(model: onnx.IModelProto, targetOpset: number): Conv
       ];
     }
   }
+  // Per node, under the op it had before (an Upsample that became a Resize counts once, as an Upsample).
+  const firstOp = new Map<string, string>();
+  for (const c of changes) if (!firstOp.has(c.node)) firstOp.set(c.node, c.op);
   const counts: Record<string, number> = {};
-  for (const c of changes) counts[c.op] = (counts[c.op] ?? 0) + 1;
+  for (const op of firstOp.values()) counts[op] = (counts[op] ?? 0) + 1;
   return {
     model: out,
     fromOpset: from,
@@ -251,7 +254,7 @@ export function convertOpset(model: onnx.IModelProto, targetOpset: number): Conv
     irVersion: { from: irFrom, to: irTo },
     changes,
     counts,
-    nodesChanged: new Set(changes.map((c) => c.node)).size,
+    nodesChanged: firstOp.size,
     notes: [...notes],
   };
 }

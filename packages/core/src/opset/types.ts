@@ -64,7 +64,7 @@ export interface ConvertOpsetResult {
   readonly toOpset: number;
   readonly irVersion: { readonly from: number; readonly to: number };
   readonly changes: readonly OpsetChange[];
-  /** Changes counted per op (the op as it was before the conversion). */
+  /** Nodes changed, counted per op (the op each had before the conversion). */
   readonly counts: Readonly<Record<string, number>>;
   /** Distinct nodes rewritten (a node rewritten at several steps counts once). */
   readonly nodesChanged: number;
