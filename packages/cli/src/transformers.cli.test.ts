@@ -2,7 +2,7 @@
 // the committed PyTorch exports in fixtures/transformers (made by make-transformers.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,4 +82,23 @@ test('compare and bench take a feeds file and --input; eval refuses a feeds file
     runShrink(dir, ['bench', model('bert-tiny'), '--input', 'input_idz=[1]']),
     /--input input_idz: the model has no input 'input_idz'; its inputs: input_ids, attention_mask, token_type_ids/,
   );
+});
+
+test('shrink run: data.eval may be a feeds file; the pipeline measures the transformer on it and gates on fidelity', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'shrink-tf-'));
+  const config = path.join(dir, 'shrink.config.yaml');
+  await writeFile(
+    config,
+    [
+      `model: ${model('bert-tiny')}`,
+      `data: { eval: ${feeds('bert-tiny')} }`,
+      'steps: [{ quantize: { dtype: q4 } }]',
+      'evaluation: { runs: 3, warmup: 1 }',
+      'gates: [fidelity.cosineSimilarity.candidate >= 0.99, size.ratio <= 0.5]',
+      'output: out',
+    ].join('\n'),
+  );
+  const j = runJson(dir, ['run', config]);
+  assert.match((j['report'].notes as string[]).join(' '), /inputs: 1 sample of .*bert-tiny\.feeds\.json/);
+  assert.ok(j['report'].candidates[0].metrics['fidelity.cosineSimilarity'].candidate >= 0.99);
 });

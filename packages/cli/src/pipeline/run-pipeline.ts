@@ -15,7 +15,7 @@ import {
   type Report,
 } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
-import { checkAgainstBaseline, compareModels, type ProfileOptions } from '@shrink/core/runtime';
+import { checkAgainstBaseline, compareModels, type FeedsSource, type ProfileOptions } from '@shrink/core/runtime';
 import { baselineUnderTest, loadModelInput, type ModelInput } from '../model-input.js';
 import { ensureDir, removeOnFailure } from '../paths.js';
 import { evaluateGates } from './gates.js';
@@ -74,6 +74,7 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   const input = await loadModelInput(config.model, ctx);
   const datasets = new PipelineDatasets(config.data);
   const evalSet = await datasets.eval();
+  const feeds = await datasets.feeds();
   if (config.steps.some(trains)) await datasets.train();
   const existed = await stat(config.output).then(
     () => true,
@@ -96,7 +97,7 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
       compareModels(
         baselineUnderTest(input),
         [{ name: path.basename(run.path), model: run.model, path: run.path, diskBytes: run.diskBytes }],
-        profileOptionsOf(config, evalSet),
+        profileOptionsOf(config, evalSet, feeds ? { feeds } : {}),
         ctx,
       ),
     );
@@ -109,7 +110,7 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   const report = cmp.report;
   const cand = report.candidates[0]!;
   if (cand.guard && !cand.guard.passed && !config.evaluation.allowDegraded) {
-    await refuseDegradedStep(input, run, cand.guard.failures, evalSet, config, ctx).catch(async (e: unknown) => {
+    await refuseDegradedStep(input, run, cand.guard.failures, { evalSet, feeds }, config, ctx).catch(async (e: unknown) => {
       if (!existed) await rmdir(config.output).catch(() => undefined);
       throw e;
     });
@@ -130,7 +131,7 @@ async function refuseDegradedStep(
   input: ModelInput,
   run: StepsRun,
   finalFailures: readonly GuardFailure[],
-  evalSet: Dataset | undefined,
+  { evalSet, feeds }: { evalSet: Dataset | undefined; feeds: FeedsSource | undefined },
   config: PipelineConfig,
   ctx: Ctx,
 ): Promise<never> {
@@ -145,6 +146,7 @@ async function refuseDegradedStep(
           [{ name: path.basename(saved.path), model: saved.model, path: saved.path }],
           {
             ...(evalSet ? { data: evalSet } : {}),
+            ...(feeds ? { feeds } : {}),
             floors,
             evalBatch: config.evaluation.evalBatch,
             ...(threads !== undefined ? { threads } : {}),

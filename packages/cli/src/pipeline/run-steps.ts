@@ -16,11 +16,11 @@ import {
 } from '@shrink/core';
 import { loadModel, saveModel } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
-import { DEFAULT_GRID_INTENSITY, powerModel, runPass } from '@shrink/core/runtime';
+import { DEFAULT_GRID_INTENSITY, powerModel, runPass, type FeedsSource } from '@shrink/core/runtime';
 import { calibrationSpecOf, type Step } from './config-schema.js';
 import { passOf } from '../registry.js';
 import type { PipelineData } from './load-config.js';
-import { evalData } from '../data-arg.js';
+import { evalData, isFeedsArg } from '../data-arg.js';
 
 /** Errors of loading a config's data name the key they came from. */
 function naming(key: string): (e: unknown) => never {
@@ -33,16 +33,28 @@ function naming(key: string): (e: unknown) => never {
 /** Datasets a pipeline reads, each loaded once on first use. */
 export class PipelineDatasets {
   private evalSet?: Promise<Dataset | undefined>;
+  private feedsSource?: Promise<FeedsSource | undefined>;
   private trainSplit?: Promise<Split>;
 
   constructor(readonly data: PipelineData) {}
 
   eval(): Promise<Dataset | undefined> {
-    this.evalSet ??=
-      this.data.eval !== undefined
+    this.evalSet ??= this.feeds().then((f) =>
+      this.data.eval !== undefined && f === undefined
         ? evalData(this.data.eval, undefined, this.data.cwd).catch(naming('data.eval'))
-        : Promise.resolve(undefined);
+        : undefined,
+    );
     return this.evalSet;
+  }
+
+  /** data.eval when it is a feeds file (model inputs by name, no labels): what comparisons measure on. */
+  feeds(): Promise<FeedsSource | undefined> {
+    const spec = this.data.eval;
+    this.feedsSource ??=
+      spec === undefined
+        ? Promise.resolve(undefined)
+        : isFeedsArg(spec, this.data.cwd).then((yes) => (yes ? { file: path.resolve(this.data.cwd, spec) } : undefined));
+    return this.feedsSource;
   }
 
   train(): Promise<Split> {

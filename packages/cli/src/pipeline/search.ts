@@ -73,6 +73,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
   const input = await loadModelInput(config.model, ctx);
   const datasets = new PipelineDatasets(config.data);
   const evalSet = await datasets.eval();
+  const feeds = await datasets.feeds();
   const trials = expandTrials(config);
   if (trials.some((t) => t.steps.some(trains))) await datasets.train();
   await ensureDir(config.output);
@@ -107,7 +108,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     const cmp = await compareModels(
       baselineUnderTest(input),
       await Promise.all(ok.map(async (o) => ({ name: o.name, model: await loadModel(o.path!), path: o.path!, diskBytes: o.diskBytes! }))),
-      profileOptionsOf(config, evalSet),
+      profileOptionsOf(config, evalSet, feeds ? { feeds } : {}),
       ctx,
     );
     measured = new Map(cmp.report.candidates.map((c) => [c.name, c.metrics]));
@@ -138,7 +139,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     const metrics = measured.get(o.name) ?? o.metrics;
     const gates = evaluateGates(config.gates, { name: o.name, metrics });
     // A trial whose model fails the fidelity guard is never a candidate, whatever the gates say.
-    const guard = checkFloors(metrics, floorsOf(config), { synthetic: evalSet === undefined });
+    const guard = checkFloors(metrics, floorsOf(config), { synthetic: evalSet === undefined && feeds === undefined });
     guards.set(o.name, guard);
     const failed = [
       ...(guard.passed ? [] : [`fidelity guard: ${guardText(guard)}`]),
@@ -196,7 +197,11 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     candidates,
     environment: collectEnvironment(config.evaluation.threads !== undefined ? { threads: config.evaluation.threads } : {}),
     notes: [
-      ...(evalSet ? [`data: ${evalSet.name} (${evalSet.n} samples)`] : ['no data.eval: no accuracy; fidelity on synthetic inputs']),
+      ...(evalSet
+        ? [`data: ${evalSet.name} (${evalSet.n} samples)`]
+        : feeds
+          ? [`data.eval: inputs from ${feeds.file}; no accuracy (no labels)`]
+          : ['no data.eval: no accuracy; fidelity on synthetic inputs']),
       ...notes,
       ...configNotes(config),
     ],

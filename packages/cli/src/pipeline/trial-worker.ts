@@ -60,6 +60,7 @@ const ctx: Ctx = {
 const input = await loadModelInput(setup.model, ctx);
 const datasets = new PipelineDatasets(setup.data);
 const evalSet = await datasets.eval();
+const feeds = await datasets.feeds();
 const memo = new Map<string, StepMemo>();
 
 async function runTrial(job: TrialJob): Promise<TrialOutcome> {
@@ -90,6 +91,7 @@ async function runTrial(job: TrialJob): Promise<TrialOutcome> {
         batch: setup.batch,
         evalBatch: setup.evalBatch,
         ...(evalSet ? { data: evalSet } : {}),
+        ...(feeds ? { feeds } : {}),
         ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}),
       },
       ctx,
