@@ -38,6 +38,9 @@ export function dynamicPlacer(graph: Graph): DynamicPlacer {
       name: w.source,
     });
     const perChannel = r.axis !== undefined;
+    // Symmetric codes give every channel the same zero point (chooseParams' mid code), so a kernel that
+    // takes only a scalar one (ConvInteger) can still have a scale per channel.
+    const shared = perChannel && w.sharedZeroPoint === true;
     const names: Quantized = {
       codes: graph.uniqueName(`${w.base}_quantized`),
       scale: graph.uniqueName(`${w.base}_scale`),
@@ -47,12 +50,13 @@ export function dynamicPlacer(graph: Graph): DynamicPlacer {
     const own = { copy: false };
     graph.setInitializer(names.codes, w.type, w.dims, r.q, own);
     graph.setInitializer(names.scale, 'float32', perChannel ? (w.scaleDims ?? [r.scale.length]) : [], r.scale, own);
-    graph.setInitializer(names.zeroPoint, w.type, perChannel ? [r.zeroPoint.length] : [], r.zeroPoint, own);
+    const zeroPoint = shared ? r.zeroPoint.slice(0, 1) : r.zeroPoint;
+    graph.setInitializer(names.zeroPoint, w.type, perChannel && !shared ? [zeroPoint.length] : [], zeroPoint, own);
     weights.set(w.key, names);
     written.push(
       { name: names.codes, dtype: w.type, elements: r.q.length, bytes: r.q.length },
       { name: names.scale, dtype: 'float32', elements: r.scale.length, bytes: 4 * r.scale.length },
-      { name: names.zeroPoint, dtype: w.type, elements: r.zeroPoint.length, bytes: r.zeroPoint.length },
+      { name: names.zeroPoint, dtype: w.type, elements: zeroPoint.length, bytes: zeroPoint.length },
     );
   };
 

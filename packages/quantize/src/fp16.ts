@@ -141,6 +141,27 @@ function beyondHalf(graph: Graph, node: onnx.NodeProto): string | undefined {
   return undefined;
 }
 
+/** How many standard deviations of headroom a value must keep below float16's largest finite value. */
+const SIGMAS = 8;
+
+/**
+ * Why the producer of a BatchNormalization's input must stay float32: the running statistics say what
+ * that input spreads to (mean ± sigma), and when 8 sigma pass 65504 its float16 value overflows to
+ * infinity on some inputs. The PaddleOCR detector's head Conv feeds a BatchNormalization with variance
+ * up to 9.8e7 (sigma ~9900): 1.8e4 on rendered text, 2e5 on a black page.
+ */
+function wideInputOf(graph: Graph, bn: onnx.NodeProto): string | undefined {
+  const mean = bn.input[3] ? graph.constantValue(bn.input[3]) : undefined;
+  const variance = bn.input[4] ? graph.constantValue(bn.input[4]) : undefined;
+  if (!mean || !variance || mean.dtype !== 'float32' || variance.dtype !== 'float32') return undefined;
+  let reach = 0;
+  const m = mean.data as Float32Array;
+  const v = variance.data as Float32Array;
+  for (let c = 0; c < v.length; c++) reach = Math.max(reach, Math.abs(m[c % m.length]!) + SIGMAS * Math.sqrt(Math.max(0, v[c]!)));
+  if (!(reach > FLOAT16_MAX)) return undefined;
+  return `its output feeds BatchNormalization '${nodeLabel(bn)}', whose running statistics put it at up to ${Number(reach.toPrecision(3))} (|mean| + ${SIGMAS} sigma), beyond float16's ±${FLOAT16_MAX}`;
+}
+
 function hasSubgraph(node: onnx.INodeProto): boolean {
   return (node.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0);
 }
@@ -186,6 +207,16 @@ export function convertToFloat16(
       else reason = beyondHalf(graph, node);
     }
     if (reason !== undefined) kept.set(node, reason);
+  }
+  // The value a BatchNormalization normalizes must fit float16 too, or it overflows before the BN sees it.
+  for (const node of graph.nodes) {
+    if (node.opType !== 'BatchNormalization' || !isDefaultDomain(node) || !node.input[0]) continue;
+    const reason = wideInputOf(graph, node);
+    if (reason === undefined) continue;
+    if (!kept.has(node))
+      kept.set(node, `its input reaches beyond float16's ±${FLOAT16_MAX} (${reason.replace(/^its output feeds [^,]*, whose /, '')})`);
+    const producer = graph.producer(node.input[0]);
+    if (producer && !kept.has(producer) && isDefaultDomain(producer)) kept.set(producer, reason);
   }
   const converts = (n: onnx.NodeProto): boolean => !kept.has(n);
 

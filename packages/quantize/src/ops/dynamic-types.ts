@@ -43,6 +43,8 @@ export interface PlannedWeight {
   readonly axis?: number;
   /** Per channel: the scale's dims, for broadcasting against the op's output (Conv: [M, 1, 1]). */
   readonly scaleDims?: readonly number[];
+  /** Per channel with one zero point for all channels (symmetric codes), stored as a scalar: ConvInteger takes no other. */
+  readonly sharedZeroPoint?: boolean;
   /** The tensor errors name. */
   readonly source: string;
 }
