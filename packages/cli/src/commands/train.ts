@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { z } from 'zod';
+import type { LayersModel } from '@tensorflow/tfjs';
 import { resolveData } from '@shrink/core/data';
 import { createSession, evaluate } from '@shrink/core/runtime';
 import { saveModel } from '@shrink/core/io';
@@ -45,8 +46,8 @@ export async function trainToDir(
   ctx: ReturnType<typeof ctxFromArgs>,
   inputs: string[] = [],
 ): Promise<TrainOutcome> {
-  const { trainPreset, saveLayersModel, exportToOnnx, initTf } = await import('@shrink/core/tfjs');
-  const { tf } = await initTf(ctx);
+  const { trainPreset, initTf } = await import('@shrink/core/tfjs');
+  await initTf(ctx);
   const r = await trainPreset(
     opts.preset,
     {
@@ -60,32 +61,48 @@ export async function trainToDir(
     ctx,
   );
   try {
-    const tfjsDir = path.join(dir, 'tfjs');
-    await saveLayersModel(r.model, tfjsDir);
-    const { model } = exportToOnnx(r.model);
-    const onnxPath = path.join(dir, 'model.onnx');
-    await saveModel(model, onnxPath, { inputs });
-    const maxAbsDiff = await exportMaxAbsDiff(tf, r.model, model);
-    const dataSpec = opts.data ?? r.preset.data;
-    const testData = await resolveData(dataSpec, { split: 'test' });
-    const session = await createSession(onnxPath, { label: onnxPath }, ctx);
-    const q = await evaluate(session, testData, {}, ctx).finally(() => session.release());
-    return {
-      preset: opts.preset,
-      data: dataSpec,
-      backend: r.backend,
-      epochs: r.history.length,
-      seconds: r.seconds,
-      history: r.history,
-      stoppedEarly: r.stoppedEarly,
-      test: q.task === 'classification' ? { n: q.n, accuracy: q.accuracy } : { n: q.n, mse: q.mse, mae: q.mae },
-      onnx: onnxPath,
-      tfjs: tfjsDir,
-      maxAbsDiff,
-    };
+    const run = { epochs: r.history.length, seconds: r.seconds, history: r.history, stoppedEarly: r.stoppedEarly };
+    return await exportToDir(
+      r.model,
+      { preset: opts.preset, data: opts.data ?? r.preset.data, backend: r.backend, ...run },
+      dir,
+      ctx,
+      inputs,
+    );
   } finally {
     r.model.dispose();
   }
+}
+
+/**
+ * Saves a trained preset model (just trained, or loaded from stored weights) as tfjs and ONNX into `dir`,
+ * checks the export against tfjs and measures the ONNX model on the test split in onnxruntime.
+ */
+export async function exportToDir(
+  layers: LayersModel,
+  run: Omit<TrainOutcome, 'test' | 'onnx' | 'tfjs' | 'maxAbsDiff'>,
+  dir: string,
+  ctx: ReturnType<typeof ctxFromArgs>,
+  inputs: string[] = [],
+): Promise<TrainOutcome> {
+  const { saveLayersModel, exportToOnnx, initTf } = await import('@shrink/core/tfjs');
+  const { tf } = await initTf(ctx);
+  const tfjsDir = path.join(dir, 'tfjs');
+  await saveLayersModel(layers, tfjsDir);
+  const { model } = exportToOnnx(layers);
+  const onnxPath = path.join(dir, 'model.onnx');
+  await saveModel(model, onnxPath, { inputs });
+  const maxAbsDiff = await exportMaxAbsDiff(tf, layers, model);
+  const testData = await resolveData(run.data, { split: 'test' });
+  const session = await createSession(onnxPath, { label: onnxPath }, ctx);
+  const q = await evaluate(session, testData, {}, ctx).finally(() => session.release());
+  return {
+    ...run,
+    test: q.task === 'classification' ? { n: q.n, accuracy: q.accuracy } : { n: q.n, mse: q.mse, mae: q.mae },
+    onnx: onnxPath,
+    tfjs: tfjsDir,
+    maxAbsDiff,
+  };
 }
 
 const builder = (y: Argv<GlobalArgs>) =>

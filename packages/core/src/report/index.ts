@@ -5,3 +5,4 @@ export * from './json.js';
 export * from './guard.js';
 export * from './markdown.js';
 export * from './html.js';
+export * from './escape-html.js';

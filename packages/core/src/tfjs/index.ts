@@ -8,3 +8,4 @@ export * from './export.js';
 export * from './import.js';
 export * from './layers-output-kind.js';
 export * from './label-loss.js';
+export * from './trained-weights.js';

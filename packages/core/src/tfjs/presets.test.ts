@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type * as tfjs from '@tensorflow/tfjs';
 import { initTf } from './backend.js';
-import { getPreset, logitsModel, TF_PRESETS } from './presets.js';
+import { getPreset, logitsModel, scheduledLr, TF_PRESETS } from './presets.js';
 
 function describe(m: tfjs.LayersModel) {
   return m.layers.map((l) => {
@@ -76,4 +76,14 @@ test('the same seed builds identical weights; another seed does not', async () =
     .map((w) => w.dataSync());
   assert.deepEqual(a, b);
   assert.notDeepEqual(a[0], c[0]);
+});
+
+test('scheduledLr: constant keeps lr; cosine starts at lr and falls every epoch, still above 0 at the last', () => {
+  assert.equal(scheduledLr(0.002, 'constant', 7, 10), 0.002);
+  const lrs = Array.from({ length: 10 }, (_, i) => scheduledLr(0.002, 'cosine', i + 1, 10));
+  assert.equal(lrs[0], 0.002);
+  for (let i = 1; i < lrs.length; i++) assert.ok(lrs[i]! < lrs[i - 1]!, `epoch ${i + 1}: ${lrs[i]} >= ${lrs[i - 1]}`);
+  assert.ok(Math.abs(lrs[5]! - 0.001) < 1e-12, 'half way down at the middle');
+  assert.ok(lrs[9]! > 0 && lrs[9]! < 0.0001);
+  assert.equal(scheduledLr(0.002, 'cosine', 1, 1), 0.002);
 });

@@ -8,7 +8,7 @@ import { resolveSplit, type ResolveDataOptions } from '../data/resolve.js';
 import { createRng, deriveSeed, permutation } from '../data/rng.js';
 import { splitDataset } from '../data/split.js';
 import { initTf, type TfBackendName, type TfPreference } from './backend.js';
-import { getPreset, type PresetLoss, type TfPreset } from './presets.js';
+import { getPreset, scheduledLr, type LrSchedule, type PresetLoss, type TfPreset } from './presets.js';
 import { labelLoss } from './label-loss.js';
 import type { OutputKindDecision } from '../measure/output-kind.js';
 
@@ -33,7 +33,7 @@ export interface TrainModelOptions {
    * from logits or on probabilities as the model's output is (see labelLoss). Without it the model
    * must already be compiled (e.g. by the caller, with its own optimizer state to keep).
    */
-  compile?: { lr: number; loss: PresetLoss };
+  compile?: { lr: number; loss: PresetLoss; lrSchedule?: LrSchedule };
   /** Held-out data for the per-epoch validation loss (which early stopping then watches). */
   validation?: Dataset;
   earlyStopping?: EarlyStopping;
@@ -203,11 +203,15 @@ export async function trainModel(
   let stoppedEarly = false;
   const restoreBest = es?.restoreBest ?? true;
   const accKey = metricKind(model) === 'accuracy';
+  // tfjs optimizers read their learningRate field at every step; it has no public setter.
+  const schedule = opts.compile?.lrSchedule ?? 'constant';
+  const optimizer = (model as unknown as { optimizer: { learningRate?: number } }).optimizer;
   progress.start(`train ${label}`, opts.epochs);
   try {
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       ctx?.signal?.throwIfAborted();
       const t0 = performance.now();
+      if (opts.compile && schedule !== 'constant') optimizer.learningRate = scheduledLr(opts.compile.lr, schedule, epoch, opts.epochs);
       const { xs, ys } = shuffledEpoch(tf, all, seed, epoch);
       let h: tfjs.History;
       try {
@@ -337,7 +341,7 @@ export async function trainPreset(name: string, opts: TrainPresetOptions = {}, c
       epochs: opts.epochs ?? preset.epochs,
       batchSize: opts.batchSize ?? preset.batchSize,
       seed,
-      compile: { lr: opts.lr ?? preset.lr, loss: preset.loss },
+      compile: { lr: opts.lr ?? preset.lr, loss: preset.loss, lrSchedule: preset.lrSchedule },
       ...(validation ? { validation } : {}),
       ...(opts.earlyStopping ? { earlyStopping: opts.earlyStopping } : {}),
       label: preset.name,
