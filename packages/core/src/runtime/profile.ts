@@ -1,4 +1,4 @@
-import { ShrinkError } from '../errors.js';
+import { isShrinkError, ShrinkError } from '../errors.js';
 import type { Ctx } from '../context.js';
 import type { Dataset } from '../data/dataset.js';
 import { createRng } from '../data/rng.js';
@@ -153,7 +153,9 @@ export async function profileModel(m: ModelUnderTest, opts: ProfileOptions = {},
   try {
     const set = await feedSetFor(session, m.model, { ...opts, batch });
     const feeds = set ? set.samples[0]! : latencyFeeds(session, batch, opts.data, opts.seed);
-    const latency = await measureLatency(session, feeds, latencyOpts(opts, batch), ctx);
+    const latency = await measureLatency(session, feeds, latencyOpts(opts, batch), ctx).catch((e: unknown) => {
+      throw madeUpInputs(e, set);
+    });
     const energy = await measureEnergy(
       session,
       feeds,
@@ -166,6 +168,22 @@ export async function profileModel(m: ModelUnderTest, opts: ProfileOptions = {},
   } finally {
     await session.release();
   }
+}
+
+/**
+ * A model that fails on inputs Shrink made up may only want other values (a sample rate of 8000 or
+ * 16000, a longer waveform): the error says what the inputs were and that real ones can be given.
+ */
+function madeUpInputs(e: unknown, set: FeedSet | undefined): unknown {
+  if (!isShrinkError(e) || e.code !== 'RUNTIME' || set?.synthetic !== true) return e;
+  return new ShrinkError(
+    'RUNTIME',
+    `${e.message}; it ran on ${set.name}: give the model real inputs (a feeds file, or single inputs by name)`,
+    {
+      option: 'data',
+      cause: e,
+    },
+  );
 }
 
 function latencyOpts(opts: ProfileOptions, batch: number) {

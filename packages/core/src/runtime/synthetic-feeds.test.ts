@@ -20,12 +20,17 @@ const VOCAB = 50;
  * A small model shaped like the ones people bring: int64 token ids into an embedding table, an int64
  * attention mask, and an int64 sample rate that an If compares with 16000 (as silero VAD does); two outputs.
  */
-function tokenModel(scale = 1) {
+function tokenModel(scale = 1, elseOp = 'Neg') {
   const rng = createRng(1);
   const table = Float32Array.from({ length: VOCAB * 8 }, () => rng.next() - 0.5);
   const w = Float32Array.from({ length: 8 * 4 }, () => (rng.next() - 0.5) * scale);
   const branch = (op: string) =>
-    makeGraph({ name: op, nodes: [makeNode(op, ['h'], ['b'])], inputs: [], outputs: [makeValueInfo('b', 'float32')] });
+    makeGraph({
+      name: op,
+      nodes: [makeNode(op, op === 'Reshape' ? ['h', 'bad_shape'] : ['h'], ['b'])],
+      inputs: [],
+      outputs: [makeValueInfo('b', 'float32')],
+    });
   return makeModel(
     makeGraph({
       nodes: [
@@ -35,7 +40,7 @@ function tokenModel(scale = 1) {
         makeNode('Mul', ['emb', 'mask3'], ['masked']),
         makeNode('MatMul', ['masked', 'W'], ['h']),
         makeNode('Equal', ['sr', 'rate'], ['is16k']),
-        makeNode('If', ['is16k'], ['hidden'], { then_branch: attr.graph(branch('Identity')), else_branch: attr.graph(branch('Neg')) }),
+        makeNode('If', ['is16k'], ['hidden'], { then_branch: attr.graph(branch('Identity')), else_branch: attr.graph(branch(elseOp)) }),
         makeNode('ReduceSum', ['hidden', 'axes'], ['pooled'], { keepdims: 0 }),
       ],
       inputs: [
@@ -52,6 +57,8 @@ function tokenModel(scale = 1) {
         makeTensor('W', 'float32', [8, 4], w),
         makeTensor('axes', 'int64', [1], new BigInt64Array([-1n])),
         makeTensor('rate', 'int64', [], new BigInt64Array([16000n])),
+        // 16 × 4 values per sample cannot be 7 rows: the else-branch's Reshape fails at run time.
+        makeTensor('bad_shape', 'int64', [2], new BigInt64Array([7n, -1n])),
       ],
     }),
     { opset: 13 },
@@ -193,4 +200,21 @@ test('--input values: a number fills a scalar input in every sample; an unknown 
   } finally {
     await s.release();
   }
+});
+
+test('a model that fails on made-up inputs says what they were and that real ones can be given', async () => {
+  // The else-branch (taken for any rate but 16000) cannot run, as silero VAD's cannot for a wrong rate.
+  const model = tokenModel(1, 'Reshape');
+  const ok = await compareModels({ name: 'm', model }, [{ name: 'c', model }], { runs: 2, warmup: 0, threads: 1 });
+  assert.equal(ok.candidates.length, 1);
+  const { value } = await readInputValue('sr=8000');
+  await assert.rejects(
+    compareModels({ name: 'm', model }, [{ name: 'c', model }], { runs: 2, warmup: 0, threads: 1, feeds: { inputs: { sr: value } } }),
+    (e: unknown) => {
+      assert.ok(isShrinkError(e));
+      assert.equal(e.code, 'RUNTIME');
+      assert.match(e.message, /it ran on 8 synthetic samples at .*sr: given.*: give the model real inputs/);
+      return true;
+    },
+  );
 });
