@@ -17,7 +17,24 @@ function pairedOutputs(a: Session, b: Session): Array<[string, string]> {
   return a.outputNames.map((n, i): [string, string] => [n, b.outputNames[i]!]);
 }
 
-export async function fidelityOnFeeds(baseline: Session, candidate: Session, set: FeedSet, ctx?: Ctx): Promise<FidelityResult> {
+export interface FeedFidelityOptions {
+  /** Time after which no further sample is started once `minSamples` are done (20 s). */
+  readonly maxTimeMs?: number;
+  /** Samples compared whatever the time (2, or all when fewer). */
+  readonly minSamples?: number;
+}
+
+/**
+ * Every output compared over the feed set's samples, within a time budget: a model whose run takes
+ * seconds is compared on a few samples (`n` says how many), not left running for minutes.
+ */
+export async function fidelityOnFeeds(
+  baseline: Session,
+  candidate: Session,
+  set: FeedSet,
+  ctx?: Ctx,
+  opts: FeedFidelityOptions = {},
+): Promise<FidelityResult> {
   if (set.samples.length === 0) throw new ShrinkError('INVALID_DATA', `${set.name}: no samples to compare on`);
   const pairs = pairedOutputs(baseline, candidate);
   if (pairs.length === 0) {
@@ -31,9 +48,15 @@ export async function fidelityOnFeeds(baseline: Session, candidate: Session, set
   let values = 0;
   const progress = progressOf(ctx);
   progress.start(`fidelity on ${set.samples.length} sample sets`, set.samples.length);
+  const maxTimeMs = opts.maxTimeMs ?? 20_000;
+  const minSamples = opts.minSamples ?? 2;
+  const t0 = performance.now();
+  let n = 0;
   try {
     for (const feeds of set.samples) {
+      if (n >= minSamples && performance.now() - t0 > maxTimeMs) break;
       ctx?.signal?.throwIfAborted();
+      n++;
       const ra = await baseline.run(
         feeds,
         pairs.map((p) => p[0]),
@@ -71,7 +94,7 @@ export async function fidelityOnFeeds(baseline: Session, candidate: Session, set
   const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) =>
     outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
   return {
-    n: set.samples.length,
+    n,
     maxAbsError: worst((o) => o.maxAbsError, Math.max),
     relativeL2: worst((o) => o.relativeL2, Math.max),
     meanAbsError: values === 0 ? 0 : sumAbs / values,

@@ -327,7 +327,13 @@ export async function compareModels(
               { batch: opts.evalBatch ?? 64 },
               ctx,
             );
-        const on = opts.data ? `${fid.n} samples of ${opts.data.name}` : set ? set.name : `${fid.n} synthetic inputs`;
+        const on = opts.data
+          ? `${fid.n} samples of ${opts.data.name}`
+          : set
+            ? fid.n < set.samples.length
+              ? `the first ${fid.n} of ${set.name}, as many as fit the comparison's time budget`
+              : set.name
+            : `${fid.n} synthetic inputs`;
         const profile: ModelProfile = {
           name: c.name,
           ...(c.path ? { path: c.path } : {}),

@@ -13,6 +13,7 @@ import { createSession } from './session.js';
 import { syntheticFeedSet } from './synthetic-feeds.js';
 import { readFeedSet, readInputValue } from './feeds-file.js';
 import { feedSetFor } from './measure-feeds.js';
+import { fidelityOnFeeds } from './feed-fidelity.js';
 
 const VOCAB = 50;
 
@@ -217,4 +218,18 @@ test('a model that fails on made-up inputs says what they were and that real one
       return true;
     },
   );
+});
+
+test('fidelityOnFeeds stops at its time budget after the minimum samples, and n says how many it compared', async () => {
+  const model = tokenModel();
+  const s = await createSession(model, { threads: 1 });
+  try {
+    const set = syntheticFeedSet(s, model, { count: 6 });
+    assert.equal((await fidelityOnFeeds(s, s, set)).n, 6);
+    const quick = await fidelityOnFeeds(s, s, set, undefined, { maxTimeMs: 0, minSamples: 2 });
+    assert.equal(quick.n, 2);
+    assert.equal(quick.cosineSimilarity, 1);
+  } finally {
+    await s.release();
+  }
 });
