@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import type * as tfjs from '@tensorflow/tfjs';
 import { findFashionMnist, resolveData, resolveSplit } from '../data/index.js';
 import { createSession, evaluate } from '../runtime/index.js';
 import { initTf } from './backend.js';
@@ -33,7 +34,7 @@ test('recipeHash: the same preset, recipe and data give the same key; a change t
   const extraLayer: TfPreset = {
     ...base,
     build(t, seed) {
-      const m = base.build(t, seed);
+      const m = base.build(t, seed) as tfjs.Sequential;
       m.add(t.layers.activation({ name: 'extra', activation: 'linear' }));
       return m;
     },
