@@ -7,8 +7,7 @@ import { progressOf, type Ctx } from '../context.js';
 import { ShrinkError } from '../errors.js';
 import type { Session } from './session.js';
 import type { FeedSet } from './synthetic-feeds.js';
-import { tensorToFloat32 } from './tensors.js';
-import { SILENT_PEAK, VectorSums, type FidelityResult, type OutputFidelity } from './fidelity.js';
+import { pairedValues, SILENT_PEAK, VectorSums, worstOutput, type FidelityResult, type OutputFidelity } from './fidelity.js';
 
 /** Outputs both models have: by name, or by position when none share a name and the counts agree. */
 function pairedOutputs(a: Session, b: Session): Array<[string, string]> {
@@ -66,14 +65,7 @@ export async function fidelityOnFeeds(
         pairs.map((p) => p[1]),
       );
       pairs.forEach(([oa, ob], k) => {
-        const x = tensorToFloat32(ra[oa]!, `${baseline.source}: output '${oa}'`);
-        const y = tensorToFloat32(rb[ob]!, `${candidate.source}: output '${ob}'`);
-        if (x.length !== y.length) {
-          throw new ShrinkError(
-            'INVALID_DATA',
-            `outputs differ in size: ${baseline.source} '${oa}' has ${x.length} values, ${candidate.source} '${ob}' has ${y.length}`,
-          );
-        }
+        const [x, y] = pairedValues(baseline, candidate, ra, rb, oa, ob);
         sums[k]!.add(x, y);
         if (k === 0) {
           for (let j = 0; j < x.length; j++) sumAbs += Math.abs(x[j]! - y[j]!);
@@ -91,14 +83,10 @@ export async function fidelityOnFeeds(
     maxAbsError: sums[k]!.maxAbs,
     relativeL2: sums[k]!.relativeL2(),
   }));
-  const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) =>
-    outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
   return {
     n,
-    maxAbsError: worst((o) => o.maxAbsError, Math.max),
-    relativeL2: worst((o) => o.relativeL2, Math.max),
+    ...worstOutput(outputs),
     meanAbsError: values === 0 ? 0 : sumAbs / values,
-    cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
     outputs,
     // Every output silent: nothing these inputs make tells the models apart.
     baselineSilent: sums.every((s) => !(s.peak >= SILENT_PEAK)),

@@ -7,7 +7,7 @@ import { ShrinkError } from '../errors.js';
 import type { Dataset } from '../data/dataset.js';
 import { batchSize, pickOutput } from './evaluate.js';
 import { feedsFor, planInput } from './feeds.js';
-import type { Session } from './session.js';
+import type { Outputs, Session } from './session.js';
 import { argmaxRow, outputRows, tensorToFloat32 } from './tensors.js';
 import { klDivergence, rowsAreDistributions, softmax } from '../measure/divergence.js';
 
@@ -70,6 +70,37 @@ export const SILENT_PEAK = 1e-4;
 
 const pair = <T>(v: T | readonly [T, T] | undefined): [T | undefined, T | undefined] =>
   Array.isArray(v) ? [(v as readonly [T, T])[0], (v as readonly [T, T])[1]] : [v as T | undefined, v as T | undefined];
+
+/** One output of each model's run as float32 values, refused when their sizes differ. */
+export function pairedValues(
+  baseline: Session,
+  candidate: Session,
+  ra: Outputs,
+  rb: Outputs,
+  oa: string,
+  ob: string,
+): [Float32Array, Float32Array] {
+  const x = tensorToFloat32(ra[oa]!, `${baseline.source}: output '${oa}'`);
+  const y = tensorToFloat32(rb[ob]!, `${candidate.source}: output '${ob}'`);
+  if (x.length !== y.length) {
+    throw new ShrinkError(
+      'INVALID_DATA',
+      `outputs differ in size: ${baseline.source} '${oa}' has ${x.length} values, ${candidate.source} '${ob}' has ${y.length}`,
+    );
+  }
+  return [x, y];
+}
+
+/** The worst of every output's numbers (NaN anywhere stays NaN): what the guard and the report's rows judge. */
+export function worstOutput(outputs: readonly OutputFidelity[]): Pick<FidelityResult, 'cosineSimilarity' | 'maxAbsError' | 'relativeL2'> {
+  const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) =>
+    outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
+  return {
+    cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
+    maxAbsError: worst((o) => o.maxAbsError, Math.max),
+    relativeL2: worst((o) => o.relativeL2, Math.max),
+  };
+}
 
 /** Outputs besides the main one that both models have: by name, or by position when none share a name. */
 function otherOutputs(baseline: Session, candidate: Session, mainA: string, mainB: string): Array<[string, string]> {
@@ -184,14 +215,7 @@ export async function fidelity(
         );
       }
       others.forEach(([oa, ob], k) => {
-        const x = tensorToFloat32(ra[oa]!, `${baseline.source}: output '${oa}'`);
-        const y = tensorToFloat32(rb[ob]!, `${candidate.source}: output '${ob}'`);
-        if (x.length !== y.length) {
-          throw new ShrinkError(
-            'INVALID_DATA',
-            `outputs differ in size: ${baseline.source} '${oa}' has ${x.length} values, ${candidate.source} '${ob}' has ${y.length}`,
-          );
-        }
+        const [x, y] = pairedValues(baseline, candidate, ra, rb, oa, ob);
         otherSums[k]!.add(x, y);
       });
       const w = a.width;
@@ -248,16 +272,12 @@ export async function fidelity(
       relativeL2: otherSums[k]!.relativeL2(),
     })),
   ];
-  const worst = (f: (o: OutputFidelity) => number, pick: (x: number, y: number) => number) =>
-    outputs.map(f).reduce((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : pick(x, y)));
   return {
     n,
     ...(classify === true ? { top1Agreement: agree / n } : {}),
     ...(classify === true && (outWidth ?? 0) >= 2 ? { meanKL: klSum / n } : {}),
-    maxAbsError: worst((o) => o.maxAbsError, Math.max),
-    relativeL2: worst((o) => o.relativeL2, Math.max),
+    ...worstOutput(outputs),
     meanAbsError: sumAbs / values,
-    cosineSimilarity: worst((o) => o.cosineSimilarity, Math.min),
     outputs,
     baselineSilent: !(column.peak >= SILENT_PEAK),
     baselinePeak: column.peak,
