@@ -350,7 +350,10 @@ export function convertToFloat16(
     `${converted.length} float32 initializer(s) and ${constantsConverted} Constant node(s) -> float16 (${converted.reduce((s, w) => s + w.bytes, 0) + constantBytes} bytes); inputs and outputs stay float32 (${casts} Cast node(s) inserted)`,
   ];
   const wide = [...kept.values()].filter((r) => r.includes("beyond float16's")).length;
-  if (wide > 0) notes.push(`${wide} node(s) stay float32 because a constant they read does not fit float16 (see each node's reason)`);
+  if (wide > 0)
+    notes.push(
+      `${wide} node(s) stay float32 because a constant they read does not fit float16, or a BatchNormalization's statistics put their output beyond it (see each node's reason)`,
+    );
   if (counts.clamped > 0) notes.push(`${counts.clamped} value(s) beyond ±${FLOAT16_MAX} were clamped to the largest float16`);
   if (counts.flushed > 0) notes.push(`${counts.flushed} nonzero value(s) below float16's smallest subnormal (~6e-8) became 0`);
   if (kept.size > 0) notes.push(`${kept.size} node(s) stay float32 (block list, other domains, subgraphs or include/exclude)`);
