@@ -13,7 +13,7 @@ import {
 
 /** Why Conv weights are uint8 whatever the dtype; said once per run in the report notes. */
 export const CONV_UINT8_NOTE =
-  'Conv weights are stored as uint8 (asymmetric) whatever the dtype: onnxruntime long ran ConvInteger with uint8 weights only (microsoft/onnxruntime#6430, #23985); onnxruntime-node 1.30 also takes int8, uint8 keeps the model loadable in older and web builds';
+  'Conv weights are stored as uint8 whatever the dtype: onnxruntime long ran ConvInteger with uint8 weights only (microsoft/onnxruntime#6430, #23985); onnxruntime-node 1.30 also takes int8, uint8 keeps the model loadable in older and web builds';
 export const CONV_PER_CHANNEL_NOTE =
   "Conv weights have a scale per output channel and one zero point (symmetric uint8 codes around 128): onnxruntime's ConvInteger takes only a scalar weight zero point, and one scale per tensor lost up to 20 dB on depthwise and wide layers (a PaddleOCR detector: cosine 0.97 -> 0.99 on rendered text)";
 
