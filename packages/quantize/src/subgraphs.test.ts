@@ -146,15 +146,57 @@ for (const [dtype, intOp, min] of [
   });
 }
 
-test('an outer weight read by both branches and outside stays outer and float (one copy), and is not quantized in the bodies', async () => {
+test('an outer weight read by both branches (and nothing else) is quantized once: its codes go back to the outer graph, both branches read them', async () => {
   const model = ifModel();
-  // Both branches read W_else now: it cannot move into one of them.
+  // Both branches read W_else now: each quantizes a copy, and the alike codes are stored once, outside.
   const thenBody = model.graph!.node![0]!.attribute!.find((a) => a.name === 'then_branch')!.g!;
   thenBody.node![0]!.input = ['x', 'W_else'];
   const r = await quantizeModel(model, { dtype: 'q8' });
-  assert.ok(r.model.graph!.initializer!.some((t) => t.name === 'W_else'));
-  const skipped = r.report.nodes.filter((n) => n.action === 'skipped').map((n) => n.name);
-  assert.deepEqual(skipped.sort(), ['branch/else_branch/else_mm', 'branch/then_branch/then_mm']);
-  const feeds = { x, ...flags(true, false) };
-  assertCosine(await runAll(r.model, feeds), await runAll(model, feeds), 0.999, 'shared outer weight');
+  const quantized = r.report.nodes.filter((n) => n.action === 'quantized').map((n) => n.name);
+  assert.ok(quantized.includes('branch/else_branch/else_mm') && quantized.includes('branch/then_branch/then_mm'), quantized.join(', '));
+  const outer = r.model.graph!.initializer!;
+  assert.ok(!outer.some((t) => t.name === 'W_else'), 'the float W_else is gone');
+  const codes = outer.filter((t) => (t.dataType === 2 || t.dataType === 3) && t.dims!.length === 2);
+  assert.equal(codes.length, 1, `one set of codes outside: ${outer.map((t) => t.name).join(', ')}`);
+  // Both branches' MatMulIntegers read those codes.
+  const bodies = r.model.graph!.node![0]!.attribute!.map((a) => a.g!);
+  for (const b of bodies) {
+    const mm = b.node!.find((n) => n.opType === 'MatMulInteger')!;
+    assert.equal(mm.input![1], codes[0]!.name, `${b.name} reads the shared codes`);
+  }
+  for (const f of [flags(true, false), flags(false, false)]) {
+    const feeds = { x, ...f };
+    assertCosine(await runAll(r.model, feeds), await runAll(model, feeds), 0.999, 'shared outer weight');
+  }
+});
+
+test('an outer weight that an outer MatMul reads too is quantized in both scopes and its codes stored once, outside', async () => {
+  const model = ifModel();
+  const g = model.graph!;
+  g.node!.push(makeNode('MatMul', ['x', 'W_else'], ['z'], {}, { name: 'outer_mm' }));
+  g.output!.push(makeValueInfo('z', 'float32', [2, H]));
+  const r = await quantizeModel(model, { dtype: 'q8' });
+  const actions = Object.fromEntries(r.report.nodes.map((n) => [n.name, n.action]));
+  assert.equal(actions['outer_mm'], 'quantized');
+  assert.equal(actions['branch/else_branch/else_mm'], 'quantized');
+  const codes = (init: onnx.ITensorProto[] | null | undefined) => (init ?? []).filter((t) => t.dataType === 3 && t.dims!.length === 2);
+  const elseBody = r.model.graph!.node!.find((n) => n.opType === 'If')!.attribute!.find((a) => a.name === 'else_branch')!.g!;
+  assert.equal(codes(r.model.graph!.initializer).length, 1);
+  assert.equal(codes(elseBody.initializer).length, 0, 'the else branch reads the outer codes');
+  const feeds = { x, ...flags(false, false) };
+  assertCosine(await runAll(r.model, feeds), await runAll(model, feeds), 0.999, 'outer and body');
+});
+
+test('an outer weight that the outer graph reads as a value (not a weight) stays float there, and the body says so (not "computed at run time")', async () => {
+  const model = ifModel();
+  const g = model.graph!;
+  g.node!.push(makeNode('Identity', ['W_else'], ['z'], {}, { name: 'outer_copy' }));
+  g.output!.push(makeValueInfo('z', 'float32', [D, H]));
+  const r = await quantizeModel(model, { dtype: 'q8' });
+  const row = r.report.nodes.find((n) => n.name === 'branch/else_branch/else_mm')!;
+  assert.equal(row.action, 'skipped');
+  assert.match(row.reason ?? '', /'W_else' is a weight of an enclosing graph whose own nodes read it too/);
+  assert.doesNotMatch(row.reason ?? '', /computed at run time/);
+  const feeds = { x, ...flags(false, false) };
+  assertCosine(await runAll(r.model, feeds), await runAll(model, feeds), 0.999, 'outer value');
 });

@@ -12,3 +12,4 @@ export * from './constant-tensor.js';
 export * from './elem-types.js';
 export * from './find-node.js';
 export * from './input-dims.js';
+export * from './with-subgraphs.js';
