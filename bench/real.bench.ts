@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareOutputs } from '../scripts/corpus/compare.mjs';
 import { EXIT_UNREACHABLE, loadCorpus, modelPath } from '../scripts/corpus/fetch.mjs';
-import { feedsPath, sampleFiles } from '../scripts/corpus/inputs.mjs';
+import { feedsPath, sampleFiles, samplesDir } from '../scripts/corpus/inputs.mjs';
 import { fmtBytes, mdTable, type Bench, type BenchContext } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -76,10 +76,23 @@ function takesData(cwd: string): Set<string> {
   return new Set([...verbs].filter((v) => / --data\b/.test(shrink([v, '--help'], cwd).stdout)));
 }
 
+// Where a model has several sample sets (stream order: a VAD's carried state, a wake-word head's windows),
+// the CLI gets the folder, so the report's cosine and the one measured here are over the same inputs.
 function corpusTargets(large: boolean): Target[] {
   return loadCorpus()
     .filter((e) => large || !e.large)
-    .map((e) => ({ id: e.id, model: modelPath(e.id), feeds: feedsPath(e.id), samples: sampleFiles(e.id) }));
+    .map((e) => ({
+      id: e.id,
+      model: modelPath(e.id),
+      feeds: existsSync(samplesDir(e.id)) ? samplesDir(e.id) : feedsPath(e.id),
+      samples: sampleFiles(e.id),
+    }));
+}
+
+/** SHRINK_BENCH_REAL_ONLY=id,id narrows the run (ids as in the table; a transformer is transformers/<name>). */
+function only(targets: Target[]): Target[] {
+  const ids = process.env['SHRINK_BENCH_REAL_ONLY']?.split(',').filter(Boolean);
+  return ids?.length ? targets.filter((t) => ids.includes(t.id)) : targets;
 }
 
 function transformerTargets(): Target[] {
@@ -151,10 +164,10 @@ export const realBench: Bench = {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-real-'));
     try {
       const withData = takesData(dir);
-      const targets = [...corpusTargets(large), ...transformerTargets()];
+      const targets = only([...corpusTargets(large), ...transformerTargets()]);
       const rows: string[][] = [];
       for (const t of targets) for (const c of COMMANDS) rows.push(await row(t, c, dir, withData, ctx.log));
-      const corpus = loadCorpus().filter((e) => large || !e.large);
+      const corpus = loadCorpus().filter((e) => targets.some((t) => t.id === e.id));
       const models = corpus.map((e) => [
         e.id,
         e.kind,
@@ -169,9 +182,10 @@ export const realBench: Bench = {
         `ISA: **${isaName()}** (from /proc/cpuinfo flags; int8 kernels differ between AVX512-VNNI and AVX2). ` +
           `${targets.length} models × ${COMMANDS.length} commands, ${failed} not exit 0. Commands run from the sources (tsx), one process each, ` +
           `with \`--json\` and \`--data <feeds>\` where the command takes data (${[...withData].join(', ') || 'none'}); the feeds are ` +
-          `scripts/corpus/inputs.mjs's realistic inputs (.cache/corpus/<id>.feeds.npz) or fixtures/transformers/<name>.feeds.json. ` +
+          `scripts/corpus/inputs.mjs's realistic inputs (.cache/corpus/<id>.feeds.npz, or the folder .cache/corpus/<id>.feeds/ of sample sets in ` +
+          `stream order where a model has one: VAD state carried chunk to chunk, wake-word windows) or fixtures/transformers/<name>.feeds.json. ` +
           `"cosine (report)" is the worst output's cosine as the command's report gives it; "cosine (ort)" is measured here in onnxruntime-node ` +
-          `on the same feeds (all sample sets of .cache/corpus/<id>.feeds/ where there are several), worst output. ` +
+          `on the same feeds, every output over all sample sets, worst output. ` +
           (large ? '' : 'Large models skipped (SHRINK_BENCH_LARGE=1 adds them).'),
         '',
         mdTable(['model', 'kind', 'source', 'opset', 'size', 'package', 'licence'], models),

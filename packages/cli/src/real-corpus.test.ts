@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareOutputs } from '../../../scripts/corpus/compare.mjs';
 import { EXIT_UNREACHABLE, modelPath } from '../../../scripts/corpus/fetch.mjs';
-import { feedsPath, sampleFiles } from '../../../scripts/corpus/inputs.mjs';
+import { feedsPath, sampleFiles, samplesDir } from '../../../scripts/corpus/inputs.mjs';
 import { assertOneLineError, runShrink } from './cli.fixture.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -54,19 +54,10 @@ describe('real-world corpus: quantize q8 / fp16 with realistic feeds', { skip },
     for (const dtype of ['q8', 'fp16'] as const) {
       test(`${id} --dtype ${dtype}: every output at cosine >= ${FLOORS[dtype]}, or one line and exit 2`, async () => {
         const out = path.join(dir, `${id}.${dtype}.onnx`);
-        const r = runShrink(dir, [
-          'quantize',
-          modelPath(id),
-          '--dtype',
-          dtype,
-          '--data',
-          feedsPath(id),
-          '-o',
-          out,
-          '--runs',
-          '5',
-          '--json',
-        ]);
+        // The CLI compares on the same sample sets as this test: the folder of them where a model has several.
+        const data = existsSync(samplesDir(id)) ? samplesDir(id) : feedsPath(id);
+        const args = ['quantize', modelPath(id), '--dtype', dtype, '--data', data, '-o', out, '--runs', '5', '--json'];
+        const r = runShrink(dir, args);
         if (r.code === 2) {
           assertOneLineError(r, /./);
           console.log(`# ${id} ${dtype}: refused: ${r.stderr.trim()}`);
