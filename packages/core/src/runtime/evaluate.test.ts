@@ -375,7 +375,16 @@ test('fidelity: a baseline that outputs all zeros (or next to nothing) on the in
       const quiet = await fidelity(b, a, tiny(1e-5));
       assert.equal(quiet.baselineSilent, true);
       assert.ok(Math.abs(quiet.baselinePeak - 1e-5) < 1e-9, String(quiet.baselinePeak));
-      assert.equal((await fidelity(b, a, tiny(1e-3))).baselineSilent, false);
+      // Signed values peaking at 1e-3 are a signal (not probabilities); the same all positive are not.
+      const signed: Dataset = { ...cls, x: tiny(1e-3).x.map((v, i) => (i % 2 === 0 ? v : -v)) };
+      assert.equal((await fidelity(b, a, signed)).baselineSilent, false);
+      assert.equal((await fidelity(b, a, tiny(1e-3))).baselineSilent, true);
+      // Probabilities (all in [0, 1]) that never reach 0.01 are a map of nothing; one that reaches 0.5 is not.
+      const probs = (k: number): Dataset => ({ ...cls, x: cls.x.map((v) => (Math.abs(v) * k) / Math.max(...X.flat().map(Math.abs))) });
+      const empty = await fidelity(b, a, probs(5e-3));
+      assert.equal(empty.baselineSilent, true);
+      assert.match(empty.baselineSilence ?? '', /values in \[0, 0\.01\)/);
+      assert.equal((await fidelity(b, a, probs(0.5))).baselineSilent, false);
     });
   });
 });

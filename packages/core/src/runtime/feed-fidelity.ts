@@ -7,7 +7,7 @@ import { progressOf, type Ctx } from '../context.js';
 import { ShrinkError } from '../errors.js';
 import type { Session } from './session.js';
 import type { FeedSet } from './synthetic-feeds.js';
-import { pairedValues, SILENT_PEAK, VectorSums, worstOutput, type FidelityResult, type OutputFidelity } from './fidelity.js';
+import { pairedValues, silence, VectorSums, worstOutput, type FidelityResult, type OutputFidelity } from './fidelity.js';
 
 /** Outputs both models have: by name, or by position when none share a name and the counts agree. */
 function pairedOutputs(a: Session, b: Session): Array<[string, string]> {
@@ -83,13 +83,15 @@ export async function fidelityOnFeeds(
     maxAbsError: sums[k]!.maxAbs,
     relativeL2: sums[k]!.relativeL2(),
   }));
+  const quiet = sums.map((s) => silence(s.peak, s.min));
   return {
     n,
     ...worstOutput(outputs),
     meanAbsError: values === 0 ? 0 : sumAbs / values,
     outputs,
     // Every output silent: nothing these inputs make tells the models apart.
-    baselineSilent: sums.every((s) => !(s.peak >= SILENT_PEAK)),
+    baselineSilent: quiet.every((q) => q !== undefined),
     baselinePeak: Math.max(...sums.map((s) => s.peak)),
+    ...(quiet.every((q) => q !== undefined) ? { baselineSilence: [...new Set(quiet)].join('; ') } : {}),
   };
 }

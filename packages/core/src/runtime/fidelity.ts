@@ -53,20 +53,34 @@ export interface FidelityResult {
   /** Every compared output, the main one first. */
   readonly outputs: readonly OutputFidelity[];
   /**
-   * The baseline's main output stayed within ±SILENT_PEAK on every sample (all zeros, or a probability
-   * map of nothing): these inputs cannot tell the models apart (a text detector on random pixels finds
-   * no text), whatever the cosine says.
+   * The baseline's main output (every output, on a feed set) carried no signal on these inputs: all
+   * zeros, within ±SILENT_PEAK, or a map of probabilities that never reaches SILENT_PROBABILITY (a text
+   * detector on random pixels finds no text). Such inputs cannot tell the models apart, whatever the
+   * cosine says.
    */
   readonly baselineSilent: boolean;
   /** Largest |value| of the baseline's main output (of every output, on a feed set). */
   readonly baselinePeak: number;
+  /** How the silent output looked ('all zeros', 'within ±1e-4 (peak …)', …), when baselineSilent. */
+  readonly baselineSilence?: string;
 }
 
-/**
- * Below this peak a baseline output carries no signal to compare: a sigmoid map of "nothing here" sits at
- * 1e-5 on random pixels, while logits, embeddings and probabilities of a real answer are far above it.
- */
+/** Below this peak an output carries no signal to compare, whatever its kind. */
 export const SILENT_PEAK = 1e-4;
+/**
+ * Values all in [0, 1] that never reach this are a probability map of "nothing here": a detector's
+ * sigmoid map on random pixels peaks at 1e-5 to 3e-4, on a page of text near 1.
+ */
+export const SILENT_PROBABILITY = 0.01;
+
+/** Why a baseline output with these extremes says nothing, or undefined when it carries a signal. */
+export function silence(peak: number, min: number): string | undefined {
+  if (peak === 0) return 'all zeros';
+  if (peak < SILENT_PEAK) return `within ±${SILENT_PEAK} (peak ${peak.toPrecision(2)})`;
+  if (min >= 0 && peak < SILENT_PROBABILITY)
+    return `a map of values in [0, ${SILENT_PROBABILITY}) (peak ${peak.toPrecision(2)}): probabilities of nothing`;
+  return undefined;
+}
 
 const pair = <T>(v: T | readonly [T, T] | undefined): [T | undefined, T | undefined] =>
   Array.isArray(v) ? [(v as readonly [T, T])[0], (v as readonly [T, T])[1]] : [v as T | undefined, v as T | undefined];
@@ -135,8 +149,9 @@ export class VectorSums {
   nb = 0;
   maxAbs = 0;
   sqDiff = 0;
-  /** Largest |a|. */
+  /** Largest |a| and smallest a. */
   peak = 0;
+  min = Infinity;
 
   add(a: ArrayLike<number>, b: ArrayLike<number>): void {
     for (let j = 0; j < a.length; j++) {
@@ -145,6 +160,7 @@ export class VectorSums {
       const d = Math.abs(x - y);
       if (d > this.maxAbs || Number.isNaN(d)) this.maxAbs = d;
       if (Math.abs(x) > this.peak) this.peak = Math.abs(x);
+      if (x < this.min) this.min = x;
       this.sqDiff += d * d;
       this.dot += x * y;
       this.na += x * x;
@@ -279,7 +295,8 @@ export async function fidelity(
     ...worstOutput(outputs),
     meanAbsError: sumAbs / values,
     outputs,
-    baselineSilent: !(column.peak >= SILENT_PEAK),
+    baselineSilent: silence(column.peak, column.min) !== undefined,
     baselinePeak: column.peak,
+    ...(silence(column.peak, column.min) !== undefined ? { baselineSilence: silence(column.peak, column.min)! } : {}),
   };
 }

@@ -15,7 +15,7 @@ import { feedsFor } from './feeds.js';
 import { measureLatency, compareLatency, type LatencyResult, type LatencyComparison } from './latency.js';
 import { measureEnergy, type EnergyResult } from './energy.js';
 import { evaluate, type EvaluateResult } from './evaluate.js';
-import { fidelity, SILENT_PEAK, type FidelityResult } from './fidelity.js';
+import { fidelity, type FidelityResult } from './fidelity.js';
 import { fidelityOnFeeds } from './feed-fidelity.js';
 import { feedSetFor, type FeedsSource } from './measure-feeds.js';
 import type { FeedSet } from './synthetic-feeds.js';
@@ -346,7 +346,7 @@ export async function compareModels(
         // Inputs on which the baseline computes nothing cannot tell two models apart: no fidelity rows, and
         // the guard says it could not judge rather than passing a model nobody checked.
         const blind = fid.baselineSilent
-          ? `the baseline's output${set ? 's stay' : ` '${fid.outputs[0]!.name}' stays`} ${fid.baselinePeak === 0 ? 'all zeros' : `within ±${SILENT_PEAK} (peak ${fid.baselinePeak.toPrecision(2)})`} on ${on}, so they cannot tell the models apart${opts.data || (set && !set.synthetic) ? '' : '; give real inputs with --data (a dataset or a feeds file)'}`
+          ? `the baseline's output${set ? 's are' : ` '${fid.outputs[0]!.name}' is`} ${fid.baselineSilence ?? 'all zeros'} on ${on}, so they cannot tell the models apart${opts.data || (set && !set.synthetic) ? '' : '; give real inputs with --data (a dataset or a feeds file)'}`
           : undefined;
         if (!blind)
           namingModel(profile, base, () => {
