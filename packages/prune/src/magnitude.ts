@@ -1,6 +1,7 @@
-import { Graph, ShrinkError, type onnx, countUnhandled, selectNodes } from '@shrink/core';
+import { Graph, hasSubgraphs, ShrinkError, type onnx, countUnhandled, selectNodes } from '@shrink/core';
 import type { ResolvedPruneOptions } from './options.js';
 import type { LayerOutcome, PruneResult } from './types.js';
+import { pruneWithSubgraphs } from './subgraphs.js';
 import { collectTargets, countZeros, HANDLED_OPS, writeBack, type PrunableTensor, type WeightTarget } from './ops/weights.js';
 
 export const UNSTRUCTURED_NOTE =
@@ -69,10 +70,28 @@ export function prunedRow(t: WeightTarget): LayerOutcome {
 }
 
 /**
- * Applies an unstructured pass: collects the selected weight-bearing nodes, lets `prune` zero their
- * tensors in place, writes them back and builds the report.
+ * Applies an unstructured pass to the model and to the weights inside its If/Loop/Scan bodies: collects
+ * the selected weight-bearing nodes of each graph, lets `prune` zero their tensors in place, writes them
+ * back and builds one report.
  */
 export function runUnstructured(
+  model: onnx.IModelProto,
+  options: ResolvedPruneOptions,
+  withBias: boolean,
+  prune: (targets: WeightTarget[]) => void,
+  head: { method: string; targetSparsity: number; notes: string[] },
+): PruneResult {
+  const r = pruneWithSubgraphs(model, (m) => runGraph(m, options, withBias, prune, head));
+  if (!r.report.layers.some((l) => l.action === 'pruned')) {
+    r.report.notes.push(
+      'no weights were pruned: no selected MatMul, Gemm, Conv or ConvTranspose has a float32 initializer weight or 8-bit codes (DequantizeLinear), and no MatMulInteger or ConvInteger has 8-bit initializer codes',
+    );
+  }
+  return r;
+}
+
+/** One graph's part of runUnstructured (its subgraphs are pruneWithSubgraphs' part). */
+function runGraph(
   model: onnx.IModelProto,
   options: ResolvedPruneOptions,
   withBias: boolean,
@@ -87,11 +106,6 @@ export function runUnstructured(
   for (const t of targets) for (const x of tensorsOf(t)) writeBack(graph, x);
   const layers = entries.map((e) => ('target' in e ? prunedRow(e.target) : e.skipped));
   const notes = [...head.notes];
-  if (targets.length === 0) {
-    notes.push(
-      'no weights were pruned: no selected MatMul, Gemm, Conv or ConvTranspose has a float32 initializer weight or 8-bit codes (DequantizeLinear), and no MatMulInteger or ConvInteger has 8-bit initializer codes',
-    );
-  }
   if (targets.some((t) => t.weight.quant)) {
     notes.push(
       '8-bit quantized weights: ranked by |q - zero point| * scale; pruned codes are set to the zero point, so they dequantize to exactly 0',
@@ -140,6 +154,9 @@ export function pruneMagnitude(model: onnx.IModelProto, options: ResolvedPruneOp
   checkSparsity(options.sparsity);
   const notes = [UNSTRUCTURED_NOTE];
   if (options.scope === 'global') notes.push('global scope: one |w| threshold over all pruned layers, so per-layer sparsities differ');
+  // Each body is pruned as a graph of its own: its threshold is its own.
+  if (options.scope === 'global' && hasSubgraphs(model))
+    notes.push('global scope: the main graph and each If/Loop/Scan body have a threshold of their own');
   return runUnstructured(
     model,
     options,

@@ -1,5 +1,7 @@
 import {
   attrInt,
+  constantTensor,
+  readTensor,
   dtypeFromOnnx,
   isDefaultDomain,
   isExternalTensor,
@@ -78,6 +80,8 @@ export interface PrunableTensor {
   dims: number[];
   values: Float32Array;
   quant?: QuantizedCodes;
+  /** The weight is a Constant node's output (paddle2onnx, and PyTorch's inlined If branches): writeBack makes it an initializer. */
+  constantNode?: onnx.NodeProto;
 }
 
 /** One selected weight-bearing node whose weight can be pruned. */
@@ -101,8 +105,17 @@ function inlineInitializer(graph: Graph, name: string | undefined, what: string)
   return { name, dtype: dtypeFromOnnx(t.dataType ?? 0) };
 }
 
-/** Why `name` is not a prunable float32 initializer, or its copied values. */
+/** Why `name` is not a prunable float32 initializer or Constant-node output, or its copied values. */
 function prunable(graph: Graph, name: string | undefined, what: string): PrunableTensor | string {
+  const producer = name ? graph.producer(name) : undefined;
+  const constant = producer ? constantTensor(producer) : undefined;
+  if (constant && producer) {
+    if (isExternalTensor(constant))
+      return `${what} '${name}' keeps its data in an external file; load the model through @shrink/core/io first`;
+    const v = readTensor(constant);
+    if (v.dtype !== 'float32') return `${what} '${name}' is ${v.dtype}; only float32 weights are pruned`;
+    return { name: name!, dims: v.dims, values: Float32Array.from(v.data as Float32Array), constantNode: producer };
+  }
   const c = inlineInitializer(graph, name, what);
   if (typeof c === 'string') return c;
   if (c.dtype !== 'float32') return `${what} '${c.name}' is ${c.dtype}; only float32 weights are pruned`;
@@ -313,6 +326,7 @@ export function countZeros(values: Float32Array): number {
  */
 export function writeBack(graph: Graph, t: PrunableTensor): void {
   const q = t.quant;
+  if (t.constantNode) graph.removeNode(t.constantNode);
   if (!q) {
     graph.setInitializer(t.name, 'float32', t.dims, t.values, { copy: false });
     return;

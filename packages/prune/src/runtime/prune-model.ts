@@ -1,10 +1,11 @@
-import { parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx, type OutputKindDecision } from '@shrink/core';
+import { parseOptions, refuseNaN, ShrinkError, subgraphsOf, type Ctx, type onnx, type OutputKindDecision } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { pruneOptionsSchema, type PruneOptions } from '../options.js';
 import type { PruneResult } from '../types.js';
 import { pruneMagnitude } from '../magnitude.js';
 import { pruneNM } from '../nm.js';
 import { pruneStructured } from '../structured.js';
+import { WEIGHT_OPS } from '../ops/weights.js';
 
 /** Training for `shrink prune --schedule/--finetune`: the data and how long. */
 export interface FineTuneSettings {
@@ -85,7 +86,12 @@ export async function pruneModel(
       },
     };
   }
-  const once = o.method === 'magnitude' ? pruneMagnitude(model, o) : o.method === 'nm' ? pruneNM(model, o) : pruneStructured(model, o);
+  const once =
+    o.method === 'magnitude'
+      ? pruneMagnitude(model, o)
+      : o.method === 'nm'
+        ? pruneNM(model, o)
+        : bodiesNoted(pruneStructured(model, o), model);
   if (!fineTune) return once;
   // tfjs costs ~0.3 s to load: one-shot pruning does not pay for it.
   const [{ exportToOnnx, importFromOnnx, initTf }, { fineTunePruned }] = await Promise.all([
@@ -117,4 +123,25 @@ export async function pruneModel(
   } finally {
     imported.dispose();
   }
+}
+
+/** Weight-bearing nodes inside If/Loop/Scan bodies (at any depth). */
+function bodyWeightNodes(g: onnx.IGraphProto | null | undefined, inBody = false): number {
+  let n = 0;
+  for (const node of g?.node ?? []) {
+    if (inBody && WEIGHT_OPS.has(node.opType ?? '')) n++;
+    for (const s of subgraphsOf(node)) n += bodyWeightNodes(s, true);
+  }
+  return n;
+}
+
+/** Structured pruning changes tensor shapes along chains of one graph; bodies are left alone, and the report says so. */
+function bodiesNoted(r: PruneResult, model: onnx.IModelProto): PruneResult {
+  const n = bodyWeightNodes(model.graph);
+  if (n > 0) {
+    r.report.notes.push(
+      `structured pruning leaves the ${n} weight node(s) inside If/Loop/Scan bodies alone (their shapes cross the body boundary); method magnitude or nm prunes them`,
+    );
+  }
+  return r;
 }
