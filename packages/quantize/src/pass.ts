@@ -76,13 +76,13 @@ export const quantizePass = definePass({
     { dtype: 'fp16' },
   ],
   async run(model, o, { data, ctx }) {
-    const { explainQuantization, quantizeModel, resolveCalibration } = await import('./runtime/index.js');
+    const { explainQuantization, isFeedSet, quantizeModel, resolveCalibration } = await import('./runtime/index.js');
     // The accuracy fallback is the runner's (runPass), around this run.
     const { explain, maxAccuracyDrop: _, ...options } = o;
     const spec = options.calibData ?? data.calibrationSpec;
     const calibration =
       needsCalibration(options) && spec !== undefined
-        ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {})
+        ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}, ctx)
         : undefined;
     const env = calibration ? { calibration } : {};
     const evalSet = await data.eval();
@@ -98,12 +98,17 @@ export const quantizePass = definePass({
         },
       ]),
     );
-    const sample = evalSet ?? calibration;
+    // The per-layer error runs on a dataset; a feed set calibrates only.
+    const sample = evalSet ?? (calibration && !isFeedSet(calibration) ? calibration : undefined);
     let explained: Awaited<ReturnType<typeof explainQuantization>> | undefined;
     if (explain === true && !sample) {
-      throw new ShrinkError('INVALID_ARGUMENT', 'the per-layer error needs sample data: give evaluation data or calibData', {
-        option: 'explain',
-      });
+      throw new ShrinkError(
+        'INVALID_ARGUMENT',
+        'the per-layer error needs a dataset: give evaluation data or a calibration dataset (a feeds file only calibrates)',
+        {
+          option: 'explain',
+        },
+      );
     }
     if ((explain ?? true) && sample) {
       try {

@@ -1,10 +1,21 @@
 /**
  * Calibration for static quantization: runs the float model in onnxruntime over a calibration set with
  * the activations the QDQ pass needs exposed as outputs, and summarizes each into a [min, max] range.
+ * The set is a dataset (batched through the model's one input) or a feed set (every input by name, one
+ * run per sample): what token ids, masks, state tensors and several inputs need.
  */
 import { loggerOf, progressOf, ShrinkError, tensorNumel, typeShape, type Ctx, type onnx } from '@shrink/core';
 import { createDataset, createRng, type Dataset } from '@shrink/core/data';
-import { createSession, exposeIntermediates, feedsFor, planInput, type SessionOptions } from '@shrink/core/runtime';
+import {
+  createSession,
+  exposeIntermediates,
+  feedsFor,
+  planInput,
+  type FeedSet,
+  type Outputs,
+  type Session,
+  type SessionOptions,
+} from '@shrink/core/runtime';
 import { createCollector, type CalibrationMethod, type Ranges } from '../calibration/collector.js';
 import { calibrationTensors } from '../static.js';
 
@@ -38,21 +49,29 @@ function positiveInt(v: number, what: string): number {
   return v;
 }
 
+/** A calibration set: a dataset, or a feed set (model inputs by name, from a feeds file or made up). */
+export type CalibrationSet = Dataset | FeedSet;
+
+export const isFeedSet = (data: CalibrationSet): data is FeedSet => 'samples' in data;
+
+/** Samples in a calibration set. */
+const sizeOf = (data: CalibrationSet): number => (isFeedSet(data) ? data.samples.length : data.n);
+
 /**
  * Runs `model` on up to `samples` samples of `data` and returns the activation ranges of `tensors`.
- * An empty dataset is CALIBRATION_EMPTY; samples that do not fit the model input are INVALID_DATA
+ * An empty set is CALIBRATION_EMPTY; dataset samples that do not fit the model input are INVALID_DATA
  * naming both shapes.
  */
 export async function calibrate(
   model: onnx.IModelProto,
-  data: Dataset,
+  data: CalibrationSet,
   opts: CalibrateOptions = {},
   ctx?: Ctx,
 ): Promise<CalibrationResult> {
   const method = opts.method ?? 'minmax';
   const limit = positiveInt(opts.samples ?? 256, 'samples');
   const batch = positiveInt(opts.batch ?? 16, 'batch');
-  if (data.n === 0) {
+  if (sizeOf(data) === 0) {
     throw new ShrinkError(
       'CALIBRATION_EMPTY',
       `calibration data '${data.name}' has no samples; static quantization needs at least one (e.g. digits, or random:64 for a smoke test)`,
@@ -67,9 +86,24 @@ export async function calibrate(
     return { method, samples: 0, data: data.name, ranges };
   }
   const session = await createSession(exposeIntermediates(model, tensors), { label: 'calibration model', ...opts.session }, ctx);
-  const n = Math.min(limit, data.n);
+  const n = Math.min(limit, sizeOf(data));
   const progress = progressOf(ctx);
+  // Only float32 values are quantized by the QDQ pass; other types have no range to find. Rows beyond
+  // `count` are zero padding for a fixed batch size: kept out of the ranges.
+  const collect = (out: Outputs, rows: number, count: number): void => {
+    for (const name of tensors) {
+      const t = out[name]!;
+      if (t.type !== 'float32') continue;
+      let values = t.data as Float32Array;
+      if (rows > count && t.dims[0] === rows) values = values.subarray(0, (values.length / rows) * count);
+      collector.collect(name, values);
+    }
+  };
   try {
+    if (isFeedSet(data)) {
+      await runFeeds(session, data, n, tensors, collect, `calibrating (${method})`, ctx);
+      return { method, samples: n, data: data.name, ranges: collector.ranges() };
+    }
     const plan = planInput(session, data, opts.input);
     // A model with a fixed batch dim takes at most that many samples per run.
     const step = Math.min(batch, plan.fixedBatch ?? batch);
@@ -78,16 +112,7 @@ export async function calibrate(
       ctx?.signal?.throwIfAborted();
       const count = Math.min(step, n - start);
       const { feeds, rows } = feedsFor(plan, data, start, count);
-      const out = await session.run(feeds, tensors);
-      for (const name of tensors) {
-        const t = out[name]!;
-        // Only float32 values are quantized by the QDQ pass; other types have no range to find.
-        if (t.type !== 'float32') continue;
-        let values = t.data as Float32Array;
-        // Rows beyond `count` are zero padding for a fixed batch size: keep them out of the ranges.
-        if (rows > count && t.dims[0] === rows) values = values.subarray(0, (values.length / rows) * count);
-        collector.collect(name, values);
-      }
+      collect(await session.run(feeds, tensors), rows, count);
       progress.tick(1);
     }
   } finally {
@@ -95,6 +120,25 @@ export async function calibrate(
     await session.release();
   }
   return { method, samples: n, data: data.name, ranges: collector.ranges() };
+}
+
+/** The first `n` samples of a feed set through `session`, one run each, with progress. */
+async function runFeeds(
+  session: Session,
+  set: FeedSet,
+  n: number,
+  tensors: readonly string[],
+  collect: (out: Outputs, rows: number, count: number) => void,
+  label: string,
+  ctx?: Ctx,
+): Promise<void> {
+  const progress = progressOf(ctx);
+  progress.start(label, n);
+  for (const feeds of set.samples.slice(0, n)) {
+    ctx?.signal?.throwIfAborted();
+    collect(await session.run(feeds, tensors), 1, 1);
+    progress.tick(1);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
-import { convertOpset, opsetVersionOf, parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { convertOpset, encodeModel, opsetVersionOf, parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import { checkCombination } from '../check-options.js';
-import { resolveData, type Dataset } from '@shrink/core/data';
+import { resolveData } from '@shrink/core/data';
 import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
 import { dequantizeWeights, quantizedOps, refuseQuantized } from '../already-quantized.js';
 import type { PassResult } from '../types.js';
@@ -9,21 +9,63 @@ import { quantizeStatic } from '../static.js';
 import { quantizeWeightOnly } from '../nbits.js';
 import { convertToFloat16 } from '../fp16.js';
 import { portabilityNote } from '../weight-format.js';
-import { int8KernelPath } from '@shrink/core/runtime';
-import { calibrate, randomCalibration } from './calibrate.js';
+import { createSession, int8KernelPath, isFeedsSpec, readFeedSet, syntheticFeedSet, type FeedSet } from '@shrink/core/runtime';
+import path from 'node:path';
+import { calibrate, randomCalibration, type CalibrationSet } from './calibrate.js';
 
 export interface QuantizeEnv {
   /** Static mode: the calibration set (see resolveCalibration); required there, ignored otherwise. */
-  calibration?: Dataset;
+  calibration?: CalibrationSet;
 }
 
 const RANDOM_SPEC = /^random:(\d+)$/;
 
+/** The inputs a model is fed (IR < 4 models list initializers among the inputs too). */
+function feedInputs(model: onnx.IModelProto): onnx.IValueInfoProto[] {
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
+  return (model.graph?.input ?? []).filter((v) => !inits.has(v.name));
+}
+
+/** Whether random:N can be the classic dataset: one float32 input with fixed dims after the batch dim. */
+function oneFixedFloatInput(model: onnx.IModelProto): boolean {
+  const inputs = feedInputs(model);
+  const t = inputs[0]?.type?.tensorType;
+  const dims = (t?.shape?.dim ?? []).slice(1);
+  return (
+    inputs.length === 1 &&
+    t?.elemType === 1 &&
+    (t.shape?.dim ?? []).length >= 2 &&
+    dims.every((d) => d.dimValue != null && Number(d.dimValue) > 0)
+  );
+}
+
+/** A feed set read or made for `model` through a session of it, released afterwards. */
+async function withSession(
+  model: onnx.IModelProto,
+  make: (s: Awaited<ReturnType<typeof createSession>>) => Promise<FeedSet> | FeedSet,
+  ctx?: Ctx,
+): Promise<FeedSet> {
+  const session = await createSession(encodeModel(model), { label: 'model to calibrate' }, ctx);
+  try {
+    return await make(session);
+  } finally {
+    await session.release();
+  }
+}
+
 /**
- * The calibration set for `--calib-data`: anything `--data` accepts (its training part), or `random:N`,
- * N seeded uniform [0, 1) samples shaped for the model input — a smoke test, labelled as such.
+ * The calibration set for `--calib-data`: a feeds file or folder (the model's inputs by name: .json, .npz,
+ * .npy), anything `--data` accepts (its training part), or `random:N`. random:N is N seeded uniform
+ * [0, 1) samples for a model with one fixed-size float input, and N synthetic samples by what each input
+ * means (token ids within the vocabulary, masks of ones, state of zeros) for any other; either is a smoke
+ * test, labelled as such.
  */
-export async function resolveCalibration(spec: string, model: onnx.IModelProto, opts: { cwd?: string } = {}): Promise<Dataset> {
+export async function resolveCalibration(
+  spec: string,
+  model: onnx.IModelProto,
+  opts: { cwd?: string } = {},
+  ctx?: Ctx,
+): Promise<CalibrationSet> {
   const m = RANDOM_SPEC.exec(spec);
   if (m) {
     const n = Number(m[1]);
@@ -31,8 +73,13 @@ export async function resolveCalibration(spec: string, model: onnx.IModelProto, 
       throw new ShrinkError('CALIBRATION_EMPTY', `${spec}: random calibration needs at least one sample, e.g. random:64`, {
         option: 'calibData',
       });
-    return randomCalibration(model, n);
+    if (oneFixedFloatInput(model)) return randomCalibration(model, n);
+    const set = await withSession(model, (s) => syntheticFeedSet(s, model, { count: n }), ctx);
+    return { ...set, name: `random:${n} (synthetic smoke test: ${set.name})` };
   }
+  const file = path.resolve(opts.cwd ?? '.', spec);
+  const names = feedInputs(model).map((v) => v.name ?? '');
+  if (await isFeedsSpec(file, names)) return withSession(model, (s) => readFeedSet(file, s, model), ctx);
   return resolveData(spec, { split: 'train', ...(opts.cwd ? { cwd: opts.cwd } : {}) });
 }
 
