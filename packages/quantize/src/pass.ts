@@ -14,7 +14,7 @@ import {
 } from '@shrink/core';
 import { checkCombination, needsCalibration } from './check-options.js';
 import { quantizeOptionsSchema } from './options.js';
-import type { QuantizeReport } from './types.js';
+import type { NodeOutcome, QuantizeReport } from './types.js';
 
 export const quantizePassSchema = quantizeOptionsSchema.extend({
   explain: z
@@ -33,10 +33,20 @@ const byDtype = (m: Record<string, number>) =>
     .map(([k, v]) => `${k} ${formatValue(v, 'count')}`)
     .join(', ');
 
+/**
+ * Whether a report row is a node that had a weight to quantize. A Gather whose data is computed at run
+ * time (Shape -> Gather picking a dim, a state tensor sliced) holds no weight: its row stays in --json
+ * with its reason, but it is neither a candidate nor "not quantized".
+ */
+export function isCandidate(n: NodeOutcome): boolean {
+  return !(n.opType === 'Gather' && n.action !== 'quantized' && /^data '[^']*' is computed at run time/.test(n.reason ?? ''));
+}
+
 /** The notes every front end shows for a quantization: what was quantized, what passed through, the pass's own notes. */
 export function quantizeNotes(q: QuantizeReport, before: Record<string, number>, after: Record<string, number>): string[] {
+  const candidates = q.nodes.filter(isCandidate);
   return [
-    `${q.dtype}${q.mode === q.dtype ? '' : ` ${q.mode}`}: ${q.nodes.filter((n) => n.action === 'quantized').length} of ${q.nodes.length} candidate nodes quantized`,
+    `${q.dtype}${q.mode === q.dtype ? '' : ` ${q.mode}`}: ${candidates.filter((n) => n.action === 'quantized').length} of ${candidates.length} candidate nodes quantized`,
     `parameters by dtype: baseline ${byDtype(before)}; quantized ${byDtype(after)}`,
     ...(Object.keys(q.unhandled).length
       ? [

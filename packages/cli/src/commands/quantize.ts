@@ -4,7 +4,7 @@ import Table from 'cli-table3';
 import { formatValue, ShrinkError, type Ctx } from '@shrink/core';
 import { compareModels } from '@shrink/core/runtime';
 import { OUTPUT_NAMES, type QuantizeReport, type TfjsWeightDtype } from '@shrink/quantize';
-import { quantizePass } from '@shrink/quantize/pass';
+import { isCandidate, quantizePass } from '@shrink/quantize/pass';
 import type { LayerError } from '@shrink/quantize/runtime';
 import { folderFiles, loadModelInput, tfjsFolderOf } from '../model-input.js';
 import { emit, type ArgsOf, type GlobalArgs } from '../output.js';
@@ -57,9 +57,11 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
     }),
 };
 
+/** What was not quantized, candidates only (rows of nodes with no weight are in --json). */
 function summarizeNodes(q: QuantizeReport): string {
-  const skipped = q.nodes.filter((n) => n.action !== 'quantized');
-  if (skipped.length === 0) return `all ${q.nodes.length} candidate nodes quantized`;
+  const candidates = q.nodes.filter(isCandidate);
+  const skipped = candidates.filter((n) => n.action !== 'quantized');
+  if (skipped.length === 0) return `all ${candidates.length} candidate nodes quantized`;
   return `not quantized: ${skipped.map((n) => `${n.name} (${n.opType}: ${n.reason ?? n.action})`).join('; ')}`;
 }
 

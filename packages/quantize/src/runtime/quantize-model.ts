@@ -1,4 +1,15 @@
-import { convertOpset, encodeModel, opsetVersionOf, parseOptions, refuseNaN, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import {
+  convertOpset,
+  encodeModel,
+  opsetVersionOf,
+  parseOptions,
+  progressOf,
+  refuseNaN,
+  ShrinkError,
+  subgraphsOf,
+  type Ctx,
+  type onnx,
+} from '@shrink/core';
 import { checkCombination } from '../check-options.js';
 import { resolveData } from '@shrink/core/data';
 import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
@@ -114,13 +125,14 @@ async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions
   // activations an infinite weight makes.
   const calibrates = o.mode === 'static' && (o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8');
   refuseNaN(model, 'quantize', { infinity: calibrates });
+  const step = (label: string, run: () => PassResult): PassResult => rewriting(model, label, run, ctx);
   switch (o.dtype) {
     case 'q4':
-      return quantizeWeightOnly(model, { ...o, bits: 4 });
+      return step('q4 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4 }));
     case 'q4f16':
-      return quantizeWeightOnly(model, { ...o, bits: 4, float16: true });
+      return step('q4f16 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4, float16: true }));
     case 'fp16':
-      return convertToFloat16(model, o);
+      return step('fp16', () => convertToFloat16(model, o));
     default:
       break;
   }
@@ -132,17 +144,27 @@ async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions
     if (upgraded) r.report.notes.unshift(upgraded.note);
     return r;
   };
-  if (o.mode === 'dynamic') return noted(withKernelNote(quantizeDynamic(model, o)));
-  if (o.mode === 'weight-only') return quantizeWeightOnly(model, { ...o, bits: 8 });
+  const up = model;
+  if (o.mode === 'dynamic') return noted(withKernelNote(rewriting(up, `${o.dtype} dynamic`, () => quantizeDynamic(up, o), ctx)));
+  if (o.mode === 'weight-only') return rewriting(up, `${o.dtype} weight-only`, () => quantizeWeightOnly(up, { ...o, bits: 8 }), ctx);
   if (!env.calibration) {
     throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', {
       option: 'calibData',
       missing: 'calibration',
     });
   }
-  const cal = await calibrate(model, env.calibration, { method: o.calibMethod, percentile: o.percentile, samples: o.calibSamples }, ctx);
+  const cal = await calibrate(up, env.calibration, { method: o.calibMethod, percentile: o.percentile, samples: o.calibSamples }, ctx);
   // quantizeStatic notes random (smoke-test) calibration itself.
-  return noted(withKernelNote(quantizeStatic(model, o, cal.ranges, { method: cal.method, samples: cal.samples, data: cal.data })));
+  return noted(
+    withKernelNote(
+      rewriting(
+        up,
+        `${o.dtype} static`,
+        () => quantizeStatic(up, o, cal.ranges, { method: cal.method, samples: cal.samples, data: cal.data }),
+        ctx,
+      ),
+    ),
+  );
 }
 
 /** Below this default-domain opset the integer quantizers cannot write their ops. */
@@ -165,4 +187,27 @@ function withKernelNote(r: PassResult): PassResult {
   const quantized = r.report.nodes.some((n) => n.action === 'quantized' && kernelOps.includes(n.opType));
   if (r.report.weightFormat && quantized) r.report.notes.push(portabilityNote(r.report.weightFormat, int8KernelPath()));
   return r;
+}
+
+/** Nodes of a graph and of its If/Loop/Scan bodies. */
+function nodeCount(g: onnx.IGraphProto | null | undefined): number {
+  return (g?.node ?? []).reduce((n, node) => n + 1 + subgraphsOf(node).reduce((m, s) => m + nodeCount(s), 0), 0);
+}
+
+/**
+ * A rewriting pass under a progress line on stderr (none under --json: the CLI's ctx has no progress
+ * there): the passes run synchronously over every node, so the line says what runs over how many nodes
+ * while a large model is rewritten, and completes when the pass returns.
+ */
+function rewriting(model: onnx.IModelProto, label: string, run: () => PassResult, ctx?: Ctx): PassResult {
+  const progress = progressOf(ctx);
+  const nodes = nodeCount(model.graph);
+  progress.start(`quantizing ${label} (${nodes} nodes)`, nodes);
+  try {
+    const r = run();
+    progress.tick(nodes);
+    return r;
+  } finally {
+    progress.stop();
+  }
 }
