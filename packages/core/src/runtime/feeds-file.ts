@@ -69,7 +69,8 @@ async function filesOf(spec: string): Promise<string[]> {
 
 /**
  * Whether `spec` is a feeds file (or folder) for a model with these inputs, rather than a dataset:
- * NumPy files are; a JSON file is unless it is a {"x": ...} dataset (for a model whose input is not named x).
+ * NumPy files are; a JSON file is unless it is a {"x": ..., "y": ...} dataset, or {"x": ...} for a model
+ * without an input named x.
  */
 export async function isFeedsSpec(spec: string, inputNames: readonly string[]): Promise<boolean> {
   const st = await stat(spec).catch(() => undefined);
@@ -82,9 +83,11 @@ export async function isFeedsSpec(spec: string, inputNames: readonly string[]): 
     const v = await readJson(f).catch(() => undefined);
     const first: unknown = Array.isArray(v) ? v[0] : v;
     if (first === null || typeof first !== 'object' || Array.isArray(first)) continue;
-    // A dataset is {"x": ..., "y": ...}; anything else keyed by name is feeds, checked against the model later.
+    // A dataset is {"x": ..., "y": ...} (labels in a "y" that is no model input); {"x": ...} alone is feeds
+    // only for a model whose input is named x. Anything else keyed by name is feeds, checked against the model later.
     const keys = Object.keys(first);
-    if (keys.length > 0 && (!keys.includes('x') || inputNames.includes('x'))) return true;
+    const labelled = keys.includes('x') && keys.includes('y') && !inputNames.includes('y');
+    if (keys.length > 0 && !labelled && (!keys.includes('x') || inputNames.includes('x'))) return true;
   }
   return false;
 }

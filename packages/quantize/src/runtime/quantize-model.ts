@@ -21,7 +21,6 @@ import { quantizeWeightOnly } from '../nbits.js';
 import { convertToFloat16 } from '../fp16.js';
 import { portabilityNote } from '../weight-format.js';
 import { createSession, int8KernelPath, isFeedsSpec, readFeedSet, syntheticFeedSet, type FeedSet } from '@shrink/core/runtime';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { calibrate, randomCalibration, type CalibrationSet } from './calibrate.js';
 
@@ -49,19 +48,6 @@ function oneFixedFloatInput(model: onnx.IModelProto): boolean {
     (t.shape?.dim ?? []).length >= 2 &&
     dims.every((d) => d.dimValue != null && Number(d.dimValue) > 0)
   );
-}
-
-/**
- * Whether `file` is a JSON dataset {"x": ..., "y": ...} for a model whose input happens to be named x
- * (isFeedsSpec takes that for feeds): a "y" that is no input of the model is labels.
- */
-async function labelledJson(file: string, names: readonly string[]): Promise<boolean> {
-  if (path.extname(file).toLowerCase() !== '.json') return false;
-  const v: unknown = await readFile(file, 'utf8')
-    .then((t) => JSON.parse(t) as unknown)
-    .catch(() => undefined);
-  const first: unknown = Array.isArray(v) ? v[0] : v;
-  return first !== null && typeof first === 'object' && 'x' in first && 'y' in first && !names.includes('y');
 }
 
 /** A feed set read or made for `model` through a session of it, released afterwards. */
@@ -104,8 +90,7 @@ export async function resolveCalibration(
   }
   const file = path.resolve(opts.cwd ?? '.', spec);
   const names = feedInputs(model).map((v) => v.name ?? '');
-  if ((await isFeedsSpec(file, names)) && !(await labelledJson(file, names)))
-    return withSession(model, (s) => readFeedSet(file, s, model), ctx);
+  if (await isFeedsSpec(file, names)) return withSession(model, (s) => readFeedSet(file, s, model), ctx);
   return resolveData(spec, { split: 'train', ...(opts.cwd ? { cwd: opts.cwd } : {}) });
 }
 
