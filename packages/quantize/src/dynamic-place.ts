@@ -44,20 +44,22 @@ export function dynamicPlacer(graph: Graph): DynamicPlacer {
     const names: Quantized = {
       codes: graph.uniqueName(`${w.base}_quantized`),
       scale: graph.uniqueName(`${w.base}_scale`),
-      zeroPoint: graph.uniqueName(`${w.base}_zero_point`),
+      // No zero point: an empty name, which is how ONNX leaves an optional input out.
+      zeroPoint: w.noZeroPoint ? '' : graph.uniqueName(`${w.base}_zero_point`),
     };
     // quantizeTensor's arrays are fresh and written once: the initializers take them over uncopied.
     const own = { copy: false };
     graph.setInitializer(names.codes, w.type, w.dims, r.q, own);
     graph.setInitializer(names.scale, 'float32', perChannel ? (w.scaleDims ?? [r.scale.length]) : [], r.scale, own);
-    const zeroPoint = shared ? r.zeroPoint.slice(0, 1) : r.zeroPoint;
-    graph.setInitializer(names.zeroPoint, w.type, perChannel && !shared ? [zeroPoint.length] : [], zeroPoint, own);
     weights.set(w.key, names);
     written.push(
       { name: names.codes, dtype: w.type, elements: r.q.length, bytes: r.q.length },
       { name: names.scale, dtype: 'float32', elements: r.scale.length, bytes: 4 * r.scale.length },
-      { name: names.zeroPoint, dtype: w.type, elements: zeroPoint.length, bytes: zeroPoint.length },
     );
+    if (w.noZeroPoint) return;
+    const zeroPoint = shared ? r.zeroPoint.slice(0, 1) : r.zeroPoint;
+    graph.setInitializer(names.zeroPoint, w.type, perChannel && !shared ? [zeroPoint.length] : [], zeroPoint, own);
+    written.push({ name: names.zeroPoint, dtype: w.type, elements: zeroPoint.length, bytes: zeroPoint.length });
   };
 
   /** DynamicQuantizeLinear of `input`, added before `before` the first time and shared afterwards. */

@@ -231,13 +231,13 @@ function convNet(): onnx.ModelProto {
   );
 }
 
-test('Conv net: ConvInteger with uint8 weights (also for q8), bias after the scale, within tolerance', async () => {
+test('Conv net, convFormat integer: ConvInteger with uint8 weights (also for q8), bias after the scale, within tolerance', async () => {
   const model = convNet();
   const before = encodeModel(model);
   const xc = { data: randn(mulberry32(8), 2 * 3 * 64), dims: [2, 3, 8, 8] };
   const ref = await run(model, { x: xc });
   for (const perChannel of [false, true]) {
-    const { model: q, report } = quantizeDynamic(model, opts({ dtype: 'q8', perChannel }));
+    const { model: q, report } = quantizeDynamic(model, opts({ dtype: 'q8', perChannel, convFormat: 'integer' }));
     const ops = opTypes(q);
     assert.equal(ops.filter((o) => o === 'ConvInteger').length, 2, ops.join(','));
     assert.ok(!ops.includes('Conv'));

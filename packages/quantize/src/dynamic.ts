@@ -76,7 +76,7 @@ function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions)
   }
   const select = selectNodes(graph, options);
   const unhandled = countUnhandled(graph, new Set(DYNAMIC_HANDLERS.keys()));
-  const view: DynamicView = { graph, format, perChannel: options.perChannel, opset };
+  const view: DynamicView = { graph, format, perChannel: options.perChannel, convFormat: options.convFormat, opset };
   const placer = dynamicPlacer(graph);
   const casts = float32Casts(graph);
   // Found before any node is replaced: the head's table is no Gather's once the Gather reads codes.

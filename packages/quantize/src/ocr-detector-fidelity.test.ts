@@ -43,9 +43,9 @@ function channelErrors(got: Float32Array, want: Float32Array, channels: number, 
   return errs.sort((a, b) => b - a);
 }
 
-test('q8 Conv: a scale per output channel keeps channels of small weights (per tensor they got a few codes); tiny reductions stay float', async () => {
+test('q8 Conv, convFormat integer: a scale per output channel keeps channels of small weights (per tensor they got a few codes); tiny reductions stay float', async () => {
   const model = channelSpreadNet();
-  const { model: q, report } = quantizeDynamic(model, parseOptions(quantizeOptionsSchema, { dtype: 'q8' }));
+  const { model: q, report } = quantizeDynamic(model, parseOptions(quantizeOptionsSchema, { dtype: 'q8', convFormat: 'integer' }));
   const g = Graph.from(q);
   // ConvInteger takes one weight zero point: the codes are symmetric around 128, the scale is per channel.
   assert.deepEqual(g.shapeOf('w1_scale'), [CHANNELS, 1, 1]);

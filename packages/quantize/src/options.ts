@@ -5,6 +5,10 @@ import { WEIGHT_ALGOS } from './ops/weight-quantizers.js';
 export const DTYPES = ['q8', 'int8', 'uint8', 'q4', 'q4f16', 'fp16'] as const;
 export type QuantDtype = (typeof DTYPES)[number];
 
+/** How dynamic 8-bit quantization stores and computes a Conv (ops/dynamic-conv.ts). */
+export const CONV_FORMATS = ['auto', 'integer', 'weight-only'] as const;
+export type ConvFormat = (typeof CONV_FORMATS)[number];
+
 /** Output file names transformers.js looks for, beside the input when no -o is given. */
 export const OUTPUT_NAMES: Readonly<Record<QuantDtype, string>> = {
   q8: 'model_quantized.onnx',
@@ -41,6 +45,12 @@ export const quantizeOptionsSchema = z.strictObject({
     .optional()
     .describe(
       '8-bit dtypes: 7-bit weight codes (int8 [-64, 64]) that x86 CPUs without VNNI cannot saturate; default off except as q8 chooses',
+    ),
+  convFormat: z
+    .enum(CONV_FORMATS)
+    .default('auto')
+    .describe(
+      'Dynamic 8-bit Conv: integer (ConvInteger on run-time uint8 activations), weight-only (int8 weights per output channel, computed in float) or auto (see README)',
     ),
   perChannel: z.boolean().default(false).describe('One scale per output channel of each weight instead of one per tensor'),
   calibData: z.string().optional().describe('Static mode: calibration data (a dataset, or random:N for a smoke test)'),

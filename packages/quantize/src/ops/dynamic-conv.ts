@@ -1,12 +1,15 @@
-import { nodeLabel } from '@shrink/core';
+import { nodeLabel, type onnx, type TensorValue } from '@shrink/core';
+import { planConvWeightOnly } from './dynamic-conv-weight-only.js';
 import { activationProblem, constantWeight, dequantizeResult } from './dynamic-common.js';
 import {
   activationPart,
   newValue,
   skip,
   weightPart,
+  type DynamicDecision,
   type DynamicOp,
   type DynamicRef,
+  type DynamicView,
   type PlannedConstant,
   type PlannedNode,
 } from './dynamic-types.js';
@@ -18,7 +21,7 @@ export const CONV_PER_CHANNEL_NOTE =
   "Conv weights have a scale per output channel and one zero point (symmetric uint8 codes around 128): onnxruntime's ConvInteger takes only a scalar weight zero point, and one scale per tensor lost up to 20 dB on depthwise and wide layers (a PaddleOCR detector: cosine 0.97 -> 0.99 on rendered text)";
 
 /**
- * Convs that sum at most this many values per output (C_in/group x kernel) stay float. ConvInteger pays a
+ * With convFormat integer, Convs that sum at most this many values per output (C_in/group x kernel) stay float. ConvInteger pays a
  * DynamicQuantizeLinear pass over its input and a Cast and Mul over its output, which so few MACs per
  * output do not repay, and with so few terms the rounding errors do not average out. Measured on the
  * PP-OCRv4 detector at 640x640: its 12 such Convs (3x3 depthwise, a 1x1 over 16 channels, SE squeezes)
@@ -28,6 +31,30 @@ export const CONV_PER_CHANNEL_NOTE =
 export const MAX_FLOAT_CONV_REDUCTION = 16;
 
 /**
+ * Why convFormat auto stores every Conv weight-only; the node rows say it. Measured on this repo's
+ * conv nets (BENCHMARKS.md, Conv formats): ConvInteger was never clearly faster than the float Conv
+ * (ResNet-18 0.97-1.10x, the PP-OCRv4 detector 1.11x, fashion-cnn 1.38x at batch 1 on AVX512-VNNI;
+ * 1.28x and 1.80x on AVX2, issue #14) and its per-tensor run-time activation codes compound through
+ * deep chains (ISNet, 119 Convs: worst output cosine 0.976), where weight-only kept >= 0.998 at the same
+ * size. So no Conv was found where ConvInteger pays; convFormat integer keeps it for runtimes that want it.
+ */
+export const AUTO_REASON = 'convFormat auto: ConvInteger was slower or less accurate on every conv net measured';
+
+/**
+ * Conv with a constant weight, as convFormat says: weight-only (dynamic-conv-weight-only.ts; auto) or
+ * ConvInteger on run-time uint8 activations (integer).
+ */
+export const planConvDynamic: DynamicOp = (node, view) => {
+  const [, wName] = node.input;
+  const w = constantWeight(view.graph, wName, 'W');
+  if (typeof w === 'string') return skip(`${w}; only a constant weight is quantized`);
+  if (w.dims.length < 3) return skip(`W '${wName}' has rank ${w.dims.length}; Conv weights are [M, C/group, k...]`);
+  const format = view.convFormat ?? 'auto';
+  if (format === 'integer') return planConvInteger(node, view, w);
+  return planConvWeightOnly(node, w, format === 'auto' ? AUTO_REASON : 'convFormat weight-only');
+};
+
+/**
  * Conv with a constant weight -> DynamicQuantizeLinear(X) -> ConvInteger (same attributes) -> Cast ->
  * Mul(X_scale * W_scale) -> Add(bias reshaped to [1, M, 1, ...]), written to the Conv's output.
  * W is quantized per output channel, symmetric, so all channels share the zero point 128 that
@@ -35,11 +62,8 @@ export const MAX_FLOAT_CONV_REDUCTION = 16;
  * onnxruntime's quantize_dynamic stores Conv weights per tensor; per channel is what its static
  * QLinearConv path and TFLite do for convolutions, and here it costs no kernel change.
  */
-export const planConvDynamic: DynamicOp = (node, view) => {
+function planConvInteger(node: onnx.NodeProto, view: DynamicView, w: TensorValue): DynamicDecision {
   const [x, wName, b] = node.input;
-  const w = constantWeight(view.graph, wName, 'W');
-  if (typeof w === 'string') return skip(`${w}; only a constant weight is quantized`);
-  if (w.dims.length < 3) return skip(`W '${wName}' has rank ${w.dims.length}; Conv weights are [M, C/group, k...]`);
   const reduction = w.dims.slice(1).reduce((a, d) => a * d, 1);
   if (reduction <= MAX_FLOAT_CONV_REDUCTION) {
     return skip(
@@ -105,4 +129,4 @@ export const planConvDynamic: DynamicOp = (node, view) => {
       notes: [CONV_UINT8_NOTE, CONV_PER_CHANNEL_NOTE],
     },
   };
-};
+}

@@ -6,6 +6,7 @@
  * DynamicQuantizeLinear shared by all its readers (as onnxruntime's quantizer does).
  */
 import type { AttrInput, DType, Graph, onnx, TensorData } from '@shrink/core';
+import type { ConvFormat } from '../options.js';
 import type { WeightFormat } from '../weight-format.js';
 
 /** A value the plan adds; the placer names it uniquely after `base`. One object is one value. */
@@ -45,6 +46,8 @@ export interface PlannedWeight {
   readonly scaleDims?: readonly number[];
   /** Per channel with one zero point for all channels (symmetric codes), stored as a scalar: ConvInteger takes no other. */
   readonly sharedZeroPoint?: boolean;
+  /** Symmetric codes whose readers take zero as the zero point (a Cast): no zero point is stored. */
+  readonly noZeroPoint?: boolean;
   /** The tensor errors name. */
   readonly source: string;
 }
@@ -88,6 +91,8 @@ export interface DynamicView {
   /** Weight codes for MatMul, Gemm and Gather. */
   readonly format: WeightFormat;
   readonly perChannel: boolean;
+  /** How Conv is quantized (options.convFormat); absent means 'auto'. */
+  readonly convFormat?: ConvFormat;
   /** Default-domain opset of the model. */
   readonly opset: number;
 }
