@@ -46,6 +46,12 @@ test('q8 Conv by default: int8 codes per output channel, no zero point, Cast and
     [count('Conv'), count('Cast'), count('Mul'), count('ConvInteger'), count('DynamicQuantizeLinear')],
     [DEEP_LAYERS, DEEP_LAYERS, DEEP_LAYERS, 0, 0],
   );
+  const convNames = g.nodes.filter((n) => n.opType === 'Conv').map((n) => n.name);
+  assert.deepEqual(
+    convNames,
+    Array.from({ length: DEEP_LAYERS }, (_, l) => `conv${l}`),
+    'each Conv keeps its name',
+  );
   const codes = g.initializer('w0_quantized')!;
   assert.equal(codes.dataType, 3, 'int8');
   assert.deepEqual(g.shapeOf('w0_scale'), [DEEP_CHANNELS, 1, 1, 1]);

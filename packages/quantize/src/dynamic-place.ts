@@ -110,7 +110,9 @@ export function dynamicPlacer(graph: Graph): DynamicPlacer {
       const build = (p: PlannedNode): onnx.NodeProto => {
         const inputs = p.inputs.map(resolve);
         const outputs = p.outputs.map(resolve);
-        const n = makeNode(p.opType, inputs, outputs, { ...p.attrs }, { name: graph.uniqueNodeName(p.name) });
+        // The replaced node leaves the graph with this plan, so its name is free for the node that keeps it.
+        const name = p.keepName && node.name ? node.name : graph.uniqueNodeName(p.name);
+        const n = makeNode(p.opType, inputs, outputs, { ...p.attrs }, { name });
         if (p.keepAttributes) n.attribute = [...node.attribute];
         return n;
       };

@@ -24,7 +24,14 @@ export function planConvWeightOnly(node: onnx.NodeProto, w: TensorValue, why: st
   const nodes: PlannedNode[] = [
     { opType: 'Cast', name: `${base}_weight_cast`, inputs: [weightPart(key, 'codes')], outputs: [codes], attrs: { to: 1 } },
     { opType: 'Mul', name: `${base}_weight_scale`, inputs: [codes, weightPart(key, 'scale')], outputs: [weight] },
-    { opType: 'Conv', name: base, inputs: [x!, weight, ...(b ? [b] : [])], outputs: [node.output[0]!], keepAttributes: true },
+    {
+      opType: 'Conv',
+      name: base,
+      inputs: [x!, weight, ...(b ? [b] : [])],
+      outputs: [node.output[0]!],
+      keepAttributes: true,
+      keepName: true,
+    },
   ];
   return {
     kind: 'plan',

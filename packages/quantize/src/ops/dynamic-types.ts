@@ -70,6 +70,8 @@ export interface PlannedNode {
   readonly attrs?: Readonly<Record<string, AttrInput>>;
   /** Takes over the replaced node's attributes (ConvInteger keeps Conv's, the code Gather keeps Gather's). */
   readonly keepAttributes?: boolean;
+  /** Takes over the replaced node's name too (the same op, reading a dequantized weight), so reports and profiles still find it. */
+  readonly keepName?: boolean;
 }
 
 export interface DynamicPlan {
