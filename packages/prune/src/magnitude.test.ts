@@ -203,7 +203,7 @@ test('weights that are graph inputs or not float32 are skipped with the reason; 
       ['m1', 'pruned', undefined],
       ['m2', 'skipped', "weight 'w' is shared with 'm1', pruned there"],
       ['m3', 'skipped', "weight 'v' is a graph input (it can change at run time)"],
-      ['m4', 'skipped', "weight 'd' is float64; only float32 weights are pruned"],
+      ['m4', 'skipped', "weight 'd' is float64; only float32 and float16 weights are pruned"],
     ],
   );
 });

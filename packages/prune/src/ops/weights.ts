@@ -1,5 +1,7 @@
 import {
   attrInt,
+  float16ToFloat32,
+  float32ToFloat16,
   constantTensor,
   readTensor,
   dtypeFromOnnx,
@@ -82,6 +84,8 @@ export interface PrunableTensor {
   quant?: QuantizedCodes;
   /** The weight is a Constant node's output (paddle2onnx, and PyTorch's inlined If branches): writeBack makes it an initializer. */
   constantNode?: onnx.NodeProto;
+  /** Stored as float16 (a model exported in half precision): `values` are decoded, writeBack encodes them again (zeros stay exact). */
+  float16?: boolean;
 }
 
 /** One selected weight-bearing node whose weight can be pruned. */
@@ -113,15 +117,22 @@ function prunable(graph: Graph, name: string | undefined, what: string): Prunabl
     if (isExternalTensor(constant))
       return `${what} '${name}' keeps its data in an external file; load the model through @shrink/core/io first`;
     const v = readTensor(constant);
-    if (v.dtype !== 'float32') return `${what} '${name}' is ${v.dtype}; only float32 weights are pruned`;
-    return { name: name!, dims: v.dims, values: Float32Array.from(v.data as Float32Array), constantNode: producer };
+    if (!PRUNED_FLOATS.has(v.dtype)) return `${what} '${name}' is ${v.dtype}; only float32 and float16 weights are pruned`;
+    return { name: name!, dims: v.dims, ...floatValues(v), constantNode: producer };
   }
   const c = inlineInitializer(graph, name, what);
   if (typeof c === 'string') return c;
-  if (c.dtype !== 'float32') return `${what} '${c.name}' is ${c.dtype}; only float32 weights are pruned`;
-  // readTensor may return a view over the model's bytes: copy before writing.
-  const v = graph.readInitializer(c.name);
-  return { name: c.name, dims: v.dims, values: Float32Array.from(v.data as Float32Array) };
+  if (!PRUNED_FLOATS.has(c.dtype)) return `${what} '${c.name}' is ${c.dtype}; only float32 and float16 weights are pruned`;
+  return { name: c.name, dims: graph.readInitializer(c.name).dims, ...floatValues(graph.readInitializer(c.name)) };
+}
+
+const PRUNED_FLOATS: ReadonlySet<DType> = new Set(['float32', 'float16']);
+
+/** A float weight's values as the pass's own float32 copy (readTensor may return a view over the model's bytes). */
+function floatValues(v: TensorValue): { values: Float32Array; float16?: true } {
+  return v.dtype === 'float16'
+    ? { values: float16ToFloat32(Uint16Array.from(v.data as Uint16Array)), float16: true }
+    : { values: Float32Array.from(v.data as Float32Array) };
 }
 
 /** A per-tensor (one value) or per-axis (dims[axis] values) parameter as a lookup by flat element index. */
@@ -328,7 +339,8 @@ export function writeBack(graph: Graph, t: PrunableTensor): void {
   const q = t.quant;
   if (t.constantNode) graph.removeNode(t.constantNode);
   if (!q) {
-    graph.setInitializer(t.name, 'float32', t.dims, t.values, { copy: false });
+    if (t.float16) graph.setInitializer(t.name, 'float16', t.dims, float32ToFloat16(t.values), { copy: false });
+    else graph.setInitializer(t.name, 'float32', t.dims, t.values, { copy: false });
     return;
   }
   for (let i = 0; i < q.codes.length; i++) if (t.values[i] === 0) q.codes[i] = q.zeroPoint(i);
