@@ -8,6 +8,7 @@ import { planTiedHead, tiedTable, tieGatherPlan } from './tied.js';
 import { planConvDynamic } from './ops/dynamic-conv.js';
 import { planGatherDynamic } from './ops/dynamic-gather.js';
 import { planGemmDynamic, planMatMulDynamic } from './ops/dynamic-matmul.js';
+import { planRecurrentWeightOnly } from './ops/dynamic-recurrent.js';
 import type { DynamicDecision, DynamicOp, DynamicView } from './ops/dynamic-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import { weightFormat } from './weight-format.js';
@@ -19,6 +20,7 @@ export const DYNAMIC_HANDLERS: ReadonlyMap<string, DynamicOp> = new Map([
   ['Gemm', planGemmDynamic],
   ['Conv', planConvDynamic],
   ['Gather', planGatherDynamic],
+  ...(['LSTM', 'GRU', 'RNN'] as const).map((op) => [op, planRecurrentWeightOnly] as const),
 ]);
 
 /** DynamicQuantizeLinear arrived in opset 11. */
