@@ -9,6 +9,7 @@ import { planConvDynamic } from './ops/dynamic-conv.js';
 import { planGatherDynamic } from './ops/dynamic-gather.js';
 import { planGemmDynamic, planMatMulDynamic } from './ops/dynamic-matmul.js';
 import { planRecurrentWeightOnly } from './ops/dynamic-recurrent.js';
+import { quantizeRecurrentSources, RECURRENT_SOURCE_NOTE } from './ops/recurrent-sources.js';
 import type { DynamicDecision, DynamicOp, DynamicView } from './ops/dynamic-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import { weightFormat } from './weight-format.js';
@@ -39,7 +40,9 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
   if (options.dtype !== 'q8' && options.dtype !== 'int8' && options.dtype !== 'uint8') {
     throw new ShrinkError('INVALID_ARGUMENT', `dynamic quantization is 8-bit: dtype must be q8, int8 or uint8, not '${options.dtype}'`);
   }
-  const r = withSubgraphs(model, (m) => dynamicGraph(m, options));
+  const sources = quantizeRecurrentSources(model);
+  const r = withSubgraphs(sources.model, (m) => dynamicGraph(m, options));
+  if (sources.stored.length > 0) r.report.notes.push(RECURRENT_SOURCE_NOTE);
   if (!r.report.nodes.some((n) => n.action === 'quantized')) {
     r.report.notes.push(
       r.report.nodes.length === 0
@@ -100,7 +103,7 @@ function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions)
       continue;
     }
     for (const i of node.input) if (i) replacedInputs.add(i);
-    const plan = computesInFloat16(graph, node) ? planInFloat32(node, d.plan, casts) : d.plan;
+    const plan = computesInFloat16(graph, node) && !d.plan.ownPrecision ? planInFloat32(node, d.plan, casts) : d.plan;
     const placed = placer.place(node, plan);
     for (const n of plan.notes ?? []) notes.add(n);
     nodes.push(nodeOutcome(node, 'quantized', { reason: plan.reason, replacedBy: placed.replacedBy, weights: placed.weights }));

@@ -1,4 +1,5 @@
-import { nodeLabel, type onnx, type TensorValue } from '@shrink/core';
+import { nodeLabel, type Graph, type onnx, type TensorValue } from '@shrink/core';
+import { computesInFloat16 } from '../float16-compute.js';
 import { newValue, weightPart, type DynamicDecision, type PlannedNode } from './dynamic-types.js';
 
 /** Said once per run when any Conv is stored this way. */
@@ -15,15 +16,20 @@ export const CONV_WEIGHT_ONLY_NOTE =
  * QDQ fusions): it then ran on every inference and the Conv could not prepack its weight, ResNet-18 at
  * batch 1 1.29x fp32 against 1.0x for Cast and Mul.
  */
-export function planConvWeightOnly(node: onnx.NodeProto, w: TensorValue, why: string): DynamicDecision {
+export function planConvWeightOnly(graph: Graph, node: onnx.NodeProto, w: TensorValue, why: string): DynamicDecision {
   const [x, wName, b] = node.input;
   const base = nodeLabel(node);
   const key = `${wName}|conv-weight-only`;
   const codes = newValue(`${wName}_codes_float`);
   const weight = newValue(`${wName}_dequantized`);
+  // A Conv computing in float16 gets a float16 weight (a third Cast, folded like the others): its
+  // activations stay float16, as the source model has them, for the runtimes that compute in float16.
+  const half = computesInFloat16(graph, node);
+  const scaled = half ? newValue(`${wName}_dequantized_float32`) : weight;
   const nodes: PlannedNode[] = [
     { opType: 'Cast', name: `${base}_weight_cast`, inputs: [weightPart(key, 'codes')], outputs: [codes], attrs: { to: 1 } },
-    { opType: 'Mul', name: `${base}_weight_scale`, inputs: [codes, weightPart(key, 'scale')], outputs: [weight] },
+    { opType: 'Mul', name: `${base}_weight_scale`, inputs: [codes, weightPart(key, 'scale')], outputs: [scaled] },
+    ...(half ? [{ opType: 'Cast', name: `${base}_weight_to_float16`, inputs: [scaled], outputs: [weight], attrs: { to: 10 } }] : []),
     {
       opType: 'Conv',
       name: base,
@@ -52,8 +58,9 @@ export function planConvWeightOnly(node: onnx.NodeProto, w: TensorValue, why: st
         },
       ],
       nodes,
-      reason: `int8 symmetric weights per output channel, computed in float (weight-only Conv; ${why})`,
+      reason: `int8 symmetric weights per output channel, computed in ${half ? 'float16 as before' : 'float'} (weight-only Conv; ${why})`,
       notes: [CONV_WEIGHT_ONLY_NOTE],
+      ownPrecision: true,
     },
   };
 }

@@ -51,7 +51,7 @@ export const planConvDynamic: DynamicOp = (node, view) => {
   if (w.dims.length < 3) return skip(`W '${wName}' has rank ${w.dims.length}; Conv weights are [M, C/group, k...]`);
   const format = view.convFormat ?? 'auto';
   if (format === 'integer') return planConvInteger(node, view, w);
-  return planConvWeightOnly(node, w, format === 'auto' ? AUTO_REASON : 'convFormat weight-only');
+  return planConvWeightOnly(view.graph, node, w, format === 'auto' ? AUTO_REASON : 'convFormat weight-only');
 };
 
 /**

@@ -81,6 +81,11 @@ export interface DynamicPlan {
   readonly nodes: readonly PlannedNode[];
   /** For the report: how it was quantized. */
   readonly reason: string;
+  /**
+   * The plan computes in the node's own float type, float16 too (a weight-only Conv: its dequantized
+   * weight ends in that type), so dynamic.ts does not run it in float32 between Casts.
+   */
+  readonly ownPrecision?: boolean;
   /** Run-level notes, said once per run however many nodes give them. */
   readonly notes?: readonly string[];
 }
