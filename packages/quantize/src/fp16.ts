@@ -10,7 +10,8 @@ import {
   findAttr,
   float32ToFloat16,
   Graph,
-  inferDtypes,
+  dtypeFromOnnx,
+  ShrinkError,
   isDefaultDomain,
   makeNode,
   makeTensor,
@@ -23,7 +24,10 @@ import {
   toFloat32,
   type DType,
 } from '@shrink/core';
+import { refuseAlreadyHalf } from './fp16-already.js';
+import { holdsBodies, typeClashes, valueTypes } from './fp16-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
+import { withSubgraphs } from './subgraphs.js';
 import type { NodeOutcome, PassResult } from './types.js';
 
 /**
@@ -162,26 +166,74 @@ function wideInputOf(graph: Graph, bn: onnx.NodeProto): string | undefined {
   return `its output feeds BatchNormalization '${nodeLabel(bn)}', whose running statistics put it at up to ${Number(reach.toPrecision(3))} (|mean| + ${SIGMAS} sigma), beyond float16's ±${FLOAT16_MAX}`;
 }
 
-function hasSubgraph(node: onnx.INodeProto): boolean {
-  return (node.attribute ?? []).some((a) => a.g || (a.graphs?.length ?? 0) > 0);
-}
+/** What --dtype fp16 reads of the quantize options. */
+export type Float16Options = Pick<ResolvedQuantizeOptions, 'keepFloat32' | 'include' | 'exclude'>;
 
 /**
  * Converts float32 tensors and ops to float16; inputs and outputs stay float32. `keepFloat32` adds op
- * types to FP16_BLOCK_LIST; --exclude'd nodes (and nodes outside --include) stay float32 too.
+ * types to FP16_BLOCK_LIST; --exclude'd nodes (and nodes outside --include) stay float32 too. If/Loop/Scan
+ * bodies are converted too, each with Casts at its own boundary (body inputs, outputs and the outer
+ * values it reads keep their types). A model whose weights are float16 already is refused.
  */
-export function convertToFloat16(
+export function convertToFloat16(model: onnx.IModelProto, options: Float16Options): PassResult {
+  const known = new Map<string, number>();
+  const r = withSubgraphs(model, (m) => {
+    const out = convertGraph(m, options, known);
+    for (const [name, code] of valueTypes(out.model.graph ?? {}, known)) known.set(name, code);
+    return out;
+  });
+  refuseAlreadyHalf(model, r);
+  return r;
+}
+
+/**
+ * One graph to float16, checked: a node whose inputs would bind float16 and another type to one type
+ * parameter (a value whose type the inference got wrong) stays float32 with that reason, and the graph
+ * is converted again, until onnxruntime would load every node.
+ */
+function convertGraph(model: onnx.IModelProto, options: Float16Options, outer: ReadonlyMap<string, number>): PassResult {
+  const forced = new Map<number, string>();
+  for (;;) {
+    const { result, origin } = convertOnce(model, options, outer, forced);
+    const clashes = typeClashes(result.model.graph ?? {}, outer);
+    let added = 0;
+    for (const c of clashes) {
+      const at = origin[c.index];
+      if (at === undefined || forced.has(at)) continue;
+      forced.set(at, `kept float32 so the model stays valid: as float16, ${c.detail}`);
+      added++;
+    }
+    if (clashes.length === 0) return result;
+    if (added === 0)
+      throw new ShrinkError(
+        'UNSUPPORTED_MODEL',
+        `fp16 would write a model onnxruntime refuses: ${clashes[0]!.detail}; exclude that node (--exclude '${nodeLabel(clashes[0]!.node)}') to keep it float32`,
+      );
+  }
+}
+
+function convertOnce(
   model: onnx.IModelProto,
-  options: Pick<ResolvedQuantizeOptions, 'keepFloat32' | 'include' | 'exclude'>,
-): PassResult {
+  options: Float16Options,
+  outer: ReadonlyMap<string, number>,
+  forced: ReadonlyMap<number, string>,
+): { result: PassResult; origin: (number | undefined)[] } {
   const graph = Graph.from(model);
   graph.topoSort();
+  const index = new Map(graph.nodes.map((n, i) => [n, i]));
   // Report labels as the input model has them: graph outputs get renamed below.
   const labels = new Map(graph.nodes.map((n) => [n, nodeLabel(n)]));
   const labelOf = (n: onnx.NodeProto): string => labels.get(n) ?? nodeLabel(n);
   const selector = selectNodes(graph, options);
   const block = new Set([...FP16_BLOCK_LIST, ...(options.keepFloat32 ?? [])]);
-  const old = inferDtypes(graph);
+  const old = new Map<string, DType>();
+  for (const [name, code] of valueTypes(partsOf(graph), outer)) {
+    try {
+      old.set(name, dtypeFromOnnx(code));
+    } catch {
+      // A type Shrink does not carry is not float32.
+    }
+  }
   const isF32 = (v: string): boolean => old.get(v) === 'float32';
 
   // 1. Which nodes stay float32, and why.
@@ -189,14 +241,15 @@ export function convertToFloat16(
   const unhandled: Record<string, number> = {};
   for (const node of graph.nodes) {
     const domain = normalDomain(node.domain);
-    let reason: string | undefined;
-    if (domain !== '' && domain !== 'com.microsoft') {
+    let reason: string | undefined = forced.get(index.get(node)!);
+    if (reason !== undefined) {
+      // Set by the validity check of an earlier round.
+    } else if (domain !== '' && domain !== 'com.microsoft') {
       reason = `ops of domain '${domain}' stay float32`;
       const key = `${domain}:${node.opType}`;
       unhandled[key] = (unhandled[key] ?? 0) + 1;
-    } else if (hasSubgraph(node)) {
-      reason = 'has subgraphs, which stay float32';
-      unhandled[node.opType] = (unhandled[node.opType] ?? 0) + 1;
+    } else if (holdsBodies(node)) {
+      reason = 'holds If/Loop/Scan bodies: the node keeps float32 at its boundary, its bodies are converted on their own';
     } else if (block.has(node.opType) || node.opType.startsWith('QLinear')) {
       reason = (options.keepFloat32 ?? []).includes(node.opType)
         ? `keepFloat32 lists ${node.opType}`
@@ -231,8 +284,9 @@ export function convertToFloat16(
     const constant = node.opType === 'Constant' && isDefaultDomain(node);
     for (const o of node.output) {
       if (!o || !isF32(o) || graph.isInitializer(o)) continue;
-      // A Constant only read by float32 ops is better left float32.
-      if (constant && !graph.consumers(o).some(converts) && !outputs.has(o)) continue;
+      // A Constant only read by float32 ops is better left float32; one that bodies read is stored
+      // float16 (silero-vad v5 keeps its GRU weights in Constants that only nested If branches read).
+      if (constant && !graph.consumers(o).some((c) => converts(c) || holdsBodies(c)) && !outputs.has(o)) continue;
       half.add(o);
     }
   }
@@ -360,8 +414,23 @@ export function convertToFloat16(
   notes.push(
     "onnxruntime's CPU provider lacks float16 kernels for some ops and runs those in float32 behind its own Casts; float16 mainly halves the file",
   );
+  const origin = graph.nodes.map((n) => index.get(n));
   return {
-    model: graph.toModel(),
-    report: { dtype: 'fp16', mode: 'fp16', nodes, unhandled, clamped: counts.clamped, notes },
+    result: {
+      model: graph.toModel(),
+      report: { dtype: 'fp16', mode: 'fp16', nodes, unhandled, clamped: counts.clamped, notes },
+    },
+    origin,
+  };
+}
+
+/** A Graph view's lists as a GraphProto shape, without cloning its tensors. */
+function partsOf(graph: Graph): onnx.IGraphProto {
+  return {
+    input: [...graph.inputs],
+    output: [...graph.outputs],
+    valueInfo: [...graph.valueInfo],
+    initializer: [...graph.initializers],
+    node: [...graph.nodes],
   };
 }
