@@ -5,7 +5,17 @@
  */
 import path from 'node:path';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
-import { refuseDegraded, type Ctx, type Pass, type PassData, type PassOutput, type Report } from '@shrink/core';
+import {
+  constantTensor,
+  refuseDegraded,
+  ShrinkError,
+  type Ctx,
+  type onnx,
+  type Pass,
+  type PassData,
+  type PassOutput,
+  type Report,
+} from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { saveModelChecked } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
@@ -89,6 +99,7 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   const evalSet = await data.evalSet();
   const out = await runPass(pass, input.model, prepared, { data, ctx });
   try {
+    refuseUnchanged(pass, input.path, input.model, out);
     await ensureDir(path.dirname(target));
     // Measured where it is staged: a model onnxruntime rejects, one computing NaN, or one the fidelity
     // guard fails ends the run (exit 2) with the old output still in place, byte for byte.
@@ -125,6 +136,44 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   } finally {
     out.dispose?.();
   }
+}
+
+/**
+ * A pass that says what it changed and changed nothing would write a copy of its input and call it
+ * done: refuse in one line with the commonest reasons its layers were left alone.
+ */
+function refuseUnchanged(pass: Pass, model: string, input: onnx.IModelProto, out: PassOutput): void {
+  if (out.changed === undefined || out.changed.length > 0) return;
+  const reasons = new Map<string, number>();
+  for (const l of out.layers) {
+    // Node names differ in every reason: group by what is left without them.
+    const why = l.action
+      ?.replace(/^skipped:?\s*/, '')
+      .replace(/'[^']*'/g, '…')
+      .trim();
+    if (why) reasons.set(`${l.opType ?? 'node'}: ${why}`, (reasons.get(`${l.opType ?? 'node'}: ${why}`) ?? 0) + 1);
+  }
+  const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 2);
+  const held = [...weightOps(input)].sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ×${n}`);
+  const why =
+    top.length > 0
+      ? top.map(([r, n]) => `${n}× ${r}`).join('; ')
+      : `${out.notes[0] ?? 'no node it handles'}${held.length > 0 ? `; the model's weights sit in ${held.slice(0, 4).join(', ')}` : ''}`;
+  throw new ShrinkError('UNSUPPORTED_MODEL', `${model}: ${pass.kind} changed nothing, so no model was written: ${why}`);
+}
+
+/** Op types that read a float weight of 2+ dims (an initializer), with their counts, in the main graph. */
+function weightOps(model: onnx.IModelProto): Map<string, number> {
+  const isWeight = (t: onnx.ITensorProto | null | undefined) => (t?.dims?.length ?? 0) >= 2 && [1, 10, 11, 16].includes(t?.dataType ?? 0);
+  const weights = new Set([
+    ...(model.graph?.initializer ?? []).filter(isWeight).map((t) => t.name),
+    // paddle2onnx and inlined PyTorch branches keep weights in Constant nodes.
+    ...(model.graph?.node ?? []).filter((n) => n.opType === 'Constant' && isWeight(constantTensor(n))).map((n) => n.output?.[0]),
+  ]);
+  const out = new Map<string, number>();
+  for (const n of model.graph?.node ?? [])
+    if ((n.input ?? []).some((i) => weights.has(i))) out.set(n.opType ?? '?', (out.get(n.opType ?? '?') ?? 0) + 1);
+  return out;
 }
 
 /** The generic command of a pass with no command of its own: output `<model>_<kind>.onnx` beside the input. */
