@@ -106,7 +106,7 @@ test('schema errors name the path and the valid choices', async () => {
   );
   await refused(
     { ...base, steps: [{ quantize: { dtyp: 'q8' } }] },
-    /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, weightType, reduceRange, perChannel/,
+    /steps\[0\]\.quantize: unknown key dtyp; valid keys: dtype, mode, weightType, reduceRange, convFormat, perChannel/,
   );
   await refused(
     { ...base, modle: 'x' },
