@@ -69,6 +69,8 @@ interface Walk {
   stored: Map<string, number>;
   /** (node, code input name) pairs, resolved into quantizedOps once all tensors are known. */
   readers: Array<{ node: onnx.INodeProto; code: string }>;
+  /** Values that are stored integer codes cast to float, or such values with a zero point taken off / a scale applied. */
+  castCodes: Set<string>;
 }
 
 function collectStored(g: onnx.IGraphProto, into: Map<string, number>): void {
@@ -84,6 +86,8 @@ function collectStored(g: onnx.IGraphProto, into: Map<string, number>): void {
 }
 
 const FLOAT_CODES = new Set([1, 10, 11, 16]);
+/** uint8, int8, uint4, int4: what weight codes are stored as. */
+const INTEGER_CODES = new Set([2, 3, 21, 22]);
 
 function mark(w: Walk, name: string | undefined, role: WeightRole): void {
   if (!name) return;
@@ -131,6 +135,15 @@ function walk(g: onnx.IGraphProto, w: Walk): void {
         }
         afterScale = false;
       });
+    } else if (op === 'Cast' && ins[0] && n.output?.[0] && INTEGER_CODES.has(w.stored.get(ins[0]) ?? 0)) {
+      // Weight-only codes dequantized in the graph: Cast(codes) [- zero point] * scale feeds a float op.
+      w.castCodes.add(n.output[0]);
+      mark(w, ins[0], 'code');
+      w.readers.push({ node: n, code: ins[0] });
+    } else if ((op === 'Mul' || op === 'Sub') && ins.length === 2 && ins.some((i) => w.castCodes.has(i))) {
+      const other = w.castCodes.has(ins[0]!) ? ins[1] : ins[0];
+      if (other && resolvesToStored(w, other)) mark(w, other, op === 'Mul' ? 'scale' : 'zeroPoint');
+      if (n.output?.[0]) w.castCodes.add(n.output[0]);
     } else if (op === 'DynamicQuantizeLinear') {
       if (n.output?.[1]) w.runtimeScales.add(n.output[1]);
     } else if (op === 'Mul' && ins.length === 2) {
@@ -196,6 +209,7 @@ function label(node: onnx.INodeProto, code: string, w: Walk): string {
     return `${op} (${attrInt(node, 'bits', 4)}-bit, block ${attrInt(node, 'block_size', 0)})`;
   }
   const dtype = DTYPE_NAMES[w.stored.get(code) ?? 0] ?? 'integer';
+  if (op === 'Cast') return `weight-only, cast in the graph (${dtype})`;
   return op === 'DequantizeLinear' ? `QDQ (${dtype})` : `${op} (${dtype})`;
 }
 
@@ -208,6 +222,7 @@ export function weightRoles(g: onnx.IGraphProto): WeightRoles {
     aliases: new Map(),
     stored: new Map(),
     readers: [],
+    castCodes: new Set(),
   };
   collectStored(g, w.stored);
   walk(g, w);
