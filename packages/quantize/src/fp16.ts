@@ -145,6 +145,21 @@ function beyondHalf(graph: Graph, node: onnx.NodeProto): string | undefined {
   return undefined;
 }
 
+const SE_WEIGHTED = new Set(['Conv', 'MatMul', 'Gemm']);
+const GATES = new Set(['Sigmoid', 'HardSigmoid']);
+
+/** Whether `node`'s output reaches a Mul through a (Hard)Sigmoid, with at most one Add/Relu/Clip/HardSwish between. */
+function feedsGate(graph: Graph, node: onnx.NodeProto): boolean {
+  const out = node.output[0];
+  if (!out) return false;
+  const step = (v: string, hops: number): boolean =>
+    graph.consumers(v).some((c) => {
+      if (GATES.has(c.opType)) return graph.consumers(c.output[0] ?? '').some((m) => m.opType === 'Mul');
+      return hops > 0 && ['Add', 'Relu', 'Clip'].includes(c.opType) && c.output[0] !== undefined && step(c.output[0], hops - 1);
+    });
+  return step(out, 1);
+}
+
 /** How many standard deviations of headroom a value must keep below float16's largest finite value. */
 const SIGMAS = 8;
 
@@ -270,6 +285,18 @@ function convertOnce(
       kept.set(node, `its input reaches beyond float16's ±${FLOAT16_MAX} (${reason.replace(/^its output feeds [^,]*, whose /, '')})`);
     const producer = graph.producer(node.input[0]);
     if (producer && !kept.has(producer) && isDefaultDomain(producer)) kept.set(producer, reason);
+  }
+  // A squeeze-and-excitation gate (Conv/MatMul/Gemm -> [Add] -> (Hard)Sigmoid -> Mul) scales a whole feature
+  // map by its output: float16 weights there moved PP-OCRv4's recogniser to cosine 0.998 (0.9994 kept).
+  // The gate's layers are tiny (1x1 on a pooled vector), so float32 costs nothing measurable.
+  for (const node of graph.nodes) {
+    if (kept.has(node) || !SE_WEIGHTED.has(node.opType) || !isDefaultDomain(node)) continue;
+    if (feedsGate(graph, node)) {
+      kept.set(
+        node,
+        `it feeds a squeeze-and-excitation gate ((Hard)Sigmoid -> Mul over a feature map), whose float16 error scales the whole map`,
+      );
+    }
   }
   const converts = (n: onnx.NodeProto): boolean => !kept.has(n);
 
