@@ -24,7 +24,6 @@ import {
   toFloat32,
   type DType,
 } from '@shrink/core';
-import { refuseAlreadyHalf } from './fp16-already.js';
 import { holdsBodies, typeClashes, valueTypes } from './fp16-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import { withSubgraphs } from './subgraphs.js';
@@ -197,7 +196,6 @@ export function convertToFloat16(model: onnx.IModelProto, options: Float16Option
     for (const [name, code] of valueTypes(out.model.graph ?? {}, known)) known.set(name, code);
     return out;
   });
-  refuseAlreadyHalf(model, r);
   return r;
 }
 

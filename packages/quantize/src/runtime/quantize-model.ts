@@ -18,6 +18,7 @@ import type { PassResult } from '../types.js';
 import { quantizeDynamic } from '../dynamic.js';
 import { quantizeStatic } from '../static.js';
 import { quantizeWeightOnly } from '../nbits.js';
+import { refuseAlreadyHalf } from '../fp16-already.js';
 import { convertToFloat16 } from '../fp16.js';
 import { portabilityNote } from '../weight-format.js';
 import { createSession, int8KernelPath, isFeedsSpec, readFeedSet, syntheticFeedSet, type FeedSet } from '@shrink/core/runtime';
@@ -132,7 +133,13 @@ async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions
     case 'q4f16':
       return step('q4f16 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4, float16: true }));
     case 'fp16':
-      return step('fp16', () => convertToFloat16(model, o));
+      // Asked for float16 of a float16 model: say there is nothing to do rather than write a copy.
+      // (q4f16 and q8 of a float16 model convert through the same pass and must not be refused.)
+      return step('fp16', () => {
+        const r = convertToFloat16(model, o);
+        refuseAlreadyHalf(model, r);
+        return r;
+      });
     default:
       break;
   }
