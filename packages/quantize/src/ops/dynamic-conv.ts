@@ -31,12 +31,13 @@ export const CONV_PER_CHANNEL_NOTE =
 export const MAX_FLOAT_CONV_REDUCTION = 16;
 
 /**
- * Why convFormat auto stores every Conv weight-only; the node rows say it. Measured on this repo's
- * conv nets (BENCHMARKS.md, Conv formats): ConvInteger was never clearly faster than the float Conv
- * (ResNet-18 0.97-1.10x, the PP-OCRv4 detector 1.11x, fashion-cnn 1.38x at batch 1 on AVX512-VNNI;
- * 1.28x and 1.80x on AVX2, issue #14) and its per-tensor run-time activation codes compound through
- * deep chains (ISNet, 119 Convs: worst output cosine 0.976), where weight-only kept >= 0.998 at the same
- * size. So no Conv was found where ConvInteger pays; convFormat integer keeps it for runtimes that want it.
+ * Why convFormat auto stores every Conv weight-only; the node rows say it. Measured with `shrink compare`
+ * on AVX512-VNNI (2 cores shared, so +-10 %), ConvInteger against fp32 at batch 1: ResNet-18 0.97-1.10x,
+ * the PP-OCRv4 detector 1.11x, fashion-cnn 1.38x (1.55x at batch 32), ISNet 1.01-1.50x; 1.28x and 1.80x
+ * on AVX2 (issue #14). Weight-only ran 0.93-1.03x on all four. ConvInteger's per-tensor run-time
+ * activation codes also compound through deep chains (ISNet, 119 Convs: worst output cosine 0.976,
+ * weight-only 0.9986 at the same size). No Conv was found where ConvInteger pays; convFormat integer
+ * keeps it for runtimes that want it.
  */
 export const AUTO_REASON = 'convFormat auto: ConvInteger was slower or less accurate on every conv net measured';
 
