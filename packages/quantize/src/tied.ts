@@ -12,6 +12,7 @@ import { constantWeight, dequantizeResult } from './ops/dynamic-common.js';
 import {
   activationPart,
   newValue,
+  plannedWeight,
   weightPart,
   type DynamicDecision,
   type DynamicPlan,
@@ -79,19 +80,7 @@ export function planTiedHead(node: onnx.NodeProto, view: DynamicView, table: str
   return {
     kind: 'plan',
     plan: {
-      initializers: [
-        {
-          kind: 'weight',
-          key,
-          base: table,
-          data: w.data as Float32Array,
-          dims: w.dims,
-          type: format.type,
-          symmetric: format.symmetric,
-          reduceRange: format.reduceRange,
-          source: table,
-        },
-      ],
+      initializers: [plannedWeight(key, table, w, { type: format.type, symmetric: format.symmetric, reduceRange: format.reduceRange })],
       nodes,
       reason: `${describeWeightFormat(format)} weights per tensor, the codes shared with the Gather of '${table}' (transposed at run time)`,
     },

@@ -1,6 +1,6 @@
 import { nodeLabel, type Graph, type onnx, type TensorValue } from '@shrink/core';
 import { computesInFloat16 } from '../float16-compute.js';
-import { newValue, weightPart, type DynamicDecision, type PlannedNode } from './dynamic-types.js';
+import { newValue, plannedWeight, weightPart, type DynamicDecision, type PlannedNode } from './dynamic-types.js';
 
 /** Said once per run when any Conv is stored this way. */
 export const CONV_WEIGHT_ONLY_NOTE =
@@ -43,19 +43,13 @@ export function planConvWeightOnly(graph: Graph, node: onnx.NodeProto, w: Tensor
     kind: 'plan',
     plan: {
       initializers: [
-        {
-          kind: 'weight',
-          key,
-          base: wName!,
-          data: w.data as Float32Array,
-          dims: w.dims,
+        plannedWeight(key, wName!, w, {
           type: 'int8',
           symmetric: true,
           axis: 0,
           scaleDims: [w.dims[0]!, ...w.dims.slice(1).map(() => 1)],
           noZeroPoint: true,
-          source: wName!,
-        },
+        }),
       ],
       nodes,
       reason: `int8 symmetric weights per output channel, computed in ${half ? 'float16 as before' : 'float'} (weight-only Conv; ${why})`,

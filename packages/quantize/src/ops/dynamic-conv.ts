@@ -4,6 +4,7 @@ import { activationProblem, constantWeight, dequantizeResult } from './dynamic-c
 import {
   activationPart,
   newValue,
+  plannedWeight,
   skip,
   weightPart,
   type DynamicDecision,
@@ -106,19 +107,13 @@ function planConvInteger(node: onnx.NodeProto, view: DynamicView, w: TensorValue
     kind: 'plan',
     plan: {
       initializers: [
-        {
-          kind: 'weight',
-          key,
-          base: wName!,
-          data: w.data as Float32Array,
-          dims: w.dims,
+        plannedWeight(key, wName!, w, {
           type: 'uint8',
           symmetric: true,
           axis: 0,
           scaleDims: [w.dims[0]!, ...w.dims.slice(2).map(() => 1)],
           sharedZeroPoint: true,
-          source: wName!,
-        },
+        }),
         ...constants,
       ],
       nodes: [

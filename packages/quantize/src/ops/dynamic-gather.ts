@@ -1,6 +1,6 @@
 import { attrInt, nodeLabel } from '@shrink/core';
 import { constantWeight } from './dynamic-common.js';
-import { newValue, skip, weightPart, type DynamicOp } from './dynamic-types.js';
+import { newValue, plannedWeight, skip, weightPart, type DynamicOp } from './dynamic-types.js';
 
 export const GATHER_PER_TENSOR_NOTE =
   'Gather tables are quantized per tensor even with perChannel when the model opset is below 13 (per-axis DequantizeLinear needs 13)';
@@ -29,18 +29,12 @@ export const planGatherDynamic: DynamicOp = (node, view) => {
     kind: 'plan',
     plan: {
       initializers: [
-        {
-          kind: 'weight',
-          key,
-          base: data!,
-          data: t.data as Float32Array,
-          dims: t.dims,
+        plannedWeight(key, data!, t, {
           // A lookup multiplies nothing: no kernel can saturate, so the table keeps the type's full range.
           type: format.type,
           symmetric: format.symmetric,
           ...(perColumn ? { axis: 1 } : {}),
-          source: data!,
-        },
+        }),
       ],
       nodes: [
         { opType: 'Gather', name: `${base}_quant`, inputs: [weightPart(key, 'codes'), indices], outputs: [codes], keepAttributes: true },

@@ -5,6 +5,7 @@ import { activationProblem, constantWeight, dequantizeResult } from './dynamic-c
 import {
   activationPart,
   newValue,
+  plannedWeight,
   skip,
   weightPart,
   type DynamicDecision,
@@ -41,18 +42,12 @@ function plan(
     plan: {
       initializers: [
         ...extra.constants,
-        {
-          kind: 'weight',
-          key: w.key,
-          base: w.base,
-          data: w.data,
-          dims: w.dims,
+        plannedWeight(w.key, w.base, w, {
           type: format.type,
           symmetric: format.symmetric,
           reduceRange: format.reduceRange,
           ...(perChannel ? { axis: 1 } : {}),
-          source: w.base,
-        },
+        }),
       ],
       nodes: [
         ...extra.prefix,

@@ -1,6 +1,15 @@
 import { nodeLabel } from '@shrink/core';
 import { floatWeight } from '../float-weight.js';
-import { newValue, skip, weightPart, type DynamicOp, type PlannedConstant, type PlannedNode, type PlannedWeight } from './dynamic-types.js';
+import {
+  newValue,
+  plannedWeight,
+  skip,
+  weightPart,
+  type DynamicOp,
+  type PlannedConstant,
+  type PlannedNode,
+  type PlannedWeight,
+} from './dynamic-types.js';
 
 /** Said once per run when any LSTM, GRU or RNN is stored this way. */
 export const RECURRENT_WEIGHT_ONLY_NOTE =
@@ -36,19 +45,14 @@ export const planRecurrentWeightOnly: DynamicOp = (node, view) => {
     const rows = [w.dims[0]! * w.dims[1]!, w.dims[2]!];
     const shape = newValue(`${name}_shape`);
     constants.push({ kind: 'constant', value: shape, dtype: 'int64', dims: [3], data: [...w.dims] });
-    weights.push({
-      kind: 'weight',
-      key,
-      base: name!,
-      data: w.data,
-      dims: rows,
-      type: 'int8',
-      symmetric: true,
-      axis: 0,
-      scaleDims: [rows[0]!, 1],
-      noZeroPoint: true,
-      source: name!,
-    });
+    weights.push(
+      plannedWeight(
+        key,
+        name!,
+        { data: w.data, dims: rows },
+        { type: 'int8', symmetric: true, axis: 0, scaleDims: [rows[0]!, 1], noZeroPoint: true },
+      ),
+    );
     const codes = newValue(`${name}_codes_float`);
     const flat = newValue(`${name}_dequantized_rows`);
     const half = w.readAs === 'float16';

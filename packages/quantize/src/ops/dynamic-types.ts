@@ -114,5 +114,22 @@ export function newValue(base: string): NewValue {
   return { base };
 }
 
+/** How a weight is stored: everything of a PlannedWeight but which tensor it is. */
+export type WeightCoding = Omit<PlannedWeight, 'kind' | 'key' | 'base' | 'data' | 'dims' | 'source'>;
+
+/**
+ * Tensor `name`'s values, as the replacement reads them, stored under `key` as `coding` says; the
+ * tensor names the initializers and errors. The values come from floatWeight/constantWeight, which
+ * hand float32 data whatever the tensor's stored type.
+ */
+export function plannedWeight(
+  key: string,
+  name: string,
+  values: { readonly data: TensorData; readonly dims: readonly number[] },
+  coding: WeightCoding,
+): PlannedWeight {
+  return { kind: 'weight', key, base: name, data: values.data as Float32Array, dims: values.dims, ...coding, source: name };
+}
+
 export const weightPart = (key: string, part: QuantPart): DynamicRef => ({ weight: key, part });
 export const activationPart = (name: string, part: QuantPart): DynamicRef => ({ activation: name, part });
