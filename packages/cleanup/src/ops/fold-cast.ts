@@ -5,20 +5,18 @@
  * leaves undefined (NaN, infinity or a value out of range into an int; an int64 past 2^53 into a
  * float, which would round twice) is kept for the runtime to do.
  */
-import { attrInt, dtypeFromOnnx, float32ToBfloat16, float32ToFloat16, isFloatDType, type DType, type TensorData } from '@shrink/core';
+import {
+  attrInt,
+  dtypeFromOnnx,
+  float32ToBfloat16,
+  float32ToFloat16,
+  INT_DTYPE_RANGE,
+  isFloatDType,
+  type DType,
+  type TensorData,
+} from '@shrink/core';
 import { folded, keep, type FoldOp } from './fold-types.js';
 import { numericElements, type NumericElements } from './numeric-elements.js';
-
-const INT_RANGE: Readonly<Partial<Record<DType, readonly [number, number]>>> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int16: [-32768, 32767],
-  uint16: [0, 65535],
-  int32: [-2147483648, 2147483647],
-  uint32: [0, 4294967295],
-  int64: [-(2 ** 63), 2 ** 63 - 1],
-  uint64: [0, 2 ** 64 - 1],
-};
 
 /** Doubles of the elements, or why they have none exact (int64 past 2^53). */
 function asNumbers(e: NumericElements): ArrayLike<number> | string {
@@ -34,7 +32,7 @@ function asNumbers(e: NumericElements): ArrayLike<number> | string {
 
 /** Float elements truncated toward zero, or why one has no int in `to` (NaN, infinity, out of range). */
 function truncated(values: ArrayLike<number>, to: DType): number[] | string {
-  const [lo, hi] = INT_RANGE[to]!;
+  const [lo, hi] = INT_DTYPE_RANGE[to]!;
   const out = new Array<number>(values.length);
   for (let i = 0; i < values.length; i++) {
     const t = Math.trunc(values[i]!);
@@ -80,7 +78,7 @@ function castElements(e: NumericElements, from: DType, to: DType): TensorData | 
     }
     default: {
       // int8 .. uint32 as numbers: core's makeTensor stores them in the type's array, which wraps as C++ does.
-      if (!INT_RANGE[to]) return `Cast to ${to} is not folded`;
+      if (!INT_DTYPE_RANGE[to]) return `Cast to ${to} is not folded`;
       if (e.big) {
         const bits = to.endsWith('32') ? 32 : to.endsWith('16') ? 16 : 8;
         return Array.from(e.values, (v) => Number(BigInt.asIntN(bits, v)));

@@ -115,6 +115,18 @@ const CTOR: Readonly<Record<Exclude<DType, 'string'>, TypedCtor>> = {
 
 export const DTYPES: readonly DType[] = Object.keys(ONNX_CODE) as DType[];
 
+/** Smallest and largest value of each integer type (the 64-bit bounds as the nearest doubles). */
+export const INT_DTYPE_RANGE: Readonly<Partial<Record<DType, readonly [number, number]>>> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
+  int64: [-(2 ** 63), 2 ** 63 - 1],
+  uint64: [0, 2 ** 64 - 1],
+};
+
 export function isFloatDType(d: DType): boolean {
   return d === 'float32' || d === 'float16' || d === 'bfloat16' || d === 'float64';
 }

@@ -1,7 +1,7 @@
 import { makeAttribute, type AttrInput } from '../onnx/builder.js';
 import { findAttr } from '../onnx/graph.js';
 import { onnx } from '../onnx/proto.js';
-import { makeTensor, type DType, type TensorValue } from '../onnx/tensor.js';
+import { INT_DTYPE_RANGE, makeTensor, type DType, type TensorValue } from '../onnx/tensor.js';
 import type { AdapterPlan, AdapterScope, OpsetAdapter, OpsetDirection } from './types.js';
 
 /** A copy of `node` with attributes removed and/or set, and optionally new inputs or op type. */
@@ -79,21 +79,11 @@ export function scalarLike(scope: AdapterScope, base: string, like: string, valu
   return makeTensor(scope.fresh(base), d, [], [Math.trunc(clampInt(value, d))]);
 }
 
-const INT_RANGE: Partial<Record<DType, [number, number]>> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int16: [-32768, 32767],
-  uint16: [0, 65535],
-  int32: [-2147483648, 2147483647],
-  uint32: [0, 4294967295],
-  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-  uint64: [0, Number.MAX_SAFE_INTEGER],
-};
-
+/** `v` within `d`'s range, and within the exact integers of a double (64-bit values go in as numbers). */
 function clampInt(v: number, d: DType): number {
-  const r = INT_RANGE[d];
+  const r = INT_DTYPE_RANGE[d];
   if (!r) return v;
-  return Math.min(r[1], Math.max(r[0], v));
+  return Math.min(r[1], Number.MAX_SAFE_INTEGER, Math.max(r[0], Number.MIN_SAFE_INTEGER, v));
 }
 
 /** The plain numbers of a small constant tensor (int64 as numbers). */
