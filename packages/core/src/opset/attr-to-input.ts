@@ -1,6 +1,6 @@
 import { attrFloat, attrInt, attrInts, attrString } from '../onnx/graph.js';
 import { constNumbers, editedNode, floatConst, hasAttr, int64Const, keep, refuse, rewrite, scalarLike } from './plan-helpers.js';
-import type { AdapterScope, OpsetAdapter } from './types.js';
+import type { AdapterPlan, AdapterScope, OpsetAdapter } from './types.js';
 import type { onnx } from '../onnx/proto.js';
 import { attr, type AttrInput } from '../onnx/builder.js';
 
@@ -20,6 +20,22 @@ function firstInputs(node: onnx.INodeProto, n: number): string[] {
   return (node.input ?? []).slice(0, n);
 }
 
+/** The newer form: attributes `names` removed, `inits` read as the inputs after `first` (the data input). */
+function attrsToInputs(
+  node: onnx.INodeProto,
+  names: readonly string[],
+  inits: readonly onnx.TensorProto[],
+  what: string,
+  first: readonly string[] = firstInputs(node, 1),
+): AdapterPlan {
+  return rewrite([editedNode(node, { remove: names, input: [...first, ...inits.map((t) => t.name)] })], what, inits);
+}
+
+/** The older form: the data input only, what the other inputs held set as attributes. */
+function inputsToAttrs(node: onnx.INodeProto, set: Record<string, AttrInput>, what: string): AdapterPlan {
+  return rewrite([editedNode(node, { input: firstInputs(node, 1), set })], what);
+}
+
 /** Attributes that became inputs: Slice (10), TopK (10), Clip (11), Pad (11), Dropout (12) — and back where constant. */
 export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
   {
@@ -32,8 +48,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       const axes = attrInts(node, 'axes');
       const inits = [int64Const(scope, 'starts', starts), int64Const(scope, 'ends', ends)];
       if (axes) inits.push(int64Const(scope, 'axes', axes));
-      const input = [...firstInputs(node, 1), ...inits.map((t) => t.name)];
-      return rewrite([editedNode(node, { remove: ['starts', 'ends', 'axes'], input })], 'starts/ends/axes → inputs', inits);
+      return attrsToInputs(node, ['starts', 'ends', 'axes'], inits, 'starts/ends/axes → inputs');
     },
   },
   {
@@ -48,7 +63,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       if (!starts || !ends || axes === undefined || steps === undefined) return refuse('starts/ends/axes/steps computed at run time');
       if (steps && steps.some((s) => s !== 1)) return refuse('steps other than 1 have no form before opset 10');
       const set = { starts, ends, ...(axes ? { axes } : {}) };
-      return rewrite([editedNode(node, { input: firstInputs(node, 1), set })], 'inputs → starts/ends/axes');
+      return inputsToAttrs(node, set, 'inputs → starts/ends/axes');
     },
   },
   {
@@ -57,7 +72,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
     version: 10,
     plan: (node, scope) => {
       const k = int64Const(scope, 'k', [attrInt(node, 'k', 1)]);
-      return rewrite([editedNode(node, { remove: ['k'], input: [...firstInputs(node, 1), k.name] })], 'k → input', [k]);
+      return attrsToInputs(node, ['k'], [k], 'k → input');
     },
   },
   {
@@ -67,7 +82,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
     plan: (node, scope) => {
       const k = constInput(node, 1, scope);
       if (!k || k.length !== 1) return refuse('k computed at run time');
-      return rewrite([editedNode(node, { input: firstInputs(node, 1), set: { k: k[0]! } })], 'k input → attribute');
+      return inputsToAttrs(node, { k: k[0]! }, 'k input → attribute');
     },
   },
   {
@@ -82,7 +97,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       // The bounds are inputs of the data's own type from 11; min is positional, so max alone needs the lowest min.
       const inits = [scalarLike(scope, 'clip_min', x, attrFloat(node, 'min', FLOAT_LOWEST))];
       if (hasMax) inits.push(scalarLike(scope, 'clip_max', x, attrFloat(node, 'max', FLOAT_MAX)));
-      return rewrite([editedNode(node, { remove: ['min', 'max'], input: [x, ...inits.map((t) => t.name)] })], 'min/max → inputs', inits);
+      return attrsToInputs(node, ['min', 'max'], inits, 'min/max → inputs', [x]);
     },
   },
   {
@@ -97,7 +112,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
         ...(min ? { min: attr.float(min[0]!) } : {}),
         ...(max ? { max: attr.float(max[0]!) } : {}),
       };
-      return rewrite([editedNode(node, { input: firstInputs(node, 1), set })], 'min/max inputs → attributes');
+      return inputsToAttrs(node, set, 'min/max inputs → attributes');
     },
   },
   {
@@ -109,11 +124,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       const pads = int64Const(scope, 'pads', attrInts(node, 'pads') ?? []);
       const inits = [pads];
       if (attrString(node, 'mode', 'constant') === 'constant') inits.push(scalarLike(scope, 'pad_value', x, attrFloat(node, 'value', 0)));
-      return rewrite(
-        [editedNode(node, { remove: ['pads', 'value'], input: [x, ...inits.map((t) => t.name)] })],
-        'pads/value → inputs',
-        inits,
-      );
+      return attrsToInputs(node, ['pads', 'value'], inits, 'pads/value → inputs', [x]);
     },
   },
   {
@@ -125,7 +136,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       const value = constInput(node, 2, scope);
       if (!pads || value === undefined) return refuse('pads/constant_value computed at run time');
       const set = { pads, ...(value ? { value: attr.float(value[0]!) } : {}) };
-      return rewrite([editedNode(node, { input: firstInputs(node, 1), set })], 'pads/constant_value inputs → attributes');
+      return inputsToAttrs(node, set, 'pads/constant_value inputs → attributes');
     },
   },
   {
@@ -135,7 +146,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
     plan: (node, scope) => {
       if (!hasAttr(node, 'ratio')) return keep;
       const ratio = floatConst(scope, 'dropout_ratio', 'float32', [attrFloat(node, 'ratio', 0.5)], []);
-      return rewrite([editedNode(node, { remove: ['ratio'], input: [...firstInputs(node, 1), ratio.name] })], 'ratio → input', [ratio]);
+      return attrsToInputs(node, ['ratio'], [ratio], 'ratio → input');
     },
   },
   {
@@ -149,7 +160,7 @@ export const ATTR_TO_INPUT_ADAPTERS: readonly OpsetAdapter[] = [
       if (ratio === undefined || training === undefined) return refuse('ratio/training_mode computed at run time');
       if (training && training[0] !== 0) return refuse('training_mode=true has no form before opset 12');
       const set: Record<string, AttrInput> = ratio ? { ratio: attr.float(ratio[0]!) } : {};
-      return rewrite([editedNode(node, { input: firstInputs(node, 1), set })], 'ratio input → attribute');
+      return inputsToAttrs(node, set, 'ratio input → attribute');
     },
   },
 ];
