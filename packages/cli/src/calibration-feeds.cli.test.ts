@@ -6,37 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createSession, readFeedSet, tensorToFloat32 } from '@shrink/core/runtime';
-import { loadModel } from '@shrink/core/io';
 import { runJson, runShrink } from './cli.fixture.js';
+import { transformersFeeds, transformersModel, worstCosine } from './transformers.fixture.js';
 
-const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../fixtures/transformers');
-const bert = path.join(fixtures, 'bert-tiny.onnx');
-const feeds = path.join(fixtures, 'bert-tiny.feeds.json');
-
-/** The worst cosine over every output of `candidate` against the fixture, on the fixture's real feeds. */
-async function worstCosine(candidate: string): Promise<number> {
-  const base = await createSession(bert, { threads: 1 });
-  const cand = await createSession(candidate, { threads: 1 });
-  try {
-    const set = await readFeedSet(feeds, base, await loadModel(bert));
-    let worst = 1;
-    for (const f of set.samples) {
-      const [a, b] = [await base.run(f), await cand.run(f)];
-      for (const o of base.outputNames) {
-        const [x, y] = [tensorToFloat32(a[o]!, o), tensorToFloat32(b[o]!, o)];
-        let [dot, na, nb] = [0, 0, 0];
-        for (let i = 0; i < x.length; i++) [dot, na, nb] = [dot + x[i]! * y[i]!, na + x[i]! ** 2, nb + y[i]! ** 2];
-        worst = Math.min(worst, dot / Math.sqrt(na * nb));
-      }
-    }
-    return worst;
-  } finally {
-    await base.release();
-    await cand.release();
-  }
-}
+const bert = transformersModel('bert-tiny');
+const feeds = transformersFeeds('bert-tiny');
 
 test('BERT-style encoder: --mode static --calib-data <feeds.json> calibrates on the feeds; every output cosine >= 0.99 on real tokens', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'shrink-calib-'));
@@ -47,7 +21,7 @@ test('BERT-style encoder: --mode static --calib-data <feeds.json> calibrates on 
   assert.match(q.calibration.data, /sample.* of .*bert-tiny\.feeds\.json/);
   assert.ok(q.calibration.samples >= 1);
   assert.ok(q.nodes.filter((n: { opType: string; action: string }) => n.opType === 'MatMul' && n.action === 'quantized').length >= 8);
-  const cos = await worstCosine(out);
+  const cos = await worstCosine('bert-tiny', out);
   assert.ok(cos >= 0.99, `cosine on real tokens ${cos}`);
 });
 
@@ -57,7 +31,7 @@ test('BERT-style encoder: --calib-data random:8 makes 8 synthetic samples (token
   const j = runJson(dir, ['quantize', bert, '--dtype', 'q8', '--mode', 'static', '--calib-data', 'random:8', '-o', out, '--runs', '3']);
   assert.match(j['quantization'].calibration.data, /^random:8 \(synthetic smoke test: 8 synthetic samples .*input_ids: token ids < \d+/);
   assert.match((j['quantization'].notes as string[]).join(' '), /a smoke test/);
-  const cos = await worstCosine(out);
+  const cos = await worstCosine('bert-tiny', out);
   assert.ok(cos >= 0.98, `cosine on real tokens ${cos}`);
   const silent = runShrink(dir, [
     'quantize',

@@ -5,37 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createSession, readFeedSet, tensorToFloat32 } from '@shrink/core/runtime';
-import { loadModel } from '@shrink/core/io';
 import { assertOneLineError, runJson, runShrink } from './cli.fixture.js';
-
-const fixtures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../fixtures/transformers');
-const model = (name: string) => path.join(fixtures, `${name}.onnx`);
-const feeds = (name: string) => path.join(fixtures, `${name}.feeds.json`);
-
-/** Every output of `candidate` against `baseline` on the fixture's real feeds, computed here in onnxruntime. */
-async function worstCosine(name: string, candidate: string): Promise<number> {
-  const base = await createSession(model(name), { threads: 1 });
-  const cand = await createSession(candidate, { threads: 1 });
-  try {
-    const set = await readFeedSet(feeds(name), base, await loadModel(model(name)));
-    let worst = 1;
-    for (const f of set.samples) {
-      const [a, b] = [await base.run(f), await cand.run(f)];
-      for (const o of base.outputNames) {
-        const [x, y] = [tensorToFloat32(a[o]!, o), tensorToFloat32(b[o]!, o)];
-        let [dot, na, nb] = [0, 0, 0];
-        for (let i = 0; i < x.length; i++) [dot, na, nb] = [dot + x[i]! * y[i]!, na + x[i]! ** 2, nb + y[i]! ** 2];
-        worst = Math.min(worst, dot / Math.sqrt(na * nb));
-      }
-    }
-    return worst;
-  } finally {
-    await base.release();
-    await cand.release();
-  }
-}
+import { transformersFeeds as feeds, transformersModel as model, worstCosine } from './transformers.fixture.js';
 
 const cosineOf = (j: Record<string, any>) => j['report'].candidates[0].metrics['fidelity.cosineSimilarity'].candidate as number;
 
