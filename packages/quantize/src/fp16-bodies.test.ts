@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import {
   attr,
   constantTensor,
-  encodeModel,
   isShrinkError,
   makeGraph,
   makeModel,
@@ -14,36 +13,16 @@ import {
   parseOptions,
   subgraphsOf,
 } from '@shrink/core';
-import { createSession, type Feeds } from '@shrink/core/runtime';
+import type { Feeds } from '@shrink/core/runtime';
 import { convertToFloat16 } from './fp16.js';
 import { quantizeModel } from './runtime/quantize-model.js';
 import { quantizeOptionsSchema } from './options.js';
-import { lcgValues } from './test-data.fixture.js';
+import { lcgValues, relMax, runOutput as run } from './test-data.fixture.js';
 
 const T = onnx.TensorProto.DataType;
 const D = 16;
 const H = 8;
 const opts = parseOptions(quantizeOptionsSchema, { dtype: 'fp16' });
-
-async function run(model: onnx.IModelProto, feeds: Feeds, output = 'y'): Promise<Float32Array> {
-  const s = await createSession(encodeModel(model));
-  try {
-    return (await s.run(feeds))[output]!.data as Float32Array;
-  } finally {
-    await s.release();
-  }
-}
-
-/** Largest |a - b| over the largest |b|. */
-function relMax(a: Float32Array, b: Float32Array): number {
-  let e = 0;
-  let r = 0;
-  for (let i = 0; i < b.length; i++) {
-    e = Math.max(e, Math.abs(a[i]! - b[i]!));
-    r = Math.max(r, Math.abs(b[i]!));
-  }
-  return e / r;
-}
 
 /** Float weights (initializers and Constant tensors, bodies included) by element type, in elements. */
 function weightElements(g: onnx.IGraphProto, into = { [T.FLOAT]: 0, [T.FLOAT16]: 0 } as Record<number, number>): Record<number, number> {

@@ -13,35 +13,15 @@ import {
   parseOptions,
   readTensor,
 } from '@shrink/core';
-import { createSession, type Feeds } from '@shrink/core/runtime';
+import type { Feeds } from '@shrink/core/runtime';
 import { convertToFloat16, FP16_BLOCK_LIST, toFloat16Clamped } from './fp16.js';
 import { quantizeOptionsSchema, type QuantizeOptions } from './options.js';
-import { lcgValues } from './test-data.fixture.js';
+import { lcgValues, relMax, runOutput as run } from './test-data.fixture.js';
 
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
 const opts = (o: QuantizeOptions = {}) => parseOptions(quantizeOptionsSchema, { dtype: 'fp16', ...o });
-
-async function run(model: onnx.IModelProto, feeds: Feeds, output = 'y'): Promise<Float32Array> {
-  const s = await createSession(encodeModel(model));
-  try {
-    return (await s.run(feeds))[output]!.data as Float32Array;
-  } finally {
-    await s.release();
-  }
-}
-
-/** Largest |a - b| over the largest |b|. */
-function relMax(a: Float32Array, b: Float32Array): number {
-  let e = 0;
-  let r = 0;
-  for (let i = 0; i < b.length; i++) {
-    e = Math.max(e, Math.abs(a[i]! - b[i]!));
-    r = Math.max(r, Math.abs(b[i]!));
-  }
-  return e / r;
-}
 
 /** x -> Gemm(W1, b1) -> Relu -> Gemm(W2, b2) -> Softmax -> y, with value_info for the hidden values. */
 function mlp(D: number, H: number, C: number): onnx.ModelProto {
