@@ -42,7 +42,14 @@ export function quantizeDynamic(model: onnx.IModelProto, options: ResolvedQuanti
   }
   const sources = quantizeRecurrentSources(model);
   const r = withSubgraphs(sources.model, (m) => dynamicGraph(m, options));
-  if (sources.stored.length > 0) r.report.notes.push(RECURRENT_SOURCE_NOTE);
+  if (sources.stored.length > 0) {
+    r.report.notes.push(RECURRENT_SOURCE_NOTE);
+    // The constants recurrent weights are built from were stored as int8 before any node was visited:
+    // they are changes too (a model whose only weights feed an LSTM this way is not "unchanged").
+    for (const name of sources.stored) {
+      r.report.nodes.push({ name, opType: 'Constant', action: 'quantized', reason: 'recurrent weight source stored as int8 codes' });
+    }
+  }
   if (!r.report.nodes.some((n) => n.action === 'quantized')) {
     r.report.notes.push(
       r.report.nodes.length === 0
