@@ -1,4 +1,4 @@
-import type { Graph, TensorValue } from '@shrink/core';
+import type { Graph, onnx, TensorValue } from '@shrink/core';
 import { floatWeight } from '../float-weight.js';
 import { newValue, type DynamicRef, type NewValue, type PlannedNode } from './dynamic-types.js';
 
@@ -14,6 +14,23 @@ export function constantWeight(graph: Graph, name: string | undefined, what: str
 }
 
 /** Why a float activation cannot go through DynamicQuantizeLinear, or undefined (float16 is cast to float32 around the node). */
+/**
+ * Why a MatMul/Gemm whose output reaches a Log (through Clip/Max/Relu/Add/Abs) stays float, or undefined:
+ * a log-mel filterbank. Its run-time input (a power spectrum) spans decades; one uint8 scale per tensor
+ * flattens the quiet bins, and the log then magnifies what was lost (openWakeWord's melspectrogram: cosine
+ * 0.882 quantized, 0.999999 with the filterbank float, 0.277x the size either way).
+ */
+export function feedsLog(graph: Graph, node: onnx.NodeProto): string | undefined {
+  const reaches = (value: string | undefined, hops: number): boolean =>
+    value !== undefined &&
+    graph.consumers(value).some((c) => c.opType === 'Log' || (hops > 0 && LOG_PATH.has(c.opType) && reaches(c.output[0], hops - 1)));
+  return reaches(node.output[0], 3)
+    ? 'its output reaches a Log (a log-mel filterbank): run-time uint8 activations flatten the quiet bins the log magnifies; kept float'
+    : undefined;
+}
+
+const LOG_PATH = new Set(['Clip', 'Max', 'Relu', 'Add', 'Abs']);
+
 export function activationProblem(graph: Graph, name: string | undefined): string | undefined {
   if (!name) return 'the activation input is missing';
   const dt = graph.dtypeOf(name);

@@ -1,7 +1,7 @@
 import { attrFloat, attrInt, nodeLabel, type onnx } from '@shrink/core';
 import { transpose } from '../math/transpose.js';
 import { describeWeightFormat } from '../weight-format.js';
-import { activationProblem, constantWeight, dequantizeResult } from './dynamic-common.js';
+import { activationProblem, constantWeight, dequantizeResult, feedsLog } from './dynamic-common.js';
 import {
   activationPart,
   newValue,
@@ -64,7 +64,7 @@ export const planMatMulDynamic: DynamicOp = (node, view) => {
   const w = constantWeight(view.graph, b, 'B');
   if (typeof w === 'string') return skip(`${w}; only a constant weight is quantized`);
   if (w.dims.length !== 2) return skip(`B '${b}' has rank ${w.dims.length}; MatMulInteger weights are rank 2 [K, N]`);
-  const problem = activationProblem(view.graph, a);
+  const problem = activationProblem(view.graph, a) ?? feedsLog(view.graph, node);
   if (problem) return skip(problem);
   const weight = { key: `${b}|n|1`, base: b!, data: w.data as Float32Array, dims: [w.dims[0]!, w.dims[1]!] as [number, number] };
   return plan(node, view, a!, weight, { constants: [], prefix: [], bias: undefined });
@@ -80,7 +80,7 @@ export const planGemmDynamic: DynamicOp = (node, view) => {
   const w = constantWeight(view.graph, b, 'B');
   if (typeof w === 'string') return skip(`${w}; only a constant weight is quantized`);
   if (w.dims.length !== 2) return skip(`B '${b}' has rank ${w.dims.length}; Gemm weights are rank 2`);
-  const problem = activationProblem(view.graph, a);
+  const problem = activationProblem(view.graph, a) ?? feedsLog(view.graph, node);
   if (problem) return skip(problem);
   const alpha = attrFloat(node, 'alpha', 1);
   const beta = attrFloat(node, 'beta', 1);
