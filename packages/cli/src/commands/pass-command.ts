@@ -159,7 +159,10 @@ function refuseUnchanged(pass: Pass, model: string, input: onnx.IModelProto, out
     top.length > 0
       ? top.map(([r, n]) => `${n}× ${r}`).join('; ')
       : `${out.notes[0] ?? 'no node it handles'}${held.length > 0 ? `; the model's weights sit in ${held.slice(0, 4).join(', ')}` : ''}`;
-  throw new ShrinkError('UNSUPPORTED_MODEL', `${model}: ${pass.kind} changed nothing, so no model was written: ${why}`);
+  throw new ShrinkError(
+    'UNSUPPORTED_MODEL',
+    `${model}: ${pass.kind} changed nothing, so no model was written: ${why}; other options of it may (see shrink ${pass.kind} --help)`,
+  );
 }
 
 /** Op types that read a float weight of 2+ dims (an initializer), with their counts, in the main graph. */
