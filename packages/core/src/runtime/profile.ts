@@ -147,27 +147,36 @@ function staticFacts(m: ModelUnderTest) {
 
 /** Everything Shrink measures about one model, in one session. */
 export async function profileModel(m: ModelUnderTest, opts: ProfileOptions = {}, ctx?: Ctx): Promise<ModelProfile> {
-  const threads = opts.threads ?? ctx?.threads;
-  const batch = opts.batch ?? 1;
-  const session = await open(m, threads, ctx);
+  const session = await open(m, opts.threads ?? ctx?.threads, ctx);
   try {
-    const set = await feedSetFor(session, m.model, { ...opts, batch });
-    const feeds = set ? set.samples[0]! : latencyFeeds(session, batch, opts.data, opts.seed);
-    const latency = await measureLatency(session, feeds, latencyOpts(opts, batch), ctx).catch((e: unknown) => {
-      throw madeUpInputs(e, set);
-    });
-    const energy = await measureEnergy(
-      session,
-      feeds,
-      { latency, ...(opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {}) },
-      ctx,
-    );
-    const quality =
-      opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
-    return { name: m.name, ...(m.path ? { path: m.path } : {}), ...staticFacts(m), latency, energy, ...(quality ? { quality } : {}) };
+    const set = await feedSetFor(session, m.model, { ...opts, batch: opts.batch ?? 1 });
+    return await profileSession(m, session, set, opts, ctx);
   } finally {
     await session.release();
   }
+}
+
+/** The profile of `m` on an open session of it, measured on `set` (or on the data / classic synthetic feeds). */
+async function profileSession(
+  m: ModelUnderTest,
+  session: Session,
+  set: FeedSet | undefined,
+  opts: ProfileOptions,
+  ctx: Ctx | undefined,
+): Promise<ModelProfile> {
+  const batch = opts.batch ?? 1;
+  const feeds = set ? set.samples[0]! : latencyFeeds(session, batch, opts.data, opts.seed);
+  const latency = await measureLatency(session, feeds, latencyOpts(opts, batch), ctx).catch((e: unknown) => {
+    throw madeUpInputs(e, set);
+  });
+  const energy = await measureEnergy(
+    session,
+    feeds,
+    { latency, ...(opts.gridIntensity !== undefined ? { gridIntensity: opts.gridIntensity } : {}) },
+    ctx,
+  );
+  const quality = opts.data && !opts.data.unlabeled ? await evaluate(session, opts.data, { batch: opts.evalBatch ?? 64 }, ctx) : undefined;
+  return { name: m.name, ...(m.path ? { path: m.path } : {}), ...staticFacts(m), latency, energy, ...(quality ? { quality } : {}) };
 }
 
 /**
@@ -299,13 +308,15 @@ export async function compareModels(
 ): Promise<Comparison> {
   const threads = opts.threads ?? ctx?.threads;
   const batch = opts.batch ?? 1;
-  const base = await profileModel(baseline, opts, ctx);
   const baseSession = await open(baseline, threads, ctx);
   const out: Comparison['candidates'] = [];
   const reports: CandidateReport[] = [];
   let set: FeedSet | undefined;
+  let base: ModelProfile;
   try {
     set = await feedSetFor(baseSession, baseline.model, { ...opts, batch });
+    // One session and one feed set (a feeds file read, synthetic samples made) serve the profile and the pairs.
+    base = await profileSession(baseline, baseSession, set, opts, ctx);
     const feeds = set ? set.samples[0]! : latencyFeeds(baseSession, batch, opts.data, opts.seed);
     for (const c of candidates) {
       const session = await open(c, threads, ctx);
