@@ -47,5 +47,16 @@ export async function measureInputs(
   const given = Object.keys(inputs).length > 0 ? { inputs } : {};
   if (argv.data === undefined) return Object.keys(given).length > 0 ? { feeds: given } : {};
   if (await isFeedsArg(argv.data, cwd)) return { feeds: { file: path.resolve(cwd ?? '.', argv.data), ...given } };
-  return { data: await evalData(argv.data, argv.split, cwd), ...(Object.keys(given).length > 0 ? { feeds: given } : {}) };
+  refuseInputsBeside(argv.data, Object.keys(inputs));
+  return { data: await evalData(argv.data, argv.split, cwd) };
+}
+
+/** A dataset feeds the model's one input from its samples: an --input beside it would be ignored, so it is refused. */
+export function refuseInputsBeside(dataset: string, inputs: readonly string[]): void {
+  if (inputs.length === 0) return;
+  throw new ShrinkError(
+    'INVALID_ARGUMENT',
+    `--input ${inputs.join(', ')}: inputs by name go with a feeds file or with no --data; ${dataset} is a dataset, which feeds the model's input from its own samples`,
+    { option: 'input' },
+  );
 }

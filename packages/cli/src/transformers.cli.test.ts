@@ -53,6 +53,16 @@ test('compare and bench take a feeds file and --input; eval refuses a feeds file
     runShrink(dir, ['bench', model('bert-tiny'), '--input', 'input_idz=[1]']),
     /--input input_idz: the model has no input 'input_idz'; its inputs: input_ids, attention_mask, token_type_ids/,
   );
+  // An --input beside a dataset would be ignored: refused, by the commands that compare and those that write.
+  for (const cmd of [
+    ['compare', model('bert-tiny'), model('bert-tiny')],
+    ['quantize', model('bert-tiny'), '-o', path.join(dir, 'x.onnx')],
+  ]) {
+    assertOneLineError(
+      runShrink(dir, [...cmd, '--data', 'digits', '--input', 'input_ids=[[1]]']),
+      /--input input_ids: inputs by name go with a feeds file or with no --data; digits is a dataset/,
+    );
+  }
 });
 
 test('shrink run: data.eval may be a feeds file; the pipeline measures the transformer on it and gates on fidelity', async () => {

@@ -23,7 +23,7 @@ import { clearlySlower, compareModels, runPass } from '@shrink/core/runtime';
 import { baselineUnderTest, loadModelInput, type ModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';
-import { evalData, isFeedsArg, measureInputs } from '../data-arg.js';
+import { evalData, isFeedsArg, measureInputs, refuseInputsBeside } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { dataFlag, guardFlag, profileOptions, runFlags } from './common-flags.js';
 
@@ -87,6 +87,11 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   const feedsFile = await isFeedsArg(argv.data);
   const has = argv.data !== undefined && !feedsFile;
   pass.check?.(options, { calibration: false, train: has, eval: has });
+  if (argv.data !== undefined && !feedsFile)
+    refuseInputsBeside(
+      argv.data,
+      (argv.input ?? []).map((i) => i.split('=')[0]!),
+    );
   const measured = await measureInputs(feedsFile ? argv : { input: argv.input });
   // Bad measurement flags must stop the command before the pass runs for minutes.
   profileOptions(argv, undefined);

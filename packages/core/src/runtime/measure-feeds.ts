@@ -39,9 +39,12 @@ function classicFits(session: Session): boolean {
   return rest.every((d) => typeof d === 'number' && d > 0) && tensorNumel(rest as number[]) <= CLASSIC_MAX_VALUES;
 }
 
-function unknownInputs(session: Session, inputs: Readonly<Record<string, RawArray>>): void {
-  for (const name of Object.keys(inputs)) {
-    if (!session.inputNames.includes(name)) {
+/** The --input values as feeds for `session`; a name that is no input of the model is refused by name. */
+function givenFeeds(session: Session, inputs: Readonly<Record<string, RawArray>>): Record<string, FeedTensor> {
+  const given: Record<string, FeedTensor> = {};
+  for (const [name, raw] of Object.entries(inputs)) {
+    const meta = session.inputs.find((m) => m.name === name);
+    if (!meta) {
       throw new ShrinkError(
         'INVALID_ARGUMENT',
         `--input ${name}: the model has no input '${name}'; its inputs: ${session.inputNames.join(', ')}`,
@@ -50,18 +53,8 @@ function unknownInputs(session: Session, inputs: Readonly<Record<string, RawArra
         },
       );
     }
+    given[name] = toInputTensor(meta, raw, `--input ${name}`);
   }
-}
-
-/** The --input values as feeds for `session` (names checked by unknownInputs first). */
-function givenFeeds(session: Session, inputs: Readonly<Record<string, RawArray>>): Record<string, FeedTensor> {
-  const given: Record<string, FeedTensor> = {};
-  for (const [name, raw] of Object.entries(inputs))
-    given[name] = toInputTensor(
-      session.inputs.find((m) => m.name === name)!,
-      raw,
-      `--input ${name}`,
-    );
   return given;
 }
 
@@ -71,16 +64,14 @@ function givenFeeds(session: Session, inputs: Readonly<Record<string, RawArray>>
  */
 export async function feedSetFor(session: Session, model: onnx.IModelProto, opts: MeasureFeedsOptions): Promise<FeedSet | undefined> {
   if (opts.data) return undefined;
-  const inputs = opts.feeds?.inputs ?? {};
-  unknownInputs(session, inputs);
-  const given = Object.keys(inputs).length > 0;
+  const over = givenFeeds(session, opts.feeds?.inputs ?? {});
+  const given = Object.keys(over).length > 0;
   if (opts.feeds?.file !== undefined) {
     const set = await readFeedSet(opts.feeds.file, session, model);
     if (!given) return set;
-    const over = givenFeeds(session, inputs);
     return {
       ...set,
-      name: `${set.name}; ${Object.keys(inputs).join(', ')} from --input`,
+      name: `${set.name}; ${Object.keys(over).join(', ')} from --input`,
       samples: set.samples.map((f) => ({ ...f, ...over })),
     };
   }
@@ -89,6 +80,6 @@ export async function feedSetFor(session: Session, model: onnx.IModelProto, opts
     count: opts.count ?? 8,
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(opts.batch !== undefined ? { batch: opts.batch } : {}),
-    given: givenFeeds(session, inputs),
+    given: over,
   });
 }
