@@ -21,6 +21,7 @@ import {
   ShrinkError,
   tensorNumel,
   trainPreset,
+  type CalibrationSet,
   type Dataset,
   type FeedTensor,
   type LatencyComparison,
@@ -56,7 +57,7 @@ async function quantized(
   name: string,
   how: string,
   opts: QuantizeOptions,
-  calibration?: Dataset,
+  calibration?: CalibrationSet,
 ): Promise<Variant> {
   ctx.log(`quantize: ${name}`);
   const t0 = nowMs();

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { compareOutputs } from '../scripts/corpus/compare.mjs';
 import { EXIT_UNREACHABLE, loadCorpus, modelPath } from '../scripts/corpus/fetch.mjs';
 import { feedsPath, sampleFiles, samplesDir } from '../scripts/corpus/inputs.mjs';
+import { countParams, loadModel } from './core.js';
 import { fmtBytes, mdTable, type Bench, type BenchContext } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -107,6 +108,11 @@ function transformerTargets(): Target[] {
 }
 
 const fmtRatio = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? `${x.toFixed(3)}x` : '');
+/** Bytes of every stored tensor (initializers, Constant values, bodies'), whatever its dtype: what a weight format changes. */
+async function tensorBytes(file: string): Promise<number> {
+  return Object.values(countParams(await loadModel(file)).bytesByDtype).reduce((a, b) => a + b, 0);
+}
+
 const fmtCos = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(5) : '');
 
 async function row(t: Target, c: Command, dir: string, withData: Set<string>, log: (m: string) => void): Promise<string[]> {
@@ -117,17 +123,17 @@ async function row(t: Target, c: Command, dir: string, withData: Set<string>, lo
   const r = shrink(args, dir);
   const wall = `${(r.ms / 1000).toFixed(1)} s`;
   log(`  ${t.id} ${c.name}: exit ${r.code}${r.timedOut ? ' (timeout)' : ''} in ${wall}`);
-  if (r.timedOut) return [t.id, c.name, 'timeout', '', '', '', '', wall, `stopped after ${TIMEOUT_MS / 1000} s`];
+  if (r.timedOut) return [t.id, c.name, 'timeout', '', '', '', '', '', wall, `stopped after ${TIMEOUT_MS / 1000} s`];
   if (r.code !== 0) {
     const lines = r.stderr.trim().split('\n');
     const first = lines.find((l) => l.startsWith('shrink:')) ?? lines[0] ?? '';
-    return [t.id, c.name, String(r.code), '', '', '', '', wall, `${first}${lines.length > 1 ? ` (+${lines.length - 1} lines)` : ''}`];
+    return [t.id, c.name, String(r.code), '', '', '', '', '', wall, `${first}${lines.length > 1 ? ` (+${lines.length - 1} lines)` : ''}`];
   }
   let json: Record<string, any>;
   try {
     json = JSON.parse(r.stdout) as Record<string, any>;
   } catch {
-    return [t.id, c.name, '0', '', '', '', '', wall, 'stdout is not JSON'];
+    return [t.id, c.name, '0', '', '', '', '', '', wall, 'stdout is not JSON'];
   }
   const metrics = json['report']?.candidates?.[0]?.metrics ?? {};
   const baseBytes = statSync(t.model).size;
@@ -135,7 +141,9 @@ async function row(t: Target, c: Command, dir: string, withData: Set<string>, lo
   const latency = c.name === 'bench' ? `p50 ${Number(json['latencyMs']?.p50).toFixed(2)} ms` : fmtRatio(metrics['latency.p50']?.ratio);
   let ours = '';
   let note = '';
+  let weights = '';
   if (c.writes && existsSync(out)) {
+    weights = fmtRatio((await tensorBytes(out)) / (await tensorBytes(t.model)));
     try {
       ours = fmtCos((await compareOutputs(t.model, out, t.samples)).worst);
     } catch (e) {
@@ -145,7 +153,7 @@ async function row(t: Target, c: Command, dir: string, withData: Set<string>, lo
   }
   if (c.name === 'info')
     note = `${fmtBytes(baseBytes)}; ${(json['inputs'] ?? []).map((i: { name: string; dtype: string }) => `${i.name}:${i.dtype}`).join(', ')}`;
-  return [t.id, c.name, '0', fmtRatio(size), fmtCos(metrics['fidelity.cosineSimilarity']?.candidate), ours, latency, wall, note];
+  return [t.id, c.name, '0', fmtRatio(size), weights, fmtCos(metrics['fidelity.cosineSimilarity']?.candidate), ours, latency, wall, note];
 }
 
 export const realBench: Bench = {
@@ -184,6 +192,7 @@ export const realBench: Bench = {
           `with \`--json\` and \`--data <feeds>\` where the command takes data (${[...withData].join(', ') || 'none'}); the feeds are ` +
           `scripts/corpus/inputs.mjs's realistic inputs (.cache/corpus/<id>.feeds.npz, or the folder .cache/corpus/<id>.feeds/ of sample sets in ` +
           `stream order where a model has one: VAD state carried chunk to chunk, wake-word windows) or fixtures/transformers/<name>.feeds.json. ` +
+          `"size ratio" is the file's; "weights ratio" is the bytes of its stored tensors (initializers and Constant values, bodies' included) against the original's, without the graph's names and metadata, which dominate small exports. ` +
           `"cosine (report)" is the worst output's cosine as the command's report gives it; "cosine (ort)" is measured here in onnxruntime-node ` +
           `on the same feeds, every output over all sample sets, worst output. ` +
           (large ? '' : 'Large models skipped (SHRINK_BENCH_LARGE=1 adds them).'),
@@ -191,9 +200,9 @@ export const realBench: Bench = {
         mdTable(['model', 'kind', 'source', 'opset', 'size', 'package', 'licence'], models),
         '',
         mdTable(
-          ['model', 'command', 'exit', 'size ratio', 'cosine (report)', 'cosine (ort)', 'latency ratio', 'wall', 'error / note'],
+          ['model', 'command', 'exit', 'size ratio', 'weights ratio', 'cosine (report)', 'cosine (ort)', 'latency ratio', 'wall', 'error / note'],
           rows,
-          [false, false, true, true, true, true, true, true, false],
+          [false, false, true, true, true, true, true, true, true, false],
         ),
       ].join('\n');
     } finally {

@@ -15,6 +15,7 @@ import {
   resolveData,
   saveModel,
   tensorNumel,
+  type CalibrationSet,
   type Dataset,
   type onnx,
   type QuantizeOptions,
@@ -90,7 +91,7 @@ interface ModelCase {
   /** Whether the test labels belong to this model's task (a random-weight MLP's do not). */
   labelled: boolean;
   mode: 'dynamic' | 'static';
-  calibration?: Dataset;
+  calibration?: CalibrationSet;
   /** The input's dims for n samples when they differ from [n, ...sampleShape] (a flat MLP over images). */
   dims?: (n: number) => number[];
 }

@@ -8,11 +8,11 @@
 //   node scripts/corpus/inputs.mjs [--large] [id ...]     (fetches what is missing first; exit 3 as fetch.mjs)
 //
 // Recipes: rendered text for the OCR models (a 5x7 bitmap font, dark on light paper, normalized as
-// PaddleOCR does), a voiced chirp with noise for the VAD models (16 kHz, sr=16000, zero state; the extra
-// sets carry the real state from chunk to chunk), the openWakeWord chain (audio -> melspectrogram ->
+// PaddleOCR does), real (synthetic) speech for the VAD models (fixtures/audio/speech-16k.wav: 16 kHz,
+// sr=16000, the state carried chunk to chunk, sample sets every 6th chunk), the openWakeWord chain (audio -> melspectrogram ->
 // embedding -> wake-word head, each fed the previous model's real output), and a photo-like picture
 // for the 1024x1024 segmentation nets.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,8 @@ const ort = createRequire(path.join(here, '../../packages/core/package.json'))('
 
 export const feedsPath = (id) => path.join(CACHE, `${id}.feeds.npz`);
 export const samplesDir = (id) => path.join(CACHE, `${id}.feeds`);
+
+const SPEECH = path.join(here, '../../fixtures/audio/speech-16k.wav');
 
 const log = (msg) => process.stderr.write(`inputs: ${msg}\n`);
 
@@ -151,6 +153,24 @@ function voice(seconds, amplitude, rng) {
   return out;
 }
 
+/** fixtures/audio/speech-16k.wav as float samples in [-1, 1) (16 kHz mono int16 PCM; see make-speech.sh). */
+function speech16k() {
+  const buf = readFileSync(SPEECH);
+  const text = (at, n) => buf.toString('latin1', at, at + n);
+  if (text(0, 4) !== 'RIFF' || text(8, 4) !== 'WAVE') throw new Error(`${SPEECH}: not a WAV file`);
+  // Walk the chunks to 'data' (the header's size is not fixed: a writer may add LIST and other chunks).
+  for (let at = 12; at + 8 <= buf.length;) {
+    const size = buf.readUInt32LE(at + 4);
+    if (text(at, 4) === 'data') {
+      const pcm = new Int16Array(size / 2);
+      for (let i = 0; i < pcm.length; i++) pcm[i] = buf.readInt16LE(at + 8 + 2 * i);
+      return Float32Array.from(pcm, (v) => v / 32768);
+    }
+    at += 8 + size + (size % 2);
+  }
+  throw new Error(`${SPEECH}: no data chunk`);
+}
+
 async function run(session, feeds) {
   const t = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor(v.dtype, v.data, v.dims)]));
   const out = await session.run(t);
@@ -197,25 +217,36 @@ const RECIPES = {
   async 'ocr-cls'(_session, rng) {
     return { feeds: { x: textLine('HELLO 42', 192, rng) } };
   },
-  async 'vad-16k'(session, rng) {
-    const audio = voice(1.2, 0.5, rng);
+  async 'vad-16k'(session) {
+    // Real speech (fixtures/audio/speech-16k.wav), streamed in 512-sample chunks with the state carried from
+    // chunk to chunk. The state-tensor exports (silero v5 and later) are fed as their own wrappers feed them:
+    // the chunk after the previous chunk's last 64 samples (576 in all); without that context the v6 and
+    // PyTorch 2.x exports score speech as silence (p < 0.01 on every chunk).
+    const audio = speech16k();
     const names = session.inputNames;
     const chunk = 512;
+    const context = names.includes('h') ? 0 : 64;
     const stateDims = names.includes('h') ? [2, 1, 64] : [2, 1, 128];
-    const feedsAt = (k, state) => ({
-      input: f32([1, chunk], audio.subarray(k * chunk, (k + 1) * chunk)),
-      ...(names.includes('sr') ? { sr: i64([], [16000]) } : {}),
-      ...(names.includes('h') ? { h: state.h, c: state.c } : { state: state.state }),
-    });
+    const feedsAt = (k, state) => {
+      const window = new Float32Array(context + chunk);
+      const from = k * chunk - context;
+      window.set(audio.subarray(Math.max(0, from), (k + 1) * chunk), Math.max(0, -from));
+      return {
+        input: f32([1, context + chunk], window),
+        ...(names.includes('sr') ? { sr: i64([], [16000]) } : {}),
+        ...(names.includes('h') ? { h: state.h, c: state.c } : { state: state.state }),
+      };
+    };
     let state = names.includes('h') ? { h: zeros(stateDims), c: zeros(stateDims) } : { state: zeros(stateDims) };
+    // Every 6th chunk of the 3.2 s: the silent start, speech, a pause and speech again, each with its real state.
     const samples = [];
-    for (let k = 0; k < 8; k++) {
+    for (let k = 0; (k + 1) * chunk <= audio.length; k++) {
       const feeds = feedsAt(k, state);
-      samples.push(feeds);
+      if (k % 6 === 0) samples.push(feeds);
       const out = await run(session, feeds);
       state = names.includes('h') ? { h: out.hn, c: out.cn } : { state: out.stateN };
     }
-    return { feeds: samples[0], samples };
+    return { feeds: samples[1], samples };
   },
   async 'oww-melspectrogram'(_session, rng) {
     const audio = voice(1, 6000, rng);
@@ -281,7 +312,7 @@ function upToDate(id) {
   const out = feedsPath(id);
   if (!existsSync(out)) return false;
   const t = statSync(out).mtimeMs;
-  const inputs = [modelPath(id), ...['inputs.mjs', 'font.mjs', 'npz.mjs', 'corpus.json'].map((f) => path.join(here, f))];
+  const inputs = [modelPath(id), SPEECH, ...['inputs.mjs', 'font.mjs', 'npz.mjs', 'corpus.json'].map((f) => path.join(here, f))];
   return inputs.every((f) => statSync(f).mtimeMs <= t);
 }
 
