@@ -13,3 +13,4 @@ export * from './elem-types.js';
 export * from './find-node.js';
 export * from './input-dims.js';
 export * from './with-subgraphs.js';
+export * from './fold-batch-norm.js';
