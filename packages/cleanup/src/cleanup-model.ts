@@ -1,13 +1,15 @@
 /**
- * The cleanup pass over one model: Identity/Dropout removal, constant folding, dead-node removal,
- * Constant nodes into initializers and (when asked) merging equal initializers, in that order, on the
- * main graph. Subgraph bodies (If,
- * Loop, Scan) are carried as they are; main-graph edits keep their reads of outer values working. The
- * input model is never mutated, and every graph output keeps its name and its value.
+ * The cleanup pass over one model: Identity/Dropout removal, constant folding, BatchNormalization
+ * folded into the Conv before it, dead-node removal, Constant nodes into initializers and (when asked)
+ * merging equal initializers, in that order, on the main graph. Subgraph bodies (If, Loop, Scan) are
+ * carried as they are; main-graph edits keep their reads of outer values working. The input model is
+ * never mutated, and every graph output keeps its name and its value (a BN fold computes it with a
+ * rewritten weight, so up to float rounding).
  */
 import { Graph, subgraphsOf, type onnx } from '@shrink/core';
 import { constantsToInitializers } from './constants-to-initializers.js';
 import { dedupeInitializers } from './dedupe-initializers.js';
+import { foldBatchNorms } from './fold-batch-norm.js';
 import { foldConstants } from './fold-constants.js';
 import { cleanupOptionsSchema, type CleanupOptions } from './options.js';
 import { removeDead } from './remove-dead.js';
@@ -30,6 +32,8 @@ export function cleanupModel(model: onnx.IModelProto, options: CleanupOptions = 
   const nodesBefore = graph.nodes.length;
   const identity = o.removeIdentity ? removeIdentities(graph, nodes) : { removed: 0, kept: [] };
   const fold = o.foldConstants ? foldConstants(graph, nodes, new Set(identity.kept)) : { folded: 0, byOp: {}, notFolded: {} };
+  // After constant folding, so BN vectors an exporter computes from constants are constants by now.
+  const bn = o.foldBatchNorm ? foldBatchNorms(graph, nodes) : { folded: 0, kept: 0 };
   const dead = o.removeDeadNodes ? removeDead(graph, nodes) : { nodes: 0, initializers: 0 };
   const moved = o.constantsToInitializers ? constantsToInitializers(graph, nodes) : 0;
   const dedupe = o.dedupeInitializers ? dedupeInitializers(graph) : { merged: 0, bytes: 0 };
@@ -40,6 +44,8 @@ export function cleanupModel(model: onnx.IModelProto, options: CleanupOptions = 
     folded: fold.folded,
     foldedByOp: fold.byOp,
     notFolded: fold.notFolded,
+    batchNormsFolded: bn.folded,
+    batchNormsKept: bn.kept,
     deadNodesRemoved: dead.nodes,
     constantsToInitializers: moved,
     unusedInitializersRemoved: dead.initializers,

@@ -13,6 +13,10 @@ export function cleanupNotes(r: CleanupReport, o: ResolvedCleanupOptions): strin
   const did = [
     ...(o.removeIdentity ? [`removed ${r.identityRemoved} Identity/Dropout`] : []),
     ...(o.foldConstants ? [`folded ${r.folded} constant node${r.folded === 1 ? '' : 's'}`] : []),
+    // Only where the model has BatchNormalization: a count of 0 would be noise on every other model.
+    ...(o.foldBatchNorm && r.batchNormsFolded + r.batchNormsKept > 0
+      ? [`folded ${r.batchNormsFolded} BatchNormalization into the Conv before it`]
+      : []),
     ...(o.removeDeadNodes ? [`removed ${r.deadNodesRemoved} dead node${r.deadNodesRemoved === 1 ? '' : 's'}`] : []),
     ...(o.constantsToInitializers
       ? [`stored ${r.constantsToInitializers} Constant node${r.constantsToInitializers === 1 ? '' : 's'} as initializers`]
@@ -35,6 +39,11 @@ export function cleanupNotes(r: CleanupReport, o: ResolvedCleanupOptions): strin
   if (keptIdentity.length > 0) {
     const shown = keptIdentity.slice(0, 3).map((n) => `${n.opType} '${n.name}' (${n.reason})`);
     notes.push(`kept ${keptIdentity.length} Identity/Dropout: ${shown.join('; ')}${keptIdentity.length > 3 ? '; ...' : ''}`);
+  }
+  const keptBn = r.nodes.filter((n) => n.action === 'kept' && n.opType === 'BatchNormalization');
+  if (keptBn.length > 0) {
+    const shown = keptBn.slice(0, 3).map((n) => `'${n.name}' (${n.reason})`);
+    notes.push(`kept ${keptBn.length} BatchNormalization: ${shown.join('; ')}${keptBn.length > 3 ? '; ...' : ''}`);
   }
   if (r.unusedInitializersRemoved > 0)
     notes.push(`removed ${r.unusedInitializersRemoved} initializer${r.unusedInitializersRemoved === 1 ? '' : 's'} nothing reads`);

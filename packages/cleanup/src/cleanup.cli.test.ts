@@ -46,6 +46,7 @@ test('shrink cleanup --help lists the flags made from the options schema', () =>
   for (const flag of [
     '--remove-identity',
     '--fold-constants',
+    '--fold-batch-norm',
     '--remove-dead-nodes',
     '--constants-to-initializers',
     '--dedupe-initializers',
@@ -124,6 +125,7 @@ test('shrink run --print-schema has a cleanup step and cleanup search variants, 
   assert.deepEqual(Object.keys(schema.properties.steps.items.properties.cleanup.properties), [
     'removeIdentity',
     'foldConstants',
+    'foldBatchNorm',
     'removeDeadNodes',
     'constantsToInitializers',
     'dedupeInitializers',

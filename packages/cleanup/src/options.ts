@@ -17,6 +17,12 @@ export const cleanupOptionsSchema = z.strictObject({
     .describe(
       'Compute nodes whose inputs are all constants (ops of the fold table: shape ops, Cast, Add/Sub/Mul/Div/Neg/Sqrt) and store the result as an initializer',
     ),
+  foldBatchNorm: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Fold each inference-mode BatchNormalization into the Conv or ConvTranspose that writes its input (a new weight and bias; outputs equal up to float rounding), where the BN alone reads that output and the Conv alone reads its weight',
+    ),
   removeDeadNodes: z.boolean().default(true).describe('Remove nodes whose outputs reach no graph output, then initializers nothing reads'),
   constantsToInitializers: z
     .boolean()

@@ -13,22 +13,25 @@ test('options: defaults, strict keys, labels, no data needed, no default search 
   assert.deepEqual(o, {
     removeIdentity: true,
     foldConstants: true,
+    foldBatchNorm: true,
     removeDeadNodes: true,
     constantsToInitializers: true,
     dedupeInitializers: false,
   });
   assert.throws(
     () => parseOptions(cleanupPass.schema, { fold: true }, 'cleanup'),
-    /unknown key fold; valid keys: removeIdentity, foldConstants, removeDeadNodes, constantsToInitializers, dedupeInitializers/,
+    /unknown key fold; valid keys: removeIdentity, foldConstants, foldBatchNorm, removeDeadNodes, constantsToInitializers, dedupeInitializers/,
   );
   assert.equal(cleanupPass.kind, 'cleanup');
   assert.equal(describeCleanup(o), 'cleanup');
-  assert.equal(describeCleanup({ ...o, dedupeInitializers: true }), 'cleanup-identity-fold-dead-const-dedupe');
-  assert.equal(describeCleanup({ ...o, removeIdentity: false }), 'cleanup-fold-dead-const');
+  assert.equal(describeCleanup({ ...o, dedupeInitializers: true }), 'cleanup-identity-fold-bn-dead-const-dedupe');
+  assert.equal(describeCleanup({ ...o, removeIdentity: false }), 'cleanup-fold-bn-dead-const');
+  assert.equal(describeCleanup({ ...o, foldBatchNorm: false }), 'cleanup-identity-fold-dead-const');
   assert.equal(
     describeCleanup({
       removeIdentity: false,
       foldConstants: false,
+      foldBatchNorm: false,
       removeDeadNodes: false,
       constantsToInitializers: false,
       dedupeInitializers: false,

@@ -10,6 +10,7 @@ import { cleanupOptionsSchema, type ResolvedCleanupOptions } from './options.js'
 const STEPS = [
   ['removeIdentity', 'identity'],
   ['foldConstants', 'fold'],
+  ['foldBatchNorm', 'bn'],
   ['removeDeadNodes', 'dead'],
   ['constantsToInitializers', 'const'],
   ['dedupeInitializers', 'dedupe'],
@@ -27,7 +28,7 @@ export function describeCleanup(o: ResolvedCleanupOptions): string {
 export const cleanupPass = definePass({
   kind: 'cleanup',
   summary:
-    'Clean up an ONNX graph: remove Identity/no-op Dropout, fold constants, remove dead nodes, Constant nodes to initializers (outputs unchanged)',
+    'Clean up an ONNX graph: remove Identity/no-op Dropout, fold constants, fold BatchNormalization into the Conv before it, remove dead nodes, Constant nodes to initializers (outputs unchanged, BN folds up to float rounding)',
   schema: cleanupOptionsSchema,
   needs: () => ({}),
   describe: describeCleanup,

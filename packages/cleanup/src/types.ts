@@ -3,7 +3,7 @@ export interface NodeOutcome {
   /** The node's label (its name, else its first output). */
   name: string;
   opType: string;
-  action: 'removed-identity' | 'folded' | 'removed-dead' | 'to-initializer' | 'kept';
+  action: 'removed-identity' | 'folded' | 'folded-batch-norm' | 'removed-dead' | 'to-initializer' | 'kept';
   /** How it was removed or folded, or why it was kept. */
   reason: string;
 }
@@ -23,6 +23,9 @@ export interface CleanupReport {
    * the default domain): not in the fold table, or refused by it (the reasons are in `nodes`).
    */
   notFolded: Record<string, number>;
+  /** BatchNormalization nodes folded into the Conv before them, and those kept (the reasons are in `nodes`). */
+  batchNormsFolded: number;
+  batchNormsKept: number;
   /** Nodes removed because nothing they write reaches a graph output. */
   deadNodesRemoved: number;
   /** Constant nodes now stored as initializers. */
