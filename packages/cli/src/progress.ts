@@ -38,24 +38,47 @@ export function stderrLogger(verbose: boolean, json: boolean): Logger {
   };
 }
 
+/** Without a terminal: the first "still running" line after this long, then at most one per interval. */
+const QUIET_MS = 5_000;
+const EVERY_MS = 10_000;
+
 /**
  * Without a terminal (CI logs), a bar would be noise: print one line per step that has something to
- * say (an epoch's loss), so a long job still shows it is alive.
+ * say (an epoch's loss), and for a step that runs long, a line now and then with its count and time, so a
+ * long job still shows it is alive. Quick steps print nothing (a refusal stays one line on stderr).
  */
-function lineProgress(): Progress {
+export function lineProgress(now: () => number = Date.now): Progress {
   let label = '';
   let total: number | undefined;
   let done = 0;
+  let started = 0;
+  let last = 0;
+  const count = () => `${done}${total !== undefined ? `/${total}` : ''}`;
   return {
     start(l, t) {
       label = l;
       total = t;
       done = 0;
+      started = now();
+      last = started;
     },
     tick(n = 1, detail = '') {
       done += n;
-      if (detail) process.stderr.write(`${label} ${done}${total !== undefined ? `/${total}` : ''}: ${detail}\n`);
+      const t = now();
+      if (detail) {
+        process.stderr.write(`${label} ${count()}: ${detail}\n`);
+        last = t;
+      } else if (t - started >= QUIET_MS && t - last >= EVERY_MS) {
+        process.stderr.write(`${label} ${count()} (${Math.round((t - started) / 1000)} s)\n`);
+        last = t;
+      }
     },
-    stop() {},
+    stop() {
+      const t = now();
+      // A long step that printed nothing says when it ended, so the log shows where the time went.
+      if (label && t - started >= QUIET_MS && last === started)
+        process.stderr.write(`${label}: done in ${Math.round((t - started) / 1000)} s\n`);
+      label = '';
+    },
   };
 }
