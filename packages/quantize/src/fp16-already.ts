@@ -21,6 +21,13 @@ function floatWeights(g: onnx.IGraphProto, counts: { half: number; float: number
   for (const n of g.node ?? []) for (const s of subgraphsOf(n)) floatWeights(s, counts);
 }
 
+/** Whether every float weight `model` stores is float16: fp16 will refuse it, so nothing is worth measuring first. */
+export function storesOnlyHalf(model: onnx.IModelProto): boolean {
+  const counts = { half: 0, float: 0 };
+  floatWeights(model.graph ?? {}, counts);
+  return counts.half > 0 && counts.float === 0;
+}
+
 /** Whether the conversion rewrote any weight: the report lists the converted ones per node. */
 function convertedAny(r: PassResult): boolean {
   return r.report.nodes.some((n) => n.action === 'quantized' && (n.weights?.length ?? 0) > 0);

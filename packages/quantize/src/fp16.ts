@@ -180,8 +180,54 @@ function wideInputOf(graph: Graph, bn: onnx.NodeProto): string | undefined {
   return `its output feeds BatchNormalization '${nodeLabel(bn)}', whose running statistics put it at up to ${Number(reach.toPrecision(3))} (|mean| + ${SIGMAS} sigma), beyond float16's ±${FLOAT16_MAX}`;
 }
 
-/** What --dtype fp16 reads of the quantize options. */
-export type Float16Options = Pick<ResolvedQuantizeOptions, 'keepFloat32' | 'include' | 'exclude'>;
+/**
+ * Peak |value| of float32 values seen when the float32 model ran on data (runtime/fp16-ranges.ts), by
+ * value name, and what it ran on, for the reasons ("8 sample(s) of feeds.npz").
+ */
+export interface MeasuredRanges {
+  readonly peaks: ReadonlyMap<string, number>;
+  readonly on: string;
+  readonly synthetic: boolean;
+}
+
+/**
+ * The largest |value| a measured node output may reach and still be computed in float16: 65504 / 16.
+ * The run saw a few samples, not every input, and an op's own accumulation (a ReduceSum, a
+ * LayerNormalization's variance) is not exposed; 16x room covers a louder input or a sum of 16 such
+ * values. On the corpus the float16 models that worked before peak far lower (PP-OCRv4's detector at
+ * about 400, silero-vad at 30), so the limit keeps nothing they converted.
+ */
+export const MEASURED_LIMIT = FLOAT16_MAX / 16;
+
+/** What --dtype fp16 reads of the quantize options, and the ranges measured on data when there are any. */
+export type Float16Options = Pick<ResolvedQuantizeOptions, 'keepFloat32' | 'include' | 'exclude'> & { ranges?: MeasuredRanges };
+
+const STATIC_VALUE = new Set(['Constant', 'ConstantOfShape']);
+
+const shortNumber = (x: number): string => (x >= 1e5 ? x.toExponential(1).replace('e+', 'e') : String(Math.round(x)));
+
+/**
+ * Why a node must stay float32 by the measured ranges: its float32 output reached past MEASURED_LIMIT,
+ * or it reads a value past float16's range (the Cast in front of it would write Infinity; a Log of the
+ * melspectrogram's power did).
+ */
+function measuredBeyond(node: onnx.NodeProto, ranges: MeasuredRanges, isF32: (v: string) => boolean): string | undefined {
+  const on = ranges.synthetic ? 'synthetic samples' : 'the data';
+  // A constant's value is known without running anything: beyondHalf judges it, and below 65504 it fits.
+  if (STATIC_VALUE.has(node.opType) && isDefaultDomain(node)) return undefined;
+  for (const o of node.output) {
+    const peak = o && isF32(o) ? ranges.peaks.get(o) : undefined;
+    if (peak !== undefined && peak > MEASURED_LIMIT)
+      return `its output '${o}' reached ${shortNumber(peak)} on ${on}, past ${MEASURED_LIMIT} (float16's ±${FLOAT16_MAX} / 16, room for what follows)`;
+  }
+  if (ANY_INPUT_TYPE.has(node.opType) && isDefaultDomain(node)) return undefined;
+  for (const i of node.input) {
+    const peak = i && isF32(i) ? ranges.peaks.get(i) : undefined;
+    if (peak !== undefined && peak > FLOAT16_MAX)
+      return `it reads '${i}', which reached ${shortNumber(peak)} on ${on}: past float16's ±${FLOAT16_MAX} it would read Infinity`;
+  }
+  return undefined;
+}
 
 /**
  * Converts float32 tensors and ops to float16; inputs and outputs stay float32. `keepFloat32` adds op
@@ -196,7 +242,19 @@ export function convertToFloat16(model: onnx.IModelProto, options: Float16Option
     for (const [name, code] of valueTypes(out.model.graph ?? {}, known)) known.set(name, code);
     return out;
   });
+  if (options.ranges) r.report.notes.splice(1, 0, rangeNote(r.report.nodes, options.ranges));
   return r;
+}
+
+const MEASURED_REASON = /reached [0-9.e]+ on (the data|synthetic samples)[,:] past/;
+
+/** The range check in one note: what it ran on and how many nodes it kept float32 (If/Loop/Scan bodies are not measured). */
+function rangeNote(nodes: readonly NodeOutcome[], ranges: MeasuredRanges): string {
+  const kept = nodes.filter((n) => n.action === 'kept-float' && MEASURED_REASON.test(n.reason ?? '')).length;
+  const what = ` on ${ranges.on}${ranges.synthetic ? ' (synthetic samples: give the inputs the model meets with --calib-data)' : ''}`;
+  return kept > 0
+    ? `range check${what}: ${kept} node(s) stay float32 because a value they compute passed ${MEASURED_LIMIT} (float16's ±${FLOAT16_MAX} / 16) or one they read passed ${FLOAT16_MAX} (see each node's reason); their weights are stored float16 and cast to float32 as they are read`
+    : `range check${what}: every value left to float16 stayed within ±${MEASURED_LIMIT} (float16's ±${FLOAT16_MAX} / 16)`;
 }
 
 /**
@@ -296,13 +354,28 @@ function convertOnce(
       );
     }
   }
+  // Values the float32 model was seen to push out of float16's range, on data or synthetic samples.
+  const measured = new Set<onnx.NodeProto>();
+  if (options.ranges) {
+    for (const node of graph.nodes) {
+      if (kept.has(node)) continue;
+      const reason = measuredBeyond(node, options.ranges, isF32);
+      if (reason === undefined) continue;
+      kept.set(node, reason);
+      measured.add(node);
+    }
+  }
   const converts = (n: onnx.NodeProto): boolean => !kept.has(n);
 
   // 2. Which float32 values become float16: what converted nodes compute, and constants they read.
   const half = new Set<string>();
   const outputs = new Set(graph.outputs.map((o) => o.name));
+  // A node kept float32 for its measured values still stores its weights float16, read through a Cast to
+  // float32: the weights fit (or a static rule would have kept the node), only what it computes does not,
+  // and the melspectrogram's STFT and mel filterbank hold all its weights (file 1.0x of float32 otherwise).
+  const stores = (n: onnx.NodeProto): boolean => converts(n) || measured.has(n);
   for (const t of graph.initializers) {
-    if (isF32(t.name) && !outputs.has(t.name) && graph.consumers(t.name).some(converts)) half.add(t.name);
+    if (isF32(t.name) && !outputs.has(t.name) && graph.consumers(t.name).some(stores)) half.add(t.name);
   }
   for (const node of graph.nodes) {
     if (!converts(node)) continue;
@@ -428,14 +501,14 @@ function convertOnce(
   const notes = [
     `${converted.length} float32 initializer(s) and ${constantsConverted} Constant node(s) -> float16 (${converted.reduce((s, w) => s + w.bytes, 0) + constantBytes} bytes); inputs and outputs stay float32 (${casts} Cast node(s) inserted)`,
   ];
-  const wide = [...kept.values()].filter((r) => r.includes("beyond float16's")).length;
+  const wide = [...kept].filter(([n, r]) => !measured.has(n) && r.includes("beyond float16's")).length;
   if (wide > 0)
     notes.push(
       `${wide} node(s) stay float32 because a constant they read does not fit float16, or a BatchNormalization's statistics put their output beyond it (see each node's reason)`,
     );
   if (counts.clamped > 0) notes.push(`${counts.clamped} value(s) beyond ±${FLOAT16_MAX} were clamped to the largest float16`);
   if (counts.flushed > 0) notes.push(`${counts.flushed} nonzero value(s) below float16's smallest subnormal (~6e-8) became 0`);
-  if (kept.size > 0) notes.push(`${kept.size} node(s) stay float32 (block list, other domains, subgraphs or include/exclude)`);
+  if (kept.size > 0) notes.push(`${kept.size} node(s) stay float32 (block list, other domains, subgraphs, include/exclude or ranges)`);
   notes.push(
     "onnxruntime's CPU provider lacks float16 kernels for some ops and runs those in float32 behind its own Casts; float16 mainly halves the file",
   );

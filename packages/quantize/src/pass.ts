@@ -94,8 +94,16 @@ export const quantizePass = definePass({
       needsCalibration(options) && spec !== undefined
         ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}, ctx)
         : undefined;
-    const env = calibration ? { calibration } : {};
     const evalSet = await data.eval();
+    // fp16's range check runs the float32 model on realistic inputs: the calibration data when given
+    // (a feeds file works), else the evaluation data; without either it makes synthetic samples.
+    const ranges =
+      options.dtype === 'fp16'
+        ? spec !== undefined
+          ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}, ctx)
+          : evalSet
+        : undefined;
+    const env = { ...(calibration ? { calibration } : {}), ...(ranges ? { ranges } : {}) };
     const r = await quantizeModel(model, options, env, ctx);
     const notes = quantizeNotes(r.report, countParams(model).byDtype, countParams(r.model).byDtype);
     const byNode = new Map<string, LayerDetail>(

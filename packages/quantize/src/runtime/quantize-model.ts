@@ -18,16 +18,22 @@ import type { PassResult } from '../types.js';
 import { quantizeDynamic } from '../dynamic.js';
 import { quantizeStatic } from '../static.js';
 import { quantizeWeightOnly } from '../nbits.js';
-import { refuseAlreadyHalf } from '../fp16-already.js';
-import { convertToFloat16 } from '../fp16.js';
+import { refuseAlreadyHalf, storesOnlyHalf } from '../fp16-already.js';
+import { convertToFloat16, type MeasuredRanges } from '../fp16.js';
 import { portabilityNote } from '../weight-format.js';
 import { createSession, int8KernelPath, isFeedsSpec, readFeedSet, syntheticFeedSet, type FeedSet } from '@shrink/core/runtime';
 import path from 'node:path';
 import { calibrate, randomCalibration, type CalibrationSet } from './calibrate.js';
+import { measureFloat16Ranges } from './fp16-ranges.js';
 
 export interface QuantizeEnv {
   /** Static mode: the calibration set (see resolveCalibration); required there, ignored otherwise. */
   calibration?: CalibrationSet;
+  /**
+   * fp16: realistic inputs for the range check (the float32 model runs on up to 8 of them, and what passes
+   * float16's range stays float32); synthetic samples when absent.
+   */
+  ranges?: CalibrationSet;
 }
 
 const RANDOM_SPEC = /^random:(\d+)$/;
@@ -132,14 +138,18 @@ async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions
       return step('q4 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4 }));
     case 'q4f16':
       return step('q4f16 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4, float16: true }));
-    case 'fp16':
+    case 'fp16': {
+      // A float16 model is refused below: the range run would only cost a session.
+      const measured = storesOnlyHalf(model) ? {} : await rangesFor(model, env.ranges, ctx);
       // Asked for float16 of a float16 model: say there is nothing to do rather than write a copy.
       // (q4f16 and q8 of a float16 model convert through the same pass and must not be refused.)
       return step('fp16', () => {
-        const r = convertToFloat16(model, o);
+        const r = convertToFloat16(model, { ...o, ...(measured.ranges ? { ranges: measured.ranges } : {}) });
         refuseAlreadyHalf(model, r);
+        if (measured.note) r.report.notes.push(measured.note);
         return r;
       });
+    }
     default:
       break;
   }
@@ -172,6 +182,26 @@ async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions
       ),
     ),
   );
+}
+
+/**
+ * The fp16 range check's measurement, or why there is none: a model onnxruntime cannot run (or feeds that
+ * do not fit it) leaves the static rules alone to decide, said in a note. An abort is not a failure.
+ */
+async function rangesFor(
+  model: onnx.IModelProto,
+  data: CalibrationSet | undefined,
+  ctx?: Ctx,
+): Promise<{ ranges?: MeasuredRanges; note?: string }> {
+  try {
+    return { ranges: await measureFloat16Ranges(model, data, ctx) };
+  } catch (e) {
+    if (ctx?.signal?.aborted) throw e;
+    const why = ((e as Error).message ?? String(e)).split('\n')[0];
+    return {
+      note: `range check not run (the float32 model did not run on ${data ? data.name : 'synthetic samples'}: ${why}); only the static rules (constants, BatchNormalization statistics) kept values float32`,
+    };
+  }
 }
 
 /** Below this default-domain opset the integer quantizers cannot write their ops. */
