@@ -235,3 +235,85 @@ test('MatMulNBits (packed 4-bit) is skipped with its reason and left untouched',
     assert.deepEqual(Array.from(codes(r.model, 'wq')), Array.from(blob));
   }
 });
+
+/**
+ * Conv with its weight as @shrink/quantize's q8 writes it by default (ops/dynamic-conv-weight-only.ts):
+ * int8 codes per output channel, no zero point -> Cast(float) -> Mul(scale [O, 1, 1, 1]) -> Conv; with
+ * `half`, one more Cast to float16 before a Conv computing in float16.
+ */
+function weightOnlyConv(half = false): { model: ReturnType<typeof makeModel>; w: Codes } {
+  const w = quantize(randn(17, 8 * 6 * 9, 0.3), [8, 6, 3, 3], 'int8', 0);
+  const model = makeModel(
+    makeGraph({
+      nodes: [
+        ...(half ? [makeNode('Cast', ['x'], ['xh'], { to: 10 }, { name: 'x_half' })] : []),
+        makeNode('Cast', ['w_q'], ['w_codes'], { to: 1 }, { name: 'conv_weight_cast' }),
+        makeNode('Mul', ['w_codes', 'w_scale'], [half ? 'w_f32' : 'w'], {}, { name: 'conv_weight_scale' }),
+        ...(half ? [makeNode('Cast', ['w_f32'], ['w'], { to: 10 }, { name: 'conv_weight_to_float16' })] : []),
+        makeNode(
+          'Conv',
+          [half ? 'xh' : 'x', 'w', 'b'],
+          [half ? 'yh' : 'y'],
+          { pads: [1, 1, 1, 1], kernel_shape: [3, 3] },
+          { name: 'conv' },
+        ),
+        ...(half ? [makeNode('Cast', ['yh'], ['y'], { to: 1 }, { name: 'y_float' })] : []),
+      ],
+      inputs: [makeValueInfo('x', 'float32', ['batch', 6, 8, 8])],
+      outputs: [makeValueInfo('y', 'float32', ['batch', 8, 8, 8])],
+      initializers: [
+        makeTensor('w_q', 'int8', [8, 6, 3, 3], w.q),
+        makeTensor('w_scale', 'float32', [8, 1, 1, 1], w.scale),
+        makeTensor('b', half ? 'float16' : 'float32', [8], half ? new Uint16Array(8) : new Float32Array(8)),
+      ],
+    }),
+    { opset: 17 },
+  );
+  return { model, w };
+}
+
+/** x -> Conv(float32 W) -> y: the reference the pruned codes must compute. */
+function floatConv(w: Float32Array): ReturnType<typeof makeModel> {
+  return makeModel(
+    makeGraph({
+      nodes: [makeNode('Conv', ['x', 'w', 'b'], ['y'], { pads: [1, 1, 1, 1], kernel_shape: [3, 3] }, { name: 'conv' })],
+      inputs: [makeValueInfo('x', 'float32', ['batch', 6, 8, 8])],
+      outputs: [makeValueInfo('y', 'float32', ['batch', 8, 8, 8])],
+      initializers: [makeTensor('w', 'float32', [8, 6, 3, 3], w), makeTensor('b', 'float32', [8], new Float32Array(8))],
+    }),
+    { opset: 17 },
+  );
+}
+
+test("q8's weight-only Conv (int8 -> Cast -> Mul -> Conv) at 50%: its codes are pruned, half at exactly 0, smallest |q| * scale first; onnxruntime runs it", async () => {
+  for (const half of [false, true]) {
+    const { model, w } = weightOnlyConv(half);
+    const before = encodeModel(model);
+    const { model: p, report } = pruneMagnitude(model, opts({ sparsity: 0.5 }));
+    assert.deepEqual(encodeModel(model), before, 'the input model is not mutated');
+    assert.deepEqual(
+      report.layers.map((l) => [l.name, l.action, l.weight, l.sparsity]),
+      [['conv', 'pruned', 'w_q', 0.5]],
+      `half=${half}`,
+    );
+    const q = codes(p, 'w_q');
+    assert.ok(q instanceof Int8Array, 'the codes stay int8');
+    assert.equal(atZeroPoint(w, q, [8, 6, 3, 3], 0), 216);
+    assertSmallestAtZeroPoint([{ orig: w, pruned: q, dims: [8, 6, 3, 3], axis: 0 }]);
+    // What the pruned model computes is a float Conv with W = codes * scale, the pruned ones exactly 0:
+    // within float rounding (float16 in the half model: 1e-3 of the peak).
+    const y = await runModel(p, 'x', XC, [2, 6, 8, 8]);
+    const want = await runModel(floatConv(Float32Array.from(q, (c, i) => c * w.scale[Math.floor(i / 54)]!)), 'x', XC, [2, 6, 8, 8]);
+    const exact = maxDiff(want, y);
+    assert.ok(
+      exact.diff <= (half ? 1e-3 : 1e-5) * exact.peak,
+      `half=${half}: max |diff| ${exact.diff} against codes * scale, peak ${exact.peak}`,
+    );
+    const y0 = await runModel(model, 'x', XC, [2, 6, 8, 8]);
+    const { diff, peak } = maxDiff(y0, y);
+    assert.ok(diff > 0.05 * peak, `pruning half the weights changed the output: max |diff| ${diff}, peak ${peak}`);
+    const y10 = await runModel(pruneMagnitude(model, opts({ sparsity: 0.1 })).model, 'x', XC, [2, 6, 8, 8]);
+    const small = maxDiff(y0, y10);
+    assert.ok(small.diff > 0 && small.diff < 0.15 * small.peak, `10%: max |diff| ${small.diff} in (0, 15% of peak ${small.peak})`);
+  }
+});

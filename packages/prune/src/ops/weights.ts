@@ -262,10 +262,45 @@ function dequantizedWeight(graph: Graph, wName: string | undefined): { tensor: P
 }
 
 /**
+ * A float op's weight stored as 8-bit codes that a Cast turns to float and a Mul scales, zero point 0:
+ * @shrink/quantize's weight-only Conv (codes -> Cast -> Mul(scale [M, 1, ...]) -> Conv, with one more
+ * Cast to float16 for a Conv computing in float16). Undefined when the weight is not made that way.
+ */
+function castScaledWeight(graph: Graph, wName: string | undefined): { tensor: PrunableTensor | string } | undefined {
+  let mul = wName ? graph.producer(wName) : undefined;
+  if (mul?.opType === 'Cast' && isDefaultDomain(mul)) mul = graph.producer(mul.input[0] ?? '');
+  if (!mul || mul.opType !== 'Mul' || !isDefaultDomain(mul) || mul.input.length !== 2) return undefined;
+  const casts = mul.input.map((i) => graph.producer(i));
+  const at = casts.findIndex((c) => c?.opType === 'Cast' && isDefaultDomain(c) && isCodes(graph, c.input[0]));
+  if (at < 0) return undefined;
+  const qName = casts[at]!.input[0]!;
+  const sName = mul.input[1 - at]!;
+  if (!graph.isInitializer(sName) || graph.isGraphInput(sName))
+    return { tensor: `scale '${sName}' of Mul '${nodeLabel(mul)}' is not a constant initializer` };
+  const scale = graph.readInitializer(sName);
+  if (scale.dtype !== 'float32') return { tensor: `scale '${sName}' is ${scale.dtype}; only float32 scales are read` };
+  const qDims = graph.initializer(qName)?.dims?.map(Number) ?? [];
+  // Per tensor, or per one axis (the scale broadcasts along every other one).
+  const wide = scale.dims.flatMap((d, i) => (d > 1 ? [i + qDims.length - scale.dims.length] : []));
+  if (wide.length > 1 || (wide.length === 1 && scale.dims.length > qDims.length))
+    return { tensor: `scale '${sName}' [${scale.dims.join(', ')}] is neither per tensor nor per axis of '${qName}'` };
+  const t = quantizedTensor(graph, qName, undefined, scale, wide[0] ?? 0);
+  if (typeof t !== 'string' && !t.quant!.scaled) return { tensor: `scale '${sName}' [${scale.dims.join(', ')}] does not match '${qName}'` };
+  return { tensor: t };
+}
+
+/** Whether `name` is an 8-bit initializer (the codes of a weight quantized ahead of time). */
+function isCodes(graph: Graph, name: string | undefined): boolean {
+  const t = name && !graph.isGraphInput(name) ? graph.initializer(name) : undefined;
+  return t !== undefined && ['int8', 'uint8'].includes(dtypeFromOnnx(t.dataType ?? 0));
+}
+
+/**
  * Walks the weight-bearing nodes in graph order: each is either a target, or a skipped row for the
  * report. A weight shared by several nodes is pruned once, at its first consumer. Besides float32
- * weights, 8-bit codes made by quantization are targets: MatMulInteger / ConvInteger (dynamic) and a
- * DequantizeLinear feeding a weight input (static QDQ). Their biases are never pruned.
+ * weights, 8-bit codes made by quantization are targets: MatMulInteger / ConvInteger (dynamic), a
+ * DequantizeLinear feeding a weight input (static QDQ), and codes -> Cast -> Mul(scale) feeding one (q8's
+ * weight-only Conv). Their biases are never pruned.
  */
 export function collectTargets(
   graph: Graph,
@@ -292,7 +327,7 @@ export function collectTargets(
       continue;
     }
     const wInput = node.input[op ? op.weight : 1];
-    const dequantized = op ? dequantizedWeight(graph, wInput) : undefined;
+    const dequantized = op ? (dequantizedWeight(graph, wInput) ?? castScaledWeight(graph, wInput)) : undefined;
     const weight = integer
       ? integerWeight(graph, node, integer.channelAxis)
       : dequantized
