@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, ShrinkError, type onnx } from '@shrink/core';
+import { attr, Graph, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, ShrinkError, type onnx } from '@shrink/core';
 import { quantizeModel } from './runtime/quantize-model.js';
+import { dequantizeWeights } from './already-quantized.js';
 import { quantizeOptionsSchema } from './options.js';
 import { convertToFloat16 } from './fp16.js';
 import { lcgValues } from './test-data.fixture.js';
@@ -96,4 +97,114 @@ test('float16 is not "already quantized"; requantize is a schema option (so a fl
   assert.equal(r.report.nodes.filter((n) => n.action === 'quantized').length, 2);
   const q8 = (await quantizeModel(mlp(), { dtype: 'q8' })).model;
   await assert.rejects(quantizeModel(q8, { dtype: 'q8' }), /already quantized: 2 DynamicQuantizeLinear, 2 MatMulInteger node\(s\)/);
+});
+
+/**
+ * x [2, 8, 12, 12] -> Conv W1 (+B1) -> Relu -> If(flag: then Conv W2, else Conv W3) -> y: q8 stores every
+ * Conv weight-only (int8 codes -> Cast -> Mul(scale) -> Conv), the If's in its branches.
+ */
+function convNet(): onnx.ModelProto {
+  const branch = (name: string, w: string, seed: number): onnx.GraphProto =>
+    makeGraph({
+      name,
+      nodes: [makeNode('Conv', ['a', w], [`${name}_y`], { pads: [1, 1, 1, 1] }, { name: `${name}_conv` })],
+      inputs: [],
+      outputs: [makeValueInfo(`${name}_y`, 'float32', [2, 16, 12, 12])],
+      initializers: [makeTensor(w, 'float32', [16, 32, 3, 3], lcgValues(16 * 32 * 9, seed, 0.1))],
+    });
+  return makeModel(
+    makeGraph({
+      name: 'convnet',
+      nodes: [
+        makeNode('Conv', ['x', 'W1', 'B1'], ['h'], { pads: [1, 1, 1, 1] }, { name: 'conv1' }),
+        makeNode('Relu', ['h'], ['a'], {}, { name: 'relu' }),
+        makeNode(
+          'If',
+          ['flag'],
+          ['y'],
+          { then_branch: attr.graph(branch('then', 'W2', 2)), else_branch: attr.graph(branch('else', 'W3', 3)) },
+          { name: 'branch' },
+        ),
+      ],
+      inputs: [makeValueInfo('x', 'float32', [2, 8, 12, 12]), makeValueInfo('flag', 'bool', [])],
+      outputs: [makeValueInfo('y', 'float32', [2, 16, 12, 12])],
+      initializers: [
+        makeTensor('W1', 'float32', [32, 8, 3, 3], lcgValues(32 * 72, 1, 0.2)),
+        makeTensor('B1', 'float32', [32], lcgValues(32, 5, 0.1)),
+      ],
+    }),
+    { opset: 17 },
+  );
+}
+
+const convFeeds = (flag: boolean) => ({
+  x: { data: lcgValues(2 * 8 * 144, 7, 1), dims: [2, 8, 12, 12] },
+  flag: { data: Uint8Array.of(flag ? 1 : 0), dims: [] },
+});
+
+/** Every op type of the model, bodies included. */
+function opsOf(model: onnx.IModelProto): string[] {
+  const out: string[] = [];
+  const walk = (g: onnx.IGraphProto): void => {
+    for (const n of g.node ?? []) {
+      out.push(n.opType!);
+      for (const a of n.attribute ?? []) if (a.g) walk(a.g);
+    }
+  };
+  walk(model.graph!);
+  return out;
+}
+
+test("Shrink's own q8 weight-only Convs (int8 -> Cast -> Mul -> Conv, in If branches too) are refused for q8, q4 and fp16; requantize folds them to float first", async () => {
+  const float = convNet();
+  const q8 = (await quantizeModel(float, { dtype: 'q8' })).model;
+  assert.equal(opsOf(q8).filter((o) => o === 'Cast').length, 3, 'the fixture is what q8 writes: one Cast per Conv weight');
+  for (const dtype of ['q8', 'q4', 'fp16'] as const) {
+    await assert.rejects(
+      quantizeModel(q8, { dtype }),
+      (e: ShrinkError) =>
+        e.option === 'requantize' &&
+        /model is already quantized: 3 int8 weight-only \(codes -> Cast -> Mul\) node\(s\) \(e\.g\. node 'conv1'\)/.test(e.message),
+      dtype,
+    );
+  }
+  const want = { then: await runAll(float, convFeeds(true)), else: await runAll(float, convFeeds(false)) };
+  const first = { then: await runAll(q8, convFeeds(true)), else: await runAll(q8, convFeeds(false)) };
+  for (const dtype of ['q8', 'fp16'] as const) {
+    const r = await quantizeModel(q8, { dtype, requantize: true });
+    assert.match(r.report.notes[0]!, /^requantize: 3 Cast\+Mul weight code\(s\) back to float; quantized again/);
+    // The Casts of int8 codes are gone (q8 writes new ones; fp16 keeps only its input/output Casts).
+    const codes = Graph.from(r.model).initializers.filter((t) => t.dataType === 3).length;
+    assert.equal(codes, dtype === 'q8' ? 1 : 0, `${dtype}: int8 initializers in the main graph`);
+    for (const flag of [true, false]) {
+      const side = flag ? 'then' : 'else';
+      const got = await runAll(r.model, convFeeds(flag));
+      // Against the q8 model it came from (the second rounding adds little), and the float model.
+      assertCosine(got, first[side], dtype === 'q8' ? 0.9999 : 0.99999, `q8 -> ${dtype} (${side}) vs q8`);
+      assertCosine(got, want[side], 0.999, `q8 -> ${dtype} (${side}) vs float`);
+    }
+    if (dtype === 'q8') assert.equal(r.report.nodes.filter((n) => n.action === 'quantized').length, 3);
+  }
+});
+
+test('a q8 weight-only Conv computing in float16 (codes -> Cast -> Mul -> Cast(float16)) dequantizes to a float16 weight', async () => {
+  const half = convertToFloat16(convNet(), {}).model;
+  const q8 = (await quantizeModel(half, { dtype: 'q8' })).model;
+  await assert.rejects(quantizeModel(q8, { dtype: 'q8' }), /already quantized: 3 int8 weight-only/);
+  // The weights go back to float16 under the names the Convs read, so the model is the float16 one again.
+  const d = dequantizeWeights(q8).model;
+  const weights = (g: onnx.IGraphProto): onnx.ITensorProto[] => [
+    ...(g.initializer ?? []).filter((t) => t.dims?.length === 4),
+    ...(g.node ?? []).flatMap((n) => (n.attribute ?? []).flatMap((a) => (a.g ? weights(a.g) : []))),
+  ];
+  assert.deepEqual(
+    weights(d.graph!).map((t) => t.dataType),
+    [10, 10, 10],
+  );
+  assert.ok(!opsOf(d).includes('Mul'), opsOf(d).join(' '));
+  const r = await quantizeModel(q8, { dtype: 'q8', requantize: true });
+  assert.match(r.report.notes[0]!, /3 Cast\+Mul weight code\(s\) back to float/);
+  for (const flag of [true, false]) {
+    assertCosine(await runAll(r.model, convFeeds(flag)), await runAll(q8, convFeeds(flag)), 0.999, `half q8 -> q8 (flag ${flag})`);
+  }
 });

@@ -1,10 +1,24 @@
 /**
- * Models that are quantized already: QDQ pairs, QOperator ops, MatMulNBits, DynamicQuantizeLinear.
+ * Models that are quantized already: QDQ pairs, QOperator ops, MatMulNBits, DynamicQuantizeLinear, and
+ * 8-bit weight codes a Cast and a Mul turn back to float (q8's weight-only Conv and recurrent weights).
  * Quantizing them again would stack a second rounding on the first or skip every node, so the pass
  * refuses them in one line naming what is there, unless `requantize` asks to dequantize the weights to
  * float first (dequantizeWeights) and quantize from those. A float16 model is not quantized.
  */
-import { attrInt, Graph, isDefaultDomain, makeNode, nodeLabel, ShrinkError, subgraphsOf, toFloat32, type onnx } from '@shrink/core';
+import {
+  attrInt,
+  dtypeFromOnnx,
+  float32ToFloat16,
+  Graph,
+  isDefaultDomain,
+  makeNode,
+  nodeLabel,
+  ShrinkError,
+  subgraphsOf,
+  toFloat32,
+  withSubgraphs,
+  type onnx,
+} from '@shrink/core';
 import { dequantizeTensor } from './math/params.js';
 import { dequantizeBlockwise, type NBits } from './ops/nbits-blocks.js';
 
@@ -26,22 +40,71 @@ const QUANTIZED_OPS = new Set([
   'GatherBlockQuantized',
 ]);
 
-/** Op type -> count and the first node's label, over the whole model (subgraphs too). */
+/** How quantizedOps names a weight stored as codes -> Cast -> Mul(scale): it counts the nodes reading it. */
+export const CAST_MUL_WEIGHTS = 'int8 weight-only (codes -> Cast -> Mul)';
+
+const EIGHT_BIT: ReadonlySet<string> = new Set(['int8', 'uint8']);
+
+/**
+ * Op type -> count and the first node's label, over the whole model (subgraphs too). Weights stored as
+ * 8-bit codes behind a Cast and a Mul count under CAST_MUL_WEIGHTS, named by the node reading them.
+ */
 export function quantizedOps(model: onnx.IModelProto): Map<string, { count: number; first: string }> {
   const found = new Map<string, { count: number; first: string }>();
-  const walk = (g: onnx.IGraphProto): void => {
+  const add = (op: string, label: string): void => {
+    const f = found.get(op);
+    if (f) f.count++;
+    else found.set(op, { count: 1, first: label });
+  };
+  // Initializers of the enclosing graphs are visible in a body: the codes may be kept outside it.
+  const walk = (g: onnx.IGraphProto, outer: ReadonlyMap<string, onnx.ITensorProto>): void => {
+    const inits = new Map(outer);
+    for (const t of g.initializer ?? []) inits.set(t.name ?? '', t);
+    const producers = new Map<string, onnx.INodeProto>();
+    const readers = new Map<string, onnx.INodeProto[]>();
+    for (const n of g.node ?? []) {
+      for (const o of n.output ?? []) producers.set(o, n);
+      for (const i of n.input ?? []) readers.set(i, [...(readers.get(i) ?? []), n]);
+    }
     for (const n of g.node ?? []) {
       const op = n.opType ?? '';
-      if (QUANTIZED_OPS.has(op)) {
-        const f = found.get(op);
-        if (f) f.count++;
-        else found.set(op, { count: 1, first: nodeLabel(n) });
-      }
-      for (const s of subgraphsOf(n)) walk(s);
+      if (QUANTIZED_OPS.has(op)) add(op, nodeLabel(n));
+      else if (castMulCodes(n, producers, inits)) add(CAST_MUL_WEIGHTS, nodeLabel(weightReader(n, readers) ?? n));
+      for (const s of subgraphsOf(n)) walk(s, inits);
     }
   };
-  walk(model.graph ?? {});
+  walk(model.graph ?? {}, new Map());
   return found;
+}
+
+/** Whether `mul` is Mul(Cast(8-bit initializer), float initializer): a weight stored as codes and a scale. */
+function castMulCodes(
+  mul: onnx.INodeProto,
+  producers: ReadonlyMap<string, onnx.INodeProto>,
+  inits: ReadonlyMap<string, onnx.ITensorProto>,
+): boolean {
+  if (mul.opType !== 'Mul' || !isDefaultDomain(mul) || mul.input?.length !== 2) return false;
+  const dtype = (name: string | undefined) => {
+    const t = name !== undefined ? inits.get(name) : undefined;
+    return t ? dtypeFromOnnx(t.dataType ?? 0) : undefined;
+  };
+  return mul.input.some((x, i) => {
+    const cast = producers.get(x);
+    const scale = dtype(mul.input![1 - i]);
+    return (
+      cast?.opType === 'Cast' &&
+      isDefaultDomain(cast) &&
+      EIGHT_BIT.has(dtype(cast.input?.[0]) ?? '') &&
+      (scale === 'float32' || scale === 'float16')
+    );
+  });
+}
+
+/** The node a dequantized weight feeds (past a Cast to float16), for naming it. */
+function weightReader(mul: onnx.INodeProto, readers: ReadonlyMap<string, onnx.INodeProto[]>): onnx.INodeProto | undefined {
+  let r = readers.get(mul.output?.[0] ?? '')?.[0];
+  if (r?.opType === 'Cast') r = readers.get(r.output?.[0] ?? '')?.[0] ?? r;
+  return r;
 }
 
 /** Refuses an already-quantized model in one line (most frequent ops first), unless `requantize`. */
@@ -57,20 +120,64 @@ export function refuseQuantized(model: onnx.IModelProto, requantize: boolean): v
   );
 }
 
+interface Dequantized {
+  model: onnx.ModelProto;
+  weights: number;
+  pairs: number;
+  nbits: number;
+  castMul: number;
+}
+
 /**
  * The model with its stored weights back in float32: DequantizeLinear of constant codes becomes the
  * float constant, a QuantizeLinear -> DequantizeLinear pair on an activation goes (the value passes
- * through), MatMulNBits becomes MatMul (+ Add of its bias) with the dequantized weight. Other quantized
- * ops (QLinear*, *Integer, DynamicQuantizeLinear) are refused by name: their float form is a graph
- * rewrite of its own.
+ * through), MatMulNBits becomes MatMul (+ Add of its bias) with the dequantized weight, codes -> Cast ->
+ * Mul(scale) becomes the float weight (float16 where a Cast to float16 followed). Bodies of If/Loop/Scan
+ * too. Other quantized ops (QLinear*, *Integer, DynamicQuantizeLinear) are refused by name: their float
+ * form is a graph rewrite of its own.
  */
 export function dequantizeWeights(model: onnx.IModelProto): { model: onnx.ModelProto; notes: string[] } {
+  const total = { weights: 0, pairs: 0, nbits: 0, castMul: 0 };
+  const count = (d: Dequantized): void => {
+    for (const k of ['weights', 'pairs', 'nbits', 'castMul'] as const) total[k] += d[k];
+  };
+  const r = withSubgraphs(model, dequantizeGraph, count);
+  count(r);
+  const left = quantizedOps(r.model);
+  if (left.size > 0) {
+    const [op, f] = [...left][0]!;
+    throw new ShrinkError(
+      'UNSUPPORTED_MODEL',
+      `requantize dequantizes DequantizeLinear weights, QDQ pairs, MatMulNBits and Cast+Mul weight codes; ${op} (e.g. node '${f.first}') has no float form here yet: quantize the float model instead`,
+      { option: 'requantize' },
+    );
+  }
+  const done = [
+    [total.weights, 'weight(s) dequantized from DequantizeLinear'],
+    [total.pairs, 'activation QDQ pair(s) removed'],
+    [total.nbits, 'MatMulNBits back to MatMul'],
+    [total.castMul, 'Cast+Mul weight code(s) back to float'],
+  ] as const;
+  const said = done.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
+  return {
+    model: r.model,
+    notes: [`requantize: ${said.join(', ')}; quantized again from those floats (the first rounding stays in them)`],
+  };
+}
+
+/** One graph's stored weights back in float (its bodies are withSubgraphs' part). */
+function dequantizeGraph(model: onnx.IModelProto): Dequantized {
   const graph = Graph.from(model);
   let weights = 0;
   let pairs = 0;
   let nbits = 0;
+  let castMul = 0;
   for (const node of [...graph.nodes]) {
     const op = node.opType;
+    if (op === 'Mul' && isDefaultDomain(node) && foldCastMul(graph, node)) {
+      castMul++;
+      continue;
+    }
     if (op === 'DequantizeLinear' && isDefaultDomain(node)) {
       const [x, s, z] = node.input;
       const codes = x ? graph.constantValue(x) : undefined;
@@ -131,17 +238,66 @@ export function dequantizeWeights(model: onnx.IModelProto): { model: onnx.ModelP
     }
   }
   graph.removeDeadNodes();
-  const left = quantizedOps(graph.toModel());
-  if (left.size > 0) {
-    const [op, f] = [...left][0]!;
-    throw new ShrinkError(
-      'UNSUPPORTED_MODEL',
-      `requantize dequantizes DequantizeLinear weights, QDQ pairs and MatMulNBits; ${op} (e.g. node '${f.first}') has no float form here yet: quantize the float model instead`,
-      { option: 'requantize' },
-    );
+  return { model: graph.toModel(), weights, pairs, nbits, castMul };
+}
+
+/**
+ * Mul(Cast(codes), scale) with constant 8-bit codes and a float scale broadcast over them becomes the
+ * float initializer it computes; a Cast to float16 that alone reads it is folded too (the weight stays
+ * float16, as the Conv computing in float16 had it). False when `mul` is not that.
+ */
+function foldCastMul(graph: Graph, mul: onnx.NodeProto): boolean {
+  if (mul.input.length !== 2) return false;
+  const at = mul.input.findIndex((x) => {
+    const c = graph.producer(x);
+    const codes = c?.opType === 'Cast' && isDefaultDomain(c) && c.input[0] ? graph.constantValue(c.input[0]) : undefined;
+    return codes !== undefined && EIGHT_BIT.has(codes.dtype);
+  });
+  if (at < 0) return false;
+  const codes = graph.constantValue(graph.producer(mul.input[at]!)!.input[0]!)!;
+  const scale = graph.constantValue(mul.input[1 - at]!);
+  if (!scale || (scale.dtype !== 'float32' && scale.dtype !== 'float16')) return false;
+  const data = scaledCodes(codes.data as Int8Array | Uint8Array, codes.dims, toFloat32(scale), scale.dims);
+  if (!data) return false;
+  const out = mul.output[0]!;
+  const readers = graph.consumers(out);
+  const half = readers.length === 1 && readers[0]!.opType === 'Cast' && attrInt(readers[0]!, 'to', 0) === 10 && !graph.isGraphOutput(out);
+  graph.removeNode(mul);
+  if (half) {
+    const cast = readers[0]!;
+    graph.removeNode(cast);
+    graph.setInitializer(cast.output[0]!, 'float16', codes.dims, float32ToFloat16(data));
+  } else graph.setInitializer(out, 'float32', codes.dims, data);
+  return true;
+}
+
+/** codes * scale, the scale broadcast (numpy rules) over the codes' dims; undefined when it does not broadcast to them. */
+function scaledCodes(
+  codes: ArrayLike<number>,
+  dims: readonly number[],
+  scale: Float32Array,
+  sDims: readonly number[],
+): Float32Array | undefined {
+  if (sDims.length > dims.length) return undefined;
+  const pad = dims.length - sDims.length;
+  const sd = dims.map((d, i) => (i < pad ? 1 : sDims[i - pad]!));
+  if (sd.some((d, i) => d !== 1 && d !== dims[i])) return undefined;
+  // Strides of the scale over the codes' index space (0 where it broadcasts).
+  const strides = new Array<number>(dims.length).fill(0);
+  for (let i = dims.length - 1, s = 1; i >= 0; i--) {
+    if (sd[i] !== 1) strides[i] = s;
+    s *= sd[i]!;
   }
-  const notes = [
-    `requantize: ${weights} weight(s) dequantized from DequantizeLinear, ${pairs} activation QDQ pair(s) removed, ${nbits} MatMulNBits back to MatMul; quantized again from those floats (the first rounding stays in them)`,
-  ];
-  return { model: graph.toModel(), notes };
+  const out = new Float32Array(codes.length);
+  const idx = new Array<number>(dims.length).fill(0);
+  for (let k = 0; k < codes.length; k++) {
+    let j = 0;
+    for (let i = 0; i < dims.length; i++) j += idx[i]! * strides[i]!;
+    out[k] = codes[k]! * scale[j]!;
+    for (let i = dims.length - 1; i >= 0; i--) {
+      if (++idx[i]! < dims[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
 }
