@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeModel, encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, parseOptions, type onnx } from '@shrink/core';
+import { createDataset } from '@shrink/core/data';
 import { createSession, readFeedSet, type FeedSet, type Feeds } from '@shrink/core/runtime';
 import { convertToFloat16 } from './fp16.js';
 import { quantizeOptionsSchema } from './options.js';
@@ -109,7 +110,7 @@ test('fp16 range check: the MatMul past float16 and what reads it stay float32, 
   assert.ok(worst <= 5e-3, `largest error ${worst.toExponential(2)} of the output's scale (<= 5e-3)`);
 });
 
-test('fp16 range check: without given inputs it runs on synthetic ones and says so; a run that fails leaves the static rules with a note', async () => {
+test('fp16 range check: without given inputs it runs on synthetic ones and says so, a dataset feeds it too; a run that fails leaves the static rules with a note', async () => {
   const model = overflowingMiddle();
   // Synthetic inputs are uniform [0, 1): h ~ 3e4, past 65504 / 16 though not past 65504.
   const synthetic = await quantizeModel(model, { dtype: 'fp16' });
@@ -117,6 +118,12 @@ test('fp16 range check: without given inputs it runs on synthetic ones and says 
   assert.ok(synthetic.report.notes.some((n) => /^range check on .*synthetic.*: 3 node\(s\) stay float32/.test(n)));
   const got = await runOutput(synthetic.model, feeds);
   assert.ok(got.every(Number.isFinite), 'the output is finite on the real feeds too');
+
+  // A dataset (what a pipeline's evaluation data is) feeds the model's input from its first samples, in one run.
+  const ds = createDataset({ name: 'loud rows', task: 'classification', sampleShape: [K], x, y: new Int32Array(N), numClasses: 1 });
+  const fromDataset = await quantizeModel(model, { dtype: 'fp16' }, { ranges: ds });
+  assert.match(fromDataset.report.nodes.find((n) => n.name === 'narrow')?.reason ?? '', /it reads 'hu', which reached .*e5 on the data/);
+  assert.ok(fromDataset.report.notes.some((n) => /^range check on 4 sample\(s\) of loud rows: 4 node\(s\)/.test(n)));
 
   // Feeds of the wrong width: onnxruntime refuses the run, the pass still converts (as before) and says why.
   const wrong: FeedSet = { name: 'bad feeds', samples: [{ x: { data: new Float32Array(3), dims: [1, 3] } }], synthetic: false };
