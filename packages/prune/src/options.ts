@@ -29,8 +29,13 @@ export const pruneOptionsSchema = z.strictObject({
   n: z.number().int().positive().default(2).describe('nm: keep N weights in every group of M'),
   m: z.number().int().positive().default(4).describe('nm: group size along the reduction axis'),
   pruneBias: z.boolean().default(false).describe('magnitude: prune biases too (left untouched by default)'),
-  include: z.array(z.string()).optional().describe('Only prune nodes whose name or op type is listed'),
-  exclude: z.array(z.string()).optional().describe('Never prune nodes whose name or op type is listed'),
+  include: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'Only prune the nodes listed: a node name (for an unnamed node, its first output), an op type, or a node in an If/Loop/Scan body by its name or its path as reports give it (If_0/then_branch/NodeName); several entries are separate values, not one comma-separated string',
+    ),
+  exclude: z.array(z.string()).optional().describe('Never prune the nodes listed (the forms include takes)'),
 });
 
 export type PruneOptions = z.input<typeof pruneOptionsSchema>;

@@ -73,8 +73,13 @@ export const quantizeOptionsSchema = z.strictObject({
     .enum(WEIGHT_ALGOS)
     .default('rtn')
     .describe('q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest'),
-  include: z.array(z.string()).optional().describe('Only quantize nodes whose name or op type is listed'),
-  exclude: z.array(z.string()).optional().describe('Never quantize nodes whose name or op type is listed'),
+  include: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'Only quantize the nodes listed: a node name (for an unnamed node, its first output), an op type, or a node in an If/Loop/Scan body by its name or its path as reports give it (If_0/then_branch/NodeName); several entries are separate values, not one comma-separated string',
+    ),
+  exclude: z.array(z.string()).optional().describe('Never quantize the nodes listed (the forms include takes)'),
   requantize: z
     .boolean()
     .default(false)

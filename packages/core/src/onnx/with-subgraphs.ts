@@ -11,6 +11,7 @@
  */
 import { onnx } from './proto.js';
 import { nodeUses, subgraphsOf } from './graph.js';
+import { bodyWhere, inBody } from './select-scope.js';
 
 /** Where a body sits and what it can read from outside, for the caller merging its report. */
 export interface BodyScope {
@@ -64,7 +65,7 @@ function rewriteBodies<R extends { model: onnx.IModelProto }>(
     for (const a of node.attribute ?? []) {
       const bodies = a.g ? [a.g] : (a.graphs ?? []);
       for (let i = 0; i < bodies.length; i++) {
-        const where = `${path}${node.name || node.opType || 'node'}/${a.name ?? ''}${a.g ? '' : `[${i}]`}/`;
+        const where = bodyWhere(path, node, a, a.g ? undefined : i);
         const body = rewriteBody(w, bodies[i]!, where, visible);
         if (a.g) a.g = body;
         else a.graphs![i] = body;
@@ -91,7 +92,8 @@ function rewriteBody<R extends { model: onnx.IModelProto }>(
     opsetImport: w.model.opsetImport,
     graph: { ...body, valueInfo: [...(body.valueInfo ?? []), ...reserved.map((name) => ({ name }))] },
   });
-  const r = w.pass(sub);
+  // --include/--exclude name body nodes by label or by path; the main graph's pass checked the entries.
+  const r = inBody(where, () => w.pass(sub));
   const g = onnx.GraphProto.create(r.model.graph!);
   const mine = new Set(reserved);
   g.valueInfo = g.valueInfo.filter((v) => !mine.has(v.name ?? ''));
