@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { exitCodeFor, isShrinkError, ShrinkError } from '@shrink/core/errors';
 import { commandsFor } from './commands/index.js';
+import { refuseRepeatedScalars } from './repeated-flags.js';
 
 /** Runs the CLI and resolves to its exit code; never throws. */
 export async function main(argv: string[]): Promise<number> {
@@ -10,8 +11,10 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 <command> [options]')
     .option('verbose', { type: 'boolean', describe: 'Print stack traces and debug logs' })
     .option('json', { type: 'boolean', describe: 'Machine-readable output on stdout (no progress)' })
-    // A flag given twice means the last one, not an array a string option never expects.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
+    // A list flag given twice holds both values (`--exclude a --exclude b`); a one-value flag given twice is
+    // refused before validation, rather than one of its values silently winning.
+    .parserConfiguration({ 'duplicate-arguments-array': true })
+    .middleware(refuseRepeatedScalars, true)
     .strict()
     .demandCommand(1, 'Name a command; `shrink --help` lists them.')
     .recommendCommands()
