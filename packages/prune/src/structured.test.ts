@@ -383,3 +383,37 @@ test('structured: unnamed layers are labelled by the value they write, in rows a
   const skipped = pruneStructured(g.toModel(), { sparsity: 0.5 }).report.layers[0]!;
   assert.match(skipped.reason!, /feeds 2 nodes \(Add 'fc1_bias', Identity 'm1_copy'\)/);
 });
+
+test("structured: q8's weight-only Conv (int8 codes -> Cast -> Mul -> Conv) is skipped saying to prune before quantizing", () => {
+  const model = makeModel(
+    makeGraph({
+      nodes: [
+        makeNode('Cast', ['w_q'], ['w_codes'], { to: 1 }, { name: 'conv1_weight_cast' }),
+        makeNode('Mul', ['w_codes', 'w_scale'], ['w'], {}, { name: 'conv1_weight_scale' }),
+        makeNode('Conv', ['x', 'w'], ['h'], { kernel_shape: [1, 1] }, { name: 'conv1' }),
+        makeNode('Relu', ['h'], ['a'], {}, { name: 'relu' }),
+        makeNode('Conv', ['a', 'w2'], ['y'], { kernel_shape: [1, 1] }, { name: 'conv2' }),
+      ],
+      inputs: [makeValueInfo('x', 'float32', [1, 3, 4, 4])],
+      outputs: [makeValueInfo('y', 'float32', [1, 2, 4, 4])],
+      initializers: [
+        makeTensor(
+          'w_q',
+          'int8',
+          [4, 3, 1, 1],
+          Int8Array.from({ length: 12 }, (_, i) => i - 6),
+        ),
+        makeTensor('w_scale', 'float32', [4, 1, 1, 1], [0.1, 0.2, 0.3, 0.4]),
+        makeTensor('w2', 'float32', [2, 4, 1, 1], randn(3, 8)),
+      ],
+    }),
+    { opset: 17 },
+  );
+  const { report } = pruneStructured(model, { sparsity: 0.5 });
+  const conv1 = report.layers.find((l) => l.name === 'conv1')!;
+  assert.equal(conv1.action, 'skipped');
+  assert.match(
+    conv1.reason ?? '',
+    /weight 'w' is dequantized from 8-bit codes \(a quantized model\); prune structurally before quantizing/,
+  );
+});

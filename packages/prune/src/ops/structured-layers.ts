@@ -27,10 +27,24 @@ export type ProducerRule = (graph: Graph, node: onnx.NodeProto, shapes: Readonly
 /** The input-side slice of the next layer reading `value`: the weight rows that multiply the removed units. */
 export type ConsumerRule = (graph: Graph, node: onnx.NodeProto, value: string) => Found<UnitSlice>;
 
+/** Whether `name` is computed from 8-bit codes: DequantizeLinear, or Cast + Mul as q8 writes a Conv weight (maybe then Cast to float16). */
+function fromCodes(graph: Graph, name: string): boolean {
+  let p = graph.producer(name);
+  if (p?.opType === 'Cast') p = graph.producer(p.input[0] ?? '');
+  if (p?.opType === 'DequantizeLinear') return true;
+  if (p?.opType !== 'Mul') return false;
+  return p.input.some((i) => {
+    const c = graph.producer(i);
+    return c?.opType === 'Cast' && ['int8', 'uint8'].includes(graph.dtypeOf(c.input[0] ?? '') ?? '');
+  });
+}
+
 /** A float32 initializer only `node` reads (a shared or computed weight cannot be resized for one layer). */
 function ownWeight(graph: Graph, node: onnx.NodeProto, input: number, rank?: number): Found<{ name: string; dims: number[] }> {
   const name = node.input[input] ?? '';
   const at = describeNode(node);
+  if (name !== '' && fromCodes(graph, name))
+    return { skip: `${at}: weight '${name}' is dequantized from 8-bit codes (a quantized model); prune structurally before quantizing` };
   if (name === '' || !graph.isInitializer(name)) return { skip: `${at}: input ${input} is not a constant initializer` };
   if (isExternalTensor(graph.initializer(name)!)) return { skip: `${at}: weight '${name}' is stored as external data (not loaded)` };
   if (graph.dtypeOf(name) !== 'float32') return { skip: `${at}: weight '${name}' is ${graph.dtypeOf(name)}, only float32 is pruned` };
