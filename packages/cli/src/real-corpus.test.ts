@@ -1,8 +1,8 @@
 // `shrink quantize` on real models that others wrote (scripts/corpus: wake-word heads, an audio embedding
 // net, voice-activity detectors with If subgraphs and LSTM state, float16 weights, PaddleOCR's opset-9
-// recogniser and direction classifier), fed realistic inputs. Each run must either give a model that
-// onnxruntime runs with every output at cosine >= 0.98 (q8) / 0.999 (fp16) against the original, computed
-// here on the realistic sample sets, or refuse in one line (exit 2). The models come from the npm registry
+// recogniser and direction classifier), fed realistic inputs. Each run must give a model that onnxruntime
+// runs with every output at cosine >= 0.98 (q8) / 0.999 (fp16) against the original, computed here on the
+// realistic sample sets, with its stored tensors at most 0.3x (q8) / 0.6x (fp16) of the original's. The models come from the npm registry
 // (pinned by SHA-256, cached in .cache/corpus/); without the registry the whole file is skipped, saying so.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { compareOutputs } from '../../../scripts/corpus/compare.mjs';
 import { EXIT_UNREACHABLE, modelPath } from '../../../scripts/corpus/fetch.mjs';
 import { feedsPath, sampleFiles, samplesDir } from '../../../scripts/corpus/inputs.mjs';
-import { assertOneLineError, runShrink } from './cli.fixture.js';
+import { countParams } from '@shrink/core';
+import { loadModel } from '@shrink/core/io';
+import { runShrink } from './cli.fixture.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -26,10 +28,22 @@ const SUBSET = [
   'silero-vad-legacy',
   'silero-vad-v5',
   'silero-vad-half',
+  'silero-vad-16k-op15',
+  'silero-vad-op18-ifless',
+  'oww-melspectrogram',
   'ppocr-mobile-v2-cls',
   'ppocr-v4-rec',
 ];
 const FLOORS = { q8: 0.98, fp16: 0.999 } as const;
+// The issue's size goals, on the bytes of the stored tensors (small exports carry tens of KB of names and
+// metadata that no weight format changes): q8 <= 0.3x of fp32 weights; fp16 about half, up to 0.6x where
+// squeeze-and-excitation gates stay float32 (PP-OCR: float16 gate weights cost the recogniser 0.998 cosine).
+const WEIGHT_RATIO = { q8: 0.3, fp16: 0.6 } as const;
+
+/** Bytes of every tensor a model stores (initializers, Constant values, bodies' too). */
+async function tensorBytes(file: string): Promise<number> {
+  return Object.values(countParams(await loadModel(file)).bytesByDtype).reduce((a, b) => a + b, 0);
+}
 
 // Fetching (npm pack) and writing the feeds happen once, before any test; the answer decides the skip.
 const prepared = spawnSync(process.execPath, [path.join(ROOT, 'scripts/corpus/inputs.mjs'), ...SUBSET], {
@@ -52,17 +66,12 @@ describe('real-world corpus: quantize q8 / fp16 with realistic feeds', { skip },
 
   for (const id of SUBSET) {
     for (const dtype of ['q8', 'fp16'] as const) {
-      test(`${id} --dtype ${dtype}: every output at cosine >= ${FLOORS[dtype]}, or one line and exit 2`, async () => {
+      test(`${id} --dtype ${dtype}: every output at cosine >= ${FLOORS[dtype]}, weights <= ${WEIGHT_RATIO[dtype]}x`, async () => {
         const out = path.join(dir, `${id}.${dtype}.onnx`);
         // The CLI compares on the same sample sets as this test: the folder of them where a model has several.
         const data = existsSync(samplesDir(id)) ? samplesDir(id) : feedsPath(id);
         const args = ['quantize', modelPath(id), '--dtype', dtype, '--data', data, '-o', out, '--runs', '5', '--json'];
         const r = runShrink(dir, args);
-        if (r.code === 2) {
-          assertOneLineError(r, /./);
-          console.log(`# ${id} ${dtype}: refused: ${r.stderr.trim()}`);
-          return;
-        }
         assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
         assert.ok(existsSync(out), `no ${out}`);
         const { perOutput, worst } = await compareOutputs(modelPath(id), out, sampleFiles(id));
@@ -71,6 +80,12 @@ describe('real-world corpus: quantize q8 / fp16 with realistic feeds', { skip },
           .join(', ');
         console.log(`# ${id} ${dtype}: worst cosine ${worst.toFixed(5)} (${detail})`);
         assert.ok(worst >= FLOORS[dtype], `${id} ${dtype}: cosine per output ${detail}; floor ${FLOORS[dtype]}`);
+        const weights = (await tensorBytes(out)) / (await tensorBytes(modelPath(id)));
+        console.log(`# ${id} ${dtype}: weights ${weights.toFixed(3)}x`);
+        assert.ok(
+          weights <= WEIGHT_RATIO[dtype],
+          `${id} ${dtype}: stored tensors ${weights.toFixed(3)}x of the original's; goal ${WEIGHT_RATIO[dtype]}x`,
+        );
       });
     }
   }

@@ -46,7 +46,8 @@ export type PassArgs = ArgumentsCamelCase<ReturnType<typeof commonFlags<GlobalAr
 
 /**
  * --data as the passes ask for it: evaluation data (its test part), and training data (its split), each
- * loaded once. A feeds file is inputs without labels: the passes get no data from it, the comparison does.
+ * loaded once. A feeds file is inputs without labels: no evaluation or training data, but the inputs a pass
+ * may calibrate on (fp16's range check runs the model on them) and what the comparison runs.
  */
 export function commandData(
   argv: Pick<PassArgs, 'data' | 'split'>,
@@ -62,6 +63,7 @@ export function commandData(
     },
     // pass.check refuses a training pass without --data before this is reached.
     train: () => (split ??= resolveSplit(spec!)),
+    ...(feedsFile && argv.data !== undefined ? { calibrationSpec: argv.data } : {}),
     cwd: process.cwd(),
   };
 }

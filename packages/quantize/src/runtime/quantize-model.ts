@@ -1,5 +1,6 @@
 import {
   convertOpset,
+  foldBatchNorms,
   encodeModel,
   opsetVersionOf,
   parseOptions,
@@ -132,6 +133,16 @@ async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions
   // activations an infinite weight makes.
   const calibrates = o.mode === 'static' && (o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8');
   refuseNaN(model, 'quantize', { infinity: calibrates });
+  // Exports that keep a BatchNormalization apart from its Conv (paddle2onnx, old PyTorch) would keep its
+  // four vectors float32 beside the codes: fold them first (onnxruntime fuses them at load anyway).
+  const bn = foldBatchNorms(model);
+  if (bn.folded === 0) return quantizeFolded(model, o, env, ctx);
+  const r = await quantizeFolded(bn.model, o, env, ctx);
+  r.report.notes.unshift(`folded ${bn.folded} BatchNormalization into the Conv before it first (${bn.kept.length} kept as they are)`);
+  return r;
+}
+
+async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOptions, env: QuantizeEnv, ctx?: Ctx): Promise<PassResult> {
   const step = (label: string, run: () => PassResult): PassResult => rewriting(model, label, run, ctx);
   switch (o.dtype) {
     case 'q4':
