@@ -207,6 +207,9 @@ test("Shrink's own q8 weight-only Convs: prune prunes their int8 codes; quantize
       ['conv2', 'pruned', 0.5],
     ],
   );
+  // The report counts the int8 codes at 0 as zero parameters: half of each Conv's weight.
+  const nonzero = p['report'].candidates[0].metrics['params.nonzero'];
+  assert.equal(nonzero.candidate, (16 * 36 + 8 * 144) / 2, JSON.stringify(nonzero));
   const g = Graph.from(decodeModel(readFileSync(pruned)));
   for (const t of g.initializers.filter((i) => i.dataType === 3)) {
     const codes = g.readInitializer(t.name).data as Int8Array;

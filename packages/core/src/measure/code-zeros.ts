@@ -47,6 +47,8 @@ function usesOf(g: onnx.IGraphProto, codes: Map<string, CodeUse | null>, nbits: 
     const ins = n.input ?? [];
     const op = n.opType ?? '';
     if (op === 'DequantizeLinear') put(codes, ins[0], { zeroPoint: ins[2] || undefined, axis: attrInt(n, 'axis', 1) });
+    // Codes a Cast turns to float as they are (q8's weight-only Conv and recurrent weights, scaled by a Mul after): 0 is zero.
+    else if (op === 'Cast') put(codes, ins[0], { zeroPoint: undefined, axis: 0 });
     else if (op === 'MatMulNBits') {
       put(nbits, ins[1], {
         bits: attrInt(n, 'bits', 4),
