@@ -182,3 +182,18 @@ test(
     assert.ok(ratio < 0.55, `file ${ratio.toFixed(3)}x of float32 (< 0.55x)`);
   },
 );
+
+test('q4f16 range check: the float16 half keeps the same nodes float32, and the output stays finite', async () => {
+  const model = overflowingMiddle();
+  const want = await runOutput(model, feeds);
+  const r = await quantizeModel(model, { dtype: 'q4f16', blockSize: 16 }, { ranges: given });
+  // q4f16's rows are the MatMuls it quantized; the float16 half says what it kept in its notes.
+  assert.ok(
+    r.report.notes.some((n) => /^range check on the test feeds: 4 node\(s\) stay float32/.test(n)),
+    r.report.notes.join('\n'),
+  );
+  const got = await runOutput(r.model, feeds);
+  assert.ok(got.every(Number.isFinite), `every output is finite (got ${got.slice(0, 3).join(', ')})`);
+  // 4-bit weights where the MatMuls take them: judged loosely, against the output's scale.
+  assert.ok(relMax(got, want) <= 0.1, `largest error ${relMax(got, want).toExponential(2)} of the output's scale`);
+});

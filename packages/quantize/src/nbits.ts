@@ -4,7 +4,7 @@
  * Activations stay float; only weights shrink (4-bit: ~1/7 of float32 with block 32 scales).
  */
 import { countUnhandled, Graph, isDefaultDomain, selectNodes, type onnx } from '@shrink/core';
-import { convertToFloat16 } from './fp16.js';
+import { convertToFloat16, type MeasuredRanges } from './fp16.js';
 import { MS_DOMAIN, nbitsPlacer } from './nbits-place.js';
 import { nodeOutcome } from './node-outcome.js';
 import { withSubgraphs } from './subgraphs.js';
@@ -18,6 +18,8 @@ export type WeightOnlyOptions = ResolvedQuantizeOptions & {
   bits: NBits;
   /** q4f16: the rest of the model goes to float16 too (convertToFloat16), and so do scales and bias. */
   float16?: boolean;
+  /** q4f16: what fp16's range check measured on the float32 model (values kept float32 past float16's range). */
+  ranges?: MeasuredRanges;
 };
 
 /** Op type -> handler. Only default-domain ops: a com.microsoft MatMul would be something else. */
@@ -48,7 +50,10 @@ export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyO
   let result: PassResult = { model: r.model, report: { ...r.report, dtype, notes: [...notes, ...r.report.notes] } };
   if (options.float16) {
     // --include/--exclude chose the MatMuls above (whose nodes are renamed now); the float16 step covers the whole model.
-    const half = convertToFloat16(result.model, { keepFloat32: options.keepFloat32 });
+    const half = convertToFloat16(result.model, {
+      keepFloat32: options.keepFloat32,
+      ...(options.ranges ? { ranges: options.ranges } : {}),
+    });
     result = {
       model: half.model,
       report: {

@@ -53,7 +53,12 @@ export const quantizeOptionsSchema = z.strictObject({
       'Dynamic 8-bit Conv: integer (ConvInteger on run-time uint8 activations), weight-only (int8 weights per output channel, computed in float) or auto (see README)',
     ),
   perChannel: z.boolean().default(false).describe('One scale per output channel of each weight instead of one per tensor'),
-  calibData: z.string().optional().describe('Static mode: calibration data (a dataset, or random:N for a smoke test)'),
+  calibData: z
+    .string()
+    .optional()
+    .describe(
+      "Calibration data: a dataset, a feeds file or folder (the model's inputs by name: .json/.npz/.npy), or random:N for a smoke test. Static mode calibrates on it; fp16 and q4f16 run the float32 model on it to keep float32 what would overflow float16 (default: the evaluation data or --data feeds, else synthetic samples)",
+    ),
   calibMethod: z.enum(['minmax', 'percentile', 'entropy']).default('minmax').describe('Static mode: how activation ranges are chosen'),
   percentile: z.number().gt(50).lte(100).default(99.99).describe('Static mode, percentile method: the percentile of |x| kept'),
   calibSamples: z.number().int().positive().default(256).describe('Static mode: calibration samples used at most'),

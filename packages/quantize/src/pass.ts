@@ -98,7 +98,7 @@ export const quantizePass = definePass({
     // fp16's range check runs the float32 model on realistic inputs: the calibration data when given
     // (a feeds file works), else the evaluation data; without either it makes synthetic samples.
     const ranges =
-      options.dtype === 'fp16'
+      options.dtype === 'fp16' || options.dtype === 'q4f16'
         ? spec !== undefined
           ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}, ctx)
           : evalSet

@@ -147,8 +147,15 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
   switch (o.dtype) {
     case 'q4':
       return step('q4 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4 }));
-    case 'q4f16':
-      return step('q4f16 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4, float16: true }));
+    case 'q4f16': {
+      // The float16 half of q4f16 keeps float32 what overflows, as fp16 does.
+      const measured = storesOnlyHalf(model) ? {} : await rangesFor(model, env.ranges, ctx);
+      return step('q4f16 weight-only', () => {
+        const r = quantizeWeightOnly(model, { ...o, bits: 4, float16: true, ...(measured.ranges ? { ranges: measured.ranges } : {}) });
+        if (measured.note) r.report.notes.push(measured.note);
+        return r;
+      });
+    }
     case 'fp16': {
       // A float16 model is refused below: the range run would only cost a session.
       const measured = storesOnlyHalf(model) ? {} : await rangesFor(model, env.ranges, ctx);
