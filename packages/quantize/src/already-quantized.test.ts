@@ -208,3 +208,69 @@ test('a q8 weight-only Conv computing in float16 (codes -> Cast -> Mul -> Cast(f
     assertCosine(await runAll(r.model, convFeeds(flag)), await runAll(q8, convFeeds(flag)), 0.999, `half q8 -> q8 (flag ${flag})`);
   }
 });
+
+test('dynamic q8 (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul) is refused; requantize turns it back into MatMul with the codes times their scales', async () => {
+  const model = mlp();
+  const q8 = (await quantizeModel(model, { dtype: 'q8', perChannel: true })).model;
+  assert.ok(q8.graph!.node!.some((n) => n.opType === 'MatMulInteger'));
+  await assert.rejects(
+    () => quantizeModel(q8, { dtype: 'q4' }),
+    (e: unknown) => e instanceof ShrinkError && /already quantized: .*MatMulInteger/.test(e.message),
+  );
+  const back = dequantizeWeights(q8);
+  assert.match(back.notes[0]!, /2 dynamic MatMulInteger\/ConvInteger back to MatMul\/Conv/);
+  const g = Graph.from(back.model);
+  assert.deepEqual(
+    g.nodes.map((n) => n.opType),
+    ['MatMul', 'Relu', 'MatMul'],
+    'no DynamicQuantizeLinear, Cast or scale Mul left',
+  );
+  // The dequantized weight is the q8 weight exactly: (codes - zero point) * scale per column.
+  const q = Graph.from(q8);
+  const mmi = q.nodes.find((n) => n.opType === 'MatMulInteger')!;
+  const codes = q.readInitializer(mmi.input[1]!).data as Int8Array | Uint8Array;
+  const zero = mmi.input[3] ? Array.from(q.readInitializer(mmi.input[3]).data as ArrayLike<number>, Number) : [0];
+  const scaleMul = q.consumers(mmi.output[0]!).flatMap((c) => q.consumers(c.output[0]!))[0]!;
+  const scales = q.producer(scaleMul.input[1]!)!;
+  const wScale = q.readInitializer(scales.input[1]!).data as Float32Array;
+  const w = g.readInitializer(g.nodes[0]!.input[1]!).data as Float32Array;
+  for (const i of [0, 1, 63, 64, 8191]) {
+    const c = i % 64;
+    assert.equal(w[i], Math.fround((codes[i]! - zero[zero.length === 1 ? 0 : c]!) * wScale[wScale.length === 1 ? 0 : c]!), `element ${i}`);
+  }
+  assertCosine(await runAll(back.model, feeds), await runAll(model, feeds), 0.999, 'dequantized q8 vs float');
+  const r = await quantizeModel(q8, { dtype: 'q4', requantize: true });
+  assert.ok(r.model.graph!.node!.every((n) => n.opType !== 'MatMulInteger' && n.opType !== 'DynamicQuantizeLinear'));
+  assertCosine(await runAll(r.model, feeds), await runAll(model, feeds), 0.99, 'q8 -> requantize q4 vs float');
+});
+
+test('q8 ConvInteger (--conv-format integer): requantize turns it back into a Conv with its attributes and per-channel weights', async () => {
+  const C = 8;
+  const conv = makeModel(
+    makeGraph({
+      nodes: [makeNode('Conv', ['x', 'W', 'B'], ['y'], { pads: [1, 1, 1, 1], strides: [2, 2] }, { name: 'conv' })],
+      inputs: [makeValueInfo('x', 'float32', [1, C, 9, 9])],
+      outputs: [makeValueInfo('y', 'float32', [1, C, 5, 5])],
+      initializers: [
+        makeTensor(
+          'W',
+          'float32',
+          [C, C, 3, 3],
+          lcgValues(C * C * 9, 4, 0.3).map((v, i) => v * (1 + Math.floor(i / (C * 9)))),
+        ),
+        makeTensor('B', 'float32', [C], lcgValues(C, 5, 0.1)),
+      ],
+    }),
+    { opset: 17 },
+  );
+  const xFeeds = { x: { data: lcgValues(C * 81, 6, 1), dims: [1, C, 9, 9] } };
+  const q8 = (await quantizeModel(conv, { dtype: 'q8', convFormat: 'integer' })).model;
+  assert.ok(q8.graph!.node!.some((n) => n.opType === 'ConvInteger'));
+  const back = dequantizeWeights(q8);
+  const node = back.model.graph!.node!.find((n) => n.opType === 'Conv');
+  assert.ok(node, back.model.graph!.node!.map((n) => n.opType).join(' '));
+  assert.ok(!back.model.graph!.node!.some((n) => n.opType === 'ConvInteger' || n.opType === 'DynamicQuantizeLinear'));
+  assert.deepEqual(node.attribute!.map((a) => a.name).sort(), ['pads', 'strides']);
+  // Channels differ in scale by up to 8x: a scale applied to the wrong channel would show at once.
+  assertCosine(await runAll(back.model, xFeeds), await runAll(conv, xFeeds), 0.999, 'dequantized ConvInteger vs float');
+});

@@ -19,6 +19,7 @@ import {
   withSubgraphs,
   type onnx,
 } from '@shrink/core';
+import { foldIntegerOp } from './dequantize-integer.js';
 import { dequantizeTensor } from './math/params.js';
 import { dequantizeBlockwise, type NBits } from './ops/nbits-blocks.js';
 
@@ -126,6 +127,7 @@ interface Dequantized {
   pairs: number;
   nbits: number;
   castMul: number;
+  integer: number;
 }
 
 /**
@@ -137,9 +139,9 @@ interface Dequantized {
  * form is a graph rewrite of its own.
  */
 export function dequantizeWeights(model: onnx.IModelProto): { model: onnx.ModelProto; notes: string[] } {
-  const total = { weights: 0, pairs: 0, nbits: 0, castMul: 0 };
+  const total = { weights: 0, pairs: 0, nbits: 0, castMul: 0, integer: 0 };
   const count = (d: Dequantized): void => {
-    for (const k of ['weights', 'pairs', 'nbits', 'castMul'] as const) total[k] += d[k];
+    for (const k of ['weights', 'pairs', 'nbits', 'castMul', 'integer'] as const) total[k] += d[k];
   };
   const r = withSubgraphs(model, dequantizeGraph, count);
   count(r);
@@ -148,7 +150,7 @@ export function dequantizeWeights(model: onnx.IModelProto): { model: onnx.ModelP
     const [op, f] = [...left][0]!;
     throw new ShrinkError(
       'UNSUPPORTED_MODEL',
-      `requantize dequantizes DequantizeLinear weights, QDQ pairs, MatMulNBits and Cast+Mul weight codes; ${op} (e.g. node '${f.first}') has no float form here yet: quantize the float model instead`,
+      `requantize dequantizes DequantizeLinear weights, QDQ pairs, MatMulNBits, dynamic MatMulInteger/ConvInteger and Cast+Mul weight codes; ${op} (e.g. node '${f.first}') has no float form here yet: quantize the float model instead`,
       { option: 'requantize' },
     );
   }
@@ -157,6 +159,7 @@ export function dequantizeWeights(model: onnx.IModelProto): { model: onnx.ModelP
     [total.pairs, 'activation QDQ pair(s) removed'],
     [total.nbits, 'MatMulNBits back to MatMul'],
     [total.castMul, 'Cast+Mul weight code(s) back to float'],
+    [total.integer, 'dynamic MatMulInteger/ConvInteger back to MatMul/Conv'],
   ] as const;
   const said = done.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
   return {
@@ -172,8 +175,13 @@ function dequantizeGraph(model: onnx.IModelProto): Dequantized {
   let pairs = 0;
   let nbits = 0;
   let castMul = 0;
+  let integer = 0;
   for (const node of [...graph.nodes]) {
     const op = node.opType;
+    if (foldIntegerOp(graph, node)) {
+      integer++;
+      continue;
+    }
     if (op === 'Mul' && isDefaultDomain(node) && foldCastMul(graph, node)) {
       castMul++;
       continue;
@@ -238,7 +246,7 @@ function dequantizeGraph(model: onnx.IModelProto): Dequantized {
     }
   }
   graph.removeDeadNodes();
-  return { model: graph.toModel(), weights, pairs, nbits, castMul };
+  return { model: graph.toModel(), weights, pairs, nbits, castMul, integer };
 }
 
 /**
