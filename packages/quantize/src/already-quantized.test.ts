@@ -1,6 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attr, Graph, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, ShrinkError, type onnx } from '@shrink/core';
+import {
+  attr,
+  float32ToFloat16,
+  Graph,
+  makeGraph,
+  makeModel,
+  makeNode,
+  makeTensor,
+  makeValueInfo,
+  ShrinkError,
+  type onnx,
+} from '@shrink/core';
 import { quantizeModel } from './runtime/quantize-model.js';
 import { dequantizeWeights } from './already-quantized.js';
 import { quantizeOptionsSchema } from './options.js';
@@ -273,4 +284,39 @@ test('q8 ConvInteger (--conv-format integer): requantize turns it back into a Co
   assert.deepEqual(node.attribute!.map((a) => a.name).sort(), ['pads', 'strides']);
   // Channels differ in scale by up to 8x: a scale applied to the wrong channel would show at once.
   assertCosine(await runAll(back.model, xFeeds), await runAll(conv, xFeeds), 0.999, 'dequantized ConvInteger vs float');
+});
+
+test('codes -> Cast(float16) -> Mul(float16 scale): requantize folds them to a float16 weight, the type the Mul wrote', async () => {
+  const [K, N] = [8, 4];
+  const half = (v: ArrayLike<number>): Uint16Array => float32ToFloat16(Float32Array.from(v));
+  const model = makeModel(
+    makeGraph({
+      nodes: [
+        makeNode('Cast', ['x'], ['x16'], { to: attr.int(10) }, { name: 'x_to_half' }),
+        makeNode('Cast', ['codes'], ['codes16'], { to: attr.int(10) }, { name: 'codes_cast' }),
+        makeNode('Mul', ['codes16', 'scale'], ['w'], {}, { name: 'scale_mul' }),
+        makeNode('MatMul', ['x16', 'w'], ['y16'], {}, { name: 'mm' }),
+        makeNode('Cast', ['y16'], ['y'], { to: attr.int(1) }, { name: 'y_to_float' }),
+      ],
+      inputs: [makeValueInfo('x', 'float32', [2, K])],
+      outputs: [makeValueInfo('y', 'float32', [2, N])],
+      initializers: [
+        makeTensor(
+          'codes',
+          'int8',
+          [K, N],
+          Int8Array.from(lcgValues(K * N, 7), (v) => Math.round(127 * v)),
+        ),
+        makeTensor('scale', 'float16', [N], half([0.01, 0.02, 0.005, 0.04])),
+      ],
+    }),
+    { opset: 17 },
+  );
+  const feeds = { x: { data: lcgValues(2 * K, 8, 1), dims: [2, K] } };
+  const d = dequantizeWeights(model).model;
+  assert.deepEqual(
+    d.graph!.initializer!.map((t) => [t.name, t.dataType]),
+    [['w', 10]],
+  );
+  assertCosine(await runAll(d, feeds), await runAll(model, feeds), 0.9999, 'float16 Cast+Mul dequantized');
 });

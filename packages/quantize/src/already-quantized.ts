@@ -275,6 +275,9 @@ function foldCastMul(graph: Graph, mul: onnx.NodeProto): boolean {
     const cast = readers[0]!;
     graph.removeNode(cast);
     graph.setInitializer(cast.output[0]!, 'float16', codes.dims, float32ToFloat16(data));
+  } else if (scale.dtype === 'float16') {
+    // Mul writes its inputs' type: a float16 scale (codes cast to float16) made a float16 weight.
+    graph.setInitializer(out, 'float16', codes.dims, float32ToFloat16(data));
   } else graph.setInitializer(out, 'float32', codes.dims, data);
   return true;
 }
