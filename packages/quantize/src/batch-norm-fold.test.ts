@@ -90,3 +90,20 @@ for (const [dtype, tol] of [
     }
   });
 }
+
+test('--include/--exclude naming a BatchNormalization (or the op type) are not refused by the fold: the BNs stay, and the note says why', async () => {
+  const model = convBnChain();
+  const ref = await outputs(model);
+  for (const exclude of [['bn1'], ['BatchNormalization']]) {
+    const r = await quantizeModel(model, { dtype: 'q8', exclude });
+    const ops = (r.model.graph?.node ?? []).map((n) => n.opType);
+    assert.equal(ops.filter((o) => o === 'BatchNormalization').length, 3, ops.join(' '));
+    assert.match(r.report.notes[0] ?? '', /^BatchNormalization not folded: include\/exclude name a node the fold would remove/);
+    const e = relError((await outputs(r.model))['y']!, ref['y']!);
+    assert.ok(e <= 0.03, `y: relative error ${e.toFixed(4)}`);
+  }
+  // A Conv's name survives the fold: it is folded, and excluded.
+  const r = await quantizeModel(model, { dtype: 'q8', exclude: ['conv1'] });
+  assert.match(r.report.notes[0] ?? '', /^folded 3 BatchNormalization/);
+  assert.equal(r.report.nodes.find((n) => n.name === 'conv1')?.action, 'skipped');
+});

@@ -2,10 +2,12 @@ import {
   convertOpset,
   foldBatchNorms,
   encodeModel,
+  Graph,
   opsetVersionOf,
   parseOptions,
   progressOf,
   refuseNaN,
+  selectNodes,
   ShrinkError,
   subgraphsOf,
   type Ctx,
@@ -137,9 +139,29 @@ async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions
   // four vectors float32 beside the codes: fold them first (onnxruntime fuses them at load anyway).
   const bn = foldBatchNorms(model);
   if (bn.folded === 0) return quantizeFolded(model, o, env, ctx);
+  if (!selectionSurvives(bn.model, o)) {
+    const r = await quantizeFolded(model, o, env, ctx);
+    r.report.notes.unshift('BatchNormalization not folded: include/exclude name a node the fold would remove');
+    return r;
+  }
   const r = await quantizeFolded(bn.model, o, env, ctx);
   r.report.notes.unshift(`folded ${bn.folded} BatchNormalization into the Conv before it first (${bn.kept.length} kept as they are)`);
   return r;
+}
+
+/**
+ * Whether every include/exclude entry still names something once BatchNormalizations are folded. They
+ * name the model as given: a folded BN, its op type, or an unnamed Conv known by its output (which the BN's
+ * output replaces) would be gone, and the passes would refuse the entry as naming nothing.
+ */
+function selectionSurvives(folded: onnx.IModelProto, o: ResolvedQuantizeOptions): boolean {
+  if ((o.include ?? []).length === 0 && (o.exclude ?? []).length === 0) return true;
+  try {
+    selectNodes(Graph.from(folded), o);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOptions, env: QuantizeEnv, ctx?: Ctx): Promise<PassResult> {
