@@ -107,3 +107,14 @@ test('--include/--exclude naming a BatchNormalization (or the op type) are not r
   assert.match(r.report.notes[0] ?? '', /^folded 3 BatchNormalization/);
   assert.equal(r.report.nodes.find((n) => n.name === 'conv1')?.action, 'skipped');
 });
+
+test('fp16 with keepFloat32 BatchNormalization: the BNs are not folded into float16 Convs, and stay float32', async () => {
+  const r = await quantizeModel(convBnChain(), { dtype: 'fp16', keepFloat32: ['BatchNormalization'] });
+  assert.match(r.report.notes[0] ?? '', /^BatchNormalization not folded: keepFloat32 lists it/);
+  const bns = r.report.nodes.filter((n) => n.opType === 'BatchNormalization');
+  assert.equal(bns.length, 3);
+  assert.ok(
+    bns.every((n) => n.action === 'kept-float'),
+    JSON.stringify(bns),
+  );
+});

@@ -139,9 +139,13 @@ async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions
   // four vectors float32 beside the codes: fold them first (onnxruntime fuses them at load anyway).
   const bn = foldBatchNorms(model);
   if (bn.folded === 0) return quantizeFolded(model, o, env, ctx);
-  if (!selectionSurvives(bn.model, o)) {
+  // Asked to keep BatchNormalization float32 (fp16's keepFloat32), a fold would put its math in a float16 Conv.
+  const keepBn = (o.keepFloat32 ?? []).includes('BatchNormalization');
+  if (keepBn || !selectionSurvives(bn.model, o)) {
     const r = await quantizeFolded(model, o, env, ctx);
-    r.report.notes.unshift('BatchNormalization not folded: include/exclude name a node the fold would remove');
+    r.report.notes.unshift(
+      `BatchNormalization not folded: ${keepBn ? 'keepFloat32 lists it' : 'include/exclude name a node the fold would remove'}`,
+    );
     return r;
   }
   const r = await quantizeFolded(bn.model, o, env, ctx);
