@@ -186,6 +186,8 @@ test('a one-value flag given twice is refused in one line; an entry naming nothi
     shrink('quantize', model, '--dtype', 'q8', '--dtype', 'q4', '-o', out),
     /--dtype: given 2 times \("q8", "q4"\); it takes one value/,
   );
+  // An alias is one flag with its name: -o twice is --output twice.
+  assertOneLineError(shrink('quantize', model, '--dtype', 'q8', '-o', out, '--output', out), /^shrink: --output: given 2 times/);
   assertOneLineError(
     shrink('quantize', model, '--exclude', 'then_mn', '-o', out),
     /--exclude: no node or op type named 'then_mn' in the model or its If\/Loop\/Scan bodies; .*nearest names: 'then_mm'/,

@@ -42,7 +42,7 @@ test('a quick step prints nothing; a step with something to say prints it', () =
   );
 });
 
-test('a long step prints its count every 10 s after the first 5 s, and its end when it printed nothing else', () => {
+test('a long step prints its count at 5 s and every 10 s after, and a long step that never ticked says when it ended', () => {
   let t = 0;
   const p = lineProgress(() => t);
   const lines = capture(() => {
@@ -53,7 +53,7 @@ test('a long step prints its count every 10 s after the first 5 s, and its end w
     }
     p.stop();
   });
-  assert.deepEqual(lines, ['timing 25/100 (10 s)\n', 'timing 50/100 (20 s)\n', 'timing 75/100 (30 s)\n', 'timing 100/100 (40 s)\n']);
+  assert.deepEqual(lines, ['timing 13/100 (5 s)\n', 'timing 38/100 (15 s)\n', 'timing 63/100 (25 s)\n', 'timing 88/100 (35 s)\n']);
   const once = capture(() => {
     t = 0;
     p.start('quantizing q8 dynamic (900 nodes)', 900);
@@ -61,5 +61,12 @@ test('a long step prints its count every 10 s after the first 5 s, and its end w
     p.tick(900);
     p.stop();
   });
-  assert.deepEqual(once, ['quantizing q8 dynamic (900 nodes): done in 7 s\n']);
+  assert.deepEqual(once, ['quantizing q8 dynamic (900 nodes) 900/900 (7 s)\n']);
+  const silent = capture(() => {
+    t = 0;
+    p.start('loading', 1);
+    t = 6_000;
+    p.stop();
+  });
+  assert.deepEqual(silent, ['loading: done in 6 s\n']);
 });

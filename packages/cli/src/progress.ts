@@ -68,7 +68,7 @@ export function lineProgress(now: () => number = Date.now): Progress {
       if (detail) {
         process.stderr.write(`${label} ${count()}: ${detail}\n`);
         last = t;
-      } else if (t - started >= QUIET_MS && t - last >= EVERY_MS) {
+      } else if (t - started >= QUIET_MS && (last === started || t - last >= EVERY_MS)) {
         process.stderr.write(`${label} ${count()} (${Math.round((t - started) / 1000)} s)\n`);
         last = t;
       }

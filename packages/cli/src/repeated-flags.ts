@@ -10,10 +10,16 @@ import { flagName } from './flag-errors.js';
 export function refuseRepeatedScalars(argv: Record<string, unknown>, y?: unknown): void {
   // yargs passes itself to a middleware, and knows the list flags once the command's builder ran (its
   // typings leave both out).
-  const lists = new Set((y as { getOptions(): { array: string[] } }).getOptions().array.map(flagName));
+  const options = (y as { getOptions(): { array: string[]; alias: Record<string, string[] | undefined> } }).getOptions();
+  const lists = new Set(options.array.map(flagName));
+  // yargs maps a flag to its aliases ({ output: ['o'] }); a repeat may come in under either name.
+  const names = new Map<string, string[]>();
+  for (const [flag, aliases] of Object.entries(options.alias))
+    for (const a of [flag, ...(aliases ?? [])]) names.set(a, [...(names.get(a) ?? []), flag, ...(aliases ?? [])]);
   for (const [key, value] of Object.entries(argv)) {
     if (key === '_' || key === '$0' || !Array.isArray(value)) continue;
-    const flag = flagName(key);
+    // -o and --output are one flag: name it by its longest name.
+    const flag = flagName([key, ...(names.get(key) ?? [])].reduce((a, b) => (b.length > a.length ? b : a)));
     if (lists.has(flag)) continue;
     const given = value.map((v) => JSON.stringify(v)).join(', ');
     throw new ShrinkError('INVALID_ARGUMENT', `given ${value.length} times (${given}); it takes one value`, { subject: `--${flag}` });
