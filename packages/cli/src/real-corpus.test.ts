@@ -14,26 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { compareOutputs } from '../../../scripts/corpus/compare.mjs';
 import { EXIT_UNREACHABLE, modelPath } from '../../../scripts/corpus/fetch.mjs';
 import { feedsPath, sampleFiles, samplesDir } from '../../../scripts/corpus/inputs.mjs';
+import { TEST_CORPUS } from '../../../scripts/corpus/test-set.mjs';
 import { countParams } from '@shrink/core';
 import { loadModel } from '@shrink/core/io';
 import { runShrink } from './cli.fixture.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-// What fits CI's budget (a few seconds each on 2 cores): small models of every graph kind the corpus has.
-const SUBSET = [
-  'oww-hey-jarvis',
-  'owwjs-hello-deepa',
-  'oww-embedding',
-  'silero-vad-legacy',
-  'silero-vad-v5',
-  'silero-vad-half',
-  'silero-vad-16k-op15',
-  'silero-vad-op18-ifless',
-  'oww-melspectrogram',
-  'ppocr-mobile-v2-cls',
-  'ppocr-v4-rec',
-];
+const SUBSET = TEST_CORPUS;
 const FLOORS = { q8: 0.98, fp16: 0.999 } as const;
 // The size goals, on the bytes of the stored tensors (small exports carry tens of KB of names and
 // metadata that no weight format changes): q8 <= 0.3x of fp32 weights; fp16 about half, up to 0.6x where
