@@ -9,6 +9,7 @@ import {
   makeNode,
   makeTensor,
   makeValueInfo,
+  nodesDeep,
   ShrinkError,
   type onnx,
 } from '@shrink/core';
@@ -148,28 +149,18 @@ function convNet(): onnx.ModelProto {
   );
 }
 
+/** Every op type of the model, bodies included. */
+const opsDeep = (m: onnx.IModelProto): string[] => nodesDeep(m.graph).map((n) => n.opType ?? '');
+
 const convFeeds = (flag: boolean) => ({
   x: { data: lcgValues(2 * 8 * 144, 7, 1), dims: [2, 8, 12, 12] },
   flag: { data: Uint8Array.of(flag ? 1 : 0), dims: [] },
 });
 
-/** Every op type of the model, bodies included. */
-function opsOf(model: onnx.IModelProto): string[] {
-  const out: string[] = [];
-  const walk = (g: onnx.IGraphProto): void => {
-    for (const n of g.node ?? []) {
-      out.push(n.opType!);
-      for (const a of n.attribute ?? []) if (a.g) walk(a.g);
-    }
-  };
-  walk(model.graph!);
-  return out;
-}
-
 test("Shrink's own q8 weight-only Convs (int8 -> Cast -> Mul -> Conv, in If branches too) are refused for q8, q4 and fp16; requantize folds them to float first", async () => {
   const float = convNet();
   const q8 = (await quantizeModel(float, { dtype: 'q8' })).model;
-  assert.equal(opsOf(q8).filter((o) => o === 'Cast').length, 3, 'the fixture is what q8 writes: one Cast per Conv weight');
+  assert.equal(opsDeep(q8).filter((o) => o === 'Cast').length, 3, 'the fixture is what q8 writes: one Cast per Conv weight');
   for (const dtype of ['q8', 'q4', 'fp16'] as const) {
     await assert.rejects(
       quantizeModel(q8, { dtype }),
@@ -212,7 +203,7 @@ test('a q8 weight-only Conv computing in float16 (codes -> Cast -> Mul -> Cast(f
     weights(d.graph!).map((t) => t.dataType),
     [10, 10, 10],
   );
-  assert.ok(!opsOf(d).includes('Mul'), opsOf(d).join(' '));
+  assert.ok(!opsDeep(d).includes('Mul'), opsDeep(d).join(' '));
   const r = await quantizeModel(q8, { dtype: 'q8', requantize: true });
   assert.match(r.report.notes[0]!, /3 Cast\+Mul weight code\(s\) back to float/);
   for (const flag of [true, false]) {

@@ -59,6 +59,11 @@ export function subgraphsOf(node: onnx.INodeProto): onnx.IGraphProto[] {
   return out;
 }
 
+/** The nodes of `g` and of every If/Loop/Scan body in it, recursively, each graph's before its bodies'. */
+export function nodesDeep(g: onnx.IGraphProto | null | undefined): onnx.INodeProto[] {
+  return (g?.node ?? []).flatMap((n) => [n, ...subgraphsOf(n).flatMap(nodesDeep)]);
+}
+
 /** Names a subgraph (and its own subgraphs) reads from enclosing scopes. */
 function outerRefs(g: onnx.IGraphProto, into: Set<string>): void {
   const defined = new Set<string>();

@@ -9,7 +9,7 @@ import {
   refuseNaN,
   selectNodes,
   ShrinkError,
-  subgraphsOf,
+  nodesDeep,
   type Ctx,
   type onnx,
 } from '@shrink/core';
@@ -270,11 +270,6 @@ function withKernelNote(r: PassResult): PassResult {
   return r;
 }
 
-/** Nodes of a graph and of its If/Loop/Scan bodies. */
-function nodeCount(g: onnx.IGraphProto | null | undefined): number {
-  return (g?.node ?? []).reduce((n, node) => n + 1 + subgraphsOf(node).reduce((m, s) => m + nodeCount(s), 0), 0);
-}
-
 /**
  * A rewriting pass under a progress line on stderr (none under --json: the CLI's ctx has no progress
  * there): the passes run synchronously over every node, so the line says what runs over how many nodes
@@ -282,7 +277,7 @@ function nodeCount(g: onnx.IGraphProto | null | undefined): number {
  */
 function rewriting(model: onnx.IModelProto, label: string, run: () => PassResult, ctx?: Ctx): PassResult {
   const progress = progressOf(ctx);
-  const nodes = nodeCount(model.graph);
+  const nodes = nodesDeep(model.graph).length;
   progress.start(`quantizing ${label} (${nodes} nodes)`, nodes);
   try {
     const r = run();
