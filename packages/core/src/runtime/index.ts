@@ -19,3 +19,4 @@ export * from './synthetic-feeds.js';
 export * from './feeds-file.js';
 export * from './feed-fidelity.js';
 export * from './measure-feeds.js';
+export * from './web-session.js';

@@ -1,0 +1,269 @@
+/**
+ * onnxruntime-web's WASM runtime behind core's Session interface, so that latency and fidelity measure a
+ * `--target wasm` candidate where it will run: the same CPU kernels compiled to wasm (SIMD), whose int8
+ * GEMM and op coverage differ from the native build's on some CPUs.
+ *
+ * onnxruntime-web is imported on first use: commands that never ask for it do not pay for loading it.
+ * Its thread count is fixed for the process when the wasm module starts, so it is chosen once, here.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import type { Ctx } from '../context.js';
+import { ShrinkError } from '../errors.js';
+import { prepareEncode } from '../onnx/codec.js';
+import { PROTOBUF_MAX_BYTES } from '../onnx/proto.js';
+import { isExternalTensor, tensorNumel } from '../onnx/tensor.js';
+import {
+  describeValue,
+  formatShape,
+  type Feeds,
+  type ModelSource,
+  type Outputs,
+  type Session,
+  type SessionOptions,
+  type TensorType,
+  type TypedArray,
+  type ValueMeta,
+} from './session.js';
+
+type WebOrt = typeof import('onnxruntime-web');
+
+export interface WebSessionOptions extends Omit<SessionOptions, 'threads'> {
+  /**
+   * WASM threads (1). Not ctx.threads: a page without cross-origin isolation gets one thread, so one is
+   * what a browser user is sure to see. Fixed for the process by the first web session.
+   */
+  threads?: number;
+}
+
+export interface WebSession extends Session {
+  readonly threads: number;
+  /** Which runtime ran it, for reports: "onnxruntime-web 1.30.0 WASM (SIMD), 1 thread". */
+  readonly runtime: string;
+}
+
+interface WebRuntime {
+  readonly ort: WebOrt;
+  readonly threads: number;
+  readonly name: string;
+}
+
+let started: { threads: number; runtime: Promise<WebRuntime> } | undefined;
+
+async function startRuntime(threads: number): Promise<WebRuntime> {
+  const web = await import('onnxruntime-web');
+  web.env.wasm.numThreads = threads;
+  // The node build reads its .wasm beside itself; no fetch, no network.
+  web.env.wasm.proxy = false;
+  return { ort: web, threads, name: `onnxruntime-web ${web.env.versions.web ?? '?'}` };
+}
+
+function runtimeFor(threads: number): Promise<WebRuntime> {
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new ShrinkError('INVALID_ARGUMENT', `onnxruntime-web threads must be a positive integer, got ${threads}`, { option: 'threads' });
+  if (started === undefined) started = { threads, runtime: startRuntime(threads) };
+  else if (started.threads !== threads) {
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `onnxruntime-web's WASM runtime already runs with ${started.threads} thread(s) in this process and cannot change to ${threads}`,
+      { option: 'threads' },
+    );
+  }
+  return started.runtime;
+}
+
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  // "Can't create a session. ERROR_CODE: 7, ERROR_MESSAGE: <what>": only <what> says anything.
+  return msg
+    .replace(/^.*?ERROR_MESSAGE:\s*/s, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+}
+
+/** ort-web reports an unnamed symbolic dim as -1 read unsigned (4294967295); ort-node as ''. */
+function toMeta(m: ort.InferenceSession.ValueMetadata): ValueMeta {
+  if (!m.isTensor) return { name: m.name, isTensor: false };
+  const shape = m.shape.map((d) => (typeof d === 'number' && (d < 0 || d > 0x7fffffff) ? '' : d));
+  return { name: m.name, isTensor: true, type: m.type, shape };
+}
+
+const TYPE_OF_ARRAY: ReadonlyArray<readonly [new (n: number) => TypedArray, TensorType]> = [
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [Int8Array, 'int8'],
+  [Uint8Array, 'uint8'],
+  [Int16Array, 'int16'],
+  [Uint16Array, 'uint16'],
+  [Int32Array, 'int32'],
+  [Uint32Array, 'uint32'],
+  [BigInt64Array, 'int64'],
+  [BigUint64Array, 'uint64'],
+];
+
+class OrtWebSession implements WebSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputs: readonly ValueMeta[];
+  readonly outputs: readonly ValueMeta[];
+  readonly threads: number;
+  readonly runtime: string;
+
+  constructor(
+    readonly ort: ort.InferenceSession,
+    readonly source: string,
+    private readonly rt: WebRuntime,
+  ) {
+    this.inputNames = [...ort.inputNames];
+    this.outputNames = [...ort.outputNames];
+    this.inputs = ort.inputMetadata.map(toMeta);
+    this.outputs = ort.outputMetadata.map(toMeta);
+    this.threads = rt.threads;
+    this.runtime = `${rt.name} WASM (SIMD), ${rt.threads} thread${rt.threads === 1 ? '' : 's'}`;
+  }
+
+  private bad(message: string): ShrinkError {
+    return new ShrinkError('INVALID_ARGUMENT', `${this.source}: ${message}`);
+  }
+
+  // The same checks as the onnxruntime-node session's, so a feed is refused alike on both runtimes.
+  toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
+    const out: Record<string, ort.Tensor> = {};
+    const expected = this.inputs.map(describeValue).join(', ');
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputNames.includes(name)) throw this.bad(`feed '${name}' is not a model input; inputs: ${expected}`);
+    }
+    for (const meta of this.inputs) {
+      const f = feeds[meta.name];
+      if (f === undefined) throw this.bad(`input ${describeValue(meta)} is missing from the feeds`);
+      let t: ort.Tensor;
+      // ort-web takes onnxruntime-node's tensors as they are (both are onnxruntime-common tensors).
+      if (f instanceof ort.Tensor || f instanceof this.rt.ort.Tensor) {
+        t = f;
+      } else {
+        const type = f.type ?? meta.type ?? TYPE_OF_ARRAY.find(([C]) => f.data instanceof C)?.[1];
+        if (type === undefined) throw this.bad(`input '${meta.name}': cannot tell the element type of its data`);
+        const numel = tensorNumel(f.dims);
+        if (numel !== f.data.length) {
+          throw this.bad(`input '${meta.name}': dims ${formatShape(f.dims)} need ${numel} values but the data holds ${f.data.length}`);
+        }
+        try {
+          t = new this.rt.ort.Tensor(type, f.data, f.dims);
+        } catch (e) {
+          throw this.bad(`input '${meta.name}': ${oneLine(e)} (model wants ${describeValue(meta)})`);
+        }
+      }
+      if (meta.isTensor && meta.type !== undefined && t.type !== meta.type) {
+        throw this.bad(`input '${meta.name}' is ${t.type} but the model wants ${describeValue(meta)}`);
+      }
+      const shape = meta.shape;
+      if (shape !== undefined && shape.length > 0) {
+        const fits = t.dims.length === shape.length && shape.every((d, i) => typeof d !== 'number' || d === t.dims[i]);
+        if (!fits) throw this.bad(`input '${meta.name}' has dims ${formatShape(t.dims)} but the model wants ${describeValue(meta)}`);
+      }
+      out[meta.name] = t;
+    }
+    return out;
+  }
+
+  async run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {
+    const ortFeeds = this.toOrtFeeds(feeds);
+    for (const n of outputNames ?? []) {
+      if (!this.outputNames.includes(n)) throw this.bad(`'${n}' is not a model output; outputs: ${this.outputNames.join(', ')}`);
+    }
+    try {
+      return outputNames === undefined ? await this.ort.run(ortFeeds) : await this.ort.run(ortFeeds, outputNames);
+    } catch (e) {
+      const shapes = Object.entries(ortFeeds)
+        .map(([k, v]) => `${k} ${v.type} ${formatShape(v.dims)}`)
+        .join(', ');
+      throw new ShrinkError('RUNTIME', `${this.source}: ${this.rt.name} (WASM) failed to run on ${shapes}: ${oneLine(e)}`, { cause: e });
+    }
+  }
+
+  release(): Promise<void> {
+    return this.ort.release();
+  }
+}
+
+function loadError(source: string, name: string, e: unknown): ShrinkError {
+  const msg = oneLine(e);
+  const code = /is not a registered function\/op|No Op registered for|Could not find an implementation|not implemented/i.test(msg)
+    ? 'UNSUPPORTED_OP'
+    : 'INVALID_MODEL';
+  return new ShrinkError(code, `${source}: ${name} (WASM) cannot load the model: ${msg}`, { cause: e });
+}
+
+function tooLarge(source: string, bytes: number): ShrinkError {
+  return new ShrinkError('UNSUPPORTED_MODEL', `${source}: the encoded model is ${bytes} bytes; onnxruntime-web loads at most 2 GiB`);
+}
+
+function bytesOf(model: ModelSource, source: string): Uint8Array {
+  if (typeof model === 'string') {
+    let size: number;
+    try {
+      const st = statSync(model);
+      if (!st.isFile()) throw new ShrinkError('INVALID_ARGUMENT', `model path ${model} is not a file`);
+      size = st.size;
+    } catch (e) {
+      if (e instanceof ShrinkError) throw e;
+      throw new ShrinkError('NOT_FOUND', `model file ${model} does not exist`);
+    }
+    if (size > PROTOBUF_MAX_BYTES) throw tooLarge(source, size);
+    return readFileSync(model);
+  }
+  if (model instanceof Uint8Array) {
+    if (model.length > PROTOBUF_MAX_BYTES) throw tooLarge(source, model.length);
+    return model;
+  }
+  for (const t of model.graph?.initializer ?? []) {
+    if (isExternalTensor(t)) {
+      throw new ShrinkError(
+        'UNSUPPORTED_MODEL',
+        `${source}: initializer '${t.name ?? ''}' lives in an external data file, which the onnxruntime-web session does not load; inline it first`,
+      );
+    }
+  }
+  const enc = prepareEncode(model);
+  if (enc.byteLength > PROTOBUF_MAX_BYTES) throw tooLarge(source, enc.byteLength);
+  return enc.finish();
+}
+
+/**
+ * An onnxruntime-web session on its WASM backend, run in this Node process. The same Session as
+ * createSession's, plus `runtime` naming the build. Release it when done: it holds wasm memory.
+ */
+export async function createWebSession(model: ModelSource, opts: WebSessionOptions = {}, _ctx?: Ctx): Promise<WebSession> {
+  const source = opts.label ?? (typeof model === 'string' ? model : '<in-memory model>');
+  const threads = opts.threads ?? 1;
+  const rt = await runtimeFor(threads);
+  const bytes = bytesOf(model, source);
+  const webOpts: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['wasm'],
+    logSeverityLevel: opts.logSeverityLevel ?? 4,
+    intraOpNumThreads: threads,
+  };
+  if (opts.interOpThreads !== undefined) webOpts.interOpNumThreads = opts.interOpThreads;
+  if (opts.optimizationLevel !== undefined) webOpts.graphOptimizationLevel = opts.optimizationLevel;
+  if (opts.executionMode !== undefined) webOpts.executionMode = opts.executionMode;
+  try {
+    return new OrtWebSession(await rt.ort.InferenceSession.create(bytes, webOpts), source, rt);
+  } catch (e) {
+    throw loadError(source, rt.name, e);
+  }
+}
+
+/** Runs `fn` with a web session and releases the session afterwards, also when `fn` throws. */
+export async function withWebSession<T>(
+  model: ModelSource,
+  opts: WebSessionOptions,
+  fn: (s: WebSession) => Promise<T>,
+  ctx?: Ctx,
+): Promise<T> {
+  const s = await createWebSession(model, opts, ctx);
+  try {
+    return await fn(s);
+  } finally {
+    await s.release();
+  }
+}
