@@ -7,3 +7,4 @@ export * from './measure/index.js';
 export * from './report/index.js';
 export * from './pass/index.js';
 export * from './opset/index.js';
+export * from './target/index.js';

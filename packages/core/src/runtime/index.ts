@@ -20,3 +20,4 @@ export * from './feeds-file.js';
 export * from './feed-fidelity.js';
 export * from './measure-feeds.js';
 export * from './web-session.js';
+export * from '../target/detect-isa.js';
