@@ -10,7 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const EXTERNAL = ['onnxruntime-node', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'mathjs', 'playwright-core', 'tsx'];
+const EXTERNAL = [
+  'onnxruntime-node',
+  'onnxruntime-web',
+  '@tensorflow/tfjs',
+  '@tensorflow/tfjs-backend-wasm',
+  'mathjs',
+  'playwright-core',
+  'tsx',
+];
 const at = process.argv.indexOf('--outdir');
 const outdir = at > 0 ? path.resolve(process.argv[at + 1]) : path.join(here, 'dist/shrink');
 

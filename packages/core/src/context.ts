@@ -21,6 +21,11 @@ export interface Ctx {
   seed?: number;
   /** Intra-op threads for onnxruntime sessions. */
   threads?: number;
+  /**
+   * Which runtime sessions run in: onnxruntime-node's CPU provider (the default), or onnxruntime-web's WASM
+   * backend in this process, for `--target wasm` (a candidate is measured where it will run).
+   */
+  runtime?: 'onnxruntime-node' | 'onnxruntime-web-wasm';
   signal?: AbortSignal;
 }
 

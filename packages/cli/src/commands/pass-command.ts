@@ -26,10 +26,11 @@ import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import { evalData, isFeedsArg, measureInputs, refuseInputsBeside } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { dataFlag, guardFlag, profileOptions, runFlags } from './common-flags.js';
+import { measureCtx, targetFlag, targetFromArgv, targetNotes } from '../target-flag.js';
 
 /** The flags every pass command has besides its schema's. */
 function commonFlags<T>(y: Argv<T>) {
-  return guardFlag(dataFlag(runFlags(y), false))
+  return targetFlag(guardFlag(dataFlag(runFlags(y), false)))
     .option('output', { alias: 'o', type: 'string', describe: 'Output .onnx path (default: beside the input)' })
     .option('external-data', { type: 'boolean', describe: 'Store initializers in <output>_data beside the model' })
     .option('force', { type: 'boolean', describe: 'Allow replacing an existing output file' });
@@ -86,6 +87,7 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   const ctx = ctxFromArgs(argv);
   const parsed = optionsFromArgv(pass.schema, argv, pass.kind);
   const options = hooks.adjust ? hooks.adjust(parsed, argv) : parsed;
+  const tgt = targetFromArgv(argv);
   const feedsFile = await isFeedsArg(argv.data);
   const has = argv.data !== undefined && !feedsFile;
   pass.check?.(options, { calibration: false, train: has, eval: has });
@@ -107,6 +109,7 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   const out = await runPass(pass, input.model, prepared, { data, ctx });
   try {
     refuseUnchanged(pass, input.path, input.model, out);
+    const onTarget = tgt ? targetNotes(out.model, tgt, input.path) : [];
     await ensureDir(path.dirname(target));
     // Measured where it is staged: a model onnxruntime rejects, one computing NaN, or one the fidelity
     // guard fails ends the run (exit 2) with the old output still in place, byte for byte.
@@ -116,10 +119,10 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
         baselineUnderTest(input),
         [{ name: path.basename(target), model: out.model, path: staged.path, diskBytes: staged.bytes + (staged.externalDataBytes ?? 0) }],
         profileOptions(argv, evalSet, [], measured.feeds),
-        ctx,
+        measureCtx(ctx, tgt),
       );
       const cand = c.report.candidates[0]!;
-      cand.notes = [...(cand.notes ?? []), ...out.notes, ...(hooks.notes?.(out, c.report) ?? [])];
+      cand.notes = [...(cand.notes ?? []), ...out.notes, ...(hooks.notes?.(out, c.report) ?? []), ...onTarget];
       const lat = c.candidates[0]!.latency;
       // Slower in at least 90 % of enough interleaved pairs: not noise, say it plainly (the table says worse too).
       if (clearlySlower(lat)) {

@@ -127,7 +127,7 @@ function describe(s: Session, p: Plan, warm: number, runs: number, batch: number
   const threads =
     s.threads === undefined ? "onnxruntime's default intra-op threads" : `${s.threads} intra-op thread${s.threads === 1 ? '' : 's'}`;
   const budget = runs < p.runs || warm < p.warmup ? `; stopped by the ${p.maxTimeMs / 1000} s time budget (--runs N times exactly N)` : '';
-  return `onnxruntime-node ${ort.env.versions.node ?? ''} CPU, ${threads}, batch ${batch}, ${warm} warm-up + ${runs} ${what}, wall time per run (hrtime)${budget}`;
+  return `${s.runtime ?? `onnxruntime-node ${ort.env.versions.node ?? ''} CPU, ${threads}`}, batch ${batch}, ${warm} warm-up + ${runs} ${what}, wall time per run (hrtime)${budget}`;
 }
 
 export async function measureLatency(session: Session, feeds: Feeds, opts: LatencyOptions = {}, ctx?: Ctx): Promise<LatencyResult> {

@@ -58,6 +58,8 @@ export interface Session {
   readonly outputs: readonly ValueMeta[];
   /** Intra-op threads asked for (undefined = onnxruntime's default). */
   readonly threads: number | undefined;
+  /** Which runtime runs it, for reports: "onnxruntime-web 1.30.0 WASM (SIMD), 1 thread"; onnxruntime-node's CPU provider when absent. */
+  readonly runtime?: string;
   /** The underlying onnxruntime session, for callers that time raw runs. */
   readonly ort: ort.InferenceSession;
   /** Checks feeds against the model's inputs and turns them into ort tensors. */
@@ -215,8 +217,13 @@ function modelBytes(model: onnx.IModelProto, source: string): Uint8Array {
   return enc.finish();
 }
 
-/** An onnxruntime-node session on the CPU provider. Release it when done: it holds native memory. */
+/**
+ * An onnxruntime-node session on the CPU provider (onnxruntime-web's WASM backend when ctx.runtime says so).
+ * Release it when done: it holds native memory.
+ */
 export async function createSession(model: ModelSource, opts: SessionOptions = {}, ctx?: Ctx): Promise<Session> {
+  // Imported when asked for: the web runtime costs a wasm compile, and most commands never use it.
+  if (ctx?.runtime === 'onnxruntime-web-wasm') return (await import('./web-session.js')).createWebSession(model, opts, ctx);
   const threads = opts.threads ?? ctx?.threads;
   const ortOpts: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],

@@ -101,13 +101,15 @@ test('a float32 MLP has no findings on any target', () => {
   for (const t of TARGET_NAMES) assert.deepEqual(checkTarget(model, t), [], t);
 });
 
-test('u8s8 saturation: warned on AVX2 and AVX-512 without VNNI for weights beyond [-64, 63], not on VNNI, ARM or wasm', () => {
+test('u8s8 saturation: warned on AVX2 and AVX-512 without VNNI for weights beyond [-64, 64] (Shrink’s 7-bit q8 stays inside), not on VNNI, ARM or wasm', () => {
   const wide = matMulInteger([-128, 5, 127]);
-  const narrow = matMulInteger([-64, 5, 63]);
+  const narrow = matMulInteger([-64, 5, 64]);
+  const justOut = matMulInteger([-65, 5, 64]);
   for (const t of ['cpu-x86-avx2', 'cpu-x86-avx512', 'cpu-portable'] as const)
     assert.deepEqual(kinds(wide, t), ['warn may-saturate MatMulInteger.u8s8-saturates'], t);
   for (const t of ['cpu-x86-avx512-vnni', 'cpu-x86-amx', 'cpu-arm64', 'wasm'] as const) assert.deepEqual(kinds(wide, t), [], t);
   assert.deepEqual(kinds(narrow, 'cpu-x86-avx2'), []);
+  assert.deepEqual(kinds(justOut, 'cpu-x86-avx2'), ['warn may-saturate MatMulInteger.u8s8-saturates']);
   // `cpu` is this machine once detected; undetected it is checked as every CPU.
   assert.deepEqual(kinds(wide, 'cpu', { cpu: 'cpu-x86-avx512-vnni' }), []);
   assert.deepEqual(kinds(wide, 'cpu', { cpu: 'cpu-x86-avx2' }), ['warn may-saturate MatMulInteger.u8s8-saturates']);

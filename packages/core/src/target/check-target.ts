@@ -88,12 +88,12 @@ function granularity(node: onnx.INodeProto, scope: Scope): OpMatch['granularity'
   return tensorNumel(tensorDims(scale)) === 1 ? 'per-tensor' : 'per-axis';
 }
 
-/** Int8 weights outside [-64, 63] can saturate VPMADDUBSW's int16 pair sums (255 * 127 * 2 > 32767); unknown weights might. */
+/** Int8 weights outside [-64, 64] can saturate VPMADDUBSW's int16 pair sums (255 * 127 * 2 > 32767, while 255 * 64 * 2 = 32640 fits); unknown weights might. */
 function wideInt8(node: onnx.INodeProto, index: number, scope: Scope): boolean {
   const w = scope.consts.get(node.input?.[index] ?? '');
   if (!w || w.dataType !== DT.INT8 || isExternalTensor(w)) return true;
   const data = readTensor(w).data as Int8Array;
-  for (let i = 0; i < data.length; i++) if (data[i]! < -64 || data[i]! > 63) return true;
+  for (let i = 0; i < data.length; i++) if (data[i]! < -64 || data[i]! > 64) return true;
   return false;
 }
 

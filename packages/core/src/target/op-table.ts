@@ -23,7 +23,7 @@ export interface OpMatch {
   readonly attrs?: Readonly<Record<string, AttrCondition>>;
   /** Quantization granularity, from the scale (input 1) and `block_size` of Quantize/DequantizeLinear. */
   readonly granularity?: 'per-tensor' | 'per-axis' | 'blocked';
-  /** Input index of int8 weights that leave [-64, 63] (or are not constant): only those can saturate. */
+  /** Input index of int8 weights that leave [-64, 64] (or are not constant): only those can saturate. */
   readonly wideInt8?: number;
 }
 
@@ -278,7 +278,7 @@ export const OP_RULES: readonly OpRule[] = [
     supported: 'runs',
     speed: 'fast',
     risk: 'may-saturate',
-    note: "uint8 x int8 pairs are summed into a saturating int16 (VPMADDUBSW) without VNNI; int8 weights outside [-64, 63] can clip (use uint8 weights, reduce_range, or onnxruntime's session.x64quantprecision)",
+    note: "uint8 x int8 pairs are summed into a saturating int16 (VPMADDUBSW) without VNNI; int8 weights outside [-64, 64] can clip (use uint8 weights, reduce_range, or onnxruntime's session.x64quantprecision)",
     source: `microsoft/onnxruntime PR #12088 (x86/64 U8S8 Gemm precision fix); issue #14 (q8 cosine 0.963 on AVX2, 0.99995 on wasm)`,
   })),
   // ---- MatMulNBits (blockwise 2/4/8-bit weights) ----
