@@ -104,6 +104,55 @@ function toMeta(m: ort.InferenceSession.ValueMetadata): ValueMeta {
   return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false };
 }
 
+/**
+ * `feeds` checked against a session's inputs (names, element types, fixed dims) and turned into tensors
+ * by `make`; a tensor `isTensor` accepts passes as it is. Every runtime's session refuses a feed alike.
+ */
+export function checkedFeeds(
+  s: Pick<Session, 'source' | 'inputNames' | 'inputs'>,
+  feeds: Feeds,
+  isTensor: (f: Feeds[string]) => f is ort.Tensor,
+  make: (type: TensorType, data: TypedArray, dims: readonly number[]) => ort.Tensor,
+): Record<string, ort.Tensor> {
+  const bad = (message: string) => new ShrinkError('INVALID_ARGUMENT', `${s.source}: ${message}`);
+  const out: Record<string, ort.Tensor> = {};
+  const expected = s.inputs.map(describeValue).join(', ');
+  for (const name of Object.keys(feeds)) {
+    if (!s.inputNames.includes(name)) throw bad(`feed '${name}' is not a model input; inputs: ${expected}`);
+  }
+  for (const meta of s.inputs) {
+    const f = feeds[meta.name];
+    if (f === undefined) throw bad(`input ${describeValue(meta)} is missing from the feeds`);
+    let t: ort.Tensor;
+    if (isTensor(f)) {
+      t = f;
+    } else {
+      const type = f.type ?? meta.type ?? typeOfArray(f.data);
+      if (type === undefined) throw bad(`input '${meta.name}': cannot tell the element type of its data`);
+      const numel = tensorNumel(f.dims);
+      if (numel !== f.data.length) {
+        throw bad(`input '${meta.name}': dims ${formatShape(f.dims)} need ${numel} values but the data holds ${f.data.length}`);
+      }
+      try {
+        t = make(type, f.data, f.dims);
+      } catch (e) {
+        throw bad(`input '${meta.name}': ${oneLine(e)} (model wants ${describeValue(meta)})`);
+      }
+    }
+    if (meta.isTensor && meta.type !== undefined && t.type !== meta.type) {
+      throw bad(`input '${meta.name}' is ${t.type} but the model wants ${describeValue(meta)}`);
+    }
+    const shape = meta.shape;
+    // ort reports [] both for scalars and for unknown shapes, so only a non-empty shape can be checked.
+    if (shape !== undefined && shape.length > 0) {
+      const fits = t.dims.length === shape.length && shape.every((d, i) => typeof d !== 'number' || d < 0 || d === t.dims[i]);
+      if (!fits) throw bad(`input '${meta.name}' has dims ${formatShape(t.dims)} but the model wants ${describeValue(meta)}`);
+    }
+    out[meta.name] = t;
+  }
+  return out;
+}
+
 class OrtSession implements Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -126,42 +175,12 @@ class OrtSession implements Session {
   }
 
   toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
-    const out: Record<string, ort.Tensor> = {};
-    const expected = this.inputs.map(describeValue).join(', ');
-    for (const name of Object.keys(feeds)) {
-      if (!this.inputNames.includes(name)) throw this.bad(`feed '${name}' is not a model input; inputs: ${expected}`);
-    }
-    for (const meta of this.inputs) {
-      const f = feeds[meta.name];
-      if (f === undefined) throw this.bad(`input ${describeValue(meta)} is missing from the feeds`);
-      let t: ort.Tensor;
-      if (f instanceof ort.Tensor) {
-        t = f;
-      } else {
-        const type = f.type ?? meta.type ?? typeOfArray(f.data);
-        if (type === undefined) throw this.bad(`input '${meta.name}': cannot tell the element type of its data`);
-        const numel = tensorNumel(f.dims);
-        if (numel !== f.data.length) {
-          throw this.bad(`input '${meta.name}': dims ${formatShape(f.dims)} need ${numel} values but the data holds ${f.data.length}`);
-        }
-        try {
-          t = new ort.Tensor(type, f.data, f.dims);
-        } catch (e) {
-          throw this.bad(`input '${meta.name}': ${oneLine(e)} (model wants ${describeValue(meta)})`);
-        }
-      }
-      if (meta.isTensor && meta.type !== undefined && t.type !== meta.type) {
-        throw this.bad(`input '${meta.name}' is ${t.type} but the model wants ${describeValue(meta)}`);
-      }
-      const shape = meta.shape;
-      // ort reports [] both for scalars and for unknown shapes, so only a non-empty shape can be checked.
-      if (shape !== undefined && shape.length > 0) {
-        const fits = t.dims.length === shape.length && shape.every((d, i) => typeof d !== 'number' || d < 0 || d === t.dims[i]);
-        if (!fits) throw this.bad(`input '${meta.name}' has dims ${formatShape(t.dims)} but the model wants ${describeValue(meta)}`);
-      }
-      out[meta.name] = t;
-    }
-    return out;
+    return checkedFeeds(
+      this,
+      feeds,
+      (f): f is ort.Tensor => f instanceof ort.Tensor,
+      (type, data, dims) => new ort.Tensor(type, data, dims),
+    );
   }
 
   async run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {

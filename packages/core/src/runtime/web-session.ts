@@ -12,17 +12,15 @@ import type { Ctx } from '../context.js';
 import { ShrinkError } from '../errors.js';
 import { prepareEncode } from '../onnx/codec.js';
 import { PROTOBUF_MAX_BYTES } from '../onnx/proto.js';
-import { isExternalTensor, tensorNumel } from '../onnx/tensor.js';
+import { isExternalTensor } from '../onnx/tensor.js';
 import {
-  describeValue,
+  checkedFeeds,
   formatShape,
   type Feeds,
   type ModelSource,
   type Outputs,
   type Session,
   type SessionOptions,
-  type TensorType,
-  type TypedArray,
   type ValueMeta,
 } from './session.js';
 
@@ -88,19 +86,6 @@ function toMeta(m: ort.InferenceSession.ValueMetadata): ValueMeta {
   return { name: m.name, isTensor: true, type: m.type, shape };
 }
 
-const TYPE_OF_ARRAY: ReadonlyArray<readonly [new (n: number) => TypedArray, TensorType]> = [
-  [Float32Array, 'float32'],
-  [Float64Array, 'float64'],
-  [Int8Array, 'int8'],
-  [Uint8Array, 'uint8'],
-  [Int16Array, 'int16'],
-  [Uint16Array, 'uint16'],
-  [Int32Array, 'int32'],
-  [Uint32Array, 'uint32'],
-  [BigInt64Array, 'int64'],
-  [BigUint64Array, 'uint64'],
-];
-
 class OrtWebSession implements WebSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -126,44 +111,16 @@ class OrtWebSession implements WebSession {
     return new ShrinkError('INVALID_ARGUMENT', `${this.source}: ${message}`);
   }
 
-  // The same checks as the onnxruntime-node session's, so a feed is refused alike on both runtimes.
+  // The same checks as the onnxruntime-node session's, so a feed is refused alike on both runtimes; ort-web
+  // takes onnxruntime-node's tensors as they are (both are onnxruntime-common tensors).
   toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
-    const out: Record<string, ort.Tensor> = {};
-    const expected = this.inputs.map(describeValue).join(', ');
-    for (const name of Object.keys(feeds)) {
-      if (!this.inputNames.includes(name)) throw this.bad(`feed '${name}' is not a model input; inputs: ${expected}`);
-    }
-    for (const meta of this.inputs) {
-      const f = feeds[meta.name];
-      if (f === undefined) throw this.bad(`input ${describeValue(meta)} is missing from the feeds`);
-      let t: ort.Tensor;
-      // ort-web takes onnxruntime-node's tensors as they are (both are onnxruntime-common tensors).
-      if (f instanceof ort.Tensor || f instanceof this.rt.ort.Tensor) {
-        t = f;
-      } else {
-        const type = f.type ?? meta.type ?? TYPE_OF_ARRAY.find(([C]) => f.data instanceof C)?.[1];
-        if (type === undefined) throw this.bad(`input '${meta.name}': cannot tell the element type of its data`);
-        const numel = tensorNumel(f.dims);
-        if (numel !== f.data.length) {
-          throw this.bad(`input '${meta.name}': dims ${formatShape(f.dims)} need ${numel} values but the data holds ${f.data.length}`);
-        }
-        try {
-          t = new this.rt.ort.Tensor(type, f.data, f.dims);
-        } catch (e) {
-          throw this.bad(`input '${meta.name}': ${oneLine(e)} (model wants ${describeValue(meta)})`);
-        }
-      }
-      if (meta.isTensor && meta.type !== undefined && t.type !== meta.type) {
-        throw this.bad(`input '${meta.name}' is ${t.type} but the model wants ${describeValue(meta)}`);
-      }
-      const shape = meta.shape;
-      if (shape !== undefined && shape.length > 0) {
-        const fits = t.dims.length === shape.length && shape.every((d, i) => typeof d !== 'number' || d === t.dims[i]);
-        if (!fits) throw this.bad(`input '${meta.name}' has dims ${formatShape(t.dims)} but the model wants ${describeValue(meta)}`);
-      }
-      out[meta.name] = t;
-    }
-    return out;
+    const web = this.rt.ort;
+    return checkedFeeds(
+      this,
+      feeds,
+      (f): f is ort.Tensor => f instanceof ort.Tensor || f instanceof web.Tensor,
+      (type, data, dims) => new web.Tensor(type, data, dims),
+    );
   }
 
   async run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {
