@@ -80,3 +80,16 @@ test('a form the target rejects ends the command naming the node and the source 
     );
   }
 });
+
+test('compare --target wasm: both models measured in onnxruntime-web, the candidate checked against the table', () => {
+  const q8 = path.join(dir, 'bert-q8.onnx');
+  runJson(dir, ['quantize', BERT, '--dtype', 'q8', '-o', q8, '--runs', '3']);
+  const r = runJson(dir, ['compare', BERT, q8, '--target', 'wasm', '--runs', '5']);
+  const cand = (r['report'] as Report).candidates[0]!;
+  assert.match(cand.metrics['latency.p50']?.method ?? '', /onnxruntime-web 1\.30\.\d+ WASM/);
+  assert.ok((cand.metrics['fidelity.cosineSimilarity']?.candidate ?? 0) >= 0.999);
+  assert.ok(
+    cand.notes?.some((n) => n.startsWith('target wasm (onnxruntime-web-wasm)')),
+    cand.notes?.join('\n'),
+  );
+});

@@ -5,15 +5,18 @@ import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { measureInputs } from '../data-arg.js';
 import { dataFlag, profileOptions, runFlags } from './common-flags.js';
+import { measureCtx, targetFlag, targetFromArgv, targetNotes } from '../target-flag.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
-  dataFlag(
-    runFlags(
-      y
-        .positional('a', { type: 'string', demandOption: true, describe: 'Baseline model' })
-        .positional('b', { type: 'string', demandOption: true, describe: 'Candidate model' }),
+  targetFlag(
+    dataFlag(
+      runFlags(
+        y
+          .positional('a', { type: 'string', demandOption: true, describe: 'Baseline model' })
+          .positional('b', { type: 'string', demandOption: true, describe: 'Candidate model' }),
+      ),
+      false,
     ),
-    false,
   );
 type Args = ArgsOf<typeof builder>;
 
@@ -23,6 +26,7 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
   builder,
   handler: async (argv) => {
     const measure = profileOptions(argv, undefined);
+    const tgt = targetFromArgv(argv);
     const ctx = ctxFromArgs(argv);
     const [a, b] = [await loadModelInput(argv.a, ctx), await loadModelInput(argv.b, ctx)];
     const { data, feeds } = await measureInputs(argv);
@@ -32,7 +36,16 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
       ...(m.onnxPath ? { path: m.onnxPath } : {}),
       diskBytes: m.diskBytes,
     });
-    const cmp = await compareModels(asTest(a), [asTest(b)], { ...measure, ...(data ? { data } : {}), ...(feeds ? { feeds } : {}) }, ctx);
+    // B is checked against the target and both are measured in its runtime (wasm: onnxruntime-web).
+    const onTarget = tgt ? targetNotes(b.model, tgt, b.path) : [];
+    const cmp = await compareModels(
+      asTest(a),
+      [asTest(b)],
+      { ...measure, ...(data ? { data } : {}), ...(feeds ? { feeds } : {}) },
+      measureCtx(ctx, tgt),
+    );
+    const cand = cmp.report.candidates[0];
+    if (cand && onTarget.length > 0) cand.notes = [...(cand.notes ?? []), ...onTarget];
     const fid = cmp.candidates[0]?.fidelity;
     emit(argv, { report: cmp.report, fidelity: fid ?? null }, () => renderTable(cmp.report));
   },
