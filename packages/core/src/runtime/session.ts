@@ -95,9 +95,13 @@ export function describeValue(m: ValueMeta): string {
 }
 
 /** One line of an onnxruntime message: ort's errors span lines and repeat the file path. */
-function oneLine(e: unknown): string {
+/** An onnxruntime error as one line ("Can't create a session. ERROR_CODE: 7, ERROR_MESSAGE: <what>": only <what>, from onnxruntime-web). */
+export function oneLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.replace(/\s*\n\s*/g, ' ').trim();
+  return msg
+    .replace(/^.*?ERROR_MESSAGE:\s*/s, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
 }
 
 function toMeta(m: ort.InferenceSession.ValueMetadata): ValueMeta {
@@ -153,6 +157,26 @@ export function checkedFeeds(
   return out;
 }
 
+/**
+ * Runs `feeds` (checked by the session's toOrtFeeds) on `s.ort`: an output name the model lacks, or a run
+ * that fails, is one clear error naming `runtime` and the feeds' shapes.
+ */
+export async function runChecked(s: Session, feeds: Feeds, outputNames: readonly string[] | undefined, runtime: string): Promise<Outputs> {
+  const ortFeeds = s.toOrtFeeds(feeds);
+  for (const n of outputNames ?? []) {
+    if (!s.outputNames.includes(n))
+      throw new ShrinkError('INVALID_ARGUMENT', `${s.source}: '${n}' is not a model output; outputs: ${s.outputNames.join(', ')}`);
+  }
+  try {
+    return outputNames === undefined ? await s.ort.run(ortFeeds) : await s.ort.run(ortFeeds, outputNames);
+  } catch (e) {
+    const shapes = Object.entries(ortFeeds)
+      .map(([k, v]) => `${k} ${v.type} ${formatShape(v.dims)}`)
+      .join(', ');
+    throw new ShrinkError('RUNTIME', `${s.source}: ${runtime} failed to run on ${shapes}: ${oneLine(e)}`, { cause: e });
+  }
+}
+
 class OrtSession implements Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -170,10 +194,6 @@ class OrtSession implements Session {
     this.outputs = ort.outputMetadata.map(toMeta);
   }
 
-  private bad(message: string): ShrinkError {
-    return new ShrinkError('INVALID_ARGUMENT', `${this.source}: ${message}`);
-  }
-
   toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
     return checkedFeeds(
       this,
@@ -183,20 +203,8 @@ class OrtSession implements Session {
     );
   }
 
-  async run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {
-    const ortFeeds = this.toOrtFeeds(feeds);
-    for (const n of outputNames ?? []) {
-      if (!this.outputNames.includes(n)) throw this.bad(`'${n}' is not a model output; outputs: ${this.outputNames.join(', ')}`);
-    }
-    try {
-      const r = outputNames === undefined ? await this.ort.run(ortFeeds) : await this.ort.run(ortFeeds, outputNames);
-      return r;
-    } catch (e) {
-      const shapes = Object.entries(ortFeeds)
-        .map(([k, v]) => `${k} ${v.type} ${formatShape(v.dims)}`)
-        .join(', ');
-      throw new ShrinkError('RUNTIME', `${this.source}: onnxruntime failed to run on ${shapes}: ${oneLine(e)}`, { cause: e });
-    }
+  run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {
+    return runChecked(this, feeds, outputNames, 'onnxruntime');
   }
 
   release(): Promise<void> {

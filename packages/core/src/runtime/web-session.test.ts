@@ -7,7 +7,10 @@ import type { onnx } from '../onnx/proto.js';
 import { fidelityOnFeeds } from './feed-fidelity.js';
 import { measureLatency } from './latency.js';
 import { createSession, withSession, type Feeds, type Outputs, type Session } from './session.js';
-import { createWebSession, withWebSession } from './web-session.js';
+import { createWebSession } from './web-session.js';
+
+// createSession's ctx picks the runtime: what --target wasm uses.
+const WASM = { runtime: 'onnxruntime-web-wasm' } as const;
 
 // Deterministic values in [-1, 1): the tests must not depend on a seed that differs between runs.
 function values(n: number, seed: number): Float32Array {
@@ -24,7 +27,7 @@ async function runBoth(model: onnx.ModelProto, feeds: Feeds): Promise<[Outputs, 
   let nodeMeta: Session | undefined;
   let webMeta: Session | undefined;
   const a = await withSession(bytes, { threads: 1 }, async (s) => ((nodeMeta = s), s.run(feeds)));
-  const b = await withWebSession(bytes, {}, async (s) => ((webMeta = s), s.run(feeds)));
+  const b = await withSession(bytes, {}, async (s) => ((webMeta = s), s.run(feeds)), WASM);
   return [a, b, nodeMeta!, webMeta!];
 }
 
@@ -199,12 +202,17 @@ test('int64 and bool inputs and int64, bool and float outputs agree exactly betw
     );
   }
   // A feed of the wrong type is refused before onnxruntime-web sees it, as by the node session.
-  await withWebSession(encodeModel(model), {}, async (s) => {
-    await assert.rejects(
-      s.run({ ids: { data: new Int32Array(10), dims: [2, 5], type: 'int32' }, mask: feeds.mask }),
-      oneLineError('INVALID_ARGUMENT', /'ids' is int32 but the model wants 'ids' \(int64 \[N, T\]\)/),
-    );
-  });
+  await withSession(
+    encodeModel(model),
+    {},
+    async (s) => {
+      await assert.rejects(
+        s.run({ ids: { data: new Int32Array(10), dims: [2, 5], type: 'int32' }, mask: feeds.mask }),
+        oneLineError('INVALID_ARGUMENT', /'ids' is int32 but the model wants 'ids' \(int64 \[N, T\]\)/),
+      );
+    },
+    WASM,
+  );
 });
 
 test('a model onnxruntime-web cannot load gives one ShrinkError line naming the runtime; threads are fixed for the process', async () => {

@@ -15,7 +15,8 @@ import { PROTOBUF_MAX_BYTES } from '../onnx/proto.js';
 import { isExternalTensor } from '../onnx/tensor.js';
 import {
   checkedFeeds,
-  formatShape,
+  oneLine,
+  runChecked,
   type Feeds,
   type ModelSource,
   type Outputs,
@@ -70,15 +71,6 @@ function runtimeFor(threads: number): Promise<WebRuntime> {
   return started.runtime;
 }
 
-function oneLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  // "Can't create a session. ERROR_CODE: 7, ERROR_MESSAGE: <what>": only <what> says anything.
-  return msg
-    .replace(/^.*?ERROR_MESSAGE:\s*/s, '')
-    .replace(/\s*\n\s*/g, ' ')
-    .trim();
-}
-
 /** ort-web reports an unnamed symbolic dim as -1 read unsigned (4294967295); ort-node as ''. */
 function toMeta(m: ort.InferenceSession.ValueMetadata): ValueMeta {
   if (!m.isTensor) return { name: m.name, isTensor: false };
@@ -107,10 +99,6 @@ class OrtWebSession implements WebSession {
     this.runtime = `${rt.name} WASM (SIMD), ${rt.threads} thread${rt.threads === 1 ? '' : 's'}`;
   }
 
-  private bad(message: string): ShrinkError {
-    return new ShrinkError('INVALID_ARGUMENT', `${this.source}: ${message}`);
-  }
-
   // The same checks as the onnxruntime-node session's, so a feed is refused alike on both runtimes; ort-web
   // takes onnxruntime-node's tensors as they are (both are onnxruntime-common tensors).
   toOrtFeeds(feeds: Feeds): Record<string, ort.Tensor> {
@@ -123,19 +111,8 @@ class OrtWebSession implements WebSession {
     );
   }
 
-  async run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {
-    const ortFeeds = this.toOrtFeeds(feeds);
-    for (const n of outputNames ?? []) {
-      if (!this.outputNames.includes(n)) throw this.bad(`'${n}' is not a model output; outputs: ${this.outputNames.join(', ')}`);
-    }
-    try {
-      return outputNames === undefined ? await this.ort.run(ortFeeds) : await this.ort.run(ortFeeds, outputNames);
-    } catch (e) {
-      const shapes = Object.entries(ortFeeds)
-        .map(([k, v]) => `${k} ${v.type} ${formatShape(v.dims)}`)
-        .join(', ');
-      throw new ShrinkError('RUNTIME', `${this.source}: ${this.rt.name} (WASM) failed to run on ${shapes}: ${oneLine(e)}`, { cause: e });
-    }
+  run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {
+    return runChecked(this, feeds, outputNames, `${this.rt.name} (WASM)`);
   }
 
   release(): Promise<void> {
@@ -207,20 +184,5 @@ export async function createWebSession(model: ModelSource, opts: WebSessionOptio
     return new OrtWebSession(await rt.ort.InferenceSession.create(bytes, webOpts), source, rt);
   } catch (e) {
     throw loadError(source, rt.name, e);
-  }
-}
-
-/** Runs `fn` with a web session and releases the session afterwards, also when `fn` throws. */
-export async function withWebSession<T>(
-  model: ModelSource,
-  opts: WebSessionOptions,
-  fn: (s: WebSession) => Promise<T>,
-  ctx?: Ctx,
-): Promise<T> {
-  const s = await createWebSession(model, opts, ctx);
-  try {
-    return await fn(s);
-  } finally {
-    await s.release();
   }
 }
