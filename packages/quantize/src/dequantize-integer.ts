@@ -5,6 +5,7 @@
  * weight as the first rounding left it, the activation's run-time rounding gone.
  */
 import { attrInt, Graph, isDefaultDomain, makeNode, toFloat32, type onnx, type TensorValue } from '@shrink/core';
+import { dequantizeTensor } from './math/params.js';
 
 const FLOAT_OF: Readonly<Record<string, string>> = { MatMulInteger: 'MatMul', ConvInteger: 'Conv' };
 const TO_FLOAT = 1;
@@ -57,9 +58,9 @@ export function foldIntegerOp(graph: Graph, node: onnx.NodeProto): boolean {
 }
 
 /**
- * (codes - zero point) * scale. MatMulInteger's [K, N] codes take a scalar or one scale/zero point per
- * column; ConvInteger's [M, C/g, k...] take a scalar or one per output channel (stored [M, 1, 1] to
- * broadcast over the output). Undefined for any other layout.
+ * (codes - zero point) * scale, as DequantizeLinear computes it (dequantizeTensor). MatMulInteger's [K, N]
+ * codes take a scalar or one scale/zero point per column; ConvInteger's [M, C/g, k...] take a scalar or one
+ * per output channel (stored [M, 1, 1] to broadcast over the output). Undefined for any other layout.
  */
 function dequantized(codes: TensorValue, zero: TensorValue | undefined, scale: Float32Array, conv: boolean): Float32Array | undefined {
   const q = codes.data as Int8Array | Uint8Array;
@@ -68,12 +69,8 @@ function dequantized(codes: TensorValue, zero: TensorValue | undefined, scale: F
   const channels = conv ? dims[0]! : dims.at(-1)!;
   const fits = (n: number) => n === 1 || n === channels;
   if (dims.length < 2 || !fits(scale.length) || !fits(z.length)) return undefined;
-  // The channel of element i: the leading index for Conv weights, the trailing one for MatMul's.
-  const inner = conv ? q.length / channels : 1;
-  const out = new Float32Array(q.length);
-  for (let i = 0; i < q.length; i++) {
-    const c = conv ? Math.floor(i / inner) : i % channels;
-    out[i] = (q[i]! - z[z.length === 1 ? 0 : c]!) * scale[scale.length === 1 ? 0 : c]!;
-  }
-  return out;
+  if (scale.length === 1 && z.length === 1) return dequantizeTensor(q, dims, scale, z);
+  // One of them per channel: the other, a scalar, holds for every channel (ConvInteger's zero point is).
+  const perChannel = (a: ArrayLike<number>) => Float32Array.from({ length: channels }, (_, c) => a[a.length === 1 ? 0 : c]!);
+  return dequantizeTensor(q, dims, perChannel(scale), perChannel(z), conv ? 0 : dims.length - 1);
 }
