@@ -90,19 +90,16 @@ export const quantizePass = definePass({
     // The accuracy fallback is the runner's (runPass), around this run.
     const { explain, maxAccuracyDrop: _, ...options } = o;
     const spec = options.calibData ?? data.calibrationSpec;
-    const calibration =
-      needsCalibration(options) && spec !== undefined
+    // Static mode calibrates on the calibration data; fp16's range check runs the float32 model on it too
+    // (a feeds file works), else on the evaluation data, else on synthetic samples.
+    const halves = options.dtype === 'fp16' || options.dtype === 'q4f16';
+    const given =
+      (needsCalibration(options) || halves) && spec !== undefined
         ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}, ctx)
         : undefined;
+    const calibration = needsCalibration(options) ? given : undefined;
     const evalSet = await data.eval();
-    // fp16's range check runs the float32 model on realistic inputs: the calibration data when given
-    // (a feeds file works), else the evaluation data; without either it makes synthetic samples.
-    const ranges =
-      options.dtype === 'fp16' || options.dtype === 'q4f16'
-        ? spec !== undefined
-          ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}, ctx)
-          : evalSet
-        : undefined;
+    const ranges = halves ? (given ?? evalSet) : undefined;
     const env = { ...(calibration ? { calibration } : {}), ...(ranges ? { ranges } : {}) };
     const r = await quantizeModel(model, options, env, ctx);
     const notes = quantizeNotes(r.report, countParams(model).byDtype, countParams(r.model).byDtype);

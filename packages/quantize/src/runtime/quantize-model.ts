@@ -175,7 +175,7 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
       return step('q4 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4 }));
     case 'q4f16': {
       // The float16 half of q4f16 keeps float32 what overflows, as fp16 does.
-      const measured = storesOnlyHalf(model) ? {} : await rangesFor(model, env.ranges, ctx);
+      const measured = await rangesFor(model, env.ranges, ctx);
       return step('q4f16 weight-only', () => {
         const r = quantizeWeightOnly(model, { ...o, bits: 4, float16: true, ...(measured.ranges ? { ranges: measured.ranges } : {}) });
         if (measured.note) r.report.notes.push(measured.note);
@@ -183,8 +183,7 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
       });
     }
     case 'fp16': {
-      // A float16 model is refused below: the range run would only cost a session.
-      const measured = storesOnlyHalf(model) ? {} : await rangesFor(model, env.ranges, ctx);
+      const measured = await rangesFor(model, env.ranges, ctx);
       // Asked for float16 of a float16 model: say there is nothing to do rather than write a copy.
       // (q4f16 and q8 of a float16 model convert through the same pass and must not be refused.)
       return step('fp16', () => {
@@ -230,13 +229,15 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
 
 /**
  * The fp16 range check's measurement, or why there is none: a model onnxruntime cannot run (or feeds that
- * do not fit it) leaves the static rules alone to decide, said in a note. An abort is not a failure.
+ * do not fit it) leaves the static rules alone to decide, said in a note. An abort is not a failure. A
+ * model that stores float16 already gets none: fp16 refuses it, and q4f16 has nothing to convert there.
  */
 async function rangesFor(
   model: onnx.IModelProto,
   data: CalibrationSet | undefined,
   ctx?: Ctx,
 ): Promise<{ ranges?: MeasuredRanges; note?: string }> {
+  if (storesOnlyHalf(model)) return {};
   try {
     return { ranges: await measureFloat16Ranges(model, data, ctx) };
   } catch (e) {
