@@ -2,6 +2,8 @@
  * What a pass or long job may use besides its inputs: no global state.
  * Every field is optional so library callers can pass `{}`.
  */
+import type { TargetContext } from './target/targets.js';
+
 export interface Logger {
   debug(msg: string): void;
   info(msg: string): void;
@@ -26,6 +28,11 @@ export interface Ctx {
    * backend in this process, for `--target wasm` (a candidate is measured where it will run).
    */
   runtime?: 'onnxruntime-node' | 'onnxruntime-web-wasm';
+  /**
+   * Where the output will run (--target, a config's `target:`): passes choose formats the target runs
+   * fast, and the runner checks a quantized model's speed there (see runPass).
+   */
+  target?: TargetContext;
   signal?: AbortSignal;
 }
 

@@ -1,6 +1,6 @@
 import { ShrinkError } from '../errors.js';
 import { constantTensor } from './constant-tensor.js';
-import { normalDomain } from './domain.js';
+import { isDefaultDomain, normalDomain } from './domain.js';
 import { onnx, toNumber, type Long } from './proto.js';
 import {
   dtypeFromOnnx,
@@ -367,11 +367,19 @@ export class Graph {
     if (!t) throw new ShrinkError('NOT_FOUND', `graph '${this.g.name}' has no initializer '${name}'`);
     return readTensor(t);
   }
-  /** Initializer or Constant-node value of `name`, decoded; undefined when it is computed at run time. */
+  /**
+   * Initializer or Constant-node value of `name`, decoded; undefined when it is computed at run time.
+   * An Identity of a constant is that constant: PyTorch's exporter deduplicates equal initializers (the
+   * zero biases of a freshly initialised ResNet) into one tensor read through Identity nodes.
+   */
   constantValue(name: string): TensorValue | undefined {
     const t = this.initByName.get(name);
     if (t) return readTensor(t);
     const p = this.producerOf.get(name);
+    if (p && p.opType === 'Identity' && isDefaultDomain(p) && p.input[0] && p.input[0] !== name) {
+      const v = this.constantValue(p.input[0]);
+      return v ? { ...v, name } : undefined;
+    }
     const c = p ? constantTensor(p) : undefined;
     return c ? { ...readTensor(c), name } : undefined;
   }

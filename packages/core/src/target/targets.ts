@@ -145,3 +145,31 @@ export function resolveTarget(name: TargetName, detected?: CpuTargetName): Targe
 export function isCpuTarget(name: TargetName): boolean {
   return TARGETS[name].runtime === 'onnxruntime-node';
 }
+
+/**
+ * Where a pass's output will run, as a pass and the runner see it (Ctx.target): the name asked for, its
+ * facts, and what this machine is, which decides whether the target can be measured here.
+ */
+export interface TargetContext {
+  readonly name: TargetName;
+  /** resolveTarget(name, here): `cpu` already turned into this machine's ISA. */
+  readonly info: TargetInfo;
+  /** This machine's cpu-* target (detectCpuTarget), when known. */
+  readonly here?: CpuTargetName;
+}
+
+/** The target context for `name` on a machine that is `here`. */
+export function targetContext(name: TargetName, here?: CpuTargetName): TargetContext {
+  return { name, info: resolveTarget(name, here), ...(here ? { here } : {}) };
+}
+
+/**
+ * Where this machine can run the target's kernels, so its speed can be measured here: onnxruntime-node for
+ * `cpu`, for its own cpu-* name and for cpu-portable (this CPU is one of every CPU); onnxruntime-web's WASM
+ * for `wasm`. undefined for another ISA and for WebGPU: those are checked against the op table only.
+ */
+export function measurableRuntime(t: TargetContext): 'onnxruntime-node' | 'onnxruntime-web-wasm' | undefined {
+  if (t.info.runtime === 'onnxruntime-web-wasm') return 'onnxruntime-web-wasm';
+  if (t.info.runtime !== 'onnxruntime-node') return undefined;
+  return t.name === 'cpu' || t.name === 'cpu-portable' || t.name === t.here ? 'onnxruntime-node' : undefined;
+}
