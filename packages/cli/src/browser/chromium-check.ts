@@ -92,9 +92,11 @@ export async function chromiumCheck(
   const entries = Object.entries(fidelity);
   const where = `${short(run.browser)} (${run.runtime}${run.adapter !== undefined ? ` on ${run.adapter}` : ''})`;
   const latencyRatio = b.latencyMs.runs > 0 && c.latencyMs.runs > 0 ? c.latencyMs.p50 / b.latencyMs.p50 : undefined;
+  const n = Math.min(b.latencyMs.runs, c.latencyMs.runs);
+  const rounds = b.latencyMs.repeat > 1 ? `${n} interleaved rounds of ${b.latencyMs.repeat} runs` : `${n} interleaved runs`;
   const latency =
     latencyRatio !== undefined
-      ? `latency ${latencyRatio.toFixed(2)}x of the baseline in the same runtime (p50 of ${Math.min(b.latencyMs.runs, c.latencyMs.runs)} interleaved runs)`
+      ? `latency ${latencyRatio.toFixed(2)}x of the baseline in the same runtime (p50 of ${rounds})`
       : 'latency not measured (no time left in the budget)';
   if (entries.length === 0) notes.unshift(`${where}: no output to compare; ${latency}`);
   else {

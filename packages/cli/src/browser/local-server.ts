@@ -69,44 +69,43 @@ function readBody(req: IncomingMessage): Promise<Uint8Array> {
 export async function startLocalServer(content: ServedContent): Promise<LocalServer> {
   const posted = new Map<string, Uint8Array>();
   const served: string[] = [];
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  type Reply = readonly [status: number, body: Uint8Array | string, type?: string];
+  const notFound = (what: string): Reply => [404, `no such ${what}`, 'text/plain'];
+  const reply = async (req: IncomingMessage): Promise<Reply> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const p = url.pathname;
     served.push(`${req.method ?? 'GET'} ${p}`);
     if (req.method === 'POST' && /^\/output\/\d+\/\d+\/\d+$/.test(p)) {
       posted.set(p, await readBody(req));
-      send(res, 204, '');
-      return;
+      return [204, ''];
     }
-    if (req.method !== 'GET') return send(res, 405, 'method not allowed', 'text/plain');
-    if (p === '/') return send(res, 200, content.html, TYPES['.html']);
+    if (req.method !== 'GET') return [405, 'method not allowed', 'text/plain'];
+    if (p === '/') return [200, content.html, TYPES['.html']];
     let m = /^\/model\/(\d+)$/.exec(p);
     if (m) {
       const bytes = content.models[Number(m[1])];
-      return bytes ? send(res, 200, bytes) : send(res, 404, 'no such model', 'text/plain');
+      return bytes ? [200, bytes] : notFound('model');
     }
     m = /^\/sample\/(\d+)\/(\d+)$/.exec(p);
     if (m) {
       const bytes = content.samples[Number(m[1])]?.[Number(m[2])];
-      return bytes ? send(res, 200, bytes) : send(res, 404, 'no such sample tensor', 'text/plain');
+      return bytes ? [200, bytes] : notFound('sample tensor');
     }
     m = /^\/ort\/([\w.-]+)$/.exec(p);
     // A plain file name (no separators, not "..") inside onnxruntime-web's dist folder, nothing else.
-    if (m && !m[1]!.startsWith('.')) {
-      try {
-        const file = path.join(content.ortDir, m[1]!);
-        return send(res, 200, await readFile(file), TYPES[path.extname(file)] ?? 'application/octet-stream');
-      } catch {
-        return send(res, 404, 'not found', 'text/plain');
-      }
+    if (!m || m[1]!.startsWith('.')) return notFound('file');
+    const file = path.join(content.ortDir, m[1]!);
+    try {
+      return [200, await readFile(file), TYPES[path.extname(file)]];
+    } catch {
+      return notFound('file');
     }
-    send(res, 404, 'not found', 'text/plain');
   };
   const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) send(res, 500, String(e), 'text/plain');
-      else res.destroy();
-    });
+    reply(req).then(
+      ([status, body, type]) => send(res, status, body, type),
+      (e: unknown) => send(res, 500, String(e), 'text/plain'),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

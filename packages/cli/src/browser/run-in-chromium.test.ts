@@ -24,7 +24,10 @@ function seeded(n: number, seed: number): Float32Array {
 /** x[N,16] → Gemm 16→32 → Relu → MatMul 32→8 → Add: 'logits' (float), and ArgMax of it: 'label' (int64). */
 function mlp(perturb = 0): Uint8Array {
   const w = (name: string, dims: number[], seed: number) => {
-    const v = seeded(dims.reduce((a, b) => a * b, 1), seed).map((x) => x * 0.5 + perturb * Math.sin(seed * x * 1000));
+    const v = seeded(
+      dims.reduce((a, b) => a * b, 1),
+      seed,
+    ).map((x) => x * 0.5 + perturb * Math.sin(seed * x * 1000));
     return makeTensor(name, 'float32', dims, v);
   };
   const graph = makeGraph({
@@ -51,7 +54,11 @@ async function nodeOutputs(bytes: Uint8Array): Promise<Array<Record<string, Brow
     const out: Array<Record<string, BrowserTensor>> = [];
     for (const feeds of samples) {
       const r = await s.run(feeds);
-      out.push(Object.fromEntries(Object.entries(r).map(([k, t]) => [k, { type: t.type, data: t.data as BrowserTensor['data'], dims: [...t.dims] }])));
+      out.push(
+        Object.fromEntries(
+          Object.entries(r).map(([k, t]) => [k, { type: t.type, data: t.data as BrowserTensor['data'], dims: [...t.dims] }]),
+        ),
+      );
     }
     return out;
   } finally {
@@ -85,55 +92,93 @@ function assertMatches(run: Extract<ChromiumRun, { available: true }>, expected:
   });
 }
 
-test('a float MLP runs in Chromium (onnxruntime-web wasm) with onnxruntime-node outputs, nothing beyond 127.0.0.1', { skip, timeout: 120_000 }, async () => {
-  const bytes = mlp();
-  const t0 = Date.now();
-  const run = await runInChromium([{ name: 'mlp', bytes }], samples, { backend: 'wasm', runs: 10 });
-  const ms = Date.now() - t0;
-  assert.ok(run.available, run.available ? '' : run.reason);
-  assert.match(run.browser, /^Chromium \d+\./);
-  assert.equal(run.runtime, 'onnxruntime-web 1.30.0 wasm');
-  assert.deepEqual(run.offOrigin, []);
-  assert.equal(run.models[0]!.latencyMs.runs, 10);
-  assert.ok(run.models[0]!.latencyMs.p50 >= 0);
-  assertMatches(run, await nodeOutputs(bytes));
-  console.log(`# wasm: ${run.browser}, ${run.runtime}, p50 ${run.models[0]!.latencyMs.p50.toFixed(3)} ms, whole call ${ms} ms`);
-});
+test(
+  'a float MLP runs in Chromium (onnxruntime-web wasm) with onnxruntime-node outputs, nothing beyond 127.0.0.1',
+  { skip, timeout: 120_000 },
+  async () => {
+    const bytes = mlp();
+    const t0 = Date.now();
+    const run = await runInChromium([{ name: 'mlp', bytes }], samples, { backend: 'wasm', runs: 10 });
+    const ms = Date.now() - t0;
+    assert.ok(run.available, run.available ? '' : run.reason);
+    assert.match(run.browser, /^Chromium \d+\./);
+    assert.equal(run.runtime, 'onnxruntime-web 1.30.0 wasm');
+    assert.deepEqual(run.offOrigin, []);
+    assert.equal(run.models[0]!.latencyMs.runs, 10);
+    assert.ok(run.models[0]!.latencyMs.p50 >= 0);
+    assertMatches(run, await nodeOutputs(bytes));
+    console.log(`# wasm: ${run.browser}, ${run.runtime}, p50 ${run.models[0]!.latencyMs.p50.toFixed(3)} ms, whole call ${ms} ms`);
+  },
+);
 
-test('webgpu in Chromium either runs the MLP with onnxruntime-node outputs or says why not, within its budget', { skip, timeout: 120_000 }, async () => {
-  const bytes = mlp();
-  const t0 = Date.now();
-  const run = await runInChromium([{ name: 'mlp', bytes }], samples, { backend: 'webgpu', runs: 5, timeoutMs: 60_000 });
-  const ms = Date.now() - t0;
-  assert.ok(ms < 70_000, `took ${ms} ms`);
-  if (!run.available) {
-    assert.ok(run.reason.length > 0);
-    console.log(`# webgpu not available: ${run.reason}`);
-    return;
-  }
-  assert.equal(run.runtime, 'onnxruntime-web 1.30.0 webgpu');
-  assert.ok(run.adapter !== undefined && run.adapter.length > 0);
-  assert.deepEqual(run.offOrigin, []);
-  assertMatches(run, await nodeOutputs(bytes));
-  console.log(`# webgpu: adapter ${run.adapter}, p50 ${run.models[0]!.latencyMs.p50.toFixed(3)} ms, whole call ${ms} ms`);
-});
+test(
+  'webgpu in Chromium either runs the MLP with onnxruntime-node outputs or says why not, within its budget',
+  { skip, timeout: 120_000 },
+  async () => {
+    const bytes = mlp();
+    const t0 = Date.now();
+    const run = await runInChromium([{ name: 'mlp', bytes }], samples, { backend: 'webgpu', runs: 5, timeoutMs: 60_000 });
+    const ms = Date.now() - t0;
+    assert.ok(ms < 70_000, `took ${ms} ms`);
+    if (!run.available) {
+      assert.ok(run.reason.length > 0);
+      console.log(`# webgpu not available: ${run.reason}`);
+      return;
+    }
+    assert.equal(run.runtime, 'onnxruntime-web 1.30.0 webgpu');
+    assert.ok(run.adapter !== undefined && run.adapter.length > 0);
+    assert.deepEqual(run.offOrigin, []);
+    assertMatches(run, await nodeOutputs(bytes));
+    console.log(`# webgpu: adapter ${run.adapter}, p50 ${run.models[0]!.latencyMs.p50.toFixed(3)} ms, whole call ${ms} ms`);
+  },
+);
 
-test('chromiumCheck compares a perturbed candidate with its baseline in the same page: every output, latency ratio', { skip, timeout: 120_000 }, async () => {
-  const t0 = Date.now();
-  const check = await chromiumCheck({ name: 'baseline', bytes: mlp() }, { name: 'candidate', bytes: mlp(0.01) }, samples, 'wasm', { runs: 10 });
-  const ms = Date.now() - t0;
-  assert.ok(check.available, check.notes.join('; '));
-  assert.deepEqual(Object.keys(check.fidelity!).sort(), ['label', 'logits']);
-  // A 1 % perturbation of weights of magnitude ~0.5: close but not identical logits.
-  assert.ok(check.fidelity!['logits']! > 0.99 && check.fidelity!['logits']! < 1, `logits cosine ${check.fidelity!['logits']}`);
-  assert.ok(check.fidelity!['label']! >= 0 && check.fidelity!['label']! <= 1);
-  assert.ok(check.latencyRatio! > 0);
-  assert.match(check.notes[0]!, /^chromium \d+ \(onnxruntime-web 1\.30\.0 wasm\): candidate vs baseline .* worst output '\w+'; latency [\d.]+x of the baseline in the same runtime \(p50 of 10 interleaved runs\)$/);
-  console.log(`# ${check.notes.join(' | ')} (whole check ${ms} ms)`);
+test(
+  'chromiumCheck compares a perturbed candidate with its baseline in the same page: every output, latency ratio',
+  { skip, timeout: 120_000 },
+  async () => {
+    const t0 = Date.now();
+    const check = await chromiumCheck({ name: 'baseline', bytes: mlp() }, { name: 'candidate', bytes: mlp(0.01) }, samples, 'wasm', {
+      runs: 10,
+    });
+    const ms = Date.now() - t0;
+    assert.ok(check.available, check.notes.join('; '));
+    assert.deepEqual(Object.keys(check.fidelity!).sort(), ['label', 'logits']);
+    // A 1 % perturbation of weights of magnitude ~0.5: close but not identical logits.
+    assert.ok(check.fidelity!['logits']! > 0.99 && check.fidelity!['logits']! < 1, `logits cosine ${check.fidelity!['logits']}`);
+    assert.ok(check.fidelity!['label']! >= 0 && check.fidelity!['label']! <= 1);
+    assert.ok(check.latencyRatio! > 0);
+    assert.match(
+      check.notes[0]!,
+      /^chromium \d+ \(onnxruntime-web 1\.30\.0 wasm\): candidate vs baseline .* worst output '\w+'; latency [\d.]+x of the baseline in the same runtime \(p50 of 10 interleaved (runs|rounds of \d+ runs)\)$/,
+    );
+    console.log(`# ${check.notes.join(' | ')} (whole check ${ms} ms)`);
 
-  const same = await chromiumCheck({ name: 'baseline', bytes: mlp() }, { name: 'copy', bytes: mlp() }, samples, 'wasm', { runs: 2 });
-  assert.deepEqual(same.fidelity, { logits: 1, label: 1 });
-});
+    const same = await chromiumCheck({ name: 'baseline', bytes: mlp() }, { name: 'copy', bytes: mlp() }, samples, 'wasm', { runs: 2 });
+    assert.deepEqual(same.fidelity, { logits: 1, label: 1 });
+  },
+);
+
+test(
+  'a model onnxruntime-web cannot load, and a budget too short to finish: available false, the model or stage named',
+  { skip, timeout: 120_000 },
+  async () => {
+    const broken = await chromiumCheck(
+      { name: 'baseline', bytes: mlp() },
+      { name: 'candidate', bytes: Uint8Array.of(1, 2, 3, 4) },
+      samples,
+      'wasm',
+    );
+    assert.equal(broken.available, false);
+    assert.match(broken.notes[0]!, /^not verified in Chromium: onnxruntime-web could not load 'candidate' in Chromium: .+/);
+
+    const t0 = Date.now();
+    const run = await runInChromium([{ name: 'mlp', bytes: mlp() }], samples, { backend: 'wasm', timeoutMs: 300 });
+    assert.ok(Date.now() - t0 < 30_000, `a 300 ms budget took ${Date.now() - t0} ms`);
+    assert.equal(run.available, false);
+    assert.match(run.available ? '' : run.reason, /^Chromium did not finish within 0\.3 s \(.+\)$/);
+  },
+);
 
 test('no browser at the configured path: available false with the reason, nothing thrown', async () => {
   const saved = process.env['SHRINK_CHROMIUM'];
@@ -141,7 +186,9 @@ test('no browser at the configured path: available false with the reason, nothin
   try {
     const check = await chromiumCheck({ name: 'a', bytes: mlp() }, { name: 'b', bytes: mlp() }, samples, 'wasm');
     assert.equal(check.available, false);
-    assert.deepEqual(check.notes, ['not verified in Chromium: no Chromium at /nonexistent/chromium (install Debian\'s chromium or set SHRINK_CHROMIUM)']);
+    assert.deepEqual(check.notes, [
+      "not verified in Chromium: no Chromium at /nonexistent/chromium (install Debian's chromium or set SHRINK_CHROMIUM)",
+    ]);
   } finally {
     if (saved === undefined) delete process.env['SHRINK_CHROMIUM'];
     else process.env['SHRINK_CHROMIUM'] = saved;
