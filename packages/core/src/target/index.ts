@@ -2,3 +2,4 @@
 export * from './targets.js';
 export * from './op-table.js';
 export * from './check-target.js';
+export * from './kernel-paths.js';
