@@ -7,22 +7,27 @@
 import type { Argv } from 'yargs';
 import {
   checkTarget,
+  encodeModel,
   resolveTarget,
   ShrinkError,
   TARGET_NAMES,
+  targetContext,
   targetSchema,
   type Ctx,
+  type TargetContext,
   type onnx,
   type TargetFinding,
   type TargetInfo,
   type TargetName,
+  type TensorData,
 } from '@shrink/core';
-import { detectCpuTarget, type DetectedCpu } from '@shrink/core/runtime';
+
+import { detectCpuTarget, syntheticFeedSet, withSession, type DetectedCpu } from '@shrink/core/runtime';
 
 export function targetFlag<T>(y: Argv<T>) {
   return y.option('target', {
     type: 'string',
-    describe: `Where the model will run (${TARGET_NAMES.join(', ')}): the output is checked against that runtime's op table and measured in it (wasm: onnxruntime-web in this process); default: none, measured in onnxruntime-node`,
+    describe: `Where the model will run (${TARGET_NAMES.join(', ')}): the output is checked against that runtime's op table, regions slower there than float are left float, and it is measured in it (wasm: onnxruntime-web in this process); default: cpu, this machine`,
   });
 }
 
@@ -31,6 +36,18 @@ export interface TargetChoice {
   readonly info: TargetInfo;
   /** What `cpu` is here. */
   readonly cpu: DetectedCpu;
+  /** What passes and the runner see (Ctx.target). */
+  readonly context: TargetContext;
+}
+
+/** The target when none is named: this machine's CPU. */
+export function defaultTarget(): TargetChoice {
+  return choice('cpu');
+}
+
+function choice(name: TargetName): TargetChoice {
+  const cpu = detectCpuTarget();
+  return { name, info: resolveTarget(name, cpu.target), cpu, context: targetContext(name, cpu.target) };
 }
 
 /** --target parsed, or undefined when not given; a name that is not a target is refused in one line. */
@@ -41,8 +58,7 @@ export function targetFromArgv(argv: { target?: string | undefined }): TargetCho
     throw new ShrinkError('INVALID_ARGUMENT', `'${argv.target}' is not a target; valid: ${TARGET_NAMES.join(', ')}`, {
       option: 'target',
     });
-  const cpu = detectCpuTarget();
-  return { name: parsed.data, info: resolveTarget(parsed.data, cpu.target), cpu };
+  return choice(parsed.data);
 }
 
 /** The Ctx measurements of the candidate run with: in onnxruntime-web for `wasm`. */
@@ -80,4 +96,51 @@ export function targetNotes(model: onnx.IModelProto, t: TargetChoice, what: stri
           ? `measured on this machine (${t.cpu.target})`
           : `NOT measured on ${t.name}: this machine is ${t.cpu.target}; the op table check ran`;
   return [`target ${t.name} (${t.info.runtime}): ${where}`, ...notes];
+}
+
+/** Below this worst-output cosine in the browser, a `--target wasm|webgpu` output is refused (exit 2) unless degraded output is allowed. */
+export const BROWSER_MIN_COSINE = 0.99;
+
+/**
+ * For `wasm` and `webgpu`: the float model and the output run side by side in Chromium (onnxruntime-web
+ * from this install, served from 127.0.0.1) on synthetic inputs; every output compared, latency timed
+ * interleaved. Returns report notes; throws DEGRADED when an output's cosine there is below
+ * BROWSER_MIN_COSINE and `allowDegraded` is not set. Without Chromium the note says so.
+ */
+export async function browserNotes(
+  t: TargetChoice,
+  baseline: onnx.IModelProto,
+  candidate: onnx.IModelProto,
+  what: string,
+  allowDegraded: boolean,
+  ctx: Ctx,
+): Promise<string[]> {
+  const backend = t.info.runtime === 'onnxruntime-web-wasm' ? 'wasm' : t.info.runtime === 'onnxruntime-web-webgpu' ? 'webgpu' : undefined;
+  if (!backend) return [];
+  const { chromiumCheck } = await import('./browser/index.js');
+  const samples = await withSession(
+    baseline,
+    { label: 'baseline' },
+    async (s) =>
+      syntheticFeedSet(s, baseline, { count: 2, seed: ctx.seed ?? 0 }).samples.map((f) =>
+        Object.fromEntries(
+          Object.entries(s.toOrtFeeds(f)).map(([k, v]) => [k, { type: v.type, data: v.data as TensorData, dims: [...v.dims] }]),
+        ),
+      ),
+    { ...ctx, runtime: 'onnxruntime-node' },
+  );
+  const check = await chromiumCheck(
+    { name: 'baseline', bytes: encodeModel(baseline) },
+    { name: 'candidate', bytes: encodeModel(candidate) },
+    samples,
+    backend,
+  );
+  const worst = Object.entries(check.fidelity ?? {}).sort((a, b) => a[1] - b[1])[0];
+  if (worst && !(worst[1] >= BROWSER_MIN_COSINE) && !allowDegraded) {
+    throw new ShrinkError(
+      'DEGRADED',
+      `${what}: in Chromium (${check.runtime ?? backend}) output '${worst[0]}' agrees with the float model at ${worst[1].toFixed(4)} < ${BROWSER_MIN_COSINE}; nothing written (--allow-degraded writes it anyway)`,
+    );
+  }
+  return check.notes.map((n) => `target ${t.name}: ${n}`);
 }

@@ -1,4 +1,4 @@
-import { countUnhandled, Graph, isDefaultDomain, selectNodes, ShrinkError, type onnx } from '@shrink/core';
+import { countUnhandled, Graph, isDefaultDomain, nodeLabel, selectNodes, ShrinkError, type onnx } from '@shrink/core';
 import { dropUnread } from './drop-unread.js';
 import { dynamicPlacer } from './dynamic-place.js';
 import { computesInFloat16, float32Casts, planInFloat32 } from './float16-compute.js';
@@ -6,6 +6,9 @@ import { nodeOutcome } from './node-outcome.js';
 import { withSubgraphs } from './subgraphs.js';
 import { planTiedHead, tiedTable, tieGatherPlan } from './tied.js';
 import { planConvDynamic } from './ops/dynamic-conv.js';
+import { planConvWeightOnly } from './ops/dynamic-conv-weight-only.js';
+import { constantWeight } from './ops/dynamic-common.js';
+import { planMatMulWeightOnly } from './ops/dynamic-weight-only.js';
 import { planGatherDynamic } from './ops/dynamic-gather.js';
 import { planGemmDynamic, planMatMulDynamic } from './ops/dynamic-matmul.js';
 import { planRecurrentWeightOnly } from './ops/dynamic-recurrent.js';
@@ -74,6 +77,17 @@ function planNode(
   return d.kind === 'plan' ? { kind: 'plan', plan: tieGatherPlan(d.plan, view) } : d;
 }
 
+/** A node floatCompute lists: int8 storage, float compute, where the op has such a form. */
+function planFloatCompute(node: onnx.NodeProto, graph: Graph): DynamicDecision {
+  const why = 'floatCompute lists it';
+  if (node.opType === 'MatMul' || node.opType === 'Gemm') return planMatMulWeightOnly(node, graph, why);
+  if (node.opType === 'Conv') {
+    const w = constantWeight(graph, node.input[1], 'W');
+    return typeof w === 'string' ? { kind: 'skip', reason: w } : planConvWeightOnly(graph, node, w, why);
+  }
+  return { kind: 'skip', reason: `floatCompute lists it, and ${node.opType} has no int8-storage float-compute form; left float` };
+}
+
 /** One graph's nodes (its subgraphs are withSubgraphs' part). */
 function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions): PassResult {
   const format = weightFormat(options);
@@ -87,6 +101,7 @@ function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions)
     );
   }
   const select = selectNodes(graph, options);
+  const floatCompute = new Set(options.floatCompute ?? []);
   const unhandled = countUnhandled(graph, new Set(DYNAMIC_HANDLERS.keys()));
   const view: DynamicView = { graph, format, perChannel: options.perChannel, convFormat: options.convFormat, opset };
   const placer = dynamicPlacer(graph);
@@ -104,7 +119,8 @@ function dynamicGraph(model: onnx.IModelProto, options: ResolvedQuantizeOptions)
       nodes.push(nodeOutcome(node, 'skipped', { reason: sel.reason }));
       continue;
     }
-    const d = planNode(node, view, tied);
+    const d =
+      floatCompute.has(nodeLabel(node)) || floatCompute.has(node.opType) ? planFloatCompute(node, graph) : planNode(node, view, tied);
     if (d.kind === 'skip') {
       nodes.push(nodeOutcome(node, 'skipped', { reason: d.reason }));
       continue;

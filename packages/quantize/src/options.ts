@@ -85,6 +85,12 @@ export const quantizeOptionsSchema = z.strictObject({
       'Only quantize the nodes listed: a node name (for an unnamed node, its first output), an op type, or a node in an If/Loop/Scan body by its name or its path as reports give it (If_0/then_branch/NodeName); several entries are separate values, not one comma-separated string',
     ),
   exclude: z.array(z.string()).optional().describe('Never quantize the nodes listed (the forms include takes)'),
+  floatCompute: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'Dynamic 8-bit: the MatMul, Gemm and Conv nodes listed (the forms include takes) store int8 weights but compute in float, as fast as float and about as small as int8; the speed guard lists here the nodes whose int8 kernels run slower than float on the target',
+    ),
   requantize: z
     .boolean()
     .default(false)

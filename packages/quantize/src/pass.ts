@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import {
   accuracyFallbackShape,
+  speedGuardShape,
   checkAccuracyFallback,
   countParams,
   definePass,
@@ -13,6 +14,7 @@ import {
   type LayerDetail,
 } from '@shrink/core';
 import { checkCombination, needsCalibration } from './check-options.js';
+import { formatsForTarget } from './target-formats.js';
 import { quantizeOptionsSchema } from './options.js';
 import type { NodeOutcome, QuantizeReport } from './types.js';
 
@@ -24,6 +26,7 @@ export const quantizePassSchema = quantizeOptionsSchema.extend({
       'Per-layer output error (SQNR) of the quantized model on up to 64 samples of the evaluation (or calibration) data; default: on where such data is given to a pipeline step, off for the command (which prints a table)',
     ),
   ...accuracyFallbackShape,
+  ...speedGuardShape,
 });
 
 export type QuantizePassOptions = z.output<typeof quantizePassSchema>;
@@ -88,7 +91,9 @@ export const quantizePass = definePass({
   async run(model, o, { data, ctx }) {
     const { explainQuantization, isFeedSet, quantizeModel, resolveCalibration } = await import('./runtime/index.js');
     // The accuracy fallback is the runner's (runPass), around this run.
-    const { explain, maxAccuracyDrop: _, ...options } = o;
+    const { explain, maxAccuracyDrop: _, allowSlower: __, ...asked } = o;
+    const chosen = formatsForTarget(asked, ctx.target);
+    const options = chosen.options;
     const spec = options.calibData ?? data.calibrationSpec;
     // Static mode calibrates on the calibration data; fp16's range check runs the float32 model on it too
     // (a feeds file works), else on the evaluation data, else on synthetic samples.
@@ -102,7 +107,7 @@ export const quantizePass = definePass({
     const ranges = halves ? (given ?? evalSet) : undefined;
     const env = { ...(calibration ? { calibration } : {}), ...(ranges ? { ranges } : {}) };
     const r = await quantizeModel(model, options, env, ctx);
-    const notes = quantizeNotes(r.report, countParams(model).byDtype, countParams(r.model).byDtype);
+    const notes = [...quantizeNotes(r.report, countParams(model).byDtype, countParams(r.model).byDtype), ...chosen.notes];
     const byNode = new Map<string, LayerDetail>(
       r.report.nodes.map((n) => [
         n.name,

@@ -5,7 +5,7 @@ import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { measureInputs } from '../data-arg.js';
 import { dataFlag, profileOptions, runFlags } from './common-flags.js';
-import { measureCtx, targetFlag, targetFromArgv, targetNotes } from '../target-flag.js';
+import { browserNotes, measureCtx, targetFlag, targetFromArgv, targetNotes } from '../target-flag.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
   targetFlag(
@@ -38,6 +38,8 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
     });
     // B is checked against the target and both are measured in its runtime (wasm: onnxruntime-web).
     const onTarget = tgt ? targetNotes(b.model, tgt, b.path) : [];
+    // In Chromium too for wasm/webgpu; compare reports, it does not refuse (allowDegraded).
+    if (tgt) onTarget.push(...(await browserNotes(tgt, a.model, b.model, b.path, true, ctx)));
     const cmp = await compareModels(
       asTest(a),
       [asTest(b)],

@@ -26,7 +26,7 @@ import { ensureDir, outputPath, refuseExisting } from '../paths.js';
 import { evalData, isFeedsArg, measureInputs, refuseInputsBeside } from '../data-arg.js';
 import { flagsFromSchema, optionsFromArgv } from '../schema-flags.js';
 import { dataFlag, guardFlag, profileOptions, runFlags } from './common-flags.js';
-import { measureCtx, targetFlag, targetFromArgv, targetNotes } from '../target-flag.js';
+import { browserNotes, defaultTarget, measureCtx, targetFlag, targetFromArgv, targetNotes } from '../target-flag.js';
 
 /** The flags every pass command has besides its schema's. */
 function commonFlags<T>(y: Argv<T>) {
@@ -106,10 +106,12 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   await refuseExisting(target, argv.force === true);
   const data = commandData(argv, feedsFile);
   const evalSet = await data.evalSet();
-  const out = await runPass(pass, input.model, prepared, { data, ctx });
+  // The speed guard runs where the model will: --target, or this machine's CPU when none is given.
+  const out = await runPass(pass, input.model, prepared, { data, ctx: { ...ctx, target: (tgt ?? defaultTarget()).context } });
   try {
     refuseUnchanged(pass, input.path, input.model, out);
     const onTarget = tgt ? targetNotes(out.model, tgt, input.path) : [];
+    if (tgt) onTarget.push(...(await browserNotes(tgt, input.model, out.model, input.path, argv.allowDegraded === true, ctx)));
     await ensureDir(path.dirname(target));
     // Measured where it is staged: a model onnxruntime rejects, one computing NaN, or one the fidelity
     // guard fails ends the run (exit 2) with the old output still in place, byte for byte.

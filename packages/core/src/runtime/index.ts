@@ -20,4 +20,6 @@ export * from './feeds-file.js';
 export * from './feed-fidelity.js';
 export * from './measure-feeds.js';
 export * from './web-session.js';
+export * from './node-profile.js';
+export * from './speed-guard.js';
 export * from '../target/detect-isa.js';

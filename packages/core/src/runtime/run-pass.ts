@@ -2,10 +2,12 @@ import { ShrinkError } from '../errors.js';
 import type { onnx } from '../onnx/proto.js';
 import type { Pass, PassContext, PassOutput } from '../pass/pass.js';
 import { withAccuracyFallback } from './accuracy-fallback.js';
+import { withSpeedGuard } from './speed-guard.js';
 
 /**
  * A pass as every front end runs it: its own run, or, with `maxAccuracyDrop` in the options, wrapped in
- * the accuracy fallback (any pass whose options take `exclude` and whose output says what it changed).
+ * the accuracy fallback (any pass whose options take `exclude` and whose output says what it changed);
+ * then, with a target in the context and a pass that takes `allowSlower`, the speed guard.
  */
 export async function runPass(
   pass: Pass,
@@ -13,8 +15,62 @@ export async function runPass(
   options: Record<string, unknown>,
   context: PassContext,
 ): Promise<PassOutput> {
+  const { out, exclude, decorate } = await runWithFallback(pass, model, options, context);
+  const target = context.ctx.target;
+  if (!target || !('allowSlower' in pass.schema.shape) || options['allowSlower'] === true || !out.changed || out.changed.length === 0) {
+    return out;
+  }
+  const { maxAccuracyDrop: _, allowSlower: __, ...rest } = options;
+  let last = out;
+  const guarded = await withSpeedGuard(
+    model,
+    out,
+    async (change) => {
+      if (last !== out) last.dispose?.();
+      const all = [...new Set([...exclude, ...change.exclude])];
+      const floatCompute = [...new Set([...((options['floatCompute'] as string[] | undefined) ?? []), ...change.floatCompute])];
+      last = await pass.run(
+        model,
+        { ...rest, ...(all.length > 0 ? { exclude: all } : {}), ...(floatCompute.length > 0 ? { floatCompute } : {}) },
+        context,
+      );
+      return last;
+    },
+    target,
+    context.ctx,
+    { floatCompute: 'floatCompute' in pass.schema.shape },
+  );
+  if (guarded.attempt !== out) out.dispose?.();
+  // A rerun's output is the pass's own: it gets the fallback's notes and layer reasons again.
+  const o = guarded.attempt === out ? out : decorate(guarded.attempt);
+  return {
+    ...o,
+    notes: [...o.notes, ...guarded.notes],
+    layers: o.layers.map((l) => {
+      const why = guarded.why.get(l.name);
+      return why === undefined ? l : { ...l, action: `kept: ${why}` };
+    }),
+    report: { ...(o.report as Record<string, unknown> | undefined), speed: guarded.summary },
+  };
+}
+
+/** The pass's run, in the accuracy fallback when asked, with the exclude list its output was made with. */
+async function runWithFallback(
+  pass: Pass,
+  model: onnx.ModelProto,
+  options: Record<string, unknown>,
+  context: PassContext,
+): Promise<{ out: PassOutput; exclude: string[]; decorate: (o: PassOutput) => PassOutput }> {
+  const userExclude = (options['exclude'] as string[] | undefined) ?? [];
   const maxDrop = options['maxAccuracyDrop'];
-  if (typeof maxDrop !== 'number') return pass.run(model, options, context);
+  if (typeof maxDrop !== 'number') {
+    const { allowSlower: _, ...rest } = options;
+    return {
+      out: await pass.run(model, 'allowSlower' in pass.schema.shape ? rest : options, context),
+      exclude: userExclude,
+      decorate: (o) => o,
+    };
+  }
   if (!('exclude' in pass.schema.shape)) {
     throw new ShrinkError('INVALID_ARGUMENT', `${pass.kind} cannot leave nodes alone, so it has no accuracy fallback`, {
       option: 'maxAccuracyDrop',
@@ -27,14 +83,13 @@ export async function runPass(
       missing: 'eval',
     });
   }
-  const userExclude = (options['exclude'] as string[] | undefined) ?? [];
   let last: PassOutput | undefined;
   const out = await withAccuracyFallback(
     model,
     async (from, keep) => {
       last?.dispose?.();
       const exclude = [...userExclude, ...keep];
-      const { maxAccuracyDrop: _, ...rest } = options;
+      const { maxAccuracyDrop: _, allowSlower: __, ...rest } = options;
       last = await pass.run(from, { ...rest, ...(exclude.length > 0 ? { exclude } : {}) }, context);
       if (!last.changed)
         throw new ShrinkError('INVALID_ARGUMENT', `${pass.kind} does not say which nodes it changed, so it has no accuracy fallback`, {
@@ -47,8 +102,7 @@ export async function runPass(
     {},
     context.ctx,
   );
-  const o = out.attempt.output;
-  return {
+  const decorate = (o: PassOutput): PassOutput => ({
     ...o,
     notes: [...o.notes, out.note],
     layers: o.layers.map((l) => {
@@ -56,5 +110,6 @@ export async function runPass(
       return why === undefined ? l : { ...l, action: `kept: ${why}` };
     }),
     report: { ...(o.report as Record<string, unknown> | undefined), fallback: out.fallback },
-  };
+  });
+  return { out: decorate(out.attempt.output), exclude: [...userExclude, ...out.why.keys()], decorate };
 }

@@ -26,6 +26,13 @@ export interface SessionOptions {
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** How errors name the model when it is not a path (e.g. "baseline"). */
   label?: string;
+  /** onnxruntime-node only: write onnxruntime's per-node profile (JSON) to files starting with this path. */
+  profileFilePrefix?: string;
+  /**
+   * false: intra-op threads sleep when idle instead of spinning. Two sessions timed side by side need it on
+   * a small machine: the one that just ran keeps its threads spinning and slows the other one down.
+   */
+  spinning?: boolean;
 }
 
 /** What onnxruntime says about an input or output. `shape`: numbers are fixed dims, strings symbolic ('' = unnamed). */
@@ -264,6 +271,11 @@ export async function createSession(model: ModelSource, opts: SessionOptions = {
   if (opts.interOpThreads !== undefined) ortOpts.interOpNumThreads = opts.interOpThreads;
   if (opts.optimizationLevel !== undefined) ortOpts.graphOptimizationLevel = opts.optimizationLevel;
   if (opts.executionMode !== undefined) ortOpts.executionMode = opts.executionMode;
+  if (opts.spinning === false) ortOpts.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+  if (opts.profileFilePrefix !== undefined) {
+    ortOpts.enableProfiling = true;
+    ortOpts.profileFilePrefix = opts.profileFilePrefix;
+  }
 
   if (typeof model === 'string') {
     const source = opts.label ?? model;

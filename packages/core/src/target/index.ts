@@ -2,4 +2,5 @@
 export * from './targets.js';
 export * from './op-table.js';
 export * from './check-target.js';
+export * from './speed-regions.js';
 export * from './kernel-paths.js';

@@ -1,6 +1,6 @@
-import { nodeLabel, type Graph, type onnx, type TensorValue } from '@shrink/core';
-import { computesInFloat16 } from '../float16-compute.js';
-import { newValue, plannedWeight, weightPart, type DynamicDecision, type PlannedNode } from './dynamic-types.js';
+import type { Graph, onnx, TensorValue } from '@shrink/core';
+import type { DynamicDecision } from './dynamic-types.js';
+import { planWeightOnly } from './dynamic-weight-only.js';
 
 /** Said once per run when any Conv is stored this way. */
 export const CONV_WEIGHT_ONLY_NOTE =
@@ -17,44 +17,5 @@ export const CONV_WEIGHT_ONLY_NOTE =
  * batch 1 1.29x fp32 against 1.0x for Cast and Mul.
  */
 export function planConvWeightOnly(graph: Graph, node: onnx.NodeProto, w: TensorValue, why: string): DynamicDecision {
-  const [x, wName, b] = node.input;
-  const base = nodeLabel(node);
-  const key = `${wName}|conv-weight-only`;
-  const codes = newValue(`${wName}_codes_float`);
-  const weight = newValue(`${wName}_dequantized`);
-  // A Conv computing in float16 gets a float16 weight (a third Cast, folded like the others): its
-  // activations stay float16, as the source model has them, for the runtimes that compute in float16.
-  const half = computesInFloat16(graph, node);
-  const scaled = half ? newValue(`${wName}_dequantized_float32`) : weight;
-  const nodes: PlannedNode[] = [
-    { opType: 'Cast', name: `${base}_weight_cast`, inputs: [weightPart(key, 'codes')], outputs: [codes], attrs: { to: 1 } },
-    { opType: 'Mul', name: `${base}_weight_scale`, inputs: [codes, weightPart(key, 'scale')], outputs: [scaled] },
-    ...(half ? [{ opType: 'Cast', name: `${base}_weight_to_float16`, inputs: [scaled], outputs: [weight], attrs: { to: 10 } }] : []),
-    {
-      opType: 'Conv',
-      name: base,
-      inputs: [x!, weight, ...(b ? [b] : [])],
-      outputs: [node.output[0]!],
-      keepAttributes: true,
-      keepName: true,
-    },
-  ];
-  return {
-    kind: 'plan',
-    plan: {
-      initializers: [
-        plannedWeight(key, wName!, w, {
-          type: 'int8',
-          symmetric: true,
-          axis: 0,
-          scaleDims: [w.dims[0]!, ...w.dims.slice(1).map(() => 1)],
-          noZeroPoint: true,
-        }),
-      ],
-      nodes,
-      reason: `int8 symmetric weights per output channel, computed in ${half ? 'float16 as before' : 'float'} (weight-only Conv; ${why})`,
-      notes: [CONV_WEIGHT_ONLY_NOTE],
-      ownPrecision: true,
-    },
-  };
+  return planWeightOnly(graph, node, 1, w, 0, `weight-only Conv; ${why}`, [CONV_WEIGHT_ONLY_NOTE]);
 }

@@ -116,8 +116,14 @@ export async function quantizeModel(
   env: QuantizeEnv = {},
   ctx?: Ctx,
 ): Promise<PassResult> {
-  const o = parseOptions(quantizeOptionsSchema, options, 'quantize');
-  checkCombination(o);
+  const parsed = parseOptions(quantizeOptionsSchema, options, 'quantize');
+  checkCombination(parsed);
+  // Only dynamic 8-bit has an int8-storage float-compute form; elsewhere "compute in float" means left float.
+  const weightOnlyForm = parsed.mode === 'dynamic' && ['q8', 'int8', 'uint8'].includes(parsed.dtype);
+  const o =
+    parsed.floatCompute && parsed.floatCompute.length > 0 && !weightOnlyForm
+      ? { ...parsed, exclude: [...(parsed.exclude ?? []), ...parsed.floatCompute], floatCompute: [] }
+      : parsed;
   refuseQuantized(model, o.requantize);
   if (o.requantize && quantizedOps(model).size > 0) {
     const d = dequantizeWeights(model);

@@ -1,0 +1,199 @@
+/**
+ * Never slower than float unless asked: a pass's output is profiled per node on the target (this
+ * machine's onnxruntime-node CPU EP) beside the float model, regions that run slower than their float
+ * version are left float by running the pass again with them excluded, and the whole model is then timed
+ * against the float model; if it is still clearly slower, nothing is kept. On `wasm`, which has no profiler
+ * file, only the whole-model check runs.
+ */
+import type { Ctx } from '../context.js';
+import { loggerOf } from '../context.js';
+import type { onnx } from '../onnx/proto.js';
+import { judgeRegions, speedRegions, type RegionVerdict } from '../target/speed-regions.js';
+import { measurableRuntime, type TargetContext } from '../target/targets.js';
+import { clearlySlower, compareLatency } from './latency.js';
+import { profileNodes } from './node-profile.js';
+import { createSession, type Feeds } from './session.js';
+import { syntheticFeedSet } from './synthetic-feeds.js';
+
+export interface GuardAttempt {
+  readonly model: onnx.ModelProto;
+  readonly changed?: ReadonlyArray<{ name: string; opType: string }> | undefined;
+}
+
+/** One region as the report lists it. */
+export interface SpeedRegionRow {
+  readonly batch: number;
+  readonly nodes: readonly string[];
+  readonly floatUs: number;
+  readonly candidateUs: number;
+  readonly ratio: number;
+  readonly rolledBack: boolean;
+}
+
+export interface SpeedSummary {
+  readonly target: string;
+  readonly runtime: string;
+  /** Batch sizes the output was timed at. */
+  readonly batches: readonly number[];
+  /** Per-region times (onnxruntime-node only), the first round's: before any rollback. */
+  readonly regions: readonly SpeedRegionRow[];
+  /** Changed nodes left float because they were slower. */
+  readonly rolledBack: readonly string[];
+  /** Whole-model p50 latency ratio (output / float) per batch after the rollback. */
+  readonly wholeRatio: Readonly<Record<string, number>>;
+  /** Everything was left float: even after the regional rollback the output was clearly slower. */
+  readonly rolledBackAll: boolean;
+  /** Why the guard did not run, when it did not. */
+  readonly skipped?: string;
+}
+
+export interface SpeedGuardOutcome<A extends GuardAttempt> {
+  readonly attempt: A;
+  readonly summary: SpeedSummary;
+  /** Why each rolled-back node was left float, for the layer table. */
+  readonly why: ReadonlyMap<string, string>;
+  readonly notes: readonly string[];
+}
+
+export interface SpeedGuardOptions {
+  /** Batch sizes to profile at: [1, 32] when the first input's batch dim is symbolic, its fixed size otherwise. */
+  readonly batches?: readonly number[];
+  /** Time budget per profile or timing round in ms (4000). */
+  readonly maxTimeMs?: number;
+}
+
+const fmtUs = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(1)} µs`);
+
+/** Feeds at each batch size, made for the float model (the output takes the same inputs). */
+async function feedsByBatch(model: onnx.IModelProto, batches: readonly number[] | undefined, ctx: Ctx): Promise<Map<number, Feeds>> {
+  const s = await createSession(model, { label: 'float model' }, { ...ctx, runtime: 'onnxruntime-node' });
+  try {
+    const dim0 = s.inputs[0]?.shape?.[0];
+    const fixed = typeof dim0 === 'number' && dim0 > 0 ? dim0 : undefined;
+    const sizes = fixed !== undefined ? [fixed] : (batches ?? [1, 32]);
+    const out = new Map<number, Feeds>();
+    for (const b of sizes) out.set(b, syntheticFeedSet(s, model, { count: 1, batch: b, seed: ctx.seed ?? 0 }).samples[0]!);
+    return out;
+  } finally {
+    await s.release();
+  }
+}
+
+/**
+ * What a rerun changes, by node (as `exclude` names them): `floatCompute` nodes keep their compressed
+ * storage and compute in float where the pass has such a form; `exclude` nodes are left as they were.
+ */
+export interface GuardRerun {
+  readonly floatCompute: readonly string[];
+  readonly exclude: readonly string[];
+}
+
+/**
+ * Runs the guard around `first`, the pass's output. `rerun` runs the pass again with the nodes it names
+ * computed in float, on top of whatever the first run already left alone. `floatCompute` says whether the
+ * pass has a float-compute form (dynamic q8's int8 weights folded into float ones at load): then slow
+ * regions keep their smaller weights and only whole-model slowness leaves nodes as they were.
+ */
+export async function withSpeedGuard<A extends GuardAttempt>(
+  input: onnx.ModelProto,
+  first: A,
+  rerun: (change: GuardRerun) => Promise<A>,
+  target: TargetContext,
+  ctx: Ctx,
+  opts: SpeedGuardOptions & { readonly floatCompute?: boolean } = {},
+): Promise<SpeedGuardOutcome<A>> {
+  const runtime = measurableRuntime(target);
+  const base = { target: target.name, batches: [] as number[], regions: [], rolledBack: [], wholeRatio: {}, rolledBackAll: false };
+  if (!runtime) {
+    const skipped = `speed not checked on ${target.name}: this machine is ${target.here ?? 'unknown'} and runs it in neither onnxruntime-node nor onnxruntime-web here`;
+    return { attempt: first, summary: { ...base, runtime: target.info.runtime, skipped }, why: new Map(), notes: [skipped] };
+  }
+  const changed = first.changed ?? [];
+  if (changed.length === 0) {
+    return { attempt: first, summary: { ...base, runtime, skipped: 'nothing changed' }, why: new Map(), notes: [] };
+  }
+  const budget = opts.maxTimeMs ?? 4000;
+  const log = loggerOf(ctx);
+  const feeds = await feedsByBatch(input, opts.batches, ctx);
+  const batches = [...feeds.keys()];
+  const rows: SpeedRegionRow[] = [];
+  const why = new Map<string, string>();
+  let attempt = first;
+  if (runtime === 'onnxruntime-node') {
+    log.info(`speed guard: profiling the output against the float model per node at batch ${batches.join(' and ')} on ${target.name}`);
+    const slow = new Map<string, RegionVerdict & { batch: number }>();
+    for (const [batch, f] of feeds) {
+      const [pf, pc] = await profileNodes([input, first.model], [f, f], { maxTimeMs: budget }, ctx);
+      const regions = speedRegions(input.graph ?? {}, first.model.graph ?? {}, pf!.kernels, pc!.kernels, changed);
+      for (const v of judgeRegions(regions.regions)) {
+        if (v.region.changed.length === 0) continue;
+        rows.push({ batch, nodes: v.region.changed, floatUs: v.floatUs, candidateUs: v.candidateUs, ratio: v.ratio, rolledBack: v.slower });
+        if (v.slower) for (const n of v.region.changed) if (!slow.has(n)) slow.set(n, { ...v, batch });
+      }
+    }
+    if (slow.size > 0) {
+      const how = opts.floatCompute ? 'weights kept int8, computed in float' : 'left float';
+      for (const [n, v] of slow) {
+        why.set(
+          n,
+          `${how}: slower than float on ${target.name} (${fmtUs(v.candidateUs)} vs ${fmtUs(v.floatUs)} at batch ${v.batch}, profiled)`,
+        );
+      }
+      attempt = await rerun(
+        opts.floatCompute ? { floatCompute: [...slow.keys()], exclude: [] } : { floatCompute: [], exclude: [...slow.keys()] },
+      );
+    }
+  }
+  // The whole model, timed against the float model: what the regions did not see (layout reorders,
+  // onnxruntime's own rewrites) shows here.
+  const wholeRatio: Record<string, number> = {};
+  let rolledBackAll = false;
+  if ((attempt.changed ?? []).length > 0) {
+    const rctx: Ctx = { ...ctx, runtime };
+    const a = await createSession(input, { label: 'float model', spinning: false }, rctx);
+    const b = await createSession(attempt.model, { label: 'output model', spinning: false }, rctx);
+    try {
+      for (const [batch, f] of feeds) {
+        const c = await compareLatency(a, b, f, f, { warmup: 3, runs: 30, maxTimeMs: budget }, rctx);
+        wholeRatio[String(batch)] = c.ratio.p50;
+        if (clearlySlower(c)) rolledBackAll = true;
+      }
+    } finally {
+      await a.release();
+      await b.release();
+    }
+    if (rolledBackAll) {
+      const left = (attempt.changed ?? []).map((c) => c.name);
+      for (const n of left) {
+        why.set(
+          n,
+          `left float: the output as a whole was slower than float on ${target.name} (p50 ratio ${Object.entries(wholeRatio)
+            .map(([b, r]) => `${r.toFixed(2)}x at batch ${b}`)
+            .join(', ')})`,
+        );
+      }
+      attempt = await rerun({ floatCompute: [], exclude: [...why.keys()] });
+    }
+  }
+  const rolledBack = [...why.keys()];
+  const summary: SpeedSummary = { target: target.name, runtime, batches, regions: rows, rolledBack, wholeRatio, rolledBackAll };
+  return { attempt, summary, why, notes: [speedNote(summary)] };
+}
+
+/** The report line: what was compared, what was left float, and the whole-model ratio. */
+export function speedNote(s: SpeedSummary): string {
+  if (s.skipped) return s.skipped;
+  const where = `${s.target} (${s.runtime}), batch ${s.batches.join(' and ')}`;
+  const perBatch = s.batches.length > 0 ? s.regions.length / s.batches.length : 0;
+  const compared = s.regions.length > 0 ? `${perBatch} changed regions profiled against float; ` : '';
+  const back =
+    s.rolledBack.length === 0
+      ? 'none slower, all kept'
+      : s.rolledBackAll
+        ? `ALL ${s.rolledBack.length} changed nodes left float: the output stayed slower than float`
+        : `${s.rolledBack.length} changed nodes computed in float again as int8 was slower: ${s.rolledBack.slice(0, 4).join(', ')}${s.rolledBack.length > 4 ? ', ...' : ''}`;
+  const ratio = Object.entries(s.wholeRatio)
+    .map(([b, r]) => `${r.toFixed(2)}x at batch ${b}`)
+    .join(', ');
+  return `speed guard on ${where}: ${compared}${back}${ratio ? `; whole model vs float: ${ratio} (p50 of interleaved runs)` : ''}; --allow-slower keeps everything`;
+}
