@@ -1,5 +1,5 @@
 /** Human-readable numbers for the table and Markdown renderers. Sizes use SI prefixes (1 KB = 1000 B). */
-import { METRICS, type Environment, type MetricDef, type MetricValue, type Unit } from './report.js';
+import { METRICS, type Environment, type MetricDef, type MetricValue, type TargetReport, type Unit } from './report.js';
 
 /** 3 significant digits without exponent for |x| in [1e-3, 1e6); exponent notation outside. */
 function sig(x: number, digits = 3): string {
@@ -144,4 +144,19 @@ export function environmentEntries(env: Environment): Array<[string, string | nu
       .sort(),
   ];
   return keys.map((k) => [k, env[k]!]);
+}
+
+/**
+ * The target in one line for every renderer: name (and what `cpu` was), runtime and version, this
+ * machine's ISA, threads, and whether the numbers were measured there, e.g. "cpu (cpu-x86-avx512-vnni) ·
+ * onnxruntime-node 1.30.0 · ISA avx512-vnni · 2 threads · measured on this machine".
+ */
+export function targetText(t: TargetReport): string {
+  return [
+    `${t.name}${t.resolved !== undefined ? ` (${t.resolved})` : ''}`,
+    `${t.runtime}${t.runtimeVersion !== undefined ? ` ${t.runtimeVersion}` : ''}`,
+    `ISA ${t.isa}`,
+    t.threads !== undefined ? `${t.threads} thread${t.threads === 1 ? '' : 's'}` : 'threads: onnxruntime default',
+    t.measurement,
+  ].join(' · ');
 }

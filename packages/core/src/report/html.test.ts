@@ -197,3 +197,18 @@ test('scatterChart: points at the same spot share one label; labels stay inside 
     );
   assert.equal((svg.match(/<circle /g) ?? []).length, 3, 'every point is still drawn');
 });
+
+test('renderHtml: the target in the header and a kernels table per candidate, escaped', () => {
+  const html = renderHtml(fullReport());
+  assert.match(
+    html,
+    /<p class="meta target">Target <strong>cpu \(cpu-x86-avx512-vnni\) · onnxruntime-node 1\.30\.0 · ISA avx512-vnni · 1 thread · measured on this machine/,
+  );
+  assert.match(html, /<h2>Kernels on the target<\/h2><h3>mlp-int8<\/h3>/);
+  assert.match(html, /<td class="l">u8 x s8<\/td><td>3<\/td><td class="l">MLAS u8s8 GEMM, VPDPBUSD \(int32 sums\)<\/td>/);
+  assert.ok(!renderHtml(plainReport('x')).includes('Kernels on the target'));
+  const r = fullReport();
+  r.target!.name = HOSTILE;
+  r.candidates[0]!.kernels![0]!.source = HOSTILE;
+  assert.ok(!renderHtml(r).includes('<script>'));
+});

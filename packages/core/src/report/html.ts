@@ -5,7 +5,7 @@
  */
 import { energySummary } from './energy-summary.js';
 import { escapeHtml as esc } from './escape-html.js';
-import { environmentEntries, formatValue, metricLabel } from './format.js';
+import { environmentEntries, formatValue, metricLabel, targetText } from './format.js';
 import { formatGateValues, gateVerdict } from './gate-values.js';
 import { metricGrid, PAIRED_NOTE } from './metric-grid.js';
 import { modelSeries, seriesUnit } from './model-series.js';
@@ -86,7 +86,9 @@ function header(report: Report): string {
     .join('');
   return (
     `<header><h1>Shrink report</h1>${badge}${degraded}` +
-    `<p class="meta">Baseline <strong>${esc(b.name)}</strong>${b.path !== undefined ? ` (${code(b.path)})` : ''} · ${report.candidates.length} candidate${report.candidates.length === 1 ? '' : 's'} · ${esc(report.createdAt)}</p></header>`
+    `<p class="meta">Baseline <strong>${esc(b.name)}</strong>${b.path !== undefined ? ` (${code(b.path)})` : ''} · ${report.candidates.length} candidate${report.candidates.length === 1 ? '' : 's'} · ${esc(report.createdAt)}</p>` +
+    (report.target !== undefined ? `<p class="meta target">Target <strong>${esc(targetText(report.target))}</strong></p>` : '') +
+    '</header>'
   );
 }
 
@@ -368,6 +370,28 @@ function stepsSection(report: Report): string {
   );
 }
 
+/** The kernel each quantized op type reaches on the target, per candidate. */
+function kernelsSection(report: Report): string {
+  const withKernels = report.candidates.filter((c) => (c.kernels ?? []).length > 0);
+  if (withKernels.length === 0) return '';
+  return (
+    '<h2>Kernels on the target</h2>' +
+    withKernels
+      .map(
+        (c) =>
+          `<h3>${esc(c.name)}</h3><table><thead><tr><th class="l">Op</th><th class="l">Form</th><th>Nodes</th><th class="l">Kernel</th><th class="l">Source</th></tr></thead><tbody>` +
+          c
+            .kernels!.map(
+              (k) =>
+                `<tr><td class="l">${code(k.opType)}</td><td class="l">${esc(k.form)}</td><td>${k.count}</td><td class="l">${esc(k.path)}</td><td class="l">${esc(k.source)}</td></tr>`,
+            )
+            .join('') +
+          '</tbody></table>',
+      )
+      .join('')
+  );
+}
+
 function notesSection(report: Report): string {
   const notes = [
     ...report.notes.map(esc),
@@ -394,6 +418,7 @@ export function renderHtml(report: Report): string {
       `${layerCharts(report, 'sparsity', 'Sparsity per layer', 'Share of zero weights', (v) => formatValue(v, 'fraction'), 'layers-sparsity')}</div>`,
     energyPanel(report),
     stepsSection(report),
+    kernelsSection(report),
     notesSection(report),
     environmentSection(report),
   ];

@@ -12,12 +12,14 @@ import {
   type CandidateReport,
   type Environment,
   type GateResult,
+  type KernelRow,
   type LayerDetail,
   type MetricValue,
   type ModelRef,
   type Report,
   type SearchRecord,
   type StepRecord,
+  type TargetReport,
   type TrialRecord,
 } from './report.js';
 
@@ -45,6 +47,8 @@ const guard = (g: GuardResult) => ({
   checked: g.checked,
   ...(g.unjudged !== undefined ? { unjudged: g.unjudged } : {}),
 });
+const kernel = (k: KernelRow) => pick(k, ['opType', 'form', 'count', 'path', 'source']);
+const target = (t: TargetReport) => pick(t, ['name', 'resolved', 'runtime', 'runtimeVersion', 'isa', 'threads', 'measured', 'measurement']);
 const gate = (g: GateResult) => pick(g, ['expression', 'candidate', 'passed', 'values', 'error']);
 const trial = (t: TrialRecord) => ({
   ...pick(t, ['name', 'config']),
@@ -66,6 +70,7 @@ function canonical(report: Report): unknown {
     ...(c.steps !== undefined ? { steps: c.steps.map(step) } : {}),
     ...(c.layers !== undefined ? { layers: c.layers.map(layer) } : {}),
     ...(c.guard !== undefined ? { guard: guard(c.guard) } : {}),
+    ...(c.kernels !== undefined ? { kernels: c.kernels.map(kernel) } : {}),
   });
   const env: Environment = {};
   for (const k of Object.keys(report.environment).sort()) if (report.environment[k] !== undefined) env[k] = report.environment[k];
@@ -75,6 +80,7 @@ function canonical(report: Report): unknown {
     baseline: ref(report.baseline),
     candidates: report.candidates.map(candidate),
     environment: env,
+    ...(report.target !== undefined ? { target: target(report.target) } : {}),
     notes: report.notes,
     // Pipeline fields: present only when the run had gates or a search, so plain comparisons keep their shape.
     ...(report.gates !== undefined ? { gates: report.gates.map(gate) } : {}),
@@ -120,6 +126,23 @@ const guardSchema = z.object({
   checked: z.array(z.string()),
   unjudged: z.string().optional(),
 });
+const kernelSchema = z.object({
+  opType: z.string(),
+  form: z.string(),
+  count: z.number().int().min(0),
+  path: z.string(),
+  source: z.string(),
+});
+const targetReportSchema = z.object({
+  name: z.string(),
+  resolved: z.string().optional(),
+  runtime: z.string(),
+  runtimeVersion: z.string().optional(),
+  isa: z.string(),
+  threads: z.number().int().positive().optional(),
+  measured: z.boolean(),
+  measurement: z.string(),
+});
 const gateSchema = z.object({
   expression: z.string(),
   candidate: z.string(),
@@ -156,9 +179,11 @@ const reportSchema = z.object({
       steps: z.array(stepSchema).optional(),
       layers: z.array(layerSchema).optional(),
       guard: guardSchema.optional(),
+      kernels: z.array(kernelSchema).optional(),
     }),
   ),
   environment: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  target: targetReportSchema.optional(),
   notes: z.array(z.string()),
   gates: z.array(gateSchema).optional(),
   search: searchSchema.optional(),

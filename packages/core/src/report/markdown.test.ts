@@ -156,3 +156,29 @@ test('several candidates with different baseline runs: each cell shows its own b
     ],
   );
 });
+
+test('renderMarkdown: the target under the title and each candidate’s kernels with their sources', () => {
+  const md = renderMarkdown(fullReport());
+  assert.match(
+    md,
+    /^\*\*Target\*\* cpu \(cpu-x86-avx512-vnni\) · onnxruntime-node 1\.30\.0 · ISA avx512-vnni · 1 thread · measured on this machine/m,
+  );
+  assert.ok(md.indexOf('**Target**') < md.indexOf('### Metrics'));
+  assert.match(md, /^### Kernels on the target: mlp-int8$/m);
+  assert.deepEqual(rowCells(md, '`MatMulInteger`'), [
+    '`MatMulInteger`',
+    'u8 x s8',
+    '3',
+    'MLAS u8s8 GEMM, VPDPBUSD (int32 sums)',
+    'microsoft/onnxruntime PR #12088',
+  ]);
+  assert.ok(!md.includes('Kernels on the target: mlp-pruned'), 'a candidate without kernels has no table');
+  const plain = renderMarkdown(plainReport('int8'));
+  assert.ok(!plain.includes('**Target**') && !plain.includes('Kernels'), 'no target, no section');
+  // text from the report stays inert
+  const r = fullReport();
+  r.target!.measurement = HOSTILE;
+  r.candidates[0]!.kernels![0]!.path = `${HOSTILE} | x`;
+  const hostile = renderMarkdown(r);
+  assert.ok(!hostile.includes('<script>'));
+});

@@ -4,7 +4,7 @@
  * comment limit: long trial lists are cut first, anything still too long is cut with a line saying so.
  */
 import { energySummary } from './energy-summary.js';
-import { environmentEntries, formatValue, metricLabel } from './format.js';
+import { environmentEntries, formatValue, metricLabel, targetText } from './format.js';
 import { formatGateValues, gateVerdict } from './gate-values.js';
 import { metricGrid, PAIRED_NOTE, type GridRow } from './metric-grid.js';
 import { trialColumns } from './trial-columns.js';
@@ -247,6 +247,21 @@ function energySection(report: Report): string[] {
   return out;
 }
 
+function targetSection(report: Report): string[] {
+  return report.target === undefined ? [] : [`**Target** ${text(targetText(report.target))}`];
+}
+
+/** The kernel each quantized op type reaches on the target, one table per candidate that has rows. */
+function kernelsSection(c: CandidateReport): string[] {
+  if (c.kernels === undefined || c.kernels.length === 0) return [];
+  return [
+    `### Kernels on the target: ${text(c.name)}`,
+    '',
+    ...tableHead(['Op', 'Form', 'Nodes', 'Kernel', 'Source'], ['l', 'l', 'r', 'l', 'l']),
+    ...c.kernels.map((k) => row([code(k.opType, true), text(k.form), String(k.count), text(k.path), text(clip(k.source, 200))])),
+  ];
+}
+
 function notesSection(report: Report): string[] {
   const notes = [
     ...report.notes.map(text),
@@ -292,9 +307,11 @@ function build(report: Report, maxTrials: number): string {
       `Baseline **${text(b.name)}**${b.path !== undefined ? ` (${code(b.path)})` : ''} · ${report.candidates.length} candidate${report.candidates.length === 1 ? '' : 's'} · ${text(report.createdAt)}`,
     ],
     degradedSection(report),
+    targetSection(report),
     ['### Metrics', '', ...metricsTable(report)],
     gatesSection(report),
     ...report.candidates.map(stepsSection),
+    ...report.candidates.map(kernelsSection),
     report.search ? searchSection(report.search, maxTrials) : [],
     energySection(report),
     notesSection(report),

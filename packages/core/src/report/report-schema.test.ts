@@ -22,8 +22,29 @@ test('renderJson carries the pipeline fields in a fixed order, and parseReport r
   const r = everything();
   const json = renderJson(r);
   const parsed = JSON.parse(json);
-  assert.deepEqual(Object.keys(parsed), ['schema', 'createdAt', 'baseline', 'candidates', 'environment', 'notes', 'gates', 'search']);
+  assert.deepEqual(Object.keys(parsed), [
+    'schema',
+    'createdAt',
+    'baseline',
+    'candidates',
+    'environment',
+    'target',
+    'notes',
+    'gates',
+    'search',
+  ]);
+  assert.deepEqual(Object.keys(parsed.candidates[0]), ['name', 'path', 'metrics', 'notes', 'steps', 'layers', 'kernels']);
   assert.deepEqual(Object.keys(parsed.candidates[1]), ['name', 'metrics', 'steps', 'layers']);
+  assert.deepEqual(Object.keys(parsed.target), [
+    'name',
+    'resolved',
+    'runtime',
+    'runtimeVersion',
+    'isa',
+    'threads',
+    'measured',
+    'measurement',
+  ]);
   assert.deepEqual(Object.keys(parsed.candidates[1].steps[0]), ['kind', 'options', 'seconds', 'notes', 'energy']);
   assert.deepEqual(Object.keys(parsed.search), ['objective', 'trials', 'best', 'pareto', 'workers', 'seconds']);
   assert.deepEqual(Object.keys(parsed.search.trials[2]), ['name', 'config', 'metrics', 'passed', 'failedGates', 'seconds', 'error']);
@@ -57,6 +78,7 @@ test('docs/report.schema.json is the JSON Schema of the code and validates a rea
   assert.equal(fromFile.safeParse(bad).success, false);
   assert.equal(fromFile.safeParse({ ...real, schema: 'shrink.report/v0' }).success, false);
   assert.equal(fromFile.safeParse({ ...real, search: { ...real.search, trials: 'none' } }).success, false);
+  assert.equal(fromFile.safeParse({ ...real, target: { ...real.target, measured: 'yes' } }).success, false);
 });
 
 /** Every property name anywhere in a JSON Schema. */

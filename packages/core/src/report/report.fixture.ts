@@ -42,6 +42,22 @@ function int8(): CandidateReport {
       { name: 'logits/MatMul', opType: 'MatMul', sqnrDb: 24.9, action: 'quantized' },
       { name: 'softmax', opType: 'Softmax', action: 'skipped: no handler' },
     ],
+    kernels: [
+      {
+        opType: 'MatMulInteger',
+        form: 'u8 x s8',
+        count: 3,
+        path: 'MLAS u8s8 GEMM, VPDPBUSD (int32 sums)',
+        source: 'microsoft/onnxruntime PR #12088',
+      },
+      {
+        opType: 'Conv',
+        form: 'int8 weights',
+        count: 1,
+        path: 'float kernel; weights dequantized once when the session loads (constant folding)',
+        source: 'ConstantFolding',
+      },
+    ],
   };
 }
 
@@ -115,6 +131,16 @@ export function fullReport(): Report {
       },
       notes: ['latency measured at batch 1'],
     }),
+    target: {
+      name: 'cpu',
+      resolved: 'cpu-x86-avx512-vnni',
+      runtime: 'onnxruntime-node',
+      runtimeVersion: '1.30.0',
+      isa: 'avx512-vnni',
+      threads: 1,
+      measured: true,
+      measurement: 'measured on this machine (cpu-x86-avx512-vnni) in onnxruntime-node 1.30.0',
+    },
     gates: [
       { expression: 'accuracy.delta >= -0.01', candidate: 'mlp-int8', passed: false, values: { 'accuracy.delta': 0.9375 - 0.95 } },
       { expression: 'size.bytes.ratio <= 0.6', candidate: 'mlp-int8', passed: true, values: { 'size.bytes.ratio': 0.262144 } },

@@ -5,6 +5,7 @@ import { formatChange, formatValue } from './format.js';
 import { renderTable } from './table.js';
 import { parseReport, renderJson } from './json.js';
 import { ShrinkError } from '../errors.js';
+import { fullReport } from './report.fixture.js';
 
 test('metricRow computes delta and ratio', () => {
   const r = metricRow(1000, 250, 'bytes', 'lower');
@@ -121,6 +122,16 @@ test('renderTable shows values, changes, verdicts and method footnotes for every
     t.indexOf('Size') < t.indexOf('Latency') && t.indexOf('Latency') < t.indexOf('Accuracy') && t.indexOf('Accuracy') < t.indexOf('custom'),
   );
   assert.match(renderTable(sample(), { color: true }), /\u001b\[32mbetter/);
+  assert.ok(!t.includes('Target:'), 'no target, no line');
+});
+
+test('renderTable names the target under the baseline and lists each candidate’s kernels', () => {
+  const t = renderTable(fullReport());
+  assert.match(t, /^Target: cpu \(cpu-x86-avx512-vnni\) · onnxruntime-node 1\.30\.0 · ISA avx512-vnni · 1 thread · measured/m);
+  assert.match(
+    t,
+    /^ {2}kernel: MatMulInteger \(u8 x s8\) x3: MLAS u8s8 GEMM, VPDPBUSD \(int32 sums\) \[microsoft\/onnxruntime PR #12088\]$/m,
+  );
 });
 
 test('renderJson: versioned, stable key order whatever the insertion order, and round-trips', () => {

@@ -46,6 +46,44 @@ export interface CandidateReport extends ModelRef {
   layers?: LayerDetail[];
   /** The fidelity guard against the baseline (report/guard.ts); absent when it was not applied. */
   guard?: GuardResult;
+  /** The kernel each quantized op type reaches on the report's target (kernelPaths in core/target). */
+  kernels?: KernelRow[];
+}
+
+/** One quantized (or float16) op type of a candidate and the kernel it runs on the target. */
+export interface KernelRow {
+  opType: string;
+  /** The form that decides the path, e.g. 'u8 x s8', 'int8 weights', 'QDQ u8 x s8', '4-bit blocks, accuracy_level 4'. */
+  form: string;
+  /** Nodes of that op type and form. */
+  count: number;
+  /** The kernel in words, e.g. 'MLAS u8s8 GEMM, VPDPBUSD (int32 sums)'. */
+  path: string;
+  /** Where the claim comes from (a probe, an onnxruntime source file, an issue). */
+  source: string;
+}
+
+/**
+ * Where the model is meant to run (--target, a config's `target:`) and whether the numbers were measured
+ * there: a latency ratio from onnxruntime-node on an AVX512-VNNI machine says little about WebGPU.
+ */
+export interface TargetReport {
+  /** The target asked for: cpu, cpu-x86-avx2, ..., wasm, webgpu. */
+  name: string;
+  /** The cpu-* target `cpu` stood for on this machine. */
+  resolved?: string;
+  /** The runtime the target means: onnxruntime-node, onnxruntime-web-wasm or onnxruntime-web-webgpu. */
+  runtime: string;
+  /** That runtime's package version (onnxruntime-node's or onnxruntime-web's). */
+  runtimeVersion?: string;
+  /** This machine's ISA as onnxruntime's int8 kernels use it (avx2, avx512-vnni, arm64-dotprod, ...). */
+  isa: string;
+  /** Intra-op threads the target's sessions used; absent when onnxruntime chose (one per physical core). */
+  threads?: number;
+  /** Whether latency and fidelity were measured in the target's runtime on this machine. */
+  measured: boolean;
+  /** The same in words, e.g. 'NOT measured on webgpu: no adapter under Node; ...'. */
+  measurement: string;
 }
 
 /** One pass of a pipeline as it ran. */
@@ -136,6 +174,8 @@ export interface Report {
   gates?: GateResult[];
   /** Accuracy-aware search trials (pipelines with a search block / `shrink search`). */
   search?: SearchRecord;
+  /** Where the candidates are meant to run and whether they were measured there (absent in older reports). */
+  target?: TargetReport;
 }
 
 /**

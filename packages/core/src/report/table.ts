@@ -1,6 +1,6 @@
 /** Terminal rendering of a report: one table per candidate, footnotes for how each number was measured. */
 import Table from 'cli-table3';
-import { environmentEntries, formatChange, formatRatio, formatValue, metricLabel } from './format.js';
+import { environmentEntries, formatChange, formatRatio, formatValue, metricLabel, targetText } from './format.js';
 import { candidateVerdict, orderedMetricKeys, type CandidateReport, type Environment, type Report } from './report.js';
 import { guardText } from './guard.js';
 
@@ -52,6 +52,7 @@ function candidateTable(c: CandidateReport, opts: TableOptions): string {
     table.toString(),
   ];
   methods.forEach((m, i) => lines.push(`  [${i + 1}] ${m}`));
+  for (const k of c.kernels ?? []) lines.push(`  kernel: ${k.opType} (${k.form}) x${k.count}: ${k.path} [${k.source}]`);
   for (const n of c.notes ?? []) lines.push(`  note: ${n}`);
   return lines.join('\n');
 }
@@ -67,6 +68,7 @@ export function renderTable(report: Report, opts: TableOptions = {}): string {
   const out = [
     `Shrink report (${report.createdAt})`,
     `Baseline: ${report.baseline.name}${report.baseline.path !== undefined ? ` (${report.baseline.path})` : ''}`,
+    ...(report.target !== undefined ? [`Target: ${targetText(report.target)}`] : []),
   ];
   if (report.candidates.length === 0) out.push('No candidates.');
   for (const c of report.candidates) out.push('', candidateTable(c, opts));
