@@ -15,6 +15,7 @@ import { PRESET_NAMES } from './train.js';
 import { writeReports } from '../pipeline/write-reports.js';
 import { presetWeightsToDir } from '../demo/preset-weights.js';
 import { demoHtml, demoMarkdown, summaryTable, type DemoEntry } from '../demo/summary-report.js';
+import { kernelsOn, passCtx, pipelineTarget, reportTarget } from '../pipeline/pipeline-target.js';
 
 export const demoSchema = z.strictObject({
   presets: z
@@ -87,6 +88,8 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = ctxFromArgs(argv);
     const log = ctx.logger!;
     const out = outputPath(argv.output);
+    // The demo compresses for this machine: the passes' speed guard runs on its CPU and the reports say which.
+    const target = pipelineTarget('cpu');
     const fashion = await findFashionMnist(['train', 'test']).then(
       () => ({ found: true, why: '' }),
       (e: unknown) => ({ found: false, why: e instanceof Error ? e.message : String(e) }),
@@ -125,7 +128,7 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
       const passData: PassData = { calibrationSpec: train.data, train: async () => split, eval: async () => data, cwd: process.cwd() };
       const apply = async (kind: string, from: onnx.ModelProto, options: Record<string, unknown>): Promise<PassOutput> => {
         const pass = passOf(kind);
-        return runPass(pass, from, pass.schema.parse(options), { data: passData, ctx });
+        return runPass(pass, from, pass.schema.parse(options), { data: passData, ctx: passCtx(ctx, target) });
       };
       const candidates: ModelUnderTest[] = [];
       const keep = async (name: string, file: string, m: onnx.ModelProto) => {
@@ -162,6 +165,8 @@ export const demoCommand: CommandModule<GlobalArgs, Args> = {
         ctx,
       );
       const report = cmp.report;
+      report.target = reportTarget(target, opts.threads, ctx);
+      report.candidates.forEach((c, i) => (c.kernels = kernelsOn(candidates[i]!.model, target)));
       report.baseline.name = `${preset} fp32 (exported from tfjs, max abs diff ${train.maxAbsDiff.toExponential(1)})`;
       report.notes.push(
         `trained ${train.epochs} epoch${train.epochs === 1 ? '' : 's'} on ${train.backend} in ${train.seconds.toFixed(1)} s; ${weights.source}`,

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { escapeHtml, formatValue, type Report } from '@shrink/core';
+import { escapeHtml, formatValue, targetText, type Report } from '@shrink/core';
 import type { TrainOutcome } from '../commands/train.js';
 
 export interface DemoEntry {
@@ -46,10 +46,17 @@ export function demoRows(entries: readonly DemoEntry[]): string[][] {
   return out;
 }
 
+/** The target every preset was compressed for and measured on (all the same: the demo runs on `cpu`). */
+function targetLine(entries: readonly DemoEntry[]): string | undefined {
+  const t = entries.find((e) => e.report.target !== undefined)?.report.target;
+  return t ? `Target: ${targetText(t)}` : undefined;
+}
+
 export function summaryTable(entries: readonly DemoEntry[], out: string): string {
   const t = new Table({ head: HEAD, style: { head: [], border: [] } });
   t.push(...demoRows(entries));
-  return `${t.toString()}\n${NOTE}\nreports and models in ${out}/ (report.html/.md/.json; <preset>/model*.onnx, tfjs/, report.html/.md/.json/.txt)`;
+  const target = targetLine(entries);
+  return `${t.toString()}\n${NOTE}\n${target !== undefined ? `${target}\n` : ''}reports and models in ${out}/ (report.html/.md/.json; <preset>/model*.onnx, tfjs/, report.html/.md/.json/.txt)`;
 }
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|');
@@ -65,6 +72,7 @@ export function demoMarkdown(entries: readonly DemoEntry[]): string {
     '',
     NOTE,
     '',
+    ...(targetLine(entries) !== undefined ? [mdCell(targetLine(entries)!), ''] : []),
     ...entries.map((e) => `- **${e.preset}**: ${mdCell(e.weights)}; [report](${e.preset}/report.md)`),
     '',
   ];
@@ -89,6 +97,8 @@ export function demoHtml(entries: readonly DemoEntry[]): string {
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">` +
     `<meta name="viewport" content="width=device-width,initial-scale=1"><title>Shrink demo</title><style>${CSS}</style></head>` +
     `<body><main><h1>Shrink demo</h1>\n<table><thead><tr>${HEAD.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>\n<tbody>\n${rows}\n</tbody></table>\n` +
-    `<p class="muted">${escapeHtml(NOTE)}</p>\n<h2>Presets</h2><ul>\n${presets}\n</ul></main></body></html>\n`
+    `<p class="muted">${escapeHtml(NOTE)}</p>\n` +
+    (targetLine(entries) !== undefined ? `<p>${escapeHtml(targetLine(entries)!)}</p>\n` : '') +
+    `<h2>Presets</h2><ul>\n${presets}\n</ul></main></body></html>\n`
   );
 }

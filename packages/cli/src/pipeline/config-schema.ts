@@ -3,7 +3,7 @@
  * schemas, so a step in a config accepts exactly what the pass's command accepts as flags.
  */
 import { z } from 'zod';
-import { DEFAULT_FLOORS, type OptionsSchema } from '@shrink/core';
+import { DEFAULT_FLOORS, targetSchema, type OptionsSchema } from '@shrink/core';
 import { PASSES, PASS_KINDS } from '../registry.js';
 
 /**
@@ -121,6 +121,11 @@ export const configSchema = z.strictObject({
     .describe('Expressions over metrics that must all hold, e.g. "accuracy.delta >= -0.01", "size.ratio <= 0.3"'),
   output: z.string().min(1).default('shrink-out').describe('Output folder for the models and reports, relative to this file'),
   search: searchSchema.optional().describe('Accuracy-aware search instead of (or besides) the fixed steps'),
+  target: targetSchema
+    .default('cpu')
+    .describe(
+      "Where the model will run: cpu (this machine, the default), a cpu-* ISA, cpu-portable, wasm or webgpu. Every step's output is checked against that runtime's op table, the passes' speed guard runs there, and the models are measured in it where this machine has it (wasm: onnxruntime-web)",
+    ),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import { isShrinkError, parseOptions, ShrinkError } from '@shrink/core';
+import { isShrinkError, parseOptions, ShrinkError, type TargetName } from '@shrink/core';
 import { fsError } from '@shrink/core/io';
 import { configSchema, stepOf, type Evaluation, type ParsedConfig, type SearchSettings, type Step } from './config-schema.js';
 import { PASS_KINDS, passOf } from '../registry.js';
@@ -36,6 +36,8 @@ export interface PipelineConfig {
   /** Absolute output folder. */
   output: string;
   search?: SearchSettings;
+  /** Where the model will run (`target:`, default cpu): plain data, so search workers get it as is. */
+  target: TargetName;
   /** The config as parsed (defaults applied), for the report. */
   parsed: ParsedConfig;
 }
@@ -143,6 +145,7 @@ export async function validateConfig(
     gates,
     output,
     ...(parsed.search ? { search: parsed.search } : {}),
+    target: parsed.target,
     parsed,
   };
 }

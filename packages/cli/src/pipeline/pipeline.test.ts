@@ -610,3 +610,70 @@ test('shrink run: a final model that fails to measure (exit 2) leaves only the m
   await fails(await config('one', [{ quantize: { dtype: 'q8' } }]));
   assert.ok(!existsSync(path.join(at, 'one')), 'the folder this run made and wrote only the failing model into is left');
 });
+
+test('target: a bad value is one line naming the key and the valid names; absent means cpu', async () => {
+  await refused({ ...base, target: 'gpu' }, /^c\.yaml: target: must be one of "cpu", "cpu-x86-avx2", .*"wasm", "webgpu", got "gpu"$/);
+  assert.equal((await validate(base)).target, 'cpu');
+  assert.equal((await validate({ ...base, target: 'webgpu' })).target, 'webgpu');
+});
+
+test('target: wasm: the steps run with ctx.target, the models are measured in onnxruntime-web, the report names it and lists the kernels', async () => {
+  const { tinyMlp } = await import('../fuzz/corpus.js');
+  const { encodeModel, kernelPaths, targetContext } = await import('@shrink/core');
+  const at = mkdtempSync(path.join(dir, 'target-wasm-'));
+  writeFileSync(path.join(at, 'mlp.onnx'), encodeModel(tinyMlp()));
+  // allowSlower: a 16-unit MLP may well be slower in int8; this test is about where it runs, not its speed
+  const config = await validateConfig(
+    { model: 'mlp.onnx', target: 'wasm', steps: [{ quantize: { dtype: 'q8', allowSlower: true } }], output: 'out' },
+    { file: 'c.yaml', dir: at },
+  );
+  const { report } = await runPipeline(config);
+  const t = report.target!;
+  assert.equal(t.name, 'wasm');
+  assert.equal(t.runtime, 'onnxruntime-web-wasm');
+  assert.match(t.runtimeVersion ?? '', /^1\.\d+\.\d+/);
+  assert.equal(t.measured, true);
+  assert.equal(t.threads, 1);
+  assert.match(t.measurement, /^measured in onnxruntime-web 1\.\d+\.\d+ \(WASM\) in this process$/);
+  assert.match(report.candidates[0]!.metrics['latency.p50']!.method ?? '', /onnxruntime-web/);
+  const kernels = report.candidates[0]!.kernels!;
+  assert.deepEqual(
+    kernels.map((k) => [k.opType, k.path]),
+    [['MatMulInteger', 'MLAS compiled to WASM SIMD (int32 sums)']],
+    JSON.stringify(kernels),
+  );
+  for (const f of ['report.md', 'report.html', 'report.txt'])
+    assert.match(readFileSync(path.join(at, 'out', f), 'utf8'), /onnxruntime-web-wasm 1\.\d+\.\d+/, f);
+  const json = JSON.parse(readFileSync(path.join(at, 'out', 'report.json'), 'utf8'));
+  assert.equal(json.target.runtime, 'onnxruntime-web-wasm');
+
+  // kernelPaths on what the real quantize pass wrote: the ISA is an argument, so both x86 paths show here
+  const q8 = await loadModel(path.join(at, 'out', 'step1-quantize.onnx'));
+  const vnni = kernelPaths(q8, targetContext('cpu', 'cpu-x86-avx512-vnni'), 'avx512-vnni');
+  const avx2 = kernelPaths(q8, targetContext('cpu', 'cpu-x86-avx2'), 'avx2');
+  assert.equal(vnni.find((k) => k.opType === 'MatMulInteger')?.path, 'MLAS u8s8 GEMM, VPDPBUSD (int32 sums)');
+  assert.equal(
+    avx2.find((k) => k.opType === 'MatMulInteger')?.path,
+    'MLAS u8s8 GEMM, VPMADDUBSW (int16 pair sums; weights within ±64 are exact)',
+  );
+});
+
+test('target: absent runs for this machine (cpu): the report says it was measured here and names onnxruntime-node', async () => {
+  const { tinyMlp } = await import('../fuzz/corpus.js');
+  const { encodeModel } = await import('@shrink/core');
+  const at = mkdtempSync(path.join(dir, 'target-cpu-'));
+  writeFileSync(path.join(at, 'mlp.onnx'), encodeModel(tinyMlp()));
+  const config = await validateConfig(
+    { model: 'mlp.onnx', steps: [{ quantize: { dtype: 'q8', allowSlower: true } }], output: 'out', evaluation: { threads: 1 } },
+    { file: 'c.yaml', dir: at },
+  );
+  const { report } = await runPipeline(config);
+  const t = report.target!;
+  assert.equal(t.name, 'cpu');
+  assert.equal(t.runtime, 'onnxruntime-node');
+  assert.equal(t.threads, 1);
+  assert.equal(t.measured, true);
+  assert.equal(t.isa, report.environment.isa);
+  assert.match(t.measurement, /^measured on this machine \(.+\) in onnxruntime-node 1\.\d+\.\d+$/);
+  assert.match(report.candidates[0]!.kernels![0]!.path, /^MLAS u8s8 GEMM, /);
+});

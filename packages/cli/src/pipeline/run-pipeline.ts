@@ -25,6 +25,7 @@ import type { PipelineConfig } from './load-config.js';
 import { PipelineDatasets, runSteps, type StepsRun } from './run-steps.js';
 import { writeReports } from './write-reports.js';
 import { DEFAULT_RUNS, LATENCY_BUDGET_MS } from '../measure-options.js';
+import { kernelsOn, measuringCtx, passCtx, pipelineTarget, reportTarget } from './pipeline-target.js';
 
 export interface PipelineResult {
   report: Report;
@@ -70,6 +71,7 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
     return runSearch(config, ctx);
   }
   const log = loggerOf(ctx);
+  const target = pipelineTarget(config.target);
   // Model and data first: a wrong path must fail before any folder is made or any step trains.
   const input = await loadModelInput(config.model, ctx);
   const datasets = new PipelineDatasets(config.data);
@@ -89,16 +91,21 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
       input.model,
       config.steps,
       datasets,
-      { outDir: config.output, inputs: input.inputs, ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}) },
-      ctx,
+      {
+        outDir: config.output,
+        inputs: input.inputs,
+        target,
+        ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}),
+      },
+      passCtx(ctx, target),
     );
-    log.info('measuring baseline vs candidate');
+    log.info(`measuring baseline vs candidate (target ${config.target})`);
     const cmp = await removeOnFailure(run.files, () =>
       compareModels(
         baselineUnderTest(input),
         [{ name: path.basename(run.path), model: run.model, path: run.path, diskBytes: run.diskBytes }],
         profileOptionsOf(config, evalSet, feeds ? { feeds } : {}),
-        ctx,
+        measuringCtx(ctx, target),
       ),
     );
     return { run, cmp };
@@ -110,14 +117,18 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   const report = cmp.report;
   const cand = report.candidates[0]!;
   if (cand.guard && !cand.guard.passed && !config.evaluation.allowDegraded) {
-    await refuseDegradedStep(input, run, cand.guard.failures, { evalSet, feeds }, config, ctx).catch(async (e: unknown) => {
-      if (!existed) await rmdir(config.output).catch(() => undefined);
-      throw e;
-    });
+    await refuseDegradedStep(input, run, cand.guard.failures, { evalSet, feeds }, config, measuringCtx(ctx, target)).catch(
+      async (e: unknown) => {
+        if (!existed) await rmdir(config.output).catch(() => undefined);
+        throw e;
+      },
+    );
   }
   cand.steps = run.steps;
   if (run.layers.length > 0) cand.layers = run.layers;
   cand.notes = [config.steps.map((s) => s.kind).join(' -> '), ...run.steps.flatMap((s) => s.notes.map((n) => `${s.kind}: ${n}`))];
+  cand.kernels = kernelsOn(run.model, target);
+  report.target = reportTarget(target, config.evaluation.threads, ctx);
   report.notes.push(...configNotes(config));
   return finish(report, config);
 }

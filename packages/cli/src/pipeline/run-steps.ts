@@ -21,6 +21,7 @@ import { calibrationSpecOf, type Step } from './config-schema.js';
 import { passOf } from '../registry.js';
 import type { PipelineData } from './load-config.js';
 import { evalData, isFeedsArg } from '../data-arg.js';
+import { targetNotes, type TargetChoice } from '../target-flag.js';
 
 /** Errors of loading a config's data name the key they came from. */
 function naming(key: string): (e: unknown) => never {
@@ -127,6 +128,11 @@ export interface RunStepsOptions {
    */
   memo?: Map<string, StepMemo>;
   label?: string;
+  /**
+   * Where the model will run: every step's output is checked against its op table (a form it rejects fails
+   * the step, naming the node; risks become step notes). The passes see it through ctx.target.
+   */
+  target?: TargetChoice;
 }
 
 export interface StepMemo {
@@ -182,7 +188,14 @@ export async function runSteps(
     } else {
       log.info(`step ${i + 1}/${steps.length}: ${step.kind}`);
       const t0 = performance.now();
-      out = await applyStep(current, step, datasets, ctx, opts.label !== undefined ? `${opts.label}: steps[${i}]` : `steps[${i}]`);
+      out = await applyStep(
+        current,
+        step,
+        datasets,
+        ctx,
+        opts.label !== undefined ? `${opts.label}: steps[${i}]` : `steps[${i}]`,
+        opts.target,
+      );
       const seconds = (performance.now() - t0) / 1000;
       record = {
         kind: step.kind,
@@ -240,15 +253,28 @@ export interface StepOutput {
   trained: boolean;
 }
 
-/** A step through its registered pass: options already parsed by the pass's schema; errors name the step's keys. */
-async function applyStep(model: onnx.ModelProto, step: Step, datasets: PipelineDatasets, ctx: Ctx, where: string): Promise<StepOutput> {
+/**
+ * A step through its registered pass: options already parsed by the pass's schema; errors name the step's
+ * keys. With a target, the output is checked against its op table: the first line of targetNotes (where
+ * the model is measured) is the report's `target`, so a step keeps only the findings.
+ */
+async function applyStep(
+  model: onnx.ModelProto,
+  step: Step,
+  datasets: PipelineDatasets,
+  ctx: Ctx,
+  where: string,
+  target: TargetChoice | undefined,
+): Promise<StepOutput> {
   const pass = passOf(step.kind);
+  let out: Awaited<ReturnType<typeof runPass>>;
   try {
-    const out = await runPass(pass, model, step.options, { data: datasets.passData(), ctx });
-    // What a pass holds besides the model (a trained tfjs student) is not kept by a pipeline.
-    out.dispose?.();
-    return { model: out.model, notes: out.notes, layers: out.layers, trained: out.trained };
+    out = await runPass(pass, model, step.options, { data: datasets.passData(), ctx });
   } catch (e) {
     throw renameOption(e, (option) => `${where}.${step.kind}.${option}`);
   }
+  // What a pass holds besides the model (a trained tfjs student) is not kept by a pipeline.
+  out.dispose?.();
+  const onTarget = target ? targetNotes(out.model, target, `${where}.${step.kind}`).slice(1) : [];
+  return { model: out.model, notes: [...out.notes, ...onTarget], layers: out.layers, trained: out.trained };
 }

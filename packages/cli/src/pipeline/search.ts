@@ -37,6 +37,7 @@ import { PipelineDatasets } from './run-steps.js';
 import { expandTrials } from './search-space.js';
 import { runTrialsInWorkers } from './worker-pool.js';
 import { writeReports } from './write-reports.js';
+import { measuringCtx, pipelineTarget, reportTarget } from './pipeline-target.js';
 
 export interface SearchOptions {
   workers?: number;
@@ -66,6 +67,7 @@ export function failedTrialsNotes(failed: ReadonlyArray<Pick<TrialRecord, 'name'
 export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: SearchOptions = {}): Promise<PipelineResult> {
   const log = loggerOf(ctx);
   const started = performance.now();
+  const target = pipelineTarget(config.target);
   const objective = opts.objective ?? config.search?.objective ?? 'size';
   const workers = opts.workers ?? config.search?.workers ?? Math.min(2, availableParallelism());
   const remeasure = config.search?.remeasure ?? true;
@@ -92,6 +94,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
       threads,
       batch: config.evaluation.batch,
       evalBatch: config.evaluation.evalBatch,
+      target: config.target,
       ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}),
     },
     log,
@@ -109,7 +112,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
       baselineUnderTest(input),
       await Promise.all(ok.map(async (o) => ({ name: o.name, model: await loadModel(o.path!), path: o.path!, diskBytes: o.diskBytes! }))),
       profileOptionsOf(config, evalSet, feeds ? { feeds } : {}),
-      ctx,
+      measuringCtx(ctx, target),
     );
     measured = new Map(cmp.report.candidates.map((c) => [c.name, c.metrics]));
     notes.push(
@@ -189,6 +192,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
       ...(o.steps ? { steps: o.steps } : {}),
       ...(o.layers && o.layers.length ? { layers: o.layers } : {}),
       ...(guards.has(r.name) ? { guard: guards.get(r.name)! } : {}),
+      ...(o.kernels ? { kernels: o.kernels } : {}),
     };
   });
 
@@ -215,6 +219,7 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
     seconds: (performance.now() - started) / 1000,
   };
   report.search = search;
+  report.target = reportTarget(target, config.evaluation.threads, ctx);
   if (config.gates.length > 0) {
     // The best trial's gates; when none passed, every trial's, so the failures say what each one missed.
     report.gates = best

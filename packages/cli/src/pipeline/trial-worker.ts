@@ -4,13 +4,14 @@
  * workers; the main thread measures it again (see search.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { CandidateReport, Ctx, MetricValue } from '@shrink/core';
+import type { CandidateReport, Ctx, MetricValue, TargetName } from '@shrink/core';
 import { compareModels } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import type { Step } from './config-schema.js';
 import type { PipelineData } from './load-config.js';
 import { baselineUnderTest } from '../model-input.js';
 import { memoFromShared, PipelineDatasets, runSteps, type SharedStep, type StepMemo } from './run-steps.js';
+import { kernelsOn, measuringCtx, passCtx, pipelineTarget } from './pipeline-target.js';
 
 export interface WorkerSetup {
   model: string;
@@ -20,6 +21,8 @@ export interface WorkerSetup {
   gridIntensity?: number;
   evalBatch: number;
   batch: number;
+  /** The config's `target:`; the worker detects its CPU and builds the context itself. */
+  target: TargetName;
 }
 
 export interface TrialJob {
@@ -37,6 +40,8 @@ export interface TrialOutcome {
   metrics?: Record<string, MetricValue>;
   steps?: CandidateReport['steps'];
   layers?: CandidateReport['layers'];
+  /** The kernel each quantized op type of the trial's model reaches on the target. */
+  kernels?: CandidateReport['kernels'];
   /** Prefixes this trial computed, for the other workers. */
   computed?: SharedStep[];
   error?: string;
@@ -57,6 +62,7 @@ const ctx: Ctx = {
   },
 };
 
+const target = pipelineTarget(setup.target);
 const input = await loadModelInput(setup.model, ctx);
 const datasets = new PipelineDatasets(setup.data);
 const evalSet = await datasets.eval();
@@ -77,9 +83,10 @@ async function runTrial(job: TrialJob): Promise<TrialOutcome> {
         inputs: input.inputs,
         memo,
         label: job.name,
+        target,
         ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}),
       },
-      ctx,
+      passCtx(ctx, target),
     );
     // Few latency runs: these numbers are replaced by the main thread's interleaved measurement.
     const cmp = await compareModels(
@@ -94,7 +101,7 @@ async function runTrial(job: TrialJob): Promise<TrialOutcome> {
         ...(feeds ? { feeds } : {}),
         ...(setup.gridIntensity !== undefined ? { gridIntensity: setup.gridIntensity } : {}),
       },
-      ctx,
+      measuringCtx(ctx, target),
     );
     return {
       name: job.name,
@@ -104,6 +111,7 @@ async function runTrial(job: TrialJob): Promise<TrialOutcome> {
       metrics: cmp.report.candidates[0]!.metrics,
       steps: run.steps,
       layers: run.layers,
+      kernels: kernelsOn(run.model, target),
       computed: run.computed,
     };
   } catch (e) {
