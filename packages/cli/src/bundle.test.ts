@@ -62,9 +62,35 @@ test('bundled: train (tfjs wasm, the vendored digits), then info and quantize q8
   const fromSources = runShrink(dir, ['info', model, '--json']);
   assert.equal(fromSources.code, 0, fromSources.stderr);
   assert.deepEqual(JSON.parse(info.stdout), JSON.parse(fromSources.stdout));
-  const q = built(['quantize', model, '--dtype', 'q8', '--data', 'digits', '--runs', '5', '-o', 'built-q8.onnx', '--json']);
+  const q = built([
+    'quantize',
+    model,
+    '--dtype',
+    'q8',
+    '--allow-slower',
+    '--data',
+    'digits',
+    '--runs',
+    '5',
+    '-o',
+    'built-q8.onnx',
+    '--json',
+  ]);
   assert.equal(q.code, 0, q.stderr);
-  const s = runShrink(dir, ['quantize', model, '--dtype', 'q8', '--data', 'digits', '--runs', '5', '-o', 'source-q8.onnx', '--json']);
+  const s = runShrink(dir, [
+    'quantize',
+    model,
+    '--dtype',
+    'q8',
+    '--allow-slower',
+    '--data',
+    'digits',
+    '--runs',
+    '5',
+    '-o',
+    'source-q8.onnx',
+    '--json',
+  ]);
   assert.equal(s.code, 0, s.stderr);
   assert.ok(readFileSync(path.join(dir, 'built-q8.onnx')).equals(readFileSync(path.join(dir, 'source-q8.onnx'))));
   const acc = (out: string) =>

@@ -15,7 +15,21 @@ const feeds = transformersFeeds('bert-tiny');
 test('BERT-style encoder: --mode static --calib-data <feeds.json> calibrates on the feeds; every output cosine >= 0.99 on real tokens', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'shrink-calib-'));
   const out = path.join(dir, 'bert.static.onnx');
-  const j = runJson(dir, ['quantize', bert, '--dtype', 'q8', '--mode', 'static', '--calib-data', feeds, '-o', out, '--runs', '3']);
+  const j = runJson(dir, [
+    'quantize',
+    bert,
+    '--dtype',
+    'q8',
+    '--mode',
+    'static',
+    '--allow-slower',
+    '--calib-data',
+    feeds,
+    '-o',
+    out,
+    '--runs',
+    '3',
+  ]);
   const q = j['quantization'];
   assert.equal(q.mode, 'static');
   assert.match(q.calibration.data, /sample.* of .*bert-tiny\.feeds\.json/);
@@ -28,7 +42,21 @@ test('BERT-style encoder: --mode static --calib-data <feeds.json> calibrates on 
 test('BERT-style encoder: --calib-data random:8 makes 8 synthetic samples (token ids within the vocabulary) and says it is a smoke test; nothing on stderr under --json', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'shrink-calib-'));
   const out = path.join(dir, 'bert.random.onnx');
-  const j = runJson(dir, ['quantize', bert, '--dtype', 'q8', '--mode', 'static', '--calib-data', 'random:8', '-o', out, '--runs', '3']);
+  const j = runJson(dir, [
+    'quantize',
+    bert,
+    '--dtype',
+    'q8',
+    '--mode',
+    'static',
+    '--allow-slower',
+    '--calib-data',
+    'random:8',
+    '-o',
+    out,
+    '--runs',
+    '3',
+  ]);
   assert.match(j['quantization'].calibration.data, /^random:8 \(synthetic smoke test: 8 synthetic samples .*input_ids: token ids < \d+/);
   assert.match((j['quantization'].notes as string[]).join(' '), /a smoke test/);
   const cos = await worstCosine('bert-tiny', out);
@@ -40,6 +68,7 @@ test('BERT-style encoder: --calib-data random:8 makes 8 synthetic samples (token
     'q8',
     '--mode',
     'static',
+    '--allow-slower',
     '--calib-data',
     'random:2',
     '-o',

@@ -173,7 +173,11 @@ function refuseUnchanged(pass: Pass, model: string, input: onnx.IModelProto, out
       : `${out.notes[0] ?? 'no node it handles'}${held.length > 0 ? `; the model's weights sit in ${held.slice(0, 4).join(', ')}` : ''}`;
   throw new ShrinkError(
     'UNSUPPORTED_MODEL',
-    `${model}: ${pass.kind} changed nothing, so no model was written: ${why}; other options of it may (see shrink ${pass.kind} --help)`,
+    `${model}: ${pass.kind} changed nothing, so no model was written: ${why}; ${
+      /slower than float/.test(why)
+        ? '--allow-slower keeps what runs slower here'
+        : `other options of it may (see shrink ${pass.kind} --help)`
+    }`,
   );
 }
 

@@ -2,7 +2,8 @@ import { ShrinkError } from '../errors.js';
 import type { onnx } from '../onnx/proto.js';
 import type { Pass, PassContext, PassOutput } from '../pass/pass.js';
 import { withAccuracyFallback } from './accuracy-fallback.js';
-import { withSpeedGuard } from './speed-guard.js';
+import { oneLine } from './session.js';
+import { withSpeedGuard, type SpeedGuardOutcome } from './speed-guard.js';
 
 /**
  * A pass as every front end runs it: its own run, or, with `maxAccuracyDrop` in the options, wrapped in
@@ -22,23 +23,28 @@ export async function runPass(
   }
   const { maxAccuracyDrop: _, allowSlower: __, ...rest } = options;
   let last = out;
-  const guarded = await withSpeedGuard(
-    model,
+  const guarded = await guard(
     out,
-    async (change) => {
-      if (last !== out) last.dispose?.();
-      const all = [...new Set([...exclude, ...change.exclude])];
-      const floatCompute = [...new Set([...((options['floatCompute'] as string[] | undefined) ?? []), ...change.floatCompute])];
-      last = await pass.run(
+    () =>
+      withSpeedGuard(
         model,
-        { ...rest, ...(all.length > 0 ? { exclude: all } : {}), ...(floatCompute.length > 0 ? { floatCompute } : {}) },
-        context,
-      );
-      return last;
-    },
-    target,
+        out,
+        async (change) => {
+          if (last !== out) last.dispose?.();
+          const all = [...new Set([...exclude, ...change.exclude])];
+          const floatCompute = [...new Set([...((options['floatCompute'] as string[] | undefined) ?? []), ...change.floatCompute])];
+          last = await pass.run(
+            model,
+            { ...rest, ...(all.length > 0 ? { exclude: all } : {}), ...(floatCompute.length > 0 ? { floatCompute } : {}) },
+            context,
+          );
+          return last;
+        },
+        target,
+        context.ctx,
+        { floatCompute: 'floatCompute' in pass.schema.shape },
+      ),
     context.ctx,
-    { floatCompute: 'floatCompute' in pass.schema.shape },
   );
   if (guarded.attempt !== out) out.dispose?.();
   // A rerun's output is the pass's own: it gets the fallback's notes and layer reasons again.
@@ -52,6 +58,35 @@ export async function runPass(
     }),
     report: { ...(o.report as Record<string, unknown> | undefined), speed: guarded.summary },
   };
+}
+
+/**
+ * The guard never decides whether a model is valid: when the float model or the output cannot run in it
+ * (a model onnxruntime rejects, an output the pass broke), the output goes on unguarded with a note, and
+ * the measurement after the pass says what is wrong, as it does without a target.
+ */
+async function guard(
+  out: PassOutput,
+  run: () => Promise<SpeedGuardOutcome<PassOutput>>,
+  ctx: PassContext['ctx'],
+): Promise<SpeedGuardOutcome<PassOutput>> {
+  try {
+    return await run();
+  } catch (e) {
+    if (ctx.signal?.aborted) throw e;
+    const skipped = `speed not checked: ${oneLine(e)}`;
+    const summary = {
+      target: ctx.target?.name ?? '',
+      runtime: '',
+      batches: [],
+      regions: [],
+      rolledBack: [],
+      wholeRatio: {},
+      rolledBackAll: false,
+      skipped,
+    };
+    return { attempt: out, summary, why: new Map(), notes: [skipped] };
+  }
 }
 
 /** The pass's run, in the accuracy fallback when asked, with the exclude list its output was made with. */

@@ -132,7 +132,7 @@ export async function withSpeedGuard<A extends GuardAttempt>(
       }
     }
     if (slow.size > 0) {
-      const how = opts.floatCompute ? 'weights kept int8, computed in float' : 'left float';
+      const how = opts.floatCompute ? 'computed in float (int8 weights kept where the format has that form)' : 'left float';
       for (const [n, v] of slow) {
         why.set(
           n,
