@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import {
   constantTensor,
+  kernelPaths,
   refuseDegraded,
   ShrinkError,
   type Ctx,
@@ -19,7 +20,7 @@ import {
 import { renderTable } from '@shrink/core/terminal';
 import { saveModelChecked } from '@shrink/core/io';
 import { resolveSplit, type Dataset, type Split } from '@shrink/core/data';
-import { clearlySlower, compareModels, runPass } from '@shrink/core/runtime';
+import { clearlySlower, compareModels, int8KernelPath, runPass, targetReport } from '@shrink/core/runtime';
 import { baselineUnderTest, loadModelInput, type ModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type GlobalArgs } from '../output.js';
 import { ensureDir, outputPath, refuseExisting } from '../paths.js';
@@ -107,7 +108,8 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   const data = commandData(argv, feedsFile);
   const evalSet = await data.evalSet();
   // The speed guard runs where the model will: --target, or this machine's CPU when none is given.
-  const out = await runPass(pass, input.model, prepared, { data, ctx: { ...ctx, target: (tgt ?? defaultTarget()).context } });
+  const runsOn = tgt ?? defaultTarget();
+  const out = await runPass(pass, input.model, prepared, { data, ctx: { ...ctx, target: runsOn.context } });
   try {
     refuseUnchanged(pass, input.path, input.model, out);
     const onTarget = tgt ? targetNotes(out.model, tgt, input.path) : [];
@@ -125,6 +127,8 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
       );
       const cand = c.report.candidates[0]!;
       cand.notes = [...(cand.notes ?? []), ...out.notes, ...(hooks.notes?.(out, c.report) ?? []), ...onTarget];
+      cand.kernels = kernelPaths(out.model, runsOn.context, int8KernelPath().isa);
+      c.report.target = targetReport(runsOn.context, ctx.threads !== undefined ? { threads: ctx.threads } : {});
       const lat = c.candidates[0]!.latency;
       // Slower in at least 90 % of enough interleaved pairs: not noise, say it plainly (the table says worse too).
       if (clearlySlower(lat)) {

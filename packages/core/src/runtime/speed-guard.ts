@@ -177,7 +177,7 @@ export async function withSpeedGuard<A extends GuardAttempt>(
   }
   const rolledBack = [...why.keys()];
   const summary: SpeedSummary = { target: target.name, runtime, batches, regions: rows, rolledBack, wholeRatio, rolledBackAll };
-  return { attempt, summary, why, notes: [speedNote(summary)] };
+  return { attempt, summary, why, notes: [speedNote(summary), ...regionNotes(rows)] };
 }
 
 /** The report line: what was compared, what was left float, and the whole-model ratio. */
@@ -196,4 +196,13 @@ export function speedNote(s: SpeedSummary): string {
     .map(([b, r]) => `${r.toFixed(2)}x at batch ${b}`)
     .join(', ');
   return `speed guard on ${where}: ${compared}${back}${ratio ? `; whole model vs float: ${ratio} (p50 of interleaved runs)` : ''}; --allow-slower keeps everything`;
+}
+
+/** Per-region time before and after, the slowest-ratio regions first (at most 8 lines). */
+export function regionNotes(rows: readonly SpeedRegionRow[]): string[] {
+  const shown = [...rows].sort((a, b) => b.ratio - a.ratio).slice(0, 8);
+  return shown.map(
+    (r) =>
+      `speed region ${r.nodes.slice(0, 3).join(', ')}${r.nodes.length > 3 ? ` (+${r.nodes.length - 3})` : ''} at batch ${r.batch}: float ${fmtUs(r.floatUs)}, quantized ${fmtUs(r.candidateUs)} (${Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}x` : 'float fused it away'})${r.rolledBack ? ': rolled back' : ''}`,
+  );
 }
