@@ -58,7 +58,9 @@ describe('real-world corpus: quantize q8 / fp16 with realistic feeds', { skip },
         const out = path.join(dir, `${id}.${dtype}.onnx`);
         // The CLI compares on the same sample sets as this test: the folder of them where a model has several.
         const data = existsSync(samplesDir(id)) ? samplesDir(id) : feedsPath(id);
-        const args = ['quantize', modelPath(id), '--dtype', dtype, '--data', data, '-o', out, '--runs', '5', '--json'];
+        // The formats' fidelity and size are checked here, every node converted; which ones the speed guard
+        // keeps depends on this machine's timings (pnpm bench targets measures that).
+        const args = ['quantize', modelPath(id), '--dtype', dtype, '--allow-slower', '--data', data, '-o', out, '--runs', '5', '--json'];
         const r = runShrink(dir, args);
         assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
         assert.ok(existsSync(out), `no ${out}`);
