@@ -18,6 +18,7 @@ import { quantizeLargeBench } from './quantize-large.bench.js';
 import { realBench } from './real.bench.js';
 import { searchBench } from './search.bench.js';
 import { startupBench } from './startup.bench.js';
+import { targetsBench } from './targets.bench.js';
 import { weightFormatBench } from './weight-format.bench.js';
 
 const BENCHES: readonly Bench[] = [
@@ -32,6 +33,7 @@ const BENCHES: readonly Bench[] = [
   searchBench,
   weightFormatBench,
   realBench,
+  targetsBench,
 ];
 
 function usage(): string {
