@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { attr, isShrinkError, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '@shrink/core';
+import { loadModel } from '@shrink/core/io';
 import { assertOneLineError, runJson, runShrink } from './cli.fixture.js';
 import { targetFromArgv, targetNotes } from './target-flag.js';
 
@@ -33,7 +34,7 @@ test('--target wasm: q8 measured in onnxruntime-web (latency method names it), e
   );
 });
 
-test('--target webgpu: said not measured there; dynamic int8 ops noted as running on the CPU EP, with their source', () => {
+test('--target webgpu: said not measured under Node; q8 picks int8 storage with float compute for MatMul (no integer kernel there); the op table flags the rest', async () => {
   const out = path.join(dir, 'bert-webgpu.onnx');
   const r = runJson(dir, ['quantize', BERT, '--dtype', 'q8', '--target', 'webgpu', '-o', out, '--runs', '3']);
   const notes = (r['report'] as Report).candidates[0]!.notes ?? [];
@@ -42,7 +43,16 @@ test('--target webgpu: said not measured there; dynamic int8 ops noted as runnin
     notes.join('\n'),
   );
   assert.ok(
-    notes.some((n) => /^target webgpu: \d+ MatMulInteger nodes .*CPU.*\[.+\]$/.test(n)),
+    notes.some((n) => /^target webgpu: MatMul\/Gemm weights stored int8 and computed in float/.test(n)),
+    notes.join('\n'),
+  );
+  // No MatMulInteger is left for WebGPU to hand to the CPU: every quantized MatMul reads a Cast + Mul weight.
+  const nodes = (await loadModel(out)).graph?.node ?? [];
+  assert.equal(nodes.filter((n) => n.opType === 'MatMulInteger').length, 0);
+  assert.ok(nodes.some((n) => n.opType === 'Cast' && /_weight_cast$/.test(n.name ?? '')));
+  // The op table still names what falls back (the Gather of the embeddings stays integer).
+  assert.ok(
+    notes.every((n) => !/MatMulInteger nodes/.test(n)),
     notes.join('\n'),
   );
 });

@@ -14,7 +14,7 @@ test('BERT-style encoder (int64 input_ids, attention_mask, token_type_ids; two o
   const dir = await mkdtemp(path.join(tmpdir(), 'shrink-tf-'));
   for (const dtype of ['q8', 'q4']) {
     const out = path.join(dir, `bert.${dtype}.onnx`);
-    const j = runJson(dir, ['quantize', model('bert-tiny'), '--dtype', dtype, '-o', out, '--runs', '3']);
+    const j = runJson(dir, ['quantize', model('bert-tiny'), '--dtype', dtype, '--allow-slower', '-o', out, '--runs', '3']);
     const notes = (j['report'].notes as string[]).join(' ');
     assert.match(notes, /synthetic samples at batch_size=1, sequence_length=16 \(input_ids: token ids < \d+/);
     assert.ok(cosineOf(j) >= 0.99, `${dtype}: reported cosine ${cosineOf(j)}`);
@@ -27,10 +27,10 @@ test('BERT-style encoder (int64 input_ids, attention_mask, token_type_ids; two o
 test('GPT-style decoders: causal mask with -inf and tied embeddings quantize to q4; the past-key-values variant measures with synthetic past', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'shrink-tf-'));
   const out = path.join(dir, 'gpt.q4.onnx');
-  runJson(dir, ['quantize', model('gpt-tiny'), '--dtype', 'q4', '--block-size', '32', '-o', out, '--runs', '3']);
+  runJson(dir, ['quantize', model('gpt-tiny'), '--dtype', 'q4', '--allow-slower', '--block-size', '32', '-o', out, '--runs', '3']);
   assert.ok((await worstCosine('gpt-tiny', out)) >= 0.98);
   const past = path.join(dir, 'past.q8.onnx');
-  const j = runJson(dir, ['quantize', model('gpt-tiny-past'), '--dtype', 'q8', '-o', past, '--runs', '3']);
+  const j = runJson(dir, ['quantize', model('gpt-tiny-past'), '--dtype', 'q8', '--allow-slower', '-o', past, '--runs', '3']);
   assert.match((j['report'].notes as string[]).join(' '), /past_sequence_length=4/);
   // Every output compared: logits and each present key/value.
   const cos = j['report'].candidates[0].metrics['fidelity.cosineSimilarity'];
@@ -73,7 +73,7 @@ test('shrink run: data.eval may be a feeds file; the pipeline measures the trans
     [
       `model: ${model('bert-tiny')}`,
       `data: { eval: ${feeds('bert-tiny')} }`,
-      'steps: [{ quantize: { dtype: q4 } }]',
+      'steps: [{ quantize: { dtype: q4, allowSlower: true } }]',
       'evaluation: { runs: 3, warmup: 1 }',
       'gates: [fidelity.cosineSimilarity.candidate >= 0.99, size.ratio <= 0.5]',
       'output: out',
