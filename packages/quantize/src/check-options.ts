@@ -9,7 +9,7 @@ export function needsCalibration(o: Pick<ResolvedQuantizeOptions, 'dtype' | 'mod
 /** Checks that dtype and mode go together, so the dispatch never guesses (and a pipeline config fails before running). */
 export function checkCombination(o: Pick<ResolvedQuantizeOptions, 'dtype' | 'mode'>): void {
   const eightBit = o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8';
-  if (!eightBit && o.mode !== 'dynamic') {
+  if (!eightBit && o.mode !== 'dynamic' && o.mode !== 'auto') {
     throw new ShrinkError(
       'INVALID_ARGUMENT',
       `mode ${o.mode} applies to 8-bit dtypes (q8, int8, uint8); ${o.dtype} has one method, so leave mode out`,

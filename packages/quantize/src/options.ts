@@ -29,10 +29,10 @@ export const quantizeOptionsSchema = z.strictObject({
     .default('q8')
     .describe('q8/int8/uint8: 8-bit integer; q4/q4f16: 4-bit weight-only (MatMulNBits); fp16: half precision'),
   mode: z
-    .enum(['dynamic', 'static', 'weight-only'])
-    .default('dynamic')
+    .enum(['auto', 'dynamic', 'static', 'weight-only'])
+    .default('auto')
     .describe(
-      '8-bit only: dynamic (activations quantized at run time), static (QDQ with calibration) or weight-only (MatMulNBits, 8 bits)',
+      '8-bit only: dynamic (activations quantized at run time), static (QDQ with calibration), weight-only (MatMulNBits, 8 bits), or auto: static when calibration data is given and most MACs are in Conv, else dynamic',
     ),
   weightType: z
     .enum(['int8', 'uint8'])

@@ -15,6 +15,7 @@ import {
 } from '@shrink/core';
 import { checkCombination, needsCalibration } from './check-options.js';
 import { formatsForTarget } from './target-formats.js';
+import { resolveMode } from './auto-mode.js';
 import { quantizeOptionsSchema } from './options.js';
 import type { NodeOutcome, QuantizeReport } from './types.js';
 
@@ -78,7 +79,7 @@ export const quantizePass = definePass({
   },
   needs: (o) => ({ calibration: needsCalibration(o) }),
   describe: (o) =>
-    `${o.dtype}${o.mode !== 'dynamic' ? `-${o.mode}` : ''}${o.perChannel ? '-pc' : ''}${o.weightType && o.weightType !== o.dtype ? `-${o.weightType}` : ''}${o.reduceRange === false ? '-fullrange' : ''}`,
+    `${o.dtype}${o.mode !== 'dynamic' && o.mode !== 'auto' ? `-${o.mode}` : ''}${o.perChannel ? '-pc' : ''}${o.weightType && o.weightType !== o.dtype ? `-${o.weightType}` : ''}${o.reduceRange === false ? '-fullrange' : ''}`,
   // The choices transformers.js names; static needs calibration data.
   searchSpace: (available): Array<z.input<typeof quantizePassSchema> | null> => [
     null,
@@ -92,9 +93,12 @@ export const quantizePass = definePass({
     const { explainQuantization, isFeedSet, quantizeModel, resolveCalibration } = await import('./runtime/index.js');
     // The accuracy fallback is the runner's (runPass), around this run.
     const { explain, maxAccuracyDrop: _, allowSlower: __, ...asked } = o;
-    const chosen = formatsForTarget(asked, ctx.target);
+    const spec = asked.calibData ?? data.calibrationSpec;
+    // WebGPU has no QuantizeLinear kernel: static QDQ would put every activation's quantization on the CPU.
+    const auto = resolveMode(asked, model, spec !== undefined && ctx.target?.info.runtime !== 'onnxruntime-web-webgpu');
+    const chosen = formatsForTarget({ ...asked, mode: auto.mode }, ctx.target);
     const options = chosen.options;
-    const spec = options.calibData ?? data.calibrationSpec;
+    if (auto.note) chosen.notes.unshift(auto.note);
     // Static mode calibrates on the calibration data; fp16's range check runs the float32 model on it too
     // (a feeds file works), else on the evaluation data, else on synthetic samples.
     const halves = options.dtype === 'fp16' || options.dtype === 'q4f16';

@@ -13,6 +13,7 @@ import {
   type Ctx,
   type onnx,
 } from '@shrink/core';
+import { resolveMode, type ConcreteMode } from '../auto-mode.js';
 import { checkCombination } from '../check-options.js';
 import { resolveData } from '@shrink/core/data';
 import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
@@ -116,8 +117,10 @@ export async function quantizeModel(
   env: QuantizeEnv = {},
   ctx?: Ctx,
 ): Promise<PassResult> {
-  const parsed = parseOptions(quantizeOptionsSchema, options, 'quantize');
-  checkCombination(parsed);
+  const asked = parseOptions(quantizeOptionsSchema, options, 'quantize');
+  checkCombination(asked);
+  const auto = resolveMode(asked, model, env.calibration !== undefined);
+  const parsed = { ...asked, mode: auto.mode };
   // Only dynamic 8-bit has an int8-storage float-compute form; elsewhere "compute in float" means left float.
   const weightOnlyForm = parsed.mode === 'dynamic' && ['q8', 'int8', 'uint8'].includes(parsed.dtype);
   const o =
@@ -125,16 +128,25 @@ export async function quantizeModel(
       ? { ...parsed, exclude: [...(parsed.exclude ?? []), ...parsed.floatCompute], floatCompute: [] }
       : parsed;
   refuseQuantized(model, o.requantize);
-  if (o.requantize && quantizedOps(model).size > 0) {
-    const d = dequantizeWeights(model);
-    const r = await quantizeFloat(d.model, o, env, ctx);
-    r.report.notes.unshift(...d.notes);
-    return r;
-  }
-  return quantizeFloat(model, o, env, ctx);
+  const r =
+    o.requantize && quantizedOps(model).size > 0
+      ? await (async () => {
+          const d = dequantizeWeights(model);
+          const q = await quantizeFloat(d.model, o, env, ctx);
+          q.report.notes.unshift(...d.notes);
+          return q;
+        })()
+      : await quantizeFloat(model, o, env, ctx);
+  if (auto.note) r.report.notes.unshift(auto.note);
+  return r;
 }
 
-async function quantizeFloat(model: onnx.IModelProto, o: ResolvedQuantizeOptions, env: QuantizeEnv, ctx?: Ctx): Promise<PassResult> {
+async function quantizeFloat(
+  model: onnx.IModelProto,
+  o: ResolvedQuantizeOptions & { mode: ConcreteMode },
+  env: QuantizeEnv,
+  ctx?: Ctx,
+): Promise<PassResult> {
   // NaN anywhere is refused. An infinity only where a weight to quantize holds it, and the quantizers say
   // which: a causal mask's -Infinity fill (every GPT-style export has one) is not a weight, and fp16 keeps
   // infinities. Static mode checks every tensor first, or calibration would blame its data for the
