@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { parseOptions } from '@shrink/core';
 import { quantizeOptionsSchema, OUTPUT_NAMES, DTYPES } from './options.js';
 
-test('defaults: q8 dynamic, per-tensor, block 32, accuracy level 4', () => {
+test('defaults: q8 mode auto (dynamic unless calibration data is given to a conv net), per-tensor, block 32, accuracy level 4', () => {
   const o = parseOptions(quantizeOptionsSchema, {});
   assert.equal(o.dtype, 'q8');
-  assert.equal(o.mode, 'dynamic');
+  assert.equal(o.mode, 'auto');
   assert.equal(o.perChannel, false);
   assert.equal(o.blockSize, 32);
   assert.equal(o.accuracyLevel, 4);
