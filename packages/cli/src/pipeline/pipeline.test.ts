@@ -66,7 +66,7 @@ test('a good YAML config: defaults applied, paths relative to the config file, s
     c.steps.map((s) => s.kind),
     ['prune', 'quantize'],
   );
-  assert.equal(c.steps[1]!.kind === 'quantize' && c.steps[1]!.options.mode, 'dynamic');
+  assert.equal(c.steps[1]!.kind === 'quantize' && c.steps[1]!.options.mode, 'auto');
   assert.equal(c.evaluation.runs, 10);
   assert.equal(c.evaluation.warmup, 5);
   assert.equal(c.grid.value, 56);

@@ -21,7 +21,7 @@ import { calibrationSpecOf, type Step } from './config-schema.js';
 import { passOf } from '../registry.js';
 import type { PipelineData } from './load-config.js';
 import { evalData, isFeedsArg } from '../data-arg.js';
-import { targetNotes, type TargetChoice } from '../target-flag.js';
+import { browserNotes, targetNotes, type TargetChoice } from '../target-flag.js';
 
 /** Errors of loading a config's data name the key they came from. */
 function naming(key: string): (e: unknown) => never {
@@ -276,5 +276,7 @@ async function applyStep(
   // What a pass holds besides the model (a trained tfjs student) is not kept by a pipeline.
   out.dispose?.();
   const onTarget = target ? targetNotes(out.model, target, `${where}.${step.kind}`).slice(1) : [];
+  // wasm/webgpu: the step's output beside its input in Chromium; below the browser floor the run stops.
+  if (target) onTarget.push(...(await browserNotes(target, model, out.model, `${where}.${step.kind}`, false, ctx)));
   return { model: out.model, notes: [...out.notes, ...onTarget], layers: out.layers, trained: out.trained };
 }
