@@ -4,7 +4,7 @@
  * equal values, the worst sample deciding), and their latencies timed interleaved in that runtime.
  * Nothing here throws for want of a browser: the notes say "not verified in Chromium" and why.
  */
-import { float16ToFloat32, type TensorData } from '@shrink/core';
+import { cosine, float16ToFloat32, type TensorData } from '@shrink/core';
 import { runInChromium, type BrowserBackend, type BrowserModel, type BrowserTensor } from './run-in-chromium.js';
 
 export interface ChromiumCheck {
@@ -33,19 +33,6 @@ function asFloat(t: BrowserTensor): Float64Array | Float32Array {
   if (t.type === 'float16') return float16ToFloat32(t.data as Uint16Array);
   if (t.data instanceof Float32Array || t.data instanceof Float64Array) return t.data;
   return Float64Array.from(t.data as ArrayLike<number>, Number);
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let j = 0; j < a.length; j++) {
-    dot += a[j]! * b[j]!;
-    na += a[j]! ** 2;
-    nb += b[j]! ** 2;
-  }
-  // Two all-zero outputs agree; one all-zero against a signal does not.
-  return na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 function equalShare(a: TensorData, b: TensorData): number {

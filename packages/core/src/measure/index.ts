@@ -5,3 +5,4 @@ export * from './stats.js';
 export * from './ops.js';
 export * from './divergence.js';
 export * from './output-kind.js';
+export * from './cosine.js';

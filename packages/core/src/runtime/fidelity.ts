@@ -10,6 +10,7 @@ import { feedsFor, planInput } from './feeds.js';
 import type { Outputs, Session } from './session.js';
 import { argmaxRow, outputRows, tensorToFloat32 } from './tensors.js';
 import { klDivergence, rowsAreDistributions, softmax } from '../measure/divergence.js';
+import { cosine } from '../measure/cosine.js';
 
 export interface FidelityOptions {
   batch?: number;
@@ -128,18 +129,6 @@ function otherOutputs(baseline: Session, candidate: Session, mainA: string, main
 /** Dims of a batch of class-score rows: besides the batch axis, at most one axis longer than 1. */
 function classScores(dims: readonly number[]): boolean {
   return dims.slice(1).filter((d) => d > 1).length <= 1;
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let j = 0; j < a.length; j++) {
-    dot += a[j]! * b[j]!;
-    na += a[j]! ** 2;
-    nb += b[j]! ** 2;
-  }
-  return na === 0 && nb === 0 ? 1 : na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 /** Running sums of one output compared as a single vector. */
