@@ -56,7 +56,7 @@ export interface SpeedGuardOutcome<A extends GuardAttempt> {
 }
 
 export interface SpeedGuardOptions {
-  /** Batch sizes to profile at: [1, 32] when the first input's batch dim is symbolic, its fixed size otherwise. */
+  /** Batch sizes to profile at: [1, 32] when every input's axis 0 is symbolic; otherwise the inputs as they come. */
   readonly batches?: readonly number[];
   /** Time budget per profile or timing round in ms (4000). */
   readonly maxTimeMs?: number;
@@ -68,11 +68,15 @@ const fmtUs = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${
 async function feedsByBatch(model: onnx.IModelProto, batches: readonly number[] | undefined, ctx: Ctx): Promise<Map<number, Feeds>> {
   const s = await createSession(model, { label: 'float model' }, { ...ctx, runtime: 'onnxruntime-node' });
   try {
-    const dim0 = s.inputs[0]?.shape?.[0];
-    const fixed = typeof dim0 === 'number' && dim0 > 0 ? dim0 : undefined;
-    const sizes = fixed !== undefined ? [fixed] : (batches ?? [1, 32]);
+    // A batch axis only where every input has a symbolic axis 0: a state input of fixed size (silero's
+    // [2, batch, 128]) ties the batch to its own layout, so such a model is timed as its inputs come.
+    const symbolic = s.inputs.length > 0 && s.inputs.every((i) => typeof i.shape?.[0] === 'string');
+    const sizes = symbolic ? (batches ?? [1, 32]) : [1];
     const out = new Map<number, Feeds>();
-    for (const b of sizes) out.set(b, syntheticFeedSet(s, model, { count: 1, batch: b, seed: ctx.seed ?? 0 }).samples[0]!);
+    for (const b of sizes) {
+      const feeds = syntheticFeedSet(s, model, { count: 1, ...(symbolic ? { batch: b } : {}), seed: ctx.seed ?? 0 }).samples[0]!;
+      out.set(symbolic ? b : Number(s.inputs[0]?.shape?.[0]) || 1, feeds);
+    }
     return out;
   } finally {
     await s.release();
@@ -150,8 +154,10 @@ export async function withSpeedGuard<A extends GuardAttempt>(
   let rolledBackAll = false;
   if ((attempt.changed ?? []).length > 0) {
     const rctx: Ctx = { ...ctx, runtime };
-    const a = await createSession(input, { label: 'float model', spinning: false }, rctx);
-    const b = await createSession(attempt.model, { label: 'output model', spinning: false }, rctx);
+    // onnxruntime-web fixes its WASM threads once per process, from the first session's explicit count.
+    const threads = ctx.threads !== undefined ? { threads: ctx.threads } : {};
+    const a = await createSession(input, { label: 'float model', spinning: false, ...threads }, rctx);
+    const b = await createSession(attempt.model, { label: 'output model', spinning: false, ...threads }, rctx);
     try {
       for (const [batch, f] of feeds) {
         const c = await compareLatency(a, b, f, f, { warmup: 3, runs: 30, maxTimeMs: budget }, rctx);
