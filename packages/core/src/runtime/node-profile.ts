@@ -97,7 +97,7 @@ export async function profileNodes(
       s.ort.endProfiling();
       const file = (await readdir(dir)).find((f) => f.startsWith(`m${i}_`) && f.endsWith('.json'));
       if (!file) throw new ShrinkError('RUNTIME', `onnxruntime wrote no profile for model ${i + 1} in ${dir}`);
-      out.push(summarize(JSON.parse(await readFile(path.join(dir, file), 'utf8')) as ProfileEvent[], warmup));
+      out.push(summarizeProfile(JSON.parse(await readFile(path.join(dir, file), 'utf8')) as ProfileEvent[], warmup));
     }
     return out;
   } finally {
@@ -107,7 +107,7 @@ export async function profileNodes(
 }
 
 /** Kernel times per timed run: the runs after the first `warmup` (a run is a `model_run` event; kernels fall inside one). */
-export function summarize(events: readonly ProfileEvent[], warmup: number): NodeProfile {
+export function summarizeProfile(events: readonly ProfileEvent[], warmup: number): NodeProfile {
   const timed = events
     .filter((e) => e.cat === 'Session' && e.name === 'model_run')
     .sort((a, b) => (a.ts ?? 0) - (b.ts ?? 0))
