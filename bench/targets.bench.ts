@@ -17,6 +17,7 @@ import { sampleFiles } from '../scripts/corpus/inputs.mjs';
 import { readNpz } from '../scripts/corpus/npz.mjs';
 import {
   compareLatency,
+  cosine,
   createSession,
   detectCpuTarget,
   encodeModel,
@@ -120,19 +121,6 @@ function tiled(s: Session, sample: Sample, batch: number): Sample | string {
     out[meta.name] = { data, dims: [batch, ...t.dims.slice(1)], ...(t.type ? { type: t.type } : {}) };
   }
   return out;
-}
-
-function cosine(a: readonly number[], b: readonly number[]): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i]! * b[i]!;
-    aa += a[i]! ** 2;
-    bb += b[i]! ** 2;
-  }
-  if (aa === 0 && bb === 0) return 1;
-  return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb);
 }
 
 /** The worst output's cosine of `cand` against `base` over every sample (each output's values concatenated), in the ctx's runtime. */
