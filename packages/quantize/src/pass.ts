@@ -95,7 +95,9 @@ export const quantizePass = definePass({
     const { explain, maxAccuracyDrop: _, allowSlower: __, ...asked } = o;
     const spec = asked.calibData ?? data.calibrationSpec;
     // WebGPU has no QuantizeLinear kernel: static QDQ would put every activation's quantization on the CPU.
-    const auto = resolveMode(asked, model, spec !== undefined && ctx.target?.info.runtime !== 'onnxruntime-web-webgpu');
+    // Only calibration asked for by name (calibData) turns auto static: evaluation data or a feeds file given
+    // for measuring is no promise that static ranges suit the model (an STFT Conv with an infinite Clip bound).
+    const auto = resolveMode(asked, model, asked.calibData !== undefined && ctx.target?.info.runtime !== 'onnxruntime-web-webgpu');
     const chosen = formatsForTarget({ ...asked, mode: auto.mode }, ctx.target);
     const options = chosen.options;
     if (auto.note) chosen.notes.unshift(auto.note);
