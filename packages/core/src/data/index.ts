@@ -13,3 +13,4 @@ export * from './fashion-mnist.js';
 export * from './synthetic.js';
 export * from './resolve.js';
 export * from './npy.js';
+export * from './lm-tokens.js';

@@ -6,3 +6,4 @@ export * from './ops.js';
 export * from './divergence.js';
 export * from './output-kind.js';
 export * from './cosine.js';
+export * from './lm-metrics.js';
