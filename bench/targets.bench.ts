@@ -60,6 +60,8 @@ interface Case {
   readonly note: string;
   /** A corpus model marked large: left out of the single-thread WASM section, where one run takes tens of seconds. */
   readonly large?: boolean;
+  /** A corpus model's first feeds file: what a user passes as `--data` (the fidelity floor compares on it). */
+  readonly feeds?: string;
 }
 
 const fmtCos = (x: number | undefined): string => (x === undefined ? '—' : Number.isFinite(x) ? x.toFixed(5) : String(x));
@@ -74,9 +76,15 @@ async function quantizeGuarded(
   model: onnx.ModelProto,
   options: Record<string, unknown>,
   ctx: Ctx,
+  feeds?: string,
 ): Promise<{ out: PassOutput; ms: number }> {
   const parsed = parseOptions(quantizePass.schema, options, 'quantize') as Record<string, unknown>;
-  const data = { train: () => Promise.reject(new Error('no train data')), eval: () => Promise.resolve(undefined) };
+  // A feeds file is what `--data` gives a pass: the run's inputs (fidelity floor), not calibration by name.
+  const data = {
+    train: () => Promise.reject(new Error('no train data')),
+    eval: () => Promise.resolve(undefined),
+    ...(feeds !== undefined ? { calibrationSpec: feeds } : {}),
+  };
   const t0 = nowMs();
   const out = await runPass(quantizePass, model, parsed, { data, ctx });
   return { out, ms: nowMs() - t0 };
@@ -89,6 +97,12 @@ function rolledBack(out: PassOutput): string {
   if (speed.rolledBackAll) return 'everything (left float)';
   if (speed.rolledBack.length === 0) return 'nothing';
   return `${speed.rolledBack.length} node(s)${speed.rolledBack.length <= 3 ? `: ${speed.rolledBack.join(', ')}` : ''}`;
+}
+
+function keptByFloor(out: PassOutput): string {
+  const f = (out.report as { fidelityFallback?: { keptFloat: readonly string[] } } | undefined)?.fidelityFallback;
+  if (!f) return 'not run';
+  return f.keptFloat.length === 0 ? 'nothing' : f.keptFloat.join(', ');
 }
 
 function quantizedCount(out: PassOutput): string {
@@ -244,6 +258,7 @@ async function corpusCases(ctx: BenchContext, large: boolean): Promise<{ cases: 
       id: e.id,
       model: await loadModel(modelPath(e.id)),
       samples: corpusSamples(e.id, 4),
+      ...(sampleFiles(e.id)[0] ? { feeds: sampleFiles(e.id)[0]! } : {}),
       note: e.kind,
       large: e.large === true,
     });
@@ -401,7 +416,7 @@ async function wasmRow(ctx: BenchContext, c: Case): Promise<string[]> {
   try {
     // No ctx.threads: the guard's web sessions then take onnxruntime-web's one thread, as a page without
     // cross-origin isolation does, and the runtime (one thread count per process) matches the sessions below.
-    const g = await quantizeGuarded(c.model, { dtype: 'q8' }, { target: targetContext('wasm', detectCpuTarget().target) });
+    const g = await quantizeGuarded(c.model, { dtype: 'q8' }, { target: targetContext('wasm', detectCpuTarget().target) }, c.feeds);
     const web: Ctx = { runtime: 'onnxruntime-web-wasm' };
     // Inputs the model does not take (a feeds file's extras) are dropped before the browser sees them.
     const names = await withSession(c.model, {}, (s) => Promise.resolve(s.inputNames));
@@ -421,6 +436,7 @@ async function wasmRow(ctx: BenchContext, c: Case): Promise<string[]> {
       c.id,
       quantizedCount(g.out),
       rolledBack(g.out),
+      keptByFloor(g.out),
       fmtCos(cos),
       lat.text,
       chk.available ? fmtCos(chCos) : 'not available',
@@ -428,7 +444,7 @@ async function wasmRow(ctx: BenchContext, c: Case): Promise<string[]> {
       met(ok) + (chk.available ? '' : ' (Node only)'),
     ];
   } catch (e) {
-    return [c.id, '', '', '', '', '', '', `error: ${errLine(e)}`];
+    return [c.id, '', '', '', '', '', '', '', `error: ${errLine(e)}`];
   }
 }
 
@@ -481,7 +497,7 @@ export const targetsBench: Bench = {
       '',
       '### `--target wasm`',
       '',
-      `q8 with ctx.target = wasm through \`runPass\` (the guard measures in onnxruntime-web's WASM backend in this process). Node: fp32 and q8 ` +
+      `q8 with ctx.target = wasm through \`runPass\`, given the model's first feeds file as \`--data\` would give it (the speed guard and wasm's fidelity floor, cosine ≥ 0.99, measure in onnxruntime-web's WASM backend in this process; the floor compares on that file). Node: fp32 and q8 ` +
         `in onnxruntime-web (WASM, 1 thread) under Node on up to 2 samples, worst-output cosine and the interleaved batch-1 latency ratio. ` +
         `Chromium: \`chromiumCheck\` (onnxruntime-web wasm in headless Chromium from a 127.0.0.1 server) on the same samples. Goal: cosine ≥ 0.99 in both. ` +
         'The large corpus models (1024x1024 segmentation) are left out here: one single-thread WASM run takes tens of seconds.',
@@ -491,6 +507,7 @@ export const targetsBench: Bench = {
           'model',
           'changed nodes',
           'guard rolled back',
+          'fidelity floor kept float',
           'cosine (Node web)',
           'q8/fp32 batch 1 (Node web)',
           'cosine (Chromium)',

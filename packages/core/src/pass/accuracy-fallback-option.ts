@@ -15,6 +15,14 @@ export const accuracyFallbackShape = {
     .describe(
       'Leave the layers that hurt most as they were until the accuracy drop on the evaluation data is within this (0.01 = 1 point)',
     ),
+  minCosine: z
+    .number()
+    .gt(0)
+    .lte(1)
+    .optional()
+    .describe(
+      "Leave the layers that hurt most as they were until every output's cosine similarity to the original model, measured in the target's runtime, is at least this; default: the target's floor (0.99 on wasm and webgpu), none elsewhere",
+    ),
 };
 
 /** The fallback measures accuracy: it needs evaluation data. */

@@ -122,6 +122,25 @@ function nameNode<M extends onnx.IModelProto>(model: M, label: string): { model:
 }
 
 /**
+ * What a fallback keeps within a limit: the original model's value, a candidate's, how far a candidate is
+ * from the original (compared with `limit`), and the words its notes use.
+ */
+export interface FallbackObjective {
+  /** 'accuracy fallback', 'fidelity fallback': the first words of its notes. */
+  readonly what: string;
+  readonly baseline: number;
+  measure(model: onnx.IModelProto): Promise<number>;
+  /** How far `metric` is from the baseline; more than `limit` is too far. */
+  distance(metric: number): number;
+  readonly limit: number;
+  /** "accuracy 91.20%"; "drop 1.10 points". */
+  formatMetric(metric: number): string;
+  formatDistance(distance: number): string;
+  /** Where it was measured, for the summary ("on digits-test", "on 8 synthetic samples in onnxruntime-web"). */
+  readonly where: string;
+}
+
+/**
  * Runs `attempt(model, keep)` — the pass, told to leave the nodes in `keep` alone — and while the task
  * metric on `evalData` drops by more than `maxDrop` from the original model's, adds the changed node whose
  * own output error is worst to `keep` and runs it again. Stops when within the limit, when no changed
@@ -143,12 +162,7 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
       option: 'maxAccuracyDrop',
     });
   }
-  const maxSteps = settings.maxSteps ?? Infinity;
-  if (maxSteps !== Infinity && (!Number.isInteger(maxSteps) || maxSteps < 0)) {
-    throw new ShrinkError('INVALID_ARGUMENT', `fallback maxSteps must be an integer >= 0, got ${maxSteps}`);
-  }
-  const log = loggerOf(ctx);
-  const words = settings.words ?? { original: 'original', candidate: 'candidate', kept: 'as it was' };
+  checkMaxSteps(settings);
   const evalOpts = settings.batch !== undefined ? { batch: settings.batch } : {};
   const measure = async (m: onnx.IModelProto, label: string): Promise<EvaluateResult> => {
     const session = await createSession(m, { label, ...settings.session }, ctx);
@@ -158,10 +172,47 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
       await session.release();
     }
   };
-
   const base = await measure(model, 'original model');
   const task = base.task;
   const baseline = metricOf(base);
+  const objective: FallbackObjective = {
+    what: 'accuracy fallback',
+    baseline,
+    measure: async (m) => metricOf(await measure(m, 'candidate model')),
+    distance: (metric) => dropOf(task, baseline, metric),
+    limit: maxDrop,
+    formatMetric: (v) => fmtMetric(task, v),
+    formatDistance: (d) => describeDrop(task, d),
+    where: `on ${evalData.name}`,
+  };
+  return withFallback(model, attempt, objective, evalData, settings, ctx);
+}
+
+function checkMaxSteps(settings: FallbackSettings): void {
+  const maxSteps = settings.maxSteps ?? Infinity;
+  if (maxSteps !== Infinity && (!Number.isInteger(maxSteps) || maxSteps < 0)) {
+    throw new ShrinkError('INVALID_ARGUMENT', `fallback maxSteps must be an integer >= 0, got ${maxSteps}`);
+  }
+}
+
+/**
+ * The loop every fallback runs: the pass, then while `objective` is beyond its limit, the changed node
+ * with the worst error of its own (per-layer comparison on `rankData`) is left alone and the pass runs
+ * again from the original model.
+ */
+export async function withFallback<A extends FallbackAttempt, M extends onnx.IModelProto>(
+  model: M,
+  attempt: (from: M | onnx.ModelProto, keep: readonly string[]) => Promise<A>,
+  objective: FallbackObjective,
+  rankData: Dataset,
+  settings: FallbackSettings = {},
+  ctx?: Ctx,
+): Promise<FallbackOutcome<A>> {
+  checkMaxSteps(settings);
+  const maxSteps = settings.maxSteps ?? Infinity;
+  const log = loggerOf(ctx);
+  const words = settings.words ?? { original: 'original', candidate: 'candidate', kept: 'as it was' };
+  const evalOpts = settings.batch !== undefined ? { batch: settings.batch } : {};
   // Exclusion works by node name: unnamed nodes are named (in a copy) the first time one must be kept.
   let original: M | onnx.ModelProto = model;
   const kept: string[] = [];
@@ -169,12 +220,13 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
   const steps: FallbackStep[] = [];
   const run = async (): Promise<{ a: A; metric: number }> => {
     const a = await attempt(original, [...kept]);
-    return { a, metric: metricOf(await measure(a.model, 'candidate model')) };
+    return { a, metric: await objective.measure(a.model) };
   };
+  const tooFar = (metric: number) => !(objective.distance(metric) <= objective.limit);
 
   let { a, metric } = await run();
   let stopReason: string | undefined;
-  while (dropOf(task, baseline, metric) > maxDrop) {
+  while (tooFar(metric)) {
     if (steps.length >= maxSteps) {
       stopReason = `stopped after ${maxSteps} step(s) (maxSteps)`;
       break;
@@ -183,7 +235,7 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
       original,
       a.model,
       a.changed,
-      evalData,
+      rankData,
       {
         ...(settings.explainSamples !== undefined ? { samples: settings.explainSamples } : {}),
         ...evalOpts,
@@ -198,23 +250,21 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
     }
     const named: { model: M | onnx.ModelProto; name: string } = nameNode(original, pick.node);
     original = named.model;
-    const drop = dropOf(task, baseline, metric);
     kept.push(named.name);
     why.set(
       named.name,
-      `accuracy fallback: kept ${words.kept} at step ${steps.length + 1} (${describeDrop(task, drop)} > ${describeDrop(task, maxDrop)}; ${pick.detail})`,
+      `${objective.what}: kept ${words.kept} at step ${steps.length + 1} (${objective.formatDistance(objective.distance(metric))} > ${objective.formatDistance(objective.limit)}; ${pick.detail})`,
     );
-    log.info(`accuracy fallback: keeping '${named.name}' ${words.kept} (${pick.detail})`);
+    log.info(`${objective.what}: keeping '${named.name}' ${words.kept} (${pick.detail})`);
     ({ a, metric } = await run());
     steps.push({ excluded: [...kept], metric });
   }
 
-  const finalDrop = dropOf(task, baseline, metric);
-  const met = finalDrop <= maxDrop;
-  const summary = `accuracy fallback: ${words.original} ${fmtMetric(task, baseline)}, ${words.candidate} ${fmtMetric(task, metric)} on ${evalData.name} (${describeDrop(task, finalDrop)}, limit ${describeDrop(task, maxDrop)})`;
+  const met = !tooFar(metric);
+  const summary = `${objective.what}: ${words.original} ${objective.formatMetric(objective.baseline)}, ${words.candidate} ${objective.formatMetric(metric)} ${objective.where} (${objective.formatDistance(objective.distance(metric))}, limit ${objective.formatDistance(objective.limit)})`;
   const note = met
     ? `${summary}; ${kept.length === 0 ? `no node needed to stay ${words.kept}` : `${kept.length} node(s) kept ${words.kept}: ${kept.join(', ')}`}`
     : `${summary}: the limit is NOT met — ${stopReason ?? 'no step was possible'}; ${kept.length} node(s) kept ${words.kept}`;
   if (!met) log.warn(note);
-  return { attempt: a, fallback: { baseline, final: metric, steps, keptFloat: kept, met }, why, note };
+  return { attempt: a, fallback: { baseline: objective.baseline, final: metric, steps, keptFloat: kept, met }, why, note };
 }

@@ -2,7 +2,12 @@ import { ShrinkError } from '../errors.js';
 import type { onnx } from '../onnx/proto.js';
 import type { Pass, PassContext, PassOutput } from '../pass/pass.js';
 import { withAccuracyFallback } from './accuracy-fallback.js';
-import { oneLine } from './session.js';
+import { withFidelityFallback } from './fidelity-fallback.js';
+import { createSession, oneLine } from './session.js';
+import { syntheticDataset } from './profile.js';
+import type { Dataset } from '../data/dataset.js';
+import { feedSetDataset } from './feed-set-dataset.js';
+import { isFeedsSpec, readFeedSet } from './feeds-file.js';
 import { withSpeedGuard, type SpeedGuardOutcome } from './speed-guard.js';
 
 /**
@@ -16,12 +21,18 @@ export async function runPass(
   options: Record<string, unknown>,
   context: PassContext,
 ): Promise<PassOutput> {
-  const { out, exclude, decorate } = await runWithFallback(pass, model, options, context);
+  const { out, exclude, decorate } = await runWithFidelityFloor(
+    pass,
+    model,
+    options,
+    context,
+    await runWithFallback(pass, model, options, context),
+  );
   const target = context.ctx.target;
   if (!target || !('allowSlower' in pass.schema.shape) || options['allowSlower'] === true || !out.changed || out.changed.length === 0) {
     return out;
   }
-  const { maxAccuracyDrop: _, allowSlower: __, ...rest } = options;
+  const { maxAccuracyDrop: _, allowSlower: __, minCosine: ___, ...rest } = options;
   let last = out;
   const guarded = await guard(
     out,
@@ -99,7 +110,7 @@ async function runWithFallback(
   const userExclude = (options['exclude'] as string[] | undefined) ?? [];
   const maxDrop = options['maxAccuracyDrop'];
   if (typeof maxDrop !== 'number') {
-    const { allowSlower: _, ...rest } = options;
+    const { allowSlower: _, minCosine: __, ...rest } = options;
     return {
       out: await pass.run(model, 'allowSlower' in pass.schema.shape ? rest : options, context),
       exclude: userExclude,
@@ -124,7 +135,7 @@ async function runWithFallback(
     async (from, keep) => {
       last?.dispose?.();
       const exclude = [...userExclude, ...keep];
-      const { maxAccuracyDrop: _, allowSlower: __, ...rest } = options;
+      const { maxAccuracyDrop: _, allowSlower: __, minCosine: ___, ...rest } = options;
       last = await pass.run(from, { ...rest, ...(exclude.length > 0 ? { exclude } : {}) }, context);
       if (!last.changed)
         throw new ShrinkError('INVALID_ARGUMENT', `${pass.kind} does not say which nodes it changed, so it has no accuracy fallback`, {
@@ -147,4 +158,95 @@ async function runWithFallback(
     report: { ...(o.report as Record<string, unknown> | undefined), fallback: out.fallback },
   });
   return { out: decorate(out.attempt.output), exclude: [...userExclude, ...out.why.keys()], decorate };
+}
+
+interface Ran {
+  out: PassOutput;
+  exclude: string[];
+  decorate: (o: PassOutput) => PassOutput;
+}
+
+/**
+ * With a fidelity floor (the `minCosine` option, else the target's), the fidelity fallback on top of what
+ * ran: while the worst output's cosine to the original model is below the floor in the target's runtime,
+ * the changed node that hurts most is left alone and the pass runs again. Its first attempt is the output
+ * already made. A model it cannot make comparison samples for goes on with a note.
+ */
+async function runWithFidelityFloor(
+  pass: Pass,
+  model: onnx.ModelProto,
+  options: Record<string, unknown>,
+  context: PassContext,
+  ran: Ran,
+): Promise<Ran> {
+  const floor = (options['minCosine'] as number | undefined) ?? context.ctx.target?.info.minCosine;
+  if (floor === undefined || !('exclude' in pass.schema.shape) || !ran.out.changed || ran.out.changed.length === 0) return ran;
+  const data = await fidelityData(model, options, context);
+  if (typeof data === 'string') {
+    return { ...ran, out: { ...ran.out, notes: [...ran.out.notes, `fidelity floor ${floor} not checked: ${data}`] } };
+  }
+  const { maxAccuracyDrop: _, allowSlower: __, minCosine: ___, ...rest } = options;
+  let last: PassOutput | undefined;
+  const out = await withFidelityFallback(
+    model,
+    async (from, keep) => {
+      if (keep.length === 0 && from === model) return { model: ran.out.model, changed: ran.out.changed!, output: ran.out };
+      if (last !== undefined && last !== ran.out) last.dispose?.();
+      const exclude = [...ran.exclude, ...keep];
+      last = await pass.run(from, { ...rest, exclude }, context);
+      return { model: last.model, changed: last.changed ?? [], output: last };
+    },
+    floor,
+    data,
+    { words: { original: 'original', candidate: 'output', kept: 'as it was' } },
+    context.ctx,
+  );
+  const picked = out.attempt.output;
+  if (picked !== ran.out) ran.out.dispose?.();
+  const withNote = (d: PassOutput): PassOutput => ({
+    ...d,
+    notes: [...d.notes, out.note],
+    layers: d.layers.map((l) => {
+      const why = out.why.get(l.name);
+      return why === undefined ? l : { ...l, action: `kept: ${why}` };
+    }),
+    report: { ...(d.report as Record<string, unknown> | undefined), fidelityFallback: out.fallback },
+  });
+  return {
+    // The first attempt is already decorated by the accuracy fallback; a rerun gets both.
+    out: withNote(picked === ran.out ? ran.out : ran.decorate(picked)),
+    exclude: [...ran.exclude, ...out.why.keys()],
+    decorate: (o) => withNote(ran.decorate(o)),
+  };
+}
+
+/**
+ * What the fidelity floor compares on: the evaluation data; else the run's feeds (a feeds file given as
+ * data or as calibData), which are the inputs the user cares about; else synthetic samples (undefined).
+ * A string says why none can be made (synthetic samples need one float input).
+ */
+async function fidelityData(
+  model: onnx.ModelProto,
+  options: Record<string, unknown>,
+  context: PassContext,
+): Promise<Dataset | undefined | string> {
+  const data = await context.data.eval();
+  if (data) return data;
+  const calib = options['calibData'];
+  const spec = typeof calib === 'string' ? calib : context.data.calibrationSpec;
+  const s = await createSession(model, { label: 'original model' }, { ...context.ctx, runtime: 'onnxruntime-node' });
+  try {
+    if (spec !== undefined && (await isFeedsSpec(spec, s.inputNames))) {
+      const set = feedSetDataset(await readFeedSet(spec, s, model), s);
+      if (typeof set !== 'string') return set;
+    }
+    try {
+      syntheticDataset(s, 1);
+      return undefined;
+    } catch (e) {
+      return oneLine(e);
+    }
+  } finally {
+    await s.release();
+  }
 }
