@@ -14,9 +14,14 @@ export interface FidelityFloors {
   readonly minTop1Agreement: number;
   /** Accuracy the candidate may lose against the baseline, as a fraction (0.10 = 10 points). */
   readonly maxAccuracyDrop: number;
+  /**
+   * Language models: relative perplexity increase over the baseline above which the candidate fails (1 =
+   * perplexity doubled). Next-token top-1 agreement (`lm.top1Agreement`) is held to minTop1Agreement.
+   */
+  readonly maxPerplexityIncrease?: number;
 }
 
-export const DEFAULT_FLOORS: FidelityFloors = { minCosine: 0.9, minTop1Agreement: 0.5, maxAccuracyDrop: 0.1 };
+export const DEFAULT_FLOORS: FidelityFloors = { minCosine: 0.9, minTop1Agreement: 0.5, maxAccuracyDrop: 0.1, maxPerplexityIncrease: 1 };
 
 export interface GuardFailure {
   /** Metric key as in the report ('fidelity.cosineSimilarity', 'fidelity.top1Agreement', 'accuracy'). */
@@ -85,6 +90,30 @@ export function checkFloors(
         text: `accuracy ${pct(acc.baseline!)} -> ${pct(acc.candidate!)} (${(acc.delta * 100).toFixed(1)} points, more than ${(floors.maxAccuracyDrop * 100).toFixed(0)} lost)`,
       });
     }
+  }
+  // Language-model rows (runtime/lm-eval.ts): measured on real tokens, never synthetic.
+  const lmAgree = metrics['lm.top1Agreement']?.candidate;
+  if (lmAgree !== undefined) {
+    checked.push('lm.top1Agreement');
+    if (lmAgree < floors.minTop1Agreement)
+      failures.push({
+        metric: 'lm.top1Agreement',
+        value: lmAgree,
+        floor: floors.minTop1Agreement,
+        text: `next-token top-1 agreement ${pct(lmAgree)} < ${pct(floors.minTop1Agreement)}`,
+      });
+  }
+  const ppl = metrics['lm.perplexity'];
+  const maxUp = floors.maxPerplexityIncrease ?? DEFAULT_FLOORS.maxPerplexityIncrease!;
+  if (ppl?.ratio !== undefined) {
+    checked.push('lm.perplexity');
+    if (ppl.ratio - 1 > maxUp)
+      failures.push({
+        metric: 'lm.perplexity',
+        value: ppl.ratio - 1,
+        floor: maxUp,
+        text: `perplexity ${ppl.baseline!.toPrecision(4)} -> ${ppl.candidate!.toPrecision(4)} (+${((ppl.ratio - 1) * 100).toFixed(1)}%, more than +${(maxUp * 100).toFixed(0)}%)`,
+      });
   }
   const unjudged = checked.length === 0 ? (opts.unjudged ?? 'no fidelity metric was measured') : undefined;
   return { passed: failures.length === 0, failures, floors, checked, ...(unjudged !== undefined ? { unjudged } : {}) };

@@ -43,7 +43,7 @@ const layer = (l: LayerDetail) => pick(l, ['name', 'opType', 'sqnrDb', 'sparsity
 const guard = (g: GuardResult) => ({
   passed: g.passed,
   failures: g.failures.map((f) => pick(f, ['metric', 'value', 'floor', 'text'])),
-  floors: pick(g.floors, ['minCosine', 'minTop1Agreement', 'maxAccuracyDrop']),
+  floors: pick(g.floors, ['minCosine', 'minTop1Agreement', 'maxAccuracyDrop', 'maxPerplexityIncrease']),
   checked: g.checked,
   ...(g.unjudged !== undefined ? { unjudged: g.unjudged } : {}),
 });
@@ -122,7 +122,7 @@ const layerSchema = z.object({
 const guardSchema = z.object({
   passed: z.boolean(),
   failures: z.array(z.object({ metric: z.string(), value: finite, floor: finite, text: z.string() })),
-  floors: z.object({ minCosine: finite, minTop1Agreement: finite, maxAccuracyDrop: finite }),
+  floors: z.object({ minCosine: finite, minTop1Agreement: finite, maxAccuracyDrop: finite, maxPerplexityIncrease: finite.optional() }),
   checked: z.array(z.string()),
   unjudged: z.string().optional(),
 });
