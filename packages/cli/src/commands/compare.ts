@@ -1,21 +1,24 @@
 import type { Argv, CommandModule } from 'yargs';
 import { renderTable } from '@shrink/core/terminal';
-import { compareModels } from '@shrink/core/runtime';
+import { compareModels, evaluateLm } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
 import { ctxFromArgs, emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { measureInputs } from '../data-arg.js';
 import { dataFlag, profileOptions, runFlags } from './common-flags.js';
 import { browserNotes, measureCtx, targetFlag, targetFromArgv, targetNotes } from '../target-flag.js';
+import { addLmRows, lmFlags, lmOptions, lmTokens, wantsLm } from './lm-flags.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
-  targetFlag(
-    dataFlag(
-      runFlags(
-        y
-          .positional('a', { type: 'string', demandOption: true, describe: 'Baseline model' })
-          .positional('b', { type: 'string', demandOption: true, describe: 'Candidate model' }),
+  lmFlags(
+    targetFlag(
+      dataFlag(
+        runFlags(
+          y
+            .positional('a', { type: 'string', demandOption: true, describe: 'Baseline model' })
+            .positional('b', { type: 'string', demandOption: true, describe: 'Candidate model' }),
+        ),
+        false,
       ),
-      false,
     ),
   );
 type Args = ArgsOf<typeof builder>;
@@ -30,6 +33,8 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = ctxFromArgs(argv);
     const [a, b] = [await loadModelInput(argv.a, ctx), await loadModelInput(argv.b, ctx)];
     const { data, feeds } = await measureInputs(argv);
+    // Read first, so a bad tokens file fails before minutes of measurement.
+    const lmData = wantsLm(argv) ? await lmTokens(argv) : undefined;
     const asTest = (m: typeof a) => ({
       name: m.path,
       model: m.model,
@@ -47,6 +52,19 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
       measureCtx(ctx, tgt),
     );
     const cand = cmp.report.candidates[0];
+    // Language models: perplexity of both, next-token KL and top-1 on the same token windows (llama.cpp's three numbers).
+    if (cand && lmData) {
+      const lm = await evaluateLm(
+        [
+          { model: a.onnxPath ?? a.model, label: argv.a },
+          { model: b.onnxPath ?? b.model, label: argv.b },
+        ],
+        lmData,
+        lmOptions(argv),
+        ctx,
+      );
+      addLmRows(cand, lm);
+    }
     if (cand && onTarget.length > 0) cand.notes = [...(cand.notes ?? []), ...onTarget];
     const fid = cmp.candidates[0]?.fidelity;
     emit(argv, { report: cmp.report, fidelity: fid ?? null }, () => renderTable(cmp.report));

@@ -209,7 +209,7 @@ export async function evaluateLm(
     const score = acc.score();
     const comparison = acc.comparison();
     const method = `${score.tokens} tokens of ${tokens.name} in ${done} windows of ${context} (stride ${stride}), each token scored once`;
-    loggerOf(ctx).info(`LM eval: ${method}${stopped ? `; ${stopped}` : ''}`);
+    loggerOf(ctx).debug(`LM eval: ${method}${stopped ? `; ${stopped}` : ''}`);
     return {
       data: tokens.name,
       context,
