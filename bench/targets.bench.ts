@@ -17,6 +17,7 @@ import { sampleFiles } from '../scripts/corpus/inputs.mjs';
 import { readNpz } from '../scripts/corpus/npz.mjs';
 import {
   compareLatency,
+  probablySlower,
   cosine,
   createSession,
   detectCpuTarget,
@@ -47,6 +48,8 @@ const THREADS = 2;
  * nets take seconds a run: more pairs would take the whole run well past 20 minutes).
  */
 const PAIRS = { warmup: 10, runs: 400, minRuns: 8, maxTimeMs: 3000 } as const;
+/** Runs per turn when timing with onnxruntime's default intra-op spinning (compareLatency's `block`). */
+const SPIN_BLOCK = 10;
 const CACHE_DIR = path.join(os.tmpdir(), 'shrink-bench-cache');
 const PY = '/usr/bin/python3';
 
@@ -172,7 +175,12 @@ async function worstCosine(base: onnx.ModelProto, cand: onnx.ModelProto, samples
 interface Ratio {
   readonly text: string;
   readonly value?: number;
+  /** Slower beyond noise: core's sign test over the pairs (probablySlower). */
+  readonly slower?: boolean;
 }
+
+/** Not slower than fp32: at or below 1, or above it by no more than the pairs' noise allows (sign test). */
+const notSlower = (r: Ratio): boolean => r.value !== undefined && (r.value <= 1 || r.slower === false);
 
 /** Output / fp32 latency, median of per-pair ratios, in the ctx's runtime; or why it was not measured. */
 async function latencyRatio(
@@ -190,8 +198,11 @@ async function latencyRatio(
   try {
     const feeds = batch === 1 ? feedsFor(a, sample) : tiled(a, sample, batch);
     if (typeof feeds === 'string') return { text: `n/a (${feeds})` };
-    const c = await compareLatency(a, b, feeds, feedsFor(b, feeds), PAIRS);
-    return { text: `${fmtX(c.ratio.p50)} (${fmtMs(c.a.p50)} → ${fmtMs(c.b.p50)})`, value: c.ratio.p50 };
+    // With spinning on, turns of SPIN_BLOCK runs: one session's spinning threads would slow the other's next run.
+    const c = await compareLatency(a, b, feeds, feedsFor(b, feeds), spinning ? { ...PAIRS, runs: 40, block: SPIN_BLOCK } : PAIRS);
+    const slower = probablySlower(c);
+    const noise = c.ratio.p50 > 1 && !slower ? `, within noise: ${c.slowerPairs} of ${c.pairs} pairs slower` : '';
+    return { text: `${fmtX(c.ratio.p50)} (${fmtMs(c.a.p50)} → ${fmtMs(c.b.p50)}${noise})`, value: c.ratio.p50, slower };
   } catch (e) {
     return { text: `error: ${errLine(e)}` };
   } finally {
@@ -286,7 +297,8 @@ async function cpuRow(ctx: BenchContext, c: Case): Promise<CpuRow> {
     const spin = await latencyRatio(c.model, g.out.model, sample, 1, { threads: THREADS }, true);
     const oldB1 = await latencyRatio(c.model, old.out.model, sample, 1, { threads: THREADS });
     const size = encodeModel(g.out.model).length / encodeModel(c.model).length;
-    const ok = b1.value !== undefined && b1.value <= 1 && (b32.value === undefined || b32.value <= 1);
+    const ok = notSlower(b1) && (b32.value === undefined || notSlower(b32));
+    const strict = b1.value !== undefined && b1.value <= 1 && (b32.value === undefined || b32.value <= 1);
     return {
       cells: [
         c.id,
@@ -299,7 +311,7 @@ async function cpuRow(ctx: BenchContext, c: Case): Promise<CpuRow> {
         rolledBack(g.out),
         oldB1.text,
         `${(g.ms / 1000).toFixed(1)} s`,
-        met(b1.value === undefined ? undefined : ok),
+        met(b1.value === undefined ? undefined : ok) + (ok && !strict ? ' (within noise)' : ''),
       ],
       ...(b1.value !== undefined ? { b1: b1.value } : {}),
       ...(b32.value !== undefined ? { b32: b32.value } : {}),
@@ -314,7 +326,7 @@ const CPU_HEADERS = [
   'changed nodes',
   'q8/fp32 batch 1 (spin off)',
   'q8/fp32 batch 32 (spin off)',
-  'batch 1, default spinning',
+  `batch 1, default spinning (${SPIN_BLOCK}-run turns)`,
   'worst cosine',
   'size ratio',
   'guard rolled back',
@@ -335,18 +347,29 @@ async function mlpSection(ctx: BenchContext, isa: string): Promise<string> {
   const one: Sample = { [name]: input(1)['x']! };
   const cos = await worstCosine(base, g.out.model, [{ [name]: input(32)['x']! }], { threads: THREADS });
   const b32 = await latencyRatio(base, g.out.model, one, 32, { threads: THREADS });
+  const b32spin = await latencyRatio(base, g.out.model, one, 32, { threads: THREADS }, true);
   const b1 = await latencyRatio(base, g.out.model, one, 1, { threads: THREADS });
   const limit = isa.includes('vnni') || isa === 'amx' ? 0.25 : 0.5;
-  const ok = b32.value !== undefined && b32.value <= limit && cos >= 0.999;
+  // Judged as users run it: onnxruntime's default session options (spinning on).
+  const ok = b32spin.value !== undefined && b32spin.value <= limit && cos >= 0.999;
   return [
     `### MLP ${MLP_WIDTHS.join('-')}`,
     '',
     `\`buildMlp\` (seeded uniform weights), q8 default through \`runPass\` with ctx.target = cpu; random uniform input; cosine on the batch-32 output. ` +
-      `Goal on ${isa}: batch 32 ≤ ${limit}× fp32, cosine ≥ 0.999.`,
+      `Goal on ${isa}: batch 32 ≤ ${limit}× fp32, cosine ≥ 0.999, judged with onnxruntime's default session options (intra-op spinning on, ` +
+      `timed in interleaved turns of ${SPIN_BLOCK} runs); spinning off (per-pair interleaving, as the speed guard times) is shown beside it.`,
     '',
     mdTable(
-      ['variant', 'batch 32 q8/fp32', 'batch 1 q8/fp32', 'cosine', 'guard rolled back', 'goal'],
-      [['q8 default', b32.text, b1.text, fmtCos(cos), rolledBack(g.out), met(ok)]],
+      [
+        'variant',
+        'batch 32 q8/fp32 (default spinning)',
+        'batch 32 q8/fp32 (spin off)',
+        'batch 1 q8/fp32 (spin off)',
+        'cosine',
+        'guard rolled back',
+        'goal',
+      ],
+      [['q8 default', b32spin.text, b32.text, b1.text, fmtCos(cos), rolledBack(g.out), met(ok)]],
     ),
   ].join('\n');
 }
@@ -464,7 +487,8 @@ export const targetsBench: Bench = {
     const cases = want('cpu') ? [...presets.cases, ...corpus.cases] : [];
     const rows: CpuRow[] = [];
     for (const c of cases) rows.push(await cpuRow(ctx, c));
-    const metCount = rows.filter((r) => r.cells[10] === 'met').length;
+    const metCount = rows.filter((r) => r.cells[10]?.startsWith('met')).length;
+    const strictCount = rows.filter((r) => r.cells[10] === 'met').length;
     const mlp = want('mlp') ? await mlpSection(ctx, kp.isa) : '### MLP: not run (SHRINK_BENCH_TARGETS_SECTIONS)';
     const resnet = want('resnet') ? await resnetSection(ctx) : '### ResNet-18: not run (SHRINK_BENCH_TARGETS_SECTIONS)';
     const wasmRows: string[][] = [];
@@ -482,7 +506,7 @@ export const targetsBench: Bench = {
         (large ? '' : ' Large corpus models skipped (SHRINK_BENCH_LARGE=1 adds them).') +
         (skipped.length ? ` Skipped: ${skipped.join('; ')}.` : ''),
       '',
-      `### Default q8 vs fp32 on ${cpu.target} (${metCount} of ${rows.length} meet ≤ 1.0× at both batches)`,
+      `### Default q8 vs fp32 on ${cpu.target} (${metCount} of ${rows.length} not slower than fp32 at both batches; ${strictCount} of them at or below 1.0× strictly)`,
       '',
       mdTable(
         CPU_HEADERS,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ShrinkError } from '../errors.js';
 import { makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from '../onnx/builder.js';
 import { withSession } from './session.js';
-import { clearlySlower, compareLatency, measureLatency, MIN_PAIRS_FOR_A_CLAIM } from './latency.js';
+import { clearlySlower, compareLatency, measureLatency, MIN_PAIRS_FOR_A_CLAIM, probablySlower } from './latency.js';
 
 function dense(k: number) {
   return makeModel(
@@ -83,4 +83,28 @@ test('clearlySlower: slower in 90 % of at least 10 pairs, never from a handful',
   assert.equal(clearlySlower({ ratio: r(0.95), pairs: 50 }), false);
   assert.equal(clearlySlower({ ratio: r(3), pairs: 1 }), false, 'one pair proves nothing');
   assert.equal(clearlySlower({ ratio: r(1.05), pairs: MIN_PAIRS_FOR_A_CLAIM }), true);
+});
+
+test('probablySlower: a sign test over the pairs, with the median above 1', () => {
+  const r = (p50: number) => ({ p10: p50 - 0.1, p50, p90: p50 + 0.1, mean: p50 });
+  // 60 pairs: no difference allows up to 30 + 2.326 * sqrt(60) / 2 = 39.0 slower pairs.
+  assert.equal(probablySlower({ ratio: r(1.02), pairs: 60, slowerPairs: 40 }), true);
+  assert.equal(probablySlower({ ratio: r(1.02), pairs: 60, slowerPairs: 39 }), false, 'within what chance gives');
+  assert.equal(probablySlower({ ratio: r(0.99), pairs: 30, slowerPairs: 29 }), false, 'a median at or below 1 is not slower');
+  assert.equal(probablySlower({ ratio: r(2), pairs: 5, slowerPairs: 5 }), false, 'a handful of pairs proves nothing');
+});
+
+test('compareLatency block: pairs of k-run turns, each side the median of its turn', async () => {
+  await withSession(dense(8), { label: 'small' }, async (a) => {
+    await withSession(dense(64), { label: 'big' }, async (b) => {
+      const c = await compareLatency(a, b, feeds(8), feeds(64), { warmup: 1, runs: 4, block: 3 });
+      assert.equal(c.pairs, 4);
+      assert.ok(c.slowerPairs >= 0 && c.slowerPairs <= 4);
+      assert.match(c.method, /4 timed pairs of 3-run turns/);
+      await assert.rejects(
+        compareLatency(a, b, feeds(8), feeds(64), { block: 0 }),
+        (e) => e instanceof ShrinkError && /block must be a positive integer/.test(e.message),
+      );
+    });
+  });
 });

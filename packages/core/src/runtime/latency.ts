@@ -23,6 +23,12 @@ export interface LatencyOptions {
   minRuns?: number;
   /** Samples per run, for throughput; the first dim of the first feed by default. */
   batch?: number;
+  /**
+   * compareLatency: runs per turn (1). With k > 1 each pair is k runs of one session, then k of the other,
+   * each side's time the median of its k: with intra-op spinning on, a session's threads keep spinning
+   * after its run and slow the other session's next run, which strict alternation would charge to it.
+   */
+  block?: number;
 }
 
 export interface LatencyResult {
@@ -47,6 +53,8 @@ export interface LatencyComparison {
   /** Per-pair b/a time ratios: below 1 means b is faster. */
   readonly ratio: { readonly p10: number; readonly p50: number; readonly p90: number; readonly mean: number };
   readonly pairs: number;
+  /** Pairs in which b took longer than a. */
+  readonly slowerPairs: number;
   readonly method: string;
 }
 
@@ -60,6 +68,17 @@ export const MIN_PAIRS_FOR_A_CLAIM = 10;
  */
 export function clearlySlower(c: Pick<LatencyComparison, 'ratio' | 'pairs'>): boolean {
   return c.pairs >= MIN_PAIRS_FOR_A_CLAIM && c.ratio.p10 > 1;
+}
+
+/**
+ * Whether b is slower than a at all, beyond noise: a sign test over the pairs. With no difference, each
+ * pair is slower with probability 1/2; more slower pairs than that allows at one-sided 99 % (z 2.326)
+ * means b is slower, however little. For a change that costs nothing to undo; 1 % of equal pairs of
+ * models are called slower.
+ */
+export function probablySlower(c: Pick<LatencyComparison, 'ratio' | 'pairs' | 'slowerPairs'>): boolean {
+  if (c.pairs < MIN_PAIRS_FOR_A_CLAIM || !(c.ratio.p50 > 1)) return false;
+  return c.slowerPairs > c.pairs / 2 + (2.326 * Math.sqrt(c.pairs)) / 2;
 }
 
 interface Plan {
@@ -178,6 +197,14 @@ export async function compareLatency(
   const ta: number[] = [];
   const tb: number[] = [];
   const ratios: number[] = [];
+  const k = opts.block ?? 1;
+  if (!Number.isInteger(k) || k < 1) throw new ShrinkError('INVALID_ARGUMENT', `latency block must be a positive integer, got ${k}`);
+  const turn = async (s: Session, f: Record<string, ort.Tensor>): Promise<number> => {
+    if (k === 1) return timeRun(s, f);
+    const t: number[] = [];
+    for (let i = 0; i < k; i++) t.push(await timeRun(s, f));
+    return summarize(t, 'latency').p50;
+  };
   let warm = 0;
   try {
     for (const w0 = performance.now(); warm < p.warmup && !(warm > 0 && performance.now() - w0 > p.maxTimeMs / 4); warm++) {
@@ -192,11 +219,11 @@ export async function compareLatency(
       let x: number;
       let y: number;
       if (ta.length % 2 === 0) {
-        x = await timeRun(a, fa);
-        y = await timeRun(b, fb);
+        x = await turn(a, fa);
+        y = await turn(b, fb);
       } else {
-        y = await timeRun(b, fb);
-        x = await timeRun(a, fa);
+        y = await turn(b, fb);
+        x = await turn(a, fa);
       }
       ta.push(x);
       tb.push(y);
@@ -208,16 +235,19 @@ export async function compareLatency(
     progress.stop();
   }
   const pairs = ta.length;
+  const slowerPairs = ratios.filter((r) => r > 1).length;
   if (ratios.length === 0)
     throw new ShrinkError('RUNTIME', `${a.source}: every timed run read 0 ms; the clock cannot resolve this model's latency`);
   const r = summarize(ratios, 'latency ratio');
   const threadsNote = a.threads === b.threads ? '' : ` (B: ${b.threads ?? 'default'} intra-op threads)`;
-  const method = `interleaved A/B (alternating order), ${describe(a, p, warm, pairs, batch, 'timed pairs')}${threadsNote}; ratio = per-pair B/A`;
+  const unit = k === 1 ? 'timed pairs' : `timed pairs of ${k}-run turns (each turn's median)`;
+  const method = `interleaved A/B (alternating order), ${describe(a, p, warm, pairs, batch, unit)}${threadsNote}; ratio = per-pair B/A`;
   return {
     a: result(ta, batch, method),
     b: result(tb, batch, method),
     ratio: { p10: r.p10, p50: r.p50, p90: r.p90, mean: r.mean },
     pairs,
+    slowerPairs,
     method,
   };
 }

@@ -10,7 +10,7 @@ import { loggerOf } from '../context.js';
 import type { onnx } from '../onnx/proto.js';
 import { judgeRegions, speedRegions, type RegionVerdict } from '../target/speed-regions.js';
 import { measurableRuntime, type TargetContext } from '../target/targets.js';
-import { clearlySlower, compareLatency } from './latency.js';
+import { clearlySlower, compareLatency, probablySlower } from './latency.js';
 import { profileNodes } from './node-profile.js';
 import { createSession, type Feeds } from './session.js';
 import { syntheticFeedSet } from './synthetic-feeds.js';
@@ -41,8 +41,13 @@ export interface SpeedSummary {
   readonly rolledBack: readonly string[];
   /** Whole-model p50 latency ratio (output / float) per batch after the rollback. */
   readonly wholeRatio: Readonly<Record<string, number>>;
-  /** Everything was left float: even after the regional rollback the output was clearly slower. */
+  /**
+   * Everything was rolled back: after the regional rollback the output was still clearly slower (any
+   * slowdown beyond noise, where rolled-back nodes keep int8 storage and compute in float).
+   */
   readonly rolledBackAll: boolean;
+  /** Rolled-back nodes keep int8 storage and compute in float (the pass has floatCompute), rather than float. */
+  readonly floatCompute?: boolean;
   /** Why the guard did not run, when it did not. */
   readonly skipped?: string;
 }
@@ -160,9 +165,10 @@ export async function withSpeedGuard<A extends GuardAttempt>(
     const b = await createSession(attempt.model, { label: 'output model', spinning: false, ...threads }, rctx);
     try {
       for (const [batch, f] of feeds) {
-        const c = await compareLatency(a, b, f, f, { warmup: 3, runs: 30, maxTimeMs: budget }, rctx);
+        const c = await compareLatency(a, b, f, f, { warmup: 3, runs: 60, maxTimeMs: budget }, rctx);
         wholeRatio[String(batch)] = c.ratio.p50;
-        if (clearlySlower(c)) rolledBackAll = true;
+        // Float compute keeps the int8 storage, so it is worth taking on any slowdown beyond noise.
+        if (clearlySlower(c) || (opts.floatCompute === true && probablySlower(c))) rolledBackAll = true;
       }
     } finally {
       await a.release();
@@ -170,19 +176,31 @@ export async function withSpeedGuard<A extends GuardAttempt>(
     }
     if (rolledBackAll) {
       const left = (attempt.changed ?? []).map((c) => c.name);
+      const how = opts.floatCompute ? 'computed in float (int8 weights kept where the format has that form)' : 'left float';
       for (const n of left) {
         why.set(
           n,
-          `left float: the output as a whole was slower than float on ${target.name} (p50 ratio ${Object.entries(wholeRatio)
+          `${how}: the output as a whole was slower than float on ${target.name} (p50 ratio ${Object.entries(wholeRatio)
             .map(([b, r]) => `${r.toFixed(2)}x at batch ${b}`)
             .join(', ')})`,
         );
       }
-      attempt = await rerun({ floatCompute: [], exclude: [...why.keys()] });
+      attempt = await rerun(
+        opts.floatCompute ? { floatCompute: [...why.keys()], exclude: [] } : { floatCompute: [], exclude: [...why.keys()] },
+      );
     }
   }
   const rolledBack = [...why.keys()];
-  const summary: SpeedSummary = { target: target.name, runtime, batches, regions: rows, rolledBack, wholeRatio, rolledBackAll };
+  const summary: SpeedSummary = {
+    target: target.name,
+    runtime,
+    batches,
+    regions: rows,
+    rolledBack,
+    wholeRatio,
+    rolledBackAll,
+    ...(opts.floatCompute ? { floatCompute: true } : {}),
+  };
   return { attempt, summary, why, notes: [speedNote(summary), ...regionNotes(rows)] };
 }
 
@@ -196,7 +214,7 @@ export function speedNote(s: SpeedSummary): string {
     s.rolledBack.length === 0
       ? 'none slower, all kept'
       : s.rolledBackAll
-        ? `ALL ${s.rolledBack.length} changed nodes left float: the output stayed slower than float`
+        ? `ALL ${s.rolledBack.length} changed nodes ${s.floatCompute ? 'computed in float (int8 storage kept where the format has that form)' : 'left float'}: the output stayed slower than float`
         : `${s.rolledBack.length} changed nodes computed in float again as int8 was slower: ${s.rolledBack.slice(0, 4).join(', ')}${s.rolledBack.length > 4 ? ', ...' : ''}`;
   const ratio = Object.entries(s.wholeRatio)
     .map(([b, r]) => `${r.toFixed(2)}x at batch ${b}`)
