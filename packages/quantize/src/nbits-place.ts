@@ -4,9 +4,9 @@
  * node becomes a com.microsoft MatMulNBits writing the replaced node's output.
  */
 import { float32ToFloat16, makeNode, type Graph, type onnx } from '@shrink/core';
-import { zeroPointBytes, type NBits } from './ops/nbits-blocks.js';
+import { storedBits, zeroPointBytes, type GridBits } from './ops/nbits-blocks.js';
 import type { NBitsPlan, NBitsWeight } from './ops/nbits-types.js';
-import { WEIGHT_QUANTIZERS } from './ops/weight-quantizers.js';
+import { WEIGHT_QUANTIZERS, type WeightQuantizer } from './ops/weight-quantizers.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import type { NodeOutcome } from './types.js';
 
@@ -30,22 +30,38 @@ export interface PlacedNBits {
 
 export interface NBitsPlacer {
   place(node: onnx.NodeProto, plan: NBitsPlan): PlacedNBits;
+  /** Weights GPTQ had no Hessian for (rounded to nearest instead), for the report. */
+  readonly withoutHessian: number;
 }
 
 export type NBitsPlaceOptions = Pick<ResolvedQuantizeOptions, 'blockSize' | 'symmetric' | 'accuracyLevel'> &
-  Partial<Pick<ResolvedQuantizeOptions, 'algo'>> & { bits: NBits };
+  Partial<Pick<ResolvedQuantizeOptions, 'algo'>> & {
+    /** Grid bits: 3 is stored in 4-bit codes. */
+    bits: GridBits;
+    /** GPTQ: X^T X of each MatMul input, by the input's name (gptq-hessians.ts). */
+    hessians?: ReadonlyMap<string, Float64Array>;
+  };
 
 export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlacer {
-  const { bits } = options;
+  const bits = storedBits(options.bits);
   // Options resolved before `algo` existed (saved pipeline steps, hand-built objects) mean round to nearest.
-  const quantize = WEIGHT_QUANTIZERS[options.algo ?? 'rtn'];
+  const algo = options.algo ?? 'rtn';
+  const quantize: WeightQuantizer = WEIGHT_QUANTIZERS[algo];
   const stored = new Map<string, Stored>();
+  let withoutHessian = 0;
 
-  /** Packed codes, scales (in the weight's float type) and zero points, once per key. */
-  const store = (w: NBitsWeight): Stored => {
+  /**
+   * Packed codes, scales (in the weight's float type) and zero points, once per key. A weight read by
+   * several nodes takes the Hessian of the first one's input.
+   */
+  const store = (w: NBitsWeight, input: string): Stored => {
     const hit = stored.get(w.key);
     if (hit) return hit;
-    const q = quantize(w.data, w.K, w.N, { bits, blockSize: options.blockSize, symmetric: options.symmetric, name: w.source });
+    const h = options.hessians?.get(input);
+    const hessian = h && h.length === w.K * w.K ? h : undefined;
+    if (algo === 'gptq' && !hessian) withoutHessian++;
+    const opts = { bits: options.bits, blockSize: options.blockSize, symmetric: options.symmetric, name: w.source };
+    const q = quantize(w.data, w.K, w.N, opts, hessian ? { hessian } : {});
     const base = w.source.replace(/[^A-Za-z0-9_.:/-]/g, '_');
     const b = graph.uniqueName(`${base}_Q${bits}`);
     const scales = graph.uniqueName(`${base}_scales`);
@@ -53,11 +69,23 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
     if (w.floatType === 'float16') graph.setInitializer(scales, 'float16', [w.N, q.nBlocks], float32ToFloat16(q.scales));
     else graph.setInitializer(scales, 'float32', [w.N, q.nBlocks], q.scales);
     const weights: Weights = [
-      { name: b, dtype: `uint8 (${bits}-bit codes)`, elements: w.K * w.N, bytes: q.packed.byteLength },
+      {
+        name: b,
+        dtype: `uint8 (${bits}-bit codes${options.bits !== bits ? ` of a ${options.bits}-bit grid` : ''})`,
+        elements: w.K * w.N,
+        bytes: q.packed.byteLength,
+      },
       { name: scales, dtype: w.floatType, elements: q.scales.length, bytes: q.scales.length * (w.floatType === 'float16' ? 2 : 4) },
     ];
     let zeroPoints: string | undefined;
-    if (q.zeroPoints) {
+    if (q.zeroPoints instanceof Float32Array) {
+      // HQQ's float zero points: MatMulNBits wants them in the scales' type.
+      zeroPoints = graph.uniqueName(`${base}_zero_points`);
+      const half = w.floatType === 'float16';
+      if (half) graph.setInitializer(zeroPoints, 'float16', [w.N, q.nBlocks], float32ToFloat16(q.zeroPoints));
+      else graph.setInitializer(zeroPoints, 'float32', [w.N, q.nBlocks], q.zeroPoints);
+      weights.push({ name: zeroPoints, dtype: w.floatType, elements: q.zeroPoints.length, bytes: q.zeroPoints.length * (half ? 2 : 4) });
+    } else if (q.zeroPoints) {
       zeroPoints = graph.uniqueName(`${base}_zero_points`);
       graph.setInitializer(zeroPoints, 'uint8', [w.N, zeroPointBytes(q.nBlocks, bits)], q.zeroPoints);
       weights.push({
@@ -73,8 +101,11 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
   };
 
   return {
+    get withoutHessian() {
+      return withoutHessian;
+    },
     place(node, plan) {
-      const w = store(plan.weight);
+      const w = store(plan.weight, plan.input);
       const weights = [...w.weights];
       let bias: string | undefined;
       if (plan.bias && 'value' in plan.bias) bias = plan.bias.value;

@@ -8,14 +8,17 @@ import { convertToFloat16, type MeasuredRanges } from './fp16.js';
 import { MS_DOMAIN, nbitsPlacer } from './nbits-place.js';
 import { nodeOutcome } from './node-outcome.js';
 import { withSubgraphs } from './subgraphs.js';
-import type { NBits } from './ops/nbits-blocks.js';
+import { storedBits, type GridBits } from './ops/nbits-blocks.js';
 import { planGemmNBits, planMatMulNBits } from './ops/nbits-matmul.js';
 import type { NBitsOp, NBitsView } from './ops/nbits-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import type { NodeOutcome, PassResult } from './types.js';
 
-export type WeightOnlyOptions = ResolvedQuantizeOptions & {
-  bits: NBits;
+export type WeightOnlyOptions = Omit<ResolvedQuantizeOptions, 'bits'> & {
+  /** Grid bits (3: an 8-level grid in 4-bit codes, no 3-bit kernel exists). */
+  bits: GridBits;
+  /** algo gptq: X^T X of each MatMul input by its name (gatherHessians); a node without one is rounded to nearest. */
+  hessians?: ReadonlyMap<string, Float64Array>;
   /** q4f16: the rest of the model goes to float16 too (convertToFloat16), and so do scales and bias. */
   float16?: boolean;
   /** q4f16: what fp16's range check measured on the float32 model (values kept float32 past float16's range). */
@@ -28,16 +31,28 @@ export const NBITS_OPS: ReadonlyMap<string, NBitsOp> = new Map([
   ['Gemm', planGemmNBits],
 ]);
 
-/** MatMul/Gemm with constant 2-D weights -> MatMulNBits (bits 4 or 8, options.blockSize, options.symmetric, options.algo). */
+/** MatMul/Gemm with constant 2-D weights -> MatMulNBits (bits 2, 3, 4 or 8, options.blockSize, options.symmetric, options.algo). */
 export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyOptions): PassResult {
   const r = withSubgraphs(model, (m) => weightOnlyGraph(m, options));
   const quantized = r.report.nodes.filter((n) => n.action === 'quantized').length;
   const notes: string[] = [];
   if (quantized > 0) {
+    const algo = options.algo ?? 'rtn';
+    const hqq = algo === 'hqq';
     notes.push(
       `${quantized} node(s) -> com.microsoft MatMulNBits (${options.bits}-bit, block ${options.blockSize}, ` +
-        `${options.symmetric ? 'symmetric' : 'with zero points'}, accuracy_level ${options.accuracyLevel})`,
+        `${hqq ? `float zero points (hqq)` : options.symmetric ? 'symmetric' : 'with zero points'}, algo ${algo}, accuracy_level ${options.accuracyLevel})`,
     );
+    if (options.bits === 3) {
+      notes.push(
+        '3-bit: onnxruntime 1.30 has no 3-bit MatMulNBits kernel; the 8-level grid is stored in 4-bit codes (3-bit accuracy, 4-bit size)',
+      );
+    }
+    if (hqq && options.symmetric)
+      notes.push('hqq fits a zero point per block (it is asymmetric by construction); symmetric does not apply');
+    if (hqq && storedBits(options.bits) !== 8) {
+      notes.push('hqq float zero points: onnxruntime CPU computes these MatMulNBits in float, not on the int8 (accuracy_level 4) path');
+    }
     if (options.accuracyLevel === 4) {
       notes.push(
         'accuracy_level 4 lets onnxruntime quantize activations to int8 inside MatMulNBits (fast on CPU; adds ~0.5% relative error)',
@@ -98,5 +113,11 @@ function weightOnlyGraph(model: onnx.IModelProto, options: WeightOnlyOptions): P
     if (graph.opsetVersion(MS_DOMAIN) === undefined) graph.setOpset(MS_DOMAIN, 1);
     graph.removeDeadNodes();
   }
-  return { model: graph.toModel(), report: { dtype: `q${options.bits}`, mode: 'weight-only', nodes, unhandled, notes: [] } };
+  const notes =
+    placer.withoutHessian > 0
+      ? [
+          `gptq: ${placer.withoutHessian} weight(s) had no calibration activations (an If/Loop body's, or none gathered) and were rounded to nearest`,
+        ]
+      : [];
+  return { model: graph.toModel(), report: { dtype: `q${options.bits}`, mode: 'weight-only', nodes, unhandled, notes } };
 }

@@ -66,6 +66,12 @@ export const quantizeOptionsSchema = z.strictObject({
     .union([z.literal(16), z.literal(32), z.literal(64), z.literal(128), z.literal(256)])
     .default(32)
     .describe('q4/q4f16 (and 8-bit weight-only): weights per quantization block'),
+  bits: z
+    .union([z.literal(2), z.literal(3), z.literal(4), z.literal(8)])
+    .optional()
+    .describe(
+      'q4/q4f16: weight bits, 2, 3, 4 (default) or 8 (8-bit weight-only is 8 by definition); 3 has no onnxruntime kernel and is stored in 4-bit codes (3-bit accuracy, 4-bit size)',
+    ),
   symmetric: z.boolean().default(true).describe('q4/q4f16: symmetric blocks (no zero points); false stores a zero point per block'),
   accuracyLevel: z
     .number()
@@ -77,7 +83,9 @@ export const quantizeOptionsSchema = z.strictObject({
   algo: z
     .enum(WEIGHT_ALGOS)
     .default('rtn')
-    .describe('q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest'),
+    .describe(
+      'q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest, gptq = error feedback weighted by calibration activations (needs calibData), hqq = per-block zero points fitted without data',
+    ),
   include: z
     .array(z.string())
     .optional()

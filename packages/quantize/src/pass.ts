@@ -13,7 +13,7 @@ import {
   ShrinkError,
   type LayerDetail,
 } from '@shrink/core';
-import { checkCombination, needsCalibration } from './check-options.js';
+import { calibrationMissing, checkCombination, needsCalibration } from './check-options.js';
 import { formatsForTarget } from './target-formats.js';
 import { resolveMode } from './auto-mode.js';
 import { quantizeOptionsSchema } from './options.js';
@@ -63,6 +63,10 @@ export function quantizeNotes(q: QuantizeReport, before: Record<string, number>,
   ];
 }
 
+/** A candidate name's bits suffix when q4/q4f16 asks for other than 4 bits. */
+const lowBits = (o: QuantizePassOptions): string =>
+  o.bits !== undefined && o.bits !== 4 && (o.dtype === 'q4' || o.dtype === 'q4f16') ? `-${o.bits}bit` : '';
+
 export const quantizePass = definePass({
   kind: 'quantize',
   summary: 'Quantize an ONNX model: int8 dynamic/static, int4/int8 weight-only, fp16',
@@ -70,7 +74,7 @@ export const quantizePass = definePass({
   check(o, available) {
     checkCombination(o);
     if (needsCalibration(o) && o.calibData === undefined && !available.calibration) {
-      throw new ShrinkError('INVALID_ARGUMENT', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', {
+      throw new ShrinkError('INVALID_ARGUMENT', calibrationMissing(o), {
         option: 'calibData',
         missing: 'calibration',
       });
@@ -79,7 +83,7 @@ export const quantizePass = definePass({
   },
   needs: (o) => ({ calibration: needsCalibration(o) }),
   describe: (o) =>
-    `${o.dtype}${o.mode !== 'dynamic' && o.mode !== 'auto' ? `-${o.mode}` : ''}${o.perChannel ? '-pc' : ''}${o.weightType && o.weightType !== o.dtype ? `-${o.weightType}` : ''}${o.reduceRange === false ? '-fullrange' : ''}`,
+    `${o.dtype}${o.mode !== 'dynamic' && o.mode !== 'auto' ? `-${o.mode}` : ''}${o.perChannel ? '-pc' : ''}${o.weightType && o.weightType !== o.dtype ? `-${o.weightType}` : ''}${o.reduceRange === false ? '-fullrange' : ''}${lowBits(o)}${o.algo !== 'rtn' ? `-${o.algo}` : ''}`,
   // The choices transformers.js names; static needs calibration data.
   searchSpace: (available): Array<z.input<typeof quantizePassSchema> | null> => [
     null,

@@ -144,10 +144,10 @@ test('dynamic: a weight read by two nodes is stored once, an activation read by 
   );
 });
 
-test('weight-only: the weight quantizer is chosen by algo from one table (rtn today)', () => {
-  assert.deepEqual(Object.keys(WEIGHT_QUANTIZERS), ['rtn']);
+test('weight-only: the weight quantizer is chosen by algo from one table (rtn, gptq, hqq)', () => {
+  assert.deepEqual(Object.keys(WEIGHT_QUANTIZERS), ['rtn', 'gptq', 'hqq']);
   assert.equal(opts().algo, 'rtn');
-  assert.throws(() => opts({ algo: 'gptq' as never }), ShrinkError);
+  assert.throws(() => opts({ algo: 'awq' as never }), ShrinkError);
   const model = twoMatMuls();
   const a = quantizeWeightOnly(model, { ...opts({ dtype: 'q4' }), bits: 4 });
   const b = quantizeWeightOnly(model, { ...opts({ dtype: 'q4', algo: 'rtn' }), bits: 4 });

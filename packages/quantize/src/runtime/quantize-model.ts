@@ -29,6 +29,7 @@ import { createSession, int8KernelPath, isFeedsSpec, readFeedSet, syntheticFeedS
 import path from 'node:path';
 import { calibrate, randomCalibration, type CalibrationSet } from './calibrate.js';
 import { measureFloat16Ranges } from './fp16-ranges.js';
+import { weightOnlyData } from './gptq-hessians.js';
 
 export interface QuantizeEnv {
   /** Static mode: the calibration set (see resolveCalibration); required there, ignored otherwise. */
@@ -188,17 +189,27 @@ function selectionSurvives(folded: onnx.IModelProto, o: ResolvedQuantizeOptions)
 
 async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOptions, env: QuantizeEnv, ctx?: Ctx): Promise<PassResult> {
   const step = (label: string, run: () => PassResult): PassResult => rewriting(model, label, run, ctx);
+  // GPTQ's Hessians come from the float model this pass rewrites (BatchNormalizations folded).
+  const weightOnly = o.dtype === 'q4' || o.dtype === 'q4f16' || o.mode === 'weight-only';
+  const gptq = weightOnly ? await weightOnlyData(model, o, env.calibration, ctx) : {};
+  const withGptq = (r: PassResult): PassResult => {
+    if (gptq.note) r.report.notes.push(gptq.note);
+    return r;
+  };
+  const lowBits = { bits: o.bits ?? 4, ...(gptq.hessians ? { hessians: gptq.hessians } : {}) };
   switch (o.dtype) {
     case 'q4':
-      return step('q4 weight-only', () => quantizeWeightOnly(model, { ...o, bits: 4 }));
+      return withGptq(step('q4 weight-only', () => quantizeWeightOnly(model, { ...o, ...lowBits })));
     case 'q4f16': {
       // The float16 half of q4f16 keeps float32 what overflows, as fp16 does.
       const measured = await rangesFor(model, env.ranges, ctx);
-      return step('q4f16 weight-only', () => {
-        const r = quantizeWeightOnly(model, { ...o, bits: 4, float16: true, ...(measured.ranges ? { ranges: measured.ranges } : {}) });
-        if (measured.note) r.report.notes.push(measured.note);
-        return r;
-      });
+      return withGptq(
+        step('q4f16 weight-only', () => {
+          const r = quantizeWeightOnly(model, { ...o, ...lowBits, float16: true, ...(measured.ranges ? { ranges: measured.ranges } : {}) });
+          if (measured.note) r.report.notes.push(measured.note);
+          return r;
+        }),
+      );
     }
     case 'fp16': {
       const measured = await rangesFor(model, env.ranges, ctx);
@@ -224,7 +235,10 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
   };
   const up = model;
   if (o.mode === 'dynamic') return noted(withKernelNote(rewriting(up, `${o.dtype} dynamic`, () => quantizeDynamic(up, o), ctx)));
-  if (o.mode === 'weight-only') return rewriting(up, `${o.dtype} weight-only`, () => quantizeWeightOnly(up, { ...o, bits: 8 }), ctx);
+  if (o.mode === 'weight-only') {
+    const eight = { bits: 8 as const, ...(gptq.hessians ? { hessians: gptq.hessians } : {}) };
+    return withGptq(rewriting(up, `${o.dtype} weight-only`, () => quantizeWeightOnly(up, { ...o, ...eight }), ctx));
+  }
   if (!env.calibration) {
     throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', {
       option: 'calibData',

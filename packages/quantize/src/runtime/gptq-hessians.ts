@@ -1,0 +1,175 @@
+/**
+ * GPTQ's Hessians: X^T X / tokens of the input X [tokens, K] of every MatMul/Gemm the weight-only pass
+ * will quantize, from the float model run in onnxruntime on the calibration set. Activations are held for
+ * one input at a time: the calibration feeds are run once per input with only that value fetched, its
+ * rows are summed into a float64 K x K matrix, and the activation is dropped before the next run. The
+ * Hessians themselves (8 K^2 bytes each, one per distinct input: q, k and v projections share theirs) are
+ * what is kept for planning.
+ *
+ * Only top-level nodes: a value inside an If/Loop body cannot be made a graph output; those weights are
+ * rounded to nearest (the pass says how many).
+ */
+import { Graph, isDefaultDomain, progressOf, selectNodes, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import {
+  createSession,
+  exposeIntermediates,
+  feedsFor,
+  planInput,
+  tensorToFloat32,
+  type Feeds,
+  type Session,
+} from '@shrink/core/runtime';
+import { calibrationMissing } from '../check-options.js';
+import { NBITS_OPS } from '../nbits.js';
+import type { ResolvedQuantizeOptions } from '../options.js';
+import { isFeedSet, type CalibrationSet } from './calibrate.js';
+
+/** The inputs (by value name) of the nodes the weight-only pass would quantize, with their K. */
+export function gptqInputs(model: onnx.IModelProto, o: Pick<ResolvedQuantizeOptions, 'include' | 'exclude'>): Map<string, number> {
+  const graph = Graph.from(model);
+  const selector = selectNodes(graph, o);
+  const inputs = new Map<string, number>();
+  for (const node of graph.nodes) {
+    const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
+    if (!handler || !selector.isSelected(node).ok) continue;
+    const d = handler(node, { graph });
+    if (d.kind === 'plan') inputs.set(d.plan.input, d.plan.weight.K);
+  }
+  return inputs;
+}
+
+export interface HessianOptions {
+  /** Calibration samples (runs of a feed set, rows of a dataset) used at most. */
+  samples: number;
+  /** Dataset rows per run. Default 16. */
+  batch?: number;
+}
+
+export interface Hessians {
+  /** X^T X / tokens by input name, row-major [K, K]. */
+  readonly hessians: Map<string, Float64Array>;
+  /** Samples run per input. */
+  readonly samples: number;
+  /** Activation rows (tokens) summed per input, by name. */
+  readonly tokens: Map<string, number>;
+}
+
+/** Adds the rows of x [rows, K] into the upper triangle of h. */
+function accumulate(h: Float64Array, x: Float32Array, K: number, rows: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * K;
+    for (let i = 0; i < K; i++) {
+      const xi = x[o + i]!;
+      if (xi === 0) continue;
+      const hi = i * K;
+      for (let j = i; j < K; j++) h[hi + j] = h[hi + j]! + xi * x[o + j]!;
+    }
+  }
+}
+
+/** A graph input's value in the feeds, as float32. */
+function fedValue(feeds: Feeds, name: string): Float32Array | undefined {
+  const f = feeds[name];
+  if (!f) return undefined;
+  if ('dispose' in f) return tensorToFloat32(f, `input '${name}'`);
+  const data = f.data;
+  return data instanceof Float32Array ? data : data instanceof Float64Array ? Float32Array.from(data) : undefined;
+}
+
+/** Runs `model` on `calibration` and returns X^T X / tokens of each input gptqInputs lists. */
+export async function gatherHessians(
+  model: onnx.IModelProto,
+  calibration: CalibrationSet,
+  o: Pick<ResolvedQuantizeOptions, 'include' | 'exclude'>,
+  opts: HessianOptions,
+  ctx?: Ctx,
+): Promise<Hessians> {
+  const inputs = gptqInputs(model, o);
+  const hessians = new Map<string, Float64Array>();
+  const tokens = new Map<string, number>();
+  const total = isFeedSet(calibration) ? calibration.samples.length : calibration.n;
+  const n = Math.min(opts.samples, total);
+  if (n === 0) {
+    throw new ShrinkError('CALIBRATION_EMPTY', `calibration data '${calibration.name}' has no samples; gptq needs at least one`, {
+      option: 'calibData',
+    });
+  }
+  if (inputs.size === 0) return { hessians, samples: 0, tokens };
+  const graphInputs = new Set((model.graph?.input ?? []).map((v) => v.name ?? ''));
+  const exposed = [...inputs.keys()].filter((name) => !graphInputs.has(name));
+  const session: Session = await createSession(exposeIntermediates(model, exposed), { label: 'GPTQ calibration model' }, ctx);
+  const progress = progressOf(ctx);
+  try {
+    const plan = isFeedSet(calibration) ? undefined : planInput(session, calibration);
+    const step = plan ? Math.min(opts.batch ?? 16, plan.fixedBatch ?? opts.batch ?? 16) : 1;
+    const runs = Math.ceil(n / step);
+    progress.start(`GPTQ Hessians (${inputs.size} inputs x ${runs} runs)`, inputs.size * runs);
+    for (const [name, K] of inputs) {
+      const h = new Float64Array(K * K);
+      let rows = 0;
+      for (let start = 0; start < n; start += step) {
+        ctx?.signal?.throwIfAborted();
+        const count = Math.min(step, n - start);
+        let feeds: Feeds;
+        let batchRows = 1;
+        if (plan) {
+          const f = feedsFor(plan, calibration as Exclude<CalibrationSet, { samples: unknown }>, start, count);
+          feeds = f.feeds;
+          batchRows = f.rows;
+        } else feeds = (calibration as { samples: readonly Feeds[] }).samples[start]!;
+        let x = graphInputs.has(name) ? fedValue(feeds, name) : undefined;
+        let dims: readonly number[] | undefined;
+        if (!graphInputs.has(name)) {
+          const t = (await session.run(feeds, [name]))[name]!;
+          x = tensorToFloat32(t, `value '${name}'`);
+          dims = t.dims;
+        }
+        if (!x) throw new ShrinkError('INVALID_DATA', `gptq: input '${name}' is not fed as float data by '${calibration.name}'`);
+        // Dataset rows past `count` pad a fixed batch: kept out, as calibration does.
+        if (batchRows > count && dims?.[0] === batchRows) x = x.subarray(0, (x.length / batchRows) * count);
+        const r = x.length / K;
+        if (!Number.isInteger(r)) {
+          throw new ShrinkError('INVALID_DATA', `gptq: value '${name}' holds ${x.length} values, not rows of K = ${K}`);
+        }
+        accumulate(h, x, K, r);
+        rows += r;
+        progress.tick(1);
+      }
+      // Mirror the upper triangle and average: the scale does not matter to GPTQ (damping is relative).
+      const inv = rows > 0 ? 1 / rows : 0;
+      for (let i = 0; i < K; i++) {
+        for (let j = i; j < K; j++) {
+          const v = h[i * K + j]! * inv;
+          h[i * K + j] = v;
+          h[j * K + i] = v;
+        }
+      }
+      hessians.set(name, h);
+      tokens.set(name, rows);
+    }
+  } finally {
+    progress.stop();
+    await session.release();
+  }
+  return { hessians, samples: n, tokens };
+}
+
+/**
+ * What the weight-only pass needs from the data for `o.algo`: the Hessians for gptq (refused in one line
+ * without calibration data), nothing for the others.
+ */
+export async function weightOnlyData(
+  model: onnx.IModelProto,
+  o: ResolvedQuantizeOptions,
+  calibration: CalibrationSet | undefined,
+  ctx?: Ctx,
+): Promise<{ hessians?: Map<string, Float64Array>; note?: string }> {
+  if (o.algo !== 'gptq') return {};
+  if (!calibration) throw new ShrinkError('CALIBRATION_EMPTY', calibrationMissing(o), { option: 'calibData', missing: 'calibration' });
+  const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx);
+  const rows = [...h.tokens.values()];
+  const note =
+    `gptq: Hessians of ${h.hessians.size} MatMul input(s) from ${h.samples} sample(s) of '${calibration.name}'` +
+    (rows.length ? ` (${Math.min(...rows)} activation rows each)` : '');
+  return { hessians: h.hessians, note };
+}
