@@ -75,9 +75,39 @@ export const evaluationSchema = z.strictObject({
         .max(1)
         .default(DEFAULT_FLOORS.maxAccuracyDrop)
         .describe('Accuracy a model may lose against the baseline (0.1 = 10 points)'),
+      maxPerplexityIncrease: z
+        .number()
+        .min(0)
+        .default(DEFAULT_FLOORS.maxPerplexityIncrease!)
+        .describe(
+          'Language models (evaluation.lm): relative perplexity increase over the baseline above which a model fails (1 = doubled)',
+        ),
     })
     .optional()
     .describe('The fidelity guard: a step or trial whose model falls below these is a failure, not a candidate (defaults 0.9, 0.5, 0.1)'),
+  lm: z
+    .strictObject({
+      tokens: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('A tokens file {"input_ids": [[id, ...], ...]} (optionally attention_mask), relative to this file'),
+      text: z.string().min(1).optional().describe('A text file tokenized with `tokenizer`, relative to this file'),
+      tokenizer: z.string().min(1).optional().describe('A Hugging Face tokenizer.json for `text`, relative to this file'),
+      context: z.number().int().min(2).optional().describe("Tokens per window (default: the model's fixed sequence length, else 128)"),
+      stride: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe('Tokens between window starts (default context / 2); each token is scored once'),
+      maxWindows: z.number().int().positive().optional().describe('Score only the first N windows'),
+      maxSeconds: z.number().positive().optional().describe('Start no new window after this many seconds'),
+    })
+    .optional()
+    .describe(
+      'Language-model evaluation: perplexity of baseline and candidate, next-token KL and top-1 agreement (lm.* metrics) on these tokens',
+    ),
   allowDegraded: z
     .boolean()
     .default(false)

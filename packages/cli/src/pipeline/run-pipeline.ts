@@ -8,6 +8,7 @@ import {
   DEFAULT_FLOORS,
   DegradedModelError,
   loggerOf,
+  ShrinkError,
   type Ctx,
   type FidelityFloors,
   type GateResult,
@@ -15,7 +16,9 @@ import {
   type Report,
 } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
-import { checkAgainstBaseline, compareModels, type FeedsSource, type ProfileOptions } from '@shrink/core/runtime';
+import { checkAgainstBaseline, compareModels, evaluateLm, type FeedsSource, type ProfileOptions } from '@shrink/core/runtime';
+import type { TokenRows } from '@shrink/core/data';
+import { addLmRows, lmOptions, lmTokens } from '../commands/lm-flags.js';
 import { baselineUnderTest, loadModelInput, type ModelInput } from '../model-input.js';
 import { ensureDir, removeOnFailure } from '../paths.js';
 import { evaluateGates } from './gates.js';
@@ -60,6 +63,20 @@ export function floorsOf(config: PipelineConfig): FidelityFloors {
   return { ...DEFAULT_FLOORS, ...config.evaluation.floors };
 }
 
+/** The config's evaluation.lm tokens (paths relative to the config's folder), read before any step runs. */
+export async function pipelineLmTokens(config: PipelineConfig): Promise<TokenRows | undefined> {
+  const lm = config.evaluation.lm;
+  if (lm === undefined) return undefined;
+  const at = (f: string | undefined) => (f !== undefined ? path.resolve(config.data.cwd, f) : undefined);
+  return lmTokens({ tokens: at(lm.tokens), text: at(lm.text), tokenizer: at(lm.tokenizer) }).catch(lmConfigError);
+}
+
+/** An LM error naming its option as the config's key (evaluation.lm.tokens), not as a flag. */
+function lmConfigError(e: unknown): never {
+  if (!(e instanceof ShrinkError) || e.option === undefined) throw e;
+  throw new ShrinkError(e.code, e.detail, { cause: e, subject: `evaluation.lm.${e.option}` });
+}
+
 /** Notes every pipeline report carries: where the config and the grid intensity came from. */
 export function configNotes(config: PipelineConfig): string[] {
   return [`config: ${config.file}`, ...(config.grid.source ? [`grid intensity: ${config.grid.source}`] : [])];
@@ -78,6 +95,7 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   const evalSet = await datasets.eval();
   const feeds = await datasets.feeds();
   if (config.steps.some(trains)) await datasets.train();
+  const lmData = await pipelineLmTokens(config);
   const existed = await stat(config.output).then(
     () => true,
     () => false,
@@ -108,6 +126,20 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
         measuringCtx(ctx, target),
       ),
     );
+    if (lmData) {
+      const lm = await removeOnFailure(run.files, () =>
+        evaluateLm(
+          [
+            { model: input.onnxPath ?? input.model, label: input.path },
+            { model: run.path, label: run.path },
+          ],
+          lmData,
+          lmOptions({ ...config.evaluation.lm, threads: config.evaluation.threads }),
+          ctx,
+        ).catch(lmConfigError),
+      );
+      addLmRows(cmp.report.candidates[0]!, lm, floorsOf(config));
+    }
     return { run, cmp };
   };
   const { run, cmp } = await measured().catch(async (e: unknown) => {
