@@ -37,7 +37,7 @@ export function externalLayout(model: onnx.IModelProto, threshold: number): Exte
     for (const t of g.initializer ?? []) {
       if (!moves(t) || placed.has(t)) continue;
       const raw = t.rawData!;
-      const offset = alignUp(end, raw.length >= PAGE_ALIGN_FROM ? PAGE_ALIGN : SMALL_ALIGN);
+      const offset = externalOffset(end, raw.length);
       placed.set(t, { raw, offset });
       end = offset + raw.length;
     }
@@ -87,6 +87,11 @@ export function externalLayout(model: onnx.IModelProto, threshold: number): Exte
       return { ...model, graph: model.graph ? graph(model.graph) : model.graph };
     },
   };
+}
+
+/** Where a tensor of `length` bytes starts in a data file whose bytes so far end at `end` (the alignment above). */
+export function externalOffset(end: number, length: number): number {
+  return alignUp(end, length >= PAGE_ALIGN_FROM ? PAGE_ALIGN : SMALL_ALIGN);
 }
 
 function alignUp(n: number, a: number): number {

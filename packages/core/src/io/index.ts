@@ -13,3 +13,5 @@ export {
 export { fileSizes, type ModelFileSizes } from './file-sizes.js';
 export { fsError } from './fs-error.js';
 export { forEachTensor } from './model-tensors.js';
+export { saveModelStreamed, type StreamedTensor, type StreamedSaveOptions } from './save-model-streamed.js';
+export { locateExternalData, externalDataFiles, readFully, withFileSync, type ExternalBytes } from './external-reader.js';

@@ -48,7 +48,8 @@ export interface SaveResult {
   externalDataReason?: 'requested' | 'over-limit';
 }
 
-const DEFAULT_THRESHOLD = 1024;
+/** Tensors of this many raw_data bytes and more go to the data file by default (onnx's size_threshold). */
+export const DEFAULT_THRESHOLD = 1024;
 
 /** onnx's convention: `model.onnx` -> `model.onnx_data`. */
 export function defaultExternalDataName(modelPath: string): string {
@@ -198,7 +199,7 @@ async function saveInline(
  * one in `keep`) and what killed runs left for the model and its data files. Best effort: the save
  * has succeeded, and a file left here is only disk space.
  */
-async function afterCommit(
+export async function afterCommit(
   abs: string,
   dataFiles: readonly string[],
   old: readonly string[],

@@ -4,3 +4,4 @@ export * from './quantize-model.js';
 export * from './tfjs-folder.js';
 export * from './explain.js';
 export * from './fallback.js';
+export * from '../stream/index.js';
