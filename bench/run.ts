@@ -8,6 +8,7 @@
 import { availableParallelism, cpus, platform, release, totalmem } from 'node:os';
 import { collectEnvironment } from './core.js';
 import { largeModelBench } from './large-model.bench.js';
+import { llmLargeBench } from './llm-large.bench.js';
 import { fmtBytes, load1, nowMs, type Bench } from './lib.js';
 import { onnxIoBench } from './onnx-io.bench.js';
 import { presetsLatencyBench } from './presets-latency.bench.js';
@@ -34,6 +35,7 @@ const BENCHES: readonly Bench[] = [
   weightFormatBench,
   realBench,
   targetsBench,
+  llmLargeBench,
 ];
 
 function usage(): string {

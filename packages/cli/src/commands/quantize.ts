@@ -11,6 +11,7 @@ import { emit, type ArgsOf, type GlobalArgs } from '../output.js';
 import { outputPath } from '../paths.js';
 import { evalData } from '../data-arg.js';
 import { passBuilder, runPassCommand } from './pass-command.js';
+import { quantizeStreamedCommand, wantsStream } from './quantize-streamed.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
   passBuilder(y, quantizePass.schema)
@@ -18,6 +19,11 @@ const builder = (y: Argv<GlobalArgs>) =>
       alias: 'o',
       type: 'string',
       describe: 'Output path (default: beside the input, named as transformers.js expects, e.g. model_quantized.onnx)',
+    })
+    .option('stream', {
+      type: 'boolean',
+      describe:
+        'q4 of an .onnx with external data: read and quantize the weights a stripe at a time, writing as it goes (bounded memory; no measurement after). Default: on when the external data passes 1 GiB; --no-stream loads the model',
     })
     .option('tfjs-dtype', {
       choices: ['uint8', 'uint16', 'float16'] as const,
@@ -46,7 +52,12 @@ export const quantizeCommand: CommandModule<GlobalArgs, Args> = {
       adjust: (o) => ({ ...o, explain: argv.explain === true }),
       before: async (a, o, ctx) => {
         const dir = await tfjsFolderOf(a.model);
-        if (dir === undefined) return false;
+        if (dir === undefined) {
+          // Models too large to load take the streamed q4 path (quantize-streamed.ts).
+          if (!(await wantsStream(argv, o))) return false;
+          await quantizeStreamedCommand(argv, o, ctx);
+          return true;
+        }
         await quantizeTfjs(argv, dir, String(o['dtype']), ctx);
         return true;
       },

@@ -211,7 +211,7 @@ export async function quantizeStreamed(
     if (w.zeroPoints) streamed.set(w.zeroPoints, { byteLength: w.job.N * w.zeroPointColumnBytes, chunks: () => parts.zeroPoints() });
   }
 
-  log.info(
+  log.debug(
     `streamed q4: ${quantized} node(s), ${plan.weights.length} weight(s) of ${(weightBytes / 1e9).toFixed(2)} GB read in stripes of <= ${Math.round(pieceBytes / MiB)} MiB on ${pool.threads || 'this'} thread(s)`,
   );
   progress.start('streamed q4 (MiB read)', totalMiB);
