@@ -116,27 +116,57 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
         else graph.setInitializer(bias, 'float32', [N], plan.bias.data);
         weights.push({ name: bias, dtype: floatType, elements: N, bytes: N * (floatType === 'float16' ? 2 : 4) });
       }
-      // Inputs: A, B, scales, zero_points?, g_idx?, bias?; empty names stand for absent optional inputs.
-      const inputs = [plan.input, w.b, w.scales];
-      if (w.zeroPoints || bias) inputs.push(w.zeroPoints ?? '');
-      if (bias) inputs.push('', bias);
-      const q = makeNode(
-        'MatMulNBits',
-        inputs,
-        [plan.output],
-        {
-          K: plan.weight.K,
-          N: plan.weight.N,
-          bits,
-          block_size: options.blockSize,
-          // 0 is the schema default; leaving it out keeps the node loadable by providers that ignore it.
-          accuracy_level: options.accuracyLevel === 0 ? undefined : options.accuracyLevel,
-        },
-        // Named after the node's name, else its op type (not its label): the names of existing files stay.
-        { name: graph.uniqueNodeName(`${node.name || node.opType}_Q${bits}`), domain: MS_DOMAIN },
-      );
+      const q = matMulNBitsNode(graph, node, {
+        input: plan.input,
+        output: plan.output,
+        b: w.b,
+        scales: w.scales,
+        ...(w.zeroPoints ? { zeroPoints: w.zeroPoints } : {}),
+        ...(bias ? { bias } : {}),
+        K: plan.weight.K,
+        N: plan.weight.N,
+        bits,
+        options,
+      });
       graph.replaceNode(node, q);
       return { replacedBy: [q.name], weights };
     },
   };
+}
+
+/** What a MatMulNBits node reads and how it is shaped. */
+export interface MatMulNBitsParts {
+  input: string;
+  output: string;
+  b: string;
+  scales: string;
+  zeroPoints?: string;
+  bias?: string;
+  K: number;
+  N: number;
+  bits: number;
+  options: Pick<ResolvedQuantizeOptions, 'blockSize' | 'accuracyLevel'>;
+}
+
+/** The com.microsoft MatMulNBits node replacing `node` (the in-memory and the streamed q4 write the same). */
+export function matMulNBitsNode(graph: Graph, node: onnx.NodeProto, p: MatMulNBitsParts): onnx.NodeProto {
+  // Inputs: A, B, scales, zero_points?, g_idx?, bias?; empty names stand for absent optional inputs.
+  const inputs = [p.input, p.b, p.scales];
+  if (p.zeroPoints || p.bias) inputs.push(p.zeroPoints ?? '');
+  if (p.bias) inputs.push('', p.bias);
+  return makeNode(
+    'MatMulNBits',
+    inputs,
+    [p.output],
+    {
+      K: p.K,
+      N: p.N,
+      bits: p.bits,
+      block_size: p.options.blockSize,
+      // 0 is the schema default; leaving it out keeps the node loadable by providers that ignore it.
+      accuracy_level: p.options.accuracyLevel === 0 ? undefined : p.options.accuracyLevel,
+    },
+    // Named after the node's name, else its op type (not its label): the names of existing files stay.
+    { name: graph.uniqueNodeName(`${node.name || node.opType}_Q${p.bits}`), domain: MS_DOMAIN },
+  );
 }

@@ -13,9 +13,7 @@ import { PROTOBUF_MAX_BYTES, onnx } from '../onnx/proto.js';
 import { externalOffset } from './external-layout.js';
 import { forEachTensor, isExternal } from './model-tensors.js';
 import { oldDataFiles } from './old-data-files.js';
-import { refuseInputs } from './refuse-inputs.js';
-import { resolveInside } from './safe-path.js';
-import { afterCommit, DEFAULT_THRESHOLD, defaultExternalDataName, type SaveResult } from './save-model.js';
+import { afterCommit, DEFAULT_THRESHOLD, defaultExternalDataName, externalDataPath, type SaveResult } from './save-model.js';
 import { writeLinkedFiles, type LinkedFiles } from './write-linked-files.js';
 
 /** The data of one initializer, produced while the data file is written. */
@@ -79,14 +77,7 @@ export async function saveModelStreamed(
     throw new ShrinkError('IO', `cannot write ${abs}: folder ${dir} does not exist; create it first or choose another output path`);
   }
   const location = opts.location ?? defaultExternalDataName(abs);
-  const dataPath = resolveInside(dir, location, `externalData.location '${location}'`);
-  if (dataPath === abs) {
-    throw new ShrinkError(
-      'INVALID_ARGUMENT',
-      `externalData.location '${location}' names the model file itself; expected another file name for the data`,
-    );
-  }
-  await refuseInputs([abs, dataPath], opts);
+  const dataPath = await externalDataPath(dir, abs, location, opts);
 
   const slots: Slot[] = [];
   let end = 0;

@@ -128,14 +128,7 @@ async function save(
   if (!(await stat(dir).catch(() => null))?.isDirectory()) {
     throw new ShrinkError('IO', `cannot write ${abs}: folder ${dir} does not exist; create it first or choose another output path`);
   }
-  const dataPath = resolveInside(dir, location, `externalData.location '${location}'`);
-  if (dataPath === abs) {
-    throw new ShrinkError(
-      'INVALID_ARGUMENT',
-      `externalData.location '${location}' names the model file itself; expected another file name for the data`,
-    );
-  }
-  await refuseInputs([abs, dataPath], opts);
+  const dataPath = await externalDataPath(dir, abs, location, opts);
 
   const layout = externalLayout(model, threshold);
   if (layout.count === 0) {
@@ -199,6 +192,22 @@ async function saveInline(
  * one in `keep`) and what killed runs left for the model and its data files. Best effort: the save
  * has succeeded, and a file left here is only disk space.
  */
+/**
+ * The external data file `location` names beside the model `abs` in `dir`: inside the folder, not the
+ * model file itself, and not an input of the run (SaveOptions' inputs).
+ */
+export async function externalDataPath(dir: string, abs: string, location: string, opts: SaveOptions): Promise<string> {
+  const dataPath = resolveInside(dir, location, `externalData.location '${location}'`);
+  if (dataPath === abs) {
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      `externalData.location '${location}' names the model file itself; expected another file name for the data`,
+    );
+  }
+  await refuseInputs([abs, dataPath], opts);
+  return dataPath;
+}
+
 export async function afterCommit(
   abs: string,
   dataFiles: readonly string[],

@@ -63,10 +63,7 @@ export async function runPass(
   return {
     ...o,
     notes: [...o.notes, ...guarded.notes],
-    layers: o.layers.map((l) => {
-      const why = guarded.why.get(l.name);
-      return why === undefined ? l : { ...l, action: `kept: ${why}` };
-    }),
+    layers: markKept(o.layers, guarded.why),
     report: { ...(o.report as Record<string, unknown> | undefined), speed: guarded.summary },
   };
 }
@@ -151,10 +148,7 @@ async function runWithFallback(
   const decorate = (o: PassOutput): PassOutput => ({
     ...o,
     notes: [...o.notes, out.note],
-    layers: o.layers.map((l) => {
-      const why = out.why.get(l.name);
-      return why === undefined ? l : { ...l, action: `kept: ${why}` };
-    }),
+    layers: markKept(o.layers, out.why),
     report: { ...(o.report as Record<string, unknown> | undefined), fallback: out.fallback },
   });
   return { out: decorate(out.attempt.output), exclude: [...userExclude, ...out.why.keys()], decorate };
@@ -206,10 +200,7 @@ async function runWithFidelityFloor(
   const withNote = (d: PassOutput): PassOutput => ({
     ...d,
     notes: [...d.notes, out.note],
-    layers: d.layers.map((l) => {
-      const why = out.why.get(l.name);
-      return why === undefined ? l : { ...l, action: `kept: ${why}` };
-    }),
+    layers: markKept(d.layers, out.why),
     report: { ...(d.report as Record<string, unknown> | undefined), fidelityFallback: out.fallback },
   });
   return {
@@ -249,4 +240,12 @@ async function fidelityData(
   } finally {
     await s.release();
   }
+}
+
+/** The layer table with each node a fallback or the guard kept saying why. */
+function markKept(layers: PassOutput['layers'], why: ReadonlyMap<string, string>): PassOutput['layers'] {
+  return layers.map((l) => {
+    const w = why.get(l.name);
+    return w === undefined ? l : { ...l, action: `kept: ${w}` };
+  });
 }

@@ -12,14 +12,13 @@ import {
   dtypeFromOnnx,
   Graph,
   isDefaultDomain,
-  makeNode,
   onnx,
   selectNodes,
   tensorDims,
   tensorNumel,
   toFloat32,
 } from '@shrink/core';
-import { MS_DOMAIN } from '../nbits-place.js';
+import { matMulNBitsNode, MS_DOMAIN } from '../nbits-place.js';
 import { nodeOutcome } from '../node-outcome.js';
 import { storedBits, zeroPointBytes, type GridBits } from '../ops/nbits-blocks.js';
 import { WEIGHT_QUANTIZERS } from '../ops/weight-quantizers.js';
@@ -253,23 +252,18 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
       graph.setInitializer(bias, 'float32', [d.w.N], d.bias.data);
       rows.push({ name: bias, dtype: 'float32', elements: d.w.N, bytes: d.w.N * 4 });
     }
-    // Inputs: A, B, scales, zero_points?, g_idx?, bias?; empty names stand for absent optional inputs.
-    const inputs = [d.a, s.weight.b, s.weight.scales];
-    if (s.weight.zeroPoints || bias) inputs.push(s.weight.zeroPoints ?? '');
-    if (bias) inputs.push('', bias);
-    const q = makeNode(
-      'MatMulNBits',
-      inputs,
-      [node.output[0]!],
-      {
-        K: d.w.K,
-        N: d.w.N,
-        bits,
-        block_size: options.blockSize,
-        accuracy_level: options.accuracyLevel === 0 ? undefined : options.accuracyLevel,
-      },
-      { name: graph.uniqueNodeName(`${node.name || node.opType}_Q${bits}`), domain: MS_DOMAIN },
-    );
+    const q = matMulNBitsNode(graph, node, {
+      input: d.a,
+      output: node.output[0]!,
+      b: s.weight.b,
+      scales: s.weight.scales,
+      ...(s.weight.zeroPoints ? { zeroPoints: s.weight.zeroPoints } : {}),
+      ...(bias ? { bias } : {}),
+      K: d.w.K,
+      N: d.w.N,
+      bits,
+      options,
+    });
     graph.replaceNode(node, q);
     nodes.push(nodeOutcome(node, 'quantized', { replacedBy: [q.name], weights: rows }));
   }
