@@ -9,6 +9,7 @@ import { availableParallelism, cpus, platform, release, totalmem } from 'node:os
 import { collectEnvironment } from './core.js';
 import { largeModelBench } from './large-model.bench.js';
 import { llmLargeBench } from './llm-large.bench.js';
+import { llmBench } from './llm.bench.js';
 import { fmtBytes, load1, nowMs, type Bench } from './lib.js';
 import { onnxIoBench } from './onnx-io.bench.js';
 import { presetsLatencyBench } from './presets-latency.bench.js';
@@ -36,6 +37,7 @@ const BENCHES: readonly Bench[] = [
   realBench,
   targetsBench,
   llmLargeBench,
+  llmBench,
 ];
 
 function usage(): string {
