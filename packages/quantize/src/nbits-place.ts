@@ -1,10 +1,11 @@
 /**
  * Writes weight-only plans into the graph, the one place the weight-only pass edits it: each weight key
  * is quantized (by the chosen algorithm) and stored once, however many nodes read it, and each planned
- * node becomes a com.microsoft MatMulNBits writing the replaced node's output.
+ * node becomes a com.microsoft MatMulNBits (or, for a lookup, GatherBlockQuantized) writing the replaced
+ * node's output. A table read by a head and a lookup is one packed tensor (see ops/nbits-gather.ts).
  */
 import { float32ToFloat16, makeNode, type Graph, type onnx } from '@shrink/core';
-import { storedBits, zeroPointBytes, type GridBits } from './ops/nbits-blocks.js';
+import { quantizeBlockwise, storedBits, zeroPointBytes, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
 import type { NBitsPlan, NBitsWeight } from './ops/nbits-types.js';
 import { WEIGHT_QUANTIZERS, type WeightQuantizer } from './ops/weight-quantizers.js';
 import type { ResolvedQuantizeOptions } from './options.js';
@@ -19,6 +20,10 @@ interface Stored {
   scales: string;
   zeroPoints?: string;
   weights: Weights;
+  /** HQQ's: MatMulNBits takes them, GatherBlockQuantized does not. */
+  floatZeroPoints: boolean;
+  /** The codes as GatherBlockQuantized reads them ([N, K * bits / 8]), once one does. */
+  lookupData?: string;
 }
 
 /** What placing one plan did, for the report. */
@@ -32,6 +37,10 @@ export interface NBitsPlacer {
   place(node: onnx.NodeProto, plan: NBitsPlan): PlacedNBits;
   /** Weights GPTQ had no Hessian for (rounded to nearest instead), for the report. */
   readonly withoutHessian: number;
+  /** Lookup tables rounded to nearest although the algorithm is not rtn (no activations; no float zero points). */
+  readonly lookupsRounded: number;
+  /** Tables stored twice: a head's HQQ blocks (float zero points) and the lookup's own. */
+  readonly lookupCopies: readonly string[];
 }
 
 export type NBitsPlaceOptions = Pick<ResolvedQuantizeOptions, 'blockSize' | 'symmetric' | 'accuracyLevel'> &
@@ -49,23 +58,19 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
   const quantize: WeightQuantizer = WEIGHT_QUANTIZERS[algo];
   const stored = new Map<string, Stored>();
   let withoutHessian = 0;
+  let lookupsRounded = 0;
+  const lookupCopies: string[] = [];
 
   /**
-   * Packed codes, scales (in the weight's float type) and zero points, once per key. A weight read by
-   * several nodes takes the Hessian of the first one's input.
+   * Writes packed codes, scales (in the weight's float type) and zero points under `key`. `lookupOnly`:
+   * only a GatherBlockQuantized reads them, so the codes are stored in its 2-D shape [N, K * bits / 8].
    */
-  const store = (w: NBitsWeight, input: string): Stored => {
-    const hit = stored.get(w.key);
-    if (hit) return hit;
-    const h = options.hessians?.get(input);
-    const hessian = h && h.length === w.K * w.K ? h : undefined;
-    if (algo === 'gptq' && !hessian) withoutHessian++;
-    const opts = { bits: options.bits, blockSize: options.blockSize, symmetric: options.symmetric, name: w.source };
-    const q = quantize(w.data, w.K, w.N, opts, hessian ? { hessian } : {});
+  const write = (w: NBitsWeight, key: string, q: BlockwiseWeights, lookupOnly: boolean): Stored => {
     const base = w.source.replace(/[^A-Za-z0-9_.:/-]/g, '_');
     const b = graph.uniqueName(`${base}_Q${bits}`);
     const scales = graph.uniqueName(`${base}_scales`);
-    graph.setInitializer(b, 'uint8', [w.N, q.nBlocks, q.blobSize], q.packed);
+    if (lookupOnly) graph.setInitializer(b, 'uint8', [w.N, (w.K * bits) / 8], q.packed);
+    else graph.setInitializer(b, 'uint8', [w.N, q.nBlocks, q.blobSize], q.packed);
     if (w.floatType === 'float16') graph.setInitializer(scales, 'float16', [w.N, q.nBlocks], float32ToFloat16(q.scales));
     else graph.setInitializer(scales, 'float32', [w.N, q.nBlocks], q.scales);
     const weights: Weights = [
@@ -95,16 +100,91 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
         bytes: q.zeroPoints.byteLength,
       });
     }
-    const s: Stored = { b, scales, ...(zeroPoints ? { zeroPoints } : {}), weights };
-    stored.set(w.key, s);
+    const s: Stored = {
+      b,
+      scales,
+      ...(zeroPoints ? { zeroPoints } : {}),
+      weights,
+      floatZeroPoints: q.zeroPoints instanceof Float32Array,
+      ...(lookupOnly ? { lookupData: b } : {}),
+    };
+    stored.set(key, s);
     return s;
+  };
+
+  /** Once per key, by the chosen algorithm. A weight read by several nodes takes the Hessian of the first one's input. */
+  const store = (w: NBitsWeight, input: string): Stored => {
+    const hit = stored.get(w.key);
+    if (hit) return hit;
+    const h = options.hessians?.get(input);
+    const hessian = h && h.length === w.K * w.K ? h : undefined;
+    if (algo === 'gptq' && !hessian) withoutHessian++;
+    const q = quantize(w.data, w.K, w.N, blockOptions(w), hessian ? { hessian } : {});
+    return write(w, w.key, q, false);
+  };
+
+  const blockOptions = (w: NBitsWeight) => ({
+    bits: options.bits,
+    blockSize: options.blockSize,
+    symmetric: options.symmetric,
+    name: w.source,
+  });
+
+  /**
+   * A lookup's table: the blocks a head already stored under the same key when GatherBlockQuantized can
+   * read them (integer or no zero points), else its own, rounded to nearest when the algorithm needs what
+   * a lookup lacks (GPTQ: activations; HQQ: float zero points, which GatherBlockQuantized does not take).
+   * The weight-only pass places lookups after every MatMul/Gemm, so a tied head is stored first.
+   */
+  const storeLookup = (w: NBitsWeight): Stored => {
+    const hit = stored.get(w.key);
+    if (hit && !hit.floatZeroPoints) return hit;
+    const key = hit ? `${w.key}|lookup` : w.key;
+    const again = stored.get(key);
+    if (again) return again;
+    if (algo !== 'rtn') lookupsRounded++;
+    if (hit) lookupCopies.push(w.source);
+    return write(w, key, quantizeBlockwise(w.data, w.K, w.N, blockOptions(w)), true);
+  };
+
+  /** The uint8 [N, K * bits / 8] a GatherBlockQuantized reads: the codes themselves, or a Reshape of a head's. */
+  const lookupData = (s: Stored, w: NBitsWeight, node: onnx.NodeProto): string => {
+    if (s.lookupData) return s.lookupData;
+    const shape = graph.uniqueName(`${s.b}_rows_shape`);
+    graph.setInitializer(shape, 'int64', [2], new BigInt64Array([BigInt(w.N), BigInt((w.K * bits) / 8)]));
+    const rows = graph.uniqueName(`${s.b}_rows`);
+    graph.addNode(makeNode('Reshape', [s.b, shape], [rows], {}, { name: graph.uniqueNodeName(`${s.b}_rows`) }), { before: node });
+    s.lookupData = rows;
+    return rows;
+  };
+
+  const placeLookup = (node: onnx.NodeProto, plan: NBitsPlan): PlacedNBits => {
+    const w = storeLookup(plan.weight);
+    const reshaped = w.lookupData === undefined;
+    const data = lookupData(w, plan.weight, node);
+    const inputs = [data, plan.input, w.scales, ...(w.zeroPoints ? [w.zeroPoints] : [])];
+    const q = makeNode(
+      'GatherBlockQuantized',
+      inputs,
+      [plan.output],
+      { gather_axis: 0, quantize_axis: 1, block_size: options.blockSize, bits },
+      { name: graph.uniqueNodeName(`${node.name || node.opType}_Q${bits}`), domain: MS_DOMAIN },
+    );
+    graph.replaceNode(node, q);
+    const reshape = reshaped ? graph.producer(data) : undefined;
+    return { replacedBy: [...(reshape ? [reshape.name] : []), q.name], weights: [...w.weights] };
   };
 
   return {
     get withoutHessian() {
       return withoutHessian;
     },
+    get lookupsRounded() {
+      return lookupsRounded;
+    },
+    lookupCopies,
     place(node, plan) {
+      if (plan.lookup) return placeLookup(node, plan);
       const w = store(plan.weight, plan.input);
       const weights = [...w.weights];
       let bias: string | undefined;

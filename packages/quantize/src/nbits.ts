@@ -9,6 +9,7 @@ import { MS_DOMAIN, nbitsPlacer } from './nbits-place.js';
 import { nodeOutcome } from './node-outcome.js';
 import { withSubgraphs } from './subgraphs.js';
 import { storedBits, type GridBits } from './ops/nbits-blocks.js';
+import { planGatherNBits } from './ops/nbits-gather.js';
 import { planGemmNBits, planMatMulNBits } from './ops/nbits-matmul.js';
 import type { NBitsOp, NBitsView } from './ops/nbits-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
@@ -25,17 +26,29 @@ export type WeightOnlyOptions = Omit<ResolvedQuantizeOptions, 'bits'> & {
   ranges?: MeasuredRanges;
 };
 
-/** Op type -> handler. Only default-domain ops: a com.microsoft MatMul would be something else. */
+/**
+ * Op type -> handler. Only default-domain ops: a com.microsoft MatMul would be something else. Gather over a
+ * constant table becomes GatherBlockQuantized (an embedding lookup), sharing a tied head's blocks.
+ */
 export const NBITS_OPS: ReadonlyMap<string, NBitsOp> = new Map([
   ['MatMul', planMatMulNBits],
   ['Gemm', planGemmNBits],
+  ['Gather', planGatherNBits],
 ]);
 
 /** MatMul/Gemm with constant 2-D weights -> MatMulNBits (bits 2, 3, 4 or 8, options.blockSize, options.symmetric, options.algo). */
 export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyOptions): PassResult {
   const r = withSubgraphs(model, (m) => weightOnlyGraph(m, options));
-  const quantized = r.report.nodes.filter((n) => n.action === 'quantized').length;
+  const done = r.report.nodes.filter((n) => n.action === 'quantized');
+  const lookups = done.filter((n) => n.opType === 'Gather').length;
+  const quantized = done.length - lookups;
   const notes: string[] = [];
+  if (lookups > 0) {
+    notes.push(
+      `${lookups} Gather(s) over a constant table -> com.microsoft GatherBlockQuantized (${storedBits(options.bits)}-bit, block ${options.blockSize}); ` +
+        'a table also read by a MatMul head (through Transpose, or Gemm transB) is stored once and read by both',
+    );
+  }
   if (quantized > 0) {
     const algo = options.algo ?? 'rtn';
     const hqq = algo === 'hqq';
@@ -58,7 +71,7 @@ export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyO
         'accuracy_level 4 lets onnxruntime quantize activations to int8 inside MatMulNBits (fast on CPU; adds ~0.5% relative error)',
       );
     }
-  } else {
+  } else if (lookups === 0) {
     notes.push('no MatMul/Gemm with a constant 2-D float weight was quantized; the model is unchanged');
   }
   const dtype = `q${options.bits}${options.float16 ? 'f16' : ''}`;
@@ -90,10 +103,13 @@ function weightOnlyGraph(model: onnx.IModelProto, options: WeightOnlyOptions): P
   const graph = Graph.from(model);
   const selector = selectNodes(graph, options);
   const unhandled = countUnhandled(graph, new Set(NBITS_OPS.keys()));
-  const view: NBitsView = { graph };
+  const view: NBitsView = { graph, blockSize: options.blockSize };
   const placer = nbitsPlacer(graph, options);
   const nodes: NodeOutcome[] = [];
-  for (const node of [...graph.nodes]) {
+  // Lookups last: a table a head also reads is then stored in the head's form (with its Hessian, for GPTQ)
+  // and the lookup shares it.
+  const order = [...graph.nodes].sort((x, y) => Number(x.opType === 'Gather') - Number(y.opType === 'Gather'));
+  for (const node of order) {
     const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
     if (!handler) continue;
     const sel = selector.isSelected(node);
@@ -119,5 +135,18 @@ function weightOnlyGraph(model: onnx.IModelProto, options: WeightOnlyOptions): P
           `gptq: ${placer.withoutHessian} weight(s) had no calibration activations (an If/Loop body's, or none gathered) and were rounded to nearest`,
         ]
       : [];
+  if (placer.lookupsRounded > 0) {
+    notes.push(
+      `${placer.lookupsRounded} embedding table(s) rounded to nearest for GatherBlockQuantized: ` +
+        (options.algo === 'gptq'
+          ? 'gptq weighs errors by the activations a MatMul reads, and a lookup reads token ids'
+          : 'GatherBlockQuantized takes no float (hqq) zero points'),
+    );
+  }
+  if (placer.lookupCopies.length > 0) {
+    notes.push(
+      `stored twice (the head's hqq blocks have float zero points, which GatherBlockQuantized does not read): ${placer.lookupCopies.join(', ')}`,
+    );
+  }
   return { model: graph.toModel(), report: { dtype: `q${options.bits}`, mode: 'weight-only', nodes, unhandled, notes } };
 }

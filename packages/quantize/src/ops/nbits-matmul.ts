@@ -2,7 +2,7 @@
  * MatMul / Gemm with a constant 2-D weight -> com.microsoft MatMulNBits (weight-only blockwise int4/int8).
  * The replacement writes the original output name, so downstream nodes and graph outputs are unchanged.
  */
-import { attrFloat, attrInt, tensorNumel, type Graph } from '@shrink/core';
+import { attrFloat, attrInt, attrInts, isDefaultDomain, tensorNumel, type Graph } from '@shrink/core';
 import { floatWeight, type FloatWeight } from '../float-weight.js';
 import { transpose } from '../math/transpose.js';
 import { skip, type NBitsBias, type NBitsOp, type NBitsWeight } from './nbits-types.js';
@@ -11,7 +11,7 @@ import { skip, type NBitsBias, type NBitsOp, type NBitsWeight } from './nbits-ty
  * Weight `bName` as MatMulNBits reads it ([K, N] after an optional transpose, times `alpha`), or why it
  * does not qualify.
  */
-function planWeight(graph: Graph, bName: string, transB: boolean, alpha: number): NBitsWeight | string {
+export function planWeight(graph: Graph, bName: string, transB: boolean, alpha: number): NBitsWeight | string {
   const v = floatWeight(graph, bName, 'weight');
   if (typeof v === 'string') return `${v}; only constant weights are quantized`;
   if (v.dims.length !== 2) return `weight '${bName}' has rank ${v.dims.length}; MatMulNBits takes a 2-D weight`;
@@ -29,10 +29,25 @@ export const planMatMulNBits: NBitsOp = (node, { graph }) => {
   if (!a || !bName) return skip('MatMul needs two inputs');
   const aShape = graph.shapeOf(a);
   if (aShape && aShape.length < 2) return skip(`input '${a}' has rank ${aShape.length}; MatMulNBits needs A of rank >= 2`);
-  const weight = planWeight(graph, bName, false, 1);
+  // B = Transpose(perm [1, 0]) of a constant table (a tied LM head: GPT-style exports keep the embedding
+  // [V, D] and transpose it for the head) is a constant weight too: the transpose is folded into the plan
+  // (the same key as Gemm transB and the embedding lookup, so the table is stored once); the Transpose node,
+  // read by nothing afterwards, is dropped as dead.
+  const source = transposedConstant(graph, bName);
+  const weight = source ? planWeight(graph, source, true, 1) : planWeight(graph, bName, false, 1);
   if (typeof weight === 'string') return skip(weight);
   return { kind: 'plan', plan: { input: a, weight, output: node.output[0]! } };
 };
+
+/** The constant 2-D float tensor `name` transposes (Transpose, perm [1, 0] or none), else undefined. */
+function transposedConstant(graph: Graph, name: string): string | undefined {
+  const t = graph.producer(name);
+  if (!t || t.opType !== 'Transpose' || !isDefaultDomain(t) || !t.input[0]) return undefined;
+  const perm = attrInts(t, 'perm');
+  if (perm !== undefined && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0)) return undefined;
+  const w = floatWeight(graph, t.input[0], 'weight');
+  return typeof w !== 'string' && w.dims.length === 2 ? t.input[0] : undefined;
+}
 
 /**
  * Gemm Y = alpha * A' B' + beta * C maps onto MatMulNBits when A is not transposed: transB is folded

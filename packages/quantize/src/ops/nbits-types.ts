@@ -29,6 +29,12 @@ export interface NBitsPlan {
   readonly bias?: NBitsBias;
   /** The replaced node's output, which MatMulNBits writes. */
   readonly output: string;
+  /**
+   * An embedding lookup (nbits-gather.ts): `input` holds indices into the N rows of the table, whose
+   * transpose is `weight` (so a head reading the same table transposed shares the stored blocks), and the
+   * node becomes com.microsoft GatherBlockQuantized instead of MatMulNBits.
+   */
+  readonly lookup?: true;
 }
 
 export type NBitsDecision = { kind: 'plan'; plan: NBitsPlan } | { kind: 'skip'; reason: string };
@@ -36,6 +42,8 @@ export type NBitsDecision = { kind: 'plan'; plan: NBitsPlan } | { kind: 'skip'; 
 /** What a handler may read besides its node. */
 export interface NBitsView {
   readonly graph: Graph;
+  /** The block size codes are stored in: GatherBlockQuantized rows must hold whole blocks (absent: not checked). */
+  readonly blockSize?: number;
 }
 
 export type NBitsOp = (node: onnx.NodeProto, view: NBitsView) => NBitsDecision;

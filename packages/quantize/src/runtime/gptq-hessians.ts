@@ -25,7 +25,8 @@ export function gptqInputs(model: onnx.IModelProto, o: Pick<ResolvedQuantizeOpti
     const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
     if (!handler || !selector.isSelected(node).ok) continue;
     const d = handler(node, { graph });
-    if (d.kind === 'plan') inputs.set(d.plan.input, d.plan.weight.K);
+    // A lookup's input is token ids, not activations: GPTQ has nothing to weigh an embedding table by.
+    if (d.kind === 'plan' && !d.plan.lookup) inputs.set(d.plan.input, d.plan.weight.K);
   }
   return inputs;
 }
