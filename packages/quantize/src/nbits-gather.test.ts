@@ -164,3 +164,20 @@ test('fixtures/lm/tiny-lm.onnx at q4 block 32: every constant-weight MatMul, the
     await s.release();
   }
 });
+
+test('tiny-lm at q4f16: the lookup computes in float16 (float16 scales) and the model runs', async () => {
+  const path = fileURLToPath(new URL('../../../fixtures/lm/tiny-lm.onnx', import.meta.url));
+  const bytes = readFileSync(path);
+  const r = quantizeWeightOnly(decodeModel(bytes), { ...opts({ bits: 4, blockSize: 32 }), float16: true });
+  const out = encodeModel(r.model);
+  assert.equal(r.model.graph!.node!.filter((n) => n.opType === 'GatherBlockQuantized').length, 1);
+  console.log(`tiny-lm q4f16 block 32: ${(out.length / bytes.length).toFixed(4)}x of fp32`);
+  const s = await createSession(out);
+  try {
+    const y = (await s.run({ input_ids: { data: BigInt64Array.from([5n, 300n]), dims: [1, 2] } }))['logits']!;
+    assert.deepEqual(y.dims, [1, 2, 1024]);
+    assert.ok((y.data as Float32Array).every(Number.isFinite));
+  } finally {
+    await s.release();
+  }
+});

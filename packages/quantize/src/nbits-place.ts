@@ -4,7 +4,7 @@
  * node becomes a com.microsoft MatMulNBits (or, for a lookup, GatherBlockQuantized) writing the replaced
  * node's output. A table read by a head and a lookup is one packed tensor (see ops/nbits-gather.ts).
  */
-import { float32ToFloat16, makeNode, type Graph, type onnx } from '@shrink/core';
+import { float32ToFloat16, makeNode, makeValueInfo, type Graph, type onnx } from '@shrink/core';
 import { quantizeBlockwise, storedBits, zeroPointBytes, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
 import type { NBitsPlan, NBitsWeight } from './ops/nbits-types.js';
 import { WEIGHT_QUANTIZERS, type WeightQuantizer } from './ops/weight-quantizers.js';
@@ -170,6 +170,9 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
       { gather_axis: 0, quantize_axis: 1, block_size: options.blockSize, bits },
       { name: graph.uniqueNodeName(`${node.name || node.opType}_Q${bits}`), domain: MS_DOMAIN },
     );
+    // A com.microsoft op's output type is not inferred: said here (the scales' type, as the lookup computes),
+    // so q4f16's float16 step types it and casts where a float32 node reads it.
+    if (graph.dtypeOf(plan.output) === undefined) graph.setValueInfo(makeValueInfo(plan.output, plan.weight.floatType));
     graph.replaceNode(node, q);
     const reshape = reshaped ? graph.producer(data) : undefined;
     return { replacedBy: [...(reshape ? [reshape.name] : []), q.name], weights: [...w.weights] };
