@@ -82,6 +82,8 @@ export const quantizePass = definePass({
     checkAccuracyFallback(o, available);
   },
   needs: (o) => ({ calibration: needsCalibration(o) }),
+  // Dynamic q8 has int8-storage float-compute forms; static QDQ, weight-only, q4 and fp16 have none.
+  floatComputes: (o) => o.dtype === 'q8' && (o.mode === 'dynamic' || (o.mode === 'auto' && o.calibData === undefined)),
   describe: (o) =>
     `${o.dtype}${o.mode !== 'dynamic' && o.mode !== 'auto' ? `-${o.mode}` : ''}${o.perChannel ? '-pc' : ''}${o.weightType && o.weightType !== o.dtype ? `-${o.weightType}` : ''}${o.reduceRange === false ? '-fullrange' : ''}${lowBits(o)}${o.algo !== 'rtn' ? `-${o.algo}` : ''}`,
   // The choices transformers.js names; static needs calibration data.

@@ -89,6 +89,11 @@ export interface Pass<S extends OptionsSchema = OptionsSchema> {
    * before any step runs; `where` names the options' place in errors ("steps[1].distill").
    */
   prepare?(options: z.output<S>, at: { cwd: string; where: string }): Promise<z.output<S>>;
+  /**
+   * Whether a node the speed guard rolls back keeps its compressed storage and computes in float with
+   * these options (the pass's `floatCompute` has a form for them); otherwise it is left as it was.
+   */
+  floatComputes?(options: z.output<S>): boolean;
   run(model: onnx.ModelProto, options: z.output<S>, context: PassContext): Promise<PassOutput>;
 }
 

@@ -88,8 +88,9 @@ test('clearlySlower: slower in 90 % of at least 10 pairs, never from a handful',
 test('probablySlower: a sign test over the pairs, with the median above 1', () => {
   const r = (p50: number) => ({ p10: p50 - 0.1, p50, p90: p50 + 0.1, mean: p50 });
   // 60 pairs: no difference allows up to 30 + 2.326 * sqrt(60) / 2 = 39.0 slower pairs.
-  assert.equal(probablySlower({ ratio: r(1.02), pairs: 60, slowerPairs: 40 }), true);
-  assert.equal(probablySlower({ ratio: r(1.02), pairs: 60, slowerPairs: 39 }), false, 'within what chance gives');
+  assert.equal(probablySlower({ ratio: r(1.03), pairs: 60, slowerPairs: 40 }), true);
+  assert.equal(probablySlower({ ratio: r(1.015), pairs: 60, slowerPairs: 50 }), false, 'inside the same-model offset');
+  assert.equal(probablySlower({ ratio: r(1.03), pairs: 60, slowerPairs: 39 }), false, 'within what chance gives');
   assert.equal(probablySlower({ ratio: r(0.99), pairs: 30, slowerPairs: 29 }), false, 'a median at or below 1 is not slower');
   assert.equal(probablySlower({ ratio: r(2), pairs: 5, slowerPairs: 5 }), false, 'a handful of pairs proves nothing');
 });

@@ -53,7 +53,7 @@ export async function runPass(
         },
         target,
         context.ctx,
-        { floatCompute: 'floatCompute' in pass.schema.shape },
+        { floatCompute: 'floatCompute' in pass.schema.shape && (pass.floatComputes?.(options) ?? true) },
       ),
     context.ctx,
   );
