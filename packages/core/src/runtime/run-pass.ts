@@ -32,7 +32,7 @@ export async function runPass(
   if (!target || !('allowSlower' in pass.schema.shape) || options['allowSlower'] === true || !out.changed || out.changed.length === 0) {
     return out;
   }
-  const { maxAccuracyDrop: _, allowSlower: __, minCosine: ___, ...rest } = options;
+  const rest = passOptions(options);
   let last = out;
   const guarded = await guard(
     out,
@@ -132,7 +132,7 @@ async function runWithFallback(
     async (from, keep) => {
       last?.dispose?.();
       const exclude = [...userExclude, ...keep];
-      const { maxAccuracyDrop: _, allowSlower: __, minCosine: ___, ...rest } = options;
+      const rest = passOptions(options);
       last = await pass.run(from, { ...rest, ...(exclude.length > 0 ? { exclude } : {}) }, context);
       if (!last.changed)
         throw new ShrinkError('INVALID_ARGUMENT', `${pass.kind} does not say which nodes it changed, so it has no accuracy fallback`, {
@@ -179,7 +179,7 @@ async function runWithFidelityFloor(
   if (typeof data === 'string') {
     return { ...ran, out: { ...ran.out, notes: [...ran.out.notes, `fidelity floor ${floor} not checked: ${data}`] } };
   }
-  const { maxAccuracyDrop: _, allowSlower: __, minCosine: ___, ...rest } = options;
+  const rest = passOptions(options);
   let last: PassOutput | undefined;
   const out = await withFidelityFallback(
     model,
@@ -248,4 +248,10 @@ function markKept(layers: PassOutput['layers'], why: ReadonlyMap<string, string>
     const w = why.get(l.name);
     return w === undefined ? l : { ...l, action: `kept: ${w}` };
   });
+}
+
+/** The options the pass itself reads: the runner's own (fallback, floor, guard) taken out. */
+function passOptions(options: Record<string, unknown>): Record<string, unknown> {
+  const { maxAccuracyDrop: _, allowSlower: __, minCosine: ___, ...rest } = options;
+  return rest;
 }
