@@ -1,0 +1,2 @@
+// The page's entry: filled in by issue #16.
+export {};
