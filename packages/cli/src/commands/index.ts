@@ -21,6 +21,7 @@ const BEFORE_PASSES: ReadonlyArray<readonly [string, Load]> = [
 const AFTER_PASSES: ReadonlyArray<readonly [string, Load]> = [
   ['run', async () => (await import('./run.js')).runCommand],
   ['search', async () => (await import('./search.js')).searchCommand],
+  ['serve', async () => (await import('./serve.js')).serveCommand],
   ['worker', async () => (await import('./worker.js')).workerCommand],
 ];
 /** Passes whose command is their own (a transformers.js output name, a tfjs branch, an output folder). */
