@@ -1,2 +1,353 @@
-// The page's entry: filled in by issue #16.
-export {};
+/**
+ * The page: open a model (info), choose steps (forms generated from the passes' schemas), compress in the
+ * pass worker with progress and Cancel, download the model, report JSON and shrink.config.yaml, and
+ * measure both models in onnxruntime-web with the report drawn by core's renderHtml.
+ */
+import { formatValue, renderHtml, type Report } from '@shrink/core';
+import { barChart } from '../../core/src/report/svg-charts.js';
+import { createPassWorker, loadMeasure } from './lazy.js';
+import type { ModelInfo } from './model-info.js';
+import { buildReport, configYaml, outputName, type RunRecord } from './outputs.js';
+import { passOf, presets } from './passes.js';
+import type { BrowserTarget, FromWorker, StepChoice, ToWorker } from './protocol.js';
+import { formOptions, renderForm } from './schema-form.js';
+import { CSS } from './style.js';
+
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the element type it looked up
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const style = document.createElement('style');
+style.textContent = CSS;
+document.head.append(style);
+
+interface State {
+  model?: File;
+  data?: File | undefined;
+  info?: ModelInfo;
+  worker?: Worker;
+  opened: boolean;
+  run?: RunRecord;
+  bytes?: Uint8Array<ArrayBuffer>;
+  baseline?: Uint8Array<ArrayBuffer>;
+  report?: Report;
+}
+const state: State = { opened: false };
+/** Rejects the request under way (Cancel terminated the worker that would have answered it). */
+let cancelRun: (() => void) | undefined;
+const urls: string[] = [];
+
+function setStatus(el: HTMLElement, text: string, error = false): void {
+  el.textContent = text;
+  el.classList.toggle('error', error);
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const shape = (s: ModelInfo['inputs'][number]['shape']) => (s ? `[${s.map((d) => (d === null ? '?' : String(d))).join(', ')}]` : '?');
+const counts = (r: Record<string, number>, unit: 'count' | 'bytes' = 'count') =>
+  Object.entries(r)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${formatValue(v, unit)}`)
+    .join(', ');
+
+/** The info table and the bytes chart (core's barChart, as report.html draws its bars). */
+function renderInfo(info: ModelInfo, title: string, id: string): string {
+  const rows: Array<[string, string]> = [
+    ['model', `${title} (IR ${info.irVersion}${info.producer ? `, ${info.producer}` : ''})`],
+    [
+      'opsets',
+      Object.entries(info.opsets)
+        .map(([d, v]) => `${d} ${v}`)
+        .join(', '),
+    ],
+    ['inputs', info.inputs.map((v) => `${v.name}: ${v.dtype} ${shape(v.shape)}`).join('\n')],
+    ['outputs', info.outputs.map((v) => `${v.name}: ${v.dtype} ${shape(v.shape)}`).join('\n')],
+    ['parameters', formatValue(info.params, 'count')],
+    ['params by dtype', counts(info.paramsByDtype) || 'none'],
+    ['size', formatValue(info.sizeBytes, 'bytes')],
+    ['MACs', `${info.macsLowerBound ? '≥ ' : ''}${formatValue(info.macs, 'count')}: ${info.macsMethod}`],
+    [
+      'ops',
+      `${info.nodes} nodes: ${Object.entries(info.ops)
+        .map(([k, v]) => `${k} x${v}`)
+        .join(', ')}`,
+    ],
+  ];
+  const table = `<table class="info">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v).replace(/\n/g, '<br>')}</td></tr>`).join('')}</table>`;
+  const bars = [
+    ...Object.entries(info.bytesByDtype).map(([k, v]) => ({
+      label: `all ${k}`,
+      value: v,
+      display: formatValue(v, 'bytes'),
+      tone: 'baseline' as const,
+    })),
+    ...info.largest
+      .slice(0, 8)
+      .map((t) => ({ label: t.name, value: t.bytes, display: formatValue(t.bytes, 'bytes'), tone: 'candidate' as const })),
+  ];
+  const chart = barChart({
+    id: `bytes-${id}`,
+    title: 'Where the bytes are: stored tensors by dtype, and the largest tensors',
+    valueLabel: 'bytes',
+    categoryLabel: 'tensors',
+    bars,
+    tick: (v) => formatValue(v, 'bytes'),
+    emptyText: 'no stored tensors',
+  });
+  return `${table}<div class="charts">${chart}</div>`;
+}
+
+// ---- the pass worker -------------------------------------------------------------------------------
+
+function post(w: Worker, m: ToWorker): void {
+  w.postMessage(m);
+}
+
+async function worker(): Promise<Worker> {
+  if (state.worker) return state.worker;
+  state.worker = await createPassWorker();
+  state.opened = false;
+  return state.worker;
+}
+
+/** One request to the worker: resolves on its answer, rejects on its error. */
+function ask(w: Worker, m: ToWorker, onProgress?: (p: Extract<FromWorker, { type: 'progress' }>) => void): Promise<FromWorker> {
+  return new Promise((resolve, reject) => {
+    cancelRun = () => reject(new Error('cancelled'));
+    w.onmessage = (ev: MessageEvent<FromWorker>) => {
+      const r = ev.data;
+      if (r.type === 'progress') onProgress?.(r);
+      else if (r.type === 'error') reject(new Error(r.message));
+      else resolve(r);
+    };
+    w.onerror = (ev) => {
+      ev.preventDefault();
+      reject(new Error(ev.message || 'the pass worker failed'));
+    };
+    post(w, m);
+  });
+}
+
+async function ensureOpened(): Promise<Worker> {
+  const w = await worker();
+  if (!state.opened) {
+    const r = await ask(w, { type: 'open', model: state.model!, data: state.data });
+    if (r.type !== 'opened') throw new Error('unexpected answer from the pass worker');
+    state.info = r.info;
+    state.opened = true;
+  }
+  return w;
+}
+
+// ---- open ------------------------------------------------------------------------------------------
+
+async function open(files: readonly File[]): Promise<void> {
+  const status = $('status');
+  const model = files.find((f) => /\.onnx$/i.test(f.name));
+  $('info').innerHTML = '';
+  $('compress').hidden = true;
+  $('result').hidden = true;
+  $('measure').hidden = true;
+  if (!model) {
+    setStatus(status, `no .onnx file among ${files.map((f) => f.name).join(', ') || 'the files given'}: pick an ONNX model`, true);
+    return;
+  }
+  state.model = model;
+  state.data = files.find((f) => f !== model);
+  state.opened = false;
+  setStatus(status, `reading ${model.name} (${formatValue(model.size, 'bytes')})…`);
+  try {
+    await ensureOpened();
+    setStatus(status, `opened ${model.name}${state.data ? ` with ${state.data.name}` : ''}`);
+    $('info').innerHTML = renderInfo(state.info!, model.name, 'input');
+    $('compress').hidden = false;
+  } catch (e) {
+    setStatus(status, (e as Error).message, true);
+  }
+}
+
+// ---- compress --------------------------------------------------------------------------------------
+
+function setupSteps(): void {
+  const steps = $('steps');
+  const forms = $('forms');
+  for (const p of presets()) {
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = p.id;
+    box.id = `step-${p.id}`;
+    box.addEventListener('change', () => {
+      const existing = forms.querySelector(`[data-preset="${p.id}"]`);
+      if (!box.checked) existing?.remove();
+      else if (!existing) {
+        const form = renderForm(passOf(p.kind), p.options, p.id);
+        form.dataset['preset'] = p.id;
+        const h = document.createElement('h3');
+        h.textContent = `${p.label} (${p.kind})`;
+        form.prepend(h);
+        // Steps run in the order of the buttons (a search's order): prune before quantize.
+        const order = presets().map((x) => x.id);
+        const after = [...forms.children].find((c) => order.indexOf((c as HTMLElement).dataset['preset']!) > order.indexOf(p.id));
+        forms.insertBefore(form, after ?? null);
+      }
+    });
+    label.append(box, ` ${p.label}`);
+    steps.append(label);
+  }
+}
+
+function chosenSteps(): StepChoice[] {
+  return [...$('forms').querySelectorAll<HTMLElement>('.step-form')].map((f) => ({ kind: f.dataset['kind']!, options: formOptions(f) }));
+}
+
+async function detectWebGpu(): Promise<void> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  if (!gpu) return;
+  try {
+    if ((await gpu.requestAdapter()) !== null) $<HTMLSelectElement>('target').append(new Option('webgpu', 'webgpu'));
+  } catch {
+    // No adapter: wasm only.
+  }
+}
+
+function stopWorker(): void {
+  state.worker?.terminate();
+  delete state.worker;
+  state.opened = false;
+}
+
+async function compress(): Promise<void> {
+  const progress = $('progress');
+  const steps = chosenSteps();
+  if (steps.length === 0) {
+    setStatus(progress, 'choose at least one step', true);
+    return;
+  }
+  const target = $<HTMLSelectElement>('target').value as BrowserTarget;
+  $<HTMLButtonElement>('run').disabled = true;
+  $<HTMLButtonElement>('cancel').disabled = false;
+  $('result').hidden = true;
+  $('measure').hidden = true;
+  setStatus(progress, 'starting…');
+  try {
+    const w = await ensureOpened();
+    const r = await ask(w, { type: 'run', steps, target }, (p) =>
+      setStatus(progress, `${p.label}${p.total !== undefined ? ` (${p.done}/${p.total})` : ''}`),
+    );
+    if (r.type !== 'done') throw new Error('unexpected answer from the pass worker');
+    state.bytes = new Uint8Array(r.bytes);
+    state.baseline = new Uint8Array(r.baseline);
+    state.run = {
+      input: state.model!.name,
+      output: outputName(state.model!.name, steps),
+      before: state.info!,
+      after: r.info,
+      steps: r.steps,
+      layers: r.layers,
+      notes: r.notes,
+      target,
+    };
+    state.report = buildReport(state.run);
+    setStatus(
+      progress,
+      `done in ${r.seconds.toFixed(2)} s: ${formatValue(state.info!.sizeBytes, 'bytes')} → ${formatValue(r.info.sizeBytes, 'bytes')}`,
+    );
+    showResult();
+  } catch (e) {
+    if ((e as Error).message !== 'cancelled') setStatus(progress, (e as Error).message, true);
+  } finally {
+    $<HTMLButtonElement>('run').disabled = false;
+    $<HTMLButtonElement>('cancel').disabled = true;
+  }
+}
+
+function cancel(): void {
+  stopWorker();
+  setStatus($('progress'), 'cancelled: the model stays open, nothing was written');
+  $<HTMLButtonElement>('run').disabled = false;
+  $<HTMLButtonElement>('cancel').disabled = true;
+  cancelRun?.();
+}
+
+// ---- download, measure, report ----------------------------------------------------------------------
+
+function link(name: string, body: BlobPart, type: string, id: string): string {
+  const url = URL.createObjectURL(new Blob([body], { type }));
+  urls.push(url);
+  return `<a id="${id}" href="${url}" download="${esc(name)}">${esc(name)}</a>`;
+}
+
+function showResult(): void {
+  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+  const run = state.run!;
+  const guarded = (kind: string) => 'allowSlower' in passOf(kind).schema.shape;
+  $('downloads').innerHTML = [
+    link(run.output, state.bytes!, 'application/octet-stream', 'download-model'),
+    link('report.json', JSON.stringify(state.report, null, 2), 'application/json', 'download-report'),
+    link('shrink.config.yaml', configYaml(run.input, run.target, run.steps, guarded), 'text/yaml', 'download-config'),
+  ].join('');
+  $('after').innerHTML = `<details><summary>the compressed model</summary>${renderInfo(run.after, run.output, 'output')}</details>`;
+  $('result').hidden = false;
+  $('measure').hidden = false;
+  showReport();
+}
+
+/** core's renderHtml, in a shadow root so its CSS stays its own. */
+function showReport(): void {
+  const host = $('report');
+  const root = host.shadowRoot ?? host.attachShadow({ mode: 'open' });
+  const doc = new DOMParser().parseFromString(renderHtml(state.report!), 'text/html');
+  root.replaceChildren(...doc.head.querySelectorAll('style'), ...doc.body.childNodes);
+}
+
+async function measure(): Promise<void> {
+  const status = $('measure-status');
+  const btn = $<HTMLButtonElement>('measure-run');
+  btn.disabled = true;
+  try {
+    setStatus(status, 'loading onnxruntime-web…');
+    const { measure: m, wasm } = await loadMeasure();
+    const feedsFile = $<HTMLInputElement>('feeds').files?.[0];
+    const r = await m.measurePair(state.baseline!, state.bytes!, {
+      ...wasm,
+      ...(feedsFile ? { feedsFile } : {}),
+      onProgress: (label) => setStatus(status, `${label}…`),
+    });
+    state.report = buildReport(state.run!, r);
+    const worst = Math.min(...Object.values(r.cosine));
+    setStatus(
+      status,
+      `${r.runtime}: worst-output cosine ${worst.toFixed(5)}, latency ${r.ratio.toFixed(2)}x of the original (p50 of ${r.rounds} interleaved rounds) on ${r.samples}`,
+    );
+    showResult();
+  } catch (e) {
+    setStatus(status, (e as Error).message, true);
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------------------
+
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  void open([...(e.dataTransfer?.files ?? [])]);
+});
+$<HTMLInputElement>('file').addEventListener('change', (e) => void open([...((e.target as HTMLInputElement).files ?? [])]));
+$('run').addEventListener('click', () => void compress());
+$('cancel').addEventListener('click', cancel);
+$('measure-run').addEventListener('click', () => void measure());
+setupSteps();
+void detectWebGpu();
+// Tests and the bench wait for this.
+document.body.dataset['ready'] = '1';

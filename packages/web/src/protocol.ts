@@ -1,0 +1,37 @@
+/** Messages between the page and the pass worker (structured-cloned; model bytes are transferred). */
+import type { LayerDetail } from '@shrink/core';
+import type { ModelInfo } from './model-info.js';
+
+/** One step as a pipeline config holds it: the pass's kind and its options (the schema's input). */
+export interface StepChoice {
+  readonly kind: string;
+  readonly options: Record<string, unknown>;
+}
+
+export type BrowserTarget = 'wasm' | 'webgpu';
+
+export type ToWorker = { type: 'open'; model: File; data?: File | undefined } | { type: 'run'; steps: StepChoice[]; target: BrowserTarget };
+
+export interface StepDone {
+  readonly kind: string;
+  readonly options: Record<string, unknown>;
+  readonly seconds: number;
+  readonly notes: string[];
+}
+
+export type FromWorker =
+  | { type: 'opened'; info: ModelInfo }
+  | { type: 'progress'; label: string; done: number; total: number | undefined }
+  | {
+      type: 'done';
+      /** The compressed model, encoded as `shrink` saves it (inline). */
+      bytes: ArrayBuffer;
+      /** The input as one inline model, for onnxruntime-web. */
+      baseline: ArrayBuffer;
+      info: ModelInfo;
+      steps: StepDone[];
+      layers: LayerDetail[];
+      notes: string[];
+      seconds: number;
+    }
+  | { type: 'error'; message: string };

@@ -1,0 +1,91 @@
+/**
+ * The pass worker: opens the model, runs the chosen steps with the CLI's pass definitions (the same
+ * objects the registry lists), and sends back the encoded result. The page terminates it to cancel, so
+ * a pass never has to poll for it.
+ */
+import { encodeModel, ShrinkError, targetContext, type Ctx, type LayerDetail, type onnx, type PassData } from '@shrink/core';
+import { modelInfo } from './model-info.js';
+import { openModel } from './open-model.js';
+import { passOf } from './passes.js';
+import type { FromWorker, StepDone, ToWorker } from './protocol.js';
+
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+
+let opened: onnx.ModelProto | undefined;
+
+const ctx: Ctx = {
+  progress: {
+    start: (label, total) => post({ type: 'progress', label, done: 0, total }),
+    tick: () => undefined,
+    stop: () => undefined,
+  },
+};
+
+/** The page has no datasets: passes that need one were refused by check() before running. */
+const noData: PassData = { eval: async () => undefined, train: () => Promise.reject(new Error('no training data in the browser')) };
+
+function message(e: unknown): string {
+  if (e instanceof ShrinkError) return e.message;
+  if (e instanceof Error) return `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}`;
+  return String(e);
+}
+
+async function run(steps: Extract<ToWorker, { type: 'run' }>['steps'], target: 'wasm' | 'webgpu'): Promise<void> {
+  if (!opened) throw new ShrinkError('INVALID_ARGUMENT', 'open a model first');
+  const started = performance.now();
+  const context = { data: noData, ctx: { ...ctx, target: targetContext(target) } };
+  let model = opened;
+  const done: StepDone[] = [];
+  const notes: string[] = [];
+  let layers: LayerDetail[] = [];
+  for (const [i, s] of steps.entries()) {
+    const pass = passOf(s.kind);
+    const parsed = pass.schema.safeParse(s.options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ShrinkError('INVALID_ARGUMENT', `step ${i + 1} (${s.kind}): ${issue.path.join('.') || 'options'}: ${issue.message}`);
+    }
+    const options = parsed.data as Record<string, unknown>;
+    pass.check?.(options, { calibration: false, train: false, eval: false });
+    post({
+      type: 'progress',
+      label: `step ${i + 1}/${steps.length}: ${pass.kind} ${pass.describe(options)}`,
+      done: i,
+      total: steps.length,
+    });
+    const t0 = performance.now();
+    const out = await pass.run(model, options, context);
+    model = out.model;
+    layers = out.layers;
+    notes.push(...out.notes);
+    done.push({ kind: s.kind, options: s.options, seconds: (performance.now() - t0) / 1000, notes: out.notes });
+  }
+  post({ type: 'progress', label: 'encoding', done: steps.length, total: steps.length });
+  const bytes = encodeModel(model);
+  const baseline = encodeModel(opened);
+  post(
+    {
+      type: 'done',
+      bytes: bytes.buffer as ArrayBuffer,
+      baseline: baseline.buffer as ArrayBuffer,
+      info: modelInfo(model, bytes.byteLength),
+      steps: done,
+      layers,
+      notes,
+      seconds: (performance.now() - started) / 1000,
+    },
+    [bytes.buffer as ArrayBuffer, baseline.buffer as ArrayBuffer],
+  );
+}
+
+self.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  const work =
+    m.type === 'open'
+      ? openModel(m.model, m.data).then((o) => {
+          opened = o.model;
+          post({ type: 'opened', info: modelInfo(o.model, o.bytes) });
+        })
+      : run(m.steps, m.target);
+  work.catch((e: unknown) => post({ type: 'error', message: message(e) }));
+};
