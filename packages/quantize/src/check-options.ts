@@ -1,7 +1,8 @@
 import { ShrinkError } from '@shrink/core';
 import type { ResolvedQuantizeOptions } from './options.js';
 
-type Checked = Pick<ResolvedQuantizeOptions, 'dtype' | 'mode'> & Partial<Pick<ResolvedQuantizeOptions, 'algo' | 'bits'>>;
+type Checked = Pick<ResolvedQuantizeOptions, 'dtype' | 'mode'> &
+  Partial<Pick<ResolvedQuantizeOptions, 'algo' | 'bits' | 'targetBits' | 'sizeBudget'>>;
 
 const isEightBit = (o: Checked) => o.dtype === 'q8' || o.dtype === 'int8' || o.dtype === 'uint8';
 
@@ -37,6 +38,27 @@ export function checkCombination(o: Checked): void {
       'INVALID_ARGUMENT',
       `bits ${o.bits} applies to dtype q4/q4f16 (2, 3, 4 or 8); ${o.dtype}${o.mode === 'weight-only' ? ' weight-only' : ''} is 8-bit`,
       { option: 'bits' },
+    );
+  }
+  for (const option of ['targetBits', 'sizeBudget'] as const) {
+    if (o[option] !== undefined && o.dtype !== 'q4' && o.dtype !== 'q4f16') {
+      throw new ShrinkError('INVALID_ARGUMENT', `${option} mixes bit widths of MatMulNBits weights: use it with dtype q4 or q4f16`, {
+        option,
+      });
+    }
+  }
+  if (o.targetBits !== undefined && o.sizeBudget !== undefined) {
+    throw new ShrinkError('INVALID_ARGUMENT', 'targetBits and sizeBudget are two budgets for one choice: give one of them', {
+      option: 'sizeBudget',
+    });
+  }
+  if ((o.targetBits !== undefined || o.sizeBudget !== undefined) && o.bits === 8) {
+    throw new ShrinkError(
+      'INVALID_ARGUMENT',
+      'bits 8 is the widest level: mixed precision raises weights above bits, so give bits 2, 3 or 4',
+      {
+        option: 'bits',
+      },
     );
   }
 }

@@ -49,10 +49,13 @@ export type NBitsPlaceOptions = Pick<ResolvedQuantizeOptions, 'blockSize' | 'sym
     bits: GridBits;
     /** GPTQ: X^T X of each MatMul input, by the input's name (gptq-hessians.ts). */
     hessians?: ReadonlyMap<string, Float64Array>;
+    /** Mixed precision: grid bits by weight key (mixed/mixed-precision.ts); a key not listed takes `bits`. */
+    bitsByWeight?: ReadonlyMap<string, GridBits>;
   };
 
 export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlacer {
-  const bits = storedBits(options.bits);
+  const gridOf = (w: NBitsWeight): GridBits => options.bitsByWeight?.get(w.key) ?? options.bits;
+  const storedOf = (w: NBitsWeight) => storedBits(gridOf(w));
   // Options resolved before `algo` existed (saved pipeline steps, hand-built objects) mean round to nearest.
   const algo = options.algo ?? 'rtn';
   const quantize: WeightQuantizer = WEIGHT_QUANTIZERS[algo];
@@ -66,6 +69,8 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
    * only a GatherBlockQuantized reads them, so the codes are stored in its 2-D shape [N, K * bits / 8].
    */
   const write = (w: NBitsWeight, key: string, q: BlockwiseWeights, lookupOnly: boolean): Stored => {
+    const bits = storedOf(w);
+    const grid = gridOf(w);
     const base = w.source.replace(/[^A-Za-z0-9_.:/-]/g, '_');
     const b = graph.uniqueName(`${base}_Q${bits}`);
     const scales = graph.uniqueName(`${base}_scales`);
@@ -76,7 +81,7 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
     const weights: Weights = [
       {
         name: b,
-        dtype: `uint8 (${bits}-bit codes${options.bits !== bits ? ` of a ${options.bits}-bit grid` : ''})`,
+        dtype: `uint8 (${bits}-bit codes${grid !== bits ? ` of a ${grid}-bit grid` : ''})`,
         elements: w.K * w.N,
         bytes: q.packed.byteLength,
       },
@@ -124,7 +129,7 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
   };
 
   const blockOptions = (w: NBitsWeight) => ({
-    bits: options.bits,
+    bits: gridOf(w),
     blockSize: options.blockSize,
     symmetric: options.symmetric,
     name: w.source,
@@ -151,7 +156,7 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
   const lookupData = (s: Stored, w: NBitsWeight, node: onnx.NodeProto): string => {
     if (s.lookupData) return s.lookupData;
     const shape = graph.uniqueName(`${s.b}_rows_shape`);
-    graph.setInitializer(shape, 'int64', [2], new BigInt64Array([BigInt(w.N), BigInt((w.K * bits) / 8)]));
+    graph.setInitializer(shape, 'int64', [2], new BigInt64Array([BigInt(w.N), BigInt((w.K * storedOf(w)) / 8)]));
     const rows = graph.uniqueName(`${s.b}_rows`);
     graph.addNode(makeNode('Reshape', [s.b, shape], [rows], {}, { name: graph.uniqueNodeName(`${s.b}_rows`) }), { before: node });
     s.lookupData = rows;
@@ -163,6 +168,7 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
     const reshaped = w.lookupData === undefined;
     const data = lookupData(w, plan.weight, node);
     const inputs = [data, plan.input, w.scales, ...(w.zeroPoints ? [w.zeroPoints] : [])];
+    const bits = storedOf(plan.weight);
     const q = makeNode(
       'GatherBlockQuantized',
       inputs,
@@ -208,7 +214,7 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
         ...(bias ? { bias } : {}),
         K: plan.weight.K,
         N: plan.weight.N,
-        bits,
+        bits: storedOf(plan.weight),
         options,
       });
       graph.replaceNode(node, q);

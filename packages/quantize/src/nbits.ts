@@ -20,6 +20,8 @@ export type WeightOnlyOptions = Omit<ResolvedQuantizeOptions, 'bits'> & {
   bits: GridBits;
   /** algo gptq: X^T X of each MatMul input by its name (gatherHessians); a node without one is rounded to nearest. */
   hessians?: ReadonlyMap<string, Float64Array>;
+  /** Mixed precision: grid bits by weight key (chooseMixedBits); a weight not listed takes `bits`. */
+  bitsByWeight?: ReadonlyMap<string, GridBits>;
   /** q4f16: the rest of the model goes to float16 too (convertToFloat16), and so do scales and bias. */
   float16?: boolean;
   /** q4f16: what fp16's range check measured on the float32 model (values kept float32 past float16's range). */

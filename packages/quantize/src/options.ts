@@ -72,6 +72,21 @@ export const quantizeOptionsSchema = z.strictObject({
     .describe(
       'q4/q4f16: weight bits, 2, 3, 4 (default) or 8 (8-bit weight-only is 8 by definition); 3 has no onnxruntime kernel and is stored in 4-bit codes (3-bit accuracy, 4-bit size)',
     ),
+  targetBits: z
+    .number()
+    .gt(2)
+    .lte(8)
+    .optional()
+    .describe(
+      'q4/q4f16 mixed precision: the average stored code bits per weight (scales come on top); the weights whose output error drops most per bit are raised to 8 bits (3 to 4 first) until the average is reached, weighed by the calibration activations when calibData is given',
+    ),
+  sizeBudget: z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*([kmgKMG]i?[bB]|[bB])?\s*$/, 'a size: bytes, or a number with B, KB, MB, GB, KiB, MiB or GiB')
+    .optional()
+    .describe(
+      'q4/q4f16 mixed precision: the largest the written model may be (e.g. 12MB, 1.5GiB); weights are raised above bits, most sensitive per byte first, while the file stays within it',
+    ),
   symmetric: z.boolean().default(true).describe('q4/q4f16: symmetric blocks (no zero points); false stores a zero point per block'),
   accuracyLevel: z
     .number()

@@ -85,7 +85,7 @@ export const quantizePass = definePass({
   // Dynamic q8 has int8-storage float-compute forms; static QDQ, weight-only, q4 and fp16 have none.
   floatComputes: (o) => o.dtype === 'q8' && (o.mode === 'dynamic' || (o.mode === 'auto' && o.calibData === undefined)),
   describe: (o) =>
-    `${o.dtype}${o.mode !== 'dynamic' && o.mode !== 'auto' ? `-${o.mode}` : ''}${o.perChannel ? '-pc' : ''}${o.weightType && o.weightType !== o.dtype ? `-${o.weightType}` : ''}${o.reduceRange === false ? '-fullrange' : ''}${lowBits(o)}${o.algo !== 'rtn' ? `-${o.algo}` : ''}`,
+    `${o.dtype}${o.mode !== 'dynamic' && o.mode !== 'auto' ? `-${o.mode}` : ''}${o.perChannel ? '-pc' : ''}${o.weightType && o.weightType !== o.dtype ? `-${o.weightType}` : ''}${o.reduceRange === false ? '-fullrange' : ''}${lowBits(o)}${o.targetBits !== undefined ? `-mix${o.targetBits}` : ''}${o.sizeBudget !== undefined ? `-max${o.sizeBudget.replace(/\s+/g, '')}` : ''}${o.algo !== 'rtn' ? `-${o.algo}` : ''}`,
   // The choices transformers.js names; static needs calibration data.
   searchSpace: (available): Array<z.input<typeof quantizePassSchema> | null> => [
     null,
@@ -110,11 +110,12 @@ export const quantizePass = definePass({
     // Static mode calibrates on the calibration data; fp16's range check runs the float32 model on it too
     // (a feeds file works), else on the evaluation data, else on synthetic samples.
     const halves = options.dtype === 'fp16' || options.dtype === 'q4f16';
+    const mixed = options.targetBits !== undefined || options.sizeBudget !== undefined;
     const given =
-      (needsCalibration(options) || halves) && spec !== undefined
+      (needsCalibration(options) || halves || mixed) && spec !== undefined
         ? await resolveCalibration(spec, model, data.cwd !== undefined ? { cwd: data.cwd } : {}, ctx)
         : undefined;
-    const calibration = needsCalibration(options) ? given : undefined;
+    const calibration = needsCalibration(options) || mixed ? given : undefined;
     const evalSet = await data.eval();
     const ranges = halves ? (given ?? evalSet) : undefined;
     const env = { ...(calibration ? { calibration } : {}), ...(ranges ? { ranges } : {}) };

@@ -190,8 +190,16 @@ export async function weightOnlyData(
   o: ResolvedQuantizeOptions,
   calibration: CalibrationSet | undefined,
   ctx?: Ctx,
-): Promise<{ hessians?: Map<string, Float64Array>; note?: string }> {
-  if (o.algo !== 'gptq') return {};
+): Promise<{ hessians?: Map<string, Float64Array>; importance?: Map<string, Float64Array>; note?: string }> {
+  if (o.algo !== 'gptq') {
+    // Mixed precision weighs each weight's error by its input's activations when there is data to run.
+    if ((o.targetBits === undefined && o.sizeBudget === undefined) || !calibration) return {};
+    const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx);
+    return {
+      importance: h.hessians,
+      note: `mixed precision: activations of ${h.hessians.size} MatMul input(s) from ${h.samples} sample(s) of '${calibration.name}' weigh each weight's error`,
+    };
+  }
   if (!calibration) throw new ShrinkError('CALIBRATION_EMPTY', calibrationMissing(o), { option: 'calibData', missing: 'calibration' });
   const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx);
   const rows = [...h.tokens.values()];

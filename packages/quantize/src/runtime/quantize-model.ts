@@ -21,7 +21,8 @@ import { dequantizeWeights, quantizedOps, refuseQuantized } from '../already-qua
 import type { PassResult } from '../types.js';
 import { quantizeDynamic } from '../dynamic.js';
 import { quantizeStatic } from '../static.js';
-import { quantizeWeightOnly } from '../nbits.js';
+import { NBITS_OPS, quantizeWeightOnly } from '../nbits.js';
+import { checkSizeBudget, chooseMixedBits } from '../mixed/mixed-precision.js';
 import { refuseAlreadyHalf, storesOnlyHalf } from '../fp16-already.js';
 import { convertToFloat16, type MeasuredRanges } from '../fp16.js';
 import { portabilityNote } from '../weight-format.js';
@@ -192,11 +193,24 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
   // GPTQ's Hessians come from the float model this pass rewrites (BatchNormalizations folded).
   const weightOnly = o.dtype === 'q4' || o.dtype === 'q4f16' || o.mode === 'weight-only';
   const gptq = weightOnly ? await weightOnlyData(model, o, env.calibration, ctx) : {};
+  const base = { bits: o.bits ?? 4, ...(gptq.hessians ? { hessians: gptq.hessians } : {}) };
+  const half = o.dtype === 'q4f16';
+  const mixed = weightOnly
+    ? chooseMixedBits(
+        model,
+        NBITS_OPS,
+        { ...o, bits: base.bits, float16: half },
+        gptq.hessians ?? gptq.importance,
+        () => quantizeWeightOnly(model, { ...o, bits: base.bits, algo: o.algo === 'hqq' ? 'hqq' : 'rtn', float16: half }).model,
+      )
+    : undefined;
+  const lowBits = { ...base, ...(mixed ? { bitsByWeight: mixed.bits } : {}) };
   const withGptq = (r: PassResult): PassResult => {
     if (gptq.note) r.report.notes.push(gptq.note);
+    if (mixed) r.report.notes.push(...mixed.notes);
+    if (mixed && o.sizeBudget !== undefined) checkSizeBudget(r.model, o.sizeBudget);
     return r;
   };
-  const lowBits = { bits: o.bits ?? 4, ...(gptq.hessians ? { hessians: gptq.hessians } : {}) };
   switch (o.dtype) {
     case 'q4':
       return withGptq(step('q4 weight-only', () => quantizeWeightOnly(model, { ...o, ...lowBits })));

@@ -67,6 +67,9 @@ export function streamedRefusal(o: ResolvedQuantizeOptions): string | undefined 
   if (o.algo === 'gptq') {
     return 'gptq needs calibration activations of every MatMul input, which the streamed path does not gather; use algo rtn or hqq';
   }
+  if (o.targetBits !== undefined || o.sizeBudget !== undefined) {
+    return 'mixed precision (targetBits, sizeBudget) compares every weight at each bit width before writing one, which the streamed path does not hold; give bits alone';
+  }
   return undefined;
 }
 
@@ -96,7 +99,10 @@ export async function quantizeStreamed(
   const o = parseOptions(quantizeOptionsSchema, options, 'quantize');
   checkCombination(o);
   const refusal = streamedRefusal(o);
-  if (refusal) throw new ShrinkError('INVALID_ARGUMENT', refusal, { option: o.dtype !== 'q4' ? 'dtype' : 'algo' });
+  if (refusal)
+    throw new ShrinkError('INVALID_ARGUMENT', refusal, {
+      option: o.dtype !== 'q4' ? 'dtype' : o.algo === 'gptq' ? 'algo' : o.targetBits !== undefined ? 'targetBits' : 'sizeBudget',
+    });
   if (endianness() !== 'LE')
     throw new ShrinkError('UNSUPPORTED_MODEL', 'the streamed path reads float32 data as little-endian; this CPU is big-endian');
   const pieceBytes = opts.pieceBytes ?? DEFAULT_PIECE;
