@@ -6,11 +6,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync, ftruncateSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  ftruncateSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { cosine, decodeModel } from '@shrink/core';
+import { loadModel, saveModel } from '@shrink/core/io';
 import { createSession, syntheticFeedSet } from '@shrink/core/runtime';
 import { serveSite, type SiteServer } from '../../cli/src/commands/serve.js';
 import { configSchema } from '../../cli/src/pipeline/config-schema.js';
@@ -33,6 +46,7 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
   let page: Page;
   const errors: string[] = [];
   const offOrigin: string[] = [];
+  const requested: string[] = [];
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-web-'));
@@ -49,6 +63,7 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
     // blob: URLs the page made itself (the worker, downloads) are its own origin.
     const own = (u: string) => u.startsWith(`${server.origin}/`) || u.startsWith(`blob:${server.origin}/`) || u.startsWith('data:');
     page.on('request', (r) => {
+      requested.push(r.url());
       if (!own(r.url())) offOrigin.push(r.url());
     });
     await page.route('**/*', (route) => (own(route.request().url()) ? route.continue() : route.abort()));
@@ -158,6 +173,13 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
   });
 
   test('measure in onnxruntime-web: every output compared, the report charts drawn (a non-trivial screenshot)', async () => {
+    // onnxruntime-web and its wasm load when first needed, not before: the first load is app.js alone.
+    assert.deepEqual(
+      requested.filter((u) => /\/ort\/|measure\.js/.test(u)),
+      [],
+    );
+    const app = statSync(path.join(builtSite(), 'assets/app.js')).size;
+    assert.ok(app <= 1.5e6, `first-load JS is ${app} bytes`);
     await page.click('#measure-run');
     await page.waitForFunction(() => {
       const s = document.querySelector('#measure-status')!;
@@ -224,6 +246,46 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
     }
     const ok = await openFiles([MODEL]);
     assert.equal(ok.error, false, ok.text);
+  });
+
+  test('external data: read with File.slice beside its .onnx; the .onnx alone names the file it needs', async () => {
+    mkdirSync(path.join(dir, 'ext'));
+    const out = path.join(dir, 'ext', 'model.onnx');
+    const saved = await saveModel(await loadModel(MODEL), out, { externalData: true });
+    assert.ok(saved.externalDataPath);
+    const alone = await openFiles([out]);
+    assert.equal(alone.error, true);
+    assert.match(alone.text, /model\.onnx_data/);
+    const both = await openFiles([out, saved.externalDataPath]);
+    assert.equal(both.error, false, both.text);
+    assert.match((await page.textContent('#info')) ?? '', /328 k/);
+  });
+
+  test('from file:// (the built site opened as a file): open, q8, measure', async () => {
+    const p = await browser.newPage();
+    const fileErrors: string[] = [];
+    p.on('console', (m) => {
+      if (m.type() === 'error') fileErrors.push(m.text());
+    });
+    p.on('pageerror', (e) => fileErrors.push(e.message));
+    p.on('request', (r) => {
+      if (!/^(file|blob|data):/.test(r.url())) offOrigin.push(r.url());
+    });
+    await p.goto(pathToFileURL(path.join(builtSite(), 'index.html')).href);
+    await p.waitForSelector('body[data-ready="1"]');
+    await p.setInputFiles('#file', MODEL);
+    await p.waitForFunction(() => (document.querySelector('#status')!.textContent ?? '').startsWith('opened'));
+    await p.check('#step-q8');
+    await p.click('#run');
+    await p.waitForFunction(() => !document.querySelector<HTMLElement>('#result')!.hidden);
+    await p.click('#measure-run');
+    await p.waitForFunction(() => {
+      const s = document.querySelector('#measure-status')!;
+      return s.classList.contains('error') || (s.textContent ?? '').includes('cosine');
+    });
+    assert.match((await p.textContent('#measure-status')) ?? '', /cosine 0\.99/);
+    assert.deepEqual(fileErrors, []);
+    await p.close();
   });
 
   test('no console errors and no request beyond the page origin', () => {
