@@ -3,7 +3,7 @@ import { ShrinkError } from '@shrink/core';
 import { ctxFromArgs, type ArgsOf, type GlobalArgs } from '../output.js';
 import { OBJECTIVES } from '../pipeline/config-schema.js';
 import { loadConfig } from '../pipeline/load-config.js';
-import { runSearch } from '../pipeline/search.js';
+import { queueSettingsOf, runSearch } from '../pipeline/search.js';
 import { reportOutcome } from './run.js';
 
 const builder = (y: Argv<GlobalArgs>) =>
@@ -18,6 +18,17 @@ const builder = (y: Argv<GlobalArgs>) =>
     .option('objective', {
       choices: OBJECTIVES,
       describe: 'Best trial: smallest file (size) or lowest latency (latency); default search.objective, else size',
+    })
+    .option('queue', {
+      type: 'string',
+      describe:
+        'Run the trials on `shrink worker` processes through Redis: redis://[user:password@]host[:port][/db] or rediss:// (default search.queue)',
+    })
+    .option('store', { type: 'string', describe: 'With --queue: artifact store shared with the workers, a folder or s3://bucket/prefix' })
+    .option('time-budget', { type: 'number', describe: 'With --queue: seconds after which trials without a result are reported as failed' })
+    .option('redis-timeout', {
+      type: 'number',
+      describe: 'With --queue: seconds Redis may be unreachable before the search gives up (default 30)',
     });
 type Args = ArgsOf<typeof builder>;
 
@@ -30,10 +41,32 @@ export const searchCommand: CommandModule<GlobalArgs, Args> = {
     if (argv.workers !== undefined && !(Number.isInteger(argv.workers) && argv.workers >= 1)) {
       throw new ShrinkError('INVALID_ARGUMENT', `--workers: must be an integer >= 1, got ${argv.workers}`);
     }
+    for (const [flag, v] of [
+      ['--time-budget', argv.timeBudget],
+      ['--redis-timeout', argv.redisTimeout],
+    ] as const)
+      if (v !== undefined && !(Number.isFinite(v) && v > 0))
+        throw new ShrinkError('INVALID_ARGUMENT', `${flag}: must be a number > 0, got ${v}`);
     const config = await loadConfig(argv.config, { search: true, ...(argv.output !== undefined ? { output: argv.output } : {}) });
+    const fromConfig = queueSettingsOf(config.search?.queue);
+    const url = argv.queue ?? fromConfig?.url;
+    const queue =
+      url === undefined
+        ? undefined
+        : {
+            ...fromConfig,
+            url,
+            from: argv.queue !== undefined ? '--queue' : (fromConfig?.from ?? 'search.queue'),
+            ...(argv.store !== undefined ? { store: argv.store } : {}),
+            ...(argv.timeBudget !== undefined ? { timeBudget: argv.timeBudget } : {}),
+            ...(argv.redisTimeout !== undefined ? { redisTimeout: argv.redisTimeout } : {}),
+          };
+    if (queue === undefined && (argv.store ?? argv.timeBudget ?? argv.redisTimeout) !== undefined)
+      throw new ShrinkError('INVALID_ARGUMENT', '--store, --time-budget and --redis-timeout go with --queue (or search.queue)');
     const result = await runSearch(config, ctxFromArgs(argv), {
       ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
       ...(argv.objective !== undefined ? { objective: argv.objective } : {}),
+      ...(queue ? { queue } : {}),
     });
     reportOutcome(argv, config, result);
   },

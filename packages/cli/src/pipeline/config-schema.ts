@@ -137,6 +137,30 @@ export const searchSchema = z.strictObject({
     .boolean()
     .default(true)
     .describe('Measure the latency of the trials again in the main thread, interleaved with the baseline, after the parallel trials'),
+  queue: z
+    .union([
+      z.string().min(1),
+      z.strictObject({
+        url: z.string().min(1).describe('redis://[user:password@]host[:port][/db], or rediss:// for TLS'),
+        store: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'Artifact store the workers share: a folder, or s3://bucket/prefix (default $SHRINK_STORE, else ~/.cache/shrink/queue-store)',
+          ),
+        timeBudget: z.number().positive().optional().describe('Seconds after which trials without a result are reported as failed'),
+        redisTimeout: z
+          .number()
+          .positive()
+          .default(30)
+          .describe('Seconds Redis may be unreachable mid-search before the search ends with an error naming what was lost'),
+      }),
+    ])
+    .optional()
+    .describe(
+      'Run the trials on `shrink worker` processes through a BullMQ queue on Redis instead of worker threads (docs/distributed.md): a URL, or {url, store, timeBudget, redisTimeout}',
+    ),
 });
 
 export const configSchema = z.strictObject({

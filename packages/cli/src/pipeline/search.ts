@@ -38,10 +38,30 @@ import { expandTrials } from './search-space.js';
 import { runTrialsInWorkers } from './worker-pool.js';
 import { writeReports } from './write-reports.js';
 import { measuringCtx, pipelineTarget, reportTarget } from './pipeline-target.js';
+import type { TrialOutcome } from './trial-worker.js';
+import type { QueueRun, QueueSettings } from '../queue/queue-search.js';
+import type { SearchSettings } from './config-schema.js';
 
 export interface SearchOptions {
   workers?: number;
   objective?: 'size' | 'latency';
+  /** Run the trials on `shrink worker` processes through this queue (`--queue`), instead of worker threads. */
+  queue?: QueueSettings;
+  /** Called with the queue's run (timings per trial) before the report is built; for benchmarks. */
+  onQueueRun?: (run: QueueRun) => void;
+}
+
+/** `search.queue` of a config: a URL, or the URL with its settings. */
+export function queueSettingsOf(q: SearchSettings['queue']): QueueSettings | undefined {
+  if (q === undefined) return undefined;
+  if (typeof q === 'string') return { url: q, from: 'search.queue' };
+  return {
+    url: q.url,
+    from: 'search.queue.url',
+    redisTimeout: q.redisTimeout,
+    ...(q.store !== undefined ? { store: q.store } : {}),
+    ...(q.timeBudget !== undefined ? { timeBudget: q.timeBudget } : {}),
+  };
 }
 
 const OBJECTIVE_METRIC = { size: 'size.bytes', latency: 'latency.p50' } as const;
@@ -69,7 +89,8 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
   const started = performance.now();
   const target = pipelineTarget(config.target);
   const objective = opts.objective ?? config.search?.objective ?? 'size';
-  const workers = opts.workers ?? config.search?.workers ?? Math.min(2, availableParallelism());
+  const queue = opts.queue ?? queueSettingsOf(config.search?.queue);
+  let workers = opts.workers ?? config.search?.workers ?? Math.min(2, availableParallelism());
   const remeasure = config.search?.remeasure ?? true;
   // Model and data first: a wrong path must fail here, once, not in every worker.
   const input = await loadModelInput(config.model, ctx);
@@ -81,30 +102,42 @@ export async function runSearch(config: PipelineConfig, ctx: Ctx = {}, opts: Sea
   await ensureDir(config.output);
   const trialsDir = path.join(config.output, 'trials');
   await mkdir(trialsDir, { recursive: true });
-  log.info(`search: ${trials.length} trials on ${workers} worker thread(s)`);
   // Each worker gets its share of the cores for onnxruntime, so two workers do not fight over both.
   const threads = config.evaluation.threads ?? Math.max(1, Math.floor(availableParallelism() / workers));
-  const outcomes = await runTrialsInWorkers(
-    trials,
-    workers,
-    {
-      model: config.model,
-      data: config.data,
-      outDir: trialsDir,
-      threads,
-      batch: config.evaluation.batch,
-      evalBatch: config.evaluation.evalBatch,
-      target: config.target,
-      ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}),
-    },
-    log,
-  );
-  const parallelSeconds = (performance.now() - started) / 1000;
+  let outcomes: TrialOutcome[];
+  const notes: string[] = [];
+  if (queue) {
+    // Loaded only here: a local search never loads BullMQ or ioredis.
+    const { runTrialsOnQueue } = await import('../queue/queue-search.js');
+    const run = await runTrialsOnQueue(trials, config, input, trialsDir, queue, log);
+    opts.onQueueRun?.(run);
+    outcomes = run.outcomes;
+    workers = run.workers;
+    notes.push(`search: ${trials.length} trials in ${((performance.now() - started) / 1000).toFixed(1)} s on a queue`, ...run.notes);
+  } else {
+    log.info(`search: ${trials.length} trials on ${workers} worker thread(s)`);
+    outcomes = await runTrialsInWorkers(
+      trials,
+      workers,
+      {
+        model: config.model,
+        data: config.data,
+        outDir: trialsDir,
+        threads,
+        batch: config.evaluation.batch,
+        evalBatch: config.evaluation.evalBatch,
+        target: config.target,
+        ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}),
+      },
+      log,
+    );
+    const parallelSeconds = (performance.now() - started) / 1000;
+    notes.push(
+      `search: ${trials.length} trials in ${parallelSeconds.toFixed(1)} s on ${workers} worker thread(s) (${threads} onnxruntime thread(s) each)`,
+    );
+  }
 
   const ok = outcomes.filter((o) => o.error === undefined && o.path !== undefined);
-  const notes: string[] = [
-    `search: ${trials.length} trials in ${parallelSeconds.toFixed(1)} s on ${workers} worker thread(s) (${threads} onnxruntime thread(s) each)`,
-  ];
   let measured = new Map<string, Record<string, MetricValue>>();
   if (remeasure && ok.length > 0) {
     log.info(`search: measuring ${ok.length} trial(s) again in the main thread, interleaved with the baseline`);
