@@ -143,26 +143,44 @@ test('fixtures/lm/tiny-lm.onnx at q4 block 32: every constant-weight MatMul, the
   const nodes = r.model.graph!.node!;
   const count = (op: string) => nodes.filter((n) => n.opType === op).length;
   assert.equal(count('MatMulNBits'), 17, '4 blocks x 4 projections + the head');
-  assert.equal(count('GatherBlockQuantized'), 1);
+  // The token table (read by the lookup and the tied head) and the position rows a Slice takes.
+  assert.equal(count('GatherBlockQuantized'), 2);
   const inits = new Set(r.model.graph!.initializer!.map((t) => t.name));
   // What stays MatMul multiplies two activations (attention); what stays Gather reads a shape.
   for (const n of nodes) {
     if (n.opType === 'MatMul' || n.opType === 'Gather') assert.ok(!inits.has(n.input![0]!) && !inits.has(n.input![1]!), n.name!);
   }
   assert.ok(!inits.has('wte'), 'the float table is gone');
+  assert.ok(!inits.has('wpe'), 'the float position table is gone');
   const out = encodeModel(r.model);
   const ratio = out.length / bytes.length;
   console.log(`tiny-lm q4 block 32: ${out.length} / ${bytes.length} bytes = ${ratio.toFixed(4)}x of fp32`);
-  assert.ok(ratio <= 0.2, `size ratio ${ratio}`);
-  const s = await createSession(out);
-  try {
-    const ids = BigInt64Array.from([5, 300, 12, 999, 64].map(BigInt));
-    const y = (await s.run({ input_ids: { data: ids, dims: [1, 5] } }))['logits']!;
-    assert.deepEqual(y.dims, [1, 5, 1024]);
-    assert.ok((y.data as Float32Array).every(Number.isFinite));
-  } finally {
-    await s.release();
+  // Issue #15's goal, embeddings included: measured 0.1634 (0.171 while the positions stayed float).
+  assert.ok(ratio <= 0.17, `size ratio ${ratio}`);
+  const ids = BigInt64Array.from([5, 300, 12, 999, 64].map(BigInt));
+  const logits = async (m: Uint8Array) => {
+    const s = await createSession(m);
+    try {
+      const y = (await s.run({ input_ids: { data: ids, dims: [1, 5] } }))['logits']!;
+      assert.deepEqual(y.dims, [1, 5, 1024]);
+      return y.data as Float32Array;
+    } finally {
+      await s.release();
+    }
+  };
+  const got = await logits(out);
+  const want = await logits(bytes);
+  let dot = 0;
+  let gg = 0;
+  let ww = 0;
+  for (let i = 0; i < want.length; i++) {
+    dot += got[i]! * want[i]!;
+    gg += got[i]! ** 2;
+    ww += want[i]! ** 2;
   }
+  // Measured 0.99926 on AVX512-VNNI (accuracy_level 4's int8 activations included).
+  console.log(`tiny-lm q4 block 32 logits cosine ${(dot / Math.sqrt(gg * ww)).toFixed(5)}`);
+  assert.ok(dot / Math.sqrt(gg * ww) >= 0.995, `logits cosine ${dot / Math.sqrt(gg * ww)}`);
 });
 
 test('tiny-lm at q4f16: the lookup computes in float16 (float16 scales) and the model runs', async () => {
@@ -170,7 +188,7 @@ test('tiny-lm at q4f16: the lookup computes in float16 (float16 scales) and the 
   const bytes = readFileSync(path);
   const r = quantizeWeightOnly(decodeModel(bytes), { ...opts({ bits: 4, blockSize: 32 }), float16: true });
   const out = encodeModel(r.model);
-  assert.equal(r.model.graph!.node!.filter((n) => n.opType === 'GatherBlockQuantized').length, 1);
+  assert.equal(r.model.graph!.node!.filter((n) => n.opType === 'GatherBlockQuantized').length, 2);
   console.log(`tiny-lm q4f16 block 32: ${(out.length / bytes.length).toFixed(4)}x of fp32`);
   const s = await createSession(out);
   try {

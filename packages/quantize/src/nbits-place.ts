@@ -163,11 +163,47 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
     return rows;
   };
 
+  /**
+   * The row indices a Slice takes, as it clamps them for step 1: a bound below 0 counts from the end, then
+   * each is held to [0, rows]; Range(start, end) is empty when end <= start, as the Slice would be.
+   */
+  const sliceRows = (
+    node: onnx.NodeProto,
+    rows: { starts: string; ends: string },
+    V: number,
+  ): { indices: string; nodes: onnx.NodeProto[] } => {
+    const base = node.name || node.output[0] || 'Slice';
+    const nodes: onnx.NodeProto[] = [];
+    const konst = (suffix: string, dims: number[], values: bigint[]): string => {
+      const name = graph.uniqueName(`${base}_${suffix}`);
+      graph.setInitializer(name, 'int64', dims, BigInt64Array.from(values));
+      return name;
+    };
+    const scalarShape = konst('scalar_shape', [0], []);
+    const zero = konst('zero', [], [0n]);
+    const count = konst('rows', [], [BigInt(V)]);
+    const op = (type: string, inputs: string[], attrs: Record<string, number> = {}): string => {
+      const out = graph.uniqueName(`${base}_${type}_output`);
+      nodes.push(makeNode(type, inputs, [out], attrs, { name: graph.uniqueNodeName(`${base}_${type}`) }));
+      return out;
+    };
+    const bound = (name: string): string => {
+      // Slice takes int32 or int64 bounds; Range wants all three in one type.
+      const x = op('Reshape', [op('Cast', [name], { to: 7 }), scalarShape]);
+      const fromEnd = op('Where', [op('Less', [x, zero]), op('Add', [x, count]), x]);
+      return op('Max', [op('Min', [fromEnd, count]), zero]);
+    };
+    const one = konst('one', [], [1n]);
+    const indices = op('Range', [bound(rows.starts), bound(rows.ends), one]);
+    return { indices, nodes };
+  };
+
   const placeLookup = (node: onnx.NodeProto, plan: NBitsPlan): PlacedNBits => {
     const w = storeLookup(plan.weight);
     const reshaped = w.lookupData === undefined;
     const data = lookupData(w, plan.weight, node);
-    const inputs = [data, plan.input, w.scales, ...(w.zeroPoints ? [w.zeroPoints] : [])];
+    const range = plan.rows ? sliceRows(node, plan.rows, plan.weight.N) : undefined;
+    const inputs = [data, range ? range.indices : plan.input, w.scales, ...(w.zeroPoints ? [w.zeroPoints] : [])];
     const bits = storedOf(plan.weight);
     const q = makeNode(
       'GatherBlockQuantized',
@@ -179,9 +215,12 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
     // A com.microsoft op's output type is not inferred: said here (the scales' type, as the lookup computes),
     // so q4f16's float16 step types it and casts where a float32 node reads it.
     if (graph.dtypeOf(plan.output) === undefined) graph.setValueInfo(makeValueInfo(plan.output, plan.weight.floatType));
-    graph.replaceNode(node, q);
+    graph.replaceNode(node, [...(range?.nodes ?? []), q]);
     const reshape = reshaped ? graph.producer(data) : undefined;
-    return { replacedBy: [...(reshape ? [reshape.name] : []), q.name], weights: [...w.weights] };
+    return {
+      replacedBy: [...(reshape ? [reshape.name] : []), ...(range?.nodes ?? []).map((n) => n.name), q.name],
+      weights: [...w.weights],
+    };
   };
 
   return {

@@ -10,6 +10,7 @@ import { nodeOutcome } from './node-outcome.js';
 import { withSubgraphs } from './subgraphs.js';
 import { storedBits, type GridBits } from './ops/nbits-blocks.js';
 import { planGatherNBits } from './ops/nbits-gather.js';
+import { planSliceNBits } from './ops/nbits-slice.js';
 import { planGemmNBits, planMatMulNBits } from './ops/nbits-matmul.js';
 import type { NBitsOp, NBitsView } from './ops/nbits-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
@@ -36,18 +37,22 @@ export const NBITS_OPS: ReadonlyMap<string, NBitsOp> = new Map([
   ['MatMul', planMatMulNBits],
   ['Gemm', planGemmNBits],
   ['Gather', planGatherNBits],
+  ['Slice', planSliceNBits],
 ]);
+
+/** Ops whose table becomes GatherBlockQuantized rows (a lookup), not MatMulNBits blocks. */
+const isLookup = (opType: string): boolean => opType === 'Gather' || opType === 'Slice';
 
 /** MatMul/Gemm with constant 2-D weights -> MatMulNBits (bits 2, 3, 4 or 8, options.blockSize, options.symmetric, options.algo). */
 export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyOptions): PassResult {
   const r = withSubgraphs(model, (m) => weightOnlyGraph(m, options));
   const done = r.report.nodes.filter((n) => n.action === 'quantized');
-  const lookups = done.filter((n) => n.opType === 'Gather').length;
+  const lookups = done.filter((n) => isLookup(n.opType)).length;
   const quantized = done.length - lookups;
   const notes: string[] = [];
   if (lookups > 0) {
     notes.push(
-      `${lookups} Gather(s) over a constant table -> com.microsoft GatherBlockQuantized (${storedBits(options.bits)}-bit, block ${options.blockSize}); ` +
+      `${lookups} Gather(s) or row Slice(s) over a constant table -> com.microsoft GatherBlockQuantized (${storedBits(options.bits)}-bit, block ${options.blockSize}); ` +
         'a table also read by a MatMul head (through Transpose, or Gemm transB) is stored once and read by both',
     );
   }
@@ -110,7 +115,7 @@ function weightOnlyGraph(model: onnx.IModelProto, options: WeightOnlyOptions): P
   const nodes: NodeOutcome[] = [];
   // Lookups last: a table a head also reads is then stored in the head's form (with its Hessian, for GPTQ)
   // and the lookup shares it.
-  const order = [...graph.nodes].sort((x, y) => Number(x.opType === 'Gather') - Number(y.opType === 'Gather'));
+  const order = [...graph.nodes].sort((x, y) => Number(isLookup(x.opType)) - Number(isLookup(y.opType)));
   for (const node of order) {
     const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
     if (!handler) continue;

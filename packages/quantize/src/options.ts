@@ -87,6 +87,12 @@ export const quantizeOptionsSchema = z.strictObject({
     .describe(
       'q4/q4f16 mixed precision: the largest the written model may be (e.g. 12MB, 1.5GiB); weights are raised above bits, most sensitive per byte first, while the file stays within it',
     ),
+  sensitivity: z
+    .enum(['auto', 'weights', 'outputs'])
+    .default('auto')
+    .describe(
+      "Mixed precision: how a weight's loss at low bits is judged: outputs (each weight alone at bits, run in onnxruntime on 4 calibration samples: the model's output error), weights (its own relative error, weighed by the calibration activations when given; no runs), or auto: outputs when calibData is given, else weights",
+    ),
   symmetric: z.boolean().default(true).describe('q4/q4f16: symmetric blocks (no zero points); false stores a zero point per block'),
   accuracyLevel: z
     .number()

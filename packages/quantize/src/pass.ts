@@ -43,7 +43,11 @@ const byDtype = (m: Record<string, number>) =>
  * with its reason, but it is neither a candidate nor "not quantized".
  */
 export function isCandidate(n: NodeOutcome): boolean {
-  return !(n.opType === 'Gather' && n.action !== 'quantized' && /^data '[^']*' is computed at run time/.test(n.reason ?? ''));
+  if (n.action === 'quantized') return true;
+  if (n.opType === 'Gather') return !/^data '[^']*' is computed at run time/.test(n.reason ?? '');
+  // A Slice is a candidate only over a float table (learned positions); shape vectors are not weights.
+  if (n.opType === 'Slice') return !/^data '[^']*' is not a constant 2-D float table/.test(n.reason ?? '');
+  return true;
 }
 
 /** The notes every front end shows for a quantization: what was quantized, what passed through, the pass's own notes. */

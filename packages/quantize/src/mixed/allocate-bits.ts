@@ -13,6 +13,8 @@ export interface BitsCandidate {
   /** What reports call it (its source tensor). */
   readonly label: string;
   readonly elements: number;
+  /** The nodes reading it (their names as include takes them), to quantize it alone when measuring. */
+  readonly nodes?: readonly string[];
   /** Ascending bits; error is non-increasing in practice but not assumed. */
   readonly levels: ReadonlyArray<{ readonly bits: GridBits; readonly storedBits: number; readonly bytes: number; readonly error: number }>;
 }

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, ShrinkError, type onnx } from '@shrink/core';
 import { quantizeModel } from '../runtime/quantize-model.js';
+import type { FeedSet } from '@shrink/core/runtime';
 import { lcgValues, relError, runOutput } from '../test-data.fixture.js';
 
 const D = 128;
@@ -89,4 +90,49 @@ test('mixed precision refuses what it cannot do, naming the option', async () =>
       return true;
     });
   }
+});
+
+/** y = x Wa + 0.01 (x Wb): two alike weights, one of which barely reaches the output. */
+function twoBranches(): onnx.ModelProto {
+  return makeModel(
+    makeGraph({
+      name: 'branches',
+      nodes: [
+        makeNode('MatMul', ['x', 'Wb'], ['hb'], {}, { name: 'fb' }),
+        makeNode('Mul', ['hb', 'small'], ['hs'], {}, { name: 'scale' }),
+        makeNode('MatMul', ['x', 'Wa'], ['ha'], {}, { name: 'fa' }),
+        makeNode('Add', ['ha', 'hs'], ['y'], {}, { name: 'sum' }),
+      ],
+      inputs: [makeValueInfo('x', 'float32', ['batch', D])],
+      outputs: [makeValueInfo('y', 'float32', ['batch', D])],
+      initializers: [
+        makeTensor('Wa', 'float32', [D, D], lcgValues(D * D, 3, 0.15)),
+        makeTensor('Wb', 'float32', [D, D], lcgValues(D * D, 4, 0.15)),
+        makeTensor('small', 'float32', [], new Float32Array([0.01])),
+      ],
+    }),
+  );
+}
+
+test('sensitivity outputs raises the weight the output depends on; though their weight errors are alike', async () => {
+  const model = twoBranches();
+  const calibration: FeedSet = {
+    name: 'two samples',
+    synthetic: true,
+    samples: [feeds, { x: { data: lcgValues(16 * D, 12, 1), dims: [16, D] } }],
+  };
+  const measured = await quantizeModel(model, { dtype: 'q4', blockSize: 32, targetBits: 6, sensitivity: 'outputs' }, { calibration });
+  assert.deepEqual(bitsOf(measured.model), { fb_Q4: 4, fa_Q8: 8 });
+  assert.ok(
+    measured.report.notes.some((n) => /the model's output error with it alone at 4 bits, on calibration samples of 'two samples'/.test(n)),
+  );
+  const want = await runOutput(model, feeds);
+  const onlyB = await quantizeModel(model, { dtype: 'q4', blockSize: 32, include: ['fb'] });
+  // Wb at 4 bits costs the output 1e4 times less than Wa at 4 bits (0.01^2): the choice is not close.
+  const onlyA = await quantizeModel(model, { dtype: 'q4', blockSize: 32, include: ['fa'] });
+  assert.ok(relError(await runOutput(onlyA.model, feeds), want) > 20 * relError(await runOutput(onlyB.model, feeds), want));
+  await assert.rejects(
+    quantizeModel(model, { dtype: 'q4', targetBits: 6, sensitivity: 'outputs' }),
+    (e: unknown) => e instanceof ShrinkError && e.option === 'calibData',
+  );
 });

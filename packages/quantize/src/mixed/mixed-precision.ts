@@ -6,10 +6,8 @@
  */
 import { encodeModel, formatValue, ShrinkError, type onnx } from '@shrink/core';
 import { storedBits, type GridBits } from '../ops/nbits-blocks.js';
-import type { NBitsOp } from '../ops/nbits-types.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
-import { allocateBits, type BitsAllocation, type BitsBudget } from './allocate-bits.js';
-import { bitsCandidates } from './weight-sensitivity.js';
+import { allocateBits, type BitsAllocation, type BitsBudget, type BitsCandidate } from './allocate-bits.js';
 
 export type MixedOptions = Pick<
   ResolvedQuantizeOptions,
@@ -36,18 +34,8 @@ export function parseByteSize(s: string): number {
   return Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]!);
 }
 
-/**
- * The bits per weight key, or undefined when neither option is set. `sizeAt` writes the model with every
- * candidate at the asked bits and returns its encoded size (sizeBudget only).
- */
-export function chooseMixedBits(
-  model: onnx.IModelProto,
-  ops: ReadonlyMap<string, NBitsOp>,
-  o: MixedOptions,
-  hessians: ReadonlyMap<string, Float64Array> | undefined,
-  sizeAt: () => onnx.IModelProto,
-): MixedChoice | undefined {
-  if (o.targetBits === undefined && o.sizeBudget === undefined) return undefined;
+/** A target below what the asked bits store is refused before any work. */
+export function checkTargetBits(o: Pick<MixedOptions, 'targetBits' | 'bits'>): void {
   const low = storedBits(o.bits);
   if (o.targetBits !== undefined && o.targetBits < low) {
     throw new ShrinkError(
@@ -56,7 +44,21 @@ export function chooseMixedBits(
       { option: 'targetBits' },
     );
   }
-  const candidates = bitsCandidates(model, ops, o, hessians);
+}
+
+/**
+ * The bits per weight key, or undefined when neither option is set (or nothing is a candidate). `sizeAt` writes the model with every
+ * candidate at the asked bits and returns its encoded size (sizeBudget only).
+ */
+export function chooseMixedBits(
+  candidates: readonly BitsCandidate[],
+  o: MixedOptions,
+  /** How the candidates' errors were taken, for the report. */
+  weighedBy: string,
+  sizeAt: () => onnx.IModelProto,
+): MixedChoice | undefined {
+  if (o.targetBits === undefined && o.sizeBudget === undefined) return undefined;
+  checkTargetBits(o);
   if (candidates.length === 0) return undefined;
   let budget: BitsBudget;
   let fixed = 0;
@@ -87,7 +89,7 @@ export function chooseMixedBits(
       `${high ? `, most valuable first: ${shown}` : ''}; ` +
       `${a.averageBits.toFixed(2)} stored code bits per weight on average (${withScales.toFixed(2)} with scales and zero points)` +
       (o.sizeBudget !== undefined ? `, ${formatValue(fixed + a.bytes, 'bytes')} of ${formatValue(budgetBytes, 'bytes')} planned` : ''),
-    `mixed precision: each weight's relative output error ${hessians && hessians.size > 0 ? 'weighted by the calibration activations (Hessian diagonal)' : 'as plain weight error (no calibration data given)'}, summed ${a.errorBefore.toPrecision(3)} at ${o.bits} bits -> ${a.errorAfter.toPrecision(3)}`,
+    `mixed precision: each weight's error ${weighedBy}, summed ${a.errorBefore.toPrecision(3)} at ${o.bits} bits -> ${a.errorAfter.toPrecision(3)}`,
   ];
   return { bits: a.bits, allocation: a, notes };
 }

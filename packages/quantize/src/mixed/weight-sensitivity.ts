@@ -73,11 +73,15 @@ export function bitsCandidates(
   const selector = selectNodes(graph, o);
   const view: NBitsView = { graph, blockSize: o.blockSize };
   const plans = new Map<string, { plan: NBitsPlan; input?: string }>();
+  const readers = new Map<string, string[]>();
   for (const node of graph.nodes) {
     const handler = isDefaultDomain(node) ? ops.get(node.opType) : undefined;
     if (!handler || !selector.isSelected(node).ok) continue;
     const d = handler(node, view);
     if (d.kind === 'skip') continue;
+    const names = readers.get(d.plan.weight.key) ?? [];
+    names.push(node.name || node.output[0]!);
+    readers.set(d.plan.weight.key, names);
     const seen = plans.get(d.plan.weight.key);
     // A table read by a head and a lookup: the head's input says how its errors are weighed.
     if (!seen || (seen.plan.lookup && !d.plan.lookup))
@@ -94,7 +98,7 @@ export function bitsCandidates(
       const q = quantize(w.data, w.K, w.N, { bits, blockSize: o.blockSize, symmetric: o.symmetric, name: w.source });
       return { bits, storedBits: storedBits(bits), bytes: storedBytes(q, scaleBytes), error: relativeError(w.data, q, h) };
     });
-    out.push({ key: w.key, label: w.source, elements: w.K * w.N, levels });
+    out.push({ key: w.key, label: w.source, elements: w.K * w.N, nodes: readers.get(w.key) ?? [], levels });
   }
   return out;
 }

@@ -35,6 +35,11 @@ export interface NBitsPlan {
    * node becomes com.microsoft GatherBlockQuantized instead of MatMulNBits.
    */
   readonly lookup?: true;
+  /**
+   * A lookup of the rows a Slice takes (nbits-slice.ts): the indices are computed from its starts and ends
+   * (one value each, axis 0, step 1) as Slice clamps them; `input` is unused.
+   */
+  readonly rows?: { readonly starts: string; readonly ends: string };
 }
 
 export type NBitsDecision = { kind: 'plan'; plan: NBitsPlan } | { kind: 'skip'; reason: string };

@@ -193,7 +193,8 @@ export async function weightOnlyData(
 ): Promise<{ hessians?: Map<string, Float64Array>; importance?: Map<string, Float64Array>; note?: string }> {
   if (o.algo !== 'gptq') {
     // Mixed precision weighs each weight's error by its input's activations when there is data to run.
-    if ((o.targetBits === undefined && o.sizeBudget === undefined) || !calibration) return {};
+    // (sensitivity outputs measures the model itself and needs none.)
+    if ((o.targetBits === undefined && o.sizeBudget === undefined) || !calibration || o.sensitivity !== 'weights') return {};
     const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx);
     return {
       importance: h.hessians,

@@ -22,7 +22,10 @@ import type { PassResult } from '../types.js';
 import { quantizeDynamic } from '../dynamic.js';
 import { quantizeStatic } from '../static.js';
 import { NBITS_OPS, quantizeWeightOnly } from '../nbits.js';
-import { checkSizeBudget, chooseMixedBits } from '../mixed/mixed-precision.js';
+import { checkSizeBudget, checkTargetBits, chooseMixedBits, type MixedChoice } from '../mixed/mixed-precision.js';
+import { bitsCandidates } from '../mixed/weight-sensitivity.js';
+import type { GridBits } from '../ops/nbits-blocks.js';
+import { measureSensitivity } from './measured-sensitivity.js';
 import { refuseAlreadyHalf, storesOnlyHalf } from '../fp16-already.js';
 import { convertToFloat16, type MeasuredRanges } from '../fp16.js';
 import { portabilityNote } from '../weight-format.js';
@@ -196,13 +199,7 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
   const base = { bits: o.bits ?? 4, ...(gptq.hessians ? { hessians: gptq.hessians } : {}) };
   const half = o.dtype === 'q4f16';
   const mixed = weightOnly
-    ? chooseMixedBits(
-        model,
-        NBITS_OPS,
-        { ...o, bits: base.bits, float16: half },
-        gptq.hessians ?? gptq.importance,
-        () => quantizeWeightOnly(model, { ...o, bits: base.bits, algo: o.algo === 'hqq' ? 'hqq' : 'rtn', float16: half }).model,
-      )
+    ? await mixedBits(model, { ...o, bits: base.bits, float16: half }, gptq.hessians ?? gptq.importance, env.calibration, ctx)
     : undefined;
   const lowBits = { ...base, ...(mixed ? { bitsByWeight: mixed.bits } : {}) };
   const withGptq = (r: PassResult): PassResult => {
@@ -333,4 +330,41 @@ function rewriting(model: onnx.IModelProto, label: string, run: () => PassResult
   } finally {
     progress.stop();
   }
+}
+
+/**
+ * Mixed precision's bits per weight (undefined without targetBits or sizeBudget): each candidate's error by
+ * the chosen sensitivity, then the allocation. Measuring runs the model once per candidate.
+ */
+async function mixedBits(
+  model: onnx.IModelProto,
+  o: ResolvedQuantizeOptions & { bits: GridBits; float16: boolean },
+  hessians: ReadonlyMap<string, Float64Array> | undefined,
+  calibration: CalibrationSet | undefined,
+  ctx?: Ctx,
+): Promise<MixedChoice | undefined> {
+  if (o.targetBits === undefined && o.sizeBudget === undefined) return undefined;
+  checkTargetBits(o);
+  let candidates = bitsCandidates(model, NBITS_OPS, o, hessians);
+  const outputs = o.sensitivity === 'outputs' || (o.sensitivity === 'auto' && calibration !== undefined);
+  let weighedBy =
+    hessians && hessians.size > 0
+      ? 'is its relative output error weighted by the calibration activations (Hessian diagonal)'
+      : 'is its relative weight error (no calibration data given)';
+  if (outputs) {
+    if (!calibration) {
+      throw new ShrinkError('CALIBRATION_EMPTY', 'sensitivity outputs runs the model on calibration data: give calibData (--calib-data)', {
+        option: 'calibData',
+        missing: 'calibration',
+      });
+    }
+    candidates = await measureSensitivity(model, candidates, { ...o, hessians: undefined }, calibration, ctx);
+    weighedBy = `is the model's output error with it alone at ${o.bits} bits, on calibration samples of '${calibration.name}' (wider levels scaled by their weight errors)`;
+  }
+  return chooseMixedBits(
+    candidates,
+    o,
+    weighedBy,
+    () => quantizeWeightOnly(model, { ...o, algo: o.algo === 'hqq' ? 'hqq' : 'rtn', hessians: undefined }).model,
+  );
 }
