@@ -1,17 +1,28 @@
 /**
- * The graph side of streamed q4: which MatMul/Gemm nodes of the main graph become MatMulNBits, with the
- * names, attributes and initializers nbits.ts / nbits-place.ts give them, on a model whose weights are
- * still in their files. The new initializers are placeholders (type and shape, no data) that the writer
- * fills stripe by stripe. Only float32 weights are read this way (an initializer, external or inline, or
- * a Constant); a weight through a Cast or stored as float16 is left float with its reason.
+ * The graph side of streamed q4: which MatMul/Gemm nodes of the main graph become MatMulNBits, and which
+ * Gathers over a float table become GatherBlockQuantized, with the names, attributes and initializers
+ * nbits.ts / nbits-place.ts give them, on a model whose weights are still in their files. The new
+ * initializers are placeholders (type and shape, no data) that the writer fills stripe by stripe. Only
+ * float32 weights are read this way (an initializer, external or inline, or a Constant); a weight through
+ * a Cast or stored as float16 is left float with its reason.
+ *
+ * Lookups follow ops/nbits-gather.ts: the table E [V, D] is the weight E^T [K = D, N = V] under the key a
+ * tied head (MatMul over Transpose(E), Gemm transB=1 on E) uses, so one packed table serves both; its
+ * stripes are whole rows of E, contiguous in the file. Lookups are placed after every MatMul/Gemm as the
+ * in-memory pass places them, so names come out the same. nbits-place.ts builds its GatherBlockQuantized
+ * and Reshape inside its placer (not exported, and it needs the table's values); the few lines that
+ * build them here follow it and are held to it byte for byte by quantize-streamed.test.ts.
  */
 import {
   attrFloat,
   attrInt,
+  attrInts,
   countUnhandled,
   dtypeFromOnnx,
   Graph,
   isDefaultDomain,
+  makeNode,
+  makeValueInfo,
   onnx,
   selectNodes,
   tensorDims,
@@ -39,6 +50,8 @@ export interface StreamedWeight {
   readonly zeroPointKind: 'uint8' | 'float32' | 'none';
   /** Bytes of one column's zero points. */
   readonly zeroPointColumnBytes: number;
+  /** Only a GatherBlockQuantized reads the codes: stored [N, K * bits / 8] (the same bytes). */
+  readonly lookupOnly: boolean;
 }
 
 export interface StreamedPlan {
@@ -47,6 +60,10 @@ export interface StreamedPlan {
   readonly weights: readonly StreamedWeight[];
   readonly nodes: NodeOutcome[];
   readonly unhandled: Record<string, number>;
+  /** Lookup tables rounded to nearest although the algorithm is hqq (GatherBlockQuantized takes no float zero points). */
+  readonly lookupsRounded: number;
+  /** Tables stored twice: a tied head's hqq blocks and the lookup's own rtn blocks. */
+  readonly lookupCopies: readonly string[];
 }
 
 export type StreamedOptions = Pick<ResolvedQuantizeOptions, 'blockSize' | 'symmetric' | 'accuracyLevel' | 'include' | 'exclude'> & {
@@ -62,7 +79,10 @@ export interface StreamedSources {
   readFloats(name: string): Float32Array;
 }
 
-const HANDLED = new Set(['MatMul', 'Gemm']);
+const HANDLED = new Set(['MatMul', 'Gemm', 'Gather']);
+
+/** Ops whose table becomes GatherBlockQuantized rows; placed last, as nbits.ts places them. */
+const isLookup = (opType: string | null | undefined): boolean => opType === 'Gather';
 
 type Skip = { skip: string };
 interface WeightSpec {
@@ -74,6 +94,12 @@ interface WeightSpec {
   alpha: number;
   bytes: StripeSource;
 }
+interface Stored {
+  weight: StreamedWeight;
+  weights: NonNullable<NodeOutcome['weights']>;
+  /** The codes as GatherBlockQuantized reads them ([N, K * bits / 8]), once one does. */
+  lookupData?: string;
+}
 interface FloatConst {
   dims: number[];
   values(): Float32Array;
@@ -84,10 +110,11 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
   const selector = selectNodes(graph, options);
   const unhandled = countUnhandled(graph, HANDLED);
   const bits = storedBits(options.bits);
-  const zeroPointKind = probeZeroPoints(options);
-  const stored = new Map<string, { weight: StreamedWeight; weights: NonNullable<NodeOutcome['weights']> }>();
+  const stored = new Map<string, Stored>();
   const weights: StreamedWeight[] = [];
   const nodes: NodeOutcome[] = [];
+  let lookupsRounded = 0;
+  const lookupCopies: string[] = [];
 
   /** The float32 constant `name` (an initializer, external or not, or a Constant), or why not. */
   const floatConst = (name: string, what: string): FloatConst | string => {
@@ -132,17 +159,19 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     return { key: `${bName}|${transB ? 1 : 0}|${alpha}`, source: bName, K, N, layout: transB ? 'NK' : 'KN', alpha, bytes };
   };
 
-  /** The weight's initializers, once per key: named and shaped as nbits-place.ts names and shapes them. */
-  const store = (w: WeightSpec): { weight: StreamedWeight; weights: NonNullable<NodeOutcome['weights']> } => {
-    const hit = stored.get(w.key);
-    if (hit) return hit;
+  /**
+   * The weight's initializers under `key`, by `algo`: named and shaped as nbits-place.ts names and shapes
+   * them (a lookup-only table's codes 2-D, [N, K * bits / 8]).
+   */
+  const write = (w: WeightSpec, key: string, algo: StreamedOptions['algo'], lookupOnly: boolean): Stored => {
+    const zeroPointKind = probeZeroPoints({ ...options, algo });
     const nBlocks = Math.ceil(w.K / options.blockSize);
     const blobSize = (options.blockSize * bits) / 8;
     const zpBytes = zeroPointBytes(nBlocks, bits);
     const base = w.source.replace(/[^A-Za-z0-9_.:/-]/g, '_');
     const b = graph.uniqueName(`${base}_Q${bits}`);
     const scales = graph.uniqueName(`${base}_scales`);
-    graph.setInitializer(placeholder(b, 'uint8', [w.N, nBlocks, blobSize]));
+    graph.setInitializer(placeholder(b, 'uint8', lookupOnly ? [w.N, (w.K * bits) / 8] : [w.N, nBlocks, blobSize]));
     graph.setInitializer(placeholder(scales, 'float32', [w.N, nBlocks]));
     const rows: NonNullable<NodeOutcome['weights']> = [
       {
@@ -169,7 +198,7 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
       K: w.K,
       N: w.N,
       alpha: w.alpha,
-      algo: options.algo,
+      algo,
       bits: options.bits,
       blockSize: options.blockSize,
       symmetric: options.symmetric,
@@ -184,11 +213,78 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
       blobSize,
       zeroPointKind,
       zeroPointColumnBytes: zeroPointKind === 'float32' ? nBlocks * 4 : zeroPointKind === 'uint8' ? zpBytes : 0,
+      lookupOnly,
     };
     weights.push(weight);
-    const s = { weight, weights: rows };
-    stored.set(w.key, s);
+    const s: Stored = { weight, weights: rows, ...(lookupOnly ? { lookupData: b } : {}) };
+    stored.set(key, s);
     return s;
+  };
+
+  /** Once per key, by the chosen algorithm. */
+  const store = (w: WeightSpec): Stored => stored.get(w.key) ?? write(w, w.key, options.algo, false);
+
+  /**
+   * A lookup's table, as nbits-place.ts's storeLookup: a tied head's blocks when GatherBlockQuantized can
+   * read them (integer or no zero points), else its own, rounded to nearest (hqq's float zero points are
+   * not an input GatherBlockQuantized has).
+   */
+  const storeLookup = (w: WeightSpec): Stored => {
+    const hit = stored.get(w.key);
+    if (hit && hit.weight.zeroPointKind !== 'float32') return hit;
+    const key = hit ? `${w.key}|lookup` : w.key;
+    const again = stored.get(key);
+    if (again) return again;
+    if (options.algo !== 'rtn') lookupsRounded++;
+    if (hit) lookupCopies.push(w.source);
+    return write(w, key, 'rtn', true);
+  };
+
+  /** The uint8 [N, K * bits / 8] a GatherBlockQuantized reads: the codes themselves, or a Reshape of a head's (nbits-place.ts). */
+  const lookupData = (s: Stored, w: WeightSpec, node: onnx.NodeProto): string => {
+    if (s.lookupData) return s.lookupData;
+    const shape = graph.uniqueName(`${s.weight.b}_rows_shape`);
+    graph.setInitializer(shape, 'int64', [2], new BigInt64Array([BigInt(w.N), BigInt((w.K * bits) / 8)]));
+    const rows = graph.uniqueName(`${s.weight.b}_rows`);
+    graph.addNode(makeNode('Reshape', [s.weight.b, shape], [rows], {}, { name: graph.uniqueNodeName(`${s.weight.b}_rows`) }), {
+      before: node,
+    });
+    s.lookupData = rows;
+    return rows;
+  };
+
+  /** Gather over a constant float32 table (axis 0), as ops/nbits-gather.ts plans it, or why not. */
+  const planGather = (node: onnx.NodeProto): Skip | { indices: string; w: WeightSpec } => {
+    const [table, indices] = node.input;
+    if (!table || !indices) return { skip: 'Gather needs data and indices' };
+    const axis = attrInt(node, 'axis', 0);
+    if (axis !== 0 && axis !== -2) return { skip: `Gather axis ${axis}: GatherBlockQuantized looks up rows (axis 0) of a 2-D table` };
+    const w = weightSpec(table, true, 1);
+    if (typeof w === 'string') return { skip: w.replace(/MatMulNBits takes a 2-D weight/, 'GatherBlockQuantized takes a 2-D table') };
+    // A partial last block would need its own packing (see nbits-gather.ts): such tables stay float.
+    if (w.K % options.blockSize !== 0) {
+      return { skip: `table '${table}' rows hold ${w.K} values, not a multiple of block size ${options.blockSize}` };
+    }
+    return { indices, w };
+  };
+
+  const placeLookup = (node: onnx.NodeProto, indices: string, w: WeightSpec): NodeOutcome => {
+    const s = storeLookup(w);
+    const reshaped = s.lookupData === undefined;
+    const data = lookupData(s, w, node);
+    const inputs = [data, indices, s.weight.scales, ...(s.weight.zeroPoints ? [s.weight.zeroPoints] : [])];
+    const q = makeNode(
+      'GatherBlockQuantized',
+      inputs,
+      [node.output[0]!],
+      { gather_axis: 0, quantize_axis: 1, block_size: options.blockSize, bits },
+      { name: graph.uniqueNodeName(`${node.name || node.opType}_Q${bits}`), domain: MS_DOMAIN },
+    );
+    // A com.microsoft op's output type is not inferred: said, as the in-memory pass says it.
+    if (graph.dtypeOf(node.output[0]!) === undefined) graph.setValueInfo(makeValueInfo(node.output[0]!, 'float32'));
+    graph.replaceNode(node, [q]);
+    const reshape = reshaped ? graph.producer(data) : undefined;
+    return nodeOutcome(node, 'quantized', { replacedBy: [...(reshape ? [reshape.name] : []), q.name], weights: [...s.weights] });
   };
 
   const planNode = (
@@ -199,7 +295,9 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
       if (!a || !bName) return { skip: 'MatMul needs two inputs' };
       const aShape = graph.shapeOf(a);
       if (aShape && aShape.length < 2) return { skip: `input '${a}' has rank ${aShape.length}; MatMulNBits needs A of rank >= 2` };
-      const w = weightSpec(bName, false, 1);
+      // A tied head reads the table through Transpose (perm [1, 0]): folded into the key, as nbits-matmul.ts does.
+      const source = transposedConstant(bName);
+      const w = source ? weightSpec(source, true, 1) : weightSpec(bName, false, 1);
       return typeof w === 'string' ? { skip: w } : { a, w };
     }
     const [a, bName, c] = node.input;
@@ -231,11 +329,28 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     return { a, w, bias: { base: `${c}_bias`, data: new Float32Array(w.N).map((_, i) => beta * v[cells === 1 ? 0 : i]!) } };
   };
 
-  for (const node of [...graph.nodes]) {
+  /** The constant 2-D float32 table `name` transposes (Transpose, perm [1, 0] or none), else undefined. */
+  const transposedConstant = (name: string): string | undefined => {
+    const t = graph.producer(name);
+    if (!t || t.opType !== 'Transpose' || !isDefaultDomain(t) || !t.input[0]) return undefined;
+    const perm = attrInts(t, 'perm');
+    if (perm !== undefined && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0)) return undefined;
+    const c = floatConst(t.input[0], 'weight');
+    return typeof c !== 'string' && c.dims.length === 2 ? t.input[0] : undefined;
+  };
+
+  // Lookups last: a table a head also reads is then stored in the head's form and the lookup shares it.
+  const order = [...graph.nodes].sort((x, y) => Number(isLookup(x.opType)) - Number(isLookup(y.opType)));
+  for (const node of order) {
     if (!isDefaultDomain(node) || !HANDLED.has(node.opType)) continue;
     const sel = selector.isSelected(node);
     if (!sel.ok) {
       nodes.push(nodeOutcome(node, 'skipped', { reason: sel.reason }));
+      continue;
+    }
+    if (isLookup(node.opType)) {
+      const g = planGather(node);
+      nodes.push('skip' in g ? nodeOutcome(node, 'skipped', { reason: g.skip }) : placeLookup(node, g.indices, g.w));
       continue;
     }
     const d = planNode(node);
@@ -271,7 +386,7 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     if (graph.opsetVersion(MS_DOMAIN) === undefined) graph.setOpset(MS_DOMAIN, 1);
     graph.removeDeadNodes();
   }
-  return { model: graph.toModel(), weights, nodes, unhandled };
+  return { model: graph.toModel(), weights, nodes, unhandled, lookupsRounded, lookupCopies };
 }
 
 /** A tensor with type and shape and no data yet. */

@@ -25,7 +25,7 @@ import { quantizeStreamed } from './quantize-streamed.js';
 const [V, D, H, H2, C] = [500, 256, 1024, 200, 96];
 
 /**
- * Decoder-shaped: ids -> Gather (embedding, copied) -> MatMul W1 -> Relu -> Gemm (W2 stored [H2, H],
+ * Decoder-shaped: ids -> Gather (embedding: GatherBlockQuantized) -> MatMul W1 -> Relu -> Gemm (W2 stored [H2, H],
  * transB, alpha 0.5, beta 2, bias) -> Relu -> MatMul W3 (K = 200: a partial last block) and a second
  * MatMul reading W3 too (stored once) -> Add -> y. Weights of 1 KiB and more are external (~2.5 MB).
  */
@@ -72,6 +72,10 @@ function assertSameModel(got: onnx.ModelProto, want: onnx.ModelProto): void {
   const nodes = (m: onnx.ModelProto) => (m.graph!.node as onnx.NodeProto[]).map((n) => JSON.stringify(n.toJSON()));
   assert.deepEqual(nodes(got), nodes(want));
   assert.ok(nodes(got).some((n) => n.includes('MatMulNBits')));
+  assert.deepEqual(
+    (got.graph!.valueInfo ?? []).map((v) => JSON.stringify(v.toJSON())),
+    (want.graph!.valueInfo ?? []).map((v) => JSON.stringify(v.toJSON())),
+  );
   const inits = (m: onnx.ModelProto) =>
     new Map(
       m.graph!.initializer!.map((t) => [
@@ -114,13 +118,21 @@ test('streamed q4 writes what the in-memory q4 writes: same nodes, same code/sca
     const fp32 = await outputOf(src);
     for (const c of CASES) {
       const inMemory = path.join(dir, `mem-${CASES.indexOf(c)}.onnx`);
-      // The streamed planner does not turn embedding lookups into GatherBlockQuantized yet (nbits-gather.ts,
-      // in memory only): compared with the Gather left float on both sides.
-      const q = await quantizeModel(await loadModel(src), { ...c.options, exclude: ['Gather'] });
+      // The embedding becomes GatherBlockQuantized on both sides (hqq: rounded to nearest on both, a note says so).
+      const q = await quantizeModel(await loadModel(src), c.options);
       await saveModel(q.model, inMemory, { externalData: true });
       const out = path.join(dir, `streamed-${CASES.indexOf(c)}.onnx`);
       const r = await quantizeStreamed(src, out, c.options, { threads: c.threads, pieceBytes: c.pieceBytes });
-      assert.equal(r.report.nodes.filter((n) => n.action === 'quantized').length, 4, c.label);
+      assert.equal(r.report.nodes.filter((n) => n.action === 'quantized').length, 5, c.label);
+      assert.ok(
+        r.report.nodes.some((n) => n.opType === 'Gather' && n.action === 'quantized'),
+        c.label,
+      );
+      if (c.options.algo === 'hqq')
+        assert.ok(
+          r.report.notes.some((n) => /1 embedding table\(s\) rounded to nearest/.test(n)),
+          c.label,
+        );
       assert.ok(r.saved.externalDataPath && existsSync(r.saved.externalDataPath), c.label);
       assertSameModel(await loadModel(out), await loadModel(inMemory));
       const [a, b] = [await outputOf(out), await outputOf(inMemory)];
@@ -146,8 +158,7 @@ test('streamed q4 with inline weights (no external data) matches too, and never 
     const src = path.join(dir, 'inline.onnx');
     writeFileSync(src, encodeModel(decoder()));
     const mem = path.join(dir, 'mem.onnx');
-    // Lookups stay float in the streamed path (see above).
-    await saveModel((await quantizeModel(await loadModel(src), { dtype: 'q4', exclude: ['Gather'] })).model, mem, { externalData: true });
+    await saveModel((await quantizeModel(await loadModel(src), { dtype: 'q4' })).model, mem, { externalData: true });
     const out = path.join(dir, 'out.onnx');
     await quantizeStreamed(src, out, { dtype: 'q4' }, { threads: 0 });
     assertSameModel(await loadModel(out), await loadModel(mem));

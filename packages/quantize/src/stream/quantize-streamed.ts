@@ -1,7 +1,7 @@
 /**
  * q4 (MatMulNBits) for models too large to load: the .onnx is parsed (its weights stay in their
- * external data files), the MatMul/Gemm weights are read stripe by stripe and quantized on worker
- * threads, and the output's data file is written as the stripes come back, in order. Tensors that are
+ * external data files), the MatMul/Gemm weights and Gather tables (embeddings: GatherBlockQuantized,
+ * sharing a tied head's codes) are read stripe by stripe and quantized on worker threads, and the output's data file is written as the stripes come back, in order. Tensors that are
  * not quantized are copied in pieces. Memory is bounded by a few stripes (pieceBytes each), not by the
  * model: a 4.8 GB model quantizes in well under 1.5 GB (`pnpm bench llm-large`).
  *
@@ -9,7 +9,8 @@
  * scales and zero points; tested byte for byte), saved with external data as saveModel does, atomically
  * (saveModelStreamed), never over an input (the .onnx or a data file it reads), not even when forced. What the in-memory path does besides is not done here, and
  * said in the notes: weights in If/Loop/Scan bodies, through a Cast or stored as float16 stay float; NaN
- * in tensors that are only copied is not looked for; BatchNormalization is not folded.
+ * in tensors that are only copied is not looked for; BatchNormalization is not folded; row Slices of a
+ * table (learned positions) stay float (nbits-place.ts computes their rows inside its placer).
  */
 import { endianness } from 'node:os';
 import path from 'node:path';
@@ -162,7 +163,7 @@ export async function quantizeStreamed(
     const why = plan.nodes.map((n) => `${n.name}: ${n.reason ?? n.action}`).slice(0, 2);
     throw new ShrinkError(
       'UNSUPPORTED_MODEL',
-      `${input}: no MatMul/Gemm with a constant 2-D float32 weight to quantize, so no model was written${why.length ? ` (${why.join('; ')})` : ''}`,
+      `${input}: no MatMul/Gemm with a constant 2-D float32 weight (nor Gather over such a table) to quantize, so no model was written${why.length ? ` (${why.join('; ')})` : ''}`,
     );
   }
 
@@ -236,10 +237,32 @@ export async function quantizeStreamed(
 
   const bits = storedBits(o.bits ?? 4);
   const algo = o.algo === 'hqq' ? 'hqq' : 'rtn';
-  const notes = [
-    `${quantized} node(s) -> com.microsoft MatMulNBits (${o.bits ?? 4}-bit, block ${o.blockSize}, ${algo === 'hqq' ? 'float zero points (hqq)' : o.symmetric ? 'symmetric' : 'with zero points'}, algo ${algo}, accuracy_level ${o.accuracyLevel})`,
-    `streamed: weights read and quantized in stripes of <= ${Math.round(pieceBytes / MiB)} MiB (the model was never loaded whole); ${copied.length} tensor(s) copied as they are`,
-  ];
+  const lookups = plan.nodes.filter((n) => n.action === 'quantized' && n.opType === 'Gather').length;
+  const notes: string[] = [];
+  if (lookups > 0) {
+    notes.push(
+      `${lookups} Gather(s) over a constant table -> com.microsoft GatherBlockQuantized (${bits}-bit, block ${o.blockSize}); ` +
+        'a table also read by a MatMul head (through Transpose, or Gemm transB) is stored once and read by both',
+    );
+  }
+  if (plan.lookupsRounded > 0) {
+    notes.push(
+      `${plan.lookupsRounded} embedding table(s) rounded to nearest for GatherBlockQuantized: GatherBlockQuantized takes no float (hqq) zero points`,
+    );
+  }
+  if (plan.lookupCopies.length > 0) {
+    notes.push(
+      `stored twice (the head's hqq blocks have float zero points, which GatherBlockQuantized does not read): ${plan.lookupCopies.join(', ')}`,
+    );
+  }
+  if (quantized > lookups) {
+    notes.push(
+      `${quantized - lookups} node(s) -> com.microsoft MatMulNBits (${o.bits ?? 4}-bit, block ${o.blockSize}, ${algo === 'hqq' ? 'float zero points (hqq)' : o.symmetric ? 'symmetric' : 'with zero points'}, algo ${algo}, accuracy_level ${o.accuracyLevel})`,
+    );
+  }
+  notes.push(
+    `streamed: weights and tables read and quantized in stripes of <= ${Math.round(pieceBytes / MiB)} MiB (the model was never loaded whole); ${copied.length} tensor(s) copied as they are`,
+  );
   if ((o.bits ?? 4) === 3) notes.push('3-bit: the 8-level grid is stored in 4-bit codes (no 3-bit MatMulNBits kernel in onnxruntime 1.30)');
   if (bits !== 8 && algo === 'hqq') notes.push('hqq float zero points: onnxruntime CPU computes these MatMulNBits in float');
   return {
