@@ -132,40 +132,20 @@ async function storeOptions(store: ArtifactStore, step: Step): Promise<Step> {
   return { kind: step.kind, options: out };
 }
 
-export async function runTrialsOnQueue(
-  trials: readonly Trial[],
-  config: PipelineConfig,
-  input: ModelInput,
-  trialsDir: string,
-  settings: QueueSettings,
-  log: Logger,
-): Promise<QueueRun> {
-  const from = settings.from ?? '--queue';
-  const redis = parseRedisUrl(settings.url, from);
-  const redact = redactor([redis.password]);
-  try {
-    return await gather(trials, config, input, trialsDir, settings, log, redis, redact);
-  } catch (e) {
-    // Whatever ioredis or BullMQ said, the password is not repeated.
-    if (e instanceof ShrinkError) throw new ShrinkError(e.code, redact(e.message));
-    throw new ShrinkError('RUNTIME', `queue ${redis.display}: ${redact(e instanceof Error ? e.message : String(e))}`);
-  }
+/** What a search puts on the queue: the queue's name, each trial's job, and each trial's prefix keys. */
+export interface QueuePlan {
+  name: string;
+  jobs: TrialJobData[];
+  keys: string[][];
 }
 
-async function gather(
+/** Copies the model and data into the store and makes the jobs (the same every time for the same search). */
+export async function planQueue(
   trials: readonly Trial[],
   config: PipelineConfig,
   input: ModelInput,
-  trialsDir: string,
-  settings: QueueSettings,
-  log: Logger,
-  redis: ReturnType<typeof parseRedisUrl>,
-  redact: (s: string) => string,
-): Promise<QueueRun> {
-  const redisTimeout = (settings.redisTimeout ?? 30) * 1000;
-  const store = openStore(settings.store);
-  // Before anything is copied to the store: a wrong URL or password fails here, at once.
-  await probeRedis(redis, redact, settings.from ?? '--queue');
+  store: ArtifactStore,
+): Promise<QueuePlan> {
   const code = codeVersion();
   const model = await modelRef(store, input);
   const data: TrialJobData['data'] = {};
@@ -201,7 +181,44 @@ async function gather(
   for (const j of jobs) j.search = name;
   // The prefix hashes of each trial, as the workers store them: what a trial could reuse, and what it shares.
   const keys = stored.map((steps) => steps.map((_, n) => prefixHashOf({ code, model, data }, steps, n + 1)));
+  return { name, jobs, keys };
+}
 
+export async function runTrialsOnQueue(
+  trials: readonly Trial[],
+  config: PipelineConfig,
+  input: ModelInput,
+  trialsDir: string,
+  settings: QueueSettings,
+  log: Logger,
+): Promise<QueueRun> {
+  const from = settings.from ?? '--queue';
+  const redis = parseRedisUrl(settings.url, from);
+  const redact = redactor([redis.password]);
+  try {
+    return await gather(trials, config, input, trialsDir, settings, log, redis, redact);
+  } catch (e) {
+    // Whatever ioredis or BullMQ said, the password is not repeated.
+    if (e instanceof ShrinkError) throw new ShrinkError(e.code, redact(e.message));
+    throw new ShrinkError('RUNTIME', `queue ${redis.display}: ${redact(e instanceof Error ? e.message : String(e))}`);
+  }
+}
+
+async function gather(
+  trials: readonly Trial[],
+  config: PipelineConfig,
+  input: ModelInput,
+  trialsDir: string,
+  settings: QueueSettings,
+  log: Logger,
+  redis: ReturnType<typeof parseRedisUrl>,
+  redact: (s: string) => string,
+): Promise<QueueRun> {
+  const redisTimeout = (settings.redisTimeout ?? 30) * 1000;
+  const store = openStore(settings.store);
+  // Before anything is copied to the store: a wrong URL or password fails here, at once.
+  await probeRedis(redis, redact, settings.from ?? '--queue');
+  const { name, jobs, keys } = await planQueue(trials, config, input, store);
   const connection = ioredisOptions(redis);
   const client = new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 1 });
   let lastError = '';
@@ -270,15 +287,22 @@ async function gather(
         });
       }
       state[i] = 'done';
+    } else if (st === 'failed' && firstRound) {
+      // Failed in an earlier run of this search (a worker refused it, the store was away): tried again once.
+      log.info(`queue ${name}: ${jobs[i]!.name} failed in an earlier run (${redact(job.failedReason || '?')}); trying it again`);
+      await job.retry('failed');
+      state[i] = 'waiting';
     } else if (st === 'failed') {
       results.set(i, { error: redact(job.failedReason || 'failed on the queue') });
       state[i] = 'done';
     } else state[i] = st === 'active' ? 'active' : 'waiting';
   };
 
+  let firstRound = true;
   const round = async () => {
     await register();
     for (let i = 0; i < jobs.length; i++) if (state[i] !== 'done') await refresh(i);
+    firstRound = false;
     for (let i = 0; i < jobs.length; i++) {
       if (state[i] !== 'pending' || blocked(i)) continue;
       await queue.add(jobs[i]!.name, jobs[i]!, {

@@ -145,6 +145,9 @@ export async function runQueueWorker(opts: QueueWorkerOptions, signal: AbortSign
     const work = path.join(opts.cacheDir, 'work', data.resultKey);
     try {
       log.info(`worker ${me}: ${data.name}: start (${data.search}, attempt ${job.attemptsMade + 1})`);
+      // The passes' lines name the trial, as a search's worker threads do.
+      const say = (m: string) => redact(`worker ${me}: ${data.name}: ${m}`);
+      const tctx: Ctx = { threads, logger: { debug() {}, info: (m) => log.info(say(m)), warn: (m) => log.warn(say(m)) } };
       const target = pipelineTarget(data.measure.target);
       const steps = await Promise.all(data.steps.map((s, i) => localOptions(stepOf(s), `steps[${i}]`)));
       const c = await contextFor(data);
@@ -172,7 +175,7 @@ export async function runQueueWorker(opts: QueueWorkerOptions, signal: AbortSign
             target,
             ...(data.measure.gridIntensity !== undefined ? { gridIntensity: data.measure.gridIntensity } : {}),
           },
-          passCtx(ctx, target),
+          passCtx(tctx, target),
         );
         const evalSet = await c.datasets.eval();
         const feeds = await c.datasets.feeds();
@@ -189,7 +192,7 @@ export async function runQueueWorker(opts: QueueWorkerOptions, signal: AbortSign
             ...(feeds ? { feeds } : {}),
             ...(data.measure.gridIntensity !== undefined ? { gridIntensity: data.measure.gridIntensity } : {}),
           },
-          measuringCtx(ctx, target),
+          measuringCtx(tctx, target),
         );
         const computed: string[] = [];
         for (const s of run.computed) {

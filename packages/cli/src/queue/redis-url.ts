@@ -44,7 +44,8 @@ export function parseRedisUrl(raw: string, what = '--queue'): RedisTarget {
   try {
     url = new URL(raw);
   } catch {
-    throw refuse(`'${redactUrl(raw)}' is not a URL`);
+    // Not repeated: whatever it is, it may hold the password.
+    throw refuse('not a URL');
   }
   const display = `${url.protocol}//${url.username || url.password ? `${decodeURIComponent(url.username)}${url.password ? ':***' : ''}@` : ''}${url.host}${url.pathname === '/' ? '' : url.pathname}`;
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw refuse(`${display}: the scheme must be redis: or rediss:`);
