@@ -49,6 +49,8 @@ export type NBitsPlaceOptions = Pick<ResolvedQuantizeOptions, 'blockSize' | 'sym
     bits: GridBits;
     /** GPTQ: X^T X of each MatMul input, by the input's name (gptq-hessians.ts). */
     hessians?: ReadonlyMap<string, Float64Array>;
+    /** GPTQ's blocks made as the Hessians were (gptqBlocks), by weight key: written as they are. */
+    precomputed?: ReadonlyMap<string, BlockwiseWeights>;
     /** Mixed precision: grid bits by weight key (mixed/mixed-precision.ts); a key not listed takes `bits`. */
     bitsByWeight?: ReadonlyMap<string, GridBits>;
   };
@@ -121,6 +123,8 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
   const store = (w: NBitsWeight, input: string): Stored => {
     const hit = stored.get(w.key);
     if (hit) return hit;
+    const pre = options.precomputed?.get(w.key);
+    if (pre) return write(w, w.key, pre, false);
     const h = options.hessians?.get(input);
     const hessian = h && h.length === w.K * w.K ? h : undefined;
     if (algo === 'gptq' && !hessian) withoutHessian++;

@@ -8,7 +8,7 @@ import { convertToFloat16, type MeasuredRanges } from './fp16.js';
 import { MS_DOMAIN, nbitsPlacer } from './nbits-place.js';
 import { nodeOutcome } from './node-outcome.js';
 import { withSubgraphs } from './subgraphs.js';
-import { storedBits, type GridBits } from './ops/nbits-blocks.js';
+import { storedBits, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
 import { planGatherNBits } from './ops/nbits-gather.js';
 import { planSliceNBits } from './ops/nbits-slice.js';
 import { planGemmNBits, planMatMulNBits } from './ops/nbits-matmul.js';
@@ -21,6 +21,8 @@ export type WeightOnlyOptions = Omit<ResolvedQuantizeOptions, 'bits'> & {
   bits: GridBits;
   /** algo gptq: X^T X of each MatMul input by its name (gatherHessians); a node without one is rounded to nearest. */
   hessians?: ReadonlyMap<string, Float64Array>;
+  /** GPTQ's blocks, made as each Hessian was (gptqBlocks), by weight key. */
+  precomputed?: ReadonlyMap<string, BlockwiseWeights>;
   /** Mixed precision: grid bits by weight key (chooseMixedBits); a weight not listed takes `bits`. */
   bitsByWeight?: ReadonlyMap<string, GridBits>;
   /** q4f16: the rest of the model goes to float16 too (convertToFloat16), and so do scales and bias. */

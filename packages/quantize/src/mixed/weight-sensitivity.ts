@@ -52,13 +52,6 @@ export function relativeError(w: Float32Array, q: BlockwiseWeights, h?: ArrayLik
   return sig > 0 ? err / sig : 0;
 }
 
-/** Diagonal of a K x K Hessian. */
-function diagonal(h: Float64Array, K: number): Float64Array {
-  const d = new Float64Array(K);
-  for (let k = 0; k < K; k++) d[k] = h[k * K + k]!;
-  return d;
-}
-
 /**
  * The main graph's planned weights, one per key, with each level's bytes and error. If/Loop bodies are not
  * candidates: their weights stay at the asked bits. `ops` are the weight-only handlers (nbits.ts).
@@ -67,7 +60,8 @@ export function bitsCandidates(
   model: onnx.IModelProto,
   ops: ReadonlyMap<string, NBitsOp>,
   o: SensitivityOptions,
-  hessians?: ReadonlyMap<string, Float64Array>,
+  /** Mean square of each input channel (the Hessian diagonal), by input name. */
+  importance?: ReadonlyMap<string, Float64Array>,
 ): BitsCandidate[] {
   const graph = Graph.from(model);
   const selector = selectNodes(graph, o);
@@ -92,8 +86,8 @@ export function bitsCandidates(
   for (const { plan, input } of plans.values()) {
     const w = plan.weight;
     const scaleBytes = o.float16 || w.floatType === 'float16' ? 2 : 4;
-    const full = input !== undefined ? hessians?.get(input) : undefined;
-    const h = full && full.length === w.K * w.K ? diagonal(full, w.K) : undefined;
+    const d = input !== undefined ? importance?.get(input) : undefined;
+    const h = d && d.length === w.K ? d : undefined;
     const levels = bitLevels(o.bits).map((bits) => {
       const q = quantize(w.data, w.K, w.N, { bits, blockSize: o.blockSize, symmetric: o.symmetric, name: w.source });
       return { bits, storedBits: storedBits(bits), bytes: storedBytes(q, scaleBytes), error: relativeError(w.data, q, h) };

@@ -22,6 +22,8 @@ import { dequantizeBlockwise, type NBits } from '../ops/nbits-blocks.js';
 import { correlatedActivations, gaussianMatrix, gram } from '../ops/weight-quantizers.fixture.js';
 import { gatherHessians } from './gptq-hessians.js';
 import { quantizeModel } from './quantize-model.js';
+import { quantizeWeightOnly } from '../nbits.js';
+import { quantizeOptionsSchema } from '../options.js';
 
 const D = 128;
 const H = 96;
@@ -148,6 +150,19 @@ for (const [bits, blockSize] of [
     assert.ok(eG < 0.5 * eR, `GPTQ ${eG.toExponential(3)} vs RTN ${eR.toExponential(3)}`);
   });
 }
+
+test('gptq quantizes as each Hessian is made: the same bytes as from every Hessian held at once', async () => {
+  const model = mlp();
+  const streamed = await quantizeModel(model, { dtype: 'q4', algo: 'gptq', blockSize: 32 }, { calibration });
+  const all = await gatherHessians(model, calibration, {}, { samples: 256 });
+  assert.equal(all.hessians.size, 2);
+  const held = quantizeWeightOnly(model, {
+    ...quantizeOptionsSchema.parse({ dtype: 'q4', algo: 'gptq', blockSize: 32 }),
+    bits: 4,
+    hessians: all.hessians,
+  });
+  assert.deepEqual(encodeModel(streamed.model), encodeModel(held.model));
+});
 
 test('q4f16 algo hqq: float16 zero points beside float16 scales run in onnxruntime', async () => {
   const r = await quantizeModel(mlp(), { dtype: 'q4f16', algo: 'hqq', blockSize: 64 });

@@ -13,6 +13,8 @@ import { Graph, isDefaultDomain, progressOf, selectNodes, ShrinkError, type Ctx,
 import { createSession, exposeIntermediates, feedsFor, planInput, tensorToFloat32, type Feeds, type Session } from '@shrink/core/runtime';
 import { calibrationMissing } from '../check-options.js';
 import { NBITS_OPS } from '../nbits.js';
+import type { BlockwiseWeights, GridBits } from '../ops/nbits-blocks.js';
+import { quantizeGptq } from '../ops/gptq.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
 import { isFeedSet, type CalibrationSet } from './calibrate.js';
 
@@ -110,6 +112,8 @@ export async function gatherHessians(
   o: Pick<ResolvedQuantizeOptions, 'include' | 'exclude'>,
   opts: HessianOptions,
   ctx?: Ctx,
+  /** Takes each Hessian as it is made, which is then not kept: one K x K matrix is held at a time. */
+  each?: (name: string, h: Float64Array) => void,
 ): Promise<Hessians> {
   const inputs = gptqInputs(model, o);
   const hessians = new Map<string, Float64Array>();
@@ -171,7 +175,8 @@ export async function gatherHessians(
           h[j * K + i] = v;
         }
       }
-      hessians.set(name, h);
+      if (each) each(name, h);
+      else hessians.set(name, h);
       tokens.set(name, rows);
     }
   } finally {
@@ -181,31 +186,64 @@ export async function gatherHessians(
   return { hessians, samples: n, tokens };
 }
 
+/** The diagonal of every Hessian: the mean square of each input channel (llama.cpp's importance matrix). */
+export async function activationImportance(
+  model: onnx.IModelProto,
+  calibration: CalibrationSet,
+  o: ResolvedQuantizeOptions,
+  ctx?: Ctx,
+): Promise<{ importance: Map<string, Float64Array>; note: string }> {
+  const importance = new Map<string, Float64Array>();
+  const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx, (name, full) => {
+    const K = Math.round(Math.sqrt(full.length));
+    const d = new Float64Array(K);
+    for (let k = 0; k < K; k++) d[k] = full[k * K + k]!;
+    importance.set(name, d);
+  });
+  return {
+    importance,
+    note: `mixed precision: activations of ${importance.size} MatMul input(s) from ${h.samples} sample(s) of '${calibration.name}' weigh each weight's error`,
+  };
+}
+
 /**
- * What the weight-only pass needs from the data for `o.algo`: the Hessians for gptq (refused in one line
- * without calibration data), nothing for the others.
+ * GPTQ's blocks by weight key, quantized as each input's Hessian is made and dropped before the next: one
+ * Hessian and one weight's float copy are held at a time, besides the blocks (refused in one line without
+ * calibration data). `bitsByWeight`: mixed precision's widths; the rest take `o.bits`.
  */
-export async function weightOnlyData(
+export async function gptqBlocks(
   model: onnx.IModelProto,
   o: ResolvedQuantizeOptions,
   calibration: CalibrationSet | undefined,
+  bitsByWeight: ReadonlyMap<string, GridBits> | undefined,
   ctx?: Ctx,
-): Promise<{ hessians?: Map<string, Float64Array>; importance?: Map<string, Float64Array>; note?: string }> {
-  if (o.algo !== 'gptq') {
-    // Mixed precision weighs each weight's error by its input's activations when there is data to run.
-    // (sensitivity outputs measures the model itself and needs none.)
-    if ((o.targetBits === undefined && o.sizeBudget === undefined) || !calibration || o.sensitivity !== 'weights') return {};
-    const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx);
-    return {
-      importance: h.hessians,
-      note: `mixed precision: activations of ${h.hessians.size} MatMul input(s) from ${h.samples} sample(s) of '${calibration.name}' weigh each weight's error`,
-    };
-  }
+): Promise<{ blocks: Map<string, BlockwiseWeights>; note: string }> {
   if (!calibration) throw new ShrinkError('CALIBRATION_EMPTY', calibrationMissing(o), { option: 'calibData', missing: 'calibration' });
-  const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx);
+  const graph = Graph.from(model);
+  const selector = selectNodes(graph, o);
+  const view = { graph, blockSize: o.blockSize };
+  const readers = new Map<string, onnx.NodeProto[]>();
+  for (const node of graph.nodes) {
+    const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
+    if (!handler || !selector.isSelected(node).ok) continue;
+    const d = handler(node, view);
+    if (d.kind !== 'plan' || d.plan.lookup) continue;
+    readers.set(d.plan.input, [...(readers.get(d.plan.input) ?? []), node]);
+  }
+  const blocks = new Map<string, BlockwiseWeights>();
+  const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx, (name, hessian) => {
+    for (const node of readers.get(name) ?? []) {
+      // Planned again here: the weight's float copy (transposed, scaled) lives only while it is quantized.
+      const d = NBITS_OPS.get(node.opType)!(node, view);
+      if (d.kind !== 'plan' || blocks.has(d.plan.weight.key)) continue;
+      const w = d.plan.weight;
+      const bits = bitsByWeight?.get(w.key) ?? o.bits ?? 4;
+      blocks.set(w.key, quantizeGptq(w.data, w.K, w.N, { bits, blockSize: o.blockSize, symmetric: o.symmetric, name: w.source }, hessian));
+    }
+  });
   const rows = [...h.tokens.values()];
   const note =
-    `gptq: Hessians of ${h.hessians.size} MatMul input(s) from ${h.samples} sample(s) of '${calibration.name}'` +
+    `gptq: Hessians of ${h.tokens.size} MatMul input(s) from ${h.samples} sample(s) of '${calibration.name}'` +
     (rows.length ? ` (${Math.min(...rows)} activation rows each)` : '');
-  return { hessians: h.hessians, note };
+  return { blocks, note };
 }

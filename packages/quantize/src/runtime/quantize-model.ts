@@ -33,7 +33,7 @@ import { createSession, int8KernelPath, isFeedsSpec, readFeedSet, syntheticFeedS
 import path from 'node:path';
 import { calibrate, randomCalibration, type CalibrationSet } from './calibrate.js';
 import { measureFloat16Ranges } from './fp16-ranges.js';
-import { weightOnlyData } from './gptq-hessians.js';
+import { activationImportance, gptqBlocks } from './gptq-hessians.js';
 
 export interface QuantizeEnv {
   /** Static mode: the calibration set (see resolveCalibration); required there, ignored otherwise. */
@@ -195,15 +195,14 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
   const step = (label: string, run: () => PassResult): PassResult => rewriting(model, label, run, ctx);
   // GPTQ's Hessians come from the float model this pass rewrites (BatchNormalizations folded).
   const weightOnly = o.dtype === 'q4' || o.dtype === 'q4f16' || o.mode === 'weight-only';
-  const gptq = weightOnly ? await weightOnlyData(model, o, env.calibration, ctx) : {};
-  const base = { bits: o.bits ?? 4, ...(gptq.hessians ? { hessians: gptq.hessians } : {}) };
+  const gridBits: GridBits = o.dtype === 'q4' || o.dtype === 'q4f16' ? (o.bits ?? 4) : 8;
   const half = o.dtype === 'q4f16';
-  const mixed = weightOnly
-    ? await mixedBits(model, { ...o, bits: base.bits, float16: half }, gptq.hessians ?? gptq.importance, env.calibration, ctx)
-    : undefined;
-  const lowBits = { ...base, ...(mixed ? { bitsByWeight: mixed.bits } : {}) };
+  const mixed = weightOnly ? await mixedBits(model, { ...o, bits: gridBits, float16: half }, env.calibration, ctx) : undefined;
+  const gptq =
+    weightOnly && o.algo === 'gptq' ? await gptqBlocks(model, { ...o, bits: gridBits }, env.calibration, mixed?.bits, ctx) : undefined;
+  const lowBits = { bits: gridBits, ...(gptq ? { precomputed: gptq.blocks } : {}), ...(mixed ? { bitsByWeight: mixed.bits } : {}) };
   const withGptq = (r: PassResult): PassResult => {
-    if (gptq.note) r.report.notes.push(gptq.note);
+    if (gptq) r.report.notes.push(gptq.note);
     if (mixed) r.report.notes.push(...mixed.notes);
     if (mixed && o.sizeBudget !== undefined) checkSizeBudget(r.model, o.sizeBudget);
     return r;
@@ -247,8 +246,7 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
   const up = model;
   if (o.mode === 'dynamic') return noted(withKernelNote(rewriting(up, `${o.dtype} dynamic`, () => quantizeDynamic(up, o), ctx)));
   if (o.mode === 'weight-only') {
-    const eight = { bits: 8 as const, ...(gptq.hessians ? { hessians: gptq.hessians } : {}) };
-    return withGptq(rewriting(up, `${o.dtype} weight-only`, () => quantizeWeightOnly(up, { ...o, ...eight }), ctx));
+    return withGptq(rewriting(up, `${o.dtype} weight-only`, () => quantizeWeightOnly(up, { ...o, ...lowBits }), ctx));
   }
   if (!env.calibration) {
     throw new ShrinkError('CALIBRATION_EMPTY', 'static quantization needs calibration data (a dataset, or random:64 for a smoke test)', {
@@ -339,18 +337,18 @@ function rewriting(model: onnx.IModelProto, label: string, run: () => PassResult
 async function mixedBits(
   model: onnx.IModelProto,
   o: ResolvedQuantizeOptions & { bits: GridBits; float16: boolean },
-  hessians: ReadonlyMap<string, Float64Array> | undefined,
   calibration: CalibrationSet | undefined,
   ctx?: Ctx,
 ): Promise<MixedChoice | undefined> {
   if (o.targetBits === undefined && o.sizeBudget === undefined) return undefined;
   checkTargetBits(o);
-  let candidates = bitsCandidates(model, NBITS_OPS, o, hessians);
   const outputs = o.sensitivity === 'outputs' || (o.sensitivity === 'auto' && calibration !== undefined);
-  let weighedBy =
-    hessians && hessians.size > 0
-      ? 'is its relative output error weighted by the calibration activations (Hessian diagonal)'
-      : 'is its relative weight error (no calibration data given)';
+  // Weight errors are weighed by the activations when there is data to run.
+  const weighed = !outputs && calibration ? await activationImportance(model, calibration, o, ctx) : undefined;
+  let candidates = bitsCandidates(model, NBITS_OPS, o, weighed?.importance);
+  let weighedBy = weighed
+    ? `is its relative output error weighted by the mean square of each input channel (${weighed.note.replace(/^mixed precision: /, '')})`
+    : 'is its relative weight error (no calibration data given)';
   if (outputs) {
     if (!calibration) {
       throw new ShrinkError('CALIBRATION_EMPTY', 'sensitivity outputs runs the model on calibration data: give calibData (--calib-data)', {
@@ -358,13 +356,8 @@ async function mixedBits(
         missing: 'calibration',
       });
     }
-    candidates = await measureSensitivity(model, candidates, { ...o, hessians: undefined }, calibration, ctx);
+    candidates = await measureSensitivity(model, candidates, o, calibration, ctx);
     weighedBy = `is the model's output error with it alone at ${o.bits} bits, on calibration samples of '${calibration.name}' (wider levels scaled by their weight errors)`;
   }
-  return chooseMixedBits(
-    candidates,
-    o,
-    weighedBy,
-    () => quantizeWeightOnly(model, { ...o, algo: o.algo === 'hqq' ? 'hqq' : 'rtn', hessians: undefined }).model,
-  );
+  return chooseMixedBits(candidates, o, weighedBy, () => quantizeWeightOnly(model, { ...o, algo: o.algo === 'hqq' ? 'hqq' : 'rtn' }).model);
 }
