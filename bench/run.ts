@@ -19,6 +19,7 @@ import { quantizeBench } from './quantize.bench.js';
 import { quantizeLargeBench } from './quantize-large.bench.js';
 import { realBench } from './real.bench.js';
 import { searchBench } from './search.bench.js';
+import { searchDistributedBench } from './search-distributed.bench.js';
 import { startupBench } from './startup.bench.js';
 import { targetsBench } from './targets.bench.js';
 import { weightFormatBench } from './weight-format.bench.js';
@@ -33,6 +34,7 @@ const BENCHES: readonly Bench[] = [
   largeModelBench,
   quantizeLargeBench,
   searchBench,
+  searchDistributedBench,
   weightFormatBench,
   realBench,
   targetsBench,
