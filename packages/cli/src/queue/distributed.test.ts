@@ -247,7 +247,7 @@ describe('Redis with a password, stopped mid-search', { skip: skipReason, timeou
     await kill(w.proc, 'SIGTERM');
     writeFileSync(path.join(dir, 'lost.yaml'), JSON.stringify(configOf('out-lost')));
     const lost = shrink(dir, ['search', 'lost.yaml', '--queue', redis.url, '--store', path.join(dir, 'store'), '--redis-timeout', '3']);
-    await lost.waitFor(/4 queued, 0 running, 0\/4 done/);
+    await lost.waitFor(/\d queued, 0 running, 0\/4 done/);
     const t0 = Date.now();
     await redis.stop();
     const code = await lost.exited;

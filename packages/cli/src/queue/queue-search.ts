@@ -339,7 +339,8 @@ async function gather(
         }
       }
       const count = (s: State) => state.filter((x) => x === s).length;
-      const line = `queue: ${count('pending') + count('waiting')} queued, ${count('active')} running, ${count('done')}/${jobs.length} done`;
+      const held = count('pending');
+      const line = `queue: ${count('waiting')} queued, ${count('active')} running, ${count('done')}/${jobs.length} done${held ? `, ${held} waiting for a step another trial computes` : ''}`;
       if (line !== lastLine) log.info(line);
       lastLine = line;
       if (count('done') === jobs.length) break;
