@@ -164,6 +164,23 @@ test('gptq quantizes as each Hessian is made: the same bytes as from every Hessi
   assert.deepEqual(encodeModel(streamed.model), encodeModel(held.model));
 });
 
+test('a rerun on the same model with more excluded (the speed guard, the fidelity floor) reuses the blocks: no second gather', async () => {
+  const model = mlp();
+  const started: string[] = [];
+  const ctx = { progress: { start: (label: string) => void started.push(label), tick() {}, stop() {} } };
+  const opts = { dtype: 'q4', algo: 'gptq', blockSize: 32 } as const;
+  const first = await quantizeModel(model, opts, { calibration }, ctx);
+  const again = await quantizeModel(model, { ...opts, exclude: ['fc2'] }, { calibration }, ctx);
+  assert.equal(started.filter((l) => l.startsWith('GPTQ Hessians')).length, 1, started.join('; '));
+  // fc1's blocks are the first run's.
+  const b = (m: onnx.IModelProto) => m.graph!.initializer!.find((t) => t.name!.startsWith('W1_Q4'))!;
+  assert.deepEqual(b(again.model), b(first.model));
+  assert.equal(again.model.graph!.node!.filter((n) => n.opType === 'MatMulNBits').length, 1);
+  // Another model object (even an equal one) gathers again: the memo goes with the object.
+  await quantizeModel(mlp(), opts, { calibration }, ctx);
+  assert.equal(started.filter((l) => l.startsWith('GPTQ Hessians')).length, 2);
+});
+
 test('q4f16 algo hqq: float16 zero points beside float16 scales run in onnxruntime', async () => {
   const r = await quantizeModel(mlp(), { dtype: 'q4f16', algo: 'hqq', blockSize: 64 });
   const zps = r.model.graph!.initializer!.filter((t) => t.name!.endsWith('_zero_points'));

@@ -186,6 +186,23 @@ export async function gatherHessians(
   return { hessians, samples: n, tokens };
 }
 
+/** Keys of the MatMul/Gemm weights the weight-only pass would quantize (lookups take no Hessian). */
+export function plannedWeightKeys(
+  model: onnx.IModelProto,
+  o: Pick<ResolvedQuantizeOptions, 'include' | 'exclude' | 'blockSize'>,
+): string[] {
+  const graph = Graph.from(model);
+  const selector = selectNodes(graph, o);
+  const keys: string[] = [];
+  for (const node of graph.nodes) {
+    const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
+    if (!handler || !selector.isSelected(node).ok) continue;
+    const d = handler(node, { graph, blockSize: o.blockSize });
+    if (d.kind === 'plan' && !d.plan.lookup) keys.push(d.plan.weight.key);
+  }
+  return keys;
+}
+
 /** The diagonal of every Hessian: the mean square of each input channel (llama.cpp's importance matrix). */
 export async function activationImportance(
   model: onnx.IModelProto,

@@ -10,6 +10,7 @@ import { createSession, feedsFor, planInput, tensorToFloat32, type Feeds } from 
 import type { BitsCandidate } from '../mixed/allocate-bits.js';
 import { quantizeWeightOnly, type WeightOnlyOptions } from '../nbits.js';
 import { isFeedSet, type CalibrationSet } from './calibrate.js';
+import { perModel } from './per-model-memo.js';
 
 /** Samples run per candidate: the output error of a weight settles within a few. */
 const SAMPLES = 4;
@@ -78,14 +79,12 @@ export async function measureSensitivity(
   try {
     const out: BitsCandidate[] = [];
     for (const c of candidates) {
-      const alone = quantizeWeightOnly(model, {
-        ...o,
-        include: [...(c.nodes ?? [])],
-        exclude: [],
-        hessians: undefined,
-        bitsByWeight: undefined,
+      // A rerun of the pass on the same model (speed guard, fidelity floor) measures nothing twice.
+      const key = JSON.stringify(['sensitivity', c.key, o.bits, o.blockSize, o.symmetric, o.algo, o.accuracyLevel, calibration.name]);
+      const measured = await perModel(model, key, async () => {
+        const alone = quantizeWeightOnly(model, { ...o, include: [...(c.nodes ?? [])], exclude: [], bitsByWeight: undefined });
+        return outputError(await outputsOf(alone.model, feeds, ctx), want);
       });
-      const measured = outputError(await outputsOf(alone.model, feeds, ctx), want);
       const low = c.levels[0]!.error;
       out.push({ ...c, levels: c.levels.map((l, i) => ({ ...l, error: i === 0 ? measured : low > 0 ? (measured * l.error) / low : 0 })) });
       progress.tick(1);

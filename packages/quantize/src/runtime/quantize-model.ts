@@ -33,7 +33,7 @@ import { createSession, int8KernelPath, isFeedsSpec, readFeedSet, syntheticFeedS
 import path from 'node:path';
 import { calibrate, randomCalibration, type CalibrationSet } from './calibrate.js';
 import { measureFloat16Ranges } from './fp16-ranges.js';
-import { activationImportance, gptqBlocks } from './gptq-hessians.js';
+import { activationImportance, gptqBlocks, plannedWeightKeys } from './gptq-hessians.js';
 
 export interface QuantizeEnv {
   /** Static mode: the calibration set (see resolveCalibration); required there, ignored otherwise. */
@@ -199,7 +199,7 @@ async function quantizeFolded(model: onnx.IModelProto, o: ResolvedQuantizeOption
   const half = o.dtype === 'q4f16';
   const mixed = weightOnly ? await mixedBits(model, { ...o, bits: gridBits, float16: half }, env.calibration, ctx) : undefined;
   const gptq =
-    weightOnly && o.algo === 'gptq' ? await gptqBlocks(model, { ...o, bits: gridBits }, env.calibration, mixed?.bits, ctx) : undefined;
+    weightOnly && o.algo === 'gptq' ? await gptqOnce(model, { ...o, bits: gridBits }, env.calibration, mixed?.bits, ctx) : undefined;
   const lowBits = { bits: gridBits, ...(gptq ? { precomputed: gptq.blocks } : {}), ...(mixed ? { bitsByWeight: mixed.bits } : {}) };
   const withGptq = (r: PassResult): PassResult => {
     if (gptq) r.report.notes.push(gptq.note);
@@ -360,4 +360,26 @@ async function mixedBits(
     weighedBy = `is the model's output error with it alone at ${o.bits} bits, on calibration samples of '${calibration.name}' (wider levels scaled by their weight errors)`;
   }
   return chooseMixedBits(candidates, o, weighedBy, () => quantizeWeightOnly(model, { ...o, algo: o.algo === 'hqq' ? 'hqq' : 'rtn' }).model);
+}
+
+const gptqMemo = new WeakMap<object, { key: string; made: Awaited<ReturnType<typeof gptqBlocks>> }>();
+
+/**
+ * gptqBlocks, kept per model object: the speed guard and the fidelity floor run the pass again on the same
+ * model with more nodes excluded, and a weight's blocks do not depend on which others are excluded (the
+ * Hessians come from the float model). Reused only when every weight now selected was made.
+ */
+async function gptqOnce(
+  model: onnx.IModelProto,
+  o: ResolvedQuantizeOptions & { bits: GridBits },
+  calibration: CalibrationSet | undefined,
+  bitsByWeight: ReadonlyMap<string, GridBits> | undefined,
+  ctx?: Ctx,
+): Promise<Awaited<ReturnType<typeof gptqBlocks>>> {
+  const key = JSON.stringify([o.bits, o.blockSize, o.symmetric, o.calibSamples, calibration?.name, [...(bitsByWeight ?? [])]]);
+  const hit = gptqMemo.get(model);
+  if (hit?.key === key && plannedWeightKeys(model, o).every((k) => hit.made.blocks.has(k))) return hit.made;
+  const made = await gptqBlocks(model, o, calibration, bitsByWeight, ctx);
+  gptqMemo.set(model, { key, made });
+  return made;
 }
