@@ -120,6 +120,54 @@ async function algoRows(ctx: BenchContext): Promise<{ rows: Row[]; fp32: number;
   return { rows, fp32, windows, tokens };
 }
 
+/** Mixed precision at block 128: the same average bits chosen by weight error and by measured output error. */
+const MIXED: ReadonlyArray<{ label: string; options: Record<string, unknown> }> = [
+  { label: 'rtn, 4.5 bits, weight errors (no data)', options: { targetBits: 4.5, sensitivity: 'weights' } },
+  {
+    label: 'rtn, 4.5 bits, output errors',
+    options: { targetBits: 4.5, sensitivity: 'outputs', calibData: path.join(LM_DIR, 'calib-tokens.json') },
+  },
+  { label: 'gptq, 4.5 bits, output errors', options: { targetBits: 4.5, algo: 'gptq', calibData: path.join(LM_DIR, 'calib-tokens.json') } },
+];
+
+async function mixedRows(ctx: BenchContext): Promise<string[][]> {
+  const base = await loadModel(path.join(LM_DIR, 'tiny-lm.onnx'));
+  const valid = await readTokensFile(path.join(LM_DIR, 'valid-tokens.json'));
+  const baseBytes = encodeModel(base).length;
+  const out: string[][] = [];
+  for (const m of MIXED) {
+    ctx.log(`llm: mixed precision, ${m.label}`);
+    try {
+      const q = await quantize(base, { dtype: 'q4', blockSize: 128, ...m.options });
+      const r = await evaluateLm(
+        [
+          { model: base, label: 'fp32' },
+          { model: q.model, label: m.label },
+        ],
+        valid,
+        { context: CONTEXT, stride: CONTEXT, threads: THREADS },
+      );
+      const c = r.comparison!;
+      const avg = /([\d.]+) stored code bits per weight/.exec(q.notes.find((n) => n.startsWith('mixed precision (')) ?? '')?.[1] ?? '?';
+      const raised = /raised above 4 bits, most valuable first: ([^;]+);/.exec(q.notes.join('\n'))?.[1] ?? '—';
+      out.push([
+        m.label,
+        avg,
+        c.candidate.perplexity.toFixed(3),
+        pct(c.candidate.perplexity / c.baseline.perplexity - 1),
+        c.meanKL.toExponential(2),
+        `${(c.top1Agreement * 100).toFixed(2)} %`,
+        fmtX(encodeModel(q.model).length / baseBytes),
+        `${(q.ms / 1000).toFixed(1)} s`,
+        raised,
+      ]);
+    } catch (e) {
+      out.push([m.label, '', '', '', '', '', '', `error: ${String((e as Error).message).split('\n')[0]}`, '']);
+    }
+  }
+  return out;
+}
+
 /** The share of RTN's perplexity increase an algorithm removes, per config. */
 function closes(rows: readonly Row[], config: Config, algo: string): number | undefined {
   const rtn = rows.find((r) => r.config === config && r.algo === 'rtn')?.increase;
@@ -222,6 +270,7 @@ export const llmBench: Bench = {
       b32 ? `${b32.cells[3]}, size ${b32.cells[6]}` : '—',
       b32?.increase !== undefined && b32.increase <= 0.03 && Number(b32.cells[6]!.replace('×', '')) <= 0.17 ? 'met' : '**not met**',
     ]);
+    const mixed = await mixedRows(ctx);
     const decode = await decodeSection(ctx);
     return [
       `Model: fixtures/lm/tiny-lm.onnx (trained on Debian's fortunes, 3.45 M parameters, tied embedding; fixtures/lm/README.md). ` +
@@ -238,6 +287,25 @@ export const llmBench: Bench = {
       mdTable(
         ['config', 'algo', 'perplexity', 'vs fp32', 'mean KL', 'top-1 agreement', 'size ratio', 'quantize time'],
         rows.map((r) => r.cells),
+      ),
+      '',
+      '### Mixed precision (block 128, average 4.5 stored code bits per weight)',
+      '',
+      'Every weight starts at 4 bits; the ones whose error drops most per bit are raised to 8 (`--target-bits 4.5`). Compare with the 4-bit block 128 rows above.',
+      '',
+      mdTable(
+        [
+          'choice',
+          'bits per weight',
+          'perplexity',
+          'vs fp32',
+          'mean KL',
+          'top-1 agreement',
+          'size ratio',
+          'quantize time',
+          'raised to 8 bits',
+        ],
+        mixed,
       ),
       '',
       '### Decode latency, wide variant',
