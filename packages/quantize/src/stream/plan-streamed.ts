@@ -342,6 +342,15 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
   // Lookups last: a table a head also reads is then stored in the head's form and the lookup shares it.
   const order = [...graph.nodes].sort((x, y) => Number(isLookup(x.opType)) - Number(isLookup(y.opType)));
   for (const node of order) {
+    if (node.opType === 'Slice' && isDefaultDomain(node) && node.input[0]) {
+      // Row Slices of a table (learned positions): nbits-place.ts computes their rows inside its placer.
+      const c = floatConst(node.input[0], 'data');
+      if (typeof c !== 'string' && c.dims.length === 2) {
+        const reason = `Slice of table '${node.input[0]}': the streamed path leaves row Slices float (the in-memory pass, --no-stream, makes them GatherBlockQuantized)`;
+        nodes.push(nodeOutcome(node, 'skipped', { reason }));
+      }
+      continue;
+    }
     if (!isDefaultDomain(node) || !HANDLED.has(node.opType)) continue;
     const sel = selector.isSelected(node);
     if (!sel.ok) {
