@@ -72,11 +72,14 @@ export class S3Store implements ArtifactStore {
     readonly bucket: string,
     readonly prefix: string,
     private readonly endpoint = process.env['SHRINK_S3_ENDPOINT'] ?? process.env['AWS_ENDPOINT_URL'],
+    /** Sends the SDK's commands (tests give a stand-in); default an S3Client. */
+    private readonly sendVia?: (command: unknown) => Promise<unknown>,
   ) {
     this.display = `s3://${bucket}/${prefix}${endpoint ? ` at ${new URL(endpoint).host}` : ''}`;
   }
   private s3() {
     this.client ??= import('@aws-sdk/client-s3').then((mod) => {
+      if (this.sendVia) return { send: this.sendVia, mod };
       const c = new mod.S3Client({
         ...(this.endpoint ? { endpoint: this.endpoint, forcePathStyle: true } : {}),
         region: process.env['AWS_REGION'] ?? 'us-east-1',

@@ -18,7 +18,7 @@ import { stepOf, stepSchema } from '../pipeline/config-schema.js';
 import { FolderStore } from './artifact-store.js';
 import { planQueue } from './queue-search.js';
 import { ioredisOptions, parseRedisUrl } from './redis-url.js';
-import { kill, shrink, skipReason, startRedis, type RedisServer, type Shrink } from './redis.fixture.js';
+import { kill, makeCertificate, shrink, skipReason, startRedis, type RedisServer, type Shrink } from './redis.fixture.js';
 import { resultKeyOf } from './trial-job.js';
 
 const quiet = { logger: { debug() {}, info() {}, warn() {} } };
@@ -261,5 +261,39 @@ describe('Redis with a password, stopped mid-search', { skip: skipReason, timeou
       /^shrink: queue redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: Redis unreachable for \d+ s mid-search .*lost: 4 unfinished trial\(s\) \(t1-q8, /,
     );
     assert.ok(!leaks(lost.out()), lost.out());
+  });
+});
+
+describe('rediss:// (TLS) with a password', { skip: skipReason, timeout: 90_000 }, () => {
+  let dir: string;
+  let redis: RedisServer;
+  let w: Shrink | undefined;
+  let env: NodeJS.ProcessEnv;
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-queue-tls-'));
+    await digitsModel(dir);
+    env = { NODE_EXTRA_CA_CERTS: makeCertificate(dir) };
+    redis = await startRedis(dir, 'tls-Secret-77', true);
+  });
+  after(async () => {
+    if (w) await kill(w.proc, 'SIGKILL');
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a worker and a search over TLS: the trial runs, the password is never printed', async () => {
+    assert.match(redis.url, /^rediss:/);
+    w = shrink(dir, ['worker', '--queue', redis.url, '--store', path.join(dir, 'store'), '--cache', path.join(dir, 'wc')], env);
+    await w.waitFor(/waiting for trials/);
+    writeFileSync(
+      path.join(dir, 'tls.yaml'),
+      JSON.stringify(configOf('out-tls', { search: { space: { quantize: [{ dtype: 'q8', explain: false }] } } })),
+    );
+    const s = shrink(dir, ['search', 'tls.yaml', '--queue', redis.url, '--store', path.join(dir, 'store')], env);
+    assert.equal(await s.exited, 0, s.out());
+    assert.match(s.out(), /on queue shrink-tls-\w+ at rediss:\/\/:\*\*\*@127\.0\.0\.1/);
+    assert.match(w.out(), /t1-q8: done/);
+    for (const text of [s.out(), w.out(), readFileSync(path.join(dir, 'out-tls', 'report.json'), 'utf8')])
+      assert.ok(!text.includes('tls-Secret-77'));
   });
 });

@@ -116,3 +116,32 @@ test('store specs: a folder, s3://bucket/prefix, and nothing else', () => {
   assert.equal((s3 as S3Store).prefix, 'shrink/runs');
   assert.throws(() => openStore('http://h/x'), /--store/);
 });
+
+test('the S3 store: keys under the prefix, missing objects as undefined, trees round-trip (a stand-in for the SDK client)', async () => {
+  const objects = new Map<string, Buffer>();
+  const sent: string[] = [];
+  const notFound = (name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 404 } });
+  const send = async (cmd: unknown) => {
+    const { Bucket, Key, Body } = (cmd as { input: { Bucket: string; Key: string; Body?: Buffer } }).input;
+    const kind = (cmd as object).constructor.name;
+    sent.push(`${kind} ${Bucket}/${Key}`);
+    if (kind === 'PutObjectCommand') return void objects.set(Key, Body!);
+    const body = objects.get(Key);
+    if (!body) throw notFound(kind === 'HeadObjectCommand' ? 'NotFound' : 'NoSuchKey');
+    return kind === 'HeadObjectCommand' ? {} : { Body: { transformToByteArray: async () => new Uint8Array(body) } };
+  };
+  const store = new S3Store('bucket', 'runs/x', undefined, send);
+  assert.equal(await store.get(`blobs/${HASH}`), undefined);
+  assert.equal(await store.has(`blobs/${HASH}`), false);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-s3-'));
+  try {
+    writeFileSync(path.join(dir, 'model.onnx'), 'bytes');
+    const tree = await putTree(store, path.join(dir, 'model.onnx'));
+    assert.ok(sent.includes(`PutObjectCommand bucket/runs/x/blobs/${sha256('bytes')}`), sent.join('\n'));
+    const got = await getTree(store, tree, path.join(dir, 'cache'));
+    assert.equal(readFileSync(path.join(got, 'model.onnx'), 'utf8'), 'bytes');
+    await assert.rejects(store.put('../../etc/x', Buffer.from('')), /refused key/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -3,6 +3,7 @@
  * rediss:// (TLS). The password goes to ioredis and nowhere else: every line Shrink prints about the queue
  * names it by `display`, and `redactor` scrubs messages that come back from ioredis or BullMQ.
  */
+import { isIP } from 'node:net';
 import { ShrinkError } from '@shrink/core';
 
 export interface RedisTarget {
@@ -77,7 +78,8 @@ export function ioredisOptions(t: RedisTarget): Record<string, unknown> {
     db: t.db,
     ...(t.username !== undefined ? { username: t.username } : {}),
     ...(t.password !== undefined ? { password: t.password } : {}),
-    ...(t.tls ? { tls: { servername: t.host } } : {}),
+    // TLS checks the server's certificate against the host (SNI only for names: Node refuses an IP as servername).
+    ...(t.tls ? { tls: isIP(t.host) ? {} : { servername: t.host } } : {}),
     maxRetriesPerRequest: null,
     connectTimeout: 5_000,
     retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),

@@ -1,6 +1,6 @@
 // Shared by the queue tests: a real redis-server on 127.0.0.1 (a free port, no persistence, a temp folder),
 // and `shrink` child processes whose stderr lines a test can wait for.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -28,10 +28,56 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server on loopback; resolves once it accepts connections. */
-export async function startRedis(dir: string, password?: string): Promise<RedisServer> {
+/**
+ * A self-signed certificate for 127.0.0.1 (`cert.pem`, `key.pem` in `dir`): clients trust it through
+ * NODE_EXTRA_CA_CERTS.
+ */
+export function makeCertificate(dir: string): string {
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  return cert;
+}
+
+/** Starts redis-server on loopback (TLS only with `tls`: makeCertificate first); resolves once it accepts connections. */
+export async function startRedis(dir: string, password?: string, tls = false): Promise<RedisServer> {
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const args = tls
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        path.join(dir, 'cert.pem'),
+        '--tls-key-file',
+        path.join(dir, 'key.pem'),
+        '--tls-ca-cert-file',
+        path.join(dir, 'cert.pem'),
+        '--tls-auth-clients',
+        'no',
+      ]
+    : ['--port', String(port)];
+  args.push('--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir);
   if (password !== undefined) args.push('--requirepass', password);
   const proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
@@ -48,7 +94,7 @@ export async function startRedis(dir: string, password?: string): Promise<RedisS
   });
   return {
     port,
-    url: `redis://${password !== undefined ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://${password !== undefined ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`,
     proc,
     stop: () => kill(proc, 'SIGKILL'),
   };
