@@ -78,6 +78,8 @@ async function search(ctx: BenchContext, dir: string, url: string, n: number): P
     );
     return { workers: n, seconds: (nowMs() - t0) / 1000, trialsSeconds, load: [before, load1()], report, queue: queue! };
   } finally {
+    // What went wrong on a worker reaches the bench's log (stderr), not the Markdown.
+    for (const w of workers) for (const line of w.out().split('\n')) if (/warning:|failed/.test(line)) ctx.log(`worker: ${line}`);
     await Promise.all(workers.map((w) => kill(w.proc, 'SIGTERM')));
   }
 }
@@ -200,6 +202,11 @@ export const searchDistributedBench: Bench = {
           `${x8.wall.toFixed(0)} s until the last result (critical path ${x8.critical.toFixed(0)} s: the distillation, then its fine-tuned pruning, then a quantization; total work ${x8.work.toFixed(0)} s), ` +
           `plus the search machine's re-measurement (${remeasure.toFixed(0)} s here, median of the runs) ≈ ${(x8.wall + remeasure).toFixed(0)} s, against ${one.seconds.toFixed(0)} s on 1 worker. ` +
           'Beyond a few machines this search is bound by its chain of dependent training steps, not by the number of workers.',
+        ...runs.flatMap((r) =>
+          r.report
+            .search!.trials.filter((t) => t.error !== undefined)
+            .map((t) => `Failed with ${r.workers} worker process(es): ${t.name}: ${t.error}`),
+        ),
         '',
         '### Trials (1 worker: the undisturbed times the extrapolation uses)',
         '',
