@@ -4,14 +4,15 @@
  * node becomes a com.microsoft MatMulNBits (or, for a lookup, GatherBlockQuantized) writing the replaced
  * node's output. A table read by a head and a lookup is one packed tensor (see ops/nbits-gather.ts).
  */
-import { float32ToFloat16, makeNode, makeValueInfo, type Graph, type onnx } from '@shrink/core';
+import { float32ToFloat16, makeNode, type Graph, type onnx } from '@shrink/core';
 import { quantizeBlockwise, storedBits, zeroPointBytes, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
 import type { NBitsPlan, NBitsWeight } from './ops/nbits-types.js';
+import { lookupRows, MS_DOMAIN, placeLookupNode, sliceRowIndices } from './lookup-nodes.js';
 import { WEIGHT_QUANTIZERS, type WeightQuantizer } from './ops/weight-quantizers.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import type { NodeOutcome } from './types.js';
 
-export const MS_DOMAIN = 'com.microsoft';
+export { MS_DOMAIN } from './lookup-nodes.js';
 
 type Weights = NonNullable<NodeOutcome['weights']>;
 
@@ -158,68 +159,29 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
 
   /** The uint8 [N, K * bits / 8] a GatherBlockQuantized reads: the codes themselves, or a Reshape of a head's. */
   const lookupData = (s: Stored, w: NBitsWeight, node: onnx.NodeProto): string => {
-    if (s.lookupData) return s.lookupData;
-    const shape = graph.uniqueName(`${s.b}_rows_shape`);
-    graph.setInitializer(shape, 'int64', [2], new BigInt64Array([BigInt(w.N), BigInt((w.K * storedOf(w)) / 8)]));
-    const rows = graph.uniqueName(`${s.b}_rows`);
-    graph.addNode(makeNode('Reshape', [s.b, shape], [rows], {}, { name: graph.uniqueNodeName(`${s.b}_rows`) }), { before: node });
-    s.lookupData = rows;
-    return rows;
-  };
-
-  /**
-   * The row indices a Slice takes, as it clamps them for step 1: a bound below 0 counts from the end, then
-   * each is held to [0, rows]; Range(start, end) is empty when end <= start, as the Slice would be.
-   */
-  const sliceRows = (
-    node: onnx.NodeProto,
-    rows: { starts: string; ends: string },
-    V: number,
-  ): { indices: string; nodes: onnx.NodeProto[] } => {
-    const base = node.name || node.output[0] || 'Slice';
-    const nodes: onnx.NodeProto[] = [];
-    const konst = (suffix: string, dims: number[], values: bigint[]): string => {
-      const name = graph.uniqueName(`${base}_${suffix}`);
-      graph.setInitializer(name, 'int64', dims, BigInt64Array.from(values));
-      return name;
-    };
-    const scalarShape = konst('scalar_shape', [0], []);
-    const zero = konst('zero', [], [0n]);
-    const count = konst('rows', [], [BigInt(V)]);
-    const op = (type: string, inputs: string[], attrs: Record<string, number> = {}): string => {
-      const out = graph.uniqueName(`${base}_${type}_output`);
-      nodes.push(makeNode(type, inputs, [out], attrs, { name: graph.uniqueNodeName(`${base}_${type}`) }));
-      return out;
-    };
-    const bound = (name: string): string => {
-      // Slice takes int32 or int64 bounds; Range wants all three in one type.
-      const x = op('Reshape', [op('Cast', [name], { to: 7 }), scalarShape]);
-      const fromEnd = op('Where', [op('Less', [x, zero]), op('Add', [x, count]), x]);
-      return op('Max', [op('Min', [fromEnd, count]), zero]);
-    };
-    const one = konst('one', [], [1n]);
-    const indices = op('Range', [bound(rows.starts), bound(rows.ends), one]);
-    return { indices, nodes };
+    s.lookupData ??= lookupRows(graph, s.b, w.N, w.K, storedOf(w), node);
+    return s.lookupData;
   };
 
   const placeLookup = (node: onnx.NodeProto, plan: NBitsPlan): PlacedNBits => {
     const w = storeLookup(plan.weight);
     const reshaped = w.lookupData === undefined;
     const data = lookupData(w, plan.weight, node);
-    const range = plan.rows ? sliceRows(node, plan.rows, plan.weight.N) : undefined;
-    const inputs = [data, range ? range.indices : plan.input, w.scales, ...(w.zeroPoints ? [w.zeroPoints] : [])];
-    const bits = storedOf(plan.weight);
-    const q = makeNode(
-      'GatherBlockQuantized',
-      inputs,
-      [plan.output],
-      { gather_axis: 0, quantize_axis: 1, block_size: options.blockSize, bits },
-      { name: graph.uniqueNodeName(`${node.name || node.opType}_Q${bits}`), domain: MS_DOMAIN },
+    const range = plan.rows ? sliceRowIndices(graph, node, plan.rows, plan.weight.N) : undefined;
+    const q = placeLookupNode(
+      graph,
+      node,
+      {
+        data,
+        indices: range ? range.indices : plan.input,
+        scales: w.scales,
+        ...(w.zeroPoints ? { zeroPoints: w.zeroPoints } : {}),
+        blockSize: options.blockSize,
+        bits: storedOf(plan.weight),
+        floatType: plan.weight.floatType,
+      },
+      range?.nodes,
     );
-    // A com.microsoft op's output type is not inferred: said here (the scales' type, as the lookup computes),
-    // so q4f16's float16 step types it and casts where a float32 node reads it.
-    if (graph.dtypeOf(plan.output) === undefined) graph.setValueInfo(makeValueInfo(plan.output, plan.weight.floatType));
-    graph.replaceNode(node, [...(range?.nodes ?? []), q]);
     const reshape = reshaped ? graph.producer(data) : undefined;
     return {
       replacedBy: [...(reshape ? [reshape.name] : []), ...(range?.nodes ?? []).map((n) => n.name), q.name],

@@ -44,7 +44,8 @@ const byDtype = (m: Record<string, number>) =>
  */
 export function isCandidate(n: NodeOutcome): boolean {
   if (n.action === 'quantized') return true;
-  if (n.opType === 'Gather') return !/^data '[^']*' is computed at run time/.test(n.reason ?? '');
+  // planWeight names the table 'weight'; a lookup's own check names it 'data'.
+  if (n.opType === 'Gather') return !/^(data|weight) '[^']*' is computed at run time/.test(n.reason ?? '');
   // A Slice is a candidate only over a float table (learned positions); shape vectors are not weights.
   if (n.opType === 'Slice') return !/^data '[^']*' is not a constant 2-D float table/.test(n.reason ?? '');
   return true;

@@ -6,12 +6,11 @@
  * float32 weights are read this way (an initializer, external or inline, or a Constant); a weight through
  * a Cast or stored as float16 is left float with its reason.
  *
- * Lookups follow ops/nbits-gather.ts: the table E [V, D] is the weight E^T [K = D, N = V] under the key a
+ * Lookups follow ops/nbits-gather.ts (and row Slices of learned positions, ops/nbits-slice.ts): the table E [V, D] is the weight E^T [K = D, N = V] under the key a
  * tied head (MatMul over Transpose(E), Gemm transB=1 on E) uses, so one packed table serves both; its
  * stripes are whole rows of E, contiguous in the file. Lookups are placed after every MatMul/Gemm as the
- * in-memory pass places them, so names come out the same. nbits-place.ts builds its GatherBlockQuantized
- * and Reshape inside its placer (not exported, and it needs the table's values); the few lines that
- * build them here follow it and are held to it byte for byte by quantize-streamed.test.ts.
+ * in-memory pass places them, so names come out the same; the lookup's nodes (its Reshape, a row Slice's
+ * indices, GatherBlockQuantized) come from lookup-nodes.ts, as the in-memory placer's do.
  */
 import {
   attrFloat,
@@ -21,15 +20,15 @@ import {
   dtypeFromOnnx,
   Graph,
   isDefaultDomain,
-  makeNode,
-  makeValueInfo,
   onnx,
   selectNodes,
   tensorDims,
   tensorNumel,
   toFloat32,
 } from '@shrink/core';
-import { matMulNBitsNode, MS_DOMAIN } from '../nbits-place.js';
+import { matMulNBitsNode } from '../nbits-place.js';
+import { lookupRows, MS_DOMAIN, placeLookupNode, sliceRowIndices } from '../lookup-nodes.js';
+import { rowSlice } from '../ops/nbits-slice.js';
 import { nodeOutcome } from '../node-outcome.js';
 import { storedBits, zeroPointBytes, type GridBits } from '../ops/nbits-blocks.js';
 import { WEIGHT_QUANTIZERS } from '../ops/weight-quantizers.js';
@@ -79,10 +78,10 @@ export interface StreamedSources {
   readFloats(name: string): Float32Array;
 }
 
-const HANDLED = new Set(['MatMul', 'Gemm', 'Gather']);
+const HANDLED = new Set(['MatMul', 'Gemm', 'Gather', 'Slice']);
 
 /** Ops whose table becomes GatherBlockQuantized rows; placed last, as nbits.ts places them. */
-const isLookup = (opType: string | null | undefined): boolean => opType === 'Gather';
+const isLookup = (opType: string | null | undefined): boolean => opType === 'Gather' || opType === 'Slice';
 
 type Skip = { skip: string };
 interface WeightSpec {
@@ -240,17 +239,10 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     return write(w, key, 'rtn', true);
   };
 
-  /** The uint8 [N, K * bits / 8] a GatherBlockQuantized reads: the codes themselves, or a Reshape of a head's (nbits-place.ts). */
+  /** The uint8 [N, K * bits / 8] a GatherBlockQuantized reads: the codes themselves, or a Reshape of a head's. */
   const lookupData = (s: Stored, w: WeightSpec, node: onnx.NodeProto): string => {
-    if (s.lookupData) return s.lookupData;
-    const shape = graph.uniqueName(`${s.weight.b}_rows_shape`);
-    graph.setInitializer(shape, 'int64', [2], new BigInt64Array([BigInt(w.N), BigInt((w.K * bits) / 8)]));
-    const rows = graph.uniqueName(`${s.weight.b}_rows`);
-    graph.addNode(makeNode('Reshape', [s.weight.b, shape], [rows], {}, { name: graph.uniqueNodeName(`${s.weight.b}_rows`) }), {
-      before: node,
-    });
-    s.lookupData = rows;
-    return rows;
+    s.lookupData ??= lookupRows(graph, s.weight.b, w.N, w.K, bits, node);
+    return s.lookupData;
   };
 
   /** Gather over a constant float32 table (axis 0), as ops/nbits-gather.ts plans it, or why not. */
@@ -268,23 +260,46 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     return { indices, w };
   };
 
-  const placeLookup = (node: onnx.NodeProto, indices: string, w: WeightSpec): NodeOutcome => {
+  /** `rows`: a row Slice's bounds, from which its indices are computed (lookup-nodes.ts). */
+  const placeLookup = (node: onnx.NodeProto, indices: string, w: WeightSpec, rows?: { starts: string; ends: string }): NodeOutcome => {
     const s = storeLookup(w);
     const reshaped = s.lookupData === undefined;
     const data = lookupData(s, w, node);
-    const inputs = [data, indices, s.weight.scales, ...(s.weight.zeroPoints ? [s.weight.zeroPoints] : [])];
-    const q = makeNode(
-      'GatherBlockQuantized',
-      inputs,
-      [node.output[0]!],
-      { gather_axis: 0, quantize_axis: 1, block_size: options.blockSize, bits },
-      { name: graph.uniqueNodeName(`${node.name || node.opType}_Q${bits}`), domain: MS_DOMAIN },
+    const range = rows ? sliceRowIndices(graph, node, rows, w.N) : undefined;
+    const q = placeLookupNode(
+      graph,
+      node,
+      {
+        data,
+        indices: range ? range.indices : indices,
+        scales: s.weight.scales,
+        ...(s.weight.zeroPoints ? { zeroPoints: s.weight.zeroPoints } : {}),
+        blockSize: options.blockSize,
+        bits,
+        floatType: 'float32',
+      },
+      range?.nodes,
     );
-    // A com.microsoft op's output type is not inferred: said, as the in-memory pass says it.
-    if (graph.dtypeOf(node.output[0]!) === undefined) graph.setValueInfo(makeValueInfo(node.output[0]!, 'float32'));
-    graph.replaceNode(node, [q]);
     const reshape = reshaped ? graph.producer(data) : undefined;
-    return nodeOutcome(node, 'quantized', { replacedBy: [...(reshape ? [reshape.name] : []), q.name], weights: [...s.weights] });
+    return nodeOutcome(node, 'quantized', {
+      replacedBy: [...(reshape ? [reshape.name] : []), ...(range?.nodes ?? []).map((n) => n.name), q.name],
+      weights: [...s.weights],
+    });
+  };
+
+  /** A row Slice of a constant float32 table (ops/nbits-slice.ts), or why not. */
+  const planSlice = (node: onnx.NodeProto): Skip | { w: WeightSpec; rows: { starts: string; ends: string } } => {
+    const r = rowSlice(node, graph, (name) => {
+      const c = floatConst(name, 'data');
+      return typeof c === 'string' ? undefined : { dims: c.dims, float: true };
+    });
+    if (typeof r === 'string') return { skip: r };
+    const w = weightSpec(r.table, true, 1);
+    if (typeof w === 'string') return { skip: w.replace(/MatMulNBits takes a 2-D weight/, 'GatherBlockQuantized takes a 2-D table') };
+    if (w.K % options.blockSize !== 0) {
+      return { skip: `table '${r.table}' rows hold ${w.K} values, not a multiple of block size ${options.blockSize}` };
+    }
+    return { w, rows: { starts: r.starts, ends: r.ends } };
   };
 
   const planNode = (
@@ -342,19 +357,15 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
   // Lookups last: a table a head also reads is then stored in the head's form and the lookup shares it.
   const order = [...graph.nodes].sort((x, y) => Number(isLookup(x.opType)) - Number(isLookup(y.opType)));
   for (const node of order) {
-    if (node.opType === 'Slice' && isDefaultDomain(node) && node.input[0]) {
-      // Row Slices of a table (learned positions): nbits-place.ts computes their rows inside its placer.
-      const c = floatConst(node.input[0], 'data');
-      if (typeof c !== 'string' && c.dims.length === 2) {
-        const reason = `Slice of table '${node.input[0]}': the streamed path leaves row Slices float (the in-memory pass, --no-stream, makes them GatherBlockQuantized)`;
-        nodes.push(nodeOutcome(node, 'skipped', { reason }));
-      }
-      continue;
-    }
     if (!isDefaultDomain(node) || !HANDLED.has(node.opType)) continue;
     const sel = selector.isSelected(node);
     if (!sel.ok) {
       nodes.push(nodeOutcome(node, 'skipped', { reason: sel.reason }));
+      continue;
+    }
+    if (node.opType === 'Slice') {
+      const g = planSlice(node);
+      nodes.push('skip' in g ? nodeOutcome(node, 'skipped', { reason: g.skip }) : placeLookup(node, '', g.w, g.rows));
       continue;
     }
     if (isLookup(node.opType)) {
