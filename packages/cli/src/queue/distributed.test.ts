@@ -228,6 +228,17 @@ describe('Redis with a password, stopped mid-search', { skip: skipReason, timeou
     assert.ok(!r.out().includes('wrong-Secret'), r.out());
   });
 
+  test('the time budget: with no worker, every trial is reported as failed once the budget is spent', async () => {
+    const config = await validateConfig(configOf('out-budget', { search: { space: { quantize: [{ dtype: 'q8', explain: false }] } } }), {
+      file: 'budget.yaml',
+      dir,
+    });
+    await assert.rejects(
+      runSearch(config, quiet, { queue: { url: redis.url, store: path.join(dir, 'store'), timeBudget: 1 } }),
+      /every trial failed to run \(first: t1-q8: no result within the time budget \(1 s\)\)/,
+    );
+  });
+
   test('a search through a password: nothing prints or writes it; Redis stopped: one clear line within the timeout', async () => {
     w = shrink(dir, ['worker', '--queue', redis.url, '--store', path.join(dir, 'store'), '--cache', path.join(dir, 'wc')]);
     await w.waitFor(/waiting for trials/);
