@@ -308,3 +308,38 @@ describe('rediss:// (TLS) with a password', { skip: skipReason, timeout: 90_000 
       assert.ok(!text.includes('tls-Secret-77'));
   });
 });
+
+describe('Redis restarted empty mid-search', { skip: skipReason, timeout: 120_000 }, () => {
+  let dir: string;
+  let redis: RedisServer;
+  let w: Shrink | undefined;
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-queue-restart-'));
+    await digitsModel(dir);
+    redis = await startRedis(dir);
+  });
+  after(async () => {
+    if (w) await kill(w.proc, 'SIGKILL');
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the search puts the lost trials on the queue again and finishes, each trial once in the report', async () => {
+    w = shrink(dir, ['worker', '--queue', redis.url, '--store', path.join(dir, 'store'), '--cache', path.join(dir, 'wc')]);
+    await w.waitFor(/waiting for trials/);
+    writeFileSync(path.join(dir, 'again.yaml'), JSON.stringify(configOf('out-again')));
+    const s = shrink(dir, ['search', 'again.yaml', '--queue', redis.url, '--store', path.join(dir, 'store'), '--redis-timeout', '30']);
+    await s.waitFor(/[1-3]\/4 done/, 90_000);
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    redis = await startRedis(dir, undefined, false, redis.port);
+    assert.equal(await s.exited, 0, s.out());
+    assert.match(s.out(), /is no longer on the queue; putting it again/);
+    const report = JSON.parse(readFileSync(path.join(dir, 'out-again', 'report.json'), 'utf8')) as Report;
+    assert.deepEqual(
+      report.search!.trials.map((t) => t.name),
+      ['t1-q8', 't2-q4', 't3-prune-structured0.5+q8', 't4-prune-structured0.5+q4'],
+    );
+    for (const t of report.search!.trials) assert.equal(t.error, undefined, `${t.name}: ${t.error}`);
+  });
+});

@@ -370,7 +370,7 @@ async function gather(
     const r = results.get(i)!;
     const name_ = jobs[i]!.name;
     if (!('protocol' in r) || r.error !== undefined || !r.model) {
-      outcomes.push({ name: name_, seconds: 'seconds' in r ? r.seconds : 0, error: r.error ?? 'no model in the result' });
+      outcomes.push({ name: name_, seconds: 'seconds' in r ? r.seconds : 0, error: redact(r.error ?? 'no model in the result') });
       continue;
     }
     await writeTreeInto(store, r.model.tree, trialsDir);

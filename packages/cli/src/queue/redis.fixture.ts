@@ -59,8 +59,8 @@ export function makeCertificate(dir: string): string {
 }
 
 /** Starts redis-server on loopback (TLS only with `tls`: makeCertificate first); resolves once it accepts connections. */
-export async function startRedis(dir: string, password?: string, tls = false): Promise<RedisServer> {
-  const port = await freePort();
+export async function startRedis(dir: string, password?: string, tls = false, onPort?: number): Promise<RedisServer> {
+  const port = onPort ?? (await freePort());
   const args = tls
     ? [
         '--port',
