@@ -320,6 +320,8 @@ async function gather(
   const deadline = settings.timeBudget !== undefined ? started + settings.timeBudget * 1000 : Infinity;
   let lastOk = Date.now();
   let lastLine = '';
+  let lastChange = Date.now();
+  let lastHint = 0;
   let overBudget = false;
   log.info(`search: ${jobs.length} trials on queue ${name} at ${redis.display} (store ${store.display})`);
   try {
@@ -341,8 +343,18 @@ async function gather(
       const count = (s: State) => state.filter((x) => x === s).length;
       const held = count('pending');
       const line = `queue: ${count('waiting')} queued, ${count('active')} running, ${count('done')}/${jobs.length} done${held ? `, ${held} waiting for a step another trial computes` : ''}`;
-      if (line !== lastLine) log.info(line);
+      if (line !== lastLine) {
+        log.info(line);
+        lastChange = Date.now();
+      }
       lastLine = line;
+      // Trials waiting and none running for a while: most likely no worker is listening to this Redis.
+      if (count('active') === 0 && count('waiting') > 0 && Date.now() - lastChange > 30_000 && Date.now() - lastHint > 60_000) {
+        log.warn(
+          `queue ${name}: no worker has taken a trial for ${Math.round((Date.now() - lastChange) / 1000)} s; start one with \`shrink worker --queue ${redis.display}\` (the same --store)`,
+        );
+        lastHint = Date.now();
+      }
       if (count('done') === jobs.length) break;
       if (Date.now() > deadline) {
         overBudget = true;
