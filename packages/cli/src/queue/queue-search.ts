@@ -219,6 +219,9 @@ async function gather(
   // Before anything is copied to the store: a wrong URL or password fails here, at once.
   await probeRedis(redis, redact, settings.from ?? '--queue');
   const { name, jobs, keys } = await planQueue(trials, config, input, store);
+  // Prefixes already in the store (an earlier run of this search): trials reusing them need not wait.
+  const known = new Set<string>();
+  for (const ks of keys) for (const k of ks) if (await store.has(`prefixes/${k}.json`)) known.add(k);
   const connection = ioredisOptions(redis);
   const client = new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 1 });
   let lastError = '';
@@ -243,8 +246,6 @@ async function gather(
   const state: State[] = jobs.map(() => 'pending');
   const results = new Map<number, TrialResult | { error: string }>();
   const timings: TrialTiming[] = jobs.map((j) => ({ name: j.name }));
-  const known = new Set<string>();
-  for (const ks of keys) for (const k of ks) if (await store.has(`prefixes/${k}.json`)) known.add(k);
   const knownLen = (k: number) => {
     let n = 0;
     while (n < keys[k]!.length && known.has(keys[k]![n]!)) n++;
