@@ -23,6 +23,7 @@ import { searchDistributedBench } from './search-distributed.bench.js';
 import { startupBench } from './startup.bench.js';
 import { targetsBench } from './targets.bench.js';
 import { weightFormatBench } from './weight-format.bench.js';
+import { webBench } from './web.bench.js';
 
 const BENCHES: readonly Bench[] = [
   startupBench,
@@ -40,6 +41,7 @@ const BENCHES: readonly Bench[] = [
   targetsBench,
   llmLargeBench,
   llmBench,
+  webBench,
 ];
 
 function usage(): string {

@@ -14,6 +14,8 @@ export interface OpenedModel {
   readonly model: onnx.ModelProto;
   /** The .onnx and its data file, as dropped. */
   readonly bytes: number;
+  /** Whether tensors were read from the data file. */
+  readonly external: boolean;
 }
 
 export async function openModel(file: File, data?: File): Promise<OpenedModel> {
@@ -47,5 +49,5 @@ export async function openModel(file: File, data?: File): Promise<OpenedModel> {
     p.tensor.externalData = [];
     p.tensor.dataLocation = 0;
   }
-  return { model, bytes: file.size + (pending.length > 0 ? data!.size : 0) };
+  return { model, bytes: file.size + (pending.length > 0 ? data!.size : 0), external: pending.length > 0 };
 }

@@ -26,12 +26,14 @@ export type FromWorker =
       type: 'done';
       /** The compressed model, encoded as `shrink` saves it (inline). */
       bytes: ArrayBuffer;
-      /** The input as one inline model, for onnxruntime-web. */
-      baseline: ArrayBuffer;
+      /** The input as one inline model for onnxruntime-web, when it came with external data (else the .onnx is). */
+      baseline?: ArrayBuffer;
       info: ModelInfo;
       steps: StepDone[];
       layers: LayerDetail[];
       notes: string[];
+      /** The steps alone, and everything (steps and encoding). */
+      passSeconds: number;
       seconds: number;
     }
   | { type: 'error'; message: string };

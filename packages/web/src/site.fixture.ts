@@ -41,3 +41,9 @@ export function builtSite(): string {
 export function firstLoadScripts(dist: string): string[] {
   return [path.join(dist, 'assets', 'app.js')];
 }
+
+/** Debian's chromium through playwright-core (a dependency of this package, so the bench finds it here too). */
+export async function launchChromium(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+}

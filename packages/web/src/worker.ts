@@ -12,6 +12,8 @@ import type { FromWorker, StepDone, ToWorker } from './protocol.js';
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
 let opened: onnx.ModelProto | undefined;
+/** Whether the opened model read external data: then the .onnx alone is not the model onnxruntime-web needs. */
+let external = false;
 
 const ctx: Ctx = {
   progress: {
@@ -60,21 +62,24 @@ async function run(steps: Extract<ToWorker, { type: 'run' }>['steps'], target: '
     notes.push(...out.notes);
     done.push({ kind: s.kind, options: s.options, seconds: (performance.now() - t0) / 1000, notes: out.notes });
   }
+  const passSeconds = (performance.now() - started) / 1000;
   post({ type: 'progress', label: 'encoding', done: steps.length, total: steps.length });
-  const bytes = encodeModel(model);
-  const baseline = encodeModel(opened);
+  const bytes = encodeModel(model).buffer as ArrayBuffer;
+  // Only a model read with its external data needs encoding whole for onnxruntime-web: else the .onnx is it.
+  const baseline = external ? (encodeModel(opened).buffer as ArrayBuffer) : undefined;
   post(
     {
       type: 'done',
-      bytes: bytes.buffer as ArrayBuffer,
-      baseline: baseline.buffer as ArrayBuffer,
+      bytes,
+      ...(baseline ? { baseline } : {}),
       info: modelInfo(model, bytes.byteLength),
       steps: done,
       layers,
       notes,
+      passSeconds,
       seconds: (performance.now() - started) / 1000,
     },
-    [bytes.buffer as ArrayBuffer, baseline.buffer as ArrayBuffer],
+    baseline ? [bytes, baseline] : [bytes],
   );
 }
 
@@ -84,6 +89,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     m.type === 'open'
       ? openModel(m.model, m.data).then((o) => {
           opened = o.model;
+          external = o.external;
           post({ type: 'opened', info: modelInfo(o.model, o.bytes) });
         })
       : run(m.steps, m.target);
