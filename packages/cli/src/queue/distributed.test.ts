@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Job, Queue } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import type { Report } from '@shrink/core';
 import { loadModelInput } from '../model-input.js';
 import { validateConfig } from '../pipeline/load-config.js';
@@ -16,7 +16,7 @@ import { runSearch } from '../pipeline/search.js';
 import { expandTrials } from '../pipeline/search-space.js';
 import { stepOf, stepSchema } from '../pipeline/config-schema.js';
 import { FolderStore } from './artifact-store.js';
-import { planQueue } from './queue-search.js';
+import { planQueue, readTrialJob } from './queue-search.js';
 import { ioredisOptions, parseRedisUrl } from './redis-url.js';
 import { kill, makeCertificate, shrink, skipReason, startRedis, type RedisServer, type Shrink } from './redis.fixture.js';
 import { resultKeyOf } from './trial-job.js';
@@ -341,5 +341,52 @@ describe('Redis restarted empty mid-search', { skip: skipReason, timeout: 120_00
       ['t1-q8', 't2-q4', 't3-prune-structured0.5+q8', 't4-prune-structured0.5+q4'],
     );
     for (const t of report.search!.trials) assert.equal(t.error, undefined, `${t.name}: ${t.error}`);
+  });
+});
+
+describe('a trial completing while the search reads it', { skip: skipReason, timeout: 60_000 }, () => {
+  let dir: string;
+  let redis: RedisServer;
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-queue-race-'));
+    redis = await startRedis(dir);
+  });
+  after(async () => {
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The bench's "result refused by schema: (job): expected object, received null": the search read a job
+  // while it was active (no result yet) and then its state once it had completed. Many short jobs finish
+  // while a reader polls them, so the window is hit often (reading the job before its state, as the search
+  // did, hit it 27 times in these 200 jobs); readTrialJob must never give a completed job without its result.
+  test('readTrialJob: a completed job always comes with its result, however the reads interleave', async () => {
+    const connection = ioredisOptions(parseRedisUrl(redis.url));
+    const queue = new Queue('shrink-race', { connection });
+    const ids = Array.from({ length: 200 }, (_, n) => `job-${n}`);
+    await queue.addBulk(ids.map((id, n) => ({ name: id, data: { n }, opts: { jobId: id } })));
+    // Jobs of 5-11 ms, taken in order: the reader polls the first unfinished ones, mostly active ones.
+    const processor = async (job: Job<{ n: number }>) => {
+      await new Promise((r) => setTimeout(r, 5 + (job.data.n % 7)));
+      return { n: job.data.n };
+    };
+    const worker = new Worker('shrink-race', processor, { connection, concurrency: 2 });
+    try {
+      const seen = new Set<string>();
+      let reads = 0;
+      while (seen.size < ids.length) {
+        for (const id of ids.filter((x) => !seen.has(x)).slice(0, 6)) {
+          const { job, state } = await readTrialJob(queue, id);
+          reads++;
+          if (state !== 'completed') continue;
+          assert.deepEqual(job?.returnvalue, { n: Number(id.slice(4)) }, `${id}: completed without its result`);
+          seen.add(id);
+        }
+      }
+      assert.ok(reads > 2 * ids.length, `jobs were read while active (${reads} reads)`);
+    } finally {
+      await worker.close();
+      await queue.close();
+    }
   });
 });

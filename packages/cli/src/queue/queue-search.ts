@@ -184,6 +184,26 @@ export async function planQueue(
   return { name, jobs, keys };
 }
 
+/**
+ * A trial's job and its state, read so that a completed job always comes with its result. The state is
+ * read first: reading the job first (returnvalue null while active) and then its state races with the
+ * worker's moveToFinished, which sets the result and the state in one step; a job that completed between
+ * the two reads showed as completed with a null result, and the trial became a failed row ("expected
+ * object, received null") although its worker had finished it. A completed job's hash no longer changes
+ * (only a retry, which this search asks for only of failed jobs, or its removal after 7 days would), so
+ * after the state it is read as it is. A completed job read without a result is read once more; only if
+ * it still has none is that its result (and refused by the schema).
+ */
+export async function readTrialJob(
+  queue: Queue,
+  id: string,
+): Promise<{ job: Job<TrialJobData, unknown> | undefined; state: Awaited<ReturnType<Queue['getJobState']>> }> {
+  const state = await queue.getJobState(id);
+  let job = await Job.fromId<TrialJobData, unknown>(queue, id);
+  if (state === 'completed' && job && job.returnvalue == null) job = await Job.fromId<TrialJobData, unknown>(queue, id);
+  return { job, state };
+}
+
 export async function runTrialsOnQueue(
   trials: readonly Trial[],
   config: PipelineConfig,
@@ -264,7 +284,7 @@ async function gather(
   };
 
   const refresh = async (i: number) => {
-    const job = await Job.fromId<TrialJobData, unknown>(queue, jobs[i]!.resultKey);
+    const { job, state: st } = await readTrialJob(queue, jobs[i]!.resultKey);
     if (!job) {
       // Never added, or Redis came back without its data: (re)added by the next round.
       if (state[i] !== 'pending') log.warn(`queue ${name}: ${jobs[i]!.name} is no longer on the queue; putting it again`);
@@ -272,7 +292,6 @@ async function gather(
       return;
     }
     timings[i]!.enqueuedAt = job.timestamp;
-    const st = await job.getState();
     if (st === 'completed') {
       const parsed = trialResultSchema.safeParse(job.returnvalue);
       if (!parsed.success || parsed.data.resultKey !== jobs[i]!.resultKey)
