@@ -25,6 +25,8 @@ const SPACE = {
 };
 const EVALUATION = { runs: 200, warmup: 20 };
 const MACHINES = 8;
+/** `shrink worker`'s default --lock-duration, in seconds (commands/worker.ts). */
+const LOCK_S = 120;
 
 interface Run {
   workers: number;
@@ -32,6 +34,8 @@ interface Run {
   /** Seconds until the last trial's result arrived (before the search's own re-measurement). */
   trialsSeconds: number;
   load: [number, number];
+  /** Longest stretch a worker's event loop was held during one trial (s): BullMQ renews locks from it. */
+  held: number;
   report: Report;
   queue: QueueRun;
 }
@@ -76,10 +80,14 @@ async function search(ctx: BenchContext, dir: string, url: string, n: number): P
         },
       },
     );
-    return { workers: n, seconds: (nowMs() - t0) / 1000, trialsSeconds, load: [before, load1()], report, queue: queue! };
+    const held = Math.max(
+      0,
+      ...workers.flatMap((w) => [...w.out().matchAll(/event loop held up to ([\d.]+) s/g)].map((m) => Number(m[1]))),
+    );
+    return { workers: n, seconds: (nowMs() - t0) / 1000, trialsSeconds, load: [before, load1()], held, report, queue: queue! };
   } finally {
     // What went wrong on a worker reaches the bench's log (stderr), not the Markdown.
-    for (const w of workers) for (const line of w.out().split('\n')) if (/warning:|failed/.test(line)) ctx.log(`worker: ${line}`);
+    for (const w of workers) for (const line of w.out().split('\n')) if (/warning:|failed|lock/i.test(line)) ctx.log(`worker: ${line}`);
     await Promise.all(workers.map((w) => kill(w.proc, 'SIGTERM')));
   }
 }
@@ -202,6 +210,10 @@ export const searchDistributedBench: Bench = {
           `${x8.wall.toFixed(0)} s until the last result (critical path ${x8.critical.toFixed(0)} s: the distillation, then its fine-tuned pruning, then a quantization; total work ${x8.work.toFixed(0)} s), ` +
           `plus the search machine's re-measurement (${remeasure.toFixed(0)} s here, median of the runs) ≈ ${(x8.wall + remeasure).toFixed(0)} s, against ${one.seconds.toFixed(0)} s on 1 worker. ` +
           'Beyond a few machines this search is bound by its chain of dependent training steps, not by the number of workers.',
+        '',
+        `Longest stretch a worker's event loop was held during one trial (tfjs training; BullMQ renews the trial's lock from a timer, default lock ${LOCK_S} s): ` +
+          runs.map((r) => `${r.held.toFixed(1)} s with ${r.workers} worker(s)`).join(', ') +
+          '.',
         ...runs.flatMap((r) =>
           r.report
             .search!.trials.filter((t) => t.error !== undefined)

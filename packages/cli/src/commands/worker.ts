@@ -25,12 +25,15 @@ const builder = (y: Argv<GlobalArgs>) =>
       describe: 'Trials this process runs at once (onnxruntime threads = cores / concurrency)',
     })
     .option('cache', { type: 'string', describe: 'Local folder for artifacts and work files (default ~/.cache/shrink/worker)' })
+    // Generous: the lock is renewed from a timer, which waits while tfjs training holds the event loop
+    // (seconds at a time on a loaded machine); a lapsed lock hands a live trial to a second worker.
     .option('lock-duration', {
       type: 'number',
-      default: 30_000,
-      describe: 'Milliseconds a trial stays locked without a sign of life from this worker before another takes it',
+      default: 120_000,
+      describe:
+        'Milliseconds a trial stays locked without a sign of life from this worker before another takes it (renewed from the event loop, which training holds for seconds)',
     })
-    .option('stalled-interval', { type: 'number', default: 15_000, describe: 'Milliseconds between looks for trials whose worker died' });
+    .option('stalled-interval', { type: 'number', default: 30_000, describe: 'Milliseconds between looks for trials whose worker died' });
 type Args = ArgsOf<typeof builder>;
 
 export const workerCommand: CommandModule<GlobalArgs, Args> = {

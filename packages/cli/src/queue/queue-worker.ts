@@ -81,6 +81,34 @@ export async function runQueueWorker(opts: QueueWorkerOptions, signal: AbortSign
     else running--;
   };
 
+  // BullMQ renews a running trial's lock from a timer, so it needs the event loop: tfjs training (wasm or
+  // cpu backend) and other synchronous stretches hold it for seconds at a time. Each trial's longest such
+  // stretch is measured with a ticker, printed with its result, and warned about when it nears the lock.
+  const TICK = 250;
+  const watched = new Set<{ max: number }>();
+  let ticker: NodeJS.Timeout | undefined;
+  function watchLoop(): () => number {
+    const w = { max: 0 };
+    watched.add(w);
+    if (!ticker) {
+      let last = performance.now();
+      ticker = setInterval(() => {
+        const now = performance.now();
+        const gap = now - last - TICK;
+        last = now;
+        for (const x of watched) x.max = Math.max(x.max, gap);
+      }, TICK).unref();
+    }
+    return () => {
+      watched.delete(w);
+      if (watched.size === 0) {
+        clearInterval(ticker);
+        ticker = undefined;
+      }
+      return w.max;
+    };
+  }
+
   async function contextFor(job: TrialJobData): Promise<Context> {
     const key = JSON.stringify([job.model, job.data]);
     const have = contexts.find((c) => c.key === key);
@@ -142,6 +170,7 @@ export async function runQueueWorker(opts: QueueWorkerOptions, signal: AbortSign
     await acquire();
     const startedAt = Date.now();
     const t0 = performance.now();
+    const blocked = watchLoop();
     const work = path.join(opts.cacheDir, 'work', data.resultKey);
     try {
       log.info(`worker ${me}: ${data.name}: start (${data.search}, attempt ${job.attemptsMade + 1})`);
@@ -236,9 +265,17 @@ export async function runQueueWorker(opts: QueueWorkerOptions, signal: AbortSign
           finishedAt: Date.now(),
         };
       }
-      log.info(`worker ${me}: ${data.name}: ${result.error ? `failed: ${result.error}` : 'done'} in ${result.seconds.toFixed(1)} s`);
+      const block = blocked() / 1000;
+      log.info(
+        `worker ${me}: ${data.name}: ${result.error ? `failed: ${result.error}` : 'done'} in ${result.seconds.toFixed(1)} s (event loop held up to ${block.toFixed(1)} s)`,
+      );
+      if (block * 1000 > opts.lockDuration / 2)
+        log.warn(
+          `worker ${me}: ${data.name}: the event loop was held for ${block.toFixed(1)} s, over half the lock (--lock-duration ${opts.lockDuration} ms): the lock may have lapsed and the trial been given to another worker; raise --lock-duration`,
+        );
       return result;
     } finally {
+      blocked();
       release();
       await rm(work, { recursive: true, force: true });
     }
