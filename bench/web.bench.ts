@@ -62,6 +62,7 @@ export const webBench: Bench = {
     const browserTotalS: number[] = [];
     const nodeS: number[] = [];
     let peak = 0;
+    let firstPeak = 0;
     let openPeak: number;
     let opened: number;
     let idle: number;
@@ -101,6 +102,7 @@ export const webBench: Bench = {
               });
             browserS.push(Number(await page.evaluate("document.querySelector('#progress').dataset.passSeconds")));
             browserTotalS.push(Number(/done in ([\d.]+) s/.exec((await page.textContent('#progress')) ?? '')?.[1]));
+            if (browserS.length === 1) firstPeak = peak;
           } else {
             await settleAndCollect();
             const model = decodeModel(new Uint8Array(readFileSync(file)), file);
@@ -145,6 +147,7 @@ export const webBench: Bench = {
           ['renderer RSS, page loaded (idle)', fmtBytes(idle), (idle / bytes.length).toFixed(2)],
           ['renderer RSS peak while opening', fmtBytes(openPeak), (openPeak / bytes.length).toFixed(2)],
           ['renderer RSS 1 s after opening', fmtBytes(opened), (opened / bytes.length).toFixed(2)],
+          ['renderer RSS peak while compressing, first round', fmtBytes(firstPeak), (firstPeak / bytes.length).toFixed(2)],
           ['renderer RSS peak while compressing (3 rounds)', fmtBytes(peak), (peak / bytes.length).toFixed(2)],
           [
             'peak growth over idle',

@@ -27,8 +27,9 @@ interface State {
   worker?: Worker;
   opened: boolean;
   run?: RunRecord;
-  bytes?: Uint8Array<ArrayBuffer>;
-  baseline?: Uint8Array<ArrayBuffer>;
+  /** The compressed model: a Blob (the browser's blob store holds its bytes; read only for Measure). */
+  output?: Blob;
+  baseline?: Blob | undefined;
   report?: Report;
 }
 const state: State = { opened: false };
@@ -143,6 +144,28 @@ async function ensureOpened(): Promise<Worker> {
 
 // ---- open ------------------------------------------------------------------------------------------
 
+/**
+ * core's tfjs export (exportToOnnx) is portable, but it converts a tfjs LayersModel, and loading one takes
+ * @tensorflow/tfjs, which the page does not bundle; core's folder reader (@shrink/core/tfjs) uses node:fs.
+ */
+const TFJS_REFUSED =
+  'a tfjs folder (model.json) is not converted in the page: loading a tfjs model needs @tensorflow/tfjs, which this page does not include; convert it with `shrink convert <folder> -o model.onnx` and drop the .onnx';
+
+/** A dropped folder arrives as one empty File: its files (one level) are read through its entry. */
+async function droppedFiles(dt: DataTransfer): Promise<File[]> {
+  const entries = [...dt.items].map((i) => i.webkitGetAsEntry());
+  const dirs = entries.filter((e): e is FileSystemDirectoryEntry => e?.isDirectory === true);
+  if (dirs.length === 0) return [...dt.files];
+  const files: File[] = [];
+  for (const d of dirs) {
+    const children = await new Promise<FileSystemEntry[]>((resolve, reject) => d.createReader().readEntries(resolve, reject));
+    for (const c of children) {
+      if (c.isFile) files.push(await new Promise<File>((resolve, reject) => (c as FileSystemFileEntry).file(resolve, reject)));
+    }
+  }
+  return [...files, ...[...dt.files].filter((f) => !dirs.some((d) => d.name === f.name))];
+}
+
 async function open(files: readonly File[]): Promise<void> {
   const status = $('status');
   const model = files.find((f) => /\.onnx$/i.test(f.name));
@@ -150,6 +173,10 @@ async function open(files: readonly File[]): Promise<void> {
   $('compress').hidden = true;
   $('result').hidden = true;
   $('measure').hidden = true;
+  if (!model && files.some((f) => /(^|\/)model\.json$/i.test(f.webkitRelativePath || f.name))) {
+    setStatus(status, TFJS_REFUSED, true);
+    return;
+  }
   if (!model) {
     setStatus(status, `no .onnx file among ${files.map((f) => f.name).join(', ') || 'the files given'}: pick an ONNX model`, true);
     return;
@@ -231,6 +258,10 @@ async function compress(): Promise<void> {
   $<HTMLButtonElement>('cancel').disabled = false;
   $('result').hidden = true;
   $('measure').hidden = true;
+  // The previous result's Blobs go now, not after this run: they would add to its peak.
+  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+  delete state.output;
+  delete state.baseline;
   setStatus(progress, 'starting…');
   try {
     const w = await ensureOpened();
@@ -238,8 +269,8 @@ async function compress(): Promise<void> {
       setStatus(progress, `${p.label}${p.total !== undefined ? ` (${p.done}/${p.total})` : ''}`),
     );
     if (r.type !== 'done') throw new Error('unexpected answer from the pass worker');
-    state.bytes = new Uint8Array(r.bytes);
-    state.baseline = r.baseline ? new Uint8Array(r.baseline) : undefined;
+    state.output = r.model;
+    state.baseline = r.baseline;
     state.run = {
       input: state.model!.name,
       output: outputName(state.model!.name, steps),
@@ -276,8 +307,8 @@ function cancel(): void {
 
 // ---- download, measure, report ----------------------------------------------------------------------
 
-function link(name: string, body: BlobPart, type: string, id: string): string {
-  const url = URL.createObjectURL(new Blob([body], { type }));
+function link(name: string, body: Blob, id: string): string {
+  const url = URL.createObjectURL(body);
   urls.push(url);
   return `<a id="${id}" href="${url}" download="${esc(name)}">${esc(name)}</a>`;
 }
@@ -287,9 +318,9 @@ function showResult(): void {
   const run = state.run!;
   const guarded = (kind: string) => 'allowSlower' in passOf(kind).schema.shape;
   $('downloads').innerHTML = [
-    link(run.output, state.bytes!, 'application/octet-stream', 'download-model'),
-    link('report.json', JSON.stringify(state.report, null, 2), 'application/json', 'download-report'),
-    link('shrink.config.yaml', configYaml(run.input, run.target, run.steps, guarded), 'text/yaml', 'download-config'),
+    link(run.output, state.output!, 'download-model'),
+    link('report.json', new Blob([JSON.stringify(state.report, null, 2)], { type: 'application/json' }), 'download-report'),
+    link('shrink.config.yaml', new Blob([configYaml(run.input, run.target, run.steps, guarded)], { type: 'text/yaml' }), 'download-config'),
   ].join('');
   $('after').innerHTML = `<details><summary>the compressed model</summary>${renderInfo(run.after, run.output, 'output')}</details>`;
   $('result').hidden = false;
@@ -313,8 +344,9 @@ async function measure(): Promise<void> {
     setStatus(status, 'loading onnxruntime-web…');
     const { measure: m, wasm } = await loadMeasure();
     const feedsFile = $<HTMLInputElement>('feeds').files?.[0];
-    const baseline = state.baseline ?? new Uint8Array(await state.model!.arrayBuffer());
-    const r = await m.measurePair(baseline, state.bytes!, {
+    // Read only now, from the Files and Blobs: the page holds no model bytes between Measures.
+    const read = async (b: Blob) => new Uint8Array(await b.arrayBuffer());
+    const r = await m.measurePair(await read(state.baseline ?? state.model!), await read(state.output!), {
       ...wasm,
       ...(feedsFile ? { feedsFile } : {}),
       onProgress: (label) => setStatus(status, `${label}…`),
@@ -344,7 +376,7 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault();
   drop.classList.remove('over');
-  void open([...(e.dataTransfer?.files ?? [])]);
+  if (e.dataTransfer) void droppedFiles(e.dataTransfer).then(open);
 });
 $<HTMLInputElement>('file').addEventListener('change', (e) => void open([...((e.target as HTMLInputElement).files ?? [])]));
 $('run').addEventListener('click', () => void compress());

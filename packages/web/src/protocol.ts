@@ -1,4 +1,4 @@
-/** Messages between the page and the pass worker (structured-cloned; model bytes are transferred). */
+/** Messages between the page and the pass worker (structured-cloned; Files and Blobs go by handle, not bytes). */
 import type { LayerDetail } from '@shrink/core';
 import type { ModelInfo } from './model-info.js';
 
@@ -25,9 +25,9 @@ export type FromWorker =
   | {
       type: 'done';
       /** The compressed model, encoded as `shrink` saves it (inline). */
-      bytes: ArrayBuffer;
+      model: Blob;
       /** The input as one inline model for onnxruntime-web, when it came with external data (else the .onnx is). */
-      baseline?: ArrayBuffer;
+      baseline?: Blob;
       info: ModelInfo;
       steps: StepDone[];
       layers: LayerDetail[];

@@ -3,17 +3,29 @@
  * objects the registry lists), and sends back the encoded result. The page terminates it to cancel, so
  * a pass never has to poll for it.
  */
-import { encodeModel, ShrinkError, targetContext, type Ctx, type LayerDetail, type onnx, type PassData } from '@shrink/core';
+import { prepareEncode, ShrinkError, targetContext, type Ctx, type LayerDetail, type onnx, type PassData } from '@shrink/core';
 import { modelInfo } from './model-info.js';
-import { openModel } from './open-model.js';
+import { openModel, type OpenedModel } from './open-model.js';
 import { passOf } from './passes.js';
 import type { FromWorker, StepDone, ToWorker } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
-let opened: onnx.ModelProto | undefined;
-/** Whether the opened model read external data: then the .onnx alone is not the model onnxruntime-web needs. */
-let external = false;
+/**
+ * The opened model, kept for the next run. Reading it again from the File for each run would hold less
+ * between runs but more at the next run's peak: the old buffer is garbage V8 has not collected yet.
+ */
+let opened: OpenedModel | undefined;
+
+/**
+ * The model as one Blob, built from the encoding's pieces (large tensor bytes are the model's own arrays),
+ * so no whole-model buffer is made here; the Blob is posted by handle, and its bytes live in the
+ * browser's blob store, not in this worker or the page.
+ */
+function toBlob(model: onnx.IModelProto): { blob: Blob; byteLength: number } {
+  const enc = prepareEncode(model);
+  return { blob: new Blob([...enc.chunks()] as BlobPart[], { type: 'application/octet-stream' }), byteLength: enc.byteLength };
+}
 
 const ctx: Ctx = {
   progress: {
@@ -33,10 +45,11 @@ function message(e: unknown): string {
 }
 
 async function run(steps: Extract<ToWorker, { type: 'run' }>['steps'], target: 'wasm' | 'webgpu'): Promise<void> {
-  if (!opened) throw new ShrinkError('INVALID_ARGUMENT', 'open a model first');
+  const input = opened;
+  if (!input) throw new ShrinkError('INVALID_ARGUMENT', 'open a model first');
   const started = performance.now();
   const context = { data: noData, ctx: { ...ctx, target: targetContext(target) } };
-  let model = opened;
+  let model: onnx.ModelProto = input.model;
   const done: StepDone[] = [];
   const notes: string[] = [];
   let layers: LayerDetail[] = [];
@@ -64,23 +77,20 @@ async function run(steps: Extract<ToWorker, { type: 'run' }>['steps'], target: '
   }
   const passSeconds = (performance.now() - started) / 1000;
   post({ type: 'progress', label: 'encoding', done: steps.length, total: steps.length });
-  const bytes = encodeModel(model).buffer as ArrayBuffer;
+  const output = toBlob(model);
   // Only a model read with its external data needs encoding whole for onnxruntime-web: else the .onnx is it.
-  const baseline = external ? (encodeModel(opened).buffer as ArrayBuffer) : undefined;
-  post(
-    {
-      type: 'done',
-      bytes,
-      ...(baseline ? { baseline } : {}),
-      info: modelInfo(model, bytes.byteLength),
-      steps: done,
-      layers,
-      notes,
-      passSeconds,
-      seconds: (performance.now() - started) / 1000,
-    },
-    baseline ? [bytes, baseline] : [bytes],
-  );
+  const baseline = input.external ? toBlob(input.model).blob : undefined;
+  post({
+    type: 'done',
+    model: output.blob,
+    ...(baseline ? { baseline } : {}),
+    info: modelInfo(model, output.byteLength),
+    steps: done,
+    layers,
+    notes,
+    passSeconds,
+    seconds: (performance.now() - started) / 1000,
+  });
 }
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
@@ -88,8 +98,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const work =
     m.type === 'open'
       ? openModel(m.model, m.data).then((o) => {
-          opened = o.model;
-          external = o.external;
+          opened = o;
           post({ type: 'opened', info: modelInfo(o.model, o.bytes) });
         })
       : run(m.steps, m.target);
