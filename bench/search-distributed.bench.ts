@@ -211,7 +211,7 @@ export const searchDistributedBench: Bench = {
           `plus the search machine's re-measurement (${remeasure.toFixed(0)} s here, median of the runs) ≈ ${(x8.wall + remeasure).toFixed(0)} s, against ${one.seconds.toFixed(0)} s on 1 worker. ` +
           'Beyond a few machines this search is bound by its chain of dependent training steps, not by the number of workers.',
         '',
-        `Longest stretch a worker's event loop was held during one trial (tfjs training; BullMQ renews the trial's lock from a timer, default lock ${LOCK_S} s): ` +
+        `Longest stretch a worker's event loop was held during one trial (BullMQ renews the trial's lock from a timer on it; default lock ${LOCK_S} s): ` +
           runs.map((r) => `${r.held.toFixed(1)} s with ${r.workers} worker(s)`).join(', ') +
           '.',
         ...runs.flatMap((r) =>

@@ -344,49 +344,91 @@ describe('Redis restarted empty mid-search', { skip: skipReason, timeout: 120_00
   });
 });
 
-describe('a trial completing while the search reads it', { skip: skipReason, timeout: 60_000 }, () => {
-  let dir: string;
-  let redis: RedisServer;
-  before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-queue-race-'));
-    redis = await startRedis(dir);
-  });
-  after(async () => {
-    await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+describe(
+  'races: a trial completing while the search reads it, a worker frozen past its lock',
+  { skip: skipReason, timeout: 120_000 },
+  () => {
+    let dir: string;
+    let redis: RedisServer;
+    const procs: Shrink[] = [];
+    before(async () => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'shrink-queue-race-'));
+      await digitsModel(dir);
+      redis = await startRedis(dir);
+    });
+    after(async () => {
+      for (const p of procs) p.proc.kill('SIGCONT');
+      await Promise.all(procs.map((p) => kill(p.proc, 'SIGKILL')));
+      await redis?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  // The bench's "result refused by schema: (job): expected object, received null": the search read a job
-  // while it was active (no result yet) and then its state once it had completed. Many short jobs finish
-  // while a reader polls them, so the window is hit often (reading the job before its state, as the search
-  // did, hit it 27 times in these 200 jobs); readTrialJob must never give a completed job without its result.
-  test('readTrialJob: a completed job always comes with its result, however the reads interleave', async () => {
-    const connection = ioredisOptions(parseRedisUrl(redis.url));
-    const queue = new Queue('shrink-race', { connection });
-    const ids = Array.from({ length: 200 }, (_, n) => `job-${n}`);
-    await queue.addBulk(ids.map((id, n) => ({ name: id, data: { n }, opts: { jobId: id } })));
-    // Jobs of 5-11 ms, taken in order: the reader polls the first unfinished ones, mostly active ones.
-    const processor = async (job: Job<{ n: number }>) => {
-      await new Promise((r) => setTimeout(r, 5 + (job.data.n % 7)));
-      return { n: job.data.n };
-    };
-    const worker = new Worker('shrink-race', processor, { connection, concurrency: 2 });
-    try {
-      const seen = new Set<string>();
-      let reads = 0;
-      while (seen.size < ids.length) {
-        for (const id of ids.filter((x) => !seen.has(x)).slice(0, 6)) {
-          const { job, state } = await readTrialJob(queue, id);
-          reads++;
-          if (state !== 'completed') continue;
-          assert.deepEqual(job?.returnvalue, { n: Number(id.slice(4)) }, `${id}: completed without its result`);
-          seen.add(id);
+    // The bench's "result refused by schema: (job): expected object, received null": the search read a job
+    // while it was active (no result yet) and then its state once it had completed. Many short jobs finish
+    // while a reader polls them, so the window is hit often (reading the job before its state, as the search
+    // did, hit it 27 times in these 200 jobs); readTrialJob must never give a completed job without its result.
+    test('readTrialJob: a completed job always comes with its result, however the reads interleave', async () => {
+      const connection = ioredisOptions(parseRedisUrl(redis.url));
+      const queue = new Queue('shrink-race', { connection });
+      const ids = Array.from({ length: 200 }, (_, n) => `job-${n}`);
+      await queue.addBulk(ids.map((id, n) => ({ name: id, data: { n }, opts: { jobId: id } })));
+      // Jobs of 5-11 ms, taken in order: the reader polls the first unfinished ones, mostly active ones.
+      const processor = async (job: Job<{ n: number }>) => {
+        await new Promise((r) => setTimeout(r, 5 + (job.data.n % 7)));
+        return { n: job.data.n };
+      };
+      const worker = new Worker('shrink-race', processor, { connection, concurrency: 2 });
+      try {
+        const seen = new Set<string>();
+        let reads = 0;
+        while (seen.size < ids.length) {
+          for (const id of ids.filter((x) => !seen.has(x)).slice(0, 6)) {
+            const { job, state } = await readTrialJob(queue, id);
+            reads++;
+            if (state !== 'completed') continue;
+            assert.deepEqual(job?.returnvalue, { n: Number(id.slice(4)) }, `${id}: completed without its result`);
+            seen.add(id);
+          }
         }
+        assert.ok(reads > 2 * ids.length, `jobs were read while active (${reads} reads)`);
+      } finally {
+        await worker.close();
+        await queue.close();
       }
-      assert.ok(reads > 2 * ids.length, `jobs were read while active (${reads} reads)`);
-    } finally {
-      await worker.close();
-      await queue.close();
-    }
-  });
-});
+    });
+
+    test('a worker frozen (SIGSTOP) past its lock: the other worker runs the trial; it appears once, not failed, when the frozen one wakes', async () => {
+      const store = path.join(dir, 'store');
+      const start = (name: string) => {
+        const w = shrink(dir, ['worker', '--queue', redis.url, '--store', store, '--cache', path.join(dir, name), ...FAST_LOCKS]);
+        procs.push(w);
+        return w;
+      };
+      const [a, b] = [start('a'), start('b')];
+      await Promise.all([a.waitFor(/waiting for trials/), b.waitFor(/waiting for trials/)]);
+      const config = await validateConfig(
+        configOf('out-frozen', {
+          data: { eval: 'digits', train: 'digits' },
+          search: { space: { prune: [{ method: 'structured', sparsity: 0.25, finetune: true, epochs: 8 }] } },
+        }),
+        { file: 'frozen.yaml', dir },
+      );
+      const search = runSearch(config, quiet, { queue: { url: redis.url, store } });
+      const started = /t1-prune-structured0\.25-ft: start/;
+      const first = await Promise.race([a.waitFor(started, 60_000).then(() => a), b.waitFor(started, 60_000).then(() => b)]);
+      const other = first === a ? b : a;
+      // Frozen: no lock renewal, as when training holds the event loop past the lock; the lock (2 s) lapses.
+      first.proc.kill('SIGSTOP');
+      await other.waitFor(started, 30_000);
+      first.proc.kill('SIGCONT');
+      const { report } = await search;
+      const trials = report.search!.trials;
+      assert.deepEqual(
+        trials.map((t) => t.name),
+        ['t1-prune-structured0.25-ft'],
+      );
+      assert.equal(trials[0]!.error, undefined, trials[0]!.error);
+      assert.equal(report.candidates.filter((c) => c.name === 't1-prune-structured0.25-ft').length, 1);
+    });
+  },
+);
