@@ -14,16 +14,9 @@ import type { QueueRun } from '../packages/cli/src/queue/queue-search.js';
 import { kill, shrink, skipReason, startRedis, type Shrink } from '../packages/cli/src/queue/redis.fixture.js';
 import { fmtX, load1, mdTable, nowMs, type Bench, type BenchContext } from './lib.js';
 import { fashionTestSet, points, trainedModel } from './quantize.bench.js';
-
 // The search of search.bench.ts, unchanged, so the numbers compare with its worker-thread runs.
-const GATE = 'accuracy.delta >= -0.01';
-const MODEL = { preset: 'fashion-mlp', epochs: 2, data: 'fashion-mnist:20000' } as const;
-const SPACE = {
-  distill: [null, { student: '784-64-10', epochs: 5, lr: 0.002 }],
-  prune: [null, { method: 'structured', sparsity: 0.5, finetune: true, epochs: 1 }],
-  quantize: [null, { dtype: 'q8' }, { dtype: 'q8', perChannel: true }, { dtype: 'q4' }, { dtype: 'fp16' }],
-};
-const EVALUATION = { runs: 200, warmup: 20 };
+import { EVALUATION, GATE, MODEL, SPACE } from './search.bench.js';
+
 const MACHINES = 8;
 /** `shrink worker`'s default --lock-duration, in seconds (commands/worker.ts). */
 const LOCK_S = 120;

@@ -12,14 +12,14 @@ import { runSearch } from '../packages/cli/src/pipeline/search.js';
 import { fmtX, load1, mdTable, nowMs, type Bench, type BenchContext } from './lib.js';
 import { fashionTestSet, points, trainedModel } from './quantize.bench.js';
 
-const GATE = 'accuracy.delta >= -0.01';
-const MODEL = { preset: 'fashion-mlp', epochs: 2, data: 'fashion-mnist:20000' } as const;
-const SPACE = {
+export const GATE = 'accuracy.delta >= -0.01';
+export const MODEL = { preset: 'fashion-mlp', epochs: 2, data: 'fashion-mnist:20000' } as const;
+export const SPACE = {
   distill: [null, { student: '784-64-10', epochs: 5, lr: 0.002 }],
   prune: [null, { method: 'structured', sparsity: 0.5, finetune: true, epochs: 1 }],
   quantize: [null, { dtype: 'q8' }, { dtype: 'q8', perChannel: true }, { dtype: 'q4' }, { dtype: 'fp16' }],
 };
-const EVALUATION = { runs: 200, warmup: 20 };
+export const EVALUATION = { runs: 200, warmup: 20 };
 
 interface Run {
   workers: number;

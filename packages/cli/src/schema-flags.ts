@@ -1,16 +1,7 @@
 import type { Argv, Options } from 'yargs';
-import { optionsJsonSchema, parseOptions, type OptionsSchema } from '@shrink/core';
+import { optionsJsonSchema, parseOptions, type JsonSchemaProp as JsonProp, type OptionsSchema } from '@shrink/core';
 import type { z } from 'zod';
 import { flagName } from './flag-errors.js';
-
-interface JsonProp {
-  type?: string | string[];
-  enum?: unknown[];
-  default?: unknown;
-  description?: string;
-  anyOf?: JsonProp[];
-  items?: JsonProp;
-}
 
 /**
  * Declares one yargs option per schema key, with type, choices and help text taken from the schema.

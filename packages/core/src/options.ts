@@ -77,6 +77,16 @@ function describeIssue(issue: z.core.$ZodIssue, schema: OptionsSchema): string {
   }
 }
 
+/** One property of optionsJsonSchema's output, as the CLI's flags and the browser's forms read it. */
+export interface JsonSchemaProp {
+  type?: string | string[];
+  enum?: unknown[];
+  default?: unknown;
+  description?: string;
+  anyOf?: JsonSchemaProp[];
+  items?: JsonSchemaProp;
+}
+
 /** JSON Schema of an options schema (drives CLI flags and config-file validation). */
 export function optionsJsonSchema(schema: OptionsSchema): Record<string, unknown> {
   return z.toJSONSchema(schema, { io: 'input' });

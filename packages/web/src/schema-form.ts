@@ -5,16 +5,7 @@
  * empty is the schema's default, so the options sent (and written to shrink.config.yaml) are only what
  * was chosen.
  */
-import { optionsJsonSchema, type Pass } from '@shrink/core';
-
-interface JsonProp {
-  type?: string | string[];
-  enum?: unknown[];
-  default?: unknown;
-  description?: string;
-  anyOf?: JsonProp[];
-  items?: JsonProp;
-}
+import { optionsJsonSchema, type JsonSchemaProp as JsonProp, type Pass } from '@shrink/core';
 
 /**
  * Options that need what the page does not have: data files (calibration, evaluation, training) or a
