@@ -4,6 +4,7 @@
  *   assets/app.js            the page (first load)
  *   assets/worker-source.js  the pass worker's code as a string, started from a blob: URL when first needed
  *   assets/measure.js        onnxruntime-web and the measurement, loaded when first measuring
+ *   assets/tfjs.js           @tensorflow/tfjs and the tfjs folder conversion, loaded when a folder is opened
  *   ort/*.wasm               onnxruntime-web's wasm (fetched over http; from file:// read from ort-wasm-binary.js)
  * Workspace packages resolve to their sources (@shrink/source), and the passes' run path gets browser
  * stand-ins for its Node-only imports (src/shims/): the pass definitions themselves are the CLI's.
@@ -88,6 +89,8 @@ function siteFiles(): Plugin {
       await mkdir(path.join(dist, 'ort'), { recursive: true });
       const worker = await iife('src/worker.ts', 'shrinkWorker');
       await writeFile(path.join(dist, 'assets/worker-source.js'), `globalThis.shrinkWorkerSource=${JSON.stringify(worker)};\n`);
+      await writeFile(path.join(dist, 'assets/tfjs.js'), await iife('src/tfjs-entry.ts', 'shrinkTfjsBundle'));
+      // measure.js last: site.fixture.ts rebuilds when it is older than the sources.
       await writeFile(path.join(dist, 'assets/measure.js'), await iife('src/measure/entry.ts', 'shrinkMeasureBundle'));
       await copyFile(path.join(ortDist, ORT_WASM), path.join(dist, 'ort', ORT_WASM));
       const wasm = await readFile(path.join(ortDist, ORT_WASM));

@@ -1,14 +1,17 @@
 /**
  * What the built site loads only when first needed, as classic scripts so that it also works from file://
  * (Chrome loads no module script, worker or fetch from a file:// page): the pass worker's source (run
- * from a blob: URL), and onnxruntime-web with the measurement code. dev.ts replaces this under `vite`.
+ * from a blob: URL), onnxruntime-web with the measurement code, and @tensorflow/tfjs with the tfjs folder
+ * conversion. lazy-dev.ts replaces this under `vite`.
  */
 import type * as Measure from './measure/ort-measure.js';
+import type * as TfjsFolder from './tfjs-folder.js';
 
 declare global {
   var shrinkWorkerSource: string | undefined;
   var shrinkMeasure: typeof Measure | undefined;
   var shrinkOrtWasm: string | undefined;
+  var shrinkTfjs: typeof TfjsFolder | undefined;
 }
 
 const loaded = new Map<string, Promise<void>>();
@@ -48,4 +51,10 @@ export async function loadMeasure(): Promise<{ measure: typeof Measure; wasm: { 
   const b64 = globalThis.shrinkOrtWasm ?? '';
   const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   return { measure, wasm: { wasmBinary: bin.buffer } };
+}
+
+/** @tensorflow/tfjs and core's exportToOnnx, loaded when a tfjs folder is first opened. */
+export async function loadTfjs(): Promise<typeof TfjsFolder> {
+  await script('./assets/tfjs.js');
+  return globalThis.shrinkTfjs!;
 }

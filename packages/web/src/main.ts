@@ -5,7 +5,7 @@
  */
 import { formatValue, renderHtml, type Report } from '@shrink/core';
 import { barChart } from '../../core/src/report/svg-charts.js';
-import { createPassWorker, loadMeasure } from './lazy.js';
+import { createPassWorker, loadMeasure, loadTfjs } from './lazy.js';
 import type { ModelInfo } from './model-info.js';
 import { buildReport, configYaml, outputName, type RunRecord } from './outputs.js';
 import { passOf, presets } from './passes.js';
@@ -144,13 +144,6 @@ async function ensureOpened(): Promise<Worker> {
 
 // ---- open ------------------------------------------------------------------------------------------
 
-/**
- * core's tfjs export (exportToOnnx) is portable, but it converts a tfjs LayersModel, and loading one takes
- * @tensorflow/tfjs, which the page does not bundle; core's folder reader (@shrink/core/tfjs) uses node:fs.
- */
-const TFJS_REFUSED =
-  'a tfjs folder (model.json) is not converted in the page: loading a tfjs model needs @tensorflow/tfjs, which this page does not include; convert it with `shrink convert <folder> -o model.onnx` and drop the .onnx';
-
 /** A dropped folder arrives as one empty File: its files (one level) are read through its entry. */
 async function droppedFiles(dt: DataTransfer): Promise<File[]> {
   const entries = [...dt.items].map((i) => i.webkitGetAsEntry());
@@ -166,29 +159,53 @@ async function droppedFiles(dt: DataTransfer): Promise<File[]> {
   return [...files, ...[...dt.files].filter((f) => !dirs.some((d) => d.name === f.name))];
 }
 
+/** The converted .onnx of an opened tfjs folder, offered for download (kept apart from the run's links). */
+let convertedUrl: string | undefined;
+
+/** A tfjs folder's model.json and shards, converted in the page (tfjs loads now, as its own script). */
+async function convertFolder(files: readonly File[], status: HTMLElement): Promise<File> {
+  setStatus(status, 'converting the tfjs folder to ONNX (loading @tensorflow/tfjs)…');
+  const tfjs = await loadTfjs();
+  return tfjs.convertTfjsFolder(files);
+}
+
+const isModelJson = (f: File) => /(^|\/)model\.json$/i.test(f.webkitRelativePath || f.name);
+
 async function open(files: readonly File[]): Promise<void> {
   const status = $('status');
-  const model = files.find((f) => /\.onnx$/i.test(f.name));
+  const onnxFile = files.find((f) => /\.onnx$/i.test(f.name));
   $('info').innerHTML = '';
   $('compress').hidden = true;
   $('result').hidden = true;
   $('measure').hidden = true;
-  if (!model && files.some((f) => /(^|\/)model\.json$/i.test(f.webkitRelativePath || f.name))) {
-    setStatus(status, TFJS_REFUSED, true);
+  if (convertedUrl) URL.revokeObjectURL(convertedUrl);
+  convertedUrl = undefined;
+  const tfjsFolder = !onnxFile && files.some(isModelJson);
+  if (!onnxFile && !tfjsFolder) {
+    setStatus(
+      status,
+      `no .onnx file or tfjs model.json among ${files.map((f) => f.name).join(', ') || 'the files given'}: pick an ONNX model or a tfjs folder`,
+      true,
+    );
     return;
   }
-  if (!model) {
-    setStatus(status, `no .onnx file among ${files.map((f) => f.name).join(', ') || 'the files given'}: pick an ONNX model`, true);
-    return;
-  }
-  state.model = model;
-  state.data = files.find((f) => f !== model);
-  state.opened = false;
-  setStatus(status, `reading ${model.name} (${formatValue(model.size, 'bytes')})…`);
   try {
+    const model = onnxFile ?? (await convertFolder(files, status));
+    state.model = model;
+    state.data = onnxFile ? files.find((f) => f !== model) : undefined;
+    state.opened = false;
+    setStatus(status, `reading ${model.name} (${formatValue(model.size, 'bytes')})…`);
     await ensureOpened();
-    setStatus(status, `opened ${model.name}${state.data ? ` with ${state.data.name}` : ''}`);
-    $('info').innerHTML = renderInfo(state.info!, model.name, 'input');
+    setStatus(
+      status,
+      `opened ${model.name}${state.data ? ` with ${state.data.name}` : ''}${tfjsFolder ? ' (converted from the tfjs folder)' : ''}`,
+    );
+    let converted = '';
+    if (tfjsFolder) {
+      convertedUrl = URL.createObjectURL(model);
+      converted = `<p class="meta">converted from tfjs by core's exportToOnnx, as <code>shrink convert</code> does: <a id="download-converted" href="${convertedUrl}" download="${esc(model.name)}">${esc(model.name)}</a></p>`;
+    }
+    $('info').innerHTML = converted + renderInfo(state.info!, model.name, 'input');
     $('compress').hidden = false;
   } catch (e) {
     setStatus(status, (e as Error).message, true);
@@ -379,6 +396,7 @@ drop.addEventListener('drop', (e) => {
   if (e.dataTransfer) void droppedFiles(e.dataTransfer).then(open);
 });
 $<HTMLInputElement>('file').addEventListener('change', (e) => void open([...((e.target as HTMLInputElement).files ?? [])]));
+$<HTMLInputElement>('folder').addEventListener('change', (e) => void open([...((e.target as HTMLInputElement).files ?? [])]));
 $('run').addEventListener('click', () => void compress());
 $('cancel').addEventListener('click', cancel);
 $('measure-run').addEventListener('click', () => void measure());

@@ -175,9 +175,9 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
   });
 
   test('measure in onnxruntime-web: every output compared, the report charts drawn (a non-trivial screenshot)', async () => {
-    // onnxruntime-web and its wasm load when first needed, not before: the first load is app.js alone.
+    // onnxruntime-web and its wasm, and tfjs, load when first needed, not before: the first load is app.js alone.
     assert.deepEqual(
-      requested.filter((u) => /\/ort\/|measure\.js/.test(u)),
+      requested.filter((u) => /\/ort\/|measure\.js|tfjs\.js/.test(u)),
       [],
     );
     const app = statSync(path.join(builtSite(), 'assets/app.js')).size;
@@ -260,13 +260,61 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
     assert.equal(ok.error, false, ok.text);
   });
 
-  test('a tfjs folder (model.json + shards): refused in one line naming why and the CLI command', async () => {
-    const r = await openFiles([path.join(TFJS_DIR, 'model.json'), path.join(TFJS_DIR, 'group1-shard1of1.bin')]);
-    assert.equal(r.error, true, r.text);
-    assert.match(r.text, /tfjs folder .*@tensorflow\/tfjs.*shrink convert/);
-    assert.equal(r.text.split('\n').length, 1);
-    const ok = await openFiles([MODEL]);
-    assert.equal(ok.error, false, ok.text);
+  test('a tfjs folder: converted in the page as `shrink convert` does (byte for byte), then q8 at cosine >= 0.99 on every output', async () => {
+    // Node's float export: the CLI's convert of the same folder.
+    const cli = path.join(dir, 'cli-fashion.onnx');
+    const r = spawnSync(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      ['--conditions=@shrink/source', path.join(ROOT, 'packages/cli/src/bin.ts'), 'convert', TFJS_DIR, '-o', cli, '--json'],
+      { encoding: 'utf8', cwd: ROOT },
+    );
+    assert.equal(r.status, 0, r.stderr);
+
+    // Picked as a folder (webkitdirectory): model.json, its shard, and a file tfjs does not read (trained.json).
+    await page.evaluate(() => {
+      document.querySelector('#status')!.textContent = '';
+    });
+    await page.setInputFiles('#folder', TFJS_DIR);
+    await page.waitForFunction(() => {
+      const s = document.querySelector('#status')!;
+      return s.classList.contains('error') || (s.textContent ?? '').startsWith('opened');
+    });
+    const text = (await status().textContent()) ?? '';
+    assert.equal(await status().evaluate((e) => e.classList.contains('error')), false, text);
+    assert.match(text, /^opened fashion-mlp\.onnx \(converted from the tfjs folder\)$/);
+    assert.match((await page.textContent('#info')) ?? '', /MACs/);
+    const converted = await download('download-converted', 'fashion-mlp.onnx');
+    assert.ok(readFileSync(converted).equals(readFileSync(cli)), 'the page and `shrink convert` wrote different ONNX for the tfjs folder');
+
+    assert.match(await compress('q8'), /^done in/);
+    const got = await download('download-model', 'model_quantized.onnx');
+    const float = readFileSync(cli);
+    const a = await createSession(new Uint8Array(float));
+    const b = await createSession(new Uint8Array(readFileSync(got)));
+    try {
+      const set = syntheticFeedSet(a, decodeModel(new Uint8Array(float)), { count: 4 });
+      for (const feeds of set.samples) {
+        const oa = await a.run(feeds);
+        const ob = await b.run(feeds);
+        for (const name of a.outputNames) {
+          const c = cosine(oa[name]!.data as Float32Array, ob[name]!.data as Float32Array);
+          assert.ok(c >= 0.99, `${name}: cosine ${c}`);
+        }
+      }
+    } finally {
+      await a.release();
+      await b.release();
+    }
+
+    // The same folder as picked files (model.json + shards, no folder path): opened as model.onnx.
+    const files = await openFiles([path.join(TFJS_DIR, 'model.json'), path.join(TFJS_DIR, 'group1-shard1of1.bin')]);
+    assert.equal(files.error, false, files.text);
+    assert.match(files.text, /^opened model\.onnx/);
+    // A model.json without its shard: one line naming the missing file.
+    const alone = await openFiles([path.join(TFJS_DIR, 'model.json')]);
+    assert.equal(alone.error, true, alone.text);
+    assert.match(alone.text, /group1-shard1of1\.bin/);
+    assert.equal(alone.text.split('\n').length, 1);
   });
 
   test('external data: read with File.slice beside its .onnx; the .onnx alone names the file it needs', async () => {
