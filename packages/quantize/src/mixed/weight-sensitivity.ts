@@ -6,11 +6,12 @@
  * Errors come from rounding to nearest (hqq from its own fit): GPTQ lowers every level's error, and
  * running it once per level for a choice would double its cost.
  */
-import { Graph, isDefaultDomain, selectNodes, type onnx } from '@shrink/core';
+import type { onnx } from '@shrink/core';
 import { dequantizeBlockwise, storedBits, type BlockwiseWeights, type GridBits } from '../ops/nbits-blocks.js';
-import type { NBitsOp, NBitsPlan, NBitsView } from '../ops/nbits-types.js';
+import type { NBitsPlan } from '../ops/nbits-types.js';
 import { WEIGHT_QUANTIZERS } from '../ops/weight-quantizers.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
+import { weightOnlyPlans } from '../weight-only-plans.js';
 import type { BitsCandidate } from './allocate-bits.js';
 
 export type SensitivityOptions = Pick<ResolvedQuantizeOptions, 'blockSize' | 'symmetric' | 'algo' | 'include' | 'exclude'> & {
@@ -54,32 +55,23 @@ export function relativeError(w: Float32Array, q: BlockwiseWeights, h?: ArrayLik
 
 /**
  * The main graph's planned weights, one per key, with each level's bytes and error. If/Loop bodies are not
- * candidates: their weights stay at the asked bits. `ops` are the weight-only handlers (nbits.ts).
+ * candidates: their weights stay at the asked bits.
  */
 export function bitsCandidates(
   model: onnx.IModelProto,
-  ops: ReadonlyMap<string, NBitsOp>,
   o: SensitivityOptions,
   /** Mean square of each input channel (the Hessian diagonal), by input name. */
   importance?: ReadonlyMap<string, Float64Array>,
 ): BitsCandidate[] {
-  const graph = Graph.from(model);
-  const selector = selectNodes(graph, o);
-  const view: NBitsView = { graph, blockSize: o.blockSize };
   const plans = new Map<string, { plan: NBitsPlan; input?: string }>();
   const readers = new Map<string, string[]>();
-  for (const node of graph.nodes) {
-    const handler = isDefaultDomain(node) ? ops.get(node.opType) : undefined;
-    if (!handler || !selector.isSelected(node).ok) continue;
-    const d = handler(node, view);
-    if (d.kind === 'skip') continue;
-    const names = readers.get(d.plan.weight.key) ?? [];
+  for (const { node, plan } of weightOnlyPlans(model, o)) {
+    const names = readers.get(plan.weight.key) ?? [];
     names.push(node.name || node.output[0]!);
-    readers.set(d.plan.weight.key, names);
-    const seen = plans.get(d.plan.weight.key);
+    readers.set(plan.weight.key, names);
+    const seen = plans.get(plan.weight.key);
     // A table read by a head and a lookup: the head's input says how its errors are weighed.
-    if (!seen || (seen.plan.lookup && !d.plan.lookup))
-      plans.set(d.plan.weight.key, { plan: d.plan, ...(d.plan.lookup ? {} : { input: d.plan.input }) });
+    if (!seen || (seen.plan.lookup && !plan.lookup)) plans.set(plan.weight.key, { plan, ...(plan.lookup ? {} : { input: plan.input }) });
   }
   const quantize = o.algo === 'hqq' ? WEIGHT_QUANTIZERS.hqq : WEIGHT_QUANTIZERS.rtn;
   const out: BitsCandidate[] = [];

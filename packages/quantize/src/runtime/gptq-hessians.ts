@@ -9,10 +9,11 @@
  * Only top-level nodes: a value inside an If/Loop body cannot be made a graph output; those weights are
  * rounded to nearest (the pass says how many).
  */
-import { Graph, isDefaultDomain, progressOf, selectNodes, ShrinkError, type Ctx, type onnx } from '@shrink/core';
+import { progressOf, ShrinkError, type Ctx, type onnx } from '@shrink/core';
 import { createSession, exposeIntermediates, feedsFor, planInput, tensorToFloat32, type Feeds, type Session } from '@shrink/core/runtime';
 import { calibrationMissing } from '../check-options.js';
-import { NBITS_OPS } from '../nbits.js';
+import type { NBitsPlan } from '../ops/nbits-types.js';
+import { weightOnlyPlans } from '../weight-only-plans.js';
 import type { BlockwiseWeights, GridBits } from '../ops/nbits-blocks.js';
 import { quantizeGptq } from '../ops/gptq.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
@@ -20,16 +21,9 @@ import { isFeedSet, type CalibrationSet } from './calibrate.js';
 
 /** The inputs (by value name) of the nodes the weight-only pass would quantize, with their K. */
 export function gptqInputs(model: onnx.IModelProto, o: Pick<ResolvedQuantizeOptions, 'include' | 'exclude'>): Map<string, number> {
-  const graph = Graph.from(model);
-  const selector = selectNodes(graph, o);
   const inputs = new Map<string, number>();
-  for (const node of graph.nodes) {
-    const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
-    if (!handler || !selector.isSelected(node).ok) continue;
-    const d = handler(node, { graph });
-    // A lookup's input is token ids, not activations: GPTQ has nothing to weigh an embedding table by.
-    if (d.kind === 'plan' && !d.plan.lookup) inputs.set(d.plan.input, d.plan.weight.K);
-  }
+  // A lookup's input is token ids, not activations: GPTQ has nothing to weigh an embedding table by.
+  for (const { plan } of weightOnlyPlans(model, o)) if (!plan.lookup) inputs.set(plan.input, plan.weight.K);
   return inputs;
 }
 
@@ -191,16 +185,7 @@ export function plannedWeightKeys(
   model: onnx.IModelProto,
   o: Pick<ResolvedQuantizeOptions, 'include' | 'exclude' | 'blockSize'>,
 ): string[] {
-  const graph = Graph.from(model);
-  const selector = selectNodes(graph, o);
-  const keys: string[] = [];
-  for (const node of graph.nodes) {
-    const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
-    if (!handler || !selector.isSelected(node).ok) continue;
-    const d = handler(node, { graph, blockSize: o.blockSize });
-    if (d.kind === 'plan' && !d.plan.lookup) keys.push(d.plan.weight.key);
-  }
-  return keys;
+  return [...weightOnlyPlans(model, o)].filter(({ plan }) => !plan.lookup).map(({ plan }) => plan.weight.key);
 }
 
 /** The diagonal of every Hessian: the mean square of each input channel (llama.cpp's importance matrix). */
@@ -236,24 +221,16 @@ export async function gptqBlocks(
   ctx?: Ctx,
 ): Promise<{ blocks: Map<string, BlockwiseWeights>; note: string }> {
   if (!calibration) throw new ShrinkError('CALIBRATION_EMPTY', calibrationMissing(o), { option: 'calibData', missing: 'calibration' });
-  const graph = Graph.from(model);
-  const selector = selectNodes(graph, o);
-  const view = { graph, blockSize: o.blockSize };
-  const readers = new Map<string, onnx.NodeProto[]>();
-  for (const node of graph.nodes) {
-    const handler = isDefaultDomain(node) ? NBITS_OPS.get(node.opType) : undefined;
-    if (!handler || !selector.isSelected(node).ok) continue;
-    const d = handler(node, view);
-    if (d.kind !== 'plan' || d.plan.lookup) continue;
-    readers.set(d.plan.input, [...(readers.get(d.plan.input) ?? []), node]);
+  // The plans' float copies are dropped here and made again (replan) while each weight is quantized.
+  const readers = new Map<string, Array<() => NBitsPlan>>();
+  for (const { plan, replan } of weightOnlyPlans(model, o)) {
+    if (!plan.lookup) readers.set(plan.input, [...(readers.get(plan.input) ?? []), replan]);
   }
   const blocks = new Map<string, BlockwiseWeights>();
   const h = await gatherHessians(model, calibration, o, { samples: o.calibSamples }, ctx, (name, hessian) => {
-    for (const node of readers.get(name) ?? []) {
-      // Planned again here: the weight's float copy (transposed, scaled) lives only while it is quantized.
-      const d = NBITS_OPS.get(node.opType)!(node, view);
-      if (d.kind !== 'plan' || blocks.has(d.plan.weight.key)) continue;
-      const w = d.plan.weight;
+    for (const replan of readers.get(name) ?? []) {
+      const w = replan().weight;
+      if (blocks.has(w.key)) continue;
       const bits = bitsByWeight?.get(w.key) ?? o.bits ?? 4;
       blocks.set(w.key, quantizeGptq(w.data, w.K, w.N, { bits, blockSize: o.blockSize, symmetric: o.symmetric, name: w.source }, hessian));
     }

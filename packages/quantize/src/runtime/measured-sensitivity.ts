@@ -72,8 +72,11 @@ export async function measureSensitivity(
   calibration: CalibrationSet,
   ctx?: Ctx,
 ): Promise<BitsCandidate[]> {
-  const feeds = await feedsOf(model, calibration, ctx);
-  const want = await outputsOf(model, feeds, ctx);
+  // The float model's outputs, as the rerun memo keeps the candidates' errors.
+  const { feeds, want } = await perModel(model, JSON.stringify(['sensitivity reference', calibration.name]), async () => {
+    const f = await feedsOf(model, calibration, ctx);
+    return { feeds: f, want: await outputsOf(model, f, ctx) };
+  });
   const progress = progressOf(ctx);
   progress.start(`mixed precision: output error of ${candidates.length} weight(s) alone at ${o.bits} bits`, candidates.length);
   try {

@@ -21,7 +21,7 @@ import { dequantizeWeights, quantizedOps, refuseQuantized } from '../already-qua
 import type { PassResult } from '../types.js';
 import { quantizeDynamic } from '../dynamic.js';
 import { quantizeStatic } from '../static.js';
-import { NBITS_OPS, quantizeWeightOnly } from '../nbits.js';
+import { quantizeWeightOnly } from '../nbits.js';
 import { checkSizeBudget, checkTargetBits, chooseMixedBits, type MixedChoice } from '../mixed/mixed-precision.js';
 import { bitsCandidates } from '../mixed/weight-sensitivity.js';
 import type { GridBits } from '../ops/nbits-blocks.js';
@@ -345,7 +345,7 @@ async function mixedBits(
   const outputs = o.sensitivity === 'outputs' || (o.sensitivity === 'auto' && calibration !== undefined);
   // Weight errors are weighed by the activations when there is data to run.
   const weighed = !outputs && calibration ? await activationImportance(model, calibration, o, ctx) : undefined;
-  let candidates = bitsCandidates(model, NBITS_OPS, o, weighed?.importance);
+  let candidates = bitsCandidates(model, o, weighed?.importance);
   let weighedBy = weighed
     ? `is its relative output error weighted by the mean square of each input channel (${weighed.note.replace(/^mixed precision: /, '')})`
     : 'is its relative weight error (no calibration data given)';
