@@ -6,6 +6,9 @@ import { makeNode, makeValueInfo, type Graph, type onnx } from '@shrink/core';
 
 export const MS_DOMAIN = 'com.microsoft';
 
+/** Ops whose table becomes GatherBlockQuantized rows (a lookup), not MatMulNBits blocks; placed after every MatMul/Gemm. */
+export const isLookup = (opType: string | null | undefined): boolean => opType === 'Gather' || opType === 'Slice';
+
 /** A Reshape of a head's packed codes [N, n_blocks, blob] to the [N, K * bits / 8] a lookup reads, before `node`. */
 export function lookupRows(graph: Graph, b: string, N: number, K: number, bits: number, node: onnx.NodeProto): string {
   const shape = graph.uniqueName(`${b}_rows_shape`);

@@ -11,6 +11,7 @@ import { withSubgraphs } from './subgraphs.js';
 import { storedBits, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
 import { planGatherNBits } from './ops/nbits-gather.js';
 import { planSliceNBits } from './ops/nbits-slice.js';
+import { isLookup } from './lookup-nodes.js';
 import { planGemmNBits, planMatMulNBits } from './ops/nbits-matmul.js';
 import type { NBitsOp, NBitsView } from './ops/nbits-types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
@@ -41,9 +42,6 @@ export const NBITS_OPS: ReadonlyMap<string, NBitsOp> = new Map([
   ['Gather', planGatherNBits],
   ['Slice', planSliceNBits],
 ]);
-
-/** Ops whose table becomes GatherBlockQuantized rows (a lookup), not MatMulNBits blocks. */
-const isLookup = (opType: string): boolean => opType === 'Gather' || opType === 'Slice';
 
 /** MatMul/Gemm with constant 2-D weights -> MatMulNBits (bits 2, 3, 4 or 8, options.blockSize, options.symmetric, options.algo). */
 export function quantizeWeightOnly(model: onnx.IModelProto, options: WeightOnlyOptions): PassResult {

@@ -21,22 +21,37 @@
  * rank as data"), so the shared table is stored [V, n_blocks, blob] and the lookup reads it through a
  * Reshape to [V, D * bits / 8] (same bytes; scales and zero points have the same shape in both ops).
  */
-import { attrInt } from '@shrink/core';
+import { attrInt, type onnx } from '@shrink/core';
 import { planWeight } from './nbits-matmul.js';
 import { skip, type NBitsOp } from './nbits-types.js';
 
-export const planGatherNBits: NBitsOp = (node, { graph, blockSize }) => {
+/** A Gather that looks up rows (axis 0) of its data, or why not; whether the data is a table is the caller's. */
+export function gatherRows(node: onnx.NodeProto): { table: string; indices: string } | string {
   const [table, indices] = node.input;
-  if (!table || !indices) return skip('Gather needs data and indices');
+  if (!table || !indices) return 'Gather needs data and indices';
   const axis = attrInt(node, 'axis', 0);
-  if (axis !== 0 && axis !== -2) return skip(`Gather axis ${axis}: GatherBlockQuantized looks up rows (axis 0) of a 2-D table`);
-  // planWeight refuses non-constant and non-float data; rank is checked there too (as B of a MatMul).
-  const weight = planWeight(graph, table, true, 1);
-  if (typeof weight === 'string') return skip(weight.replace(/MatMulNBits takes a 2-D weight/, 'GatherBlockQuantized takes a 2-D table'));
-  // Rows of D codes: a partial last block would need its own packing (MatMulNBits pads each column's
-  // last block to the block size; GatherBlockQuantized reads D codes per row), so such tables stay float.
+  if (axis !== 0 && axis !== -2) return `Gather axis ${axis}: GatherBlockQuantized looks up rows (axis 0) of a 2-D table`;
+  return { table, indices };
+}
+
+/**
+ * A table planned as a weight ([K = D, N = V]) as a lookup's, or why it cannot be one (the weight's own
+ * reason, worded for a table). Rows of D codes must be whole blocks (MatMulNBits pads each column's last
+ * block to the block size; GatherBlockQuantized reads D codes per row), so other tables stay float.
+ */
+export function asTable<W extends { readonly K: number }>(table: string, weight: W | string, blockSize: number | undefined): W | string {
+  if (typeof weight === 'string') return weight.replace(/MatMulNBits takes a 2-D weight/, 'GatherBlockQuantized takes a 2-D table');
   if (blockSize !== undefined && weight.K % blockSize !== 0) {
-    return skip(`table '${table}' rows hold ${weight.K} values, not a multiple of block size ${blockSize}`);
+    return `table '${table}' rows hold ${weight.K} values, not a multiple of block size ${blockSize}`;
   }
-  return { kind: 'plan', plan: { input: indices, weight, output: node.output[0]!, lookup: true } };
+  return weight;
+}
+
+export const planGatherNBits: NBitsOp = (node, { graph, blockSize }) => {
+  const g = gatherRows(node);
+  if (typeof g === 'string') return skip(g);
+  // planWeight refuses non-constant and non-float data; rank is checked there too (as B of a MatMul).
+  const weight = asTable(g.table, planWeight(graph, g.table, true, 1), blockSize);
+  if (typeof weight === 'string') return skip(weight);
+  return { kind: 'plan', plan: { input: g.indices, weight, output: node.output[0]!, lookup: true } };
 };

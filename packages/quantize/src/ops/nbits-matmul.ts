@@ -39,14 +39,25 @@ export const planMatMulNBits: NBitsOp = (node, { graph }) => {
   return { kind: 'plan', plan: { input: a, weight, output: node.output[0]! } };
 };
 
-/** The constant 2-D float tensor `name` transposes (Transpose, perm [1, 0] or none), else undefined. */
-function transposedConstant(graph: Graph, name: string): string | undefined {
+/**
+ * The tensor `name` is a Transpose (perm [1, 0] or none) of, when `isTable` says that is a constant 2-D
+ * float table, else undefined. `isTable` is the caller's: the in-memory pass reads values, the streamed
+ * planner only the tensor's type and shape.
+ */
+export function transposedTable(graph: Graph, name: string, isTable: (source: string) => boolean): string | undefined {
   const t = graph.producer(name);
   if (!t || t.opType !== 'Transpose' || !isDefaultDomain(t) || !t.input[0]) return undefined;
   const perm = attrInts(t, 'perm');
   if (perm !== undefined && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0)) return undefined;
-  const w = floatWeight(graph, t.input[0], 'weight');
-  return typeof w !== 'string' && w.dims.length === 2 ? t.input[0] : undefined;
+  return isTable(t.input[0]) ? t.input[0] : undefined;
+}
+
+/** The constant 2-D float tensor `name` transposes, else undefined. */
+function transposedConstant(graph: Graph, name: string): string | undefined {
+  return transposedTable(graph, name, (source) => {
+    const w = floatWeight(graph, source, 'weight');
+    return typeof w !== 'string' && w.dims.length === 2;
+  });
 }
 
 /**

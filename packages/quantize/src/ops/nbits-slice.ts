@@ -6,6 +6,7 @@
  */
 import { planWeight } from './nbits-matmul.js';
 import type { Graph, onnx } from '@shrink/core';
+import { asTable } from './nbits-gather.js';
 import { skip, type NBitsOp } from './nbits-types.js';
 
 /** The table's shape and whether it is float, without reading its values (the streamed path has none loaded). */
@@ -47,10 +48,7 @@ export const planSliceNBits: NBitsOp = (node, { graph, blockSize }) => {
     return v ? { dims: v.dims, float: v.dtype === 'float32' || v.dtype === 'float16' } : undefined;
   });
   if (typeof r === 'string') return skip(r);
-  const weight = planWeight(graph, r.table, true, 1);
-  if (typeof weight === 'string') return skip(weight.replace(/MatMulNBits takes a 2-D weight/, 'GatherBlockQuantized takes a 2-D table'));
-  if (blockSize !== undefined && weight.K % blockSize !== 0) {
-    return skip(`table '${r.table}' rows hold ${weight.K} values, not a multiple of block size ${blockSize}`);
-  }
+  const weight = asTable(r.table, planWeight(graph, r.table, true, 1), blockSize);
+  if (typeof weight === 'string') return skip(weight);
   return { kind: 'plan', plan: { input: '', weight, output: node.output[0]!, lookup: true, rows: { starts: r.starts, ends: r.ends } } };
 };

@@ -15,7 +15,6 @@
 import {
   attrFloat,
   attrInt,
-  attrInts,
   countUnhandled,
   dtypeFromOnnx,
   Graph,
@@ -27,8 +26,10 @@ import {
   toFloat32,
 } from '@shrink/core';
 import { matMulNBitsNode } from '../nbits-place.js';
-import { lookupRows, MS_DOMAIN, placeLookupNode, sliceRowIndices } from '../lookup-nodes.js';
+import { isLookup, lookupRows, MS_DOMAIN, placeLookupNode, sliceRowIndices } from '../lookup-nodes.js';
 import { rowSlice } from '../ops/nbits-slice.js';
+import { asTable, gatherRows } from '../ops/nbits-gather.js';
+import { transposedTable } from '../ops/nbits-matmul.js';
 import { nodeOutcome } from '../node-outcome.js';
 import { storedBits, zeroPointBytes, type GridBits } from '../ops/nbits-blocks.js';
 import { WEIGHT_QUANTIZERS } from '../ops/weight-quantizers.js';
@@ -79,9 +80,6 @@ export interface StreamedSources {
 }
 
 const HANDLED = new Set(['MatMul', 'Gemm', 'Gather', 'Slice']);
-
-/** Ops whose table becomes GatherBlockQuantized rows; placed last, as nbits.ts places them. */
-const isLookup = (opType: string | null | undefined): boolean => opType === 'Gather' || opType === 'Slice';
 
 type Skip = { skip: string };
 interface WeightSpec {
@@ -247,17 +245,10 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
 
   /** Gather over a constant float32 table (axis 0), as ops/nbits-gather.ts plans it, or why not. */
   const planGather = (node: onnx.NodeProto): Skip | { indices: string; w: WeightSpec } => {
-    const [table, indices] = node.input;
-    if (!table || !indices) return { skip: 'Gather needs data and indices' };
-    const axis = attrInt(node, 'axis', 0);
-    if (axis !== 0 && axis !== -2) return { skip: `Gather axis ${axis}: GatherBlockQuantized looks up rows (axis 0) of a 2-D table` };
-    const w = weightSpec(table, true, 1);
-    if (typeof w === 'string') return { skip: w.replace(/MatMulNBits takes a 2-D weight/, 'GatherBlockQuantized takes a 2-D table') };
-    // A partial last block would need its own packing (see nbits-gather.ts): such tables stay float.
-    if (w.K % options.blockSize !== 0) {
-      return { skip: `table '${table}' rows hold ${w.K} values, not a multiple of block size ${options.blockSize}` };
-    }
-    return { indices, w };
+    const g = gatherRows(node);
+    if (typeof g === 'string') return { skip: g };
+    const w = asTable(g.table, weightSpec(g.table, true, 1), options.blockSize);
+    return typeof w === 'string' ? { skip: w } : { indices: g.indices, w };
   };
 
   /** `rows`: a row Slice's bounds, from which its indices are computed (lookup-nodes.ts). */
@@ -294,11 +285,8 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
       return typeof c === 'string' ? undefined : { dims: c.dims, float: true };
     });
     if (typeof r === 'string') return { skip: r };
-    const w = weightSpec(r.table, true, 1);
-    if (typeof w === 'string') return { skip: w.replace(/MatMulNBits takes a 2-D weight/, 'GatherBlockQuantized takes a 2-D table') };
-    if (w.K % options.blockSize !== 0) {
-      return { skip: `table '${r.table}' rows hold ${w.K} values, not a multiple of block size ${options.blockSize}` };
-    }
+    const w = asTable(r.table, weightSpec(r.table, true, 1), options.blockSize);
+    if (typeof w === 'string') return { skip: w };
     return { w, rows: { starts: r.starts, ends: r.ends } };
   };
 
@@ -345,14 +333,11 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
   };
 
   /** The constant 2-D float32 table `name` transposes (Transpose, perm [1, 0] or none), else undefined. */
-  const transposedConstant = (name: string): string | undefined => {
-    const t = graph.producer(name);
-    if (!t || t.opType !== 'Transpose' || !isDefaultDomain(t) || !t.input[0]) return undefined;
-    const perm = attrInts(t, 'perm');
-    if (perm !== undefined && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0)) return undefined;
-    const c = floatConst(t.input[0], 'weight');
-    return typeof c !== 'string' && c.dims.length === 2 ? t.input[0] : undefined;
-  };
+  const transposedConstant = (name: string): string | undefined =>
+    transposedTable(graph, name, (source) => {
+      const c = floatConst(source, 'weight');
+      return typeof c !== 'string' && c.dims.length === 2;
+    });
 
   // Lookups last: a table a head also reads is then stored in the head's form and the lookup shares it.
   const order = [...graph.nodes].sort((x, y) => Number(isLookup(x.opType)) - Number(isLookup(y.opType)));
