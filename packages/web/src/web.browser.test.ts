@@ -41,6 +41,26 @@ const skip = !existsSync(CHROMIUM)
     ? `${MODEL} is missing (the real-world corpus: node scripts/corpus/inputs.mjs oww-embedding)`
     : false;
 
+/** Every output of `candidate` at cosine >= 0.99 to `original`'s, in onnxruntime-node on 4 synthetic samples. */
+async function assertCloseOnEveryOutput(original: Uint8Array, candidate: Uint8Array): Promise<void> {
+  const a = await createSession(new Uint8Array(original));
+  const b = await createSession(new Uint8Array(candidate));
+  try {
+    const set = syntheticFeedSet(a, decodeModel(new Uint8Array(original)), { count: 4 });
+    for (const feeds of set.samples) {
+      const oa = await a.run(feeds);
+      const ob = await b.run(feeds);
+      for (const name of a.outputNames) {
+        const c = cosine(oa[name]!.data as Float32Array, ob[name]!.data as Float32Array);
+        assert.ok(c >= 0.99, `${name}: cosine ${c}`);
+      }
+    }
+  } finally {
+    await a.release();
+    await b.release();
+  }
+}
+
 describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
   let dir: string;
   let server: SiteServer;
@@ -143,23 +163,7 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
       'the page and `shrink quantize --dtype q8 --target wasm --allow-slower` wrote different bytes',
     );
 
-    const original = readFileSync(MODEL);
-    const a = await createSession(new Uint8Array(original));
-    const b = await createSession(new Uint8Array(readFileSync(got)));
-    try {
-      const set = syntheticFeedSet(a, decodeModel(new Uint8Array(original)), { count: 4 });
-      for (const feeds of set.samples) {
-        const oa = await a.run(feeds);
-        const ob = await b.run(feeds);
-        for (const name of a.outputNames) {
-          const c = cosine(oa[name]!.data as Float32Array, ob[name]!.data as Float32Array);
-          assert.ok(c >= 0.99, `${name}: cosine ${c}`);
-        }
-      }
-    } finally {
-      await a.release();
-      await b.release();
-    }
+    await assertCloseOnEveryOutput(readFileSync(MODEL), readFileSync(got));
 
     // shrink.config.yaml reproduces the run: valid for the pipeline's config schema, with the same step.
     const yaml = readFileSync(await download('download-config', 'shrink.config.yaml'), 'utf8');
@@ -288,23 +292,7 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
 
     assert.match(await compress('q8'), /^done in/);
     const got = await download('download-model', 'model_quantized.onnx');
-    const float = readFileSync(cli);
-    const a = await createSession(new Uint8Array(float));
-    const b = await createSession(new Uint8Array(readFileSync(got)));
-    try {
-      const set = syntheticFeedSet(a, decodeModel(new Uint8Array(float)), { count: 4 });
-      for (const feeds of set.samples) {
-        const oa = await a.run(feeds);
-        const ob = await b.run(feeds);
-        for (const name of a.outputNames) {
-          const c = cosine(oa[name]!.data as Float32Array, ob[name]!.data as Float32Array);
-          assert.ok(c >= 0.99, `${name}: cosine ${c}`);
-        }
-      }
-    } finally {
-      await a.release();
-      await b.release();
-    }
+    await assertCloseOnEveryOutput(readFileSync(cli), readFileSync(got));
 
     // The same folder as picked files (model.json + shards, no folder path): opened as model.onnx.
     const files = await openFiles([path.join(TFJS_DIR, 'model.json'), path.join(TFJS_DIR, 'group1-shard1of1.bin')]);
