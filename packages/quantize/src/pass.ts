@@ -126,8 +126,10 @@ export const quantizePass = definePass({
     const env = { ...(calibration ? { calibration } : {}), ...(ranges ? { ranges } : {}) };
     const r = await quantizeModel(model, options, env, ctx);
     const notes = [...quantizeNotes(r.report, countParams(model).byDtype, countParams(r.model).byDtype), ...chosen.notes];
+    // Rows that held no weight (a Slice of a shape vector, a Gather of a computed value) stay in the
+    // quantization report but are not layers: "changed nothing" and the layer table list candidates only.
     const byNode = new Map<string, LayerDetail>(
-      r.report.nodes.map((n) => [
+      r.report.nodes.filter(isCandidate).map((n) => [
         n.name,
         {
           name: n.name,

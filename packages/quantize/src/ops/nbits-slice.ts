@@ -19,10 +19,11 @@ export function rowSlice(
   tableInfo: TableInfo,
 ): { table: string; starts: string; ends: string } | string {
   const [table, starts, ends, axes, steps] = node.input;
-  if (!table || !starts || !ends) return 'Slice needs data, starts and ends';
   // Slices of computed values and of small constants (shape vectors) are everywhere; only a float table is a candidate.
-  const info = tableInfo(table);
-  if (!info || info.dims.length !== 2 || !info.float) return `data '${table}' is not a constant 2-D float table`;
+  const info = table ? tableInfo(table) : undefined;
+  if (!table || !info || info.dims.length !== 2 || !info.float) return `data '${table ?? ''}' is not a constant 2-D float table`;
+  if (!starts || !ends)
+    return `Slice of table '${table}' takes its starts and ends as attributes (opset < 10); GatherBlockQuantized needs them as inputs`;
   const single = (name: string): bigint | undefined => {
     const v = graph.constantValue(name);
     return v && v.data.length === 1 ? BigInt(v.data[0] as number | bigint) : undefined;
