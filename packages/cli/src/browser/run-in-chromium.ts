@@ -287,7 +287,9 @@ export async function runInChromium(
   try {
     return await Promise.race([work(), expired]);
   } catch (e) {
-    if (e instanceof Timeout)
+    // Playwright's own waits are given what is left of the budget, so they can fire a moment before
+    // the outer timer: once the deadline has passed, the budget is the cause whatever threw.
+    if (e instanceof Timeout || Date.now() >= deadline - 5)
       return { available: false, reason: `Chromium did not finish within ${+(timeoutMs / 1000).toFixed(1)} s (${stage})` };
     return { available: false, reason: `Chromium failed while ${stage}: ${message(e)}` };
   } finally {
