@@ -87,6 +87,32 @@ test('structured 50 %: fewer parameters and MACs for real, runs in onnxruntime; 
   assert.equal(tuned['report'].candidates[0].guard.passed, true, 'fine-tuned, it passes the fidelity guard');
 });
 
+test('--max-accuracy-drop missed even with every layer kept (fine-tuning at a rate that wrecks the model): exit 2 naming the limit, not "changed nothing"; nothing written', () => {
+  const target = path.join(dir, 'unmet.onnx');
+  assertOneLineError(
+    shrink(
+      'prune',
+      model,
+      '--sparsity',
+      '0.5',
+      '--finetune',
+      '--epochs',
+      '1',
+      '--lr',
+      '0.05',
+      '--max-accuracy-drop',
+      '0.01',
+      '--data',
+      'digits',
+      '-o',
+      target,
+      '--json',
+    ),
+    /^shrink: unmet\.onnx fails the fidelity floor against the baseline: accuracy fallback limit not met on digits:test: drop [\d.]+ points > drop 1\.00 points \(no changed node is left to keep as it was\); nothing written \(--allow-degraded accepts it\)$/,
+  );
+  assert.equal(existsSync(target), false);
+});
+
 test('N:M 2:4 halves the non-zeros of every pruned layer', () => {
   // One-shot 2:4 on a 5-epoch model moves the top-1 class of many synthetic inputs: allowed here, the layout is the point.
   const out = json(

@@ -91,6 +91,32 @@ test('a bad config: exit 2, one line naming the gate, nothing run or written', (
   assert.equal(existsSync(path.join(dir, 'out-bad')), false);
 });
 
+test("a step that misses its own maxAccuracyDrop, though within the guard's 10-point floor: exit 2 naming the step and the limit; allowDegraded keeps it, FAILED", () => {
+  // Fine-tuning at this rate costs the 2-epoch model about 4 points even with every layer kept unpruned,
+  // so the fallback cannot reach a zero drop. The guard's own floor (10 points) would let it through.
+  const lines = [
+    'data: { eval: digits, train: digits }',
+    'steps:',
+    '  - prune: { method: magnitude, sparsity: 0.5, finetune: true, epochs: 1, lr: 0.03, maxAccuracyDrop: 0 }',
+  ];
+  const file = config('unmet.yaml', [...lines, 'output: out-unmet']);
+  const r = runShrink(dir, ['run', file]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr.trim().split('\n').at(-1)!,
+    /^shrink: steps\[0\]\.prune: the prune step's model fails the fidelity floor against the baseline: accuracy fallback limit not met on digits:test: drop [\d.]+ points > drop 0\.00 points \(no changed node is left to keep as it was\); it was not saved \(--allow-degraded accepts it\)$/,
+  );
+  assert.ok(!existsSync(path.join(dir, 'out-unmet')), 'nothing is left of the run');
+
+  const kept = runShrink(dir, ['run', file, '--allow-degraded']);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stdout, /FAILED the fidelity guard .*steps\[0\]\.prune: accuracy fallback limit not met/);
+  const guard = JSON.parse(readFileSync(path.join(dir, 'out-unmet', 'report.json'), 'utf8')).candidates[0].guard;
+  assert.equal(guard.passed, false);
+  const failure = guard.failures.find((f: { metric: string }) => f.metric === 'fallback.accuracy');
+  assert.ok(failure && failure.value > 0 && failure.floor === 0, JSON.stringify(guard));
+});
+
 test('a step that breaks the model: exit 2 naming the step and the metric, its model and later ones removed; --allow-degraded keeps them, marked FAILED', () => {
   // 95 % magnitude without fine-tuning wrecks a 2-epoch digits model; the q8 after it cannot help.
   const lines = [

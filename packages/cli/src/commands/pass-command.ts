@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Argv, ArgumentsCamelCase, CommandModule } from 'yargs';
 import {
   constantTensor,
+  DegradedModelError,
   kernelPaths,
   refuseDegraded,
   ShrinkError,
@@ -16,6 +17,7 @@ import {
   type PassData,
   type PassOutput,
   type Report,
+  withUnmetLimits,
 } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { saveModelChecked } from '@shrink/core/io';
@@ -111,6 +113,9 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
   const runsOn = tgt ?? defaultTarget();
   const out = await runPass(pass, input.model, prepared, { data, ctx: { ...ctx, target: runsOn.context } });
   try {
+    // A limit the run was asked to hold and missed is the answer, before "changed nothing" (fine-tuning
+    // changes weights even when every pruned node was kept) and before minutes of measuring.
+    if (out.unmet && out.unmet.length > 0 && argv.allowDegraded !== true) throw new DegradedModelError(path.basename(target), out.unmet);
     refuseUnchanged(pass, input.path, input.model, out);
     const onTarget = tgt ? targetNotes(out.model, tgt, input.path) : [];
     if (tgt) onTarget.push(...(await browserNotes(tgt, input.model, out.model, input.path, argv.allowDegraded === true, ctx)));
@@ -137,6 +142,8 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
         );
       }
       if (out.layers.length > 0) cand.layers = out.layers;
+      const guard = withUnmetLimits(cand.guard, out.unmet);
+      if (guard) cand.guard = guard;
       refuseDegraded(c.report.candidates, { allow: argv.allowDegraded === true });
       return c;
     });

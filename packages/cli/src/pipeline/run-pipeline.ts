@@ -14,6 +14,7 @@ import {
   type GateResult,
   type GuardFailure,
   type Report,
+  withUnmetLimits,
 } from '@shrink/core';
 import type { Dataset } from '@shrink/core/data';
 import { checkAgainstBaseline, compareModels, evaluateLm, type FeedsSource, type ProfileOptions } from '@shrink/core/runtime';
@@ -113,6 +114,7 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
         outDir: config.output,
         inputs: input.inputs,
         target,
+        allowDegraded: config.evaluation.allowDegraded,
         ...(config.grid.value !== undefined ? { gridIntensity: config.grid.value } : {}),
       },
       passCtx(ctx, target),
@@ -148,6 +150,9 @@ export async function runPipeline(config: PipelineConfig, ctx: Ctx = {}): Promis
   });
   const report = cmp.report;
   const cand = report.candidates[0]!;
+  // Only with allowDegraded: a step that missed its own limit otherwise failed the run already.
+  const guard = withUnmetLimits(cand.guard, run.unmet);
+  if (guard) cand.guard = guard;
   if (cand.guard && !cand.guard.passed && !config.evaluation.allowDegraded) {
     await refuseDegradedStep(input, run, cand.guard.failures, { evalSet, feeds }, config, measuringCtx(ctx, target)).catch(
       async (e: unknown) => {

@@ -4,11 +4,13 @@
  */
 import path from 'node:path';
 import {
+  DegradedModelError,
   isShrinkError,
   loggerOf,
   renameOption,
   ShrinkError,
   type Ctx,
+  type GuardFailure,
   type LayerDetail,
   type onnx,
   type PassData,
@@ -89,6 +91,8 @@ export interface StepsRun {
   computed: SharedStep[];
   /** Every step's saved model, in order: the fidelity guard finds which step broke a model among them. */
   saved: Array<{ path: string; model: onnx.ModelProto; files: string[] }>;
+  /** Limits steps were asked to hold and missed, kept because degraded models are allowed (else a step throws). */
+  unmet: GuardFailure[];
 }
 
 /** A computed step prefix as another thread can reuse it: the model is read back from `path`. */
@@ -133,6 +137,11 @@ export interface RunStepsOptions {
    * the step, naming the node; risks become step notes). The passes see it through ctx.target.
    */
   target?: TargetChoice;
+  /**
+   * A step whose model misses a limit it was asked to hold (maxAccuracyDrop, a fidelity floor) fails the
+   * run unless this is set; then the misses are kept in `unmet` for the report's guard.
+   */
+  allowDegraded?: boolean;
 }
 
 export interface StepMemo {
@@ -170,6 +179,7 @@ export async function runSteps(
 ): Promise<StepsRun> {
   const log = loggerOf(ctx);
   const records: StepRecord[] = [];
+  const unmet: GuardFailure[] = [];
   const layers = new Map<string, LayerDetail>();
   const computed: SharedStep[] = [];
   let current = model;
@@ -195,6 +205,7 @@ export async function runSteps(
         ctx,
         opts.label !== undefined ? `${opts.label}: steps[${i}]` : `steps[${i}]`,
         opts.target,
+        opts.allowDegraded === true,
       );
       const seconds = (performance.now() - t0) / 1000;
       record = {
@@ -229,6 +240,7 @@ export async function runSteps(
         label: opts.label ?? 'an earlier run',
       });
     mergeLayers(layers, out.layers);
+    unmet.push(...(out.unmet ?? []));
     records.push({ ...record, notes: [...record.notes, `saved ${path.basename(s.path)}`] });
     current = out.model;
   }
@@ -242,6 +254,7 @@ export async function runSteps(
     layers: [...layers.values()],
     computed,
     saved: all,
+    unmet,
   };
 }
 
@@ -251,6 +264,8 @@ export interface StepOutput {
   layers: LayerDetail[];
   /** The step trained a model (fine-tuning, distillation): its energy is reported. */
   trained: boolean;
+  /** Limits the step was asked to hold and missed, each naming the step (only when degraded models are allowed). */
+  unmet?: readonly GuardFailure[];
 }
 
 /**
@@ -265,6 +280,7 @@ async function applyStep(
   ctx: Ctx,
   where: string,
   target: TargetChoice | undefined,
+  allowDegraded: boolean,
 ): Promise<StepOutput> {
   const pass = passOf(step.kind);
   let out: Awaited<ReturnType<typeof runPass>>;
@@ -275,8 +291,17 @@ async function applyStep(
   }
   // What a pass holds besides the model (a trained tfjs student) is not kept by a pipeline.
   out.dispose?.();
+  if (out.unmet && out.unmet.length > 0 && !allowDegraded)
+    throw new DegradedModelError(`the ${step.kind} step's model`, out.unmet, `${where}.${step.kind}`, 'it was not saved');
+  const unmet = (out.unmet ?? []).map((f) => ({ ...f, text: `${where}.${step.kind}: ${f.text}` }));
   const onTarget = target ? targetNotes(out.model, target, `${where}.${step.kind}`).slice(1) : [];
   // wasm/webgpu: the step's output beside its input in Chromium; below the browser floor the run stops.
   if (target) onTarget.push(...(await browserNotes(target, model, out.model, `${where}.${step.kind}`, false, ctx)));
-  return { model: out.model, notes: [...out.notes, ...onTarget], layers: out.layers, trained: out.trained };
+  return {
+    model: out.model,
+    notes: [...out.notes, ...onTarget],
+    layers: out.layers,
+    trained: out.trained,
+    ...(unmet.length > 0 ? { unmet } : {}),
+  };
 }

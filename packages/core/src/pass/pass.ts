@@ -9,6 +9,7 @@ import type { Ctx } from '../context.js';
 import type { Dataset, Split } from '../data/dataset.js';
 import type { onnx } from '../onnx/proto.js';
 import type { OptionsSchema } from '../options.js';
+import type { GuardFailure } from '../report/guard.js';
 import type { LayerDetail } from '../report/report.js';
 
 /** The data a pass may ask for. Each is loaded once, on first use, by whoever runs the pass. */
@@ -47,6 +48,11 @@ export interface PassOutput {
   changed?: ReadonlyArray<{ name: string; opType: string }>;
   /** The pass's own JSON report (`--json` puts it under the pass's kind). */
   report?: unknown;
+  /**
+   * Limits the run was asked to hold (maxAccuracyDrop, a fidelity floor) that this model does not: front
+   * ends fail it as they fail the fidelity guard (nothing written unless degraded models are allowed).
+   */
+  unmet?: readonly GuardFailure[];
   /** Frees what the pass holds outside the model (a trained tfjs model). */
   dispose?(): void;
 }

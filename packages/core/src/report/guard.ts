@@ -119,6 +119,20 @@ export function checkFloors(
   return { passed: failures.length === 0, failures, floors, checked, ...(unjudged !== undefined ? { unjudged } : {}) };
 }
 
+/**
+ * The guard with limits a pass was asked to hold and missed (PassOutput.unmet) as failures too: a model
+ * beyond the user's own `maxAccuracyDrop` or fidelity floor is refused like one below the guard's floors.
+ */
+export function withUnmetLimits(guard: GuardResult | undefined, unmet: readonly GuardFailure[] | undefined): GuardResult | undefined {
+  if (!unmet || unmet.length === 0) return guard;
+  return {
+    floors: guard?.floors ?? DEFAULT_FLOORS,
+    checked: [...new Set([...(guard?.checked ?? []), ...unmet.map((f) => f.metric)])],
+    failures: [...(guard?.failures ?? []), ...unmet],
+    passed: false,
+  };
+}
+
 /** 'cosine similarity 0.491 < 0.9; top-1 agreement 12.0% < 50.0%' */
 export function guardText(g: Pick<GuardResult, 'failures'>): string {
   return g.failures.map((f) => f.text).join('; ');

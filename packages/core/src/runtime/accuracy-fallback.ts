@@ -6,6 +6,7 @@
 import { loggerOf, type Ctx } from '../context.js';
 import type { Dataset } from '../data/dataset.js';
 import { ShrinkError } from '../errors.js';
+import type { GuardFailure } from '../report/guard.js';
 import { findNode } from '../onnx/find-node.js';
 import { Graph } from '../onnx/graph.js';
 import type { onnx } from '../onnx/proto.js';
@@ -57,6 +58,8 @@ export interface FallbackOutcome<A extends FallbackAttempt> {
   why: ReadonlyMap<string, string>;
   /** One line for the report: the metric before and after, and what was kept. */
   note: string;
+  /** Set when the returned model is beyond the limit: front ends refuse it as degraded (no silent misses). */
+  unmet?: GuardFailure;
 }
 
 const metricOf = (r: EvaluateResult): number => (r.task === 'classification' ? r.accuracy : r.mse);
@@ -128,6 +131,8 @@ function nameNode<M extends onnx.IModelProto>(model: M, label: string): { model:
 export interface FallbackObjective {
   /** 'accuracy fallback', 'fidelity fallback': the first words of its notes. */
   readonly what: string;
+  /** The key of a limit it did not meet in the guard's failures ('fallback.accuracy', 'fallback.cosine'). */
+  readonly key: string;
   readonly baseline: number;
   measure(model: onnx.IModelProto): Promise<number>;
   /** How far `metric` is from the baseline; more than `limit` is too far. */
@@ -177,6 +182,7 @@ export async function withAccuracyFallback<A extends FallbackAttempt, M extends 
   const baseline = metricOf(base);
   const objective: FallbackObjective = {
     what: 'accuracy fallback',
+    key: 'fallback.accuracy',
     baseline,
     measure: async (m) => metricOf(await measure(m, 'candidate model')),
     distance: (metric) => dropOf(task, baseline, metric),
@@ -265,6 +271,20 @@ export async function withFallback<A extends FallbackAttempt, M extends onnx.IMo
   const note = met
     ? `${summary}; ${kept.length === 0 ? `no node needed to stay ${words.kept}` : `${kept.length} node(s) kept ${words.kept}: ${kept.join(', ')}`}`
     : `${summary}: the limit is NOT met — ${stopReason ?? 'no step was possible'}; ${kept.length} node(s) kept ${words.kept}`;
-  if (!met) log.warn(note);
-  return { attempt: a, fallback: { baseline: objective.baseline, final: metric, steps, keptFloat: kept, met }, why, note };
+  // No warning here: `unmet` makes every front end refuse the model, in its own words.
+  const unmet: GuardFailure | undefined = met
+    ? undefined
+    : {
+        metric: objective.key,
+        value: objective.distance(metric),
+        floor: objective.limit,
+        text: `${objective.what} limit not met ${objective.where}: ${objective.formatDistance(objective.distance(metric))} > ${objective.formatDistance(objective.limit)} (${stopReason ?? 'no step was possible'})`,
+      };
+  return {
+    attempt: a,
+    fallback: { baseline: objective.baseline, final: metric, steps, keptFloat: kept, met },
+    why,
+    note,
+    ...(unmet ? { unmet } : {}),
+  };
 }

@@ -50,6 +50,7 @@ export async function withFidelityFallback<A extends FallbackAttempt, M extends 
       attempt,
       {
         what: 'fidelity fallback',
+        key: 'fallback.cosine',
         baseline: 1,
         measure: async (m) => {
           const s = await createSession(m, { label: 'candidate model', ...threads, ...settings.session }, rctx);

@@ -1,4 +1,5 @@
 import { ShrinkError } from '../errors.js';
+import type { GuardFailure } from '../report/guard.js';
 import type { onnx } from '../onnx/proto.js';
 import type { Pass, PassContext, PassOutput } from '../pass/pass.js';
 import { withAccuracyFallback } from './accuracy-fallback.js';
@@ -150,6 +151,7 @@ async function runWithFallback(
     notes: [...o.notes, out.note],
     layers: markKept(o.layers, out.why),
     report: { ...(o.report as Record<string, unknown> | undefined), fallback: out.fallback },
+    ...withUnmet(o, out.unmet),
   });
   return { out: decorate(out.attempt.output), exclude: [...userExclude, ...out.why.keys()], decorate };
 }
@@ -202,6 +204,7 @@ async function runWithFidelityFloor(
     notes: [...d.notes, out.note],
     layers: markKept(d.layers, out.why),
     report: { ...(d.report as Record<string, unknown> | undefined), fidelityFallback: out.fallback },
+    ...withUnmet(d, out.unmet),
   });
   return {
     // The first attempt is already decorated by the accuracy fallback; a rerun gets both.
@@ -254,4 +257,10 @@ function markKept(layers: PassOutput['layers'], why: ReadonlyMap<string, string>
 function passOptions(options: Record<string, unknown>): Record<string, unknown> {
   const { maxAccuracyDrop: _, allowSlower: __, minCosine: ___, ...rest } = options;
   return rest;
+}
+
+/** `o`'s unmet limits with `failure` added (a rerun's output is decorated again: never twice). */
+function withUnmet(o: PassOutput, failure: GuardFailure | undefined): Pick<PassOutput, 'unmet'> {
+  if (!failure) return o.unmet ? { unmet: o.unmet } : {};
+  return { unmet: [...(o.unmet ?? []).filter((f) => f.metric !== failure.metric), failure] };
 }
