@@ -219,7 +219,12 @@ export async function runTrialsOnQueue(
     return await gather(trials, config, input, trialsDir, settings, log, redis, redact);
   } catch (e) {
     // Whatever ioredis or BullMQ said, the password is not repeated.
-    if (e instanceof ShrinkError) throw new ShrinkError(e.code, redact(e.message));
+    if (e instanceof ShrinkError)
+      throw new ShrinkError(e.code, redact(e.detail), {
+        ...(e.option !== undefined ? { option: e.option } : {}),
+        ...(e.subject !== undefined ? { subject: redact(e.subject) } : {}),
+        ...(e.missing !== undefined ? { missing: e.missing } : {}),
+      });
     throw new ShrinkError('RUNTIME', `queue ${redis.display}: ${redact(e instanceof Error ? e.message : String(e))}`);
   }
 }
