@@ -2,7 +2,7 @@
 // pruning as it does for quantization (any pass that takes exclude and says what it changed).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeModel } from '@shrink/core';
+import { encodeModel, targetContext } from '@shrink/core';
 import { resolveData, resolveSplit } from '@shrink/core/data';
 import { createSession, evaluate, runPass } from '@shrink/core/runtime';
 import { exportToOnnx, trainPreset } from '@shrink/core/tfjs';
@@ -45,5 +45,38 @@ test(
       assert.match(layer?.action ?? '', /^kept: accuracy fallback/, name);
     }
     assert.ok(guarded.notes.some((n) => /^accuracy fallback: original accuracy/.test(n)));
+  },
+);
+
+test(
+  "a web target's fidelity floor is not applied to a fine-tuned model (it is meant to change), and is to one-shot pruning",
+  { timeout: 300_000 },
+  async () => {
+    const trained = await trainPreset('digits-mlp', { epochs: 2, seed: 3 });
+    const model = exportToOnnx(trained.model).model;
+    trained.model.dispose();
+    const test_ = await resolveData('digits', { split: 'test' });
+    const split = await resolveSplit('digits');
+    const data = { train: async () => split, eval: async () => test_ };
+    const options = prunePass.schema.parse({ method: 'magnitude', sparsity: 0.5, finetune: true, epochs: 1 });
+    const ctx = { target: targetContext('wasm') };
+
+    const tuned = await runPass(prunePass, model, options, { data, ctx });
+    assert.ok(
+      tuned.notes.some((n) => /^the wasm fidelity floor 0\.99 is not applied: prune trained the model/.test(n)),
+      tuned.notes.join('\n'),
+    );
+    assert.equal((tuned.report as Record<string, unknown>)['fidelityFallback'], undefined);
+    assert.equal(tuned.unmet, undefined);
+    assert.ok(
+      tuned.layers.some((l) => l.action === 'pruned'),
+      'the layers stay pruned',
+    );
+
+    // Without training, the floor applies: the fallback measures the pruned model against the original.
+    const oneShot = await runPass(prunePass, model, { ...options, finetune: false }, { data, ctx });
+    const floor = (oneShot.report as Record<string, { met: boolean; final: number } | undefined>)['fidelityFallback'];
+    assert.ok(floor, 'the one-shot pruning is held to the floor');
+    assert.equal(floor.met, floor.final >= 0.99, JSON.stringify(floor));
   },
 );

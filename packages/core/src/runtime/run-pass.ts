@@ -175,8 +175,15 @@ async function runWithFidelityFloor(
   context: PassContext,
   ran: Ran,
 ): Promise<Ran> {
-  const floor = (options['minCosine'] as number | undefined) ?? context.ctx.target?.info.minCosine;
+  const asked = options['minCosine'] as number | undefined;
+  const floor = asked ?? context.ctx.target?.info.minCosine;
   if (floor === undefined || !('exclude' in pass.schema.shape) || !ran.out.changed || ran.out.changed.length === 0) return ran;
+  // A target's floor guards against kernels computing wrong outputs. A model the pass trained is meant to
+  // compute something else (fine-tuned weights everywhere), so only a floor the user set applies to it.
+  if (asked === undefined && ran.out.trained) {
+    const note = `the ${context.ctx.target?.name ?? 'target'} fidelity floor ${floor} is not applied: ${pass.kind} trained the model, so its outputs are meant to change (accuracy on the evaluation data judges it${'minCosine' in pass.schema.shape ? '; minCosine sets a floor anyway' : ''})`;
+    return { ...ran, out: { ...ran.out, notes: [...ran.out.notes, note] } };
+  }
   const data = await fidelityData(model, options, context);
   if (typeof data === 'string') {
     return { ...ran, out: { ...ran.out, notes: [...ran.out.notes, `fidelity floor ${floor} not checked: ${data}`] } };
