@@ -6,3 +6,5 @@ export * from './guard.js';
 export * from './markdown.js';
 export * from './html.js';
 export * from './escape-html.js';
+export * from './model-info.js';
+export * from './model-info-rows.js';
