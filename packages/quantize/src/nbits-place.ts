@@ -7,7 +7,8 @@
 import { float32ToFloat16, makeNode, type Graph, type onnx } from '@shrink/core';
 import { quantizeBlockwise, storedBits, zeroPointBytes, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
 import type { NBitsPlan, NBitsWeight } from './ops/nbits-types.js';
-import { lookupRows, MS_DOMAIN, placeLookupNode, sliceRowIndices } from './lookup-nodes.js';
+import { MS_DOMAIN } from './lookup-nodes.js';
+import { lookupPlacer } from './lookup-placer.js';
 import { WEIGHT_QUANTIZERS, type WeightQuantizer } from './ops/weight-quantizers.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import type { NodeOutcome } from './types.js';
@@ -23,8 +24,6 @@ interface Stored {
   weights: Weights;
   /** HQQ's: MatMulNBits takes them, GatherBlockQuantized does not. */
   floatZeroPoints: boolean;
-  /** The codes as GatherBlockQuantized reads them ([N, K * bits / 8]), once one does. */
-  lookupData?: string;
 }
 
 /** What placing one plan did, for the report. */
@@ -64,8 +63,6 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
   const quantize: WeightQuantizer = WEIGHT_QUANTIZERS[algo];
   const stored = new Map<string, Stored>();
   let withoutHessian = 0;
-  let lookupsRounded = 0;
-  const lookupCopies: string[] = [];
 
   /**
    * Writes packed codes, scales (in the weight's float type) and zero points under `key`. `lookupOnly`:
@@ -114,7 +111,6 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
       ...(zeroPoints ? { zeroPoints } : {}),
       weights,
       floatZeroPoints: q.zeroPoints instanceof Float32Array,
-      ...(lookupOnly ? { lookupData: b } : {}),
     };
     stored.set(key, s);
     return s;
@@ -140,65 +136,28 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
     name: w.source,
   });
 
-  /**
-   * A lookup's table: the blocks a head already stored under the same key when GatherBlockQuantized can
-   * read them (integer or no zero points), else its own, rounded to nearest when the algorithm needs what
-   * a lookup lacks (GPTQ: activations; HQQ: float zero points, which GatherBlockQuantized does not take).
-   * The weight-only pass places lookups after every MatMul/Gemm, so a tied head is stored first.
-   */
-  const storeLookup = (w: NBitsWeight): Stored => {
-    const hit = stored.get(w.key);
-    if (hit && !hit.floatZeroPoints) return hit;
-    const key = hit ? `${w.key}|lookup` : w.key;
-    const again = stored.get(key);
-    if (again) return again;
-    if (algo !== 'rtn') lookupsRounded++;
-    if (hit) lookupCopies.push(w.source);
-    return write(w, key, quantizeBlockwise(w.data, w.K, w.N, blockOptions(w)), true);
-  };
-
-  /** The uint8 [N, K * bits / 8] a GatherBlockQuantized reads: the codes themselves, or a Reshape of a head's. */
-  const lookupData = (s: Stored, w: NBitsWeight, node: onnx.NodeProto): string => {
-    s.lookupData ??= lookupRows(graph, s.b, w.N, w.K, storedOf(w), node);
-    return s.lookupData;
-  };
-
-  const placeLookup = (node: onnx.NodeProto, plan: NBitsPlan): PlacedNBits => {
-    const w = storeLookup(plan.weight);
-    const reshaped = w.lookupData === undefined;
-    const data = lookupData(w, plan.weight, node);
-    const range = plan.rows ? sliceRowIndices(graph, node, plan.rows, plan.weight.N) : undefined;
-    const q = placeLookupNode(
-      graph,
-      node,
-      {
-        data,
-        indices: range ? range.indices : plan.input,
-        scales: w.scales,
-        ...(w.zeroPoints ? { zeroPoints: w.zeroPoints } : {}),
-        blockSize: options.blockSize,
-        bits: storedOf(plan.weight),
-        floatType: plan.weight.floatType,
-      },
-      range?.nodes,
-    );
-    const reshape = reshaped ? graph.producer(data) : undefined;
-    return {
-      replacedBy: [...(reshape ? [reshape.name] : []), ...(range?.nodes ?? []).map((n) => n.name), q.name],
-      weights: [...w.weights],
-    };
-  };
+  /** Lookups' tables and nodes, decided as the streamed planner decides them (lookup-placer.ts). */
+  const lookups = lookupPlacer(graph, {
+    stored,
+    table: (s: Stored) => s,
+    // Rounded to nearest: GPTQ's activations and HQQ's float zero points are nothing a lookup has or reads.
+    writeOwn: (w: NBitsWeight, key) => write(w, key, quantizeBlockwise(w.data, w.K, w.N, blockOptions(w)), true),
+    rounds: algo !== 'rtn',
+    blockSize: options.blockSize,
+    bits: storedOf,
+    floatType: (w) => w.floatType,
+  });
 
   return {
     get withoutHessian() {
       return withoutHessian;
     },
     get lookupsRounded() {
-      return lookupsRounded;
+      return lookups.lookupsRounded;
     },
-    lookupCopies,
+    lookupCopies: lookups.lookupCopies,
     place(node, plan) {
-      if (plan.lookup) return placeLookup(node, plan);
+      if (plan.lookup) return lookups.place(node, plan.weight, plan.input, plan.rows);
       const w = store(plan.weight, plan.input);
       const weights = [...w.weights];
       let bias: string | undefined;

@@ -26,7 +26,8 @@ import {
   toFloat32,
 } from '@shrink/core';
 import { matMulNBitsNode } from '../nbits-place.js';
-import { isLookup, lookupRows, MS_DOMAIN, placeLookupNode, sliceRowIndices } from '../lookup-nodes.js';
+import { isLookup, MS_DOMAIN } from '../lookup-nodes.js';
+import { lookupPlacer } from '../lookup-placer.js';
 import { rowSlice } from '../ops/nbits-slice.js';
 import { asTable, gatherRows } from '../ops/nbits-gather.js';
 import { transposedTable } from '../ops/nbits-matmul.js';
@@ -94,8 +95,6 @@ interface WeightSpec {
 interface Stored {
   weight: StreamedWeight;
   weights: NonNullable<NodeOutcome['weights']>;
-  /** The codes as GatherBlockQuantized reads them ([N, K * bits / 8]), once one does. */
-  lookupData?: string;
 }
 interface FloatConst {
   dims: number[];
@@ -110,8 +109,6 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
   const stored = new Map<string, Stored>();
   const weights: StreamedWeight[] = [];
   const nodes: NodeOutcome[] = [];
-  let lookupsRounded = 0;
-  const lookupCopies: string[] = [];
 
   /** The float32 constant `name` (an initializer, external or not, or a Constant), or why not. */
   const floatConst = (name: string, what: string): FloatConst | string => {
@@ -213,7 +210,7 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
       lookupOnly,
     };
     weights.push(weight);
-    const s: Stored = { weight, weights: rows, ...(lookupOnly ? { lookupData: b } : {}) };
+    const s: Stored = { weight, weights: rows };
     stored.set(key, s);
     return s;
   };
@@ -221,27 +218,21 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
   /** Once per key, by the chosen algorithm. */
   const store = (w: WeightSpec): Stored => stored.get(w.key) ?? write(w, w.key, options.algo, false);
 
-  /**
-   * A lookup's table, as nbits-place.ts's storeLookup: a tied head's blocks when GatherBlockQuantized can
-   * read them (integer or no zero points), else its own, rounded to nearest (hqq's float zero points are
-   * not an input GatherBlockQuantized has).
-   */
-  const storeLookup = (w: WeightSpec): Stored => {
-    const hit = stored.get(w.key);
-    if (hit && hit.weight.zeroPointKind !== 'float32') return hit;
-    const key = hit ? `${w.key}|lookup` : w.key;
-    const again = stored.get(key);
-    if (again) return again;
-    if (options.algo !== 'rtn') lookupsRounded++;
-    if (hit) lookupCopies.push(w.source);
-    return write(w, key, 'rtn', true);
-  };
+  /** Lookups' tables and nodes, decided as nbits-place.ts decides them (lookup-placer.ts). */
+  const lookups = lookupPlacer(graph, {
+    stored,
+    table: (s: Stored) => ({ ...s.weight, floatZeroPoints: s.weight.zeroPointKind === 'float32' }),
+    // Rounded to nearest: hqq's float zero points are not an input GatherBlockQuantized has.
+    writeOwn: (w: WeightSpec, key) => write(w, key, 'rtn', true),
+    rounds: options.algo !== 'rtn',
+    blockSize: options.blockSize,
+    bits: () => bits,
+    floatType: () => 'float32',
+  });
 
-  /** The uint8 [N, K * bits / 8] a GatherBlockQuantized reads: the codes themselves, or a Reshape of a head's. */
-  const lookupData = (s: Stored, w: WeightSpec, node: onnx.NodeProto): string => {
-    s.lookupData ??= lookupRows(graph, s.weight.b, w.N, w.K, bits, node);
-    return s.lookupData;
-  };
+  /** `rows`: a row Slice's bounds, from which its indices are computed (lookup-nodes.ts). */
+  const placeLookup = (node: onnx.NodeProto, w: WeightSpec, indices: string, rows?: { starts: string; ends: string }): NodeOutcome =>
+    nodeOutcome(node, 'quantized', lookups.place(node, w, indices, rows));
 
   /** Gather over a constant float32 table (axis 0), as ops/nbits-gather.ts plans it, or why not. */
   const planGather = (node: onnx.NodeProto): Skip | { indices: string; w: WeightSpec } => {
@@ -249,33 +240,6 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     if (typeof g === 'string') return { skip: g };
     const w = asTable(g.table, weightSpec(g.table, true, 1), options.blockSize);
     return typeof w === 'string' ? { skip: w } : { indices: g.indices, w };
-  };
-
-  /** `rows`: a row Slice's bounds, from which its indices are computed (lookup-nodes.ts). */
-  const placeLookup = (node: onnx.NodeProto, indices: string, w: WeightSpec, rows?: { starts: string; ends: string }): NodeOutcome => {
-    const s = storeLookup(w);
-    const reshaped = s.lookupData === undefined;
-    const data = lookupData(s, w, node);
-    const range = rows ? sliceRowIndices(graph, node, rows, w.N) : undefined;
-    const q = placeLookupNode(
-      graph,
-      node,
-      {
-        data,
-        indices: range ? range.indices : indices,
-        scales: s.weight.scales,
-        ...(s.weight.zeroPoints ? { zeroPoints: s.weight.zeroPoints } : {}),
-        blockSize: options.blockSize,
-        bits,
-        floatType: 'float32',
-      },
-      range?.nodes,
-    );
-    const reshape = reshaped ? graph.producer(data) : undefined;
-    return nodeOutcome(node, 'quantized', {
-      replacedBy: [...(reshape ? [reshape.name] : []), ...(range?.nodes ?? []).map((n) => n.name), q.name],
-      weights: [...s.weights],
-    });
   };
 
   /** A row Slice of a constant float32 table (ops/nbits-slice.ts), or why not. */
@@ -350,12 +314,12 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     }
     if (node.opType === 'Slice') {
       const g = planSlice(node);
-      nodes.push('skip' in g ? nodeOutcome(node, 'skipped', { reason: g.skip }) : placeLookup(node, '', g.w, g.rows));
+      nodes.push('skip' in g ? nodeOutcome(node, 'skipped', { reason: g.skip }) : placeLookup(node, g.w, '', g.rows));
       continue;
     }
     if (isLookup(node.opType)) {
       const g = planGather(node);
-      nodes.push('skip' in g ? nodeOutcome(node, 'skipped', { reason: g.skip }) : placeLookup(node, g.indices, g.w));
+      nodes.push('skip' in g ? nodeOutcome(node, 'skipped', { reason: g.skip }) : placeLookup(node, g.w, g.indices));
       continue;
     }
     const d = planNode(node);
@@ -391,6 +355,7 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     if (graph.opsetVersion(MS_DOMAIN) === undefined) graph.setOpset(MS_DOMAIN, 1);
     graph.removeDeadNodes();
   }
+  const { lookupsRounded, lookupCopies } = lookups;
   return { model: graph.toModel(), weights, nodes, unhandled, lookupsRounded, lookupCopies };
 }
 
