@@ -3,7 +3,7 @@
  * pass worker with progress and Cancel, download the model, report JSON and shrink.config.yaml, and
  * measure both models in onnxruntime-web with the report drawn by core's renderHtml.
  */
-import { formatValue, renderHtml, type Report } from '@shrink/core';
+import { formatValue, modelInfoRows, renderHtml, type Report } from '@shrink/core';
 import { barChart } from '../../core/src/report/svg-charts.js';
 import { createPassWorker, loadMeasure, loadTfjs } from './lazy.js';
 import type { ModelInfo } from './model-info.js';
@@ -46,37 +46,10 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const shape = (s: ModelInfo['inputs'][number]['shape']) => (s ? `[${s.map((d) => (d === null ? '?' : String(d))).join(', ')}]` : '?');
-const counts = (r: Record<string, number>, unit: 'count' | 'bytes' = 'count') =>
-  Object.entries(r)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${formatValue(v, unit)}`)
-    .join(', ');
-
-/** The info table and the bytes chart (core's barChart, as report.html draws its bars). */
+/** The info table (core's modelInfoRows, the rows `shrink info` prints) and the bytes chart (core's barChart, as report.html draws its bars). */
 function renderInfo(info: ModelInfo, title: string, id: string): string {
-  const rows: Array<[string, string]> = [
-    ['model', `${title} (IR ${info.irVersion}${info.producer ? `, ${info.producer}` : ''})`],
-    [
-      'opsets',
-      Object.entries(info.opsets)
-        .map(([d, v]) => `${d} ${v}`)
-        .join(', '),
-    ],
-    ['inputs', info.inputs.map((v) => `${v.name}: ${v.dtype} ${shape(v.shape)}`).join('\n')],
-    ['outputs', info.outputs.map((v) => `${v.name}: ${v.dtype} ${shape(v.shape)}`).join('\n')],
-    ['parameters', formatValue(info.params, 'count')],
-    ['params by dtype', counts(info.paramsByDtype) || 'none'],
-    ['size', formatValue(info.sizeBytes, 'bytes')],
-    ['MACs', `${info.macsLowerBound ? '≥ ' : ''}${formatValue(info.macs, 'count')}: ${info.macsMethod}`],
-    [
-      'ops',
-      `${info.nodes} nodes: ${Object.entries(info.ops)
-        .map(([k, v]) => `${k} x${v}`)
-        .join(', ')}`,
-    ],
-  ];
-  const table = `<table class="info">${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v).replace(/\n/g, '<br>')}</td></tr>`).join('')}</table>`;
+  const rows = modelInfoRows(info, { name: title });
+  const table = `<table class="info">${rows.map((r) => `<tr><th>${esc(r.label)}</th><td>${esc(r.value).replace(/\n/g, '<br>')}</td></tr>`).join('')}</table>`;
   const bars = [
     ...Object.entries(info.bytesByDtype).map(([k, v]) => ({
       label: `all ${k}`,

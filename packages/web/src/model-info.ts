@@ -1,37 +1,13 @@
 /**
- * What `shrink info` shows, computed with the same core measure functions: inputs/outputs, ops,
- * parameters by dtype, size, MACs, and the bytes by dtype and largest tensors for the chart.
+ * What `shrink info` shows (core's modelInfo, the same data and rows as the CLI), plus what only the
+ * page draws: the bytes by dtype and the largest tensors for its chart.
  */
-import { countMacs, countOps, countParams, describeMacs, Graph, readTensor, type onnx } from '@shrink/core';
+import { countParams, modelInfo, readTensor, type ModelInfo as CoreModelInfo, type onnx } from '@shrink/core';
 
-export interface ValueRow {
-  readonly name: string;
-  readonly dtype: string;
-  readonly shape: ReadonlyArray<number | string | null> | null;
-}
-
-export interface ModelInfo {
-  readonly irVersion: number;
-  readonly producer: string;
-  readonly opsets: Record<string, number>;
-  readonly inputs: ValueRow[];
-  readonly outputs: ValueRow[];
-  readonly params: number;
-  readonly paramsByDtype: Record<string, number>;
+export interface ModelInfo extends CoreModelInfo {
   readonly bytesByDtype: Record<string, number>;
   /** The largest stored tensors (name, bytes), largest first. */
   readonly largest: Array<{ name: string; bytes: number }>;
-  readonly sizeBytes: number;
-  readonly ops: Record<string, number>;
-  readonly nodes: number;
-  readonly macs: number;
-  readonly macsLowerBound: boolean;
-  readonly macsMethod: string;
-}
-
-function valueRow(g: Graph, v: onnx.IValueInfoProto): ValueRow {
-  const name = v.name ?? '';
-  return { name, dtype: g.dtypeOf(name) ?? 'unknown', shape: g.shapeOf(name) ?? null };
 }
 
 function tensorBytes(t: onnx.ITensorProto): number {
@@ -44,29 +20,12 @@ function tensorBytes(t: onnx.ITensorProto): number {
   }
 }
 
-export function modelInfo(m: onnx.IModelProto, sizeBytes: number): ModelInfo {
-  const g = Graph.from(m);
+/** No gzip size: compressing a large model at level 9 would hold the worker for seconds on every open. */
+export function pageModelInfo(m: onnx.IModelProto, sizeBytes: number): ModelInfo {
   const params = countParams(m);
-  const macs = countMacs(m);
   const largest = (m.graph?.initializer ?? [])
     .map((t) => ({ name: t.name ?? '', bytes: tensorBytes(t) }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, 12);
-  return {
-    irVersion: Number(m.irVersion ?? 0),
-    producer: [m.producerName, m.producerVersion].filter(Boolean).join(' '),
-    opsets: Object.fromEntries((m.opsetImport ?? []).map((o) => [o.domain || 'ai.onnx', Number(o.version ?? 0)])),
-    inputs: g.feedInputs.map((v) => valueRow(g, v)),
-    outputs: g.outputs.map((v) => valueRow(g, v)),
-    params: params.total,
-    paramsByDtype: params.paramsByDtype,
-    bytesByDtype: params.bytesByDtype,
-    largest,
-    sizeBytes,
-    ops: countOps(m),
-    nodes: m.graph?.node?.length ?? 0,
-    macs: macs.total,
-    macsLowerBound: macs.lowerBound,
-    macsMethod: describeMacs(macs),
-  };
+  return { ...modelInfo(m, { sizeBytes }, params), bytesByDtype: params.bytesByDtype, largest };
 }

@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { cosine, decodeModel } from '@shrink/core';
+import { cosine, decodeModel, modelInfoRows, type ModelInfo } from '@shrink/core';
 import { loadModel, saveModel } from '@shrink/core/io';
 import { createSession, syntheticFeedSet } from '@shrink/core/runtime';
 import { serveSite, type SiteServer } from '../../cli/src/commands/serve.js';
@@ -133,6 +133,18 @@ describe('the browser app in chromium', { skip, timeout: 170_000 }, () => {
     const opened = await openFiles([MODEL]);
     assert.equal(opened.error, false, opened.text);
     assert.match((await page.textContent('#info')) ?? '', /MACs/);
+    // The info table is `shrink info`'s: the same rows from the CLI's --json (the page computes no gzip size).
+    const shown = await page.$$eval('#info table.info tr', (trs) =>
+      trs.map((tr) => ({ label: tr.querySelector('th')!.innerText, value: tr.querySelector('td')!.innerText })),
+    );
+    const info = spawnSync(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      ['--conditions=@shrink/source', path.join(ROOT, 'packages/cli/src/bin.ts'), 'info', MODEL, '--json'],
+      { encoding: 'utf8', cwd: ROOT },
+    );
+    assert.equal(info.status, 0, info.stderr);
+    const { gzipBytes: _gzip, ...cliInfo } = JSON.parse(info.stdout) as ModelInfo;
+    assert.deepEqual(shown, modelInfoRows(cliInfo, { name: path.basename(MODEL) }));
     assert.match(await compress('q8'), /^done in/);
     const got = await download('download-model', 'model_quantized.onnx');
 

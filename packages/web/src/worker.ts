@@ -4,7 +4,7 @@
  * a pass never has to poll for it.
  */
 import { prepareEncode, ShrinkError, targetContext, type Ctx, type LayerDetail, type onnx, type PassData } from '@shrink/core';
-import { modelInfo } from './model-info.js';
+import { pageModelInfo } from './model-info.js';
 import { openModel, type OpenedModel } from './open-model.js';
 import { passOf } from './passes.js';
 import type { FromWorker, StepDone, ToWorker } from './protocol.js';
@@ -84,7 +84,7 @@ async function run(steps: Extract<ToWorker, { type: 'run' }>['steps'], target: '
     type: 'done',
     model: output.blob,
     ...(baseline ? { baseline } : {}),
-    info: modelInfo(model, output.byteLength),
+    info: pageModelInfo(model, output.byteLength),
     steps: done,
     layers,
     notes,
@@ -99,7 +99,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     m.type === 'open'
       ? openModel(m.model, m.data).then((o) => {
           opened = o;
-          post({ type: 'opened', info: modelInfo(o.model, o.bytes) });
+          post({ type: 'opened', info: pageModelInfo(o.model, o.bytes) });
         })
       : run(m.steps, m.target);
   work.catch((e: unknown) => post({ type: 'error', message: message(e) }));
