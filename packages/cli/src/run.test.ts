@@ -21,6 +21,23 @@ function config(name: string, lines: string[]): string {
   return file;
 }
 
+/**
+ * `shrink run file` refuses a degraded model (exit 2, `lastLine` on stderr, the output folder gone), and
+ * with --allow-degraded writes it marked FAILED: returns that run's stdout and report.json.
+ */
+function refusedThenKept(file: string, output: string, lastLine: RegExp): { stdout: string; report: any } {
+  const r = runShrink(dir, ['run', file]);
+  // Progress lines come first on stderr; the error is the one line after them.
+  assert.equal(r.code, 2, r.stderr);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, lastLine);
+  assert.ok(!existsSync(path.join(dir, output)), 'the folder the run made holds nothing and is gone');
+  const kept = runShrink(dir, ['run', file, '--allow-degraded']);
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stdout, /FAILED the fidelity guard/);
+  return { stdout: kept.stdout, report: JSON.parse(readFileSync(path.join(dir, output, 'report.json'), 'utf8')) };
+}
+
 test('prune -> quantize with gates that hold: exit 0, step models and report.json/md/html/txt in the output folder', () => {
   const file = config('ok.yaml', [
     'data: { eval: digits, train: digits }',
@@ -100,18 +117,13 @@ test("a step that misses its own maxAccuracyDrop, though within the guard's 10-p
     '  - prune: { method: magnitude, sparsity: 0.5, finetune: true, epochs: 1, lr: 0.03, maxAccuracyDrop: 0 }',
   ];
   const file = config('unmet.yaml', [...lines, 'output: out-unmet']);
-  const r = runShrink(dir, ['run', file]);
-  assert.equal(r.code, 2, r.stderr);
-  assert.match(
-    r.stderr.trim().split('\n').at(-1)!,
+  const kept = refusedThenKept(
+    file,
+    'out-unmet',
     /^shrink: steps\[0\]\.prune: the prune step's model fails the fidelity floor against the baseline: accuracy fallback limit not met on digits:test: drop [\d.]+ points > drop 0\.00 points \(no changed node is left to keep as it was\); it was not saved \(--allow-degraded accepts it\)$/,
   );
-  assert.ok(!existsSync(path.join(dir, 'out-unmet')), 'nothing is left of the run');
-
-  const kept = runShrink(dir, ['run', file, '--allow-degraded']);
-  assert.equal(kept.code, 0, kept.stderr);
   assert.match(kept.stdout, /FAILED the fidelity guard .*steps\[0\]\.prune: accuracy fallback limit not met/);
-  const guard = JSON.parse(readFileSync(path.join(dir, 'out-unmet', 'report.json'), 'utf8')).candidates[0].guard;
+  const guard = kept.report.candidates[0].guard;
   assert.equal(guard.passed, false);
   const failure = guard.failures.find((f: { metric: string }) => f.metric === 'fallback.accuracy');
   assert.ok(failure && failure.value > 0 && failure.floor === 0, JSON.stringify(guard));
@@ -126,20 +138,11 @@ test('a step that breaks the model: exit 2 naming the step and the metric, its m
     '  - quantize: { dtype: q8, explain: false }',
   ];
   const file = config('degraded.yaml', [...lines, 'output: out-degraded']);
-  const r = runShrink(dir, ['run', file]);
-  // Progress lines come first on stderr; the error is the one line after them.
-  assert.equal(r.code, 2, r.stderr);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-  assert.match(
-    r.stderr.trim().split('\n').at(-1)!,
+  const { report } = refusedThenKept(
+    file,
+    'out-degraded',
     /^shrink: steps\[0\]\.prune: step1-prune\.onnx fails the fidelity floor against the baseline: .*(accuracy|top-1 agreement|cosine).*; its model and those after it were removed \(--allow-degraded accepts it\)$/,
   );
-  assert.ok(!existsSync(path.join(dir, 'out-degraded')), 'the folder the run made holds nothing and is gone');
-
-  const kept = runShrink(dir, ['run', file, '--allow-degraded']);
-  assert.equal(kept.code, 0, kept.stderr);
-  assert.match(kept.stdout, /FAILED the fidelity guard/);
-  const report = JSON.parse(readFileSync(path.join(dir, 'out-degraded', 'report.json'), 'utf8'));
   assert.equal(report.candidates[0].guard.passed, false);
   assert.match(readFileSync(path.join(dir, 'out-degraded', 'report.md'), 'utf8').split('\n')[0]!, /❌/);
   for (const f of ['step1-prune.onnx', 'step2-quantize.onnx']) assert.ok(existsSync(path.join(dir, 'out-degraded', f)), f);

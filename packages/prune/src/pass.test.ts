@@ -8,16 +8,21 @@ import { createSession, evaluate, runPass } from '@shrink/core/runtime';
 import { exportToOnnx, trainPreset } from '@shrink/core/tfjs';
 import { prunePass } from './pass.js';
 
+/** A digits MLP trained `epochs` epochs, with the digits data a pass and its fallback read. */
+async function digits(epochs: number, seed: number) {
+  const trained = await trainPreset('digits-mlp', { epochs, seed });
+  const model = exportToOnnx(trained.model).model;
+  trained.model.dispose();
+  const test = await resolveData('digits', { split: 'test' });
+  const split = await resolveSplit('digits');
+  return { model, test, data: { train: async () => split, eval: async () => test } };
+}
+
 test(
   'maxAccuracyDrop on pruning: layers that hurt most are left unpruned until the drop is within the limit',
   { timeout: 300_000 },
   async () => {
-    const trained = await trainPreset('digits-mlp', { epochs: 3, seed: 5 });
-    const model = exportToOnnx(trained.model).model;
-    trained.model.dispose();
-    const test = await resolveData('digits', { split: 'test' });
-    const split = await resolveSplit('digits');
-    const data = { train: async () => split, eval: async () => test };
+    const { model, test, data } = await digits(3, 5);
     const accuracy = async (m: typeof model) => {
       const s = await createSession(encodeModel(m));
       try {
@@ -52,12 +57,7 @@ test(
   "a web target's fidelity floor is not applied to a fine-tuned model (it is meant to change), and is to one-shot pruning",
   { timeout: 300_000 },
   async () => {
-    const trained = await trainPreset('digits-mlp', { epochs: 2, seed: 3 });
-    const model = exportToOnnx(trained.model).model;
-    trained.model.dispose();
-    const test_ = await resolveData('digits', { split: 'test' });
-    const split = await resolveSplit('digits');
-    const data = { train: async () => split, eval: async () => test_ };
+    const { model, data } = await digits(2, 3);
     const options = prunePass.schema.parse({ method: 'magnitude', sparsity: 0.5, finetune: true, epochs: 1 });
     const ctx = { target: targetContext('wasm') };
 
