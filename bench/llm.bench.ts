@@ -1,7 +1,7 @@
 /**
  * `pnpm bench llm` (issue #15): weight algorithms on a trained LM and q4 decode latency.
  *
- * - fixtures/lm/tiny-lm.onnx (trained, see fixtures/lm/README.md): rtn, gptq and hqq at 4-bit block 128,
+ * - fixtures/lm/tiny-lm.onnx (trained, see fixtures/lm/README.md): rtn, gptq, hqq and kquant at 4-bit block 128,
  *   3-bit block 128 and 4-bit block 32, each scored against fp32 on the held-out windows by evaluateLm
  *   (perplexity, mean KL, top-1 agreement), with the time each pass took and the file size ratio.
  * - The wide variant (fixtures/lm/wide_lm.py, d_model 1024, random weights, past key/values), generated
@@ -38,7 +38,7 @@ const CONFIGS: readonly Config[] = [
   { label: '3-bit, block 128', bits: 3, blockSize: 128 },
   { label: '4-bit, block 32', bits: 4, blockSize: 32 },
 ];
-const ALGOS = ['rtn', 'gptq', 'hqq'] as const;
+const ALGOS = ['rtn', 'gptq', 'hqq', 'kquant'] as const;
 
 interface Row {
   readonly config: Config;
@@ -245,7 +245,7 @@ async function decodeSection(ctx: BenchContext): Promise<string> {
 
 export const llmBench: Bench = {
   name: 'llm',
-  title: 'Language models (issue #15): rtn, gptq and hqq on a trained LM; q4 decode latency',
+  title: 'Language models (issue #15): rtn, gptq, hqq and kquant on a trained LM; q4 decode latency',
   inDefaultSet: false,
   async run(ctx: BenchContext): Promise<string> {
     const { rows, fp32, windows, tokens } = await algoRows(ctx);
@@ -264,6 +264,9 @@ export const llmBench: Bench = {
         ]);
       }
     }
+    // kquant has no goal of its own (the issue's "a k-quant-style search, if measurements show it adds"): what it closes.
+    for (const c of [c128, c3])
+      goals.push([`kquant (no data) closes RTN's perplexity increase, ${c.label}`, fmtClose(closes(rows, c, 'kquant')), '(measured)']);
     const b32 = rows.find((r) => r.config === c32 && r.algo === 'rtn');
     goals.push([
       '4-bit block 32 (rtn, the default): perplexity increase ≤ 3 %, size ≤ 0.17× fp32 (embeddings included)',
@@ -282,7 +285,7 @@ export const llmBench: Bench = {
       '',
       mdTable(['goal', 'result', 'met'], goals),
       '',
-      '### rtn, gptq and hqq side by side',
+      '### rtn, gptq, hqq and kquant side by side',
       '',
       mdTable(
         ['config', 'algo', 'perplexity', 'vs fp32', 'mean KL', 'top-1 agreement', 'size ratio', 'quantize time'],

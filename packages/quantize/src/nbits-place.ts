@@ -5,11 +5,11 @@
  * node's output. A table read by a head and a lookup is one packed tensor (see ops/nbits-gather.ts).
  */
 import { float32ToFloat16, makeNode, type Graph, type onnx } from '@shrink/core';
-import { quantizeBlockwise, storedBits, zeroPointBytes, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
+import { storedBits, zeroPointBytes, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
 import type { NBitsPlan, NBitsWeight } from './ops/nbits-types.js';
 import { MS_DOMAIN } from './lookup-nodes.js';
 import { lookupPlacer } from './lookup-placer.js';
-import { WEIGHT_QUANTIZERS, type WeightQuantizer } from './ops/weight-quantizers.js';
+import { lookupAlgo, WEIGHT_QUANTIZERS, type WeightQuantizer } from './ops/weight-quantizers.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 import type { NodeOutcome } from './types.js';
 
@@ -141,8 +141,8 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
     stored,
     table: (s: Stored) => s,
     // Rounded to nearest: GPTQ's activations and HQQ's float zero points are nothing a lookup has or reads.
-    writeOwn: (w: NBitsWeight, key) => write(w, key, quantizeBlockwise(w.data, w.K, w.N, blockOptions(w)), true),
-    rounds: algo !== 'rtn',
+    writeOwn: (w: NBitsWeight, key) => write(w, key, WEIGHT_QUANTIZERS[lookupAlgo(algo)](w.data, w.K, w.N, blockOptions(w)), true),
+    rounds: lookupAlgo(algo) !== algo,
     blockSize: options.blockSize,
     bits: storedOf,
     floatType: (w) => w.floatType,

@@ -105,7 +105,7 @@ export const quantizeOptionsSchema = z.strictObject({
     .enum(WEIGHT_ALGOS)
     .default('rtn')
     .describe(
-      'q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest, gptq = error feedback weighted by calibration activations (needs calibData), hqq = per-block zero points fitted without data',
+      'q4/q4f16 (and 8-bit weight-only): how weights are quantized into blocks; rtn = round to nearest, gptq = error feedback weighted by calibration activations (needs calibData), hqq = per-block float zero points fitted without data, kquant = per-block scale (and zero point) searched over 20 grids by weighted least squares, without data',
     ),
   include: z
     .array(z.string())

@@ -144,8 +144,8 @@ test('dynamic: a weight read by two nodes is stored once, an activation read by 
   );
 });
 
-test('weight-only: the weight quantizer is chosen by algo from one table (rtn, gptq, hqq)', () => {
-  assert.deepEqual(Object.keys(WEIGHT_QUANTIZERS), ['rtn', 'gptq', 'hqq']);
+test('weight-only: the weight quantizer is chosen by algo from one table (rtn, gptq, hqq, kquant)', () => {
+  assert.deepEqual(Object.keys(WEIGHT_QUANTIZERS), ['rtn', 'gptq', 'hqq', 'kquant']);
   assert.equal(opts().algo, 'rtn');
   assert.throws(() => opts({ algo: 'awq' as never }), ShrinkError);
   const model = twoMatMuls();

@@ -9,7 +9,7 @@
 import type { onnx } from '@shrink/core';
 import { dequantizeBlockwise, storedBits, type BlockwiseWeights, type GridBits } from '../ops/nbits-blocks.js';
 import type { NBitsPlan } from '../ops/nbits-types.js';
-import { WEIGHT_QUANTIZERS } from '../ops/weight-quantizers.js';
+import { dataFreeAlgo, WEIGHT_QUANTIZERS } from '../ops/weight-quantizers.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
 import { weightOnlyPlans } from '../weight-only-plans.js';
 import type { BitsCandidate } from './allocate-bits.js';
@@ -73,7 +73,7 @@ export function bitsCandidates(
     // A table read by a head and a lookup: the head's input says how its errors are weighed.
     if (!seen || (seen.plan.lookup && !plan.lookup)) plans.set(plan.weight.key, { plan, ...(plan.lookup ? {} : { input: plan.input }) });
   }
-  const quantize = o.algo === 'hqq' ? WEIGHT_QUANTIZERS.hqq : WEIGHT_QUANTIZERS.rtn;
+  const quantize = WEIGHT_QUANTIZERS[dataFreeAlgo(o.algo)];
   const out: BitsCandidate[] = [];
   for (const { plan, input } of plans.values()) {
     const w = plan.weight;

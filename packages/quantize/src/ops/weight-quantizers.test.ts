@@ -81,7 +81,7 @@ const K = 200;
 const N = 24;
 const x = correlatedActivations(512, gaussianMatrix(6, K, 1, 2), 6, K, 2);
 const hessian = gram(x, K);
-for (const algo of ['rtn', 'gptq', 'hqq'] as const) {
+for (const algo of ['rtn', 'gptq', 'hqq', 'kquant'] as const) {
   for (const bits of [2, 3, 4, 8] as GridBits[]) {
     test(`MatMulNBits in onnxruntime = MatMul with the TS-dequantized weights (${algo}, ${bits}-bit, blocks 32/128, symmetric and not), within 1e-5 relative`, async () => {
       const b = lcgValues(K * N, 7);

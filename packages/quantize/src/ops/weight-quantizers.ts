@@ -6,6 +6,7 @@
  */
 import { quantizeGptq } from './gptq.js';
 import { quantizeHqq } from './hqq.js';
+import { quantizeKQuant } from './kquant.js';
 import { quantizeBlockwise, type BlockwiseOptions, type BlockwiseWeights } from './nbits-blocks.js';
 
 /** What one node tells its weight's quantizer. */
@@ -27,8 +28,24 @@ export const WEIGHT_QUANTIZERS = {
   gptq: (b, K, N, opts, context) => (context?.hessian ? quantizeGptq(b, K, N, opts, context.hessian) : quantizeBlockwise(b, K, N, opts)),
   /** HQQ: per-block zero points fitted to an lp (p < 1) weight error, no data; always asymmetric. */
   hqq: (b, K, N, opts) => quantizeHqq(b, K, N, opts),
+  /** k-quant-style: per block, the scale (and integer zero point) of the best of 20 grids by weighted least squares; no data. */
+  kquant: (b, K, N, opts) => quantizeKQuant(b, K, N, opts),
 } as const satisfies Record<string, WeightQuantizer>;
 
 export type WeightAlgo = keyof typeof WEIGHT_QUANTIZERS;
 
 export const WEIGHT_ALGOS = Object.keys(WEIGHT_QUANTIZERS) as [WeightAlgo, ...WeightAlgo[]];
+
+/** The algorithm where no calibration activations are at hand (mixed precision's trials, the streamed path): GPTQ's is rtn. */
+export function dataFreeAlgo(algo: WeightAlgo): Exclude<WeightAlgo, 'gptq'> {
+  return algo === 'gptq' ? 'rtn' : algo;
+}
+
+/**
+ * The algorithm of a lookup's own table (GatherBlockQuantized): rtn unless the algorithm needs neither
+ * activations (GPTQ's, which a lookup of token ids has none of) nor float zero points (HQQ's, which
+ * GatherBlockQuantized does not take).
+ */
+export function lookupAlgo(algo: WeightAlgo): 'rtn' | 'kquant' {
+  return algo === 'kquant' ? 'kquant' : 'rtn';
+}

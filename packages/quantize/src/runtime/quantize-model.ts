@@ -25,6 +25,7 @@ import { quantizeWeightOnly } from '../nbits.js';
 import { checkSizeBudget, checkTargetBits, chooseMixedBits, type MixedChoice } from '../mixed/mixed-precision.js';
 import { bitsCandidates } from '../mixed/weight-sensitivity.js';
 import type { GridBits } from '../ops/nbits-blocks.js';
+import { dataFreeAlgo } from '../ops/weight-quantizers.js';
 import { measureSensitivity } from './measured-sensitivity.js';
 import { refuseAlreadyHalf, storesOnlyHalf } from '../fp16-already.js';
 import { convertToFloat16, type MeasuredRanges } from '../fp16.js';
@@ -359,7 +360,7 @@ async function mixedBits(
     candidates = await measureSensitivity(model, candidates, o, calibration, ctx);
     weighedBy = `is the model's output error with it alone at ${o.bits} bits, on calibration samples of '${calibration.name}' (wider levels scaled by their weight errors)`;
   }
-  return chooseMixedBits(candidates, o, weighedBy, () => quantizeWeightOnly(model, { ...o, algo: o.algo === 'hqq' ? 'hqq' : 'rtn' }).model);
+  return chooseMixedBits(candidates, o, weighedBy, () => quantizeWeightOnly(model, { ...o, algo: dataFreeAlgo(o.algo) }).model);
 }
 
 const gptqMemo = new WeakMap<object, { key: string; made: Awaited<ReturnType<typeof gptqBlocks>> }>();

@@ -33,7 +33,7 @@ import { asTable, gatherRows } from '../ops/nbits-gather.js';
 import { transposedTable } from '../ops/nbits-matmul.js';
 import { nodeOutcome } from '../node-outcome.js';
 import { storedBits, zeroPointBytes, type GridBits } from '../ops/nbits-blocks.js';
-import { WEIGHT_QUANTIZERS } from '../ops/weight-quantizers.js';
+import { lookupAlgo, WEIGHT_QUANTIZERS } from '../ops/weight-quantizers.js';
 import type { ResolvedQuantizeOptions } from '../options.js';
 import type { NodeOutcome } from '../types.js';
 import type { StripeJob, StripeSource } from './stripe-job.js';
@@ -223,8 +223,8 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     stored,
     table: (s: Stored) => ({ ...s.weight, floatZeroPoints: s.weight.zeroPointKind === 'float32' }),
     // Rounded to nearest: hqq's float zero points are not an input GatherBlockQuantized has.
-    writeOwn: (w: WeightSpec, key) => write(w, key, 'rtn', true),
-    rounds: options.algo !== 'rtn',
+    writeOwn: (w: WeightSpec, key) => write(w, key, lookupAlgo(options.algo), true),
+    rounds: lookupAlgo(options.algo) !== options.algo,
     blockSize: options.blockSize,
     bits: () => bits,
     floatType: () => 'float32',

@@ -107,6 +107,12 @@ const CASES: Array<{ label: string; options: QuantizeOptions; threads: number; p
     pieceBytes: 1 << 20,
   },
   { label: 'hqq, block 32', options: { dtype: 'q4', algo: 'hqq' }, threads: 1, pieceBytes: 100 << 10 },
+  {
+    label: 'kquant with zero points, block 32',
+    options: { dtype: 'q4', algo: 'kquant', symmetric: false },
+    threads: 2,
+    pieceBytes: 64 << 10,
+  },
   { label: 'rtn 8-bit, block 128', options: { dtype: 'q4', bits: 8, blockSize: 128, accuracyLevel: 0 }, threads: 2, pieceBytes: 1 << 20 },
 ];
 
@@ -224,6 +230,8 @@ const TIED: Array<{ label: string; options: QuantizeOptions; threads: number; pi
   { label: 'rtn 2-bit, block 32', options: { dtype: 'q4', bits: 2, symmetric: false }, threads: 1, pieceBytes: 64 << 10, tolerance: 0.8 },
   // hqq: the heads read hqq blocks (float zero points); the lookup gets its own rtn copy, as in memory.
   { label: 'hqq 4-bit, block 32', options: { dtype: 'q4', algo: 'hqq' }, threads: 2, pieceBytes: 64 << 10, tolerance: 0.15 },
+  // kquant: integer or no zero points, so the lookup reads the heads' blocks: one table, as with rtn.
+  { label: 'kquant 4-bit, block 32', options: { dtype: 'q4', algo: 'kquant' }, threads: 2, pieceBytes: 64 << 10, tolerance: 0.15 },
 ];
 
 test('tied embedding: streamed q4 stores the table once for the lookup and both heads, byte-identical to the in-memory pass; onnxruntime outputs close to fp32', async () => {

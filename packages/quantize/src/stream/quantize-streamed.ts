@@ -30,6 +30,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { quantizedOps, refuseQuantized } from '../already-quantized.js';
 import { checkCombination } from '../check-options.js';
 import { storedBits } from '../ops/nbits-blocks.js';
+import { dataFreeAlgo } from '../ops/weight-quantizers.js';
 import { quantizeOptionsSchema, type QuantizeOptions, type ResolvedQuantizeOptions } from '../options.js';
 import type { QuantizeReport } from '../types.js';
 import { planStreamed, type StreamedWeight } from './plan-streamed.js';
@@ -66,7 +67,7 @@ export function streamedRefusal(o: ResolvedQuantizeOptions): string | undefined 
     return `the streamed path writes q4 (MatMulNBits over a float32 model); ${o.dtype} loads the model (q4f16 converts every tensor to float16)`;
   }
   if (o.algo === 'gptq') {
-    return 'gptq needs calibration activations of every MatMul input, which the streamed path does not gather; use algo rtn or hqq';
+    return 'gptq needs calibration activations of every MatMul input, which the streamed path does not gather; use algo rtn, hqq or kquant';
   }
   if (o.targetBits !== undefined || o.sizeBudget !== undefined) {
     return 'mixed precision (targetBits, sizeBudget) compares every weight at each bit width before writing one, which the streamed path does not hold; give bits alone';
@@ -141,7 +142,7 @@ export async function quantizeStreamed(
     model,
     {
       bits: o.bits ?? 4,
-      algo: o.algo === 'hqq' ? 'hqq' : 'rtn',
+      algo: dataFreeAlgo(o.algo),
       blockSize: o.blockSize,
       symmetric: o.symmetric,
       accuracyLevel: o.accuracyLevel,
@@ -236,7 +237,7 @@ export async function quantizeStreamed(
   }
 
   const bits = storedBits(o.bits ?? 4);
-  const algo = o.algo === 'hqq' ? 'hqq' : 'rtn';
+  const algo = dataFreeAlgo(o.algo);
   const lookups = plan.nodes.filter((n) => n.action === 'quantized' && n.opType === 'Gather').length;
   const notes: string[] = [];
   if (lookups > 0) {
