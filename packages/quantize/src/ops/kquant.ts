@@ -46,7 +46,7 @@ export function quantizeKQuant(b: Float32Array, K: number, N: number, opts: Bloc
       if (symmetric) {
         const scale = searchSymmetric(x, wt, len, 1 << (grid.bits - 1), q);
         scales[s] = Math.fround(scale);
-        for (let j = 0; j < len; j++) codes[base + j] = codeAround(x[j]!, scales[s]!, grid.mid, grid.qmin, grid.qmax);
+        for (let j = 0; j < len; j++) codes[base + j] = codeAround(x[j]!, scales[s], grid.mid, grid.qmin, grid.qmax);
       } else {
         searchAsymmetric(x, wt, len, grid.qmax, q, fit);
         const scale = Math.fround(fit.scale);
