@@ -32,3 +32,20 @@ test('compareModels: a candidate computing non-finite outputs is named, with the
     },
   );
 });
+
+test('compareModels: throughput and energy take their ratio from the interleaved pairs, as latency p50 does', async () => {
+  const { report } = await compareModels({ name: 'base', model: dense(0.01) }, [{ name: 'same', model: dense(0.02) }], {
+    runs: 6,
+    warmup: 1,
+    threads: 1,
+  });
+  const m = report.candidates[0]!.metrics;
+  const paired = m['latency.p50']!.ratio!;
+  assert.ok(paired > 0, JSON.stringify(m['latency.p50']));
+  // Exact: the same number, not two medians that noise can set apart.
+  assert.equal(m['throughput']!.ratio, 1 / paired);
+  // The power model's energy is watts x median time; RAPL's is measured on its own.
+  if (/^cpu-power-model/.test(m['energy.kWhPerMillion']!.method ?? ''))
+    for (const k of ['energy.perInference', 'energy.kWhPerMillion', 'co2e.perMillion']) assert.equal(m[k]!.ratio, paired, k);
+  assert.match(m['throughput']!.method!, /ratio from the interleaved pairs/);
+});

@@ -237,6 +237,17 @@ function namingModel<T>(
 
 function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyComparison | undefined): Record<string, MetricValue> {
   const latencyMethod = paired?.method ?? p.latency.method;
+  // Rows computed from the median run time take their ratio from the paired runs, as latency p50 does: two
+  // medians measured minutes apart on a loaded machine can disagree with the interleaved pairs (a slower
+  // model once showed 4x the throughput), and a ratio against its delta makes the row 'same', never 'better'.
+  const timeRatio = vs ? paired?.ratio.p50 : undefined;
+  const fromTime =
+    timeRatio !== undefined &&
+    p.energy.method === 'cpu-power-model' &&
+    vs!.energy.method === 'cpu-power-model' &&
+    p.energy.watts === vs!.energy.watts;
+  const energyRatio = fromTime ? { ratio: timeRatio } : {};
+  const pairedNote = timeRatio !== undefined ? '; ratio from the interleaved pairs (latency p50)' : '';
   const rows: Record<string, MetricValue> = {
     'size.bytes': metric('size.bytes', vs?.bytes, p.bytes),
     'size.gzipBytes': metric('size.gzipBytes', vs?.gzipBytes, p.gzipBytes, { method: 'gzip level 9 of the ONNX encoding' }),
@@ -255,14 +266,20 @@ function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyCo
     }),
     'latency.p90': metric('latency.p90', vs?.latency.p90, p.latency.p90, { method: latencyMethod }),
     throughput: metric('throughput', vs?.latency.throughputPerSec, p.latency.throughputPerSec, {
-      method: `${latencyMethod}; throughput = batch × 1000 / median (p50) run time in ms`,
+      method: `${latencyMethod}; throughput = batch × 1000 / median (p50) run time in ms${pairedNote}`,
+      ...(timeRatio !== undefined ? { ratio: 1 / timeRatio } : {}),
     }),
     'energy.perInference': metric('energy.perInference', vs?.energy.joulesPerInference, p.energy.joulesPerInference, {
-      method: p.energy.note,
+      method: `${p.energy.note}${fromTime ? pairedNote : ''}`,
+      ...energyRatio,
     }),
-    'energy.kWhPerMillion': metric('energy.kWhPerMillion', vs?.energy.kWhPerMillion, p.energy.kWhPerMillion, { method: p.energy.method }),
+    'energy.kWhPerMillion': metric('energy.kWhPerMillion', vs?.energy.kWhPerMillion, p.energy.kWhPerMillion, {
+      method: `${p.energy.method}${fromTime ? pairedNote : ''}`,
+      ...energyRatio,
+    }),
     'co2e.perMillion': metric('co2e.perMillion', vs?.energy.gCO2ePerMillion, p.energy.gCO2ePerMillion, {
-      method: `energy x ${p.energy.gridIntensity} gCO2e/kWh`,
+      method: `energy x ${p.energy.gridIntensity} gCO2e/kWh${fromTime ? pairedNote : ''}`,
+      ...energyRatio,
     }),
   };
   const q = p.quality;
