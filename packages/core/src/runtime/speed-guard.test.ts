@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { makeGraph, makeModel, makeNode, makeValueInfo } from '../onnx/builder.js';
 import { onnx } from '../onnx/proto.js';
 import { targetContext } from '../target/targets.js';
-import { withSpeedGuard, type GuardAttempt, type GuardRerun } from './speed-guard.js';
+import { regionNotes, speedNote, withSpeedGuard, type GuardAttempt, type GuardRerun } from './speed-guard.js';
 
 const N = 192;
 
@@ -102,4 +102,24 @@ test('a target this machine cannot run is not timed, and the note says why', asy
   const out = await withSpeedGuard(chain(1), first, () => Promise.reject(new Error('no rerun')), other, {});
   assert.equal(out.attempt, first);
   assert.match(out.notes[0] ?? '', /speed not checked on webgpu/);
+});
+
+test('regions with no kernel time on either side, or a batch whose profile was empty, are said to be unjudged, never "none slower" silently', () => {
+  const row = (floatUs: number, candidateUs: number) => ({
+    batch: 1,
+    nodes: ['n'],
+    floatUs,
+    candidateUs,
+    ratio: floatUs > 0 ? candidateUs / floatUs : 1,
+    rolledBack: false,
+  });
+  const base = { target: 'cpu', runtime: 'onnxruntime-node', rolledBack: [], wholeRatio: { 1: 1.01, 32: 0.99 }, rolledBackAll: false };
+  const some = speedNote({ ...base, batches: [1], regions: [row(10, 9), row(0, 0), row(0, 0)] });
+  assert.match(some, /: 3 changed regions profiled against float \(2 with no kernel time on either side, not judged\); none slower/);
+  const empty = speedNote({ ...base, batches: [1, 32], regions: [row(10, 9)], notProfiled: [32] });
+  assert.match(
+    empty,
+    /: 1 changed regions profiled against float; onnxruntime's profile held no kernel times at batch 32, so no region was judged there; none slower/,
+  );
+  assert.deepEqual(regionNotes([row(0, 0), row(10, 12)]).length, 1);
 });

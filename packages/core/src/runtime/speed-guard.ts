@@ -50,6 +50,11 @@ export interface SpeedSummary {
   readonly floatCompute?: boolean;
   /** Why the guard did not run, when it did not. */
   readonly skipped?: string;
+  /**
+   * Batches whose onnxruntime profile held no kernel times for one of the models: no region was judged
+   * there, only the whole-model timing (a region with no time on either side is not judged either).
+   */
+  readonly notProfiled?: readonly number[];
 }
 
 export interface SpeedGuardOutcome<A extends GuardAttempt> {
@@ -126,6 +131,7 @@ export async function withSpeedGuard<A extends GuardAttempt>(
   const feeds = await feedsByBatch(input, opts.batches, ctx);
   const batches = [...feeds.keys()];
   const rows: SpeedRegionRow[] = [];
+  const notProfiled: number[] = [];
   const why = new Map<string, string>();
   let attempt = first;
   if (runtime === 'onnxruntime-node') {
@@ -133,6 +139,12 @@ export async function withSpeedGuard<A extends GuardAttempt>(
     const slow = new Map<string, RegionVerdict & { batch: number }>();
     for (const [batch, f] of feeds) {
       const [pf, pc] = await profileNodes([input, first.model], [f, f], { maxTimeMs: budget }, ctx);
+      // An empty profile would judge every region 0 µs against 0 µs: "none slower" from no measurement.
+      if (pf!.kernels.length === 0 || pc!.kernels.length === 0) {
+        notProfiled.push(batch);
+        log.warn(`speed guard: onnxruntime's profile held no kernel times at batch ${batch}; regions not judged there`);
+        continue;
+      }
       const regions = speedRegions(input.graph ?? {}, first.model.graph ?? {}, pf!.kernels, pc!.kernels, changed);
       for (const v of judgeRegions(regions.regions)) {
         if (v.region.changed.length === 0) continue;
@@ -200,6 +212,7 @@ export async function withSpeedGuard<A extends GuardAttempt>(
     wholeRatio,
     rolledBackAll,
     ...(opts.floatCompute ? { floatCompute: true } : {}),
+    ...(notProfiled.length > 0 ? { notProfiled } : {}),
   };
   return { attempt, summary, why, notes: [speedNote(summary), ...regionNotes(rows)] };
 }
@@ -208,8 +221,16 @@ export async function withSpeedGuard<A extends GuardAttempt>(
 export function speedNote(s: SpeedSummary): string {
   if (s.skipped) return s.skipped;
   const where = `${s.target} (${s.runtime}), batch ${s.batches.join(' and ')}`;
-  const perBatch = s.batches.length > 0 ? s.regions.length / s.batches.length : 0;
-  const compared = s.regions.length > 0 ? `${perBatch} changed regions profiled against float; ` : '';
+  const profiled = s.batches.filter((b) => !s.notProfiled?.includes(b));
+  const perBatch = profiled.length > 0 ? s.regions.length / profiled.length : 0;
+  const unmeasured = s.regions.filter((r) => r.floatUs === 0 && r.candidateUs === 0).length;
+  const compared =
+    (s.regions.length > 0
+      ? `${perBatch} changed regions profiled against float${unmeasured > 0 ? ` (${unmeasured} with no kernel time on either side, not judged)` : ''}; `
+      : '') +
+    (s.notProfiled && s.notProfiled.length > 0
+      ? `onnxruntime's profile held no kernel times at batch ${s.notProfiled.join(' and ')}, so no region was judged there; `
+      : '');
   const back =
     s.rolledBack.length === 0
       ? 'none slower, all kept'
@@ -224,7 +245,10 @@ export function speedNote(s: SpeedSummary): string {
 
 /** Per-region time before and after, the slowest-ratio regions first (at most 8 lines). */
 export function regionNotes(rows: readonly SpeedRegionRow[]): string[] {
-  const shown = [...rows].sort((a, b) => b.ratio - a.ratio).slice(0, 8);
+  const shown = rows
+    .filter((r) => r.floatUs > 0 || r.candidateUs > 0)
+    .sort((a, b) => b.ratio - a.ratio)
+    .slice(0, 8);
   return shown.map(
     (r) =>
       `speed region ${r.nodes.slice(0, 3).join(', ')}${r.nodes.length > 3 ? ` (+${r.nodes.length - 3})` : ''} at batch ${r.batch}: float ${fmtUs(r.floatUs)}, quantized ${fmtUs(r.candidateUs)} (${Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}x` : 'float fused it away'})${r.rolledBack ? ': rolled back' : ''}`,
