@@ -17,7 +17,8 @@ import { feedsPath, sampleFiles, samplesDir } from '../../../scripts/corpus/inpu
 import { TEST_CORPUS } from '../../../scripts/corpus/test-set.mjs';
 import { countParams } from '@shrink/core';
 import { loadModel } from '@shrink/core/io';
-import { runShrink } from './cli.fixture.js';
+import { assertOneLineError, runShrink } from './cli.fixture.js';
+import { chromiumPath } from './browser/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -79,4 +80,36 @@ describe('real-world corpus: quantize q8 / fp16 with realistic feeds', { skip },
       });
     }
   }
+
+  // silero's recurrent state on random inputs is what q8 hurts most; on its real samples it holds.
+  test(
+    'silero-vad-op18-ifless q8 --target wasm: Chromium compares on the --data samples; below 0.99 (synthetic) it is refused, or with --allow-degraded written and FAILED',
+    { skip: existsSync(chromiumPath()) ? false : `no Chromium at ${chromiumPath()}` },
+    () => {
+      const id = 'silero-vad-op18-ifless';
+      const base = ['quantize', modelPath(id), '--dtype', 'q8', '--target', 'wasm', '--allow-slower', '--runs', '3'];
+      assertOneLineError(
+        runShrink(dir, [...base, '-o', path.join(dir, 'wasm-synthetic.onnx')]),
+        /in Chromium \(onnxruntime-web [\d.]+ wasm\) output '\w+' agrees with the float model at 0\.9\d+ < 0\.99; nothing written \(--allow-degraded accepts it\)$/,
+      );
+      assert.equal(existsSync(path.join(dir, 'wasm-synthetic.onnx')), false);
+
+      const kept = runShrink(dir, [...base, '-o', path.join(dir, 'wasm-degraded.onnx'), '--allow-degraded', '--json']);
+      assert.equal(kept.code, 0, kept.stderr);
+      const guard = JSON.parse(kept.stdout).report.candidates[0].guard;
+      assert.equal(guard.passed, false);
+      assert.ok(
+        guard.failures.some((f: { metric: string; value: number }) => f.metric === 'browser.cosineSimilarity' && f.value < 0.99),
+        JSON.stringify(guard),
+      );
+
+      const real = runShrink(dir, [...base, '-o', path.join(dir, 'wasm-real.onnx'), '--data', feedsPath(id), '--json']);
+      assert.equal(real.code, 0, real.stderr);
+      const notes: string[] = JSON.parse(real.stdout).report.candidates[0].notes;
+      const chromium = notes.find((n) => /^target wasm: chromium \d+/.test(n));
+      const cos = Number(/cosine ([\d.]+) worst output/.exec(chromium ?? '')?.[1]);
+      console.log(`# ${id} q8 wasm in Chromium on its samples: ${chromium}`);
+      assert.ok(cos >= 0.99, chromium);
+    },
+  );
 });

@@ -14,6 +14,7 @@ import {
   targetContext,
   targetSchema,
   type Ctx,
+  type GuardFailure,
   type TargetContext,
   type onnx,
   type TargetFinding,
@@ -22,7 +23,7 @@ import {
   type TensorData,
 } from '@shrink/core';
 
-import { detectCpuTarget, syntheticFeedSet, withSession, type DetectedCpu } from '@shrink/core/runtime';
+import { detectCpuTarget, readFeedSet, syntheticFeedSet, withSession, type DetectedCpu } from '@shrink/core/runtime';
 
 export function targetFlag<T>(y: Argv<T>) {
   return y.option('target', {
@@ -101,11 +102,21 @@ export function targetNotes(model: onnx.IModelProto, t: TargetChoice, what: stri
 /** Below this worst-output cosine in the browser, a `--target wasm|webgpu` output is refused (exit 2) unless degraded output is allowed. */
 export const BROWSER_MIN_COSINE = 0.99;
 
+/** Samples of a feeds file run in Chromium (each model runs every one, then both are timed). */
+const BROWSER_SAMPLES = 4;
+
+/** What the Chromium check adds to a candidate: notes, and the browser floor as a guard failure when it was missed and allowed. */
+export interface BrowserCheck {
+  notes: string[];
+  unmet?: GuardFailure;
+}
+
 /**
  * For `wasm` and `webgpu`: the float model and the output run side by side in Chromium (onnxruntime-web
  * from this install, served from 127.0.0.1) on synthetic inputs; every output compared, latency timed
- * interleaved. Returns report notes; throws DEGRADED when an output's cosine there is below
- * BROWSER_MIN_COSINE and `allowDegraded` is not set. Without Chromium the note says so.
+ * interleaved. Throws DEGRADED when an output's cosine there is below BROWSER_MIN_COSINE and
+ * `allowDegraded` is not set; when it is, the miss comes back as `unmet` for the candidate's guard (the
+ * report says FAILED, not better). Without Chromium the note says so.
  */
 export async function browserNotes(
   t: TargetChoice,
@@ -114,15 +125,20 @@ export async function browserNotes(
   what: string,
   allowDegraded: boolean,
   ctx: Ctx,
-): Promise<string[]> {
+  /** The run's feeds file: its first samples are compared in Chromium, as the fidelity floor compares on them. */
+  feedsFile?: string,
+): Promise<BrowserCheck> {
   const backend = t.info.runtime === 'onnxruntime-web-wasm' ? 'wasm' : t.info.runtime === 'onnxruntime-web-webgpu' ? 'webgpu' : undefined;
-  if (!backend) return [];
+  if (!backend) return { notes: [] };
   const { chromiumCheck } = await import('./browser/index.js');
   const samples = await withSession(
     baseline,
     { label: 'baseline' },
     async (s) =>
-      syntheticFeedSet(s, baseline, { count: 2, seed: ctx.seed ?? 0 }).samples.map((f) =>
+      (feedsFile !== undefined
+        ? (await readFeedSet(feedsFile, s, baseline)).samples.slice(0, BROWSER_SAMPLES)
+        : syntheticFeedSet(s, baseline, { count: 2, seed: ctx.seed ?? 0 }).samples
+      ).map((f) =>
         Object.fromEntries(
           Object.entries(s.toOrtFeeds(f)).map(([k, v]) => [k, { type: v.type, data: v.data as TensorData, dims: [...v.dims] }]),
         ),
@@ -136,11 +152,9 @@ export async function browserNotes(
     backend,
   );
   const worst = Object.entries(check.fidelity ?? {}).sort((a, b) => a[1] - b[1])[0];
-  if (worst && !(worst[1] >= BROWSER_MIN_COSINE) && !allowDegraded) {
-    throw new ShrinkError(
-      'DEGRADED',
-      `${what}: in Chromium (${check.runtime ?? backend}) output '${worst[0]}' agrees with the float model at ${worst[1].toFixed(4)} < ${BROWSER_MIN_COSINE}; nothing written (--allow-degraded writes it anyway)`,
-    );
-  }
-  return check.notes.map((n) => `target ${t.name}: ${n}`);
+  const notes = check.notes.map((n) => `target ${t.name}: ${n}`);
+  if (!worst || worst[1] >= BROWSER_MIN_COSINE) return { notes };
+  const text = `in Chromium (${check.runtime ?? backend}) output '${worst[0]}' agrees with the float model at ${worst[1].toFixed(4)} < ${BROWSER_MIN_COSINE}`;
+  if (!allowDegraded) throw new ShrinkError('DEGRADED', `${what}: ${text}; nothing written`);
+  return { notes, unmet: { metric: 'browser.cosineSimilarity', value: worst[1], floor: BROWSER_MIN_COSINE, text } };
 }

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { withUnmetLimits } from '@shrink/core';
 import { renderTable } from '@shrink/core/terminal';
 import { compareModels, evaluateLm } from '@shrink/core/runtime';
 import { loadModelInput } from '../model-input.js';
@@ -44,7 +45,8 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
     // B is checked against the target and both are measured in its runtime (wasm: onnxruntime-web).
     const onTarget = tgt ? targetNotes(b.model, tgt, b.path) : [];
     // In Chromium too for wasm/webgpu; compare reports, it does not refuse (allowDegraded).
-    if (tgt) onTarget.push(...(await browserNotes(tgt, a.model, b.model, b.path, true, ctx)));
+    const browser = tgt ? await browserNotes(tgt, a.model, b.model, b.path, true, ctx, feeds?.file) : undefined;
+    if (browser) onTarget.push(...browser.notes);
     const cmp = await compareModels(
       asTest(a),
       [asTest(b)],
@@ -66,6 +68,8 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
       addLmRows(cand, lm);
     }
     if (cand && onTarget.length > 0) cand.notes = [...(cand.notes ?? []), ...onTarget];
+    const guard = cand && withUnmetLimits(cand.guard, browser?.unmet ? [browser.unmet] : []);
+    if (cand && guard) cand.guard = guard;
     const fid = cmp.candidates[0]?.fidelity;
     emit(argv, { report: cmp.report, fidelity: fid ?? null }, () => renderTable(cmp.report));
   },

@@ -118,7 +118,10 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
     if (out.unmet && out.unmet.length > 0 && argv.allowDegraded !== true) throw new DegradedModelError(path.basename(target), out.unmet);
     refuseUnchanged(pass, input.path, input.model, out);
     const onTarget = tgt ? targetNotes(out.model, tgt, input.path) : [];
-    if (tgt) onTarget.push(...(await browserNotes(tgt, input.model, out.model, input.path, argv.allowDegraded === true, ctx)));
+    const browser = tgt
+      ? await browserNotes(tgt, input.model, out.model, input.path, argv.allowDegraded === true, ctx, measured.feeds?.file)
+      : undefined;
+    if (browser) onTarget.push(...browser.notes);
     await ensureDir(path.dirname(target));
     // Measured where it is staged: a model onnxruntime rejects, one computing NaN, or one the fidelity
     // guard fails ends the run (exit 2) with the old output still in place, byte for byte.
@@ -142,7 +145,7 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
         );
       }
       if (out.layers.length > 0) cand.layers = out.layers;
-      const guard = withUnmetLimits(cand.guard, out.unmet);
+      const guard = withUnmetLimits(cand.guard, [...(out.unmet ?? []), ...(browser?.unmet ? [browser.unmet] : [])]);
       if (guard) cand.guard = guard;
       refuseDegraded(c.report.candidates, { allow: argv.allowDegraded === true });
       return c;

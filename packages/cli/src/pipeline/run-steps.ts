@@ -293,10 +293,17 @@ async function applyStep(
   out.dispose?.();
   if (out.unmet && out.unmet.length > 0 && !allowDegraded)
     throw new DegradedModelError(`the ${step.kind} step's model`, out.unmet, `${where}.${step.kind}`, 'it was not saved');
-  const unmet = (out.unmet ?? []).map((f) => ({ ...f, text: `${where}.${step.kind}: ${f.text}` }));
   const onTarget = target ? targetNotes(out.model, target, `${where}.${step.kind}`).slice(1) : [];
-  // wasm/webgpu: the step's output beside its input in Chromium; below the browser floor the run stops.
-  if (target) onTarget.push(...(await browserNotes(target, model, out.model, `${where}.${step.kind}`, false, ctx)));
+  // wasm/webgpu: the step's output beside its input in Chromium; below the browser floor the run stops
+  // (with allowDegraded it goes on, the miss kept for the report's guard).
+  const browser = target
+    ? await browserNotes(target, model, out.model, `${where}.${step.kind}`, allowDegraded, ctx, (await datasets.feeds())?.file)
+    : undefined;
+  if (browser) onTarget.push(...browser.notes);
+  const unmet = [...(out.unmet ?? []), ...(browser?.unmet ? [browser.unmet] : [])].map((f) => ({
+    ...f,
+    text: `${where}.${step.kind}: ${f.text}`,
+  }));
   return {
     model: out.model,
     notes: [...out.notes, ...onTarget],

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ShrinkError } from '../errors.js';
 import type { GuardFailure } from '../report/guard.js';
 import type { onnx } from '../onnx/proto.js';
@@ -237,15 +238,18 @@ async function fidelityData(
   const spec = typeof calib === 'string' ? calib : context.data.calibrationSpec;
   const s = await createSession(model, { label: 'original model' }, { ...context.ctx, runtime: 'onnxruntime-node' });
   try {
+    let unusable: string | undefined;
     if (spec !== undefined && (await isFeedsSpec(spec, s.inputNames))) {
       const set = feedSetDataset(await readFeedSet(spec, s, model), s);
       if (typeof set !== 'string') return set;
+      unusable = `the feeds ${path.basename(spec)} cannot be compared on (${set}: the floor compares one float32 input)`;
     }
     try {
       syntheticDataset(s, 1);
       return undefined;
     } catch (e) {
-      return oneLine(e);
+      // Asking for evaluation data a model of several inputs cannot take would send the user in circles.
+      return unusable ?? oneLine(e);
     }
   } finally {
     await s.release();
