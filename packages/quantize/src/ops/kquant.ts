@@ -10,7 +10,7 @@
  * asymmetric blocks store an integer zero point, so unlike HQQ's float ones they run on the int8
  * (accuracy_level 4) path and GatherBlockQuantized can read them.
  */
-import { checkBlockwiseInput, blockGrid, packBlockwise, type BlockwiseOptions, type BlockwiseWeights } from './nbits-blocks.js';
+import { checkBlockwiseInput, blockGrid, codeOf, packBlockwise, type BlockwiseOptions, type BlockwiseWeights } from './nbits-blocks.js';
 
 /** Grids tried: the min/max grid's level count changed by -1.0, -0.9, ..., +0.9 (both references' steps). */
 const STEPS = 20;
@@ -46,23 +46,18 @@ export function quantizeKQuant(b: Float32Array, K: number, N: number, opts: Bloc
       if (symmetric) {
         const scale = searchSymmetric(x, wt, len, 1 << (grid.bits - 1), q);
         scales[s] = Math.fround(scale);
-        for (let j = 0; j < len; j++) codes[base + j] = codeAround(x[j]!, scales[s], grid.mid, grid.qmin, grid.qmax);
+        for (let j = 0; j < len; j++) codes[base + j] = codeOf(x[j]!, scales[s], grid.mid, grid);
       } else {
         searchAsymmetric(x, wt, len, grid.qmax, q, fit);
         const scale = Math.fround(fit.scale);
         const zp = fit.zeroPoint;
         scales[s] = scale;
         zps![s] = zp;
-        for (let j = 0; j < len; j++) codes[base + j] = codeAround(x[j]!, scale, zp, 0, grid.qmax);
+        for (let j = 0; j < len; j++) codes[base + j] = codeOf(x[j]!, scale, zp, grid);
       }
     }
   }
   return packBlockwise(codes, scales, zps, { K, N, blockSize, bits: opts.bits });
-}
-
-function codeAround(v: number, scale: number, zero: number, qmin: number, qmax: number): number {
-  const c = Math.round(v / scale) + zero;
-  return c < qmin ? qmin : c > qmax ? qmax : c;
 }
 
 /**
