@@ -108,7 +108,8 @@ const BROWSER_SAMPLES = 4;
 /** What the Chromium check adds to a candidate: notes, and the browser floor as a guard failure when it was missed and allowed. */
 export interface BrowserCheck {
   notes: string[];
-  unmet?: GuardFailure;
+  /** Empty when the floor held. */
+  unmet: GuardFailure[];
 }
 
 /**
@@ -129,7 +130,7 @@ export async function browserNotes(
   feedsFile?: string,
 ): Promise<BrowserCheck> {
   const backend = t.info.runtime === 'onnxruntime-web-wasm' ? 'wasm' : t.info.runtime === 'onnxruntime-web-webgpu' ? 'webgpu' : undefined;
-  if (!backend) return { notes: [] };
+  if (!backend) return { notes: [], unmet: [] };
   const { chromiumCheck } = await import('./browser/index.js');
   const samples = await withSession(
     baseline,
@@ -153,8 +154,8 @@ export async function browserNotes(
   );
   const worst = Object.entries(check.fidelity ?? {}).sort((a, b) => a[1] - b[1])[0];
   const notes = check.notes.map((n) => `target ${t.name}: ${n}`);
-  if (!worst || worst[1] >= BROWSER_MIN_COSINE) return { notes };
+  if (!worst || worst[1] >= BROWSER_MIN_COSINE) return { notes, unmet: [] };
   const text = `in Chromium (${check.runtime ?? backend}) output '${worst[0]}' agrees with the float model at ${worst[1].toFixed(4)} < ${BROWSER_MIN_COSINE}`;
   if (!allowDegraded) throw new ShrinkError('DEGRADED', `${what}: ${text}; nothing written`);
-  return { notes, unmet: { metric: 'browser.cosineSimilarity', value: worst[1], floor: BROWSER_MIN_COSINE, text } };
+  return { notes, unmet: [{ metric: 'browser.cosineSimilarity', value: worst[1], floor: BROWSER_MIN_COSINE, text }] };
 }

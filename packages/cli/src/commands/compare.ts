@@ -68,7 +68,7 @@ export const compareCommand: CommandModule<GlobalArgs, Args> = {
       addLmRows(cand, lm);
     }
     if (cand && onTarget.length > 0) cand.notes = [...(cand.notes ?? []), ...onTarget];
-    const guard = cand && withUnmetLimits(cand.guard, browser?.unmet ? [browser.unmet] : []);
+    const guard = cand && withUnmetLimits(cand.guard, browser?.unmet);
     if (cand && guard) cand.guard = guard;
     const fid = cmp.candidates[0]?.fidelity;
     emit(argv, { report: cmp.report, fidelity: fid ?? null }, () => renderTable(cmp.report));

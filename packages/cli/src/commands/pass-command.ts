@@ -145,7 +145,7 @@ export async function runPassCommand(pass: Pass, argv: PassArgs, hooks: PassComm
         );
       }
       if (out.layers.length > 0) cand.layers = out.layers;
-      const guard = withUnmetLimits(cand.guard, [...(out.unmet ?? []), ...(browser?.unmet ? [browser.unmet] : [])]);
+      const guard = withUnmetLimits(cand.guard, [...(out.unmet ?? []), ...(browser?.unmet ?? [])]);
       if (guard) cand.guard = guard;
       refuseDegraded(c.report.candidates, { allow: argv.allowDegraded === true });
       return c;

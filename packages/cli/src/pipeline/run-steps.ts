@@ -300,7 +300,7 @@ async function applyStep(
     ? await browserNotes(target, model, out.model, `${where}.${step.kind}`, allowDegraded, ctx, (await datasets.feeds())?.file)
     : undefined;
   if (browser) onTarget.push(...browser.notes);
-  const unmet = [...(out.unmet ?? []), ...(browser?.unmet ? [browser.unmet] : [])].map((f) => ({
+  const unmet = [...(out.unmet ?? []), ...(browser?.unmet ?? [])].map((f) => ({
     ...f,
     text: `${where}.${step.kind}: ${f.text}`,
   }));

@@ -267,7 +267,8 @@ export async function withFallback<A extends FallbackAttempt, M extends onnx.IMo
   }
 
   const met = !tooFar(metric);
-  const summary = `${objective.what}: ${words.original} ${objective.formatMetric(objective.baseline)}, ${words.candidate} ${objective.formatMetric(metric)} ${objective.where} (${objective.formatDistance(objective.distance(metric))}, limit ${objective.formatDistance(objective.limit)})`;
+  const distance = objective.formatDistance(objective.distance(metric));
+  const summary = `${objective.what}: ${words.original} ${objective.formatMetric(objective.baseline)}, ${words.candidate} ${objective.formatMetric(metric)} ${objective.where} (${distance}, limit ${objective.formatDistance(objective.limit)})`;
   const note = met
     ? `${summary}; ${kept.length === 0 ? `no node needed to stay ${words.kept}` : `${kept.length} node(s) kept ${words.kept}: ${kept.join(', ')}`}`
     : `${summary}: the limit is NOT met — ${stopReason ?? 'no step was possible'}; ${kept.length} node(s) kept ${words.kept}`;
@@ -278,7 +279,7 @@ export async function withFallback<A extends FallbackAttempt, M extends onnx.IMo
         metric: objective.key,
         value: objective.distance(metric),
         floor: objective.limit,
-        text: `${objective.what} limit not met ${objective.where}: ${objective.formatDistance(objective.distance(metric))} > ${objective.formatDistance(objective.limit)} (${stopReason ?? 'no step was possible'})`,
+        text: `${objective.what} limit not met ${objective.where}: ${distance} > ${objective.formatDistance(objective.limit)} (${stopReason ?? 'no step was possible'})`,
       };
   return {
     attempt: a,

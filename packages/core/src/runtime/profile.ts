@@ -244,8 +244,8 @@ function rowsOf(p: ModelProfile, vs: ModelProfile | undefined, paired: LatencyCo
   const fromTime =
     timeRatio !== undefined &&
     p.energy.method === 'cpu-power-model' &&
-    vs!.energy.method === 'cpu-power-model' &&
-    p.energy.watts === vs!.energy.watts;
+    vs?.energy.method === 'cpu-power-model' &&
+    p.energy.watts === vs.energy.watts;
   const energyRatio = fromTime ? { ratio: timeRatio } : {};
   const pairedNote = timeRatio !== undefined ? '; ratio from the interleaved pairs (latency p50)' : '';
   const rows: Record<string, MetricValue> = {

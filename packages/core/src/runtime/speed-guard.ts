@@ -223,7 +223,7 @@ export function speedNote(s: SpeedSummary): string {
   const where = `${s.target} (${s.runtime}), batch ${s.batches.join(' and ')}`;
   const profiled = s.batches.filter((b) => !s.notProfiled?.includes(b));
   const perBatch = profiled.length > 0 ? s.regions.length / profiled.length : 0;
-  const unmeasured = s.regions.filter((r) => r.floatUs === 0 && r.candidateUs === 0).length;
+  const unmeasured = s.regions.filter(unprofiled).length;
   const compared =
     (s.regions.length > 0
       ? `${perBatch} changed regions profiled against float${unmeasured > 0 ? ` (${unmeasured} with no kernel time on either side, not judged)` : ''}; `
@@ -243,10 +243,13 @@ export function speedNote(s: SpeedSummary): string {
   return `speed guard on ${where}: ${compared}${back}${ratio ? `; whole model vs float: ${ratio} (p50 of interleaved runs)` : ''}; --allow-slower keeps everything`;
 }
 
+/** A region with no kernel time on either side: the profile did not see it, so it was not judged. */
+const unprofiled = (r: SpeedRegionRow): boolean => r.floatUs === 0 && r.candidateUs === 0;
+
 /** Per-region time before and after, the slowest-ratio regions first (at most 8 lines). */
 export function regionNotes(rows: readonly SpeedRegionRow[]): string[] {
   const shown = rows
-    .filter((r) => r.floatUs > 0 || r.candidateUs > 0)
+    .filter((r) => !unprofiled(r))
     .sort((a, b) => b.ratio - a.ratio)
     .slice(0, 8);
   return shown.map(
