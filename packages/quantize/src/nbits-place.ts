@@ -6,7 +6,7 @@
  */
 import { float32ToFloat16, makeNode, type Graph, type onnx } from '@shrink/core';
 import { storedBits, zeroPointBytes, type BlockwiseWeights, type GridBits } from './ops/nbits-blocks.js';
-import type { NBitsPlan, NBitsWeight } from './ops/nbits-types.js';
+import type { NBitsBias, NBitsPlan, NBitsWeight } from './ops/nbits-types.js';
 import { MS_DOMAIN } from './lookup-nodes.js';
 import { lookupPlacer } from './lookup-placer.js';
 import { lookupAlgo, WEIGHT_QUANTIZERS, type WeightQuantizer } from './ops/weight-quantizers.js';
@@ -160,15 +160,7 @@ export function nbitsPlacer(graph: Graph, options: NBitsPlaceOptions): NBitsPlac
       if (plan.lookup) return lookups.place(node, plan.weight, plan.input, plan.rows);
       const w = store(plan.weight, plan.input);
       const weights = [...w.weights];
-      let bias: string | undefined;
-      if (plan.bias && 'value' in plan.bias) bias = plan.bias.value;
-      else if (plan.bias) {
-        const { N, floatType } = plan.weight;
-        bias = graph.uniqueName(plan.bias.base);
-        if (floatType === 'float16') graph.setInitializer(bias, 'float16', [N], float32ToFloat16(plan.bias.data));
-        else graph.setInitializer(bias, 'float32', [N], plan.bias.data);
-        weights.push({ name: bias, dtype: floatType, elements: N, bytes: N * (floatType === 'float16' ? 2 : 4) });
-      }
+      const bias = plan.bias ? placeBias(graph, plan.bias, plan.weight.N, plan.weight.floatType, weights) : undefined;
       const q = matMulNBitsNode(graph, node, {
         input: plan.input,
         output: plan.output,
@@ -199,6 +191,25 @@ export interface MatMulNBitsParts {
   N: number;
   bits: number;
   options: Pick<ResolvedQuantizeOptions, 'blockSize' | 'accuracyLevel'>;
+}
+
+/**
+ * MatMulNBits' bias input: a tensor already in the graph by name, or the folded Add's values stored under a
+ * new name in the scales' type (listed in `rows` for the report). Both q4 paths place it so.
+ */
+export function placeBias(
+  graph: Graph,
+  bias: NBitsBias,
+  N: number,
+  floatType: 'float32' | 'float16',
+  rows: NonNullable<NodeOutcome['weights']>,
+): string {
+  if ('value' in bias) return bias.value;
+  const name = graph.uniqueName(bias.base);
+  if (floatType === 'float16') graph.setInitializer(name, 'float16', [N], float32ToFloat16(bias.data));
+  else graph.setInitializer(name, 'float32', [N], bias.data);
+  rows.push({ name, dtype: floatType, elements: N, bytes: N * (floatType === 'float16' ? 2 : 4) });
+  return name;
 }
 
 /** The com.microsoft MatMulNBits node replacing `node` (the in-memory and the streamed q4 write the same). */

@@ -25,7 +25,7 @@ import {
   tensorNumel,
   toFloat32,
 } from '@shrink/core';
-import { matMulNBitsNode } from '../nbits-place.js';
+import { matMulNBitsNode, placeBias } from '../nbits-place.js';
 import { isLookup, MS_DOMAIN } from '../lookup-nodes.js';
 import { lookupPlacer } from '../lookup-placer.js';
 import { rowSlice } from '../ops/nbits-slice.js';
@@ -329,13 +329,7 @@ export function planStreamed(model: onnx.IModelProto, options: StreamedOptions, 
     }
     const s = store(d.w);
     const rows = [...s.weights];
-    let bias: string | undefined;
-    if (d.bias && 'value' in d.bias) bias = d.bias.value;
-    else if (d.bias) {
-      bias = graph.uniqueName(d.bias.base);
-      graph.setInitializer(bias, 'float32', [d.w.N], d.bias.data);
-      rows.push({ name: bias, dtype: 'float32', elements: d.w.N, bytes: d.w.N * 4 });
-    }
+    const bias = d.bias ? placeBias(graph, d.bias, d.w.N, 'float32', rows) : undefined;
     const q = matMulNBitsNode(graph, node, {
       input: d.a,
       output: node.output[0]!,
